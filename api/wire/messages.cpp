@@ -1,0 +1,118 @@
+#include "api/wire/messages.hpp"
+
+namespace ferry::wire {
+
+using nlohmann::json;
+
+void to_json(json& j, const PowerState& p) { j = static_cast<int>(p); }
+void from_json(const json& j, PowerState& p) { p = static_cast<PowerState>(j.get<int>()); }
+
+void to_json(json& j, const Domain& d) {
+  j = json{{"uuid", d.uuid},           {"name", d.name},       {"vcpus", d.vcpus},
+           {"memory_mb", d.memory_mb}, {"disk_gb", d.disk_gb}, {"power_state", d.power_state}};
+}
+void from_json(const json& j, Domain& d) {
+  j.at("uuid").get_to(d.uuid);
+  d.name = j.value("name", "");
+  d.vcpus = j.value("vcpus", 0);
+  d.memory_mb = j.value("memory_mb", int64_t{0});
+  d.disk_gb = j.value("disk_gb", int64_t{0});
+  d.power_state = static_cast<PowerState>(j.value("power_state", 0));
+}
+
+void to_json(json& j, const Datastore& d) {
+  j = json{{"name", d.name}, {"kind", d.kind}, {"capacity_gb", d.capacity_gb}, {"free_gb", d.free_gb}};
+}
+void from_json(const json& j, Datastore& d) {
+  j.at("name").get_to(d.name);
+  j.at("kind").get_to(d.kind);
+  d.capacity_gb = j.value("capacity_gb", int64_t{0});
+  d.free_gb = j.value("free_gb", int64_t{0});
+}
+
+void to_json(json& j, const CpuInfo& c) {
+  j = json{{"arch", c.arch}, {"vendor", c.vendor}, {"model", c.model}, {"features", c.features}};
+}
+void from_json(const json& j, CpuInfo& c) {
+  c.arch = j.value("arch", "");
+  c.vendor = j.value("vendor", "");
+  c.model = j.value("model", "");
+  c.features = j.value("features", std::vector<std::string>{});
+}
+
+void to_json(json& j, const Inventory& i) { j = json{{"domains", i.domains}}; }
+void from_json(const json& j, Inventory& i) { j.at("domains").get_to(i.domains); }
+
+void to_json(json& j, const RegisterRequest& r) {
+  j = json{{"host", r.host},
+           {"hypervisor_type", r.hypervisor_type},
+           {"hypervisor_version", r.hypervisor_version},
+           {"simulated", r.simulated},
+           {"cell", r.cell},
+           {"host_ip", r.host_ip},
+           {"migration_address", r.migration_address},
+           {"command_url", r.command_url},
+           {"vcpus", r.vcpus},
+           {"memory_mb", r.memory_mb},
+           {"local_gb", r.local_gb},
+           {"cpu", r.cpu},
+           {"datastores", r.datastores},
+           {"domains", r.domains}};
+}
+void from_json(const json& j, RegisterRequest& r) {
+  j.at("host").get_to(r.host);
+  j.at("hypervisor_type").get_to(r.hypervisor_type);
+  j.at("hypervisor_version").get_to(r.hypervisor_version);
+  r.simulated = j.value("simulated", false);
+  r.cell = j.value("cell", "cell1");
+  r.host_ip = j.value("host_ip", "");
+  r.migration_address = j.value("migration_address", "");
+  j.at("command_url").get_to(r.command_url);
+  j.at("vcpus").get_to(r.vcpus);
+  j.at("memory_mb").get_to(r.memory_mb);
+  j.at("local_gb").get_to(r.local_gb);
+  if (j.contains("cpu")) j.at("cpu").get_to(r.cpu);
+  r.datastores = j.value("datastores", std::vector<Datastore>{});
+  r.domains = j.value("domains", std::vector<Domain>{});
+}
+
+void to_json(json& j, const RegisterResponse& r) {
+  j = json{{"host_uuid", r.host_uuid}, {"heartbeat_interval_s", r.heartbeat_interval_s}};
+}
+void from_json(const json& j, RegisterResponse& r) {
+  j.at("host_uuid").get_to(r.host_uuid);
+  j.at("heartbeat_interval_s").get_to(r.heartbeat_interval_s);
+}
+
+void to_json(json& j, const Heartbeat& h) { j = json{{"host", h.host}, {"domains", h.domains}}; }
+void from_json(const json& j, Heartbeat& h) {
+  j.at("host").get_to(h.host);
+  j.at("domains").get_to(h.domains);
+}
+
+void to_json(json& j, const HeartbeatResponse& h) {
+  j = json{{"heartbeat_interval_s", h.heartbeat_interval_s}};
+}
+void from_json(const json& j, HeartbeatResponse& h) {
+  j.at("heartbeat_interval_s").get_to(h.heartbeat_interval_s);
+}
+
+void to_json(json& j, const Command& c) { j = json{{"id", c.id}, {"kind", c.kind}, {"args", c.args}}; }
+void from_json(const json& j, Command& c) {
+  j.at("id").get_to(c.id);
+  j.at("kind").get_to(c.kind);
+  c.args = j.value("args", json::object());
+}
+
+void to_json(json& j, const CommandResult& c) {
+  j = json{{"id", c.id}, {"status", c.status}, {"error", c.error}};
+  if (c.domain) j["domain"] = *c.domain;
+}
+void from_json(const json& j, CommandResult& c) {
+  j.at("id").get_to(c.id);
+  j.at("status").get_to(c.status);
+  c.error = j.value("error", "");
+  if (j.contains("domain") && !j.at("domain").is_null()) c.domain = j.at("domain").get<Domain>();
+}
+
+}  // namespace ferry::wire

@@ -1,0 +1,119 @@
+#pragma once
+// Controller <-> agent messages (JSON over HTTP). The JSON Schemas in schema/wire/ describe the
+// same shapes for other implementations; tests round-trip every message through both.
+//
+// Agent -> controller (X-Auth-Token: a token of role "agent"):
+//   POST /agent/v1/register   RegisterRequest  -> RegisterResponse
+//   POST /agent/v1/heartbeat  Heartbeat        -> HeartbeatResponse (404: register again)
+// Controller -> agent (X-Auth-Token: the agent's command token):
+//   POST /v1/commands         Command          -> CommandResult
+//   GET  /v1/inventory                         -> Inventory
+//   GET  /v1/health                            -> {"status":"ok"} (no auth)
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::wire {
+
+// Nova's power_state integers (nova/compute/power_state.py).
+enum class PowerState : int { kNoState = 0, kRunning = 1, kPaused = 3, kShutdown = 4, kCrashed = 6, kSuspended = 7 };
+
+struct Domain {
+  std::string uuid;
+  std::string name;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t disk_gb = 0;
+  PowerState power_state = PowerState::kNoState;
+};
+
+struct Datastore {
+  std::string name;
+  std::string kind;  // "shared" | "local"
+  int64_t capacity_gb = 0;
+  int64_t free_gb = 0;
+};
+
+struct CpuInfo {
+  std::string arch;
+  std::string vendor;
+  std::string model;
+  std::vector<std::string> features;
+};
+
+struct Inventory {
+  std::vector<Domain> domains;
+};
+
+struct RegisterRequest {
+  std::string host;
+  std::string hypervisor_type;      // e.g. "QEMU", "ferry-sim"
+  int64_t hypervisor_version = 0;   // Nova's integer form: major*1000000 + minor*1000 + micro
+  bool simulated = false;           // true for the sim driver; shown wherever the host shows
+  std::string cell = "cell1";
+  std::string host_ip;              // control-plane address
+  std::string migration_address;    // inbound live-migration address (split network)
+  std::string command_url;          // where the controller sends commands
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t local_gb = 0;
+  CpuInfo cpu;
+  std::vector<Datastore> datastores;
+  std::vector<Domain> domains;
+};
+
+struct RegisterResponse {
+  std::string host_uuid;
+  int heartbeat_interval_s = 0;
+};
+
+struct Heartbeat {
+  std::string host;
+  std::vector<Domain> domains;
+};
+
+struct HeartbeatResponse {
+  int heartbeat_interval_s = 0;
+};
+
+// Idempotent by id: the controller builds it from (consumer uuid, step, attempt); an agent that
+// sees an id again answers with the result it already has instead of acting twice.
+struct Command {
+  std::string id;
+  std::string kind;        // "create_domain" | "delete_domain"
+  nlohmann::json args;     // kind-specific: create_domain -> Domain fields; delete_domain -> {uuid}
+};
+
+struct CommandResult {
+  std::string id;
+  std::string status;      // "done" | "failed"
+  std::string error;       // set when failed
+  std::optional<Domain> domain;
+};
+
+void to_json(nlohmann::json& j, const PowerState& p);
+void from_json(const nlohmann::json& j, PowerState& p);
+void to_json(nlohmann::json& j, const Domain& d);
+void from_json(const nlohmann::json& j, Domain& d);
+void to_json(nlohmann::json& j, const Datastore& d);
+void from_json(const nlohmann::json& j, Datastore& d);
+void to_json(nlohmann::json& j, const CpuInfo& c);
+void from_json(const nlohmann::json& j, CpuInfo& c);
+void to_json(nlohmann::json& j, const Inventory& i);
+void from_json(const nlohmann::json& j, Inventory& i);
+void to_json(nlohmann::json& j, const RegisterRequest& r);
+void from_json(const nlohmann::json& j, RegisterRequest& r);
+void to_json(nlohmann::json& j, const RegisterResponse& r);
+void from_json(const nlohmann::json& j, RegisterResponse& r);
+void to_json(nlohmann::json& j, const Heartbeat& h);
+void from_json(const nlohmann::json& j, Heartbeat& h);
+void to_json(nlohmann::json& j, const HeartbeatResponse& h);
+void from_json(const nlohmann::json& j, HeartbeatResponse& h);
+void to_json(nlohmann::json& j, const Command& c);
+void from_json(const nlohmann::json& j, Command& c);
+void to_json(nlohmann::json& j, const CommandResult& c);
+void from_json(const nlohmann::json& j, CommandResult& c);
+
+}  // namespace ferry::wire

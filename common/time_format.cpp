@@ -1,0 +1,50 @@
+#include "common/time_format.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+namespace ferry {
+
+std::string FormatNovaTime(TimePoint t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  long frac = static_cast<long>(us % 1000000);
+  if (frac < 0) {
+    frac += 1000000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];  // generous: the compiler cannot bound tm fields
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  return buf;
+}
+
+std::optional<TimePoint> ParseIsoTime(const std::string& s) {
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  long micros = 0;
+  size_t pos = static_cast<size_t>(consumed);
+  if (pos < s.size() && s[pos] == '.') {
+    long scale = 100000;
+    for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])); ++pos) {
+      micros += (s[pos] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  std::string rest = s.substr(pos);
+  if (!(rest.empty() || rest == "Z" || rest == "+00:00" || rest == "+0000")) return std::nullopt;
+  std::time_t secs = timegm(&tm);
+  if (secs == static_cast<std::time_t>(-1)) return std::nullopt;
+  return TimePoint(std::chrono::seconds(secs)) + std::chrono::microseconds(micros);
+}
+
+}  // namespace ferry

@@ -1,0 +1,29 @@
+#pragma once
+// Sends commands to agents. Every command carries an id built from (consumer, step, attempt)
+// so a resend after a timeout or a controller crash is answered, not executed twice.
+#include <chrono>
+#include <string>
+
+#include "api/wire/messages.hpp"
+
+namespace ferry::controller::agent_client {
+
+class AgentClient {
+ public:
+  // command_token: what every agent expects in X-Auth-Token.
+  explicit AgentClient(std::string command_token,
+                       std::chrono::seconds timeout = std::chrono::seconds(30));
+
+  // Throws ferry::Error(kUnavailable) when the agent cannot be reached or answers garbage;
+  // a command the agent ran and that failed comes back as status "failed".
+  wire::CommandResult Send(const std::string& agent_url, const wire::Command& command) const;
+  wire::Inventory FetchInventory(const std::string& agent_url) const;
+
+  static std::string CommandId(const std::string& consumer, const std::string& step, int attempt);
+
+ private:
+  std::string token_;
+  std::chrono::seconds timeout_;  // 30 s: sim and libvirt create/delete answer well within it
+};
+
+}  // namespace ferry::controller::agent_client

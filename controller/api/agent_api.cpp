@@ -1,0 +1,27 @@
+// Agent -> controller endpoints (role "agent"): registration and heartbeats with inventory.
+#include "api/wire/messages.hpp"
+#include "common/errors.hpp"
+#include "controller/api/api_server.hpp"
+#include "controller/conductor/host_registry.hpp"
+
+namespace ferry::controller::api {
+
+void RegisterAgentRoutes(ApiServer& api, Deps& deps) {
+  api.Route("POST", "/agent/v1/register", Access::kAgent, [&deps](Request& req) {
+    auto reg = req.body.get<wire::RegisterRequest>();
+    if (reg.host != req.principal.name && req.principal.name != "agent") {
+      // A token named for a host may only speak for that host.
+      throw Error(Errc::kForbidden, "token of " + req.principal.name + " cannot register " + reg.host);
+    }
+    return Response{200, deps.hosts.Register(reg)};
+  });
+  api.Route("POST", "/agent/v1/heartbeat", Access::kAgent, [&deps](Request& req) {
+    auto hb = req.body.get<wire::Heartbeat>();
+    if (hb.host != req.principal.name && req.principal.name != "agent") {
+      throw Error(Errc::kForbidden, "token of " + req.principal.name + " cannot speak for " + hb.host);
+    }
+    return Response{200, deps.hosts.Heartbeat(hb)};
+  });
+}
+
+}  // namespace ferry::controller::api

@@ -1,0 +1,111 @@
+#pragma once
+// The controller's HTTP front: routing, authentication, microversion negotiation and the single
+// place where ferry::Error becomes an HTTP status with Nova's error body.
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/tokens.hpp"
+#include "controller/api/microversion.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace ferry::controller::conductor {
+class HostRegistry;
+class ServerLifecycle;
+}  // namespace ferry::controller::conductor
+namespace ferry::controller::store {
+class Database;
+}
+
+namespace ferry::controller::api {
+
+// Who may call a route. Nova's policy defaults: moves, hosts, services and aggregates are
+// admin-only; servers and flavor reads are for any authenticated user.
+enum class Access { kPublic, kUser, kAdmin, kAgent };
+
+struct Request {
+  std::string method;
+  std::string path;
+  std::vector<std::string> params;               // regex captures from the route
+  std::multimap<std::string, std::string> query;
+  nlohmann::json body;                           // null when the request had none
+  Principal principal{Role::kMember, ""};
+  Microversion mv;
+  std::string request_id;
+  std::string base_url;                          // scheme://host:port, for links
+
+  std::optional<std::string> Query(const std::string& key) const;
+  bool IsAdmin() const { return principal.role == Role::kAdmin; }
+};
+
+struct Response {
+  int status = 200;
+  nlohmann::json body;  // null -> empty body
+};
+
+using Handler = std::function<Response(Request&)>;
+
+struct Deps {
+  store::Database& db;
+  const Clock& clock;
+  conductor::HostRegistry& hosts;
+  conductor::ServerLifecycle& servers;
+  std::chrono::seconds service_down_time;
+};
+
+class ApiServer {
+ public:
+  ApiServer(const TokenTable& tokens, int threads);
+  ~ApiServer();
+
+  void Route(const std::string& method, const std::string& pattern, Access access, Handler h);
+  // Binds host:port (port 0 = any free port) and returns the bound port; throws on failure.
+  int Bind(const std::string& host, int port);
+  void Serve();  // blocks until Stop()
+  void Stop();
+
+ private:
+  struct RouteEntry {
+    std::string method;
+    std::regex pattern;
+    Access access;
+    Handler handler;
+  };
+  void Dispatch(const void* raw_req, void* raw_res);
+
+  const TokenTable& tokens_;
+  std::unique_ptr<httplib::Server> http_;
+  std::vector<RouteEntry> routes_;
+};
+
+// Each resource registers its routes (one file each).
+void RegisterVersionRoutes(ApiServer& api);
+void RegisterHypervisorRoutes(ApiServer& api, Deps& deps);
+void RegisterServiceRoutes(ApiServer& api, Deps& deps);
+void RegisterAggregateRoutes(ApiServer& api, Deps& deps);
+void RegisterFlavorRoutes(ApiServer& api, Deps& deps);
+void RegisterServerRoutes(ApiServer& api, Deps& deps);
+void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
+void RegisterAgentRoutes(ApiServer& api, Deps& deps);
+
+inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
+  RegisterVersionRoutes(api);
+  RegisterHypervisorRoutes(api, deps);
+  RegisterServiceRoutes(api, deps);
+  RegisterAggregateRoutes(api, deps);
+  RegisterFlavorRoutes(api, deps);
+  RegisterServerRoutes(api, deps);
+  RegisterUnmanagedRoutes(api, deps);
+  RegisterAgentRoutes(api, deps);
+}
+
+}  // namespace ferry::controller::api

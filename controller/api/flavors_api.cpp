@@ -1,0 +1,113 @@
+// flavors: list, detail, show for every user; create and delete for admins.
+#include <spdlog/spdlog.h>
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+#include "controller/api/api_server.hpp"
+#include "controller/api/validation.hpp"
+#include "controller/store/database.hpp"
+#include "controller/store/flavors_store.hpp"
+
+namespace ferry::controller::api {
+namespace {
+
+using nlohmann::json;
+
+json Links(const Request& req, const std::string& id) {
+  return {{{"href", req.base_url + "/v2.1/flavors/" + id}, {"rel", "self"}},
+          {{"href", req.base_url + "/flavors/" + id}, {"rel", "bookmark"}}};
+}
+
+json View(const Request& req, const store::Flavor& f, bool detail) {
+  json v = {{"id", f.flavorid}, {"name", f.name}, {"links", Links(req, f.flavorid)}};
+  if (req.mv.AtLeast(55)) v["description"] = f.description ? json(*f.description) : json(nullptr);
+  if (!detail) return v;
+  v["ram"] = f.memory_mb;
+  v["vcpus"] = f.vcpus;
+  v["disk"] = f.root_gb;
+  v["OS-FLV-EXT-DATA:ephemeral"] = f.ephemeral_gb;
+  v["swap"] = f.swap_mb == 0 && !req.mv.AtLeast(75) ? json("") : json(f.swap_mb);
+  v["rxtx_factor"] = f.rxtx_factor;
+  v["os-flavor-access:is_public"] = f.is_public;
+  v["OS-FLV-DISABLED:disabled"] = false;
+  if (req.mv.AtLeast(61)) v["extra_specs"] = f.extra_specs;
+  return v;
+}
+
+Response List(Deps& deps, Request& req, bool detail) {
+  json list = json::array();
+  deps.db.Transact([&](store::Tx& tx) {
+    for (const auto& f : store::ListFlavors(tx)) {
+      if (!f.is_public && !req.IsAdmin()) continue;
+      list.push_back(View(req, f, detail));
+    }
+  });
+  return {200, {{"flavors", list}}};
+}
+
+Response Create(Deps& deps, Request& req) {
+  const json& body = RequireMember(req.body, "flavor");
+  if (req.mv.AtLeast(55)) {
+    RejectUnknownKeys(body, {"name", "id", "ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap",
+                             "rxtx_factor", "os-flavor-access:is_public", "description"});
+  } else {
+    RejectUnknownKeys(body, {"name", "id", "ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap",
+                             "rxtx_factor", "os-flavor-access:is_public"});
+  }
+  store::Flavor f;
+  f.name = RequireName(body, "name");
+  auto id = OptionalString(body, "id", 255);
+  f.flavorid = id ? *id : NewUuid();
+  if (f.flavorid.empty() || f.flavorid.find_first_of("/ ?#") != std::string::npos) {
+    throw Error(Errc::kBadRequest, "Invalid input for field/attribute id. Ids may not contain '/', ' ', '?' or '#'.");
+  }
+  constexpr int64_t kDbIntMax = 2147483647;  // Nova's limits: db.MAX_INT
+  f.memory_mb = RequireInt(body, "ram", 1, kDbIntMax);
+  f.vcpus = static_cast<int>(RequireInt(body, "vcpus", 1, kDbIntMax));
+  f.root_gb = RequireInt(body, "disk", 0, kDbIntMax);
+  f.ephemeral_gb = OptionalInt(body, "OS-FLV-EXT-DATA:ephemeral", 0, kDbIntMax).value_or(0);
+  f.swap_mb = OptionalInt(body, "swap", 0, kDbIntMax).value_or(0);
+  if (body.contains("rxtx_factor")) {
+    if (!body["rxtx_factor"].is_number() || body["rxtx_factor"].get<double>() <= 0) {
+      throw Error(Errc::kBadRequest, "Invalid input for field/attribute rxtx_factor. It must be a positive number.");
+    }
+    f.rxtx_factor = body["rxtx_factor"].get<double>();
+  }
+  f.is_public = OptionalBool(body, "os-flavor-access:is_public").value_or(true);
+  f.description = OptionalString(body, "description", 65535);
+  json view;
+  deps.db.Transact([&](store::Tx& tx) { view = View(req, store::CreateFlavor(tx, f), true); });
+  spdlog::info("flavor created id={} name={} by={}", f.flavorid, f.name, req.principal.name);
+  return {200, {{"flavor", view}}};
+}
+
+}  // namespace
+
+void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
+  api.Route("GET", "/v2\\.1/flavors", Access::kUser,
+            [&deps](Request& req) { return List(deps, req, false); });
+  api.Route("GET", "/v2\\.1/flavors/detail", Access::kUser,
+            [&deps](Request& req) { return List(deps, req, true); });
+  api.Route("POST", "/v2\\.1/flavors", Access::kAdmin,
+            [&deps](Request& req) { return Create(deps, req); });
+  api.Route("GET", "/v2\\.1/flavors/([^/]+)", Access::kUser, [&deps](Request& req) {
+    json view;
+    deps.db.Transact([&](store::Tx& tx) {
+      auto f = store::FindFlavor(tx, req.params[0]);
+      if (!f || (!f->is_public && !req.IsAdmin())) {
+        throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
+      }
+      view = View(req, *f, true);
+    });
+    return Response{200, {{"flavor", view}}};
+  });
+  api.Route("DELETE", "/v2\\.1/flavors/([^/]+)", Access::kAdmin, [&deps](Request& req) {
+    bool deleted = false;
+    deps.db.Transact([&](store::Tx& tx) { deleted = store::DeleteFlavor(tx, req.params[0]); });
+    if (!deleted) throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
+    spdlog::info("flavor deleted id={} by={}", req.params[0], req.principal.name);
+    return Response{202, nullptr};
+  });
+}
+
+}  // namespace ferry::controller::api

@@ -1,0 +1,172 @@
+// os-hypervisors: list, detail, show, with_servers. Ids are integers before 2.53 and the node
+// uuid from 2.53; the statistics fields disappear at 2.88, as in Nova.
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+#include "controller/api/api_server.hpp"
+#include "controller/api/validation.hpp"
+#include "controller/store/database.hpp"
+#include "controller/store/hosts_store.hpp"
+#include "controller/store/servers_store.hpp"
+
+namespace ferry::controller::api {
+namespace {
+
+using nlohmann::json;
+
+json Id(const Request& req, const store::Host& h) {
+  return req.mv.AtLeast(53) ? json(h.node_uuid) : json(h.id);
+}
+
+json View(const Request& req, const store::Host& h, bool detail, const json* servers) {
+  json v = {{"id", Id(req, h)},
+            {"hypervisor_hostname", h.name},
+            {"state", h.IsUp() ? "up" : "down"},
+            {"status", h.disabled ? "disabled" : "enabled"},
+            {"ferry:simulated", h.simulated}};
+  if (detail) {
+    v["hypervisor_type"] = h.hypervisor_type;
+    v["hypervisor_version"] = h.hypervisor_version;
+    v["host_ip"] = h.host_ip;
+    v["service"] = {{"host", h.name},
+                    {"id", req.mv.AtLeast(53) ? json(h.service_uuid) : json(h.id)},
+                    {"disabled_reason", h.disabled_reason ? json(*h.disabled_reason) : json(nullptr)}};
+    if (!req.mv.AtLeast(88)) {
+      v["vcpus"] = h.vcpus;
+      v["memory_mb"] = h.memory_mb;
+      v["local_gb"] = h.local_gb;
+      v["vcpus_used"] = h.vcpus_used;
+      v["memory_mb_used"] = h.memory_mb_used;
+      v["local_gb_used"] = h.local_gb_used;
+      v["free_ram_mb"] = h.memory_mb - h.memory_mb_used;
+      v["free_disk_gb"] = h.local_gb - h.local_gb_used;
+      v["current_workload"] = 0;
+      v["running_vms"] = h.running_vms;
+      v["disk_available_least"] = h.local_gb - h.local_gb_used;
+      v["cpu_info"] = req.mv.AtLeast(28) ? h.cpu_info : json(h.cpu_info.dump());
+    } else {
+      v["uptime"] = nullptr;
+    }
+  }
+  if (servers) v["servers"] = *servers;
+  return v;
+}
+
+json ServersOn(store::Tx& tx, const std::string& host) {
+  store::ServerFilter f;
+  f.host = host;
+  f.limit = 100000;  // a hypervisor's own servers: bounded by what one host can run
+  json out = json::array();
+  for (const auto& s : store::ListServers(tx, f)) out.push_back({{"name", s.name}, {"uuid", s.uuid}});
+  return out;
+}
+
+struct ListParams {
+  std::optional<std::string> pattern;
+  bool with_servers = false;
+  std::optional<int64_t> limit;
+  std::optional<std::string> marker;
+};
+
+ListParams ParseListParams(const Request& req) {
+  ListParams p;
+  for (const auto& [key, value] : req.query) {
+    if (key == "hypervisor_hostname_pattern") {
+      p.pattern = value;
+    } else if (key == "with_servers" && req.mv.AtLeast(53)) {
+      p.with_servers = ParseBoolParam(key, value);
+    } else if (key == "limit" && req.mv.AtLeast(33)) {
+      p.limit = ParseLimitParam(value);
+    } else if (key == "marker" && req.mv.AtLeast(33)) {
+      p.marker = value;
+    } else if (req.mv.AtLeast(53)) {
+      throw Error(Errc::kBadRequest, "Additional properties are not allowed ('" + key + "' was unexpected)");
+    }
+  }
+  if (p.pattern && p.marker) {
+    throw Error(Errc::kBadRequest, "Paging over hypervisors with 'hypervisor_hostname_pattern' is not supported.");
+  }
+  return p;
+}
+
+Response List(Deps& deps, Request& req, bool detail) {
+  auto p = ParseListParams(req);
+  json list = json::array();
+  bool more = false;
+  std::string last_id;
+  deps.db.Transact([&](store::Tx& tx) {
+    store::HostFilter f;
+    f.name_pattern = p.pattern;
+    auto hosts = store::ListHosts(tx, f);
+    if (p.pattern && hosts.empty()) {
+      throw Error(Errc::kNotFound, "No hypervisor matching '" + *p.pattern + "' could be found.");
+    }
+    size_t start = 0;
+    if (p.marker) {
+      auto it = std::find_if(hosts.begin(), hosts.end(), [&](const store::Host& h) {
+        return Id(req, h).dump() == json(*p.marker).dump() || std::to_string(h.id) == *p.marker;
+      });
+      if (it == hosts.end()) throw Error(Errc::kBadRequest, "marker [" + *p.marker + "] not found");
+      start = static_cast<size_t>(it - hosts.begin()) + 1;
+    }
+    for (size_t i = start; i < hosts.size(); ++i) {
+      if (p.limit && static_cast<int64_t>(list.size()) >= *p.limit) {
+        more = true;
+        break;
+      }
+      json servers;
+      if (p.with_servers) servers = ServersOn(tx, hosts[i].name);
+      list.push_back(View(req, hosts[i], detail, p.with_servers ? &servers : nullptr));
+      last_id = req.mv.AtLeast(53) ? hosts[i].node_uuid : std::to_string(hosts[i].id);
+    }
+  });
+  json body = {{"hypervisors", list}};
+  if (more) {
+    body["hypervisors_links"] = {{{"rel", "next"},
+                                  {"href", req.base_url + req.path + "?limit=" +
+                                               std::to_string(*p.limit) + "&marker=" + last_id}}};
+  }
+  return {200, body};
+}
+
+Response Show(Deps& deps, Request& req) {
+  const std::string& id = req.params[0];
+  store::HostFilter f;
+  if (req.mv.AtLeast(53)) {
+    if (!IsUuid(id)) throw Error(Errc::kBadRequest, "Invalid uuid " + id);
+    f.node_uuid = id;
+  } else if (!id.empty() && id.size() < 19 && id.find_first_not_of("0123456789") == std::string::npos) {
+    f.id = std::stoll(id);
+  } else {
+    throw Error(Errc::kNotFound, "Hypervisor with ID " + id + " could not be found.");
+  }
+  bool with_servers = false;
+  for (const auto& [key, value] : req.query) {
+    if (key == "with_servers" && req.mv.AtLeast(53)) {
+      with_servers = ParseBoolParam(key, value);
+    } else if (req.mv.AtLeast(53)) {
+      throw Error(Errc::kBadRequest, "Additional properties are not allowed ('" + key + "' was unexpected)");
+    }
+  }
+  json view;
+  deps.db.Transact([&](store::Tx& tx) {
+    auto host = store::FindHost(tx, f);
+    if (!host) throw Error(Errc::kNotFound, "Hypervisor with ID " + id + " could not be found.");
+    json servers;
+    if (with_servers) servers = ServersOn(tx, host->name);
+    view = View(req, *host, true, with_servers ? &servers : nullptr);
+  });
+  return {200, {{"hypervisor", view}}};
+}
+
+}  // namespace
+
+void RegisterHypervisorRoutes(ApiServer& api, Deps& deps) {
+  api.Route("GET", "/v2\\.1/os-hypervisors", Access::kAdmin,
+            [&deps](Request& req) { return List(deps, req, false); });
+  api.Route("GET", "/v2\\.1/os-hypervisors/detail", Access::kAdmin,
+            [&deps](Request& req) { return List(deps, req, true); });
+  api.Route("GET", "/v2\\.1/os-hypervisors/([^/]+)", Access::kAdmin,
+            [&deps](Request& req) { return Show(deps, req); });
+}
+
+}  // namespace ferry::controller::api

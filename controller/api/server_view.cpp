@@ -1,0 +1,128 @@
+#include "controller/api/server_view.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "common/time_format.hpp"
+
+namespace ferry::controller::api {
+namespace {
+
+using nlohmann::json;
+
+// task_state -> API status while a server is active (Nova's _STATE_MAP, the parts ferry uses).
+const std::map<std::string, std::string>& ActiveTaskStatus() {
+  static const std::map<std::string, std::string> m = {
+      {"migrating", "MIGRATING"},       {"resize_prep", "RESIZE"},
+      {"resize_migrating", "RESIZE"},   {"resize_migrated", "RESIZE"},
+      {"resize_finish", "RESIZE"},      {"rebuilding", "REBUILD"},
+      {"rebuild_spawning", "REBUILD"},  {"rebuild_block_device_mapping", "REBUILD"}};
+  return m;
+}
+
+const std::map<std::string, std::string>& VmStateStatus() {
+  static const std::map<std::string, std::string> m = {
+      {"building", "BUILD"},     {"active", "ACTIVE"},       {"paused", "PAUSED"},
+      {"suspended", "SUSPENDED"}, {"stopped", "SHUTOFF"},    {"rescued", "RESCUE"},
+      {"resized", "VERIFY_RESIZE"}, {"shelved", "SHELVED"}, {"shelved_offloaded", "SHELVED_OFFLOADED"},
+      {"soft-delete", "SOFT_DELETED"}, {"deleted", "DELETED"}, {"error", "ERROR"}};
+  return m;
+}
+
+json Links(const Request& req, const std::string& uuid) {
+  return {{{"href", req.base_url + "/v2.1/servers/" + uuid}, {"rel", "self"}},
+          {{"href", req.base_url + "/servers/" + uuid}, {"rel", "bookmark"}}};
+}
+
+json OptTime(const std::optional<TimePoint>& t) { return t ? json(FormatNovaTime(*t)) : json(nullptr); }
+
+}  // namespace
+
+std::string ServerStatus(const store::Server& s) {
+  if (s.vm_state == "active" && s.task_state) {
+    auto it = ActiveTaskStatus().find(*s.task_state);
+    if (it != ActiveTaskStatus().end()) return it->second;
+  }
+  if (s.vm_state == "resized" && s.task_state == "resize_reverting") return "REVERT_RESIZE";
+  auto it = VmStateStatus().find(s.vm_state);
+  return it == VmStateStatus().end() ? "UNKNOWN" : it->second;
+}
+
+std::optional<StatusFilter> FilterForStatus(const std::string& raw) {
+  std::string status;
+  for (char c : raw) status.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  StatusFilter f;
+  for (const auto& [vm_state, api] : VmStateStatus()) {
+    if (api == status) f.vm_states.push_back(vm_state);
+  }
+  if (!f.vm_states.empty()) return f;
+  std::vector<std::string> tasks;
+  for (const auto& [task, api] : ActiveTaskStatus()) {
+    if (api == status) tasks.push_back(task);
+  }
+  if (tasks.empty()) return std::nullopt;
+  f.vm_states = {"active"};
+  f.task_states = tasks;
+  return f;
+}
+
+json ServerSummary(const Request& req, const store::Server& s) {
+  return {{"id", s.uuid}, {"name", s.name}, {"links", Links(req, s.uuid)}};
+}
+
+json ServerDetail(const Request& req, const store::Server& s) {
+  json flavor;
+  if (req.mv.AtLeast(47)) {
+    flavor = {{"vcpus", s.vcpus}, {"ram", s.memory_mb}, {"disk", s.root_gb}, {"ephemeral", 0},
+              {"swap", 0}, {"original_name", s.flavor_name}};
+  } else {
+    flavor = {{"id", s.flavorid},
+              {"links", {{{"href", req.base_url + "/flavors/" + s.flavorid}, {"rel", "bookmark"}}}}};
+  }
+  json volumes = json::array();
+  for (const auto& v : s.volumes) volumes.push_back({{"id", v.value("id", "")}, {"delete_on_termination", false}});
+  const bool admin = req.IsAdmin();
+  json v = {{"id", s.uuid},
+            {"name", s.name},
+            {"status", ServerStatus(s)},
+            {"tenant_id", s.project_id},
+            {"user_id", s.user_id},
+            {"metadata", s.metadata},
+            {"hostId", ""},
+            {"image", ""},
+            {"flavor", flavor},
+            {"created", FormatNovaTime(s.created_at)},
+            {"updated", FormatNovaTime(s.updated_at)},
+            {"addresses", json::object()},
+            {"accessIPv4", ""},
+            {"accessIPv6", ""},
+            {"links", Links(req, s.uuid)},
+            {"OS-DCF:diskConfig", "MANUAL"},
+            {"OS-EXT-AZ:availability_zone", s.availability_zone.value_or("")},
+            {"OS-EXT-STS:task_state", s.task_state ? json(*s.task_state) : json(nullptr)},
+            {"OS-EXT-STS:vm_state", s.vm_state},
+            {"OS-EXT-STS:power_state", s.power_state},
+            {"OS-SRV-USG:launched_at", OptTime(s.launched_at)},
+            {"OS-SRV-USG:terminated_at", nullptr},
+            {"config_drive", ""},
+            {"key_name", nullptr},
+            {"security_groups", {{{"name", "default"}}}},
+            {"os-extended-volumes:volumes_attached", volumes},
+            {"ferry:storage_kind", s.storage_kind}};
+  if (admin) {
+    v["OS-EXT-SRV-ATTR:host"] = s.host ? json(*s.host) : json(nullptr);
+    v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.node ? json(*s.node) : json(nullptr);
+    v["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + std::to_string(s.id);
+  }
+  if (ServerStatus(s) == "BUILD" || ServerStatus(s) == "MIGRATING" || ServerStatus(s) == "RESIZE") {
+    v["progress"] = s.progress;
+  }
+  if (req.mv.AtLeast(9)) v["locked"] = s.locked;
+  if (req.mv.AtLeast(73)) v["locked_reason"] = s.locked_reason ? json(*s.locked_reason) : json(nullptr);
+  if (req.mv.AtLeast(19)) v["description"] = nullptr;
+  if (req.mv.AtLeast(26)) v["tags"] = json::array();
+  if (s.fault && (s.vm_state == "error")) v["fault"] = *s.fault;
+  return v;
+}
+
+}  // namespace ferry::controller::api

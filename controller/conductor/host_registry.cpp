@@ -1,0 +1,89 @@
+#include "controller/conductor/host_registry.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+#include "controller/store/hosts_store.hpp"
+
+namespace ferry::controller::conductor {
+namespace {
+
+void ValidateDomains(const std::vector<wire::Domain>& domains) {
+  for (const auto& d : domains) {
+    if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "domain uuid '" + d.uuid + "' is not a UUID");
+    if (d.vcpus < 0 || d.memory_mb < 0 || d.disk_gb < 0) {
+      throw Error(Errc::kBadRequest, "domain " + d.uuid + " has negative sizes");
+    }
+  }
+}
+
+}  // namespace
+
+void HostRegistry::SyncInventory(store::Tx& tx, int64_t host_id, const std::string& host,
+                                 const std::vector<wire::Domain>& domains) {
+  std::vector<store::ReportedDomain> reported;
+  reported.reserve(domains.size());
+  for (const auto& d : domains) {
+    reported.push_back({d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb, static_cast<int>(d.power_state)});
+  }
+  for (const auto& uuid : store::SyncUnmanagedDomains(tx, host_id, reported, clock_.Now())) {
+    // Reported, never adopted on our own: an admin decides (POST .../unmanaged-domains/{id}/action).
+    spdlog::warn("unmanaged domain reported host={} domain={}", host, uuid);
+  }
+}
+
+wire::RegisterResponse HostRegistry::Register(const wire::RegisterRequest& req) {
+  if (req.host.empty() || req.host.size() > 255) {
+    throw Error(Errc::kBadRequest, "host name must be 1-255 characters");
+  }
+  if (req.vcpus < 0 || req.memory_mb < 0 || req.local_gb < 0) {
+    throw Error(Errc::kBadRequest, "capacity must not be negative");
+  }
+  if (req.command_url.rfind("http://", 0) != 0 && req.command_url.rfind("https://", 0) != 0) {
+    throw Error(Errc::kBadRequest, "command_url must be an http(s) URL");
+  }
+  ValidateDomains(req.domains);
+  store::HostRegistration reg;
+  reg.name = req.host;
+  reg.cell = req.cell.empty() ? "cell1" : req.cell;
+  reg.hypervisor_type = req.hypervisor_type;
+  reg.hypervisor_version = req.hypervisor_version;
+  reg.simulated = req.simulated;
+  reg.host_ip = req.host_ip;
+  reg.migration_address = req.migration_address;
+  reg.agent_url = req.command_url;
+  reg.vcpus = req.vcpus;
+  reg.memory_mb = req.memory_mb;
+  reg.local_gb = req.local_gb;
+  reg.cpu_info = req.cpu;
+  for (const auto& ds : req.datastores) {
+    if (ds.kind != "shared" && ds.kind != "local") {
+      throw Error(Errc::kBadRequest, "datastore kind must be shared or local");
+    }
+    reg.datastores.push_back({ds.name, ds.kind, ds.capacity_gb, ds.free_gb});
+  }
+  store::Host host;
+  db_.Transact([&](store::Tx& tx) {
+    host = store::RegisterHost(tx, reg, clock_.Now());
+    SyncInventory(tx, host.id, host.name, req.domains);
+  });
+  spdlog::info("host registered host={} hypervisor={} simulated={} agent={}", host.name,
+               host.hypervisor_type, host.simulated, host.agent_url);
+  return wire::RegisterResponse{host.service_uuid, static_cast<int>(heartbeat_interval_.count())};
+}
+
+wire::HeartbeatResponse HostRegistry::Heartbeat(const wire::Heartbeat& hb) {
+  ValidateDomains(hb.domains);
+  bool came_back = false;
+  db_.Transact([&](store::Tx& tx) {
+    auto outcome = store::RecordHeartbeat(tx, hb.host, clock_.Now());
+    if (!outcome) throw Error(Errc::kNotFound, "host " + hb.host + " is not registered");
+    came_back = outcome->was_down;
+    SyncInventory(tx, outcome->host_id, hb.host, hb.domains);
+  });
+  if (came_back) spdlog::info("host up host={} reason=heartbeat resumed", hb.host);
+  return wire::HeartbeatResponse{static_cast<int>(heartbeat_interval_.count())};
+}
+
+}  // namespace ferry::controller::conductor

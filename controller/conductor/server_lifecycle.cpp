@@ -1,0 +1,264 @@
+#include "controller/conductor/server_lifecycle.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/errors.hpp"
+#include "common/time_format.hpp"
+#include "common/uuid.hpp"
+#include "controller/conductor/server_placement.hpp"
+#include "controller/store/claims_store.hpp"
+#include "controller/store/hosts_store.hpp"
+#include "controller/store/servers_store.hpp"
+
+namespace ferry::controller::conductor {
+namespace {
+
+constexpr const char* kSpawning = "spawning";
+constexpr const char* kDeleting = "deleting";
+
+nlohmann::json Fault(int code, const std::string& message, TimePoint now) {
+  return {{"code", code}, {"message", message}, {"created", FormatNovaTime(now)}};
+}
+
+std::optional<store::Host> HostById(store::Tx& tx, std::optional<int64_t> id) {
+  if (!id) return std::nullopt;
+  store::HostFilter f;
+  f.id = *id;
+  return store::FindHost(tx, f);
+}
+
+}  // namespace
+
+ServerLifecycle::ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents,
+                                 const Clock& clock, int workers)
+    : db_(db), agents_(agents), clock_(clock), worker_count_(workers) {}
+
+ServerLifecycle::~ServerLifecycle() { Stop(); }
+
+void ServerLifecycle::Start() {
+  for (int i = 0; i < worker_count_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+void ServerLifecycle::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
+  store::Server s;
+  s.uuid = NewUuid();
+  s.name = req.name;
+  s.flavor_id = req.flavor.id;
+  s.flavorid = req.flavor.flavorid;
+  s.flavor_name = req.flavor.name;
+  s.vcpus = req.flavor.vcpus;
+  s.memory_mb = req.flavor.memory_mb;
+  s.root_gb = req.flavor.root_gb;
+  s.storage_kind = req.storage_kind;
+  s.volumes = req.volumes;
+  s.metadata = req.metadata;
+  s.user_id = req.user_id;
+  s.project_id = req.project_id;
+  s.availability_zone = req.availability_zone;
+  s.created_at = clock_.Now();
+  PlacementRequest placement_request;
+  placement_request.consumer_uuid = s.uuid;
+  placement_request.spec.vcpus = s.vcpus;
+  placement_request.spec.memory_mb = s.memory_mb;
+  // A volume-backed server's root disk is not on the host.
+  placement_request.spec.disk_gb = req.storage_kind == "volume" ? 0 : s.root_gb;
+  placement_request.spec.availability_zone = req.availability_zone;
+  placement_request.forced_host = req.forced_host;
+  std::string failure;
+  db_.Transact([&](store::Tx& tx) {
+    auto placement = PlaceAndClaim(tx, scheduler_, placement_request);
+    if (placement.host) {
+      s.host_id = placement.host->id;
+      s.host = placement.host->name;
+      s.node = placement.host->name;
+      s.vm_state = "building";
+      s.task_state = kSpawning;
+      if (!s.availability_zone) s.availability_zone = placement.host->availability_zone;
+    } else {
+      failure = placement.failure;
+      s.vm_state = "error";
+      s.fault = Fault(500, failure, s.created_at);
+    }
+    store::InsertServer(tx, s);
+  });
+  if (s.host) {
+    spdlog::info("server scheduled server={} host={} name={}", s.uuid, *s.host, s.name);
+    Enqueue(s.uuid);
+  } else {
+    spdlog::warn("server not scheduled server={} reason={}", s.uuid, failure);
+  }
+  return s;
+}
+
+void ServerLifecycle::RequestDelete(const std::string& uuid) {
+  db_.Transact([&](store::Tx& tx) {
+    auto server = store::FindServer(tx, uuid);
+    if (!server) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
+    if (server->task_state == kDeleting) return;  // already on its way: DELETE is idempotent
+    // A build in flight may be interrupted: the delete command wins and the build's completion
+    // is ignored (its CAS on task_state fails). Any other task must finish first.
+    if (server->task_state && server->task_state != kSpawning) {
+      throw Error(Errc::kConflict, "Cannot 'delete' instance " + uuid +
+                                       " while it is in task_state " + *server->task_state);
+    }
+    if (!store::CasTaskState(tx, uuid, server->task_state, std::string(kDeleting), clock_.Now())) {
+      throw Error(Errc::kConflict, "Instance " + uuid + " changed state; retry");
+    }
+  });
+  Enqueue(uuid);
+}
+
+store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store::Flavor& flavor,
+                                     const std::string& user_id, const std::string& project_id) {
+  store::Server s;
+  db_.Transact([&](store::Tx& tx) {
+    auto domain = store::FindUnmanagedDomain(tx, domain_uuid);
+    if (!domain) throw Error(Errc::kNotFound, "Unmanaged domain " + domain_uuid + " could not be found.");
+    if (domain->vcpus != flavor.vcpus || domain->memory_mb != flavor.memory_mb) {
+      throw Error(Errc::kBadRequest,
+                  "Flavor " + flavor.flavorid + " (" + std::to_string(flavor.vcpus) + " vCPU, " +
+                      std::to_string(flavor.memory_mb) + " MB) does not match domain " +
+                      domain_uuid + " (" + std::to_string(domain->vcpus) + " vCPU, " +
+                      std::to_string(domain->memory_mb) + " MB).");
+    }
+    s.uuid = domain->uuid;
+    s.name = domain->name;
+    s.host_id = domain->host_id;
+    s.host = domain->host;
+    s.node = domain->host;
+    s.flavor_id = flavor.id;
+    s.flavorid = flavor.flavorid;
+    s.flavor_name = flavor.name;
+    s.vcpus = domain->vcpus;
+    s.memory_mb = domain->memory_mb;
+    s.root_gb = domain->disk_gb;
+    s.vm_state = domain->power_state == 1 ? "active" : "stopped";
+    s.power_state = domain->power_state;
+    s.storage_kind = "local";
+    s.user_id = user_id;
+    s.project_id = project_id;
+    s.created_at = clock_.Now();
+    s.launched_at = domain->first_seen_at;
+    store::InsertServer(tx, s);
+    // What the domain really uses is claimed even if it over-commits the host: it is there.
+    store::ClaimUnconditionally(tx, s.uuid, domain->host_id,
+                                {domain->vcpus, domain->memory_mb, domain->disk_gb});
+    store::DeleteUnmanagedDomain(tx, domain->host_id, domain_uuid);
+  });
+  spdlog::info("domain adopted server={} host={} flavor={}", s.uuid, *s.host, flavor.flavorid);
+  return s;
+}
+
+void ServerLifecycle::Reconcile() {
+  for (const char* state : {kSpawning, kDeleting}) {
+    std::vector<store::Server> pending;
+    db_.Transact([&](store::Tx& tx) {
+      store::ServerFilter f;
+      f.task_state_is = state;
+      f.limit = 10000;  // a pass bigger than this continues on the next tick
+      pending = store::ListServers(tx, f);
+    });
+    for (const auto& s : pending) Enqueue(s.uuid);
+  }
+}
+
+void ServerLifecycle::Enqueue(const std::string& uuid) {
+  {
+    std::lock_guard lock(mu_);
+    if (!queued_or_running_.insert(uuid).second) return;
+    queue_.push_back(uuid);
+  }
+  cv_.notify_one();
+}
+
+void ServerLifecycle::WorkerLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    std::string uuid = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    try {
+      Drive(uuid);
+    } catch (const std::exception& e) {
+      // Left as it is in the database; the next Reconcile() picks it up again.
+      spdlog::warn("server task deferred server={} error={}", uuid, e.what());
+    }
+    lock.lock();
+    queued_or_running_.erase(uuid);
+  }
+}
+
+void ServerLifecycle::Drive(const std::string& uuid) {
+  std::optional<store::Server> server;
+  std::optional<store::Host> host;
+  db_.Transact([&](store::Tx& tx) {
+    server = store::FindServer(tx, uuid);
+    if (server) host = HostById(tx, server->host_id);
+  });
+  if (!server) return;
+  if (server->task_state == kSpawning && host) {
+    Build(*server, *host);
+  } else if (server->task_state == kDeleting) {
+    Destroy(*server, host);
+  }
+}
+
+void ServerLifecycle::Build(const store::Server& server, const store::Host& host) {
+  wire::Domain domain{server.uuid, server.name, server.vcpus, server.memory_mb, server.root_gb,
+                      wire::PowerState::kRunning};
+  wire::Command cmd{agent_client::AgentClient::CommandId(server.uuid, "create", 1), "create_domain",
+                    nlohmann::json(domain)};
+  auto result = agents_.Send(host.agent_url, cmd);
+  db_.Transact([&](store::Tx& tx) {
+    if (result.status == "done") {
+      // CAS: a delete requested meanwhile owns the server now; leave it to the delete.
+      if (store::CasTaskState(tx, server.uuid, std::string(kSpawning), std::nullopt, clock_.Now())) {
+        int power = result.domain ? static_cast<int>(result.domain->power_state) : 1;
+        store::MarkServerActive(tx, server.uuid, power, clock_.Now());
+      }
+    } else if (store::CasTaskState(tx, server.uuid, std::string(kSpawning), std::nullopt, clock_.Now())) {
+      store::MarkServerError(tx, server.uuid, Fault(500, "Build failed on " + host.name + ": " + result.error, clock_.Now()), clock_.Now());
+      store::ReleaseClaims(tx, server.uuid);
+    }
+  });
+  spdlog::info("server build finished server={} host={} result={} error={}", server.uuid,
+               host.name, result.status, result.error);
+}
+
+void ServerLifecycle::Destroy(const store::Server& server, const std::optional<store::Host>& host) {
+  if (host) {
+    wire::Command cmd{agent_client::AgentClient::CommandId(server.uuid, "delete", 1), "delete_domain",
+                      {{"uuid", server.uuid}}};
+    try {
+      auto result = agents_.Send(host->agent_url, cmd);
+      if (result.status != "done") throw Error(Errc::kUnavailable, result.error);
+    } catch (const Error& e) {
+      // Nova's "local delete": a down host cannot answer; forget the server here and let the
+      // host's next inventory report any leftover domain as unmanaged (seen, not lost).
+      if (host->IsUp()) throw;
+      spdlog::warn("server deleted locally server={} host={} reason=host down ({})", server.uuid,
+                   host->name, e.what());
+    }
+  }
+  db_.Transact([&](store::Tx& tx) {
+    store::ReleaseClaims(tx, server.uuid);
+    store::DeleteServerRow(tx, server.uuid);
+  });
+  spdlog::info("server deleted server={} host={}", server.uuid, host ? host->name : "-");
+}
+
+}  // namespace ferry::controller::conductor

@@ -1,0 +1,74 @@
+#pragma once
+// Server create, delete and adoption. The API commits the intent (a task_state) first; this
+// class then drives the agent. Anything interrupted (controller crash, agent away) is found again
+// by Reconcile(), which re-sends the same idempotent command.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "controller/agent_client/agent_client.hpp"
+#include "controller/scheduler/scheduler.hpp"
+#include "controller/store/database.hpp"
+#include "controller/store/models.hpp"
+
+namespace ferry::controller::conductor {
+
+struct CreateServerRequest {
+  std::string name;
+  store::Flavor flavor;
+  std::optional<std::string> availability_zone;
+  std::optional<std::string> forced_host;     // "zone:host" or 2.74 "host"
+  std::string storage_kind = "local";
+  nlohmann::json volumes = nlohmann::json::array();
+  nlohmann::json metadata = nlohmann::json::object();
+  std::string user_id;
+  std::string project_id;
+};
+
+class ServerLifecycle {
+ public:
+  ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents, const Clock& clock,
+                  int workers);
+  ~ServerLifecycle();
+
+  void Start();
+  void Stop();
+
+  // Commits the server (BUILD with claims on a host, or ERROR "No valid host") and queues the
+  // build. Returns the committed row.
+  store::Server Create(const CreateServerRequest& request);
+  // Marks the server deleting (409 if another task holds it) and queues the delete.
+  void RequestDelete(const std::string& uuid);
+  // Turns an unmanaged domain into a server of `flavor` on the host that reported it.
+  store::Server Adopt(const std::string& domain_uuid, const store::Flavor& flavor,
+                      const std::string& user_id, const std::string& project_id);
+  // Queues every server whose build or delete is unfinished. Called at start and periodically.
+  void Reconcile();
+
+ private:
+  void Enqueue(const std::string& uuid);
+  void WorkerLoop();
+  void Drive(const std::string& uuid);
+  void Build(const store::Server& server, const store::Host& host);
+  void Destroy(const store::Server& server, const std::optional<store::Host>& host);
+
+  store::Database& db_;
+  const agent_client::AgentClient& agents_;
+  const Clock& clock_;
+  scheduler::Scheduler scheduler_;
+  int worker_count_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::set<std::string> queued_or_running_;  // one driver per server at a time
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ferry::controller::conductor

@@ -1,0 +1,33 @@
+#pragma once
+// Choosing a host for a new server and making the choice real: the scheduler ranks hosts from
+// a snapshot, then the claim in PostgreSQL decides; a lost race moves on to the next candidate.
+#include <optional>
+#include <string>
+
+#include "controller/scheduler/scheduler.hpp"
+#include "controller/store/models.hpp"
+
+namespace ferry::controller::store {
+class Tx;
+}
+
+namespace ferry::controller::conductor {
+
+scheduler::HostState ToHostState(const store::Host& h);
+
+struct PlacementRequest {
+  std::string consumer_uuid;
+  scheduler::RequestSpec spec;
+  std::optional<std::string> forced_host;  // Nova's "zone:host": skips the filters, not the claim
+};
+
+struct Placement {
+  std::optional<store::Host> host;  // nullopt: nothing fits
+  std::string failure;              // Nova's "No valid host was found. ..." when nothing fits
+};
+
+// Runs inside the caller's transaction so the claim commits together with what it is for.
+Placement PlaceAndClaim(store::Tx& tx, const scheduler::Scheduler& scheduler,
+                        const PlacementRequest& request);
+
+}  // namespace ferry::controller::conductor

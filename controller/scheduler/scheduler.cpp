@@ -1,0 +1,65 @@
+#include "controller/scheduler/scheduler.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "controller/scheduler/filters.hpp"
+
+namespace ferry::controller::scheduler {
+
+Scheduler::Scheduler() {
+  filters_.push_back(std::make_unique<ComputeFilter>());
+  filters_.push_back(std::make_unique<RequestedHostFilter>());
+  filters_.push_back(std::make_unique<AvailabilityZoneFilter>());
+  filters_.push_back(std::make_unique<CapacityFilter>());
+  weighers_.push_back(std::make_unique<FreeRamWeigher>());
+}
+
+Selection Scheduler::Select(const std::vector<HostState>& hosts, const RequestSpec& spec) const {
+  Selection out;
+  std::vector<const HostState*> alive;
+  alive.reserve(hosts.size());
+  for (const auto& h : hosts) alive.push_back(&h);
+  for (const auto& f : filters_) {
+    auto before = alive.size();
+    std::erase_if(alive, [&](const HostState* h) { return !f->Passes(*h, spec); });
+    if (alive.size() != before) {
+      out.rejected_by.emplace_back(std::string(f->Name()), static_cast<int>(before - alive.size()));
+    }
+  }
+  // Normalise each weigher to [0, 1] over the survivors (as Nova does), then sum.
+  std::vector<double> score(alive.size(), 0.0);
+  for (const auto& w : weighers_) {
+    std::vector<double> raw(alive.size());
+    double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
+    for (size_t i = 0; i < alive.size(); ++i) {
+      raw[i] = w->RawWeight(*alive[i], spec);
+      lo = std::min(lo, raw[i]);
+      hi = std::max(hi, raw[i]);
+    }
+    for (size_t i = 0; i < alive.size(); ++i) {
+      double norm = hi > lo ? (raw[i] - lo) / (hi - lo) : 0.0;
+      score[i] += w->Multiplier() * norm;
+    }
+  }
+  std::vector<size_t> order(alive.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Ties break by name so placement is deterministic (tests, and reproducible operator plans).
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (score[a] != score[b]) return score[a] > score[b];
+    return alive[a]->name < alive[b]->name;
+  });
+  for (size_t i : order) out.candidates.push_back(*alive[i]);
+  return out;
+}
+
+std::string NoValidHostMessage(const Selection& s) {
+  std::string msg = "No valid host was found. ";
+  for (const auto& [filter, count] : s.rejected_by) {
+    msg += filter + " rejected " + std::to_string(count) + " host(s); ";
+  }
+  if (!msg.empty() && msg.back() == ' ') msg.pop_back();
+  return msg;
+}
+
+}  // namespace ferry::controller::scheduler

@@ -1,0 +1,81 @@
+#include "controller/store/database.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/errors.hpp"
+#include "controller/store/tx.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+// SQLSTATE classes we turn into typed errors at this boundary.
+Error MapSqlError(const pqxx::sql_error& e) {
+  const std::string state = e.sqlstate();
+  if (state == "23505") return Error(Errc::kConflict, "already exists");
+  if (state == "23503") return Error(Errc::kConflict, "still referenced or missing reference");
+  if (state == "23514" || state == "22001" || state == "22P02" || state == "2201B") {
+    return Error(Errc::kBadRequest, "invalid value");
+  }
+  if (state == "40001" || state == "40P01") return Error(Errc::kConflict, "concurrent update, retry");
+  spdlog::error("database error sqlstate={} what={}", state, e.what());
+  return Error(Errc::kInternal, "database error");
+}
+
+}  // namespace
+
+Database::Database(std::string dsn, int pool_size) : dsn_(std::move(dsn)), pool_size_(pool_size) {}
+Database::~Database() = default;
+
+std::unique_ptr<PooledConnection> Database::Acquire() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  ++open_;
+  lock.unlock();
+  try {
+    return std::make_unique<PooledConnection>(dsn_);
+  } catch (const std::exception& e) {
+    std::lock_guard relock(mu_);
+    --open_;
+    cv_.notify_one();
+    spdlog::error("database connect failed: {}", e.what());
+    throw Error(Errc::kUnavailable, "database unavailable");
+  }
+}
+
+void Database::Release(std::unique_ptr<PooledConnection> c) {
+  std::lock_guard lock(mu_);
+  if (c->broken || !c->conn.is_open()) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(c));
+  }
+  cv_.notify_one();
+}
+
+void Database::Transact(const std::function<void(Tx&)>& fn) {
+  auto conn = Acquire();
+  struct Returner {
+    Database* db;
+    std::unique_ptr<PooledConnection>& c;
+    ~Returner() { db->Release(std::move(c)); }
+  } returner{this, conn};
+  try {
+    pqxx::work w(conn->conn);
+    Tx tx(*conn, w);
+    fn(tx);
+    w.commit();
+  } catch (const pqxx::broken_connection& e) {
+    conn->broken = true;
+    spdlog::error("database connection lost: {}", e.what());
+    throw Error(Errc::kUnavailable, "database unavailable");
+  } catch (const pqxx::sql_error& e) {
+    throw MapSqlError(e);
+  }
+}
+
+}  // namespace ferry::controller::store

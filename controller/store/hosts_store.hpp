@@ -1,0 +1,62 @@
+#pragma once
+// Hosts (compute service + hypervisor node), their liveness and the domains they report that
+// ferry does not manage.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/store/models.hpp"
+
+namespace ferry::controller::store {
+
+class Tx;
+
+struct HostFilter {
+  std::optional<int64_t> id;
+  std::optional<std::string> name;
+  std::optional<std::string> service_uuid;
+  std::optional<std::string> node_uuid;
+  std::optional<std::string> name_pattern;  // substring, as Nova's hypervisor_hostname_pattern
+};
+
+std::vector<Host> ListHosts(Tx& tx, const HostFilter& filter = {});
+std::optional<Host> FindHost(Tx& tx, const HostFilter& filter);
+
+// Creates or refreshes a host from an agent's registration; keeps the admin's enable/disable,
+// forced_down and allocation ratios. Marks it up.
+Host RegisterHost(Tx& tx, const HostRegistration& reg, TimePoint now);
+// Returns the host id, or nullopt if no host has this name (the agent must register).
+// `was_down` tells whether this heartbeat brought the host back.
+struct HeartbeatOutcome {
+  int64_t host_id;
+  bool was_down;
+};
+std::optional<HeartbeatOutcome> RecordHeartbeat(Tx& tx, const std::string& name, TimePoint now);
+// Hosts whose last heartbeat is older than cutoff go down; returns their names.
+std::vector<std::string> MarkSilentHostsDown(Tx& tx, TimePoint cutoff);
+
+struct ServiceUpdate {
+  std::optional<bool> disabled;
+  std::optional<std::optional<std::string>> disabled_reason;
+  std::optional<bool> forced_down;
+};
+void UpdateService(Tx& tx, int64_t host_id, const ServiceUpdate& update, TimePoint now);
+
+struct ReportedDomain {
+  std::string uuid;
+  std::string name;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t disk_gb = 0;
+  int power_state = 0;
+};
+// Records reported domains that are not ferry servers; forgets ones no longer reported.
+// Returns the uuids newly seen (for a log line each).
+std::vector<std::string> SyncUnmanagedDomains(Tx& tx, int64_t host_id,
+                                              const std::vector<ReportedDomain>& domains,
+                                              TimePoint now);
+std::vector<UnmanagedDomain> ListUnmanagedDomains(Tx& tx);
+std::optional<UnmanagedDomain> FindUnmanagedDomain(Tx& tx, const std::string& uuid);
+void DeleteUnmanagedDomain(Tx& tx, int64_t host_id, const std::string& uuid);
+
+}  // namespace ferry::controller::store

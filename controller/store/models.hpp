@@ -1,0 +1,146 @@
+#pragma once
+// Plain rows as the rest of the controller sees them. No libpqxx here: only store/*.cpp
+// includes <pqxx/...>, so a layer that reaches for SQL fails to compile.
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+
+namespace ferry::controller::store {
+
+struct Host {
+  int64_t id = 0;
+  std::string service_uuid;
+  std::string node_uuid;
+  std::string name;
+  std::string cell;
+  std::string hypervisor_type;
+  int64_t hypervisor_version = 0;
+  bool simulated = false;
+  std::string host_ip;
+  std::string migration_address;
+  std::string agent_url;
+  std::string state;  // "up" | "down"
+  std::optional<TimePoint> last_heartbeat_at;
+  bool disabled = false;
+  std::optional<std::string> disabled_reason;
+  bool forced_down = false;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t local_gb = 0;
+  double cpu_allocation_ratio = 4.0;
+  double ram_allocation_ratio = 1.0;
+  double disk_allocation_ratio = 1.0;
+  int64_t reserved_host_memory_mb = 0;
+  nlohmann::json cpu_info;
+  TimePoint updated_at;
+  // Derived at read time.
+  std::string availability_zone;  // from aggregate metadata, else the default zone
+  int64_t vcpus_used = 0;
+  int64_t memory_mb_used = 0;
+  int64_t local_gb_used = 0;
+  int64_t running_vms = 0;
+
+  bool IsUp() const { return state == "up" && !forced_down; }
+};
+
+struct HostRegistration {
+  std::string name;
+  std::string cell;
+  std::string hypervisor_type;
+  int64_t hypervisor_version = 0;
+  bool simulated = false;
+  std::string host_ip;
+  std::string migration_address;
+  std::string agent_url;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t local_gb = 0;
+  nlohmann::json cpu_info;
+  struct DatastoreLink {
+    std::string name;
+    std::string kind;
+    int64_t capacity_gb = 0;
+    int64_t free_gb = 0;
+  };
+  std::vector<DatastoreLink> datastores;
+};
+
+struct Aggregate {
+  int64_t id = 0;
+  std::string uuid;
+  std::string name;
+  std::optional<std::string> availability_zone;
+  std::vector<std::string> hosts;
+  std::map<std::string, std::string> metadata;
+  TimePoint created_at;
+  std::optional<TimePoint> updated_at;
+};
+
+struct Flavor {
+  int64_t id = 0;
+  std::string flavorid;
+  std::string name;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t root_gb = 0;
+  int64_t ephemeral_gb = 0;
+  int64_t swap_mb = 0;
+  double rxtx_factor = 1.0;
+  bool is_public = true;
+  std::optional<std::string> description;
+  nlohmann::json extra_specs = nlohmann::json::object();
+};
+
+struct Server {
+  int64_t id = 0;
+  std::string uuid;
+  std::string name;
+  std::optional<int64_t> host_id;
+  std::optional<std::string> host;  // hosts.name
+  std::optional<std::string> node;
+  int64_t flavor_id = 0;
+  std::string flavorid;
+  std::string flavor_name;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t root_gb = 0;
+  std::string vm_state;
+  std::optional<std::string> task_state;
+  int power_state = 0;
+  std::string storage_kind;
+  nlohmann::json volumes = nlohmann::json::array();
+  std::optional<std::string> availability_zone;
+  std::string user_id;
+  std::string project_id;
+  bool locked = false;
+  std::optional<std::string> locked_reason;
+  int progress = 0;
+  std::optional<nlohmann::json> fault;
+  nlohmann::json metadata = nlohmann::json::object();
+  TimePoint created_at;
+  TimePoint updated_at;
+  std::optional<TimePoint> launched_at;
+};
+
+struct UnmanagedDomain {
+  std::string host;
+  int64_t host_id = 0;
+  std::string uuid;
+  std::string name;
+  int vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t disk_gb = 0;
+  int power_state = 0;
+  TimePoint first_seen_at;
+  TimePoint last_seen_at;
+};
+
+// Nova's default_availability_zone: hosts in no zone-bearing aggregate are in "nova".
+inline constexpr const char* kDefaultAvailabilityZone = "nova";
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,36 @@
+#include "controller/store/row.hpp"
+
+namespace ferry::controller::store {
+
+std::optional<std::string> OptString(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<std::string>();
+}
+
+std::optional<int64_t> OptInt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<int64_t>();
+}
+
+TimePoint ToTime(const pqxx::field& f) {
+  auto micros = static_cast<int64_t>(f.as<double>() * 1e6 + (f.as<double>() >= 0 ? 0.5 : -0.5));
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(micros)));
+}
+
+std::optional<TimePoint> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return ToTime(f);
+}
+
+nlohmann::json ToJson(const pqxx::field& f) {
+  if (f.is_null()) return nullptr;
+  return nlohmann::json::parse(f.c_str());
+}
+
+double EpochSeconds(TimePoint t) {
+  return static_cast<double>(
+             std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count()) /
+         1e6;
+}
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,20 @@
+#pragma once
+// Private to store/: field conversions. Timestamps travel as epoch seconds (float8) both ways
+// (`extract(epoch from t)` out, `to_timestamp($n)` in) so no time-zone text is ever parsed.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "common/clock.hpp"
+
+namespace ferry::controller::store {
+
+std::optional<std::string> OptString(const pqxx::field& f);
+std::optional<int64_t> OptInt(const pqxx::field& f);
+TimePoint ToTime(const pqxx::field& f);
+std::optional<TimePoint> OptTime(const pqxx::field& f);
+nlohmann::json ToJson(const pqxx::field& f);
+double EpochSeconds(TimePoint t);
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,147 @@
+#include "controller/store/servers_store.hpp"
+
+#include "controller/store/row.hpp"
+#include "controller/store/tx.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+constexpr Statement kListServers{"servers_list", R"sql(
+SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), s.flavorid,
+       s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state,
+       s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, s.project_id, s.locked,
+       s.locked_reason, s.progress, s.fault::text, s.metadata::text,
+       extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
+       extract(epoch from s.launched_at)::float8
+FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
+WHERE ($1::uuid IS NULL OR s.uuid = $1)
+  AND ($2::text IS NULL OR h.name = $2)
+  AND ($3::text IS NULL OR s.name ~ $3)
+  AND ($4::text[] IS NULL OR s.vm_state = ANY($4::text[]))
+  AND ($5::text[] IS NULL OR s.task_state = ANY($5::text[]))
+  AND ($6::text IS NULL OR s.project_id = $6)
+  AND ($7::text IS NULL OR s.task_state = $7)
+  AND ($8::uuid IS NULL OR (s.created_at, s.id) <
+       (SELECT created_at, id FROM servers WHERE uuid = $8))
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT $9)sql"};
+
+constexpr Statement kServerExists{"servers_exists",
+                                  "SELECT 1 FROM servers WHERE uuid = $1::uuid"};
+
+constexpr Statement kInsertServer{"servers_insert", R"sql(
+INSERT INTO servers (uuid, name, host_id, node, flavor_id, flavorid, flavor_name, vcpus,
+                     memory_mb, root_gb, vm_state, task_state, power_state, storage_kind, volumes,
+                     availability_zone, user_id, project_id, metadata, fault, created_at,
+                     updated_at, launched_at)
+VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
+        $17, $18, $19::jsonb, $20::jsonb, to_timestamp($21), to_timestamp($21),
+        to_timestamp($22)))sql"};
+
+constexpr Statement kCasTaskState{"servers_cas_task_state", R"sql(
+UPDATE servers SET task_state = $3, updated_at = to_timestamp($4)
+WHERE uuid = $1 AND task_state IS NOT DISTINCT FROM $2)sql"};
+
+constexpr Statement kMarkActive{"servers_mark_active", R"sql(
+UPDATE servers SET vm_state = 'active', task_state = NULL, power_state = $2, fault = NULL,
+                   launched_at = coalesce(launched_at, to_timestamp($3)),
+                   updated_at = to_timestamp($3)
+WHERE uuid = $1)sql"};
+
+constexpr Statement kMarkError{"servers_mark_error", R"sql(
+UPDATE servers SET vm_state = 'error', task_state = NULL, fault = $2::jsonb,
+                   updated_at = to_timestamp($3)
+WHERE uuid = $1)sql"};
+
+constexpr Statement kDeleteServer{"servers_delete", "DELETE FROM servers WHERE uuid = $1"};
+
+std::optional<std::string> PgArray(const std::optional<std::vector<std::string>>& v) {
+  if (!v) return std::nullopt;
+  // Only fixed state names reach here (mapped from API statuses), never raw user text.
+  std::string out = "{";
+  for (const auto& s : *v) out += (out.size() > 1 ? "," : "") + ("\"" + s + "\"");
+  return out + "}";
+}
+
+Server ServerFromRow(const pqxx::row& r) {
+  Server s;
+  s.id = r[0].as<int64_t>();
+  s.uuid = r[1].as<std::string>();
+  s.name = r[2].as<std::string>();
+  s.host_id = OptInt(r[3]);
+  s.host = OptString(r[4]);
+  s.node = OptString(r[5]);
+  s.flavor_id = r[6].as<int64_t>();
+  s.flavorid = r[7].as<std::string>();
+  s.flavor_name = r[8].as<std::string>();
+  s.vcpus = r[9].as<int>();
+  s.memory_mb = r[10].as<int64_t>();
+  s.root_gb = r[11].as<int64_t>();
+  s.vm_state = r[12].as<std::string>();
+  s.task_state = OptString(r[13]);
+  s.power_state = r[14].as<int>();
+  s.storage_kind = r[15].as<std::string>();
+  s.volumes = ToJson(r[16]);
+  s.availability_zone = OptString(r[17]);
+  s.user_id = r[18].as<std::string>();
+  s.project_id = r[19].as<std::string>();
+  s.locked = r[20].as<bool>();
+  s.locked_reason = OptString(r[21]);
+  s.progress = r[22].as<int>();
+  if (!r[23].is_null()) s.fault = ToJson(r[23]);
+  s.metadata = ToJson(r[24]);
+  s.created_at = ToTime(r[25]);
+  s.updated_at = ToTime(r[26]);
+  s.launched_at = OptTime(r[27]);
+  return s;
+}
+
+}  // namespace
+
+std::vector<Server> ListServers(Tx& tx, const ServerFilter& f) {
+  std::vector<Server> out;
+  for (const auto& r : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgArray(f.vm_states),
+                               PgArray(f.task_states), f.project_id, f.task_state_is, f.marker,
+                               f.limit)) {
+    out.push_back(ServerFromRow(r));
+  }
+  return out;
+}
+
+std::optional<Server> FindServer(Tx& tx, const std::string& uuid) {
+  ServerFilter f;
+  f.uuid = uuid;
+  auto all = ListServers(tx, f);
+  if (all.empty()) return std::nullopt;
+  return all.front();
+}
+
+bool ServerExists(Tx& tx, const std::string& uuid) { return !tx.Exec(kServerExists, uuid).empty(); }
+
+void InsertServer(Tx& tx, const Server& s) {
+  std::optional<double> launched;
+  if (s.launched_at) launched = EpochSeconds(*s.launched_at);
+  std::optional<std::string> fault;
+  if (s.fault) fault = s.fault->dump();
+  tx.Exec(kInsertServer, s.uuid, s.name, s.host_id, s.node, s.flavor_id, s.flavorid,
+          s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state,
+          s.power_state, s.storage_kind, s.volumes.dump(), s.availability_zone, s.user_id,
+          s.project_id, s.metadata.dump(), fault, EpochSeconds(s.created_at), launched);
+}
+
+bool CasTaskState(Tx& tx, const std::string& uuid, const std::optional<std::string>& expected,
+                  const std::optional<std::string>& next, TimePoint now) {
+  return tx.Exec(kCasTaskState, uuid, expected, next, EpochSeconds(now)).affected_rows() == 1;
+}
+
+void MarkServerActive(Tx& tx, const std::string& uuid, int power_state, TimePoint now) {
+  tx.Exec(kMarkActive, uuid, power_state, EpochSeconds(now));
+}
+
+void MarkServerError(Tx& tx, const std::string& uuid, const nlohmann::json& fault, TimePoint now) {
+  tx.Exec(kMarkError, uuid, fault.dump(), EpochSeconds(now));
+}
+
+void DeleteServerRow(Tx& tx, const std::string& uuid) { tx.Exec(kDeleteServer, uuid); }
+
+}  // namespace ferry::controller::store

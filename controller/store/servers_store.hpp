@@ -1,0 +1,38 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/store/models.hpp"
+
+namespace ferry::controller::store {
+
+class Tx;
+
+struct ServerFilter {
+  std::optional<std::string> uuid;
+  std::optional<std::string> host;
+  std::optional<std::string> name_regex;            // Nova matches names as a regular expression
+  std::optional<std::vector<std::string>> vm_states;
+  std::optional<std::vector<std::string>> task_states;
+  std::optional<std::string> project_id;
+  std::optional<std::string> task_state_is;         // exact task state (for reconcilers)
+  std::optional<std::string> marker;                // uuid: rows after this one
+  int64_t limit = 1000;                             // Nova's osapi_max_limit default
+};
+
+// Newest first (created_at desc, id desc), as Nova lists servers.
+std::vector<Server> ListServers(Tx& tx, const ServerFilter& filter);
+std::optional<Server> FindServer(Tx& tx, const std::string& uuid);
+// False if a marker was given and does not exist (Nova: 400 "marker not found").
+bool ServerExists(Tx& tx, const std::string& uuid);
+void InsertServer(Tx& tx, const Server& s);
+// Compare-and-set of task_state: returns false (and changes nothing) unless the current
+// task_state equals `expected` (nullopt = no task).
+bool CasTaskState(Tx& tx, const std::string& uuid, const std::optional<std::string>& expected,
+                  const std::optional<std::string>& next, TimePoint now);
+void MarkServerActive(Tx& tx, const std::string& uuid, int power_state, TimePoint now);
+void MarkServerError(Tx& tx, const std::string& uuid, const nlohmann::json& fault, TimePoint now);
+void DeleteServerRow(Tx& tx, const std::string& uuid);
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,11 @@
+# Writes OUT: a C++ table of (version, name, text) for each file in FILES.
+set(body "#include \"migrations-sql/embedded_sql.hpp\"\nnamespace ferry::sql {\nconst std::vector<EmbeddedMigration>& EmbeddedMigrations() {\n  static const std::vector<EmbeddedMigration> all = {\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME_WE)
+  string(SUBSTRING ${name} 0 4 version)
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version ${version})
+  file(READ ${f} text)
+  string(APPEND body "    {${version}, \"${name}\", R\"ferrysql(${text})ferrysql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return all;\n}\n}  // namespace ferry::sql\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,54 @@
+#include "tests/support/http.hpp"
+
+#include <httplib.h>
+
+namespace ferry::testing {
+
+std::string HttpResult::Header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
+  }
+  return "";
+}
+
+HttpResult HttpClient::Send(const std::string& method, const std::string& path,
+                            const std::string* body) const {
+  httplib::Client cli(base_);
+  cli.set_read_timeout(std::chrono::seconds(30));
+  httplib::Headers h;
+  if (!token_.empty()) h.emplace("X-Auth-Token", token_);
+  if (!mv_.empty()) h.emplace("OpenStack-API-Version", "compute " + mv_);
+  httplib::Result res;
+  if (method == "GET") {
+    res = cli.Get(path.c_str(), h);
+  } else if (method == "POST") {
+    res = cli.Post(path.c_str(), h, *body, "application/json");
+  } else if (method == "PUT") {
+    res = cli.Put(path.c_str(), h, *body, "application/json");
+  } else {
+    res = cli.Delete(path.c_str(), h);
+  }
+  HttpResult out;
+  if (!res) return out;
+  out.status = res->status;
+  out.raw = res->body;
+  out.headers = {res->headers.begin(), res->headers.end()};
+  if (!res->body.empty()) out.body = nlohmann::json::parse(res->body, nullptr, false);
+  return out;
+}
+
+HttpResult HttpClient::Get(const std::string& path) const { return Send("GET", path, nullptr); }
+HttpResult HttpClient::Post(const std::string& path, const nlohmann::json& body) const {
+  std::string s = body.dump();
+  return Send("POST", path, &s);
+}
+HttpResult HttpClient::PostRaw(const std::string& path, const std::string& body) const {
+  return Send("POST", path, &body);
+}
+HttpResult HttpClient::Put(const std::string& path, const nlohmann::json& body) const {
+  std::string s = body.dump();
+  return Send("PUT", path, &s);
+}
+HttpResult HttpClient::Delete(const std::string& path) const { return Send("DELETE", path, nullptr); }
+
+}  // namespace ferry::testing

@@ -1,0 +1,36 @@
+#pragma once
+// A small JSON-over-HTTP client for tests, speaking to the real controller on loopback.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ferry::testing {
+
+struct HttpResult {
+  int status = 0;  // 0: no connection
+  nlohmann::json body;
+  std::string raw;
+  std::multimap<std::string, std::string> headers;
+  std::string Header(const std::string& name) const;
+};
+
+class HttpClient {
+ public:
+  HttpClient(std::string base_url, std::string token) : base_(std::move(base_url)), token_(std::move(token)) {}
+  void SetToken(std::string token) { token_ = std::move(token); }
+  void SetMicroversion(std::string mv) { mv_ = std::move(mv); }
+
+  HttpResult Get(const std::string& path) const;
+  HttpResult Post(const std::string& path, const nlohmann::json& body) const;
+  HttpResult PostRaw(const std::string& path, const std::string& body) const;
+  HttpResult Put(const std::string& path, const nlohmann::json& body) const;
+  HttpResult Delete(const std::string& path) const;
+
+ private:
+  HttpResult Send(const std::string& method, const std::string& path, const std::string* body) const;
+  std::string base_;
+  std::string token_;
+  std::string mv_;
+};
+
+}  // namespace ferry::testing

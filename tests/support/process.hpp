@@ -1,0 +1,35 @@
+#pragma once
+// Real processes for integration tests: start a binary with arguments, its output to a log
+// file, and stop it gently (SIGTERM) or hard (SIGKILL, like a crash).
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace ferry::testing {
+
+class Process {
+ public:
+  Process(std::string binary, std::vector<std::string> args, std::string log_path);
+  ~Process();  // SIGKILL if still running
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  int Terminate(std::chrono::milliseconds grace = std::chrono::seconds(5));  // exit status
+  void Kill();  // SIGKILL and reap
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  std::string log_path_;
+};
+
+// Polls for a non-empty file (a port file); returns its first line or "" on timeout.
+std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeout);
+std::string TempDir(const std::string& prefix);  // a fresh directory under $TMPDIR or /tmp
+
+}  // namespace ferry::testing
