@@ -77,8 +77,12 @@ std::vector<std::string> UpgradeSchema(const std::string& dsn) {
     w.exec(kCreateTable);
     w.commit();
   }
-  pqxx::nontransaction lock(conn);
-  lock.exec_params("SELECT pg_advisory_lock($1)", kUpgradeLockKey);
+  // A session-level lock: it outlives the short statements that take and release it.
+  auto session = [&](const char* sql) {
+    pqxx::nontransaction n(conn);
+    n.exec_params(sql, kUpgradeLockKey);
+  };
+  session("SELECT pg_advisory_lock($1)");
   std::vector<std::string> applied_now;
   try {
     SchemaStatus status;
@@ -103,10 +107,10 @@ std::vector<std::string> UpgradeSchema(const std::string& dsn) {
       applied_now.push_back(m.name);
     }
   } catch (...) {
-    lock.exec_params("SELECT pg_advisory_unlock($1)", kUpgradeLockKey);
+    session("SELECT pg_advisory_unlock($1)");
     throw;
   }
-  lock.exec_params("SELECT pg_advisory_unlock($1)", kUpgradeLockKey);
+  session("SELECT pg_advisory_unlock($1)");
   return applied_now;
 }
 
