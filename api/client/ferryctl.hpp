@@ -1,0 +1,24 @@
+#pragma once
+// ferryctl's entry point as a function, so tests run the real command line against a real
+// HTTP server and read what it printed, without a subprocess or the process environment.
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace ferry::client {
+
+// Exit codes: 0 success, 1 the API or the transport failed, 2 the command line was wrong.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// What ferryctl reads from the environment; --url and --token override it.
+struct Env {
+  std::optional<std::string> url;    // FERRY_URL, e.g. http://127.0.0.1:8774
+  std::optional<std::string> token;  // FERRY_TOKEN, sent as X-Auth-Token
+  static Env FromProcess();
+};
+
+int RunFerryctl(int argc, char** argv, std::ostream& out, std::ostream& err, const Env& env);
+
+}  // namespace ferry::client
