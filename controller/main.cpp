@@ -77,6 +77,7 @@ int Serve(const ServeOptions& o) {
   conductor::Periodic liveness_task("host-liveness", check_every, [&] { liveness.CheckOnce(); });
   // 10 s: a build or delete interrupted by an unreachable agent is retried this often.
   conductor::Periodic reconcile_task("server-reconcile", std::chrono::seconds(10), [&] { lifecycle.Reconcile(); });
+  registry.OnRegistered([&] { reconcile_task.Wake(); });
   lifecycle.Start();
   liveness_task.Start();
   reconcile_task.Start();

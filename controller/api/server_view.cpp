@@ -52,6 +52,12 @@ std::optional<StatusFilter> FilterForStatus(const std::string& raw) {
   std::string status;
   for (char c : raw) status.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   StatusFilter f;
+  // The one status ServerStatus derives from a task of a vm_state other than active.
+  if (status == "REVERT_RESIZE") {
+    f.vm_states = {"resized"};
+    f.task_states = std::vector<std::string>{"resize_reverting"};
+    return f;
+  }
   for (const auto& [vm_state, api] : VmStateStatus()) {
     if (api == status) f.vm_states.push_back(vm_state);
   }

@@ -70,6 +70,7 @@ wire::RegisterResponse HostRegistry::Register(const wire::RegisterRequest& req) 
   });
   spdlog::info("host registered host={} hypervisor={} simulated={} agent={}", host.name,
                host.hypervisor_type, host.simulated, host.agent_url);
+  if (on_registered_) on_registered_();
   return wire::RegisterResponse{host.service_uuid, static_cast<int>(heartbeat_interval_.count())};
 }
 

@@ -89,7 +89,7 @@ ON CONFLICT (host_id, domain_uuid) DO UPDATE SET
 RETURNING (xmax = 0) AS inserted)sql"};
 
 constexpr Statement kForgetUnmanaged{"unmanaged_forget", R"sql(
-DELETE FROM unmanaged_domains WHERE host_id = $1 AND NOT (domain_uuid::text = ANY($2::text[])))sql"};
+DELETE FROM unmanaged_domains WHERE host_id = $1 AND NOT (domain_uuid = ANY($2::uuid[])))sql"};
 
 constexpr Statement kListUnmanaged{"unmanaged_list", R"sql(
 SELECT h.name, u.host_id, u.domain_uuid::text, u.name, u.vcpus, u.memory_mb, u.disk_gb,

@@ -72,12 +72,8 @@ SchemaStatus ReadSchemaStatus(const std::string& dsn) {
 
 std::vector<std::string> UpgradeSchema(const std::string& dsn) {
   pqxx::connection conn(dsn);
-  {
-    pqxx::work w(conn);
-    w.exec(kCreateTable);
-    w.commit();
-  }
-  // A session-level lock: it outlives the short statements that take and release it.
+  // A session-level lock: it outlives the short statements that take and release it. Taken
+  // before anything else: concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type.
   auto session = [&](const char* sql) {
     pqxx::nontransaction n(conn);
     n.exec_params(sql, kUpgradeLockKey);
@@ -85,6 +81,11 @@ std::vector<std::string> UpgradeSchema(const std::string& dsn) {
   session("SELECT pg_advisory_lock($1)");
   std::vector<std::string> applied_now;
   try {
+    {
+      pqxx::work w(conn);
+      w.exec(kCreateTable);
+      w.commit();
+    }
     SchemaStatus status;
     {
       pqxx::work w(conn);

@@ -1,6 +1,7 @@
 #include "tests/support/http.hpp"
 
 #include <httplib.h>
+#include <strings.h>
 
 namespace ferry::testing {
 
@@ -18,16 +19,13 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
   httplib::Headers h;
   if (!token_.empty()) h.emplace("X-Auth-Token", token_);
   if (!mv_.empty()) h.emplace("OpenStack-API-Version", "compute " + mv_);
-  httplib::Result res;
-  if (method == "GET") {
-    res = cli.Get(path.c_str(), h);
-  } else if (method == "POST") {
-    res = cli.Post(path.c_str(), h, *body, "application/json");
-  } else if (method == "PUT") {
-    res = cli.Put(path.c_str(), h, *body, "application/json");
-  } else {
-    res = cli.Delete(path.c_str(), h);
-  }
+  auto send = [&]() -> httplib::Result {
+    if (method == "GET") return cli.Get(path.c_str(), h);
+    if (method == "POST") return cli.Post(path.c_str(), h, *body, "application/json");
+    if (method == "PUT") return cli.Put(path.c_str(), h, *body, "application/json");
+    return cli.Delete(path.c_str(), h);
+  };
+  auto res = send();
   HttpResult out;
   if (!res) return out;
   out.status = res->status;

@@ -47,6 +47,19 @@ bool Process::Running() {
   return true;
 }
 
+int Process::Wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid_, &status_, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Kill();
+  return status_;
+}
+
 int Process::Terminate(std::chrono::milliseconds grace) {
   if (pid_ <= 0) return status_;
   kill(pid_, SIGTERM);

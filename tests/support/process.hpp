@@ -18,6 +18,8 @@ class Process {
 
   pid_t pid() const { return pid_; }
   bool Running();
+  // Waits for the process to exit by itself; SIGKILL after `timeout`. Returns the wait status.
+  int Wait(std::chrono::milliseconds timeout);
   int Terminate(std::chrono::milliseconds grace = std::chrono::seconds(5));  // exit status
   void Kill();  // SIGKILL and reap
   std::string Log() const;

@@ -1,0 +1,75 @@
+#pragma once
+// A real ferry stack for integration tests: the ferry-controller and ferry-agent binaries as
+// processes on loopback (port 0), against the test PostgreSQL in a schema of their own.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/http.hpp"
+#include "tests/support/pg_fixture.hpp"
+#include "tests/support/process.hpp"
+
+namespace ferry::testing {
+
+inline constexpr const char* kAdminToken = "admin-token-for-tests";
+inline constexpr const char* kMemberToken = "member-token-for-tests";
+inline constexpr const char* kAgentToken = "agent-token-for-tests";
+inline constexpr const char* kCommandToken = "command-token-for-tests";
+
+struct StackOptions {
+  int service_down_time_s = 60;
+  int heartbeat_interval_s = 1;
+};
+
+class Stack {
+ public:
+  Stack(const std::string& cluster_dsn, StackOptions options = {});
+  ~Stack();
+
+  void StartController();   // first start picks a port; restarts reuse it
+  void KillController();    // SIGKILL: a crash
+  void StopController();    // SIGTERM
+  void StartAgent(const std::string& host, std::vector<std::string> extra_args = {});
+  void KillAgent(const std::string& host);
+  int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
+
+  HttpClient Admin() const { return HttpClient(url_, kAdminToken); }
+  HttpClient Member() const { return HttpClient(url_, kMemberToken); }
+  HttpClient Anonymous() const { return HttpClient(url_, ""); }
+  HttpClient AgentApi(const std::string& host) const;  // the agent's command server
+  const std::string& url() const { return url_; }
+  const std::string& dsn() const { return schema_.dsn(); }
+  std::string ControllerLog() const;
+  std::string AgentLog(const std::string& host) const;
+
+  // Polls `done` every 50 ms until it holds or `timeout` passes.
+  static bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+  // The hypervisor's state ("up"/"down") as the API shows it, "" if not listed.
+  std::string HostState(const std::string& host) const;
+  // Creates flavor id "1" (m1.tiny: 1 vCPU, 512 MB, 1 GB) unless it exists.
+  void EnsureFlavor(const std::string& id = "1", int vcpus = 1, int ram_mb = 512, int disk_gb = 1);
+  // Creates a server; returns its uuid.
+  std::string CreateServer(const std::string& name, const std::string& flavor = "1",
+                           const std::string& availability_zone = "");
+  // Waits until the server leaves BUILD; returns its detail.
+  nlohmann::json WaitServerSettled(const std::string& uuid,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+ private:
+  StackOptions options_;
+  PgSchema schema_;
+  std::string dir_;
+  std::string url_;
+  int port_ = 0;
+  std::unique_ptr<Process> controller_;
+  std::map<std::string, std::unique_ptr<Process>> agents_;
+  std::map<std::string, int> agent_ports_;
+};
+
+std::string ControllerBinary();
+std::string AgentBinary();
+
+}  // namespace ferry::testing
