@@ -1,6 +1,6 @@
 #pragma once
-// Controller <-> agent messages (JSON over HTTP). The JSON Schemas in schema/wire/ describe the
-// same shapes for other implementations; tests round-trip every message through both.
+// Controller <-> agent messages (JSON over HTTP); tests/unit/wire_messages_test.cpp round-trips
+// every one. Fields are only ever added, with defaults, so old agents keep working.
 //
 // Agent -> controller (X-Auth-Token: a token of role "agent"):
 //   POST /agent/v1/register   RegisterRequest  -> RegisterResponse
