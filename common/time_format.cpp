@@ -23,6 +23,13 @@ std::string FormatNovaTime(TimePoint t) {
 }
 
 std::optional<TimePoint> ParseIsoTime(const std::string& s) {
+  // Exactly "YYYY-MM-DDTHH:MM:SS" first: sscanf alone would take " 2016", "2016-1-2" or ":-1".
+  static constexpr char kShape[] = "dddd-dd-ddTdd:dd:dd";
+  if (s.size() < sizeof kShape - 1) return std::nullopt;
+  for (size_t i = 0; i + 1 < sizeof kShape; ++i) {
+    bool ok = kShape[i] == 'd' ? std::isdigit(static_cast<unsigned char>(s[i])) != 0 : s[i] == kShape[i];
+    if (!ok) return std::nullopt;
+  }
   std::tm tm{};
   int consumed = 0;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
@@ -34,6 +41,9 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
   long micros = 0;
   size_t pos = static_cast<size_t>(consumed);
   if (pos < s.size() && s[pos] == '.') {
+    if (pos + 1 >= s.size() || !std::isdigit(static_cast<unsigned char>(s[pos + 1]))) {
+      return std::nullopt;  // "12:00:00." has no fraction
+    }
     long scale = 100000;
     for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])); ++pos) {
       micros += (s[pos] - '0') * scale;
@@ -42,8 +52,12 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
   }
   std::string rest = s.substr(pos);
   if (!(rest.empty() || rest == "Z" || rest == "+00:00" || rest == "+0000")) return std::nullopt;
-  std::time_t secs = timegm(&tm);
-  if (secs == static_cast<std::time_t>(-1)) return std::nullopt;
+  const std::tm given = tm;
+  std::time_t secs = timegm(&tm);  // normalises tm: 2016-02-30 becomes 2016-03-01
+  if (tm.tm_year != given.tm_year || tm.tm_mon != given.tm_mon || tm.tm_mday != given.tm_mday ||
+      tm.tm_hour != given.tm_hour || tm.tm_min != given.tm_min || tm.tm_sec != given.tm_sec) {
+    return std::nullopt;  // a field was out of range
+  }
   return TimePoint(std::chrono::seconds(secs)) + std::chrono::microseconds(micros);
 }
 

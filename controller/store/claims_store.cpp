@@ -34,10 +34,20 @@ FROM claims WHERE consumer_uuid = $1)sql"};
 }  // namespace
 
 bool ClaimIfFits(Tx& tx, const std::string& consumer_uuid, int64_t host_id, const Resources& r) {
-  if (tx.Exec(kLockHost, host_id).empty()) return false;
-  auto fits = tx.Exec(kFits, host_id, r.vcpus, r.memory_mb, r.disk_gb);
-  if (fits.empty() || !fits[0][0].as<bool>()) return false;
+  // A host that does not fit must not stay locked until the caller's transaction ends: the
+  // caller goes on to its next candidate, and another claimant holding that one may be waiting
+  // for this host (a deadlock). Rolling back to a savepoint releases the row lock.
+  tx.work().exec("SAVEPOINT claim_if_fits");
+  auto fits = tx.Exec(kLockHost, host_id).empty()
+                  ? pqxx::result()
+                  : tx.Exec(kFits, host_id, r.vcpus, r.memory_mb, r.disk_gb);
+  if (fits.empty() || !fits[0][0].as<bool>()) {
+    tx.work().exec("ROLLBACK TO SAVEPOINT claim_if_fits");
+    tx.work().exec("RELEASE SAVEPOINT claim_if_fits");
+    return false;
+  }
   ClaimUnconditionally(tx, consumer_uuid, host_id, r);
+  tx.work().exec("RELEASE SAVEPOINT claim_if_fits");
   return true;
 }
 

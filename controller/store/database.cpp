@@ -75,6 +75,11 @@ void Database::Transact(const std::function<void(Tx&)>& fn) {
     throw Error(Errc::kUnavailable, "database unavailable");
   } catch (const pqxx::sql_error& e) {
     throw MapSqlError(e);
+  } catch (const pqxx::transaction_rollback& e) {
+    // Deadlock or serialization failure (40P01, 40001): in libpqxx 6 these derive from
+    // pqxx::failure, not sql_error, so MapSqlError never sees them.
+    spdlog::warn("transaction rolled back by the database: {}", e.what());
+    throw Error(Errc::kConflict, "concurrent update, retry");
   }
 }
 

@@ -1,0 +1,193 @@
+// store::Database against a real PostgreSQL: database errors become typed ferry::Errors at this
+// boundary, a failed transaction leaves nothing behind, and the pool survives lost connections.
+#include <gtest/gtest.h>
+
+#include <latch>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "common/errors.hpp"
+#include "controller/store/database.hpp"
+#include "controller/store/flavors_store.hpp"
+#include "controller/store/schema_migrator.hpp"
+#include "controller/store/tx.hpp"
+#include "tests/support/pg_fixture.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+using ferry::testing::PgSchema;
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FERRY_REQUIRE_PG(dsn);
+    schema_ = std::make_unique<PgSchema>(dsn);
+    UpgradeSchema(schema_->dsn());
+    db_ = std::make_unique<Database>(schema_->dsn(), 2);
+  }
+  int64_t Count(const std::string& sql) {
+    pqxx::connection c(schema_->dsn());
+    pqxx::work w(c);
+    return w.exec(sql)[0][0].as<int64_t>();
+  }
+  void Exec(const std::string& sql) {
+    pqxx::connection c(schema_->dsn());
+    pqxx::work w(c);
+    w.exec(sql);
+    w.commit();
+  }
+  // The Errc of the ferry::Error fn's transaction ends with (fails the test for anything else).
+  Errc ErrcOf(const std::function<void(Tx&)>& fn) {
+    try {
+      db_->Transact(fn);
+    } catch (const Error& e) {
+      return e.code();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not a ferry::Error: " << e.what();
+      return Errc::kInternal;
+    }
+    ADD_FAILURE() << "the transaction succeeded";
+    return Errc::kInternal;
+  }
+
+  std::unique_ptr<PgSchema> schema_;
+  std::unique_ptr<Database> db_;
+};
+
+Flavor Tiny(const std::string& id, const std::string& name) {
+  Flavor f;
+  f.flavorid = id;
+  f.name = name;
+  f.vcpus = 1;
+  f.memory_mb = 512;
+  return f;
+}
+
+TEST_F(DatabaseTest, CommitsWhatTheFunctionDid) {
+  db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
+  EXPECT_EQ(Count("SELECT count(*) FROM flavors"), 1);
+}
+
+TEST_F(DatabaseTest, AFerryErrorRollsEverythingBackAndPropagates) {
+  EXPECT_EQ(ErrcOf([](Tx& tx) {
+              CreateFlavor(tx, Tiny("1", "a"));
+              throw Error(Errc::kNotFound, "changed my mind");
+            }),
+            Errc::kNotFound);
+  EXPECT_EQ(Count("SELECT count(*) FROM flavors"), 0);
+}
+
+TEST_F(DatabaseTest, UniqueViolationIsConflict) {
+  EXPECT_EQ(ErrcOf([](Tx& tx) {
+              tx.work().exec("INSERT INTO datastores (name, kind) VALUES ('d', 'local')");
+              tx.work().exec("INSERT INTO datastores (name, kind) VALUES ('d', 'local')");
+            }),
+            Errc::kConflict);
+  EXPECT_EQ(Count("SELECT count(*) FROM datastores"), 0);
+}
+
+TEST_F(DatabaseTest, ForeignKeyViolationIsConflict) {
+  EXPECT_EQ(ErrcOf([](Tx& tx) {
+              tx.work().exec("INSERT INTO aggregate_hosts (aggregate_id, host_id) VALUES (424242, 1)");
+            }),
+            Errc::kConflict);
+}
+
+TEST_F(DatabaseTest, CheckViolationIsBadRequest) {
+  EXPECT_EQ(ErrcOf([](Tx& tx) { CreateFlavor(tx, Tiny("1", std::string(300, 'n'))); }), Errc::kBadRequest);
+}
+
+TEST_F(DatabaseTest, InvalidRegularExpressionIsBadRequest) {
+  EXPECT_EQ(ErrcOf([](Tx& tx) { tx.work().exec("SELECT 'a' ~ '('"); }), Errc::kBadRequest);
+}
+
+TEST_F(DatabaseTest, OtherDatabaseErrorsAreInternal) {
+  EXPECT_EQ(ErrcOf([](Tx& tx) { tx.work().exec("SELECT * FROM no_such_table"); }), Errc::kInternal);
+}
+
+TEST_F(DatabaseTest, TheConnectionIsReusableAfterAFailedTransaction) {
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(ErrcOf([](Tx& tx) { tx.work().exec("SELECT * FROM no_such_table"); }), Errc::kInternal);
+  }
+  db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
+  db_->Transact([](Tx& tx) { EXPECT_TRUE(FindFlavor(tx, "1")); });
+}
+
+TEST_F(DatabaseTest, UnreachableDatabaseIsUnavailable) {
+  Database nowhere("host=/nonexistent-ferry-socket-dir user=ferry dbname=ferry connect_timeout=2", 1);
+  try {
+    nowhere.Transact([](Tx&) {});
+    FAIL() << "connected to nothing";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnavailable);
+  }
+  // The failed attempt did not use up the pool's only slot.
+  try {
+    nowhere.Transact([](Tx&) {});
+    FAIL() << "connected to nothing";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnavailable);
+  }
+}
+
+// The pool's connection dies (database restart, idle timeout, an admin's pg_terminate_backend):
+// the next transaction on it reports the database unavailable, and the one after that works.
+TEST_F(DatabaseTest, ALostConnectionIsUnavailableOnceAndThenReplaced) {
+  Database db(schema_->dsn(), 1);
+  int pid = 0;
+  db.Transact([&](Tx& tx) { pid = tx.work().exec("SELECT pg_backend_pid()")[0][0].as<int>(); });
+  {
+    pqxx::connection admin(schema_->dsn());
+    pqxx::nontransaction n(admin);
+    n.exec_params("SELECT pg_terminate_backend($1)", pid);
+  }
+  try {
+    db.Transact([](Tx& tx) { tx.work().exec("SELECT 1"); });
+    FAIL() << "a terminated connection ran a statement";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnavailable) << e.what();
+  }
+  int new_pid = 0;
+  db.Transact([&](Tx& tx) { new_pid = tx.work().exec("SELECT pg_backend_pid()")[0][0].as<int>(); });
+  EXPECT_NE(new_pid, pid);
+}
+
+// Two transactions lock two rows in opposite orders: PostgreSQL aborts one of them. That one
+// must surface as a conflict (retryable), not as an unexpected internal error.
+TEST_F(DatabaseTest, DeadlockIsConflictAndTheOtherTransactionCommits) {
+  Exec("INSERT INTO datastores (name, kind) VALUES ('a', 'local'), ('b', 'local')");
+  Database one(schema_->dsn(), 1), two(schema_->dsn(), 1);
+  std::latch both_locked(2);
+  std::mutex mu;
+  std::vector<Errc> failures;
+  std::string others;
+  auto run = [&](Database& db, const char* first, const char* second, int value) {
+    try {
+      db.Transact([&](Tx& tx) {
+        tx.work().exec_params("UPDATE datastores SET free_gb = $2 WHERE name = $1", first, value);
+        both_locked.arrive_and_wait();
+        tx.work().exec_params("UPDATE datastores SET free_gb = $2 WHERE name = $1", second, value);
+      });
+    } catch (const Error& e) {
+      std::lock_guard lock(mu);
+      failures.push_back(e.code());
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu);
+      others += e.what();
+    }
+  };
+  std::thread a(run, std::ref(one), "a", "b", 1);
+  std::thread b(run, std::ref(two), "b", "a", 2);
+  a.join();
+  b.join();
+  EXPECT_EQ(others, "");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0], Errc::kConflict);
+  // The survivor's writes are whole: both rows carry the same value.
+  EXPECT_EQ(Count("SELECT count(DISTINCT free_gb) FROM datastores"), 1);
+}
+
+}  // namespace
+}  // namespace ferry::controller::store

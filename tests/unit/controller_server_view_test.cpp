@@ -1,0 +1,171 @@
+// Nova's API status of a server from (vm_state, task_state), and back: the filter a
+// `?status=` query turns into.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "controller/api/server_view.hpp"
+
+namespace ferry::controller::api {
+namespace {
+
+store::Server With(const std::string& vm_state, std::optional<std::string> task_state = std::nullopt) {
+  store::Server s;
+  s.uuid = "11111111-2222-4333-8444-555555555555";
+  s.name = "vm";
+  s.vm_state = vm_state;
+  s.task_state = std::move(task_state);
+  return s;
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Would ListServers with this filter return the server?
+bool Selects(const StatusFilter& f, const store::Server& s) {
+  if (!Has(f.vm_states, s.vm_state)) return false;
+  if (!f.task_states) return true;
+  return s.task_state && Has(*f.task_states, *s.task_state);
+}
+
+TEST(ServerStatus, EveryVmStateHasNovasStatus) {
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {"building", "BUILD"},       {"active", "ACTIVE"},          {"paused", "PAUSED"},
+      {"suspended", "SUSPENDED"},  {"stopped", "SHUTOFF"},        {"rescued", "RESCUE"},
+      {"resized", "VERIFY_RESIZE"}, {"shelved", "SHELVED"},       {"shelved_offloaded", "SHELVED_OFFLOADED"},
+      {"soft-delete", "SOFT_DELETED"}, {"deleted", "DELETED"},    {"error", "ERROR"}};
+  for (const auto& [vm_state, status] : table) EXPECT_EQ(ServerStatus(With(vm_state)), status) << vm_state;
+}
+
+TEST(ServerStatus, UnknownVmStateIsUnknown) {
+  EXPECT_EQ(ServerStatus(With("exploded")), "UNKNOWN");
+  EXPECT_EQ(ServerStatus(With("")), "UNKNOWN");
+}
+
+TEST(ServerStatus, ActiveServerShowsItsTask) {
+  EXPECT_EQ(ServerStatus(With("active", "migrating")), "MIGRATING");
+  for (const char* t : {"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"}) {
+    EXPECT_EQ(ServerStatus(With("active", t)), "RESIZE") << t;
+  }
+  for (const char* t : {"rebuilding", "rebuild_spawning", "rebuild_block_device_mapping"}) {
+    EXPECT_EQ(ServerStatus(With("active", t)), "REBUILD") << t;
+  }
+  EXPECT_EQ(ServerStatus(With("active", "deleting")), "ACTIVE");
+}
+
+TEST(ServerStatus, TaskDoesNotOverrideAnInactiveVmState) {
+  EXPECT_EQ(ServerStatus(With("building", "spawning")), "BUILD");
+  EXPECT_EQ(ServerStatus(With("stopped", "migrating")), "SHUTOFF");
+  EXPECT_EQ(ServerStatus(With("error", "migrating")), "ERROR");
+}
+
+TEST(ServerStatus, ResizedAndRevertingIsRevertResize) {
+  EXPECT_EQ(ServerStatus(With("resized", "resize_reverting")), "REVERT_RESIZE");
+  EXPECT_EQ(ServerStatus(With("resized")), "VERIFY_RESIZE");
+}
+
+TEST(FilterForStatus, PlainStatusSelectsItsVmStateWithoutTaskFilter) {
+  auto f = FilterForStatus("SHUTOFF");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->vm_states, std::vector<std::string>{"stopped"});
+  EXPECT_FALSE(f->task_states);
+  f = FilterForStatus("ERROR");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->vm_states, std::vector<std::string>{"error"});
+}
+
+TEST(FilterForStatus, IsCaseInsensitive) {
+  auto f = FilterForStatus("shutoff");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->vm_states, std::vector<std::string>{"stopped"});
+}
+
+TEST(FilterForStatus, MigratingSelectsActiveServersWithTheMigratingTask) {
+  for (const char* spelling : {"MIGRATING", "migrating", "Migrating"}) {
+    auto f = FilterForStatus(spelling);
+    ASSERT_TRUE(f) << spelling;
+    EXPECT_EQ(f->vm_states, std::vector<std::string>{"active"});
+    ASSERT_TRUE(f->task_states);
+    EXPECT_EQ(*f->task_states, std::vector<std::string>{"migrating"});
+  }
+}
+
+TEST(FilterForStatus, ResizeSelectsEveryResizeTask) {
+  auto f = FilterForStatus("RESIZE");
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->task_states);
+  auto tasks = *f->task_states;
+  std::sort(tasks.begin(), tasks.end());
+  EXPECT_EQ(tasks, (std::vector<std::string>{"resize_finish", "resize_migrated", "resize_migrating",
+                                             "resize_prep"}));
+}
+
+TEST(FilterForStatus, UnknownStatusIsNullopt) {
+  EXPECT_FALSE(FilterForStatus("BOGUS"));
+  EXPECT_FALSE(FilterForStatus(""));
+  EXPECT_FALSE(FilterForStatus("UNKNOWN"));
+  EXPECT_FALSE(FilterForStatus("ACTIVE "));
+}
+
+// The two directions agree: filtering by the status a server shows finds that server.
+TEST(FilterForStatus, FilteringByAServersOwnStatusFindsIt) {
+  const std::vector<std::string> vm_states = {"building", "active", "paused", "suspended", "stopped",
+                                              "rescued", "resized", "shelved", "shelved_offloaded",
+                                              "soft-delete", "deleted", "error"};
+  const std::vector<std::optional<std::string>> tasks = {
+      std::nullopt, "migrating", "resize_prep", "resize_migrating", "resize_migrated",
+      "resize_finish", "rebuilding", "rebuild_spawning", "rebuild_block_device_mapping",
+      "resize_reverting", "spawning", "deleting"};
+  for (const auto& vm : vm_states) {
+    for (const auto& task : tasks) {
+      auto s = With(vm, task);
+      std::string status = ServerStatus(s);
+      auto f = FilterForStatus(status);
+      ASSERT_TRUE(f) << vm << "/" << task.value_or("-") << " shows " << status;
+      EXPECT_TRUE(Selects(*f, s)) << vm << "/" << task.value_or("-") << " shows " << status;
+    }
+  }
+}
+
+TEST(FilterForStatus, TaskStatusesDoNotSelectOtherTasks) {
+  auto migrating = FilterForStatus("MIGRATING");
+  ASSERT_TRUE(migrating);
+  EXPECT_FALSE(Selects(*migrating, With("active")));
+  EXPECT_FALSE(Selects(*migrating, With("active", "rebuilding")));
+  EXPECT_FALSE(Selects(*migrating, With("stopped", "migrating")));
+  auto revert = FilterForStatus("REVERT_RESIZE");
+  ASSERT_TRUE(revert);
+  EXPECT_FALSE(Selects(*revert, With("resized")));
+}
+
+Request AdminRequest(int minor) {
+  Request r;
+  r.principal = Principal{Role::kAdmin, "admin"};
+  r.mv = Microversion{2, minor};
+  r.base_url = "http://ctl:8774";
+  return r;
+}
+
+TEST(ServerDetail, ShowsStatusAndFaultOnlyForErroredServers) {
+  auto s = With("error");
+  s.fault = nlohmann::json{{"code", 500}, {"message", "No valid host was found."}};
+  auto v = ServerDetail(AdminRequest(1), s);
+  EXPECT_EQ(v["status"], "ERROR");
+  ASSERT_TRUE(v.contains("fault"));
+  EXPECT_EQ(v["fault"]["message"], "No valid host was found.");
+  s.vm_state = "active";
+  EXPECT_FALSE(ServerDetail(AdminRequest(1), s).contains("fault"));
+}
+
+TEST(ServerDetail, MigratingServerShowsProgress) {
+  auto s = With("active", "migrating");
+  s.progress = 42;
+  auto v = ServerDetail(AdminRequest(1), s);
+  EXPECT_EQ(v["status"], "MIGRATING");
+  EXPECT_EQ(v["progress"], 42);
+  EXPECT_FALSE(ServerDetail(AdminRequest(1), With("active")).contains("progress"));
+}
+
+}  // namespace
+}  // namespace ferry::controller::api

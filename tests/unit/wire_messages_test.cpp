@@ -1,0 +1,254 @@
+// Controller <-> agent messages: every struct survives a JSON round trip field by field, and a
+// message missing a required field is refused rather than read as zeros.
+#include <gtest/gtest.h>
+
+#include "api/wire/messages.hpp"
+
+namespace ferry::wire {
+namespace {
+
+using nlohmann::json;
+
+Domain SampleDomain(int n) {
+  Domain d;
+  d.uuid = "0000000" + std::to_string(n) + "-1111-4222-8333-444444444444";
+  d.name = "instance-" + std::to_string(n);
+  d.vcpus = 2 + n;
+  d.memory_mb = 4096 + n;
+  d.disk_gb = 40 + n;
+  d.power_state = PowerState::kPaused;
+  return d;
+}
+
+void ExpectSame(const Domain& a, const Domain& b) {
+  EXPECT_EQ(a.uuid, b.uuid);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.vcpus, b.vcpus);
+  EXPECT_EQ(a.memory_mb, b.memory_mb);
+  EXPECT_EQ(a.disk_gb, b.disk_gb);
+  EXPECT_EQ(a.power_state, b.power_state);
+}
+
+void ExpectSame(const std::vector<Domain>& a, const std::vector<Domain>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ExpectSame(a[i], b[i]);
+}
+
+// Through text, as on the wire.
+template <typename T>
+T RoundTrip(const T& v) {
+  return json::parse(json(v).dump()).get<T>();
+}
+
+// Every required key of `full`, removed one at a time, makes parsing throw.
+template <typename T>
+void ExpectEachRequiredKeyIsRequired(const json& full, std::initializer_list<const char*> required) {
+  EXPECT_NO_THROW(full.get<T>());
+  for (const char* key : required) {
+    json missing = full;
+    ASSERT_EQ(missing.erase(key), 1u) << key << " not in " << full.dump();
+    EXPECT_THROW(missing.get<T>(), json::exception) << "without " << key;
+  }
+}
+
+TEST(WirePowerState, NovaIntegersRoundTrip) {
+  for (auto p : {PowerState::kNoState, PowerState::kRunning, PowerState::kPaused,
+                 PowerState::kShutdown, PowerState::kCrashed, PowerState::kSuspended}) {
+    EXPECT_EQ(RoundTrip(p), p);
+  }
+  EXPECT_EQ(json(PowerState::kRunning), json(1));
+  EXPECT_EQ(json(PowerState::kShutdown), json(4));
+  EXPECT_EQ(json(PowerState::kSuspended), json(7));
+}
+
+TEST(WireDomain, RoundTripsEveryField) {
+  auto d = SampleDomain(1);
+  ExpectSame(RoundTrip(d), d);
+  auto j = json(d);
+  EXPECT_EQ(j["power_state"], 3);
+  EXPECT_EQ(j["memory_mb"], 4097);
+}
+
+TEST(WireDomain, UuidIsRequiredAndTheRestDefault) {
+  ExpectEachRequiredKeyIsRequired<Domain>(json(SampleDomain(1)), {"uuid"});
+  auto d = json{{"uuid", "u"}}.get<Domain>();
+  EXPECT_EQ(d.name, "");
+  EXPECT_EQ(d.vcpus, 0);
+  EXPECT_EQ(d.memory_mb, 0);
+  EXPECT_EQ(d.power_state, PowerState::kNoState);
+}
+
+TEST(WireDomain, WrongTypesAreRefused) {
+  json j = SampleDomain(1);
+  j["vcpus"] = "two";
+  EXPECT_THROW(j.get<Domain>(), json::exception);
+}
+
+TEST(WireDomain, LargeMemoryIsNotTruncated) {
+  auto d = SampleDomain(1);
+  d.memory_mb = int64_t{1} << 40;
+  EXPECT_EQ(RoundTrip(d).memory_mb, int64_t{1} << 40);
+}
+
+TEST(WireDatastore, RoundTripsEveryFieldAndNeedsNameAndKind) {
+  Datastore d{"ds-1", "shared", 2000, 750};
+  auto back = RoundTrip(d);
+  EXPECT_EQ(back.name, "ds-1");
+  EXPECT_EQ(back.kind, "shared");
+  EXPECT_EQ(back.capacity_gb, 2000);
+  EXPECT_EQ(back.free_gb, 750);
+  ExpectEachRequiredKeyIsRequired<Datastore>(json(d), {"name", "kind"});
+}
+
+TEST(WireCpuInfo, RoundTripsEveryFieldAndEverythingIsOptional) {
+  CpuInfo c{"x86_64", "Intel", "Skylake-Server", {"avx2", "vmx"}};
+  auto back = RoundTrip(c);
+  EXPECT_EQ(back.arch, "x86_64");
+  EXPECT_EQ(back.vendor, "Intel");
+  EXPECT_EQ(back.model, "Skylake-Server");
+  EXPECT_EQ(back.features, (std::vector<std::string>{"avx2", "vmx"}));
+  auto empty = json::object().get<CpuInfo>();
+  EXPECT_TRUE(empty.features.empty());
+  EXPECT_EQ(empty.model, "");
+}
+
+TEST(WireInventory, RoundTripsDomainsAndNeedsThem) {
+  Inventory inv{{SampleDomain(1), SampleDomain(2)}};
+  ExpectSame(RoundTrip(inv).domains, inv.domains);
+  ExpectSame(RoundTrip(Inventory{}).domains, std::vector<Domain>{});
+  ExpectEachRequiredKeyIsRequired<Inventory>(json(inv), {"domains"});
+}
+
+RegisterRequest SampleRegister() {
+  RegisterRequest r;
+  r.host = "compute-1";
+  r.hypervisor_type = "QEMU";
+  r.hypervisor_version = 8002000;
+  r.simulated = true;
+  r.cell = "cell7";
+  r.host_ip = "10.0.0.1";
+  r.migration_address = "192.168.50.1";
+  r.command_url = "https://10.0.0.1:8780";
+  r.vcpus = 64;
+  r.memory_mb = 262144;
+  r.local_gb = 1800;
+  r.cpu = CpuInfo{"x86_64", "AMD", "EPYC", {"svm"}};
+  r.datastores = {Datastore{"nfs-1", "shared", 10000, 5000}, Datastore{"local", "local", 500, 100}};
+  r.domains = {SampleDomain(3)};
+  return r;
+}
+
+TEST(WireRegisterRequest, RoundTripsEveryField) {
+  auto r = SampleRegister();
+  auto b = RoundTrip(r);
+  EXPECT_EQ(b.host, r.host);
+  EXPECT_EQ(b.hypervisor_type, r.hypervisor_type);
+  EXPECT_EQ(b.hypervisor_version, r.hypervisor_version);
+  EXPECT_EQ(b.simulated, true);
+  EXPECT_EQ(b.cell, "cell7");
+  EXPECT_EQ(b.host_ip, r.host_ip);
+  EXPECT_EQ(b.migration_address, r.migration_address);
+  EXPECT_EQ(b.command_url, r.command_url);
+  EXPECT_EQ(b.vcpus, 64);
+  EXPECT_EQ(b.memory_mb, 262144);
+  EXPECT_EQ(b.local_gb, 1800);
+  EXPECT_EQ(b.cpu.vendor, "AMD");
+  EXPECT_EQ(b.cpu.features, std::vector<std::string>{"svm"});
+  ASSERT_EQ(b.datastores.size(), 2u);
+  EXPECT_EQ(b.datastores[1].name, "local");
+  EXPECT_EQ(b.datastores[1].kind, "local");
+  EXPECT_EQ(b.datastores[1].capacity_gb, 500);
+  EXPECT_EQ(b.datastores[1].free_gb, 100);
+  ExpectSame(b.domains, r.domains);
+}
+
+TEST(WireRegisterRequest, IdentityAndCapacityAreRequired) {
+  ExpectEachRequiredKeyIsRequired<RegisterRequest>(
+      json(SampleRegister()),
+      {"host", "hypervisor_type", "hypervisor_version", "command_url", "vcpus", "memory_mb", "local_gb"});
+}
+
+TEST(WireRegisterRequest, OptionalFieldsTakeTheirDefaults) {
+  json j = json(SampleRegister());
+  for (const char* k : {"simulated", "cell", "host_ip", "migration_address", "cpu", "datastores", "domains"}) {
+    j.erase(k);
+  }
+  auto r = j.get<RegisterRequest>();
+  EXPECT_FALSE(r.simulated);
+  EXPECT_EQ(r.cell, "cell1");
+  EXPECT_EQ(r.host_ip, "");
+  EXPECT_EQ(r.migration_address, "");
+  EXPECT_TRUE(r.cpu.features.empty());
+  EXPECT_TRUE(r.datastores.empty());
+  EXPECT_TRUE(r.domains.empty());
+}
+
+TEST(WireRegisterRequest, AMalformedNestedDomainIsRefused) {
+  json j = json(SampleRegister());
+  j["domains"][0].erase("uuid");
+  EXPECT_THROW(j.get<RegisterRequest>(), json::exception);
+}
+
+TEST(WireRegisterResponse, RoundTripsAndNeedsBothFields) {
+  RegisterResponse r{"5a1e0b5e-0000-4000-8000-000000000001", 10};
+  auto b = RoundTrip(r);
+  EXPECT_EQ(b.host_uuid, r.host_uuid);
+  EXPECT_EQ(b.heartbeat_interval_s, 10);
+  ExpectEachRequiredKeyIsRequired<RegisterResponse>(json(r), {"host_uuid", "heartbeat_interval_s"});
+}
+
+TEST(WireHeartbeat, RoundTripsAndNeedsHostAndDomains) {
+  Heartbeat h{"compute-2", {SampleDomain(4), SampleDomain(5)}};
+  auto b = RoundTrip(h);
+  EXPECT_EQ(b.host, "compute-2");
+  ExpectSame(b.domains, h.domains);
+  ExpectEachRequiredKeyIsRequired<Heartbeat>(json(h), {"host", "domains"});
+}
+
+TEST(WireHeartbeatResponse, RoundTripsAndNeedsTheInterval) {
+  HeartbeatResponse h{15};
+  EXPECT_EQ(RoundTrip(h).heartbeat_interval_s, 15);
+  ExpectEachRequiredKeyIsRequired<HeartbeatResponse>(json(h), {"heartbeat_interval_s"});
+}
+
+TEST(WireCommand, RoundTripsArgsVerbatimAndNeedsIdAndKind) {
+  Command c{"srv:create:1", "create_domain", json(SampleDomain(6))};
+  auto b = RoundTrip(c);
+  EXPECT_EQ(b.id, "srv:create:1");
+  EXPECT_EQ(b.kind, "create_domain");
+  EXPECT_EQ(b.args, json(SampleDomain(6)));
+  ExpectSame(b.args.get<Domain>(), SampleDomain(6));
+  ExpectEachRequiredKeyIsRequired<Command>(json(c), {"id", "kind"});
+  json no_args = json(c);
+  no_args.erase("args");
+  EXPECT_EQ(no_args.get<Command>().args, json::object());
+}
+
+TEST(WireCommandResult, RoundTripsWithAndWithoutADomain) {
+  CommandResult done{"srv:create:1", "done", "", SampleDomain(7)};
+  auto b = RoundTrip(done);
+  EXPECT_EQ(b.id, "srv:create:1");
+  EXPECT_EQ(b.status, "done");
+  EXPECT_EQ(b.error, "");
+  ASSERT_TRUE(b.domain);
+  ExpectSame(*b.domain, SampleDomain(7));
+
+  CommandResult failed{"srv:delete:1", "failed", "domain not found", std::nullopt};
+  EXPECT_FALSE(json(failed).contains("domain"));
+  auto f = RoundTrip(failed);
+  EXPECT_EQ(f.status, "failed");
+  EXPECT_EQ(f.error, "domain not found");
+  EXPECT_FALSE(f.domain);
+
+  json null_domain = json(failed);
+  null_domain["domain"] = nullptr;
+  EXPECT_FALSE(null_domain.get<CommandResult>().domain);
+}
+
+TEST(WireCommandResult, NeedsIdAndStatus) {
+  CommandResult done{"srv:create:1", "done", "", SampleDomain(7)};
+  ExpectEachRequiredKeyIsRequired<CommandResult>(json(done), {"id", "status"});
+}
+
+}  // namespace
+}  // namespace ferry::wire
