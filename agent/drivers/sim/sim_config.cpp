@@ -1,0 +1,63 @@
+#include "agent/drivers/sim/sim_config.hpp"
+
+#include <charconv>
+#include <limits>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+
+namespace ferry::agent::sim {
+namespace {
+
+std::vector<std::string> SplitColons(const std::string& s) {
+  std::vector<std::string> parts;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ':')) parts.push_back(part);
+  if (!s.empty() && s.back() == ':') parts.emplace_back();
+  return parts;
+}
+
+int64_t ParseInRange(const std::string& spec, const std::string& field, const std::string& text,
+                     int64_t min, int64_t max) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    throw Error(Errc::kBadRequest, "--sim-domain '" + spec + "': " + field + " '" + text +
+                                       "' must be an integer in [" + std::to_string(min) + ", " +
+                                       std::to_string(max) + "]");
+  }
+  return value;
+}
+
+}  // namespace
+
+wire::Domain ParseSimDomainSpec(const std::string& spec) {
+  auto parts = SplitColons(spec);
+  if (parts.size() != 4 && parts.size() != 5) {
+    throw Error(Errc::kBadRequest,
+                "--sim-domain '" + spec + "': expected name:vcpus:memory_mb:disk_gb[:uuid]");
+  }
+  if (parts[0].empty()) throw Error(Errc::kBadRequest, "--sim-domain '" + spec + "': empty name");
+  wire::Domain d;
+  d.name = parts[0];
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  d.vcpus =
+      static_cast<int>(ParseInRange(spec, "vcpus", parts[1], 1, std::numeric_limits<int>::max()));
+  d.memory_mb = ParseInRange(spec, "memory_mb", parts[2], 1, kInt64Max);
+  d.disk_gb = ParseInRange(spec, "disk_gb", parts[3], 0, kInt64Max);
+  if (parts.size() == 5) {
+    if (!IsUuid(parts[4])) {
+      throw Error(Errc::kBadRequest,
+                  "--sim-domain '" + spec + "': '" + parts[4] + "' is not a uuid");
+    }
+    d.uuid = parts[4];
+  } else {
+    d.uuid = NewUuid();
+  }
+  d.power_state = wire::PowerState::kRunning;  // a hand-started guest is running
+  return d;
+}
+
+}  // namespace ferry::agent::sim

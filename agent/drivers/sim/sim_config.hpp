@@ -1,0 +1,38 @@
+#pragma once
+// Configuration of the sim driver: a modelled hypervisor for demos, scale and integration tests.
+// Nothing here runs a guest; every figure is a model input.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api/wire/messages.hpp"
+
+namespace ferry::agent::sim {
+
+// Defaults model a mid-size two-socket compute node, the kind a private cloud racks by the dozen.
+inline constexpr int kDefaultVcpus = 32;                // 2 sockets x 8 cores x 2 threads
+inline constexpr int64_t kDefaultMemoryMb = 131072;     // 128 GiB: 4 GiB per hardware thread
+inline constexpr int64_t kDefaultDiskGb = 2000;         // one 2 TB local NVMe for ephemeral disks
+inline constexpr int64_t kDefaultBandwidthMbps = 1250;  // MB/s: a 10 GbE link (10e9 bit/s / 8)
+inline constexpr int64_t kDefaultDirtyRateMbps = 0;     // MB/s: an idle guest; tests raise it
+inline constexpr int64_t kBytesPerMb = 1000 * 1000;     // link speeds are decimal (10 GbE)
+
+struct SimConfig {
+  std::string state_dir;  // holds domains.json; created when missing
+  int vcpus = kDefaultVcpus;
+  int64_t memory_mb = kDefaultMemoryMb;
+  int64_t disk_gb = kDefaultDiskGb;
+  // Migration link bandwidth and the memory dirty rate given to each new domain. Stored now,
+  // consumed by the pre-copy model of the live-migration issues.
+  int64_t link_bandwidth_bytes_per_s = kDefaultBandwidthMbps * kBytesPerMb;
+  int64_t dirty_rate_bytes_per_s = kDefaultDirtyRateMbps * kBytesPerMb;
+  // Domains ferry did not create ("foreign"), made only when the state dir is new: they stand
+  // for guests an operator started by hand, which the controller must report, not adopt.
+  std::vector<wire::Domain> foreign_domains;
+};
+
+// Parses a --sim-domain value "name:vcpus:memory_mb:disk_gb[:uuid]" (uuid random when absent).
+// Throws ferry::Error(kBadRequest) naming the bad part.
+wire::Domain ParseSimDomainSpec(const std::string& spec);
+
+}  // namespace ferry::agent::sim

@@ -1,0 +1,42 @@
+#pragma once
+// Durable state of the simulated hypervisor. A real hypervisor's guests outlive the agent
+// process, so the sim's must too: an agent restart has to see the same domains, or the
+// controller would believe guests vanished. One JSON file, replaced atomically.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api/wire/messages.hpp"
+
+namespace ferry::agent::sim {
+
+struct SimDomain {
+  wire::Domain domain;
+  int64_t dirty_rate_bytes_per_s = 0;  // memory pages dirtied per second, for pre-copy modelling
+};
+
+class SimStateFile {
+ public:
+  // Creates the directory if needed and takes an exclusive lock on it: two agents sharing one
+  // state dir would overwrite each other's domains. Throws ferry::Error (kConflict when locked).
+  explicit SimStateFile(std::string state_dir);
+  ~SimStateFile();
+  SimStateFile(const SimStateFile&) = delete;
+  SimStateFile& operator=(const SimStateFile&) = delete;
+
+  // False on first start (no state file yet).
+  bool Exists() const;
+  // Throws ferry::Error(kInternal) on an unreadable or corrupt file. Deliberately no fallback to
+  // "empty": reporting zero domains when guests exist is the worst lie an agent can tell.
+  std::vector<SimDomain> Load() const;
+  // Write temp + fsync + rename + fsync dir: a crash leaves the old or the new file, never half.
+  void Save(const std::vector<SimDomain>& domains) const;
+
+  std::string Path() const;
+
+ private:
+  std::string dir_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace ferry::agent::sim

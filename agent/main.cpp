@@ -1,0 +1,110 @@
+// ferry-agent: one per hypervisor host. Wiring only: flags -> driver -> command server ->
+// reporter, then wait for SIGTERM/SIGINT and stop in reverse order.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "agent/address.hpp"
+#include "agent/command_server.hpp"
+#include "agent/drivers/sim/sim_driver.hpp"
+#include "agent/options.hpp"
+#include "agent/reporter.hpp"
+#include "common/clock.hpp"
+#include "common/errors.hpp"
+#include "common/log.hpp"
+
+namespace {
+
+using namespace ferry::agent;
+
+constexpr int kExitRuntimeError = 1;
+constexpr int kExitBadFlags = 2;  // the usual "usage error" status, as CLI11 and getopt tools use
+
+// Blocked before any thread starts, so every thread inherits the mask and only sigwait() in
+// main sees the signal: shutdown runs as ordinary code, not inside a signal handler.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+ReporterConfig MakeReporterConfig(const AgentOptions& o, const HostPort& listen, int port) {
+  ReporterConfig c;
+  c.controller_url = o.controller_url;
+  c.agent_token = ReadTokenFile(o.controller_token_file);
+  c.host = o.host;
+  c.cell = o.cell;
+  c.command_url =
+      o.advertise_url.empty() ? "http://" + FormatHostPort(listen.host, port) : o.advertise_url;
+  c.host_ip = ParseUrl(c.command_url).host;
+  c.migration_address = !o.migration_address.empty()  ? o.migration_address
+                        : IsWildcardHost(listen.host) ? c.host_ip
+                                                      : listen.host;
+  c.heartbeat_interval = std::chrono::seconds(o.heartbeat_interval_s);
+  return c;
+}
+
+int Run(const AgentOptions& o, const sigset_t& stop_signals) {
+  ferry::InitLogging("ferry-agent", o.log_level, o.log_file);
+  HostPort listen = ParseHostPort(o.listen);
+  std::string command_token = ReadTokenFile(o.command_token_file);
+
+  auto driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o));
+  CommandServer server(*driver, o.host, command_token);
+  int port = server.Start(listen.host, listen.port);
+  if (!o.port_file.empty()) WritePortFile(o.port_file, port);
+
+  Reporter reporter(MakeReporterConfig(o, listen, port), *driver, ferry::DefaultClock());
+  reporter.Start();
+  spdlog::info("ferry-agent started host={} driver={} (simulated hypervisor) port={}", o.host,
+               o.driver, port);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("ferry-agent stopping signal={}", signal);
+  reporter.Stop();
+  server.Stop();
+  spdlog::info("ferry-agent stopped host={}", o.host);
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"ferry-agent: runs on each hypervisor host, executes the controller's commands"};
+  AgentOptions options;
+  AddOptions(app, options);
+  try {
+    app.parse(argc, argv);
+    ValidateOptions(options);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ferry::Error& e) {
+    std::cerr << "ferry-agent: " << e.what() << "\n";
+    return kExitBadFlags;
+  }
+  sigset_t stop_signals = BlockStopSignals();
+  try {
+    return Run(options, stop_signals);
+  } catch (const std::exception& e) {
+    spdlog::critical("ferry-agent failed: {}", e.what());
+    throw;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fputs(("ferry-agent: " + std::string(e.what()) + "\n").c_str(), stderr);
+  } catch (...) {
+    std::fputs("ferry-agent: unknown error\n", stderr);
+  }
+  return kExitRuntimeError;
+}

@@ -1,0 +1,123 @@
+#include "agent/options.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "agent/address.hpp"
+#include "common/errors.hpp"
+
+namespace ferry::agent {
+
+void AddOptions(CLI::App& app, AgentOptions& o) {
+  app.set_config("--config", "", "Read flags from this TOML/INI file (keys are the long flags)");
+  app.add_option("--host", o.host, "This host's name, as the controller knows it")->required();
+  app.add_option("--driver", o.driver, "Hypervisor driver (only 'sim' so far)")
+      ->capture_default_str();
+  app.add_option("--controller-url", o.controller_url, "Controller base URL, http(s)://host:port")
+      ->required();
+  app.add_option("--controller-token-file", o.controller_token_file,
+                 "File holding this agent's token for the controller")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--command-token-file", o.command_token_file,
+                 "File holding the token the controller must present to this agent")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--listen", o.listen, "Command server address host:port (port 0 = any)")
+      ->capture_default_str();
+  app.add_option("--advertise-url", o.advertise_url,
+                 "URL the controller uses to reach this agent (default http://<listen>:<port>)");
+  app.add_option("--port-file", o.port_file, "Write the bound command port to this file");
+  app.add_option("--migration-address", o.migration_address,
+                 "Inbound live-migration address (default: the listen host)");
+  app.add_option("--cell", o.cell, "Cell this host belongs to")->capture_default_str();
+  app.add_option("--heartbeat-interval", o.heartbeat_interval_s,
+                 "Seconds between heartbeats until the controller says otherwise")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--state-dir", o.state_dir, "Directory for the driver's persistent state")
+      ->capture_default_str();
+  app.add_option("--sim-vcpus", o.sim_vcpus, "sim: host vCPUs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--sim-memory-mb", o.sim_memory_mb, "sim: host RAM in MB")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sim-disk-gb", o.sim_disk_gb, "sim: host local disk in GB")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--sim-bandwidth-mbps", o.sim_bandwidth_mbps,
+                 "sim: migration link bandwidth in MB/s (1250 = 10 GbE)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--sim-dirty-rate-mbps", o.sim_dirty_rate_mbps,
+                 "sim: memory dirty rate of each new domain in MB/s")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--sim-domain", o.sim_domains,
+                 "sim: pre-create a foreign domain name:vcpus:memory_mb:disk_gb[:uuid] at first "
+                 "start (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-file", o.log_file, "Log to this file instead of stderr");
+}
+
+void ValidateOptions(const AgentOptions& o) {
+  if (o.driver != "sim") {
+    throw Error(Errc::kBadRequest, "--driver " + o.driver +
+                                       ": not available yet; only 'sim' is implemented "
+                                       "(libvirt, vmware and xenapi come in later releases)");
+  }
+  ParseUrl(o.controller_url);
+  HostPort listen = ParseHostPort(o.listen);
+  if (!o.advertise_url.empty()) ParseUrl(o.advertise_url);
+  if (IsWildcardHost(listen.host) && o.advertise_url.empty()) {
+    throw Error(Errc::kBadRequest, "--listen " + o.listen +
+                                       " accepts on every interface; give --advertise-url so "
+                                       "the controller knows which address reaches this agent");
+  }
+  if (o.state_dir.empty()) throw Error(Errc::kBadRequest, "--state-dir must not be empty");
+  for (const auto& spec : o.sim_domains) sim::ParseSimDomainSpec(spec);
+}
+
+sim::SimConfig MakeSimConfig(const AgentOptions& o) {
+  sim::SimConfig c;
+  c.state_dir = o.state_dir;
+  c.vcpus = o.sim_vcpus;
+  c.memory_mb = o.sim_memory_mb;
+  c.disk_gb = o.sim_disk_gb;
+  c.link_bandwidth_bytes_per_s = o.sim_bandwidth_mbps * sim::kBytesPerMb;
+  c.dirty_rate_bytes_per_s = o.sim_dirty_rate_mbps * sim::kBytesPerMb;
+  for (const auto& spec : o.sim_domains) c.foreign_domains.push_back(sim::ParseSimDomainSpec(spec));
+  return c;
+}
+
+std::string ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(Errc::kBadRequest, "cannot read token file " + path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    std::istringstream fields(line);
+    std::string token;
+    if (fields >> token) return token;
+  }
+  throw Error(Errc::kBadRequest, "token file " + path + " holds no token");
+}
+
+void WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) throw Error(Errc::kInternal, "cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw Error(Errc::kInternal, "cannot rename " + tmp + " to " + path);
+  }
+}
+
+}  // namespace ferry::agent

@@ -1,0 +1,54 @@
+#pragma once
+// ferry-agent's command line (also readable from --config FILE, TOML or INI, keys = long flags).
+// Kept out of main.cpp so main stays wiring and the flag rules can be unit tested.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/drivers/sim/sim_config.hpp"
+
+namespace ferry::agent {
+
+struct AgentOptions {
+  std::string host;
+  std::string driver = "sim";
+  std::string controller_url;
+  std::string controller_token_file;
+  std::string command_token_file;
+  // Loopback by default: nothing is exposed until the operator picks an interface. Port 0 works
+  // because the agent tells the controller its command_url when it registers.
+  std::string listen = "127.0.0.1:0";
+  std::string advertise_url;      // default http://<listen host>:<bound port>
+  std::string port_file;          // written after binding, for tests and supervisors
+  std::string migration_address;  // default: the listen host
+  std::string cell = "cell1";     // Nova's default first cell name
+  int heartbeat_interval_s = 10;  // Nova's report_interval; the controller's answer wins
+  std::string state_dir = "/var/lib/ferry-agent";  // FHS home of a daemon's persistent state
+  int sim_vcpus = sim::kDefaultVcpus;
+  int64_t sim_memory_mb = sim::kDefaultMemoryMb;
+  int64_t sim_disk_gb = sim::kDefaultDiskGb;
+  int64_t sim_bandwidth_mbps = sim::kDefaultBandwidthMbps;
+  int64_t sim_dirty_rate_mbps = sim::kDefaultDirtyRateMbps;
+  std::vector<std::string> sim_domains;
+  std::string log_level = "info";
+  std::string log_file;  // empty: stderr
+};
+
+void AddOptions(CLI::App& app, AgentOptions& options);
+
+// Cross-flag rules CLI11 cannot express. Throws ferry::Error(kBadRequest) with a message that
+// names the flag.
+void ValidateOptions(const AgentOptions& options);
+
+// The SimConfig the flags describe (parses every --sim-domain; throws on a bad one).
+sim::SimConfig MakeSimConfig(const AgentOptions& options);
+
+// A token file holds the token as the first word of its first non-comment line, so both a bare
+// token and the controller's "<token> <role> [name]" line work. Throws when missing or empty.
+std::string ReadTokenFile(const std::string& path);
+
+// Writes "<port>\n" via temp file + rename, so a reader polling for it never sees half a number.
+void WritePortFile(const std::string& path, int port);
+
+}  // namespace ferry::agent

@@ -1,0 +1,75 @@
+// CommandLog: the memory behind "commands are idempotent by id".
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "agent/command_log.hpp"
+
+namespace ferry::agent {
+namespace {
+
+wire::CommandResult Done(const std::string& id) { return {id, "done", "", std::nullopt}; }
+
+TEST(CommandLog, FirstSightExecutesAndRepeatReplaysTheStoredResult) {
+  CommandLog log(10);
+  EXPECT_EQ(log.Begin("a", "create").claim, CommandLog::Claim::kExecute);
+  log.Finish("a", {"a", "failed", "boom", std::nullopt});
+  auto again = log.Begin("a", "create");
+  EXPECT_EQ(again.claim, CommandLog::Claim::kReplay);
+  EXPECT_EQ(again.result.status, "failed");
+  EXPECT_EQ(again.result.error, "boom");
+}
+
+TEST(CommandLog, SameIdWithOtherContentIsAMismatch) {
+  CommandLog log(10);
+  log.Begin("a", "create");
+  EXPECT_EQ(log.Begin("a", "delete").claim, CommandLog::Claim::kMismatch);  // while running
+  log.Finish("a", Done("a"));
+  EXPECT_EQ(log.Begin("a", "delete").claim, CommandLog::Claim::kMismatch);  // after
+}
+
+TEST(CommandLog, AbandonedIdCanRunAgain) {
+  CommandLog log(10);
+  log.Begin("a", "create");
+  log.Abandon("a");
+  EXPECT_EQ(log.Begin("a", "create").claim, CommandLog::Claim::kExecute);
+}
+
+TEST(CommandLog, RemembersOnlyTheNewestCapacityIds) {
+  CommandLog log(3);
+  for (std::string id : {"a", "b", "c", "d"}) {
+    log.Begin(id, "x");
+    log.Finish(id, Done(id));
+  }
+  EXPECT_EQ(log.SizeForTest(), 3u);
+  EXPECT_EQ(log.Begin("d", "x").claim, CommandLog::Claim::kReplay);
+  EXPECT_EQ(log.Begin("b", "x").claim, CommandLog::Claim::kReplay);
+  EXPECT_EQ(log.Begin("a", "x").claim, CommandLog::Claim::kExecute);  // evicted, oldest
+}
+
+TEST(CommandLog, ConcurrentDuplicatesActOnce) {
+  CommandLog log(10);
+  std::atomic<int> executions{0};
+  std::atomic<int> replays{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto lookup = log.Begin("same", "create");
+      if (lookup.claim == CommandLog::Claim::kExecute) {
+        ++executions;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // hold the claim a while
+        log.Finish("same", Done("same"));
+      } else if (lookup.claim == CommandLog::Claim::kReplay) {
+        ++replays;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(executions, 1);
+  EXPECT_EQ(replays, 7);
+}
+
+}  // namespace
+}  // namespace ferry::agent

@@ -1,0 +1,239 @@
+// The sim driver: a modelled hypervisor that must behave like a real one where the controller
+// can tell (idempotency, persistence across agent restarts, foreign guests) and must never be
+// mistaken for one.
+#include "agent/drivers/sim/sim_driver.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/errors.hpp"
+
+namespace ferry::agent::sim {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-sim-test-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+constexpr const char* kUuid1 = "11111111-1111-4111-8111-111111111111";
+constexpr const char* kUuid2 = "22222222-2222-4222-8222-222222222222";
+
+wire::Domain MakeDomain(const std::string& uuid, const std::string& name = "vm") {
+  wire::Domain d;
+  d.uuid = uuid;
+  d.name = name;
+  d.vcpus = 2;
+  d.memory_mb = 4096;
+  d.disk_gb = 40;
+  return d;
+}
+
+SimConfig Config(const TempDir& dir) {
+  SimConfig c;
+  c.state_dir = dir.path() + "/state";
+  return c;
+}
+
+Errc CodeOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "expected ferry::Error";
+  return Errc::kInternal;
+}
+
+TEST(SimDriver, ReportsItselfAsASimulationWithConfiguredCapacity) {
+  TempDir dir;
+  SimConfig config = Config(dir);
+  config.vcpus = 8;
+  config.memory_mb = 16384;
+  config.disk_gb = 100;
+  SimDriver driver(config);
+  DriverInfo info = driver.Info();
+  EXPECT_EQ(info.hypervisor_type, "ferry-sim");
+  EXPECT_TRUE(info.simulated);
+  EXPECT_EQ(info.vcpus, 8);
+  EXPECT_EQ(info.memory_mb, 16384);
+  EXPECT_EQ(info.local_gb, 100);
+  ASSERT_EQ(info.datastores.size(), 1u);
+  EXPECT_EQ(info.datastores[0].kind, "local");
+  EXPECT_EQ(info.datastores[0].free_gb, 100);
+  driver.CreateDomain(MakeDomain(kUuid1));
+  EXPECT_EQ(driver.Info().datastores[0].free_gb, 60);
+}
+
+TEST(SimDriver, CreateListDelete) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  EXPECT_TRUE(driver.ListDomains().empty());
+  wire::Domain created = driver.CreateDomain(MakeDomain(kUuid1, "a"));
+  EXPECT_EQ(created.power_state, wire::PowerState::kRunning);
+  driver.CreateDomain(MakeDomain(kUuid2, "b"));
+  auto domains = driver.ListDomains();
+  ASSERT_EQ(domains.size(), 2u);
+  EXPECT_EQ(domains[0].uuid, kUuid1);
+  EXPECT_EQ(domains[0].name, "a");
+  EXPECT_EQ(domains[0].memory_mb, 4096);
+  driver.DeleteDomain(kUuid1);
+  domains = driver.ListDomains();
+  ASSERT_EQ(domains.size(), 1u);
+  EXPECT_EQ(domains[0].uuid, kUuid2);
+}
+
+TEST(SimDriver, IdenticalCreateIsIdempotent) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  driver.CreateDomain(MakeDomain(kUuid1));
+  wire::Domain again = driver.CreateDomain(MakeDomain(kUuid1));
+  EXPECT_EQ(again.uuid, kUuid1);
+  EXPECT_EQ(driver.ListDomains().size(), 1u);
+}
+
+TEST(SimDriver, CreateWithSameUuidButDifferentParametersConflicts) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  driver.CreateDomain(MakeDomain(kUuid1));
+  wire::Domain bigger = MakeDomain(kUuid1);
+  bigger.memory_mb = 8192;
+  EXPECT_EQ(CodeOf([&] { driver.CreateDomain(bigger); }), Errc::kConflict);
+  EXPECT_EQ(driver.ListDomains().at(0).memory_mb, 4096);
+}
+
+TEST(SimDriver, UuidsAreCaseInsensitive) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  driver.CreateDomain(MakeDomain("AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA"));
+  driver.CreateDomain(MakeDomain("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"));
+  ASSERT_EQ(driver.ListDomains().size(), 1u);
+  driver.DeleteDomain("Aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa");
+  EXPECT_TRUE(driver.ListDomains().empty());
+}
+
+TEST(SimDriver, DeleteOfUnknownUuidSucceeds) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  EXPECT_NO_THROW(driver.DeleteDomain(kUuid1));
+}
+
+TEST(SimDriver, InvalidDomainIsABadRequest) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  EXPECT_EQ(CodeOf([&] { driver.CreateDomain(MakeDomain("not-a-uuid")); }), Errc::kBadRequest);
+  wire::Domain no_cpu = MakeDomain(kUuid1);
+  no_cpu.vcpus = 0;
+  EXPECT_EQ(CodeOf([&] { driver.CreateDomain(no_cpu); }), Errc::kBadRequest);
+  EXPECT_EQ(CodeOf([&] { driver.DeleteDomain("nope"); }), Errc::kBadRequest);
+  EXPECT_TRUE(driver.ListDomains().empty());
+}
+
+TEST(SimDriver, DomainsSurviveADriverRestartOnTheSameStateDir) {
+  TempDir dir;
+  {
+    SimDriver driver(Config(dir));
+    driver.CreateDomain(MakeDomain(kUuid1, "keeper"));
+    driver.CreateDomain(MakeDomain(kUuid2, "goner"));
+    driver.DeleteDomain(kUuid2);
+  }
+  SimDriver restarted(Config(dir));
+  auto domains = restarted.ListDomains();
+  ASSERT_EQ(domains.size(), 1u);
+  EXPECT_EQ(domains[0].uuid, kUuid1);
+  EXPECT_EQ(domains[0].name, "keeper");
+  EXPECT_EQ(domains[0].disk_gb, 40);
+  EXPECT_EQ(domains[0].power_state, wire::PowerState::kRunning);
+}
+
+TEST(SimDriver, StateIsReplacedAtomicallyWithNoTempFileLeft) {
+  TempDir dir;
+  SimDriver driver(Config(dir));
+  driver.CreateDomain(MakeDomain(kUuid1));
+  std::string path = Config(dir).state_dir + "/domains.json";
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  std::ifstream in(path);
+  auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("domains").size(), 1u);
+  EXPECT_NE(j.at("note").get<std::string>().find("simulated"), std::string::npos);
+}
+
+TEST(SimDriver, SecondDriverOnALockedStateDirIsRefused) {
+  TempDir dir;
+  SimDriver first(Config(dir));
+  EXPECT_EQ(CodeOf([&] { SimDriver second(Config(dir)); }), Errc::kConflict);
+}
+
+TEST(SimDriver, CorruptStateFileIsAnErrorNotAnEmptyHost) {
+  TempDir dir;
+  { SimDriver driver(Config(dir)); }
+  std::ofstream(Config(dir).state_dir + "/domains.json") << "{\"format\":1,\"domains\":[{";
+  EXPECT_EQ(CodeOf([&] { SimDriver driver(Config(dir)); }), Errc::kInternal);
+}
+
+TEST(SimDriver, ForeignDomainsAreCreatedAtFirstStartOnly) {
+  TempDir dir;
+  SimConfig config = Config(dir);
+  config.foreign_domains.push_back(ParseSimDomainSpec(std::string("hand-made:1:512:5:") + kUuid1));
+  {
+    SimDriver driver(config);
+    auto domains = driver.ListDomains();
+    ASSERT_EQ(domains.size(), 1u);
+    EXPECT_EQ(domains[0].name, "hand-made");
+    EXPECT_EQ(domains[0].power_state, wire::PowerState::kRunning);
+    driver.DeleteDomain(kUuid1);  // an operator removed it while the agent ran
+  }
+  SimDriver restarted(config);
+  EXPECT_TRUE(restarted.ListDomains().empty());
+}
+
+TEST(SimDriver, StoresLinkBandwidthAndPerDomainDirtyRateAcrossRestarts) {
+  TempDir dir;
+  SimConfig config = Config(dir);
+  config.link_bandwidth_bytes_per_s = 125'000'000;
+  config.dirty_rate_bytes_per_s = 50'000'000;
+  {
+    SimDriver driver(config);
+    EXPECT_EQ(driver.LinkBandwidthBytesPerSecond(), 125'000'000);
+    driver.CreateDomain(MakeDomain(kUuid1));
+  }
+  config.dirty_rate_bytes_per_s = 0;  // a new default applies to new domains only
+  SimDriver restarted(config);
+  EXPECT_EQ(restarted.DirtyRateBytesPerSecond(kUuid1), 50'000'000);
+  restarted.CreateDomain(MakeDomain(kUuid2));
+  EXPECT_EQ(restarted.DirtyRateBytesPerSecond(kUuid2), 0);
+  EXPECT_EQ(CodeOf([&] { restarted.DirtyRateBytesPerSecond("unknown"); }), Errc::kNotFound);
+}
+
+TEST(SimDomainSpec, ParsesNameVcpusMemoryDiskAndOptionalUuid) {
+  wire::Domain d = ParseSimDomainSpec("db:4:8192:80");
+  EXPECT_EQ(d.name, "db");
+  EXPECT_EQ(d.vcpus, 4);
+  EXPECT_EQ(d.memory_mb, 8192);
+  EXPECT_EQ(d.disk_gb, 80);
+  EXPECT_EQ(d.uuid.size(), 36u);
+  EXPECT_EQ(ParseSimDomainSpec(std::string("db:4:8192:0:") + kUuid2).uuid, kUuid2);
+}
+
+TEST(SimDomainSpec, RejectsMalformedSpecs) {
+  for (const char* bad :
+       {"", "db", "db:4:8192", ":4:8192:80", "db:0:8192:80", "db:x:8192:80", "db:4:8192:-1",
+        "db:4:8192:80:not-a-uuid", "db:4:8192:80:", "db:4:8192:80:a:b", "db:99999999999:1:1"}) {
+    EXPECT_EQ(CodeOf([&] { ParseSimDomainSpec(bad); }), Errc::kBadRequest) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace ferry::agent::sim
