@@ -187,7 +187,8 @@ INSERT INTO migration_statuses VALUES
 CREATE TABLE migrations (
     id                      bigserial PRIMARY KEY,
     uuid                    uuid NOT NULL UNIQUE,
-    instance_uuid           uuid NOT NULL REFERENCES servers (uuid) ON DELETE CASCADE,
+    -- No foreign key: migration history outlives the server (Nova keeps it too).
+    instance_uuid           uuid NOT NULL,
     migration_type          text NOT NULL CHECK (migration_type IN
                                 ('live-migration', 'migration', 'resize', 'evacuation')),
     status                  text NOT NULL REFERENCES migration_statuses (status),
@@ -235,7 +236,7 @@ CREATE INDEX migrations_lease_idx ON migrations (lease_until)
 -- Append-only audit trail, written in the same transaction as each transition.
 CREATE TABLE migration_events (
     id             bigserial PRIMARY KEY,
-    migration_id   bigint NOT NULL REFERENCES migrations (id) ON DELETE CASCADE,
+    migration_id   bigint NOT NULL REFERENCES migrations (id),
     from_status    text,
     to_status      text NOT NULL,
     event          text NOT NULL,
@@ -251,5 +252,5 @@ BEGIN
     RAISE EXCEPTION 'migration_events is append-only';
 END;
 $$;
-CREATE TRIGGER migration_events_no_update BEFORE UPDATE ON migration_events
+CREATE TRIGGER migration_events_append_only BEFORE UPDATE OR DELETE ON migration_events
     FOR EACH ROW EXECUTE FUNCTION migration_events_append_only();

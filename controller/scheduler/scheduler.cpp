@@ -54,11 +54,11 @@ Selection Scheduler::Select(const std::vector<HostState>& hosts, const RequestSp
 }
 
 std::string NoValidHostMessage(const Selection& s) {
-  std::string msg = "No valid host was found. ";
-  for (const auto& [filter, count] : s.rejected_by) {
-    msg += filter + " rejected " + std::to_string(count) + " host(s); ";
+  std::string msg = "No valid host was found.";
+  for (size_t i = 0; i < s.rejected_by.size(); ++i) {
+    msg += (i == 0 ? " " : "; ") + s.rejected_by[i].first + " rejected " +
+           std::to_string(s.rejected_by[i].second) + " host(s)";
   }
-  if (!msg.empty() && msg.back() == ' ') msg.pop_back();
   return msg;
 }
 

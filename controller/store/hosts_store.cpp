@@ -66,7 +66,7 @@ WHERE h.id = old.id
 RETURNING h.id, old.old_state = 'down')sql"};
 
 constexpr Statement kMarkDown{"hosts_mark_down", R"sql(
-UPDATE hosts SET state = 'down', updated_at = now()
+UPDATE hosts SET state = 'down', updated_at = to_timestamp($1)
 WHERE state = 'up' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < to_timestamp($1))
 RETURNING name)sql"};
 

@@ -130,6 +130,30 @@ TEST_F(MigrationTablesTest, UpdatingAnEventRaises) {
   EXPECT_TRUE(w.exec_params1("SELECT reason IS NULL FROM migration_events WHERE id = $1", event)[0].as<bool>());
 }
 
+TEST_F(MigrationTablesTest, DeletingAnEventRaises) {
+  auto event = InsertEvent(InsertMigration());
+  {
+    pqxx::work w(*conn_);
+    try {
+      w.exec_params("DELETE FROM migration_events WHERE id = $1", event);
+      FAIL() << "DELETE from migration_events succeeded";
+    } catch (const pqxx::sql_error& e) {
+      EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
+    }
+  }
+  pqxx::work w(*conn_);
+  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migration_events WHERE id = $1", event)[0].as<int>(), 1);
+}
+
+TEST_F(MigrationTablesTest, MigrationHistoryOutlivesItsServer) {
+  auto migration = InsertMigration();
+  InsertEvent(migration);
+  pqxx::work w(*conn_);
+  w.exec("DELETE FROM servers");
+  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migrations WHERE id = $1", migration)[0].as<int>(), 1);
+  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migration_events WHERE migration_id = $1", migration)[0].as<int>(), 1);
+}
+
 TEST_F(MigrationTablesTest, UpdatingEveryEventAtOnceRaisesToo) {
   auto migration = InsertMigration();
   InsertEvent(migration);
