@@ -6,7 +6,8 @@
 //   POST /agent/v1/register   RegisterRequest  -> RegisterResponse
 //   POST /agent/v1/heartbeat  Heartbeat        -> HeartbeatResponse (404: register again)
 // Controller -> agent (X-Auth-Token: the agent's command token):
-//   POST /v1/commands         Command          -> CommandResult
+//   POST /v1/commands         Command          -> CommandResult (HTTP 200 whether "done" or
+//                                                 "failed"; 400 malformed, 409 id reused)
 //   GET  /v1/inventory                         -> Inventory
 //   GET  /v1/health                            -> {"status":"ok"} (no auth)
 #include <cstdint>
