@@ -54,6 +54,12 @@ void OnSignal(int) {
 }
 
 int Serve(const ServeOptions& o) {
+  auto colon = o.listen.rfind(':');
+  const std::string port_text = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos || std::stoi(port_text) > 65535) {
+    throw std::runtime_error("--listen must be host:port with a port in 0-65535, got '" + o.listen + "'");
+  }
   InitLogging("controller", o.log_level, o.log_file);
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
@@ -67,9 +73,7 @@ int Serve(const ServeOptions& o) {
   api::ApiServer server(tokens, o.api_threads);
   api::RegisterAllRoutes(server, deps);
 
-  auto colon = o.listen.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("--listen must be host:port");
-  int port = server.Bind(o.listen.substr(0, colon), std::stoi(o.listen.substr(colon + 1)));
+  int port = server.Bind(o.listen.substr(0, colon), std::stoi(port_text));
   if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
 
   // Check often enough that a host is marked down at most a quarter period late.
