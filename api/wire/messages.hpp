@@ -31,7 +31,7 @@ struct Domain {
 };
 
 struct Datastore {
-  std::string name;
+  std::string name;  // shared: cluster-wide name; local: unique on this host only
   std::string kind;  // "shared" | "local"
   int64_t capacity_gb = 0;
   int64_t free_gb = 0;

@@ -61,7 +61,10 @@ wire::RegisterResponse HostRegistry::Register(const wire::RegisterRequest& req) 
     if (ds.kind != "shared" && ds.kind != "local") {
       throw Error(Errc::kBadRequest, "datastore kind must be shared or local");
     }
-    reg.datastores.push_back({ds.name, ds.kind, ds.capacity_gb, ds.free_gb});
+    // A local datastore is the host's own disk: its name need only be unique on that host, so
+    // it is stored as "<host>/<name>" (two hosts' "local" must not become one shared row).
+    std::string name = ds.kind == "local" ? req.host + "/" + ds.name : ds.name;
+    reg.datastores.push_back({name, ds.kind, ds.capacity_gb, ds.free_gb});
   }
   store::Host host;
   db_.Transact([&](store::Tx& tx) {

@@ -3,6 +3,8 @@
 // forced down through the API.
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include "tests/support/stack.hpp"
 
 namespace ferry::testing {
@@ -35,6 +37,17 @@ TEST_F(HostsLiveness, BothSimHostsListedUpAndLabelledSimulated) {
     EXPECT_EQ(h["ferry:simulated"], true);
     EXPECT_GT(h["vcpus"].get<int>(), 0);
   }
+}
+
+TEST_F(HostsLiveness, EachHostHasItsOwnLocalDatastore) {
+  pqxx::connection c(stack_->dsn());
+  pqxx::work w(c);
+  auto rows = w.exec(
+      "SELECT h.name || '=' || d.name || ':' || d.kind FROM host_datastores hd "
+      "JOIN hosts h ON h.id = hd.host_id JOIN datastores d ON d.id = hd.datastore_id ORDER BY 1");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][0].as<std::string>(), "sim-1=sim-1/sim-local:local");
+  EXPECT_EQ(rows[1][0].as<std::string>(), "sim-2=sim-2/sim-local:local");
 }
 
 TEST_F(HostsLiveness, SilentAgentTurnsHostDownWithinServiceDownTimeAndBackUpOnReturn) {
