@@ -30,6 +30,10 @@ TokenTable TokenTable::LoadFile(const std::string& path) {
       throw std::runtime_error(path + ":" + std::to_string(lineno) + ": unknown role '" + role +
                                "' (admin, member or agent)");
     }
+    if (table.Find(token)) {
+      // Two lines for one token would make its role depend on line order.
+      throw std::runtime_error(path + ":" + std::to_string(lineno) + ": token listed twice");
+    }
     table.Add(token, Principal{r, name.empty() ? role : name});
   }
   return table;

@@ -1,6 +1,7 @@
 #include "controller/api/microversion.hpp"
 
 #include <cctype>
+#include <regex>
 #include <sstream>
 
 #include "common/errors.hpp"
@@ -17,13 +18,13 @@ std::string Trim(const std::string& s) {
 Microversion Parse(const std::string& raw) {
   std::string v = Trim(raw);
   if (v == "latest") return kMaxVersion;
-  int major = 0, minor = 0;
-  char dot = 0;
-  std::istringstream in(v);
-  if (!(in >> major >> dot >> minor) || dot != '.' || !in.eof() || v.find_first_not_of("0123456789.") != std::string::npos) {
+  // Nova's form: no leading zeros, minor may be 0 ("2.0" parses, then fails the range check).
+  static const std::regex kForm("^([1-9][0-9]{0,3})\\.([1-9][0-9]{0,3}|0)$");
+  std::smatch m;
+  if (!std::regex_match(v, m, kForm)) {
     throw Error(Errc::kBadRequest, "Invalid API version request: '" + raw + "'");
   }
-  return {major, minor};
+  return {std::stoi(m[1].str()), std::stoi(m[2].str())};
 }
 
 }  // namespace

@@ -5,39 +5,17 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/store/aggregates_store.hpp"
-#include "controller/store/database.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/schema_migrator.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
 namespace {
 
-using ferry::testing::PgSchema;
 using Strings = std::vector<std::string>;
 using Meta = std::map<std::string, std::string>;
 
-TimePoint T(int64_t s) { return TimePoint(std::chrono::seconds(1'700'000'000 + s)); }
-
-class AggregatesStoreTest : public ::testing::Test {
+class AggregatesStoreTest : public StoreTest {
  protected:
-  void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    UpgradeSchema(schema_->dsn());
-    db_ = std::make_unique<Database>(schema_->dsn(), 2);
-  }
-  int64_t AddHost(const std::string& name) {
-    HostRegistration r;
-    r.name = name;
-    r.cell = "cell1";
-    r.hypervisor_type = "QEMU";
-    r.agent_url = "http://127.0.0.1:1";
-    r.cpu_info = nlohmann::json::object();
-    int64_t id = 0;
-    db_->Transact([&](Tx& tx) { id = RegisterHost(tx, r, T(0)).id; });
-    return id;
-  }
   Aggregate Create(const std::string& name, std::optional<std::string> az = std::nullopt) {
     Aggregate a;
     db_->Transact([&](Tx& tx) { a = CreateAggregate(tx, name, az, T(1)); });
@@ -63,9 +41,6 @@ class AggregatesStoreTest : public ::testing::Test {
     });
     return zone;
   }
-
-  std::unique_ptr<PgSchema> schema_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(AggregatesStoreTest, CreateReturnsTheAggregateWithItsZone) {

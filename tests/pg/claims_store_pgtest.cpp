@@ -11,49 +11,17 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/store/claims_store.hpp"
-#include "controller/store/database.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/schema_migrator.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
 namespace {
 
-using ferry::testing::PgSchema;
+// Hosts here always get ratios and reservation set as an admin would (1.0 and 0 unless given).
+using Admin = HostAdminSettings;
 
-TimePoint T(int64_t s) { return TimePoint(std::chrono::seconds(1'700'000'000 + s)); }
-
-class ClaimsStoreTest : public ::testing::Test {
+class ClaimsStoreTest : public StoreTest {
  protected:
-  void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    UpgradeSchema(schema_->dsn());
-    db_ = std::make_unique<Database>(schema_->dsn(), 2);
-  }
-  // A host with the given totals; ratios and reservation set as an admin would.
-  int64_t AddHost(const std::string& name, int vcpus, int64_t memory_mb, int64_t disk_gb,
-                  double cpu_ratio = 1.0, double ram_ratio = 1.0, double disk_ratio = 1.0,
-                  int64_t reserved_mb = 0) {
-    HostRegistration r;
-    r.name = name;
-    r.cell = "cell1";
-    r.hypervisor_type = "QEMU";
-    r.agent_url = "http://127.0.0.1:1";
-    r.vcpus = vcpus;
-    r.memory_mb = memory_mb;
-    r.local_gb = disk_gb;
-    r.cpu_info = nlohmann::json::object();
-    int64_t id = 0;
-    db_->Transact([&](Tx& tx) { id = RegisterHost(tx, r, T(0)).id; });
-    pqxx::connection c(schema_->dsn());
-    pqxx::work w(c);
-    w.exec_params("UPDATE hosts SET cpu_allocation_ratio = $2, ram_allocation_ratio = $3, "
-                  "disk_allocation_ratio = $4, reserved_host_memory_mb = $5 WHERE id = $1",
-                  id, cpu_ratio, ram_ratio, disk_ratio, reserved_mb);
-    w.commit();
-    return id;
-  }
   bool Claim(const std::string& consumer, int64_t host, Resources r) {
     bool ok = false;
     db_->Transact([&](Tx& tx) { ok = ClaimIfFits(tx, consumer, host, r); });
@@ -72,9 +40,6 @@ class ClaimsStoreTest : public ::testing::Test {
                           host, resource)[0]
         .as<int64_t>();
   }
-
-  std::unique_ptr<PgSchema> schema_;
-  std::unique_ptr<Database> db_;
 };
 
 void ExpectResources(const Resources& got, int64_t vcpus, int64_t memory_mb, int64_t disk_gb) {
@@ -89,7 +54,7 @@ class RatioHost : public ClaimsStoreTest {
   void SetUp() override {
     ClaimsStoreTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    host_ = AddHost("ratios", 4, 10000, 100, 2.0, 1.5, 0.5, 2000);
+    host_ = AddHost("ratios", {4, 10000, 100, Admin{2.0, 1.5, 0.5, 2000}});
   }
   int64_t host_ = 0;
 };
@@ -136,7 +101,7 @@ TEST_F(RatioHost, AFailedClaimLeavesNoRows) {
 }
 
 TEST_F(RatioHost, ClaimsOnOtherHostsDoNotCount) {
-  auto other = AddHost("other", 4, 10000, 100);
+  auto other = AddHost("other", {4, 10000, 100, Admin{}});
   ASSERT_TRUE(Claim(NewUuid(), other, {4, 10000, 100}));
   EXPECT_TRUE(Claim(NewUuid(), host_, {8, 12000, 50}));
 }
@@ -185,8 +150,8 @@ TEST_F(ClaimsStoreTest, ClaimOnAnUnknownHostFails) {
 // choice: a host that did not fit must not stay locked, or they wait for each other until
 // PostgreSQL kills one with a deadlock error (and its request fails although it did no harm).
 TEST_F(ClaimsStoreTest, FailedClaimsDoNotKeepTheHostLockedSoCrossedClaimantsDoNotDeadlock) {
-  auto x = AddHost("x", 1, 1024, 10);
-  auto y = AddHost("y", 1, 1024, 10);
+  auto x = AddHost("x", {1, 1024, 10, Admin{}});
+  auto y = AddHost("y", {1, 1024, 10, Admin{}});
   ASSERT_TRUE(Claim(NewUuid(), x, {1, 1024, 10}));
   ASSERT_TRUE(Claim(NewUuid(), y, {1, 1024, 10}));
   Database one(schema_->dsn(), 1), two(schema_->dsn(), 1);
@@ -217,7 +182,7 @@ TEST_F(ClaimsStoreTest, ConcurrentClaimsNeverOvercommitAHost) {
   constexpr int kThreads = 20;
   const Resources server{2, 2048, 20};
   // Memory is the binding limit: 3 x 2048 = 6144 <= 7000 < 4 x 2048; CPU and disk have room for 4.
-  auto host = AddHost("contested", 8, 7000, 80);
+  auto host = AddHost("contested", {8, 7000, 80, Admin{}});
   std::vector<std::unique_ptr<Database>> dbs;
   for (int i = 0; i < kThreads; ++i) {
     dbs.push_back(std::make_unique<Database>(schema_->dsn(), 1));

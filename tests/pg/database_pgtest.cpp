@@ -8,25 +8,15 @@
 #include <thread>
 
 #include "common/errors.hpp"
-#include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
-#include "controller/store/schema_migrator.hpp"
 #include "controller/store/tx.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
 namespace {
 
-using ferry::testing::PgSchema;
-
-class DatabaseTest : public ::testing::Test {
+class DatabaseTest : public StoreTest {
  protected:
-  void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    UpgradeSchema(schema_->dsn());
-    db_ = std::make_unique<Database>(schema_->dsn(), 2);
-  }
   int64_t Count(const std::string& sql) {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
@@ -51,9 +41,6 @@ class DatabaseTest : public ::testing::Test {
     ADD_FAILURE() << "the transaction succeeded";
     return Errc::kInternal;
   }
-
-  std::unique_ptr<PgSchema> schema_;
-  std::unique_ptr<Database> db_;
 };
 
 Flavor Tiny(const std::string& id, const std::string& name) {

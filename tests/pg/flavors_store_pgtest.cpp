@@ -3,16 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.hpp"
-#include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
-#include "controller/store/schema_migrator.hpp"
 #include "controller/store/servers_store.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
 namespace {
-
-using ferry::testing::PgSchema;
 
 Flavor Make(const std::string& id, const std::string& name, int vcpus = 1, int64_t ram = 512,
             int64_t disk = 1) {
@@ -25,14 +21,8 @@ Flavor Make(const std::string& id, const std::string& name, int vcpus = 1, int64
   return f;
 }
 
-class FlavorsStoreTest : public ::testing::Test {
+class FlavorsStoreTest : public StoreTest {
  protected:
-  void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    UpgradeSchema(schema_->dsn());
-    db_ = std::make_unique<Database>(schema_->dsn(), 2);
-  }
   Flavor Create(const Flavor& f) {
     Flavor out;
     db_->Transact([&](Tx& tx) { out = CreateFlavor(tx, f); });
@@ -53,9 +43,6 @@ class FlavorsStoreTest : public ::testing::Test {
     ADD_FAILURE() << "flavor " << f.flavorid << "/" << f.name << " was created";
     return Error(Errc::kInternal, "");
   }
-
-  std::unique_ptr<PgSchema> schema_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(FlavorsStoreTest, CreateStoresEveryFieldAndFindReturnsIt) {

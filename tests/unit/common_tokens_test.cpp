@@ -79,6 +79,10 @@ TEST_F(TokenFileTest, TokenWithoutRoleIsAnError) {
   EXPECT_THROW(TokenTable::LoadFile(Write("lonely-token\n")), std::runtime_error);
 }
 
+TEST_F(TokenFileTest, TokenListedTwiceIsAnError) {
+  EXPECT_THROW(TokenTable::LoadFile(Write("t1 admin\nt1 member\n")), std::runtime_error);
+}
+
 TEST_F(TokenFileTest, MissingFileIsAnError) {
   EXPECT_THROW(TokenTable::LoadFile(dir_ + "/does-not-exist"), std::runtime_error);
 }

@@ -81,7 +81,7 @@ TEST(Microversion, AtLeastComparesTheMinor) {
 
 TEST(Microversion, MalformedValueIsBadRequest) {
   for (const char* bad : {"2", "2.", ".5", "abc", "2.x", "2.5.1", "-2.5", "2,5", "+2.5", "2 .5",
-                          "", "compute", "2.99999999999999999999"}) {
+                          "", "compute", "2.99999999999999999999", "2.01", "02.5", "0.9"}) {  // Nova: no leading zeros
     EXPECT_EQ(CodeOf(nullopt, string(bad)), Errc::kBadRequest) << "legacy '" << bad << "'";
     if (string(bad) != "compute" && !string(bad).empty()) {
       EXPECT_EQ(CodeOf("compute " + string(bad)), Errc::kBadRequest) << "new '" << bad << "'";
@@ -94,7 +94,7 @@ TEST(Microversion, MalformedMessageQuotesTheValue) {
 }
 
 TEST(Microversion, OutOfRangeIsNotAcceptable) {
-  for (const char* v : {"2.93", "2.1000", "3.0", "1.1", "2.0", "0.9"}) {
+  for (const char* v : {"2.93", "2.1000", "3.0", "1.1", "2.0"}) {
     EXPECT_EQ(CodeOf("compute " + string(v)), Errc::kNotAcceptable) << v;
     EXPECT_EQ(CodeOf(nullopt, string(v)), Errc::kNotAcceptable) << v;
   }
