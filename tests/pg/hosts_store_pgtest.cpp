@@ -6,19 +6,14 @@
 #include <pqxx/pqxx>
 
 #include "common/uuid.hpp"
-#include "controller/store/database.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/schema_migrator.hpp"
 #include "controller/store/servers_store.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
 namespace {
 
-using ferry::testing::PgSchema;
 using Strings = std::vector<std::string>;
-
-TimePoint T(int64_t s) { return TimePoint(std::chrono::seconds(1'700'000'000 + s)); }
 
 HostRegistration Reg(const std::string& name) {
   HostRegistration r;
@@ -45,14 +40,8 @@ const std::string kB = "bbbbbbbb-0000-4000-8000-000000000002";
 const std::string kC = "cccccccc-0000-4000-8000-000000000003";
 const std::string kServer = "dddddddd-0000-4000-8000-000000000004";
 
-class HostsStoreTest : public ::testing::Test {
+class HostsStoreTest : public StoreTest {
  protected:
-  void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    UpgradeSchema(schema_->dsn());
-    db_ = std::make_unique<Database>(schema_->dsn(), 2);
-  }
   Host Register(const HostRegistration& r, TimePoint at) {
     Host h;
     db_->Transact([&](Tx& tx) { h = RegisterHost(tx, r, at); });
@@ -98,9 +87,6 @@ class HostsStoreTest : public ::testing::Test {
     pqxx::work w(c);
     return w.exec(sql)[0][0].as<int64_t>();
   }
-
-  std::unique_ptr<PgSchema> schema_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(HostsStoreTest, RegisterHostCreatesAnUpHostWithNovaDefaults) {

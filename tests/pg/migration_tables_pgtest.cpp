@@ -7,21 +7,18 @@
 #include <set>
 #include <tuple>
 
-#include "controller/store/schema_migrator.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
 namespace {
 
-using ferry::testing::PgSchema;
 using Names = std::set<std::string>;
 
-class MigrationTablesTest : public ::testing::Test {
+class MigrationTablesTest : public StoreTest {
  protected:
   void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    UpgradeSchema(schema_->dsn());
+    StoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     conn_ = std::make_unique<pqxx::connection>(schema_->dsn());
   }
   Names Select(const std::string& query) {
@@ -54,7 +51,6 @@ class MigrationTablesTest : public ::testing::Test {
     return id;
   }
 
-  std::unique_ptr<PgSchema> schema_;
   std::unique_ptr<pqxx::connection> conn_;
 };
 

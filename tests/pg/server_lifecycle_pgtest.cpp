@@ -14,31 +14,26 @@
 #include "controller/conductor/server_lifecycle.hpp"
 #include "controller/store/aggregates_store.hpp"
 #include "controller/store/claims_store.hpp"
-#include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/schema_migrator.hpp"
 #include "controller/store/servers_store.hpp"
-#include "tests/support/pg_fixture.hpp"
+#include "tests/pg/store_test.hpp"
 
 namespace ferry::controller {
 namespace {
 
 using conductor::CreateServerRequest;
-using ferry::testing::PgSchema;
 using store::Server;
 using store::Tx;
 using Strings = std::vector<std::string>;
 
 const TimePoint kStart = TimePoint(std::chrono::seconds(1'700'000'000));
 
-class ServerLifecycleTest : public ::testing::Test {
+class ServerLifecycleTest : public store::StoreTest {
  protected:
   void SetUp() override {
-    FERRY_REQUIRE_PG(dsn);
-    schema_ = std::make_unique<PgSchema>(dsn);
-    store::UpgradeSchema(schema_->dsn());
-    db_ = std::make_unique<store::Database>(schema_->dsn(), 8);
+    StoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     registry_ = std::make_unique<conductor::HostRegistry>(*db_, clock_, std::chrono::seconds(10));
     // Port 9 on loopback: nothing listens; never contacted since Start() is not called.
     lifecycle_ = std::make_unique<conductor::ServerLifecycle>(*db_, agents_, clock_, 1);
@@ -129,8 +124,6 @@ class ServerLifecycleTest : public ::testing::Test {
 
   ManualClockForTest clock_{kStart};
   agent_client::AgentClient agents_{"unused-token", std::chrono::seconds(1)};
-  std::unique_ptr<PgSchema> schema_;
-  std::unique_ptr<store::Database> db_;
   std::unique_ptr<conductor::HostRegistry> registry_;
   std::unique_ptr<conductor::ServerLifecycle> lifecycle_;
   store::Flavor small_;
