@@ -101,6 +101,18 @@ void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
     });
     return Response{200, {{"flavor", view}}};
   });
+  // openstackclient reads every flavor's extra specs when listing flavors.
+  api.Route("GET", "/v2\\.1/flavors/([^/]+)/os-extra_specs", Access::kUser, [&deps](Request& req) {
+    json specs;
+    deps.db.Transact([&](store::Tx& tx) {
+      auto f = store::FindFlavor(tx, req.params[0]);
+      if (!f || (!f->is_public && !req.IsAdmin())) {
+        throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
+      }
+      specs = f->extra_specs;
+    });
+    return Response{200, {{"extra_specs", specs}}};
+  });
   api.Route("DELETE", "/v2\\.1/flavors/([^/]+)", Access::kAdmin, [&deps](Request& req) {
     bool deleted = false;
     deps.db.Transact([&](store::Tx& tx) { deleted = store::DeleteFlavor(tx, req.params[0]); });
