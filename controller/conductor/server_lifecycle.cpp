@@ -177,7 +177,12 @@ void ServerLifecycle::Reconcile() {
 void ServerLifecycle::Enqueue(const std::string& uuid) {
   {
     std::lock_guard lock(mu_);
-    if (!queued_or_running_.insert(uuid).second) return;
+    if (!queued_or_running_.insert(uuid).second) {
+      // Already queued or being driven: e.g. a delete requested while the build runs. Drive
+      // it once more afterwards instead of waiting for the next reconcile pass.
+      rerun_.insert(uuid);
+      return;
+    }
     queue_.push_back(uuid);
   }
   cv_.notify_one();
@@ -198,7 +203,12 @@ void ServerLifecycle::WorkerLoop() {
       spdlog::warn("server task deferred server={} error={}", uuid, e.what());
     }
     lock.lock();
-    queued_or_running_.erase(uuid);
+    if (rerun_.erase(uuid)) {
+      queue_.push_back(uuid);  // stays in queued_or_running_
+      cv_.notify_one();
+    } else {
+      queued_or_running_.erase(uuid);
+    }
   }
 }
 

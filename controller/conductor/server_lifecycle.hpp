@@ -67,6 +67,7 @@ class ServerLifecycle {
   std::condition_variable cv_;
   std::deque<std::string> queue_;
   std::set<std::string> queued_or_running_;  // one driver per server at a time
+  std::set<std::string> rerun_;              // asked for again while its driver ran
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };
