@@ -8,6 +8,7 @@
 
 #include "agent/commands.hpp"
 #include "common/errors.hpp"
+#include "common/nova_fault.hpp"
 
 namespace ferry::agent {
 namespace {
@@ -33,35 +34,13 @@ bool ConstantTimeEquals(std::string_view presented, std::string_view secret) {
   return diff == 0;
 }
 
-// Nova's error names, so the controller's client parses agent and API errors alike.
-std::pair<int, const char*> NovaFault(Errc code) {
-  switch (code) {
-    case Errc::kBadRequest:
-      return {400, "badRequest"};
-    case Errc::kUnauthorized:
-      return {401, "unauthorized"};
-    case Errc::kForbidden:
-      return {403, "forbidden"};
-    case Errc::kNotFound:
-      return {404, "itemNotFound"};
-    case Errc::kNotAcceptable:
-      return {406, "notAcceptable"};
-    case Errc::kConflict:
-      return {409, "conflictingRequest"};
-    case Errc::kUnavailable:
-      return {503, "serviceUnavailable"};
-    case Errc::kInternal:
-      break;
-  }
-  return {500, "computeFault"};
-}
-
 void SendFault(httplib::Response& res, int status, const char* name, const std::string& message) {
   res.status = status;
   res.set_content(json{{name, {{"code", status}, {"message", message}}}}.dump(), kJson);
 }
 
 void SendError(httplib::Response& res, Errc code, const std::string& message) {
+  // Nova's error names, so the controller's client parses agent and API errors alike.
   auto [status, name] = NovaFault(code);
   SendFault(res, status, name, message);
 }

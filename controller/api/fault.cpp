@@ -1,34 +1,11 @@
 #include "controller/api/fault.hpp"
 
+#include "common/nova_fault.hpp"
+
 namespace ferry::controller::api {
-namespace {
 
-struct FaultShape {
-  int status;
-  const char* name;
-};
+int HttpStatus(Errc code) { return NovaFault(code).status; }
 
-FaultShape Shape(Errc code) {
-  switch (code) {
-    case Errc::kBadRequest: return {400, "badRequest"};
-    case Errc::kUnauthorized: return {401, "unauthorized"};
-    case Errc::kForbidden: return {403, "forbidden"};
-    case Errc::kNotFound: return {404, "itemNotFound"};
-    case Errc::kNotAcceptable: return {406, "notAcceptable"};
-    case Errc::kConflict: return {409, "conflictingRequest"};
-    case Errc::kUnavailable: return {503, "serviceUnavailable"};
-    case Errc::kInternal: return {500, "computeFault"};
-  }
-  return {500, "computeFault"};
-}
-
-}  // namespace
-
-int HttpStatus(Errc code) { return Shape(code).status; }
-
-nlohmann::json FaultBody(Errc code, const std::string& message) {
-  auto shape = Shape(code);
-  return {{shape.name, {{"code", shape.status}, {"message", message}}}};
-}
+nlohmann::json FaultBody(Errc code, const std::string& message) { return NovaFaultBody(code, message); }
 
 }  // namespace ferry::controller::api

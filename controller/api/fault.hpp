@@ -1,6 +1,5 @@
 #pragma once
-// The one table from ferry::Errc to an HTTP status and Nova's error body
-// {"<faultName>": {"code": N, "message": "..."}}.
+// HTTP status and Nova's error body for an Errc (the table itself is common/nova_fault.hpp)
 #include <nlohmann/json.hpp>
 #include <string>
 
