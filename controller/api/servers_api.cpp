@@ -86,7 +86,9 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
   if (!body.contains("flavorRef")) throw Error(Errc::kBadRequest, "'flavorRef' is a required property");
   std::string flavor_ref = body["flavorRef"].is_number_integer() ? std::to_string(body["flavorRef"].get<int64_t>())
                                                                   : *OptionalString(body, "flavorRef", 255, false);
-  if (auto count = OptionalInt(body, "max_count", 1, 1)) (void)count;  // one server per request for now
+  // One server per request for now: a count above 1 is refused rather than silently ignored.
+  OptionalInt(body, "min_count", 1, 1);
+  OptionalInt(body, "max_count", 1, 1);
   if (body.contains("metadata")) {
     if (!body["metadata"].is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute metadata. It must be an object.");
     for (auto it = body["metadata"].begin(); it != body["metadata"].end(); ++it) {
@@ -102,7 +104,8 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       if (!bdm.is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute block_device_mapping_v2.");
       if (bdm.value("destination_type", "") == "volume") {
         out.volumes.push_back({{"id", bdm.value("uuid", "")}});
-        if (bdm.value("boot_index", json(-1)) == json(0) || bdm.value("boot_index", json("-1")) == json("0")) out.storage_kind = "volume";
+        const json boot_index = bdm.value("boot_index", json(nullptr));
+        if (boot_index == 0 || boot_index == "0") out.storage_kind = "volume";
       }
     }
   }

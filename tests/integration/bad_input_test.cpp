@@ -123,6 +123,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ServerUnknownForcedHost", "POST", "/v2.1/servers", R"({"server":{"name":"s","flavorRef":"1","availability_zone":"nova:ghost"}})", 400, "badRequest"},
         BadCase{"ServerUnknownZone", "POST", "/v2.1/servers", R"({"server":{"name":"s","flavorRef":"1","availability_zone":"atlantis"}})", 400, "badRequest"},
         BadCase{"ServerHostBefore274", "POST", "/v2.1/servers", R"({"server":{"name":"s","flavorRef":"1","host":"sim-1"}})", 400, "badRequest", "2.73"},
+        BadCase{"ServerMaxCountAboveOne", "POST", "/v2.1/servers", R"({"server":{"name":"s","flavorRef":"1","max_count":2}})", 400, "badRequest"},
         BadCase{"ServerUnknownId", "GET", "/v2.1/servers/5b0e8f4c-1111-4222-8333-444455556666", "", 404, "itemNotFound"},
         BadCase{"ServerDeleteUnknown", "DELETE", "/v2.1/servers/5b0e8f4c-1111-4222-8333-444455556666", "", 404, "itemNotFound"},
         BadCase{"ServerListBadMarker", "GET", "/v2.1/servers?marker=5b0e8f4c-1111-4222-8333-444455556666", "", 400, "badRequest"},
