@@ -1,0 +1,121 @@
+#include "controller/conductor/live_migration_states.hpp"
+
+#include <algorithm>
+
+namespace ferry::controller::conductor {
+namespace {
+
+using S = LiveMigrationStatus;
+
+// Nova's spelling of each status (nova/compute/manager.py, nova/conductor/manager.py).
+constexpr std::array<std::string_view, kAllLiveMigrationStatuses.size()> kNames = {
+    "accepted",  "queued", "preparing", "running",   "post-migrating",
+    "completed", "failed", "error",     "cancelled",
+};
+
+// The table. Sources: migration-anchors.md §1.6 (abort, force-complete), §2.2 (what Nova sets),
+// §2.4 (restarts). "failed" means rolled back with the guest intact on the source; "error" means
+// the move could not be rolled back cleanly (or, before anything moved, Nova's pre-check
+// failures, which Nova also reports as "error").
+//
+// Deliberately absent:
+// - preparing -> queued. Nova never steps back: by `preparing` the destination has been claimed
+//   and pre_live_migration has plugged ports and volumes there. Giving the slot back would have
+//   to undo all of that, which is a rollback (-> failed) and then a new request; a back edge
+//   would also let a migration cycle between the two statuses without ever ending.
+// - accepted -> cancelled. Nova 2.65 aborts only queued, preparing and running; an accepted
+//   migration is still inside the conductor's pre-checks, which end on their own.
+// - any edge out of a terminal status, and post-migrating -> failed or cancelled: after
+//   switch-over the guest runs on the destination and the source copy is gone, so nothing can
+//   be rolled back or aborted (Nova: "almost certainly too late to rollback").
+constexpr std::array kTransitions = {
+    // The happy path.
+    // Nova: compute_manager.live_migration() puts the job in the source's executor ("queued").
+    Transition{S::kAccepted, S::kQueued, "queued"},
+    // Nova: _do_live_migration() starts on an executor thread and sets "preparing".
+    Transition{S::kQueued, S::kPreparing, "slot_acquired"},
+    // Nova: pre_live_migration on the destination returned; status "running", driver copies.
+    Transition{S::kPreparing, S::kRunning, "destination_ready"},
+    // Nova lists post-migrating as in progress but its live path does not set it (§2.2); ferry
+    // sets it when the guest runs on the destination and the source is being cleaned up.
+    Transition{S::kRunning, S::kPostMigrating, "switched_over"},
+    // Nova: _post_live_migration() ends with status "completed".
+    Transition{S::kPostMigrating, S::kCompleted, "cleaned_up"},
+
+    // Abort (DELETE .../migrations/{mid}, Nova 2.65+), all ending "cancelled":
+    // queued: the executor future is cancelled (also what a graceful compute shutdown does);
+    Transition{S::kQueued, S::kCancelled, "aborted"},
+    // preparing: the job is popped from the wait list and the worker rolls back "cancelled";
+    Transition{S::kPreparing, S::kCancelled, "aborted"},
+    // running: driver.live_migration_abort(), libvirt VIR_DOMAIN_JOB_CANCELLED, rollback with
+    // migration_status="cancelled" (also Nova's completion-timeout action "abort").
+    Transition{S::kRunning, S::kCancelled, "aborted"},
+
+    // Failures.
+    // Nova conductor _live_migrate(): NoValidHost, MigrationPreCheckError and the other
+    // pre-check exceptions set "error"; nothing has been touched on either host.
+    Transition{S::kAccepted, S::kError, "precheck_failed"},
+    // Nova conductor _live_migrate(): any other exception sets "failed" (MigrationError).
+    Transition{S::kAccepted, S::kFailed, "conductor_failed"},
+    // Not in Nova: a queued job whose compute crashes stays "queued" forever there (§2.4 finds
+    // no sweeper; operators report it, §5). ferry's reconciler must end it (ARCHITECTURE §4: no
+    // migration stays non-terminal without a live lease): the source is down, its lease expired,
+    // or the destination went away before a slot opened. Nothing has touched either host, so
+    // releasing the claims is the whole rollback: "failed", not "error".
+    Transition{S::kQueued, S::kFailed, "start_failed"},
+    // Nova: pre_live_migration raised or VIF plugging timed out; _cleanup_pre_live_migration()
+    // rolls back through _rollback_live_migration(migration_status="failed").
+    Transition{S::kPreparing, S::kFailed, "pre_live_migration_failed"},
+    // Nova: the copy job failed before switch-over; the libvirt monitor calls the recover
+    // method, _rollback_live_migration(), whose default status is "failed". The guest still
+    // runs on the source.
+    Transition{S::kRunning, S::kFailed, "copy_failed"},
+    // Nova: driver.live_migration() raised ("almost certainly too late to rollback"), a
+    // post-copy switch failed past the point of no return, or the source compute restarted
+    // mid-copy (_init_instance -> _reset_live_migration) -> "error".
+    Transition{S::kRunning, S::kError, "switchover_failed"},
+    // Nova: post_live_migration_at_destination or source cleanup raised after switch-over; the
+    // guest runs on the destination but the move did not finish cleanly -> "error".
+    Transition{S::kPostMigrating, S::kError, "cleanup_failed"},
+};
+
+constexpr bool NoEdgeLeavesATerminalStatus() {
+  return std::ranges::none_of(kTransitions, [](const Transition& t) { return IsTerminal(t.from); });
+}
+static_assert(NoEdgeLeavesATerminalStatus());
+
+// kNames is indexed by the enum's value; kAllLiveMigrationStatuses must list them in that order.
+constexpr bool StatusesAreInEnumOrder() {
+  for (size_t i = 0; i < kAllLiveMigrationStatuses.size(); ++i) {
+    if (static_cast<size_t>(kAllLiveMigrationStatuses[i]) != i) return false;
+  }
+  return true;
+}
+static_assert(StatusesAreInEnumOrder());
+
+}  // namespace
+
+std::string_view ToString(LiveMigrationStatus s) { return kNames.at(static_cast<size_t>(s)); }
+
+std::optional<LiveMigrationStatus> FromString(std::string_view s) {
+  for (auto status : kAllLiveMigrationStatuses) {
+    if (ToString(status) == s) return status;
+  }
+  return std::nullopt;
+}
+
+std::span<const Transition> Transitions() { return kTransitions; }
+
+bool IsAllowed(LiveMigrationStatus from, LiveMigrationStatus to) {
+  return std::ranges::any_of(kTransitions,
+                             [&](const Transition& t) { return t.from == from && t.to == to; });
+}
+
+std::optional<Transition> FindTransition(LiveMigrationStatus from, std::string_view event) {
+  for (const auto& t : kTransitions) {
+    if (t.from == from && t.event == event) return t;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ferry::controller::conductor
