@@ -96,6 +96,7 @@ void RegisterFlavorRoutes(ApiServer& api, Deps& deps);
 void RegisterServerRoutes(ApiServer& api, Deps& deps);
 void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
 void RegisterAgentRoutes(ApiServer& api, Deps& deps);
+void RegisterMigrationRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -106,6 +107,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterServerRoutes(api, deps);
   RegisterUnmanagedRoutes(api, deps);
   RegisterAgentRoutes(api, deps);
+  RegisterMigrationRoutes(api, deps);
 }
 
 }  // namespace ferry::controller::api
