@@ -194,15 +194,14 @@ std::vector<std::string> SyncUnmanagedDomains(Tx& tx, int64_t host_id,
                                               const std::vector<ReportedDomain>& domains,
                                               TimePoint now) {
   std::vector<std::string> fresh;
-  std::string uuids = "{";
+  std::vector<std::string> uuids;
   for (const auto& d : domains) {
     auto r = tx.Exec(kUpsertUnmanaged, host_id, d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb,
                      d.power_state, EpochSeconds(now));
     if (!r.empty() && r[0][0].as<bool>()) fresh.push_back(d.uuid);
-    uuids += (uuids.size() > 1 ? "," : "") + d.uuid;  // uuids need no quoting in an array literal
+    uuids.push_back(d.uuid);
   }
-  uuids += "}";
-  tx.Exec(kForgetUnmanaged, host_id, uuids);
+  tx.Exec(kForgetUnmanaged, host_id, PgTextArray(uuids));
   return fresh;
 }
 

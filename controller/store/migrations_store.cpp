@@ -31,22 +31,6 @@ LIMIT $11)sql"};
 constexpr Statement kMigrationExists{"migrations_exists",
                                      "SELECT 1 FROM migrations WHERE uuid = $1::uuid"};
 
-// A PostgreSQL array literal; every element quoted and escaped, since statuses are user text.
-std::optional<std::string> PgArray(const std::optional<std::vector<std::string>>& v) {
-  if (!v) return std::nullopt;
-  std::string out = "{";
-  for (const auto& s : *v) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
   return EpochSeconds(*t);
@@ -84,7 +68,7 @@ Migration MigrationFromRow(const pqxx::row& r) {
 
 std::vector<Migration> ListMigrations(Tx& tx, const MigrationFilter& f) {
   std::vector<Migration> out;
-  for (const auto& r : tx.Exec(kListMigrations, f.host, f.source_compute, PgArray(f.statuses),
+  for (const auto& r : tx.Exec(kListMigrations, f.host, f.source_compute, PgTextArray(f.statuses),
                                f.instance_uuid, f.migration_type, f.user_id, f.project_id,
                                OptEpoch(f.changes_since), OptEpoch(f.changes_before), f.marker,
                                f.limit)) {

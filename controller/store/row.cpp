@@ -33,4 +33,23 @@ double EpochSeconds(TimePoint t) {
          1e6;
 }
 
+std::string PgTextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (const auto& s : v) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::optional<std::string> PgTextArray(const std::optional<std::vector<std::string>>& v) {
+  if (!v) return std::nullopt;
+  return PgTextArray(*v);
+}
+
 }  // namespace ferry::controller::store

@@ -5,6 +5,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 
@@ -16,5 +17,9 @@ TimePoint ToTime(const pqxx::field& f);
 std::optional<TimePoint> OptTime(const pqxx::field& f);
 nlohmann::json ToJson(const pqxx::field& f);
 double EpochSeconds(TimePoint t);
+// A PostgreSQL text[] literal, every element quoted and escaped (elements may be user text);
+// passed as one parameter and cast with $n::text[]. nullopt stays NULL ("no filter").
+std::string PgTextArray(const std::vector<std::string>& v);
+std::optional<std::string> PgTextArray(const std::optional<std::vector<std::string>>& v);
 
 }  // namespace ferry::controller::store

@@ -55,14 +55,6 @@ WHERE uuid = $1)sql"};
 
 constexpr Statement kDeleteServer{"servers_delete", "DELETE FROM servers WHERE uuid = $1"};
 
-std::optional<std::string> PgArray(const std::optional<std::vector<std::string>>& v) {
-  if (!v) return std::nullopt;
-  // Only fixed state names reach here (mapped from API statuses), never raw user text.
-  std::string out = "{";
-  for (const auto& s : *v) out += (out.size() > 1 ? "," : "") + ("\"" + s + "\"");
-  return out + "}";
-}
-
 Server ServerFromRow(const pqxx::row& r) {
   Server s;
   s.id = r[0].as<int64_t>();
@@ -100,8 +92,8 @@ Server ServerFromRow(const pqxx::row& r) {
 
 std::vector<Server> ListServers(Tx& tx, const ServerFilter& f) {
   std::vector<Server> out;
-  for (const auto& r : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgArray(f.vm_states),
-                               PgArray(f.task_states), f.project_id, f.task_state_is, f.marker,
+  for (const auto& r : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
+                               PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker,
                                f.limit)) {
     out.push_back(ServerFromRow(r));
   }
