@@ -107,12 +107,14 @@ void from_json(const json& j, Command& c) {
 void to_json(json& j, const CommandResult& c) {
   j = json{{"id", c.id}, {"status", c.status}, {"error", c.error}};
   if (c.domain) j["domain"] = *c.domain;
+  if (!c.data.is_null()) j["data"] = c.data;
 }
 void from_json(const json& j, CommandResult& c) {
   j.at("id").get_to(c.id);
   j.at("status").get_to(c.status);
   c.error = j.value("error", "");
   if (j.contains("domain") && !j.at("domain").is_null()) c.domain = j.at("domain").get<Domain>();
+  c.data = j.value("data", json());
 }
 
 }  // namespace ferry::wire

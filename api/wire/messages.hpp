@@ -83,7 +83,7 @@ struct HeartbeatResponse {
 // sees an id again answers with the result it already has instead of acting twice.
 struct Command {
   std::string id;
-  std::string kind;        // "create_domain" | "delete_domain"
+  std::string kind;        // "create_domain" | "delete_domain" | live_migration_messages.hpp
   nlohmann::json args;     // kind-specific: create_domain -> Domain fields; delete_domain -> {uuid}
 };
 
@@ -92,6 +92,7 @@ struct CommandResult {
   std::string status;      // "done" | "failed"
   std::string error;       // set when failed
   std::optional<Domain> domain;
+  nlohmann::json data;     // kind-specific result details (null when none)
 };
 
 void to_json(nlohmann::json& j, const PowerState& p);

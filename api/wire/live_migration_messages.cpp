@@ -1,0 +1,86 @@
+#include "api/wire/live_migration_messages.hpp"
+
+namespace ferry::wire {
+
+using nlohmann::json;
+
+void to_json(json& j, const LiveMigrationSpec& s) {
+  j = json{{"migration_uuid", s.migration_uuid},
+           {"domain", s.domain},
+           {"source_host", s.source_host},
+           {"dest_host", s.dest_host},
+           {"dest_migration_address", s.dest_migration_address},
+           {"block_migration", s.block_migration},
+           {"bandwidth_mibps", s.bandwidth_mibps},
+           {"max_downtime_ms", s.max_downtime_ms},
+           {"downtime_steps", s.downtime_steps},
+           {"downtime_delay_s", s.downtime_delay_s},
+           {"permit_post_copy", s.permit_post_copy},
+           {"permit_auto_converge", s.permit_auto_converge},
+           {"monitor_interval_s", s.monitor_interval_s}};
+}
+void from_json(const json& j, LiveMigrationSpec& s) {
+  const LiveMigrationSpec d;
+  j.at("migration_uuid").get_to(s.migration_uuid);
+  j.at("domain").get_to(s.domain);
+  s.source_host = j.value("source_host", d.source_host);
+  s.dest_host = j.value("dest_host", d.dest_host);
+  s.dest_migration_address = j.value("dest_migration_address", d.dest_migration_address);
+  s.block_migration = j.value("block_migration", d.block_migration);
+  s.bandwidth_mibps = j.value("bandwidth_mibps", d.bandwidth_mibps);
+  s.max_downtime_ms = j.value("max_downtime_ms", d.max_downtime_ms);
+  s.downtime_steps = j.value("downtime_steps", d.downtime_steps);
+  s.downtime_delay_s = j.value("downtime_delay_s", d.downtime_delay_s);
+  s.permit_post_copy = j.value("permit_post_copy", d.permit_post_copy);
+  s.permit_auto_converge = j.value("permit_auto_converge", d.permit_auto_converge);
+  s.monitor_interval_s = j.value("monitor_interval_s", d.monitor_interval_s);
+}
+
+void to_json(json& j, const LiveMigrationJob& r) {
+  j = json{{"migration_uuid", r.migration_uuid},
+           {"domain_uuid", r.domain_uuid},
+           {"state", r.state},
+           {"phase", r.phase},
+           {"iteration", r.iteration},
+           {"memory_total", r.memory_total},
+           {"memory_processed", r.memory_processed},
+           {"memory_remaining", r.memory_remaining},
+           {"disk_total", r.disk_total},
+           {"disk_processed", r.disk_processed},
+           {"disk_remaining", r.disk_remaining},
+           {"transfer_rate_bps", r.transfer_rate_bps},
+           {"dirty_rate_bps", r.dirty_rate_bps},
+           {"downtime_ms", r.downtime_ms},
+           {"throttle_percent", r.throttle_percent},
+           {"error", r.error},
+           {"sampled_at", r.sampled_at}};
+}
+void from_json(const json& j, LiveMigrationJob& r) {
+  j.at("migration_uuid").get_to(r.migration_uuid);
+  j.at("state").get_to(r.state);
+  r.domain_uuid = j.value("domain_uuid", "");
+  r.phase = j.value("phase", "");
+  r.iteration = j.value("iteration", 0);
+  r.memory_total = j.value("memory_total", int64_t{0});
+  r.memory_processed = j.value("memory_processed", int64_t{0});
+  r.memory_remaining = j.value("memory_remaining", int64_t{0});
+  r.disk_total = j.value("disk_total", int64_t{0});
+  r.disk_processed = j.value("disk_processed", int64_t{0});
+  r.disk_remaining = j.value("disk_remaining", int64_t{0});
+  r.transfer_rate_bps = j.value("transfer_rate_bps", int64_t{0});
+  r.dirty_rate_bps = j.value("dirty_rate_bps", int64_t{0});
+  r.downtime_ms = j.value("downtime_ms", int64_t{0});
+  r.throttle_percent = j.value("throttle_percent", 0);
+  r.error = j.value("error", "");
+  r.sampled_at = j.value("sampled_at", 0.0);
+}
+
+void to_json(json& j, const MigrationProgressBatch& b) {
+  j = json{{"host", b.host}, {"reports", b.reports}};
+}
+void from_json(const json& j, MigrationProgressBatch& b) {
+  j.at("host").get_to(b.host);
+  j.at("reports").get_to(b.reports);
+}
+
+}  // namespace ferry::wire
