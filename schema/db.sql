@@ -227,6 +227,21 @@ CREATE TABLE public.migrations (
     drain_job_id bigint,
     idempotency_key text,
     request_params jsonb DEFAULT '{}'::jsonb NOT NULL,
+    job_state text,
+    job_error text,
+    progress_at timestamp with time zone,
+    iteration integer,
+    throttle_percent integer,
+    lowest_remaining bigint,
+    lowest_remaining_at timestamp with time zone,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    abort_requested_at timestamp with time zone,
+    force_complete_requested_at timestamp with time zone,
+    force_completed_at timestamp with time zone,
+    policy jsonb DEFAULT '{}'::jsonb NOT NULL,
+    ignore_hosts text[] DEFAULT '{}'::text[] NOT NULL,
+    CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 );
 
@@ -245,6 +260,33 @@ CREATE TABLE public.schema_migrations (
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+CREATE TABLE public.server_group_members (
+    group_id bigint NOT NULL,
+    server_uuid uuid NOT NULL
+);
+
+CREATE TABLE public.server_groups (
+    id bigint NOT NULL,
+    uuid uuid NOT NULL,
+    name text NOT NULL,
+    policy text NOT NULL,
+    rules jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text NOT NULL,
+    project_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT server_groups_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255))),
+    CONSTRAINT server_groups_policy_check CHECK ((policy = ANY (ARRAY['affinity'::text, 'anti-affinity'::text, 'soft-affinity'::text, 'soft-anti-affinity'::text])))
+);
+
+CREATE SEQUENCE public.server_groups_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.server_groups_id_seq OWNED BY public.server_groups.id;
 
 CREATE TABLE public.servers (
     id bigint NOT NULL,
@@ -314,6 +356,8 @@ ALTER TABLE ONLY public.migration_events ALTER COLUMN id SET DEFAULT nextval('pu
 
 ALTER TABLE ONLY public.migrations ALTER COLUMN id SET DEFAULT nextval('public.migrations_id_seq'::regclass);
 
+ALTER TABLE ONLY public.server_groups ALTER COLUMN id SET DEFAULT nextval('public.server_groups_id_seq'::regclass);
+
 ALTER TABLE ONLY public.servers ALTER COLUMN id SET DEFAULT nextval('public.servers_id_seq'::regclass);
 
 ALTER TABLE ONLY public.aggregate_hosts
@@ -382,6 +426,18 @@ ALTER TABLE ONLY public.migrations
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.server_group_members
+    ADD CONSTRAINT server_group_members_pkey PRIMARY KEY (group_id, server_uuid);
+
+ALTER TABLE ONLY public.server_group_members
+    ADD CONSTRAINT server_group_members_server_uuid_key UNIQUE (server_uuid);
+
+ALTER TABLE ONLY public.server_groups
+    ADD CONSTRAINT server_groups_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.server_groups
+    ADD CONSTRAINT server_groups_uuid_key UNIQUE (uuid);
+
 ALTER TABLE ONLY public.servers
     ADD CONSTRAINT servers_pkey PRIMARY KEY (id);
 
@@ -400,6 +456,8 @@ CREATE INDEX host_datastores_datastore_idx ON public.host_datastores USING btree
 CREATE INDEX hosts_up_heartbeat_idx ON public.hosts USING btree (last_heartbeat_at) WHERE (state = 'up'::text);
 
 CREATE INDEX migration_events_migration_idx ON public.migration_events USING btree (migration_id, id);
+
+CREATE INDEX migrations_active_idx ON public.migrations USING btree (status, created_at) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
 CREATE INDEX migrations_created_idx ON public.migrations USING btree (created_at DESC, id DESC);
 
@@ -444,6 +502,9 @@ ALTER TABLE ONLY public.migration_events
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_status_fkey FOREIGN KEY (status) REFERENCES public.migration_statuses(status);
+
+ALTER TABLE ONLY public.server_group_members
+    ADD CONSTRAINT server_group_members_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.server_groups(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.servers
     ADD CONSTRAINT servers_flavor_id_fkey FOREIGN KEY (flavor_id) REFERENCES public.flavors(id) ON DELETE SET NULL;

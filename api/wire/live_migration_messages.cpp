@@ -10,6 +10,7 @@ void to_json(json& j, const LiveMigrationSpec& s) {
            {"source_host", s.source_host},
            {"dest_host", s.dest_host},
            {"dest_migration_address", s.dest_migration_address},
+           {"incoming_uri", s.incoming_uri},
            {"block_migration", s.block_migration},
            {"bandwidth_mibps", s.bandwidth_mibps},
            {"max_downtime_ms", s.max_downtime_ms},
@@ -26,6 +27,7 @@ void from_json(const json& j, LiveMigrationSpec& s) {
   s.source_host = j.value("source_host", d.source_host);
   s.dest_host = j.value("dest_host", d.dest_host);
   s.dest_migration_address = j.value("dest_migration_address", d.dest_migration_address);
+  s.incoming_uri = j.value("incoming_uri", d.incoming_uri);
   s.block_migration = j.value("block_migration", d.block_migration);
   s.bandwidth_mibps = j.value("bandwidth_mibps", d.bandwidth_mibps);
   s.max_downtime_ms = j.value("max_downtime_ms", d.max_downtime_ms);

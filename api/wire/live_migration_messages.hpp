@@ -7,7 +7,8 @@
 // Controller -> agent, POST /v1/commands, Command.kind and Command.args = LiveMigrationSpec:
 //   "check_live_migration_destination"     (dest)   can this host run the guest? failed = no,
 //                                                   with the reason (Nova MigrationPreCheckError)
-//   "prepare_live_migration_destination"   (dest)   make ready to receive (Nova pre_live_migration)
+//   "prepare_live_migration_destination"   (dest)   make ready to receive (Nova pre_live_migration);
+//                                                   CommandResult.data = {"incoming_uri": ...}
 //   "start_live_migration"                 (source) starts the copy job and returns at once;
 //                                                   progress and the outcome come as reports
 //   "abort_live_migration"                 (source) the job ends "cancelled", guest on source
@@ -35,7 +36,11 @@ struct LiveMigrationSpec {
   Domain domain;                       // the guest as the controller knows it
   std::string source_host;
   std::string dest_host;
-  std::string dest_migration_address;  // where the copy goes (split migration network)
+  std::string dest_migration_address;  // the destination's inbound address (split network)
+  // Where the destination listens for this migration: CommandResult.data["incoming_uri"] of
+  // "prepare_live_migration_destination", copied into "start_live_migration" (Nova's
+  // migrate_data). Empty in the commands before it.
+  std::string incoming_uri;
   bool block_migration = false;        // copy local disks too
   int64_t bandwidth_mibps = 0;         // always set by the controller (policy)
   int64_t max_downtime_ms = 500;       // final value of the stepwise increase
