@@ -97,6 +97,7 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps);
 void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
 void RegisterAgentRoutes(ApiServer& api, Deps& deps);
 void RegisterMigrationRoutes(ApiServer& api, Deps& deps);
+void RegisterInstanceActionRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -108,6 +109,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterUnmanagedRoutes(api, deps);
   RegisterAgentRoutes(api, deps);
   RegisterMigrationRoutes(api, deps);
+  RegisterInstanceActionRoutes(api, deps);
 }
 
 }  // namespace ferry::controller::api
