@@ -5,6 +5,8 @@
 namespace ferry::controller::scheduler {
 
 std::string_view CapacityFilter::Name() const { return "CapacityFilter"; }
+FilterShape CapacityFilter::Shape() const { return FilterShape::kCapacity; }
+NameRule CapacityFilter::Names(const RequestSpec& /*spec*/) const { return {}; }
 
 bool CapacityFilter::Passes(const HostState& host, const RequestSpec& spec) const {
   return host.free_vcpus >= spec.vcpus && host.free_memory_mb >= spec.memory_mb &&

@@ -5,6 +5,8 @@
 namespace ferry::controller::scheduler {
 
 std::string_view ComputeFilter::Name() const { return "ComputeFilter"; }
+FilterShape ComputeFilter::Shape() const { return FilterShape::kUpAndEnabled; }
+NameRule ComputeFilter::Names(const RequestSpec& /*spec*/) const { return {}; }
 
 bool ComputeFilter::Passes(const HostState& host, const RequestSpec& /*spec*/) const {
   return host.enabled && host.up;

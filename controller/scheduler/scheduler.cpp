@@ -9,10 +9,27 @@ namespace ferry::controller::scheduler {
 
 Scheduler::Scheduler() {
   filters_.push_back(std::make_unique<ComputeFilter>());
+  filters_.push_back(std::make_unique<NotSourceFilter>());
+  filters_.push_back(std::make_unique<IgnoreHostsFilter>());
   filters_.push_back(std::make_unique<RequestedHostFilter>());
+  filters_.push_back(std::make_unique<SameCellFilter>());
   filters_.push_back(std::make_unique<AvailabilityZoneFilter>());
+  filters_.push_back(std::make_unique<HypervisorTypeFilter>());
+  filters_.push_back(std::make_unique<CpuCompatibilityFilter>());
+  filters_.push_back(std::make_unique<AggregateInstanceExtraSpecsFilter>());
+  filters_.push_back(std::make_unique<ServerGroupAntiAffinityFilter>());
+  filters_.push_back(std::make_unique<InboundHeadroomFilter>());
   filters_.push_back(std::make_unique<CapacityFilter>());
   weighers_.push_back(std::make_unique<FreeRamWeigher>());
+  weighers_.push_back(std::make_unique<InboundLoadWeigher>());
+  weighers_.push_back(std::make_unique<SharedStorageWeigher>());
+}
+
+Scheduler::Scheduler(std::vector<std::unique_ptr<HostFilter>> filters,
+                     std::vector<std::unique_ptr<HostWeigher>> weighers)
+    : filters_(std::move(filters)), weighers_(std::move(weighers)) {
+  for (const auto& f : filters_) fast_path_ = fast_path_ && f->Shape() != FilterShape::kPerHost;
+  for (const auto& w : weighers_) fast_path_ = fast_path_ && w->Shape() != WeigherShape::kPerHost;
 }
 
 Selection Scheduler::Select(const std::vector<HostState>& hosts, const RequestSpec& spec) const {
@@ -27,7 +44,8 @@ Selection Scheduler::Select(const std::vector<HostState>& hosts, const RequestSp
       out.rejected_by.emplace_back(std::string(f->Name()), static_cast<int>(before - alive.size()));
     }
   }
-  // Normalise each weigher to [0, 1] over the survivors (as Nova does), then sum.
+  // Normalise each weigher to [0, 1] over the survivors (as Nova does), then sum. The fast
+  // path repeats exactly these operations in this order, so both give bit-equal scores.
   std::vector<double> score(alive.size(), 0.0);
   for (const auto& w : weighers_) {
     std::vector<double> raw(alive.size());

@@ -1,0 +1,104 @@
+#include "controller/scheduler/host_index.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace ferry::controller::scheduler {
+namespace {
+
+// Unit and record separators cannot occur in host, zone or CPU names, so keys never collide.
+constexpr char kField = '\x1f';
+constexpr char kItem = '\x1e';
+
+}  // namespace
+
+std::string HostProfileKey(const HostState& h) {
+  std::string k;
+  k.reserve(256);
+  k += h.cell + kField + h.hypervisor_type + kField + std::to_string(h.hypervisor_version) + kField +
+       h.availability_zone + kField + h.cpu.arch + kField + h.cpu.vendor + kField + h.cpu.model +
+       kField;
+  for (const auto& f : h.cpu.features) k += f + kItem;
+  k += kField;
+  for (const auto& [key, values] : h.aggregate_metadata) {
+    k += key + '=';
+    for (const auto& v : values) k += v + kItem;
+    k += kItem;
+  }
+  k += kField;
+  for (const auto& d : h.shared_datastores) k += d + kItem;
+  return k;
+}
+
+HostIndex::HostIndex(const std::vector<HostState>& hosts) {
+  std::vector<std::shared_ptr<const HostState>> shared;
+  shared.reserve(hosts.size());
+  for (const auto& h : hosts) shared.push_back(std::make_shared<const HostState>(h));
+  *this = HostIndex(std::move(shared));
+}
+
+HostIndex::HostIndex(std::vector<std::shared_ptr<const HostState>> hosts) : hosts_(std::move(hosts)) {
+  const size_t n = hosts_.size();
+  std::unordered_map<std::string, uint32_t> profile_ids;
+  std::vector<uint32_t> profile_of_position(n);
+  std::vector<uint32_t> profile_sizes;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto [it, inserted] = profile_ids.try_emplace(HostProfileKey(*hosts_[i]),
+                                                  static_cast<uint32_t>(profiles_.size()));
+    if (inserted) {
+      profiles_.push_back({i, 0, 0});
+      profile_sizes.push_back(0);
+    }
+    profile_of_position[i] = it->second;
+    ++profile_sizes[it->second];
+  }
+  uint32_t next = 0;
+  for (size_t p = 0; p < profiles_.size(); ++p) {
+    profiles_[p].begin = profiles_[p].end = next;
+    next += profile_sizes[p];
+  }
+  std::vector<uint32_t> by_name(n);
+  std::iota(by_name.begin(), by_name.end(), 0u);
+  std::sort(by_name.begin(), by_name.end(),
+            [&](uint32_t a, uint32_t b) { return hosts_[a]->name < hosts_[b]->name; });
+  std::vector<uint32_t> rank_of_position(n);
+  for (uint32_t r = 0; r < n; ++r) rank_of_position[by_name[r]] = r;
+
+  position_.resize(n);
+  profile_of_.resize(n);
+  up_and_enabled_.resize(n);
+  free_vcpus_.resize(n);
+  free_memory_mb_.resize(n);
+  free_disk_gb_.resize(n);
+  inbound_.resize(n);
+  name_rank_.resize(n);
+  slot_by_name_.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const HostState& h = *hosts_[i];
+    const uint32_t p = profile_of_position[i];
+    const uint32_t slot = profiles_[p].end++;
+    position_[slot] = i;
+    profile_of_[slot] = p;
+    up_and_enabled_[slot] = h.up && h.enabled;
+    free_vcpus_[slot] = h.free_vcpus;
+    free_memory_mb_[slot] = h.free_memory_mb;
+    free_disk_gb_[slot] = h.free_disk_gb;
+    inbound_[slot] = h.inbound_migrations;
+    name_rank_[slot] = rank_of_position[i];
+    slot_by_name_.emplace(h.name, slot);
+  }
+}
+
+std::vector<HostState> HostIndex::CopyHosts() const {
+  std::vector<HostState> out;
+  out.reserve(hosts_.size());
+  for (const auto& h : hosts_) out.push_back(*h);
+  return out;
+}
+
+const HostState* HostIndex::Find(const std::string& name) const {
+  auto it = slot_by_name_.find(name);
+  return it == slot_by_name_.end() ? nullptr : hosts_[position_[it->second]].get();
+}
+
+}  // namespace ferry::controller::scheduler
