@@ -58,4 +58,24 @@ wire::Inventory AgentClient::FetchInventory(const std::string& agent_url) const 
   }
 }
 
+std::optional<wire::LiveMigrationJob> AgentClient::FetchMigrationJob(
+    const std::string& agent_url, const std::string& migration_uuid) const {
+  auto cli = MakeClient(agent_url, timeout_);
+  auto res = cli.Get("/v1/migrations/" + migration_uuid, httplib::Headers{{"X-Auth-Token", token_}});
+  if (!res) {
+    throw Error(Errc::kUnavailable, "agent " + agent_url + " unreachable: " +
+                                        httplib::to_string(res.error()));
+  }
+  if (res->status == 404) return std::nullopt;
+  if (res->status != 200) {
+    throw Error(Errc::kUnavailable, "agent " + agent_url + " answered HTTP " +
+                                        std::to_string(res->status) + " for migration job");
+  }
+  try {
+    return nlohmann::json::parse(res->body).get<wire::LiveMigrationJob>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed migration job");
+  }
+}
+
 }  // namespace ferry::controller::agent_client

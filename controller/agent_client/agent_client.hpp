@@ -4,6 +4,9 @@
 #include <chrono>
 #include <string>
 
+#include <optional>
+
+#include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
 namespace ferry::controller::agent_client {
@@ -18,6 +21,10 @@ class AgentClient {
   // a command the agent ran and that failed comes back as status "failed".
   wire::CommandResult Send(const std::string& agent_url, const wire::Command& command) const;
   wire::Inventory FetchInventory(const std::string& agent_url) const;
+  // GET /v1/migrations/{uuid}: what the agent's hypervisor says about a live-migration job;
+  // nullopt when it knows no such job (404). Throws kUnavailable like Send.
+  std::optional<wire::LiveMigrationJob> FetchMigrationJob(const std::string& agent_url,
+                                                          const std::string& migration_uuid) const;
 
   static std::string CommandId(const std::string& consumer, const std::string& step, int attempt);
 

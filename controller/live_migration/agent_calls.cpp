@@ -1,0 +1,49 @@
+#include "controller/live_migration/agent_calls.hpp"
+
+#include "common/errors.hpp"
+#include "controller/live_migration/policy.hpp"
+
+namespace ferry::controller::live_migration {
+
+CallResult Call(const agent_client::AgentClient& agents, const store::Host& host,
+                const std::string& kind, const std::string& step, int attempt,
+                const wire::LiveMigrationSpec& spec) {
+  wire::Command command{agent_client::AgentClient::CommandId(spec.migration_uuid, step, attempt),
+                        kind, spec};
+  try {
+    auto result = agents.Send(host.agent_url, command);
+    if (result.status == "done") return {CallResult::Outcome::kDone, "", result};
+    return {CallResult::Outcome::kRefused, result.error.empty() ? "agent refused " + kind : result.error,
+            result};
+  } catch (const Error& e) {
+    return {CallResult::Outcome::kUnreachable, e.what(), {}};
+  }
+}
+
+wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Server& server,
+                                  const store::Host& dest) {
+  const Policy policy = m.policy.get<Policy>();
+  wire::LiveMigrationSpec spec;
+  spec.migration_uuid = m.uuid;
+  spec.domain.uuid = server.uuid;
+  spec.domain.name = server.name;
+  spec.domain.vcpus = server.vcpus;
+  spec.domain.memory_mb = server.memory_mb;
+  spec.domain.disk_gb = server.storage_kind == "volume" ? 0 : server.root_gb;
+  spec.domain.power_state = static_cast<wire::PowerState>(server.power_state);
+  spec.source_host = m.source_compute.value_or("");
+  spec.dest_host = dest.name;
+  spec.dest_migration_address = dest.migration_address.empty() ? dest.host_ip : dest.migration_address;
+  spec.incoming_uri = m.request_params.value("incoming_uri", "");
+  spec.block_migration = m.request_params.value("block_migration_resolved", false);
+  spec.bandwidth_mibps = policy.bandwidth_mibps;
+  spec.max_downtime_ms = policy.max_downtime_ms;
+  spec.downtime_steps = policy.downtime_steps;
+  spec.downtime_delay_s = policy.downtime_delay_s;
+  spec.permit_post_copy = policy.permit_post_copy;
+  spec.permit_auto_converge = policy.permit_auto_converge;
+  spec.monitor_interval_s = policy.monitor_interval_s;
+  return spec;
+}
+
+}  // namespace ferry::controller::live_migration

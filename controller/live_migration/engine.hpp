@@ -1,0 +1,54 @@
+#pragma once
+// Drives live migrations. Every non-terminal live migration is leased to one controller
+// (migrations.lease_owner / lease_until); only the lease owner changes it, and every write it
+// makes checks the lease (fencing), so two controllers on one database never drive the same
+// migration. Each tick renews this controller's leases, takes over migrations whose lease
+// expired (a crashed controller's), admits queued migrations to free slots, and looks at every
+// migration it drives; workers run one step at a time per migration.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/live_migration/context.hpp"
+#include "controller/live_migration/steps.hpp"
+
+namespace ferry::controller::live_migration {
+
+class Engine {
+ public:
+  explicit Engine(const Context& ctx);
+  ~Engine();
+
+  void Start();
+  void Stop();
+
+  // Look at this migration soon (API request, progress report, abort).
+  void Wake(const std::string& uuid);
+  // One tick of lease renewal, takeover and admission (also run by the tick thread).
+  void Tick();
+
+  const std::string& owner() const { return ctx_.options.owner; }
+  Steps& steps() { return steps_; }
+
+ private:
+  void WorkerLoop();
+  void TickLoop();
+  void Drive(const std::string& uuid);
+
+  const Context& ctx_;
+  Steps steps_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::set<std::string> queued_or_running_;  // one worker per migration at a time
+  std::set<std::string> rerun_;              // woken again while its worker ran
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+  std::thread ticker_;
+};
+
+}  // namespace ferry::controller::live_migration

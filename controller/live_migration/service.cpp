@@ -1,0 +1,179 @@
+#include "controller/live_migration/service.hpp"
+
+#include <thread>
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+#include "controller/conductor/live_migration_states.hpp"
+#include "controller/store/aggregates_store.hpp"
+#include "controller/store/hosts_store.hpp"
+#include "controller/store/servers_store.hpp"
+
+namespace ferry::controller::live_migration {
+namespace {
+
+constexpr const char* kAction = "os-migrateLive";
+
+std::optional<store::Host> HostNamed(store::Tx& tx, const std::string& name) {
+  store::HostFilter f;
+  f.name = name;
+  return store::FindHost(tx, f);
+}
+
+store::Server ServerOr404(store::Tx& tx, const std::string& uuid) {
+  auto s = store::FindServer(tx, uuid);
+  if (!s) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
+  return *s;
+}
+
+// Nova's raise_http_conflict_for_instance_invalid_state.
+[[noreturn]] void InvalidState(const std::string& action, const std::string& uuid,
+                               const std::string& attr, const std::string& state) {
+  throw Error(Errc::kConflict, "Cannot '" + action + "' instance " + uuid + " while it is in " +
+                                   attr + " " + state);
+}
+
+void RequireUnlocked(const store::Server& s) {
+  if (s.locked) throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
+}
+
+store::LiveMigration MigrationOr404(store::Tx& tx, const std::string& server_uuid, int64_t id) {
+  auto m = store::FindLiveMigrationById(tx, id);
+  if (!m || m->instance_uuid != server_uuid) {
+    throw Error(Errc::kNotFound, "Instance " + server_uuid + " does not have migration " +
+                                     std::to_string(id) + ".");
+  }
+  return *m;
+}
+
+[[noreturn]] void InvalidMigrationState(const store::LiveMigration& m, const std::string& method) {
+  throw Error(Errc::kBadRequest, "Migration " + std::to_string(m.id) + " state of instance " +
+                                     m.instance_uuid + " is " + m.status + ". Cannot " + method +
+                                     " while the migration is in this state.");
+}
+
+// Deployment defaults, overridden by the metadata of the source host's aggregates.
+Policy EffectivePolicy(store::Tx& tx, const Policy& defaults, const std::string& host) {
+  std::map<std::string, std::string> metadata;
+  for (const auto& a : store::ListAggregates(tx)) {
+    if (std::find(a.hosts.begin(), a.hosts.end(), host) == a.hosts.end()) continue;
+    for (const auto& [k, v] : a.metadata) metadata[k] = v;
+  }
+  return WithOverrides(defaults, metadata);
+}
+
+}  // namespace
+
+store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
+  store::LiveMigration m;
+  bool created = false;
+  ctx_.db.Transact([&](store::Tx& tx) {
+    if (r.idempotency_key) {
+      if (auto existing = store::FindByIdempotencyKey(tx, *r.idempotency_key)) {
+        if (existing->instance_uuid != r.server_uuid) {
+          throw Error(Errc::kConflict, "Idempotency-Key " + *r.idempotency_key +
+                                           " was already used for another request");
+        }
+        m = *existing;
+        return;
+      }
+    }
+    const auto server = ServerOr404(tx, r.server_uuid);
+    RequireUnlocked(server);
+    if (server.vm_state != "active" && server.vm_state != "paused") {
+      InvalidState(kAction, server.uuid, "vm_state", server.vm_state);
+    }
+    if (server.task_state) InvalidState(kAction, server.uuid, "task_state", *server.task_state);
+    if (!server.host) throw Error(Errc::kConflict, "Instance " + server.uuid + " has no host");
+    auto source = HostNamed(tx, *server.host);
+    if (!source) throw Error(Errc::kConflict, "Instance " + server.uuid + " has no host");
+    if (r.host) {
+      auto dest = HostNamed(tx, *r.host);
+      if (!dest) throw Error(Errc::kBadRequest, "Compute host " + *r.host + " could not be found.");
+      if (dest->name == source->name) {
+        throw Error(Errc::kBadRequest, "Unable to migrate instance (" + server.uuid +
+                                           ") to current host (" + source->name + ").");
+      }
+      if (dest->cell != source->cell) {
+        throw Error(Errc::kBadRequest, "Cannot live migrate instance " + server.uuid + " from cell " +
+                                           source->cell + " to cell " + dest->cell +
+                                           ": cross-cell live migration is not supported.");
+      }
+    }
+    // Nova's compare-and-set on task_state: of two racing requests exactly one wins.
+    if (!store::CasTaskState(tx, server.uuid, std::nullopt, std::string("migrating"), ctx_.clock.Now())) {
+      InvalidState(kAction, server.uuid, "task_state", "migrating");
+    }
+    m.uuid = NewUuid();
+    m.instance_uuid = server.uuid;
+    m.status = std::string(conductor::ToString(conductor::LiveMigrationStatus::kAccepted));
+    m.source_compute = source->name;
+    m.source_node = server.node.value_or(source->name);
+    m.user_id = r.user_id;
+    m.project_id = r.project_id;
+    m.phase = "scheduling";
+    m.idempotency_key = r.idempotency_key;
+    m.memory_total = server.memory_mb * 1024 * 1024;
+    m.request_params = {{"block_migration", r.block_migration}, {"force", r.force}};
+    if (r.host) m.request_params["host"] = *r.host;
+    m.policy = EffectivePolicy(tx, ctx_.options.policy, source->name);
+    store::MigrationEvent first{std::nullopt, m.status, "requested", std::nullopt,
+                                "user " + r.user_id, r.request_id};
+    store::InsertLiveMigration(tx, m, first, engine_.owner(), ctx_.options.lease);
+    created = true;
+  });
+  if (!created) return m;
+  engine_.Wake(m.uuid);
+  if (!r.synchronous_prechecks) return m;
+  // Before 2.34 the request itself waited for the conductor's checks.
+  for (int i = 0; i < 600; ++i) {
+    std::optional<store::LiveMigration> now;
+    ctx_.db.Transact([&](store::Tx& tx) { now = store::FindLiveMigration(tx, m.uuid); });
+    if (now && now->status != "accepted") {
+      if (now->status == "error") throw Error(Errc::kBadRequest, now->error_reason.value_or("pre-check failed"));
+      return *now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return m;
+}
+
+void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running) {
+  std::string uuid;
+  ctx_.db.Transact([&](store::Tx& tx) {
+    const auto server = ServerOr404(tx, server_uuid);
+    RequireUnlocked(server);
+    const auto m = MigrationOr404(tx, server_uuid, migration_id);
+    if (server.task_state != "migrating") {
+      InvalidState("abort live migration", server.uuid, "task_state",
+                   server.task_state.value_or("None"));
+    }
+    auto status = conductor::FromString(m.status);
+    const bool ok = status && conductor::AbortableFrom(*status) &&
+                    (allow_before_running || *status == conductor::LiveMigrationStatus::kRunning);
+    if (!ok) InvalidMigrationState(m, "abort live migration");
+    store::RequestAbort(tx, m.uuid, ctx_.clock.Now());
+    uuid = m.uuid;
+  });
+  engine_.Wake(uuid);
+}
+
+void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id) {
+  std::string uuid;
+  ctx_.db.Transact([&](store::Tx& tx) {
+    const auto server = ServerOr404(tx, server_uuid);
+    RequireUnlocked(server);
+    if (server.vm_state != "active") InvalidState("force_complete", server.uuid, "vm_state", server.vm_state);
+    if (server.task_state != "migrating") {
+      InvalidState("force_complete", server.uuid, "task_state", server.task_state.value_or("None"));
+    }
+    const auto m = MigrationOr404(tx, server_uuid, migration_id);
+    auto status = conductor::FromString(m.status);
+    if (!status || !conductor::ForceCompletableFrom(*status)) InvalidMigrationState(m, "force complete");
+    store::RequestForceComplete(tx, m.uuid, ctx_.clock.Now());
+    uuid = m.uuid;
+  });
+  engine_.Wake(uuid);
+}
+
+}  // namespace ferry::controller::live_migration

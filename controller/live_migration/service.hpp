@@ -1,0 +1,43 @@
+#pragma once
+// What the API asks of live migration: start one, abort one, force one to complete. Each
+// validates exactly what Nova validates synchronously (404 / 409 / 400 with Nova's messages),
+// commits the request, and leaves the work to the engine. Requests are facts recorded in
+// PostgreSQL, so whichever controller holds the migration's lease acts on them.
+#include <optional>
+#include <string>
+
+#include "controller/live_migration/engine.hpp"
+#include "controller/store/live_migrations_store.hpp"
+
+namespace ferry::controller::live_migration {
+
+struct LiveMigrateRequest {
+  std::string server_uuid;
+  std::optional<std::string> host;
+  std::string block_migration = "auto";  // "auto" | "true" | "false"
+  bool force = false;
+  // Nova before 2.34 ran the pre-checks inside the request: a failure is the request's 400.
+  bool synchronous_prechecks = false;
+  std::string user_id;
+  std::string project_id;
+  std::string request_id;
+  std::optional<std::string> idempotency_key;
+};
+
+class Service {
+ public:
+  Service(const Context& ctx, Engine& engine) : ctx_(ctx), engine_(engine) {}
+
+  // Returns the accepted migration (or, for a repeated Idempotency-Key, the one it created).
+  store::LiveMigration Request(const LiveMigrateRequest& r);
+  // DELETE /servers/{id}/migrations/{mid}. allow_before_running: microversion >= 2.65.
+  void Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running);
+  // POST /servers/{id}/migrations/{mid}/action {"force_complete": null}.
+  void ForceComplete(const std::string& server_uuid, int64_t migration_id);
+
+ private:
+  const Context& ctx_;
+  Engine& engine_;
+};
+
+}  // namespace ferry::controller::live_migration

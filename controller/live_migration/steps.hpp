@@ -1,0 +1,67 @@
+#pragma once
+// One handler per non-terminal status of the live-migration state table
+// (controller/conductor/live_migration_states.hpp). Each handler does at most one step: it
+// commits the status it moves to (and what it will send) before it sends anything, so a crash
+// at any point leaves a record the next lease owner can continue from, and it re-sends
+// commands with the same id, which agents answer without acting twice.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "controller/live_migration/context.hpp"
+#include "controller/store/live_migrations_store.hpp"
+
+namespace ferry::controller::live_migration {
+
+enum class StepResult {
+  kAgain,  // progressed: run the next step now
+  kWait,   // waiting on an agent, a slot or the clock: look again on the next tick
+  kDone,   // terminal, or no longer ours to drive
+};
+
+class Steps {
+ public:
+  explicit Steps(const Context& ctx) : ctx_(ctx) {}
+
+  // Dispatches on m.status; m must be leased to ctx.options.owner.
+  StepResult Run(store::LiveMigration& m);
+
+  // accepted -> queued (destination chosen, checked and claimed) or -> error.
+  StepResult Schedule(store::LiveMigration& m);
+  // preparing -> running (destination prepared) or -> failed / cancelled.
+  StepResult Prepare(store::LiveMigration& m);
+  // running: starts the copy, relays abort and force-complete, enforces the timeouts, and
+  // follows the job to -> post-migrating, -> failed or -> cancelled.
+  StepResult Monitor(store::LiveMigration& m);
+  // post-migrating -> completed (destination finished, source cleaned up) or -> error.
+  StepResult Complete(store::LiveMigration& m);
+
+  // queued -> preparing for the migrations this controller drives, in fair order within the
+  // per-host and cluster limits. Returns the admitted uuids.
+  std::vector<std::string> AdmitQueued();
+
+  // Called with a host id whose claims a committed step changed (keeps a host cache fresh).
+  void OnClaimsChanged(std::function<void(int64_t host_id)> fn) { on_claimed_ = std::move(fn); }
+
+ private:
+  // Undoes a move that has not switched over: destination rolled back, claims reverted, the
+  // server's task cleared. `to` is failed or cancelled.
+  StepResult RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,
+                      const std::string& reason);
+  // The switch-over happened but finishing failed: the record follows the guest to the
+  // destination and ends in error.
+  StepResult FailAfterSwitchover(store::LiveMigration& m, const std::string& reason);
+  // Commits `next` (a changed copy of m) and whatever `also` does, in one transaction. A status
+  // change must be the state table's edge named `event` and appends that event. False, with
+  // nothing committed, when the migration is no longer ours (lost lease or compare-and-set).
+  bool Commit(store::LiveMigration& m, store::LiveMigration next, const std::string& event,
+              const std::optional<std::string>& reason,
+              const std::function<void(store::Tx&)>& also = {});
+  bool DomainRunsOn(const store::Host& host, const std::string& uuid) const;
+  std::string Actor() const { return "controller " + ctx_.options.owner; }
+
+  const Context& ctx_;
+  std::function<void(int64_t)> on_claimed_;
+};
+
+}  // namespace ferry::controller::live_migration

@@ -1,0 +1,404 @@
+#include "controller/store/live_migrations_store.hpp"
+
+#include "common/errors.hpp"
+#include "controller/store/row.hpp"
+#include "controller/store/tx.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+#define LM_SELECT(where) "SELECT " LM_COLUMNS " FROM migrations m WHERE m.migration_type = 'live-migration' AND " where
+#define LM_COLUMNS                                                                                  \
+  "m.id, m.uuid::text, m.instance_uuid::text, m.status, m.source_compute, m.source_node, "        \
+  "m.dest_compute, m.dest_node, m.dest_host, m.memory_total, m.memory_processed, "                \
+  "m.memory_remaining, m.disk_total, m.disk_processed, m.disk_remaining, m.user_id, m.project_id, " \
+  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, m.phase, "  \
+  "m.attempt, m.state_version, m.lease_owner, extract(epoch from m.lease_until)::float8, "        \
+  "m.transfer_rate_bps, m.dirty_rate_bps, m.eta_seconds, m.downtime_ms, m.error_reason, "         \
+  "m.idempotency_key, m.request_params, m.job_state, m.job_error, "                               \
+  "extract(epoch from m.progress_at)::float8, m.iteration, m.throttle_percent, "                  \
+  "m.lowest_remaining, extract(epoch from m.lowest_remaining_at)::float8, "                       \
+  "extract(epoch from m.started_at)::float8, extract(epoch from m.finished_at)::float8, "         \
+  "extract(epoch from m.abort_requested_at)::float8, "                                            \
+  "extract(epoch from m.force_complete_requested_at)::float8, "                                   \
+  "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts)"
+
+constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
+constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
+constexpr Statement kFindByKey{"lm_find_key", LM_SELECT("m.idempotency_key = $1")};
+constexpr Statement kListForServer{"lm_list_server", LM_SELECT(
+    "m.instance_uuid = $1::uuid AND (NOT $2 OR m.status IN "
+    "('queued', 'preparing', 'running', 'post-migrating')) ORDER BY m.created_at, m.id")};
+constexpr Statement kFindActive{"lm_find_active", LM_SELECT(
+    "m.instance_uuid = $1::uuid AND m.status NOT IN "
+    "('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled') "
+    "ORDER BY m.id DESC LIMIT 1")};
+
+constexpr Statement kInsert{"lm_insert", R"sql(
+INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
+                        dest_compute, dest_node, dest_host, user_id, project_id, created_at,
+                        updated_at, phase, idempotency_key, request_params, policy, lease_owner,
+                        lease_until, memory_total, disk_total)
+VALUES ($1::uuid, $2::uuid, 'live-migration', $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), $11,
+        $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18)
+RETURNING id, extract(epoch from created_at)::float8)sql"};
+
+constexpr Statement kAppendEvent{"lm_append_event", R"sql(
+INSERT INTO migration_events (migration_id, from_status, to_status, event, reason, actor, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7))sql"};
+
+constexpr Statement kSave{"lm_save", R"sql(
+UPDATE migrations SET status = $3, phase = $4, attempt = $5, dest_compute = $6, dest_node = $7,
+       dest_host = $8, error_reason = $9, started_at = to_timestamp($10),
+       finished_at = to_timestamp($11), force_completed_at = to_timestamp($12),
+       ignore_hosts = $13::text[], request_params = $14::jsonb,
+       lease_owner = CASE WHEN $3 IN ('completed', 'failed', 'error', 'cancelled') THEN NULL ELSE lease_owner END,
+       lease_until = CASE WHEN $3 IN ('completed', 'failed', 'error', 'cancelled') THEN NULL ELSE lease_until END,
+       state_version = state_version + 1, updated_at = now()
+WHERE uuid = $1::uuid AND state_version = $2 AND lease_owner = $15
+RETURNING extract(epoch from updated_at)::float8)sql"};
+
+constexpr Statement kRequestAbort{"lm_request_abort", R"sql(
+UPDATE migrations SET abort_requested_at = to_timestamp($2), updated_at = now()
+WHERE uuid = $1::uuid AND abort_requested_at IS NULL)sql"};
+constexpr Statement kRequestForce{"lm_request_force", R"sql(
+UPDATE migrations SET force_complete_requested_at = to_timestamp($2), updated_at = now()
+WHERE uuid = $1::uuid AND force_complete_requested_at IS NULL)sql"};
+
+constexpr Statement kAcquire{"lm_acquire", R"sql(
+UPDATE migrations SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
+WHERE id IN (
+  SELECT id FROM migrations
+  WHERE migration_type = 'live-migration'
+    AND status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled')
+    AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < now())
+  ORDER BY created_at LIMIT $3
+  FOR UPDATE SKIP LOCKED)
+RETURNING uuid::text)sql"};
+
+constexpr Statement kRenew{"lm_renew", R"sql(
+UPDATE migrations SET lease_until = now() + make_interval(secs => $2)
+WHERE lease_owner = $1 AND migration_type = 'live-migration'
+  AND status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled')
+RETURNING uuid::text)sql"};
+
+constexpr Statement kRelease{"lm_release", R"sql(
+UPDATE migrations SET lease_owner = NULL, lease_until = NULL
+WHERE uuid = $1::uuid AND lease_owner = $2)sql"};
+
+// One lock id for slot admission across every controller on this database.
+constexpr Statement kSlotLock{"lm_slot_lock",
+                              "SELECT pg_advisory_xact_lock(hashtext('ferry.live_migration.slots'))"};
+
+// Fair order: requesters take turns (the n-th oldest of each requester before anyone's n+1-th),
+// oldest first within a turn.
+constexpr Statement kFairQueue{"lm_fair_queue", R"sql(
+SELECT uuid::text, source_compute, dest_compute, lease_owner
+FROM (SELECT uuid, source_compute, dest_compute, lease_owner, created_at, id,
+             row_number() OVER (PARTITION BY coalesce(user_id, '') ORDER BY created_at, id) AS turn
+      FROM migrations
+      WHERE migration_type = 'live-migration' AND status = 'queued') q
+ORDER BY turn, created_at, id)sql"};
+
+constexpr Statement kInFlight{"lm_in_flight", R"sql(
+SELECT source_compute, dest_compute FROM migrations
+WHERE migration_type = 'live-migration' AND status IN ('preparing', 'running', 'post-migrating'))sql"};
+
+// Progress: one statement for the whole batch. The ETA is smoothed: while the guest converges
+// (a new low of memory remaining) it may only fall; otherwise it follows the raw estimate.
+constexpr Statement kApplyProgress{"lm_apply_progress", R"sql(
+WITH r AS (
+  SELECT * FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
+                       $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[],
+                       $14::int8[], $15::text[], $16::float8[], $17::text[])
+    AS r(uuid, state, memory_total, memory_processed, memory_remaining, disk_total,
+         disk_processed, disk_remaining, transfer_rate_bps, dirty_rate_bps, downtime_ms,
+         iteration, throttle_percent, error, sampled_at, phase)
+), u AS (
+  UPDATE migrations m SET
+    job_state = r.state, job_error = nullif(r.error, ''),
+    memory_total = r.memory_total, memory_processed = r.memory_processed,
+    memory_remaining = r.memory_remaining, disk_total = r.disk_total,
+    disk_processed = r.disk_processed, disk_remaining = r.disk_remaining,
+    transfer_rate_bps = r.transfer_rate_bps, dirty_rate_bps = r.dirty_rate_bps,
+    downtime_ms = r.downtime_ms, iteration = r.iteration, throttle_percent = r.throttle_percent,
+    phase = CASE WHEN r.phase = '' THEN m.phase ELSE r.phase END,
+    progress_at = to_timestamp(r.sampled_at),
+    lowest_remaining = least(m.lowest_remaining, r.memory_remaining + r.disk_remaining),
+    lowest_remaining_at = CASE
+        WHEN m.lowest_remaining IS NULL OR r.memory_remaining + r.disk_remaining < m.lowest_remaining
+        THEN to_timestamp(r.sampled_at) ELSE m.lowest_remaining_at END,
+    eta_seconds = CASE
+        WHEN r.state <> 'running' THEN 0
+        WHEN r.transfer_rate_bps <= 0 THEN m.eta_seconds
+        WHEN m.lowest_remaining IS NOT NULL AND m.eta_seconds IS NOT NULL
+             AND r.memory_remaining + r.disk_remaining < m.lowest_remaining
+        THEN least(m.eta_seconds, ceil((r.memory_remaining + r.disk_remaining)::float8 / r.transfer_rate_bps)::int)
+        ELSE ceil((r.memory_remaining + r.disk_remaining)::float8 / r.transfer_rate_bps)::int END,
+    updated_at = now()
+  FROM r
+  WHERE m.uuid = r.uuid AND m.source_compute = $1 AND m.status = 'running'
+    AND (m.progress_at IS NULL OR m.progress_at <= to_timestamp(r.sampled_at))
+    AND m.job_state IS DISTINCT FROM 'completed' AND m.job_state IS DISTINCT FROM 'failed'
+    AND m.job_state IS DISTINCT FROM 'cancelled'
+  RETURNING m.instance_uuid, m.memory_total, m.memory_remaining
+), s AS (
+  UPDATE servers s SET progress = CASE WHEN u.memory_total > 0
+      THEN greatest(0, least(100, 100 - (u.memory_remaining * 100 / u.memory_total)))::int ELSE 0 END
+  FROM u WHERE s.uuid = u.instance_uuid
+)
+SELECT count(*) FROM u)sql"};
+
+constexpr Statement kMoveClaims{"lm_move_claims",
+                                "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
+constexpr Statement kReleaseOnHost{"lm_release_on_host",
+                                   "DELETE FROM claims WHERE consumer_uuid = $1::uuid AND host_id = $2"};
+
+constexpr Statement kClearTask{"lm_clear_task", R"sql(
+UPDATE servers SET task_state = NULL, progress = 0, updated_at = now()
+WHERE uuid = $1::uuid AND task_state = 'migrating')sql"};
+constexpr Statement kFinishMove{"lm_finish_move", R"sql(
+UPDATE servers SET host_id = $2, node = $3, task_state = NULL, progress = 0, updated_at = now()
+WHERE uuid = $1::uuid)sql"};
+
+constexpr Statement kEvents{"lm_events", R"sql(
+SELECT from_status, to_status, event, reason, actor, request_id FROM migration_events
+WHERE migration_id = $1 ORDER BY id)sql"};
+
+std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return EpochSeconds(*t);
+}
+
+LiveMigration FromRow(const pqxx::row& r) {
+  LiveMigration m;
+  int i = 0;
+  m.id = r[i++].as<int64_t>();
+  m.uuid = r[i++].as<std::string>();
+  m.instance_uuid = r[i++].as<std::string>();
+  m.status = r[i++].as<std::string>();
+  m.source_compute = OptString(r[i++]);
+  m.source_node = OptString(r[i++]);
+  m.dest_compute = OptString(r[i++]);
+  m.dest_node = OptString(r[i++]);
+  m.dest_host = OptString(r[i++]);
+  m.memory_total = OptInt(r[i++]);
+  m.memory_processed = OptInt(r[i++]);
+  m.memory_remaining = OptInt(r[i++]);
+  m.disk_total = OptInt(r[i++]);
+  m.disk_processed = OptInt(r[i++]);
+  m.disk_remaining = OptInt(r[i++]);
+  m.user_id = OptString(r[i++]);
+  m.project_id = OptString(r[i++]);
+  m.created_at = ToTime(r[i++]);
+  m.updated_at = OptTime(r[i++]);
+  m.phase = OptString(r[i++]);
+  m.attempt = r[i++].as<int>();
+  m.state_version = r[i++].as<int64_t>();
+  m.lease_owner = OptString(r[i++]);
+  m.lease_until = OptTime(r[i++]);
+  m.transfer_rate_bps = OptInt(r[i++]);
+  m.dirty_rate_bps = OptInt(r[i++]);
+  m.eta_seconds = OptInt(r[i++]);
+  m.downtime_ms = OptInt(r[i++]);
+  m.error_reason = OptString(r[i++]);
+  m.idempotency_key = OptString(r[i++]);
+  m.request_params = ToJson(r[i++]);
+  m.job_state = OptString(r[i++]);
+  m.job_error = OptString(r[i++]);
+  m.progress_at = OptTime(r[i++]);
+  m.iteration = OptInt(r[i++]);
+  m.throttle_percent = OptInt(r[i++]);
+  m.lowest_remaining = OptInt(r[i++]);
+  m.lowest_remaining_at = OptTime(r[i++]);
+  m.started_at = OptTime(r[i++]);
+  m.finished_at = OptTime(r[i++]);
+  m.abort_requested_at = OptTime(r[i++]);
+  m.force_complete_requested_at = OptTime(r[i++]);
+  m.force_completed_at = OptTime(r[i++]);
+  m.policy = ToJson(r[i++]);
+  auto hosts = ToJson(r[i++]);
+  if (hosts.is_array()) m.ignore_hosts = hosts.get<std::vector<std::string>>();
+  return m;
+}
+
+std::optional<LiveMigration> FirstOrNone(const pqxx::result& res) {
+  if (res.empty()) return std::nullopt;
+  return FromRow(res[0]);
+}
+
+std::vector<std::string> Uuids(const pqxx::result& res) {
+  std::vector<std::string> out;
+  out.reserve(res.size());
+  for (const auto& r : res) out.push_back(r[0].as<std::string>());
+  return out;
+}
+
+void AppendEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e) {
+  tx.Exec(kAppendEvent, migration_id, e.from_status, e.to_status, e.event, e.reason, e.actor,
+          e.request_id);
+}
+
+template <typename T>
+std::string PgArray(const std::vector<T>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(v[i]);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
+                         const std::string& lease_owner, std::chrono::seconds lease) {
+  auto row = tx.Exec(kInsert, m.uuid, m.instance_uuid, m.status, m.source_compute, m.source_node,
+                     m.dest_compute, m.dest_node, m.dest_host, m.user_id, m.project_id, m.phase,
+                     m.idempotency_key, m.request_params.dump(), m.policy.dump(), lease_owner,
+                     static_cast<double>(lease.count()), m.memory_total, m.disk_total)[0];
+  m.id = row[0].as<int64_t>();
+  m.created_at = ToTime(row[1]);
+  m.lease_owner = lease_owner;
+  AppendEvent(tx, m.id, first);
+}
+
+std::optional<LiveMigration> FindLiveMigration(Tx& tx, const std::string& uuid) {
+  return FirstOrNone(tx.Exec(kFindByUuid, uuid));
+}
+
+std::optional<LiveMigration> FindLiveMigrationById(Tx& tx, int64_t id) {
+  return FirstOrNone(tx.Exec(kFindById, id));
+}
+
+std::optional<LiveMigration> FindByIdempotencyKey(Tx& tx, const std::string& key) {
+  return FirstOrNone(tx.Exec(kFindByKey, key));
+}
+
+std::vector<LiveMigration> ListServerLiveMigrations(Tx& tx, const std::string& instance_uuid,
+                                                    bool in_progress_only) {
+  std::vector<LiveMigration> out;
+  for (const auto& r : tx.Exec(kListForServer, instance_uuid, in_progress_only)) out.push_back(FromRow(r));
+  return out;
+}
+
+std::optional<LiveMigration> FindActiveLiveMigration(Tx& tx, const std::string& instance_uuid) {
+  return FirstOrNone(tx.Exec(kFindActive, instance_uuid));
+}
+
+bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
+                       const std::optional<MigrationEvent>& event) {
+  auto res = tx.Exec(kSave, m.uuid, m.state_version, m.status, m.phase, m.attempt, m.dest_compute,
+                     m.dest_node, m.dest_host, m.error_reason, OptEpoch(m.started_at),
+                     OptEpoch(m.finished_at), OptEpoch(m.force_completed_at),
+                     PgTextArray(m.ignore_hosts), m.request_params.dump(), owner);
+  if (res.empty()) return false;
+  ++m.state_version;
+  m.updated_at = ToTime(res[0][0]);
+  if (event) AppendEvent(tx, m.id, *event);
+  return true;
+}
+
+bool RequestAbort(Tx& tx, const std::string& uuid, TimePoint now) {
+  return tx.Exec(kRequestAbort, uuid, EpochSeconds(now)).affected_rows() == 1;
+}
+
+bool RequestForceComplete(Tx& tx, const std::string& uuid, TimePoint now) {
+  return tx.Exec(kRequestForce, uuid, EpochSeconds(now)).affected_rows() == 1;
+}
+
+std::vector<std::string> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
+                                       int limit) {
+  return Uuids(tx.Exec(kAcquire, owner, static_cast<double>(lease.count()), limit));
+}
+
+std::vector<std::string> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease) {
+  return Uuids(tx.Exec(kRenew, owner, static_cast<double>(lease.count())));
+}
+
+void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner) {
+  tx.Exec(kRelease, uuid, owner);
+}
+
+SlotView LockSlots(Tx& tx) {
+  tx.Exec(kSlotLock);
+  SlotView view;
+  for (const auto& r : tx.Exec(kFairQueue)) {
+    view.queued.push_back({r[0].as<std::string>(), r[1].is_null() ? "" : r[1].as<std::string>(),
+                           r[2].is_null() ? "" : r[2].as<std::string>(), OptString(r[3])});
+  }
+  for (const auto& r : tx.Exec(kInFlight)) {
+    if (!r[0].is_null()) ++view.outbound[r[0].as<std::string>()];
+    if (!r[1].is_null()) ++view.inbound[r[1].as<std::string>()];
+    ++view.total;
+  }
+  return view;
+}
+
+std::map<std::string, int> QueuePositions(Tx& tx) {
+  std::map<std::string, int> out;
+  int position = 0;
+  for (const auto& r : tx.Exec(kFairQueue)) out[r[0].as<std::string>()] = ++position;
+  return out;
+}
+
+int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports) {
+  if (reports.empty()) return 0;
+  std::vector<std::string> uuids, states, errors, phases;
+  std::vector<int64_t> mt, mp, mr, dt, dp, dr, rate, dirty, downtime, iteration, throttle;
+  std::vector<double> sampled;
+  for (const auto& j : reports) {
+    uuids.push_back(j.migration_uuid);
+    states.push_back(j.state);
+    errors.push_back(j.error);
+    phases.push_back(j.phase);
+    mt.push_back(j.memory_total);
+    mp.push_back(j.memory_processed);
+    mr.push_back(j.memory_remaining);
+    dt.push_back(j.disk_total);
+    dp.push_back(j.disk_processed);
+    dr.push_back(j.disk_remaining);
+    rate.push_back(j.transfer_rate_bps);
+    dirty.push_back(j.dirty_rate_bps);
+    downtime.push_back(j.downtime_ms);
+    iteration.push_back(j.iteration);
+    throttle.push_back(j.throttle_percent);
+    sampled.push_back(j.sampled_at);
+  }
+  std::string sampled_text = "{";
+  for (size_t i = 0; i < sampled.size(); ++i) {
+    if (i) sampled_text += ',';
+    sampled_text += std::to_string(sampled[i]);
+  }
+  sampled_text += "}";
+  auto res = tx.Exec(kApplyProgress, host, PgTextArray(uuids), PgTextArray(states), PgArray(mt),
+                     PgArray(mp), PgArray(mr), PgArray(dt), PgArray(dp), PgArray(dr), PgArray(rate),
+                     PgArray(dirty), PgArray(downtime), PgArray(iteration), PgArray(throttle),
+                     PgTextArray(errors), sampled_text, PgTextArray(phases));
+  return res[0][0].as<int>();
+}
+
+void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer) {
+  tx.Exec(kMoveClaims, from_consumer, to_consumer);
+}
+
+void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id) {
+  tx.Exec(kReleaseOnHost, consumer_uuid, host_id);
+}
+
+void ClearMigratingTask(Tx& tx, const std::string& server_uuid) { tx.Exec(kClearTask, server_uuid); }
+
+void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id, const std::string& node) {
+  tx.Exec(kFinishMove, server_uuid, host_id, node);
+}
+
+std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {
+  std::vector<MigrationEvent> out;
+  for (const auto& r : tx.Exec(kEvents, migration_id)) {
+    out.push_back({OptString(r[0]), r[1].as<std::string>(), r[2].as<std::string>(),
+                   OptString(r[3]), r[4].as<std::string>(), OptString(r[5])});
+  }
+  return out;
+}
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,138 @@
+#pragma once
+// Live-migration records as the engine drives them. Who writes which columns is split so that
+// writers never overwrite each other:
+//   - the lease owner (engine): status and everything in SaveLiveMigration, guarded by
+//     compare-and-set on state_version AND lease ownership (a controller whose lease was taken
+//     over cannot write any more: fencing);
+//   - the API: abort_requested_at / force_complete_requested_at (RequestAbort, RequestForce...);
+//   - progress ingest: the job_* and byte counters (ApplyProgress).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/wire/live_migration_messages.hpp"
+#include "common/clock.hpp"
+#include "controller/store/claims_store.hpp"
+
+namespace ferry::controller::store {
+
+class Tx;
+
+struct LiveMigration {
+  int64_t id = 0;
+  std::string uuid;
+  std::string instance_uuid;
+  std::string status;
+  std::optional<std::string> source_compute;
+  std::optional<std::string> source_node;
+  std::optional<std::string> dest_compute;
+  std::optional<std::string> dest_node;
+  std::optional<std::string> dest_host;
+  std::optional<int64_t> memory_total, memory_processed, memory_remaining;
+  std::optional<int64_t> disk_total, disk_processed, disk_remaining;
+  std::optional<std::string> user_id;
+  std::optional<std::string> project_id;
+  TimePoint created_at;
+  std::optional<TimePoint> updated_at;
+  std::optional<std::string> phase;
+  int attempt = 0;
+  int64_t state_version = 0;
+  std::optional<std::string> lease_owner;
+  std::optional<TimePoint> lease_until;
+  std::optional<int64_t> transfer_rate_bps, dirty_rate_bps, eta_seconds, downtime_ms;
+  std::optional<std::string> error_reason;
+  std::optional<std::string> idempotency_key;
+  nlohmann::json request_params = nlohmann::json::object();
+  std::optional<std::string> job_state;
+  std::optional<std::string> job_error;
+  std::optional<TimePoint> progress_at;
+  std::optional<int64_t> iteration, throttle_percent;
+  std::optional<int64_t> lowest_remaining;
+  std::optional<TimePoint> lowest_remaining_at;
+  std::optional<TimePoint> started_at, finished_at;
+  std::optional<TimePoint> abort_requested_at, force_complete_requested_at, force_completed_at;
+  nlohmann::json policy = nlohmann::json::object();
+  std::vector<std::string> ignore_hosts;
+};
+
+struct MigrationEvent {
+  std::optional<std::string> from_status;
+  std::string to_status;
+  std::string event;
+  std::optional<std::string> reason;
+  std::string actor;
+  std::optional<std::string> request_id;
+};
+
+// Inserts a new live migration (status from `m`) and its first event, leased to lease_owner
+// until now + lease. Throws kConflict if m.idempotency_key is taken.
+void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
+                         const std::string& lease_owner, std::chrono::seconds lease);
+std::optional<LiveMigration> FindLiveMigration(Tx& tx, const std::string& uuid);
+std::optional<LiveMigration> FindLiveMigrationById(Tx& tx, int64_t id);
+std::optional<LiveMigration> FindByIdempotencyKey(Tx& tx, const std::string& key);
+// Live migrations of a server, oldest first; only Nova's "in progress" statuses when asked.
+std::vector<LiveMigration> ListServerLiveMigrations(Tx& tx, const std::string& instance_uuid,
+                                                    bool in_progress_only);
+// The server's live migration that is not terminal, if any.
+std::optional<LiveMigration> FindActiveLiveMigration(Tx& tx, const std::string& instance_uuid);
+
+// Compare-and-set: writes the engine-owned columns of `m` (status, phase, attempt, dest_*,
+// error_reason, started/finished/force_completed_at, ignore_hosts, request_params) if the row
+// still has m.state_version and is leased to `owner`; bumps state_version (and m's) and appends
+// `event` when the status changes. False when the CAS lost: someone else moved it on.
+bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
+                       const std::optional<MigrationEvent>& event);
+
+// Requests recorded by the API for the lease owner to act on. False if already requested.
+bool RequestAbort(Tx& tx, const std::string& uuid, TimePoint now);
+bool RequestForceComplete(Tx& tx, const std::string& uuid, TimePoint now);
+
+// Leases. Acquire takes non-terminal live migrations that have no live lease (never leased,
+// expired, or already ours) and returns their uuids; Renew extends ours and returns them.
+std::vector<std::string> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
+                                       int limit);
+std::vector<std::string> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease);
+void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner);
+
+// Slot admission. Holds a transaction-scoped advisory lock so that admissions by several
+// controllers are serialised; returns the queued migrations in fair order (round-robin over
+// requesters, oldest first within each) with the in-flight counts they must respect.
+struct SlotView {
+  struct Queued {
+    std::string uuid;
+    std::string source;
+    std::string dest;
+    std::optional<std::string> lease_owner;
+  };
+  std::vector<Queued> queued;
+  std::map<std::string, int> outbound;  // host -> preparing/running/post-migrating from it
+  std::map<std::string, int> inbound;   // host -> ... towards it
+  int total = 0;
+};
+SlotView LockSlots(Tx& tx);
+// Queue positions (1-based, fair order) of the given queued migrations.
+std::map<std::string, int> QueuePositions(Tx& tx);
+
+// Progress ingest: applies every report in one statement. Only reports from the migration's
+// source host for a running migration land; also sets servers.progress. Returns rows updated.
+int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports);
+
+// Claims during a move: the source claim moves between the server and the migration.
+void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer);
+// Drops the consumer's claims on one host only.
+void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id);
+
+// The server's side of a move ending: task_state 'migrating' cleared (and progress reset);
+// FinishServerMove also puts the server on its new host.
+void ClearMigratingTask(Tx& tx, const std::string& server_uuid);
+void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id, const std::string& node);
+
+// Events of one migration, oldest first (for instance actions and tests).
+std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id);
+
+}  // namespace ferry::controller::store
