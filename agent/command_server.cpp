@@ -75,11 +75,13 @@ std::optional<wire::Command> ParseCommand(const httplib::Request& req, httplib::
 
 }  // namespace
 
-CommandServer::CommandServer(Driver& driver, std::string host, std::string command_token)
+CommandServer::CommandServer(Driver& driver, std::string host, std::string command_token,
+                             JobStartedFn job_started)
     : driver_(driver),
       host_(std::move(host)),
       token_(std::move(command_token)),
-      simulated_(driver.Info().simulated) {
+      simulated_(driver.Info().simulated),
+      job_started_(std::move(job_started)) {
   if (token_.empty()) throw Error(Errc::kBadRequest, "the command token must not be empty");
   Route();
 }
@@ -92,6 +94,8 @@ void CommandServer::Route() {
   server_.set_payload_max_length(kMaxPayloadBytes);
   server_.Post("/v1/commands", [this](const auto& req, auto& res) { HandleCommand(req, res); });
   server_.Get("/v1/inventory", [this](const auto& req, auto& res) { HandleInventory(req, res); });
+  server_.Get(R"(/v1/migrations/([^/]+))",
+              [this](const auto& req, auto& res) { HandleMigration(req, res); });
   server_.Get("/v1/health", [this](const auto& req, auto& res) { HandleHealth(req, res); });
   // Called for every status >= 400; only fill in bodies httplib left empty (404, 405, 413).
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -163,6 +167,21 @@ void CommandServer::HandleInventory(const httplib::Request& req, httplib::Respon
   }
 }
 
+void CommandServer::HandleMigration(const httplib::Request& req, httplib::Response& res) {
+  if (!Authorized(req, res)) return;
+  const std::string uuid = req.matches[1];
+  try {
+    auto job = driver_.LiveMigrationJobStats(uuid);
+    if (!job) {
+      SendError(res, Errc::kNotFound, "no live migration " + uuid + " on host " + host_);
+      return;
+    }
+    SendJson(res, *job);
+  } catch (const Error& e) {
+    SendError(res, e.code(), e.what());
+  }
+}
+
 void CommandServer::HandleCommand(const httplib::Request& req, httplib::Response& res) {
   if (!Authorized(req, res)) return;
   auto cmd = ParseCommand(req, res);
@@ -188,9 +207,12 @@ void CommandServer::HandleCommand(const httplib::Request& req, httplib::Response
 }
 
 void CommandServer::Execute(const wire::Command& cmd, httplib::Response& res) {
-  wire::CommandResult result{cmd.id, "done", "", std::nullopt};
+  wire::CommandResult result{cmd.id, "done", "", std::nullopt, nullptr};
+  CommandContext ctx{driver_, job_started_};
   try {
-    result.domain = (*FindCommand(cmd.kind))(driver_, cmd.args);
+    CommandOutput out = (*FindCommand(cmd.kind))(ctx, cmd.args);
+    result.domain = std::move(out.domain);
+    result.data = std::move(out.data);
   } catch (const json::exception& e) {
     log_.Abandon(cmd.id);
     SendError(res, Errc::kBadRequest, "invalid args for " + cmd.kind + ": " + e.what());

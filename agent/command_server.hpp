@@ -2,6 +2,8 @@
 // The agent's HTTP face toward the controller (contract: api/wire/messages.hpp):
 //   POST /v1/commands   Command -> CommandResult   (X-Auth-Token: command token)
 //   GET  /v1/inventory  -> Inventory               (X-Auth-Token: command token)
+//   GET  /v1/migrations/{migration uuid} -> LiveMigrationJob (X-Auth-Token: command token);
+//                       404 itemNotFound when the hypervisor knows no such job
 //   GET  /v1/health     -> {"status","host","simulated"} (no auth: for load balancers/probes)
 // Errors use Nova's body shape: {"<kind>": {"code": N, "message": "..."}}.
 //
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "agent/command_log.hpp"
+#include "agent/commands.hpp"
 #include "agent/driver.hpp"
 
 namespace ferry::agent {
@@ -30,7 +33,9 @@ inline constexpr size_t kServerThreads = 8;
 
 class CommandServer {
  public:
-  CommandServer(Driver& driver, std::string host, std::string command_token);
+  // job_started (optional) is told about every live-migration job a command starts.
+  CommandServer(Driver& driver, std::string host, std::string command_token,
+                JobStartedFn job_started = nullptr);
   ~CommandServer();
   CommandServer(const CommandServer&) = delete;
   CommandServer& operator=(const CommandServer&) = delete;
@@ -46,6 +51,7 @@ class CommandServer {
   bool Authorized(const httplib::Request& req, httplib::Response& res) const;
   void HandleCommand(const httplib::Request& req, httplib::Response& res);
   void HandleInventory(const httplib::Request& req, httplib::Response& res);
+  void HandleMigration(const httplib::Request& req, httplib::Response& res);
   void HandleHealth(const httplib::Request& req, httplib::Response& res);
   // Runs a command the log has handed to this caller; never leaves the claim dangling.
   void Execute(const wire::Command& cmd, httplib::Response& res);
@@ -54,6 +60,7 @@ class CommandServer {
   const std::string host_;
   const std::string token_;
   const bool simulated_;
+  const JobStartedFn job_started_;
   CommandLog log_{kCommandLogCapacity};
   httplib::Server server_;
   std::thread thread_;

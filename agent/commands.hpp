@@ -1,6 +1,6 @@
 #pragma once
 // The command kinds the agent understands, one row each: decode args, call the driver.
-// Later issues add the migration steps here; the command server stays unchanged.
+// The command server stays unchanged when a kind is added.
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,12 +10,28 @@
 
 namespace ferry::agent {
 
-// Runs one command against the driver. Returns the domain the command leaves behind (if any).
-// Throws ferry::Error(kBadRequest) or nlohmann::json::exception for invalid args, and whatever
-// the driver throws for failures.
-using CommandFn = std::function<std::optional<wire::Domain>(Driver&, const nlohmann::json& args)>;
+// What a command leaves behind, copied into wire::CommandResult.
+struct CommandOutput {
+  std::optional<wire::Domain> domain;
+  nlohmann::json data;  // kind-specific (prepare: {"incoming_uri": ...}); null when none
+};
+
+// Called after start_live_migration started a job, so the job monitor reports its progress.
+using JobStartedFn = std::function<void(const wire::LiveMigrationSpec& spec)>;
+
+struct CommandContext {
+  Driver& driver;
+  JobStartedFn job_started;  // may be empty
+};
+
+// Runs one command. Throws ferry::Error(kBadRequest) or nlohmann::json::exception for invalid
+// args, and whatever the driver throws for failures.
+using CommandFn = std::function<CommandOutput(CommandContext& ctx, const nlohmann::json& args)>;
 
 // nullptr for an unknown kind.
 const CommandFn* FindCommand(const std::string& kind);
+
+// Decodes and validates a LiveMigrationSpec. Throws ferry::Error(kBadRequest) naming the field.
+wire::LiveMigrationSpec DecodeLiveMigrationSpec(const std::string& kind, const nlohmann::json& args);
 
 }  // namespace ferry::agent

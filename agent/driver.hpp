@@ -12,9 +12,11 @@
 //
 // Thread safety: every method may be called concurrently (command server pool + reporter).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
 namespace ferry::agent {
@@ -50,10 +52,59 @@ class Driver {
   // Idempotent: deleting a uuid the hypervisor does not have is success.
   virtual void DeleteDomain(const std::string& uuid) = 0;
 
-  // Later issues add the migration surface here (check destination, pre-migration, start live
-  // migration, job progress, abort, force complete, post-migration/rollback, cold migration
-  // steps, rebuild for evacuation). They are deliberately not stubbed: a stub that "succeeds"
-  // would let a controller believe a migration happened.
+  // ---- Live migration (api/wire/live_migration_messages.hpp) --------------------------------
+  // Every method is idempotent: the controller re-sends a command after its own crash, and the
+  // agent's command log does not survive an agent restart. Methods take the migration's spec,
+  // so a driver needs no memory of earlier steps to answer a repeat.
+
+  // Destination: can this host run spec.domain? Returns normally when it can; throws
+  // ferry::Error(kConflict) with the reason (capacity, CPU, guest already here) when it cannot.
+  virtual void CheckLiveMigrationDestination(const wire::LiveMigrationSpec& spec) = 0;
+
+  // Destination: get ready to receive (Nova's pre_live_migration). The guest appears here as an
+  // incoming domain, paused, until switch-over. Returns the URI the source must send to (for
+  // libvirt the migration URI on --migration-address; for the sim "tcp:<addr>:<port>").
+  virtual std::string PrepareLiveMigrationDestination(const wire::LiveMigrationSpec& spec) = 0;
+
+  // Source: starts the copy job and returns at once; progress comes from LiveMigrationJobStats.
+  // A repeat for a migration whose job exists (running or ended) changes nothing.
+  virtual void StartLiveMigration(const wire::LiveMigrationSpec& spec) = 0;
+
+  // Source: the job's current state, including ended jobs (their outcome is kept, across agent
+  // restarts where the hypervisor allows). nullopt when this host knows no such migration.
+  virtual std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(
+      const std::string& migration_uuid) = 0;
+
+  // Source: every job still running (the monitor adopts them after an agent restart).
+  virtual std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() = 0;
+
+  // Source: the job ends "cancelled" and the guest keeps running here. Success when the job has
+  // already ended cancelled or failed; kConflict when it completed (the guest has moved);
+  // a job not started yet is recorded as cancelled, so a late start does nothing.
+  virtual void AbortLiveMigration(const std::string& migration_uuid) = 0;
+
+  // Source: make a running job finish: post-copy when permit_post_copy (the guest runs on the
+  // destination at once and pulls the rest), else pause the guest so the copy converges.
+  // Success when already forcing or completed; kConflict when it failed or was cancelled;
+  // kNotFound when unknown.
+  virtual void ForceCompleteLiveMigration(const std::string& migration_uuid,
+                                          bool permit_post_copy) = 0;
+
+  // Destination: after switch-over, the guest is defined, persistent and running here; returns
+  // it. kConflict while the guest has not switched over to this host.
+  virtual wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& spec) = 0;
+
+  // Source: the guest is no longer defined here. Success when already gone; kConflict while
+  // it still runs here and no job of this migration completed (deleting it would lose it).
+  virtual void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) = 0;
+
+  // Destination: whatever prepare made is gone. Success when nothing is left; kConflict when
+  // the guest has switched over and runs here (removing it would lose it).
+  virtual void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) = 0;
+
+  // Later issues add cold migration steps and rebuild for evacuation here. They are
+  // deliberately not stubbed: a stub that "succeeds" would let a controller believe a move
+  // happened.
 };
 
 }  // namespace ferry::agent

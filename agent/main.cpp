@@ -1,5 +1,5 @@
-// ferry-agent: one per hypervisor host. Wiring only: flags -> driver -> command server ->
-// reporter, then wait for SIGTERM/SIGINT and stop in reverse order.
+// ferry-agent: one per hypervisor host. Wiring only: flags -> driver -> job monitor -> command
+// server -> reporter, then wait for SIGTERM/SIGINT and stop in reverse order.
 #include <pthread.h>
 #include <signal.h>
 
@@ -10,6 +10,7 @@
 #include "agent/address.hpp"
 #include "agent/command_server.hpp"
 #include "agent/drivers/sim/sim_driver.hpp"
+#include "agent/live_migration_monitor.hpp"
 #include "agent/options.hpp"
 #include "agent/reporter.hpp"
 #include "common/clock.hpp"
@@ -43,9 +44,7 @@ ReporterConfig MakeReporterConfig(const AgentOptions& o, const HostPort& listen,
   c.command_url =
       o.advertise_url.empty() ? "http://" + FormatHostPort(listen.host, port) : o.advertise_url;
   c.host_ip = ParseUrl(c.command_url).host;
-  c.migration_address = !o.migration_address.empty()  ? o.migration_address
-                        : IsWildcardHost(listen.host) ? c.host_ip
-                                                      : listen.host;
+  c.migration_address = InboundMigrationAddress(o);  // where the sim driver listens too
   c.heartbeat_interval = std::chrono::seconds(o.heartbeat_interval_s);
   return c;
 }
@@ -56,7 +55,15 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
   std::string command_token = ReadTokenFile(o.command_token_file);
 
   auto driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o));
-  CommandServer server(*driver, o.host, command_token);
+  std::string agent_token = ReadTokenFile(o.controller_token_file);
+  LiveMigrationMonitor monitor(MonitorConfig{o.controller_url, agent_token, o.host},
+                               *driver, ferry::DefaultClock());
+  monitor.Start();
+  CommandServer server(*driver, o.host, command_token,
+                       [&monitor](const ferry::wire::LiveMigrationSpec& spec) {
+                         monitor.Watch(spec.migration_uuid,
+                                       std::chrono::seconds(spec.monitor_interval_s));
+                       });
   int port = server.Start(listen.host, listen.port);
   if (!o.port_file.empty()) WritePortFile(o.port_file, port);
 
@@ -70,6 +77,7 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
   spdlog::info("ferry-agent stopping signal={}", signal);
   reporter.Stop();
   server.Stop();
+  monitor.Stop();
   spdlog::info("ferry-agent stopped host={}", o.host);
   return 0;
 }

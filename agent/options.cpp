@@ -59,6 +59,10 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
                  "sim: pre-create a foreign domain name:vcpus:memory_mb:disk_gb[:uuid] at first "
                  "start (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--sim-scenario", o.sim_scenarios,
+                 "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
+                 "prepare-fails, stall, switchover-fails, agent-dies-mid-copy")
+      ->allow_extra_args(false);
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -81,6 +85,14 @@ void ValidateOptions(const AgentOptions& o) {
   }
   if (o.state_dir.empty()) throw Error(Errc::kBadRequest, "--state-dir must not be empty");
   for (const auto& spec : o.sim_domains) sim::ParseSimDomainSpec(spec);
+  for (const auto& spec : o.sim_scenarios) sim::ParseSimScenario(spec);
+}
+
+std::string InboundMigrationAddress(const AgentOptions& o) {
+  if (!o.migration_address.empty()) return o.migration_address;
+  HostPort listen = ParseHostPort(o.listen);
+  if (!IsWildcardHost(listen.host)) return listen.host;
+  return ParseUrl(o.advertise_url).host;
 }
 
 sim::SimConfig MakeSimConfig(const AgentOptions& o) {
@@ -92,6 +104,8 @@ sim::SimConfig MakeSimConfig(const AgentOptions& o) {
   c.link_bandwidth_bytes_per_s = o.sim_bandwidth_mbps * sim::kBytesPerMb;
   c.dirty_rate_bytes_per_s = o.sim_dirty_rate_mbps * sim::kBytesPerMb;
   for (const auto& spec : o.sim_domains) c.foreign_domains.push_back(sim::ParseSimDomainSpec(spec));
+  for (const auto& spec : o.sim_scenarios) c.scenarios.push_back(sim::ParseSimScenario(spec));
+  c.migration_address = InboundMigrationAddress(o);
   return c;
 }
 

@@ -31,6 +31,7 @@ struct AgentOptions {
   int64_t sim_bandwidth_mbps = sim::kDefaultBandwidthMbps;
   int64_t sim_dirty_rate_mbps = sim::kDefaultDirtyRateMbps;
   std::vector<std::string> sim_domains;
+  std::vector<std::string> sim_scenarios;  // NAME[:domain-uuid], see agent/README.md
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
 };
@@ -40,6 +41,10 @@ void AddOptions(CLI::App& app, AgentOptions& options);
 // Cross-flag rules CLI11 cannot express. Throws ferry::Error(kBadRequest) with a message that
 // names the flag.
 void ValidateOptions(const AgentOptions& options);
+
+// The host's inbound live-migration address: --migration-address, else the listen host, else
+// (wildcard listen) the host of --advertise-url.
+std::string InboundMigrationAddress(const AgentOptions& options);
 
 // The SimConfig the flags describe (parses every --sim-domain; throws on a bad one).
 sim::SimConfig MakeSimConfig(const AgentOptions& options);

@@ -1,5 +1,7 @@
 #include "agent/drivers/sim/sim_config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <sstream>
@@ -58,6 +60,40 @@ wire::Domain ParseSimDomainSpec(const std::string& spec) {
   }
   d.power_state = wire::PowerState::kRunning;  // a hand-started guest is running
   return d;
+}
+
+bool SimConfig::HasScenario(const std::string& name, const std::string& domain_uuid) const {
+  std::string uuid = domain_uuid;
+  std::transform(uuid.begin(), uuid.end(), uuid.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::any_of(scenarios.begin(), scenarios.end(), [&](const SimScenario& s) {
+    return s.name == name && (s.domain_uuid.empty() || s.domain_uuid == uuid);
+  });
+}
+
+SimScenario ParseSimScenario(const std::string& spec) {
+  static const std::vector<std::string> kKnown = {
+      kScenarioPrecheckFails, kScenarioPrepareFails, kScenarioStall, kScenarioSwitchoverFails,
+      kScenarioAgentDiesMidCopy};
+  SimScenario s;
+  auto colon = spec.find(':');
+  s.name = spec.substr(0, colon);
+  if (std::find(kKnown.begin(), kKnown.end(), s.name) == kKnown.end()) {
+    std::string known;
+    for (const auto& k : kKnown) known += (known.empty() ? "" : ", ") + k;
+    throw Error(Errc::kBadRequest,
+                "--sim-scenario '" + spec + "': unknown scenario; known: " + known);
+  }
+  if (colon != std::string::npos) {
+    s.domain_uuid = spec.substr(colon + 1);
+    if (!IsUuid(s.domain_uuid)) {
+      throw Error(Errc::kBadRequest,
+                  "--sim-scenario '" + spec + "': '" + s.domain_uuid + "' is not a uuid");
+    }
+    std::transform(s.domain_uuid.begin(), s.domain_uuid.end(), s.domain_uuid.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  return s;
 }
 
 }  // namespace ferry::agent::sim

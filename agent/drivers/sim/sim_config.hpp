@@ -17,6 +17,19 @@ inline constexpr int64_t kDefaultBandwidthMbps = 1250;  // MB/s: a 10 GbE link (
 inline constexpr int64_t kDefaultDirtyRateMbps = 0;     // MB/s: an idle guest; tests raise it
 inline constexpr int64_t kBytesPerMb = 1000 * 1000;     // link speeds are decimal (10 GbE)
 
+// Named failure modes of the modelled hypervisor, chosen by tests (--sim-scenario NAME[:uuid]).
+// Without a domain uuid a scenario applies to every domain. agent/README.md describes each.
+inline constexpr const char* kScenarioPrecheckFails = "precheck-fails";
+inline constexpr const char* kScenarioPrepareFails = "prepare-fails";
+inline constexpr const char* kScenarioStall = "stall";
+inline constexpr const char* kScenarioSwitchoverFails = "switchover-fails";
+inline constexpr const char* kScenarioAgentDiesMidCopy = "agent-dies-mid-copy";
+
+struct SimScenario {
+  std::string name;
+  std::string domain_uuid;  // lowercase; empty = every domain
+};
+
 struct SimConfig {
   std::string state_dir;  // holds domains.json; created when missing
   int vcpus = kDefaultVcpus;
@@ -29,7 +42,16 @@ struct SimConfig {
   // Domains ferry did not create ("foreign"), made only when the state dir is new: they stand
   // for guests an operator started by hand, which the controller must report, not adopt.
   std::vector<wire::Domain> foreign_domains;
+  // Where this host accepts incoming migrations (the agent's --migration-address).
+  std::string migration_address = "127.0.0.1";
+  std::vector<SimScenario> scenarios;
+
+  bool HasScenario(const std::string& name, const std::string& domain_uuid) const;
 };
+
+// Parses a --sim-scenario value "NAME[:domain-uuid]". Throws ferry::Error(kBadRequest) for an
+// unknown name or a bad uuid, listing the known names.
+SimScenario ParseSimScenario(const std::string& spec);
 
 // Parses a --sim-domain value "name:vcpus:memory_mb:disk_gb[:uuid]" (uuid random when absent).
 // Throws ferry::Error(kBadRequest) naming the bad part.

@@ -45,14 +45,18 @@ std::vector<SimDomain> Values(const std::map<std::string, SimDomain>& m) {
 
 }  // namespace
 
-SimDriver::SimDriver(SimConfig config) : config_(std::move(config)), state_(config_.state_dir) {
+SimDriver::SimDriver(SimConfig config, Clock& clock)
+    : config_(std::move(config)), clock_(clock), state_(config_.state_dir) {
   spdlog::info(
       "ferry-sim: simulated hypervisor, no real guests run here state_dir={} vcpus={} "
       "memory_mb={} disk_gb={} link_bandwidth_bytes_per_s={} dirty_rate_bytes_per_s={}",
       config_.state_dir, config_.vcpus, config_.memory_mb, config_.disk_gb,
       config_.link_bandwidth_bytes_per_s, config_.dirty_rate_bytes_per_s);
   if (state_.Exists()) {
-    for (auto& d : state_.Load()) domains_[Lower(d.domain.uuid)] = std::move(d);
+    SimState loaded = state_.Load();
+    for (auto& d : loaded.domains) domains_[Lower(d.domain.uuid)] = std::move(d);
+    for (auto& j : loaded.jobs) jobs_[j.migration_uuid] = std::move(j);
+    FailInterruptedJobs();
     if (!config_.foreign_domains.empty()) {
       spdlog::info("ferry-sim: state exists, --sim-domain ignored (applies at first start only)");
     }
@@ -62,7 +66,7 @@ SimDriver::SimDriver(SimConfig config) : config_(std::move(config)), state_(conf
       Validate(d);
       d.uuid = Lower(d.uuid);
       spdlog::info("ferry-sim: simulated foreign domain uuid={} {}", d.uuid, Describe(d));
-      initial[d.uuid] = SimDomain{d, config_.dirty_rate_bytes_per_s};
+      initial[d.uuid] = SimDomain{d, config_.dirty_rate_bytes_per_s, "", false};
     }
     std::lock_guard lock(mu_);
     CommitLocked(std::move(initial));  // writes the file even when empty: first start is done
@@ -112,7 +116,7 @@ wire::Domain SimDriver::CreateDomain(const wire::Domain& requested) {
                                      Describe(it->second.domain) + ")");
   }
   auto next = domains_;
-  next[d.uuid] = SimDomain{d, config_.dirty_rate_bytes_per_s};
+  next[d.uuid] = SimDomain{d, config_.dirty_rate_bytes_per_s, "", false};
   CommitLocked(std::move(next));
   spdlog::info("ferry-sim: created simulated domain uuid={} {}", d.uuid, Describe(d));
   return d;
@@ -136,9 +140,14 @@ int64_t SimDriver::DirtyRateBytesPerSecond(const std::string& uuid) const {
   return it->second.dirty_rate_bytes_per_s;
 }
 
-void SimDriver::CommitLocked(std::map<std::string, SimDomain> next) {
-  state_.Save(Values(next));
+void SimDriver::CommitLocked(Domains next) { CommitLocked(std::move(next), jobs_); }
+
+void SimDriver::CommitLocked(Domains next, Jobs next_jobs) {
+  SimState state{Values(next), {}};
+  for (const auto& [uuid, job] : next_jobs) state.jobs.push_back(job);
+  state_.Save(state);
   domains_ = std::move(next);
+  jobs_ = std::move(next_jobs);
 }
 
 }  // namespace ferry::agent::sim

@@ -44,6 +44,8 @@ void FsyncDir(const std::string& dir) {
 nlohmann::json ToJson(const SimDomain& d) {
   nlohmann::json j = d.domain;
   j["dirty_rate_bytes_per_s"] = d.dirty_rate_bytes_per_s;
+  if (!d.migration_uuid.empty()) j["migration_uuid"] = d.migration_uuid;
+  if (d.incoming) j["incoming"] = true;
   return j;
 }
 
@@ -51,6 +53,8 @@ SimDomain FromJson(const nlohmann::json& j) {
   SimDomain d;
   d.domain = j.get<wire::Domain>();
   d.dirty_rate_bytes_per_s = j.value("dirty_rate_bytes_per_s", int64_t{0});
+  d.migration_uuid = j.value("migration_uuid", "");
+  d.incoming = j.value("incoming", false);
   return d;
 }
 
@@ -79,30 +83,33 @@ std::string SimStateFile::Path() const { return dir_ + "/" + kStateFileName; }
 
 bool SimStateFile::Exists() const { return std::filesystem::exists(Path()); }
 
-std::vector<SimDomain> SimStateFile::Load() const {
+SimState SimStateFile::Load() const {
   std::ifstream in(Path());
   if (!in) ThrowErrno("open", Path());
-  std::vector<SimDomain> domains;
+  SimState state;
   try {
     auto j = nlohmann::json::parse(in);
     int format = j.at("format").get<int>();
     if (format != kFormatVersion) {
       throw Error(Errc::kInternal, Path() + ": unsupported format " + std::to_string(format));
     }
-    for (const auto& d : j.at("domains")) domains.push_back(FromJson(d));
+    for (const auto& d : j.at("domains")) state.domains.push_back(FromJson(d));
+    // Added with live migration: files written before it have no jobs.
+    if (j.contains("live_migration_jobs")) j.at("live_migration_jobs").get_to(state.jobs);
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::kInternal, Path() + " is corrupt: " + e.what());
   }
-  return domains;
+  return state;
 }
 
-void SimStateFile::Save(const std::vector<SimDomain>& domains) const {
+void SimStateFile::Save(const SimState& state) const {
   nlohmann::json j;
   j["format"] = kFormatVersion;
   // Anyone opening this file must not mistake it for a real hypervisor's records.
   j["note"] = "ferry-sim simulated hypervisor state; no real guests";
   j["domains"] = nlohmann::json::array();
-  for (const auto& d : domains) j["domains"].push_back(ToJson(d));
+  for (const auto& d : state.domains) j["domains"].push_back(ToJson(d));
+  j["live_migration_jobs"] = state.jobs;
   std::string data = j.dump(2) + "\n";
 
   std::string tmp = Path() + ".tmp";

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
 namespace ferry::agent::sim {
@@ -13,6 +14,17 @@ namespace ferry::agent::sim {
 struct SimDomain {
   wire::Domain domain;
   int64_t dirty_rate_bytes_per_s = 0;  // memory pages dirtied per second, for pre-copy modelling
+  // The live migration that brought this domain here ("" for one created here), and whether it
+  // is still incoming (prepared, paused, not switched over yet).
+  std::string migration_uuid;
+  bool incoming = false;
+};
+
+// Everything the sim must remember across agent restarts: its domains, and the outcome of its
+// outgoing live-migration jobs (the controller asks for them after a crash).
+struct SimState {
+  std::vector<SimDomain> domains;
+  std::vector<wire::LiveMigrationJob> jobs;
 };
 
 class SimStateFile {
@@ -28,9 +40,9 @@ class SimStateFile {
   bool Exists() const;
   // Throws ferry::Error(kInternal) on an unreadable or corrupt file. Deliberately no fallback to
   // "empty": reporting zero domains when guests exist is the worst lie an agent can tell.
-  std::vector<SimDomain> Load() const;
+  SimState Load() const;
   // Write temp + fsync + rename + fsync dir: a crash leaves the old or the new file, never half.
-  void Save(const std::vector<SimDomain>& domains) const;
+  void Save(const SimState& state) const;
 
   std::string Path() const;
 
