@@ -6,17 +6,24 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <unistd.h>
 
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
 #include "common/tokens.hpp"
+#include "common/uuid.hpp"
 #include "controller/agent_client/agent_client.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/conductor/host_liveness.hpp"
 #include "controller/conductor/host_registry.hpp"
 #include "controller/conductor/periodic.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
+#include "controller/conductor/server_placement.hpp"
+#include "controller/live_migration/engine.hpp"
+#include "controller/live_migration/progress_ingest.hpp"
+#include "controller/live_migration/service.hpp"
+#include "controller/store/hosts_store.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/schema_migrator.hpp"
 
@@ -36,6 +43,7 @@ struct ServeOptions {
   int db_pool = 8;                             // the API threads share these; 2-core hosts
   int build_workers = 4;                       // server create/delete drivers in parallel
   std::string port_file;
+  live_migration::EngineOptions live;          // live migration: limits, leases, policy defaults
   std::string log_level = "info";
   std::string log_file;
 };
@@ -69,7 +77,28 @@ int Serve(const ServeOptions& o) {
   conductor::HostRegistry registry(db, clock, std::chrono::seconds(o.heartbeat_interval_s));
   conductor::ServerLifecycle lifecycle(db, agents, clock, o.build_workers);
   conductor::HostLiveness liveness(db, clock, std::chrono::seconds(o.service_down_time_s));
-  api::Deps deps{db, clock, registry, lifecycle, std::chrono::seconds(o.service_down_time_s)};
+
+  live_migration::Validate(o.live.policy);
+  auto live_options = o.live;
+  char hostname[256] = {};
+  gethostname(hostname, sizeof(hostname) - 1);
+  // Unique per process: a restarted controller must not resume leases it held before the crash
+  // without waiting for them to expire, or two incarnations could overlap.
+  live_options.owner = std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
+  scheduler::Scheduler live_scheduler;
+  live_migration::Context live_ctx{db, agents, clock, live_scheduler,
+                                   [&db] {
+                                     std::vector<scheduler::HostState> out;
+                                     db.Transact([&](store::Tx& tx) {
+                                       for (const auto& h : store::ListHosts(tx)) out.push_back(conductor::ToHostState(h));
+                                     });
+                                     return out;
+                                   },
+                                   live_options};
+  live_migration::Engine engine(live_ctx);
+  live_migration::Service live_service(live_ctx, engine);
+  live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
+  api::Deps deps{db, clock, registry, lifecycle, std::chrono::seconds(o.service_down_time_s), live_service, progress};
   api::ApiServer server(tokens, o.api_threads);
   api::RegisterAllRoutes(server, deps);
 
@@ -83,6 +112,8 @@ int Serve(const ServeOptions& o) {
   conductor::Periodic reconcile_task("server-reconcile", std::chrono::seconds(10), [&] { lifecycle.Reconcile(); });
   registry.OnRegistered([&] { reconcile_task.Wake(); });
   lifecycle.Start();
+  progress.Start();
+  engine.Start();
   liveness_task.Start();
   reconcile_task.Start();
 
@@ -96,8 +127,42 @@ int Serve(const ServeOptions& o) {
   g_server = nullptr;
   reconcile_task.Stop();
   liveness_task.Stop();
+  engine.Stop();
+  progress.Stop();
   lifecycle.Stop();
   return 0;
+}
+
+void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
+  const std::string g = "Live migration";
+  auto range = [](int lo, int hi) { return CLI::Range(lo, hi); };
+  app.add_option("--max-concurrent-live-migrations", o.limits.max_outbound_per_host,
+                 "outbound live migrations per host at once (Nova's default 1)")->check(range(1, 1000))->capture_default_str()->group(g);
+  app.add_option("--max-inbound-live-migrations", o.limits.max_inbound_per_host,
+                 "inbound live migrations per host at once")->check(range(1, 1000))->capture_default_str()->group(g);
+  app.add_option("--max-cluster-live-migrations", o.limits.max_total,
+                 "live migrations in the whole cluster at once (0: no limit)")->check(range(0, 100000))->capture_default_str()->group(g);
+  app.add_option("--migrate-max-retries", o.migrate_max_retries,
+                 "destinations tried after failed pre-checks (-1: until out of hosts)")->check(range(-1, 1000))->capture_default_str()->group(g);
+  app.add_option_function<int>("--live-migration-lease", [&o](int s) { o.lease = std::chrono::seconds(s); },
+                 "seconds a crashed controller's migrations wait before another takes them (default 15)")->check(range(2, 3600))->group(g);
+  app.add_option_function<int>("--live-migration-tick-ms", [&o](int ms) { o.tick = std::chrono::milliseconds(ms); },
+                 "how often leases are renewed and migrations looked at (default 1000)")->check(range(50, 60000))->group(g);
+  app.add_option("--live-migration-workers", o.workers)->check(range(1, 256))->capture_default_str()->group(g);
+  auto& p = o.policy;
+  app.add_option("--live-migration-completion-timeout", p.completion_timeout_per_gib_s,
+                 "seconds per GiB of memory (+ copied disk), each at least 2 GiB; 0: none")->capture_default_str()->group(g);
+  app.add_option("--live-migration-timeout-action", p.timeout_action)->check(CLI::IsMember({"abort", "force_complete"}))->capture_default_str()->group(g);
+  app.add_option("--live-migration-progress-timeout", p.progress_timeout_s,
+                 "seconds without a new low of data remaining before the timeout action; 0: off")->capture_default_str()->group(g);
+  app.add_flag("--live-migration-permit-post-copy", p.permit_post_copy)->group(g);
+  app.add_flag("--live-migration-permit-auto-converge", p.permit_auto_converge)->group(g);
+  app.add_option("--live-migration-bandwidth", p.bandwidth_mibps, "MiB/s, always sent to the hypervisor")->capture_default_str()->group(g);
+  app.add_option("--live-migration-downtime", p.max_downtime_ms, "max downtime in ms (min 100)")->capture_default_str()->group(g);
+  app.add_option("--live-migration-downtime-steps", p.downtime_steps)->capture_default_str()->group(g);
+  app.add_option("--live-migration-downtime-delay", p.downtime_delay_s, "seconds per GiB between steps")->capture_default_str()->group(g);
+  app.add_option("--live-migration-monitor-interval", p.monitor_interval_s,
+                 "seconds between progress reports from agents (Nova's default 5)")->capture_default_str()->group(g);
 }
 
 int DbUpgrade(const std::string& dsn) {
@@ -144,6 +209,7 @@ int main(int argc, char** argv) {
   serve->add_option("--api-threads", o.api_threads)->check(CLI::Range(2, 1024))->capture_default_str();
   serve->add_option("--db-pool", o.db_pool)->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--port-file", o.port_file, "write the bound port here");
+  AddLiveMigrationOptions(*serve, o.live);
   serve->add_option("--log-level", o.log_level)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   serve->add_option("--log-file", o.log_file, "default: stderr");
   CLI11_PARSE(app, argc, argv);

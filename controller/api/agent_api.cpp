@@ -1,8 +1,11 @@
-// Agent -> controller endpoints (role "agent"): registration and heartbeats with inventory.
+// Agent -> controller endpoints (role "agent"): registration, heartbeats with inventory, and
+// live-migration progress reports.
+#include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 #include "common/errors.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/conductor/host_registry.hpp"
+#include "controller/live_migration/progress_ingest.hpp"
 
 namespace ferry::controller::api {
 
@@ -21,6 +24,15 @@ void RegisterAgentRoutes(ApiServer& api, Deps& deps) {
       throw Error(Errc::kForbidden, "token of " + req.principal.name + " cannot speak for " + hb.host);
     }
     return Response{200, deps.hosts.Heartbeat(hb)};
+  });
+  api.Route("POST", "/agent/v1/migration-progress", Access::kAgent, [&deps](Request& req) {
+    auto batch = req.body.get<wire::MigrationProgressBatch>();
+    if (batch.host != req.principal.name && req.principal.name != "agent") {
+      throw Error(Errc::kForbidden, "token of " + req.principal.name + " cannot speak for " + batch.host);
+    }
+    // Only reports from a running migration's source land (see store::ApplyProgress).
+    deps.progress.Submit(batch);
+    return Response{204, nullptr};
   });
 }
 

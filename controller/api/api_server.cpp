@@ -76,6 +76,7 @@ void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
   req.request_id = "req-" + NewUuid();
   req.query = {hreq.params.begin(), hreq.params.end()};
   req.base_url = "http://" + hreq.get_header_value("Host");
+  if (hreq.has_header("Idempotency-Key")) req.idempotency_key = hreq.get_header_value("Idempotency-Key");
   hres.set_header("x-openstack-request-id", req.request_id);
   const bool nova_api = req.path.rfind("/v2.1", 0) == 0;
   try {

@@ -25,6 +25,10 @@ class ServerLifecycle;
 namespace ferry::controller::store {
 class Database;
 }
+namespace ferry::controller::live_migration {
+class Service;
+class ProgressIngest;
+}  // namespace ferry::controller::live_migration
 
 namespace ferry::controller::api {
 
@@ -42,6 +46,7 @@ struct Request {
   Microversion mv;
   std::string request_id;
   std::string base_url;                          // scheme://host:port, for links
+  std::optional<std::string> idempotency_key;    // Idempotency-Key header: a retry is not new
 
   std::optional<std::string> Query(const std::string& key) const;
   bool IsAdmin() const { return principal.role == Role::kAdmin; }
@@ -60,6 +65,8 @@ struct Deps {
   conductor::HostRegistry& hosts;
   conductor::ServerLifecycle& servers;
   std::chrono::seconds service_down_time;
+  live_migration::Service& live_migrations;
+  live_migration::ProgressIngest& progress;
 };
 
 class ApiServer {
@@ -98,6 +105,8 @@ void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
 void RegisterAgentRoutes(ApiServer& api, Deps& deps);
 void RegisterMigrationRoutes(ApiServer& api, Deps& deps);
 void RegisterInstanceActionRoutes(ApiServer& api, Deps& deps);
+void RegisterServerActionRoutes(ApiServer& api, Deps& deps);
+void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -110,6 +119,8 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterAgentRoutes(api, deps);
   RegisterMigrationRoutes(api, deps);
   RegisterInstanceActionRoutes(api, deps);
+  RegisterServerActionRoutes(api, deps);
+  RegisterServerMigrationRoutes(api, deps);
 }
 
 }  // namespace ferry::controller::api

@@ -1,0 +1,164 @@
+// /v2.1/servers/{id}/migrations (admin): the in-progress live migrations of a server, with
+// Nova's fields (2.23; 2.59 uuid; 2.80 user_id, project_id) plus ferry's additive ones: phase,
+// progress_percent, transfer_rate_bps, dirty_rate_bps, eta_seconds, attempt, queue_position,
+// error. force_complete (2.22) and abort (2.24; queued and preparing too from 2.65).
+#include <algorithm>
+#include <string>
+
+#include "common/errors.hpp"
+#include "common/time_format.hpp"
+#include "common/uuid.hpp"
+#include "controller/api/api_server.hpp"
+#include "controller/api/validation.hpp"
+#include "controller/live_migration/service.hpp"
+#include "controller/store/database.hpp"
+#include "controller/store/live_migrations_store.hpp"
+#include "controller/store/servers_store.hpp"
+
+namespace ferry::controller::api {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// Bytes copied out of bytes to copy (memory and disk), as a percentage; null before the first
+// report. Pre-copy rounds re-send dirtied memory, so it may dip between rounds.
+json ProgressPercent(const store::LiveMigration& m) {
+  const int64_t total = m.memory_total.value_or(0) + m.disk_total.value_or(0);
+  if (!m.memory_remaining || total <= 0) return nullptr;
+  const int64_t remaining =
+      std::clamp<int64_t>(m.memory_remaining.value_or(0) + m.disk_remaining.value_or(0), 0, total);
+  return (total - remaining) * 100 / total;
+}
+
+json View(const Request& req, const store::LiveMigration& m, const std::map<std::string, int>& queue) {
+  json o = {{"id", m.id},
+            {"server_uuid", m.instance_uuid},
+            {"source_compute", Opt(m.source_compute)},
+            {"source_node", Opt(m.source_node)},
+            {"dest_compute", Opt(m.dest_compute)},
+            {"dest_node", Opt(m.dest_node)},
+            {"dest_host", Opt(m.dest_host)},
+            {"status", m.status},
+            {"memory_total_bytes", Opt(m.memory_total)},
+            {"memory_processed_bytes", Opt(m.memory_processed)},
+            {"memory_remaining_bytes", Opt(m.memory_remaining)},
+            {"disk_total_bytes", Opt(m.disk_total)},
+            {"disk_processed_bytes", Opt(m.disk_processed)},
+            {"disk_remaining_bytes", Opt(m.disk_remaining)},
+            {"created_at", FormatNovaTime(m.created_at)},
+            {"updated_at", m.updated_at ? json(FormatNovaTime(*m.updated_at)) : json(nullptr)},
+            // ferry's additive fields
+            {"phase", Opt(m.phase)},
+            {"progress_percent", ProgressPercent(m)},
+            {"transfer_rate_bps", Opt(m.transfer_rate_bps)},
+            {"dirty_rate_bps", Opt(m.dirty_rate_bps)},
+            {"eta_seconds", Opt(m.eta_seconds)},
+            {"attempt", m.attempt},
+            {"queue_position", nullptr},
+            {"error", Opt(m.error_reason)}};
+  if (auto it = queue.find(m.uuid); it != queue.end()) o["queue_position"] = it->second;
+  if (req.mv.AtLeast(59)) o["uuid"] = m.uuid;
+  if (req.mv.AtLeast(80)) {
+    o["user_id"] = Opt(m.user_id);
+    o["project_id"] = Opt(m.project_id);
+  }
+  return o;
+}
+
+void RequireVersion(const Request& req, int minor) {
+  // Nova: the route does not exist below its microversion.
+  if (!req.mv.AtLeast(minor)) throw Error(Errc::kNotFound, "The resource could not be found.");
+}
+
+void RequireServer(store::Tx& tx, const std::string& uuid) {
+  if (!IsUuid(uuid) || !store::ServerExists(tx, uuid)) {
+    throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
+  }
+}
+
+int64_t MigrationId(const std::string& text) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(Errc::kNotFound, "Migration " + text + " could not be found.");
+  }
+  return std::stoll(text);
+}
+
+Response List(Deps& deps, Request& req) {
+  RequireVersion(req, 23);
+  json out = json::array();
+  deps.db.Transact([&](store::Tx& tx) {
+    RequireServer(tx, req.params.at(0));
+    const auto queue = store::QueuePositions(tx);
+    for (const auto& m : store::ListServerLiveMigrations(tx, req.params.at(0), true)) {
+      out.push_back(View(req, m, queue));
+    }
+  });
+  return Response{200, {{"migrations", out}}};
+}
+
+Response Show(Deps& deps, Request& req) {
+  RequireVersion(req, 23);
+  const std::string server = req.params.at(0);
+  json out;
+  deps.db.Transact([&](store::Tx& tx) {
+    RequireServer(tx, server);
+    const int64_t id = MigrationId(req.params.at(1));
+    auto m = store::FindLiveMigrationById(tx, id);
+    const bool listed = m && m->instance_uuid == server &&
+                        (m->status == "queued" || m->status == "preparing" ||
+                         m->status == "running" || m->status == "post-migrating");
+    if (!listed) {
+      throw Error(Errc::kNotFound, "In-progress live migration " + std::to_string(id) +
+                                       " is not found for server " + server + ".");
+    }
+    out = View(req, *m, store::QueuePositions(tx));
+  });
+  return Response{200, {{"migration", out}}};
+}
+
+Response ForceComplete(Deps& deps, Request& req) {
+  RequireVersion(req, 22);
+  if (!req.body.is_object() || !req.body.contains("force_complete")) {
+    throw Error(Errc::kBadRequest, "Invalid input for field/attribute force_complete: "
+                                   "'force_complete' is a required property");
+  }
+  RejectUnknownKeys(req.body, {"force_complete"});
+  if (!req.body.at("force_complete").is_null()) {
+    throw Error(Errc::kBadRequest, "Invalid input for field/attribute force_complete. Value: " +
+                                       req.body.at("force_complete").dump() + ". Must be null");
+  }
+  if (!IsUuid(req.params.at(0))) {
+    throw Error(Errc::kNotFound, "Instance " + req.params.at(0) + " could not be found.");
+  }
+  deps.live_migrations.ForceComplete(req.params.at(0), MigrationId(req.params.at(1)));
+  return Response{202, nullptr};
+}
+
+Response Abort(Deps& deps, Request& req) {
+  RequireVersion(req, 24);
+  if (!IsUuid(req.params.at(0))) {
+    throw Error(Errc::kNotFound, "Instance " + req.params.at(0) + " could not be found.");
+  }
+  deps.live_migrations.Abort(req.params.at(0), MigrationId(req.params.at(1)), req.mv.AtLeast(65));
+  return Response{202, nullptr};
+}
+
+}  // namespace
+
+void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps) {
+  api.Route("GET", "/v2\\.1/servers/([^/]+)/migrations", Access::kAdmin,
+            [&deps](Request& req) { return List(deps, req); });
+  api.Route("GET", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)", Access::kAdmin,
+            [&deps](Request& req) { return Show(deps, req); });
+  api.Route("POST", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)/action", Access::kAdmin,
+            [&deps](Request& req) { return ForceComplete(deps, req); });
+  api.Route("DELETE", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)", Access::kAdmin,
+            [&deps](Request& req) { return Abort(deps, req); });
+}
+
+}  // namespace ferry::controller::api

@@ -1,0 +1,96 @@
+#include "controller/live_migration/progress_ingest.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "common/errors.hpp"
+#include "controller/store/live_migrations_store.hpp"
+
+namespace ferry::controller::live_migration {
+
+ProgressIngest::ProgressIngest(store::Database& db,
+                               std::function<void(const std::string&)> on_finished)
+    : db_(db), on_finished_(std::move(on_finished)) {}
+
+ProgressIngest::~ProgressIngest() { Stop(); }
+
+void ProgressIngest::Start() { writer_ = std::thread([this] { WriterLoop(); }); }
+
+void ProgressIngest::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+uint64_t ProgressIngest::statements() const {
+  std::lock_guard lock(mu_);
+  return statements_;
+}
+
+void ProgressIngest::Submit(const wire::MigrationProgressBatch& batch) {
+  std::unique_lock lock(mu_);
+  if (stop_) throw Error(Errc::kUnavailable, "controller stopping");
+  next_.push_back({batch.host, batch.reports});
+  const uint64_t mine = next_generation_;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return done_generation_ >= mine || stop_; });
+  if (done_generation_ < mine) throw Error(Errc::kUnavailable, "controller stopping");
+  // Failures are per generation; a later generation may have overwritten it, which only makes
+  // this answer optimistic for a write that was retried successfully.
+  if (done_generation_ == mine && !failure_.empty()) throw Error(Errc::kUnavailable, failure_);
+}
+
+void ProgressIngest::WriterLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !next_.empty(); });
+    if (next_.empty() && stop_) return;
+    std::vector<Pending> batch;
+    batch.swap(next_);
+    const uint64_t generation = next_generation_++;
+    lock.unlock();
+
+    // Per host, the newest report of each migration wins; one statement per host.
+    std::map<std::string, std::map<std::string, wire::LiveMigrationJob>> latest;
+    std::vector<std::string> finished;
+    for (auto& p : batch) {
+      for (auto& r : p.reports) {
+        auto& slot = latest[p.host][r.migration_uuid];
+        if (slot.migration_uuid.empty() || slot.sampled_at <= r.sampled_at) slot = r;
+      }
+    }
+    std::string failure;
+    uint64_t written = 0;
+    try {
+      db_.Transact([&](store::Tx& tx) {
+        for (const auto& [host, by_uuid] : latest) {
+          std::vector<wire::LiveMigrationJob> reports;
+          reports.reserve(by_uuid.size());
+          for (const auto& [uuid, r] : by_uuid) {
+            reports.push_back(r);
+            if (r.state != "running") finished.push_back(uuid);
+          }
+          store::ApplyProgress(tx, host, reports);
+          ++written;
+        }
+      });
+    } catch (const std::exception& e) {
+      failure = e.what();
+      finished.clear();
+      spdlog::warn("progress ingest: write failed: {}", failure);
+    }
+    for (const auto& uuid : finished) on_finished_(uuid);
+
+    lock.lock();
+    statements_ += written;
+    done_generation_ = generation;
+    failure_ = failure;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace ferry::controller::live_migration
