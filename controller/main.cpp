@@ -61,6 +61,49 @@ void OnSignal(int) {
   if (auto* s = g_server.load()) s->Stop();
 }
 
+// Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
+// makes this process die like kill -9 right after it commits that live-migration transition.
+void InstallCrashHook(live_migration::Steps& steps) {
+  const char* spec = std::getenv("FERRY_TEST_CRASH_AFTER");
+  if (!spec || !*spec) return;
+  spdlog::warn("FERRY_TEST_CRASH_AFTER={}: this controller will die after that transition", spec);
+  steps.OnTransition([want = std::string(spec)](const std::string& from, const std::string& to) {
+    if (from + ">" + to == want) _exit(137);
+  });
+}
+
+void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
+  const std::string g = "Live migration";
+  auto range = [](int lo, int hi) { return CLI::Range(lo, hi); };
+  app.add_option("--max-concurrent-live-migrations", o.limits.max_outbound_per_host,
+                 "outbound live migrations per host at once (Nova's default 1)")->check(range(1, 1000))->capture_default_str()->group(g);
+  app.add_option("--max-inbound-live-migrations", o.limits.max_inbound_per_host,
+                 "inbound live migrations per host at once")->check(range(1, 1000))->capture_default_str()->group(g);
+  app.add_option("--max-cluster-live-migrations", o.limits.max_total,
+                 "live migrations in the whole cluster at once (0: no limit)")->check(range(0, 100000))->capture_default_str()->group(g);
+  app.add_option("--migrate-max-retries", o.migrate_max_retries,
+                 "destinations tried after failed pre-checks (-1: until out of hosts)")->check(range(-1, 1000))->capture_default_str()->group(g);
+  app.add_option_function<int>("--live-migration-lease", [&o](int s) { o.lease = std::chrono::seconds(s); },
+                 "seconds a crashed controller's migrations wait before another takes them (default 15)")->check(range(2, 3600))->group(g);
+  app.add_option_function<int>("--live-migration-tick-ms", [&o](int ms) { o.tick = std::chrono::milliseconds(ms); },
+                 "how often leases are renewed and migrations looked at (default 1000)")->check(range(50, 60000))->group(g);
+  app.add_option("--live-migration-workers", o.workers)->check(range(1, 256))->capture_default_str()->group(g);
+  auto& p = o.policy;
+  app.add_option("--live-migration-completion-timeout", p.completion_timeout_per_gib_s,
+                 "seconds per GiB of memory (+ copied disk), each at least 2 GiB; 0: none")->capture_default_str()->group(g);
+  app.add_option("--live-migration-timeout-action", p.timeout_action)->check(CLI::IsMember({"abort", "force_complete"}))->capture_default_str()->group(g);
+  app.add_option("--live-migration-progress-timeout", p.progress_timeout_s,
+                 "seconds without a new low of data remaining before the timeout action; 0: off")->capture_default_str()->group(g);
+  app.add_flag("--live-migration-permit-post-copy", p.permit_post_copy)->group(g);
+  app.add_flag("--live-migration-permit-auto-converge", p.permit_auto_converge)->group(g);
+  app.add_option("--live-migration-bandwidth", p.bandwidth_mibps, "MiB/s, always sent to the hypervisor")->capture_default_str()->group(g);
+  app.add_option("--live-migration-downtime", p.max_downtime_ms, "max downtime in ms (min 100)")->capture_default_str()->group(g);
+  app.add_option("--live-migration-downtime-steps", p.downtime_steps)->capture_default_str()->group(g);
+  app.add_option("--live-migration-downtime-delay", p.downtime_delay_s, "seconds per GiB between steps")->capture_default_str()->group(g);
+  app.add_option("--live-migration-monitor-interval", p.monitor_interval_s,
+                 "seconds between progress reports from agents (Nova's default 5)")->capture_default_str()->group(g);
+}
+
 int Serve(const ServeOptions& o) {
   auto colon = o.listen.rfind(':');
   const std::string port_text = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
@@ -96,6 +139,7 @@ int Serve(const ServeOptions& o) {
                                    },
                                    live_options};
   live_migration::Engine engine(live_ctx);
+  InstallCrashHook(engine.steps());
   live_migration::Service live_service(live_ctx, engine);
   live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
   api::Deps deps{db, clock, registry, lifecycle, std::chrono::seconds(o.service_down_time_s), live_service, progress};
@@ -131,38 +175,6 @@ int Serve(const ServeOptions& o) {
   progress.Stop();
   lifecycle.Stop();
   return 0;
-}
-
-void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
-  const std::string g = "Live migration";
-  auto range = [](int lo, int hi) { return CLI::Range(lo, hi); };
-  app.add_option("--max-concurrent-live-migrations", o.limits.max_outbound_per_host,
-                 "outbound live migrations per host at once (Nova's default 1)")->check(range(1, 1000))->capture_default_str()->group(g);
-  app.add_option("--max-inbound-live-migrations", o.limits.max_inbound_per_host,
-                 "inbound live migrations per host at once")->check(range(1, 1000))->capture_default_str()->group(g);
-  app.add_option("--max-cluster-live-migrations", o.limits.max_total,
-                 "live migrations in the whole cluster at once (0: no limit)")->check(range(0, 100000))->capture_default_str()->group(g);
-  app.add_option("--migrate-max-retries", o.migrate_max_retries,
-                 "destinations tried after failed pre-checks (-1: until out of hosts)")->check(range(-1, 1000))->capture_default_str()->group(g);
-  app.add_option_function<int>("--live-migration-lease", [&o](int s) { o.lease = std::chrono::seconds(s); },
-                 "seconds a crashed controller's migrations wait before another takes them (default 15)")->check(range(2, 3600))->group(g);
-  app.add_option_function<int>("--live-migration-tick-ms", [&o](int ms) { o.tick = std::chrono::milliseconds(ms); },
-                 "how often leases are renewed and migrations looked at (default 1000)")->check(range(50, 60000))->group(g);
-  app.add_option("--live-migration-workers", o.workers)->check(range(1, 256))->capture_default_str()->group(g);
-  auto& p = o.policy;
-  app.add_option("--live-migration-completion-timeout", p.completion_timeout_per_gib_s,
-                 "seconds per GiB of memory (+ copied disk), each at least 2 GiB; 0: none")->capture_default_str()->group(g);
-  app.add_option("--live-migration-timeout-action", p.timeout_action)->check(CLI::IsMember({"abort", "force_complete"}))->capture_default_str()->group(g);
-  app.add_option("--live-migration-progress-timeout", p.progress_timeout_s,
-                 "seconds without a new low of data remaining before the timeout action; 0: off")->capture_default_str()->group(g);
-  app.add_flag("--live-migration-permit-post-copy", p.permit_post_copy)->group(g);
-  app.add_flag("--live-migration-permit-auto-converge", p.permit_auto_converge)->group(g);
-  app.add_option("--live-migration-bandwidth", p.bandwidth_mibps, "MiB/s, always sent to the hypervisor")->capture_default_str()->group(g);
-  app.add_option("--live-migration-downtime", p.max_downtime_ms, "max downtime in ms (min 100)")->capture_default_str()->group(g);
-  app.add_option("--live-migration-downtime-steps", p.downtime_steps)->capture_default_str()->group(g);
-  app.add_option("--live-migration-downtime-delay", p.downtime_delay_s, "seconds per GiB between steps")->capture_default_str()->group(g);
-  app.add_option("--live-migration-monitor-interval", p.monitor_interval_s,
-                 "seconds between progress reports from agents (Nova's default 5)")->capture_default_str()->group(g);
 }
 
 int DbUpgrade(const std::string& dsn) {

@@ -62,9 +62,7 @@ StepResult Steps::Run(store::LiveMigration& m) {
     case LiveMigrationStatus::kAccepted:
       return Schedule(m);
     case LiveMigrationStatus::kQueued:
-      // Admission to preparing is AdmitQueued's (it needs every queued migration at once).
-      if (m.abort_requested_at) return RollBack(m, "cancelled", "aborted", "aborted by request");
-      return StepResult::kWait;
+      return WhileQueued(m);
     case LiveMigrationStatus::kPreparing:
       return Prepare(m);
     case LiveMigrationStatus::kRunning:
@@ -102,8 +100,12 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
     spdlog::info("live migration {}: no longer driven here (lease or version moved on)", m.uuid);
     return false;
   }
-  if (row) spdlog::info("live migration {} {} -> {} ({})", m.uuid, m.status, next.status, event);
+  const std::string from = m.status;
   m = std::move(next);
+  if (row) {
+    spdlog::info("live migration {} {} -> {} ({})", m.uuid, from, m.status, event);
+    if (on_transition_) on_transition_(from, m.status);
+  }
   return true;
 }
 
@@ -243,7 +245,26 @@ std::vector<std::string> Steps::AdmitQueued() {
       if (store::SaveLiveMigration(tx, next, ctx_.options.owner, event)) admitted.push_back(q.uuid);
     }
   });
+  for (const auto& uuid : admitted) {
+    spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
+    if (on_transition_) on_transition_("queued", "preparing");
+  }
   return admitted;
+}
+
+StepResult Steps::WhileQueued(store::LiveMigration& m) {
+  // Admission to preparing is AdmitQueued's (it needs every queued migration at once).
+  if (m.abort_requested_at) return RollBack(m, "cancelled", "aborted", "aborted by request");
+  // Nova leaves a queued migration whose compute died queued forever; here it ends: nothing
+  // has touched either host yet, so releasing the claims is the whole rollback.
+  auto parties = Load(ctx_.db, m);
+  for (const auto* host : {&parties.source, &parties.dest}) {
+    if (!*host || !(*host)->IsUp()) {
+      const std::string name = *host ? (*host)->name : std::string("a host");
+      return RollBack(m, "failed", "start_failed", name + " went down while the migration was queued");
+    }
+  }
+  return StepResult::kWait;
 }
 
 StepResult Steps::Prepare(store::LiveMigration& m) {

@@ -28,6 +28,8 @@ class Steps {
 
   // accepted -> queued (destination chosen, checked and claimed) or -> error.
   StepResult Schedule(store::LiveMigration& m);
+  // queued: abort -> cancelled; a host gone down -> failed. Admission is AdmitQueued's.
+  StepResult WhileQueued(store::LiveMigration& m);
   // preparing -> running (destination prepared) or -> failed / cancelled.
   StepResult Prepare(store::LiveMigration& m);
   // running: starts the copy, relays abort and force-complete, enforces the timeouts, and
@@ -42,6 +44,10 @@ class Steps {
 
   // Called with a host id whose claims a committed step changed (keeps a host cache fresh).
   void OnClaimsChanged(std::function<void(int64_t host_id)> fn) { on_claimed_ = std::move(fn); }
+  // Called after every committed status change (crash tests kill the controller right there).
+  void OnTransition(std::function<void(const std::string& from, const std::string& to)> fn) {
+    on_transition_ = std::move(fn);
+  }
 
  private:
   // Undoes a move that has not switched over: destination rolled back, claims reverted, the
@@ -62,6 +68,7 @@ class Steps {
 
   const Context& ctx_;
   std::function<void(int64_t)> on_claimed_;
+  std::function<void(const std::string&, const std::string&)> on_transition_;
 };
 
 }  // namespace ferry::controller::live_migration

@@ -19,6 +19,7 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
   httplib::Headers h;
   if (!token_.empty()) h.emplace("X-Auth-Token", token_);
   if (!mv_.empty()) h.emplace("OpenStack-API-Version", "compute " + mv_);
+  for (const auto& [name, value] : extra_headers_) h.emplace(name, value);
   auto send = [&]() -> httplib::Result {
     if (method == "GET") return cli.Get(path.c_str(), h);
     if (method == "POST") return cli.Post(path.c_str(), h, *body, "application/json");

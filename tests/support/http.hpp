@@ -19,6 +19,7 @@ class HttpClient {
   HttpClient(std::string base_url, std::string token) : base_(std::move(base_url)), token_(std::move(token)) {}
   void SetToken(std::string token) { token_ = std::move(token); }
   void SetMicroversion(std::string mv) { mv_ = std::move(mv); }
+  void SetHeader(const std::string& name, const std::string& value) { extra_headers_[name] = value; }
 
   HttpResult Get(const std::string& path) const;
   HttpResult Post(const std::string& path, const nlohmann::json& body) const;
@@ -31,6 +32,7 @@ class HttpClient {
   std::string base_;
   std::string token_;
   std::string mv_;
+  std::map<std::string, std::string> extra_headers_;
 };
 
 }  // namespace ferry::testing

@@ -13,7 +13,8 @@
 
 namespace ferry::testing {
 
-Process::Process(std::string binary, std::vector<std::string> args, std::string log_path)
+Process::Process(std::string binary, std::vector<std::string> args, std::string log_path,
+                 std::vector<std::string> env)
     : log_path_(std::move(log_path)) {
   std::vector<char*> argv;
   argv.push_back(binary.data());
@@ -28,6 +29,7 @@ Process::Process(std::string binary, std::vector<std::string> args, std::string 
       dup2(fd, 2);
       close(fd);
     }
+    for (auto& e : env) putenv(e.data());
     execv(binary.c_str(), argv.data());
     _exit(127);
   }

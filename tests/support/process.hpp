@@ -11,7 +11,9 @@ namespace ferry::testing {
 
 class Process {
  public:
-  Process(std::string binary, std::vector<std::string> args, std::string log_path);
+  // env: extra "NAME=value" entries for the child's environment.
+  Process(std::string binary, std::vector<std::string> args, std::string log_path,
+          std::vector<std::string> env = {});
   ~Process();  // SIGKILL if still running
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

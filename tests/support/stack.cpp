@@ -44,23 +44,52 @@ Stack::~Stack() {
   std::system(("rm -rf '" + dir_ + "'").c_str());
 }
 
-void Stack::StartController() {
+namespace {
+
+std::vector<std::string> ControllerArgs(const std::string& dsn, int port, const std::string& port_file,
+                                        const std::string& dir, const StackOptions& o) {
+  std::vector<std::string> args{"serve", "--db", dsn, "--listen", "127.0.0.1:" + std::to_string(port),
+                                "--port-file", port_file, "--tokens", dir + "/tokens",
+                                "--agent-command-token-file", dir + "/command-token",
+                                "--service-down-time", std::to_string(o.service_down_time_s),
+                                "--heartbeat-interval", std::to_string(o.heartbeat_interval_s),
+                                "--log-level", "debug"};
+  args.insert(args.end(), o.controller_args.begin(), o.controller_args.end());
+  return args;
+}
+
+}  // namespace
+
+void Stack::StartController(const std::vector<std::string>& env) {
   std::string port_file = dir_ + "/controller.port";
   std::remove(port_file.c_str());
-  controller_ = std::make_unique<Process>(
-      ControllerBinary(),
-      std::vector<std::string>{"serve", "--db", schema_.dsn(), "--listen",
-                               "127.0.0.1:" + std::to_string(port_), "--port-file", port_file,
-                               "--tokens", dir_ + "/tokens", "--agent-command-token-file",
-                               dir_ + "/command-token", "--service-down-time",
-                               std::to_string(options_.service_down_time_s), "--heartbeat-interval",
-                               std::to_string(options_.heartbeat_interval_s), "--log-level", "debug"},
-      dir_ + "/controller.log");
+  controller_ = std::make_unique<Process>(ControllerBinary(),
+                                          ControllerArgs(schema_.dsn(), port_, port_file, dir_, options_),
+                                          dir_ + "/controller.log", env);
   std::string port = WaitForFile(port_file, std::chrono::seconds(20));
   if (port.empty()) throw std::runtime_error("controller did not start: " + ControllerLog());
   port_ = std::stoi(port);
   url_ = "http://127.0.0.1:" + std::to_string(port_);
 }
+
+void Stack::StartSecondController(const std::vector<std::string>& env) {
+  std::string port_file = dir_ + "/controller2.port";
+  std::remove(port_file.c_str());
+  second_ = std::make_unique<Process>(ControllerBinary(),
+                                      ControllerArgs(schema_.dsn(), 0, port_file, dir_, options_),
+                                      dir_ + "/controller2.log", env);
+  std::string port = WaitForFile(port_file, std::chrono::seconds(20));
+  if (port.empty()) throw std::runtime_error("second controller did not start: " + second_->Log());
+  second_url_ = "http://127.0.0.1:" + port;
+}
+
+void Stack::KillSecondController() {
+  if (second_) second_->Kill();
+}
+
+std::string Stack::SecondControllerLog() const { return second_ ? second_->Log() : ""; }
+
+bool Stack::ControllerRunning() const { return controller_ && controller_->Running(); }
 
 void Stack::KillController() { controller_->Kill(); }
 void Stack::StopController() { controller_->Terminate(); }

@@ -22,6 +22,7 @@ inline constexpr const char* kCommandToken = "command-token-for-tests";
 struct StackOptions {
   int service_down_time_s = 60;
   int heartbeat_interval_s = 1;
+  std::vector<std::string> controller_args;  // appended to every controller's command line
 };
 
 class Stack {
@@ -29,9 +30,16 @@ class Stack {
   Stack(const std::string& cluster_dsn, StackOptions options = {});
   ~Stack();
 
-  void StartController();   // first start picks a port; restarts reuse it
+  // first start picks a port; restarts reuse it. env: extra "NAME=value" for the process.
+  void StartController(const std::vector<std::string>& env = {});
   void KillController();    // SIGKILL: a crash
   void StopController();    // SIGTERM
+  bool ControllerRunning() const;
+  // A second controller on the same database (its own port), for lease tests.
+  void StartSecondController(const std::vector<std::string>& env = {});
+  void KillSecondController();
+  HttpClient SecondAdmin() const { return HttpClient(second_url_, kAdminToken); }
+  std::string SecondControllerLog() const;
   void StartAgent(const std::string& host, std::vector<std::string> extra_args = {});
   void KillAgent(const std::string& host);
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
@@ -65,6 +73,8 @@ class Stack {
   std::string url_;
   int port_ = 0;
   std::unique_ptr<Process> controller_;
+  std::unique_ptr<Process> second_;
+  std::string second_url_;
   std::map<std::string, std::unique_ptr<Process>> agents_;
   std::map<std::string, int> agent_ports_;
 };
