@@ -56,13 +56,11 @@ class InstanceActions : public ::testing::Test {
   }
   static int64_t AddMigration(pqxx::work& w, const char* server, const char* status,
                               const char* at, const char* project) {
-    static int n = 0;
-    std::string uuid = "aaaaaaaa-0000-4000-8000-00000000000" + std::to_string(++n);
     return w.exec_params1("INSERT INTO migrations (uuid, instance_uuid, migration_type, status, "
                           "source_compute, dest_compute, project_id, created_at) "
-                          "VALUES ($1, $2, 'live-migration', $3, 'sim-1', 'sim-2', $4, $5) "
+                          "VALUES (gen_random_uuid(), $1, 'live-migration', $2, 'sim-1', 'sim-2', $3, $4) "
                           "RETURNING id",
-                          uuid, server, status, project, at)[0]
+                          server, status, project, at)[0]
         .as<int64_t>();
   }
   static void AddEvent(pqxx::work& w, int64_t id, std::optional<std::string> from,

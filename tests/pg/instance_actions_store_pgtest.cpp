@@ -26,12 +26,10 @@ class InstanceActionsStoreTest : public StoreTest {
                        const std::string& project = "p1") {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
-    static int n = 0;
-    const std::string uuid = "00000000-0000-4000-8000-0000000000" + std::to_string(10 + ++n);
     int64_t id = w.exec_params1("INSERT INTO migrations (uuid, instance_uuid, migration_type, "
-                                "status, project_id) VALUES ($1, $2, 'live-migration', "
-                                "'running', $3) RETURNING id",
-                                uuid, server, project)[0]
+                                "status, project_id) VALUES (gen_random_uuid(), $1, "
+                                "'live-migration', 'running', $2) RETURNING id",
+                                server, project)[0]
                      .as<int64_t>();
     for (size_t i = 0; i < event_times.size(); ++i) {
       const bool first = i == 0;
