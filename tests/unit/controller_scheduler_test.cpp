@@ -26,6 +26,14 @@ HostState Host(const std::string& name, int64_t free_ram = 8192) {
   return h;
 }
 
+RequestSpec Need(int64_t vcpus, int64_t memory_mb, int64_t disk_gb) {
+  RequestSpec s;
+  s.vcpus = vcpus;
+  s.memory_mb = memory_mb;
+  s.disk_gb = disk_gb;
+  return s;
+}
+
 RequestSpec Small() {
   RequestSpec s;
   s.vcpus = 1;
@@ -129,7 +137,10 @@ TEST(CapacityFilter, PassesAtExactlyFreeCapacityAndFailsOneUnitOverForEachResour
   h.free_vcpus = 4;
   h.free_memory_mb = 2048;
   h.free_disk_gb = 20;
-  RequestSpec exact{4, 2048, 20, std::nullopt, std::nullopt, {}};
+  RequestSpec exact;
+  exact.vcpus = 4;
+  exact.memory_mb = 2048;
+  exact.disk_gb = 20;
   EXPECT_TRUE(f.Passes(h, exact));
   auto vcpu = exact;
   vcpu.vcpus = 5;
@@ -145,7 +156,7 @@ TEST(CapacityFilter, PassesAtExactlyFreeCapacityAndFailsOneUnitOverForEachResour
 TEST(CapacityFilter, OvercommittedHostWithNegativeFreeTakesNothing) {
   auto h = Host("a");
   h.free_memory_mb = -512;
-  RequestSpec zero{0, 0, 0, std::nullopt, std::nullopt, {}};
+  RequestSpec zero;
   EXPECT_FALSE(CapacityFilter().Passes(h, zero));
 }
 
@@ -206,14 +217,14 @@ TEST(CapacityFilter, FractionalCapacityIsRoundedDown) {
 TEST(CapacityFilter, RatiosDecideWhatFitsOnAHostWithClaims) {
   auto s = conductor::ToHostState(StoreHost());
   CapacityFilter f;
-  EXPECT_TRUE(f.Passes(s, RequestSpec{2, 752, 60, std::nullopt, std::nullopt, {}}));
-  EXPECT_FALSE(f.Passes(s, RequestSpec{3, 752, 60, std::nullopt, std::nullopt, {}}));
-  EXPECT_FALSE(f.Passes(s, RequestSpec{2, 753, 60, std::nullopt, std::nullopt, {}}));
-  EXPECT_FALSE(f.Passes(s, RequestSpec{2, 752, 61, std::nullopt, std::nullopt, {}}));
+  EXPECT_TRUE(f.Passes(s, Need(2, 752, 60)));
+  EXPECT_FALSE(f.Passes(s, Need(3, 752, 60)));
+  EXPECT_FALSE(f.Passes(s, Need(2, 753, 60)));
+  EXPECT_FALSE(f.Passes(s, Need(2, 752, 61)));
   // Without the RAM ratio the host would be full; without the reservation it would have more.
   auto no_ratio = StoreHost();
   no_ratio.ram_allocation_ratio = 1.0;
-  EXPECT_FALSE(f.Passes(conductor::ToHostState(no_ratio), RequestSpec{1, 1, 1, std::nullopt, std::nullopt, {}}));
+  EXPECT_FALSE(f.Passes(conductor::ToHostState(no_ratio), Need(1, 1, 1)));
   auto no_reserve = StoreHost();
   no_reserve.reserved_host_memory_mb = 0;
   EXPECT_EQ(conductor::ToHostState(no_reserve).free_memory_mb, 12288 - 10000);
@@ -252,10 +263,10 @@ TEST(RequestedHostFilter, UnknownRequestedHostLeavesNothing) {
   EXPECT_TRUE(Scheduler().Select({Host("a"), Host("b")}, spec).candidates.empty());
 }
 
-TEST(RequestedHostFilter, IgnoredHostsAreNeverCandidates) {
+TEST(IgnoreHostsFilter, IgnoredHostsAreNeverCandidates) {
   auto spec = Small();
   spec.ignore_hosts = {"a", "c"};
-  RequestedHostFilter f;
+  IgnoreHostsFilter f;
   EXPECT_FALSE(f.Passes(Host("a"), spec));
   EXPECT_TRUE(f.Passes(Host("b"), spec));
   auto sel = Scheduler().Select({Host("a", 9999), Host("b", 10), Host("c", 9999)}, Small());
@@ -264,11 +275,13 @@ TEST(RequestedHostFilter, IgnoredHostsAreNeverCandidates) {
   EXPECT_EQ(Names(sel), NameList{"b"});
 }
 
-TEST(RequestedHostFilter, IgnoreWinsOverRequest) {
+TEST(IgnoreHostsFilter, IgnoreWinsOverRequest) {
   auto spec = Small();
   spec.requested_host = "a";
   spec.ignore_hosts = {"a"};
-  EXPECT_FALSE(RequestedHostFilter().Passes(Host("a"), spec));
+  EXPECT_TRUE(RequestedHostFilter().Passes(Host("a"), spec));
+  EXPECT_FALSE(IgnoreHostsFilter().Passes(Host("a"), spec));
+  EXPECT_TRUE(Scheduler().Select({Host("a"), Host("b")}, spec).candidates.empty());
 }
 
 // ---- FreeRamWeigher and ordering -----------------------------------------------------------
@@ -299,7 +312,7 @@ TEST(FreeRamWeigher, CandidatesKeepTheirState) {
 }
 
 TEST(Scheduler, NoHostsGivesNoCandidates) {
-  auto sel = Scheduler().Select({}, Small());
+  auto sel = Scheduler().Select(std::vector<HostState>{}, Small());
   EXPECT_TRUE(sel.candidates.empty());
   EXPECT_TRUE(sel.rejected_by.empty());
 }
