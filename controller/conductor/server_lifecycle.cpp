@@ -8,6 +8,7 @@
 #include "controller/conductor/server_placement.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::conductor {
@@ -30,8 +31,21 @@ std::optional<store::Host> HostById(store::Tx& tx, std::optional<int64_t> id) {
 }  // namespace
 
 ServerLifecycle::ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents,
+                                 const Clock& clock, int workers, HostSnapshot& snapshot)
+    : db_(db), agents_(agents), clock_(clock), snapshot_(snapshot), worker_count_(workers) {}
+
+ServerLifecycle::ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents,
                                  const Clock& clock, int workers)
-    : db_(db), agents_(agents), clock_(clock), worker_count_(workers) {}
+    : db_(db),
+      agents_(agents),
+      clock_(clock),
+      owned_snapshot_(std::make_unique<HostSnapshot>(db, clock)),
+      snapshot_(*owned_snapshot_),
+      worker_count_(workers) {}
+
+void ServerLifecycle::HostsChanged(std::optional<int64_t> host_id) {
+  if (host_id) snapshot_.MarkDirty(*host_id);
+}
 
 ServerLifecycle::~ServerLifecycle() { Stop(); }
 
@@ -77,8 +91,23 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
   placement_request.spec.availability_zone = req.availability_zone;
   placement_request.forced_host = req.forced_host;
   std::string failure;
+  if (owned_snapshot_) owned_snapshot_->Tick();
   db_.Transact([&](store::Tx& tx) {
-    auto placement = PlaceAndClaim(tx, scheduler_, placement_request);
+    std::optional<store::ServerGroup> group;
+    if (req.group_uuid) {
+      // Locked: creates into one group are placed one after the other.
+      group = store::LockServerGroup(tx, *req.group_uuid);
+      if (!group) {
+        throw Error(Errc::kBadRequest, "Instance group " + *req.group_uuid + " could not be found.");
+      }
+      const auto member_hosts = store::GroupMemberHosts(tx, group->id, "");
+      placement_request.spec.anti_affinity_hosts = store::AntiAffinityHostsOf(*group, member_hosts);
+      // Hard affinity: where the members already are (Nova's ServerGroupAffinityFilter).
+      if (group->policy == "affinity" && !member_hosts.empty()) {
+        placement_request.spec.requested_host = member_hosts.front().first;
+      }
+    }
+    auto placement = PlaceAndClaim(tx, scheduler_, snapshot_, placement_request);
     if (placement.host) {
       s.host_id = placement.host->id;
       s.host = placement.host->name;
@@ -92,7 +121,9 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
       s.fault = Fault(500, failure, s.created_at);
     }
     store::InsertServer(tx, s);
+    if (group) store::AddServerGroupMember(tx, group->id, s.uuid);
   });
+  HostsChanged(s.host_id);
   if (s.host) {
     spdlog::info("server scheduled server={} host={} name={}", s.uuid, *s.host, s.name);
     Enqueue(s.uuid);
@@ -157,6 +188,7 @@ store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store
                                 {domain->vcpus, domain->memory_mb, domain->disk_gb});
     store::DeleteUnmanagedDomain(tx, domain->host_id, domain_uuid);
   });
+  HostsChanged(s.host_id);
   spdlog::info("domain adopted server={} host={} flavor={}", s.uuid, *s.host, flavor.flavorid);
   return s;
 }
@@ -245,6 +277,7 @@ void ServerLifecycle::Build(const store::Server& server, const store::Host& host
       store::ReleaseClaims(tx, server.uuid);
     }
   });
+  if (result.status != "done") HostsChanged(host.id);
   spdlog::info("server build finished server={} host={} result={} error={}", server.uuid,
                host.name, result.status, result.error);
 }
@@ -266,8 +299,10 @@ void ServerLifecycle::Destroy(const store::Server& server, const std::optional<s
   }
   db_.Transact([&](store::Tx& tx) {
     store::ReleaseClaims(tx, server.uuid);
+    store::RemoveServerGroupMember(tx, server.uuid);
     store::DeleteServerRow(tx, server.uuid);
   });
+  HostsChanged(server.host_id);
   spdlog::info("server deleted server={} host={}", server.uuid, host ? host->name : "-");
 }
 

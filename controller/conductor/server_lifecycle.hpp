@@ -13,6 +13,7 @@
 
 #include "common/clock.hpp"
 #include "controller/agent_client/agent_client.hpp"
+#include "controller/conductor/host_snapshot.hpp"
 #include "controller/scheduler/scheduler.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/models.hpp"
@@ -29,10 +30,16 @@ struct CreateServerRequest {
   nlohmann::json metadata = nlohmann::json::object();
   std::string user_id;
   std::string project_id;
+  std::optional<std::string> group_uuid;  // os:scheduler_hints {"group": uuid}
 };
 
 class ServerLifecycle {
  public:
+  // Schedules from `snapshot`, which the caller keeps fresh (HostSnapshot::Tick).
+  ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents, const Clock& clock,
+                  int workers, HostSnapshot& snapshot);
+  // Without a shared snapshot: owns one and refreshes it (changed hosts only) before each
+  // placement, since nobody else ticks it.
   ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents, const Clock& clock,
                   int workers);
   ~ServerLifecycle();
@@ -41,7 +48,8 @@ class ServerLifecycle {
   void Stop();
 
   // Commits the server (BUILD with claims on a host, or ERROR "No valid host") and queues the
-  // build. Returns the committed row.
+  // build. Returns the committed row. With a group, the server joins it in the same transaction
+  // (throws kBadRequest if the group does not exist) and its policy is honoured.
   store::Server Create(const CreateServerRequest& request);
   // Marks the server deleting (409 if another task holds it) and queues the delete.
   void RequestDelete(const std::string& uuid);
@@ -58,9 +66,13 @@ class ServerLifecycle {
   void Build(const store::Server& server, const store::Host& host);
   void Destroy(const store::Server& server, const std::optional<store::Host>& host);
 
+  void HostsChanged(std::optional<int64_t> host_id);
+
   store::Database& db_;
   const agent_client::AgentClient& agents_;
   const Clock& clock_;
+  std::unique_ptr<HostSnapshot> owned_snapshot_;  // only without a shared one
+  HostSnapshot& snapshot_;
   scheduler::Scheduler scheduler_;
   int worker_count_;
   std::mutex mu_;

@@ -2,10 +2,24 @@
 
 #include <cmath>
 
+#include "controller/conductor/host_snapshot.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/hosts_store.hpp"
 
 namespace ferry::controller::conductor {
+namespace {
+
+// 2: the first round's candidates all lost their claims (other controllers took the room since
+// our snapshot was taken); one more round without them, then report no valid host.
+constexpr int kClaimRounds = 2;
+
+std::optional<store::Host> HostById(store::Tx& tx, int64_t id) {
+  store::HostFilter f;
+  f.id = id;
+  return store::FindHost(tx, f);
+}
+
+}  // namespace
 
 scheduler::HostState ToHostState(const store::Host& h) {
   scheduler::HostState s;
@@ -26,31 +40,32 @@ scheduler::HostState ToHostState(const store::Host& h) {
 }
 
 Placement PlaceAndClaim(store::Tx& tx, const scheduler::Scheduler& scheduler,
-                        const PlacementRequest& request) {
-  const auto hosts = store::ListHosts(tx);
+                        HostSnapshot& snapshot, const PlacementRequest& request) {
   const store::Resources need{request.spec.vcpus, request.spec.memory_mb, request.spec.disk_gb};
-  auto find = [&](const std::string& name) -> const store::Host* {
-    for (const auto& h : hosts) {
-      if (h.name == name) return &h;
-    }
-    return nullptr;
-  };
+  const auto index = snapshot.Current();
   if (request.forced_host) {
-    const store::Host* host = find(*request.forced_host);
-    if (host && store::ClaimIfFits(tx, request.consumer_uuid, host->id, need)) return {*host, ""};
+    const scheduler::HostState* host = index->Find(*request.forced_host);
+    if (host && store::ClaimIfFits(tx, request.consumer_uuid, host->id, need)) {
+      if (auto row = HostById(tx, host->id)) return {row, ""};
+    }
     return {std::nullopt, "No valid host was found. Forced host " + *request.forced_host +
                               " has no room for the request."};
   }
-  std::vector<scheduler::HostState> states;
-  states.reserve(hosts.size());
-  for (const auto& h : hosts) states.push_back(ToHostState(h));
-  auto selection = scheduler.Select(states, request.spec);
-  for (const auto& candidate : selection.candidates) {
-    if (store::ClaimIfFits(tx, request.consumer_uuid, candidate.id, need)) {
-      return {*find(candidate.name), ""};
+  scheduler::RequestSpec spec = request.spec;
+  scheduler::Selection selection;
+  int lost = 0;
+  for (int round = 0; round < kClaimRounds; ++round) {
+    selection = scheduler.Select(*index, spec);
+    for (const auto& candidate : selection.candidates) {
+      if (store::ClaimIfFits(tx, request.consumer_uuid, candidate.id, need)) {
+        if (auto row = HostById(tx, candidate.id)) return {row, ""};
+      }
+      ++lost;
+      spec.ignore_hosts.insert(candidate.name);
     }
-    selection.rejected_by.emplace_back("Claim (lost race)", 1);
+    if (selection.candidates.empty()) break;
   }
+  if (lost > 0) selection.rejected_by.emplace_back("Claim (lost race)", lost);
   return {std::nullopt, scheduler::NoValidHostMessage(selection)};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Choosing a host for a new server and making the choice real: the scheduler ranks hosts from
-// a snapshot, then the claim in PostgreSQL decides; a lost race moves on to the next candidate.
+// the in-memory snapshot, then the claim in PostgreSQL decides; a lost race moves on to the next
+// candidate.
 #include <optional>
 #include <string>
 
@@ -13,6 +14,9 @@ class Tx;
 
 namespace ferry::controller::conductor {
 
+class HostSnapshot;
+
+// Free capacity as store::ClaimIfFits computes it: floor((total - reserved) x ratio) - claims.
 scheduler::HostState ToHostState(const store::Host& h);
 
 struct PlacementRequest {
@@ -27,7 +31,8 @@ struct Placement {
 };
 
 // Runs inside the caller's transaction so the claim commits together with what it is for.
+// After that transaction commits, the caller marks placement.host dirty in the snapshot.
 Placement PlaceAndClaim(store::Tx& tx, const scheduler::Scheduler& scheduler,
-                        const PlacementRequest& request);
+                        HostSnapshot& snapshot, const PlacementRequest& request);
 
 }  // namespace ferry::controller::conductor

@@ -56,6 +56,9 @@ FROM (
     AND (m.updated_at > to_timestamp($1) OR m.created_at > to_timestamp($1))
 ) changed)sql"};
 
+constexpr Statement kNow{"scheduler_database_now",
+                        "SELECT extract(epoch from clock_timestamp())::float8"};
+
 std::string BigintArray(const std::vector<int64_t>& ids) {
   std::string out = "{";
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
@@ -121,6 +124,8 @@ std::vector<SchedulerHostView> LoadSchedulerHosts(Tx& tx,
   }
   return out;
 }
+
+TimePoint DatabaseNow(Tx& tx) { return ToTime(tx.Exec(kNow)[0][0]); }
 
 HostChanges HostsChangedSince(Tx& tx, TimePoint since, const std::vector<int64_t>& believed_down) {
   auto r = tx.Exec(kChanged, EpochSeconds(since), BigintArray(believed_down))[0];

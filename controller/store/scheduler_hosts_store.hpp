@@ -34,6 +34,9 @@ struct HostChanges {
 // Hosts whose row, claims (new ones), aggregates or live migrations changed after `since`, plus
 // those in `believed_down` that are up again (a heartbeat does not touch updated_at). Claims
 // released by another controller leave no trace here: the periodic full reload catches them.
+// The database's clock (watermarks compare with timestamps other controllers wrote).
+TimePoint DatabaseNow(Tx& tx);
+
 HostChanges HostsChangedSince(Tx& tx, TimePoint since, const std::vector<int64_t>& believed_down);
 
 }  // namespace ferry::controller::store
