@@ -28,6 +28,14 @@ WHERE ($1::text IS NULL OR m.source_compute = $1 OR m.dest_compute = $1)
 ORDER BY m.created_at DESC, m.id DESC
 LIMIT $11)sql"};
 
+// The list has one shape for every filter combination ($n IS NULL OR ...), so a generic plan
+// cannot use the index that fits the filters given: measured on 1M rows, the generic plan is a
+// seq scan + sort taking ~5 s where the custom plan takes ~2 ms. PostgreSQL switches a prepared
+// statement to its generic plan after five executions when it guesses that is cheaper, so the
+// transaction pins custom plans for itself before listing.
+constexpr Statement kForceCustomPlan{"migrations_list_custom_plan",
+                                     "SET LOCAL plan_cache_mode = force_custom_plan"};
+
 constexpr Statement kMigrationExists{"migrations_exists",
                                      "SELECT 1 FROM migrations WHERE uuid = $1::uuid"};
 
@@ -68,6 +76,7 @@ Migration MigrationFromRow(const pqxx::row& r) {
 
 std::vector<Migration> ListMigrations(Tx& tx, const MigrationFilter& f) {
   std::vector<Migration> out;
+  tx.Exec(kForceCustomPlan);
   for (const auto& r : tx.Exec(kListMigrations, f.host, f.source_compute, PgTextArray(f.statuses),
                                f.instance_uuid, f.migration_type, f.user_id, f.project_id,
                                OptEpoch(f.changes_since), OptEpoch(f.changes_before), f.marker,
@@ -75,6 +84,19 @@ std::vector<Migration> ListMigrations(Tx& tx, const MigrationFilter& f) {
     out.push_back(MigrationFromRow(r));
   }
   return out;
+}
+
+std::string ExplainListMigrationsForTest(Tx& tx, const MigrationFilter& f) {
+  std::string plan;
+  // Parameters bound as ListMigrations binds them, so the plan is the custom plan it gets.
+  for (const auto& r :
+       tx.work().exec_params(std::string("EXPLAIN ") + kListMigrations.sql, f.host,
+                             f.source_compute, PgTextArray(f.statuses), f.instance_uuid,
+                             f.migration_type, f.user_id, f.project_id, OptEpoch(f.changes_since),
+                             OptEpoch(f.changes_before), f.marker, f.limit)) {
+    plan += r[0].as<std::string>() + "\n";
+  }
+  return plan;
 }
 
 bool MigrationExists(Tx& tx, const std::string& uuid) {

@@ -54,6 +54,9 @@ struct MigrationFilter {
 
 // Newest first (created_at desc, id desc), as Nova lists migrations.
 std::vector<Migration> ListMigrations(Tx& tx, const MigrationFilter& filter);
+// The plan PostgreSQL picks for ListMigrations with this filter (EXPLAIN text), for the test
+// that proves each filter and each page is served by an index.
+std::string ExplainListMigrationsForTest(Tx& tx, const MigrationFilter& filter);
 // False if no migration has this uuid (Nova: 400 "Marker ... could not be found.").
 // `uuid` must be well-formed.
 bool MigrationExists(Tx& tx, const std::string& uuid);
