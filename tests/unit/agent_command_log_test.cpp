@@ -10,12 +10,12 @@
 namespace ferry::agent {
 namespace {
 
-wire::CommandResult Done(const std::string& id) { return {id, "done", "", std::nullopt}; }
+wire::CommandResult Done(const std::string& id) { return {id, "done", "", std::nullopt, nullptr}; }
 
 TEST(CommandLog, FirstSightExecutesAndRepeatReplaysTheStoredResult) {
   CommandLog log(10);
   EXPECT_EQ(log.Begin("a", "create").claim, CommandLog::Claim::kExecute);
-  log.Finish("a", {"a", "failed", "boom", std::nullopt});
+  log.Finish("a", {"a", "failed", "boom", std::nullopt, nullptr});
   auto again = log.Begin("a", "create");
   EXPECT_EQ(again.claim, CommandLog::Claim::kReplay);
   EXPECT_EQ(again.result.status, "failed");

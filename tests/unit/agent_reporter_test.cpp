@@ -116,6 +116,34 @@ class FlakyDriver final : public Driver {
   }
   wire::Domain CreateDomain(const wire::Domain& d) override { return real_.CreateDomain(d); }
   void DeleteDomain(const std::string& uuid) override { real_.DeleteDomain(uuid); }
+  void CheckLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+    real_.CheckLiveMigrationDestination(s);
+  }
+  std::string PrepareLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+    return real_.PrepareLiveMigrationDestination(s);
+  }
+  void StartLiveMigration(const wire::LiveMigrationSpec& s) override {
+    real_.StartLiveMigration(s);
+  }
+  std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(const std::string& m) override {
+    return real_.LiveMigrationJobStats(m);
+  }
+  std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() override {
+    return real_.RunningLiveMigrationJobs();
+  }
+  void AbortLiveMigration(const std::string& m) override { real_.AbortLiveMigration(m); }
+  void ForceCompleteLiveMigration(const std::string& m, bool post_copy) override {
+    real_.ForceCompleteLiveMigration(m, post_copy);
+  }
+  wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+    return real_.FinishLiveMigrationDestination(s);
+  }
+  void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& s) override {
+    real_.CleanupLiveMigrationSource(s);
+  }
+  void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+    real_.RollbackLiveMigrationDestination(s);
+  }
   std::atomic<bool> failing{false};
 
  private:
@@ -334,6 +362,23 @@ TEST(Reporter, RefusesAnUnusableControllerUrl) {
     std::vector<wire::Domain> ListDomains() override { return {}; }
     wire::Domain CreateDomain(const wire::Domain& d) override { return d; }
     void DeleteDomain(const std::string&) override {}
+    // The reporter never migrates; these are unreachable here.
+    void CheckLiveMigrationDestination(const wire::LiveMigrationSpec&) override {}
+    std::string PrepareLiveMigrationDestination(const wire::LiveMigrationSpec&) override {
+      return "";
+    }
+    void StartLiveMigration(const wire::LiveMigrationSpec&) override {}
+    std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(const std::string&) override {
+      return std::nullopt;
+    }
+    std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() override { return {}; }
+    void AbortLiveMigration(const std::string&) override {}
+    void ForceCompleteLiveMigration(const std::string&, bool) override {}
+    wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+      return s.domain;
+    }
+    void CleanupLiveMigrationSource(const wire::LiveMigrationSpec&) override {}
+    void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec&) override {}
   } driver;
   ReporterConfig config;
   config.agent_token = kAgentToken;

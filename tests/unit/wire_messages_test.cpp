@@ -2,6 +2,7 @@
 // message missing a required field is refused rather than read as zeros.
 #include <gtest/gtest.h>
 
+#include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
 namespace ferry::wire {
@@ -225,7 +226,7 @@ TEST(WireCommand, RoundTripsArgsVerbatimAndNeedsIdAndKind) {
 }
 
 TEST(WireCommandResult, RoundTripsWithAndWithoutADomain) {
-  CommandResult done{"srv:create:1", "done", "", SampleDomain(7)};
+  CommandResult done{"srv:create:1", "done", "", SampleDomain(7), nullptr};
   auto b = RoundTrip(done);
   EXPECT_EQ(b.id, "srv:create:1");
   EXPECT_EQ(b.status, "done");
@@ -233,7 +234,7 @@ TEST(WireCommandResult, RoundTripsWithAndWithoutADomain) {
   ASSERT_TRUE(b.domain);
   ExpectSame(*b.domain, SampleDomain(7));
 
-  CommandResult failed{"srv:delete:1", "failed", "domain not found", std::nullopt};
+  CommandResult failed{"srv:delete:1", "failed", "domain not found", std::nullopt, nullptr};
   EXPECT_FALSE(json(failed).contains("domain"));
   auto f = RoundTrip(failed);
   EXPECT_EQ(f.status, "failed");
@@ -246,8 +247,113 @@ TEST(WireCommandResult, RoundTripsWithAndWithoutADomain) {
 }
 
 TEST(WireCommandResult, NeedsIdAndStatus) {
-  CommandResult done{"srv:create:1", "done", "", SampleDomain(7)};
+  CommandResult done{"srv:create:1", "done", "", SampleDomain(7), nullptr};
   ExpectEachRequiredKeyIsRequired<CommandResult>(json(done), {"id", "status"});
+}
+
+TEST(WireCommandResult, CarriesKindSpecificDataOnlyWhenSet) {
+  CommandResult prepared{"m:prepare:1", "done", "", std::nullopt,
+                         json{{"incoming_uri", "tcp:10.0.0.2:49152"}}};
+  auto p = RoundTrip(prepared);
+  EXPECT_EQ(p.data.at("incoming_uri"), "tcp:10.0.0.2:49152");
+  CommandResult none{"m:check:1", "done", "", std::nullopt, nullptr};
+  EXPECT_FALSE(json(none).contains("data"));
+  EXPECT_TRUE(RoundTrip(none).data.is_null());
+}
+
+LiveMigrationSpec SampleSpec() {
+  LiveMigrationSpec s;
+  s.migration_uuid = "12341d4b-346a-40d0-83c6-5f4f6892b650";
+  s.domain = SampleDomain(3);
+  s.source_host = "compute1";
+  s.dest_host = "compute2";
+  s.dest_migration_address = "192.168.50.2";
+  s.incoming_uri = "tcp:192.168.50.2:49152";
+  s.block_migration = true;
+  s.bandwidth_mibps = 800;
+  s.max_downtime_ms = 700;
+  s.downtime_steps = 7;
+  s.downtime_delay_s = 30;
+  s.permit_post_copy = true;
+  s.permit_auto_converge = true;
+  s.monitor_interval_s = 1;
+  return s;
+}
+
+TEST(WireLiveMigrationSpec, RoundTripsEveryField) {
+  LiveMigrationSpec b = RoundTrip(SampleSpec());
+  LiveMigrationSpec a = SampleSpec();
+  EXPECT_EQ(b.migration_uuid, a.migration_uuid);
+  ExpectSame(b.domain, a.domain);
+  EXPECT_EQ(b.source_host, a.source_host);
+  EXPECT_EQ(b.dest_host, a.dest_host);
+  EXPECT_EQ(b.dest_migration_address, a.dest_migration_address);
+  EXPECT_EQ(b.incoming_uri, a.incoming_uri);
+  EXPECT_EQ(b.block_migration, a.block_migration);
+  EXPECT_EQ(b.bandwidth_mibps, a.bandwidth_mibps);
+  EXPECT_EQ(b.max_downtime_ms, a.max_downtime_ms);
+  EXPECT_EQ(b.downtime_steps, a.downtime_steps);
+  EXPECT_EQ(b.downtime_delay_s, a.downtime_delay_s);
+  EXPECT_EQ(b.permit_post_copy, a.permit_post_copy);
+  EXPECT_EQ(b.permit_auto_converge, a.permit_auto_converge);
+  EXPECT_EQ(b.monitor_interval_s, a.monitor_interval_s);
+}
+
+TEST(WireLiveMigrationSpec, NeedsMigrationAndDomainAndDefaultsTheRestLikeNova) {
+  ExpectEachRequiredKeyIsRequired<LiveMigrationSpec>(json(SampleSpec()),
+                                                     {"migration_uuid", "domain"});
+  auto s = json{{"migration_uuid", "m"}, {"domain", SampleDomain(1)}}.get<LiveMigrationSpec>();
+  EXPECT_EQ(s.max_downtime_ms, 500);
+  EXPECT_EQ(s.downtime_steps, 10);
+  EXPECT_EQ(s.downtime_delay_s, 75);
+  EXPECT_EQ(s.monitor_interval_s, 5);
+  EXPECT_FALSE(s.permit_post_copy);
+  EXPECT_TRUE(s.incoming_uri.empty());
+}
+
+TEST(WireLiveMigrationJob, RoundTripsEveryFieldInABatch) {
+  LiveMigrationJob j;
+  j.migration_uuid = "m1";
+  j.domain_uuid = "d1";
+  j.state = "running";
+  j.phase = "postcopy";
+  j.iteration = 4;
+  j.memory_total = int64_t{64} << 30;  // beyond 32 bits
+  j.memory_processed = 5;
+  j.memory_remaining = 6;
+  j.disk_total = 7;
+  j.disk_processed = 8;
+  j.disk_remaining = 9;
+  j.transfer_rate_bps = 10;
+  j.dirty_rate_bps = 11;
+  j.downtime_ms = 12;
+  j.throttle_percent = 30;
+  j.error = "e";
+  j.sampled_at = 1700000000.25;
+  MigrationProgressBatch batch{"compute1", {j}};
+  auto b = RoundTrip(batch);
+  EXPECT_EQ(b.host, "compute1");
+  ASSERT_EQ(b.reports.size(), 1u);
+  const auto& r = b.reports[0];
+  EXPECT_EQ(r.migration_uuid, "m1");
+  EXPECT_EQ(r.domain_uuid, "d1");
+  EXPECT_EQ(r.state, "running");
+  EXPECT_EQ(r.phase, "postcopy");
+  EXPECT_EQ(r.iteration, 4);
+  EXPECT_EQ(r.memory_total, int64_t{64} << 30);
+  EXPECT_EQ(r.memory_processed, 5);
+  EXPECT_EQ(r.memory_remaining, 6);
+  EXPECT_EQ(r.disk_total, 7);
+  EXPECT_EQ(r.disk_processed, 8);
+  EXPECT_EQ(r.disk_remaining, 9);
+  EXPECT_EQ(r.transfer_rate_bps, 10);
+  EXPECT_EQ(r.dirty_rate_bps, 11);
+  EXPECT_EQ(r.downtime_ms, 12);
+  EXPECT_EQ(r.throttle_percent, 30);
+  EXPECT_EQ(r.error, "e");
+  EXPECT_DOUBLE_EQ(r.sampled_at, 1700000000.25);
+  ExpectEachRequiredKeyIsRequired<LiveMigrationJob>(json(j), {"migration_uuid", "state"});
+  ExpectEachRequiredKeyIsRequired<MigrationProgressBatch>(json(batch), {"host", "reports"});
 }
 
 }  // namespace

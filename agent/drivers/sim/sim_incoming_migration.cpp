@@ -32,6 +32,7 @@ void IncomingMigration::Run() {
     try {
       Serve(*conn);
     } catch (const std::exception& e) {
+      if (arrived_) continue;  // the source hangs up once the guest is here: the normal end
       // The source is gone or spoke nonsense: its job fails on its side; keep listening so a
       // rollback (or a retried start) finds this side as prepare left it.
       spdlog::warn("ferry-sim: incoming migration link ended migration={} error=\"{}\"",
@@ -56,6 +57,7 @@ void IncomingMigration::Serve(LinkConnection& conn) {
         conn.Send(json{{"type", "ack"}});
       } else if (type == "postcopy" || type == "switchover") {
         hooks_.on_arrived();
+        arrived_ = true;
         spdlog::info("ferry-sim: guest arrived migration={} via={}", migration_uuid_, type);
         conn.Send(json{{"type", "ack"}});
       } else if (type == "cancel") {

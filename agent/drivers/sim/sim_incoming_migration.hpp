@@ -39,6 +39,7 @@ class IncomingMigration {
   const IncomingHooks hooks_;
   LinkListener listener_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> arrived_{false};
   std::thread thread_;
 };
 

@@ -73,10 +73,21 @@ void MigrationModel::Advance(double dt_s) {
   double budget = std::max(0.0, dt_s) * rate_;
   const double memory = static_cast<double>(in_.memory_bytes);
   while (budget > 0 && !Done()) {
+    // Time advances with each chunk before any round ends, so a measured downtime is exact.
     double send = 0;
     if (phase_ == ModelPhase::kDisk) {
       send = std::min(budget, static_cast<double>(in_.disk_bytes) - disk_processed_);
       disk_processed_ += send;
+    } else {
+      send = std::min(budget, round_left_);
+      // Sending at the full rate, so the time this chunk takes is send / rate.
+      dirtied_ = std::min(memory, dirtied_ + EffectiveDirtyRate() * send / rate_);
+      round_left_ -= send;
+      memory_processed_ += send;
+    }
+    budget -= send;
+    elapsed_s_ += send / rate_;
+    if (phase_ == ModelPhase::kDisk) {
       if (static_cast<double>(in_.disk_bytes) - disk_processed_ < kByteEpsilon) {
         disk_processed_ = static_cast<double>(in_.disk_bytes);
         phase_ = ModelPhase::kPrecopy;
@@ -84,16 +95,9 @@ void MigrationModel::Advance(double dt_s) {
         round_left_ = memory;
         ApplyPendingForce();
       }
-    } else {
-      send = std::min(budget, round_left_);
-      // Sending at the full rate, so the time this chunk takes is send / rate.
-      dirtied_ = std::min(memory, dirtied_ + EffectiveDirtyRate() * send / rate_);
-      round_left_ -= send;
-      memory_processed_ += send;
-      if (round_left_ < kByteEpsilon) EndRound();
+    } else if (round_left_ < kByteEpsilon) {
+      EndRound();
     }
-    budget -= send;
-    elapsed_s_ += send / rate_;
   }
 }
 
