@@ -34,7 +34,9 @@ struct HostSnapshotOptions {
   // (scheduler_driver_task_period); here it only backs up the incremental refresh.
   std::chrono::seconds full_reload_every{60};
   // 10 s: a transaction that started before a refresh but committed after it wrote timestamps
-  // older than that refresh; re-reading this much of the past catches it.
+  // older than that refresh; re-reading this much of the past catches it. It also absorbs the
+  // skew between the database's clock (the watermark) and controllers' clocks (hosts.updated_at
+  // is stamped by the controller); NTP keeps that far below.
   std::chrono::seconds watermark_overlap{10};
 };
 
