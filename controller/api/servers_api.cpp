@@ -73,6 +73,25 @@ std::string FlavorIdFromRef(const std::string& ref) {
   return slash == std::string::npos ? ref : ref.substr(slash + 1);
 }
 
+// os:scheduler_hints {"group": "<uuid>"}: the server joins that server group and the scheduler
+// honours its policy. Other hints are accepted and, for now, not used.
+std::optional<std::string> GroupHint(const json& body) {
+  for (const char* key : {"os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"}) {
+    if (!body.contains(key)) continue;
+    const json& hints = body[key];
+    if (!hints.is_object()) {
+      throw Error(Errc::kBadRequest, std::string("Invalid input for field/attribute ") + key + ".");
+    }
+    if (!hints.contains("group")) continue;
+    if (!hints["group"].is_string() || !IsUuid(hints["group"].get<std::string>())) {
+      throw Error(Errc::kBadRequest, "Invalid input for field/attribute group. Value: " +
+                                         hints["group"].dump() + " is not a 'uuid'");
+    }
+    return hints["group"].get<std::string>();
+  }
+  return std::nullopt;
+}
+
 conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
   if (req.body.is_object()) RejectUnknownKeys(req.body, {"server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"});
   const json& body = RequireMember(req.body, "server");
@@ -140,6 +159,7 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       throw Error(Errc::kBadRequest, "The requested availability zone is not available");
     }
   });
+  out.group_uuid = GroupHint(req.body);
   out.forced_host = forced;
   out.user_id = req.principal.name;
   out.project_id = req.principal.name;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/errors.hpp"
+#include "common/uuid.hpp"
 #include "controller/api/server_view.hpp"
 #include "controller/conductor/host_registry.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
@@ -16,6 +17,7 @@
 #include "controller/store/claims_store.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 #include "tests/pg/store_test.hpp"
 
@@ -463,6 +465,119 @@ TEST_F(ServerLifecycleTest, FiltersCombineWithHostAndProject) {
   f = {};
   f.host = "small-host";
   EXPECT_EQ(Names(f), Strings{"on-small"});
+}
+
+
+// ---- the shared host snapshot and server groups ---------------------------------------------
+
+class ServerLifecycleSnapshotTest : public ServerLifecycleTest {
+ protected:
+  void SetUp() override {
+    ServerLifecycleTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    snapshot_ = std::make_unique<conductor::HostSnapshot>(*db_, clock_);
+    lifecycle_ = std::make_unique<conductor::ServerLifecycle>(*db_, agents_, clock_, 1, *snapshot_);
+  }
+  std::string Group(const std::string& policy, nlohmann::json rules = nlohmann::json::object()) {
+    store::ServerGroup g;
+    g.uuid = NewUuid();
+    g.name = policy + "-group";
+    g.policy = policy;
+    g.rules = std::move(rules);
+    g.user_id = "alice";
+    g.project_id = "project-a";
+    g.created_at = clock_.Now();
+    db_->Transact([&](Tx& tx) { store::InsertServerGroup(tx, g); });
+    return g.uuid;
+  }
+  Server CreateInGroup(const std::string& name, const std::string& group) {
+    auto r = Request(name, small_);
+    r.group_uuid = group;
+    return lifecycle_->Create(r);
+  }
+  std::unique_ptr<conductor::HostSnapshot> snapshot_;
+};
+
+TEST_F(ServerLifecycleSnapshotTest, EachCreateSeesThePreviousClaimWithoutAnyTick) {
+  RegisterHost("a", 8192);
+  RegisterHost("b", 8192);
+  snapshot_->Tick();
+  // No Tick between creates: only MarkDirty after each commit keeps the snapshot current, so
+  // the spread alternates instead of piling onto the host the stale view prefers.
+  Strings hosts;
+  for (int i = 0; i < 4; ++i) hosts.push_back(*Create("s" + std::to_string(i)).host);
+  EXPECT_EQ(hosts, (Strings{"a", "b", "a", "b"}));
+  EXPECT_EQ(snapshot_->Current()->Find("a")->free_memory_mb, 8192 - 2 * 2048);
+}
+
+TEST_F(ServerLifecycleSnapshotTest, AStaleSnapshotOnlyCostsALostClaim) {
+  RegisterHost("a", 4096);
+  RegisterHost("b", 2048);
+  snapshot_->Tick();
+  // Another controller fills a; our snapshot still shows it empty and ranks it first.
+  db_->Transact([&](Tx& tx) {
+    ASSERT_TRUE(store::ClaimIfFits(tx, "99999999-9999-4999-8999-999999999999", Host("a").id, {1, 4096, 0}));
+  });
+  auto s = Create("web");
+  EXPECT_EQ(s.host, "b");
+  EXPECT_EQ(Claimed(s.uuid).memory_mb, 2048);
+}
+
+TEST_F(ServerLifecycleSnapshotTest, AntiAffinityGroupMembersGetDistinctHostsThenNoValidHost) {
+  RegisterHost("a", 16384);
+  RegisterHost("b", 8192);
+  const auto group = Group("anti-affinity");
+  auto first = CreateInGroup("m1", group);
+  auto second = CreateInGroup("m2", group);
+  EXPECT_EQ(first.host, "a");
+  EXPECT_EQ(second.host, "b") << "a still has more free RAM, but holds a member";
+  auto third = CreateInGroup("m3", group);
+  EXPECT_EQ(third.vm_state, "error");
+  EXPECT_NE(third.fault->dump().find("ServerGroupAntiAffinityFilter rejected 2 host(s)"),
+            std::string::npos) << third.fault->dump();
+  db_->Transact([&](Tx& tx) {
+    auto g = store::FindServerGroup(tx, group);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->members.size(), 3u) << "members join in the create transaction, as in Nova";
+    EXPECT_EQ(store::AntiAffinityHosts(tx, first.uuid), std::set<std::string>{"b"});
+  });
+}
+
+TEST_F(ServerLifecycleSnapshotTest, MaxServerPerHostRuleAllowsThatManyMembersPerHost) {
+  RegisterHost("a", 16384);
+  RegisterHost("b", 4096);
+  const auto group = Group("anti-affinity", {{"max_server_per_host", 2}});
+  EXPECT_EQ(CreateInGroup("m1", group).host, "a");
+  EXPECT_EQ(CreateInGroup("m2", group).host, "a");
+  EXPECT_EQ(CreateInGroup("m3", group).host, "b");
+}
+
+TEST_F(ServerLifecycleSnapshotTest, AffinityGroupKeepsMembersTogether) {
+  RegisterHost("a", 8192);
+  RegisterHost("b", 8192);
+  const auto group = Group("affinity");
+  const auto first = CreateInGroup("m1", group);
+  ASSERT_TRUE(first.host);
+  EXPECT_EQ(CreateInGroup("m2", group).host, first.host);
+  EXPECT_EQ(CreateInGroup("m3", group).host, first.host);
+}
+
+TEST_F(ServerLifecycleSnapshotTest, SoftAntiAffinityNeverRefuses) {
+  RegisterHost("a", 16384);
+  const auto group = Group("soft-anti-affinity");
+  EXPECT_EQ(CreateInGroup("m1", group).host, "a");
+  EXPECT_EQ(CreateInGroup("m2", group).host, "a");
+}
+
+TEST_F(ServerLifecycleSnapshotTest, UnknownGroupIsABadRequestAndCreatesNothing) {
+  RegisterHost("a", 8192);
+  try {
+    CreateInGroup("orphan", "6b0a9d2e-0000-4000-8000-000000000001");
+    FAIL() << "expected kBadRequest";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kBadRequest);
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM servers"), 0);
 }
 
 }  // namespace
