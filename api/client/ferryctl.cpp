@@ -1,6 +1,8 @@
 #include "api/client/ferryctl.hpp"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "api/client/commands/commands.hpp"
@@ -57,7 +59,7 @@ int RunAction(const Action& action, const GlobalOptions& g, const Env& env, std:
     err << "ERROR: " << e.what() << "\n";
     return kExitUsage;
   }
-  Session session{*client, out, g.json, *ApiVersion::Parse(g.microversion)};
+  Session session{*client, out, g.json, *ApiVersion::Parse(g.microversion), env.stdout_is_tty};
   try {
     action(session);
     return kExitOk;
@@ -79,7 +81,9 @@ int RunAction(const Action& action, const GlobalOptions& g, const Env& env, std:
 
 }  // namespace
 
-Env Env::FromProcess() { return Env{GetEnv("FERRY_URL"), GetEnv("FERRY_TOKEN")}; }
+Env Env::FromProcess() {
+  return Env{GetEnv("FERRY_URL"), GetEnv("FERRY_TOKEN"), isatty(STDOUT_FILENO) == 1};
+}
 
 int RunFerryctl(int argc, char** argv, std::ostream& out, std::ostream& err, const Env& env) {
   CLI::App app{"ferryctl: administer a ferry cluster through its Nova-compatible API"};
@@ -94,6 +98,7 @@ int RunFerryctl(int argc, char** argv, std::ostream& out, std::ostream& err, con
   RegisterAggregateCommands(app, &action);
   RegisterFlavorCommands(app, &action);
   RegisterHypervisorCommands(app, &action);
+  RegisterMigrationCommands(app, &action);
   RegisterServerCommands(app, &action);
   RegisterServiceCommands(app, &action);
   RegisterUnmanagedCommands(app, &action);

@@ -16,6 +16,7 @@ inline constexpr int kExitUsage = 2;
 struct Env {
   std::optional<std::string> url;    // FERRY_URL, e.g. http://127.0.0.1:8774
   std::optional<std::string> token;  // FERRY_TOKEN, sent as X-Auth-Token
+  bool stdout_is_tty = false;        // progress bars redraw in place only on a terminal
   static Env FromProcess();
 };
 

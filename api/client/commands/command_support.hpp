@@ -34,6 +34,7 @@ struct Session {
   std::ostream& out;
   bool json = false;  // --json: print the API's JSON instead of a table
   ApiVersion version;
+  bool tty = false;  // `out` is a terminal: progress may redraw one line
 };
 
 using Action = std::function<void(Session&)>;
@@ -68,6 +69,9 @@ std::string PowerStateName(const nlohmann::json& value);
 // none does and kConflict when several do (names are not unique in Nova).
 nlohmann::json FindOne(const nlohmann::json& items, const std::string& field,
                        const std::string& value, const std::string& kind);
+
+// Server uuid for a uuid or an exact name (server.cpp).
+std::string ResolveServerId(Session& session, const std::string& ref);
 
 // Flavor id for an id or a name (server create and unmanaged adopt both take either).
 std::string ResolveFlavorId(Session& session, const std::string& ref);

@@ -11,6 +11,10 @@ void RegisterAggregateCommands(CLI::App& app, Action* slot);
 void RegisterFlavorCommands(CLI::App& app, Action* slot);
 void RegisterHypervisorCommands(CLI::App& app, Action* slot);
 void RegisterServerCommands(CLI::App& app, Action* slot);
+// `server migrate --live` and `server migration list|show|abort|force-complete`, under `server`.
+void RegisterServerMigrationCommands(CLI::App& server_noun, Action* slot);
+// `migration list`: /v2.1/os-migrations.
+void RegisterMigrationCommands(CLI::App& app, Action* slot);
 void RegisterServiceCommands(CLI::App& app, Action* slot);
 void RegisterUnmanagedCommands(CLI::App& app, Action* slot);
 void RegisterVersionCommand(CLI::App& app, Action* slot);

@@ -1,4 +1,4 @@
-// ferryctl server list|show|create|delete: /v2.1/servers.
+// ferryctl server list|show|create|delete: /v2.1/servers (migrate and migration: server_migration.cpp).
 #include <fmt/format.h>
 
 #include <memory>
@@ -49,15 +49,6 @@ void ServerList(Session& session, const ServerOptions& o) {
   PrintTable(session, table);
 }
 
-// Nova's name filter is a regular expression (a substring match in effect), so the lookup
-// keeps only exact matches and refuses to guess between servers that share a name.
-std::string ResolveServerId(Session& session, const std::string& ref) {
-  if (IsUuid(ref)) return ref;
-  const nlohmann::json body =
-      GetAllPages(session, "/v2.1/servers/detail" + QueryString({{"name", ref}}), "servers");
-  return Field(FindOne(body["servers"], "name", ref, "server"), "id");
-}
-
 void PrintServer(Session& session, const nlohmann::json& body) {
   if (session.json) return PrintJson(session, body);
   nlohmann::json server = body.value("server", nlohmann::json::object());
@@ -106,6 +97,15 @@ void ServerDelete(Session& session, const ServerOptions& o) {
 
 }  // namespace
 
+// Nova's name filter is a regular expression (a substring match in effect), so the lookup
+// keeps only exact matches and refuses to guess between servers that share a name.
+std::string ResolveServerId(Session& session, const std::string& ref) {
+  if (IsUuid(ref)) return ref;
+  const nlohmann::json body =
+      GetAllPages(session, "/v2.1/servers/detail" + QueryString({{"name", ref}}), "servers");
+  return Field(FindOne(body["servers"], "name", ref, "server"), "id");
+}
+
 void RegisterServerCommands(CLI::App& app, Action* slot) {
   CLI::App* noun = AddResource(app, "server", "Servers (instances)");
   auto o = std::make_shared<ServerOptions>();
@@ -135,6 +135,8 @@ void RegisterServerCommands(CLI::App& app, Action* slot) {
   CLI::App* remove = noun->add_subcommand("delete", "Delete a server");
   remove->add_option("server", o->ref, "UUID or name")->required();
   OnRun(remove, slot, [o](Session& s) { ServerDelete(s, *o); });
+
+  RegisterServerMigrationCommands(*noun, slot);
 }
 
 }  // namespace ferry::client
