@@ -107,6 +107,7 @@ void RegisterMigrationRoutes(ApiServer& api, Deps& deps);
 void RegisterInstanceActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps);
+void RegisterServerGroupRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -121,6 +122,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterInstanceActionRoutes(api, deps);
   RegisterServerActionRoutes(api, deps);
   RegisterServerMigrationRoutes(api, deps);
+  RegisterServerGroupRoutes(api, deps);
 }
 
 }  // namespace ferry::controller::api

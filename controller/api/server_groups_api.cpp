@@ -1,0 +1,142 @@
+// os-server-groups: list, create, show, delete, with Nova's two shapes: before 2.64 a one-item
+// `policies` list (and `metadata`), from 2.64 `policy` + `rules`. Groups belong to a project;
+// another project's group is "not found", and only an admin lists every project's groups.
+#include <set>
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+#include "controller/api/api_server.hpp"
+#include "controller/api/validation.hpp"
+#include "controller/store/database.hpp"
+#include "controller/store/server_groups_store.hpp"
+
+namespace ferry::controller::api {
+namespace {
+
+constexpr int64_t kMaxLimit = 1000;  // Nova's [api] max_limit default
+
+json View(const Request& req, const store::ServerGroup& g) {
+  json v = {{"id", g.uuid}, {"name", g.name}, {"members", g.members}};
+  if (req.mv.AtLeast(64)) {
+    v["policy"] = g.policy;
+    v["rules"] = g.rules.is_object() ? g.rules : json::object();
+  } else {
+    v["policies"] = json::array({g.policy});
+    v["metadata"] = json::object();
+  }
+  if (req.mv.AtLeast(13)) {
+    v["project_id"] = g.project_id;
+    v["user_id"] = g.user_id;
+  }
+  return v;
+}
+
+store::ServerGroup LoadVisible(store::Tx& tx, const Request& req, const std::string& id) {
+  std::optional<store::ServerGroup> g;
+  if (IsUuid(id)) g = store::FindServerGroup(tx, id);
+  if (!g || (!req.IsAdmin() && g->project_id != req.principal.name)) {
+    throw Error(Errc::kNotFound, "Instance group " + id + " could not be found.");
+  }
+  return *g;
+}
+
+// The policy names a microversion accepts: soft-* arrived in 2.15.
+std::set<std::string> AllowedPolicies(const Request& req) {
+  if (req.mv.AtLeast(15)) return {"affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"};
+  return {"affinity", "anti-affinity"};
+}
+
+std::string CheckPolicy(const Request& req, const json& value, const char* field) {
+  const auto allowed = AllowedPolicies(req);
+  if (!value.is_string() || !allowed.count(value.get<std::string>())) {
+    throw Error(Errc::kBadRequest, std::string("Invalid input for field/attribute ") + field +
+                                       ". Value: " + value.dump() + " is not one of the allowed policies");
+  }
+  return value.get<std::string>();
+}
+
+store::ServerGroup ParseCreate(const Request& req) {
+  const json& body = RequireMember(req.body, "server_group");
+  store::ServerGroup g;
+  if (req.mv.AtLeast(64)) {
+    RejectUnknownKeys(body, {"name", "policy", "rules"});
+    g.name = RequireName(body, "name");
+    if (!body.contains("policy")) throw Error(Errc::kBadRequest, "'policy' is a required property");
+    g.policy = CheckPolicy(req, body["policy"], "policy");
+    if (body.contains("rules")) {
+      const json& rules = body["rules"];
+      if (!rules.is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute rules.");
+      RejectUnknownKeys(rules, {"max_server_per_host"});
+      if (!rules.empty() && g.policy != "anti-affinity") {
+        throw Error(Errc::kBadRequest, "Only anti-affinity policy supports rules.");
+      }
+      if (rules.contains("max_server_per_host")) {
+        g.rules["max_server_per_host"] = RequireInt(rules, "max_server_per_host", 1, 1 << 30);
+      }
+    }
+  } else {
+    RejectUnknownKeys(body, {"name", "policies"});
+    g.name = RequireName(body, "name");
+    if (!body.contains("policies")) throw Error(Errc::kBadRequest, "'policies' is a required property");
+    const json& policies = body["policies"];
+    if (!policies.is_array() || policies.size() != 1) {
+      throw Error(Errc::kBadRequest,
+                  "Invalid input for field/attribute policies. Value: " + policies.dump() +
+                      ". It must be a list of exactly one policy");
+    }
+    g.policy = CheckPolicy(req, policies[0], "policies");
+  }
+  return g;
+}
+
+Response List(Deps& deps, Request& req) {
+  std::optional<std::string> project = req.principal.name;
+  if (auto all = req.Query("all_projects"); all && ParseBoolParam("all_projects", *all)) {
+    if (req.IsAdmin()) project.reset();  // Nova ignores it for non-admins
+  }
+  int64_t limit = kMaxLimit, offset = 0;
+  if (auto l = req.Query("limit")) limit = std::min(ParseLimitParam(*l), kMaxLimit);
+  if (auto o = req.Query("offset")) {
+    if (o->empty() || o->find_first_not_of("0123456789") != std::string::npos || o->size() > 18) {
+      throw Error(Errc::kBadRequest, "Invalid input for query parameters offset. Value: " + *o);
+    }
+    offset = std::stoll(*o);
+  }
+  json groups = json::array();
+  deps.db.Transact([&](store::Tx& tx) {
+    for (const auto& g : store::ListServerGroups(tx, project, limit, offset)) groups.push_back(View(req, g));
+  });
+  return {200, {{"server_groups", groups}}};
+}
+
+Response Create(Deps& deps, Request& req) {
+  auto g = ParseCreate(req);
+  g.uuid = NewUuid();
+  g.user_id = req.principal.name;
+  g.project_id = req.principal.name;
+  g.created_at = deps.clock.Now();
+  deps.db.Transact([&](store::Tx& tx) { g = store::InsertServerGroup(tx, g); });
+  return {200, {{"server_group", View(req, g)}}};
+}
+
+}  // namespace
+
+void RegisterServerGroupRoutes(ApiServer& api, Deps& deps) {
+  api.Route("GET", "/v2\\.1/os-server-groups", Access::kUser, [&deps](Request& req) { return List(deps, req); });
+  api.Route("POST", "/v2\\.1/os-server-groups", Access::kUser,
+            [&deps](Request& req) { return Create(deps, req); });
+  api.Route("GET", "/v2\\.1/os-server-groups/([^/]+)", Access::kUser, [&deps](Request& req) {
+    json view;
+    deps.db.Transact([&](store::Tx& tx) { view = View(req, LoadVisible(tx, req, req.params[0])); });
+    return Response{200, {{"server_group", view}}};
+  });
+  api.Route("DELETE", "/v2\\.1/os-server-groups/([^/]+)", Access::kUser, [&deps](Request& req) {
+    deps.db.Transact([&](store::Tx& tx) {
+      auto g = LoadVisible(tx, req, req.params[0]);
+      store::DeleteServerGroup(tx, g.uuid);
+    });
+    return Response{204, nullptr};
+  });
+}
+
+}  // namespace ferry::controller::api
