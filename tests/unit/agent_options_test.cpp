@@ -115,6 +115,38 @@ TEST(AgentOptions, SimConfigConvertsMegabytesPerSecondToBytes) {
   EXPECT_THROW(MakeSimConfig(o), Error);
 }
 
+TEST(AgentOptions, SimScenariosAreNamedAndOptionallyScopedToOneDomain) {
+  AgentOptions o;
+  o.controller_url = "http://c:8774";
+  o.sim_scenarios = {"stall", "switchover-fails:AAAAAAAA-1111-4222-8333-444444444444"};
+  EXPECT_EQ(ErrorOf(o), "");
+  sim::SimConfig c = MakeSimConfig(o);
+  ASSERT_EQ(c.scenarios.size(), 2u);
+  EXPECT_TRUE(c.HasScenario("stall", "bbbbbbbb-1111-4222-8333-444444444444"));
+  EXPECT_TRUE(c.HasScenario("switchover-fails", "aaaaaaaa-1111-4222-8333-444444444444"));
+  EXPECT_FALSE(c.HasScenario("switchover-fails", "bbbbbbbb-1111-4222-8333-444444444444"));
+  EXPECT_FALSE(c.HasScenario("prepare-fails", "aaaaaaaa-1111-4222-8333-444444444444"));
+
+  o.sim_scenarios = {"explode"};
+  EXPECT_NE(ErrorOf(o).find("--sim-scenario 'explode': unknown scenario; known: precheck-fails"),
+            std::string::npos)
+      << ErrorOf(o);
+  o.sim_scenarios = {"stall:not-a-uuid"};
+  EXPECT_NE(ErrorOf(o).find("is not a uuid"), std::string::npos);
+}
+
+TEST(AgentOptions, MigrationAddressDefaultsToTheListenHostThenTheAdvertisedHost) {
+  AgentOptions o;
+  o.listen = "10.0.0.5:0";
+  EXPECT_EQ(InboundMigrationAddress(o), "10.0.0.5");
+  EXPECT_EQ(MakeSimConfig(o).migration_address, "10.0.0.5");
+  o.listen = "0.0.0.0:9000";
+  o.advertise_url = "http://agent-7.example:9000";
+  EXPECT_EQ(InboundMigrationAddress(o), "agent-7.example");
+  o.migration_address = "192.168.50.7";
+  EXPECT_EQ(MakeSimConfig(o).migration_address, "192.168.50.7");
+}
+
 TEST(TokenFile, TokenIsTheFirstWordOfTheFirstNonCommentLine) {
   TempFile bare("  tok-1  \n");
   EXPECT_EQ(ReadTokenFile(bare.path()), "tok-1");
