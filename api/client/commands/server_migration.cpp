@@ -58,8 +58,9 @@ std::string ServerPath(const std::string& id) { return "/v2.1/servers/" + UrlEnc
 
 // The newest in-progress live migration of the server, or null.
 json CurrentMigration(Session& session, const std::string& id) {
+  const json body = GetJson(session, ServerPath(id) + "/migrations");  // outlives the loop
   json newest;
-  for (const auto& m : GetJson(session, ServerPath(id) + "/migrations")["migrations"]) {
+  for (const auto& m : body["migrations"]) {
     if (newest.is_null() || m.value("id", 0) > newest.value("id", 0)) newest = m;
   }
   return newest;
