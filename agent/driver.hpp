@@ -75,8 +75,10 @@ class Driver {
   virtual std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(
       const std::string& migration_uuid) = 0;
 
-  // Source: every job still running (the monitor adopts them after an agent restart).
-  virtual std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() = 0;
+  // Source: what the job monitor must report when it starts: every job still running, plus jobs
+  // that ended while no agent was watching (e.g. interrupted by an agent restart), whose final
+  // state the controller has not heard yet.
+  virtual std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() = 0;
 
   // Source: the job ends "cancelled" and the guest keeps running here. Success when the job has
   // already ended cancelled or failed; kConflict when it completed (the guest has moved);

@@ -40,9 +40,9 @@ LiveMigrationMonitor::~LiveMigrationMonitor() { Stop(); }
 
 void LiveMigrationMonitor::Start() {
   try {
-    for (const auto& job : driver_.RunningLiveMigrationJobs()) {
-      spdlog::info("live migration monitor: adopting running job migration={} domain={}",
-                   job.migration_uuid, job.domain_uuid);
+    for (const auto& job : driver_.LiveMigrationJobsToReport()) {
+      spdlog::info("live migration monitor: adopting job migration={} domain={} state={}",
+                   job.migration_uuid, job.domain_uuid, job.state);
       Watch(job.migration_uuid, kDefaultReportInterval);
     }
   } catch (const std::exception& e) {

@@ -42,7 +42,8 @@ class LiveMigrationMonitor {
   LiveMigrationMonitor(const LiveMigrationMonitor&) = delete;
   LiveMigrationMonitor& operator=(const LiveMigrationMonitor&) = delete;
 
-  // Adopts the jobs the driver still runs (after an agent restart), then polls.
+  // Adopts what the driver says is still to report (running jobs, jobs that ended while the
+  // agent was down), then polls.
   void Start();
   // Wakes the thread, aborts an in-flight request and joins. Safe to call twice.
   void Stop();

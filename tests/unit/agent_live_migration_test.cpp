@@ -328,5 +328,24 @@ TEST_F(MonitorTest, AdoptsJobsStillRunningWhenItStarts) {
   monitor->Stop();
 }
 
+TEST_F(MonitorTest, ReportsAJobInterruptedByAnAgentRestartOnceItStarts) {
+  RecordingServer controller;
+  controller.On("POST", "/agent/v1/migration-progress", 204, nullptr);
+  auto src = std::make_unique<Host>(dir_ + "/src");
+  Host dst(dir_ + "/dst");
+  StartMigration(*src, dst, true);
+  src.reset();  // the agent stops mid-copy
+  Host restarted(dir_ + "/src");
+  auto monitor = MakeMonitor(*restarted.driver, controller.Url());
+  monitor->Start();
+  ASSERT_TRUE(WaitFor([&] { return !Batches(controller).empty(); }, 1s));
+  auto batch = Batches(controller)[0].get<wire::MigrationProgressBatch>();
+  ASSERT_EQ(batch.reports.size(), 1u);
+  EXPECT_EQ(batch.reports[0].migration_uuid, kMigration);
+  EXPECT_EQ(batch.reports[0].state, "failed");
+  ASSERT_TRUE(WaitFor([&] { return monitor->Watched().empty(); }, 1s)) << "acknowledged";
+  monitor->Stop();
+}
+
 }  // namespace
 }  // namespace ferry::agent

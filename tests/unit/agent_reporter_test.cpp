@@ -128,8 +128,8 @@ class FlakyDriver final : public Driver {
   std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(const std::string& m) override {
     return real_.LiveMigrationJobStats(m);
   }
-  std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() override {
-    return real_.RunningLiveMigrationJobs();
+  std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override {
+    return real_.LiveMigrationJobsToReport();
   }
   void AbortLiveMigration(const std::string& m) override { real_.AbortLiveMigration(m); }
   void ForceCompleteLiveMigration(const std::string& m, bool post_copy) override {
@@ -371,7 +371,7 @@ TEST(Reporter, RefusesAnUnusableControllerUrl) {
     std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(const std::string&) override {
       return std::nullopt;
     }
-    std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() override { return {}; }
+    std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override { return {}; }
     void AbortLiveMigration(const std::string&) override {}
     void ForceCompleteLiveMigration(const std::string&, bool) override {}
     wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {

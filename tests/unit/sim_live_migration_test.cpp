@@ -337,7 +337,7 @@ TEST_F(SimLiveMigrationTest, AbortBeforeStartMakesALateStartANoOp) {
   spec_.incoming_uri = dest_->PrepareLiveMigrationDestination(spec_);
   source_->StartLiveMigration(spec_);
   EXPECT_EQ(source_->LiveMigrationJobStats(kMigration)->state, "cancelled");
-  EXPECT_TRUE(source_->RunningLiveMigrationJobs().empty());
+  EXPECT_TRUE(source_->LiveMigrationJobsToReport().empty());
   ExpectGuestOnSourceOnly(true);
 }
 
@@ -347,7 +347,7 @@ TEST_F(SimLiveMigrationTest, AgentRestartMidCopyFailsTheJobAndKeepsTheGuest) {
   StartHosts(src, Config("dst"));
   PrepareAndStart();
   WaitUntil([](const auto& j) { return j.memory_processed > 0; });
-  ASSERT_EQ(source_->RunningLiveMigrationJobs().size(), 1u);
+  ASSERT_EQ(source_->LiveMigrationJobsToReport().size(), 1u);
   source_.reset();  // the agent stops; its job dies with it
   source_ = std::make_unique<SimDriver>(Config("src"));
   auto job = source_->LiveMigrationJobStats(kMigration);
@@ -355,6 +355,9 @@ TEST_F(SimLiveMigrationTest, AgentRestartMidCopyFailsTheJobAndKeepsTheGuest) {
   EXPECT_EQ(job->state, "failed");
   EXPECT_NE(job->error.find("restarted"), std::string::npos) << job->error;
   ExpectGuestOnSourceOnly(true);
+  auto to_report = source_->LiveMigrationJobsToReport();
+  ASSERT_EQ(to_report.size(), 1u) << "the controller has not heard this outcome yet";
+  EXPECT_EQ(to_report[0].state, "failed");
 }
 
 TEST_F(SimLiveMigrationTest, AgentDiesMidCopyScenarioExitsLikeAKilledProcess) {

@@ -44,7 +44,7 @@ class SimDriver final : public Driver {
   void StartLiveMigration(const wire::LiveMigrationSpec& spec) override;
   std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(
       const std::string& migration_uuid) override;
-  std::vector<wire::LiveMigrationJob> RunningLiveMigrationJobs() override;
+  std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override;
   void AbortLiveMigration(const std::string& migration_uuid) override;
   void ForceCompleteLiveMigration(const std::string& migration_uuid,
                                   bool permit_post_copy) override;
@@ -79,6 +79,7 @@ class SimDriver final : public Driver {
   mutable std::mutex mu_;
   Domains domains_;  // by lowercase uuid; ordered for stable listings
   Jobs jobs_;        // by migration uuid: the persisted record of every outgoing job
+  std::vector<std::string> interrupted_;  // jobs failed at load: reported once the monitor starts
   std::map<std::string, std::unique_ptr<OutgoingJob>> outgoing_;
   std::map<std::string, std::unique_ptr<IncomingMigration>> incoming_;
 };

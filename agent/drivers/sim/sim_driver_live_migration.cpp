@@ -59,6 +59,8 @@ void SimDriver::FailInterruptedJobs() {
     job.error = "ferry-agent restarted during the copy: the simulated job died with it and the "
                 "guest stays on the source";
     job.transfer_rate_bps = 0;
+    job.sampled_at = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
+    interrupted_.push_back(uuid);
     changed = true;
     if (auto d = domains.find(Lower(job.domain_uuid)); d != domains.end() && job.phase != "postcopy") {
       d->second.domain.power_state = wire::PowerState::kRunning;
@@ -285,9 +287,12 @@ std::optional<wire::LiveMigrationJob> SimDriver::LiveMigrationJobStats(
   return std::nullopt;
 }
 
-std::vector<wire::LiveMigrationJob> SimDriver::RunningLiveMigrationJobs() {
+std::vector<wire::LiveMigrationJob> SimDriver::LiveMigrationJobsToReport() {
   std::lock_guard lock(mu_);
   std::vector<wire::LiveMigrationJob> out;
+  for (const auto& mig : interrupted_) {
+    if (auto rec = jobs_.find(mig); rec != jobs_.end()) out.push_back(rec->second);
+  }
   for (const auto& [mig, job] : outgoing_) {
     auto rec = jobs_.find(mig);
     if (rec != jobs_.end() && Terminal(rec->second)) continue;
