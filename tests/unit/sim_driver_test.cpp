@@ -183,6 +183,19 @@ TEST(SimDriver, CorruptStateFileIsAnErrorNotAnEmptyHost) {
   EXPECT_EQ(CodeOf([&] { SimDriver driver(Config(dir)); }), Errc::kInternal);
 }
 
+TEST(SimDriver, StateFileWrittenBeforeLiveMigrationStillLoads) {
+  TempDir dir;
+  { SimDriver driver(Config(dir)); }
+  std::ofstream(Config(dir).state_dir + "/domains.json")
+      << "{\"format\":1,\"domains\":[{\"uuid\":\"" << kUuid1
+      << "\",\"name\":\"old\",\"vcpus\":1,\"memory_mb\":512,\"disk_gb\":1,"
+         "\"power_state\":1}]}";
+  SimDriver driver(Config(dir));
+  ASSERT_EQ(driver.ListDomains().size(), 1u);
+  EXPECT_EQ(driver.ListDomains()[0].name, "old");
+  EXPECT_FALSE(driver.LiveMigrationJobStats("55555555-5555-4555-8555-555555555555"));
+}
+
 TEST(SimDriver, ForeignDomainsAreCreatedAtFirstStartOnly) {
   TempDir dir;
   SimConfig config = Config(dir);
