@@ -10,22 +10,21 @@ namespace {
 
 constexpr std::string_view kScope = "aggregate_instance_extra_specs";
 
-std::string Trim(std::string_view s) {
+std::string_view Trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return std::string(s);
+  return s;
 }
 
-std::set<std::string> SplitCommas(std::string_view s) {
-  std::set<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string_view::npos) comma = s.size();
-    out.insert(Trim(s.substr(start, comma - start)));
-    start = comma + 1;
+// Calls fn on each trimmed comma-separated item; stops early when fn returns true.
+template <typename Fn>
+bool AnyItem(std::string_view list, Fn fn) {
+  while (true) {
+    const size_t comma = list.find(',');
+    if (fn(Trim(list.substr(0, comma)))) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
   }
-  return out;
 }
 
 }  // namespace
@@ -45,10 +44,12 @@ bool AggregateInstanceExtraSpecsFilter::Passes(const HostState& host, const Requ
     }
     auto it = host.aggregate_metadata.find(std::string(key));
     if (it == host.aggregate_metadata.end()) return false;
-    const auto allowed = SplitCommas(wanted);
+    // No allocation: the scheduler's fast path runs this once per host profile per request.
     bool any = false;
     for (const auto& value : it->second) {
-      for (const auto& v : SplitCommas(value)) any = any || allowed.count(v) > 0;
+      any = any || AnyItem(value, [&](std::string_view have) {
+              return AnyItem(wanted, [&](std::string_view allowed) { return allowed == have; });
+            });
     }
     if (!any) return false;
   }

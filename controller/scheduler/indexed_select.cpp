@@ -111,29 +111,32 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   std::vector<double> score(n, 0.0), raw(n);
   std::vector<double> profile_raw(index.profiles_.size());
   for (const auto& w : weighers_) {
-    if (w->Shape() == WeigherShape::kProfile) {
-      for (size_t p = 0; p < index.profiles_.size(); ++p) {
-        if (profile_ok[p]) {
-          profile_raw[p] = w->RawWeight(*index.hosts_[index.profiles_[p].representative], spec);
+    // One shape per loop (no branch per host) so the compiler can vectorise the passes.
+    switch (w->Shape()) {
+      case WeigherShape::kFreeRam:
+        for (size_t i = 0; i < n; ++i) raw[i] = static_cast<double>(index.free_memory_mb_[survivors[i]]);
+        break;
+      case WeigherShape::kInboundLoad:
+        for (size_t i = 0; i < n; ++i) raw[i] = -static_cast<double>(index.inbound_[survivors[i]]);
+        break;
+      case WeigherShape::kProfile:
+        for (size_t p = 0; p < index.profiles_.size(); ++p) {
+          if (profile_ok[p]) {
+            profile_raw[p] = w->RawWeight(*index.hosts_[index.profiles_[p].representative], spec);
+          }
         }
-      }
+        for (size_t i = 0; i < n; ++i) raw[i] = profile_raw[index.profile_of_[survivors[i]]];
+        break;
+      case WeigherShape::kPerHost: return full_pass();
     }
     double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
     for (size_t i = 0; i < n; ++i) {
-      const uint32_t slot = survivors[i];
-      switch (w->Shape()) {
-        case WeigherShape::kFreeRam: raw[i] = static_cast<double>(index.free_memory_mb_[slot]); break;
-        case WeigherShape::kInboundLoad: raw[i] = -static_cast<double>(index.inbound_[slot]); break;
-        case WeigherShape::kProfile: raw[i] = profile_raw[index.profile_of_[slot]]; break;
-        case WeigherShape::kPerHost: return full_pass();
-      }
       lo = std::min(lo, raw[i]);
       hi = std::max(hi, raw[i]);
     }
-    for (size_t i = 0; i < n; ++i) {
-      double norm = hi > lo ? (raw[i] - lo) / (hi - lo) : 0.0;
-      score[i] += w->Multiplier() * norm;
-    }
+    if (!(hi > lo)) continue;  // the full pass adds multiplier x 0.0 here: no change to any score
+    const double m = w->Multiplier(), range = hi - lo;
+    for (size_t i = 0; i < n; ++i) score[i] += m * ((raw[i] - lo) / range);
   }
   std::vector<uint32_t> order(n);
   for (uint32_t i = 0; i < n; ++i) order[i] = i;
