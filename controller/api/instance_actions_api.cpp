@@ -50,7 +50,7 @@ std::optional<std::string> EventHost(const store::InstanceAction& a, const std::
 json ActionView(const Request& req, const store::InstanceAction& a) {
   json o = {{"action", ActionName(a.migration_type)},
             {"instance_uuid", a.instance_uuid},
-            {"request_id", OptJson(a.request_id)},
+            {"request_id", a.request_id},
             {"user_id", OptJson(a.user_id)},
             {"project_id", OptJson(a.project_id)},
             {"start_time", FormatNovaTime(a.start_time)},
@@ -74,8 +74,9 @@ json EventsView(const Request& req, const store::InstanceAction& a,
     // ferry keeps no tracebacks; Nova shows the key to admins only, so do we.
     if (req.IsAdmin()) o["traceback"] = nullptr;
     if (req.mv.AtLeast(62)) {
-      // Nova: host for admins only; hostId is "" where ferry computes none (as servers show).
-      if (req.IsAdmin()) o["host"] = OptJson(EventHost(a, e.actor));
+      // Nova: host (a string, so only when known) for admins only; hostId is "" where ferry
+      // computes none (as servers show it).
+      if (auto host = EventHost(a, e.actor); host && req.IsAdmin()) o["host"] = *host;
       o["hostId"] = "";
     }
     if (req.mv.AtLeast(84)) o["details"] = OptJson(e.reason);
@@ -177,7 +178,7 @@ std::string NextLink(const Request& req, int64_t limit, const std::string& marke
 Response List(Deps& deps, Request& req) {
   const std::string& uuid = req.params[0];
   json list = json::array();
-  std::optional<std::string> last;
+  std::optional<std::string> last;  // request id of the page's last action
   store::InstanceActionFilter f;
   deps.db.Transact([&](store::Tx& tx) {
     CheckInstanceVisible(tx, req, uuid);

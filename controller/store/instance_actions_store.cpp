@@ -8,11 +8,13 @@ namespace {
 
 // One row per migration of the instance that has events; the first event is the request, the
 // last one dates the action. Served by migrations_instance_idx and migration_events_migration_idx.
-// $4 (a request id) pages after that action; the API checks it exists first.
+// $4 (a request id) pages after that action; the API checks it exists first. A migration whose
+// first event carries no request id (one the controller started itself) is addressed as
+// "req-<migration uuid>": Nova's request_id is a required string.
 constexpr Statement kListActions{"instance_actions_list", R"sql(
 WITH actions AS (
   SELECT m.id, m.instance_uuid::text AS instance_uuid, m.migration_type, m.status,
-         first.request_id, COALESCE(first.actor, m.user_id) AS user_id, m.project_id,
+         COALESCE(first.request_id, 'req-' || m.uuid::text) AS request_id, COALESCE(first.actor, m.user_id) AS user_id, m.project_id,
          m.source_compute, m.dest_compute, first.at AS start_at, last.at AS updated_at
   FROM migrations m
   JOIN LATERAL (SELECT e.request_id, e.actor, e.at FROM migration_events e
@@ -33,15 +35,15 @@ ORDER BY start_at DESC, id DESC
 LIMIT $5)sql"};
 
 constexpr Statement kFindAction{"instance_actions_find", R"sql(
-SELECT m.id, m.instance_uuid::text, m.migration_type, m.status, first.request_id,
-       COALESCE(first.actor, m.user_id), m.project_id, m.source_compute, m.dest_compute,
+SELECT m.id, m.instance_uuid::text, m.migration_type, m.status,
+       COALESCE(first.request_id, 'req-' || m.uuid::text), COALESCE(first.actor, m.user_id), m.project_id, m.source_compute, m.dest_compute,
        extract(epoch from first.at)::float8, extract(epoch from last.at)::float8
 FROM migrations m
 JOIN LATERAL (SELECT e.request_id, e.actor, e.at FROM migration_events e
               WHERE e.migration_id = m.id ORDER BY e.id LIMIT 1) first ON true
 JOIN LATERAL (SELECT e.at FROM migration_events e
               WHERE e.migration_id = m.id ORDER BY e.id DESC LIMIT 1) last ON true
-WHERE m.instance_uuid = $1::uuid AND first.request_id = $2
+WHERE m.instance_uuid = $1::uuid AND COALESCE(first.request_id, 'req-' || m.uuid::text) = $2
 ORDER BY first.at DESC, m.id DESC
 LIMIT 1)sql"};
 
@@ -65,7 +67,7 @@ InstanceAction ActionFromRow(const pqxx::row& r) {
   a.instance_uuid = r[1].as<std::string>();
   a.migration_type = r[2].as<std::string>();
   a.status = r[3].as<std::string>();
-  a.request_id = OptString(r[4]);
+  a.request_id = r[4].as<std::string>();
   a.user_id = OptString(r[5]);
   a.project_id = OptString(r[6]);
   a.source_compute = OptString(r[7]);

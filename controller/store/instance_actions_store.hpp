@@ -19,7 +19,7 @@ struct InstanceAction {
   std::string instance_uuid;
   std::string migration_type;  // live-migration | migration | resize | evacuation
   std::string status;          // the migration's current status
-  std::optional<std::string> request_id;  // of the first event: the API request that asked
+  std::string request_id;  // of the first event (the API request), else "req-<migration uuid>"
   std::optional<std::string> user_id;     // the first event's actor (the requesting user)
   std::optional<std::string> project_id;
   std::optional<std::string> source_compute;

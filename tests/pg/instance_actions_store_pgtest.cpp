@@ -20,7 +20,7 @@ const std::string kOther = "bbbbbbbb-0000-4000-8000-00000000000b";
 class InstanceActionsStoreTest : public StoreTest {
  protected:
   // A migration of `server` whose events happen at the given offsets (seconds after T(0)); the
-  // first event carries `request_id` and actor `user`. Returns the migration id.
+  // first event carries `request_id` ("" for none) and actor `user`. Returns the migration id.
   int64_t AddMigration(const std::string& server, const std::string& request_id,
                        const std::vector<int64_t>& event_times, const std::string& user = "u1",
                        const std::string& project = "p1") {
@@ -38,7 +38,8 @@ class InstanceActionsStoreTest : public StoreTest {
                     id, first ? std::optional<std::string>() : std::optional<std::string>("accepted"),
                     first ? "accepted" : "queued", first ? "requested" : "step" + std::to_string(i),
                     first ? user : std::string("conductor"),
-                    first ? std::optional<std::string>(request_id) : std::optional<std::string>(),
+                    first && !request_id.empty() ? std::optional<std::string>(request_id)
+                                                 : std::optional<std::string>(),
                     Epoch(T(event_times[i])));
     }
     w.commit();
@@ -49,7 +50,7 @@ class InstanceActionsStoreTest : public StoreTest {
   Strings List(InstanceActionFilter f) {
     Strings out;
     db_->Transact([&](Tx& tx) {
-      for (const auto& a : ListInstanceActions(tx, f)) out.push_back(a.request_id.value_or("-"));
+      for (const auto& a : ListInstanceActions(tx, f)) out.push_back(a.request_id);
     });
     return out;
   }
@@ -82,6 +83,22 @@ TEST_F(InstanceActionsStoreTest, FieldsComeFromFirstAndLastEvent) {
   db_->Transact([&](Tx& tx) {
     EXPECT_FALSE(FindInstanceAction(tx, kOther, "req-a"));  // request of another server
     EXPECT_FALSE(FindInstanceAction(tx, kServer, "req-zzz"));
+  });
+}
+
+TEST_F(InstanceActionsStoreTest, WithoutARequestIdTheActionIsNamedAfterItsMigration) {
+  const int64_t id = AddMigration(kServer, "", {10});
+  std::string uuid;
+  {
+    pqxx::connection c(schema_->dsn());
+    pqxx::work w(c);
+    uuid = w.exec_params1("SELECT uuid::text FROM migrations WHERE id = $1", id)[0].as<std::string>();
+  }
+  EXPECT_EQ(List(For(kServer)), Strings{"req-" + uuid});
+  db_->Transact([&](Tx& tx) {
+    auto a = FindInstanceAction(tx, kServer, "req-" + uuid);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->migration_id, id);
   });
 }
 
