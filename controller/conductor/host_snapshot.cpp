@@ -100,6 +100,7 @@ void HostSnapshot::FullReload() {
   for (const auto& v : views) {
     hosts_[v.host.id] = std::make_shared<const scheduler::HostState>(ToHostState(v));
   }
+  structural_change_ = true;
   dirty_.clear();
   watermark_ = db_now - options_.watermark_overlap;
   last_full_reload_ = clock_.Now();
@@ -135,13 +136,35 @@ void HostSnapshot::RefreshDirtyLocked() {
 
 void HostSnapshot::ApplyLocked(const std::vector<int64_t>& ids,
                                const std::vector<store::SchedulerHostView>& views) {
-  for (int64_t id : ids) hosts_.erase(id);  // absent from the re-read: the host was deleted
+  std::set<int64_t> seen;
   for (const auto& v : views) {
-    hosts_[v.host.id] = std::make_shared<const scheduler::HostState>(ToHostState(v));
+    auto state = std::make_shared<const scheduler::HostState>(ToHostState(v));
+    auto [it, added] = hosts_.insert_or_assign(v.host.id, state);
+    structural_change_ = structural_change_ || added;
+    changed_.push_back(std::move(state));
+    seen.insert(v.host.id);
+  }
+  for (int64_t id : ids) {
+    // Absent from the re-read: the host was deleted.
+    if (!seen.count(id) && hosts_.erase(id)) structural_change_ = true;
   }
 }
 
 void HostSnapshot::PublishLocked() {
+  std::shared_ptr<const scheduler::HostIndex> base;
+  {
+    std::lock_guard lock(current_mu_);
+    base = current_;
+  }
+  std::shared_ptr<const scheduler::HostIndex> patched;
+  if (base && !structural_change_) patched = base->WithChanged(changed_);
+  changed_.clear();
+  structural_change_ = false;
+  if (patched) {
+    std::lock_guard lock(current_mu_);
+    current_ = std::move(patched);
+    return;
+  }
   std::vector<std::shared_ptr<const scheduler::HostState>> all;
   all.reserve(hosts_.size());
   for (const auto& [id, h] : hosts_) all.push_back(h);

@@ -71,6 +71,10 @@ class HostSnapshot {
   std::mutex writer_mu_;  // one refresh at a time
   std::map<int64_t, std::shared_ptr<const scheduler::HostState>> hosts_;
   std::set<int64_t> dirty_;
+  // Since the last publish: re-read hosts, and whether any was added or removed (then the
+  // index is rebuilt; otherwise the published one is patched, see HostIndex::WithChanged).
+  std::vector<std::shared_ptr<const scheduler::HostState>> changed_;
+  bool structural_change_ = true;
   std::optional<TimePoint> watermark_;      // database time; nullopt until the first load
   std::optional<TimePoint> last_full_reload_;  // our clock
   std::atomic<size_t> last_refresh_size_{0};

@@ -39,22 +39,23 @@ HostIndex::HostIndex(const std::vector<HostState>& hosts) {
 
 HostIndex::HostIndex(std::vector<std::shared_ptr<const HostState>> hosts) : hosts_(std::move(hosts)) {
   const size_t n = hosts_.size();
+  auto layout = std::make_shared<Layout>();
   std::unordered_map<std::string, uint32_t> profile_ids;
   std::vector<uint32_t> profile_of_position(n);
   std::vector<uint32_t> profile_sizes;
   for (uint32_t i = 0; i < n; ++i) {
     auto [it, inserted] = profile_ids.try_emplace(HostProfileKey(*hosts_[i]),
-                                                  static_cast<uint32_t>(profiles_.size()));
+                                                  static_cast<uint32_t>(layout->profiles.size()));
     if (inserted) {
-      profiles_.push_back({i, 0, 0});
+      layout->profiles.push_back({i, 0, 0});
       profile_sizes.push_back(0);
     }
     profile_of_position[i] = it->second;
     ++profile_sizes[it->second];
   }
   uint32_t next = 0;
-  for (size_t p = 0; p < profiles_.size(); ++p) {
-    profiles_[p].begin = profiles_[p].end = next;
+  for (size_t p = 0; p < layout->profiles.size(); ++p) {
+    layout->profiles[p].begin = layout->profiles[p].end = next;
     next += profile_sizes[p];
   }
   std::vector<uint32_t> by_name(n);
@@ -64,29 +65,51 @@ HostIndex::HostIndex(std::vector<std::shared_ptr<const HostState>> hosts) : host
   std::vector<uint32_t> rank_of_position(n);
   for (uint32_t r = 0; r < n; ++r) rank_of_position[by_name[r]] = r;
 
-  position_.resize(n);
-  profile_of_.resize(n);
+  layout->position.resize(n);
+  layout->profile_of.resize(n);
+  layout->name_rank.resize(n);
+  layout->slot_by_name.reserve(n);
   up_and_enabled_.resize(n);
   free_vcpus_.resize(n);
   free_memory_mb_.resize(n);
   free_disk_gb_.resize(n);
   inbound_.resize(n);
-  name_rank_.resize(n);
-  slot_by_name_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
-    const HostState& h = *hosts_[i];
     const uint32_t p = profile_of_position[i];
-    const uint32_t slot = profiles_[p].end++;
-    position_[slot] = i;
-    profile_of_[slot] = p;
-    up_and_enabled_[slot] = h.up && h.enabled;
-    free_vcpus_[slot] = h.free_vcpus;
-    free_memory_mb_[slot] = h.free_memory_mb;
-    free_disk_gb_[slot] = h.free_disk_gb;
-    inbound_[slot] = h.inbound_migrations;
-    name_rank_[slot] = rank_of_position[i];
-    slot_by_name_.emplace(h.name, slot);
+    const uint32_t slot = layout->profiles[p].end++;
+    layout->position[slot] = i;
+    layout->profile_of[slot] = p;
+    layout->name_rank[slot] = rank_of_position[i];
+    layout->slot_by_name.emplace(hosts_[i]->name, slot);
+    SetDynamicColumns(slot, *hosts_[i]);
   }
+  layout_ = std::move(layout);
+}
+
+void HostIndex::SetDynamicColumns(uint32_t slot, const HostState& h) {
+  up_and_enabled_[slot] = h.up && h.enabled;
+  free_vcpus_[slot] = h.free_vcpus;
+  free_memory_mb_[slot] = h.free_memory_mb;
+  free_disk_gb_[slot] = h.free_disk_gb;
+  inbound_[slot] = h.inbound_migrations;
+}
+
+std::shared_ptr<const HostIndex> HostIndex::WithChanged(
+    const std::vector<std::shared_ptr<const HostState>>& changed) const {
+  auto next = std::make_shared<HostIndex>(*this);  // shares layout_; copies flat columns
+  for (const auto& h : changed) {
+    auto it = layout_->slot_by_name.find(h->name);
+    if (it == layout_->slot_by_name.end()) return nullptr;
+    const uint32_t slot = it->second;
+    const uint32_t position = layout_->position[slot];
+    const HostState& old = *hosts_[position];
+    if (old.id != h->id || HostProfileKey(old) != HostProfileKey(*h)) return nullptr;
+    // A profile's representative answers for all its hosts; it may be this host, and the new
+    // state has the same profile, so swapping it in keeps every answer.
+    next->hosts_[position] = h;
+    next->SetDynamicColumns(slot, *h);
+  }
+  return next;
 }
 
 std::vector<HostState> HostIndex::CopyHosts() const {
@@ -97,8 +120,8 @@ std::vector<HostState> HostIndex::CopyHosts() const {
 }
 
 const HostState* HostIndex::Find(const std::string& name) const {
-  auto it = slot_by_name_.find(name);
-  return it == slot_by_name_.end() ? nullptr : hosts_[position_[it->second]].get();
+  auto it = layout_->slot_by_name.find(name);
+  return it == layout_->slot_by_name.end() ? nullptr : hosts_[layout_->position[it->second]].get();
 }
 
 }  // namespace ferry::controller::scheduler

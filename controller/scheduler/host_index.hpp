@@ -26,10 +26,16 @@ class HostIndex {
   explicit HostIndex(const std::vector<HostState>& hosts);
 
   size_t size() const { return hosts_.size(); }
-  size_t profile_count() const { return profiles_.size(); }
+  size_t profile_count() const { return layout_->profiles.size(); }
   const std::vector<std::shared_ptr<const HostState>>& hosts() const { return hosts_; }
   std::vector<HostState> CopyHosts() const;  // for the plain full pass
   const HostState* Find(const std::string& name) const;
+
+  // A copy with these hosts' states replaced, sharing everything static with this index; the
+  // cheap path for a refresh of a few hosts. nullptr when a host is new, or its name or profile
+  // changed: then build a new index.
+  std::shared_ptr<const HostIndex> WithChanged(
+      const std::vector<std::shared_ptr<const HostState>>& changed) const;
 
  private:
   friend class Scheduler;
@@ -37,16 +43,22 @@ class HostIndex {
     uint32_t representative;  // a position in hosts_
     uint32_t begin, end;      // slots [begin, end) hold this profile's hosts
   };
+  // What only a new host, a rename or a profile change alters; shared between versions.
+  struct Layout {
+    std::vector<Profile> profiles;
+    std::vector<uint32_t> position;    // slot -> position in hosts_
+    std::vector<uint32_t> profile_of;  // slot -> profile
+    std::vector<uint32_t> name_rank;   // lexicographic rank of the name: the full pass's tie-break
+    std::unordered_map<std::string, uint32_t> slot_by_name;
+  };
+  void SetDynamicColumns(uint32_t slot, const HostState& h);
+
   std::vector<std::shared_ptr<const HostState>> hosts_;
-  std::vector<Profile> profiles_;
+  std::shared_ptr<const Layout> layout_ = std::make_shared<const Layout>();
   // Columns indexed by slot (hosts grouped by profile).
-  std::vector<uint32_t> position_;    // slot -> position in hosts_
-  std::vector<uint32_t> profile_of_;  // slot -> profile
   std::vector<uint8_t> up_and_enabled_;
   std::vector<int64_t> free_vcpus_, free_memory_mb_, free_disk_gb_;
   std::vector<int32_t> inbound_;
-  std::vector<uint32_t> name_rank_;  // lexicographic rank of the name: the full pass's tie-break
-  std::unordered_map<std::string, uint32_t> slot_by_name_;
 };
 
 }  // namespace ferry::controller::scheduler

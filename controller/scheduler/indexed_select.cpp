@@ -51,16 +51,17 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
     return s;
   };
   if (!fast_path_) return full_pass();
+  const HostIndex::Layout& layout = *index.layout_;
 
   // Which profiles pass every profile filter, and what the per-host checks are.
-  std::vector<uint8_t> profile_ok(index.profiles_.size(), 1);
+  std::vector<uint8_t> profile_ok(layout.profiles.size(), 1);
   std::vector<NameRule> rules;
   bool check_up = false, check_capacity = false, check_inbound = false;
   for (const auto& f : filters_) {
     switch (f->Shape()) {
       case FilterShape::kProfile:
-        for (size_t p = 0; p < index.profiles_.size(); ++p) {
-          if (profile_ok[p] && !f->Passes(*index.hosts_[index.profiles_[p].representative], spec)) {
+        for (size_t p = 0; p < layout.profiles.size(); ++p) {
+          if (profile_ok[p] && !f->Passes(*index.hosts_[layout.profiles[p].representative], spec)) {
             profile_ok[p] = 0;
           }
         }
@@ -74,7 +75,7 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
       case FilterShape::kPerHost: return full_pass();
     }
   }
-  const NameChecks names = ResolveNames(rules, index.slot_by_name_);
+  const NameChecks names = ResolveNames(rules, layout.slot_by_name);
 
   std::vector<uint32_t> survivors;
   auto consider = [&](uint32_t slot) {
@@ -93,13 +94,13 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   };
   if (names.only_listed) {
     for (uint32_t slot : names.allowed) {
-      if (profile_ok[index.profile_of_[slot]]) consider(slot);
+      if (profile_ok[layout.profile_of[slot]]) consider(slot);
     }
   } else {
     survivors.reserve(index.size());
-    for (size_t p = 0; p < index.profiles_.size(); ++p) {
+    for (size_t p = 0; p < layout.profiles.size(); ++p) {
       if (!profile_ok[p]) continue;
-      for (uint32_t slot = index.profiles_[p].begin; slot < index.profiles_[p].end; ++slot) {
+      for (uint32_t slot = layout.profiles[p].begin; slot < layout.profiles[p].end; ++slot) {
         consider(slot);
       }
     }
@@ -109,7 +110,7 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   // Weigh exactly as the full pass does (same values, same operations, same order).
   const size_t n = survivors.size();
   std::vector<double> score(n, 0.0), raw(n);
-  std::vector<double> profile_raw(index.profiles_.size());
+  std::vector<double> profile_raw(layout.profiles.size());
   for (const auto& w : weighers_) {
     // One shape per loop (no branch per host) so the compiler can vectorise the passes.
     switch (w->Shape()) {
@@ -120,12 +121,12 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
         for (size_t i = 0; i < n; ++i) raw[i] = -static_cast<double>(index.inbound_[survivors[i]]);
         break;
       case WeigherShape::kProfile:
-        for (size_t p = 0; p < index.profiles_.size(); ++p) {
+        for (size_t p = 0; p < layout.profiles.size(); ++p) {
           if (profile_ok[p]) {
-            profile_raw[p] = w->RawWeight(*index.hosts_[index.profiles_[p].representative], spec);
+            profile_raw[p] = w->RawWeight(*index.hosts_[layout.profiles[p].representative], spec);
           }
         }
-        for (size_t i = 0; i < n; ++i) raw[i] = profile_raw[index.profile_of_[survivors[i]]];
+        for (size_t i = 0; i < n; ++i) raw[i] = profile_raw[layout.profile_of[survivors[i]]];
         break;
       case WeigherShape::kPerHost: return full_pass();
     }
@@ -144,12 +145,12 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
                     [&](uint32_t a, uint32_t b) {
                       if (score[a] != score[b]) return score[a] > score[b];
-                      return index.name_rank_[survivors[a]] < index.name_rank_[survivors[b]];
+                      return layout.name_rank[survivors[a]] < layout.name_rank[survivors[b]];
                     });
   Selection out;
   out.candidates.reserve(k);
   for (size_t i = 0; i < k; ++i) {
-    out.candidates.push_back(*index.hosts_[index.position_[survivors[order[i]]]]);
+    out.candidates.push_back(*index.hosts_[layout.position[survivors[order[i]]]]);
   }
   return out;
 }

@@ -160,5 +160,36 @@ TEST(IndexedSelect, CandidatesAreCutToTheLimit) {
   EXPECT_EQ(Scheduler().Select(index, RequestSpec{}).candidates.size(), kDefaultMaxCandidates);
 }
 
+
+TEST(IndexedSelect, PatchedIndexRanksLikeARebuiltOne) {
+  std::mt19937 rng(99);
+  auto hosts = RandomCluster(rng, 400);
+  const auto base = std::make_shared<const HostIndex>(hosts);
+  std::vector<std::shared_ptr<const HostState>> changed;
+  for (size_t i = 0; i < hosts.size(); i += 7) {  // capacity, liveness and inbound change
+    hosts[i].free_memory_mb += 4096;
+    hosts[i].up = !hosts[i].up;
+    hosts[i].inbound_migrations += 1;
+    changed.push_back(std::make_shared<const HostState>(hosts[i]));
+  }
+  const auto patched = base->WithChanged(changed);
+  ASSERT_NE(patched, nullptr);
+  const HostIndex rebuilt(hosts);
+  const Scheduler scheduler;
+  for (int r = 0; r < 200; ++r) {
+    const auto spec = RandomSpec(rng, hosts);
+    ASSERT_EQ(Names(scheduler.Select(*patched, spec).candidates, 99),
+              Names(scheduler.Select(rebuilt, spec).candidates, 99)) << r;
+  }
+  EXPECT_EQ(base->Find(hosts[0].name)->free_memory_mb + 4096, patched->Find(hosts[0].name)->free_memory_mb)
+      << "the base version is untouched";
+  auto moved = hosts[3];
+  moved.availability_zone = "elsewhere";  // a profile change needs a rebuild
+  EXPECT_EQ(base->WithChanged({std::make_shared<const HostState>(moved)}), nullptr);
+  auto fresh = hosts[3];
+  fresh.name = "brand-new";
+  EXPECT_EQ(base->WithChanged({std::make_shared<const HostState>(fresh)}), nullptr);
+}
+
 }  // namespace
 }  // namespace ferry::controller::scheduler
