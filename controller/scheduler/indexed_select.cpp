@@ -1,7 +1,8 @@
 // Scheduler::Select over a HostIndex: the same filters and weighers as the full pass, with
 // profile filters run once per profile, per-host checks on flat columns, and only the best
-// `max_candidates` ordered. tests/unit/controller_scheduler_indexed_test.cpp proves it equals the
-// full pass on random clusters.
+// `max_candidates` ordered. When nothing passes, the per-filter counts of the message come from
+// the same columns (no copy of the hosts). tests/unit/controller_scheduler_indexed_test.cpp
+// proves it equals the full pass on random clusters.
 #include <algorithm>
 #include <limits>
 
@@ -10,36 +11,17 @@
 namespace ferry::controller::scheduler {
 namespace {
 
-struct NameChecks {
-  bool only_listed = false;
-  std::vector<uint32_t> allowed;   // sorted slots, when only_listed
-  std::vector<uint32_t> excluded;  // sorted slots
-};
+constexpr size_t kPasses = std::numeric_limits<size_t>::max();
 
-NameChecks ResolveNames(const std::vector<NameRule>& rules,
-                        const std::unordered_map<std::string, uint32_t>& slot_by_name) {
-  NameChecks out;
-  for (const auto& rule : rules) {
-    std::vector<uint32_t> slots;
-    for (const auto& name : rule.names) {
-      if (auto it = slot_by_name.find(name); it != slot_by_name.end()) slots.push_back(it->second);
-    }
-    std::sort(slots.begin(), slots.end());
-    if (!rule.only_listed) {
-      out.excluded.insert(out.excluded.end(), slots.begin(), slots.end());
-    } else if (!out.only_listed) {
-      out.only_listed = true;
-      out.allowed = std::move(slots);
-    } else {
-      std::vector<uint32_t> both;
-      std::set_intersection(out.allowed.begin(), out.allowed.end(), slots.begin(), slots.end(),
-                            std::back_inserter(both));
-      out.allowed = std::move(both);
-    }
+// One kNames filter's rule with the names turned into sorted slots.
+struct SlotRule {
+  size_t filter;
+  bool only_listed;
+  std::vector<uint32_t> slots;
+  bool Rejects(uint32_t slot) const {
+    return std::binary_search(slots.begin(), slots.end(), slot) != only_listed;
   }
-  std::sort(out.excluded.begin(), out.excluded.end());
-  return out;
-}
+};
 
 }  // namespace
 
@@ -52,17 +34,20 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   };
   if (!fast_path_) return full_pass();
   const HostIndex::Layout& layout = *index.layout_;
+  const size_t profiles = layout.profiles.size();
 
-  // Which profiles pass every profile filter, and what the per-host checks are.
-  std::vector<uint8_t> profile_ok(layout.profiles.size(), 1);
-  std::vector<NameRule> rules;
+  // Per profile, the first profile filter (pipeline position) that rejects it.
+  std::vector<size_t> profile_fails_at(profiles, kPasses);
+  std::vector<SlotRule> rules;
   bool check_up = false, check_capacity = false, check_inbound = false;
-  for (const auto& f : filters_) {
+  for (size_t fi = 0; fi < filters_.size(); ++fi) {
+    const auto& f = filters_[fi];
     switch (f->Shape()) {
       case FilterShape::kProfile:
-        for (size_t p = 0; p < layout.profiles.size(); ++p) {
-          if (profile_ok[p] && !f->Passes(*index.hosts_[layout.profiles[p].representative], spec)) {
-            profile_ok[p] = 0;
+        for (size_t p = 0; p < profiles; ++p) {
+          if (profile_fails_at[p] == kPasses &&
+              !f->Passes(*index.hosts_[layout.profiles[p].representative], spec)) {
+            profile_fails_at[p] = fi;
           }
         }
         break;
@@ -70,13 +55,38 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
       case FilterShape::kCapacity: check_capacity = true; break;
       case FilterShape::kInboundHeadroom: check_inbound = spec.max_inbound_migrations > 0; break;
       case FilterShape::kNames:
-        if (auto rule = f->Names(spec); rule.active) rules.push_back(std::move(rule));
+        if (auto rule = f->Names(spec); rule.active) {
+          SlotRule r{fi, rule.only_listed, {}};
+          for (const auto& name : rule.names) {
+            if (auto it = layout.slot_by_name.find(name); it != layout.slot_by_name.end()) {
+              r.slots.push_back(it->second);
+            }
+          }
+          std::sort(r.slots.begin(), r.slots.end());
+          rules.push_back(std::move(r));
+        }
         break;
       case FilterShape::kPerHost: return full_pass();
     }
   }
-  const NameChecks names = ResolveNames(rules, layout.slot_by_name);
+  auto dynamic_rejects = [&](size_t fi, uint32_t slot) {
+    switch (filters_[fi]->Shape()) {
+      case FilterShape::kUpAndEnabled: return !index.up_and_enabled_[slot];
+      case FilterShape::kCapacity:
+        return index.free_vcpus_[slot] < spec.vcpus || index.free_memory_mb_[slot] < spec.memory_mb ||
+               index.free_disk_gb_[slot] < spec.disk_gb;
+      case FilterShape::kInboundHeadroom:
+        return check_inbound && index.inbound_[slot] >= spec.max_inbound_migrations;
+      case FilterShape::kNames:
+        for (const auto& r : rules) {
+          if (r.filter == fi) return r.Rejects(slot);
+        }
+        return false;
+      default: return false;
+    }
+  };
 
+  // The scan: whole profiles skipped, cheap column checks per host.
   std::vector<uint32_t> survivors;
   auto consider = [&](uint32_t slot) {
     if (check_up && !index.up_and_enabled_[slot]) return;
@@ -86,31 +96,49 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
       return;
     }
     if (check_inbound && index.inbound_[slot] >= spec.max_inbound_migrations) return;
-    if (!names.excluded.empty() &&
-        std::binary_search(names.excluded.begin(), names.excluded.end(), slot)) {
-      return;
+    for (const auto& r : rules) {
+      if (r.Rejects(slot)) return;
     }
     survivors.push_back(slot);
   };
-  if (names.only_listed) {
-    for (uint32_t slot : names.allowed) {
-      if (profile_ok[layout.profile_of[slot]]) consider(slot);
+  const SlotRule* only = nullptr;
+  for (const auto& r : rules) {
+    if (r.only_listed && (!only || r.slots.size() < only->slots.size())) only = &r;
+  }
+  if (only) {
+    for (uint32_t slot : only->slots) {
+      if (profile_fails_at[layout.profile_of[slot]] == kPasses) consider(slot);
     }
   } else {
     survivors.reserve(index.size());
-    for (size_t p = 0; p < layout.profiles.size(); ++p) {
-      if (!profile_ok[p]) continue;
-      for (uint32_t slot = layout.profiles[p].begin; slot < layout.profiles[p].end; ++slot) {
-        consider(slot);
-      }
+    for (size_t p = 0; p < profiles; ++p) {
+      if (profile_fails_at[p] != kPasses) continue;
+      for (uint32_t slot = layout.profiles[p].begin; slot < layout.profiles[p].end; ++slot) consider(slot);
     }
   }
-  if (survivors.empty()) return full_pass();  // exact per-filter counts for the message
+
+  Selection out;
+  if (survivors.empty()) {
+    // Exact counts for the message: each host is charged to the first filter, in pipeline
+    // order, that rejects it (what the full pass's successive erase_if counts).
+    std::vector<int> counts(filters_.size(), 0);
+    for (uint32_t slot = 0; slot < index.size(); ++slot) {
+      size_t first = profile_fails_at[layout.profile_of[slot]];
+      for (size_t fi = 0; fi < filters_.size() && fi < first; ++fi) {
+        if (filters_[fi]->Shape() != FilterShape::kProfile && dynamic_rejects(fi, slot)) first = fi;
+      }
+      if (first != kPasses) ++counts[first];
+    }
+    for (size_t fi = 0; fi < filters_.size(); ++fi) {
+      if (counts[fi] > 0) out.rejected_by.emplace_back(std::string(filters_[fi]->Name()), counts[fi]);
+    }
+    return out;
+  }
 
   // Weigh exactly as the full pass does (same values, same operations, same order).
   const size_t n = survivors.size();
   std::vector<double> score(n, 0.0), raw(n);
-  std::vector<double> profile_raw(layout.profiles.size());
+  std::vector<double> profile_raw(profiles);
   for (const auto& w : weighers_) {
     // One shape per loop (no branch per host) so the compiler can vectorise the passes.
     switch (w->Shape()) {
@@ -121,8 +149,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
         for (size_t i = 0; i < n; ++i) raw[i] = -static_cast<double>(index.inbound_[survivors[i]]);
         break;
       case WeigherShape::kProfile:
-        for (size_t p = 0; p < layout.profiles.size(); ++p) {
-          if (profile_ok[p]) {
+        for (size_t p = 0; p < profiles; ++p) {
+          if (profile_fails_at[p] == kPasses) {
             profile_raw[p] = w->RawWeight(*index.hosts_[layout.profiles[p].representative], spec);
           }
         }
@@ -147,7 +175,6 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
                       if (score[a] != score[b]) return score[a] > score[b];
                       return layout.name_rank[survivors[a]] < layout.name_rank[survivors[b]];
                     });
-  Selection out;
   out.candidates.reserve(k);
   for (size_t i = 0; i < k; ++i) {
     out.candidates.push_back(*index.hosts_[layout.position[survivors[order[i]]]]);
