@@ -264,6 +264,13 @@ int main(int argc, char** argv) {
   std::printf("progress ingest: %d migrations on %d source hosts, %d client threads, %d s each, "
               "%d reports per POST\n", s.migrations, kHosts, s.threads, s.seconds, s.per_post);
 
+  {
+    // The baseline's speed depends on durable commits; say which kind this cluster does.
+    pqxx::connection c(stack.dsn());
+    pqxx::nontransaction n(c);
+    std::printf("PostgreSQL fsync=%s synchronous_commit=%s\n",
+                n.exec1("SHOW fsync")[0].c_str(), n.exec1("SHOW synchronous_commit")[0].c_str());
+  }
   const auto migrations = CreateRunning(stack.dsn(), s.migrations);
   const Result endpoint = RunEndpoint(stack, migrations, s);
   if (endpoint.missing) {
