@@ -86,7 +86,15 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
     }
   };
 
-  // The scan: whole profiles skipped, cheap column checks per host.
+  // The scan: whole profiles skipped, cheap column checks per host. Slots come in increasing
+  // order, so the excluded names are walked with one cursor instead of searched per host.
+  std::vector<uint32_t> excluded;
+  for (const auto& r : rules) {
+    if (!r.only_listed) excluded.insert(excluded.end(), r.slots.begin(), r.slots.end());
+  }
+  std::sort(excluded.begin(), excluded.end());
+  excluded.push_back(std::numeric_limits<uint32_t>::max());  // sentinel
+  size_t next_excluded = 0;
   std::vector<uint32_t> survivors;
   auto consider = [&](uint32_t slot) {
     if (check_up && !index.up_and_enabled_[slot]) return;
@@ -96,9 +104,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
       return;
     }
     if (check_inbound && index.inbound_[slot] >= spec.max_inbound_migrations) return;
-    for (const auto& r : rules) {
-      if (r.Rejects(slot)) return;
-    }
+    while (excluded[next_excluded] < slot) ++next_excluded;
+    if (excluded[next_excluded] == slot) return;
     survivors.push_back(slot);
   };
   const SlotRule* only = nullptr;
@@ -106,8 +113,10 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
     if (r.only_listed && (!only || r.slots.size() < only->slots.size())) only = &r;
   }
   if (only) {
-    for (uint32_t slot : only->slots) {
-      if (profile_fails_at[layout.profile_of[slot]] == kPasses) consider(slot);
+    for (uint32_t slot : only->slots) {  // sorted, so the cursor still only moves forward
+      bool listed_everywhere = true;
+      for (const auto& r : rules) listed_everywhere = listed_everywhere && !(r.only_listed && r.Rejects(slot));
+      if (listed_everywhere && profile_fails_at[layout.profile_of[slot]] == kPasses) consider(slot);
     }
   } else {
     survivors.reserve(index.size());
@@ -158,23 +167,33 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
         break;
       case WeigherShape::kPerHost: return full_pass();
     }
+    // Locals and plain comparisons (same result as std::min/max) keep lo and hi in registers.
     double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
+    const double* r = raw.data();
     for (size_t i = 0; i < n; ++i) {
-      lo = std::min(lo, raw[i]);
-      hi = std::max(hi, raw[i]);
+      const double v = r[i];
+      lo = v < lo ? v : lo;
+      hi = hi < v ? v : hi;
     }
     if (!(hi > lo)) continue;  // the full pass adds multiplier x 0.0 here: no change to any score
     const double m = w->Multiplier(), range = hi - lo;
-    for (size_t i = 0; i < n; ++i) score[i] += m * ((raw[i] - lo) / range);
+    double* sc = score.data();
+    for (size_t i = 0; i < n; ++i) sc[i] += m * ((r[i] - lo) / range);
   }
-  std::vector<uint32_t> order(n);
-  for (uint32_t i = 0; i < n; ++i) order[i] = i;
+  // The best k in one pass: a small sorted buffer; most hosts lose to its last entry at once.
+  auto better = [&](uint32_t a, uint32_t b) {
+    if (score[a] != score[b]) return score[a] > score[b];
+    return layout.name_rank[survivors[a]] < layout.name_rank[survivors[b]];
+  };
   const size_t k = std::min(max_candidates, n);
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                    [&](uint32_t a, uint32_t b) {
-                      if (score[a] != score[b]) return score[a] > score[b];
-                      return layout.name_rank[survivors[a]] < layout.name_rank[survivors[b]];
-                    });
+  std::vector<uint32_t> best;
+  best.reserve(k + 1);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (best.size() == k && !better(i, best.back())) continue;
+    best.insert(std::upper_bound(best.begin(), best.end(), i, better), i);
+    if (best.size() > k) best.pop_back();
+  }
+  std::vector<uint32_t>& order = best;
   out.candidates.reserve(k);
   for (size_t i = 0; i < k; ++i) {
     out.candidates.push_back(*index.hosts_[layout.position[survivors[order[i]]]]);
