@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 
 namespace ferry::controller::scheduler {
 namespace {
@@ -84,6 +85,23 @@ HostIndex::HostIndex(std::vector<std::shared_ptr<const HostState>> hosts) : host
     SetDynamicColumns(slot, *hosts_[i]);
   }
   layout_ = std::move(layout);
+  ram_order_ = layout_->position.empty() ? std::vector<uint32_t>{} : std::vector<uint32_t>(n);
+  std::iota(ram_order_.begin(), ram_order_.end(), 0u);
+  for (size_t p = 0; p < layout_->profiles.size(); ++p) SortProfileByRam(p);
+  CollectInboundSlots();
+}
+
+void HostIndex::SortProfileByRam(size_t profile) {
+  const auto& range = layout_->profiles[profile];
+  std::sort(ram_order_.begin() + range.begin, ram_order_.begin() + range.end,
+            [&](uint32_t a, uint32_t b) { return free_memory_mb_[a] > free_memory_mb_[b]; });
+}
+
+void HostIndex::CollectInboundSlots() {
+  inbound_slots_.clear();
+  for (uint32_t slot = 0; slot < inbound_.size(); ++slot) {
+    if (inbound_[slot] > 0) inbound_slots_.push_back(slot);
+  }
 }
 
 void HostIndex::SetDynamicColumns(uint32_t slot, const HostState& h) {
@@ -97,6 +115,7 @@ void HostIndex::SetDynamicColumns(uint32_t slot, const HostState& h) {
 std::shared_ptr<const HostIndex> HostIndex::WithChanged(
     const std::vector<std::shared_ptr<const HostState>>& changed) const {
   auto next = std::make_shared<HostIndex>(*this);  // shares layout_; copies flat columns
+  std::set<uint32_t> touched;
   for (const auto& h : changed) {
     auto it = layout_->slot_by_name.find(h->name);
     if (it == layout_->slot_by_name.end()) return nullptr;
@@ -108,7 +127,10 @@ std::shared_ptr<const HostIndex> HostIndex::WithChanged(
     // state has the same profile, so swapping it in keeps every answer.
     next->hosts_[position] = h;
     next->SetDynamicColumns(slot, *h);
+    touched.insert(layout_->profile_of[slot]);
   }
+  for (uint32_t p : touched) next->SortProfileByRam(p);
+  next->CollectInboundSlots();
   return next;
 }
 

@@ -59,6 +59,12 @@ class HostIndex {
   std::vector<uint8_t> up_and_enabled_;
   std::vector<int64_t> free_vcpus_, free_memory_mb_, free_disk_gb_;
   std::vector<int32_t> inbound_;
+  // Per version: each profile's slots ordered by free RAM, most first (ram_order_[begin, end) of
+  // a profile), and the slots with live migrations arriving (few). Let the fast path stop early.
+  std::vector<uint32_t> ram_order_;
+  std::vector<uint32_t> inbound_slots_;
+  void SortProfileByRam(size_t profile);
+  void CollectInboundSlots();
 };
 
 }  // namespace ferry::controller::scheduler

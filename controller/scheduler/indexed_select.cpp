@@ -13,8 +13,10 @@ namespace {
 
 constexpr size_t kPasses = std::numeric_limits<size_t>::max();
 
+}  // namespace
+
 // One kNames filter's rule with the names turned into sorted slots.
-struct SlotRule {
+struct Scheduler::SlotRule {
   size_t filter;
   bool only_listed;
   std::vector<uint32_t> slots;
@@ -22,8 +24,6 @@ struct SlotRule {
     return std::binary_search(slots.begin(), slots.end(), slot) != only_listed;
   }
 };
-
-}  // namespace
 
 Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
                             size_t max_candidates) const {
@@ -85,6 +85,11 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
       default: return false;
     }
   };
+
+  if (auto ranked = SelectByRam(index, spec, max_candidates, profile_fails_at, rules, check_up,
+                                check_capacity, check_inbound)) {
+    return *ranked;
+  }
 
   // The scan: whole profiles skipped, cheap column checks per host. Slots come in increasing
   // order, so the excluded names are walked with one cursor instead of searched per host.
@@ -198,6 +203,155 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   for (size_t i = 0; i < k; ++i) {
     out.candidates.push_back(*index.hosts_[layout.position[survivors[order[i]]]]);
   }
+  return out;
+}
+
+std::optional<Selection> Scheduler::SelectByRam(const HostIndex& index, const RequestSpec& spec,
+                                                size_t k, const std::vector<size_t>& profile_fails_at,
+                                                const std::vector<SlotRule>& rules, bool check_up,
+                                                bool check_capacity, bool check_inbound) const {
+  // Applies when a host's score grows with its free RAM and everything else is bounded: no
+  // "only these hosts" rule (that path is short anyway), no negative multiplier.
+  for (const auto& r : rules) {
+    if (r.only_listed) return std::nullopt;
+  }
+  for (const auto& w : weighers_) {
+    if (w->Multiplier() < 0 || w->Shape() == WeigherShape::kPerHost) return std::nullopt;
+  }
+  if (k == 0) return std::nullopt;
+  const HostIndex::Layout& layout = *index.layout_;
+  const size_t profiles = layout.profiles.size();
+  std::vector<uint32_t> excluded;
+  for (const auto& r : rules) excluded.insert(excluded.end(), r.slots.begin(), r.slots.end());
+  std::sort(excluded.begin(), excluded.end());
+  auto passes = [&](uint32_t slot) {
+    if (check_up && !index.up_and_enabled_[slot]) return false;
+    if (check_capacity &&
+        (index.free_vcpus_[slot] < spec.vcpus || index.free_memory_mb_[slot] < spec.memory_mb ||
+         index.free_disk_gb_[slot] < spec.disk_gb)) {
+      return false;
+    }
+    if (check_inbound && index.inbound_[slot] >= spec.max_inbound_migrations) return false;
+    return excluded.empty() || !std::binary_search(excluded.begin(), excluded.end(), slot);
+  };
+  // Below a profile's first host without the RAM, none has it (RAM order).
+  auto ram_end = [&](size_t p) {
+    const auto first = index.ram_order_.begin() + layout.profiles[p].begin;
+    const auto last = index.ram_order_.begin() + layout.profiles[p].end;
+    if (!check_capacity) return layout.profiles[p].end;
+    return static_cast<uint32_t>(
+        std::partition_point(first, last, [&](uint32_t s) { return index.free_memory_mb_[s] >= spec.memory_mb; }) -
+        index.ram_order_.begin());
+  };
+
+  // 1. The exact extremes of every weigher over all survivors, from the ends of each profile.
+  constexpr double kMax = std::numeric_limits<double>::max(), kLow = std::numeric_limits<double>::lowest();
+  double ram_lo = kMax, ram_hi = kLow;
+  bool zero_inbound = false;
+  std::vector<uint32_t> top(profiles, 0), end(profiles, 0);
+  std::vector<uint8_t> live(profiles, 0);
+  for (size_t p = 0; p < profiles; ++p) {
+    if (profile_fails_at[p] != kPasses) continue;
+    const uint32_t b = layout.profiles[p].begin, e = ram_end(p);
+    uint32_t i = b;
+    while (i < e && !passes(index.ram_order_[i])) ++i;
+    if (i == e) continue;
+    live[p] = 1;
+    top[p] = i;
+    end[p] = e;
+    ram_hi = std::max(ram_hi, static_cast<double>(index.free_memory_mb_[index.ram_order_[i]]));
+    uint32_t j = e - 1;
+    while (!passes(index.ram_order_[j])) --j;  // stops at i at the latest
+    ram_lo = std::min(ram_lo, static_cast<double>(index.free_memory_mb_[index.ram_order_[j]]));
+    for (uint32_t x = i; !zero_inbound && x < e; ++x) {
+      const uint32_t slot = index.ram_order_[x];
+      zero_inbound = index.inbound_[slot] == 0 && passes(slot);
+    }
+  }
+  if (ram_hi == kLow) return std::nullopt;  // nothing passes: the caller counts rejections
+  double in_lo = kMax, in_hi = kLow;
+  if (zero_inbound) in_lo = in_hi = -static_cast<double>(0);
+  for (uint32_t slot : index.inbound_slots_) {
+    if (live[layout.profile_of[slot]] && slot < index.size() && passes(slot)) {
+      const double v = -static_cast<double>(index.inbound_[slot]);
+      in_lo = std::min(in_lo, v);
+      in_hi = std::max(in_hi, v);
+    }
+  }
+  struct Norm {
+    WeigherShape shape;
+    bool active;
+    double lo, hi, range, m;
+    std::vector<double> profile_raw;
+  };
+  std::vector<Norm> norms;
+  for (const auto& w : weighers_) {
+    Norm n{w->Shape(), false, 0, 0, 0, w->Multiplier(), {}};
+    double lo = kMax, hi = kLow;
+    if (n.shape == WeigherShape::kFreeRam) {
+      lo = ram_lo, hi = ram_hi;
+    } else if (n.shape == WeigherShape::kInboundLoad) {
+      lo = in_lo, hi = in_hi;
+    } else {
+      n.profile_raw.assign(profiles, 0.0);
+      for (size_t p = 0; p < profiles; ++p) {
+        if (!live[p]) continue;
+        n.profile_raw[p] = w->RawWeight(*index.hosts_[layout.profiles[p].representative], spec);
+        lo = std::min(lo, n.profile_raw[p]);
+        hi = std::max(hi, n.profile_raw[p]);
+      }
+    }
+    n.active = hi > lo;
+    n.lo = lo;
+    n.hi = hi;
+    n.range = hi - lo;
+    norms.push_back(std::move(n));
+  }
+  // Same operations in the same order as the full pass. With `bound`, the inbound term takes
+  // its best value: an upper limit for every host of the profile from this one down.
+  auto score = [&](uint32_t slot, size_t p, bool bound) {
+    double s = 0.0;
+    for (const auto& n : norms) {
+      if (!n.active) continue;
+      double raw = 0;
+      switch (n.shape) {
+        case WeigherShape::kFreeRam: raw = static_cast<double>(index.free_memory_mb_[slot]); break;
+        case WeigherShape::kInboundLoad:
+          raw = bound ? n.hi : -static_cast<double>(index.inbound_[slot]);
+          break;
+        default: raw = n.profile_raw[p]; break;
+      }
+      s += n.m * ((raw - n.lo) / n.range);
+    }
+    return s;
+  };
+
+  // 2. Walk each profile down its RAM order until no host left there can beat the k-th best.
+  struct Scored {
+    double score;
+    uint32_t rank, slot;
+  };
+  auto better = [](const Scored& a, const Scored& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.rank < b.rank;
+  };
+  std::vector<Scored> best;
+  best.reserve(k + 1);
+  for (size_t p = 0; p < profiles; ++p) {
+    if (!live[p]) continue;
+    for (uint32_t x = top[p]; x < end[p]; ++x) {
+      const uint32_t slot = index.ram_order_[x];
+      if (best.size() == k && score(slot, p, true) < best.back().score) break;
+      if (!passes(slot)) continue;
+      Scored c{score(slot, p, false), layout.name_rank[slot], slot};
+      if (best.size() == k && !better(c, best.back())) continue;
+      best.insert(std::upper_bound(best.begin(), best.end(), c, better), c);
+      if (best.size() > k) best.pop_back();
+    }
+  }
+  Selection out;
+  out.candidates.reserve(best.size());
+  for (const auto& c : best) out.candidates.push_back(*index.hosts_[layout.position[c.slot]]);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,14 @@ class Scheduler {
                    size_t max_candidates = kDefaultMaxCandidates) const;
 
  private:
+  struct SlotRule;  // a kNames filter's rule as slots of an index (indexed_select.cpp)
+  // The top candidates from the hosts of each passing profile in free-RAM order, stopping as soon
+  // as no further host can beat the k-th; nullopt where that shortcut does not apply.
+  std::optional<Selection> SelectByRam(const HostIndex& index, const RequestSpec& spec, size_t k,
+                                       const std::vector<size_t>& profile_fails_at,
+                                       const std::vector<SlotRule>& rules, bool check_up,
+                                       bool check_capacity, bool check_inbound) const;
+
   std::vector<std::unique_ptr<HostFilter>> filters_;
   std::vector<std::unique_ptr<HostWeigher>> weighers_;
   bool fast_path_ = true;  // false when a filter or weigher has only a per-host form
