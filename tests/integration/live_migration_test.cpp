@@ -21,7 +21,11 @@ class LiveMigration : public ::testing::Test {
     FERRY_REQUIRE_PG(dsn);
     lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args, service_down_time_s);
     // 100 MB/s: a 1 GiB guest takes ~11 s to copy, long enough to watch and to interrupt.
-    std::vector<std::string> src{"--sim-bandwidth-mbps", "100"};
+    auto has_bandwidth = [](const std::vector<std::string>& args) {
+      return std::find(args.begin(), args.end(), "--sim-bandwidth-mbps") != args.end();
+    };
+    std::vector<std::string> src;
+    if (!has_bandwidth(source_args)) src = {"--sim-bandwidth-mbps", "100"};
     src.insert(src.end(), source_args.begin(), source_args.end());
     std::vector<std::string> dst{"--sim-bandwidth-mbps", "100"};
     dst.insert(dst.end(), dest_args.begin(), dest_args.end());
@@ -112,10 +116,14 @@ TEST_F(LiveMigration, AbortWhileRunningCancelsAndLeavesTheServerOnTheSource) {
   auto id = lm_->ServerOn("sim-1", "web", "2");
   ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
   ASSERT_TRUE(lm_->WaitStatus(id, "running"));
-  ASSERT_TRUE(Stack::WaitFor([&] { return lm_->LatestMigration(id)["memory_processed_bytes"].is_number(); }, 10s));
   auto mid = lm_->LatestMigration(id)["id"].get<int64_t>();
   auto admin = lm_->stack->Admin();
   admin.SetMicroversion("2.24");
+  const auto path = "/v2.1/servers/" + id + "/migrations/" + std::to_string(mid);
+  ASSERT_TRUE(Stack::WaitFor([&] {
+    auto processed = admin.Get(path).body["migration"]["memory_processed_bytes"];
+    return processed.is_number() && processed.get<int64_t>() > 0;
+  }, 10s)) << "abort once the copy is under way";
   EXPECT_EQ(admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid)).status, 202);
   ASSERT_TRUE(lm_->WaitTerminal(id));
   EXPECT_EQ(lm_->LatestStatus(id), "cancelled");
@@ -161,18 +169,29 @@ TEST_F(LiveMigration, AbortWhileQueuedCancelsWithoutTouchingEitherHost) {
 
 TEST_F(LiveMigration, AbortWhilePreparingCancelsOnceTheDestinationIsRolledBack) {
   Start();
+  lm_->stack->StartAgent("sim-3", {"--sim-bandwidth-mbps", "100"});
+  ASSERT_TRUE(Stack::WaitFor([&] { return lm_->stack->HostState("sim-3") == "up"; }, 20s));
+  auto first = lm_->ServerOn("sim-1", "first", "2");
   auto id = lm_->ServerOn("sim-1", "web");
-  // The destination's agent is gone (its host still counts as up): preparing cannot finish.
+  ASSERT_EQ(lm_->MigrateLive(first, {{"host", "sim-3"}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitStatus(first, "running"));
+  // Queued behind `first` (one outbound per host), checked against a live sim-2 ...
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitStatus(id, "queued"));
+  // ... whose agent then goes away while its host still counts as up: preparing cannot finish.
   lm_->stack->KillAgent("sim-2");
-  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}, {"force", true}}, "2.30").status, 202);
-  ASSERT_TRUE(lm_->WaitStatus(id, "preparing", 20s)) << lm_->LatestMigration(id).dump();
+  ASSERT_TRUE(lm_->WaitStatus(id, "preparing", 40s)) << lm_->LatestMigration(id).dump();
   auto m = lm_->LatestMigration(id);
   auto admin = lm_->stack->Admin();
   admin.SetMicroversion("2.65");
   EXPECT_EQ(admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(m["id"].get<int64_t>())).status, 202);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(lm_->LatestStatus(id), "preparing") << "not cancelled before the destination is rolled back";
   lm_->stack->StartAgent("sim-2", {"--sim-bandwidth-mbps", "100"});
   ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
   EXPECT_EQ(lm_->LatestStatus(id), "cancelled");
+  EXPECT_EQ(lm_->EventPath(m["uuid"]),
+            (std::vector<std::string>{"accepted", "queued", "preparing", "cancelled"}));
   EXPECT_EQ(lm_->Server(id)["OS-EXT-SRV-ATTR:host"], "sim-1");
   EXPECT_TRUE(lm_->RunsOn("sim-1", id));
   EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"sim-1"});
@@ -227,7 +246,7 @@ TEST_F(LiveMigration, TimeoutActionForceCompleteFromAnAggregateOverrideCompletes
 }
 
 TEST_F(LiveMigration, PerHostLimitRunsOneOutboundMigrationAtATime) {
-  Start();
+  Start({}, {"--sim-bandwidth-mbps", "500"});
   std::vector<std::string> servers;
   for (int i = 0; i < 5; ++i) servers.push_back(lm_->ServerOn("sim-1", "s" + std::to_string(i)));
   for (const auto& id : servers) {
