@@ -21,6 +21,7 @@ void Engine::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
+  tick_cv_.notify_all();
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -64,7 +65,7 @@ void Engine::TickLoop() {
       spdlog::warn("live migration tick failed: {}", e.what());
     }
     lock.lock();
-    cv_.wait_for(lock, ctx_.options.tick, [this] { return stop_; });
+    tick_cv_.wait_for(lock, ctx_.options.tick, [this] { return stop_; });
   }
 }
 
@@ -97,6 +98,8 @@ void Engine::Drive(const std::string& uuid) {
       if (!m) return;
       const auto before = m->status;
       result = steps_.Run(*m);
+      spdlog::debug("live migration {}: {} step ran, now {} ({})", uuid, before, m->status,
+                    result == StepResult::kAgain ? "again" : result == StepResult::kWait ? "wait" : "done");
       // A slot freed (or a migration queued): admit without waiting for the tick.
       if (m->status != before && (m->status == "queued" || result == StepResult::kDone)) {
         for (const auto& admitted : steps_.AdmitQueued()) {

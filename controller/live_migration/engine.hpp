@@ -42,7 +42,9 @@ class Engine {
   const Context& ctx_;
   Steps steps_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // workers: the queue has work (or stop)
+  std::condition_variable tick_cv_;  // the ticker: stop. Its own, so notify_one on cv_ always
+                                     // reaches a worker instead of being swallowed here.
   std::deque<std::string> queue_;
   std::set<std::string> queued_or_running_;  // one worker per migration at a time
   std::set<std::string> rerun_;              // woken again while its worker ran

@@ -118,12 +118,19 @@ TEST_F(LiveMigration, AbortWhileRunningCancelsAndLeavesTheServerOnTheSource) {
   ASSERT_TRUE(lm_->WaitStatus(id, "running"));
   auto mid = lm_->LatestMigration(id)["id"].get<int64_t>();
   auto admin = lm_->stack->Admin();
-  admin.SetMicroversion("2.24");
+  admin.SetMicroversion("2.80");  // the memory_*/disk_* fields
   const auto path = "/v2.1/servers/" + id + "/migrations/" + std::to_string(mid);
+  json shown;
   ASSERT_TRUE(Stack::WaitFor([&] {
-    auto processed = admin.Get(path).body["migration"]["memory_processed_bytes"];
-    return processed.is_number() && processed.get<int64_t>() > 0;
-  }, 10s)) << "abort once the copy is under way";
+    shown = admin.Get(path).body;
+    // Block migration copies the local disk before memory.
+    auto copied = [&](const char* field) {
+      auto v = shown["migration"][field];
+      return v.is_number() ? v.get<int64_t>() : int64_t{0};
+    };
+    return copied("disk_processed_bytes") + copied("memory_processed_bytes") > 0;
+  }, 10s)) << "abort once the copy is under way: " << shown.dump();
+  admin.SetMicroversion("2.24");  // the first version that aborts a running migration
   EXPECT_EQ(admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid)).status, 202);
   ASSERT_TRUE(lm_->WaitTerminal(id));
   EXPECT_EQ(lm_->LatestStatus(id), "cancelled");
@@ -188,7 +195,7 @@ TEST_F(LiveMigration, AbortWhilePreparingCancelsOnceTheDestinationIsRolledBack) 
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(lm_->LatestStatus(id), "preparing") << "not cancelled before the destination is rolled back";
   lm_->stack->StartAgent("sim-2", {"--sim-bandwidth-mbps", "100"});
-  ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
+  ASSERT_TRUE(lm_->WaitTerminal(id, 30s)) << lm_->stack->AgentLog("sim-2");
   EXPECT_EQ(lm_->LatestStatus(id), "cancelled");
   EXPECT_EQ(lm_->EventPath(m["uuid"]),
             (std::vector<std::string>{"accepted", "queued", "preparing", "cancelled"}));
