@@ -2,8 +2,11 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
@@ -43,6 +46,13 @@ std::optional<std::string> Request::Query(const std::string& key) const {
 ApiServer::ApiServer(const TokenTable& tokens, int threads)
     : tokens_(tokens), http_(std::make_unique<httplib::Server>()) {
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // httplib's default sets SO_REUSEPORT, which would let a second controller bind the same
+  // port and silently take half the connections; plain SO_REUSEADDR only allows fast restarts.
+  http_->set_socket_options([this](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd_ = sock;
+  });
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(&req, &res); };
   http_->Get(".*", dispatch);
   http_->Post(".*", dispatch);
@@ -60,6 +70,12 @@ void ApiServer::Route(const std::string& method, const std::string& pattern, Acc
 int ApiServer::Bind(const std::string& host, int port) {
   int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
+  // The packaged httplib listens with a backlog of 5: a burst of requests (a drain script
+  // firing 50 live migrations) overflows the accept queue and clients see resets. Calling
+  // listen again on a listening socket only changes its backlog.
+  if (listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) != 0) {
+    spdlog::warn("could not widen the listen backlog: {}", std::strerror(errno));
+  }
   return bound;
 }
 

@@ -91,6 +91,7 @@ class ApiServer {
 
   const TokenTable& tokens_;
   std::unique_ptr<httplib::Server> http_;
+  int listen_fd_ = -1;  // the listening socket, to widen httplib's fixed backlog of 5
   std::vector<RouteEntry> routes_;
 };
 

@@ -281,13 +281,16 @@ TEST_F(LiveMigration, FiftyConcurrentRequestsForADestinationWithRoomForThreeLand
   std::vector<std::string> servers;
   for (int i = 0; i < 50; ++i) servers.push_back(lm_->stack->CreateServer("s" + std::to_string(i), "small", "nova:sim-1"));
   for (const auto& id : servers) ASSERT_EQ(lm_->stack->WaitServerSettled(id)["status"], "ACTIVE");
-  std::vector<std::future<int>> requests;
+  std::vector<std::future<HttpResult>> requests;
   for (const auto& id : servers) {
     requests.push_back(std::async(std::launch::async, [&, id] {
-      return lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status;
+      return lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}});
     }));
   }
-  for (auto& r : requests) EXPECT_EQ(r.get(), 202);
+  for (auto& r : requests) {
+    auto answer = r.get();
+    EXPECT_EQ(answer.status, 202) << answer.raw;
+  }
   for (const auto& id : servers) ASSERT_TRUE(lm_->WaitTerminal(id, 120s)) << id;
   int on_dest = 0, completed = 0;
   for (const auto& id : servers) {

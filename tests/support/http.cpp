@@ -28,7 +28,10 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
   };
   auto res = send();
   HttpResult out;
-  if (!res) return out;
+  if (!res) {
+    out.raw = httplib::to_string(res.error());
+    return out;
+  }
   out.status = res->status;
   out.raw = res->body;
   out.headers = {res->headers.begin(), res->headers.end()};

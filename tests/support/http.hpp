@@ -9,7 +9,7 @@ namespace ferry::testing {
 struct HttpResult {
   int status = 0;  // 0: no connection
   nlohmann::json body;
-  std::string raw;
+  std::string raw;  // the body; with status 0, why the request got no answer
   std::multimap<std::string, std::string> headers;
   std::string Header(const std::string& name) const;
 };
