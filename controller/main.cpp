@@ -17,13 +17,12 @@
 #include "controller/api/api_server.hpp"
 #include "controller/conductor/host_liveness.hpp"
 #include "controller/conductor/host_registry.hpp"
+#include "controller/conductor/host_snapshot.hpp"
 #include "controller/conductor/periodic.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
-#include "controller/conductor/server_placement.hpp"
 #include "controller/live_migration/engine.hpp"
 #include "controller/live_migration/progress_ingest.hpp"
 #include "controller/live_migration/service.hpp"
-#include "controller/store/hosts_store.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/schema_migrator.hpp"
 
@@ -118,7 +117,9 @@ int Serve(const ServeOptions& o) {
   store::Database db(o.dsn, o.db_pool);
   Clock& clock = DefaultClock();
   conductor::HostRegistry registry(db, clock, std::chrono::seconds(o.heartbeat_interval_s));
-  conductor::ServerLifecycle lifecycle(db, agents, clock, o.build_workers);
+  // One in-memory view of every host for all placements (new servers and live migrations).
+  conductor::HostSnapshot host_snapshot(db, clock);
+  conductor::ServerLifecycle lifecycle(db, agents, clock, o.build_workers, host_snapshot);
   conductor::HostLiveness liveness(db, clock, std::chrono::seconds(o.service_down_time_s));
 
   live_migration::Validate(o.live.policy);
@@ -129,16 +130,9 @@ int Serve(const ServeOptions& o) {
   // without waiting for them to expire, or two incarnations could overlap.
   live_options.owner = std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
   scheduler::Scheduler live_scheduler;
-  live_migration::Context live_ctx{db, agents, clock, live_scheduler,
-                                   [&db] {
-                                     std::vector<scheduler::HostState> out;
-                                     db.Transact([&](store::Tx& tx) {
-                                       for (const auto& h : store::ListHosts(tx)) out.push_back(conductor::ToHostState(h));
-                                     });
-                                     return out;
-                                   },
-                                   live_options};
+  live_migration::Context live_ctx{db, agents, clock, live_scheduler, host_snapshot, live_options};
   live_migration::Engine engine(live_ctx);
+  engine.steps().OnClaimsChanged([&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(engine.steps());
   live_migration::Service live_service(live_ctx, engine);
   live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
@@ -154,12 +148,19 @@ int Serve(const ServeOptions& o) {
   conductor::Periodic liveness_task("host-liveness", check_every, [&] { liveness.CheckOnce(); });
   // 10 s: a build or delete interrupted by an unreachable agent is retried this often.
   conductor::Periodic reconcile_task("server-reconcile", std::chrono::seconds(10), [&] { lifecycle.Reconcile(); });
-  registry.OnRegistered([&] { reconcile_task.Wake(); });
+  // 1 s: claims, heartbeats and host rows changed by anyone (another controller included)
+  // reach the scheduler's view within a second; this process's own claims mark hosts at once.
+  conductor::Periodic snapshot_task("host-snapshot", std::chrono::seconds(1), [&] { host_snapshot.Tick(); });
+  registry.OnRegistered([&] {
+    reconcile_task.Wake();
+    snapshot_task.Wake();  // a new host is a destination at once
+  });
   lifecycle.Start();
   progress.Start();
   engine.Start();
   liveness_task.Start();
   reconcile_task.Start();
+  snapshot_task.Start();
 
   g_server = &server;
   std::signal(SIGTERM, OnSignal);
@@ -169,6 +170,7 @@ int Serve(const ServeOptions& o) {
   server.Serve();
   spdlog::info("controller stopping");
   g_server = nullptr;
+  snapshot_task.Stop();
   reconcile_task.Stop();
   liveness_task.Stop();
   engine.Stop();

@@ -467,9 +467,17 @@ CREATE INDEX migrations_instance_idx ON public.migrations USING btree (instance_
 
 CREATE INDEX migrations_lease_idx ON public.migrations USING btree (lease_until) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
+CREATE INDEX migrations_project_created_idx ON public.migrations USING btree (project_id, created_at DESC, id DESC);
+
 CREATE INDEX migrations_source_idx ON public.migrations USING btree (source_compute, status);
 
+CREATE INDEX migrations_status_created_idx ON public.migrations USING btree (status, created_at DESC, id DESC);
+
+CREATE INDEX migrations_type_created_idx ON public.migrations USING btree (migration_type, created_at DESC, id DESC);
+
 CREATE INDEX migrations_updated_idx ON public.migrations USING btree (updated_at);
+
+CREATE INDEX migrations_user_created_idx ON public.migrations USING btree (user_id, created_at DESC, id DESC);
 
 CREATE INDEX servers_busy_idx ON public.servers USING btree (task_state) WHERE (task_state IS NOT NULL);
 

@@ -6,6 +6,7 @@
 
 #include "common/clock.hpp"
 #include "controller/agent_client/agent_client.hpp"
+#include "controller/conductor/host_snapshot.hpp"
 #include "controller/live_migration/policy.hpp"
 #include "controller/scheduler/scheduler.hpp"
 #include "controller/store/database.hpp"
@@ -29,15 +30,14 @@ struct EngineOptions {
   Policy policy;                              // deployment defaults
 };
 
-// Lists every host as the scheduler sees it (the in-memory snapshot, or the store).
-using HostSource = std::function<std::vector<scheduler::HostState>()>;
-
 struct Context {
   store::Database& db;
   const agent_client::AgentClient& agents;
   const Clock& clock;
   const scheduler::Scheduler& scheduler;
-  HostSource hosts;
+  // The scheduler's in-memory view of every host, shared with server placement; the steps mark
+  // the hosts whose claims they change (Steps::OnClaimsChanged -> MarkDirty).
+  conductor::HostSnapshot& hosts;
   const EngineOptions& options;
 };
 

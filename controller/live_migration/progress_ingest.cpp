@@ -54,30 +54,27 @@ void ProgressIngest::WriterLoop() {
     const uint64_t generation = next_generation_++;
     lock.unlock();
 
-    // Per host, the newest report of each migration wins; one statement per host.
-    std::map<std::string, std::map<std::string, wire::LiveMigrationJob>> latest;
-    std::vector<std::string> finished;
+    // The newest report of each migration wins; the whole batch is one statement (the store
+    // checks each report against its migration's source host).
+    std::map<std::string, store::HostReport> latest;
     for (auto& p : batch) {
       for (auto& r : p.reports) {
-        auto& slot = latest[p.host][r.migration_uuid];
-        if (slot.migration_uuid.empty() || slot.sampled_at <= r.sampled_at) slot = r;
+        auto [slot, fresh] = latest.try_emplace(r.migration_uuid, store::HostReport{p.host, r});
+        if (!fresh && slot->second.job.sampled_at <= r.sampled_at) slot->second = {p.host, r};
       }
+    }
+    std::vector<store::HostReport> reports;
+    std::vector<std::string> finished;
+    reports.reserve(latest.size());
+    for (auto& [uuid, r] : latest) {
+      if (r.job.state != "running") finished.push_back(uuid);
+      reports.push_back(std::move(r));
     }
     std::string failure;
     uint64_t written = 0;
     try {
-      db_.Transact([&](store::Tx& tx) {
-        for (const auto& [host, by_uuid] : latest) {
-          std::vector<wire::LiveMigrationJob> reports;
-          reports.reserve(by_uuid.size());
-          for (const auto& [uuid, r] : by_uuid) {
-            reports.push_back(r);
-            if (r.state != "running") finished.push_back(uuid);
-          }
-          store::ApplyProgress(tx, host, reports);
-          ++written;
-        }
-      });
+      db_.Transact([&](store::Tx& tx) { store::ApplyProgress(tx, reports); });
+      written = 1;
     } catch (const std::exception& e) {
       failure = e.what();
       finished.clear();

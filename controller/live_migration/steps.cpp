@@ -7,6 +7,7 @@
 #include "controller/live_migration/agent_calls.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::live_migration {
@@ -156,7 +157,24 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     spec.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
     spec.ignore_hosts.insert(source.name);
     spec.max_inbound_migrations = ctx_.options.limits.max_inbound_per_host;
-    auto selection = ctx_.scheduler.Select(ctx_.hosts(), spec);
+    const auto index = ctx_.hosts.Current();
+    if (const auto* seen = index->Find(source.name)) {
+      // The guest runs with the source's CPU model (host-model): the destination must offer
+      // all of it. Datastores the source sees make a destination that sees them cheaper.
+      spec.guest_cpu = seen->cpu;
+      spec.source_shared_datastores = seen->shared_datastores;
+    }
+    ctx_.db.Transact([&](store::Tx& tx) { spec.anti_affinity_hosts = store::AntiAffinityHosts(tx, server.uuid); });
+    auto selection = ctx_.scheduler.Select(*index, spec);
+    if (selection.candidates.empty()) {
+      // Inbound headroom is a preference, not a refusal: when every destination that fits is
+      // already receiving its maximum, the migration queues for one (admission enforces the
+      // limit) instead of failing a drain with "No valid host".
+      auto without_headroom = spec;
+      without_headroom.max_inbound_migrations = 0;
+      auto queued_for = ctx_.scheduler.Select(*index, without_headroom);
+      if (!queued_for.candidates.empty()) selection = std::move(queued_for);
+    }
     for (const auto& c : selection.candidates) candidates.push_back(c.name);
     nothing_fits = scheduler::NoValidHostMessage(selection);
   }

@@ -108,10 +108,10 @@ WHERE migration_type = 'live-migration' AND status IN ('preparing', 'running', '
 // (a new low of memory remaining) it may only fall; otherwise it follows the raw estimate.
 constexpr Statement kApplyProgress{"lm_apply_progress", R"sql(
 WITH r AS (
-  SELECT * FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
                        $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[],
                        $14::int8[], $15::text[], $16::float8[], $17::text[])
-    AS r(uuid, state, memory_total, memory_processed, memory_remaining, disk_total,
+    AS r(host, uuid, state, memory_total, memory_processed, memory_remaining, disk_total,
          disk_processed, disk_remaining, transfer_rate_bps, dirty_rate_bps, downtime_ms,
          iteration, throttle_percent, error, sampled_at, phase)
 ), u AS (
@@ -137,15 +137,19 @@ WITH r AS (
         ELSE ceil((r.memory_remaining + r.disk_remaining)::float8 / r.transfer_rate_bps)::int END,
     updated_at = now()
   FROM r
-  WHERE m.uuid = r.uuid AND m.source_compute = $1 AND m.status = 'running'
+  WHERE m.uuid = r.uuid AND m.source_compute = r.host AND m.status = 'running'
     AND (m.progress_at IS NULL OR m.progress_at <= to_timestamp(r.sampled_at))
     AND m.job_state IS DISTINCT FROM 'completed' AND m.job_state IS DISTINCT FROM 'failed'
     AND m.job_state IS DISTINCT FROM 'cancelled'
   RETURNING m.instance_uuid, m.memory_total, m.memory_remaining
+), p AS (
+  SELECT instance_uuid, CASE WHEN memory_total > 0
+      THEN greatest(0, least(100, 100 - (memory_remaining * 100 / memory_total)))::int ELSE 0 END AS progress
+  FROM u
 ), s AS (
-  UPDATE servers s SET progress = CASE WHEN u.memory_total > 0
-      THEN greatest(0, least(100, 100 - (u.memory_remaining * 100 / u.memory_total)))::int ELSE 0 END
-  FROM u WHERE s.uuid = u.instance_uuid
+  -- Most reports move the percentage by less than a point: skip writes that change nothing.
+  UPDATE servers s SET progress = p.progress
+  FROM p WHERE s.uuid = p.instance_uuid AND s.progress IS DISTINCT FROM p.progress
 )
 SELECT count(*) FROM u)sql"};
 
@@ -342,12 +346,13 @@ std::map<std::string, int> QueuePositions(Tx& tx) {
   return out;
 }
 
-int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports) {
+int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports) {
   if (reports.empty()) return 0;
-  std::vector<std::string> uuids, states, errors, phases;
+  std::vector<std::string> hosts, uuids, states, errors, phases;
   std::vector<int64_t> mt, mp, mr, dt, dp, dr, rate, dirty, downtime, iteration, throttle;
-  std::vector<double> sampled;
-  for (const auto& j : reports) {
+  std::string sampled = "{";
+  for (const auto& [host, j] : reports) {
+    hosts.push_back(host);
     uuids.push_back(j.migration_uuid);
     states.push_back(j.state);
     errors.push_back(j.error);
@@ -363,19 +368,22 @@ int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveM
     downtime.push_back(j.downtime_ms);
     iteration.push_back(j.iteration);
     throttle.push_back(j.throttle_percent);
-    sampled.push_back(j.sampled_at);
+    if (sampled.size() > 1) sampled += ',';
+    sampled += std::to_string(j.sampled_at);
   }
-  std::string sampled_text = "{";
-  for (size_t i = 0; i < sampled.size(); ++i) {
-    if (i) sampled_text += ',';
-    sampled_text += std::to_string(sampled[i]);
-  }
-  sampled_text += "}";
-  auto res = tx.Exec(kApplyProgress, host, PgTextArray(uuids), PgTextArray(states), PgArray(mt),
-                     PgArray(mp), PgArray(mr), PgArray(dt), PgArray(dp), PgArray(dr), PgArray(rate),
-                     PgArray(dirty), PgArray(downtime), PgArray(iteration), PgArray(throttle),
-                     PgTextArray(errors), sampled_text, PgTextArray(phases));
+  sampled += "}";
+  auto res = tx.Exec(kApplyProgress, PgTextArray(hosts), PgTextArray(uuids), PgTextArray(states),
+                     PgArray(mt), PgArray(mp), PgArray(mr), PgArray(dt), PgArray(dp), PgArray(dr),
+                     PgArray(rate), PgArray(dirty), PgArray(downtime), PgArray(iteration),
+                     PgArray(throttle), PgTextArray(errors), sampled, PgTextArray(phases));
   return res[0][0].as<int>();
+}
+
+int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports) {
+  std::vector<HostReport> sourced;
+  sourced.reserve(reports.size());
+  for (const auto& j : reports) sourced.push_back({host, j});
+  return ApplyProgress(tx, sourced);
 }
 
 void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer) {

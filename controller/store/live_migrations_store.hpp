@@ -118,8 +118,13 @@ SlotView LockSlots(Tx& tx);
 // Queue positions (1-based, fair order) of the given queued migrations.
 std::map<std::string, int> QueuePositions(Tx& tx);
 
-// Progress ingest: applies every report in one statement. Only reports from the migration's
-// source host for a running migration land; also sets servers.progress. Returns rows updated.
+// Progress ingest: applies every report in one statement. Only a report from the migration's
+// source host for a running migration lands; also sets servers.progress. Returns rows updated.
+struct HostReport {
+  std::string host;  // the agent that posted it
+  wire::LiveMigrationJob job;
+};
+int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports);
 int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports);
 
 // Claims during a move: the source claim moves between the server and the migration.

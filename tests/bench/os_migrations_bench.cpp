@@ -5,7 +5,6 @@
 // ratio compares pages of the same size. Target: within ~2x of the 1k-row table.
 //
 // Run: FERRY_TEST_PG_DIR=<deploy/pg dir> os_migrations_bench [rows=1000000] [repeats=15]
-//        [--with-proposed-indexes]   (the indexes tests/pg/os_migrations_plan_pgtest proposes)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -51,16 +50,6 @@ std::string MiddleMarker(const std::string& dsn) {
   return w.exec1("SELECT uuid::text FROM migrations ORDER BY created_at DESC, id DESC OFFSET "
                  "(SELECT count(*) / 2 FROM migrations) LIMIT 1")[0]
       .as<std::string>();
-}
-
-void CreateProposedIndexes(const std::string& dsn) {
-  pqxx::connection c(dsn);
-  pqxx::work w(c);
-  for (const char* column : {"status", "migration_type", "user_id", "project_id"}) {
-    // Column names from the fixed list above, never from input.
-    w.exec(std::string("CREATE INDEX ON migrations (") + column + ", created_at DESC, id DESC)");
-  }
-  w.commit();
 }
 
 struct Case {
@@ -115,7 +104,6 @@ std::vector<Case> Cases(const std::string& marker) {
 int main(int argc, char** argv) {
   const int64_t big = argc > 1 ? std::stoll(argv[1]) : 1'000'000;
   const int repeats = argc > 2 ? std::stoi(argv[2]) : 15;
-  const bool proposed = argc > 3 && std::string(argv[3]) == "--with-proposed-indexes";
   constexpr int64_t kSmall = 1'000;  // the baseline table: one page's worth
   std::string why;
   auto dsn = ferry::testing::ClusterDsn(&why);
@@ -125,10 +113,8 @@ int main(int argc, char** argv) {
   }
   Stack stack(*dsn);
   stack.StartController();
-  if (proposed) CreateProposedIndexes(stack.dsn());
 
-  std::printf("os-migrations paging: median of %d GETs per case, microversion 2.80%s\n", repeats,
-              proposed ? ", with the proposed indexes" : "");
+  std::printf("os-migrations paging: median of %d GETs per case, microversion 2.80\n", repeats);
   Fill(stack.dsn(), 1, kSmall);
   // Baseline: the first (and only) page of the 1k-row table. The other cases are shown for the
   // small table too, but a filtered page of it holds fewer rows, so they are not the baseline.

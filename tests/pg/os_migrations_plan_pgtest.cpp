@@ -1,8 +1,8 @@
 // GET /os-migrations at scale: on a table big enough that PostgreSQL's planner prefers indexes
 // to scanning everything, EXPLAIN of ListMigrations shows that every page and every filter is
 // served by an index and that plain pages come straight out of the (created_at, id) index in
-// order (no seq scan, no sort). Filters the landed schema cannot serve are checked with the
-// indexes proposed for 0002 created here, so the proposal itself is tested.
+// order (no seq scan, no sort). The four (column, created_at, id) indexes of 0002 serve the
+// status, migration_type, user_id and project_id filters.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -17,18 +17,6 @@ namespace {
 // 60k rows: enough that a seq scan + sort costs far more than an index walk; small enough to
 // fill in about a second.
 constexpr int kRows = 60'000;
-
-// Indexes this test found missing for os-migrations filters; proposed for 0002 under these names.
-constexpr const char* kProposedIndexes[] = {
-    "CREATE INDEX IF NOT EXISTS migrations_status_created_idx "
-    "ON migrations (status, created_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS migrations_type_created_idx "
-    "ON migrations (migration_type, created_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS migrations_user_created_idx "
-    "ON migrations (user_id, created_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS migrations_project_created_idx "
-    "ON migrations (project_id, created_at DESC, id DESC)",
-};
 
 class OsMigrationsPlanTest : public StoreTest {
  protected:
@@ -52,14 +40,6 @@ class OsMigrationsPlanTest : public StoreTest {
              timestamptz '2025-01-01' + g * interval '10 seconds' + interval '5 minutes'
       FROM generate_series(1, $1) g)sql",
                   kRows);
-    w.exec("ANALYZE migrations");
-    w.commit();
-  }
-
-  void CreateProposedIndexes() {
-    pqxx::connection c(schema_->dsn());
-    pqxx::work w(c);
-    for (const char* sql : kProposedIndexes) w.exec(sql);
     w.exec("ANALYZE migrations");
     w.commit();
   }
@@ -97,7 +77,7 @@ TEST_F(OsMigrationsPlanTest, FirstAndDeepPagesWalkTheCreatedIndexInOrder) {
   EXPECT_FALSE(Has(plan, "Sort")) << plan;
 }
 
-TEST_F(OsMigrationsPlanTest, LandedIndexesServeHostInstanceActiveStatusAndTimeFilters) {
+TEST_F(OsMigrationsPlanTest, IndexesServeHostInstanceActiveStatusAndTimeFilters) {
   auto check = [&](MigrationFilter f, const std::string& index, const char* what) {
     const std::string plan = Plan(f);
     EXPECT_TRUE(Has(plan, index)) << what << "\n" << plan;
@@ -115,14 +95,19 @@ TEST_F(OsMigrationsPlanTest, LandedIndexesServeHostInstanceActiveStatusAndTimeFi
   check(f, "migrations_instance_idx", "instance_uuid");
   f = {};
   f.statuses = std::vector<std::string>{"running"};
-  check(f, "migrations_active_idx", "status of an unfinished migration");
+  {
+    // The partial index of unfinished migrations or the (status, created_at) index: the
+    // planner picks by their sizes; either reads only the running rows.
+    const std::string plan = Plan(f);
+    EXPECT_TRUE(Has(plan, "migrations_active_idx") || Has(plan, "migrations_status_created_idx")) << plan;
+    EXPECT_FALSE(Has(plan, "Seq Scan on migrations")) << plan;
+  }
   f = {};
   f.changes_before = TimePoint(std::chrono::hours(24 * 365 * 55));  // early 2025
   check(f, "migrations_updated_idx", "changes-before");
 }
 
-TEST_F(OsMigrationsPlanTest, ProposedIndexesServeFinishedStatusTypeUserAndProject) {
-  CreateProposedIndexes();
+TEST_F(OsMigrationsPlanTest, IndexesServeFinishedStatusTypeUserAndProject) {
   auto check = [&](MigrationFilter f, const std::string& index, const char* what) {
     const std::string plan = Plan(f);
     EXPECT_TRUE(Has(plan, index)) << what << "\n" << plan;
