@@ -123,6 +123,10 @@ int Serve(const ServeOptions& o) {
   conductor::HostLiveness liveness(db, clock, std::chrono::seconds(o.service_down_time_s));
 
   live_migration::Validate(o.live.policy);
+  // Leases are renewed once half has run out (store::RenewLeases), on a tick.
+  if (o.live.tick * 4 > o.live.lease) {
+    throw std::runtime_error("--live-migration-tick-ms must be at most a quarter of --live-migration-lease");
+  }
   auto live_options = o.live;
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);

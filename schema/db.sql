@@ -243,7 +243,8 @@ CREATE TABLE public.migrations (
     ignore_hosts text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
-);
+)
+WITH (fillfactor='80');
 
 CREATE SEQUENCE public.migrations_id_seq
     START WITH 1
