@@ -54,20 +54,21 @@ void ProgressIngest::WriterLoop() {
     const uint64_t generation = next_generation_++;
     lock.unlock();
 
-    // The newest report of each migration wins; the whole batch is one statement (the store
-    // checks each report against its migration's source host).
-    std::map<std::string, store::HostReport> latest;
+    // The newest report of each migration from each host wins; the whole batch is one
+    // statement, in which the store keeps only reports from the migration's source host (keyed
+    // by host too, so a stray report from another host can never displace the source's).
+    std::map<std::pair<std::string, std::string>, store::HostReport> latest;
     for (auto& p : batch) {
       for (auto& r : p.reports) {
-        auto [slot, fresh] = latest.try_emplace(r.migration_uuid, store::HostReport{p.host, r});
-        if (!fresh && slot->second.job.sampled_at <= r.sampled_at) slot->second = {p.host, r};
+        auto [slot, fresh] = latest.try_emplace({r.migration_uuid, p.host}, store::HostReport{p.host, r});
+        if (!fresh && slot->second.job.sampled_at <= r.sampled_at) slot->second.job = r;
       }
     }
     std::vector<store::HostReport> reports;
     std::vector<std::string> finished;
     reports.reserve(latest.size());
-    for (auto& [uuid, r] : latest) {
-      if (r.job.state != "running") finished.push_back(uuid);
+    for (auto& [key, r] : latest) {
+      if (r.job.state != "running") finished.push_back(key.first);
       reports.push_back(std::move(r));
     }
     std::string failure;
