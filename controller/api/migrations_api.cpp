@@ -1,4 +1,5 @@
-// GET /v2.1/os-migrations (admin): every move's record, as Nova's migrations controller serves
+// GET /v2.1/os-migrations (admin; members get the policy's 403 after the query schema's 400):
+// every move's record, as Nova's migrations controller serves
 // it: filters, from 2.59 paging newest first with `migrations_links`, 2.66 changes-before,
 // 2.80 user_id / project_id; plus ferry's additive fields phase, attempt, error and
 // progress_percent.
@@ -12,7 +13,7 @@
 #include "common/time_format.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
-#include "controller/api/validation.hpp"
+#include "controller/api/nova_schema.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/migrations_store.hpp"
 
@@ -104,33 +105,56 @@ std::string NextLink(const Request& req, int64_t limit, const std::string& marke
   return href;
 }
 
-// From 2.59 Nova's query schema lists every parameter (additionalProperties: false) and takes
-// paging, time and owner parameters once each (single_param); older versions ignore extras.
-void CheckQueryKeys(const Request& req) {
+// From 2.59 Nova's query schema lists every parameter (additionalProperties: false); paging,
+// time and owner parameters are single_param (an array of at most one item). jsonschema
+// reports the properties in the schema's order, each one's items before its maxItems, and
+// the unexpected keys last. Older versions ignore extras and do not page.
+void CheckQuery(const Request& req) {
   if (!req.mv.AtLeast(59)) return;
-  std::vector<std::string> single = {"limit", "marker", "changes-since"};
-  if (req.mv.AtLeast(66)) single.push_back("changes-before");
-  if (req.mv.AtLeast(80)) single.insert(single.end(), {"user_id", "project_id"});
-  const std::vector<std::string> multi = {"hidden", "host", "instance_uuid", "source_compute",
-                                          "status", "migration_type"};
-  auto in = [](const std::vector<std::string>& v, const std::string& k) {
-    return std::find(v.begin(), v.end(), k) != v.end();
+  namespace ns = nova_schema;
+  std::vector<std::pair<std::string, bool>> properties = {  // name, single
+      {"hidden", false}, {"host", false},  {"instance_uuid", false}, {"source_compute", false},
+      {"status", false}, {"migration_type", false}, {"limit", true}, {"marker", true}, {"changes-since", true}};
+  if (req.mv.AtLeast(66)) properties.push_back({"changes-before", true});
+  if (req.mv.AtLeast(80)) properties.insert(properties.end(), {{"user_id", true}, {"project_id", true}});
+  auto invalid = [](const std::string& key, const json& value, const std::string& reason) {
+    throw Error(Errc::kBadRequest, "Invalid input for query parameters " + key + ". Value: " + ns::Str(value) +
+                                       ". " + reason);
   };
-  for (const auto& [key, value] : req.query) {
-    if (in(single, key)) {
-      if (req.query.count(key) > 1) {
-        throw Error(Errc::kBadRequest, "Invalid input for query parameters " + key +
-                                           ". Value: " + value + ". It may be given only once.");
+  for (const auto& [key, single] : properties) {
+    auto [first, last] = req.query.equal_range(key);
+    if (first == last) continue;
+    json values = json::array();
+    for (auto it = first; it != last; ++it) values.push_back(it->second);
+    for (const auto& v : values) {
+      const std::string text = v.get<std::string>();
+      if (key == "limit") {  // parameter_types.non_negative_integer
+        if (text.find_first_not_of("0123456789") != std::string::npos) {
+          invalid(key, v, ns::Repr(v) + " does not match '^[0-9]*$'");
+        }
+        if (text.empty()) invalid(key, v, ns::Repr(v) + " is too short");
       }
-    } else if (!in(multi, key)) {
-      throw Error(Errc::kBadRequest,
-                  "Additional properties are not allowed ('" + key + "' was unexpected)");
+      if ((key == "changes-since" || key == "changes-before") && !ParseIsoTime(text)) {
+        invalid(key, v, ns::Repr(v) + " is not a 'date-time'");
+      }
     }
+    if (single && values.size() > 1) invalid(key, values, ns::Repr(values) + " is too long");
+  }
+  std::vector<std::string> extra;
+  for (const auto& [key, value] : req.query) {
+    bool known = std::any_of(properties.begin(), properties.end(), [&](const auto& p) { return p.first == key; });
+    if (!known && std::find(extra.begin(), extra.end(), key) == extra.end()) extra.push_back(key);
+  }
+  if (!extra.empty()) {
+    std::string list;
+    for (const auto& k : extra) list += (list.empty() ? "" : ", ") + ns::Repr(json(k));
+    throw Error(Errc::kBadRequest, "Additional properties are not allowed (" + list +
+                                       (extra.size() == 1 ? " was" : " were") + " unexpected)");
   }
 }
 
 store::MigrationFilter ParseFilter(const Request& req) {
-  CheckQueryKeys(req);
+  CheckQuery(req);
   store::MigrationFilter f;
   f.host = req.Query("host");
   f.source_compute = req.Query("source_compute");
@@ -145,7 +169,10 @@ store::MigrationFilter ParseFilter(const Request& req) {
   f.limit = std::numeric_limits<int64_t>::max();
   if (req.mv.AtLeast(59)) {
     f.limit = kMaxLimit;
-    if (auto limit = req.Query("limit")) f.limit = std::min(ParseLimitParam(*limit), kMaxLimit);
+    // Digits only (CheckQuery); anything past max_limit is max_limit.
+    if (auto limit = req.Query("limit")) {
+      f.limit = limit->size() > 6 ? kMaxLimit : std::min<int64_t>(std::stoll(*limit), kMaxLimit);
+    }
     f.marker = req.Query("marker");
     f.changes_since = TimeParam(req, "changes-since");
   }
@@ -164,7 +191,11 @@ store::MigrationFilter ParseFilter(const Request& req) {
 }
 
 Response List(Deps& deps, Request& req) {
+  // The query schema (a decorator) first, then the policy, as Nova's index does.
   store::MigrationFilter f = ParseFilter(req);
+  if (!req.IsAdmin()) {
+    throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:os-migrations:index to be performed.");
+  }
   json list = json::array();
   std::string last;
   deps.db.Transact([&](store::Tx& tx) {
@@ -188,7 +219,7 @@ Response List(Deps& deps, Request& req) {
 }  // namespace
 
 void RegisterMigrationRoutes(ApiServer& api, Deps& deps) {
-  api.Route("GET", "/v2\\.1/os-migrations", Access::kAdmin,
+  api.Route("GET", "/v2\\.1/os-migrations", Access::kUser,
             [&deps](Request& req) { return List(deps, req); });
 }
 

@@ -1,4 +1,5 @@
-// /v2.1/servers/{id}/migrations (admin): the in-progress live migrations of a server, with
+// /v2.1/servers/{id}/migrations (admin; a member learns 404 for an unknown server, then the
+// policy's 403, in Nova's order): the in-progress live migrations of a server, with
 // Nova's fields (2.23; 2.59 uuid; 2.80 user_id, project_id) plus ferry's additive ones: phase,
 // progress_percent, transfer_rate_bps, dirty_rate_bps, eta_seconds, attempt, queue_position,
 // error. force_complete (2.22) and abort (2.24; queued and preparing too from 2.65).
@@ -9,7 +10,7 @@
 #include "common/time_format.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
-#include "controller/api/validation.hpp"
+#include "controller/api/nova_schema.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/live_migrations_store.hpp"
@@ -81,6 +82,16 @@ void RequireServer(store::Tx& tx, const std::string& uuid) {
   }
 }
 
+// Nova looks the server up (404) before the policy check (403), whose target is the server's
+// project; so the routes admit members and the handlers refuse them in that order.
+void RequireServerThenPolicy(Deps& deps, const Request& req, const std::string& rule) {
+  deps.db.Transact([&](store::Tx& tx) { RequireServer(tx, req.params.at(0)); });
+  if (!req.IsAdmin()) {
+    throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:servers:migrations:" + rule +
+                                      " to be performed.");
+  }
+}
+
 int64_t MigrationId(const std::string& text) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
     throw Error(Errc::kNotFound, "Migration " + text + " could not be found.");
@@ -90,6 +101,7 @@ int64_t MigrationId(const std::string& text) {
 
 Response List(Deps& deps, Request& req) {
   RequireVersion(req, 23);
+  RequireServerThenPolicy(deps, req, "index");
   json out = json::array();
   deps.db.Transact([&](store::Tx& tx) {
     RequireServer(tx, req.params.at(0));
@@ -103,18 +115,27 @@ Response List(Deps& deps, Request& req) {
 
 Response Show(Deps& deps, Request& req) {
   RequireVersion(req, 23);
+  RequireServerThenPolicy(deps, req, "show");
   const std::string server = req.params.at(0);
+  const std::string id_text = req.params.at(1);
   json out;
   deps.db.Transact([&](store::Tx& tx) {
     RequireServer(tx, server);
-    const int64_t id = MigrationId(req.params.at(1));
-    auto m = store::FindLiveMigrationById(tx, id);
-    const bool listed = m && m->instance_uuid == server &&
-                        (m->status == "queued" || m->status == "preparing" ||
-                         m->status == "running" || m->status == "post-migrating");
-    if (!listed) {
-      throw Error(Errc::kNotFound, "In-progress live migration " + std::to_string(id) +
-                                       " is not found for server " + server + ".");
+    std::optional<store::LiveMigration> m;
+    if (!id_text.empty() && id_text.size() <= 18 && id_text.find_first_not_of("0123456789") == std::string::npos) {
+      m = store::FindLiveMigrationById(tx, std::stoll(id_text));
+    }
+    // Nova's three answers: not this server's, not a live migration (ferry's lookup finds live
+    // migrations only, so that one reads as the first), not in progress.
+    if (!m || m->instance_uuid != server) {
+      throw Error(Errc::kNotFound,
+                  "In-progress live migration " + id_text + " is not found for server " + server + ".");
+    }
+    const bool in_progress = m->status == "queued" || m->status == "preparing" || m->status == "running" ||
+                             m->status == "post-migrating";
+    if (!in_progress) {
+      throw Error(Errc::kNotFound,
+                  "Live migration " + id_text + " for server " + server + " is not in progress.");
     }
     out = View(req, *m, store::QueuePositions(tx));
   });
@@ -122,42 +143,39 @@ Response Show(Deps& deps, Request& req) {
 }
 
 Response ForceComplete(Deps& deps, Request& req) {
+  // Nova's action dispatch: exactly one body key naming a known action, before any version.
+  if (!req.body.is_object() || req.body.size() != 1) {
+    throw Error(Errc::kBadRequest, "Malformed request body: too many body keys");
+  }
+  if (!req.body.contains("force_complete")) {
+    throw Error(Errc::kBadRequest, "There is no such action: " + req.body.begin().key());
+  }
   RequireVersion(req, 22);
-  if (!req.body.is_object() || !req.body.contains("force_complete")) {
-    throw Error(Errc::kBadRequest, "Invalid input for field/attribute force_complete: "
-                                   "'force_complete' is a required property");
-  }
-  RejectUnknownKeys(req.body, {"force_complete"});
-  if (!req.body.at("force_complete").is_null()) {
-    throw Error(Errc::kBadRequest, "Invalid input for field/attribute force_complete. Value: " +
-                                       req.body.at("force_complete").dump() + ". Must be null");
-  }
-  if (!IsUuid(req.params.at(0))) {
-    throw Error(Errc::kNotFound, "Instance " + req.params.at(0) + " could not be found.");
-  }
-  deps.live_migrations.ForceComplete(req.params.at(0), MigrationId(req.params.at(1)));
+  // server_migrations.force_complete: {"force_complete": {"type": "null"}}.
+  const json& v = req.body.at("force_complete");
+  if (!v.is_null()) nova_schema::Invalid("force_complete", v, nova_schema::Repr(v) + " is not of type 'null'");
+  RequireServerThenPolicy(deps, req, "force_complete");
+  deps.live_migrations.ForceComplete(req.params.at(0), MigrationId(req.params.at(1)), req.IsAdmin());
   return Response{202, nullptr};
 }
 
 Response Abort(Deps& deps, Request& req) {
   RequireVersion(req, 24);
-  if (!IsUuid(req.params.at(0))) {
-    throw Error(Errc::kNotFound, "Instance " + req.params.at(0) + " could not be found.");
-  }
-  deps.live_migrations.Abort(req.params.at(0), MigrationId(req.params.at(1)), req.mv.AtLeast(65));
+  RequireServerThenPolicy(deps, req, "delete");
+  deps.live_migrations.Abort(req.params.at(0), MigrationId(req.params.at(1)), req.mv.AtLeast(65), req.IsAdmin());
   return Response{202, nullptr};
 }
 
 }  // namespace
 
 void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps) {
-  api.Route("GET", "/v2\\.1/servers/([^/]+)/migrations", Access::kAdmin,
+  api.Route("GET", "/v2\\.1/servers/([^/]+)/migrations", Access::kUser,
             [&deps](Request& req) { return List(deps, req); });
-  api.Route("GET", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)", Access::kAdmin,
+  api.Route("GET", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)", Access::kUser,
             [&deps](Request& req) { return Show(deps, req); });
-  api.Route("POST", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)/action", Access::kAdmin,
+  api.Route("POST", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)/action", Access::kUser,
             [&deps](Request& req) { return ForceComplete(deps, req); });
-  api.Route("DELETE", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)", Access::kAdmin,
+  api.Route("DELETE", "/v2\\.1/servers/([^/]+)/migrations/([^/]+)", Access::kUser,
             [&deps](Request& req) { return Abort(deps, req); });
 }
 

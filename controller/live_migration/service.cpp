@@ -33,15 +33,20 @@ store::Server ServerOr404(store::Tx& tx, const std::string& uuid) {
                                    attr + " " + state);
 }
 
-void RequireUnlocked(const store::Server& s) {
-  if (s.locked) throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
+// Nova's check_instance_lock: InstanceIsLocked, for non-admins only.
+bool LockedFor(const store::Server& s, bool admin) { return s.locked && !admin; }
+
+void RequireUnlocked(const store::Server& s, bool admin) {
+  if (LockedFor(s, admin)) throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
 }
 
-store::LiveMigration MigrationOr404(store::Tx& tx, const std::string& server_uuid, int64_t id) {
+// Nova's Migration.get_by_id_and_instance: MigrationNotFoundForInstance. The caller picks the
+// status (abort answers 404, force_complete 400).
+store::LiveMigration MigrationOfServer(store::Tx& tx, const std::string& server_uuid, int64_t id,
+                                       Errc not_found) {
   auto m = store::FindLiveMigrationById(tx, id);
   if (!m || m->instance_uuid != server_uuid) {
-    throw Error(Errc::kNotFound, "Instance " + server_uuid + " does not have migration " +
-                                     std::to_string(id) + ".");
+    throw Error(not_found, "Migration " + std::to_string(id) + " not found for instance " + server_uuid);
   }
   return *m;
 }
@@ -79,7 +84,7 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
       }
     }
     const auto server = ServerOr404(tx, r.server_uuid);
-    RequireUnlocked(server);
+    RequireUnlocked(server, r.admin);
     if (server.vm_state != "active" && server.vm_state != "paused") {
       InvalidState(kAction, server.uuid, "vm_state", server.vm_state);
     }
@@ -94,10 +99,10 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
         throw Error(Errc::kBadRequest, "Unable to migrate instance (" + server.uuid +
                                            ") to current host (" + source->name + ").");
       }
+      // Nova looks the host up in the server's cell (the request context is targeted there),
+      // so a host of another cell is ComputeHostNotFound.
       if (dest->cell != source->cell) {
-        throw Error(Errc::kBadRequest, "Cannot live migrate instance " + server.uuid + " from cell " +
-                                           source->cell + " to cell " + dest->cell +
-                                           ": cross-cell live migration is not supported.");
+        throw Error(Errc::kBadRequest, "Compute host " + *r.host + " could not be found.");
       }
     }
     // Nova's compare-and-set on task_state: of two racing requests exactly one wins.
@@ -138,16 +143,23 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
   return m;
 }
 
-void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running) {
+void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running,
+                    bool admin) {
   std::string uuid;
   ctx_.db.Transact([&](store::Tx& tx) {
+    // Nova's live_migrate_abort: check_instance_lock, check_instance_state(task_state=migrating),
+    // then the migration, then its status.
     const auto server = ServerOr404(tx, server_uuid);
-    RequireUnlocked(server);
-    const auto m = MigrationOr404(tx, server_uuid, migration_id);
-    if (server.task_state != "migrating") {
-      InvalidState("abort live migration", server.uuid, "task_state",
-                   server.task_state.value_or("None"));
+    if (LockedFor(server, admin)) {
+      // server_migrations.py catches InstanceIsLocked as the InstanceInvalidState it derives
+      // from; without attr/state the conflict helper words it generically.
+      throw Error(Errc::kConflict,
+                  "Instance " + server.uuid + " is in an invalid state for 'abort live migration'");
     }
+    if (server.task_state != "migrating") {
+      InvalidState("abort live migration", server.uuid, "task_state", server.task_state.value_or("None"));
+    }
+    const auto m = MigrationOfServer(tx, server_uuid, migration_id, Errc::kNotFound);
     auto status = conductor::FromString(m.status);
     const bool ok = status && conductor::AbortableFrom(*status) &&
                     (allow_before_running || *status == conductor::LiveMigrationStatus::kRunning);
@@ -158,16 +170,19 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
   engine_.Wake(uuid);
 }
 
-void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id) {
+void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id, bool admin) {
   std::string uuid;
   ctx_.db.Transact([&](store::Tx& tx) {
+    // Nova's live_migrate_force_complete: check_instance_lock, check_instance_state(vm_state=
+    // active, task_state=migrating), then the migration (not found: 400 in this API), then its
+    // status.
     const auto server = ServerOr404(tx, server_uuid);
-    RequireUnlocked(server);
+    RequireUnlocked(server, admin);
     if (server.vm_state != "active") InvalidState("force_complete", server.uuid, "vm_state", server.vm_state);
     if (server.task_state != "migrating") {
       InvalidState("force_complete", server.uuid, "task_state", server.task_state.value_or("None"));
     }
-    const auto m = MigrationOr404(tx, server_uuid, migration_id);
+    const auto m = MigrationOfServer(tx, server_uuid, migration_id, Errc::kBadRequest);
     auto status = conductor::FromString(m.status);
     if (!status || !conductor::ForceCompletableFrom(*status)) InvalidMigrationState(m, "force complete");
     store::RequestForceComplete(tx, m.uuid, ctx_.clock.Now());

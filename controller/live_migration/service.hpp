@@ -18,6 +18,8 @@ struct LiveMigrateRequest {
   bool force = false;
   // Nova before 2.34 ran the pre-checks inside the request: a failure is the request's 400.
   bool synchronous_prechecks = false;
+  // Nova's check_instance_lock binds only non-admins: an admin acts on a locked server.
+  bool admin = false;
   std::string user_id;
   std::string project_id;
   std::string request_id;
@@ -31,9 +33,10 @@ class Service {
   // Returns the accepted migration (or, for a repeated Idempotency-Key, the one it created).
   store::LiveMigration Request(const LiveMigrateRequest& r);
   // DELETE /servers/{id}/migrations/{mid}. allow_before_running: microversion >= 2.65.
-  void Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running);
+  // admin: the caller is an admin, whom a server's lock does not bind (Nova).
+  void Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running, bool admin);
   // POST /servers/{id}/migrations/{mid}/action {"force_complete": null}.
-  void ForceComplete(const std::string& server_uuid, int64_t migration_id);
+  void ForceComplete(const std::string& server_uuid, int64_t migration_id, bool admin);
 
  private:
   const Context& ctx_;
