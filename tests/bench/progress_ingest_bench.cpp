@@ -9,6 +9,7 @@
 //        [migrations=2000] [per_post=8]
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -259,7 +260,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "progress_ingest_bench: no PostgreSQL (%s); set FERRY_TEST_PG_DIR\n", why.c_str());
     return 2;
   }
-  ferry::testing::Stack stack(*dsn);
+  // Each agent keeps its connection (keep-alive), which pins one API thread of the controller:
+  // size the pool for every posting client plus room for the rest, as a deployment would.
+  ferry::testing::StackOptions options;
+  options.controller_args = {"--api-threads", std::to_string(std::max(16, s.threads + 8))};
+  ferry::testing::Stack stack(*dsn, options);
   stack.StartController();
   std::printf("progress ingest: %d migrations on %d source hosts, %d client threads, %d s each, "
               "%d reports per POST\n", s.migrations, kHosts, s.threads, s.seconds, s.per_post);
