@@ -9,6 +9,7 @@
 
 #include "agent/address.hpp"
 #include "agent/command_server.hpp"
+#include "agent/drivers/libvirt/libvirt_driver.hpp"
 #include "agent/drivers/sim/sim_driver.hpp"
 #include "agent/live_migration_monitor.hpp"
 #include "agent/options.hpp"
@@ -44,7 +45,7 @@ ReporterConfig MakeReporterConfig(const AgentOptions& o, const HostPort& listen,
   c.command_url =
       o.advertise_url.empty() ? "http://" + FormatHostPort(listen.host, port) : o.advertise_url;
   c.host_ip = ParseUrl(c.command_url).host;
-  c.migration_address = InboundMigrationAddress(o);  // where the sim driver listens too
+  c.migration_address = InboundMigrationAddress(o);  // where the driver receives migrations
   c.heartbeat_interval = std::chrono::seconds(o.heartbeat_interval_s);
   return c;
 }
@@ -54,7 +55,12 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
   HostPort listen = ParseHostPort(o.listen);
   std::string command_token = ReadTokenFile(o.command_token_file);
 
-  auto driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o));
+  std::unique_ptr<Driver> driver;
+  if (o.driver == "libvirt") {
+    driver = std::make_unique<libvirt::LibvirtDriver>(MakeLibvirtConfig(o));
+  } else {
+    driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o));
+  }
   std::string agent_token = ReadTokenFile(o.controller_token_file);
   LiveMigrationMonitor monitor(MonitorConfig{o.controller_url, agent_token, o.host},
                                *driver, ferry::DefaultClock());
@@ -69,8 +75,8 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
 
   Reporter reporter(MakeReporterConfig(o, listen, port), *driver, ferry::DefaultClock());
   reporter.Start();
-  spdlog::info("ferry-agent started host={} driver={} (simulated hypervisor) port={}", o.host,
-               o.driver, port);
+  spdlog::info("ferry-agent started host={} driver={}{} port={}", o.host, o.driver,
+               o.driver == "sim" ? " (simulated hypervisor)" : " uri=" + o.libvirt.uri, port);
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -12,7 +12,7 @@ namespace ferry::agent {
 void AddOptions(CLI::App& app, AgentOptions& o) {
   app.set_config("--config", "", "Read flags from this TOML/INI file (keys are the long flags)");
   app.add_option("--host", o.host, "This host's name, as the controller knows it")->required();
-  app.add_option("--driver", o.driver, "Hypervisor driver (only 'sim' so far)")
+  app.add_option("--driver", o.driver, "Hypervisor driver: sim | libvirt")
       ->capture_default_str();
   app.add_option("--controller-url", o.controller_url, "Controller base URL, http(s)://host:port")
       ->required();
@@ -63,6 +63,29 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
                  "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
                  "prepare-fails, stall, switchover-fails, agent-dies-mid-copy")
       ->allow_extra_args(false);
+  auto& lv = o.libvirt;
+  app.add_option("--libvirt-uri", lv.uri, "libvirt: this host's libvirtd")->capture_default_str();
+  app.add_option("--libvirt-peer-uri", lv.peer_uri_template,
+                 "libvirt: the destination libvirtd as the source libvirtd reaches it "
+                 "(peer-to-peer migration); {host} = the destination's host name")
+      ->capture_default_str();
+  app.add_option("--libvirt-shared-dir", lv.shared_dir,
+                 "libvirt: a directory every host mounts at this path (reported as the shared "
+                 "datastore; migrations add VIR_MIGRATE_UNSAFE unless it is a network filesystem)");
+  app.add_option("--libvirt-images-dir", lv.images_dir,
+                 "libvirt: local image directory (local_gb is its filesystem's size)")
+      ->capture_default_str();
+  app.add_option("--libvirt-guest-kernel", lv.guest_kernel,
+                 "libvirt: kernel every created guest boots directly (path as libvirtd sees it)");
+  app.add_option("--libvirt-guest-cmdline", lv.guest_cmdline,
+                 "libvirt: kernel command line of created guests");
+  app.add_option("--libvirt-serial-dir", lv.serial_dir,
+                 "libvirt: created guests log their serial console to DIR/<name>.log")
+      ->capture_default_str();
+  app.add_option("--libvirt-domain-type", lv.domain_type,
+                 "libvirt: <domain type> of created guests (qemu = TCG, kvm)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"qemu", "kvm"}));
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -70,10 +93,13 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
 }
 
 void ValidateOptions(const AgentOptions& o) {
-  if (o.driver != "sim") {
+  if (o.driver != "sim" && o.driver != "libvirt") {
     throw Error(Errc::kBadRequest, "--driver " + o.driver +
-                                       ": not available yet; only 'sim' is implemented "
-                                       "(libvirt, vmware and xenapi come in later releases)");
+                                       ": not available yet; only 'sim' and 'libvirt' are "
+                                       "implemented (vmware and xenapi come in later releases)");
+  }
+  if (o.driver == "libvirt" && o.libvirt.uri.empty()) {
+    throw Error(Errc::kBadRequest, "--libvirt-uri must not be empty");
   }
   ParseUrl(o.controller_url);
   HostPort listen = ParseHostPort(o.listen);
@@ -105,6 +131,12 @@ sim::SimConfig MakeSimConfig(const AgentOptions& o) {
   c.dirty_rate_bytes_per_s = o.sim_dirty_rate_mbps * sim::kBytesPerMb;
   for (const auto& spec : o.sim_domains) c.foreign_domains.push_back(sim::ParseSimDomainSpec(spec));
   for (const auto& spec : o.sim_scenarios) c.scenarios.push_back(sim::ParseSimScenario(spec));
+  c.migration_address = InboundMigrationAddress(o);
+  return c;
+}
+
+libvirt::LibvirtConfig MakeLibvirtConfig(const AgentOptions& o) {
+  libvirt::LibvirtConfig c = o.libvirt;
   c.migration_address = InboundMigrationAddress(o);
   return c;
 }

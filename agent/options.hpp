@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/drivers/libvirt/libvirt_config.hpp"
 #include "agent/drivers/sim/sim_config.hpp"
 
 namespace ferry::agent {
@@ -32,6 +33,7 @@ struct AgentOptions {
   int64_t sim_dirty_rate_mbps = sim::kDefaultDirtyRateMbps;
   std::vector<std::string> sim_domains;
   std::vector<std::string> sim_scenarios;  // NAME[:domain-uuid], see agent/README.md
+  libvirt::LibvirtConfig libvirt;          // --libvirt-* flags (migration_address: see below)
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
 };
@@ -48,6 +50,9 @@ std::string InboundMigrationAddress(const AgentOptions& options);
 
 // The SimConfig the flags describe (parses every --sim-domain; throws on a bad one).
 sim::SimConfig MakeSimConfig(const AgentOptions& options);
+
+// The LibvirtConfig the flags describe, with the inbound migration address filled in.
+libvirt::LibvirtConfig MakeLibvirtConfig(const AgentOptions& options);
 
 // A token file holds the token as the first word of its first non-comment line, so both a bare
 // token and the controller's "<token> <role> [name]" line work. Throws when missing or empty.

@@ -65,8 +65,25 @@ TEST(AgentOptions, RequiredFlagsAndDefaults) {
 TEST(AgentOptions, UnimplementedDriverIsRefusedClearly) {
   AgentOptions o;
   o.controller_url = "http://c:8774";
-  o.driver = "libvirt";
-  EXPECT_NE(ErrorOf(o).find("only 'sim'"), std::string::npos);
+  o.driver = "vmware";
+  EXPECT_NE(ErrorOf(o).find("only 'sim' and 'libvirt'"), std::string::npos);
+}
+
+TEST(AgentOptions, LibvirtFlagsMakeTheDriverConfig) {
+  TempFile token("t\n");
+  AgentOptions o = Parse({"--host", "kvm-1", "--controller-url", "http://c:8774",
+                          "--controller-token-file", token.path(), "--command-token-file",
+                          token.path(), "--driver", "libvirt", "--libvirt-uri",
+                          "qemu+tcp://10.77.1.1/system", "--migration-address", "10.77.2.1",
+                          "--libvirt-guest-kernel", "/k.elf", "--libvirt-shared-dir", "/shared"});
+  EXPECT_EQ(ErrorOf(o), "");
+  auto c = MakeLibvirtConfig(o);
+  EXPECT_EQ(c.uri, "qemu+tcp://10.77.1.1/system");
+  EXPECT_EQ(c.migration_address, "10.77.2.1");
+  EXPECT_EQ(c.guest_kernel, "/k.elf");
+  EXPECT_EQ(c.shared_dir, "/shared");
+  EXPECT_EQ(c.domain_type, "qemu");
+  EXPECT_EQ(c.peer_uri_template, "qemu+tcp://{host}/system");
 }
 
 TEST(AgentOptions, WildcardListenNeedsAnAdvertiseUrl) {

@@ -1,0 +1,51 @@
+#pragma once
+// The libvirt driver: a real QEMU host through libvirtd. Only this directory includes libvirt
+// headers; this header does not, so the agent's wiring compiles without them.
+//
+// Connections: one shared control connection (list, define, stats, abort, post-copy, ...) and,
+// for each outgoing live migration, a thread with its OWN connection for the blocking
+// virDomainMigrateToURI3: with the libvirt 9.0 client, a control call on the migrating
+// connection sometimes hangs until the migration returns.
+//
+// Job outcomes are kept in memory only: after an agent restart libvirt still shows a running
+// job (the agent does not adopt it yet) but not how an ended one ended.
+#include <memory>
+
+#include "agent/driver.hpp"
+#include "agent/drivers/libvirt/libvirt_config.hpp"
+
+namespace ferry::agent::libvirt {
+
+class LibvirtDriver final : public Driver {
+ public:
+  // Connects at once; throws ferry::Error(kUnavailable) when libvirtd cannot be reached.
+  explicit LibvirtDriver(LibvirtConfig config);
+  ~LibvirtDriver() override;  // waits for running migration threads
+  LibvirtDriver(const LibvirtDriver&) = delete;
+  LibvirtDriver& operator=(const LibvirtDriver&) = delete;
+
+  DriverInfo Info() override;
+  std::vector<wire::Domain> ListDomains() override;
+  wire::Domain CreateDomain(const wire::Domain& domain) override;
+  void DeleteDomain(const std::string& uuid) override;
+
+  void CheckLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
+  std::string PrepareLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
+  void StartLiveMigration(const wire::LiveMigrationSpec& spec) override;
+  std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(
+      const std::string& migration_uuid) override;
+  std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override;
+  void AbortLiveMigration(const std::string& migration_uuid) override;
+  void ForceCompleteLiveMigration(const std::string& migration_uuid,
+                                  bool permit_post_copy) override;
+  wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
+  void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) override;
+  void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry::agent::libvirt
