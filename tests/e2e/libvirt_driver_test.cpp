@@ -395,4 +395,63 @@ TEST_F(LibvirtDriverE2E, AbortsAMigrationThatCannotConverge) {
   EXPECT_TRUE(Ticks(Bed().Serial("kvm-2", guest.name)).empty()) << "the guest ran on kvm-2";
 }
 
+// Force-complete of a migration that cannot converge: pausing the guest (or post-copy) makes
+// it finish; the guest then runs on kvm-2 with the same boot, and stops on kvm-1.
+void ForceCompleteCase(LibvirtDriver& src, LibvirtDriver& dst, ferry::wire::LiveMigrationSpec spec,
+                       const std::string& name, bool post_copy) {
+  const std::string src_log = Bed().Serial("kvm-1", name);
+  const std::string dst_log = Bed().Serial("kvm-2", name);
+  ASSERT_TRUE(WaitFor(20s, [&] { return Ticks(src_log).size() >= 2; }))
+      << "no ticks in " << src_log;
+  spec.permit_post_copy = post_copy;
+  dst.CheckLiveMigrationDestination(spec);
+  spec.incoming_uri = dst.PrepareLiveMigrationDestination(spec);
+  src.StartLiveMigration(spec);
+  ferry::wire::LiveMigrationJob job;
+  ASSERT_TRUE(WaitFor(40s,
+                      [&] {
+                        auto j = src.LiveMigrationJobStats(spec.migration_uuid);
+                        if (j) job = *j;
+                        return j && (j->state != "running" || j->iteration >= 2);
+                      }))
+      << "no second pass; state " << job.state << " " << job.error;
+  ASSERT_EQ(job.state, "running") << job.error;
+  auto t0 = Clock::now();
+  src.ForceCompleteLiveMigration(spec.migration_uuid, post_copy);
+  src.ForceCompleteLiveMigration(spec.migration_uuid, post_copy);  // already forcing: success
+  ASSERT_TRUE(WaitFor(60s, [&] {
+    auto j = src.LiveMigrationJobStats(spec.migration_uuid);
+    if (j) job = *j;
+    return j && j->state != "running";
+  }));
+  ASSERT_EQ(job.state, "completed") << job.error;
+  std::fprintf(stderr, "%s: completed %.1f s after force-complete\n",
+               post_copy ? "post-copy" : "pause", Since(t0));
+  src.ForceCompleteLiveMigration(spec.migration_uuid, post_copy);  // completed: success
+  auto finished = dst.FinishLiveMigrationDestination(spec);
+  EXPECT_EQ(finished.power_state, ferry::wire::PowerState::kRunning);
+  src.CleanupLiveMigrationSource(spec);
+  Tick src_last = LastTick(src_log);
+  ASSERT_TRUE(WaitFor(20s, [&] { return LastTick(dst_log).n > src_last.n + 1; }))
+      << "no heartbeat on kvm-2 past tick " << src_last.n;
+  EXPECT_EQ(Ticks(dst_log).front().boot, src_last.boot) << "kvm-2 runs another boot";
+  EXPECT_EQ(LastTick(src_log).n, src_last.n) << "the guest still ticks on kvm-1";
+}
+
+TEST_F(LibvirtDriverE2E, ForceCompletePausesTheGuestSoTheCopyConverges) {
+  MakeDrivers(64);
+  auto guest = NewGuest("ferry-e2e-pause");
+  guest.memory_mb = 64;
+  src_->CreateDomain(guest);
+  ForceCompleteCase(*src_, *dst_, Spec(guest, 16), guest.name, false);
+}
+
+TEST_F(LibvirtDriverE2E, ForceCompleteSwitchesToPostCopy) {
+  MakeDrivers(64);
+  auto guest = NewGuest("ferry-e2e-postcopy");
+  guest.memory_mb = 64;
+  src_->CreateDomain(guest);
+  ForceCompleteCase(*src_, *dst_, Spec(guest, 16), guest.name, true);
+}
+
 }  // namespace
