@@ -1,0 +1,526 @@
+// Crash torture for the live-migration state table: for every edge of
+// conductor::Transitions(), a controller is killed right after it commits that edge
+// (FERRY_TEST_CRASH_AFTER, controller/main.cpp), and what survives it must still end well:
+// every migration terminal and unleased, the server on exactly one host (the one its status
+// says), its task cleared, claims only there, and migration_events one connected chain.
+//
+// The edges come from the table itself. Each needs a scenario that drives a migration across
+// it from the outside (requests, aborts, sim failure scenarios, agents killed); an edge no
+// outside action can reach is listed in kExclusions with the reason. A coverage test fails when
+// the table has an edge that is neither, so a new edge cannot slip past this file.
+//
+// Two variants: the crashed controller restarts (single controller), and a second controller
+// that was running all along takes the crashed one's migrations over once their lease expires.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "controller/conductor/live_migration_states.hpp"
+#include "tests/integration/live_migration_support.hpp"
+
+namespace ferry::testing {
+namespace {
+
+namespace conductor = ferry::controller::conductor;
+using conductor::Transition;
+
+std::string EdgeName(const Transition& t) {
+  return std::string(conductor::ToString(t.from)) + ">" + std::string(conductor::ToString(t.to));
+}
+
+// Edges no request, abort, sim scenario or killed agent can make the controller take. Each
+// is an edge of the table with no code path today, or with one that needs the destination or
+// source hypervisor to refuse a command it has no failure mode for.
+struct Exclusion {
+  std::string_view edge;
+  std::string_view why;
+};
+constexpr std::array kExclusions = {
+    Exclusion{"accepted>failed",
+              "conductor_failed is Nova's catch-all for unexpected conductor exceptions; no step "
+              "commits it (steps.cpp ends every pre-check problem in error)"},
+    Exclusion{"running>error",
+              "switchover_failed (too late to roll back mid-switch) has no step that commits it; "
+              "a failed copy always rolls back to failed"},
+    Exclusion{"post-migrating>error",
+              "cleanup_failed needs the destination to refuse finish or the source to refuse "
+              "cleanup after a completed switch-over; the sim driver has no scenario for either"},
+};
+
+bool IsExcluded(const std::string& edge) {
+  return std::ranges::any_of(kExclusions, [&](const Exclusion& e) { return e.edge == edge; });
+}
+
+// Durations of the scenarios. Copies are modelled by the sim: bytes / --sim-bandwidth-mbps.
+constexpr auto kCrashWithin = 60s;     // the scenario's slowest path to its edge (~25 s)
+constexpr auto kTerminalWithin = 45s;  // lease 3 s + progress silence 10 s + a copy of ~11 s
+const std::string kSmallFlavor = "small";  // 256 MB, no disk: ~2.7 s at 100 MB/s
+const std::string kBigFlavor = "big";      // 1 GiB, no disk: ~11 s at 100 MB/s, a blocker
+
+struct MigrationRow {
+  std::string uuid;
+  std::string server;
+  std::string status;
+  std::string source;
+  std::string dest;
+  bool leased = false;
+};
+
+struct EventRow {
+  std::string from;  // "" for the first event (requested)
+  std::string to;
+  std::string actor;
+};
+
+class CrashTorture : public ::testing::Test {
+ public:
+  // hosts: name and extra agent arguments. service_down_time_s: when a killed agent's host
+  // counts as down (60 s: never within a scenario, unless one wants it).
+  void StartHosts(const std::vector<std::pair<std::string, std::vector<std::string>>>& hosts,
+                  int service_down_time_s = 60) {
+    lm_ = std::make_unique<LiveMigrationStack>(dsn_, std::vector<std::string>{}, service_down_time_s);
+    lm_->StartHosts(hosts);
+    for (const auto& [name, args] : hosts) {
+      live_hosts_.insert(name);
+      host_args_[name] = args;
+    }
+    lm_->stack->EnsureFlavor(kSmallFlavor, 1, 256, 0);
+    lm_->stack->EnsureFlavor(kBigFlavor, 1, 1024, 0);
+  }
+
+  std::string ServerOn(const std::string& host, const std::string& name,
+                       const std::string& flavor = kSmallFlavor) {
+    return lm_->ServerOn(host, name, flavor);
+  }
+
+  // Restarts the controller with the crash hook for this test's edge; with two controllers,
+  // starts the second (without the hook) beside it.
+  void ArmCrash(const std::string& edge) {
+    edge_ = edge;
+    lm_->stack->StopController();
+    lm_->stack->StartController({"FERRY_TEST_CRASH_AFTER=" + edge});
+    if (two_controllers_) lm_->stack->StartSecondController();
+  }
+
+  // The controller may die on the very edge this request starts before it answers.
+  void ExpectAcceptedOrCrashed(const HttpResult& r, const std::string& what) {
+    if (r.status == 0) {
+      EXPECT_TRUE(Stack::WaitFor([&] { return !lm_->stack->ControllerRunning(); }, 5s))
+          << what << ": no answer, yet the controller still runs";
+      return;
+    }
+    EXPECT_EQ(r.status, 202) << what << ": " << r.raw;
+  }
+
+  void Migrate(const std::string& server, const std::string& dest) {
+    ExpectAcceptedOrCrashed(lm_->MigrateLive(server, {{"host", dest}, {"block_migration", "auto"}}),
+                            "migrate " + server);
+  }
+
+  // DELETE at 2.65, the first microversion that aborts queued and preparing migrations.
+  void Abort(const std::string& server) {
+    auto m = lm_->LatestMigration(server);
+    ASSERT_FALSE(m.is_null()) << server;
+    auto admin = lm_->stack->Admin();
+    admin.SetMicroversion("2.65");
+    ExpectAcceptedOrCrashed(
+        admin.Delete("/v2.1/servers/" + server + "/migrations/" + std::to_string(m["id"].get<int64_t>())),
+        "abort " + server);
+  }
+
+  void WaitStatus(const std::string& server, const std::string& status) {
+    ASSERT_TRUE(lm_->WaitStatus(server, status, kCrashWithin)) << lm_->LatestMigration(server).dump();
+  }
+
+  void KillAgent(const std::string& host) {
+    lm_->stack->KillAgent(host);
+    live_hosts_.erase(host);
+  }
+  void RestartAgent(const std::string& host) {
+    lm_->stack->StartAgent(host, host_args_.at(host));
+    live_hosts_.insert(host);
+  }
+
+  // The terminal status a migration of `server` must end in after the crash and recovery.
+  void Expect(const std::string& server, const std::string& status) { expected_[server] = status; }
+
+  void CrashAndRecover() {
+    ASSERT_TRUE(Stack::WaitFor([&] { return !lm_->stack->ControllerRunning(); }, kCrashWithin))
+        << "the controller never crossed " << edge_ << "\n" << lm_->stack->ControllerLog();
+    ExpectDiedRightAfterTheEdge();
+    if (!two_controllers_) lm_->stack->StartController();
+    ASSERT_TRUE(Stack::WaitFor([&] { return NonTerminalMigrations() == 0; }, kTerminalWithin))
+        << NonTerminalMigrations() << " migrations still not terminal\n"
+        << (two_controllers_ ? lm_->stack->SecondControllerLog() : lm_->stack->ControllerLog());
+  }
+
+  // Every migration, the servers they moved, the hosts and the claims, after recovery.
+  void CheckEverythingIsConsistent() {
+    auto migrations = LiveMigrations();
+    ASSERT_FALSE(migrations.empty());
+    bool crossed = false;
+    for (const auto& m : migrations) {
+      SCOPED_TRACE("migration " + m.uuid + " of server " + m.server + " (" + m.status + ")");
+      auto it = expected_.find(m.server);
+      if (it != expected_.end()) {
+        EXPECT_EQ(m.status, it->second);
+      }
+      EXPECT_FALSE(m.leased) << "a terminal migration keeps no lease";
+      auto events = Events(m.uuid);
+      ExpectConnectedChain(events, m.status);
+      crossed = crossed || Crosses(events, edge_);
+      const std::string host = SwitchedOver(events) ? m.dest : m.source;
+      ExpectServerSettledOn(m.server, host);
+      EXPECT_TRUE(lm_->ClaimHosts(m.uuid).empty()) << "a terminal migration holds no claim";
+      if (two_controllers_ && Crosses(events, edge_)) ExpectSecondControllerFinished(m, events);
+    }
+    EXPECT_TRUE(crossed) << "no migration crossed " << edge_;
+    EXPECT_EQ(lm_->LeakedClaims(), 0);
+    for (const auto& [server, status] : expected_) {
+      EXPECT_TRUE(std::ranges::any_of(migrations, [&](const auto& m) { return m.server == server; }))
+          << "no migration of " << server;
+    }
+  }
+
+  bool two_controllers_ = false;
+  std::string dsn_;  // the test cluster's
+
+ private:
+  void ExpectDiedRightAfterTheEdge() {
+    auto log = lm_->stack->ControllerLog();
+    EXPECT_NE(log.find("FERRY_TEST_CRASH_AFTER=" + edge_), std::string::npos) << "hook not armed";
+    auto arrow = edge_;
+    arrow.replace(arrow.find('>'), 1, " -> ");
+    auto last = log.rfind(arrow + " (");
+    ASSERT_NE(last, std::string::npos) << "the controller died before " << edge_ << "\n" << log;
+    // No transition after that one: the process died right there, not later.
+    const std::regex transition(R"(live migration \S+ \S+ -> \S+ \()");
+    const auto after = log.substr(log.find('\n', last) == std::string::npos ? log.size() : log.find('\n', last));
+    EXPECT_FALSE(std::regex_search(after, transition)) << "the controller ran on after " << edge_ << "\n" << after;
+  }
+
+  // Guest on `host` only, running; the record says so; the task is over; claims only there.
+  void ExpectServerSettledOn(const std::string& server, const std::string& host) {
+    auto row = ServerRow(server);
+    EXPECT_EQ(row.host, host);
+    EXPECT_EQ(row.vm_state, "active");
+    EXPECT_EQ(row.task_state, "") << "task_state must be cleared";
+    EXPECT_EQ(lm_->ClaimHosts(server), std::set<std::string>{host});
+    for (const auto& h : live_hosts_) {
+      auto domains = lm_->AgentDomains(h);
+      const auto copies = std::count(domains.begin(), domains.end(), server);
+      EXPECT_EQ(copies, h == host ? 1 : 0) << "domain copies of " << server << " on " << h;
+    }
+    if (live_hosts_.count(host)) {
+      EXPECT_TRUE(lm_->RunsOn(host, server)) << "not running on " << host;
+    }
+    auto shown = ApiAdmin().Get("/v2.1/servers/" + server).body["server"];
+    EXPECT_EQ(shown["status"], "ACTIVE") << shown.dump();
+    EXPECT_EQ(shown["OS-EXT-SRV-ATTR:host"], host);
+  }
+
+  // requested -> accepted, then each event leaving the status the previous one entered.
+  void ExpectConnectedChain(const std::vector<EventRow>& events, const std::string& terminal) {
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.front().from, "");
+    EXPECT_EQ(events.front().to, "accepted");
+    for (size_t i = 1; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].from, events[i - 1].to) << "event " << i << " does not follow on";
+    }
+    EXPECT_EQ(events.back().to, terminal);
+  }
+
+  static bool Crosses(const std::vector<EventRow>& events, const std::string& edge) {
+    return std::ranges::any_of(events, [&](const EventRow& e) { return e.from + ">" + e.to == edge; });
+  }
+  // After switch-over the guest runs on the destination, whatever the migration ends in.
+  static bool SwitchedOver(const std::vector<EventRow>& events) {
+    return std::ranges::any_of(events, [](const EventRow& e) { return e.to == "post-migrating"; });
+  }
+
+  // The first controller never came back: the second took the lease over and wrote every
+  // event after the crash.
+  void ExpectSecondControllerFinished(const MigrationRow& m, const std::vector<EventRow>& events) {
+    auto owner = SecondOwnerOf(m.uuid);
+    ASSERT_FALSE(owner.empty()) << "the second controller never took " << m.uuid << " over\n"
+                                << lm_->stack->SecondControllerLog();
+    auto crash = std::ranges::find_if(events, [&](const EventRow& e) { return e.from + ">" + e.to == edge_; });
+    ASSERT_NE(crash, events.end());
+    EXPECT_NE(crash->actor, "controller " + owner) << "the crashed controller took the edge";
+    for (auto e = std::next(crash); e != events.end(); ++e) {
+      EXPECT_EQ(e->actor, "controller " + owner) << e->from << " -> " << e->to;
+    }
+  }
+
+  // The owner named in the second controller's "lease taken by" line for this migration.
+  std::string SecondOwnerOf(const std::string& uuid) {
+    const auto log = lm_->stack->SecondControllerLog();
+    const std::string marker = "live migration " + uuid + ": lease taken by ";
+    auto at = log.find(marker);
+    if (at == std::string::npos) return "";
+    at += marker.size();
+    return log.substr(at, log.find_first_of(" \n", at) - at);
+  }
+
+  HttpClient ApiAdmin() const { return two_controllers_ ? lm_->stack->SecondAdmin() : lm_->stack->Admin(); }
+
+  int64_t NonTerminalMigrations() {
+    return lm_->Count("SELECT count(*) FROM migrations WHERE migration_type = 'live-migration' "
+                      "AND status NOT IN ('completed', 'failed', 'error', 'cancelled')");
+  }
+
+  std::vector<MigrationRow> LiveMigrations() {
+    pqxx::connection c(lm_->stack->dsn());
+    pqxx::work w(c);
+    std::vector<MigrationRow> out;
+    for (const auto& r : w.exec("SELECT uuid::text, instance_uuid::text, status, source_compute, "
+                                "coalesce(dest_compute, ''), lease_owner IS NOT NULL FROM migrations "
+                                "WHERE migration_type = 'live-migration' ORDER BY id")) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<bool>()});
+    }
+    return out;
+  }
+
+  std::vector<EventRow> Events(const std::string& migration_uuid) {
+    pqxx::connection c(lm_->stack->dsn());
+    pqxx::work w(c);
+    std::vector<EventRow> out;
+    for (const auto& r : w.exec_params(
+             "SELECT coalesce(e.from_status, ''), e.to_status, e.actor FROM migration_events e "
+             "JOIN migrations m ON m.id = e.migration_id WHERE m.uuid = $1::uuid ORDER BY e.id",
+             migration_uuid)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
+    }
+    return out;
+  }
+
+  struct ServerState {
+    std::string host;
+    std::string vm_state;
+    std::string task_state;
+  };
+  ServerState ServerRow(const std::string& uuid) {
+    pqxx::connection c(lm_->stack->dsn());
+    pqxx::work w(c);
+    auto rows = w.exec_params("SELECT coalesce(h.name, ''), s.vm_state, coalesce(s.task_state, '') "
+                            "FROM servers s LEFT JOIN hosts h ON h.id = s.host_id WHERE s.uuid = $1::uuid",
+                            uuid);
+    if (rows.empty()) return {};
+    return {rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), rows[0][2].as<std::string>()};
+  }
+
+  std::unique_ptr<LiveMigrationStack> lm_;
+  std::set<std::string> live_hosts_;
+  std::map<std::string, std::vector<std::string>> host_args_;
+  std::map<std::string, std::string> expected_;
+  std::string edge_;
+};
+
+// One way from the outside across each edge; each ends with the controller crossing it.
+using Scenario = std::function<void(CrashTorture&, const std::string& edge)>;
+
+std::vector<std::string> Bandwidth(int mbps) { return {"--sim-bandwidth-mbps", std::to_string(mbps)}; }
+
+std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+struct Scenarios {
+  // A plain move sim-1 -> sim-2: every edge of the happy path.
+  static void HappyPath(CrashTorture& t, const std::string& edge) {
+    t.StartHosts({{"sim-1", Bandwidth(100)}, {"sim-2", Bandwidth(100)}});
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(id, "sim-2");
+    t.Expect(id, "completed");
+  }
+
+  // The destination's pre-check refuses: nothing moved.
+  static void PrecheckFails(CrashTorture& t, const std::string& edge) {
+    t.StartHosts({{"sim-1", Bandwidth(500)}, {"sim-2", With(Bandwidth(500), {"--sim-scenario", "precheck-fails"})}});
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(id, "sim-2");
+    t.Expect(id, "error");
+  }
+
+  // The destination cannot be prepared: rolled back.
+  static void PrepareFails(CrashTorture& t, const std::string& edge) {
+    t.StartHosts({{"sim-1", Bandwidth(500)}, {"sim-2", With(Bandwidth(500), {"--sim-scenario", "prepare-fails"})}});
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(id, "sim-2");
+    t.Expect(id, "failed");
+  }
+
+  // The copy fails at switch-over: the guest stays on the source.
+  static void SwitchoverFails(CrashTorture& t, const std::string& edge) {
+    t.StartHosts({{"sim-1", With(Bandwidth(500), {"--sim-scenario", "switchover-fails"})}, {"sim-2", Bandwidth(500)}});
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(id, "sim-2");
+    t.Expect(id, "failed");
+  }
+
+  // Aborted mid-copy of a 1 GiB guest (~11 s at 100 MB/s).
+  static void AbortRunning(CrashTorture& t, const std::string& edge) {
+    t.StartHosts({{"sim-1", Bandwidth(100)}, {"sim-2", Bandwidth(100)}});
+    auto id = t.ServerOn("sim-1", "web", kBigFlavor);
+    t.ArmCrash(edge);
+    t.Migrate(id, "sim-2");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "running"));
+    std::this_thread::sleep_for(1s);  // the copy under way, not just started
+    t.Abort(id);
+    t.Expect(id, "cancelled");
+  }
+
+  // Queued behind a blocker (one outbound migration per host, Nova's default), then aborted.
+  static void AbortQueued(CrashTorture& t, const std::string& edge) {
+    t.StartHosts({{"sim-1", Bandwidth(100)}, {"sim-2", Bandwidth(100)}});
+    auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(blocker, "sim-2");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
+    t.Migrate(id, "sim-2");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    t.Abort(id);
+    t.Expect(id, "cancelled");
+    t.Expect(blocker, "completed");
+  }
+
+  // Queued behind a blocker when its destination's agent dies and the host goes down.
+  static void DestinationDownWhileQueued(CrashTorture& t, const std::string& edge) {
+    // 4 s without a heartbeat (sent every 1 s) marks the host down; the blocker (1 GiB at
+    // 60 MB/s, ~18 s) keeps the victim queued that long.
+    t.StartHosts({{"sim-1", Bandwidth(60)}, {"sim-2", Bandwidth(60)}, {"sim-3", Bandwidth(60)}}, 4);
+    auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(blocker, "sim-2");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
+    t.Migrate(id, "sim-3");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    t.KillAgent("sim-3");
+    t.Expect(id, "failed");
+    t.Expect(blocker, "completed");
+  }
+
+  // Admitted while its destination's agent is gone (the host still counts as up): preparing
+  // waits for it. Aborted there, and cancelled once the restarted agent rolls back.
+  static void AbortPreparing(CrashTorture& t, const std::string& edge) {
+    // The blocker (1 GiB at 200 MB/s, ~5 s) keeps the victim queued while sim-2's agent dies.
+    t.StartHosts({{"sim-1", Bandwidth(200)}, {"sim-2", Bandwidth(200)}, {"sim-3", Bandwidth(200)}});
+    auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
+    auto id = t.ServerOn("sim-1", "web");
+    t.ArmCrash(edge);
+    t.Migrate(blocker, "sim-3");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
+    t.Migrate(id, "sim-2");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    t.KillAgent("sim-2");
+    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "preparing"));
+    t.Abort(id);
+    t.RestartAgent("sim-2");
+    t.Expect(id, "cancelled");
+    t.Expect(blocker, "completed");
+  }
+
+  static const std::map<std::string, Scenario>& ByEdge() {
+    static const std::map<std::string, Scenario> scenarios = {
+        {"accepted>queued", HappyPath},
+        {"queued>preparing", HappyPath},
+        {"preparing>running", HappyPath},
+        {"running>post-migrating", HappyPath},
+        {"post-migrating>completed", HappyPath},
+        {"queued>cancelled", AbortQueued},
+        {"preparing>cancelled", AbortPreparing},
+        {"running>cancelled", AbortRunning},
+        {"accepted>error", PrecheckFails},
+        {"queued>failed", DestinationDownWhileQueued},
+        {"preparing>failed", PrepareFails},
+        {"running>failed", SwitchoverFails},
+    };
+    return scenarios;
+  }
+};
+
+// The edges of the table this file crashes on, in the table's order.
+std::vector<std::string> DrivenEdges(bool only_into_non_terminal) {
+  std::vector<std::string> out;
+  for (const auto& t : conductor::Transitions()) {
+    if (IsExcluded(EdgeName(t))) continue;
+    if (only_into_non_terminal && conductor::IsTerminal(t.to)) continue;
+    out.push_back(EdgeName(t));
+  }
+  return out;
+}
+
+// "running>post-migrating" -> "running_to_post_migrating": gtest names are [A-Za-z0-9_].
+std::string TestNameOf(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  name.replace(name.find('>'), 1, "_to_");
+  std::ranges::replace(name, '-', '_');
+  return name;
+}
+
+void RunCrashTorture(CrashTorture& t, const std::string& edge) {
+  FERRY_REQUIRE_PG(dsn);
+  t.dsn_ = dsn;
+  auto it = Scenarios::ByEdge().find(edge);
+  ASSERT_NE(it, Scenarios::ByEdge().end())
+      << "the state table's edge " << edge << " has no crash scenario: add one or an exclusion";
+  ASSERT_NO_FATAL_FAILURE(it->second(t, edge));
+  ASSERT_NO_FATAL_FAILURE(t.CrashAndRecover());
+  t.CheckEverythingIsConsistent();
+}
+
+class ControllerKilledAfter : public CrashTorture, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ControllerKilledAfter, RestartsAndEndsEveryMigrationConsistently) {
+  RunCrashTorture(*this, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(StateTable, ControllerKilledAfter, ::testing::ValuesIn(DrivenEdges(false)),
+                         TestNameOf);
+
+class OneOfTwoControllersKilledAfter : public CrashTorture,
+                                       public ::testing::WithParamInterface<std::string> {
+ protected:
+  OneOfTwoControllersKilledAfter() { two_controllers_ = true; }
+};
+
+// Edges into a non-terminal status leave work behind: the survivor must finish it.
+TEST_P(OneOfTwoControllersKilledAfter, TheOtherTakesOverAndEndsEveryMigrationConsistently) {
+  RunCrashTorture(*this, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(StateTable, OneOfTwoControllersKilledAfter,
+                         ::testing::ValuesIn(DrivenEdges(true)), TestNameOf);
+
+TEST(CrashTortureCoverage, EveryEdgeOfTheTableIsCrashedOnOrExcludedWithAReason) {
+  std::set<std::string> table;
+  for (const auto& t : conductor::Transitions()) table.insert(EdgeName(t));
+  for (const auto& edge : table) {
+    const bool driven = Scenarios::ByEdge().count(edge) > 0;
+    EXPECT_NE(driven, IsExcluded(edge)) << edge << ": needs exactly one of a scenario or an exclusion";
+  }
+  for (const auto& [edge, scenario] : Scenarios::ByEdge()) {
+    EXPECT_TRUE(table.count(edge)) << "scenario for " << edge << ", which the table does not have";
+  }
+  for (const auto& e : kExclusions) {
+    EXPECT_TRUE(table.count(std::string(e.edge))) << "exclusion of " << e.edge << ", not in the table";
+    EXPECT_FALSE(e.why.empty());
+  }
+}
+
+}  // namespace
+}  // namespace ferry::testing
