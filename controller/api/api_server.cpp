@@ -46,6 +46,10 @@ std::optional<std::string> Request::Query(const std::string& key) const {
 ApiServer::ApiServer(const TokenTable& tokens, int threads)
     : tokens_(tokens), http_(std::make_unique<httplib::Server>()) {
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // httplib closes a keep-alive connection after 5 requests; a busy agent (progress of many
+  // migrations) would reconnect every fifth post. 100 still hands the thread back regularly,
+  // and an idle connection is closed after httplib's 5 s keep-alive timeout as before.
+  http_->set_keep_alive_max_count(100);
   // httplib's default sets SO_REUSEPORT, which would let a second controller bind the same
   // port and silently take half the connections; plain SO_REUSEADDR only allows fast restarts.
   http_->set_socket_options([this](int sock) {

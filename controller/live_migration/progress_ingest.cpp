@@ -22,7 +22,8 @@ void ProgressIngest::Stop() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
+  done_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -36,8 +37,8 @@ void ProgressIngest::Submit(const wire::MigrationProgressBatch& batch) {
   if (stop_) throw Error(Errc::kUnavailable, "controller stopping");
   next_.push_back({batch.host, batch.reports});
   const uint64_t mine = next_generation_;
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return done_generation_ >= mine || stop_; });
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return done_generation_ >= mine || stop_; });
   if (done_generation_ < mine) throw Error(Errc::kUnavailable, "controller stopping");
   // Failures are per generation; a later generation may have overwritten it, which only makes
   // this answer optimistic for a write that was retried successfully.
@@ -47,7 +48,7 @@ void ProgressIngest::Submit(const wire::MigrationProgressBatch& batch) {
 void ProgressIngest::WriterLoop() {
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || !next_.empty(); });
+    work_cv_.wait(lock, [&] { return stop_ || !next_.empty(); });
     if (next_.empty() && stop_) return;
     std::vector<Pending> batch;
     batch.swap(next_);
@@ -87,7 +88,7 @@ void ProgressIngest::WriterLoop() {
     statements_ += written;
     done_generation_ = generation;
     failure_ = failure;
-    cv_.notify_all();
+    done_cv_.notify_all();
   }
 }
 

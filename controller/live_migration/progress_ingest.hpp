@@ -40,7 +40,10 @@ class ProgressIngest {
   store::Database& db_;
   std::function<void(const std::string&)> on_finished_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Two: a post wakes only the writer, and a finished write wakes only the posts waiting on it
+  // (one shared variable made every post wake every waiting post: a thundering herd).
+  std::condition_variable work_cv_;  // the writer: next_ has reports (or stop)
+  std::condition_variable done_cv_;  // posts: done_generation_ moved (or stop)
   std::vector<Pending> next_;           // joins the next write
   uint64_t next_generation_ = 1;        // generation of the write `next_` will become
   uint64_t done_generation_ = 0;        // last generation committed or failed
