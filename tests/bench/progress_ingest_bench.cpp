@@ -264,6 +264,7 @@ int main(int argc, char** argv) {
   // size the pool for every posting client plus room for the rest, as a deployment would.
   ferry::testing::StackOptions options;
   options.controller_args = {"--api-threads", std::to_string(std::max(16, s.threads + 8))};
+  options.controller_log_level = "info";  // a deployment's level: no log line per request
   ferry::testing::Stack stack(*dsn, options);
   stack.StartController();
   std::printf("progress ingest: %d migrations on %d source hosts, %d client threads, %d s each, "

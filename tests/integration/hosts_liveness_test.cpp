@@ -16,7 +16,10 @@ class HostsLiveness : public ::testing::Test {
  protected:
   void SetUp() override {
     FERRY_REQUIRE_PG(dsn);
-    stack_ = std::make_unique<Stack>(dsn, StackOptions{.service_down_time_s = 2, .heartbeat_interval_s = 1, .controller_args = {}});
+    StackOptions options;
+    options.service_down_time_s = 2;
+    options.heartbeat_interval_s = 1;
+    stack_ = std::make_unique<Stack>(dsn, options);
     stack_->StartController();
     stack_->StartAgent("sim-1");
     stack_->StartAgent("sim-2");

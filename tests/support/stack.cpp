@@ -53,7 +53,7 @@ std::vector<std::string> ControllerArgs(const std::string& dsn, int port, const 
                                 "--agent-command-token-file", dir + "/command-token",
                                 "--service-down-time", std::to_string(o.service_down_time_s),
                                 "--heartbeat-interval", std::to_string(o.heartbeat_interval_s),
-                                "--log-level", "debug"};
+                                "--log-level", o.controller_log_level};
   args.insert(args.end(), o.controller_args.begin(), o.controller_args.end());
   return args;
 }

@@ -23,6 +23,7 @@ struct StackOptions {
   int service_down_time_s = 60;
   int heartbeat_interval_s = 1;
   std::vector<std::string> controller_args;  // appended to every controller's command line
+  std::string controller_log_level = "debug";  // tests read the request log; benches use info
 };
 
 class Stack {
