@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "controller/conductor/live_migration_states.hpp"
-#include "tests/integration/live_migration_support.hpp"
+#include "tests/support/live_migration_stack.hpp"
 
 namespace ferry::testing {
 namespace {

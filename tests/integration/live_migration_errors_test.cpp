@@ -17,7 +17,7 @@
 
 #include <set>
 
-#include "tests/integration/live_migration_support.hpp"
+#include "tests/support/live_migration_stack.hpp"
 
 namespace ferry::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/integration/live_migration_support.hpp"
+#include "tests/support/live_migration_stack.hpp"
 
 namespace ferry::testing {
 namespace {

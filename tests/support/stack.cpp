@@ -94,12 +94,13 @@ bool Stack::ControllerRunning() const { return controller_ && controller_->Runni
 void Stack::KillController() { controller_->Kill(); }
 void Stack::StopController() { controller_->Terminate(); }
 
-void Stack::StartAgent(const std::string& host, std::vector<std::string> extra) {
+void Stack::StartAgent(const std::string& host, std::vector<std::string> extra,
+                       const std::string& driver) {
   std::string port_file = dir_ + "/agent-" + host + ".port";
   std::remove(port_file.c_str());
   std::string state = dir_ + "/state-" + host;
   std::system(("mkdir -p '" + state + "'").c_str());
-  std::vector<std::string> args{"--host", host, "--driver", "sim", "--controller-url", url_,
+  std::vector<std::string> args{"--host", host, "--driver", driver, "--controller-url", url_,
                                 "--controller-token-file", dir_ + "/agent-token",
                                 "--command-token-file", dir_ + "/command-token", "--listen",
                                 "127.0.0.1:0", "--port-file", port_file, "--state-dir", state,

@@ -41,7 +41,9 @@ class Stack {
   void KillSecondController();
   HttpClient SecondAdmin() const { return HttpClient(second_url_, kAdminToken); }
   std::string SecondControllerLog() const;
-  void StartAgent(const std::string& host, std::vector<std::string> extra_args = {});
+  // driver "sim" or "libvirt"; extra_args carry the driver's own flags.
+  void StartAgent(const std::string& host, std::vector<std::string> extra_args = {},
+                  const std::string& driver = "sim");
   void KillAgent(const std::string& host);
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
 

@@ -1,9 +1,10 @@
 #pragma once
-// Shared by the live-migration integration tests: a stack with fast live-migration settings,
+// Shared by the live-migration integration and e2e tests: a stack with fast live-migration settings,
 // requests in Nova's shapes, and direct reads of the tables the tests assert on.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,9 @@ class LiveMigrationStack {
     stack->StartController();
   }
 
-  void StartHosts(const std::vector<std::pair<std::string, std::vector<std::string>>>& hosts) {
-    for (const auto& [name, args] : hosts) stack->StartAgent(name, args);
+  void StartHosts(const std::vector<std::pair<std::string, std::vector<std::string>>>& hosts,
+                  const std::string& driver = "sim") {
+    for (const auto& [name, args] : hosts) stack->StartAgent(name, args, driver);
     for (const auto& [name, args] : hosts) {
       EXPECT_TRUE(Stack::WaitFor([&, n = name] { return stack->HostState(n) == "up"; }, 20s)) << name;
     }

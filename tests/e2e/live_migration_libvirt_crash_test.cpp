@@ -1,0 +1,69 @@
+// Crashes during a real live migration (see libvirt_e2e.hpp). The copy runs between the two
+// libvirtds, so it goes on while ferry's processes are dead; what matters is that afterwards
+// the record says where the guest really runs, the server is on exactly one host and no claim
+// is left behind.
+#include "tests/e2e/libvirt_e2e.hpp"
+
+namespace ferry::testing {
+namespace {
+
+const std::string kConverging = "dirty_mbps=4 wss_mib=32";
+const std::vector<std::string> kSlowLink = {"--live-migration-bandwidth", "8"};
+
+class LiveMigrationLibvirtCrash : public LibvirtE2E {
+ protected:
+  void StartRunning(const std::string& id) {
+    ASSERT_EQ(lm_->MigrateLive(id, {{"host", "kvm-2"}, {"block_migration", "auto"}}).status, 202);
+    ASSERT_TRUE(lm_->WaitStatus(id, "running", 60s)) << lm_->LatestMigration(id).dump();
+  }
+  // The copy finished in libvirt: the guest runs on kvm-2 and is gone from kvm-1.
+  bool LibvirtMoved(const std::string& name) {
+    return Stack::WaitFor([&] {
+      auto on_source = bed().Domains("kvm-1");
+      return bed().Running("kvm-2", name) &&
+             std::count(on_source.begin(), on_source.end(), name) == 0;
+    }, 90s);
+  }
+  void ExpectCompletedOnKvm2(const std::string& id, const std::string& name, const GuestTick& before) {
+    auto w = WatchUntilTerminal(id, 90s);
+    ASSERT_TRUE(w.ended) << w.last.dump();
+    EXPECT_EQ(w.last["status"], "completed") << w.last.dump();
+    auto server = lm_->Server(id);
+    EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "kvm-2") << "the record follows the guest";
+    EXPECT_EQ(server["status"], "ACTIVE");
+    EXPECT_TRUE(server["OS-EXT-STS:task_state"].is_null());
+    EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-2"});
+    EXPECT_EQ(lm_->LeakedClaims(), 0);
+    ExpectRunsOnlyOn("kvm-2", "kvm-1", name, before);
+  }
+};
+
+TEST_F(LiveMigrationLibvirtCrash, ControllerKilledMidCopyEndsWhereTheGuestRuns) {
+  Start(kSlowLink, kConverging);
+  const std::string name = "e2e-ctl-kill";
+  auto id = GuestOn("kvm-1", name, 16);
+  const GuestTick before = bed().LastTick("kvm-1", name);
+  StartRunning(id);
+  lm_->stack->KillController();  // SIGKILL: no chance to write anything
+  ASSERT_TRUE(LibvirtMoved(name)) << "libvirt's copy did not finish without the controller";
+  lm_->stack->StartController();
+  ExpectCompletedOnKvm2(id, name, before);
+}
+
+TEST_F(LiveMigrationLibvirtCrash, DestinationAgentKilledMidCopyLosesNoGuest) {
+  Start(kSlowLink, kConverging);
+  const std::string name = "e2e-agent-kill";
+  auto id = GuestOn("kvm-1", name, 16);
+  const GuestTick before = bed().LastTick("kvm-1", name);
+  StartRunning(id);
+  lm_->stack->KillAgent("kvm-2");
+  ASSERT_TRUE(LibvirtMoved(name)) << "libvirt's copy did not finish without the destination agent";
+  // Nothing can finish the migration while the destination's agent is away.
+  std::this_thread::sleep_for(2s);
+  EXPECT_NE(lm_->LatestStatus(id), "completed");
+  RestartAgent("kvm-2", kConverging);
+  ExpectCompletedOnKvm2(id, name, before);
+}
+
+}  // namespace
+}  // namespace ferry::testing
