@@ -138,6 +138,7 @@ sim::SimConfig MakeSimConfig(const AgentOptions& o) {
 libvirt::LibvirtConfig MakeLibvirtConfig(const AgentOptions& o) {
   libvirt::LibvirtConfig c = o.libvirt;
   c.migration_address = InboundMigrationAddress(o);
+  c.state_dir = o.state_dir;  // migration job outcomes survive an agent restart
   return c;
 }
 

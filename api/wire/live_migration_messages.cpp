@@ -18,7 +18,8 @@ void to_json(json& j, const LiveMigrationSpec& s) {
            {"downtime_delay_s", s.downtime_delay_s},
            {"permit_post_copy", s.permit_post_copy},
            {"permit_auto_converge", s.permit_auto_converge},
-           {"monitor_interval_s", s.monitor_interval_s}};
+           {"monitor_interval_s", s.monitor_interval_s},
+           {"source_cpu", s.source_cpu}};
 }
 void from_json(const json& j, LiveMigrationSpec& s) {
   const LiveMigrationSpec d;
@@ -36,6 +37,7 @@ void from_json(const json& j, LiveMigrationSpec& s) {
   s.permit_post_copy = j.value("permit_post_copy", d.permit_post_copy);
   s.permit_auto_converge = j.value("permit_auto_converge", d.permit_auto_converge);
   s.monitor_interval_s = j.value("monitor_interval_s", d.monitor_interval_s);
+  if (j.contains("source_cpu") && j.at("source_cpu").is_object()) j.at("source_cpu").get_to(s.source_cpu);
 }
 
 void to_json(json& j, const LiveMigrationJob& r) {

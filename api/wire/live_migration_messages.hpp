@@ -49,6 +49,9 @@ struct LiveMigrationSpec {
   bool permit_post_copy = false;
   bool permit_auto_converge = false;
   int monitor_interval_s = 5;          // how often progress is reported
+  // The source host's CPU as its agent reported it at registration: the destination compares
+  // it with its own (libvirt's CPU comparison). Empty model = unknown, the check is skipped.
+  CpuInfo source_cpu{};
 };
 
 // What the hypervisor says about one migration job, from the source's point of view.

@@ -7,9 +7,25 @@ using nlohmann::json;
 void to_json(json& j, const PowerState& p) { j = static_cast<int>(p); }
 void from_json(const json& j, PowerState& p) { p = static_cast<PowerState>(j.get<int>()); }
 
+void to_json(json& j, const Disk& d) {
+  j = json{{"target", d.target},
+           {"path", d.path},
+           {"kind", d.kind},
+           {"capacity_bytes", d.capacity_bytes},
+           {"format", d.format}};
+}
+void from_json(const json& j, Disk& d) {
+  j.at("target").get_to(d.target);
+  d.path = j.value("path", "");
+  d.kind = j.value("kind", "local");
+  d.capacity_bytes = j.value("capacity_bytes", int64_t{0});
+  d.format = j.value("format", "");
+}
+
 void to_json(json& j, const Domain& d) {
   j = json{{"uuid", d.uuid},           {"name", d.name},       {"vcpus", d.vcpus},
-           {"memory_mb", d.memory_mb}, {"disk_gb", d.disk_gb}, {"power_state", d.power_state}};
+           {"memory_mb", d.memory_mb}, {"disk_gb", d.disk_gb}, {"power_state", d.power_state},
+           {"disks", d.disks}};
 }
 void from_json(const json& j, Domain& d) {
   j.at("uuid").get_to(d.uuid);
@@ -18,6 +34,7 @@ void from_json(const json& j, Domain& d) {
   d.memory_mb = j.value("memory_mb", int64_t{0});
   d.disk_gb = j.value("disk_gb", int64_t{0});
   d.power_state = static_cast<PowerState>(j.value("power_state", 0));
+  d.disks = j.value("disks", std::vector<Disk>{});  // absent from agents older than disks
 }
 
 void to_json(json& j, const Datastore& d) {

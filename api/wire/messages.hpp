@@ -21,6 +21,15 @@ namespace ferry::wire {
 // Nova's power_state integers (nova/compute/power_state.py).
 enum class PowerState : int { kNoState = 0, kRunning = 1, kPaused = 3, kShutdown = 4, kCrashed = 6, kSuspended = 7 };
 
+// One disk of a domain, as the hypervisor has it.
+struct Disk {
+  std::string target;          // guest device, e.g. "vda"
+  std::string path;            // file or volume as the hypervisor sees it (nbd://..., rbd:pool/img)
+  std::string kind;            // "local" (copied by block migration) | "shared" | "volume"
+  int64_t capacity_bytes = 0;  // virtual size
+  std::string format;          // "qcow2", "raw", ...
+};
+
 struct Domain {
   std::string uuid;
   std::string name;
@@ -28,6 +37,9 @@ struct Domain {
   int64_t memory_mb = 0;
   int64_t disk_gb = 0;
   PowerState power_state = PowerState::kNoState;
+  // Empty when the driver reports no disks. {}: aggregate inits that stop before it stay
+  // free of -Wmissing-field-initializers.
+  std::vector<Disk> disks{};
 };
 
 struct Datastore {
@@ -97,6 +109,8 @@ struct CommandResult {
 
 void to_json(nlohmann::json& j, const PowerState& p);
 void from_json(const nlohmann::json& j, PowerState& p);
+void to_json(nlohmann::json& j, const Disk& d);
+void from_json(const nlohmann::json& j, Disk& d);
 void to_json(nlohmann::json& j, const Domain& d);
 void from_json(const nlohmann::json& j, Domain& d);
 void to_json(nlohmann::json& j, const Datastore& d);

@@ -18,6 +18,8 @@ Domain SampleDomain(int n) {
   d.memory_mb = 4096 + n;
   d.disk_gb = 40 + n;
   d.power_state = PowerState::kPaused;
+  d.disks.push_back(Disk{"vda", "/var/lib/libvirt/images/i.qcow2", "local", 1073741824, "qcow2"});
+  d.disks.push_back(Disk{"vdb", "/shared/volumes/v.qcow2", "volume", int64_t{1} << 40, "raw"});
   return d;
 }
 
@@ -28,6 +30,14 @@ void ExpectSame(const Domain& a, const Domain& b) {
   EXPECT_EQ(a.memory_mb, b.memory_mb);
   EXPECT_EQ(a.disk_gb, b.disk_gb);
   EXPECT_EQ(a.power_state, b.power_state);
+  ASSERT_EQ(a.disks.size(), b.disks.size());
+  for (size_t i = 0; i < a.disks.size(); ++i) {
+    EXPECT_EQ(a.disks[i].target, b.disks[i].target);
+    EXPECT_EQ(a.disks[i].path, b.disks[i].path);
+    EXPECT_EQ(a.disks[i].kind, b.disks[i].kind);
+    EXPECT_EQ(a.disks[i].capacity_bytes, b.disks[i].capacity_bytes);
+    EXPECT_EQ(a.disks[i].format, b.disks[i].format);
+  }
 }
 
 void ExpectSame(const std::vector<Domain>& a, const std::vector<Domain>& b) {
@@ -77,6 +87,21 @@ TEST(WireDomain, UuidIsRequiredAndTheRestDefault) {
   EXPECT_EQ(d.vcpus, 0);
   EXPECT_EQ(d.memory_mb, 0);
   EXPECT_EQ(d.power_state, PowerState::kNoState);
+  EXPECT_TRUE(d.disks.empty()) << "an agent older than disks sends none";
+}
+
+TEST(WireDisk, RoundTripsEveryFieldNeedsTheTargetAndDefaultsToLocal) {
+  Disk d{"vdb", "nbd://10.0.0.1:10809/v", "volume", 5368709120, "raw"};
+  auto back = RoundTrip(d);
+  EXPECT_EQ(back.target, "vdb");
+  EXPECT_EQ(back.path, "nbd://10.0.0.1:10809/v");
+  EXPECT_EQ(back.kind, "volume");
+  EXPECT_EQ(back.capacity_bytes, 5368709120);
+  EXPECT_EQ(back.format, "raw");
+  ExpectEachRequiredKeyIsRequired<Disk>(json(d), {"target"});
+  auto minimal = json{{"target", "vda"}}.get<Disk>();
+  EXPECT_EQ(minimal.kind, "local");
+  EXPECT_EQ(minimal.capacity_bytes, 0);
 }
 
 TEST(WireDomain, WrongTypesAreRefused) {
@@ -277,6 +302,7 @@ LiveMigrationSpec SampleSpec() {
   s.permit_post_copy = true;
   s.permit_auto_converge = true;
   s.monitor_interval_s = 1;
+  s.source_cpu = CpuInfo{"x86_64", "AMD", "EPYC-Rome", {"svm", "avx2"}};
   return s;
 }
 
@@ -297,6 +323,9 @@ TEST(WireLiveMigrationSpec, RoundTripsEveryField) {
   EXPECT_EQ(b.permit_post_copy, a.permit_post_copy);
   EXPECT_EQ(b.permit_auto_converge, a.permit_auto_converge);
   EXPECT_EQ(b.monitor_interval_s, a.monitor_interval_s);
+  EXPECT_EQ(b.source_cpu.model, a.source_cpu.model);
+  EXPECT_EQ(b.source_cpu.vendor, a.source_cpu.vendor);
+  EXPECT_EQ(b.source_cpu.features, a.source_cpu.features);
 }
 
 TEST(WireLiveMigrationSpec, NeedsMigrationAndDomainAndDefaultsTheRestLikeNova) {
@@ -309,6 +338,7 @@ TEST(WireLiveMigrationSpec, NeedsMigrationAndDomainAndDefaultsTheRestLikeNova) {
   EXPECT_EQ(s.monitor_interval_s, 5);
   EXPECT_FALSE(s.permit_post_copy);
   EXPECT_TRUE(s.incoming_uri.empty());
+  EXPECT_TRUE(s.source_cpu.model.empty()) << "a controller older than source_cpu sends none";
 }
 
 TEST(WireLiveMigrationJob, RoundTripsEveryFieldInABatch) {

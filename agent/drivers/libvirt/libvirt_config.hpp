@@ -11,10 +11,23 @@ struct LibvirtConfig {
   // "{host}" is replaced by LiveMigrationSpec.dest_host (the destination's host name).
   std::string peer_uri_template = "qemu+tcp://{host}/system";
   std::string migration_address;  // inbound migration address: prepare returns tcp://<it>
-  std::string shared_dir;         // reported as a "shared" datastore when set
-  std::string images_dir = "/var/lib/libvirt/images";  // local_gb is its filesystem's size
-  // Guests boot a kernel directly (no disk image support yet): <os><kernel>, serial console to
-  // <serial_dir>/<name>.log. Both paths as the libvirtd sees them.
+  // A directory every host mounts at this path (as libvirtd sees it): reported as a "shared"
+  // datastore; disks in it are "shared", disks in <shared_dir>/volumes/ are "volume"s (never
+  // copied by block migration).
+  std::string shared_dir;
+  std::string images_dir = "/var/lib/libvirt/images";  // as the AGENT sees it: local_gb
+  // Root disks of created guests are volumes of a libvirt "dir" pool on this directory, as
+  // LIBVIRTD sees it (it may run in another mount namespace than the agent). A pool covering
+  // the path is what lets libvirt pre-create missing disks on a block-migration destination.
+  // An existing pool on the path is used whatever its name; else one named images_pool_name
+  // is defined (autostart) when the driver starts.
+  std::string images_pool_path = "/var/lib/libvirt/images";
+  std::string images_pool_name = "ferry-images";
+  // Where the driver keeps migration job outcomes across agent restarts (--state-dir);
+  // empty: in memory only.
+  std::string state_dir;
+  // Guests boot a kernel directly: <os><kernel>, serial console to <serial_dir>/<name>.log; a
+  // root disk (disk_gb > 0) is attached for migration to handle. Paths as libvirtd sees them.
   std::string guest_kernel;
   std::string guest_cmdline;
   std::string serial_dir = "/var/log/libvirt/serial";

@@ -7,8 +7,12 @@
 // virDomainMigrateToURI3: with the libvirt 9.0 client, a control call on the migrating
 // connection sometimes hangs until the migration returns.
 //
-// Job outcomes are kept in memory only: after an agent restart libvirt still shows a running
-// job (the agent does not adopt it yet) but not how an ended one ended.
+// Disks: created guests get a qcow2 root disk in a libvirt "dir" pool on the images directory
+// (paths as libvirtd sees them); domains report their disks as local, shared or volume
+// (libvirt_disks.hpp), which decides what block migration copies.
+//
+// Job outcomes are kept in --state-dir (libvirt_job_store.hpp): after an agent restart an ended
+// job still answers how it ended, and a job libvirt still runs is watched again.
 #include <memory>
 
 #include "agent/driver.hpp"

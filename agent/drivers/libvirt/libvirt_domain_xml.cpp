@@ -1,0 +1,100 @@
+#include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
+
+#include <pugixml.hpp>
+#include <sstream>
+
+#include "agent/drivers/libvirt/libvirt_disks.hpp"
+
+namespace ferry::agent::libvirt {
+
+wire::PowerState ToPowerState(int state) {
+  switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+      return wire::PowerState::kRunning;
+    case VIR_DOMAIN_PAUSED:
+      return wire::PowerState::kPaused;
+    case VIR_DOMAIN_SHUTDOWN:
+    case VIR_DOMAIN_SHUTOFF:
+      return wire::PowerState::kShutdown;
+    case VIR_DOMAIN_CRASHED:
+      return wire::PowerState::kCrashed;
+    case VIR_DOMAIN_PMSUSPENDED:
+      return wire::PowerState::kSuspended;
+    default:
+      return wire::PowerState::kNoState;
+  }
+}
+
+std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
+                      const std::string& root_disk_path) {
+  pugi::xml_document doc;
+  auto dom = doc.append_child("domain");
+  dom.append_attribute("type") = c.domain_type.c_str();
+  dom.append_child("name").text() = d.name.c_str();
+  dom.append_child("uuid").text() = d.uuid.c_str();
+  auto mem = dom.append_child("memory");
+  mem.append_attribute("unit") = "MiB";
+  mem.text() = static_cast<long long>(d.memory_mb);
+  dom.append_child("vcpu").text() = d.vcpus;
+  auto os = dom.append_child("os");
+  auto type = os.append_child("type");
+  type.append_attribute("arch") = "x86_64";
+  type.append_attribute("machine") = "pc";
+  type.text() = "hvm";
+  os.append_child("kernel").text() = c.guest_kernel.c_str();
+  if (!c.guest_cmdline.empty()) os.append_child("cmdline").text() = c.guest_cmdline.c_str();
+  dom.append_child("clock").append_attribute("offset") = "utc";
+  dom.append_child("on_poweroff").text() = "destroy";
+  dom.append_child("on_reboot").text() = "restart";
+  dom.append_child("on_crash").text() = "destroy";
+  auto dev = dom.append_child("devices");
+  auto usb = dev.append_child("controller");
+  usb.append_attribute("type") = "usb";
+  usb.append_attribute("model") = "none";
+  if (!root_disk_path.empty()) {
+    auto disk = dev.append_child("disk");
+    disk.append_attribute("type") = "file";
+    disk.append_attribute("device") = "disk";
+    auto driver = disk.append_child("driver");
+    driver.append_attribute("name") = "qemu";
+    driver.append_attribute("type") = "qcow2";
+    disk.append_child("source").append_attribute("file") = root_disk_path.c_str();
+    auto target = disk.append_child("target");
+    target.append_attribute("dev") = "vda";
+    target.append_attribute("bus") = "virtio";
+  }
+  auto serial = dev.append_child("serial");
+  serial.append_attribute("type") = "file";
+  auto src = serial.append_child("source");
+  src.append_attribute("path") = (c.serial_dir + "/" + d.name + ".log").c_str();
+  src.append_attribute("append") = "on";
+  serial.append_child("target").append_attribute("port") = 0;
+  dev.append_child("memballoon").append_attribute("model") = "none";
+  std::ostringstream out;
+  doc.save(out, "  ");
+  return out.str();
+}
+
+wire::Domain Describe(virDomainPtr d, const LibvirtConfig& c) {
+  wire::Domain out;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString(d, uuid) < 0) ThrowLibvirt("domain uuid");
+  out.uuid = uuid;
+  const char* name = virDomainGetName(d);
+  out.name = name ? name : "";
+  virDomainInfo info;
+  if (virDomainGetInfo(d, &info) < 0) ThrowLibvirt("info of domain " + out.uuid);
+  out.vcpus = static_cast<int>(info.nrVirtCpu);
+  out.memory_mb = static_cast<int64_t>(info.maxMem) / kKiB;
+  out.power_state = ToPowerState(info.state);
+  out.disks = ReadDisks(d, c, out.uuid);
+  int64_t bytes = 0;
+  for (const auto& disk : out.disks) {
+    if (disk.kind != "volume") bytes += disk.capacity_bytes;
+  }
+  out.disk_gb = (bytes + kGiB - 1) / kGiB;
+  return out;
+}
+
+}  // namespace ferry::agent::libvirt

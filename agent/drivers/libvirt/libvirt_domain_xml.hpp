@@ -1,0 +1,23 @@
+#pragma once
+// Domain XML both ways: what CreateDomain defines, and what a defined domain is (wire::Domain).
+#include <string>
+
+#include "agent/drivers/libvirt/libvirt_config.hpp"
+#include "agent/drivers/libvirt/libvirt_util.hpp"
+#include "api/wire/messages.hpp"
+
+namespace ferry::agent::libvirt {
+
+wire::PowerState ToPowerState(int state);
+
+// The XML CreateDomain defines: the configured kernel booted directly, serial console to a file,
+// and when root_disk_path is set a qcow2 root disk "vda" (the guest kernel does not use it; it
+// is there for migration to handle, as a real guest's would be).
+std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
+                      const std::string& root_disk_path = "");
+
+// uuid, name, vcpus, memory, power state and disks of a domain libvirt has; disk_gb is the
+// local and shared disks' virtual size, rounded up to GiB.
+wire::Domain Describe(virDomainPtr d, const LibvirtConfig& c);
+
+}  // namespace ferry::agent::libvirt

@@ -1,0 +1,76 @@
+#pragma once
+// The driver's shared state, seen by its files (inventory, migration source, destination).
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "agent/drivers/libvirt/libvirt_downtime.hpp"
+#include "agent/drivers/libvirt/libvirt_driver.hpp"
+#include "agent/drivers/libvirt/libvirt_job_store.hpp"
+#include "agent/drivers/libvirt/libvirt_util.hpp"
+
+namespace ferry::agent::libvirt {
+
+// One outgoing live migration, from the source's point of view.
+struct Job {
+  wire::LiveMigrationSpec spec;
+  wire::LiveMigrationJob last;  // the latest sample; the outcome once ended
+  bool ended = false;
+  bool abort_requested = false;
+  bool forcing = false;
+  bool post_copy = false;   // started with VIR_MIGRATE_POSTCOPY
+  bool final_read = false;  // the ended state was returned by LiveMigrationJobStats
+  // Found running in libvirt after an agent restart (JobStore): no thread of ours waits on the
+  // migrate call, so Sample tells how it ended from where the guest is.
+  bool adopted = false;
+  std::vector<std::string> copied_disks;  // block migration: the local disks being copied
+  std::thread thread;
+
+  StoredJob Stored() const { return {spec, last, ended, final_read, copied_disks}; }
+};
+
+struct LibvirtDriver::Impl {
+  LibvirtConfig config;
+  std::mutex conn_mu;
+  ConnPtr conn;  // control connection; reopened when it dies
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::shared_ptr<Job>> jobs;  // by migration uuid
+  std::unique_ptr<JobStore> store;                   // jobs on disk (--state-dir)
+
+  std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
+
+  virConnectPtr Conn() {
+    std::lock_guard lock(conn_mu);
+    if (!conn || virConnectIsAlive(conn.get()) != 1) conn = Connect(config.uri);
+    return conn.get();
+  }
+
+  // The images pool (libvirt_storage.hpp), ensured on every call: cheap, and it comes back
+  // after an operator removed it. Throws when libvirtd has no storage driver.
+  PoolPtr ImagesPool();
+  bool HasImagesPool() const { return pool_seen; }
+
+  // migration source (libvirt_migration_source.cpp)
+  void RunMigration(const std::shared_ptr<Job>& job);
+  void EndJob(const std::shared_ptr<Job>& job, const std::string& state, const std::string& error);
+  // Raises the allowed downtime along `steps` until the job ends (runs on its own thread).
+  void StepDowntime(const std::shared_ptr<Job>& job, const std::vector<DowntimeStep>& steps);
+  // Writes the job to the store; the caller holds mu.
+  void Persist(const Job& job) const { store->Save(job.Stored()); }
+
+  // job monitoring (libvirt_migration_monitor.cpp)
+  std::optional<wire::LiveMigrationJob> Sample(const std::shared_ptr<Job>& job);
+  // Jobs of the store, at driver start: ended ones answer for their outcome, running ones that
+  // libvirt still runs are watched (adopted), the rest are ended from where the guest is.
+  void LoadStoredJobs();
+  // An adopted job whose libvirt job is gone: completed when the guest left this host,
+  // cancelled when an abort was asked, else failed. The caller holds mu.
+  void EndAdopted(Job& job, bool guest_still_here);
+};
+
+}  // namespace ferry::agent::libvirt

@@ -1,0 +1,243 @@
+// Live migration, source side: the job thread (its own connection for the blocking
+// virDomainMigrateToURI3), stepwise max downtime, and cleanup after the guest has left.
+#include <chrono>
+#include <thread>
+
+#include "agent/drivers/libvirt/libvirt_disks.hpp"
+#include "agent/drivers/libvirt/libvirt_driver_impl.hpp"
+#include "agent/drivers/libvirt/libvirt_storage.hpp"
+#include "common/errors.hpp"
+#include "common/log.hpp"
+
+namespace ferry::agent::libvirt {
+namespace {
+
+// 100 ms: how often the downtime stepper retries a step refused because QEMU's migration job
+// has not begun yet (the job thread is between its own connect and virDomainMigrateToURI3).
+constexpr auto kDowntimeRetry = std::chrono::milliseconds(100);
+
+struct Flags {
+  unsigned long value = 0;
+  std::vector<wire::Disk> copied;
+};
+
+// The flags of virDomainMigrateToURI3 for this spec and these disks; throws when the disks
+// cannot move as asked (a local disk without block migration).
+Flags MigrationFlags(const wire::LiveMigrationSpec& spec, const std::vector<wire::Disk>& disks,
+                     const LibvirtConfig& config) {
+  DiskPlan plan = PlanDisks(disks, spec.block_migration, IsNetworkFilesystem(config.shared_dir));
+  if (!plan.refusal.empty()) throw Error(Errc::kConflict, plan.refusal);
+  Flags f;
+  f.value = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+            VIR_MIGRATE_UNDEFINE_SOURCE;
+  if (spec.permit_auto_converge) f.value |= VIR_MIGRATE_AUTO_CONVERGE;
+  if (spec.permit_post_copy) f.value |= VIR_MIGRATE_POSTCOPY;
+  // Without a MIGRATE_DISKS list libvirt would copy every writable disk, shared ones too: set
+  // NON_SHARED_DISK only with the list of local disks.
+  if (!plan.copied.empty()) f.value |= VIR_MIGRATE_NON_SHARED_DISK;
+  if (plan.unsafe) f.value |= VIR_MIGRATE_UNSAFE;
+  f.copied = std::move(plan.copied);
+  return f;
+}
+
+}  // namespace
+
+void LibvirtDriver::Impl::EndJob(const std::shared_ptr<Job>& job, const std::string& state,
+                                 const std::string& error) {
+  std::lock_guard lock(mu);
+  job->ended = true;
+  job->last.state = state;
+  job->last.phase = "done";
+  job->last.error = error;
+  if (state == "completed") {
+    job->last.memory_processed = std::max(job->last.memory_processed, job->last.memory_total);
+    job->last.memory_remaining = 0;
+    job->last.disk_processed = std::max(job->last.disk_processed, job->last.disk_total);
+    job->last.disk_remaining = 0;
+  }
+  job->last.sampled_at = EpochSeconds();
+  Persist(*job);
+  cv.notify_all();
+}
+
+void LibvirtDriver::Impl::StepDowntime(const std::shared_ptr<Job>& job,
+                                       const std::vector<DowntimeStep>& steps) {
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& step : steps) {
+    const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 std::chrono::duration<double>(step.after_s));
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        if (cv.wait_until(lock, due, [&] { return job->ended; })) return;
+      }
+      try {
+        DomainPtr d = LookupByUuid(Conn(), job->spec.domain.uuid);
+        if (!d) return;  // switched over
+        if (virDomainMigrateSetMaxDowntime(d.get(), static_cast<unsigned long long>(step.downtime_ms),
+                                           0) == 0) {
+          spdlog::info("libvirt: migration {} max downtime {} ms ({:.0f} s in)",
+                       job->spec.migration_uuid, step.downtime_ms, step.after_s);
+          break;
+        }
+        if (LastErrorCode() != VIR_ERR_OPERATION_INVALID) {  // other than "no job yet"
+          spdlog::warn("libvirt: migration {}: setting max downtime: {}", job->spec.migration_uuid,
+                       LastErrorMessage());
+          break;
+        }
+      } catch (const Error& e) {
+        spdlog::warn("libvirt: migration {}: {}", job->spec.migration_uuid, e.what());
+        break;
+      }
+      std::unique_lock lock(mu);
+      if (cv.wait_for(lock, kDowntimeRetry, [&] { return job->ended; })) return;
+    }
+  }
+}
+
+void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Job>& job) {
+  const auto& spec = job->spec;
+  std::thread stepper;
+  try {
+    ConnPtr own = Connect(config.uri);  // never the control connection (see the header)
+    DomainPtr d = LookupByUuid(own.get(), spec.domain.uuid);
+    if (!d)
+      throw Error(Errc::kNotFound, "libvirt: no domain " + spec.domain.uuid + " on this host");
+    Flags flags = MigrationFlags(spec, ReadDisks(d.get(), config, spec.domain.uuid), config);
+    TypedParams params;
+    std::string uri = spec.incoming_uri.empty() ? FormatMigrationUri(spec.dest_migration_address)
+                                                : spec.incoming_uri;
+    params.String(VIR_MIGRATE_PARAM_URI, uri);
+    if (spec.bandwidth_mibps > 0) {
+      params.ULLong(VIR_MIGRATE_PARAM_BANDWIDTH,
+                    static_cast<unsigned long long>(spec.bandwidth_mibps));
+    }
+    std::vector<int64_t> copied_bytes;
+    std::string copied_names;
+    for (const auto& disk : flags.copied) {
+      params.String(VIR_MIGRATE_PARAM_MIGRATE_DISKS, disk.target);  // one entry per disk
+      copied_bytes.push_back(disk.capacity_bytes);
+      copied_names += (copied_names.empty() ? "" : ",") + disk.target;
+    }
+    std::string dest = PeerUri(config.peer_uri_template, spec.dest_host);
+    {
+      std::lock_guard lock(mu);
+      if (job->abort_requested) {
+        job->ended = true;
+        job->last.state = "cancelled";
+        job->last.phase = "done";
+        Persist(*job);
+        cv.notify_all();
+        return;
+      }
+      for (const auto& disk : flags.copied) job->copied_disks.push_back(disk.path);
+      Persist(*job);
+    }
+    auto steps = DowntimeSteps(spec.max_downtime_ms, spec.downtime_steps,
+                               static_cast<double>(spec.downtime_delay_s),
+                               MigrationDataGib(spec, copied_bytes));
+    stepper = std::thread([this, job, steps] { StepDowntime(job, steps); });
+    spdlog::info("libvirt: migrating {} to {} over {} (flags {:#x}, copying disks [{}])",
+                 spec.domain.uuid, dest, uri, flags.value, copied_names);
+    int rc = virDomainMigrateToURI3(d.get(), dest.c_str(), params.params(), params.size(),
+                                    static_cast<unsigned int>(flags.value));
+    if (rc == 0) {
+      spdlog::info("libvirt: migration {} completed", spec.migration_uuid);
+      EndJob(job, "completed", "");
+    } else {
+      int code = LastErrorCode();
+      std::string message = LastErrorMessage();
+      bool aborted;
+      {
+        std::lock_guard lock(mu);
+        aborted = job->abort_requested;
+      }
+      if (code == VIR_ERR_OPERATION_ABORTED || aborted) {
+        spdlog::info("libvirt: migration {} cancelled: {}", spec.migration_uuid, message);
+        EndJob(job, "cancelled", "");
+      } else {
+        spdlog::warn("libvirt: migration {} failed: {}", spec.migration_uuid, message);
+        EndJob(job, "failed", "libvirt: migration failed: " + message);
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("libvirt: migration {} failed: {}", spec.migration_uuid, e.what());
+    EndJob(job, "failed", e.what());
+  }
+  if (stepper.joinable()) stepper.join();
+}
+
+void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
+  if (spec.migration_uuid.empty() || spec.domain.uuid.empty() || spec.dest_host.empty()) {
+    throw Error(Errc::kBadRequest,
+                "libvirt: a live migration needs migration_uuid, domain.uuid and dest_host");
+  }
+  if (spec.incoming_uri.empty() && spec.dest_migration_address.empty()) {
+    throw Error(Errc::kBadRequest, "libvirt: no incoming_uri (prepare the destination first)");
+  }
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->jobs.count(spec.migration_uuid)) return;  // running or ended (or aborted early)
+  }
+  DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
+  if (!d) {
+    throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid + " is not on this host");
+  }
+  // Refused before a job exists: a local disk that only block migration could move.
+  MigrationFlags(spec, ReadDisks(d.get(), impl_->config, spec.domain.uuid), impl_->config);
+  std::lock_guard lock(impl_->mu);
+  if (impl_->jobs.count(spec.migration_uuid)) return;
+  auto job = std::make_shared<Job>();
+  job->spec = spec;
+  job->post_copy = spec.permit_post_copy;
+  job->last.migration_uuid = spec.migration_uuid;
+  job->last.domain_uuid = spec.domain.uuid;
+  job->last.state = "running";
+  job->last.phase = "precopy";
+  job->last.sampled_at = EpochSeconds();
+  impl_->jobs[spec.migration_uuid] = job;
+  impl_->Persist(*job);
+  job->thread = std::thread([impl = impl_.get(), job] { impl->RunMigration(job); });
+}
+
+void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) {
+  DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
+  const bool guest_was_here = d != nullptr;
+  bool completed = false;
+  std::vector<std::string> copied;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->jobs.find(spec.migration_uuid);
+    completed =
+        it != impl_->jobs.end() && it->second->ended && it->second->last.state == "completed";
+    if (completed) copied = it->second->copied_disks;
+  }
+  if (d) {
+    if (!completed && IsActive(d.get(), spec.domain.uuid)) {
+      throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
+                                       " still runs here and its migration has not completed");
+    }
+    DestroyAndUndefine(d.get(), spec.domain.uuid);
+  }
+  // The source's copies of the disks block migration copied: the guest runs on the
+  // destination's now. A job this agent does not know (state lost) falls back to the spec's
+  // local disks, once the guest is gone from here.
+  if (!completed && !guest_was_here && spec.block_migration) {
+    for (const auto& disk : spec.domain.disks) {
+      if (IsCopiedByBlockMigration(disk)) copied.push_back(disk.path);
+    }
+  }
+  if (copied.empty()) return;
+  PoolPtr pool = impl_->ImagesPool();
+  std::string pool_path = impl_->config.images_pool_path;
+  while (pool_path.size() > 1 && pool_path.back() == '/') pool_path.pop_back();
+  for (const auto& path : copied) {
+    if (DirName(path) != pool_path) {
+      spdlog::warn("libvirt: copied disk {} is outside the images pool: left in place", path);
+      continue;
+    }
+    if (DeleteVolumeAt(pool.get(), path)) spdlog::info("libvirt: deleted source copy {}", path);
+  }
+}
+
+}  // namespace ferry::agent::libvirt

@@ -1,0 +1,157 @@
+#include "agent/drivers/libvirt/libvirt_util.hpp"
+
+#include <chrono>
+
+#include "common/errors.hpp"
+
+namespace ferry::agent::libvirt {
+namespace {
+
+// libvirt prints every error to stderr by default; the driver reports them as ferry::Error.
+void SilentErrorHandler(void*, virErrorPtr) {}
+
+struct LibvirtInit {
+  LibvirtInit() {
+    virInitialize();
+    virSetErrorFunc(nullptr, SilentErrorHandler);
+  }
+};
+
+void EnsureInit() { static LibvirtInit init; }
+
+Errc ErrcOf(virErrorPtr e) {
+  switch (e ? e->code : VIR_ERR_OK) {
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_RPC:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_UNAVAILABLE:
+      return Errc::kUnavailable;
+    case VIR_ERR_SYSTEM_ERROR:
+      return e->domain == VIR_FROM_RPC || e->domain == VIR_FROM_REMOTE ? Errc::kUnavailable
+                                                                       : Errc::kInternal;
+    case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_STORAGE_VOL:
+    case VIR_ERR_NO_STORAGE_POOL:
+      return Errc::kNotFound;
+    case VIR_ERR_OPERATION_INVALID:
+    case VIR_ERR_DOM_EXIST:
+    case VIR_ERR_OPERATION_FAILED:
+    case VIR_ERR_CPU_INCOMPATIBLE:
+      return Errc::kConflict;
+    case VIR_ERR_INVALID_ARG:
+    case VIR_ERR_XML_ERROR:
+      return Errc::kBadRequest;
+    default:
+      return Errc::kInternal;
+  }
+}
+
+}  // namespace
+
+double EpochSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int LastErrorCode() {
+  virErrorPtr e = virGetLastError();
+  return e ? e->code : VIR_ERR_OK;
+}
+
+std::string LastErrorMessage() {
+  virErrorPtr e = virGetLastError();
+  return e && e->message ? e->message : "unknown libvirt error";
+}
+
+void ThrowLibvirt(const std::string& what) {
+  throw Error(ErrcOf(virGetLastError()), "libvirt: " + what + ": " + LastErrorMessage());
+}
+
+ConnPtr Connect(const std::string& uri) {
+  EnsureInit();
+  virConnectPtr c = virConnectOpen(uri.c_str());
+  if (c == nullptr) {
+    throw Error(Errc::kUnavailable,
+                "libvirt: cannot connect to " + uri + ": " + LastErrorMessage());
+  }
+  return ConnPtr(c);
+}
+
+DomainPtr LookupByUuid(virConnectPtr conn, const std::string& uuid) {
+  virDomainPtr d = virDomainLookupByUUIDString(conn, uuid.c_str());
+  if (d == nullptr) {
+    if (LastErrorCode() == VIR_ERR_NO_DOMAIN) return nullptr;
+    if (LastErrorCode() == VIR_ERR_INVALID_ARG) {
+      throw Error(Errc::kBadRequest, "libvirt: not a uuid: '" + uuid + "'");
+    }
+    ThrowLibvirt("looking up domain " + uuid);
+  }
+  return DomainPtr(d);
+}
+
+DomState GetState(virDomainPtr d, const std::string& what) {
+  DomState s;
+  if (virDomainGetState(d, &s.state, &s.reason, 0) < 0) ThrowLibvirt("state of " + what);
+  return s;
+}
+
+bool IsActive(virDomainPtr d, const std::string& what) {
+  int r = virDomainIsActive(d);
+  if (r < 0) ThrowLibvirt("is domain " + what + " active");
+  return r == 1;
+}
+
+std::string XmlDesc(virDomainPtr d, const std::string& what) {
+  CString xml(virDomainGetXMLDesc(d, 0));
+  if (!xml) ThrowLibvirt("XML of domain " + what);
+  return xml.get();
+}
+
+void DestroyAndUndefine(virDomainPtr d, const std::string& uuid) {
+  if (virDomainDestroy(d) < 0) {
+    int code = LastErrorCode();
+    if (code == VIR_ERR_NO_DOMAIN) return;
+    if (code != VIR_ERR_OPERATION_INVALID) ThrowLibvirt("destroying domain " + uuid);
+  }
+  unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                   VIR_DOMAIN_UNDEFINE_NVRAM;
+  if (virDomainUndefineFlags(d, flags) < 0) {
+    int code = LastErrorCode();
+    // Transient domains vanish on destroy; "not persistent" is the same outcome.
+    if (code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID) return;
+    ThrowLibvirt("undefining domain " + uuid);
+  }
+}
+
+std::string FormatMigrationUri(const std::string& address) {
+  if (address.find(':') != std::string::npos && address.front() != '[') {
+    return "tcp://[" + address + "]";
+  }
+  return "tcp://" + address;
+}
+
+std::string PeerUri(const std::string& tmpl, const std::string& host) {
+  std::string out = tmpl;
+  const std::string key = "{host}";
+  if (auto pos = out.find(key); pos != std::string::npos) out.replace(pos, key.size(), host);
+  return out;
+}
+
+void TypedParams::String(const char* key, const std::string& value) {
+  if (virTypedParamsAddString(&params_, &n_, &max_, key, value.c_str()) < 0) {
+    ThrowLibvirt(std::string("migration parameter ") + key);
+  }
+}
+
+void TypedParams::ULLong(const char* key, unsigned long long value) {
+  if (virTypedParamsAddULLong(&params_, &n_, &max_, key, value) < 0) {
+    ThrowLibvirt(std::string("migration parameter ") + key);
+  }
+}
+
+int64_t ParamULL(virTypedParameterPtr params, int n, const char* key) {
+  unsigned long long v = 0;
+  if (virTypedParamsGetULLong(params, n, key, &v) == 1) return static_cast<int64_t>(v);
+  return 0;
+}
+
+}  // namespace ferry::agent::libvirt
