@@ -342,7 +342,8 @@ CREATE TABLE public.unmanaged_domains (
     disk_gb bigint NOT NULL,
     power_state integer NOT NULL,
     first_seen_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_seen_at timestamp with time zone DEFAULT now() NOT NULL
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    disks jsonb DEFAULT '[]'::jsonb NOT NULL
 );
 
 ALTER TABLE ONLY public.aggregates ALTER COLUMN id SET DEFAULT nextval('public.aggregates_id_seq'::regclass);

@@ -15,6 +15,12 @@ void ValidateDomains(const std::vector<wire::Domain>& domains) {
     if (d.vcpus < 0 || d.memory_mb < 0 || d.disk_gb < 0) {
       throw Error(Errc::kBadRequest, "domain " + d.uuid + " has negative sizes");
     }
+    for (const auto& disk : d.disks) {
+      if (disk.kind != "local" && disk.kind != "shared" && disk.kind != "volume") {
+        throw Error(Errc::kBadRequest, "domain " + d.uuid + " disk " + disk.target +
+                                           ": kind must be local, shared or volume");
+      }
+    }
   }
 }
 
@@ -25,7 +31,8 @@ void HostRegistry::SyncInventory(store::Tx& tx, int64_t host_id, const std::stri
   std::vector<store::ReportedDomain> reported;
   reported.reserve(domains.size());
   for (const auto& d : domains) {
-    reported.push_back({d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb, static_cast<int>(d.power_state)});
+    reported.push_back({d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb,
+                        static_cast<int>(d.power_state), nlohmann::json(d.disks)});
   }
   for (const auto& uuid : store::SyncUnmanagedDomains(tx, host_id, reported, clock_.Now())) {
     // Reported, never adopted on our own: an admin decides (POST .../unmanaged-domains/{id}/action).

@@ -151,6 +151,21 @@ void ServerLifecycle::RequestDelete(const std::string& uuid) {
   Enqueue(uuid);
 }
 
+AdoptedStorage StorageOfDisks(const nlohmann::json& disks) {
+  AdoptedStorage out;
+  if (!disks.is_array()) return out;
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const auto& d = disks[i];
+    if (!d.is_object()) continue;
+    const std::string kind = d.value("kind", "local");
+    if (i == 0) out.storage_kind = kind == "volume" || kind == "shared" ? kind : "local";
+    if (kind == "volume") {
+      out.volumes.push_back({{"id", d.value("path", "")}, {"device", "/dev/" + d.value("target", "")}});
+    }
+  }
+  return out;
+}
+
 store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store::Flavor& flavor,
                                      const std::string& user_id, const std::string& project_id) {
   store::Server s;
@@ -177,7 +192,9 @@ store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store
     s.root_gb = domain->disk_gb;
     s.vm_state = domain->power_state == 1 ? "active" : "stopped";
     s.power_state = domain->power_state;
-    s.storage_kind = "local";
+    AdoptedStorage storage = StorageOfDisks(domain->disks);
+    s.storage_kind = storage.storage_kind;
+    s.volumes = storage.volumes;
     s.user_id = user_id;
     s.project_id = project_id;
     s.created_at = clock_.Now();
@@ -261,7 +278,7 @@ void ServerLifecycle::Drive(const std::string& uuid) {
 
 void ServerLifecycle::Build(const store::Server& server, const store::Host& host) {
   wire::Domain domain{server.uuid, server.name, server.vcpus, server.memory_mb, server.root_gb,
-                      wire::PowerState::kRunning};
+                      wire::PowerState::kRunning, {}};
   wire::Command cmd{agent_client::AgentClient::CommandId(server.uuid, "create", 1), "create_domain",
                     nlohmann::json(domain)};
   auto result = agents_.Send(host.agent_url, cmd);

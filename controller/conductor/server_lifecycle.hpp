@@ -33,6 +33,17 @@ struct CreateServerRequest {
   std::optional<std::string> group_uuid;  // os:scheduler_hints {"group": uuid}
 };
 
+// What an adopted domain's disks make of the server: storage_kind "volume" when its root disk
+// (the first reported) is a volume, "shared" when it is on shared storage, else "local" (also
+// when the agent reported no disks, as before disks were reported); volumes = its volume disks
+// as [{"id": path, "device": "/dev/<target>"}]. So block_migration "auto" copies exactly when
+// the root disk is local.
+struct AdoptedStorage {
+  std::string storage_kind = "local";
+  nlohmann::json volumes = nlohmann::json::array();
+};
+AdoptedStorage StorageOfDisks(const nlohmann::json& disks);
+
 class ServerLifecycle {
  public:
   // Schedules from `snapshot`, which the caller keeps fresh (HostSnapshot::Tick).

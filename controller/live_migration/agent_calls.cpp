@@ -21,7 +21,7 @@ CallResult Call(const agent_client::AgentClient& agents, const store::Host& host
 }
 
 wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Server& server,
-                                  const store::Host& dest) {
+                                  const store::Host& dest, const store::Host* source) {
   const Policy policy = m.policy.get<Policy>();
   wire::LiveMigrationSpec spec;
   spec.migration_uuid = m.uuid;
@@ -43,6 +43,13 @@ wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Se
   spec.permit_post_copy = policy.permit_post_copy;
   spec.permit_auto_converge = policy.permit_auto_converge;
   spec.monitor_interval_s = policy.monitor_interval_s;
+  if (source != nullptr && source->cpu_info.is_object()) {
+    try {
+      spec.source_cpu = source->cpu_info.get<wire::CpuInfo>();
+    } catch (const nlohmann::json::exception&) {
+      spec.source_cpu = {};  // unreadable: unknown, the destination skips the comparison
+    }
+  }
   return spec;
 }
 

@@ -25,8 +25,9 @@ CallResult Call(const agent_client::AgentClient& agents, const store::Host& host
                 const std::string& kind, const std::string& step, int attempt,
                 const wire::LiveMigrationSpec& spec);
 
-// The spec every command of migration `m` carries.
+// The spec every command of migration `m` carries. With `source`, also the source host's CPU
+// as its agent registered it (source_cpu: the destination's CPU check compares it).
 wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Server& server,
-                                  const store::Host& dest);
+                                  const store::Host& dest, const store::Host* source = nullptr);
 
 }  // namespace ferry::controller::live_migration

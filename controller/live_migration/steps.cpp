@@ -194,7 +194,7 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
                   dest->cell + ": cross-cell live migration is not supported.");
     }
     ++checked;
-    auto spec = BuildSpec(m, server, *dest);
+    auto spec = BuildSpec(m, server, *dest, &source);  // source_cpu: the CPU pre-check
     auto check = Call(ctx_.agents, *dest, "check_live_migration_destination", "check-" + name,
                       m.attempt, spec);
     if (!check.ok()) {

@@ -79,13 +79,13 @@ WHERE id = $1)sql"};
 
 constexpr Statement kUpsertUnmanaged{"unmanaged_upsert", R"sql(
 INSERT INTO unmanaged_domains (host_id, domain_uuid, name, vcpus, memory_mb, disk_gb, power_state,
-                               first_seen_at, last_seen_at)
-SELECT $1, $2::uuid, $3, $4, $5, $6, $7, to_timestamp($8), to_timestamp($8)
+                               first_seen_at, last_seen_at, disks)
+SELECT $1, $2::uuid, $3, $4, $5, $6, $7, to_timestamp($8), to_timestamp($8), $9::jsonb
 WHERE NOT EXISTS (SELECT 1 FROM servers WHERE uuid = $2::uuid)
 ON CONFLICT (host_id, domain_uuid) DO UPDATE SET
     name = EXCLUDED.name, vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb,
     disk_gb = EXCLUDED.disk_gb, power_state = EXCLUDED.power_state,
-    last_seen_at = EXCLUDED.last_seen_at
+    last_seen_at = EXCLUDED.last_seen_at, disks = EXCLUDED.disks
 RETURNING (xmax = 0) AS inserted)sql"};
 
 constexpr Statement kForgetUnmanaged{"unmanaged_forget", R"sql(
@@ -94,7 +94,7 @@ DELETE FROM unmanaged_domains WHERE host_id = $1 AND NOT (domain_uuid = ANY($2::
 constexpr Statement kListUnmanaged{"unmanaged_list", R"sql(
 SELECT h.name, u.host_id, u.domain_uuid::text, u.name, u.vcpus, u.memory_mb, u.disk_gb,
        u.power_state, extract(epoch from u.first_seen_at)::float8,
-       extract(epoch from u.last_seen_at)::float8
+       extract(epoch from u.last_seen_at)::float8, u.disks::text
 FROM unmanaged_domains u JOIN hosts h ON h.id = u.host_id
 WHERE ($1::uuid IS NULL OR u.domain_uuid = $1)
 ORDER BY h.name, u.name)sql"};
@@ -197,7 +197,7 @@ std::vector<std::string> SyncUnmanagedDomains(Tx& tx, int64_t host_id,
   std::vector<std::string> uuids;
   for (const auto& d : domains) {
     auto r = tx.Exec(kUpsertUnmanaged, host_id, d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb,
-                     d.power_state, EpochSeconds(now));
+                     d.power_state, EpochSeconds(now), d.disks.dump());
     if (!r.empty() && r[0][0].as<bool>()) fresh.push_back(d.uuid);
     uuids.push_back(d.uuid);
   }
@@ -219,6 +219,7 @@ std::vector<UnmanagedDomain> ListUnmanaged(Tx& tx, const std::optional<std::stri
     d.power_state = r[7].as<int>();
     d.first_seen_at = ToTime(r[8]);
     d.last_seen_at = ToTime(r[9]);
+    d.disks = ToJson(r[10]);
     out.push_back(d);
   }
   return out;

@@ -49,6 +49,7 @@ struct ReportedDomain {
   int64_t memory_mb = 0;
   int64_t disk_gb = 0;
   int power_state = 0;
+  nlohmann::json disks = nlohmann::json::array();  // wire::Disk objects as the agent sent them
 };
 // Records reported domains that are not ferry servers; forgets ones no longer reported.
 // Returns the uuids newly seen (for a log line each).

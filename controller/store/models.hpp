@@ -138,6 +138,7 @@ struct UnmanagedDomain {
   int power_state = 0;
   TimePoint first_seen_at;
   TimePoint last_seen_at;
+  nlohmann::json disks = nlohmann::json::array();  // wire::Disk objects as reported
 };
 
 // Nova's default_availability_zone: hosts in no zone-bearing aggregate are in "nova".

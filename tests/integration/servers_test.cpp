@@ -24,7 +24,7 @@ class Servers : public ::testing::Test {
     // sim-1 is small (room for two 512 MB servers) so placement is observable.
     stack_->StartAgent("sim-1", {"--sim-vcpus", "4", "--sim-memory-mb", "1024", "--sim-disk-gb", "10"});
     stack_->StartAgent("sim-2", {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb", "10",
-                                 "--sim-domain", std::string("legacy-vm:1:512:1")});
+                                 "--sim-domain", std::string("legacy-vm:1:512:1:volume")});
     ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up" && stack_->HostState("sim-2") == "up"; }, 20s));
     stack_->EnsureFlavor("1", 1, 512, 1);
   }
@@ -125,6 +125,12 @@ TEST_F(Servers, UnknownDomainIsReportedNotAdoptedUntilAnAdminAdoptsIt) {
   ASSERT_EQ(s.status, 200);
   EXPECT_EQ(s.body["server"]["status"], "ACTIVE");
   EXPECT_EQ(s.body["server"]["OS-EXT-SRV-ATTR:host"], "sim-2");
+  // Its root disk is a volume (the sim reports one, "legacy-vm:...:volume"): so is the server,
+  // and block_migration "auto" will not copy it.
+  EXPECT_EQ(s.body["server"]["ferry:storage_kind"], "volume");
+  ASSERT_EQ(s.body["server"]["os-extended-volumes:volumes_attached"].size(), 1u);
+  EXPECT_EQ(s.body["server"]["os-extended-volumes:volumes_attached"][0]["id"],
+            "/shared/volumes/legacy-vm.img");
   EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(), 0u);
   // Further heartbeats must not report it again.
   std::this_thread::sleep_for(2500ms);

@@ -37,9 +37,17 @@ int64_t ParseInRange(const std::string& spec, const std::string& field, const st
 
 wire::Domain ParseSimDomainSpec(const std::string& spec) {
   auto parts = SplitColons(spec);
+  // A last part local|shared|volume is where the root disk is (reported as its one disk).
+  std::string storage;
+  if (parts.size() >= 5 && (parts.back() == "local" || parts.back() == "shared" ||
+                            parts.back() == "volume")) {
+    storage = parts.back();
+    parts.pop_back();
+  }
   if (parts.size() != 4 && parts.size() != 5) {
-    throw Error(Errc::kBadRequest,
-                "--sim-domain '" + spec + "': expected name:vcpus:memory_mb:disk_gb[:uuid]");
+    throw Error(Errc::kBadRequest, "--sim-domain '" + spec +
+                                       "': expected name:vcpus:memory_mb:disk_gb[:uuid][:local|"
+                                       "shared|volume]");
   }
   if (parts[0].empty()) throw Error(Errc::kBadRequest, "--sim-domain '" + spec + "': empty name");
   wire::Domain d;
@@ -59,6 +67,13 @@ wire::Domain ParseSimDomainSpec(const std::string& spec) {
     d.uuid = NewUuid();
   }
   d.power_state = wire::PowerState::kRunning;  // a hand-started guest is running
+  if (!storage.empty()) {
+    // Paths only name the kind; the sim has no files.
+    const std::string path = storage == "local"    ? "/var/lib/ferry-sim/" + d.name + ".img"
+                             : storage == "shared" ? "/shared/" + d.name + ".img"
+                                                   : "/shared/volumes/" + d.name + ".img";
+    d.disks.push_back({"vda", path, storage, d.disk_gb * 1024 * 1024 * 1024, "raw"});
+  }
   return d;
 }
 

@@ -53,7 +53,8 @@ struct SimConfig {
 // unknown name or a bad uuid, listing the known names.
 SimScenario ParseSimScenario(const std::string& spec);
 
-// Parses a --sim-domain value "name:vcpus:memory_mb:disk_gb[:uuid]" (uuid random when absent).
+// Parses a --sim-domain value "name:vcpus:memory_mb:disk_gb[:uuid][:local|shared|volume]" (uuid
+// random when absent; the last part reports one root disk "vda" of that kind).
 // Throws ferry::Error(kBadRequest) naming the bad part.
 wire::Domain ParseSimDomainSpec(const std::string& spec);
 
