@@ -73,6 +73,7 @@ class LibvirtE2E : public ::testing::Test {
   struct Watched {
     std::set<std::string> statuses;
     std::vector<int64_t> processed;  // memory_processed_bytes while running, each new value
+    nlohmann::json running;          // the last sample while running (servers/{id}/migrations)
     nlohmann::json last;             // the migration as os-migrations shows it at the end
     bool ended = false;
     std::string last_line;           // the last sample printed (each change is logged)
@@ -91,6 +92,7 @@ class LibvirtE2E : public ::testing::Test {
         if (m["status"] == "running" && m["memory_processed_bytes"].is_number()) {
           auto p = m["memory_processed_bytes"].get<int64_t>();
           if (w.processed.empty() || w.processed.back() != p) w.processed.push_back(p);
+          w.running = m;
         }
         if (on_sample) on_sample(m);
       }
