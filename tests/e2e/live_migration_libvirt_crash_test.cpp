@@ -65,5 +65,41 @@ TEST_F(LiveMigrationLibvirtCrash, DestinationAgentKilledMidCopyLosesNoGuest) {
   ExpectCompletedOnKvm2(id, name, before);
 }
 
+TEST_F(LiveMigrationLibvirtCrash, SourceAgentKilledMidCopyEndsWhereTheGuestRuns) {
+  Start(kSlowLink, kConverging);
+  const std::string name = "e2e-src-kill";
+  auto id = GuestOn("kvm-1", name, 16);
+  const GuestTick before = bed().LastTick("kvm-1", name);
+  StartRunning(id);
+  lm_->stack->KillAgent("kvm-1");  // the agent that ran the copy and knew how it ended
+  ASSERT_TRUE(LibvirtMoved(name)) << "libvirt's copy did not finish without the source agent";
+  RestartAgent("kvm-1", kConverging);
+  ExpectCompletedOnKvm2(id, name, before);
+}
+
+// The copy fails while no controller is alive: the record must end on the source, where the
+// guest still runs, with the destination cleaned up and its claim released.
+TEST_F(LiveMigrationLibvirtCrash, CopyAbortedWhileTheControllerIsDeadEndsOnTheSource) {
+  Start(kSlowLink, "dirty_mbps=16 wss_mib=24");  // never converges at 8 MiB/s
+  const std::string name = "e2e-ctl-kill-abort";
+  auto id = GuestOn("kvm-1", name, 4);
+  StartRunning(id);
+  lm_->stack->KillController();
+  int status = 0;
+  bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2", &status);
+  ASSERT_EQ(status, 0) << "virsh domjobabort failed";
+  const GuestTick before = bed().LastTick("kvm-1", name);
+  lm_->stack->StartController();
+  auto w = WatchUntilTerminal(id, 90s);
+  ASSERT_TRUE(w.ended) << w.last.dump();
+  EXPECT_TRUE(w.last["status"] == "cancelled" || w.last["status"] == "failed") << w.last.dump();
+  auto server = lm_->Server(id);
+  EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "kvm-1");
+  EXPECT_EQ(server["status"], "ACTIVE");
+  EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-1"});
+  EXPECT_EQ(lm_->LeakedClaims(), 0);
+  ExpectRunsOnlyOn("kvm-1", "kvm-2", name, before);
+}
+
 }  // namespace
 }  // namespace ferry::testing
