@@ -496,6 +496,18 @@ StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const
       if (parties.dest->IsUp()) return StepResult::kWait;
       why += " (destination down: not rolled back there)";
     } else if (r.outcome == Outcome::kRefused) {
+      // The destination refuses because the guest already switched over and runs there (an
+      // abort or a failure report that raced the end of the copy): the record follows the
+      // guest instead of claiming it is still on the source.
+      if (m.status == "running" && DomainRunsOn(*parties.dest, m.instance_uuid) &&
+          (!parties.source || !DomainRunsOn(*parties.source, m.instance_uuid))) {
+        spdlog::warn("live migration {}: rollback refused, the guest runs on {}: finishing there",
+                     m.uuid, parties.dest->name);
+        auto next = m;
+        next.status = "post-migrating";
+        next.phase = "finishing";
+        return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
+      }
       why += " (destination rollback failed: " + r.error + ")";
     }
   }
