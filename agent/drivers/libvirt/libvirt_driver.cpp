@@ -13,6 +13,7 @@ namespace ferry::agent::libvirt {
 LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   impl_->store = std::make_unique<JobStore>(impl_->config.state_dir);
+  impl_->incoming = std::make_unique<IncomingRecords>(impl_->config.state_dir);
   impl_->Conn();
   // The pool is what disk-backed guests and block migration need; a host without libvirt's
   // storage driver still runs diskless guests, so only warn.

@@ -10,6 +10,7 @@
 
 #include "agent/drivers/libvirt/libvirt_downtime.hpp"
 #include "agent/drivers/libvirt/libvirt_driver.hpp"
+#include "agent/drivers/libvirt/libvirt_incoming.hpp"
 #include "agent/drivers/libvirt/libvirt_job_store.hpp"
 #include "agent/drivers/libvirt/libvirt_util.hpp"
 
@@ -41,6 +42,7 @@ struct LibvirtDriver::Impl {
   std::condition_variable cv;
   std::map<std::string, std::shared_ptr<Job>> jobs;  // by migration uuid
   std::unique_ptr<JobStore> store;                   // jobs on disk (--state-dir)
+  std::unique_ptr<IncomingRecords> incoming;         // destination: the pool before prepare
 
   std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
 

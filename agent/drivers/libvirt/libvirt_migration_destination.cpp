@@ -66,6 +66,10 @@ std::string LibvirtDriver::PrepareLiveMigrationDestination(const wire::LiveMigra
   if (impl_->config.migration_address.empty()) {
     throw Error(Errc::kConflict, "libvirt: this host has no --migration-address");
   }
+  if (spec.block_migration && impl_->HasImagesPool()) {
+    // The pool as it is before anything is created for this migration (libvirt_incoming.hpp).
+    impl_->incoming->Save(spec.migration_uuid, VolumePaths(impl_->ImagesPool().get()));
+  }
   if (spec.block_migration) {
     for (const auto& disk : spec.domain.disks) {
       if (!IsCopiedByBlockMigration(disk) || disk.capacity_bytes <= 0) continue;
@@ -97,6 +101,7 @@ wire::Domain LibvirtDriver::FinishLiveMigrationDestination(const wire::LiveMigra
   if (s.state == VIR_DOMAIN_PAUSED) {
     if (virDomainResume(d.get()) < 0) ThrowLibvirt("resuming domain " + spec.domain.uuid);
   }
+  impl_->incoming->Erase(spec.migration_uuid);  // the disks made for it are the guest's now
   return Describe(d.get(), impl_->config);
 }
 
@@ -125,6 +130,17 @@ void LibvirtDriver::RollbackLiveMigrationDestination(const wire::LiveMigrationSp
   for (const auto& path : DeleteVolumesNamed(pool.get(), FerryVolumePrefix(spec.domain.uuid))) {
     spdlog::info("libvirt: rollback of {} deleted {}", spec.migration_uuid, path);
   }
+  // What libvirt pre-created without telling: new since prepare and used by no domain here.
+  if (auto before = impl_->incoming->Load(spec.migration_uuid)) {
+    const auto in_use = DiskPathsInUse(impl_->Conn(), impl_->config);
+    for (const auto& path : VolumePaths(pool.get())) {
+      if (before->count(path) || in_use.count(path)) continue;
+      if (DeleteVolumeAt(pool.get(), path)) {
+        spdlog::info("libvirt: rollback of {} deleted {}", spec.migration_uuid, path);
+      }
+    }
+  }
+  impl_->incoming->Erase(spec.migration_uuid);
 }
 
 }  // namespace ferry::agent::libvirt

@@ -107,7 +107,9 @@ bool DeleteVolumeAt(virStoragePoolPtr pool, const std::string& path) {
   return true;
 }
 
-std::vector<std::string> DeleteVolumesNamed(virStoragePoolPtr pool, const std::string& prefix) {
+namespace {
+
+std::vector<VolPtr> ListVolumes(virStoragePoolPtr pool) {
   RefreshPool(pool);
   virStorageVolPtr* vols = nullptr;
   int n = virStoragePoolListAllVolumes(pool, &vols, 0);
@@ -115,8 +117,20 @@ std::vector<std::string> DeleteVolumesNamed(virStoragePoolPtr pool, const std::s
   std::vector<VolPtr> owned;
   for (int i = 0; i < n; ++i) owned.emplace_back(vols[i]);
   free(vols);  // NOLINT: libvirt allocates with malloc
+  return owned;
+}
+
+}  // namespace
+
+std::vector<std::string> VolumePaths(virStoragePoolPtr pool) {
+  std::vector<std::string> out;
+  for (auto& vol : ListVolumes(pool)) out.push_back(VolPath(vol.get()));
+  return out;
+}
+
+std::vector<std::string> DeleteVolumesNamed(virStoragePoolPtr pool, const std::string& prefix) {
   std::vector<std::string> deleted;
-  for (auto& vol : owned) {
+  for (auto& vol : ListVolumes(pool)) {
     const char* name = virStorageVolGetName(vol.get());
     if (name == nullptr || std::string(name).rfind(prefix, 0) != 0) continue;
     std::string path = VolPath(vol.get());

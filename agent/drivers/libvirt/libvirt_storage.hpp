@@ -28,6 +28,9 @@ std::string EnsureVolume(virStoragePoolPtr pool, const std::string& name, int64_
 // Deletes the volume at `path` in `pool`; false when there is none.
 bool DeleteVolumeAt(virStoragePoolPtr pool, const std::string& path);
 
+// Paths of every volume of `pool` (after a refresh).
+std::vector<std::string> VolumePaths(virStoragePoolPtr pool);
+
 // Deletes every volume of `pool` whose name starts with `prefix`; returns their paths.
 std::vector<std::string> DeleteVolumesNamed(virStoragePoolPtr pool, const std::string& prefix);
 

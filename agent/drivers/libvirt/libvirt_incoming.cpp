@@ -1,0 +1,75 @@
+#include "agent/drivers/libvirt/libvirt_incoming.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "agent/drivers/libvirt/libvirt_disks.hpp"
+#include "common/errors.hpp"
+#include "common/log.hpp"
+
+namespace ferry::agent::libvirt {
+
+namespace fs = std::filesystem;
+
+IncomingRecords::IncomingRecords(std::string state_dir)
+    : dir_(state_dir.empty() ? "" : state_dir + "/libvirt-incoming") {}
+
+std::string IncomingRecords::Path(const std::string& migration_uuid) const {
+  return dir_ + "/" + migration_uuid + ".json";
+}
+
+void IncomingRecords::Save(const std::string& migration_uuid,
+                           const std::vector<std::string>& pool_before) {
+  std::lock_guard lock(mu_);
+  if (memory_.count(migration_uuid)) return;  // a repeated prepare keeps the first picture
+  memory_[migration_uuid] = {pool_before.begin(), pool_before.end()};
+  if (dir_.empty()) return;
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (fs::exists(Path(migration_uuid), ec)) return;
+  std::ofstream out(Path(migration_uuid), std::ios::trunc);
+  out << nlohmann::json(pool_before).dump();
+  if (!out) spdlog::warn("libvirt: cannot write {}", Path(migration_uuid));
+}
+
+std::optional<std::set<std::string>> IncomingRecords::Load(const std::string& migration_uuid) {
+  std::lock_guard lock(mu_);
+  if (auto it = memory_.find(migration_uuid); it != memory_.end()) return it->second;
+  if (dir_.empty()) return std::nullopt;
+  std::ifstream in(Path(migration_uuid));
+  if (!in) return std::nullopt;
+  try {
+    auto paths = nlohmann::json::parse(in).get<std::vector<std::string>>();
+    return std::set<std::string>(paths.begin(), paths.end());
+  } catch (const nlohmann::json::exception& e) {
+    spdlog::warn("libvirt: unreadable {}: {}", Path(migration_uuid), e.what());
+    return std::nullopt;
+  }
+}
+
+void IncomingRecords::Erase(const std::string& migration_uuid) {
+  std::lock_guard lock(mu_);
+  memory_.erase(migration_uuid);
+  if (dir_.empty()) return;
+  std::error_code ec;
+  fs::remove(Path(migration_uuid), ec);
+}
+
+std::set<std::string> DiskPathsInUse(virConnectPtr conn, const LibvirtConfig& config) {
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(conn, &doms, 0);
+  if (n < 0) ThrowLibvirt("listing domains");
+  std::vector<DomainPtr> owned;
+  for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
+  free(doms);  // NOLINT: libvirt allocates with malloc
+  std::set<std::string> out;
+  for (auto& d : owned) {
+    CString xml(virDomainGetXMLDesc(d.get(), 0));
+    if (!xml) continue;  // vanished meanwhile
+    for (const auto& disk : ParseDisks(xml.get(), config.shared_dir)) out.insert(disk.path);
+  }
+  return out;
+}
+
+}  // namespace ferry::agent::libvirt
