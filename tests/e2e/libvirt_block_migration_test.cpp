@@ -68,7 +68,8 @@ TEST_F(LibvirtBlockMigrationE2E, BlockMigrationCopiesALocalRootDisk) {
   const Disk* root = DiskOf(created, "vda");
   ASSERT_NE(root, nullptr) << "no vda reported";
   EXPECT_EQ(root->kind, "local");
-  EXPECT_EQ(root->path, "/var/lib/libvirt/images/" + volume) << "the pool's path, as libvirtd sees it";
+  EXPECT_EQ(root->path, "/var/lib/libvirt/images/" + volume)
+      << "the pool's path, as libvirtd sees it";
   EXPECT_EQ(root->capacity_bytes, 1024 * kMiB);
   EXPECT_EQ(root->format, "qcow2");
   EXPECT_EQ(created.disk_gb, 1);
@@ -153,8 +154,8 @@ TEST_F(LibvirtBlockMigrationE2E, SelectiveBlockMigrationLeavesTheSharedVolumeInP
   std::fprintf(stderr,
                "selective block migration: %.1f s; disk total %lld, processed (max while "
                "running) %lld, memory %lld bytes\n",
-               Since(t0), static_cast<long long>(job.disk_total),
-               static_cast<long long>(max_disk), static_cast<long long>(job.memory_processed));
+               Since(t0), static_cast<long long>(job.disk_total), static_cast<long long>(max_disk),
+               static_cast<long long>(job.memory_processed));
   // The mirror's total is the copied disks' virtual size: vda's 64 MiB, not vdb's 256 MiB more.
   EXPECT_EQ(job.disk_total, 64 * kMiB) << "not exactly the root disk was copied";
 
@@ -194,11 +195,13 @@ TEST_F(LibvirtBlockMigrationE2E, AbortedBlockMigrationLeavesNoDiskOnTheDestinati
   spec.incoming_uri = dst_->PrepareLiveMigrationDestination(spec);
   src_->StartLiveMigration(spec);
   ferry::wire::LiveMigrationJob job;
-  ASSERT_TRUE(WaitFor(60s, [&] {
-    auto j = src_->LiveMigrationJobStats(spec.migration_uuid);
-    if (j) job = *j;
-    return j && (j->state != "running" || j->iteration >= 2);
-  })) << "no second memory pass; " << job.state << " " << job.error;
+  ASSERT_TRUE(WaitFor(60s,
+                      [&] {
+                        auto j = src_->LiveMigrationJobStats(spec.migration_uuid);
+                        if (j) job = *j;
+                        return j && (j->state != "running" || j->iteration >= 2);
+                      }))
+      << "no second memory pass; " << job.state << " " << job.error;
   ASSERT_EQ(job.state, "running") << job.error;
   std::fprintf(stderr, "before abort: disk %lld/%lld, memory iteration %d\n",
                static_cast<long long>(job.disk_processed), static_cast<long long>(job.disk_total),

@@ -14,8 +14,8 @@ TEST(LibvirtDowntimeSteps, NovaDefaultsForASmallGuest) {
   auto steps = DowntimeSteps(500, 10, 75, 2.0);
   ASSERT_EQ(steps.size(), 11u);
   const std::vector<std::pair<double, int64_t>> want = {
-      {0, 50},     {150, 95},   {300, 140},  {450, 185},  {600, 230}, {750, 275},
-      {900, 320},  {1050, 365}, {1200, 410}, {1350, 455}, {1500, 500}};
+      {0, 50},    {150, 95},   {300, 140},  {450, 185},  {600, 230}, {750, 275},
+      {900, 320}, {1050, 365}, {1200, 410}, {1350, 455}, {1500, 500}};
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_DOUBLE_EQ(steps[i].after_s, want[i].first) << i;
     EXPECT_EQ(steps[i].downtime_ms, want[i].second) << i;

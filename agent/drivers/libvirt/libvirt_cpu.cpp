@@ -13,7 +13,8 @@ std::string HostCpuXml(const wire::CpuInfo& cpu) {
   if (!cpu.arch.empty()) root.append_child("arch").text() = cpu.arch.c_str();
   root.append_child("model").text() = cpu.model.c_str();
   if (!cpu.vendor.empty()) root.append_child("vendor").text() = cpu.vendor.c_str();
-  for (const auto& f : cpu.features) root.append_child("feature").append_attribute("name") = f.c_str();
+  for (const auto& f : cpu.features)
+    root.append_child("feature").append_attribute("name") = f.c_str();
   std::ostringstream out;
   doc.save(out, "  ");
   return out.str();
@@ -29,8 +30,7 @@ void CheckCpuCompatible(virConnectPtr conn, const wire::CpuInfo& source,
                                                source.arch.empty() ? nullptr : source.arch.c_str(),
                                                nullptr, "kvm", xml.c_str(), flags)
               : virConnectCompareCPU(conn, xml.c_str(), flags);
-  if (r == VIR_CPU_COMPARE_INCOMPATIBLE ||
-      (r < 0 && LastErrorCode() == VIR_ERR_CPU_INCOMPATIBLE)) {
+  if (r == VIR_CPU_COMPARE_INCOMPATIBLE || (r < 0 && LastErrorCode() == VIR_ERR_CPU_INCOMPATIBLE)) {
     throw Error(Errc::kConflict, "libvirt: this host's CPU cannot run a guest from the source (" +
                                      source.vendor + " " + source.model +
                                      "): " + (r < 0 ? LastErrorMessage() : "incompatible"));

@@ -75,7 +75,8 @@ std::vector<wire::Disk> ParseDisks(const std::string& domain_xml, const std::str
       d.kind = "volume";
     } else if (type == "volume") {
       // A pool volume: libvirt resolves it; the live XML does not carry the file's path.
-      d.path = std::string(source.attribute("pool").value()) + "/" + source.attribute("volume").value();
+      d.path =
+          std::string(source.attribute("pool").value()) + "/" + source.attribute("volume").value();
       d.kind = "local";
     } else {
       d.path = type == "block" ? source.attribute("dev").value() : source.attribute("file").value();

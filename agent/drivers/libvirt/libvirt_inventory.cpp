@@ -100,8 +100,8 @@ wire::Domain LibvirtDriver::CreateDomain(const wire::Domain& domain) {
     if (domain.disk_gb > 0) {
       // A sparse qcow2 in the images pool, at the path libvirtd sees; a repeat reuses it.
       PoolPtr pool = impl_->ImagesPool();
-      root_disk = EnsureVolume(pool.get(), RootVolumeName(domain.uuid), domain.disk_gb * kGiB,
-                               "qcow2");
+      root_disk =
+          EnsureVolume(pool.get(), RootVolumeName(domain.uuid), domain.disk_gb * kGiB, "qcow2");
     }
     std::string xml = DomainXml(cfg, domain, root_disk);
     virDomainPtr defined = virDomainDefineXML(c, xml.c_str());

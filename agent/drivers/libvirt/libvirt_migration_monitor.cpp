@@ -33,8 +33,9 @@ void LibvirtDriver::Impl::EndAdopted(Job& job, bool guest_still_here) {
     job.last.state = "cancelled";
   } else {
     job.last.state = "failed";
-    job.last.error = "libvirt: the migration job ended while the agent was restarting; the "
-                     "guest is still on the source";
+    job.last.error =
+        "libvirt: the migration job ended while the agent was restarting; the "
+        "guest is still on the source";
   }
   spdlog::info("libvirt: adopted migration {} ended {}", job.spec.migration_uuid, job.last.state);
   Persist(job);
@@ -54,12 +55,15 @@ void LibvirtDriver::Impl::LoadStoredJobs() {
       // Still running in libvirt (the source libvirtd drives a peer-to-peer migration itself)?
       DomainPtr d = LookupByUuid(Conn(), job->spec.domain.uuid);
       virDomainJobInfo info{};
-      bool running = d && virDomainGetJobInfo(d.get(), &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE;
+      bool running =
+          d && virDomainGetJobInfo(d.get(), &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE;
       job->adopted = true;
       std::lock_guard lock(mu);
-      if (!running) EndAdopted(*job, d && IsActive(d.get(), job->spec.domain.uuid));
-      else spdlog::info("libvirt: watching migration {} again (libvirt still runs it)",
-                        job->spec.migration_uuid);
+      if (!running)
+        EndAdopted(*job, d && IsActive(d.get(), job->spec.domain.uuid));
+      else
+        spdlog::info("libvirt: watching migration {} again (libvirt still runs it)",
+                     job->spec.migration_uuid);
     }
     std::lock_guard lock(mu);
     jobs.emplace(job->spec.migration_uuid, job);
@@ -234,6 +238,5 @@ void LibvirtDriver::ForceCompleteLiveMigration(const std::string& migration_uuid
   job->forcing = true;
   job->post_copy = post_copy;
 }
-
 
 }  // namespace ferry::agent::libvirt

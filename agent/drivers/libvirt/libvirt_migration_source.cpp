@@ -74,8 +74,8 @@ void LibvirtDriver::Impl::StepDowntime(const std::shared_ptr<Job>& job,
       try {
         DomainPtr d = LookupByUuid(Conn(), job->spec.domain.uuid);
         if (!d) return;  // switched over
-        if (virDomainMigrateSetMaxDowntime(d.get(), static_cast<unsigned long long>(step.downtime_ms),
-                                           0) == 0) {
+        if (virDomainMigrateSetMaxDowntime(
+                d.get(), static_cast<unsigned long long>(step.downtime_ms), 0) == 0) {
           spdlog::info("libvirt: migration {} max downtime {} ms ({:.0f} s in)",
                        job->spec.migration_uuid, step.downtime_ms, step.after_s);
           break;

@@ -53,7 +53,8 @@ PoolPtr EnsureImagesPool(virConnectPtr conn, const LibvirtConfig& c) {
     pool.reset(virStoragePoolDefineXML(conn, xml.c_str(), 0));
     // Another agent thread (or an operator) may have defined it meanwhile.
     if (!pool) pool.reset(virStoragePoolLookupByName(conn, c.images_pool_name.c_str()));
-    if (!pool) ThrowLibvirt("defining storage pool " + c.images_pool_name + " on " + c.images_pool_path);
+    if (!pool)
+      ThrowLibvirt("defining storage pool " + c.images_pool_name + " on " + c.images_pool_path);
     if (virStoragePoolBuild(pool.get(), 0) < 0) {  // mkdir -p; fine when it exists
       spdlog::debug("libvirt: building pool on {}: {}", c.images_pool_path, LastErrorMessage());
     }
@@ -142,7 +143,9 @@ std::vector<std::string> DeleteVolumesNamed(virStoragePoolPtr pool, const std::s
   return deleted;
 }
 
-std::string FerryVolumePrefix(const std::string& domain_uuid) { return "ferry-" + domain_uuid + "-"; }
+std::string FerryVolumePrefix(const std::string& domain_uuid) {
+  return "ferry-" + domain_uuid + "-";
+}
 std::string RootVolumeName(const std::string& domain_uuid) {
   return FerryVolumePrefix(domain_uuid) + "vda.qcow2";
 }
