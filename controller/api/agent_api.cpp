@@ -30,8 +30,9 @@ void RegisterAgentRoutes(ApiServer& api, Deps& deps) {
     if (batch.host != req.principal.name && req.principal.name != "agent") {
       throw Error(Errc::kForbidden, "token of " + req.principal.name + " cannot speak for " + batch.host);
     }
-    // Only reports from a running migration's source land (see store::ApplyProgress).
-    deps.progress.Submit(batch);
+    // Only reports from a running migration's source land (see store::ApplyProgress). The
+    // reports are formatted for the statement here, on this API thread, not on the writer's.
+    deps.progress.Submit(live_migration::ProgressIngest::Prepare(batch));
     return Response{204, nullptr};
   });
 }

@@ -1,21 +1,26 @@
 #include "controller/live_migration/progress_ingest.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <map>
+#include <algorithm>
+#include <iterator>
+#include <utility>
 
 #include "common/errors.hpp"
-#include "controller/store/live_migrations_store.hpp"
 
 namespace ferry::controller::live_migration {
 
 ProgressIngest::ProgressIngest(store::Database& db,
-                               std::function<void(const std::string&)> on_finished)
-    : db_(db), on_finished_(std::move(on_finished)) {}
+                               std::function<void(const std::string&)> on_finished, int writers)
+    : on_finished_(std::move(on_finished)) {
+  for (int i = 0; i < std::max(1, writers); ++i) {
+    writer_dbs_.push_back(std::make_unique<store::ProgressWriter>(db.dsn()));
+  }
+}
 
 ProgressIngest::~ProgressIngest() { Stop(); }
 
-void ProgressIngest::Start() { writer_ = std::thread([this] { WriterLoop(); }); }
+void ProgressIngest::Start() {
+  for (auto& db : writer_dbs_) writers_.emplace_back([this, &db] { WriterLoop(*db); });
+}
 
 void ProgressIngest::Stop() {
   {
@@ -23,8 +28,22 @@ void ProgressIngest::Stop() {
     stop_ = true;
   }
   work_cv_.notify_all();
-  done_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  // The writers drain what was accepted before they return; without writers (never started)
+  // the posts still waiting are answered "unavailable".
+  for (auto& w : writers_) {
+    if (w.joinable()) w.join();
+  }
+  std::lock_guard lock(mu_);
+  if (!next_.rows.empty()) {
+    next_ = Post{};
+    Finish(*next_generation_, "controller stopping");
+  }
+}
+
+void ProgressIngest::Finish(Generation& g, std::string failure) {
+  g.failure = std::move(failure);
+  g.done.store(1, std::memory_order_release);
+  g.done.notify_all();
 }
 
 uint64_t ProgressIngest::statements() const {
@@ -32,63 +51,65 @@ uint64_t ProgressIngest::statements() const {
   return statements_;
 }
 
-void ProgressIngest::Submit(const wire::MigrationProgressBatch& batch) {
-  std::unique_lock lock(mu_);
-  if (stop_) throw Error(Errc::kUnavailable, "controller stopping");
-  next_.push_back({batch.host, batch.reports});
-  const uint64_t mine = next_generation_;
-  work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return done_generation_ >= mine || stop_; });
-  if (done_generation_ < mine) throw Error(Errc::kUnavailable, "controller stopping");
-  // Failures are per generation; a later generation may have overwritten it, which only makes
-  // this answer optimistic for a write that was retried successfully.
-  if (done_generation_ == mine && !failure_.empty()) throw Error(Errc::kUnavailable, failure_);
+ProgressIngest::Post ProgressIngest::Prepare(const wire::MigrationProgressBatch& batch) {
+  Post post;
+  for (const auto& r : batch.reports) {
+    if (!store::IsUuidText(r.migration_uuid)) {
+      throw Error(Errc::kBadRequest, "migration_uuid is not a uuid: " + r.migration_uuid.substr(0, 64));
+    }
+    post.rows.Add(batch.host, r);
+    if (r.state != "running") post.finished.push_back(r.migration_uuid);
+  }
+  return post;
 }
 
-void ProgressIngest::WriterLoop() {
+void ProgressIngest::Submit(Post post) {
+  if (post.rows.empty()) return;
+  std::shared_ptr<Generation> mine;
+  bool first = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) throw Error(Errc::kUnavailable, "controller stopping");
+    // Appending a post's formatted columns is a few hundred bytes of copying under the lock.
+    first = next_.rows.empty();
+    next_.rows.Append(post.rows);
+    next_.finished.insert(next_.finished.end(), std::make_move_iterator(post.finished.begin()),
+                          std::make_move_iterator(post.finished.end()));
+    mine = next_generation_;
+  }
+  // Writers wait only while next_ is empty: only the first post of a write wakes one.
+  if (first) work_cv_.notify_one();
+  mine->done.wait(0, std::memory_order_acquire);
+  if (!mine->failure.empty()) throw Error(Errc::kUnavailable, mine->failure);
+}
+
+void ProgressIngest::WriterLoop(store::ProgressWriter& db) {
   std::unique_lock lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] { return stop_ || !next_.empty(); });
-    if (next_.empty() && stop_) return;
-    std::vector<Pending> batch;
-    batch.swap(next_);
-    const uint64_t generation = next_generation_++;
+    work_cv_.wait(lock, [&] { return stop_ || !next_.rows.empty(); });
+    if (next_.rows.empty() && stop_) return;
+    Post batch;
+    std::swap(batch, next_);
+    auto generation = std::exchange(next_generation_, std::make_shared<Generation>());
     lock.unlock();
 
-    // The newest report of each migration from each host wins; the whole batch is one
-    // statement, in which the store keeps only reports from the migration's source host (keyed
-    // by host too, so a stray report from another host can never displace the source's).
-    std::map<std::pair<std::string, std::string>, store::HostReport> latest;
-    for (auto& p : batch) {
-      for (auto& r : p.reports) {
-        auto [slot, fresh] = latest.try_emplace({r.migration_uuid, p.host}, store::HostReport{p.host, r});
-        if (!fresh && slot->second.job.sampled_at <= r.sampled_at) slot->second.job = r;
-      }
-    }
-    std::vector<store::HostReport> reports;
-    std::vector<std::string> finished;
-    reports.reserve(latest.size());
-    for (auto& [key, r] : latest) {
-      if (r.job.state != "running") finished.push_back(key.first);
-      reports.push_back(std::move(r));
-    }
+    // The whole batch is one statement, in which the store keeps only reports from the
+    // migration's source host, and of several reports of one migration from one host (an agent
+    // that posted again before the previous write ended) only the newest.
     std::string failure;
-    uint64_t written = 0;
     try {
-      db_.Transact([&](store::Tx& tx) { store::ApplyProgress(tx, reports); });
-      written = 1;
+      db.Write(batch.rows);
     } catch (const std::exception& e) {
       failure = e.what();
-      finished.clear();
-      spdlog::warn("progress ingest: write failed: {}", failure);
+      batch.finished.clear();
     }
-    for (const auto& uuid : finished) on_finished_(uuid);
-
+    for (const auto& uuid : batch.finished) on_finished_(uuid);
+    {
+      std::lock_guard count(mu_);
+      if (failure.empty()) ++statements_;
+    }
+    Finish(*generation, std::move(failure));
     lock.lock();
-    statements_ += written;
-    done_generation_ = generation;
-    failure_ = failure;
-    done_cv_.notify_all();
   }
 }
 

@@ -3,9 +3,23 @@
 // while a write is in flight joins the next one, so N concurrent posts cost one statement
 // (group commit) instead of N updates, and no NOTIFY is sent per row. A post is answered only
 // once its reports are committed, so an agent that got 2xx never needs to send them again.
+// A post's reports are formatted into the statement's columns by the API thread that received
+// it (posts in parallel); a writer thread only swaps the accumulated columns out and sends them
+// on a connection of its own (store::ProgressWriter).
+//
+// Writers: kWriters, each taking whatever has accumulated when it is free. With one, the whole
+// ingest is one PostgreSQL backend executing one statement at a time while the posts wait: the
+// throughput was that backend's (one core), and a post waited for the write in flight before
+// its own began. A second statement in flight overlaps one batch's execution with the other's
+// commit flush and uses a second core. Two statements may hold reports of one migration (only
+// when an agent re-sends before its earlier post was answered): the row lock orders them, and
+// the store's "never older than what the row holds" check, re-evaluated on the locked row,
+// keeps the newest sample whichever commits last.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -13,44 +27,59 @@
 
 #include "api/wire/live_migration_messages.hpp"
 #include "controller/store/database.hpp"
+#include "controller/store/progress_store.hpp"
 
 namespace ferry::controller::live_migration {
 
 class ProgressIngest {
  public:
   // on_finished: called (outside any lock) with the uuid of every migration whose job ended.
-  ProgressIngest(store::Database& db, std::function<void(const std::string&)> on_finished);
+  ProgressIngest(store::Database& db, std::function<void(const std::string&)> on_finished,
+                 int writers = kWriters);
   ~ProgressIngest();
 
   void Start();
   void Stop();
 
-  // Blocks until the batch is committed (or throws what the write threw).
-  void Submit(const wire::MigrationProgressBatch& batch);
+  // One agent's post, ready for the statement.
+  struct Post {
+    store::ProgressRows rows;
+    std::vector<std::string> finished;  // uuids of reports whose job ended (state != running)
+  };
+  // Checks and formats a post's reports; throws kBadRequest for a report no statement could
+  // take (a migration uuid that is no uuid), so one agent's bad report never fails a batch
+  // that holds other agents' reports.
+  static Post Prepare(const wire::MigrationProgressBatch& batch);
+
+  // Blocks until the post is committed (or throws what the write threw).
+  void Submit(Post post);
+  void Submit(const wire::MigrationProgressBatch& batch) { Submit(Prepare(batch)); }
 
   uint64_t statements() const;  // writes issued so far (for tests and benchmarks)
 
  private:
-  struct Pending {
-    std::string host;
-    std::vector<wire::LiveMigrationJob> reports;
-  };
-  void WriterLoop();
+  // 2: see the class comment; more only splits the same posts into smaller statements.
+  static constexpr int kWriters = 2;
+  void WriterLoop(store::ProgressWriter& db);
 
-  store::Database& db_;
+  std::vector<std::unique_ptr<store::ProgressWriter>> writer_dbs_;
   std::function<void(const std::string&)> on_finished_;
+  // One write and the posts it answers. The posts wait on `done` itself (an atomic wait, a
+  // futex): a finished write wakes exactly its own posts, and they return without taking mu_
+  // again (waking them through a condition variable made 48 posts queue on one mutex).
+  struct Generation {
+    std::atomic<int> done{0};  // 1 once written (or failed); failure is set before
+    std::string failure;       // "" on success
+  };
+  void Finish(Generation& g, std::string failure);
+
   mutable std::mutex mu_;
-  // Two: a post wakes only the writer, and a finished write wakes only the posts waiting on it
-  // (one shared variable made every post wake every waiting post: a thundering herd).
   std::condition_variable work_cv_;  // the writer: next_ has reports (or stop)
-  std::condition_variable done_cv_;  // posts: done_generation_ moved (or stop)
-  std::vector<Pending> next_;           // joins the next write
-  uint64_t next_generation_ = 1;        // generation of the write `next_` will become
-  uint64_t done_generation_ = 0;        // last generation committed or failed
-  std::string failure_;                 // failure of done_generation_, "" on success
+  Post next_;                        // joins the next write
+  std::shared_ptr<Generation> next_generation_ = std::make_shared<Generation>();  // next_'s
   uint64_t statements_ = 0;
   bool stop_ = false;
-  std::thread writer_;
+  std::vector<std::thread> writers_;
 };
 
 }  // namespace ferry::controller::live_migration

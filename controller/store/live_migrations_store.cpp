@@ -1,6 +1,7 @@
 #include "controller/store/live_migrations_store.hpp"
 
 #include "common/errors.hpp"
+#include "controller/store/progress_store.hpp"
 #include "controller/store/row.hpp"
 #include "controller/store/tx.hpp"
 
@@ -113,57 +114,6 @@ ORDER BY turn, created_at, id)sql"};
 constexpr Statement kInFlight{"lm_in_flight", R"sql(
 SELECT source_compute, dest_compute FROM migrations
 WHERE migration_type = 'live-migration' AND status IN ('preparing', 'running', 'post-migrating'))sql"};
-
-// Progress: one statement for the whole batch. The ETA is smoothed: while the guest converges
-// (a new low of memory remaining) it may only fall; otherwise it follows the raw estimate.
-constexpr Statement kApplyProgress{"lm_apply_progress", R"sql(
-WITH r AS (
-  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
-                       $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[],
-                       $14::int8[], $15::text[], $16::float8[], $17::text[])
-    AS r(host, uuid, state, memory_total, memory_processed, memory_remaining, disk_total,
-         disk_processed, disk_remaining, transfer_rate_bps, dirty_rate_bps, downtime_ms,
-         iteration, throttle_percent, error, sampled_at, phase)
-), u AS (
-  UPDATE migrations m SET
-    job_state = r.state, job_error = nullif(r.error, ''),
-    memory_total = r.memory_total, memory_processed = r.memory_processed,
-    memory_remaining = r.memory_remaining, disk_total = r.disk_total,
-    disk_processed = r.disk_processed, disk_remaining = r.disk_remaining,
-    transfer_rate_bps = r.transfer_rate_bps, dirty_rate_bps = r.dirty_rate_bps,
-    downtime_ms = r.downtime_ms, iteration = r.iteration, throttle_percent = r.throttle_percent,
-    phase = CASE WHEN r.phase = '' THEN m.phase ELSE r.phase END,
-    progress_at = to_timestamp(r.sampled_at),
-    lowest_remaining = least(m.lowest_remaining, r.memory_remaining + r.disk_remaining),
-    lowest_remaining_at = CASE
-        WHEN m.lowest_remaining IS NULL OR r.memory_remaining + r.disk_remaining < m.lowest_remaining
-        THEN to_timestamp(r.sampled_at) ELSE m.lowest_remaining_at END,
-    eta_seconds = CASE
-        WHEN r.state <> 'running' THEN 0
-        WHEN r.transfer_rate_bps <= 0 THEN m.eta_seconds
-        WHEN m.lowest_remaining IS NOT NULL AND m.eta_seconds IS NOT NULL
-             AND r.memory_remaining + r.disk_remaining < m.lowest_remaining
-        THEN least(m.eta_seconds, ceil((r.memory_remaining + r.disk_remaining)::float8 / r.transfer_rate_bps)::int)
-        ELSE ceil((r.memory_remaining + r.disk_remaining)::float8 / r.transfer_rate_bps)::int END
-  -- updated_at is left alone: it is indexed (changes-since), and an update that changes no
-  -- indexed column is a HOT update (no index writes), several times cheaper at a report every
-  -- few seconds per migration. progress_at says when the numbers were sampled.
-  FROM r
-  WHERE m.uuid = r.uuid AND m.source_compute = r.host AND m.status = 'running'
-    AND (m.progress_at IS NULL OR m.progress_at <= to_timestamp(r.sampled_at))
-    AND m.job_state IS DISTINCT FROM 'completed' AND m.job_state IS DISTINCT FROM 'failed'
-    AND m.job_state IS DISTINCT FROM 'cancelled'
-  RETURNING m.instance_uuid, m.memory_total, m.memory_remaining
-), p AS (
-  SELECT instance_uuid, CASE WHEN memory_total > 0
-      THEN greatest(0, least(100, 100 - (memory_remaining * 100 / memory_total)))::int ELSE 0 END AS progress
-  FROM u
-), s AS (
-  -- Most reports move the percentage by less than a point: skip writes that change nothing.
-  UPDATE servers s SET progress = p.progress
-  FROM p WHERE s.uuid = p.instance_uuid AND s.progress IS DISTINCT FROM p.progress
-)
-SELECT count(*) FROM u)sql"};
 
 constexpr Statement kMoveClaims{"lm_move_claims",
                                 "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
@@ -359,43 +309,15 @@ std::map<std::string, int> QueuePositions(Tx& tx) {
 }
 
 int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports) {
-  if (reports.empty()) return 0;
-  std::vector<std::string> hosts, uuids, states, errors, phases;
-  std::vector<int64_t> mt, mp, mr, dt, dp, dr, rate, dirty, downtime, iteration, throttle;
-  std::string sampled = "{";
-  for (const auto& [host, j] : reports) {
-    hosts.push_back(host);
-    uuids.push_back(j.migration_uuid);
-    states.push_back(j.state);
-    errors.push_back(j.error);
-    phases.push_back(j.phase);
-    mt.push_back(j.memory_total);
-    mp.push_back(j.memory_processed);
-    mr.push_back(j.memory_remaining);
-    dt.push_back(j.disk_total);
-    dp.push_back(j.disk_processed);
-    dr.push_back(j.disk_remaining);
-    rate.push_back(j.transfer_rate_bps);
-    dirty.push_back(j.dirty_rate_bps);
-    downtime.push_back(j.downtime_ms);
-    iteration.push_back(j.iteration);
-    throttle.push_back(j.throttle_percent);
-    if (sampled.size() > 1) sampled += ',';
-    sampled += std::to_string(j.sampled_at);
-  }
-  sampled += "}";
-  auto res = tx.Exec(kApplyProgress, PgTextArray(hosts), PgTextArray(uuids), PgTextArray(states),
-                     PgArray(mt), PgArray(mp), PgArray(mr), PgArray(dt), PgArray(dp), PgArray(dr),
-                     PgArray(rate), PgArray(dirty), PgArray(downtime), PgArray(iteration),
-                     PgArray(throttle), PgTextArray(errors), sampled, PgTextArray(phases));
-  return res[0][0].as<int>();
+  ProgressRows rows;
+  for (const auto& [host, job] : reports) rows.Add(host, job);
+  return ApplyProgressRows(tx, rows);
 }
 
 int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports) {
-  std::vector<HostReport> sourced;
-  sourced.reserve(reports.size());
-  for (const auto& j : reports) sourced.push_back({host, j});
-  return ApplyProgress(tx, sourced);
+  ProgressRows rows;
+  for (const auto& j : reports) rows.Add(host, j);
+  return ApplyProgressRows(tx, rows);
 }
 
 void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer) {

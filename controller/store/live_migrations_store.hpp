@@ -118,8 +118,10 @@ SlotView LockSlots(Tx& tx);
 // Queue positions (1-based, fair order) of the given queued migrations.
 std::map<std::string, int> QueuePositions(Tx& tx);
 
-// Progress ingest: applies every report in one statement. Only a report from the migration's
-// source host for a running migration lands; also sets servers.progress. Returns rows updated.
+// Progress ingest: applies every report in one statement (progress_store.hpp). Only a report
+// from the migration's source host for a running migration lands, never one sampled before what
+// the row holds, and of several reports of one migration from one host only the newest; also
+// sets servers.progress. Returns rows updated.
 struct HostReport {
   std::string host;  // the agent that posted it
   wire::LiveMigrationJob job;

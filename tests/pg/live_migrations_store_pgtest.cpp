@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "controller/store/live_migrations_store.hpp"
+#include "controller/store/progress_store.hpp"
 #include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
 
@@ -17,6 +18,7 @@ namespace {
 using std::chrono::seconds;
 
 constexpr int64_t kGiB = 1LL << 30;
+constexpr int64_t kRate = 100'000'000;  // 100 MB/s on the wire
 
 class LiveMigrationsStoreTest : public StoreTest {
  protected:
@@ -91,6 +93,53 @@ TEST_F(LiveMigrationsStoreTest, ReportsLandOnlyFromTheSourceWhileRunningAndNewes
   EXPECT_EQ(Apply("sim-1", Report(m, 101, 0, 100'000'000, "completed")), 1);
   EXPECT_EQ(Apply("sim-1", Report(m, 102, kGiB, 100'000'000)), 0);
   EXPECT_EQ(Find(m.uuid).job_state, "completed");
+}
+
+// An agent may post again before the previous batch was written: one statement then holds two
+// reports of one migration from one host, and UPDATE ... FROM alone would apply either.
+TEST_F(LiveMigrationsStoreTest, OfTwoReportsInOneBatchTheNewestLandsWhateverTheirOrder) {
+  auto m = Insert("running");
+  int landed = 0;
+  db_->Transact([&](Tx& tx) {
+    landed = ApplyProgress(tx, "sim-1", {Report(m, 101, 2 * kGiB, kRate), Report(m, 100, 3 * kGiB, kRate)});
+  });
+  EXPECT_EQ(landed, 1) << "one row, updated once";
+  EXPECT_EQ(Find(m.uuid).memory_remaining, 2 * kGiB) << "the later sample, though it came first";
+  // Equal samples: the one that arrived last (what the per-report updates did).
+  db_->Transact([&](Tx& tx) {
+    landed = ApplyProgress(tx, "sim-1", {Report(m, 102, kGiB, kRate), Report(m, 102, kGiB / 2, kRate)});
+  });
+  EXPECT_EQ(landed, 1);
+  EXPECT_EQ(Find(m.uuid).memory_remaining, kGiB / 2);
+}
+
+// The ingest's writer sends a batch without BEGIN/COMMIT: once Write returns, another
+// connection sees it (it committed), and a later batch still cannot be overtaken by an older one.
+TEST_F(LiveMigrationsStoreTest, TheWritersSingleStatementCommitsByItself) {
+  auto m = Insert("running");
+  ProgressWriter writer(schema_->dsn());
+  ProgressRows rows;
+  rows.Add("sim-1", Report(m, 100, 3 * kGiB, kRate));
+  EXPECT_EQ(writer.Write(rows), 1);
+  EXPECT_EQ(Find(m.uuid).memory_remaining, 3 * kGiB);
+  rows.clear();
+  rows.Add("sim-1", Report(m, 99, kGiB, kRate));
+  EXPECT_EQ(writer.Write(rows), 0) << "older than the last";
+  EXPECT_EQ(Find(m.uuid).memory_remaining, 3 * kGiB);
+  // A stalled copy (1 byte/s) gives an ETA past int's range: clamped, the batch still lands.
+  rows.clear();
+  rows.Add("sim-1", Report(m, 101, 3 * kGiB, 1));
+  EXPECT_EQ(writer.Write(rows), 1);
+  EXPECT_EQ(Find(m.uuid).eta_seconds, 2147483647);
+}
+
+TEST(ProgressRowsTest, OnlyTheTextualUuidFormIsAccepted) {
+  EXPECT_TRUE(IsUuidText("0123abcd-ef01-4a2b-8c3d-0123456789AB"));
+  EXPECT_FALSE(IsUuidText(""));
+  EXPECT_FALSE(IsUuidText("0123abcd-ef01-4a2b-8c3d-0123456789a"));   // 35 characters
+  EXPECT_FALSE(IsUuidText("0123abcd-ef01-4a2b-8c3d-0123456789ag"));  // not hex
+  EXPECT_FALSE(IsUuidText("0123abcdef01-4a2b-8c3d--0123456789ab"));  // dash misplaced
+  EXPECT_FALSE(IsUuidText("0123abcd-ef01-4a2b-8c3d-01234567\"}a"));  // would escape the literal
 }
 
 TEST_F(LiveMigrationsStoreTest, EtaNeverRisesWhileTheCopyConvergesAndFollowsItWhenItDoesNot) {
