@@ -24,9 +24,9 @@
 // the agent is told to start) and the source agent's log line just before it calls
 // virDomainMigrateToURI3 show where ferry's time goes.
 //
-// Max downtime: the controller gets --live-migration-downtime 900 --live-migration-downtime-steps 3,
-// whose first step (900 / 3 = 300 ms, the next one 150 s later) equals QEMU's default that
-// virsh leaves in place, so both copies converge against the same target.
+// Max downtime: the controller gets --live-migration-downtime 900 --live-migration-downtime-steps
+// 3, whose first step (900 / 3 = 300 ms, the next one 150 s later) equals QEMU's default that virsh
+// leaves in place, so both copies converge against the same target.
 //
 // Run (root): FERRY_TEST_PG_DIR=<deploy/pg dir> libvirt_migration_bench [alternations=5]
 //             [bandwidth_mibps=8]
@@ -64,10 +64,10 @@ constexpr int kSkip = 77;  // ctest SKIP_RETURN_CODE
 // The e2e tests' converging guest: 4 MiB/s dirtied over a 32 MiB working set.
 const std::string kGuestArgs = "dirty_mbps=4 wss_mib=32";
 constexpr int kGuestMemoryMib = 128;
-constexpr int kTicksBeforeFirstRun = 16;  // 8 s at 500 ms: the working set is dirty
-constexpr auto kPoll = std::chrono::milliseconds(100);  // how often the bench asks the API
+constexpr int kTicksBeforeFirstRun = 16;                 // 8 s at 500 ms: the working set is dirty
+constexpr auto kPoll = std::chrono::milliseconds(100);   // how often the bench asks the API
 constexpr auto kRunTimeout = std::chrono::seconds(180);  // far above a converging copy at 8 MiB/s
-constexpr double kGoal = 1.05;  // issue 4: ferry within 5 % of virsh
+constexpr double kGoal = 1.05;                           // issue 4: ferry within 5 % of virsh
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -109,20 +109,29 @@ unsigned long LoggedFlags(const std::string& log, const std::string& domain_uuid
 // virsh migrate options for virDomainMigrateToURI3 flags (libvirt-domain.h values).
 std::string VirshFlags(unsigned long flags) {
   static const std::vector<std::pair<unsigned long, const char*>> kMap = {
-      {1UL << 0, "--live"},           {1UL << 1, "--p2p"},
-      {1UL << 2, "--tunnelled"},      {1UL << 3, "--persistent"},
-      {1UL << 4, "--undefinesource"}, {1UL << 5, "--suspend"},
-      {1UL << 6, "--copy-storage-all"}, {1UL << 7, "--copy-storage-inc"},
-      {1UL << 8, "--change-protection"}, {1UL << 9, "--unsafe"},
-      {1UL << 11, "--compressed"},    {1UL << 12, "--abort-on-error"},
-      {1UL << 13, "--auto-converge"}, {1UL << 15, "--postcopy"}};
+      {1UL << 0, "--live"},
+      {1UL << 1, "--p2p"},
+      {1UL << 2, "--tunnelled"},
+      {1UL << 3, "--persistent"},
+      {1UL << 4, "--undefinesource"},
+      {1UL << 5, "--suspend"},
+      {1UL << 6, "--copy-storage-all"},
+      {1UL << 7, "--copy-storage-inc"},
+      {1UL << 8, "--change-protection"},
+      {1UL << 9, "--unsafe"},
+      {1UL << 11, "--compressed"},
+      {1UL << 12, "--abort-on-error"},
+      {1UL << 13, "--auto-converge"},
+      {1UL << 15, "--postcopy"}};
   std::string out;
   unsigned long known = 0;
   for (const auto& [bit, option] : kMap) {
     known |= bit;
     if (flags & bit) out += std::string(out.empty() ? "" : " ") + option;
   }
-  if (flags & ~known) throw std::runtime_error("the driver used flags virsh has no option for: " + std::to_string(flags));
+  if (flags & ~known)
+    throw std::runtime_error("the driver used flags virsh has no option for: " +
+                             std::to_string(flags));
   return out;
 }
 
@@ -137,13 +146,13 @@ double Median(std::vector<double> v) {
 
 struct Run {
   std::string tool, from, to;
-  double total_ms = -1;    // wall: API call -> completed seen / virsh process
-  double job_ms = -1;      // libvirt's completed job: Time elapsed
+  double total_ms = -1;  // wall: API call -> completed seen / virsh process
+  double job_ms = -1;    // libvirt's completed job: Time elapsed
   // ferry only, from the API call:
-  double accepted_ms = -1;   // migration_events: the row exists (accepted)
-  double running_ms = -1;    // migration_events: -> running (committed before start is sent)
-  double call_ms = -1;       // source agent: the line before virDomainMigrateToURI3
-  double returned_ms = -1;   // source agent: virDomainMigrateToURI3 returned
+  double accepted_ms = -1;  // migration_events: the row exists (accepted)
+  double running_ms = -1;   // migration_events: -> running (committed before start is sent)
+  double call_ms = -1;      // source agent: the line before virDomainMigrateToURI3
+  double returned_ms = -1;  // source agent: virDomainMigrateToURI3 returned
   // both: the source's libvirt job started, by libvirt's own clock (see the top)
   double job_start_ms = -1;
 };
@@ -177,7 +186,8 @@ class JobStartSampler {
       const int64_t after = NowMs();
       std::smatch sm;
       if (out.find("Unbounded") != std::string::npos && std::regex_search(out, sm, elapsed)) {
-        start_ms_ = static_cast<double>(before + after) / 2 - std::stod(sm[1]) - static_cast<double>(t0);
+        start_ms_ =
+            static_cast<double>(before + after) / 2 - std::stod(sm[1]) - static_cast<double>(t0);
         return;
       }
     }
@@ -214,7 +224,8 @@ class Bench {
     auto s = lm_->stack->WaitServerSettled(server_, std::chrono::seconds(90));
     if (s["status"] != "ACTIVE") throw std::runtime_error("server not ACTIVE: " + s.dump());
     std::string xml = bed_.Script("virsh kvm-1 dumpxml --inactive " + std::string(kFerryGuest));
-    if (xml.find("<domain") == std::string::npos) throw std::runtime_error("no XML for " + std::string(kFerryGuest));
+    if (xml.find("<domain") == std::string::npos)
+      throw std::runtime_error("no XML for " + std::string(kFerryGuest));
     xml = std::regex_replace(xml, std::regex("<uuid>[^<]*</uuid>\n?"), "");
     xml = std::regex_replace(xml, std::regex(kFerryGuest), kTwin);  // <name> and the serial log
     const std::string file = bed_.dir() + "/state/" + kTwin + ".bench.xml";
@@ -223,7 +234,8 @@ class Bench {
     bed_.Script("virsh kvm-1 define '" + file + "' >&2", &status);
     if (status == 0) bed_.Script("virsh kvm-1 start " + std::string(kTwin) + " >&2", &status);
     std::remove(file.c_str());
-    if (status != 0) throw std::runtime_error("cannot define and start the twin " + std::string(kTwin));
+    if (status != 0)
+      throw std::runtime_error("cannot define and start the twin " + std::string(kTwin));
     for (const char* name : {kFerryGuest, kTwin}) {
       if (!WaitTicks("kvm-1", name, kTicksBeforeFirstRun)) {
         throw std::runtime_error(std::string(name) + " does not tick on kvm-1");
@@ -244,12 +256,15 @@ class Bench {
          std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(kPoll)) {
       m = lm_->LatestMigration(server_);
       status = m.is_null() ? "" : m["status"].get<std::string>();
-      if (status == "completed" || status == "failed" || status == "error" || status == "cancelled") break;
+      if (status == "completed" || status == "failed" || status == "error" || status == "cancelled")
+        break;
     }
     r.total_ms = static_cast<double>(NowMs() - t0);
     r.job_start_ms = sampler.Stop();
-    if (status != "completed") throw std::runtime_error("ferry's migration ended " + status + ": " + m.dump());
-    if (lm_->Server(server_)["OS-EXT-SRV-ATTR:host"] != to) throw std::runtime_error("server not on " + to);
+    if (status != "completed")
+      throw std::runtime_error("ferry's migration ended " + status + ": " + m.dump());
+    if (lm_->Server(server_)["OS-EXT-SRV-ATTR:host"] != to)
+      throw std::runtime_error("server not on " + to);
     r.job_ms = JobElapsedMs(to, kFerryGuest);
     const std::string uuid = m["uuid"];
     for (const auto& [event, at] : Events(uuid)) {
@@ -257,9 +272,12 @@ class Bench {
       if (event == "running" && r.running_ms < 0) r.running_ms = static_cast<double>(at - t0);
     }
     const std::string log = lm_->stack->AgentLog(from);
-    if (int64_t at = LastLineStamp(log, "libvirt: migrating " + server_); at >= 0) r.call_ms = static_cast<double>(at - t0);
+    if (int64_t at = LastLineStamp(log, "libvirt: migrating " + server_); at >= 0)
+      r.call_ms = static_cast<double>(at - t0);
     driver_flags_ = LoggedFlags(log, server_);
-    if (driver_flags_ == 0) throw std::runtime_error("no 'libvirt: migrating' line with flags in the agent log of " + from);
+    if (driver_flags_ == 0)
+      throw std::runtime_error("no 'libvirt: migrating' line with flags in the agent log of " +
+                               from);
     if (int64_t at = LastLineStamp(log, "libvirt: migration " + uuid + " completed"); at >= 0) {
       r.returned_ms = static_cast<double>(at - t0);
     }
@@ -273,16 +291,20 @@ class Bench {
     // What `libvirt-hosts exec FROM -- virsh ...` runs, without the script's own start-up.
     const std::string virsh = "virsh -q -c qemu:///system migrate " + VirshFlags(driver_flags_) +
                               " --migrateuri tcp://" + bed_.MigrationAddress(to) + " --bandwidth " +
-                              std::to_string(bandwidth_) + " " + kTwin + " qemu+tcp://" + to + "/system";
-    if (virsh != last_virsh_) std::fprintf(stderr, "virsh (inside %s): %s\n", from.c_str(), virsh.c_str());
+                              std::to_string(bandwidth_) + " " + kTwin + " qemu+tcp://" + to +
+                              "/system";
+    if (virsh != last_virsh_)
+      std::fprintf(stderr, "virsh (inside %s): %s\n", from.c_str(), virsh.c_str());
     last_virsh_ = virsh;
     const std::string cmd = "nsenter -t " + LibvirtdPid(from) + " -n -m -u -- " + virsh;
     JobStartSampler sampler(SourceUri(from), kTwin, NowMs());
     const auto t0 = std::chrono::steady_clock::now();
     int rc = std::system(cmd.c_str());
-    r.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    r.total_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     r.job_start_ms = sampler.Stop();
-    if (rc != 0) throw std::runtime_error("virsh migrate failed (" + std::to_string(rc) + "): " + cmd);
+    if (rc != 0)
+      throw std::runtime_error("virsh migrate failed (" + std::to_string(rc) + "): " + cmd);
     r.job_ms = JobElapsedMs(to, kTwin);
     ExpectMoved(kTwin, from, to, before);
     return r;
@@ -311,7 +333,8 @@ class Bench {
       throw std::runtime_error(name + " does not tick on " + to + " after its migration");
     }
     auto left = bed_.Domains(from);
-    if (std::count(left.begin(), left.end(), name)) throw std::runtime_error(name + " still on " + from);
+    if (std::count(left.begin(), left.end(), name))
+      throw std::runtime_error(name + " still on " + from);
     const GuestTick now = bed_.LastTick(to, name);
     bed_.TicksPast(to, name, now, 10);  // one more heartbeat on the new host
   }
@@ -320,8 +343,10 @@ class Bench {
   double JobElapsedMs(const std::string& host, const std::string& name) {
     std::string out = bed_.Script("virsh " + host + " domjobinfo --completed " + name + " 2>&1");
     std::smatch sm;
-    if (std::regex_search(out, sm, std::regex("Time elapsed:\\s+([0-9]+)\\s+ms"))) return std::stod(sm[1]);
-    std::fprintf(stderr, "no completed job on %s for %s: %s\n", host.c_str(), name.c_str(), out.c_str());
+    if (std::regex_search(out, sm, std::regex("Time elapsed:\\s+([0-9]+)\\s+ms")))
+      return std::stod(sm[1]);
+    std::fprintf(stderr, "no completed job on %s for %s: %s\n", host.c_str(), name.c_str(),
+                 out.c_str());
     return -1;
   }
 
@@ -330,7 +355,8 @@ class Bench {
     pqxx::work w(c);
     std::vector<std::pair<std::string, int64_t>> out;
     for (const auto& row : w.exec_params(
-             "SELECT e.to_status, (extract(epoch FROM e.at) * 1000)::bigint FROM migration_events e "
+             "SELECT e.to_status, (extract(epoch FROM e.at) * 1000)::bigint FROM migration_events "
+             "e "
              "JOIN migrations m ON m.id = e.migration_id WHERE m.uuid = $1::uuid ORDER BY e.id",
              migration_uuid)) {
       out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
@@ -366,14 +392,16 @@ std::string Ms(double v) {
 }
 
 void Print(const std::vector<Run>& runs, int bandwidth) {
-  std::printf("\n%-4s %-6s %-15s %9s %9s %9s %9s | %s\n", "run", "tool", "route", "total_ms", "job_ms",
-              "other_ms", "start_ms", "ferry, ms after the API call: accepted running migrate-call returned");
+  std::printf("\n%-4s %-6s %-15s %9s %9s %9s %9s | %s\n", "run", "tool", "route", "total_ms",
+              "job_ms", "other_ms", "start_ms",
+              "ferry, ms after the API call: accepted running migrate-call returned");
   std::vector<double> ft, vt, fj, vj, fo, vo, fs, vs, call, running;
   for (size_t i = 0; i < runs.size(); ++i) {
     const Run& r = runs[i];
     const double other = r.job_ms >= 0 ? r.total_ms - r.job_ms : -1;
-    std::printf("%-4zu %-6s %-15s %9s %9s %9s %9s", i / 2 + 1, r.tool.c_str(), (r.from + " -> " + r.to).c_str(),
-                Ms(r.total_ms).c_str(), Ms(r.job_ms).c_str(), Ms(other).c_str(), Ms(r.job_start_ms).c_str());
+    std::printf("%-4zu %-6s %-15s %9s %9s %9s %9s", i / 2 + 1, r.tool.c_str(),
+                (r.from + " -> " + r.to).c_str(), Ms(r.total_ms).c_str(), Ms(r.job_ms).c_str(),
+                Ms(other).c_str(), Ms(r.job_start_ms).c_str());
     if (r.tool == "ferry") {
       std::printf(" | %s %s %s %s", Ms(r.accepted_ms).c_str(), Ms(r.running_ms).c_str(),
                   Ms(r.call_ms).c_str(), Ms(r.returned_ms).c_str());
@@ -392,17 +420,24 @@ void Print(const std::vector<Run>& runs, int bandwidth) {
   const double ratio = Median(vt) > 0 ? Median(ft) / Median(vt) : 0;
   std::printf("\nbandwidth %d MiB/s, %d MiB guest (%s tick_ms=500), %zu runs each\n", bandwidth,
               kGuestMemoryMib, kGuestArgs.c_str(), ft.size());
-  std::printf("median wall:         ferry %s ms, virsh %s ms, ratio ferry/virsh %.3f (goal <= %.2f: %s)\n",
-              Ms(Median(ft)).c_str(), Ms(Median(vt)).c_str(), ratio, kGoal, ratio <= kGoal ? "met" : "MISSED");
-  std::printf("median libvirt job:  ferry %s ms, virsh %s ms (the copy itself)\n", Ms(Median(fj)).c_str(),
-              Ms(Median(vj)).c_str());
-  std::printf("median outside job:  ferry %s ms, virsh %s ms (wall - job: API/controller/agents vs virsh's connect)\n",
-              Ms(Median(fo)).c_str(), Ms(Median(vo)).c_str());
-  std::printf("controller's added latency, API call -> source libvirt job start (libvirt's clock): median %s ms\n"
-              "  (of which -> controller commits running %s ms, -> agent calls virDomainMigrateToURI3 %s ms);\n"
-              "  virsh, process start -> the same job start: median %s ms\n",
-              Ms(Median(fs)).c_str(), Ms(Median(running)).c_str(), Ms(Median(call)).c_str(),
-              Ms(Median(vs)).c_str());
+  std::printf(
+      "median wall:         ferry %s ms, virsh %s ms, ratio ferry/virsh %.3f (goal <= %.2f: %s)\n",
+      Ms(Median(ft)).c_str(), Ms(Median(vt)).c_str(), ratio, kGoal,
+      ratio <= kGoal ? "met" : "MISSED");
+  std::printf("median libvirt job:  ferry %s ms, virsh %s ms (the copy itself)\n",
+              Ms(Median(fj)).c_str(), Ms(Median(vj)).c_str());
+  std::printf(
+      "median outside job:  ferry %s ms, virsh %s ms (wall - job: API/controller/agents vs virsh's "
+      "connect)\n",
+      Ms(Median(fo)).c_str(), Ms(Median(vo)).c_str());
+  std::printf(
+      "controller's added latency, API call -> source libvirt job start (libvirt's clock): median "
+      "%s ms\n"
+      "  (of which -> controller commits running %s ms, -> agent calls virDomainMigrateToURI3 %s "
+      "ms);\n"
+      "  virsh, process start -> the same job start: median %s ms\n",
+      Ms(Median(fs)).c_str(), Ms(Median(running)).c_str(), Ms(Median(call)).c_str(),
+      Ms(Median(vs)).c_str());
 }
 
 int Unusable(const std::string& why) {
@@ -425,7 +460,8 @@ int main(int argc, char** argv) {
   }
   std::string why;
   auto dsn = ferry::testing::ClusterDsn(&why);
-  if (!dsn) return Unusable("no PostgreSQL (" + why + "); set FERRY_TEST_PG_DIR or run through ctest");
+  if (!dsn)
+    return Unusable("no PostgreSQL (" + why + "); set FERRY_TEST_PG_DIR or run through ctest");
   if (geteuid() != 0) return Unusable("needs root (the libvirt testbed: namespaces, libvirtd)");
   auto& bed = LibvirtTestbed::Shared();
   if (!bed.usable()) return Unusable("libvirt testbed not usable: " + bed.problem());
@@ -440,11 +476,11 @@ int main(int argc, char** argv) {
       std::string from = "kvm-1";
       for (int i = 0; i < alternations; ++i, from = Other(from)) {
         runs.push_back(bench->Ferry(from, Other(from)));
-        std::fprintf(stderr, "run %d ferry %s -> %s: %s ms\n", i + 1, from.c_str(), Other(from).c_str(),
-                     Ms(runs.back().total_ms).c_str());
+        std::fprintf(stderr, "run %d ferry %s -> %s: %s ms\n", i + 1, from.c_str(),
+                     Other(from).c_str(), Ms(runs.back().total_ms).c_str());
         runs.push_back(bench->Virsh(from, Other(from)));
-        std::fprintf(stderr, "run %d virsh %s -> %s: %s ms\n", i + 1, from.c_str(), Other(from).c_str(),
-                     Ms(runs.back().total_ms).c_str());
+        std::fprintf(stderr, "run %d virsh %s -> %s: %s ms\n", i + 1, from.c_str(),
+                     Other(from).c_str(), Ms(runs.back().total_ms).c_str());
       }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "libvirt_migration_bench: FAILED: %s\n", e.what());
