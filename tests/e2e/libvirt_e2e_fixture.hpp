@@ -28,6 +28,7 @@
 #include "agent/drivers/libvirt/libvirt_driver.hpp"
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
+#include "tests/support/libvirt_testbed.hpp"
 
 namespace ferry::e2e {
 
@@ -45,8 +46,8 @@ inline bool InCi() { return Env("CI") == "true"; }
 
 struct Testbed {
   std::string script = std::string(FERRY_SOURCE_DIR) + "/deploy/testbed/libvirt-hosts";
-  std::string dir = Env("FERRY_TESTBED_DIR", std::string(FERRY_SOURCE_DIR) + "/var/testbed");
-  std::string netns_prefix = Env("FERRY_TESTBED_NETNS_PREFIX", "ferry-tb-");
+  std::string dir = ferry::testing::TestTestbedDir();
+  std::string netns_prefix = ferry::testing::TestTestbedNetnsPrefix();
   bool ready = false;
   bool brought_up = false;
   std::string problem;

@@ -37,6 +37,16 @@ std::vector<std::string> Lines(const std::string& text) {
 
 }  // namespace
 
+std::string TestTestbedDir() {
+  return EnvOr("FERRY_TESTBED_DIR", std::string(FERRY_SOURCE_DIR) + "/var/testbed-tests");
+}
+
+std::string TestTestbedNetnsPrefix() {
+  const std::string prefix = EnvOr("FERRY_TESTBED_NETNS_PREFIX", "ferry-tt-");
+  setenv("FERRY_TESTBED_NETNS_PREFIX", prefix.c_str(), 0);
+  return prefix;
+}
+
 LibvirtTestbed& LibvirtTestbed::Shared() {
   static LibvirtTestbed bed;
   return bed;
@@ -44,7 +54,8 @@ LibvirtTestbed& LibvirtTestbed::Shared() {
 
 LibvirtTestbed::LibvirtTestbed()
     : script_(std::string(FERRY_SOURCE_DIR) + "/deploy/testbed/libvirt-hosts"),
-      dir_(EnvOr("FERRY_TESTBED_DIR", std::string(FERRY_SOURCE_DIR) + "/var/testbed")) {
+      dir_(TestTestbedDir()) {
+  TestTestbedNetnsPrefix();
   if (geteuid() != 0) {
     problem_ = "the libvirt testbed needs root";
     return;
@@ -150,7 +161,7 @@ bool LibvirtTestbed::Running(const std::string& host, const std::string& name) c
 }
 
 long long LibvirtTestbed::TxBytes(const std::string& host, const std::string& ifname) const {
-  std::string ns = EnvOr("FERRY_TESTBED_NETNS_PREFIX", "ferry-tb-") + host;
+  std::string ns = TestTestbedNetnsPrefix() + host;
   std::string cmd = "ip netns exec " + Quote(ns) + " cat /sys/class/net/" + ifname + "/statistics/tx_bytes";
   FILE* p = popen(cmd.c_str(), "r");
   long long v = -1;

@@ -13,6 +13,12 @@
 
 namespace ferry::testing {
 
+// Tests run a testbed of their own, never the one `deploy/quickstart --libvirt` runs (var/testbed,
+// netns prefix ferry-tb-): they remove every guest on it. FERRY_TESTBED_DIR and
+// FERRY_TESTBED_NETNS_PREFIX override both; the prefix is exported so the script agrees.
+std::string TestTestbedDir();
+std::string TestTestbedNetnsPrefix();
+
 // One heartbeat line of the testbed guest: "ferry-guest tick=N boot=XXXXXXXX ...".
 struct GuestTick {
   long n = -1;

@@ -234,6 +234,8 @@ void LibvirtDriver::ForceCompleteLiveMigration(const std::string& migration_uuid
   } else if (virDomainSuspend(d.get()) < 0) {
     ThrowLibvirt("pausing " + job->spec.domain.uuid + " so the copy converges");
   }
+  spdlog::info("libvirt: migration {} forced to complete by {}", migration_uuid,
+               post_copy ? "post-copy" : "pausing the guest");
   std::lock_guard lock(impl_->mu);
   job->forcing = true;
   job->post_copy = post_copy;
