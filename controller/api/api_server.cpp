@@ -66,9 +66,38 @@ ApiServer::ApiServer(const TokenTable& tokens, int threads)
 
 ApiServer::~ApiServer() = default;
 
+namespace {
+
+// The literal start of a route pattern ("/v2\\.1/servers/([^/]+)" -> "/v2.1/servers/"): a
+// path that does not start with it cannot match, and comparing it is far cheaper than running
+// the regex (every request used to run every route's regex up to its own).
+std::string LiteralPrefix(const std::string& pattern) {
+  // An alternation anywhere could make any prefix optional: no shortcut for such a pattern.
+  if (pattern.find('|') != std::string::npos) return "";
+  std::string out;
+  size_t i = 0;
+  for (; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size() && std::string_view("./-").find(pattern[i + 1]) != std::string_view::npos) {
+      out += pattern[++i];
+    } else if (std::string_view("\\.[](){}*+?^$").find(c) != std::string_view::npos) {
+      break;
+    } else {
+      out += c;
+    }
+  }
+  // A quantifier applies to the character before it, which is then not certain either.
+  if (i < pattern.size() && std::string_view("*?{").find(pattern[i]) != std::string_view::npos && !out.empty()) {
+    out.pop_back();
+  }
+  return out;
+}
+
+}  // namespace
+
 void ApiServer::Route(const std::string& method, const std::string& pattern, Access access,
-                      Handler h) {
-  routes_.push_back({method, std::regex(pattern), access, std::move(h)});
+                      Handler h, Body body) {
+  routes_.push_back({method, std::regex(pattern), LiteralPrefix(pattern), access, std::move(h), body});
 }
 
 int ApiServer::Bind(const std::string& host, int port) {
@@ -104,6 +133,7 @@ void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
     bool path_known = false;
     std::smatch m;
     for (const auto& r : routes_) {
+      if (req.path.compare(0, r.literal_prefix.size(), r.literal_prefix) != 0) continue;
       if (!std::regex_match(req.path, m, r.pattern)) continue;
       path_known = true;
       if (r.method == req.method) {
@@ -133,7 +163,8 @@ void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
       hres.set_header("X-OpenStack-Nova-API-Version", req.mv.ToString());
       hres.set_header("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
     }
-    if (!hreq.body.empty()) {
+    req.raw_body = hreq.body;
+    if (!hreq.body.empty() && route->body == Body::kJson) {
       try {
         req.body = nlohmann::json::parse(hreq.body);
       } catch (const nlohmann::json::parse_error&) {

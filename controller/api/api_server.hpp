@@ -8,6 +8,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -42,6 +43,7 @@ struct Request {
   std::vector<std::string> params;               // regex captures from the route
   std::multimap<std::string, std::string> query;
   nlohmann::json body;                           // null when the request had none
+  std::string_view raw_body;                     // the body as sent (valid during the handler)
   Principal principal{Role::kMember, ""};
   Microversion mv;
   std::string request_id;
@@ -74,7 +76,11 @@ class ApiServer {
   ApiServer(const TokenTable& tokens, int threads);
   ~ApiServer();
 
-  void Route(const std::string& method, const std::string& pattern, Access access, Handler h);
+  // Body::kRaw: the handler parses req.raw_body itself (req.body stays null), for hot agent
+  // endpoints whose JSON is read straight into structs.
+  enum class Body { kJson, kRaw };
+  void Route(const std::string& method, const std::string& pattern, Access access, Handler h,
+             Body body = Body::kJson);
   // Binds host:port (port 0 = any free port) and returns the bound port; throws on failure.
   int Bind(const std::string& host, int port);
   void Serve();  // blocks until Stop()
@@ -84,8 +90,10 @@ class ApiServer {
   struct RouteEntry {
     std::string method;
     std::regex pattern;
+    std::string literal_prefix;  // what every matching path starts with: skips most regexes
     Access access;
     Handler handler;
+    Body body;
   };
   void Dispatch(const void* raw_req, void* raw_res);
 
