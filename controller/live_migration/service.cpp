@@ -95,7 +95,9 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     if (r.host) {
       auto dest = HostNamed(tx, *r.host);
       if (!dest) throw Error(Errc::kBadRequest, "Compute host " + *r.host + " could not be found.");
-      if (dest->name == source->name) {
+      // Nova raises UnableToMigrateToSelf in the conductor: the request's 400 before 2.34,
+      // from 2.34 a 202 and a migration that fails its pre-checks (Steps::Schedule).
+      if (dest->name == source->name && r.synchronous_prechecks) {
         throw Error(Errc::kBadRequest, "Unable to migrate instance (" + server.uuid +
                                            ") to current host (" + source->name + ").");
       }

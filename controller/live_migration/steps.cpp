@@ -125,6 +125,9 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
   if (!parties.server || !parties.source) return fail("the server or its source host no longer exists");
   const store::Server& server = *parties.server;
   const store::Host& source = *parties.source;
+  if (m.request_params.value("host", std::string()) == source.name) {
+    return fail("Unable to migrate instance (" + server.uuid + ") to current host (" + source.name + ").");
+  }
 
   // block_migration: Nova's "auto" copies the disk exactly when it is local to the host.
   const std::string requested = m.request_params.value("block_migration", "auto");

@@ -160,10 +160,28 @@ TEST_F(LiveMigrationErrors, MigrateLiveDestinationErrorsAre400) {
     // A host of another cell: Nova's API looks the host up in the server's cell, so it is not
     // found there.
     RefusedMigrateLive(id, body("sim-3"), mv, 400, "Compute host sim-3 could not be found.");
-    // UnableToMigrateToSelf (Nova raises it in the conductor: the request's 400 before 2.34;
-    // ferry refuses it synchronously at every version).
-    RefusedMigrateLive(id, body("sim-1"), mv, 400,
-                       "Unable to migrate instance (" + id + ") to current host (sim-1).");
+    // UnableToMigrateToSelf: Nova raises it in the conductor, so it is the request's 400 only
+    // before 2.34 (from 2.34 below).
+    if (std::string(mv) < "2.34") {
+      RefusedMigrateLive(id, body("sim-1"), mv, 400,
+                         "Unable to migrate instance (" + id + ") to current host (sim-1).");
+    }
+  }
+  // From 2.34 the request is accepted and the migration fails its pre-checks: status error,
+  // the server untouched on its host.
+  for (const char* mv : {"2.34", "2.80"}) {
+    SCOPED_TRACE(mv);
+    auto r = Admin(mv).Post("/v2.1/servers/" + id + "/action",
+                            {{"os-migrateLive", {{"host", "sim-1"}, {"block_migration", "auto"}}}});
+    ASSERT_EQ(r.status, 202) << r.raw;
+    ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
+    auto m = lm_->LatestMigration(id);
+    EXPECT_EQ(m["status"], "error") << m.dump();
+    EXPECT_EQ(m["error"], "Unable to migrate instance (" + id + ") to current host (sim-1).") << m.dump();
+    auto server = lm_->Server(id);
+    EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "sim-1");
+    EXPECT_EQ(server["status"], "ACTIVE");
+    EXPECT_TRUE(server["OS-EXT-STS:task_state"].is_null());
   }
   // force=true names no destination (2.30-2.67).
   RefusedMigrateLive(id, {{"host", nullptr}, {"block_migration", "auto"}, {"force", true}}, "2.30", 400,
