@@ -43,7 +43,6 @@ TEST_F(LibvirtDriverE2E, LiveMigratesARunningGuestToTheOtherHost) {
   }
   ASSERT_TRUE(HasDomain(*src_, guest.uuid));
   const std::string src_log = Bed().Serial("kvm-1", guest.name);
-  const std::string dst_log = Bed().Serial("kvm-2", guest.name);
   ASSERT_TRUE(WaitFor(20s, [&] { return Ticks(src_log).size() >= 2; }))
       << "no ticks in " << src_log;
   std::fprintf(stderr, "guest ticking on kvm-1 %.1f s after CreateDomain\n", Since(t0));
@@ -99,19 +98,7 @@ TEST_F(LibvirtDriverE2E, LiveMigratesARunningGuestToTheOtherHost) {
   // Exactly one host: defined on kvm-2 only; kvm-2 continues kvm-1's heartbeat, kvm-1 stopped.
   EXPECT_FALSE(HasDomain(*src_, guest.uuid));
   EXPECT_TRUE(HasDomain(*dst_, guest.uuid));
-  Tick src_last = LastTick(src_log);
-  ASSERT_TRUE(WaitFor(20s, [&] { return LastTick(dst_log).n > src_last.n + 1; }))
-      << "no heartbeat on kvm-2 past tick " << src_last.n;
-  auto dst_ticks = Ticks(dst_log);
-  EXPECT_EQ(dst_ticks.front().boot, src_last.boot) << "kvm-2 runs another boot: it restarted";
-  // >=: now and then (~1 run in 3 under load, with and without downtime steps) kvm-2's first
-  // line repeats kvm-1's last tick number, printed anew (its dirtied_mib differs by one): the
-  // destination resumed from a state just before kvm-1 printed it. Same boot, no gap.
-  EXPECT_GE(dst_ticks.front().n, src_last.n);
-  EXPECT_LE(dst_ticks.front().n, src_last.n + 2);
-  std::this_thread::sleep_for(1500ms);
-  EXPECT_EQ(LastTick(src_log).n, src_last.n) << "the guest still ticks on kvm-1";
-  EXPECT_GT(LastTick(dst_log).n, dst_ticks.back().n) << "the guest stopped on kvm-2";
+  ExpectTicksMovedToKvm2(guest.name);
 
   dst_->DeleteDomain(guest.uuid);
   dst_->DeleteDomain(guest.uuid);  // idempotent

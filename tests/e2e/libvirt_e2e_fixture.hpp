@@ -277,7 +277,9 @@ class LibvirtE2E : public ::testing::Test {
         << "no heartbeat on kvm-2 past tick " << src_last.n;
     auto dst_ticks = Ticks(dst_log);
     EXPECT_EQ(dst_ticks.front().boot, src_last.boot) << "kvm-2 runs another boot: it restarted";
-    // >=: see libvirt_driver_test.cpp (kvm-2 may repeat kvm-1's last tick number once)
+    // >=: now and then (~1 run in 3 under load, with and without downtime steps) kvm-2's first
+    // line repeats kvm-1's last tick number, printed anew (its dirtied_mib differs by one): the
+    // destination resumed from a state just before kvm-1 printed it. Same boot, no gap.
     EXPECT_GE(dst_ticks.front().n, src_last.n);
     EXPECT_LE(dst_ticks.front().n, src_last.n + 2);
     std::this_thread::sleep_for(1500ms);
