@@ -11,6 +11,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/fault.hpp"
+#include "controller/api/route_prefix.hpp"
 
 namespace ferry::controller::api {
 namespace {
@@ -66,38 +67,9 @@ ApiServer::ApiServer(const TokenTable& tokens, int threads)
 
 ApiServer::~ApiServer() = default;
 
-namespace {
-
-// The literal start of a route pattern ("/v2\\.1/servers/([^/]+)" -> "/v2.1/servers/"): a
-// path that does not start with it cannot match, and comparing it is far cheaper than running
-// the regex (every request used to run every route's regex up to its own).
-std::string LiteralPrefix(const std::string& pattern) {
-  // An alternation anywhere could make any prefix optional: no shortcut for such a pattern.
-  if (pattern.find('|') != std::string::npos) return "";
-  std::string out;
-  size_t i = 0;
-  for (; i < pattern.size(); ++i) {
-    const char c = pattern[i];
-    if (c == '\\' && i + 1 < pattern.size() && std::string_view("./-").find(pattern[i + 1]) != std::string_view::npos) {
-      out += pattern[++i];
-    } else if (std::string_view("\\.[](){}*+?^$").find(c) != std::string_view::npos) {
-      break;
-    } else {
-      out += c;
-    }
-  }
-  // A quantifier applies to the character before it, which is then not certain either.
-  if (i < pattern.size() && std::string_view("*?{").find(pattern[i]) != std::string_view::npos && !out.empty()) {
-    out.pop_back();
-  }
-  return out;
-}
-
-}  // namespace
-
 void ApiServer::Route(const std::string& method, const std::string& pattern, Access access,
                       Handler h, Body body) {
-  routes_.push_back({method, std::regex(pattern), LiteralPrefix(pattern), access, std::move(h), body});
+  routes_.push_back({method, std::regex(pattern), RoutePrefix(pattern), access, std::move(h), body});
 }
 
 int ApiServer::Bind(const std::string& host, int port) {

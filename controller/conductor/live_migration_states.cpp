@@ -28,6 +28,10 @@ constexpr std::array<std::string_view, kAllLiveMigrationStatuses.size()> kNames 
 // - any edge out of a terminal status, and post-migrating -> failed or cancelled: after
 //   switch-over the guest runs on the destination and the source copy is gone, so nothing can
 //   be rolled back or aborted (Nova: "almost certainly too late to rollback").
+// - accepted -> failed. Nova's conductor sets "failed" for an unexpected exception (a
+//   MessagingTimeout, a bug). ferry has no such catch-all: a step that throws is retried on the
+//   next tick under its lease (a database or agent hiccup passes), and every reason the
+//   conductor's checks give up for is a pre-check failure, which Nova reports as "error".
 constexpr std::array kTransitions = {
     // The happy path.
     // Nova: compute_manager.live_migration() puts the job in the source's executor ("queued").
@@ -55,8 +59,6 @@ constexpr std::array kTransitions = {
     // Nova conductor _live_migrate(): NoValidHost, MigrationPreCheckError and the other
     // pre-check exceptions set "error"; nothing has been touched on either host.
     Transition{S::kAccepted, S::kError, "precheck_failed"},
-    // Nova conductor _live_migrate(): any other exception sets "failed" (MigrationError).
-    Transition{S::kAccepted, S::kFailed, "conductor_failed"},
     // Not in Nova: a queued job whose compute crashes stays "queued" forever there (§2.4 finds
     // no sweeper; operators report it, §5). ferry's reconciler must end it (ARCHITECTURE §4: no
     // migration stays non-terminal without a live lease): the source is down, its lease expired,
@@ -70,9 +72,11 @@ constexpr std::array kTransitions = {
     // method, _rollback_live_migration(), whose default status is "failed". The guest still
     // runs on the source.
     Transition{S::kRunning, S::kFailed, "copy_failed"},
-    // Nova: driver.live_migration() raised ("almost certainly too late to rollback"), a
-    // post-copy switch failed past the point of no return, or the source compute restarted
-    // mid-copy (_init_instance -> _reset_live_migration) -> "error".
+    // The copy failed after post-copy had moved the guest's execution to the destination: the
+    // destination has its CPU state, the source the pages that never arrived, and neither can
+    // run it (a network loss in post-copy means a reboot). Nothing can be rolled back, so
+    // "error" (Nova: "almost certainly too late to rollback"); the record follows the guest to
+    // the destination in vm_state error, where a hard reboot brings it back.
     Transition{S::kRunning, S::kError, "switchover_failed"},
     // Nova: post_live_migration_at_destination or source cleanup raised after switch-over; the
     // guest runs on the destination but the move did not finish cleanly -> "error".

@@ -1,3 +1,6 @@
+// Steps::Run and Commit, and the steps that follow a migration while it is under way:
+// queued (waiting for a slot), preparing and running. Scheduling is in steps_schedule.cpp, the
+// steps that end a migration in steps_ending.cpp.
 #include "controller/live_migration/steps.hpp"
 
 #include <spdlog/spdlog.h>
@@ -5,9 +8,8 @@
 #include "common/errors.hpp"
 #include "controller/conductor/live_migration_states.hpp"
 #include "controller/live_migration/agent_calls.hpp"
-#include "controller/store/claims_store.hpp"
+#include "controller/live_migration/steps_parties.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::live_migration {
@@ -16,35 +18,10 @@ namespace {
 using Outcome = CallResult::Outcome;
 using conductor::LiveMigrationStatus;
 
-// Thrown inside a transaction when the destination claim lost its race: nothing commits.
-struct ClaimLost {};
 // Thrown inside a transaction whose compare-and-set failed: nothing commits.
 struct LeaseLost {};
 
 double EpochSecondsOf(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
-
-std::optional<store::Host> HostNamed(store::Tx& tx, const std::optional<std::string>& name) {
-  if (!name) return std::nullopt;
-  store::HostFilter f;
-  f.name = *name;
-  return store::FindHost(tx, f);
-}
-
-struct Parties {
-  std::optional<store::Server> server;
-  std::optional<store::Host> source;
-  std::optional<store::Host> dest;
-};
-
-Parties Load(store::Database& db, const store::LiveMigration& m) {
-  Parties p;
-  db.Transact([&](store::Tx& tx) {
-    p.server = store::FindServer(tx, m.instance_uuid);
-    p.source = HostNamed(tx, m.source_compute);
-    p.dest = HostNamed(tx, m.dest_compute);
-  });
-  return p;
-}
 
 int64_t Seconds(TimePoint::duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
@@ -110,169 +87,6 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
   return true;
 }
 
-StepResult Steps::Schedule(store::LiveMigration& m) {
-  auto parties = Load(ctx_.db, m);
-  auto fail = [&](const std::string& message) {
-    auto next = m;
-    next.status = "error";
-    next.phase = "done";
-    next.error_reason = message;
-    const std::string server_uuid = m.instance_uuid;
-    Commit(m, next, "precheck_failed", message,
-           [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
-    return StepResult::kDone;
-  };
-  if (!parties.server || !parties.source) return fail("the server or its source host no longer exists");
-  const store::Server& server = *parties.server;
-  const store::Host& source = *parties.source;
-  if (m.request_params.value("host", std::string()) == source.name) {
-    return fail("Unable to migrate instance (" + server.uuid + ") to current host (" + source.name + ").");
-  }
-
-  // block_migration: Nova's "auto" copies the disk exactly when it is local to the host.
-  const std::string requested = m.request_params.value("block_migration", "auto");
-  const bool local_disk = server.storage_kind == "local";
-  if (requested == "true" && !local_disk) {
-    return fail(source.name + " is on shared storage: Block migration can not be used with shared storage.");
-  }
-  if (requested == "false" && local_disk) {
-    return fail(server.uuid + " is not on shared storage: Shared storage live-migration requires "
-                              "either shared storage or boot-from-volume with no local disks.");
-  }
-  m.request_params["block_migration_resolved"] = local_disk;
-
-  const auto host = m.request_params.value("host", std::string());
-  const bool forced = m.request_params.value("force", false) && !host.empty();
-  std::vector<std::string> candidates;
-  std::string nothing_fits = "No valid host was found. There are not enough hosts available.";
-  if (forced) {
-    candidates.push_back(host);  // force skips the filters, not the checks and the claim
-  } else {
-    scheduler::RequestSpec spec;
-    spec.vcpus = server.vcpus;
-    spec.memory_mb = server.memory_mb;
-    spec.disk_gb = local_disk ? server.root_gb : 0;
-    if (!host.empty()) spec.requested_host = host;
-    spec.source_host = source.name;
-    spec.cell = source.cell;
-    spec.hypervisor_type = source.hypervisor_type;
-    spec.min_hypervisor_version = source.hypervisor_version;
-    spec.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
-    spec.ignore_hosts.insert(source.name);
-    spec.max_inbound_migrations = ctx_.options.limits.max_inbound_per_host;
-    const auto index = ctx_.hosts.Current();
-    if (const auto* seen = index->Find(source.name)) {
-      // The guest runs with the source's CPU model (host-model): the destination must offer
-      // all of it. Datastores the source sees make a destination that sees them cheaper.
-      spec.guest_cpu = seen->cpu;
-      spec.source_shared_datastores = seen->shared_datastores;
-    }
-    ctx_.db.Transact([&](store::Tx& tx) { spec.anti_affinity_hosts = store::AntiAffinityHosts(tx, server.uuid); });
-    auto selection = ctx_.scheduler.Select(*index, spec);
-    if (selection.candidates.empty()) {
-      // Inbound headroom is a preference, not a refusal: when every destination that fits is
-      // already receiving its maximum, the migration queues for one (admission enforces the
-      // limit) instead of failing a drain with "No valid host".
-      auto without_headroom = spec;
-      without_headroom.max_inbound_migrations = 0;
-      auto queued_for = ctx_.scheduler.Select(*index, without_headroom);
-      if (!queued_for.candidates.empty()) selection = std::move(queued_for);
-    }
-    for (const auto& c : selection.candidates) candidates.push_back(c.name);
-    nothing_fits = scheduler::NoValidHostMessage(selection);
-  }
-
-  const store::Resources need{server.vcpus, server.memory_mb, local_disk ? server.root_gb : 0};
-  int checked = 0;
-  for (const auto& name : candidates) {
-    if (ctx_.options.migrate_max_retries >= 0 && checked > ctx_.options.migrate_max_retries) break;
-    std::optional<store::Host> dest;
-    ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, name); });
-    if (!dest) continue;
-    if (forced && (!dest->IsUp() || dest->disabled)) {
-      return fail("Compute service of " + name + " is unavailable at this time.");
-    }
-    if (forced && dest->cell != source.cell) {
-      return fail("Cannot live migrate " + server.uuid + " from cell " + source.cell + " to cell " +
-                  dest->cell + ": cross-cell live migration is not supported.");
-    }
-    ++checked;
-    auto spec = BuildSpec(m, server, *dest, &source);  // source_cpu: the CPU pre-check
-    auto check = Call(ctx_.agents, *dest, "check_live_migration_destination", "check-" + name,
-                      m.attempt, spec);
-    if (!check.ok()) {
-      // Nova: MigrationPreCheckError -> the host joins ignore_hosts and the next one is tried.
-      auto next = m;
-      next.ignore_hosts.push_back(name);
-      next.attempt += 1;
-      auto failures = next.request_params.value("precheck_failures", nlohmann::json::array());
-      failures.push_back(name + ": " + check.error);
-      next.request_params["precheck_failures"] = failures;
-      if (!Commit(m, next, "", std::nullopt)) return StepResult::kDone;
-      continue;
-    }
-    auto next = m;
-    next.status = "queued";
-    next.phase = "waiting for a slot";
-    next.dest_compute = dest->name;
-    next.dest_node = dest->name;
-    next.dest_host = dest->host_ip;
-    try {
-      // The source claim moves to the migration and the destination claim is made for the
-      // server in the same transaction as the status change: never half of it.
-      if (!Commit(m, next, "queued", "destination " + dest->name, [&](store::Tx& tx) {
-            store::MoveClaims(tx, server.uuid, m.uuid);
-            if (!store::ClaimIfFits(tx, server.uuid, dest->id, need)) throw ClaimLost{};
-          })) {
-        return StepResult::kDone;
-      }
-    } catch (const ClaimLost&) {
-      continue;  // another request took the room first; the next candidate may have it
-    }
-    if (on_claimed_) on_claimed_(dest->id);
-    return StepResult::kAgain;
-  }
-  auto failures = m.request_params.value("precheck_failures", nlohmann::json::array());
-  if (failures.empty()) return fail(nothing_fits);
-  std::string message = "Migration pre-check error:";
-  for (const auto& f : failures) message += " " + f.get<std::string>() + ";";
-  message.pop_back();
-  return fail(message);
-}
-
-std::vector<std::string> Steps::AdmitQueued() {
-  std::vector<std::string> admitted;
-  const auto& limits = ctx_.options.limits;
-  ctx_.db.Transact([&](store::Tx& tx) {
-    auto view = store::LockSlots(tx);
-    for (const auto& q : view.queued) {
-      const bool fits = view.outbound[q.source] < limits.max_outbound_per_host &&
-                        view.inbound[q.dest] < limits.max_inbound_per_host &&
-                        (limits.max_total == 0 || view.total < limits.max_total);
-      if (!fits) continue;
-      // Fairness holds across controllers: a migration another controller drives keeps its
-      // turn (its slot is counted) and its owner admits it on its own tick.
-      ++view.outbound[q.source];
-      ++view.inbound[q.dest];
-      ++view.total;
-      if (q.lease_owner != ctx_.options.owner) continue;
-      auto m = store::FindLiveMigration(tx, q.uuid);
-      if (!m || m->abort_requested_at) continue;
-      auto next = *m;
-      next.status = "preparing";
-      next.phase = "preparing destination";
-      store::MigrationEvent event{m->status, next.status, "slot_acquired", std::nullopt, Actor(),
-                                  std::nullopt};
-      if (store::SaveLiveMigration(tx, next, ctx_.options.owner, event)) admitted.push_back(q.uuid);
-    }
-  });
-  for (const auto& uuid : admitted) {
-    spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
-    if (on_transition_) on_transition_("queued", "preparing");
-  }
-  return admitted;
-}
-
 StepResult Steps::WhileQueued(store::LiveMigration& m) {
   // Admission to preparing is AdmitQueued's (it needs every queued migration at once).
   if (m.abort_requested_at) return RollBack(m, "cancelled", "aborted", "aborted by request");
@@ -322,6 +136,9 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
   }
   if (m.job_state == "failed") {
+    // Failed in post-copy: the guest's execution had moved to the destination, so there is
+    // nothing left on the source to roll back to.
+    if (m.phase == "postcopy") return SwitchoverFailed(m, m.job_error.value_or("post-copy failed"));
     return RollBack(m, "failed", "copy_failed", m.job_error.value_or("the copy failed"));
   }
   if (m.job_state == "cancelled") {
@@ -428,107 +245,6 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
   int landed = 0;
   ctx_.db.Transact([&](store::Tx& tx) { landed = store::ApplyProgress(tx, source.name, {*job}); });
   return landed > 0 ? StepResult::kAgain : StepResult::kWait;
-}
-
-StepResult Steps::Complete(store::LiveMigration& m) {
-  auto parties = Load(ctx_.db, m);
-  if (!parties.server || !parties.source || !parties.dest) {
-    return FailAfterSwitchover(m, "the server or a host vanished after switch-over");
-  }
-  auto spec = BuildSpec(m, *parties.server, *parties.dest);
-  auto finish = Call(ctx_.agents, *parties.dest, "finish_live_migration_destination", "finish",
-                     m.attempt, spec);
-  if (finish.outcome == Outcome::kUnreachable) return StepResult::kWait;
-  if (finish.outcome == Outcome::kRefused) return FailAfterSwitchover(m, finish.error);
-  std::optional<std::string> note;
-  auto cleanup = Call(ctx_.agents, *parties.source, "cleanup_live_migration_source", "cleanup",
-                      m.attempt, spec);
-  if (cleanup.outcome == Outcome::kUnreachable) {
-    if (parties.source->IsUp()) return StepResult::kWait;
-    note = "source down; its copy of the guest was not cleaned up";
-  } else if (cleanup.outcome == Outcome::kRefused) {
-    return FailAfterSwitchover(m, cleanup.error);
-  }
-  auto next = m;
-  next.status = "completed";
-  next.phase = "done";
-  next.error_reason = note;
-  const std::string server_uuid = m.instance_uuid;
-  const int64_t dest_id = parties.dest->id;
-  const std::string dest_name = parties.dest->name;
-  const std::string migration_uuid = m.uuid;
-  Commit(m, next, "cleaned_up", note, [&](store::Tx& tx) {
-    store::ReleaseClaims(tx, migration_uuid);  // the source claim: the guest left
-    store::FinishServerMove(tx, server_uuid, dest_id, dest_name);
-  });
-  if (on_claimed_) on_claimed_(parties.source->id);
-  return StepResult::kDone;
-}
-
-StepResult Steps::FailAfterSwitchover(store::LiveMigration& m, const std::string& reason) {
-  // The guest runs on the destination: the record follows it even though cleanup failed.
-  std::optional<store::Host> dest;
-  ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
-  auto next = m;
-  next.status = "error";
-  next.phase = "done";
-  next.error_reason = reason;
-  const std::string server_uuid = m.instance_uuid;
-  const std::string migration_uuid = m.uuid;
-  Commit(m, next, "cleanup_failed", reason, [&](store::Tx& tx) {
-    store::ReleaseClaims(tx, migration_uuid);
-    if (dest) {
-      store::FinishServerMove(tx, server_uuid, dest->id, dest->name);
-    } else {
-      store::ClearMigratingTask(tx, server_uuid);
-    }
-  });
-  return StepResult::kDone;
-}
-
-StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,
-                           const std::string& reason) {
-  auto parties = Load(ctx_.db, m);
-  std::string why = reason;
-  const bool prepared = m.status == "preparing" || m.status == "running";
-  if (prepared && parties.dest && parties.server) {
-    auto spec = BuildSpec(m, *parties.server, *parties.dest);
-    auto r = Call(ctx_.agents, *parties.dest, "rollback_live_migration_destination", "rollback",
-                  m.attempt, spec);
-    if (r.outcome == Outcome::kUnreachable) {
-      if (parties.dest->IsUp()) return StepResult::kWait;
-      why += " (destination down: not rolled back there)";
-    } else if (r.outcome == Outcome::kRefused) {
-      // The destination refuses because the guest already switched over and runs there (an
-      // abort or a failure report that raced the end of the copy): the record follows the
-      // guest instead of claiming it is still on the source.
-      if (m.status == "running" && DomainRunsOn(*parties.dest, m.instance_uuid) &&
-          (!parties.source || !DomainRunsOn(*parties.source, m.instance_uuid))) {
-        spdlog::warn("live migration {}: rollback refused, the guest runs on {}: finishing there",
-                     m.uuid, parties.dest->name);
-        auto next = m;
-        next.status = "post-migrating";
-        next.phase = "finishing";
-        return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
-      }
-      why += " (destination rollback failed: " + r.error + ")";
-    }
-  }
-  auto next = m;
-  next.status = to;
-  next.phase = "done";
-  next.error_reason = why;
-  const std::string server_uuid = m.instance_uuid;
-  const std::string migration_uuid = m.uuid;
-  const std::optional<int64_t> dest_id =
-      parties.dest ? std::optional<int64_t>(parties.dest->id) : std::nullopt;
-  Commit(m, next, event, why, [&](store::Tx& tx) {
-    if (dest_id) store::ReleaseClaimsOnHost(tx, server_uuid, *dest_id);
-    store::MoveClaims(tx, migration_uuid, server_uuid);
-    store::ClearMigratingTask(tx, server_uuid);
-  });
-  if (on_claimed_ && dest_id) on_claimed_(*dest_id);
-  return StepResult::kDone;
 }
 
 bool Steps::DomainRunsOn(const store::Host& host, const std::string& uuid) const {

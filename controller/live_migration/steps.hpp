@@ -5,10 +5,13 @@
 // at any point leaves a record the next lease owner can continue from, and it re-sends
 // commands with the same id, which agents answer without acting twice.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "api/wire/live_migration_messages.hpp"
 #include "controller/live_migration/context.hpp"
+#include "controller/store/hosts_store.hpp"
 #include "controller/store/live_migrations_store.hpp"
 
 namespace ferry::controller::live_migration {
@@ -35,7 +38,8 @@ class Steps {
   // running: starts the copy, relays abort and force-complete, enforces the timeouts, and
   // follows the job to -> post-migrating, -> failed or -> cancelled.
   StepResult Monitor(store::LiveMigration& m);
-  // post-migrating -> completed (destination finished, source cleaned up) or -> error.
+  // post-migrating -> completed (destination finished, source cleaned up) or -> error
+  // (either refused; the guest runs on the destination).
   StepResult Complete(store::LiveMigration& m);
 
   // queued -> preparing for the migrations this controller drives, in fair order within the
@@ -54,9 +58,21 @@ class Steps {
   // server's task cleared. `to` is failed or cancelled.
   StepResult RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,
                       const std::string& reason);
-  // The switch-over happened but finishing failed: the record follows the guest to the
-  // destination and ends in error.
-  StepResult FailAfterSwitchover(store::LiveMigration& m, const std::string& reason);
+  // running -> error: the copy failed in post-copy, past the point of no return. The source's
+  // stale copy is removed and the record follows the guest to the destination, in error.
+  StepResult SwitchoverFailed(store::LiveMigration& m, const std::string& reason);
+  // Ends a migration whose guest left the source in error (`event`: switchover_failed or
+  // cleanup_failed): claims on the destination only, the server recorded there.
+  StepResult EndAfterSwitchover(store::LiveMigration& m, const std::string& event,
+                                const std::string& reason);
+  struct SourceCleanup {
+    bool wait = false;         // the source's agent is unreachable but its host is up: retry
+    bool source_down = false;  // its host is down: the copy stays until it returns
+    std::optional<std::string> problem;
+  };
+  // Removes the source's copy of a guest that left it.
+  SourceCleanup CleanUpSource(const store::LiveMigration& m, const store::Host& source,
+                              const wire::LiveMigrationSpec& spec);
   // Commits `next` (a changed copy of m) and whatever `also` does, in one transaction. A status
   // change must be the state table's edge named `event` and appends that event. False, with
   // nothing committed, when the migration is no longer ours (lost lease or compare-and-set).

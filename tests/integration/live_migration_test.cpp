@@ -1,9 +1,11 @@
 // Live migration end to end on the sim driver: real controller and agent processes, real
 // PostgreSQL. One migration observed through every status with progress rising; aborts in
-// queued, preparing and running; force-complete and both timeout actions; the per-host limit;
+// queued, preparing and running; force-complete and both timeout actions; a post-copy that
+// breaks (error, the server on the destination in ERROR); the per-host limit;
 // and 50 concurrent requests racing for a destination with room for 3.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <set>
 #include <thread>
@@ -250,6 +252,46 @@ TEST_F(LiveMigration, TimeoutActionForceCompleteFromAnAggregateOverrideCompletes
   ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
   EXPECT_EQ(lm_->LatestStatus(id), "completed");
   EXPECT_EQ(lm_->Server(id)["OS-EXT-SRV-ATTR:host"], "sim-2");
+}
+
+TEST_F(LiveMigration, PostCopyThatBreaksEndsInErrorWithTheServerOnTheDestination) {
+  // Forced into post-copy, then the link breaks (sim scenario): the destination has the guest's
+  // CPU state, the source the pages that never came. Nothing can be rolled back.
+  Start({"--live-migration-permit-post-copy"},
+        {"--sim-dirty-rate-mbps", "150", "--sim-scenario", "postcopy-fails"});
+  auto id = lm_->ServerOn("sim-1", "busy");
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", nullptr}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitStatus(id, "running"));
+  auto mid = lm_->LatestMigration(id)["id"].get<int64_t>();
+  auto admin = lm_->stack->Admin();
+  admin.SetMicroversion("2.22");
+  ASSERT_EQ(admin.Post("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid) + "/action",
+                       {{"force_complete", nullptr}}).status, 202);
+  ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
+  auto m = lm_->LatestMigration(id);
+  EXPECT_EQ(m["status"], "error");
+  EXPECT_NE(m["error"].get<std::string>().find("post-copy failed"), std::string::npos) << m.dump();
+  auto events = lm_->EventPath(m["uuid"]);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2], "running");
+  EXPECT_EQ(events.back(), "error");
+
+  // The record follows the guest: on sim-2, in ERROR with the reason, claims only there.
+  auto server = lm_->Server(id);
+  EXPECT_EQ(server["status"], "ERROR");
+  EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "sim-2");
+  EXPECT_NE(server["fault"]["message"].get<std::string>().find("post-copy failed"), std::string::npos)
+      << server.dump();
+  EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"sim-2"});
+  EXPECT_EQ(lm_->LeakedClaims(), 0);
+  // The stale source copy is gone; the destination's is paused, waiting for a restart.
+  auto on_source = lm_->AgentDomains("sim-1");
+  EXPECT_EQ(std::count(on_source.begin(), on_source.end(), id), 0);
+  auto on_dest = lm_->AgentDomains("sim-2");
+  EXPECT_EQ(std::count(on_dest.begin(), on_dest.end(), id), 1);
+  EXPECT_FALSE(lm_->RunsOn("sim-2", id));
+  // An ERROR server cannot be live-migrated again (Nova: 409, vm_state error).
+  EXPECT_EQ(lm_->MigrateLive(id, {{"host", nullptr}, {"block_migration", "auto"}}).status, 409);
 }
 
 TEST_F(LiveMigration, PerHostLimitRunsOneOutboundMigrationAtATime) {

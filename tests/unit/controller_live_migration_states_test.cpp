@@ -138,6 +138,8 @@ TEST(LiveMigrationStates, FailureEdgesMatchNova) {
   EXPECT_FALSE(IsAllowed(S::kPostMigrating, S::kFailed));
   EXPECT_FALSE(IsAllowed(S::kPostMigrating, S::kCancelled));
   EXPECT_FALSE(IsAllowed(S::kPreparing, S::kQueued));
+  // No catch-all "failed" out of accepted: the conductor's reasons to give up are pre-checks.
+  EXPECT_FALSE(IsAllowed(S::kAccepted, S::kFailed));
 }
 
 TEST(LiveMigrationStates, StringsRoundTripForEveryStatus) {

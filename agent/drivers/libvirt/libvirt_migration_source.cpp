@@ -47,7 +47,9 @@ void LibvirtDriver::Impl::EndJob(const std::shared_ptr<Job>& job, const std::str
   std::lock_guard lock(mu);
   job->ended = true;
   job->last.state = state;
-  job->last.phase = "done";
+  // A copy that fails after post-copy started has passed the point of no return: the phase
+  // stays "postcopy" so the controller does not roll back a guest whose execution moved on.
+  job->last.phase = state == "failed" && job->forcing && job->post_copy ? "postcopy" : "done";
   job->last.error = error;
   if (state == "completed") {
     job->last.memory_processed = std::max(job->last.memory_processed, job->last.memory_total);
@@ -204,16 +206,18 @@ void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& sp
   DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
   const bool guest_was_here = d != nullptr;
   bool completed = false;
+  bool postcopy_failed = false;  // the copy here is stale: the guest's execution moved on
   std::vector<std::string> copied;
   {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->jobs.find(spec.migration_uuid);
-    completed =
-        it != impl_->jobs.end() && it->second->ended && it->second->last.state == "completed";
+    const bool ended = it != impl_->jobs.end() && it->second->ended;
+    completed = ended && it->second->last.state == "completed";
+    postcopy_failed = ended && it->second->last.state == "failed" && it->second->last.phase == "postcopy";
     if (completed) copied = it->second->copied_disks;
   }
   if (d) {
-    if (!completed && IsActive(d.get(), spec.domain.uuid)) {
+    if (!completed && !postcopy_failed && IsActive(d.get(), spec.domain.uuid)) {
       throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
                                        " still runs here and its migration has not completed");
     }

@@ -89,7 +89,7 @@ bool SimConfig::HasScenario(const std::string& name, const std::string& domain_u
 SimScenario ParseSimScenario(const std::string& spec) {
   static const std::vector<std::string> kKnown = {
       kScenarioPrecheckFails, kScenarioPrepareFails, kScenarioStall, kScenarioSwitchoverFails,
-      kScenarioAgentDiesMidCopy};
+      kScenarioAgentDiesMidCopy, kScenarioPostcopyFails, kScenarioFinishFails};
   SimScenario s;
   auto colon = spec.find(':');
   s.name = spec.substr(0, colon);

@@ -24,6 +24,8 @@ inline constexpr const char* kScenarioPrepareFails = "prepare-fails";
 inline constexpr const char* kScenarioStall = "stall";
 inline constexpr const char* kScenarioSwitchoverFails = "switchover-fails";
 inline constexpr const char* kScenarioAgentDiesMidCopy = "agent-dies-mid-copy";
+inline constexpr const char* kScenarioPostcopyFails = "postcopy-fails";
+inline constexpr const char* kScenarioFinishFails = "finish-fails";
 
 struct SimScenario {
   std::string name;

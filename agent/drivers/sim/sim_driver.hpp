@@ -69,6 +69,7 @@ class SimDriver final : public Driver {
   void OnJobEnded(const wire::LiveMigrationJob& job);
   void OnSourcePower(const std::string& domain_uuid, wire::PowerState power);
   void OnGuestArrived(const std::string& migration_uuid, const std::string& domain_uuid);
+  void OnPostcopyBroken(const std::string& migration_uuid, const std::string& domain_uuid);
   void OnIncomingStart(const std::string& migration_uuid, const std::string& domain_uuid);
   MigrationModelInput ModelInputLocked(const wire::LiveMigrationSpec& spec) const;
   void RememberEndedJobLocked(Jobs& jobs, const wire::LiveMigrationJob& job) const;

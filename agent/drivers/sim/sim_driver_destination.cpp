@@ -75,6 +75,7 @@ std::string SimDriver::PrepareLiveMigrationDestination(const wire::LiveMigration
   IncomingHooks hooks;
   hooks.on_start = [this, mig, uuid](const nlohmann::json&) { OnIncomingStart(mig, uuid); };
   hooks.on_arrived = [this, mig, uuid] { OnGuestArrived(mig, uuid); };
+  hooks.on_postcopy_broken = [this, mig, uuid] { OnPostcopyBroken(mig, uuid); };
   auto listener = std::make_unique<IncomingMigration>(mig, config_.migration_address, hooks);
   std::string uri = listener->Uri();
   incoming_[mig] = std::move(listener);
@@ -101,6 +102,14 @@ wire::Domain SimDriver::FinishLiveMigrationDestination(const wire::LiveMigration
     if (it->second.migration_uuid != spec.migration_uuid) {
       throw Error(Errc::kConflict, "domain " + uuid + " did not arrive by migration " +
                                        spec.migration_uuid);
+    }
+    if (it->second.postcopy_failed) {
+      throw Error(Errc::kConflict, "domain " + uuid + " is paused: its post-copy failed before "
+                                   "every page arrived; it needs a restart");
+    }
+    if (config_.HasScenario(kScenarioFinishFails, uuid)) {
+      throw Error(Errc::kInternal, "finishing the migration on the destination failed (sim "
+                                   "scenario finish-fails); the guest runs here");
     }
     if (it->second.domain.power_state != wire::PowerState::kRunning) {
       auto next = domains_;
@@ -160,6 +169,16 @@ void SimDriver::OnGuestArrived(const std::string& migration_uuid, const std::str
   auto next = domains_;
   next[uuid].incoming = false;
   next[uuid].domain.power_state = wire::PowerState::kRunning;
+  CommitLocked(std::move(next));
+}
+
+void SimDriver::OnPostcopyBroken(const std::string& migration_uuid, const std::string& uuid) {
+  std::lock_guard lock(mu_);
+  auto it = domains_.find(uuid);
+  if (it == domains_.end() || it->second.migration_uuid != migration_uuid) return;
+  auto next = domains_;
+  next[uuid].domain.power_state = wire::PowerState::kPaused;
+  next[uuid].postcopy_failed = true;
   CommitLocked(std::move(next));
 }
 

@@ -98,6 +98,7 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   OutgoingJobFaults faults;
   faults.switchover_fails = config_.HasScenario(kScenarioSwitchoverFails, uuid);
   faults.die_past_half_copy = config_.HasScenario(kScenarioAgentDiesMidCopy, uuid);
+  faults.postcopy_fails = config_.HasScenario(kScenarioPostcopyFails, uuid);
   OutgoingJobHooks hooks;
   hooks.on_end = [this](const wire::LiveMigrationJob& job) { OnJobEnded(job); };
   hooks.on_source_power = [this, uuid](wire::PowerState p) { OnSourcePower(uuid, p); };
@@ -187,7 +188,10 @@ void SimDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) 
   auto it = domains_.find(uuid);
   if (it == domains_.end()) return;
   auto rec = jobs_.find(spec.migration_uuid);
-  if (rec == jobs_.end() || rec->second.state != "completed") {
+  // A post-copy that failed left a stale copy here: its execution moved to the destination.
+  const bool left = rec != jobs_.end() && (rec->second.state == "completed" ||
+                                           (rec->second.state == "failed" && rec->second.phase == "postcopy"));
+  if (!left) {
     throw Error(Errc::kConflict, "domain " + uuid + " still runs on this host and migration " +
                                      spec.migration_uuid + " has not completed here");
   }

@@ -32,6 +32,12 @@ void IncomingMigration::Run() {
     try {
       Serve(*conn);
     } catch (const std::exception& e) {
+      if (arrived_ && pages_pending_) {
+        spdlog::warn("ferry-sim: post-copy link lost migration={} error=\"{}\"", migration_uuid_,
+                     e.what());
+        pages_pending_ = false;
+        hooks_.on_postcopy_broken();
+      }
       if (arrived_) continue;  // the source hangs up once the guest is here: the normal end
       // The source is gone or spoke nonsense: its job fails on its side; keep listening so a
       // rollback (or a retried start) finds this side as prepare left it.
@@ -58,6 +64,7 @@ void IncomingMigration::Serve(LinkConnection& conn) {
       } else if (type == "postcopy" || type == "switchover") {
         hooks_.on_arrived();
         arrived_ = true;
+        pages_pending_ = type == "postcopy";
         spdlog::info("ferry-sim: guest arrived migration={} via={}", migration_uuid_, type);
         conn.Send(json{{"type", "ack"}});
       } else if (type == "cancel") {

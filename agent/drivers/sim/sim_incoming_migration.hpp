@@ -19,6 +19,9 @@ struct IncomingHooks {
   std::function<void(const nlohmann::json& start)> on_start;
   // The guest runs here now. Throw to refuse (the source then keeps it).
   std::function<void()> on_arrived;
+  // The link broke during post-copy, before the source sent its last pages: the guest here
+  // cannot go on (QEMU pauses it), and the source's copy cannot either.
+  std::function<void()> on_postcopy_broken;
 };
 
 class IncomingMigration {
@@ -40,6 +43,8 @@ class IncomingMigration {
   LinkListener listener_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> arrived_{false};
+  // Arrived by post-copy and the source has not yet said the last page is here.
+  std::atomic<bool> pages_pending_{false};
   std::thread thread_;
 };
 

@@ -131,6 +131,16 @@ void OutgoingJob::RunCopy() {
       conn.Send(json{{"type", "postcopy"}});
       AwaitReply(conn, "postcopy");
       guest_left_ = true;
+      if (faults_.postcopy_fails) {
+        Publish();
+        // Leaving closes the link: the destination notices the pages it still needs will not
+        // come, as QEMU's does, and pauses the guest there.
+        throw Error(Errc::kUnavailable,
+                    "post-copy failed: the migration link broke with " +
+                        std::to_string(Snapshot().memory_remaining / (1024 * 1024)) +
+                        " MiB still on the source (sim scenario postcopy-fails); the guest is "
+                        "paused and needs a restart on the destination");
+      }
     }
     if (faults_.die_past_half_copy && model_.FirstPassFraction() > 0.5) {
       spdlog::critical("ferry-sim: scenario agent-dies-mid-copy: exiting {} at {:.0f}% copied",

@@ -46,6 +46,7 @@ nlohmann::json ToJson(const SimDomain& d) {
   j["dirty_rate_bytes_per_s"] = d.dirty_rate_bytes_per_s;
   if (!d.migration_uuid.empty()) j["migration_uuid"] = d.migration_uuid;
   if (d.incoming) j["incoming"] = true;
+  if (d.postcopy_failed) j["postcopy_failed"] = true;
   return j;
 }
 
@@ -55,6 +56,7 @@ SimDomain FromJson(const nlohmann::json& j) {
   d.dirty_rate_bytes_per_s = j.value("dirty_rate_bytes_per_s", int64_t{0});
   d.migration_uuid = j.value("migration_uuid", "");
   d.incoming = j.value("incoming", false);
+  d.postcopy_failed = j.value("postcopy_failed", false);
   return d;
 }
 

@@ -18,6 +18,9 @@ struct SimDomain {
   // is still incoming (prepared, paused, not switched over yet).
   std::string migration_uuid;
   bool incoming = false;
+  // Arrived by post-copy whose link broke before the last page: paused, and only a restart
+  // (not finishing the migration) can run it again.
+  bool postcopy_failed = false;
 };
 
 // Everything the sim must remember across agent restarts: its domains, and the outcome of its

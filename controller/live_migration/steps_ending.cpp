@@ -1,0 +1,155 @@
+// The steps that end a migration whose outcome is known: after switch-over (completed, or
+// error when finishing, cleaning up or post-copy failed) and before it (rolled back: failed or
+// cancelled). Each commits the final status, claims and server in one transaction.
+#include <spdlog/spdlog.h>
+
+#include "common/time_format.hpp"
+#include "controller/live_migration/agent_calls.hpp"
+#include "controller/live_migration/steps.hpp"
+#include "controller/live_migration/steps_parties.hpp"
+#include "controller/store/claims_store.hpp"
+
+namespace ferry::controller::live_migration {
+
+using Outcome = CallResult::Outcome;
+
+StepResult Steps::Complete(store::LiveMigration& m) {
+  auto parties = Load(ctx_.db, m);
+  if (!parties.server || !parties.source || !parties.dest) {
+    return EndAfterSwitchover(m, "cleanup_failed", "the server or a host vanished after switch-over");
+  }
+  auto spec = BuildSpec(m, *parties.server, *parties.dest);
+  auto finish = Call(ctx_.agents, *parties.dest, "finish_live_migration_destination", "finish",
+                     m.attempt, spec);
+  if (finish.outcome == Outcome::kUnreachable) return StepResult::kWait;
+  // The source's copy goes even when finishing failed: the guest left it either way.
+  auto cleanup = CleanUpSource(m, *parties.source, spec);
+  if (cleanup.wait) return StepResult::kWait;
+  if (finish.outcome == Outcome::kRefused) {
+    std::string why = "finishing on " + parties.dest->name + " failed: " + finish.error;
+    if (cleanup.problem) why += "; " + *cleanup.problem;
+    return EndAfterSwitchover(m, "cleanup_failed", why);
+  }
+  if (cleanup.problem && !cleanup.source_down) return EndAfterSwitchover(m, "cleanup_failed", *cleanup.problem);
+  auto next = m;
+  next.status = "completed";
+  next.phase = "done";
+  next.error_reason = cleanup.problem;  // a source that is down keeps its stale copy for now
+  const std::string server_uuid = m.instance_uuid;
+  const int64_t dest_id = parties.dest->id;
+  const std::string dest_name = parties.dest->name;
+  const std::string migration_uuid = m.uuid;
+  Commit(m, next, "cleaned_up", cleanup.problem, [&](store::Tx& tx) {
+    store::ReleaseClaims(tx, migration_uuid);  // the source claim: the guest left
+    store::FinishServerMove(tx, server_uuid, dest_id, dest_name);
+  });
+  if (on_claimed_) on_claimed_(parties.source->id);
+  return StepResult::kDone;
+}
+
+StepResult Steps::SwitchoverFailed(store::LiveMigration& m, const std::string& reason) {
+  auto parties = Load(ctx_.db, m);
+  std::string why = reason;
+  if (parties.server && parties.source && parties.dest) {
+    // The source's copy is stale (its CPU state moved on) and ferry does not resume a broken
+    // post-copy, so it goes: the destination's is the one a restart brings back.
+    auto cleanup = CleanUpSource(m, *parties.source, BuildSpec(m, *parties.server, *parties.dest));
+    if (cleanup.wait) return StepResult::kWait;
+    if (cleanup.problem) why += "; " + *cleanup.problem;
+  }
+  return EndAfterSwitchover(m, "switchover_failed", why);
+}
+
+Steps::SourceCleanup Steps::CleanUpSource(const store::LiveMigration& m, const store::Host& source,
+                                          const wire::LiveMigrationSpec& spec) {
+  auto r = Call(ctx_.agents, source, "cleanup_live_migration_source", "cleanup", m.attempt, spec);
+  SourceCleanup out;
+  if (r.outcome == Outcome::kUnreachable) {
+    if (source.IsUp()) {
+      out.wait = true;
+    } else {
+      out.source_down = true;
+      out.problem = "source down; its copy of the guest was not cleaned up";
+    }
+  } else if (r.outcome == Outcome::kRefused) {
+    out.problem = "cleaning up " + source.name + " failed: " + r.error;
+  }
+  return out;
+}
+
+StepResult Steps::EndAfterSwitchover(store::LiveMigration& m, const std::string& event,
+                                     const std::string& reason) {
+  // The guest's execution is on the destination: the record follows it there.
+  std::optional<store::Host> dest;
+  ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
+  auto next = m;
+  next.status = "error";
+  next.phase = "done";
+  next.error_reason = reason;
+  const std::string server_uuid = m.instance_uuid;
+  const std::string migration_uuid = m.uuid;
+  // A broken post-copy leaves a guest that no host can run until it is restarted: the server
+  // is in error, with the reason as its fault, as Nova shows a server that needs a hard reboot.
+  const bool guest_broken = event == "switchover_failed";
+  const auto now = ctx_.clock.Now();
+  Commit(m, next, event, reason, [&](store::Tx& tx) {
+    store::ReleaseClaims(tx, migration_uuid);
+    if (dest) {
+      store::FinishServerMove(tx, server_uuid, dest->id, dest->name);
+    } else {
+      store::ClearMigratingTask(tx, server_uuid);
+    }
+    if (guest_broken) {
+      store::MarkServerError(tx, server_uuid,
+                             {{"code", 500}, {"message", reason}, {"created", FormatNovaTime(now)}}, now);
+    }
+  });
+  return StepResult::kDone;
+}
+
+StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,
+                           const std::string& reason) {
+  auto parties = Load(ctx_.db, m);
+  std::string why = reason;
+  const bool prepared = m.status == "preparing" || m.status == "running";
+  if (prepared && parties.dest && parties.server) {
+    auto spec = BuildSpec(m, *parties.server, *parties.dest);
+    auto r = Call(ctx_.agents, *parties.dest, "rollback_live_migration_destination", "rollback",
+                  m.attempt, spec);
+    if (r.outcome == Outcome::kUnreachable) {
+      if (parties.dest->IsUp()) return StepResult::kWait;
+      why += " (destination down: not rolled back there)";
+    } else if (r.outcome == Outcome::kRefused) {
+      // The destination refuses because the guest already switched over and runs there (an
+      // abort or a failure report that raced the end of the copy): the record follows the
+      // guest instead of claiming it is still on the source.
+      if (m.status == "running" && DomainRunsOn(*parties.dest, m.instance_uuid) &&
+          (!parties.source || !DomainRunsOn(*parties.source, m.instance_uuid))) {
+        spdlog::warn("live migration {}: rollback refused, the guest runs on {}: finishing there",
+                     m.uuid, parties.dest->name);
+        auto next = m;
+        next.status = "post-migrating";
+        next.phase = "finishing";
+        return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
+      }
+      why += " (destination rollback failed: " + r.error + ")";
+    }
+  }
+  auto next = m;
+  next.status = to;
+  next.phase = "done";
+  next.error_reason = why;
+  const std::string server_uuid = m.instance_uuid;
+  const std::string migration_uuid = m.uuid;
+  const std::optional<int64_t> dest_id =
+      parties.dest ? std::optional<int64_t>(parties.dest->id) : std::nullopt;
+  Commit(m, next, event, why, [&](store::Tx& tx) {
+    if (dest_id) store::ReleaseClaimsOnHost(tx, server_uuid, *dest_id);
+    store::MoveClaims(tx, migration_uuid, server_uuid);
+    store::ClearMigratingTask(tx, server_uuid);
+  });
+  if (on_claimed_ && dest_id) on_claimed_(*dest_id);
+  return StepResult::kDone;
+}
+
+}  // namespace ferry::controller::live_migration
