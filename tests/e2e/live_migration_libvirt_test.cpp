@@ -1,7 +1,8 @@
 // Live migration of real QEMU guests through the whole stack (see libvirt_e2e.hpp): a copy that
 // converges, with progress rising in the API and the data on the migration network; an abort
-// while running; force-complete of a copy that cannot converge, by post-copy and by pausing.
-// Every case proves from the guest's own heartbeat where it runs at the end.
+// while running; force-complete of a copy that cannot converge, by post-copy and by pausing; a
+// post-copy whose destination QEMU dies (error, the server recorded on the destination).
+// Every case that ends with a running guest proves from its own heartbeat where it runs.
 #include "tests/e2e/libvirt_e2e.hpp"
 
 namespace ferry::testing {
@@ -133,6 +134,63 @@ TEST_F(LiveMigrationLibvirt, ForceCompleteSwitchesToPostCopy) {
 
 TEST_F(LiveMigrationLibvirt, ForceCompletePausesTheGuestWhenPostCopyIsNotPermitted) {
   ForceCompletes(kSlowLink, "e2e-pause", "pausing the guest");
+}
+
+// Post-copy past the point of no return, then the destination's QEMU dies: the pages still on
+// the source can never reach a running guest. Nothing can be rolled back (the source's copy
+// is stale), so the migration ends in error and the server is recorded, in ERROR, on the
+// destination, where a hard reboot would bring it back; the stale source copy is removed.
+TEST_F(LiveMigrationLibvirt, PostCopyWhoseDestinationDiesEndsInErrorOnTheDestination) {
+  auto policy = kSlowLink;
+  policy.push_back("--live-migration-permit-post-copy");
+  Start(policy, kNotConverging);
+  const std::string name = "e2e-postcopy-lost";
+  auto id = GuestOn("kvm-1", name, 4);
+  json m = StartCopy(id);
+  ASSERT_FALSE(m.is_null());
+
+  // 2 Mbit/s out of kvm-1's migration interface: the post-copy of ~100 MiB takes minutes, so
+  // the destination can be killed while pages are still missing there.
+  const std::string shape = "exec kvm-1 -- tc qdisc %s dev mig0 root tbf rate 2mbit burst 32kbit latency 400ms";
+  int rc = 0;
+  char cmd[256];
+  std::snprintf(cmd, sizeof cmd, shape.c_str(), "add");
+  bed().Script(cmd, &rc);
+  ASSERT_EQ(rc, 0) << "tc on kvm-1's mig0";
+  struct Unshape {
+    const LibvirtTestbed& bed;
+    ~Unshape() { bed.Script("exec kvm-1 -- tc qdisc del dev mig0 root >/dev/null 2>&1"); }
+  } unshape{bed()};
+
+  auto admin = lm_->stack->Admin();
+  admin.SetMicroversion("2.22");
+  auto r = admin.Post(MigrationPath(id, m) + "/action", {{"force_complete", nullptr}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  std::string state;
+  ASSERT_TRUE(Stack::WaitFor([&] {
+    state = bed().Script("virsh kvm-1 domstate --reason " + name);
+    return state.find("post-copy") != std::string::npos;
+  }, 60s)) << "the source never switched to post-copy: " << state;
+  bed().Script("virsh kvm-2 destroy " + name + " >/dev/null 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << "destroying the destination's QEMU";
+
+  auto w = WatchUntilTerminal(id, 120s);
+  ASSERT_TRUE(w.ended) << w.last.dump();
+  EXPECT_EQ(w.last["status"], "error") << w.last.dump();
+  const std::string error = w.last["error"].is_string() ? w.last["error"].get<std::string>() : "";
+  EXPECT_NE(error.find("post-copy"), std::string::npos) << w.last.dump();
+  std::fprintf(stderr, "migration error: %s\n", error.c_str());
+  EXPECT_NE(lm_->stack->AgentLog("kvm-1").find("failed in post-copy"), std::string::npos);
+
+  auto server = lm_->Server(id);
+  EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "kvm-2");
+  EXPECT_EQ(server["status"], "ERROR") << server.dump();
+  EXPECT_TRUE(server.contains("fault")) << server.dump();
+  EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-2"});
+  EXPECT_EQ(lm_->LeakedClaims(), 0);
+  auto on_source = bed().Domains("kvm-1");
+  EXPECT_EQ(std::count(on_source.begin(), on_source.end(), name), 0) << "the stale source copy is removed";
+  EXPECT_FALSE(bed().Running("kvm-2", name));
 }
 
 }  // namespace

@@ -59,7 +59,9 @@ struct LibvirtDriver::Impl {
 
   // migration source (libvirt_migration_source.cpp)
   void RunMigration(const std::shared_ptr<Job>& job);
-  void EndJob(const std::shared_ptr<Job>& job, const std::string& state, const std::string& error);
+  // past_postcopy_switch: a failure after post-copy moved the guest's execution away.
+  void EndJob(const std::shared_ptr<Job>& job, const std::string& state, const std::string& error,
+              bool past_postcopy_switch = false);
   // Raises the allowed downtime along `steps` until the job ends (runs on its own thread).
   void StepDowntime(const std::shared_ptr<Job>& job, const std::vector<DowntimeStep>& steps);
   // Writes the job to the store; the caller holds mu.

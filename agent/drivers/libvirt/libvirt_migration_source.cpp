@@ -43,13 +43,13 @@ Flags MigrationFlags(const wire::LiveMigrationSpec& spec, const std::vector<wire
 }  // namespace
 
 void LibvirtDriver::Impl::EndJob(const std::shared_ptr<Job>& job, const std::string& state,
-                                 const std::string& error) {
+                                 const std::string& error, bool past_postcopy_switch) {
   std::lock_guard lock(mu);
   job->ended = true;
   job->last.state = state;
-  // A copy that fails after post-copy started has passed the point of no return: the phase
+  // A copy that fails after the post-copy switch has passed the point of no return: the phase
   // stays "postcopy" so the controller does not roll back a guest whose execution moved on.
-  job->last.phase = state == "failed" && job->forcing && job->post_copy ? "postcopy" : "done";
+  job->last.phase = past_postcopy_switch ? "postcopy" : "done";
   job->last.error = error;
   if (state == "completed") {
     job->last.memory_processed = std::max(job->last.memory_processed, job->last.memory_total);
@@ -158,8 +158,13 @@ void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Job>& job) {
         spdlog::info("libvirt: migration {} cancelled: {}", spec.migration_uuid, message);
         EndJob(job, "cancelled", "");
       } else {
-        spdlog::warn("libvirt: migration {} failed: {}", spec.migration_uuid, message);
-        EndJob(job, "failed", "libvirt: migration failed: " + message);
+        // Asking for post-copy is not the switch itself: only the guest's state here says
+        // whether its execution had moved to the destination when the copy failed.
+        const bool switched = PausedByPostcopy(d.get());
+        spdlog::warn("libvirt: migration {} failed{}: {}", spec.migration_uuid,
+                     switched ? " in post-copy" : "", message);
+        EndJob(job, "failed", "libvirt: migration failed" + std::string(switched ? " in post-copy" : "") +
+                                  ": " + message, switched);
       }
     }
   } catch (const std::exception& e) {
@@ -217,7 +222,7 @@ void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& sp
     if (completed) copied = it->second->copied_disks;
   }
   if (d) {
-    if (!completed && !postcopy_failed && IsActive(d.get(), spec.domain.uuid)) {
+    if (!completed && !(postcopy_failed && PausedByPostcopy(d.get())) && IsActive(d.get(), spec.domain.uuid)) {
       throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
                                        " still runs here and its migration has not completed");
     }

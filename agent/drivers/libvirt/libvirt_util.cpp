@@ -100,6 +100,14 @@ bool IsActive(virDomainPtr d, const std::string& what) {
   return r == 1;
 }
 
+bool PausedByPostcopy(virDomainPtr d) {
+  int state = 0;
+  int reason = 0;
+  if (virDomainGetState(d, &state, &reason, 0) != 0) return false;
+  return state == VIR_DOMAIN_PAUSED &&
+         (reason == VIR_DOMAIN_PAUSED_POSTCOPY || reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED);
+}
+
 std::string XmlDesc(virDomainPtr d, const std::string& what) {
   CString xml(virDomainGetXMLDesc(d, 0));
   if (!xml) ThrowLibvirt("XML of domain " + what);

@@ -61,6 +61,9 @@ struct DomState {
 };
 DomState GetState(virDomainPtr d, const std::string& what);
 bool IsActive(virDomainPtr d, const std::string& what);
+// Paused because post-copy moved its execution away (during post-copy, or after it failed):
+// this copy is stale and can never run again on its own.
+bool PausedByPostcopy(virDomainPtr d);
 // The domain's live XML (the running definition, with the paths as libvirtd sees them).
 std::string XmlDesc(virDomainPtr d, const std::string& what);
 
