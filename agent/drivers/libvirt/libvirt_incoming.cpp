@@ -57,14 +57,8 @@ void IncomingRecords::Erase(const std::string& migration_uuid) {
 }
 
 std::set<std::string> DiskPathsInUse(virConnectPtr conn, const LibvirtConfig& config) {
-  virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(conn, &doms, 0);
-  if (n < 0) ThrowLibvirt("listing domains");
-  std::vector<DomainPtr> owned;
-  for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
-  free(doms);  // NOLINT: libvirt allocates with malloc
   std::set<std::string> out;
-  for (auto& d : owned) {
+  for (auto& d : AllDomains(conn)) {
     CString xml(virDomainGetXMLDesc(d.get(), 0));
     if (!xml) continue;  // vanished meanwhile
     for (const auto& disk : ParseDisks(xml.get(), config.shared_dir)) out.insert(disk.path);

@@ -58,15 +58,8 @@ DriverInfo LibvirtDriver::Info() {
 }
 
 std::vector<wire::Domain> LibvirtDriver::ListDomains() {
-  virConnectPtr c = impl_->Conn();
-  virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(c, &doms, 0);
-  if (n < 0) ThrowLibvirt("listing domains");
-  std::vector<DomainPtr> owned;
-  for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
-  free(doms);  // NOLINT: libvirt allocates with malloc
   std::vector<wire::Domain> out;
-  for (auto& d : owned) {
+  for (auto& d : AllDomains(impl_->Conn())) {
     // A domain can vanish between list and describe (a migration ending): skip only that.
     try {
       out.push_back(Describe(d.get(), impl_->config));

@@ -88,6 +88,16 @@ DomainPtr LookupByUuid(virConnectPtr conn, const std::string& uuid) {
   return DomainPtr(d);
 }
 
+std::vector<DomainPtr> AllDomains(virConnectPtr conn) {
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(conn, &doms, 0);
+  if (n < 0) ThrowLibvirt("listing domains");
+  std::vector<DomainPtr> owned;
+  for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
+  free(doms);  // NOLINT: libvirt allocates with malloc
+  return owned;
+}
+
 DomState GetState(virDomainPtr d, const std::string& what) {
   DomState s;
   if (virDomainGetState(d, &s.state, &s.reason, 0) < 0) ThrowLibvirt("state of " + what);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ferry::agent::libvirt {
 
@@ -54,6 +55,8 @@ ConnPtr Connect(const std::string& uri);
 
 // nullptr when the hypervisor has no such domain; throws on any other failure.
 DomainPtr LookupByUuid(virConnectPtr conn, const std::string& uuid);
+// Every domain the hypervisor has, running or not, ours or foreign.
+std::vector<DomainPtr> AllDomains(virConnectPtr conn);
 
 struct DomState {
   int state = VIR_DOMAIN_NOSTATE;
