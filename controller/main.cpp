@@ -38,6 +38,7 @@ struct ServeOptions {
   std::string agent_command_token_file;
   int service_down_time_s = 60;                // Nova's service_down_time default
   int heartbeat_interval_s = 10;               // Nova's report_interval default
+  int max_domains_per_host = conductor::kDefaultMaxDomainsPerHost;  // see its comment
   int api_threads = 16;                        // concurrent API connections (keep-alive pins one)
   int db_pool = 8;                             // the API threads share these; 2-core hosts
   int build_workers = 4;                       // server create/delete drivers in parallel
@@ -116,7 +117,8 @@ int Serve(const ServeOptions& o) {
   agent_client::AgentClient agents(ReadSecret(o.agent_command_token_file));
   store::Database db(o.dsn, o.db_pool);
   Clock& clock = DefaultClock();
-  conductor::HostRegistry registry(db, clock, std::chrono::seconds(o.heartbeat_interval_s));
+  conductor::HostRegistry registry(db, clock, std::chrono::seconds(o.heartbeat_interval_s),
+                                   o.max_domains_per_host);
   // One in-memory view of every host for all placements (new servers and live migrations).
   conductor::HostSnapshot host_snapshot(db, clock);
   conductor::ServerLifecycle lifecycle(db, agents, clock, o.build_workers, host_snapshot);
@@ -224,6 +226,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 86400))->capture_default_str();
   serve->add_option("--heartbeat-interval", o.heartbeat_interval_s, "seconds between agent heartbeats (told to agents)")
       ->check(CLI::Range(1, 3600))->capture_default_str();
+  serve
+      ->add_option("--max-domains-per-host", o.max_domains_per_host,
+                   "domains one registration or heartbeat may report; more gets 400")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   serve->add_option("--api-threads", o.api_threads)->check(CLI::Range(2, 1024))->capture_default_str();
   serve->add_option("--db-pool", o.db_pool)->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--port-file", o.port_file, "write the bound port here");

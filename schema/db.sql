@@ -255,6 +255,16 @@ CREATE SEQUENCE public.migrations_id_seq
 
 ALTER SEQUENCE public.migrations_id_seq OWNED BY public.migrations.id;
 
+CREATE TABLE public.misplaced_domains (
+    host_id bigint NOT NULL,
+    server_uuid uuid NOT NULL,
+    kind text NOT NULL,
+    power_state integer NOT NULL,
+    first_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT misplaced_domains_kind_check CHECK ((kind = ANY (ARRAY['elsewhere'::text, 'missing'::text])))
+);
+
 CREATE TABLE public.schema_migrations (
     version integer NOT NULL,
     name text NOT NULL,
@@ -288,6 +298,29 @@ CREATE SEQUENCE public.server_groups_id_seq
     CACHE 1;
 
 ALTER SEQUENCE public.server_groups_id_seq OWNED BY public.server_groups.id;
+
+CREATE TABLE public.server_observations (
+    id bigint NOT NULL,
+    instance_uuid uuid NOT NULL,
+    request_id text NOT NULL,
+    action text NOT NULL,
+    event text NOT NULL,
+    result text NOT NULL,
+    host text,
+    details text,
+    project_id text,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT server_observations_result_check CHECK ((result = ANY (ARRAY['Success'::text, 'Error'::text])))
+);
+
+CREATE SEQUENCE public.server_observations_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.server_observations_id_seq OWNED BY public.server_observations.id;
 
 CREATE TABLE public.servers (
     id bigint NOT NULL,
@@ -360,6 +393,8 @@ ALTER TABLE ONLY public.migrations ALTER COLUMN id SET DEFAULT nextval('public.m
 
 ALTER TABLE ONLY public.server_groups ALTER COLUMN id SET DEFAULT nextval('public.server_groups_id_seq'::regclass);
 
+ALTER TABLE ONLY public.server_observations ALTER COLUMN id SET DEFAULT nextval('public.server_observations_id_seq'::regclass);
+
 ALTER TABLE ONLY public.servers ALTER COLUMN id SET DEFAULT nextval('public.servers_id_seq'::regclass);
 
 ALTER TABLE ONLY public.aggregate_hosts
@@ -425,6 +460,9 @@ ALTER TABLE ONLY public.migrations
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_uuid_key UNIQUE (uuid);
 
+ALTER TABLE ONLY public.misplaced_domains
+    ADD CONSTRAINT misplaced_domains_pkey PRIMARY KEY (host_id, server_uuid);
+
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
@@ -439,6 +477,9 @@ ALTER TABLE ONLY public.server_groups
 
 ALTER TABLE ONLY public.server_groups
     ADD CONSTRAINT server_groups_uuid_key UNIQUE (uuid);
+
+ALTER TABLE ONLY public.server_observations
+    ADD CONSTRAINT server_observations_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.servers
     ADD CONSTRAINT servers_pkey PRIMARY KEY (id);
@@ -481,6 +522,10 @@ CREATE INDEX migrations_updated_idx ON public.migrations USING btree (updated_at
 
 CREATE INDEX migrations_user_created_idx ON public.migrations USING btree (user_id, created_at DESC, id DESC);
 
+CREATE INDEX misplaced_domains_server_idx ON public.misplaced_domains USING btree (server_uuid);
+
+CREATE INDEX server_observations_instance_idx ON public.server_observations USING btree (instance_uuid, id);
+
 CREATE INDEX servers_busy_idx ON public.servers USING btree (task_state) WHERE (task_state IS NOT NULL);
 
 CREATE INDEX servers_host_idx ON public.servers USING btree (host_id);
@@ -512,6 +557,9 @@ ALTER TABLE ONLY public.migration_events
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_status_fkey FOREIGN KEY (status) REFERENCES public.migration_statuses(status);
+
+ALTER TABLE ONLY public.misplaced_domains
+    ADD CONSTRAINT misplaced_domains_host_id_fkey FOREIGN KEY (host_id) REFERENCES public.hosts(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.server_group_members
     ADD CONSTRAINT server_group_members_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.server_groups(id) ON DELETE CASCADE;

@@ -1,5 +1,7 @@
 // /v2.1/ferry/unmanaged-domains: domains agents report that ferry does not manage. They are
 // shown, never adopted silently; an admin adopts one explicitly with a flavor that matches it.
+// /v2.1/ferry/misplaced-domains: managed servers a host reports that are recorded on another
+// (running twice), or that their own host no longer reports. Shown, never acted on.
 #include "common/errors.hpp"
 #include "common/time_format.hpp"
 #include "common/uuid.hpp"
@@ -10,6 +12,7 @@
 #include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/inventory_store.hpp"
 
 namespace ferry::controller::api {
 namespace {
@@ -20,6 +23,16 @@ json View(const store::UnmanagedDomain& d) {
   return {{"uuid", d.uuid},           {"name", d.name},
           {"host", d.host},           {"vcpus", d.vcpus},
           {"memory_mb", d.memory_mb}, {"disk_gb", d.disk_gb},
+          {"power_state", d.power_state},
+          {"first_seen_at", FormatNovaTime(d.first_seen_at)},
+          {"last_seen_at", FormatNovaTime(d.last_seen_at)}};
+}
+
+json View(const store::MisplacedDomain& d) {
+  return {{"server_uuid", d.server_uuid},
+          {"kind", d.kind},
+          {"host", d.host},
+          {"recorded_host", d.recorded_host ? json(*d.recorded_host) : json(nullptr)},
           {"power_state", d.power_state},
           {"first_seen_at", FormatNovaTime(d.first_seen_at)},
           {"last_seen_at", FormatNovaTime(d.last_seen_at)}};
@@ -52,6 +65,13 @@ void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps) {
       for (const auto& d : store::ListUnmanagedDomains(tx)) list.push_back(View(d));
     });
     return Response{200, {{"unmanaged_domains", list}}};
+  });
+  api.Route("GET", "/v2\\.1/ferry/misplaced-domains", Access::kAdmin, [&deps](Request&) {
+    json list = json::array();
+    deps.db.Transact([&](store::Tx& tx) {
+      for (const auto& d : store::ListMisplacedDomains(tx)) list.push_back(View(d));
+    });
+    return Response{200, {{"misplaced_domains", list}}};
   });
   api.Route("POST", "/v2\\.1/ferry/unmanaged-domains/([^/]+)/action", Access::kAdmin,
             [&deps](Request& req) { return Adopt(deps, req); });

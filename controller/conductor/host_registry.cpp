@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+#include <set>
+
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/store/hosts_store.hpp"
@@ -9,9 +13,32 @@
 namespace ferry::controller::conductor {
 namespace {
 
-void ValidateDomains(const std::vector<wire::Domain>& domains) {
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Settled: a heartbeat's inventory is listed just before it is sent, so a server record changed
+// less than two heartbeat intervals ago may be newer than the inventory that contradicts it.
+std::chrono::seconds SettleTime(std::chrono::seconds heartbeat_interval) {
+  return 2 * heartbeat_interval;
+}
+
+}  // namespace
+
+void HostRegistry::ValidateDomains(const std::vector<wire::Domain>& domains) const {
+  if (domains.size() > static_cast<size_t>(max_domains_per_host_)) {
+    throw Error(Errc::kBadRequest, "a host may report at most " +
+                                       std::to_string(max_domains_per_host_) + " domains, got " +
+                                       std::to_string(domains.size()) +
+                                       " (controller option --max-domains-per-host)");
+  }
+  std::set<std::string> seen;
   for (const auto& d : domains) {
     if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "domain uuid '" + d.uuid + "' is not a UUID");
+    if (!seen.insert(Lower(d.uuid)).second) {
+      throw Error(Errc::kBadRequest, "domain " + d.uuid + " is reported twice");
+    }
     if (d.vcpus < 0 || d.memory_mb < 0 || d.disk_gb < 0) {
       throw Error(Errc::kBadRequest, "domain " + d.uuid + " has negative sizes");
     }
@@ -24,8 +51,6 @@ void ValidateDomains(const std::vector<wire::Domain>& domains) {
   }
 }
 
-}  // namespace
-
 void HostRegistry::SyncInventory(store::Tx& tx, int64_t host_id, const std::string& host,
                                  const std::vector<wire::Domain>& domains) {
   std::vector<store::ReportedDomain> reported;
@@ -34,9 +59,28 @@ void HostRegistry::SyncInventory(store::Tx& tx, int64_t host_id, const std::stri
     reported.push_back({d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb,
                         static_cast<int>(d.power_state), nlohmann::json(d.disks)});
   }
-  for (const auto& uuid : store::SyncUnmanagedDomains(tx, host_id, reported, clock_.Now())) {
+  const TimePoint now = clock_.Now();
+  for (const auto& uuid : store::SyncUnmanagedDomains(tx, host_id, reported, now)) {
     // Reported, never adopted on our own: an admin decides (POST .../unmanaged-domains/{id}/action).
     spdlog::warn("unmanaged domain reported host={} domain={}", host, uuid);
+  }
+  const auto settle = SettleTime(heartbeat_interval_);
+  for (const auto& f : store::SyncMisplacedDomains(tx, host_id, reported, now, settle)) {
+    // Flagged, never acted on: which copy is the right one is an operator's call.
+    if (f.kind == "elsewhere") {
+      spdlog::warn(
+          "server running elsewhere server={} host={} recorded_host={} power_state={} "
+          "reason=reported by a host that is not its own",
+          f.server_uuid, host, f.recorded_host.value_or("none"), f.power_state);
+    } else {
+      spdlog::warn("server missing server={} host={} reason=its host no longer reports it",
+                   f.server_uuid, host);
+    }
+  }
+  for (const auto& c : store::SyncPowerStates(tx, host_id, reported, now, settle)) {
+    spdlog::info("server power state synced server={} host={} power_state={}->{} vm_state={}->{}",
+                 c.server_uuid, host, c.old_power_state, c.new_power_state, c.old_vm_state,
+                 c.new_vm_state);
   }
 }
 

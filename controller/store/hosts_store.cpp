@@ -77,24 +77,10 @@ UPDATE hosts SET disabled = coalesce($2, disabled),
                  updated_at = to_timestamp($6)
 WHERE id = $1)sql"};
 
-constexpr Statement kUpsertUnmanaged{"unmanaged_upsert", R"sql(
-INSERT INTO unmanaged_domains (host_id, domain_uuid, name, vcpus, memory_mb, disk_gb, power_state,
-                               first_seen_at, last_seen_at, disks)
-SELECT $1, $2::uuid, $3, $4, $5, $6, $7, to_timestamp($8), to_timestamp($8), $9::jsonb
-WHERE NOT EXISTS (SELECT 1 FROM servers WHERE uuid = $2::uuid)
-ON CONFLICT (host_id, domain_uuid) DO UPDATE SET
-    name = EXCLUDED.name, vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb,
-    disk_gb = EXCLUDED.disk_gb, power_state = EXCLUDED.power_state,
-    last_seen_at = EXCLUDED.last_seen_at, disks = EXCLUDED.disks
-RETURNING (xmax = 0) AS inserted)sql"};
-
-constexpr Statement kForgetUnmanaged{"unmanaged_forget", R"sql(
-DELETE FROM unmanaged_domains WHERE host_id = $1 AND NOT (domain_uuid = ANY($2::uuid[])))sql"};
-
 constexpr Statement kListUnmanaged{"unmanaged_list", R"sql(
 SELECT h.name, u.host_id, u.domain_uuid::text, u.name, u.vcpus, u.memory_mb, u.disk_gb,
        u.power_state, extract(epoch from u.first_seen_at)::float8,
-       extract(epoch from u.last_seen_at)::float8, u.disks::text
+       extract(epoch from greatest(u.last_seen_at, h.last_heartbeat_at))::float8, u.disks::text
 FROM unmanaged_domains u JOIN hosts h ON h.id = u.host_id
 WHERE ($1::uuid IS NULL OR u.domain_uuid = $1)
 ORDER BY h.name, u.name)sql"};
@@ -188,21 +174,6 @@ void UpdateService(Tx& tx, int64_t host_id, const ServiceUpdate& u, TimePoint no
   if (u.disabled_reason) reason = *u.disabled_reason;
   tx.Exec(kUpdateService, host_id, u.disabled, u.disabled_reason.has_value(), reason,
           u.forced_down, EpochSeconds(now));
-}
-
-std::vector<std::string> SyncUnmanagedDomains(Tx& tx, int64_t host_id,
-                                              const std::vector<ReportedDomain>& domains,
-                                              TimePoint now) {
-  std::vector<std::string> fresh;
-  std::vector<std::string> uuids;
-  for (const auto& d : domains) {
-    auto r = tx.Exec(kUpsertUnmanaged, host_id, d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb,
-                     d.power_state, EpochSeconds(now), d.disks.dump());
-    if (!r.empty() && r[0][0].as<bool>()) fresh.push_back(d.uuid);
-    uuids.push_back(d.uuid);
-  }
-  tx.Exec(kForgetUnmanaged, host_id, PgTextArray(uuids));
-  return fresh;
 }
 
 std::vector<UnmanagedDomain> ListUnmanaged(Tx& tx, const std::optional<std::string>& uuid) {

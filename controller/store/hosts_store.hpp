@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/store/inventory_store.hpp"  // ReportedDomain, SyncUnmanagedDomains
 #include "controller/store/models.hpp"
 
 namespace ferry::controller::store {
@@ -42,20 +43,6 @@ struct ServiceUpdate {
 };
 void UpdateService(Tx& tx, int64_t host_id, const ServiceUpdate& update, TimePoint now);
 
-struct ReportedDomain {
-  std::string uuid;
-  std::string name;
-  int vcpus = 0;
-  int64_t memory_mb = 0;
-  int64_t disk_gb = 0;
-  int power_state = 0;
-  nlohmann::json disks = nlohmann::json::array();  // wire::Disk objects as the agent sent them
-};
-// Records reported domains that are not ferry servers; forgets ones no longer reported.
-// Returns the uuids newly seen (for a log line each).
-std::vector<std::string> SyncUnmanagedDomains(Tx& tx, int64_t host_id,
-                                              const std::vector<ReportedDomain>& domains,
-                                              TimePoint now);
 std::vector<UnmanagedDomain> ListUnmanagedDomains(Tx& tx);
 std::optional<UnmanagedDomain> FindUnmanagedDomain(Tx& tx, const std::string& uuid);
 void DeleteUnmanagedDomain(Tx& tx, int64_t host_id, const std::string& uuid);

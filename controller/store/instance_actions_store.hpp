@@ -1,8 +1,10 @@
 #pragma once
 // Nova's os-instance-actions, read from ferry's migration audit trail: every migration of a
 // server is one action (its request is the first migration_events row) and every status
-// transition of that migration is one of the action's events. Nothing is written here; the
-// conductor appends the events in the same transaction as each transition.
+// transition of that migration is one of the action's events. What the controller observed on its
+// own (a copy running on another host, a guest missing, a power state synchronised: see
+// inventory_store) adds one action of one event each. Nothing is written here; the conductor
+// appends the events in the same transaction as each transition.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,7 +17,7 @@ namespace ferry::controller::store {
 class Tx;
 
 struct InstanceAction {
-  int64_t migration_id = 0;
+  int64_t migration_id = 0;  // negative: an observation (-server_observations.id)
   std::string instance_uuid;
   std::string migration_type;  // live-migration | migration | resize | evacuation
   std::string status;          // the migration's current status
