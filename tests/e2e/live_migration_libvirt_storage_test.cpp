@@ -64,7 +64,7 @@ class LiveMigrationLibvirtStorage : public LibvirtE2E {
   // The source's disk data, read back from the destination's copy of the image (the guest
   // keeps it open, so the read shares the lock: -U).
   bool DestinationImageHoldsData(const std::string& name, int data_mib) {
-    const std::string image = bed().dir() + "/kvm-2/lib/images/" + name + ".qcow2";
+    const std::string image = bed().ImagesDir("kvm-2") + "/" + name + ".qcow2";
     const std::string cmd = "qemu-io -r -U -f qcow2 -c 'read -P 0x5a 0 " + std::to_string(data_mib) +
                             "M' '" + image + "' 2>&1";
     std::string out;
