@@ -1,6 +1,11 @@
 #include "agent/options.hpp"
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -12,8 +17,7 @@ namespace ferry::agent {
 void AddOptions(CLI::App& app, AgentOptions& o) {
   app.set_config("--config", "", "Read flags from this TOML/INI file (keys are the long flags)");
   app.add_option("--host", o.host, "This host's name, as the controller knows it")->required();
-  app.add_option("--driver", o.driver, "Hypervisor driver: sim | libvirt")
-      ->capture_default_str();
+  app.add_option("--driver", o.driver, "Hypervisor driver: sim | libvirt")->capture_default_str();
   app.add_option("--controller-url", o.controller_url, "Controller base URL, http(s)://host:port")
       ->required();
   app.add_option("--controller-token-file", o.controller_token_file,
@@ -73,8 +77,12 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
                  "libvirt: a directory every host mounts at this path (reported as the shared "
                  "datastore; migrations add VIR_MIGRATE_UNSAFE unless it is a network filesystem)");
   app.add_option("--libvirt-images-dir", lv.images_dir,
-                 "libvirt: local image directory (local_gb is its filesystem's size)")
+                 "libvirt: local image directory as the agent sees it (local_gb is its "
+                 "filesystem's size); must exist at start")
       ->capture_default_str();
+  app.add_option("--libvirt-images-pool-path", lv.images_pool_path,
+                 "libvirt: the same directory as libvirtd sees it (the images pool's path); "
+                 "default: --libvirt-images-dir (libvirtd in the agent's mount namespace)");
   app.add_option("--libvirt-guest-kernel", lv.guest_kernel,
                  "libvirt: kernel every created guest boots directly (path as libvirtd sees it)");
   app.add_option("--libvirt-guest-cmdline", lv.guest_cmdline,
@@ -92,6 +100,20 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--log-file", o.log_file, "Log to this file instead of stderr");
 }
 
+void CheckImagesDir(const std::string& dir) {
+  auto refuse = [&](const std::string& why) {
+    throw Error(Errc::kBadRequest,
+                "--libvirt-images-dir " + dir + ": " + why +
+                    " (the agent reports its filesystem's size as local_gb; give the directory "
+                    "that holds this host's local images as the agent sees it)");
+  };
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) refuse(std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) refuse("not a directory");
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) != 0) refuse(std::string("statvfs: ") + std::strerror(errno));
+}
+
 void ValidateOptions(const AgentOptions& o) {
   if (o.driver != "sim" && o.driver != "libvirt") {
     throw Error(Errc::kBadRequest, "--driver " + o.driver +
@@ -101,6 +123,7 @@ void ValidateOptions(const AgentOptions& o) {
   if (o.driver == "libvirt" && o.libvirt.uri.empty()) {
     throw Error(Errc::kBadRequest, "--libvirt-uri must not be empty");
   }
+  if (o.driver == "libvirt") CheckImagesDir(o.libvirt.images_dir);
   ParseUrl(o.controller_url);
   HostPort listen = ParseHostPort(o.listen);
   if (!o.advertise_url.empty()) ParseUrl(o.advertise_url);
@@ -137,6 +160,7 @@ sim::SimConfig MakeSimConfig(const AgentOptions& o) {
 
 libvirt::LibvirtConfig MakeLibvirtConfig(const AgentOptions& o) {
   libvirt::LibvirtConfig c = o.libvirt;
+  if (c.images_pool_path.empty()) c.images_pool_path = c.images_dir;
   c.migration_address = InboundMigrationAddress(o);
   c.state_dir = o.state_dir;  // migration job outcomes survive an agent restart
   return c;

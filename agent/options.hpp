@@ -44,6 +44,11 @@ void AddOptions(CLI::App& app, AgentOptions& options);
 // names the flag.
 void ValidateOptions(const AgentOptions& options);
 
+// The libvirt driver's images directory must exist (as the agent sees it) and be a directory
+// statvfs can measure: a missing one would report 0 GB of local disk, and the scheduler would
+// reject the host with no hint why. Throws ferry::Error(kBadRequest) naming the flag.
+void CheckImagesDir(const std::string& dir);
+
 // The host's inbound live-migration address: --migration-address, else the listen host, else
 // (wildcard listen) the host of --advertise-url.
 std::string InboundMigrationAddress(const AgentOptions& options);

@@ -68,7 +68,7 @@ TEST_F(LibvirtBlockMigrationE2E, BlockMigrationCopiesALocalRootDisk) {
   const Disk* root = DiskOf(created, "vda");
   ASSERT_NE(root, nullptr) << "no vda reported";
   EXPECT_EQ(root->kind, "local");
-  EXPECT_EQ(root->path, "/var/lib/libvirt/images/" + volume)
+  EXPECT_EQ(root->path, std::string(ferry::testing::LibvirtTestbed::kImagesPoolPath) + "/" + volume)
       << "the pool's path, as libvirtd sees it";
   EXPECT_EQ(root->capacity_bytes, 1024 * kMiB);
   EXPECT_EQ(root->format, "qcow2");
@@ -134,7 +134,7 @@ TEST_F(LibvirtBlockMigrationE2E, SelectiveBlockMigrationLeavesTheSharedVolumeInP
   const Disk* vol = DiskOf(guest, "vdb");
   ASSERT_TRUE(root && vol);
   EXPECT_EQ(root->kind, "local");
-  EXPECT_EQ(root->path, "/var/lib/libvirt/images/" + name + ".qcow2");
+  EXPECT_EQ(root->path, std::string(ferry::testing::LibvirtTestbed::kImagesPoolPath) + "/" + name + ".qcow2");
   EXPECT_EQ(root->capacity_bytes, 64 * kMiB);
   EXPECT_EQ(vol->kind, "volume");
   EXPECT_EQ(vol->path, Bed().dir + "/shared/volumes/" + name + "-vol.qcow2");

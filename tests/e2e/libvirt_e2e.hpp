@@ -55,6 +55,33 @@ class LibvirtE2E : public ::testing::Test {
     return id;
   }
 
+  // Defines and starts a testbed guest on kvm-1 (disk options as `libvirt-hosts guest define`
+  // takes them, as an operator's existing VM), adopts it through the API as flavor "1" once it
+  // is reported running, waits until it has ticked 4 times, and returns the server's uuid.
+  std::string AdoptTestbedGuest(const std::string& name, const std::string& disk_options) {
+    int status = 0;
+    bed().Script("guest define " + name + " --host kvm-1 --memory-mb 128 --dirty-mbps 4 --tick-ms 500 " +
+                     disk_options + " >&2",
+                 &status);
+    EXPECT_EQ(status, 0) << "libvirt-hosts guest define failed";
+    std::string uuid;
+    auto admin = lm_->stack->Admin();
+    EXPECT_TRUE(Stack::WaitFor([&] {
+      const nlohmann::json list = admin.Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"];
+      for (const auto& d : list) {
+        // Adopted as it is reported: wait until it runs (libvirt starts QEMU paused first).
+        if (d["name"] == name && d["host"] == "kvm-1" && d["power_state"] == 1) uuid = d["uuid"].get<std::string>();
+      }
+      return !uuid.empty();
+    }, 30s)) << name << " never reported running as an unmanaged domain";
+    auto r = admin.Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action", {{"adopt", {{"flavorRef", "1"}}}});
+    EXPECT_EQ(r.status, 202) << r.raw;
+    auto s = lm_->stack->WaitServerSettled(uuid);
+    EXPECT_EQ(s["status"], "ACTIVE") << s.dump();
+    EXPECT_TRUE(Stack::WaitFor([&] { return bed().LastTick("kvm-1", name).n >= 4; }, 60s));
+    return uuid;
+  }
+
   // Restarts one agent with the same flags (a crashed agent's supervisor would).
   void RestartAgent(const std::string& host, const std::string& guest_args) {
     lm_->stack->StartAgent(host, bed().AgentArgs(host, guest_args), "libvirt");

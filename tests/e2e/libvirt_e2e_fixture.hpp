@@ -60,7 +60,7 @@ struct Testbed {
   std::string Serial(const std::string& host, const std::string& name) const {
     return dir + "/" + host + "/serial/" + name + ".log";
   }
-  // A host's /var/lib/libvirt/images (the images pool) as this process sees it.
+  // A host's images pool as this process sees it (its libvirtd sees kImagesPoolPath).
   std::string Images(const std::string& host) const { return dir + "/" + host + "/lib/images"; }
 };
 
@@ -204,6 +204,7 @@ class LibvirtE2E : public ::testing::Test {
     c.migration_address = "10.77.2." + std::to_string(host);
     c.shared_dir = bed.dir + "/shared";
     c.images_dir = bed.Images("kvm-" + std::to_string(host));
+    c.images_pool_path = ferry::testing::LibvirtTestbed::kImagesPoolPath;
     c.guest_kernel = bed.dir + "/guest/ferry-guest.elf";
     c.guest_cmdline = "dirty_mbps=" + std::to_string(dirty_mbps) + " tick_ms=500";
     return c;

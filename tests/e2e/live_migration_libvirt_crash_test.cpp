@@ -2,6 +2,8 @@
 // libvirtds, so it goes on while ferry's processes are dead; what matters is that afterwards
 // the record says where the guest really runs, the server is on exactly one host and no claim
 // is left behind.
+#include <filesystem>
+
 #include "tests/e2e/libvirt_e2e.hpp"
 
 namespace ferry::testing {
@@ -99,6 +101,42 @@ TEST_F(LiveMigrationLibvirtCrash, CopyAbortedWhileTheControllerIsDeadEndsOnTheSo
   EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-1"});
   EXPECT_EQ(lm_->LeakedClaims(), 0);
   ExpectRunsOnlyOn("kvm-1", "kvm-2", name, before);
+}
+
+// C1: the source host "reboots" in the middle of a block migration: its agent dies (kill -9)
+// and the guest stops (virsh destroy leaves it defined and shut off, as a host crash does with
+// a persistent domain). The restarted agent must report the move failed, never completed: the
+// guest and its only disk stay on kvm-1, the record says kvm-1, and kvm-2 keeps nothing.
+TEST_F(LiveMigrationLibvirtCrash, SourceHostRebootMidBlockMigrationKeepsTheGuestAndItsDisk) {
+  Start(kSlowLink, kConverging);
+  const std::string name = "e2e-src-reboot";
+  // 256 MiB of disk at 8 MiB/s: the mirror alone takes ~30 s, ample time to crash in.
+  auto id = AdoptTestbedGuest(name, "--disk local --disk-mb 256 --disk-data-mb 16");
+  const std::string image = bed().ImagesDir("kvm-1") + "/" + name + ".qcow2";
+  ASSERT_TRUE(std::filesystem::exists(image));
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "kvm-2"}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitStatus(id, "running", 60s)) << lm_->LatestMigration(id).dump();
+  lm_->stack->KillAgent("kvm-1");
+  int status = 0;
+  bed().Script("virsh kvm-1 destroy " + name + " >&2", &status);
+  ASSERT_EQ(status, 0) << "virsh destroy failed";
+  auto on_source = bed().Domains("kvm-1");
+  ASSERT_EQ(std::count(on_source.begin(), on_source.end(), name), 1) << "still defined, shut off";
+  RestartAgent("kvm-1", kConverging);
+
+  auto w = WatchUntilTerminal(id, 120s);
+  ASSERT_TRUE(w.ended) << w.last.dump();
+  EXPECT_TRUE(w.last["status"] == "failed" || w.last["status"] == "error") << w.last.dump();
+  EXPECT_EQ(w.statuses.count("completed"), 0u) << w.last.dump();
+  EXPECT_EQ(lm_->Server(id)["OS-EXT-SRV-ATTR:host"], "kvm-1") << "the record left the guest";
+  EXPECT_TRUE(std::filesystem::exists(image)) << "the guest's only disk was deleted";
+  on_source = bed().Domains("kvm-1");
+  EXPECT_EQ(std::count(on_source.begin(), on_source.end(), name), 1) << "the guest was undefined";
+  EXPECT_TRUE(Stack::WaitFor([&] {
+    auto on_dest = bed().Domains("kvm-2");
+    return std::count(on_dest.begin(), on_dest.end(), name) == 0;
+  }, 30s)) << name << " left on kvm-2";
+  EXPECT_EQ(lm_->LeakedClaims(), 0);
 }
 
 }  // namespace

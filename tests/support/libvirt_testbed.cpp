@@ -103,23 +103,30 @@ std::string LibvirtTestbed::Script(const std::string& args, int* status) const {
 }
 
 std::vector<std::string> LibvirtTestbed::AgentArgs(const std::string& host,
-                                                    const std::string& guest_args) const {
+                                                   const std::string& guest_args) const {
   return {"--libvirt-uri", "qemu+unix:///system?socket=" + dir_ + "/" + host + "/run/libvirt-sock",
           // The source libvirtd dials the destination by name: each host's /etc/hosts has both.
-          "--libvirt-peer-uri", "qemu+tcp://{host}/system",
-          "--migration-address", MigrationAddress(host),
-          "--libvirt-shared-dir", SharedDir(),
-          "--libvirt-guest-kernel", dir_ + "/guest/ferry-guest.elf",
-          "--libvirt-guest-cmdline", guest_args + " tick_ms=500",
+          "--libvirt-peer-uri", "qemu+tcp://{host}/system", "--migration-address",
+          MigrationAddress(host), "--libvirt-shared-dir", SharedDir(), "--libvirt-guest-kernel",
+          dir_ + "/guest/ferry-guest.elf", "--libvirt-guest-cmdline", guest_args + " tick_ms=500",
           // The path as libvirtd sees it inside its host: DIR/kvm-N/serial from outside.
-          "--libvirt-serial-dir", "/var/log/libvirt/serial"};
+          "--libvirt-serial-dir", "/var/log/libvirt/serial",
+          // The host's own images: the agent (root namespace) sees them under the testbed's
+          // directory, libvirtd (the host's mount namespace) at the images pool path.
+          "--libvirt-images-dir", ImagesDir(host), "--libvirt-images-pool-path", kImagesPoolPath};
+}
+
+std::string LibvirtTestbed::ImagesDir(const std::string& host) const {
+  HostNumber(host);  // kvm-1 or kvm-2, else throws
+  return dir_ + "/" + host + "/lib/images";
 }
 
 std::string LibvirtTestbed::MigrationAddress(const std::string& host) const {
   return "10.77.2." + std::to_string(HostNumber(host));
 }
 
-std::vector<GuestTick> LibvirtTestbed::Ticks(const std::string& host, const std::string& name) const {
+std::vector<GuestTick> LibvirtTestbed::Ticks(const std::string& host,
+                                             const std::string& name) const {
   std::ifstream in(dir_ + "/" + host + "/serial/" + name + ".log", std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -162,7 +169,8 @@ bool LibvirtTestbed::Running(const std::string& host, const std::string& name) c
 
 long long LibvirtTestbed::TxBytes(const std::string& host, const std::string& ifname) const {
   std::string ns = TestTestbedNetnsPrefix() + host;
-  std::string cmd = "ip netns exec " + Quote(ns) + " cat /sys/class/net/" + ifname + "/statistics/tx_bytes";
+  std::string cmd =
+      "ip netns exec " + Quote(ns) + " cat /sys/class/net/" + ifname + "/statistics/tx_bytes";
   FILE* p = popen(cmd.c_str(), "r");
   long long v = -1;
   if (p != nullptr) {

@@ -39,6 +39,10 @@ class LibvirtTestbed {
   // ("dirty_mbps=N wss_mib=M", see deploy/testbed/guest); it ticks every 500 ms.
   std::vector<std::string> AgentArgs(const std::string& host, const std::string& guest_args) const;
   std::string MigrationAddress(const std::string& host) const;
+  // A host's local images (its images pool): from this process, and as its libvirtd sees them
+  // (FERRY_TESTBED_IMAGES_POOL_PATH of `libvirt-hosts env`; the same path on both hosts).
+  std::string ImagesDir(const std::string& host) const;
+  static constexpr const char* kImagesPoolPath = "/var/lib/libvirt/images";
 
   // The guest's serial heartbeats as written on `host` (the file a domain of that name logs to).
   std::vector<GuestTick> Ticks(const std::string& host, const std::string& name) const;
@@ -65,12 +69,12 @@ class LibvirtTestbed {
 };
 
 // Under CI=true an unusable testbed fails the test; elsewhere it skips with the reason.
-#define FERRY_REQUIRE_TESTBED(bed)                                                        \
-  do {                                                                                    \
-    if (!(bed).usable()) {                                                                \
-      if (::ferry::testing::InCi()) FAIL() << "CI=true: " << (bed).problem();             \
-      GTEST_SKIP() << "libvirt testbed not usable: " << (bed).problem();                  \
-    }                                                                                     \
+#define FERRY_REQUIRE_TESTBED(bed)                                            \
+  do {                                                                        \
+    if (!(bed).usable()) {                                                    \
+      if (::ferry::testing::InCi()) FAIL() << "CI=true: " << (bed).problem(); \
+      GTEST_SKIP() << "libvirt testbed not usable: " << (bed).problem();      \
+    }                                                                         \
   } while (0)
 
 }  // namespace ferry::testing

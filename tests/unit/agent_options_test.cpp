@@ -71,19 +71,58 @@ TEST(AgentOptions, UnimplementedDriverIsRefusedClearly) {
 
 TEST(AgentOptions, LibvirtFlagsMakeTheDriverConfig) {
   TempFile token("t\n");
-  AgentOptions o = Parse({"--host", "kvm-1", "--controller-url", "http://c:8774",
-                          "--controller-token-file", token.path(), "--command-token-file",
-                          token.path(), "--driver", "libvirt", "--libvirt-uri",
-                          "qemu+tcp://10.77.1.1/system", "--migration-address", "10.77.2.1",
-                          "--libvirt-guest-kernel", "/k.elf", "--libvirt-shared-dir", "/shared"});
+  AgentOptions o = Parse({"--host",
+                          "kvm-1",
+                          "--controller-url",
+                          "http://c:8774",
+                          "--controller-token-file",
+                          token.path(),
+                          "--command-token-file",
+                          token.path(),
+                          "--driver",
+                          "libvirt",
+                          "--libvirt-uri",
+                          "qemu+tcp://10.77.1.1/system",
+                          "--migration-address",
+                          "10.77.2.1",
+                          "--libvirt-guest-kernel",
+                          "/k.elf",
+                          "--libvirt-shared-dir",
+                          "/shared",
+                          "--libvirt-images-dir",
+                          std::filesystem::temp_directory_path().string()});
   EXPECT_EQ(ErrorOf(o), "");
   auto c = MakeLibvirtConfig(o);
+  EXPECT_EQ(c.images_dir, std::filesystem::temp_directory_path().string());
+  EXPECT_EQ(c.images_pool_path, c.images_dir) << "libvirtd sees the agent's path unless told";
   EXPECT_EQ(c.uri, "qemu+tcp://10.77.1.1/system");
   EXPECT_EQ(c.migration_address, "10.77.2.1");
   EXPECT_EQ(c.guest_kernel, "/k.elf");
   EXPECT_EQ(c.shared_dir, "/shared");
   EXPECT_EQ(c.domain_type, "qemu");
   EXPECT_EQ(c.peer_uri_template, "qemu+tcp://{host}/system");
+}
+
+// A fresh Debian host has no /var/lib/libvirt/images (libvirt-daemon does not create it): the
+// agent must refuse to start, naming the flag, instead of reporting 0 GB of local disk.
+TEST(AgentOptions, LibvirtImagesDirMustExistAtStart) {
+  AgentOptions o;
+  o.controller_url = "http://c:8774";
+  o.driver = "libvirt";
+  const std::string missing = std::filesystem::temp_directory_path() / "ferry-no-such-images-dir";
+  o.libvirt.images_dir = missing;
+  std::string error = ErrorOf(o);
+  EXPECT_NE(error.find("--libvirt-images-dir " + missing), std::string::npos) << error;
+  EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
+  TempFile file("not a directory\n");
+  o.libvirt.images_dir = file.path();
+  error = ErrorOf(o);
+  EXPECT_NE(error.find("--libvirt-images-dir"), std::string::npos) << error;
+  EXPECT_NE(error.find("not a directory"), std::string::npos) << error;
+  o.libvirt.images_dir = std::filesystem::temp_directory_path();
+  EXPECT_EQ(ErrorOf(o), "");
+  o.libvirt.images_pool_path = "/elsewhere/images";  // libvirtd in another mount namespace
+  EXPECT_EQ(MakeLibvirtConfig(o).images_pool_path, "/elsewhere/images");
 }
 
 TEST(AgentOptions, WildcardListenNeedsAnAdvertiseUrl) {

@@ -15,13 +15,16 @@ struct LibvirtConfig {
   // datastore; disks in it are "shared", disks in <shared_dir>/volumes/ are "volume"s (never
   // copied by block migration).
   std::string shared_dir;
+  // libvirt's conventional image directory (created by Debian's libvirt-daemon-system, not by
+  // libvirt-daemon): the agent checks at start that it exists (--libvirt-images-dir).
   std::string images_dir = "/var/lib/libvirt/images";  // as the AGENT sees it: local_gb
   // Root disks of created guests are volumes of a libvirt "dir" pool on this directory, as
   // LIBVIRTD sees it (it may run in another mount namespace than the agent). A pool covering
   // the path is what lets libvirt pre-create missing disks on a block-migration destination.
   // An existing pool on the path is used whatever its name; else one named images_pool_name
-  // is defined (autostart) when the driver starts.
-  std::string images_pool_path = "/var/lib/libvirt/images";
+  // is defined (autostart) when the driver starts. Empty: images_dir (libvirtd and the agent
+  // share a mount namespace, as on a real host).
+  std::string images_pool_path;
   std::string images_pool_name = "ferry-images";
   // Where the driver keeps migration job outcomes across agent restarts (--state-dir);
   // empty: in memory only.

@@ -12,6 +12,8 @@ namespace ferry::agent::libvirt {
 
 LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
+  if (impl_->config.images_pool_path.empty())
+    impl_->config.images_pool_path = impl_->config.images_dir;
   impl_->store = std::make_unique<JobStore>(impl_->config.state_dir);
   impl_->incoming = std::make_unique<IncomingRecords>(impl_->config.state_dir);
   impl_->Conn();

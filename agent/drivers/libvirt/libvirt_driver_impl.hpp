@@ -29,9 +29,17 @@ struct Job {
   // migrate call, so Sample tells how it ended from where the guest is.
   bool adopted = false;
   std::vector<std::string> copied_disks;  // block migration: the local disks being copied
+  // The domain had a persistent definition here when the migration started. Only then does
+  // "gone from this host" prove the move: VIR_MIGRATE_UNDEFINE_SOURCE removes that definition
+  // only after the destination runs the guest, while a crash or a host reboot leaves it
+  // defined and shut off. A transient domain vanishes when QEMU dies, so its absence proves
+  // nothing.
+  bool source_persistent = false;
   std::thread thread;
 
-  StoredJob Stored() const { return {spec, last, ended, final_read, copied_disks}; }
+  StoredJob Stored() const {
+    return {spec, last, ended, final_read, copied_disks, source_persistent};
+  }
 };
 
 struct LibvirtDriver::Impl {
@@ -72,9 +80,14 @@ struct LibvirtDriver::Impl {
   // Jobs of the store, at driver start: ended ones answer for their outcome, running ones that
   // libvirt still runs are watched (adopted), the rest are ended from where the guest is.
   void LoadStoredJobs();
-  // An adopted job whose libvirt job is gone: completed when the guest left this host,
-  // cancelled when an abort was asked, else failed. The caller holds mu.
-  void EndAdopted(Job& job, bool guest_still_here);
+  // Where an adopted job's guest is once libvirt's job is gone (SourceGuestOf).
+  enum class SourceGuest { kRunning, kStopped, kGone };
+  SourceGuest SourceGuestOf(virDomainPtr d, const std::string& uuid);
+  // An adopted job whose libvirt job is gone: completed only when the guest's persistent
+  // definition left this host (UNDEFINE_SOURCE after a successful copy); cancelled when an
+  // abort was asked and it still runs here; else failed (a guest defined but shut off here
+  // stopped during the move: host reboot, QEMU died, virsh destroy). The caller holds mu.
+  void EndAdopted(Job& job, SourceGuest where);
 };
 
 }  // namespace ferry::agent::libvirt

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/drivers/libvirt/libvirt_disks.hpp"
+#include "agent/drivers/libvirt/libvirt_durable_file.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
 
@@ -28,9 +29,12 @@ void IncomingRecords::Save(const std::string& migration_uuid,
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (fs::exists(Path(migration_uuid), ec)) return;
-  std::ofstream out(Path(migration_uuid), std::ios::trunc);
-  out << nlohmann::json(pool_before).dump();
-  if (!out) spdlog::warn("libvirt: cannot write {}", Path(migration_uuid));
+  std::string error;
+  if (!WriteFileDurably(Path(migration_uuid), nlohmann::json(pool_before).dump(), &error)) {
+    // kept in memory: only a rollback after an agent restart would miss it
+    spdlog::error("libvirt: migration {}: the incoming record was not saved: {}", migration_uuid,
+                  error);
+  }
 }
 
 std::optional<std::set<std::string>> IncomingRecords::Load(const std::string& migration_uuid) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/drivers/libvirt/libvirt_durable_file.hpp"
 #include "common/log.hpp"
 
 namespace ferry::agent::libvirt {
@@ -21,7 +22,8 @@ json ToJson(const StoredJob& j) {
               {"last", j.last},
               {"ended", j.ended},
               {"final_read", j.final_read},
-              {"copied_disks", j.copied_disks}};
+              {"copied_disks", j.copied_disks},
+              {"source_persistent", j.source_persistent}};
 }
 
 StoredJob FromJson(const json& j) {
@@ -31,6 +33,8 @@ StoredJob FromJson(const json& j) {
   out.ended = j.value("ended", false);
   out.final_read = j.value("final_read", false);
   out.copied_disks = j.value("copied_disks", std::vector<std::string>{});
+  // absent (older records): unknown, so "gone" cannot count as completed
+  out.source_persistent = j.value("source_persistent", false);
   return out;
 }
 
@@ -39,22 +43,19 @@ StoredJob FromJson(const json& j) {
 JobStore::JobStore(std::string state_dir)
     : dir_(state_dir.empty() ? "" : state_dir + "/libvirt-migrations") {}
 
-void JobStore::Save(const StoredJob& job) const {
-  if (dir_.empty()) return;
+bool JobStore::Save(const StoredJob& job) const {
+  if (dir_.empty()) return true;
   std::error_code ec;
   fs::create_directories(dir_, ec);
   const std::string path = dir_ + "/" + job.spec.migration_uuid + ".json";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << ToJson(job).dump();
-    if (!out) {
-      spdlog::warn("libvirt: cannot write {}", tmp);
-      return;
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) spdlog::warn("libvirt: cannot rename {}: {}", tmp, ec.message());
+  std::string error;
+  if (WriteFileDurably(path, ToJson(job).dump(), &error)) return true;
+  ++failed_saves_;
+  spdlog::error(
+      "libvirt: migration {}: the job record was not saved ({}); {} keeps the previous "
+      "one, and an agent restart now would not know this state",
+      job.spec.migration_uuid, error, path);
+  return false;
 }
 
 std::vector<StoredJob> JobStore::LoadAll() const {

@@ -21,21 +21,45 @@ constexpr auto kAdoptedPoll = std::chrono::milliseconds(250);
 
 }  // namespace
 
-void LibvirtDriver::Impl::EndAdopted(Job& job, bool guest_still_here) {
+LibvirtDriver::Impl::SourceGuest LibvirtDriver::Impl::SourceGuestOf(virDomainPtr d,
+                                                                    const std::string& uuid) {
+  if (d == nullptr) return SourceGuest::kGone;
+  const int active = virDomainIsActive(d);
+  if (active == 1) return SourceGuest::kRunning;
+  if (active == 0) return SourceGuest::kStopped;
+  if (LastErrorCode() == VIR_ERR_NO_DOMAIN) return SourceGuest::kGone;  // undefined meanwhile
+  ThrowLibvirt("is domain " + uuid + " active");  // no guess: asked again at the next sample
+}
+
+void LibvirtDriver::Impl::EndAdopted(Job& job, SourceGuest where) {
   job.ended = true;
   job.last.phase = "done";
   job.last.sampled_at = EpochSeconds();
-  if (!guest_still_here) {
+  if (where == SourceGuest::kGone && job.source_persistent) {
     job.last.state = "completed";
     job.last.memory_remaining = 0;
     job.last.disk_remaining = 0;
-  } else if (job.abort_requested) {
+  } else if (where == SourceGuest::kRunning && job.abort_requested) {
     job.last.state = "cancelled";
   } else {
     job.last.state = "failed";
-    job.last.error =
-        "libvirt: the migration job ended while the agent was restarting; the "
-        "guest is still on the source";
+    switch (where) {
+      case SourceGuest::kRunning:
+        job.last.error =
+            "libvirt: the migration job ended while the agent was restarting; the guest is "
+            "still on the source";
+        break;
+      case SourceGuest::kStopped:
+        job.last.error =
+            "libvirt: guest stopped during migration (host reboot, QEMU exit or destroy): it is "
+            "defined but shut off on the source, which keeps it and its disks";
+        break;
+      case SourceGuest::kGone:
+        job.last.error =
+            "libvirt: the guest, transient on the source, vanished during migration: whether "
+            "it moved is unknown, so the move is not counted as done";
+        break;
+    }
   }
   spdlog::info("libvirt: adopted migration {} ended {}", job.spec.migration_uuid, job.last.state);
   Persist(job);
@@ -50,6 +74,7 @@ void LibvirtDriver::Impl::LoadStoredJobs() {
     job->ended = stored.ended;
     job->final_read = stored.final_read;
     job->copied_disks = stored.copied_disks;
+    job->source_persistent = stored.source_persistent;
     job->post_copy = stored.spec.permit_post_copy;
     if (!job->ended) {
       // Still running in libvirt (the source libvirtd drives a peer-to-peer migration itself)?
@@ -58,9 +83,11 @@ void LibvirtDriver::Impl::LoadStoredJobs() {
       bool running =
           d && virDomainGetJobInfo(d.get(), &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE;
       job->adopted = true;
+      const SourceGuest where =
+          running ? SourceGuest::kRunning : SourceGuestOf(d.get(), job->spec.domain.uuid);
       std::lock_guard lock(mu);
       if (!running)
-        EndAdopted(*job, d && IsActive(d.get(), job->spec.domain.uuid));
+        EndAdopted(*job, where);
       else
         spdlog::info("libvirt: watching migration {} again (libvirt still runs it)",
                      job->spec.migration_uuid);
@@ -91,9 +118,10 @@ std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::Sample(const std::sha
   int n = 0;
   bool have = d && virDomainGetJobStats(d.get(), &type, &params, &n, 0) == 0;
   bool adopted_gone = job->adopted && (!have || type == VIR_DOMAIN_JOB_NONE);
-  bool guest_here = adopted_gone && d && virDomainIsActive(d.get()) == 1;
+  const SourceGuest where =
+      adopted_gone ? SourceGuestOf(d.get(), domain_uuid) : SourceGuest::kRunning;
   std::lock_guard lock(mu);
-  if (adopted_gone && !job->ended) EndAdopted(*job, guest_here);
+  if (adopted_gone && !job->ended) EndAdopted(*job, where);
   if (have && type != VIR_DOMAIN_JOB_NONE && !job->ended) {
     auto& j = job->last;
     j.memory_total = ParamULL(params, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);

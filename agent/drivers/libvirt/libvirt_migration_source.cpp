@@ -163,8 +163,10 @@ void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Job>& job) {
         const bool switched = PausedByPostcopy(d.get());
         spdlog::warn("libvirt: migration {} failed{}: {}", spec.migration_uuid,
                      switched ? " in post-copy" : "", message);
-        EndJob(job, "failed", "libvirt: migration failed" + std::string(switched ? " in post-copy" : "") +
-                                  ": " + message, switched);
+        EndJob(job, "failed",
+               "libvirt: migration failed" + std::string(switched ? " in post-copy" : "") + ": " +
+                   message,
+               switched);
       }
     }
   } catch (const std::exception& e) {
@@ -197,6 +199,7 @@ void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   auto job = std::make_shared<Job>();
   job->spec = spec;
   job->post_copy = spec.permit_post_copy;
+  job->source_persistent = virDomainIsPersistent(d.get()) == 1;
   job->last.migration_uuid = spec.migration_uuid;
   job->last.domain_uuid = spec.domain.uuid;
   job->last.state = "running";
@@ -209,7 +212,6 @@ void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
 
 void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) {
   DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
-  const bool guest_was_here = d != nullptr;
   bool completed = false;
   bool postcopy_failed = false;  // the copy here is stale: the guest's execution moved on
   std::vector<std::string> copied;
@@ -218,23 +220,34 @@ void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& sp
     auto it = impl_->jobs.find(spec.migration_uuid);
     const bool ended = it != impl_->jobs.end() && it->second->ended;
     completed = ended && it->second->last.state == "completed";
-    postcopy_failed = ended && it->second->last.state == "failed" && it->second->last.phase == "postcopy";
+    postcopy_failed =
+        ended && it->second->last.state == "failed" && it->second->last.phase == "postcopy";
     if (completed) copied = it->second->copied_disks;
   }
+  // Only a move this agent saw complete (or a copy left stale by a failed post-copy) may take
+  // the guest's definition from here: a domain that is defined but shut off may be the only
+  // copy of the guest (the host rebooted or QEMU died mid-copy), whatever anyone else says.
   if (d) {
-    if (!completed && !(postcopy_failed && PausedByPostcopy(d.get())) && IsActive(d.get(), spec.domain.uuid)) {
+    const bool stale =
+        postcopy_failed && (PausedByPostcopy(d.get()) || !IsActive(d.get(), spec.domain.uuid));
+    if (!completed && !stale) {
       throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
-                                       " still runs here and its migration has not completed");
+                                       " is still defined here and its migration has not "
+                                       "completed: it is kept, with its disks");
     }
     DestroyAndUndefine(d.get(), spec.domain.uuid);
   }
-  // The source's copies of the disks block migration copied: the guest runs on the
-  // destination's now. A job this agent does not know (state lost) falls back to the spec's
-  // local disks, once the guest is gone from here.
-  if (!completed && !guest_was_here && spec.block_migration) {
-    for (const auto& disk : spec.domain.disks) {
-      if (IsCopiedByBlockMigration(disk)) copied.push_back(disk.path);
+  // The source's copies of exactly the disks the completed job copied: the guest runs on the
+  // destination's now. Nothing else is deleted: a job this agent does not know (state lost)
+  // leaves its disks in place rather than guess.
+  if (!completed) {
+    if (spec.block_migration && !d) {
+      spdlog::warn(
+          "libvirt: cleanup of {}: no completed job recorded here; the source's disks "
+          "are left in place",
+          spec.migration_uuid);
     }
+    return;
   }
   if (copied.empty()) return;
   PoolPtr pool = impl_->ImagesPool();

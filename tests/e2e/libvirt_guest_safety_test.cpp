@@ -1,0 +1,92 @@
+// What the libvirt driver must never destroy, against the two real libvirt hosts
+// (deploy/testbed/libvirt-hosts; fixture: libvirt_e2e_fixture.hpp):
+// - a migration whose guest is defined but shut off on the source after an agent restart (the
+//   host rebooted, QEMU died, virsh destroy) failed: it never counts as completed, and the
+//   source cleanup keeps the guest's definition and its disk;
+// - a destination rollback removes only what this migration's prepare made: never a shut-off
+//   domain of the same uuid it did not create, never a volume someone made after prepare.
+#include <filesystem>
+
+#include "agent/drivers/libvirt/libvirt_job_store.hpp"
+#include "tests/e2e/libvirt_e2e_fixture.hpp"
+
+namespace {
+
+using namespace ferry::e2e;
+using ferry::Errc;
+using ferry::Error;
+using ferry::agent::libvirt::JobStore;
+using ferry::agent::libvirt::StoredJob;
+namespace fs = std::filesystem;
+
+class LibvirtGuestSafetyE2E : public LibvirtE2E {
+ protected:
+  void TearDown() override {
+    LibvirtE2E::TearDown();
+    for (const auto& path : remove_) fs::remove_all(path);
+  }
+
+  // A fresh agent state directory (removed at the end).
+  std::string StateDir() {
+    remove_.push_back(Bed().dir + "/state/e2e-safety-" + ferry::NewUuid().substr(0, 8));
+    return remove_.back();
+  }
+
+  // The driver's root volume of `guest` on `host`, as this process sees it.
+  static std::string RootImage(const std::string& host, const ferry::wire::Domain& guest) {
+    return Bed().Images(host) + "/ferry-" + guest.uuid + "-vda.qcow2";
+  }
+
+  std::vector<std::string> remove_;
+};
+
+// C1: the host rebooted mid-copy. The agent's record says the block migration was running; the
+// guest comes back defined but shut off. Even a record claiming the domain was persistent (the
+// strongest evidence "gone" could mean "moved") must not make "shut off" a success.
+TEST_F(LibvirtGuestSafetyE2E, GuestShutOffMidMigrationIsAFailureAndCleanupKeepsIt) {
+  MakeDrivers(8);
+  auto guest = NewGuest("ferry-e2e-c1");
+  guest.disk_gb = 1;
+  auto created = src_->CreateDomain(guest);
+  ASSERT_EQ(created.disks.size(), 1u);
+  const std::string image = RootImage("kvm-1", guest);
+  ASSERT_TRUE(fs::exists(image));
+
+  auto spec = Spec(guest, 16);
+  spec.domain = created;
+  spec.block_migration = true;
+  spec.incoming_uri = "tcp://10.77.2.2";
+  const std::string state = StateDir();
+  StoredJob stored;
+  stored.spec = spec;
+  stored.last.migration_uuid = spec.migration_uuid;
+  stored.last.domain_uuid = guest.uuid;
+  stored.last.state = "running";
+  stored.last.phase = "precopy";
+  stored.copied_disks = {created.disks[0].path};
+  stored.source_persistent = true;
+  ASSERT_TRUE(JobStore(state).Save(stored));
+  ASSERT_EQ(Bed().Run("virsh kvm-1 destroy " + guest.name), 0);  // as a host crash leaves it
+
+  auto config = Config(1, 8);
+  config.state_dir = state;
+  src_ = std::make_unique<LibvirtDriver>(config);  // the agent after the reboot
+  auto job = src_->LiveMigrationJobStats(spec.migration_uuid);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->state, "failed") << job->error;
+  EXPECT_NE(job->error.find("stopped during migration"), std::string::npos) << job->error;
+
+  try {
+    src_->CleanupLiveMigrationSource(spec);
+    ADD_FAILURE() << "cleanup of a migration that did not complete must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kConflict) << e.what();
+  }
+  EXPECT_TRUE(HasDomain(*src_, guest.uuid)) << "the guest's only definition was removed";
+  EXPECT_TRUE(fs::exists(image)) << "the guest's only disk was deleted";
+  // And a restart reads the failure back, never a late "completed".
+  src_ = std::make_unique<LibvirtDriver>(config);
+  EXPECT_EQ(src_->LiveMigrationJobStats(spec.migration_uuid)->state, "failed");
+}
+
+}  // namespace
