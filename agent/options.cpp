@@ -65,7 +65,8 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
       ->allow_extra_args(false);
   app.add_option("--sim-scenario", o.sim_scenarios,
                  "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
-                 "prepare-fails, stall, switchover-fails, agent-dies-mid-copy")
+                 "prepare-fails, stall, switchover-fails, agent-dies-mid-copy, postcopy-fails, "
+                 "finish-fails, lost-switchover (agent/README.md)")
       ->allow_extra_args(false);
   auto& lv = o.libvirt;
   app.add_option("--libvirt-uri", lv.uri, "libvirt: this host's libvirtd")->capture_default_str();

@@ -79,7 +79,11 @@ constexpr std::array kTransitions = {
     // the destination in vm_state error, where a hard reboot brings it back.
     Transition{S::kRunning, S::kError, "switchover_failed"},
     // Nova: post_live_migration_at_destination or source cleanup raised after switch-over; the
-    // guest runs on the destination but the move did not finish cleanly -> "error".
+    // guest runs on the destination but the move did not finish cleanly -> "error". Also when
+    // the destination refuses to finish and its inventory does not show the guest running
+    // (the source reported a switch-over that never reached it, review C1): then the source is
+    // left untouched and the record stays there, still "error" because the copy's outcome was
+    // misreported and an operator must look (Nova has no such check; it cleans up regardless).
     Transition{S::kPostMigrating, S::kError, "cleanup_failed"},
 };
 

@@ -11,6 +11,7 @@
 
 #include "api/wire/live_migration_messages.hpp"
 #include "controller/live_migration/context.hpp"
+#include "controller/live_migration/steps_parties.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/live_migrations_store.hpp"
 
@@ -38,8 +39,9 @@ class Steps {
   // running: starts the copy, relays abort and force-complete, enforces the timeouts, and
   // follows the job to -> post-migrating, -> failed or -> cancelled.
   StepResult Monitor(store::LiveMigration& m);
-  // post-migrating -> completed (destination finished, source cleaned up) or -> error
-  // (either refused; the guest runs on the destination).
+  // post-migrating -> completed (destination finished, source cleaned up) or -> error: the
+  // guest runs on the destination and finishing or cleaning up failed, or the destination
+  // refused to finish and does not run it (the source untouched, the record stays there).
   StepResult Complete(store::LiveMigration& m);
 
   // queued -> preparing for the migrations this controller drives, in fair order within the
@@ -65,6 +67,19 @@ class Steps {
   // cleanup_failed): claims on the destination only, the server recorded there.
   StepResult EndAfterSwitchover(store::LiveMigration& m, const std::string& event,
                                 const std::string& reason);
+  // Rolled back or ended before the guest left: destination claims released, the migration's
+  // source claim back to the server, its task cleared; the server stays on the source.
+  StepResult EndOnSource(store::LiveMigration& m, const std::string& to, const std::string& event,
+                         const std::string& why, std::optional<int64_t> dest_id);
+  // post-migrating, the destination refused finish: the source is cleaned only when the
+  // destination's inventory shows the guest running.
+  StepResult FinishRefused(store::LiveMigration& m, const Parties& parties,
+                           const wire::LiveMigrationSpec& spec, const std::string& error);
+  struct DomainSighting {
+    bool known = false;                  // the host's agent answered its inventory
+    std::optional<wire::Domain> domain;  // the domain as it reported it, if it has one
+  };
+  DomainSighting LookForDomain(const store::Host& host, const std::string& uuid) const;
   struct SourceCleanup {
     bool wait = false;         // the source's agent is unreachable but its host is up: retry
     bool source_down = false;  // its host is down: the copy stays until it returns

@@ -3,6 +3,7 @@
 // cancelled). Each commits the final status, claims and server in one transaction.
 #include <spdlog/spdlog.h>
 
+#include "common/errors.hpp"
 #include "common/time_format.hpp"
 #include "controller/live_migration/agent_calls.hpp"
 #include "controller/live_migration/steps.hpp"
@@ -22,14 +23,10 @@ StepResult Steps::Complete(store::LiveMigration& m) {
   auto finish = Call(ctx_.agents, *parties.dest, "finish_live_migration_destination", "finish",
                      m.attempt, spec);
   if (finish.outcome == Outcome::kUnreachable) return StepResult::kWait;
-  // The source's copy goes even when finishing failed: the guest left it either way.
+  // The source's copy goes only once the destination confirmed it runs the guest.
+  if (finish.outcome == Outcome::kRefused) return FinishRefused(m, parties, spec, finish.error);
   auto cleanup = CleanUpSource(m, *parties.source, spec);
   if (cleanup.wait) return StepResult::kWait;
-  if (finish.outcome == Outcome::kRefused) {
-    std::string why = "finishing on " + parties.dest->name + " failed: " + finish.error;
-    if (cleanup.problem) why += "; " + *cleanup.problem;
-    return EndAfterSwitchover(m, "cleanup_failed", why);
-  }
   if (cleanup.problem && !cleanup.source_down) return EndAfterSwitchover(m, "cleanup_failed", *cleanup.problem);
   auto next = m;
   next.status = "completed";
@@ -45,6 +42,59 @@ StepResult Steps::Complete(store::LiveMigration& m) {
   });
   if (on_claimed_) on_claimed_(parties.source->id);
   return StepResult::kDone;
+}
+
+StepResult Steps::FinishRefused(store::LiveMigration& m, const Parties& parties,
+                                const wire::LiveMigrationSpec& spec, const std::string& error) {
+  const store::Host& source = *parties.source;
+  const store::Host& dest = *parties.dest;
+  std::string why = "finishing on " + dest.name + " failed: " + error;
+  // A refused finish proves nothing: the guest may run there (finishing touches failed) or may
+  // never have arrived (a source that stopped mid-copy was read as completed, review C1). Only
+  // the destination's own inventory can tell, and cleaning the source on a guess loses the guest.
+  auto on_dest = LookForDomain(dest, m.instance_uuid);
+  if (!on_dest.known) return StepResult::kWait;
+  if (on_dest.domain && on_dest.domain->power_state == wire::PowerState::kRunning) {
+    auto cleanup = CleanUpSource(m, source, spec);
+    if (cleanup.wait) return StepResult::kWait;
+    if (cleanup.problem) why += "; " + *cleanup.problem;
+    return EndAfterSwitchover(m, "cleanup_failed", why);
+  }
+  auto on_source = LookForDomain(source, m.instance_uuid);
+  if (!on_source.known && source.IsUp()) return StepResult::kWait;
+  if (on_source.known && !on_source.domain && on_dest.domain) {
+    // The destination holds the only copy, not running: it stays there, and so does the record.
+    spdlog::error("live migration {}: {} has the guest but does not run it; {} has none", m.uuid,
+                  dest.name, source.name);
+    return EndAfterSwitchover(m, "cleanup_failed",
+                              why + "; the guest is on " + dest.name + " but not running, and " +
+                                  source.name + " has no copy: nothing was cleaned up");
+  }
+  spdlog::error(
+      "live migration {}: {} does not run the guest after a refused finish; {} keeps "
+      "it untouched",
+      m.uuid, dest.name, source.name);
+  why += "; " + dest.name + " does not run the guest, so " + source.name + " was left untouched";
+  if (on_source.domain) {
+    // The guest is on the source: what the destination holds is this migration's leftover.
+    auto r =
+        Call(ctx_.agents, dest, "rollback_live_migration_destination", "rollback", m.attempt, spec);
+    if (!r.ok()) why += " (destination not rolled back: " + r.error + ")";
+  }
+  return EndOnSource(m, "error", "cleanup_failed", why, dest.id);
+}
+
+Steps::DomainSighting Steps::LookForDomain(const store::Host& host, const std::string& uuid) const {
+  DomainSighting out;
+  try {
+    for (const auto& d : ctx_.agents.FetchInventory(host.agent_url).domains) {
+      if (d.uuid == uuid) out.domain = d;
+    }
+    out.known = true;
+  } catch (const Error& e) {
+    spdlog::warn("inventory of {} unavailable: {}", host.name, e.what());
+  }
+  return out;
 }
 
 StepResult Steps::SwitchoverFailed(store::LiveMigration& m, const std::string& reason) {
@@ -135,14 +185,19 @@ StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const
       why += " (destination rollback failed: " + r.error + ")";
     }
   }
+  return EndOnSource(m, to, event, why,
+                     parties.dest ? std::optional<int64_t>(parties.dest->id) : std::nullopt);
+}
+
+StepResult Steps::EndOnSource(store::LiveMigration& m, const std::string& to,
+                              const std::string& event, const std::string& why,
+                              std::optional<int64_t> dest_id) {
   auto next = m;
   next.status = to;
   next.phase = "done";
   next.error_reason = why;
   const std::string server_uuid = m.instance_uuid;
   const std::string migration_uuid = m.uuid;
-  const std::optional<int64_t> dest_id =
-      parties.dest ? std::optional<int64_t>(parties.dest->id) : std::nullopt;
   Commit(m, next, event, why, [&](store::Tx& tx) {
     if (dest_id) store::ReleaseClaimsOnHost(tx, server_uuid, *dest_id);
     store::MoveClaims(tx, migration_uuid, server_uuid);

@@ -88,8 +88,9 @@ bool SimConfig::HasScenario(const std::string& name, const std::string& domain_u
 
 SimScenario ParseSimScenario(const std::string& spec) {
   static const std::vector<std::string> kKnown = {
-      kScenarioPrecheckFails, kScenarioPrepareFails, kScenarioStall, kScenarioSwitchoverFails,
-      kScenarioAgentDiesMidCopy, kScenarioPostcopyFails, kScenarioFinishFails};
+      kScenarioPrecheckFails,   kScenarioPrepareFails,     kScenarioStall,
+      kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy, kScenarioPostcopyFails,
+      kScenarioFinishFails,     kScenarioLostSwitchover};
   SimScenario s;
   auto colon = spec.find(':');
   s.name = spec.substr(0, colon);

@@ -26,6 +26,7 @@ inline constexpr const char* kScenarioSwitchoverFails = "switchover-fails";
 inline constexpr const char* kScenarioAgentDiesMidCopy = "agent-dies-mid-copy";
 inline constexpr const char* kScenarioPostcopyFails = "postcopy-fails";
 inline constexpr const char* kScenarioFinishFails = "finish-fails";
+inline constexpr const char* kScenarioLostSwitchover = "lost-switchover";
 
 struct SimScenario {
   std::string name;

@@ -99,6 +99,7 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   faults.switchover_fails = config_.HasScenario(kScenarioSwitchoverFails, uuid);
   faults.die_past_half_copy = config_.HasScenario(kScenarioAgentDiesMidCopy, uuid);
   faults.postcopy_fails = config_.HasScenario(kScenarioPostcopyFails, uuid);
+  faults.lost_switchover = config_.HasScenario(kScenarioLostSwitchover, uuid);
   OutgoingJobHooks hooks;
   hooks.on_end = [this](const wire::LiveMigrationJob& job) { OnJobEnded(job); };
   hooks.on_source_power = [this, uuid](wire::PowerState p) { OnSourcePower(uuid, p); };
@@ -218,8 +219,11 @@ void SimDriver::RememberEndedJobLocked(Jobs& jobs, const wire::LiveMigrationJob&
 void SimDriver::OnJobEnded(const wire::LiveMigrationJob& job) {
   std::lock_guard lock(mu_);
   auto next = domains_;
-  // Completed: the destination confirmed the guest runs there, so it is no longer defined here.
-  if (job.state == "completed") next.erase(Lower(job.domain_uuid));
+  // Completed: the destination confirmed the guest runs there, so it is no longer defined here
+  // (lost-switchover: the guest stopped here instead; only cleanup would remove it).
+  if (job.state == "completed" && !config_.HasScenario(kScenarioLostSwitchover, job.domain_uuid)) {
+    next.erase(Lower(job.domain_uuid));
+  }
   auto next_jobs = jobs_;
   RememberEndedJobLocked(next_jobs, job);
   try {

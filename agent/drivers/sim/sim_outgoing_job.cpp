@@ -161,6 +161,15 @@ void OutgoingJob::RunCopy() {
                   "switch-over failed (sim scenario switchover-fails); the guest keeps running "
                   "on the source");
     }
+    if (faults_.lost_switchover && !guest_left_) {
+      spdlog::warn(
+          "ferry-sim: scenario lost-switchover: the guest stops here and the job "
+          "reports completed migration={}",
+          spec_.migration_uuid);
+      hooks_.on_source_power(wire::PowerState::kShutdown);
+      End("completed", "");
+      return;
+    }
     conn.Send(json{{"type", "switchover"}, {"downtime_ms", snapshot_.downtime_ms}});
     AwaitReply(conn, "switchover");
     End("completed", "");

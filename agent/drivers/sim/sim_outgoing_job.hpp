@@ -29,6 +29,11 @@ struct OutgoingJobFaults {
   // The link breaks right after post-copy moved the guest's execution to the destination:
   // the pages still on the source never arrive, and neither host can run the guest.
   bool postcopy_fails = false;
+  // The job reports "completed" although the switch-over never reached the destination: the
+  // guest stopped on the source mid-copy (a host reboot, QEMU killed) and was read as migrated
+  // (review C1). It stays defined on the source, shut off; the destination keeps its paused
+  // incoming copy.
+  bool lost_switchover = false;
 };
 
 class OutgoingJob {

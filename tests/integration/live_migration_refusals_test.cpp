@@ -1,0 +1,86 @@
+// What a live migration does when an agent refuses a step or stops answering, on the sim driver
+// with real controller and agent processes and real PostgreSQL:
+// - a refused finish cleans the source only when the destination shows the guest running
+//   (review C1): otherwise the source is untouched and the record stays there;
+// - a source that refuses start, or stops answering once running, ends the migration within
+//   a bound instead of holding it (and the server's task) forever (review M1).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "tests/support/live_migration_stack.hpp"
+
+namespace ferry::testing {
+namespace {
+
+class LiveMigrationRefusals : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> source_args, std::vector<std::string> dest_args,
+             std::vector<std::string> controller_args = {}, int service_down_time_s = 60) {
+    FERRY_REQUIRE_PG(dsn);
+    lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args, service_down_time_s);
+    // 500 MB/s: a 512 MB guest copies in about a second.
+    std::vector<std::string> src{"--sim-bandwidth-mbps", "500"};
+    src.insert(src.end(), source_args.begin(), source_args.end());
+    std::vector<std::string> dst{"--sim-bandwidth-mbps", "500"};
+    dst.insert(dst.end(), dest_args.begin(), dest_args.end());
+    lm_->StartHosts({{"sim-1", src}, {"sim-2", dst}});
+    lm_->stack->EnsureFlavor("1", 1, 512, 1);
+  }
+
+  int64_t CopiesOn(const std::string& host, const std::string& id) {
+    auto domains = lm_->AgentDomains(host);
+    return std::count(domains.begin(), domains.end(), id);
+  }
+
+  // The migration ended `status`; the server is settled on `host`, its task cleared, its
+  // claims only there and nothing leaked.
+  void ExpectEndedWithServerOn(const std::string& id, const std::string& status,
+                               const std::string& host) {
+    auto m = lm_->LatestMigration(id);
+    EXPECT_EQ(m["status"], status) << m.dump();
+    auto server = lm_->Server(id);
+    EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], host) << server.dump();
+    EXPECT_TRUE(server["OS-EXT-STS:task_state"].is_null()) << server.dump();
+    EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{host});
+    EXPECT_TRUE(lm_->ClaimHosts(m["uuid"]).empty()) << "a terminal migration holds no claim";
+    EXPECT_EQ(lm_->LeakedClaims(), 0);
+  }
+
+  std::unique_ptr<LiveMigrationStack> lm_;
+};
+
+TEST_F(LiveMigrationRefusals, RefusedFinishWithTheGuestRunningOnTheDestinationCleansTheSource) {
+  Start({}, {"--sim-scenario", "finish-fails"});
+  auto id = lm_->ServerOn("sim-1", "web");
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitTerminal(id, 30s)) << lm_->LatestMigration(id).dump();
+  ExpectEndedWithServerOn(id, "error", "sim-2");
+  auto m = lm_->LatestMigration(id);
+  EXPECT_NE(m["error"].get<std::string>().find("finish-fails"), std::string::npos) << m.dump();
+  EXPECT_EQ(CopiesOn("sim-1", id), 0) << "the source's stale copy is removed";
+  EXPECT_TRUE(lm_->RunsOn("sim-2", id));
+  EXPECT_EQ(lm_->Server(id)["status"], "ACTIVE");
+}
+
+TEST_F(LiveMigrationRefusals, RefusedFinishWithNothingOnTheDestinationLeavesTheSourceUntouched) {
+  // The source reports a switch-over that never reached the destination (the C1 misreport of
+  // a guest that stopped mid-copy): the destination refuses to finish and does not run it.
+  Start({"--sim-scenario", "lost-switchover"}, {});
+  auto id = lm_->ServerOn("sim-1", "web");
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitTerminal(id, 30s)) << lm_->LatestMigration(id).dump();
+  ExpectEndedWithServerOn(id, "error", "sim-1");
+  auto m = lm_->LatestMigration(id);
+  EXPECT_NE(m["error"].get<std::string>().find("left untouched"), std::string::npos) << m.dump();
+  auto events = lm_->EventPath(m["uuid"]);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2], "post-migrating");
+  // The guest's definition is still on the source; the destination's leftover is rolled back.
+  EXPECT_EQ(CopiesOn("sim-1", id), 1) << "the source's guest must not be cleaned up";
+  EXPECT_EQ(CopiesOn("sim-2", id), 0);
+}
+
+}  // namespace
+}  // namespace ferry::testing
