@@ -8,6 +8,7 @@
 
 #include "agent/commands.hpp"
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 #include "common/nova_fault.hpp"
 
 namespace ferry::agent {
@@ -54,7 +55,7 @@ void SendJson(httplib::Response& res, const json& body) {
 std::optional<wire::Command> ParseCommand(const httplib::Request& req, httplib::Response& res) {
   json body;
   try {
-    body = json::parse(req.body);
+    body = ParseBoundedJson(req.body);
   } catch (const json::exception& e) {
     SendError(res, Errc::kBadRequest, std::string("malformed JSON: ") + e.what());
     return std::nullopt;

@@ -8,6 +8,7 @@
 
 #include "agent/address.hpp"
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 
 namespace ferry::agent {
 namespace {
@@ -200,7 +201,7 @@ Reporter::Reply Reporter::Post(const std::string& path, const json& body) {
     return reply;
   }
   try {
-    reply.body = res->body.empty() ? json::object() : json::parse(res->body);
+    reply.body = res->body.empty() ? json::object() : ParseBoundedJson(res->body);
   } catch (const json::exception& e) {
     reply.error = std::string("bad response: ") + e.what();
   }

@@ -16,9 +16,22 @@ NovaFaultShape NovaFault(Errc code) {
   return {500, "computeFault"};
 }
 
+namespace {
+
+// The message with every invalid UTF-8 sequence replaced by U+FFFD. Messages may quote a raw
+// path segment or header (`/servers/%FF`); a body holding invalid UTF-8 makes dump() throw
+// while the error itself is being answered.
+std::string ValidUtf8(const std::string& message) {
+  const auto quoted =
+      nlohmann::json(message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+}  // namespace
+
 nlohmann::json NovaFaultBody(Errc code, const std::string& message) {
   auto shape = NovaFault(code);
-  return {{shape.name, {{"code", shape.status}, {"message", message}}}};
+  return {{shape.name, {{"code", shape.status}, {"message", ValidUtf8(message)}}}};
 }
 
 }  // namespace ferry

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/json_limits.hpp"
+
 namespace ferry::client {
 namespace {
 
@@ -255,7 +257,7 @@ Response RestClient::Send(Method method, const std::string& path, const nlohmann
   response.text = result->body;
   for (const auto& [key, value] : result->headers) response.headers.emplace_back(key, value);
   if (!response.text.empty()) {
-    response.body = nlohmann::json::parse(response.text, nullptr, /*allow_exceptions=*/false);
+    response.body = ParseBoundedJsonOrDiscarded(response.text);
     if (response.body.is_discarded()) response.body = nullptr;
   }
   return response;

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 
 namespace ferry::controller::agent_client {
 namespace {
@@ -39,7 +40,7 @@ wire::CommandResult AgentClient::Send(const std::string& agent_url,
                                         std::to_string(res->status) + ": " + res->body);
   }
   try {
-    return nlohmann::json::parse(res->body).get<wire::CommandResult>();
+    return ParseBoundedJson(res->body).get<wire::CommandResult>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed result: " + e.what());
   }
@@ -52,7 +53,7 @@ wire::Inventory AgentClient::FetchInventory(const std::string& agent_url) const 
     throw Error(Errc::kUnavailable, "agent " + agent_url + " inventory unavailable");
   }
   try {
-    return nlohmann::json::parse(res->body).get<wire::Inventory>();
+    return ParseBoundedJson(res->body).get<wire::Inventory>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed inventory");
   }
@@ -72,7 +73,7 @@ std::optional<wire::LiveMigrationJob> AgentClient::FetchMigrationJob(
                                         std::to_string(res->status) + " for migration job");
   }
   try {
-    return nlohmann::json::parse(res->body).get<wire::LiveMigrationJob>();
+    return ParseBoundedJson(res->body).get<wire::LiveMigrationJob>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed migration job");
   }

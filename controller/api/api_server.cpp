@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/fault.hpp"
 #include "controller/api/route_prefix.hpp"
@@ -138,7 +139,7 @@ void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
     req.raw_body = hreq.body;
     if (!hreq.body.empty() && route->body == Body::kJson) {
       try {
-        req.body = nlohmann::json::parse(hreq.body);
+        req.body = ParseBoundedJson(hreq.body);
       } catch (const nlohmann::json::parse_error&) {
         throw Error(Errc::kBadRequest, "Malformed request body");
       }

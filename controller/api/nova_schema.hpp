@@ -8,50 +8,86 @@
 #include <string>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 
 namespace ferry::controller::api::nova_schema {
 
 using nlohmann::json;
 
-// repr() of the Python value json.loads would give. Object keys come out in the body's order
-// as parsed (nlohmann sorts them; a client that sends sorted keys sees Nova's exact text).
-inline std::string Repr(const json& v) {
+// Longest repr() an error message quotes: 1024 characters hold every value Nova's own texts
+// are matched on (the boolean enum is ~170); a member's megabyte-long list is cut after it.
+inline constexpr std::size_t kMaxReprChars = 1024;
+
+// Appends repr() of `v` to `out`, stopping once `out` passes `limit`. Recursion is bounded by
+// the nesting of parsed bodies (ParseBoundedJson: 64 levels).
+inline void AppendRepr(const json& v, std::string& out, std::size_t limit) {
+  if (out.size() > limit) return;
   switch (v.type()) {
-    case json::value_t::null: return "None";
-    case json::value_t::boolean: return v.get<bool>() ? "True" : "False";
+    case json::value_t::null:
+      out += "None";
+      return;
+    case json::value_t::boolean:
+      out += v.get<bool>() ? "True" : "False";
+      return;
     case json::value_t::string: {
-      const std::string s = v.get<std::string>();
+      const auto& s = v.get_ref<const std::string&>();
       // Python picks double quotes only for a string holding ' and no ".
       const char q = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
-      std::string out(1, q);
+      out += q;
       for (char c : s) {
+        if (out.size() > limit) return;
         if (c == '\\' || c == q) out += '\\';
         if (c == '\n') { out += "\\n"; continue; }
         if (c == '\t') { out += "\\t"; continue; }
         out += c;
       }
-      return out + q;
+      out += q;
+      return;
     }
     case json::value_t::array: {
-      std::string out = "[";
-      for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + Repr(v[i]);
-      return out + "]";
+      out += '[';
+      for (size_t i = 0; i < v.size() && out.size() <= limit; ++i) {
+        if (i) out += ", ";
+        AppendRepr(v[i], out, limit);
+      }
+      out += ']';
+      return;
     }
     case json::value_t::object: {
-      std::string out = "{";
+      out += '{';
       bool first = true;
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        out += (first ? "" : ", ") + Repr(json(it.key())) + ": " + Repr(it.value());
+      for (auto it = v.begin(); it != v.end() && out.size() <= limit; ++it) {
+        out += first ? "" : ", ";
+        AppendRepr(json(it.key()), out, limit);
+        out += ": ";
+        AppendRepr(it.value(), out, limit);
         first = false;
       }
-      return out + "}";
+      out += '}';
+      return;
     }
-    default: return v.dump();  // numbers print alike
+    default:  // numbers print alike
+      out += v.dump();
+      return;
   }
 }
 
+// repr() of the Python value json.loads would give, cut to kMaxReprChars (then ending in "...").
+// Object keys come out in the body's order as parsed (nlohmann sorts them; a client that sends
+// sorted keys sees Nova's exact text).
+inline std::string Repr(const json& v) {
+  std::string out;
+  AppendRepr(v, out, kMaxReprChars);
+  if (out.size() <= kMaxReprChars) return out;
+  return Utf8Prefix(out, kMaxReprChars) + "...";
+}
+
 // str(): a string as is, everything else as repr().
-inline std::string Str(const json& v) { return v.is_string() ? v.get<std::string>() : Repr(v); }
+inline std::string Str(const json& v) {
+  if (!v.is_string()) return Repr(v);
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() <= kMaxReprChars ? s : Utf8Prefix(s, kMaxReprChars) + "...";
+}
 
 [[noreturn]] inline void Invalid(const std::string& field, const json& value, const std::string& reason) {
   throw Error(Errc::kBadRequest,

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/api/validation.hpp"
@@ -50,7 +51,8 @@ std::string CheckPolicy(const Request& req, const json& value, const char* field
   const auto allowed = AllowedPolicies(req);
   if (!value.is_string() || !allowed.count(value.get<std::string>())) {
     throw Error(Errc::kBadRequest, std::string("Invalid input for field/attribute ") + field +
-                                       ". Value: " + value.dump() + " is not one of the allowed policies");
+                                       ". Value: " + BoundedDump(value) +
+                                       " is not one of the allowed policies");
   }
   return value.get<std::string>();
 }
@@ -81,7 +83,7 @@ store::ServerGroup ParseCreate(const Request& req) {
     const json& policies = body["policies"];
     if (!policies.is_array() || policies.size() != 1) {
       throw Error(Errc::kBadRequest,
-                  "Invalid input for field/attribute policies. Value: " + policies.dump() +
+                  "Invalid input for field/attribute policies. Value: " + BoundedDump(policies) +
                       ". It must be a list of exactly one policy");
     }
     g.policy = CheckPolicy(req, policies[0], "policies");

@@ -2,6 +2,7 @@
 // Create commits the server with its claims (or in ERROR "No valid host") and returns 202; the
 // conductor then has the agent build it. Delete returns 204 and the conductor removes it.
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/api/server_view.hpp"
@@ -85,7 +86,7 @@ std::optional<std::string> GroupHint(const json& body) {
     if (!hints.contains("group")) continue;
     if (!hints["group"].is_string() || !IsUuid(hints["group"].get<std::string>())) {
       throw Error(Errc::kBadRequest, "Invalid input for field/attribute group. Value: " +
-                                         hints["group"].dump() + " is not a 'uuid'");
+                                         BoundedDump(hints["group"]) + " is not a 'uuid'");
     }
     return hints["group"].get<std::string>();
   }
@@ -123,8 +124,10 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       if (!bdm.is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute block_device_mapping_v2.");
       if (bdm.value("destination_type", "") == "volume") {
         out.volumes.push_back({{"id", bdm.value("uuid", "")}});
-        const json boot_index = bdm.value("boot_index", json(nullptr));
-        if (boot_index == 0 || boot_index == "0") out.storage_kind = "volume";
+        // Compared in place: a copy of a member's value would cost its whole size.
+        auto boot_index = bdm.find("boot_index");
+        if (boot_index != bdm.end() && (*boot_index == 0 || *boot_index == "0"))
+          out.storage_kind = "volume";
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 
 namespace ferry::controller::api {
 namespace {
@@ -12,9 +13,11 @@ namespace {
   throw Error(Errc::kBadRequest, "Invalid input for field/attribute " + key + ". " + why);
 }
 
+// At most 64 characters of the value's JSON text; BoundedDump never serialises (or recurses
+// into) more than that, so a huge or deeply nested value costs no more than a small one.
 std::string Brief(const json& v) {
-  std::string s = v.dump();
-  return s.size() > 64 ? s.substr(0, 61) + "..." : s;
+  std::string s = BoundedDump(v, 65);
+  return s.size() > 64 ? Utf8Prefix(s, 61) + "..." : s;
 }
 
 }  // namespace

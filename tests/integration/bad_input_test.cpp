@@ -128,6 +128,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ServerDeleteUnknown", "DELETE", "/v2.1/servers/5b0e8f4c-1111-4222-8333-444455556666", "", 404, "itemNotFound"},
         BadCase{"ServerListBadMarker", "GET", "/v2.1/servers?marker=5b0e8f4c-1111-4222-8333-444455556666", "", 400, "badRequest"},
         BadCase{"ServerListBadLimit", "GET", "/v2.1/servers?limit=-3", "", 400, "badRequest"},
+        BadCase{"ServerIdInvalidUtf8", "GET", "/v2.1/servers/%FF", "", 404, "itemNotFound"},
         BadCase{"ServerListBadNameRegex", "GET", "/v2.1/servers?name=(", "", 400, "badRequest"},
         BadCase{"ServiceUnknownUuid", "PUT", "/v2.1/os-services/5b0e8f4c-1111-4222-8333-444455556666", R"({"status":"disabled"})", 404, "itemNotFound", "2.53"},
         BadCase{"ServiceBadStatus", "PUT", "/v2.1/os-services/5b0e8f4c-1111-4222-8333-444455556666", R"({"status":"asleep"})", 400, "badRequest", "2.53"},
@@ -144,6 +145,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"AdoptUnknownDomain", "POST", "/v2.1/ferry/unmanaged-domains/5b0e8f4c-1111-4222-8333-444455556666/action", R"({"adopt":{"flavorRef":"1"}})", 404, "itemNotFound"},
         BadCase{"AgentRegisterWithUserToken", "POST", "/agent/v1/register", R"({"host":"x"})", 403, "forbidden"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+// H3: dump() and json copies recurse once per level; a member's 200,000-deep name used to
+// overflow a worker's stack inside the 400's message and kill the controller.
+TEST_F(BadInput, ServerNameDeeplyNested) {
+  FERRY_REQUIRE_PG(dsn);
+  ASSERT_NE(stack_, nullptr);
+  const pid_t pid = stack_->ControllerPid();
+  const int kLevels = 200000;
+  const std::string body = R"({"server":{"name":)" + std::string(kLevels, '[') + "\"s\"" +
+                           std::string(kLevels, ']') + R"(,"flavorRef":"1"}})";
+  auto before = Fingerprint(stack_->dsn());
+  auto r = stack_->Member().PostRaw("/v2.1/servers", body);
+  EXPECT_EQ(r.status, 400) << r.raw.substr(0, 200);
+  ASSERT_TRUE(r.body.contains("badRequest")) << r.raw.substr(0, 200);
+  EXPECT_EQ(r.body["badRequest"]["code"], 400);
+  EXPECT_EQ(Fingerprint(stack_->dsn()), before);
+  // The same process keeps serving.
+  EXPECT_TRUE(stack_->ControllerRunning());
+  EXPECT_EQ(stack_->ControllerPid(), pid);
+  EXPECT_EQ(stack_->Member().Get("/v2.1").status, 200);
+}
 
 }  // namespace
 }  // namespace ferry::testing

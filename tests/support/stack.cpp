@@ -90,6 +90,7 @@ void Stack::KillSecondController() {
 std::string Stack::SecondControllerLog() const { return second_ ? second_->Log() : ""; }
 
 bool Stack::ControllerRunning() const { return controller_ && controller_->Running(); }
+pid_t Stack::ControllerPid() const { return controller_ ? controller_->pid() : -1; }
 
 void Stack::KillController() { controller_->Kill(); }
 void Stack::StopController() { controller_->Terminate(); }

@@ -36,6 +36,7 @@ class Stack {
   void KillController();    // SIGKILL: a crash
   void StopController();    // SIGTERM
   bool ControllerRunning() const;
+  pid_t ControllerPid() const;  // -1 when not started
   // A second controller on the same database (its own port), for lease tests.
   void StartSecondController(const std::vector<std::string>& env = {});
   void KillSecondController();

@@ -72,6 +72,22 @@ void ExpectFault(const httplib::Result& res, int status, const std::string& name
   EXPECT_FALSE(body[name]["message"].get<std::string>().empty());
 }
 
+// H3 on the agent: wire::Command's decoder copies `args` and the command log dumps it, both
+// recursive; a 200,000-deep value used to overflow the worker's stack and end the agent.
+TEST_F(CommandServerTest, DeeplyNestedCommandIsRefusedAndTheAgentKeepsServing) {
+  const int kLevels = 200000;
+  const std::string body = R"({"id":"c1","kind":"create_domain","args":)" +
+                           std::string(kLevels, '[') + std::string(kLevels, ']') + "}";
+  ExpectFault(PostCommand(body), 400, "badRequest");
+  EXPECT_TRUE(driver_->ListDomains().empty());
+  auto health = client_->Get("/v1/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ok = PostCommand(Command("c2", "create_domain", CreateArgs()).dump());
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(json::parse(ok->body)["status"], "done");
+}
+
 TEST_F(CommandServerTest, HealthAnswersWithoutTokenAndSaysSimulated) {
   auto res = client_->Get("/v1/health");
   ASSERT_TRUE(res);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 
 namespace ferry::agent::sim {
 namespace {
@@ -156,7 +157,7 @@ std::optional<nlohmann::json> LinkConnection::Receive(int timeout_ms) {
   std::string body(len, '\0');
   ReadExactly(socket_.fd(), body.data(), len);
   try {
-    return nlohmann::json::parse(body);
+    return ParseBoundedJson(body);
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::kUnavailable, std::string("migration peer sent garbage: ") + e.what());
   }
