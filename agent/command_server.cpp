@@ -2,12 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
 #include "agent/commands.hpp"
 #include "common/errors.hpp"
+#include "common/http/server.hpp"
 #include "common/json_limits.hpp"
 #include "common/nova_fault.hpp"
 
@@ -16,13 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kJson = "application/json";
 constexpr const char* kTokenHeader = "X-Auth-Token";
-// 1 s: Stop() waits for idle keep-alive connections this long; commands are seconds apart, so
-// reusing a connection buys little and a prompt shutdown matters more.
-constexpr time_t kKeepAliveTimeoutS = 1;
-// 1 MiB: a command is well under 1 KiB; anything near this size is garbage, refuse it early.
-constexpr size_t kMaxPayloadBytes = 1 << 20;
+constexpr const char* kMigrationsPrefix = "/v1/migrations/";
 
 // Time depends only on the presented token's length, never on where it first differs from the
 // secret or on the secret's length.
@@ -35,24 +31,25 @@ bool ConstantTimeEquals(std::string_view presented, std::string_view secret) {
   return diff == 0;
 }
 
-void SendFault(httplib::Response& res, int status, const char* name, const std::string& message) {
-  res.status = status;
-  res.set_content(json{{name, {{"code", status}, {"message", message}}}}.dump(), kJson);
-}
-
-void SendError(httplib::Response& res, Errc code, const std::string& message) {
+void SendError(http::Response& res, Errc code, const std::string& message) {
   // Nova's error names, so the controller's client parses agent and API errors alike.
-  auto [status, name] = NovaFault(code);
-  SendFault(res, status, name, message);
+  auto body = NovaFaultBody(code, message);
+  res.SetJson(NovaFault(code).status, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-void SendJson(httplib::Response& res, const json& body) {
-  res.status = 200;
-  res.set_content(body.dump(), kJson);
+void SendJson(http::Response& res, const json& body) {
+  res.SetJson(200, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// The uuid of GET /v1/migrations/{uuid}, or "" when the path is not one.
+std::string MigrationUuid(const std::string& path) {
+  if (path.rfind(kMigrationsPrefix, 0) != 0) return "";
+  std::string uuid = path.substr(std::strlen(kMigrationsPrefix));
+  return uuid.find('/') == std::string::npos ? uuid : "";
 }
 
 // Decodes the body; on failure answers 400 and returns nullopt.
-std::optional<wire::Command> ParseCommand(const httplib::Request& req, httplib::Response& res) {
+std::optional<wire::Command> ParseCommand(const http::Request& req, http::Response& res) {
   json body;
   try {
     body = ParseBoundedJson(req.body);
@@ -77,90 +74,75 @@ std::optional<wire::Command> ParseCommand(const httplib::Request& req, httplib::
 }  // namespace
 
 CommandServer::CommandServer(Driver& driver, std::string host, std::string command_token,
-                             JobStartedFn job_started)
+                             JobStartedFn job_started, CommandServerOptions options)
     : driver_(driver),
       host_(std::move(host)),
       token_(std::move(command_token)),
       simulated_(driver.Info().simulated),
-      job_started_(std::move(job_started)) {
+      job_started_(std::move(job_started)),
+      body_bytes_(options.body_bytes) {
   if (token_.empty()) throw Error(Errc::kBadRequest, "the command token must not be empty");
-  Route();
+  options.http.pool_threads.resize(1);  // one pool: every route is the controller's
+  server_ = std::make_unique<http::Server>(
+      std::move(options.http), [this](const http::Request& head) { return Admit(head); },
+      [this](http::Request& req, http::Response& res) { Dispatch(req, res); });
 }
 
 CommandServer::~CommandServer() { Stop(); }
 
-void CommandServer::Route() {
-  server_.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  server_.set_keep_alive_timeout(kKeepAliveTimeoutS);
-  server_.set_payload_max_length(kMaxPayloadBytes);
-  server_.Post("/v1/commands", [this](const auto& req, auto& res) { HandleCommand(req, res); });
-  server_.Get("/v1/inventory", [this](const auto& req, auto& res) { HandleInventory(req, res); });
-  server_.Get(R"(/v1/migrations/([^/]+))",
-              [this](const auto& req, auto& res) { HandleMigration(req, res); });
-  server_.Get("/v1/health", [this](const auto& req, auto& res) { HandleHealth(req, res); });
-  // Called for every status >= 400; only fill in bodies httplib left empty (404, 405, 413).
-  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    const char* name = res.status == 404 ? "itemNotFound" : "badRequest";
-    SendFault(res, res.status, name, "cannot serve " + req.method + " " + req.path);
-  });
-  server_.set_exception_handler([](const auto&, auto& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(std::move(ep));
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("command server: unhandled exception error=\"{}\"", what);
-    SendError(res, Errc::kInternal, what);
-  });
-}
-
 int CommandServer::Start(const std::string& address, int port) {
-  int bound = port;
-  if (port == 0) {
-    bound = server_.bind_to_any_port(address);
-  } else if (!server_.bind_to_port(address, port)) {
-    bound = -1;
+  int bound = 0;
+  try {
+    bound = server_->Bind(address, port);
+  } catch (const std::exception& e) {
+    throw Error(Errc::kUnavailable, e.what());
   }
-  if (bound < 0) {
-    throw Error(Errc::kUnavailable, "cannot listen on " + address + ":" + std::to_string(port));
-  }
-  thread_ = std::thread([this] {
-    server_.listen_after_bind();
-    listen_returned_ = true;
-  });
-  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() always works.
-  while (!server_.is_running() && !listen_returned_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  server_->Start();
   spdlog::info("command server listening address={} port={} host={}", address, bound, host_);
   return bound;
 }
 
 void CommandServer::Stop() {
-  if (!thread_.joinable()) return;
-  server_.stop();
-  thread_.join();
+  if (!server_) return;
+  server_->Stop();
+  server_.reset();
   spdlog::info("command server stopped");
 }
 
-bool CommandServer::Authorized(const httplib::Request& req, httplib::Response& res) const {
-  if (ConstantTimeEquals(req.get_header_value(kTokenHeader), token_)) return true;
-  std::string why = req.has_header(kTokenHeader) ? "invalid X-Auth-Token" : "missing X-Auth-Token";
+http::Admission CommandServer::Admit(const http::Request& head) const {
+  http::Admission admission{0, body_bytes_, std::nullopt};
+  if (head.path == "/v1/health") return admission;
+  http::Response refusal;
+  if (!Authorized(head, &refusal)) admission.refusal = std::move(refusal);
+  return admission;
+}
+
+void CommandServer::Dispatch(const http::Request& req, http::Response& res) {
+  const std::string uuid = MigrationUuid(req.path);
+  if (req.method == "GET" && req.path == "/v1/health") return HandleHealth(res);
+  // Admit refused every other request without the token; this is the same check again.
+  if (!Authorized(req, &res)) return;
+  if (req.method == "POST" && req.path == "/v1/commands") return HandleCommand(req, res);
+  if (req.method == "GET" && req.path == "/v1/inventory") return HandleInventory(res);
+  if (req.method == "GET" && !uuid.empty()) return HandleMigration(uuid, res);
+  SendError(res, Errc::kNotFound, "cannot serve " + req.method + " " + req.path);
+}
+
+bool CommandServer::Authorized(const http::Request& req, http::Response* refusal) const {
+  auto token = req.Header(kTokenHeader);
+  if (ConstantTimeEquals(token.value_or(""), token_)) return true;
+  std::string why = token ? "invalid X-Auth-Token" : "missing X-Auth-Token";
   spdlog::warn("command server: refused request path={} remote={} reason=\"{}\"", req.path,
                req.remote_addr, why);
-  SendError(res, Errc::kUnauthorized, why);
+  SendError(*refusal, Errc::kUnauthorized, why);
   return false;
 }
 
-void CommandServer::HandleHealth(const httplib::Request&, httplib::Response& res) {
+void CommandServer::HandleHealth(http::Response& res) {
   SendJson(res, json{{"status", "ok"}, {"host", host_}, {"simulated", simulated_}});
 }
 
-void CommandServer::HandleInventory(const httplib::Request& req, httplib::Response& res) {
-  if (!Authorized(req, res)) return;
+void CommandServer::HandleInventory(http::Response& res) {
   try {
     SendJson(res, wire::Inventory{driver_.ListDomains()});
   } catch (const Error& e) {
@@ -168,9 +150,7 @@ void CommandServer::HandleInventory(const httplib::Request& req, httplib::Respon
   }
 }
 
-void CommandServer::HandleMigration(const httplib::Request& req, httplib::Response& res) {
-  if (!Authorized(req, res)) return;
-  const std::string uuid = req.matches[1];
+void CommandServer::HandleMigration(const std::string& uuid, http::Response& res) {
   try {
     auto job = driver_.LiveMigrationJobStats(uuid);
     if (!job) {
@@ -183,8 +163,7 @@ void CommandServer::HandleMigration(const httplib::Request& req, httplib::Respon
   }
 }
 
-void CommandServer::HandleCommand(const httplib::Request& req, httplib::Response& res) {
-  if (!Authorized(req, res)) return;
+void CommandServer::HandleCommand(const http::Request& req, http::Response& res) {
   auto cmd = ParseCommand(req, res);
   if (!cmd) return;
   if (FindCommand(cmd->kind) == nullptr) {
@@ -207,7 +186,7 @@ void CommandServer::HandleCommand(const httplib::Request& req, httplib::Response
   }
 }
 
-void CommandServer::Execute(const wire::Command& cmd, httplib::Response& res) {
+void CommandServer::Execute(const wire::Command& cmd, http::Response& res) {
   wire::CommandResult result{cmd.id, "done", "", std::nullopt, nullptr};
   CommandContext ctx{driver_, job_started_};
   try {

@@ -10,16 +10,21 @@
 // A command the agent understood and ran answers 200 with status "done" or "failed" (the
 // outcome is data, and it is what a retry with the same id gets back). A request the agent could
 // not understand (bad JSON, unknown kind, invalid args) answers 400 and is not remembered.
-#include <httplib.h>
-
-#include <atomic>
 #include <cstddef>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include "agent/command_log.hpp"
 #include "agent/commands.hpp"
 #include "agent/driver.hpp"
+#include "common/http/server_options.hpp"
+
+namespace ferry::http {
+class Server;
+struct Request;
+struct Response;
+struct Admission;
+}  // namespace ferry::http
 
 namespace ferry::agent {
 
@@ -30,12 +35,26 @@ inline constexpr size_t kCommandLogCapacity = 10000;
 // 8 worker threads: commands are short and per-host migration concurrency is low (Nova's
 // max_concurrent_live_migrations defaults to 1); 8 leaves room for inventory polls and probes.
 inline constexpr size_t kServerThreads = 8;
+// 1 MiB: a command is well under 1 KiB; anything near this size is garbage, refuse it early.
+inline constexpr size_t kMaxCommandBodyBytes = 1 << 20;
+
+struct CommandServerOptions {
+  http::ServerOptions http = DefaultHttpOptions();
+  size_t body_bytes = kMaxCommandBodyBytes;
+
+  static http::ServerOptions DefaultHttpOptions() {
+    http::ServerOptions o;
+    o.name = "command server";
+    o.pool_threads = {static_cast<int>(kServerThreads)};
+    return o;
+  }
+};
 
 class CommandServer {
  public:
   // job_started (optional) is told about every live-migration job a command starts.
   CommandServer(Driver& driver, std::string host, std::string command_token,
-                JobStartedFn job_started = nullptr);
+                JobStartedFn job_started = nullptr, CommandServerOptions options = {});
   ~CommandServer();
   CommandServer(const CommandServer&) = delete;
   CommandServer& operator=(const CommandServer&) = delete;
@@ -47,24 +66,25 @@ class CommandServer {
   void Stop();
 
  private:
-  void Route();
-  bool Authorized(const httplib::Request& req, httplib::Response& res) const;
-  void HandleCommand(const httplib::Request& req, httplib::Response& res);
-  void HandleInventory(const httplib::Request& req, httplib::Response& res);
-  void HandleMigration(const httplib::Request& req, httplib::Response& res);
-  void HandleHealth(const httplib::Request& req, httplib::Response& res);
+  // Before the body: 401 for a request without the command token (only /v1/health is open).
+  http::Admission Admit(const http::Request& head) const;
+  void Dispatch(const http::Request& req, http::Response& res);
+  bool Authorized(const http::Request& req, http::Response* refusal) const;
+  void HandleCommand(const http::Request& req, http::Response& res);
+  void HandleInventory(http::Response& res);
+  void HandleMigration(const std::string& uuid, http::Response& res);
+  void HandleHealth(http::Response& res);
   // Runs a command the log has handed to this caller; never leaves the claim dangling.
-  void Execute(const wire::Command& cmd, httplib::Response& res);
+  void Execute(const wire::Command& cmd, http::Response& res);
 
   Driver& driver_;
   const std::string host_;
   const std::string token_;
   const bool simulated_;
   const JobStartedFn job_started_;
+  const size_t body_bytes_;
   CommandLog log_{kCommandLogCapacity};
-  httplib::Server server_;
-  std::thread thread_;
-  std::atomic<bool> listen_returned_{false};
+  std::unique_ptr<http::Server> server_;
 };
 
 }  // namespace ferry::agent

@@ -2,6 +2,8 @@
 //   ferry-controller db upgrade|status --db DSN
 //   ferry-controller serve --db DSN --listen 127.0.0.1:8774 --tokens FILE ...
 #include <CLI/CLI.hpp>
+#include <pthread.h>
+
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -39,7 +41,7 @@ struct ServeOptions {
   int service_down_time_s = 60;                // Nova's service_down_time default
   int heartbeat_interval_s = 10;               // Nova's report_interval default
   int max_domains_per_host = conductor::kDefaultMaxDomainsPerHost;  // see its comment
-  int api_threads = 16;                        // concurrent API connections (keep-alive pins one)
+  api::ApiServerOptions http;                  // HTTP limits, API and agent worker pools
   int db_pool = 8;                             // the API threads share these; 2-core hosts
   int build_workers = 4;                       // server create/delete drivers in parallel
   std::string port_file;
@@ -55,10 +57,16 @@ std::string ReadSecret(const std::string& path) {
   return s;
 }
 
-std::atomic<api::ApiServer*> g_server{nullptr};
-
-void OnSignal(int) {
-  if (auto* s = g_server.load()) s->Stop();
+// SIGTERM and SIGINT are blocked in every thread (threads inherit the mask of the one that
+// creates them) and taken by sigwait on a thread of their own, which may then call anything:
+// a signal handler may not stop a server.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
 }
 
 // Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
@@ -104,7 +112,27 @@ void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
                  "seconds between progress reports from agents (Nova's default 5)")->capture_default_str()->group(g);
 }
 
+void AddHttpOptions(CLI::App& app, api::ApiServerOptions& o) {
+  const std::string g = "HTTP limits";
+  app.add_option("--api-threads", o.api_threads, "worker threads for API requests")->check(CLI::Range(1, 1024))->capture_default_str()->group(g);
+  app.add_option("--agent-api-threads", o.agent_threads, "worker threads for /agent/v1 (heartbeats, progress), apart from the API's")
+      ->check(CLI::Range(1, 1024))->capture_default_str()->group(g);
+  app.add_option("--max-body-bytes", o.body_bytes, "largest API request body (413 beyond)")->check(CLI::Range(1024, 1 << 30))->capture_default_str()->group(g);
+  app.add_option("--max-agent-body-bytes", o.agent_body_bytes, "largest /agent/v1 request body (a heartbeat carries the inventory)")
+      ->check(CLI::Range(1024, 1 << 30))->capture_default_str()->group(g);
+  app.add_option("--max-header-bytes", o.http.max_header_bytes, "request line and headers together (431 beyond)")
+      ->check(CLI::Range(1024, 1 << 20))->capture_default_str()->group(g);
+  app.add_option("--max-connections", o.http.max_connections, "open connections in all; more are closed at once")
+      ->check(CLI::Range(2, 1000000))->capture_default_str()->group(g);
+  app.add_option("--max-connections-per-peer", o.http.max_connections_per_peer, "open connections from one address")
+      ->check(CLI::Range(1, 1000000))->capture_default_str()->group(g);
+  app.add_option_function<int>("--header-timeout", [&o](int s) { o.http.header_timeout = std::chrono::seconds(s); },
+                 "seconds to send a request's line and headers (default 10)")->check(CLI::Range(1, 3600))->group(g);
+}
+
 int Serve(const ServeOptions& o) {
+  // Before any thread starts, so that every thread inherits the mask.
+  sigset_t stop_signals = BlockStopSignals();
   auto colon = o.listen.rfind(':');
   const std::string port_text = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
   if (port_text.empty() || port_text.size() > 5 ||
@@ -143,7 +171,7 @@ int Serve(const ServeOptions& o) {
   live_migration::Service live_service(live_ctx, engine);
   live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
   api::Deps deps{db, clock, registry, lifecycle, std::chrono::seconds(o.service_down_time_s), live_service, progress};
-  api::ApiServer server(tokens, o.api_threads);
+  api::ApiServer server(tokens, o.http);
   api::RegisterAllRoutes(server, deps);
 
   int port = server.Bind(o.listen.substr(0, colon), std::stoi(port_text));
@@ -168,14 +196,17 @@ int Serve(const ServeOptions& o) {
   reconcile_task.Start();
   snapshot_task.Start();
 
-  g_server = &server;
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
+  std::thread signal_waiter([&server, stop_signals] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    spdlog::info("controller got signal={}", signal);
+    server.Stop();
+  });
   spdlog::info("controller listening address={}:{} service_down_time={}s", o.listen.substr(0, colon), port,
                o.service_down_time_s);
   server.Serve();
+  signal_waiter.join();  // Serve returns only after Stop(), which only signal_waiter calls
   spdlog::info("controller stopping");
-  g_server = nullptr;
   snapshot_task.Stop();
   reconcile_task.Stop();
   liveness_task.Stop();
@@ -231,7 +262,7 @@ int main(int argc, char** argv) {
                    "domains one registration or heartbeat may report; more gets 400")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  serve->add_option("--api-threads", o.api_threads)->check(CLI::Range(2, 1024))->capture_default_str();
+  AddHttpOptions(*serve, o.http);
   serve->add_option("--db-pool", o.db_pool)->check(CLI::Range(1, 256))->capture_default_str();
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   AddLiveMigrationOptions(*serve, o.live);

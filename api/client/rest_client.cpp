@@ -191,6 +191,7 @@ struct RestClient::Impl {
     http.set_connection_timeout(options.connect_timeout);
     http.set_read_timeout(options.read_timeout);
     http.set_write_timeout(options.read_timeout);
+    http.set_tcp_nodelay(true);  // no 40 ms delayed-ACK stall on kept-alive connections
   }
 
   httplib::Headers RequestHeaders() const {

@@ -1,14 +1,11 @@
 #include "controller/api/api_server.hpp"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "common/errors.hpp"
+#include "common/http/server.hpp"
 #include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/fault.hpp"
@@ -17,10 +14,15 @@
 namespace ferry::controller::api {
 namespace {
 
-std::optional<std::string> Header(const httplib::Request& req, const char* name) {
-  if (!req.has_header(name)) return std::nullopt;
-  return req.get_header_value(name);
-}
+// 2 KiB of path: Nova's longest paths (a server's migration, an instance action) are under
+// 150 bytes. Longer paths get a 404 without meeting a route regex, whose libstdc++ matcher
+// recurses once per character (L7 of the 2026-12-04 review).
+constexpr size_t kMaxPathBytes = 2048;
+// The worker pools of ApiServerOptions, in ServerOptions::pool_threads order.
+constexpr size_t kApiPool = 0;
+constexpr size_t kAgentPool = 1;
+
+bool IsAgentPath(const std::string& path) { return path.rfind("/agent/", 0) == 0; }
 
 bool Allowed(Access access, Role role) {
   switch (access) {
@@ -32,9 +34,39 @@ bool Allowed(Access access, Role role) {
   return false;
 }
 
-void WriteJson(httplib::Response& res, int status, const nlohmann::json& body) {
+void WriteJson(http::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  if (!body.is_null()) res.set_content(body.dump(), "application/json");
+  // replace: an error message quoting invalid UTF-8 from the request (a %FF path segment)
+  // still becomes a body instead of an exception.
+  if (!body.is_null()) {
+    res.SetJson(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+}
+
+void WriteBadMethod(http::Response& res) {
+  WriteJson(res, 405, {{"badMethod", {{"code", 405}, {"message", "The method specified is not allowed for this resource."}}}});
+}
+
+http::ServerOptions WithPools(const ApiServerOptions& o) {
+  http::ServerOptions h = o.http;
+  h.name = "api";
+  h.pool_threads = {o.api_threads, o.agent_threads};  // kApiPool, kAgentPool
+  return h;
+}
+
+ApiServerOptions WithApiThreads(int threads) {
+  ApiServerOptions o;
+  o.api_threads = threads;
+  return o;
+}
+
+void LogRequest(const std::string& method, const std::string& path, int status,
+                std::chrono::steady_clock::time_point started, const std::string& request_id,
+                const std::string& principal) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  spdlog::log(status >= 500 ? spdlog::level::warn : spdlog::level::debug,
+              "request method={} path={} status={} ms={} request_id={} principal={}", method,
+              path, status, ms, request_id, principal);
 }
 
 }  // namespace
@@ -46,24 +78,13 @@ std::optional<std::string> Request::Query(const std::string& key) const {
 }
 
 ApiServer::ApiServer(const TokenTable& tokens, int threads)
-    : tokens_(tokens), http_(std::make_unique<httplib::Server>()) {
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  // httplib closes a keep-alive connection after 5 requests; a busy agent (progress of many
-  // migrations) would reconnect every fifth post. 100 still hands the thread back regularly,
-  // and an idle connection is closed after httplib's 5 s keep-alive timeout as before.
-  http_->set_keep_alive_max_count(100);
-  // httplib's default sets SO_REUSEPORT, which would let a second controller bind the same
-  // port and silently take half the connections; plain SO_REUSEADDR only allows fast restarts.
-  http_->set_socket_options([this](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_fd_ = sock;
-  });
-  auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(&req, &res); };
-  http_->Get(".*", dispatch);
-  http_->Post(".*", dispatch);
-  http_->Put(".*", dispatch);
-  http_->Delete(".*", dispatch);
+    : ApiServer(tokens, WithApiThreads(threads)) {}
+
+ApiServer::ApiServer(const TokenTable& tokens, ApiServerOptions options)
+    : tokens_(tokens), options_(std::move(options)) {
+  http_ = std::make_unique<http::Server>(
+      WithPools(options_), [this](const http::Request& head) { return Admit(head); },
+      [this](http::Request& req, http::Response& res) { Dispatch(req, res); });
 }
 
 ApiServer::~ApiServer() = default;
@@ -73,55 +94,80 @@ void ApiServer::Route(const std::string& method, const std::string& pattern, Acc
   routes_.push_back({method, std::regex(pattern), RoutePrefix(pattern), access, std::move(h), body});
 }
 
-int ApiServer::Bind(const std::string& host, int port) {
-  int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
-  if (bound < 0) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
-  // The packaged httplib listens with a backlog of 5: a burst of requests (a drain script
-  // firing 50 live migrations) overflows the accept queue and clients see resets. Calling
-  // listen again on a listening socket only changes its backlog.
-  if (listen_fd_ >= 0 && ::listen(listen_fd_, SOMAXCONN) != 0) {
-    spdlog::warn("could not widen the listen backlog: {}", std::strerror(errno));
-  }
-  return bound;
+int ApiServer::Bind(const std::string& host, int port) { return http_->Bind(host, port); }
+
+void ApiServer::Serve() {
+  http_->Start();
+  http_->Wait();
 }
 
-void ApiServer::Serve() { http_->listen_after_bind(); }
-void ApiServer::Stop() { http_->stop(); }
+void ApiServer::Stop() { http_->Stop(); }
 
-void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
-  const auto& hreq = *static_cast<const httplib::Request*>(raw_req);
-  auto& hres = *static_cast<httplib::Response*>(raw_res);
+const ApiServer::RouteEntry* ApiServer::Match(const std::string& method, const std::string& path,
+                                              bool* path_known, std::smatch* m) const {
+  *path_known = false;
+  if (path.size() > kMaxPathBytes) return nullptr;
+  for (const auto& r : routes_) {
+    if (path.compare(0, r.literal_prefix.size(), r.literal_prefix) != 0) continue;
+    if (!std::regex_match(path, *m, r.pattern)) continue;
+    *path_known = true;
+    if (r.method == method) return &r;
+  }
+  return nullptr;
+}
+
+http::Admission ApiServer::Admit(const http::Request& head) const {
+  const bool agent = IsAgentPath(head.path);
+  http::Admission admission{agent ? kAgentPool : kApiPool,
+                            agent ? options_.agent_body_bytes : options_.body_bytes, std::nullopt};
+  bool path_known = false;
+  std::smatch m;
+  const RouteEntry* route = Match(head.method, head.path, &path_known, &m);
+  if (!route || route->access == Access::kPublic) return admission;  // 404/405: Dispatch
+  // The token is checked here, before the body is read: a peer without one never gets a body
+  // buffered. Dispatch checks it again (same table, same answer) for the principal.
+  auto token = head.Header("X-Auth-Token");
+  auto principal = token ? tokens_.Find(*token) : std::nullopt;
+  std::optional<Error> refusal;
+  if (!principal) {
+    refusal.emplace(Errc::kUnauthorized, "The request you have made requires authentication.");
+  } else if (!Allowed(route->access, principal->role)) {
+    refusal.emplace(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
+  }
+  if (!refusal) return admission;
+  http::Response res;
+  std::string request_id = "req-" + NewUuid();
+  res.SetHeader("x-openstack-request-id", request_id);
+  WriteJson(res, HttpStatus(refusal->code()), FaultBody(refusal->code(), refusal->what()));
+  LogRequest(head.method, head.path, res.status, std::chrono::steady_clock::now(), request_id, "");
+  admission.refusal = std::move(res);
+  return admission;
+}
+
+void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
   const auto started = std::chrono::steady_clock::now();
   Request req;
   req.method = hreq.method;
   req.path = hreq.path;
   req.request_id = "req-" + NewUuid();
-  req.query = {hreq.params.begin(), hreq.params.end()};
-  req.base_url = "http://" + hreq.get_header_value("Host");
-  if (hreq.has_header("Idempotency-Key")) req.idempotency_key = hreq.get_header_value("Idempotency-Key");
-  hres.set_header("x-openstack-request-id", req.request_id);
+  req.query = std::move(hreq.query);
+  req.base_url = "http://" + hreq.Header("Host").value_or("");
+  req.idempotency_key = hreq.Header("Idempotency-Key");
+  hres.SetHeader("x-openstack-request-id", req.request_id);
   const bool nova_api = req.path.rfind("/v2.1", 0) == 0;
   try {
-    const RouteEntry* route = nullptr;
     bool path_known = false;
     std::smatch m;
-    for (const auto& r : routes_) {
-      if (req.path.compare(0, r.literal_prefix.size(), r.literal_prefix) != 0) continue;
-      if (!std::regex_match(req.path, m, r.pattern)) continue;
-      path_known = true;
-      if (r.method == req.method) {
-        route = &r;
-        break;
-      }
-    }
+    const RouteEntry* route = Match(req.method, req.path, &path_known, &m);
     if (!route && path_known) {
-      WriteJson(hres, 405, {{"badMethod", {{"code", 405}, {"message", "The method specified is not allowed for this resource."}}}});
+      WriteBadMethod(hres);
+      LogRequest(req.method, req.path, hres.status, started, req.request_id, "");
       return;
     }
     if (!route) throw Error(Errc::kNotFound, "The resource could not be found.");
     for (size_t i = 1; i < m.size(); ++i) req.params.push_back(m[i].str());
     if (route->access != Access::kPublic) {
-      auto token = Header(hreq, "X-Auth-Token");
+      auto token = hreq.Header("X-Auth-Token");
       auto principal = token ? tokens_.Find(*token) : std::nullopt;
       if (!principal) throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
       if (!Allowed(route->access, principal->role)) {
@@ -130,11 +176,11 @@ void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
       req.principal = *principal;
     }
     if (nova_api) {
-      req.mv = NegotiateMicroversion(Header(hreq, "OpenStack-API-Version"),
-                                     Header(hreq, "X-OpenStack-Nova-API-Version"));
-      hres.set_header("OpenStack-API-Version", "compute " + req.mv.ToString());
-      hres.set_header("X-OpenStack-Nova-API-Version", req.mv.ToString());
-      hres.set_header("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+      req.mv = NegotiateMicroversion(hreq.Header("OpenStack-API-Version"),
+                                     hreq.Header("X-OpenStack-Nova-API-Version"));
+      hres.SetHeader("OpenStack-API-Version", "compute " + req.mv.ToString());
+      hres.SetHeader("X-OpenStack-Nova-API-Version", req.mv.ToString());
+      hres.SetHeader("Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
     }
     req.raw_body = hreq.body;
     if (!hreq.body.empty() && route->body == Body::kJson) {
@@ -155,10 +201,7 @@ void ApiServer::Dispatch(const void* raw_req, void* raw_res) {
     spdlog::error("unhandled error request_id={} path={} error={}", req.request_id, req.path, e.what());
     WriteJson(hres, 500, FaultBody(Errc::kInternal, "Unexpected API Error. Please report this at the ferry issue tracker."));
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  spdlog::log(hres.status >= 500 ? spdlog::level::warn : spdlog::level::debug,
-              "request method={} path={} status={} ms={} request_id={} principal={}", req.method,
-              req.path, hres.status, ms, req.request_id, req.principal.name);
+  LogRequest(req.method, req.path, hres.status, started, req.request_id, req.principal.name);
 }
 
 }  // namespace ferry::controller::api

@@ -12,12 +12,16 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/http/server_options.hpp"
 #include "common/tokens.hpp"
 #include "controller/api/microversion.hpp"
 
-namespace httplib {
+namespace ferry::http {
 class Server;
-}
+struct Request;
+struct Response;
+struct Admission;
+}  // namespace ferry::http
 
 namespace ferry::controller::conductor {
 class HostRegistry;
@@ -71,9 +75,27 @@ struct Deps {
   live_migration::ProgressIngest& progress;
 };
 
+// The limits of the controller's HTTP server (see common/http/server_options.hpp for the rest).
+struct ApiServerOptions {
+  http::ServerOptions http;  // pool_threads is set from api_threads and agent_threads
+  // 16 threads for API clients: what --api-threads defaulted to with httplib.
+  int api_threads = 16;
+  // 4 threads for /agent/v1/* (heartbeats, progress): one heartbeat per host every 10 s and a
+  // progress post per migrating host every 5 s take milliseconds each; a pool of their own means
+  // API clients can never starve them into hosts being marked down.
+  int agent_threads = 4;
+  // 1 MiB per API request body: the largest Nova request (a server create with user_data,
+  // itself limited to 64 KiB by Nova) is far smaller.
+  size_t body_bytes = 1 << 20;
+  // 16 MiB per agent request body: a heartbeat carries the host's whole inventory, about
+  // 0.5 KiB per domain with its disks, so this holds some 30,000 domains.
+  size_t agent_body_bytes = 16 << 20;
+};
+
 class ApiServer {
  public:
   ApiServer(const TokenTable& tokens, int threads);
+  ApiServer(const TokenTable& tokens, ApiServerOptions options);
   ~ApiServer();
 
   // Body::kRaw: the handler parses req.raw_body itself (req.body stays null), for hot agent
@@ -95,12 +117,17 @@ class ApiServer {
     Handler handler;
     Body body;
   };
-  void Dispatch(const void* raw_req, void* raw_res);
+  // Finds the route for method and path; *path_known tells a 405 from a 404.
+  const RouteEntry* Match(const std::string& method, const std::string& path, bool* path_known,
+                          std::smatch* m) const;
+  // Before the body: the worker pool, the body limit, and a 401/403 for a bad token.
+  http::Admission Admit(const http::Request& head) const;
+  void Dispatch(http::Request& hreq, http::Response& hres);
 
   const TokenTable& tokens_;
-  std::unique_ptr<httplib::Server> http_;
-  int listen_fd_ = -1;  // the listening socket, to widen httplib's fixed backlog of 5
+  const ApiServerOptions options_;
   std::vector<RouteEntry> routes_;
+  std::unique_ptr<http::Server> http_;
 };
 
 // Each resource registers its routes (one file each).

@@ -16,6 +16,7 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
                             const std::string* body) const {
   httplib::Client cli(base_);
   cli.set_read_timeout(std::chrono::seconds(30));
+  cli.set_tcp_nodelay(true);  // no 40 ms delayed-ACK stall on kept-alive connections
   httplib::Headers h;
   if (!token_.empty()) h.emplace("X-Auth-Token", token_);
   if (!mv_.empty()) h.emplace("OpenStack-API-Version", "compute " + mv_);
