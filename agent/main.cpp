@@ -69,7 +69,8 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
                        [&monitor](const ferry::wire::LiveMigrationSpec& spec) {
                          monitor.Watch(spec.migration_uuid,
                                        std::chrono::seconds(spec.monitor_interval_s));
-                       });
+                       },
+                       o.command_server);
   int port = server.Start(listen.host, listen.port);
   if (!o.port_file.empty()) WritePortFile(o.port_file, port);
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "agent/address.hpp"
+#include "agent/command_server_flags.hpp"
 #include "common/errors.hpp"
 
 namespace ferry::agent {
@@ -99,6 +100,7 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_option("--log-file", o.log_file, "Log to this file instead of stderr");
+  AddCommandServerFlags(app, o.command_server);
 }
 
 void CheckImagesDir(const std::string& dir) {

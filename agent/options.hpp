@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/command_server.hpp"
 #include "agent/drivers/libvirt/libvirt_config.hpp"
 #include "agent/drivers/sim/sim_config.hpp"
 
@@ -36,6 +37,7 @@ struct AgentOptions {
   libvirt::LibvirtConfig libvirt;          // --libvirt-* flags (migration_address: see below)
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
+  CommandServerOptions command_server;  // --max-body-bytes, --header-timeout, ...
 };
 
 void AddOptions(CLI::App& app, AgentOptions& options);

@@ -112,6 +112,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request_.method = std::string(head.method_string());
     request_.target = std::string(head.target());
     request_.remote_addr = peer_;
+    version_ = head.version();
+    head_only_ = head.method() == bhttp::verb::head;
     for (const auto& field : head) {
       request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
@@ -152,8 +154,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (server_.stopping) return Close();
     request_.body = std::move(parser_->get().body());
     keep_alive_ = parser_->get().keep_alive();
-    head_only_ = parser_->get().method() == bhttp::verb::head;
-    version_ = parser_->get().version();
     stream_.expires_never();
     asio::post(server_.Pool(pool_), [self = shared_from_this()] {
       Response response;

@@ -41,9 +41,10 @@ struct ServerOptions {
   // 64 per peer address: an agent keeps 2 (heartbeats, progress), an operator's scripts a few;
   // 64 leaves room for a host running many clients and stops one peer taking all 512.
   size_t max_connections_per_peer = 64;
-  // 100 requests per kept-alive connection, then Connection: close (what the controller set on
-  // httplib, whose own default of 5 made busy agents reconnect every fifth post).
-  size_t max_requests_per_connection = 100;
+  // 1000 requests per kept-alive connection, then Connection: close. With httplib a connection
+  // pinned a worker thread, so ferry closed it after 100 to hand the thread back; here it pins
+  // nothing, and the cap only makes clients behind a load balancer spread out now and then.
+  size_t max_requests_per_connection = 1000;
 
   // Threads that only do socket I/O and parsing; handlers never run on them.
   int io_threads = 1;

@@ -47,6 +47,8 @@ class Stack {
                   const std::string& driver = "sim");
   void KillAgent(const std::string& host);
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
+  pid_t ControllerPid() const { return controller_ ? controller_->pid() : -1; }
+  pid_t AgentPid(const std::string& host) const { return agents_.at(host)->pid(); }
 
   HttpClient Admin() const { return HttpClient(url_, kAdminToken); }
   HttpClient Member() const { return HttpClient(url_, kMemberToken); }
