@@ -87,8 +87,13 @@ TEST_F(LiveMigrationLibvirtCrash, CopyAbortedWhileTheControllerIsDeadEndsOnTheSo
   const std::string name = DomainName(id);
   StartRunning(id);
   lm_->stack->KillController();
+  // "running" means the agent started its job thread; libvirt's own job begins a moment later
+  // (seen under load: "no job is active"), so the abort is retried until it lands.
   int status = 0;
-  bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2", &status);
+  Stack::WaitFor([&] {
+    bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2", &status);
+    return status == 0;
+  }, 10s);
   ASSERT_EQ(status, 0) << "virsh domjobabort failed";
   const GuestTick before = bed().LastTick("kvm-1", name);
   lm_->stack->StartController();
