@@ -46,11 +46,16 @@ class LibvirtE2E : public ::testing::Test {
     lm_->stack->EnsureFlavor("1", 1, 128, 0);
   }
 
-  // A server created through the API on `host`, ACTIVE, whose guest has ticked `ticks` times.
+  // The libvirt name (and serial file name) of a server ferry created: from its uuid, never
+  // from its display name (agent/drivers/libvirt/libvirt_domain_xml.hpp).
+  static std::string DomainName(const std::string& server_id) { return "ferry-" + server_id; }
+
+  // A server named `name` created through the API on `host`, ACTIVE, whose guest has ticked
+  // `ticks` times. Its domain on the host is DomainName(id).
   std::string GuestOn(const std::string& host, const std::string& name, int ticks) {
     auto id = lm_->ServerOn(host, name);
     GuestTick first;
-    EXPECT_TRUE(Stack::WaitFor([&] { return (first = bed().LastTick(host, name)).n >= ticks; }, 90s))
+    EXPECT_TRUE(Stack::WaitFor([&] { return (first = bed().LastTick(host, DomainName(id))).n >= ticks; }, 90s))
         << name << " never ticked " << ticks << " times on " << host;
     return id;
   }

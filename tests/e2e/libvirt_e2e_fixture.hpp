@@ -215,10 +215,13 @@ class LibvirtE2E : public ::testing::Test {
     dst_ = std::make_unique<LibvirtDriver>(Config(2, dirty_mbps));
   }
 
-  ferry::wire::Domain NewGuest(const std::string& prefix) {
+  // A guest to create; the argument only tells the reader what it is for. Its display name is
+  // the libvirt name the driver gives it (ferry-<uuid>), so the serial file and the `virsh`
+  // name are the test's `name` too.
+  ferry::wire::Domain NewGuest(const std::string& /*what*/) {
     ferry::wire::Domain d;
     d.uuid = ferry::NewUuid();
-    d.name = prefix + "-" + d.uuid.substr(0, 8);
+    d.name = "ferry-" + d.uuid;
     d.vcpus = 1;
     d.memory_mb = 128;
     names_.push_back(d.name);

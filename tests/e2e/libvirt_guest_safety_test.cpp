@@ -89,4 +89,56 @@ TEST_F(LibvirtGuestSafetyE2E, GuestShutOffMidMigrationIsAFailureAndCleanupKeepsI
   EXPECT_EQ(src_->LiveMigrationJobStats(spec.migration_uuid)->state, "failed");
 }
 
+// M2: the destination has a guest of this uuid defined but shut off that this migration's
+// prepare did not make (a later move brought it back and it was stopped; a stale rollback
+// arrives). Rollback removes only the incoming copy: this domain and its disk stay.
+TEST_F(LibvirtGuestSafetyE2E, RollbackLeavesAShutOffDomainOfTheSameUuid) {
+  MakeDrivers(8);
+  auto guest = NewGuest("ferry-e2e-m2");
+  guest.disk_gb = 1;
+  dst_->CreateDomain(guest);
+  ASSERT_EQ(Bed().Run("virsh kvm-2 destroy " + guest.name), 0);
+  auto spec = Spec(guest, 16);
+  spec.block_migration = true;
+  spec.incoming_uri = dst_->PrepareLiveMigrationDestination(spec);
+  dst_->RollbackLiveMigrationDestination(spec);
+  EXPECT_TRUE(HasDomain(*dst_, guest.uuid)) << "rollback removed a domain it did not create";
+  EXPECT_TRUE(fs::exists(RootImage("kvm-2", guest))) << "rollback deleted that domain's disk";
+}
+
+// M3: after this migration's prepare, another inbound migration pre-creates its disk and an
+// operator copies a file into the pool; this migration's rollback removes only the disk its
+// own prepare made.
+TEST_F(LibvirtGuestSafetyE2E, RollbackDeletesOnlyTheVolumesItsPrepareMade) {
+  MakeDrivers(8);
+  auto disk_of = [](const ferry::wire::Domain& g) {
+    return ferry::wire::Disk{"vda",
+                             std::string(ferry::testing::LibvirtTestbed::kImagesPoolPath) +
+                                 "/ferry-" + g.uuid + "-vda.qcow2",
+                             "local", 64 << 20, "qcow2"};
+  };
+  auto mine = NewGuest("ferry-e2e-m3-a");
+  auto other = NewGuest("ferry-e2e-m3-b");
+  auto spec = Spec(mine, 16);
+  spec.block_migration = true;
+  spec.domain.disks = {disk_of(mine)};
+  spec.incoming_uri = dst_->PrepareLiveMigrationDestination(spec);
+  ASSERT_TRUE(fs::exists(RootImage("kvm-2", mine))) << "prepare makes the destination disk";
+
+  auto other_spec = Spec(other, 16);
+  other_spec.block_migration = true;
+  other_spec.domain.disks = {disk_of(other)};
+  dst_->PrepareLiveMigrationDestination(other_spec);
+  const std::string operators = Bed().Images("kvm-2") + "/operator-copy.qcow2";
+  remove_.push_back(operators);
+  ASSERT_EQ(Shell("qemu-img create -q -f qcow2 '" + operators + "' 16M"), 0);
+
+  dst_->RollbackLiveMigrationDestination(spec);
+  EXPECT_FALSE(fs::exists(RootImage("kvm-2", mine))) << "its own prepare's disk is removed";
+  EXPECT_TRUE(fs::exists(RootImage("kvm-2", other))) << "another migration's disk was deleted";
+  EXPECT_TRUE(fs::exists(operators)) << "an operator's file was deleted";
+  dst_->RollbackLiveMigrationDestination(other_spec);
+  EXPECT_FALSE(fs::exists(RootImage("kvm-2", other)));
+}
+
 }  // namespace

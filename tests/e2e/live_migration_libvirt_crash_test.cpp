@@ -42,8 +42,8 @@ class LiveMigrationLibvirtCrash : public LibvirtE2E {
 
 TEST_F(LiveMigrationLibvirtCrash, ControllerKilledMidCopyEndsWhereTheGuestRuns) {
   Start(kSlowLink, kConverging);
-  const std::string name = "e2e-ctl-kill";
-  auto id = GuestOn("kvm-1", name, 16);
+  auto id = GuestOn("kvm-1", "e2e-ctl-kill", 16);
+  const std::string name = DomainName(id);
   const GuestTick before = bed().LastTick("kvm-1", name);
   StartRunning(id);
   lm_->stack->KillController();  // SIGKILL: no chance to write anything
@@ -54,8 +54,8 @@ TEST_F(LiveMigrationLibvirtCrash, ControllerKilledMidCopyEndsWhereTheGuestRuns) 
 
 TEST_F(LiveMigrationLibvirtCrash, DestinationAgentKilledMidCopyLosesNoGuest) {
   Start(kSlowLink, kConverging);
-  const std::string name = "e2e-agent-kill";
-  auto id = GuestOn("kvm-1", name, 16);
+  auto id = GuestOn("kvm-1", "e2e-agent-kill", 16);
+  const std::string name = DomainName(id);
   const GuestTick before = bed().LastTick("kvm-1", name);
   StartRunning(id);
   lm_->stack->KillAgent("kvm-2");
@@ -69,8 +69,8 @@ TEST_F(LiveMigrationLibvirtCrash, DestinationAgentKilledMidCopyLosesNoGuest) {
 
 TEST_F(LiveMigrationLibvirtCrash, SourceAgentKilledMidCopyEndsWhereTheGuestRuns) {
   Start(kSlowLink, kConverging);
-  const std::string name = "e2e-src-kill";
-  auto id = GuestOn("kvm-1", name, 16);
+  auto id = GuestOn("kvm-1", "e2e-src-kill", 16);
+  const std::string name = DomainName(id);
   const GuestTick before = bed().LastTick("kvm-1", name);
   StartRunning(id);
   lm_->stack->KillAgent("kvm-1");  // the agent that ran the copy and knew how it ended
@@ -83,12 +83,17 @@ TEST_F(LiveMigrationLibvirtCrash, SourceAgentKilledMidCopyEndsWhereTheGuestRuns)
 // guest still runs, with the destination cleaned up and its claim released.
 TEST_F(LiveMigrationLibvirtCrash, CopyAbortedWhileTheControllerIsDeadEndsOnTheSource) {
   Start(kSlowLink, "dirty_mbps=16 wss_mib=24");  // never converges at 8 MiB/s
-  const std::string name = "e2e-ctl-kill-abort";
-  auto id = GuestOn("kvm-1", name, 4);
+  auto id = GuestOn("kvm-1", "e2e-ctl-kill-abort", 4);
+  const std::string name = DomainName(id);
   StartRunning(id);
   lm_->stack->KillController();
+  // "running" means the agent started its job thread; libvirt's own job begins a moment later
+  // (seen under load: "no job is active"), so the abort is retried until it lands.
   int status = 0;
-  bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2", &status);
+  Stack::WaitFor([&] {
+    bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2", &status);
+    return status == 0;
+  }, 10s);
   ASSERT_EQ(status, 0) << "virsh domjobabort failed";
   const GuestTick before = bed().LastTick("kvm-1", name);
   lm_->stack->StartController();

@@ -37,8 +37,8 @@ class LiveMigrationLibvirt : public LibvirtE2E {
 
 TEST_F(LiveMigrationLibvirt, MovesARunningGuestOverTheMigrationNetworkWithProgressRising) {
   Start(kSlowLink, kConverging);
-  const std::string name = "e2e-converge";
-  auto id = GuestOn("kvm-1", name, 16);  // 8 s: the working set is dirty, so the copy has data
+  auto id = GuestOn("kvm-1", "e2e-converge", 16);
+  const std::string name = DomainName(id);  // 8 s: the working set is dirty, so the copy has data
   const GuestTick before = bed().LastTick("kvm-1", name);
   const long long mig0 = bed().TxBytes("kvm-1", "mig0");
   const long long ctl0 = bed().TxBytes("kvm-1", "ctl0");
@@ -74,8 +74,8 @@ TEST_F(LiveMigrationLibvirt, MovesARunningGuestOverTheMigrationNetworkWithProgre
 
 TEST_F(LiveMigrationLibvirt, AbortWhileRunningLeavesTheGuestTickingOnTheSource) {
   Start(kSlowLink, kNotConverging);
-  const std::string name = "e2e-abort";
-  auto id = GuestOn("kvm-1", name, 4);
+  auto id = GuestOn("kvm-1", "e2e-abort", 4);
+  const std::string name = DomainName(id);
   json m = StartCopy(id);
   ASSERT_FALSE(m.is_null());
   const GuestTick before = bed().LastTick("kvm-1", name);
@@ -100,10 +100,11 @@ TEST_F(LiveMigrationLibvirt, AbortWhileRunningLeavesTheGuestTickingOnTheSource) 
 // force_complete of a copy that would never finish: post-copy when the policy permits it, else
 // the guest is paused so the copy converges; either way it ends running on the destination.
 // `how` is the path the source agent must have taken ("post-copy", "pausing the guest").
-void LiveMigrationLibvirt::ForceCompletes(std::vector<std::string> policy, const std::string& name,
+void LiveMigrationLibvirt::ForceCompletes(std::vector<std::string> policy, const std::string& display,
                                           const std::string& how) {
   Start(policy, kNotConverging);
-  auto id = GuestOn("kvm-1", name, 4);
+  auto id = GuestOn("kvm-1", display, 4);
+  const std::string name = DomainName(id);
   json m = StartCopy(id);
   ASSERT_FALSE(m.is_null());
   const GuestTick before = bed().LastTick("kvm-1", name);
@@ -144,8 +145,8 @@ TEST_F(LiveMigrationLibvirt, PostCopyWhoseDestinationDiesEndsInErrorOnTheDestina
   auto policy = kSlowLink;
   policy.push_back("--live-migration-permit-post-copy");
   Start(policy, kNotConverging);
-  const std::string name = "e2e-postcopy-lost";
-  auto id = GuestOn("kvm-1", name, 4);
+  auto id = GuestOn("kvm-1", "e2e-postcopy-lost", 4);
+  const std::string name = DomainName(id);
   json m = StartCopy(id);
   ASSERT_FALSE(m.is_null());
 

@@ -1,9 +1,12 @@
 #include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
 
+#include <cctype>
 #include <pugixml.hpp>
 #include <sstream>
 
 #include "agent/drivers/libvirt/libvirt_disks.hpp"
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
 
 namespace ferry::agent::libvirt {
 
@@ -26,13 +29,34 @@ wire::PowerState ToPowerState(int state) {
   }
 }
 
+std::string FerryDomainName(const std::string& uuid) {
+  std::string name = "ferry-" + uuid;
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+namespace {
+
+// libvirt refuses a <title> with a newline; the API already refuses control characters.
+std::string TitleOf(std::string name) {
+  for (char& ch : name) {
+    if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
+  }
+  return name;
+}
+
+}  // namespace
+
 std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
                       const std::string& root_disk_path) {
+  if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "libvirt: '" + d.uuid + "' is not a uuid");
+  const std::string name = FerryDomainName(d.uuid);
   pugi::xml_document doc;
   auto dom = doc.append_child("domain");
   dom.append_attribute("type") = c.domain_type.c_str();
-  dom.append_child("name").text() = d.name.c_str();
+  dom.append_child("name").text() = name.c_str();
   dom.append_child("uuid").text() = d.uuid.c_str();
+  dom.append_child("title").text() = TitleOf(d.name).c_str();
   auto mem = dom.append_child("memory");
   mem.append_attribute("unit") = "MiB";
   mem.text() = static_cast<long long>(d.memory_mb);
@@ -67,7 +91,7 @@ std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
   auto serial = dev.append_child("serial");
   serial.append_attribute("type") = "file";
   auto src = serial.append_child("source");
-  src.append_attribute("path") = (c.serial_dir + "/" + d.name + ".log").c_str();
+  src.append_attribute("path") = (c.serial_dir + "/" + name + ".log").c_str();
   src.append_attribute("append") = "on";
   serial.append_child("target").append_attribute("port") = 0;
   dev.append_child("memballoon").append_attribute("model") = "none";
@@ -83,6 +107,10 @@ wire::Domain Describe(virDomainPtr d, const LibvirtConfig& c) {
   out.uuid = uuid;
   const char* name = virDomainGetName(d);
   out.name = name ? name : "";
+  if (out.name == FerryDomainName(out.uuid)) {
+    CString title(virDomainGetMetadata(d, VIR_DOMAIN_METADATA_TITLE, nullptr, 0));
+    if (title) out.name = title.get();
+  }
   virDomainInfo info;
   if (virDomainGetInfo(d, &info) < 0) ThrowLibvirt("info of domain " + out.uuid);
   out.vcpus = static_cast<int>(info.nrVirtCpu);

@@ -10,6 +10,12 @@ namespace ferry::agent::libvirt {
 
 wire::PowerState ToPowerState(int state);
 
+// The libvirt name of a domain ferry creates: "ferry-<uuid>" (lowercase), never the server's
+// display name, which is the member's to choose (it may hold "/" or "..", and two projects may
+// both have a "web" on one host; libvirt names must be unique per host). The display name goes
+// to <title>; the serial console file is <serial_dir>/<this name>.log.
+std::string FerryDomainName(const std::string& uuid);
+
 // The XML CreateDomain defines: the configured kernel booted directly, serial console to a file,
 // and when root_disk_path is set a qcow2 root disk "vda" (the guest kernel does not use it; it
 // is there for migration to handle, as a real guest's would be).
@@ -17,7 +23,8 @@ std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
                       const std::string& root_disk_path = "");
 
 // uuid, name, vcpus, memory, power state and disks of a domain libvirt has; disk_gb is the
-// local and shared disks' virtual size, rounded up to GiB.
+// local and shared disks' virtual size, rounded up to GiB. name: the <title> of a domain ferry
+// named (FerryDomainName), else libvirt's name (an adopted domain keeps its own).
 wire::Domain Describe(virDomainPtr d, const LibvirtConfig& c);
 
 }  // namespace ferry::agent::libvirt

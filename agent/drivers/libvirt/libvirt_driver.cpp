@@ -35,6 +35,11 @@ PoolPtr LibvirtDriver::Impl::ImagesPool() {
 }
 
 LibvirtDriver::~LibvirtDriver() {
+  impl_->stopping = true;
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    for (auto& t : impl_->watchers) t.join();
+  }
   std::vector<std::shared_ptr<Job>> all;
   {
     std::lock_guard lock(impl_->mu);

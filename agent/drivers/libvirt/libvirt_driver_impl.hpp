@@ -53,6 +53,12 @@ struct LibvirtDriver::Impl {
   std::unique_ptr<IncomingRecords> incoming;         // destination: the pool before prepare
 
   std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
+  // Destination: one watcher per prepared block migration, recording its incoming domain's disks
+  // (libvirt_migration_destination.cpp); stopped and joined by the destructor.
+  std::mutex watch_mu;
+  std::vector<std::thread> watchers;
+  std::atomic<bool> stopping{false};
+  void WatchIncoming(const std::string& migration_uuid, const std::string& domain_uuid);
 
   virConnectPtr Conn() {
     std::lock_guard lock(conn_mu);

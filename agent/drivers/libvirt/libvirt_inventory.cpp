@@ -9,6 +9,7 @@
 #include "agent/drivers/libvirt/libvirt_storage.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
+#include "common/uuid.hpp"
 
 namespace ferry::agent::libvirt {
 
@@ -83,11 +84,9 @@ wire::Domain LibvirtDriver::CreateDomain(const wire::Domain& domain) {
   virConnectPtr c = impl_->Conn();
   DomainPtr d = LookupByUuid(c, domain.uuid);
   if (!d) {
-    virDomainPtr by_name = virDomainLookupByName(c, domain.name.c_str());
-    if (by_name != nullptr) {
-      virDomainFree(by_name);
-      throw Error(Errc::kConflict,
-                  "libvirt: a domain named '" + domain.name + "' already exists with another uuid");
+    // Named from the uuid (FerryDomainName): servers of any name never collide here.
+    if (!IsUuid(domain.uuid)) {
+      throw Error(Errc::kBadRequest, "libvirt: '" + domain.uuid + "' is not a uuid");
     }
     std::string root_disk;
     if (domain.disk_gb > 0) {

@@ -1,4 +1,8 @@
 // Live migration, destination side: check, prepare, finish, rollback.
+#include <chrono>
+#include <set>
+#include <thread>
+
 #include "agent/drivers/libvirt/libvirt_cpu.hpp"
 #include "agent/drivers/libvirt/libvirt_disks.hpp"
 #include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
@@ -15,7 +19,65 @@ std::string Trimmed(std::string dir) {
   return dir;
 }
 
+// How often a prepared block migration's destination looks for its incoming domain. libvirt
+// creates it (paused, reason migration) when the copy starts and keeps it for the whole copy,
+// which lasts seconds at the least: 200 ms sees it early and costs one lookup.
+constexpr auto kIncomingPoll = std::chrono::milliseconds(200);
+
+bool IsIncomingCopy(virDomainPtr d, const std::string& uuid) {
+  DomState s = GetState(d, uuid);
+  return s.state == VIR_DOMAIN_PAUSED && s.reason == VIR_DOMAIN_PAUSED_MIGRATION;
+}
+
+// Deletes the volumes this migration made here: those its prepare created, and those libvirt
+// pre-created for its incoming domain (that domain's disk paths, or volumes named for this
+// guest) that appeared after prepare. Never one in use by a domain here, one that was there
+// before prepare, or one another pending inbound migration created.
+void DeleteThisMigrationsVolumes(LibvirtDriver::Impl& impl, const wire::LiveMigrationSpec& spec,
+                                 const IncomingRecord& record,
+                                 const std::vector<std::string>& incoming_disks) {
+  PoolPtr pool = impl.ImagesPool();
+  const std::string pool_path = Trimmed(impl.config.images_pool_path);
+  const std::string named_for_guest = pool_path + "/" + FerryVolumePrefix(spec.domain.uuid);
+  std::set<std::string> ours = record.created;
+  ours.insert(record.domain_disks.begin(), record.domain_disks.end());
+  ours.insert(incoming_disks.begin(), incoming_disks.end());
+  for (const auto& path : VolumePaths(pool.get())) {
+    if (path.rfind(named_for_guest, 0) == 0) ours.insert(path);
+  }
+  const auto in_use = DiskPathsInUse(impl.Conn(), impl.config);
+  const auto others = impl.incoming->CreatedByOthers(spec.migration_uuid);
+  for (const auto& path : ours) {
+    const bool made_now = record.created.count(path) || !record.pool_before.count(path);
+    if (!made_now || in_use.count(path) || others.count(path) || DirName(path) != pool_path) {
+      continue;
+    }
+    if (DeleteVolumeAt(pool.get(), path)) {
+      spdlog::info("libvirt: rollback of {} deleted {}", spec.migration_uuid, path);
+    }
+  }
+}
+
 }  // namespace
+
+void LibvirtDriver::Impl::WatchIncoming(const std::string& migration_uuid,
+                                        const std::string& domain_uuid) {
+  std::lock_guard lock(watch_mu);
+  watchers.emplace_back([this, migration_uuid, domain_uuid] {
+    while (!stopping && incoming->Load(migration_uuid)) {  // erased by finish and rollback
+      try {
+        DomainPtr d = LookupByUuid(Conn(), domain_uuid);
+        if (d && IsIncomingCopy(d.get(), domain_uuid)) {
+          incoming->AddDomainDisks(migration_uuid, DiskPathsOf(d.get(), config));
+          return;  // its disk paths do not change
+        }
+      } catch (const std::exception& e) {
+        spdlog::debug("libvirt: watching incoming {}: {}", migration_uuid, e.what());
+      }
+      std::this_thread::sleep_for(kIncomingPoll);
+    }
+  });
+}
 
 void LibvirtDriver::CheckLiveMigrationDestination(const wire::LiveMigrationSpec& spec) {
   virConnectPtr c = impl_->Conn();
@@ -68,7 +130,8 @@ std::string LibvirtDriver::PrepareLiveMigrationDestination(const wire::LiveMigra
   }
   if (spec.block_migration && impl_->HasImagesPool()) {
     // The pool as it is before anything is created for this migration (libvirt_incoming.hpp).
-    impl_->incoming->Save(spec.migration_uuid, VolumePaths(impl_->ImagesPool().get()));
+    impl_->incoming->Begin(spec.migration_uuid, VolumePaths(impl_->ImagesPool().get()));
+    impl_->WatchIncoming(spec.migration_uuid, spec.domain.uuid);
   }
   if (spec.block_migration) {
     for (const auto& disk : spec.domain.disks) {
@@ -77,8 +140,10 @@ std::string LibvirtDriver::PrepareLiveMigrationDestination(const wire::LiveMigra
         throw Error(Errc::kConflict, "libvirt: disk " + disk.path + " is outside the images pool");
       }
       PoolPtr pool = impl_->ImagesPool();
+      bool created = false;
       std::string path = EnsureVolume(pool.get(), BaseName(disk.path), disk.capacity_bytes,
-                                      disk.format.empty() ? "qcow2" : disk.format);
+                                      disk.format.empty() ? "qcow2" : disk.format, &created);
+      if (created) impl_->incoming->AddCreated(spec.migration_uuid, path);
       spdlog::info("libvirt: migration {}: destination disk {} ready ({} bytes)",
                    spec.migration_uuid, path, disk.capacity_bytes);
     }
@@ -106,40 +171,35 @@ wire::Domain LibvirtDriver::FinishLiveMigrationDestination(const wire::LiveMigra
 }
 
 void LibvirtDriver::RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) {
+  std::vector<std::string> incoming_disks;
   DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
   if (d) {  // else libvirt removed the failed incoming domain itself
     DomState s = GetState(d.get(), spec.domain.uuid);
-    bool incoming = s.state == VIR_DOMAIN_PAUSED && s.reason == VIR_DOMAIN_PAUSED_MIGRATION;
-    if (!incoming && s.state != VIR_DOMAIN_SHUTOFF) {
+    if (IsIncomingCopy(d.get(), spec.domain.uuid)) {
+      incoming_disks = DiskPathsOf(d.get(), impl_->config);
+      DestroyAndUndefine(d.get(), spec.domain.uuid);
+    } else if (s.state == VIR_DOMAIN_SHUTOFF) {
+      // Not this migration's incoming copy (that one is paused until finish): a guest defined
+      // here by someone else, or by a later move, is never this rollback's to remove.
+      spdlog::warn(
+          "libvirt: rollback of {}: domain {} is defined here but shut off, not an "
+          "incoming copy: left in place",
+          spec.migration_uuid, spec.domain.uuid);
+    } else {
       throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
                                        " has switched over and runs on this host");
     }
-    DestroyAndUndefine(d.get(), spec.domain.uuid);
   }
-  // The guest is not here: disks made for it here (by prepare, or by libvirt's pre-creation in
-  // the pool) are half-copied leftovers; the source still has the real ones.
   if (!spec.block_migration || !impl_->HasImagesPool()) return;
-  PoolPtr pool = impl_->ImagesPool();
-  const std::string pool_path = Trimmed(impl_->config.images_pool_path);
-  for (const auto& disk : spec.domain.disks) {
-    if (IsCopiedByBlockMigration(disk) && DirName(disk.path) == pool_path &&
-        DeleteVolumeAt(pool.get(), disk.path)) {
-      spdlog::info("libvirt: rollback of {} deleted {}", spec.migration_uuid, disk.path);
-    }
+  auto record = impl_->incoming->Load(spec.migration_uuid);
+  if (!record) {
+    spdlog::warn(
+        "libvirt: rollback of {}: no record of what its prepare made here: no disk is "
+        "deleted",
+        spec.migration_uuid);
+    return;
   }
-  for (const auto& path : DeleteVolumesNamed(pool.get(), FerryVolumePrefix(spec.domain.uuid))) {
-    spdlog::info("libvirt: rollback of {} deleted {}", spec.migration_uuid, path);
-  }
-  // What libvirt pre-created without telling: new since prepare and used by no domain here.
-  if (auto before = impl_->incoming->Load(spec.migration_uuid)) {
-    const auto in_use = DiskPathsInUse(impl_->Conn(), impl_->config);
-    for (const auto& path : VolumePaths(pool.get())) {
-      if (before->count(path) || in_use.count(path)) continue;
-      if (DeleteVolumeAt(pool.get(), path)) {
-        spdlog::info("libvirt: rollback of {} deleted {}", spec.migration_uuid, path);
-      }
-    }
-  }
+  DeleteThisMigrationsVolumes(*impl_, spec, *record, incoming_disks);
   impl_->incoming->Erase(spec.migration_uuid);
 }
 

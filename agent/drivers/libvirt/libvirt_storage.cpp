@@ -75,16 +75,19 @@ void RefreshPool(virStoragePoolPtr pool) {
 }
 
 std::string EnsureVolume(virStoragePoolPtr pool, const std::string& name, int64_t capacity_bytes,
-                         const std::string& format) {
+                         const std::string& format, bool* created) {
+  if (created != nullptr) *created = false;
   RefreshPool(pool);
   VolPtr vol(virStorageVolLookupByName(pool, name.c_str()));
   if (!vol) {
     std::string xml = VolumeXml(name, capacity_bytes, format);
     vol.reset(virStorageVolCreateXML(pool, xml.c_str(), 0));
-    if (!vol && LastErrorCode() == VIR_ERR_STORAGE_VOL_EXIST) {
+    const bool made_here = vol != nullptr;
+    if (!vol && LastErrorCode() == VIR_ERR_STORAGE_VOL_EXIST) {  // someone else's, just now
       vol.reset(virStorageVolLookupByName(pool, name.c_str()));
     }
     if (!vol) ThrowLibvirt("creating volume " + name);
+    if (created != nullptr) *created = made_here;
     return VolPath(vol.get());
   }
   virStorageVolInfo info;

@@ -21,9 +21,10 @@ PoolPtr EnsureImagesPool(virConnectPtr conn, const LibvirtConfig& config);
 void RefreshPool(virStoragePoolPtr pool);
 
 // Creates volume `name` (sparse: allocation 0) or returns the existing one, which must be at
-// least `capacity_bytes` (kConflict otherwise). Returns its path as libvirtd sees it.
+// least `capacity_bytes` (kConflict otherwise). Returns its path as libvirtd sees it; *created
+// says whether this call made it.
 std::string EnsureVolume(virStoragePoolPtr pool, const std::string& name, int64_t capacity_bytes,
-                         const std::string& format);
+                         const std::string& format, bool* created = nullptr);
 
 // Deletes the volume at `path` in `pool`; false when there is none.
 bool DeleteVolumeAt(virStoragePoolPtr pool, const std::string& path);
