@@ -46,6 +46,9 @@ class Stack {
                   const std::string& driver = "sim");
   void KillAgent(const std::string& host);
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
+  // The sim driver's state dir of that agent (domains.json): tests edit it while the agent is
+  // stopped to model what happens on a hypervisor behind ferry's back.
+  std::string AgentStateDir(const std::string& host) const { return dir_ + "/state-" + host; }
 
   HttpClient Admin() const { return HttpClient(url_, kAdminToken); }
   HttpClient Member() const { return HttpClient(url_, kMemberToken); }
