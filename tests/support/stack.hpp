@@ -49,6 +49,9 @@ class Stack {
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
   pid_t ControllerPid() const { return controller_ ? controller_->pid() : -1; }
   pid_t AgentPid(const std::string& host) const { return agents_.at(host)->pid(); }
+  // The sim driver's state dir of that agent (domains.json): tests edit it while the agent is
+  // stopped to model what happens on a hypervisor behind ferry's back.
+  std::string AgentStateDir(const std::string& host) const { return dir_ + "/state-" + host; }
 
   HttpClient Admin() const { return HttpClient(url_, kAdminToken); }
   HttpClient Member() const { return HttpClient(url_, kMemberToken); }
