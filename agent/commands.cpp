@@ -116,6 +116,27 @@ wire::LiveMigrationSpec DecodeLiveMigrationSpec(const std::string& kind,
   return spec;
 }
 
+wire::Command DecodeCommand(std::string_view body) {
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    // Not e.what(): it quotes the bytes last read, which need not be UTF-8, and the answer's
+    // JSON body could then not be written (found by tests/fuzz/agent_command_fuzz).
+    throw Error(Errc::kBadRequest, "malformed JSON at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::kBadRequest, std::string("malformed JSON: ") + e.what());  // 406 overflow
+  }
+  wire::Command cmd;
+  try {
+    cmd = parsed.get<wire::Command>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::kBadRequest, std::string("not a command: ") + e.what());
+  }
+  if (cmd.id.empty()) throw Error(Errc::kBadRequest, "command id must not be empty");
+  return cmd;
+}
+
 const CommandFn* FindCommand(const std::string& kind) {
   const auto& table = Table();
   auto it = table.find(kind);
