@@ -48,27 +48,14 @@ std::string MigrationUuid(const std::string& path) {
   return uuid.find('/') == std::string::npos ? uuid : "";
 }
 
-// Decodes the body; on failure answers 400 and returns nullopt.
+// Decodes the body (DecodeCommand); on failure answers 400 and returns nullopt.
 std::optional<wire::Command> ParseCommand(const http::Request& req, http::Response& res) {
-  json body;
   try {
-    body = ParseBoundedJson(req.body);
-  } catch (const json::exception& e) {
-    SendError(res, Errc::kBadRequest, std::string("malformed JSON: ") + e.what());
+    return DecodeCommand(req.body);
+  } catch (const Error& e) {
+    SendError(res, e.code(), e.what());
     return std::nullopt;
   }
-  wire::Command cmd;
-  try {
-    cmd = body.get<wire::Command>();
-  } catch (const json::exception& e) {
-    SendError(res, Errc::kBadRequest, std::string("not a command: ") + e.what());
-    return std::nullopt;
-  }
-  if (cmd.id.empty()) {
-    SendError(res, Errc::kBadRequest, "command id must not be empty");
-    return std::nullopt;
-  }
-  return cmd;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/errors.hpp"
+#include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 
 namespace ferry::agent {
@@ -114,6 +115,27 @@ wire::LiveMigrationSpec DecodeLiveMigrationSpec(const std::string& kind,
   Require(spec.monitor_interval_s >= 1 && spec.monitor_interval_s <= kMaxMonitorIntervalS, kind,
           "monitor_interval_s must be in [1, 3600]");
   return spec;
+}
+
+wire::Command DecodeCommand(std::string_view body) {
+  nlohmann::json parsed;
+  try {
+    parsed = ParseBoundedJson(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    // Not e.what(): it quotes the bytes last read, which need not be UTF-8, and the answer's
+    // JSON body could then not be written (found by tests/fuzz/agent_command_fuzz).
+    throw Error(Errc::kBadRequest, "malformed JSON at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::kBadRequest, std::string("malformed JSON: ") + e.what());  // 406 overflow
+  }
+  wire::Command cmd;
+  try {
+    cmd = parsed.get<wire::Command>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::kBadRequest, std::string("not a command: ") + e.what());
+  }
+  if (cmd.id.empty()) throw Error(Errc::kBadRequest, "command id must not be empty");
+  return cmd;
 }
 
 const CommandFn* FindCommand(const std::string& kind) {

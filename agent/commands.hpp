@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "agent/driver.hpp"
 
@@ -27,6 +28,11 @@ struct CommandContext {
 // Runs one command. Throws ferry::Error(kBadRequest) or nlohmann::json::exception for invalid
 // args, and whatever the driver throws for failures.
 using CommandFn = std::function<CommandOutput(CommandContext& ctx, const nlohmann::json& args)>;
+
+// A POST /v1/commands body as the command server reads it, before anything runs: JSON, the
+// Command's shape, a non-empty id. Throws ferry::Error(kBadRequest) saying what is wrong. The
+// kind is not looked up here (FindCommand) and the args are decoded by the command itself.
+wire::Command DecodeCommand(std::string_view body);
 
 // nullptr for an unknown kind.
 const CommandFn* FindCommand(const std::string& kind);

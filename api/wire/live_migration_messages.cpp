@@ -1,5 +1,7 @@
 #include "api/wire/live_migration_messages.hpp"
 
+#include "api/wire/json_numbers.hpp"
+
 namespace ferry::wire {
 
 using nlohmann::json;
@@ -30,13 +32,13 @@ void from_json(const json& j, LiveMigrationSpec& s) {
   s.dest_migration_address = j.value("dest_migration_address", d.dest_migration_address);
   s.incoming_uri = j.value("incoming_uri", d.incoming_uri);
   s.block_migration = j.value("block_migration", d.block_migration);
-  s.bandwidth_mibps = j.value("bandwidth_mibps", d.bandwidth_mibps);
-  s.max_downtime_ms = j.value("max_downtime_ms", d.max_downtime_ms);
-  s.downtime_steps = j.value("downtime_steps", d.downtime_steps);
-  s.downtime_delay_s = j.value("downtime_delay_s", d.downtime_delay_s);
+  s.bandwidth_mibps = IntOr(j, "bandwidth_mibps", d.bandwidth_mibps);
+  s.max_downtime_ms = IntOr(j, "max_downtime_ms", d.max_downtime_ms);
+  s.downtime_steps = IntOr(j, "downtime_steps", d.downtime_steps);
+  s.downtime_delay_s = IntOr(j, "downtime_delay_s", d.downtime_delay_s);
   s.permit_post_copy = j.value("permit_post_copy", d.permit_post_copy);
   s.permit_auto_converge = j.value("permit_auto_converge", d.permit_auto_converge);
-  s.monitor_interval_s = j.value("monitor_interval_s", d.monitor_interval_s);
+  s.monitor_interval_s = IntOr(j, "monitor_interval_s", d.monitor_interval_s);
   if (j.contains("source_cpu") && j.at("source_cpu").is_object()) j.at("source_cpu").get_to(s.source_cpu);
 }
 
@@ -64,17 +66,17 @@ void from_json(const json& j, LiveMigrationJob& r) {
   j.at("state").get_to(r.state);
   r.domain_uuid = j.value("domain_uuid", "");
   r.phase = j.value("phase", "");
-  r.iteration = j.value("iteration", 0);
-  r.memory_total = j.value("memory_total", int64_t{0});
-  r.memory_processed = j.value("memory_processed", int64_t{0});
-  r.memory_remaining = j.value("memory_remaining", int64_t{0});
-  r.disk_total = j.value("disk_total", int64_t{0});
-  r.disk_processed = j.value("disk_processed", int64_t{0});
-  r.disk_remaining = j.value("disk_remaining", int64_t{0});
-  r.transfer_rate_bps = j.value("transfer_rate_bps", int64_t{0});
-  r.dirty_rate_bps = j.value("dirty_rate_bps", int64_t{0});
-  r.downtime_ms = j.value("downtime_ms", int64_t{0});
-  r.throttle_percent = j.value("throttle_percent", 0);
+  r.iteration = IntOr<int>(j, "iteration", 0);
+  r.memory_total = IntOr<int64_t>(j, "memory_total", 0);
+  r.memory_processed = IntOr<int64_t>(j, "memory_processed", 0);
+  r.memory_remaining = IntOr<int64_t>(j, "memory_remaining", 0);
+  r.disk_total = IntOr<int64_t>(j, "disk_total", 0);
+  r.disk_processed = IntOr<int64_t>(j, "disk_processed", 0);
+  r.disk_remaining = IntOr<int64_t>(j, "disk_remaining", 0);
+  r.transfer_rate_bps = IntOr<int64_t>(j, "transfer_rate_bps", 0);
+  r.dirty_rate_bps = IntOr<int64_t>(j, "dirty_rate_bps", 0);
+  r.downtime_ms = IntOr<int64_t>(j, "downtime_ms", 0);
+  r.throttle_percent = IntOr<int>(j, "throttle_percent", 0);
   r.error = j.value("error", "");
   r.sampled_at = j.value("sampled_at", 0.0);
 }

@@ -1,11 +1,15 @@
 #include "api/wire/messages.hpp"
 
+#include "api/wire/json_numbers.hpp"
+
 namespace ferry::wire {
 
 using nlohmann::json;
 
 void to_json(json& j, const PowerState& p) { j = static_cast<int>(p); }
-void from_json(const json& j, PowerState& p) { p = static_cast<PowerState>(j.get<int>()); }
+void from_json(const json& j, PowerState& p) {
+  p = static_cast<PowerState>(IntFrom<int>(j, "power_state"));
+}
 
 void to_json(json& j, const Disk& d) {
   j = json{{"target", d.target},
@@ -18,7 +22,7 @@ void from_json(const json& j, Disk& d) {
   j.at("target").get_to(d.target);
   d.path = j.value("path", "");
   d.kind = j.value("kind", "local");
-  d.capacity_bytes = j.value("capacity_bytes", int64_t{0});
+  d.capacity_bytes = IntOr<int64_t>(j, "capacity_bytes", 0);
   d.format = j.value("format", "");
 }
 
@@ -30,10 +34,10 @@ void to_json(json& j, const Domain& d) {
 void from_json(const json& j, Domain& d) {
   j.at("uuid").get_to(d.uuid);
   d.name = j.value("name", "");
-  d.vcpus = j.value("vcpus", 0);
-  d.memory_mb = j.value("memory_mb", int64_t{0});
-  d.disk_gb = j.value("disk_gb", int64_t{0});
-  d.power_state = static_cast<PowerState>(j.value("power_state", 0));
+  d.vcpus = IntOr<int>(j, "vcpus", 0);
+  d.memory_mb = IntOr<int64_t>(j, "memory_mb", 0);
+  d.disk_gb = IntOr<int64_t>(j, "disk_gb", 0);
+  d.power_state = static_cast<PowerState>(IntOr<int>(j, "power_state", 0));
   d.disks = j.value("disks", std::vector<Disk>{});  // absent from agents older than disks
 }
 
@@ -43,8 +47,8 @@ void to_json(json& j, const Datastore& d) {
 void from_json(const json& j, Datastore& d) {
   j.at("name").get_to(d.name);
   j.at("kind").get_to(d.kind);
-  d.capacity_gb = j.value("capacity_gb", int64_t{0});
-  d.free_gb = j.value("free_gb", int64_t{0});
+  d.capacity_gb = IntOr<int64_t>(j, "capacity_gb", 0);
+  d.free_gb = IntOr<int64_t>(j, "free_gb", 0);
 }
 
 void to_json(json& j, const CpuInfo& c) {
@@ -79,15 +83,15 @@ void to_json(json& j, const RegisterRequest& r) {
 void from_json(const json& j, RegisterRequest& r) {
   j.at("host").get_to(r.host);
   j.at("hypervisor_type").get_to(r.hypervisor_type);
-  j.at("hypervisor_version").get_to(r.hypervisor_version);
+  r.hypervisor_version = IntFrom<int64_t>(j.at("hypervisor_version"), "hypervisor_version");
   r.simulated = j.value("simulated", false);
   r.cell = j.value("cell", "cell1");
   r.host_ip = j.value("host_ip", "");
   r.migration_address = j.value("migration_address", "");
   j.at("command_url").get_to(r.command_url);
-  j.at("vcpus").get_to(r.vcpus);
-  j.at("memory_mb").get_to(r.memory_mb);
-  j.at("local_gb").get_to(r.local_gb);
+  r.vcpus = IntFrom<int>(j.at("vcpus"), "vcpus");
+  r.memory_mb = IntFrom<int64_t>(j.at("memory_mb"), "memory_mb");
+  r.local_gb = IntFrom<int64_t>(j.at("local_gb"), "local_gb");
   if (j.contains("cpu")) j.at("cpu").get_to(r.cpu);
   r.datastores = j.value("datastores", std::vector<Datastore>{});
   r.domains = j.value("domains", std::vector<Domain>{});
@@ -98,7 +102,7 @@ void to_json(json& j, const RegisterResponse& r) {
 }
 void from_json(const json& j, RegisterResponse& r) {
   j.at("host_uuid").get_to(r.host_uuid);
-  j.at("heartbeat_interval_s").get_to(r.heartbeat_interval_s);
+  r.heartbeat_interval_s = IntFrom<int>(j.at("heartbeat_interval_s"), "heartbeat_interval_s");
 }
 
 void to_json(json& j, const Heartbeat& h) { j = json{{"host", h.host}, {"domains", h.domains}}; }
@@ -111,7 +115,7 @@ void to_json(json& j, const HeartbeatResponse& h) {
   j = json{{"heartbeat_interval_s", h.heartbeat_interval_s}};
 }
 void from_json(const json& j, HeartbeatResponse& h) {
-  j.at("heartbeat_interval_s").get_to(h.heartbeat_interval_s);
+  h.heartbeat_interval_s = IntFrom<int>(j.at("heartbeat_interval_s"), "heartbeat_interval_s");
 }
 
 void to_json(json& j, const Command& c) { j = json{{"id", c.id}, {"kind", c.kind}, {"args", c.args}}; }

@@ -26,7 +26,10 @@ class BatchSax : public nlohmann::json_sax<json> {
     return Number(static_cast<double>(v), static_cast<int64_t>(v));
   }
   bool number_float(number_float_t v, const string_t&) override {
-    return Number(v, static_cast<int64_t>(v));
+    // An integer field takes the integral part, as from_json does (api/wire/json_numbers.hpp);
+    // outside int64 (1e300) the conversion is undefined, so such a value is refused there.
+    const bool fits = v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    return Number(v, fits ? static_cast<int64_t>(v) : 0, fits);
   }
   bool string(string_t& v) override {
     if (skip_ > 0) return true;
@@ -122,9 +125,12 @@ class BatchSax : public nlohmann::json_sax<json> {
     return true;
   }
 
-  bool Number(double d, int64_t i) {
+  bool Number(double d, int64_t i, bool fits_int64 = true) {
     if (skip_ > 0) return true;
     if (depth_ != 3) return Scalar(nullptr);
+    if (!fits_int64 && IsNumberKey(key_) && key_ != "sampled_at") {
+      Refuse("'" + key_ + "' is out of range");
+    }
     auto& r = out_.reports.back();
     if (key_ == "sampled_at") r.sampled_at = d;
     else if (key_ == "iteration") r.iteration = static_cast<int>(i);

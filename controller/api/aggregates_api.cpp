@@ -8,6 +8,7 @@
 #include "common/errors.hpp"
 #include "common/time_format.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/request_bodies.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/aggregates_store.hpp"
 #include "controller/store/database.hpp"
@@ -38,14 +39,6 @@ store::Aggregate Load(store::Tx& tx, const std::string& id) {
   return *a;
 }
 
-std::optional<std::string> ValidZone(const std::optional<std::string>& az) {
-  if (az && (az->empty() || az->find(':') != std::string::npos)) {
-    throw Error(Errc::kBadRequest, "Invalid input for field/attribute availability_zone. "
-                                   "It must be 1-255 characters without ':'.");
-  }
-  return az;
-}
-
 // After the change, `host` would be in the zones of its other aggregates plus `via_zone_after`
 // (nullopt: via gives it no zone). Two zones at once, or a new zone while it runs servers: 409.
 void CheckZoneChange(store::Tx& tx, const store::Host& host, const store::Aggregate& via,
@@ -74,10 +67,9 @@ store::Host LoadHost(store::Tx& tx, const std::string& name) {
 }
 
 Response Create(Deps& deps, Request& req) {
-  const json& body = RequireMember(req.body, "aggregate");
-  RejectUnknownKeys(body, {"name", "availability_zone"});
-  std::string name = RequireName(body, "name");
-  auto az = ValidZone(OptionalString(body, "availability_zone"));
+  AggregateBody body = ParseAggregateCreate(req);
+  const std::string name = *body.name;
+  const auto& az = body.availability_zone;
   json view;
   deps.db.Transact([&](store::Tx& tx) { view = View(req, store::CreateAggregate(tx, name, az, deps.clock.Now())); });
   spdlog::info("aggregate created name={} zone={}", name, az.value_or("-"));
@@ -85,13 +77,10 @@ Response Create(Deps& deps, Request& req) {
 }
 
 Response Update(Deps& deps, Request& req) {
-  const json& body = RequireMember(req.body, "aggregate");
-  RejectUnknownKeys(body, {"name", "availability_zone"});
-  if (body.empty()) throw Error(Errc::kBadRequest, "At least one of 'name' or 'availability_zone' is required.");
-  std::optional<std::string> name;
-  if (body.contains("name")) name = RequireName(body, "name");
-  bool zone_given = body.contains("availability_zone");
-  auto az = ValidZone(OptionalString(body, "availability_zone"));
+  AggregateBody body = ParseAggregateUpdate(req);
+  const auto& name = body.name;
+  const bool zone_given = body.zone_given;
+  const auto& az = body.availability_zone;
   json view;
   deps.db.Transact([&](store::Tx& tx) {
     auto a = Load(tx, req.params[0]);
@@ -111,15 +100,11 @@ Response Update(Deps& deps, Request& req) {
 }
 
 Response Action(Deps& deps, Request& req) {
-  if (!req.body.is_object() || req.body.size() != 1) {
-    throw Error(Errc::kBadRequest, "The request body must hold exactly one of add_host, remove_host, set_metadata.");
-  }
-  const std::string action = req.body.begin().key();
+  AggregateAction parsed = ParseAggregateAction(req);
+  const std::string& action = parsed.action;
   json view;
   if (action == "add_host" || action == "remove_host") {
-    const json& body = RequireMember(req.body, action.c_str());
-    RejectUnknownKeys(body, {"host"});
-    std::string host_name = RequireName(body, "host");
+    const std::string& host_name = parsed.host;
     deps.db.Transact([&](store::Tx& tx) {
       auto a = Load(tx, req.params[0]);
       auto host = LoadHost(tx, host_name);
@@ -136,15 +121,8 @@ Response Action(Deps& deps, Request& req) {
       view = View(req, Load(tx, req.params[0]));
     });
     spdlog::info("aggregate {} aggregate={} host={}", action, req.params[0], host_name);
-  } else if (action == "set_metadata") {
-    const json& body = RequireMember(req.body, "set_metadata");
-    RejectUnknownKeys(body, {"metadata"});
-    const json& md = RequireMember(body, "metadata");
-    std::map<std::string, std::optional<std::string>> changes;
-    for (auto it = md.begin(); it != md.end(); ++it) {
-      if (it.key().empty() || it.key().size() > 255) throw Error(Errc::kBadRequest, "Metadata keys must be 1-255 characters.");
-      changes[it.key()] = OptionalString(md, it.key().c_str(), 255);
-    }
+  } else {  // set_metadata
+    const auto& changes = parsed.metadata;
     deps.db.Transact([&](store::Tx& tx) {
       auto a = Load(tx, req.params[0]);
       if (auto z = changes.find("availability_zone"); z != changes.end()) {
@@ -154,8 +132,6 @@ Response Action(Deps& deps, Request& req) {
       store::SetAggregateMetadata(tx, a.id, changes, deps.clock.Now());
       view = View(req, Load(tx, req.params[0]));
     });
-  } else {
-    throw Error(Errc::kBadRequest, "Additional properties are not allowed ('" + action + "' was unexpected)");
   }
   return {200, {{"aggregate", view}}};
 }

@@ -4,6 +4,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/request_bodies.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
@@ -46,35 +47,7 @@ Response List(Deps& deps, Request& req, bool detail) {
 }
 
 Response Create(Deps& deps, Request& req) {
-  const json& body = RequireMember(req.body, "flavor");
-  if (req.mv.AtLeast(55)) {
-    RejectUnknownKeys(body, {"name", "id", "ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap",
-                             "rxtx_factor", "os-flavor-access:is_public", "description"});
-  } else {
-    RejectUnknownKeys(body, {"name", "id", "ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap",
-                             "rxtx_factor", "os-flavor-access:is_public"});
-  }
-  store::Flavor f;
-  f.name = RequireName(body, "name");
-  auto id = OptionalString(body, "id", 255);
-  f.flavorid = id ? *id : NewUuid();
-  if (f.flavorid.empty() || f.flavorid.find_first_of("/ ?#") != std::string::npos) {
-    throw Error(Errc::kBadRequest, "Invalid input for field/attribute id. Ids may not contain '/', ' ', '?' or '#'.");
-  }
-  constexpr int64_t kDbIntMax = 2147483647;  // Nova's limits: db.MAX_INT
-  f.memory_mb = RequireInt(body, "ram", 1, kDbIntMax);
-  f.vcpus = static_cast<int>(RequireInt(body, "vcpus", 1, kDbIntMax));
-  f.root_gb = RequireInt(body, "disk", 0, kDbIntMax);
-  f.ephemeral_gb = OptionalInt(body, "OS-FLV-EXT-DATA:ephemeral", 0, kDbIntMax).value_or(0);
-  f.swap_mb = OptionalInt(body, "swap", 0, kDbIntMax).value_or(0);
-  if (body.contains("rxtx_factor")) {
-    if (!body["rxtx_factor"].is_number() || body["rxtx_factor"].get<double>() <= 0) {
-      throw Error(Errc::kBadRequest, "Invalid input for field/attribute rxtx_factor. It must be a positive number.");
-    }
-    f.rxtx_factor = body["rxtx_factor"].get<double>();
-  }
-  f.is_public = OptionalBool(body, "os-flavor-access:is_public").value_or(true);
-  f.description = OptionalString(body, "description", 65535);
+  store::Flavor f = ParseFlavorCreate(req);
   json view;
   deps.db.Transact([&](store::Tx& tx) { view = View(req, store::CreateFlavor(tx, f), true); });
   spdlog::info("flavor created id={} name={} by={}", f.flavorid, f.name, req.principal.name);

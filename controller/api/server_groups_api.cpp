@@ -7,6 +7,7 @@
 #include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/request_bodies.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/server_groups_store.hpp"
@@ -41,56 +42,6 @@ store::ServerGroup LoadVisible(store::Tx& tx, const Request& req, const std::str
   return *g;
 }
 
-// The policy names a microversion accepts: soft-* arrived in 2.15.
-std::set<std::string> AllowedPolicies(const Request& req) {
-  if (req.mv.AtLeast(15)) return {"affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"};
-  return {"affinity", "anti-affinity"};
-}
-
-std::string CheckPolicy(const Request& req, const json& value, const char* field) {
-  const auto allowed = AllowedPolicies(req);
-  if (!value.is_string() || !allowed.count(value.get<std::string>())) {
-    throw Error(Errc::kBadRequest, std::string("Invalid input for field/attribute ") + field +
-                                       ". Value: " + BoundedDump(value) +
-                                       " is not one of the allowed policies");
-  }
-  return value.get<std::string>();
-}
-
-store::ServerGroup ParseCreate(const Request& req) {
-  const json& body = RequireMember(req.body, "server_group");
-  store::ServerGroup g;
-  if (req.mv.AtLeast(64)) {
-    RejectUnknownKeys(body, {"name", "policy", "rules"});
-    g.name = RequireName(body, "name");
-    if (!body.contains("policy")) throw Error(Errc::kBadRequest, "'policy' is a required property");
-    g.policy = CheckPolicy(req, body["policy"], "policy");
-    if (body.contains("rules")) {
-      const json& rules = body["rules"];
-      if (!rules.is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute rules.");
-      RejectUnknownKeys(rules, {"max_server_per_host"});
-      if (!rules.empty() && g.policy != "anti-affinity") {
-        throw Error(Errc::kBadRequest, "Only anti-affinity policy supports rules.");
-      }
-      if (rules.contains("max_server_per_host")) {
-        g.rules["max_server_per_host"] = RequireInt(rules, "max_server_per_host", 1, 1 << 30);
-      }
-    }
-  } else {
-    RejectUnknownKeys(body, {"name", "policies"});
-    g.name = RequireName(body, "name");
-    if (!body.contains("policies")) throw Error(Errc::kBadRequest, "'policies' is a required property");
-    const json& policies = body["policies"];
-    if (!policies.is_array() || policies.size() != 1) {
-      throw Error(Errc::kBadRequest,
-                  "Invalid input for field/attribute policies. Value: " + BoundedDump(policies) +
-                      ". It must be a list of exactly one policy");
-    }
-    g.policy = CheckPolicy(req, policies[0], "policies");
-  }
-  return g;
-}
-
 Response List(Deps& deps, Request& req) {
   std::optional<std::string> project = req.principal.name;
   if (auto all = req.Query("all_projects"); all && ParseBoolParam("all_projects", *all)) {
@@ -112,7 +63,7 @@ Response List(Deps& deps, Request& req) {
 }
 
 Response Create(Deps& deps, Request& req) {
-  auto g = ParseCreate(req);
+  auto g = ParseServerGroupCreate(req);
   g.uuid = NewUuid();
   g.user_id = req.principal.name;
   g.project_id = req.principal.name;

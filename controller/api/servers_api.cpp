@@ -5,6 +5,7 @@
 #include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/request_bodies.hpp"
 #include "controller/api/server_view.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
@@ -74,80 +75,11 @@ std::string FlavorIdFromRef(const std::string& ref) {
   return slash == std::string::npos ? ref : ref.substr(slash + 1);
 }
 
-// os:scheduler_hints {"group": "<uuid>"}: the server joins that server group and the scheduler
-// honours its policy. Other hints are accepted and, for now, not used.
-std::optional<std::string> GroupHint(const json& body) {
-  for (const char* key : {"os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"}) {
-    if (!body.contains(key)) continue;
-    const json& hints = body[key];
-    if (!hints.is_object()) {
-      throw Error(Errc::kBadRequest, std::string("Invalid input for field/attribute ") + key + ".");
-    }
-    if (!hints.contains("group")) continue;
-    if (!hints["group"].is_string() || !IsUuid(hints["group"].get<std::string>())) {
-      throw Error(Errc::kBadRequest, "Invalid input for field/attribute group. Value: " +
-                                         BoundedDump(hints["group"]) + " is not a 'uuid'");
-    }
-    return hints["group"].get<std::string>();
-  }
-  return std::nullopt;
-}
-
 conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
-  if (req.body.is_object()) RejectUnknownKeys(req.body, {"server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"});
-  const json& body = RequireMember(req.body, "server");
-  RejectUnknownKeys(body, {"name", "flavorRef", "imageRef", "availability_zone", "networks", "metadata",
-                           "key_name", "user_data", "adminPass", "security_groups",
-                           "block_device_mapping_v2", "config_drive", "host", "hypervisor_hostname",
-                           "description", "min_count", "max_count", "OS-DCF:diskConfig", "accessIPv4",
-                           "accessIPv6", "tags", "hostname", "return_reservation_id"});
-  conductor::CreateServerRequest out;
-  out.name = RequireName(body, "name");
-  if (!body.contains("flavorRef")) throw Error(Errc::kBadRequest, "'flavorRef' is a required property");
-  std::string flavor_ref = body["flavorRef"].is_number_integer() ? std::to_string(body["flavorRef"].get<int64_t>())
-                                                                  : *OptionalString(body, "flavorRef", 255, false);
-  // One server per request for now: a count above 1 is refused rather than silently ignored.
-  OptionalInt(body, "min_count", 1, 1);
-  OptionalInt(body, "max_count", 1, 1);
-  if (body.contains("metadata")) {
-    if (!body["metadata"].is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute metadata. It must be an object.");
-    for (auto it = body["metadata"].begin(); it != body["metadata"].end(); ++it) {
-      if (!it->is_string() || it.key().empty() || it.key().size() > 255 || it->get<std::string>().size() > 255) {
-        throw Error(Errc::kBadRequest, "Invalid input for field/attribute metadata. Keys and values must be strings of at most 255 characters.");
-      }
-    }
-    out.metadata = body["metadata"];
-  }
-  if (body.contains("block_device_mapping_v2")) {
-    if (!body["block_device_mapping_v2"].is_array()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute block_device_mapping_v2.");
-    for (const auto& bdm : body["block_device_mapping_v2"]) {
-      if (!bdm.is_object()) throw Error(Errc::kBadRequest, "Invalid input for field/attribute block_device_mapping_v2.");
-      if (bdm.value("destination_type", "") == "volume") {
-        out.volumes.push_back({{"id", bdm.value("uuid", "")}});
-        // Compared in place: a copy of a member's value would cost its whole size.
-        auto boot_index = bdm.find("boot_index");
-        if (boot_index != bdm.end() && (*boot_index == 0 || *boot_index == "0"))
-          out.storage_kind = "volume";
-      }
-    }
-  }
-  std::optional<std::string> forced;
-  if (auto az = OptionalString(body, "availability_zone")) {
-    auto colon = az->find(':');
-    if (colon != std::string::npos) {
-      forced = az->substr(colon + 1);
-      if (auto second = forced->find(':'); second != std::string::npos) forced = forced->substr(0, second);
-      if (colon > 0) out.availability_zone = az->substr(0, colon);
-      if (forced->empty()) forced.reset();
-    } else {
-      out.availability_zone = *az;
-    }
-  }
-  if (auto host = OptionalString(body, "host")) {
-    if (!req.mv.AtLeast(74)) throw Error(Errc::kBadRequest, "Additional properties are not allowed ('host' was unexpected)");
-    forced = host;
-  }
-  if (forced && !req.IsAdmin()) throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.");
+  ServerCreateBody parsed = ParseServerCreate(req);
+  conductor::CreateServerRequest out = std::move(parsed.request);
+  const std::string& flavor_ref = parsed.flavor_ref;
+  const std::optional<std::string>& forced = parsed.forced_host;
   deps.db.Transact([&](store::Tx& tx) {
     auto flavor = store::FindFlavor(tx, FlavorIdFromRef(flavor_ref));
     if (!flavor || (!flavor->is_public && !req.IsAdmin())) throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
@@ -162,8 +94,6 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       throw Error(Errc::kBadRequest, "The requested availability zone is not available");
     }
   });
-  out.group_uuid = GroupHint(req.body);
-  out.forced_host = forced;
   out.user_id = req.principal.name;
   out.project_id = req.principal.name;
   return out;

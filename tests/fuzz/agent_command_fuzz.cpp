@@ -1,0 +1,89 @@
+// POST /v1/commands on an agent: what happens to the body before the driver acts. As
+// CommandServer::HandleCommand and Execute do it: DecodeCommand, FindCommand (unknown kind:
+// 400), the command log's fingerprint (kind + args.dump()), then the command's own decoding of
+// its args (a Domain, a LiveMigrationSpec and its checks) up to the driver call. The driver
+// here does nothing: whatever reaches it has passed every check of the agent's decoding.
+// Findings: a sanitizer report, a refusal that is not a 400 with a serializable body, an
+// exception the server would not expect, or a spec reaching the driver that the checks of
+// DecodeLiveMigrationSpec should have stopped.
+#include <cstdint>
+#include <string>
+
+#include "agent/commands.hpp"
+#include "common/uuid.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
+
+namespace {
+
+using ferry::fuzz::Finding;
+namespace agent = ferry::agent;
+namespace wire = ferry::wire;
+
+void CheckSpec(const wire::LiveMigrationSpec& s) {
+  if (!ferry::IsUuid(s.migration_uuid) || !ferry::IsUuid(s.domain.uuid)) Finding("spec uuids");
+  if (s.domain.memory_mb < 1 || s.downtime_steps < 1 || s.monitor_interval_s < 1 ||
+      s.monitor_interval_s > 3600 || s.bandwidth_mibps < 0 || s.max_downtime_ms < 0) {
+    Finding("spec out of range reached the driver");
+  }
+}
+
+// Accepts everything, changes nothing: the fuzz target is the decoding in front of it.
+class NullDriver : public agent::Driver {
+ public:
+  agent::DriverInfo Info() override { return {}; }
+  std::vector<wire::Domain> ListDomains() override { return {}; }
+  wire::Domain CreateDomain(const wire::Domain& d) override { return d; }
+  void DeleteDomain(const std::string&) override {}
+  void CheckLiveMigrationDestination(const wire::LiveMigrationSpec& s) override { CheckSpec(s); }
+  std::string PrepareLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+    CheckSpec(s);
+    return "tcp:127.0.0.1:1";
+  }
+  void StartLiveMigration(const wire::LiveMigrationSpec& s) override {
+    CheckSpec(s);
+    if (s.incoming_uri.empty()) Finding("start without incoming_uri reached the driver");
+  }
+  std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(const std::string&) override {
+    return std::nullopt;
+  }
+  std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override { return {}; }
+  void AbortLiveMigration(const std::string&) override {}
+  void ForceCompleteLiveMigration(const std::string&, bool) override {}
+  wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
+    CheckSpec(s);
+    return s.domain;
+  }
+  void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& s) override { CheckSpec(s); }
+  void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& s) override { CheckSpec(s); }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static NullDriver driver;
+  wire::Command cmd;
+  try {
+    cmd = agent::DecodeCommand(ferry::fuzz::AsText(data, size));
+  } catch (const ferry::Error& e) {
+    if (e.code() != ferry::Errc::kBadRequest) Finding(std::string("not a 400: ") + e.what());
+    ferry::fuzz::ExpectClientError(e, /*raw_message=*/true);
+    return 0;
+  } catch (const std::exception& e) {
+    Finding(std::string("DecodeCommand let through: ") + e.what());
+  }
+  const agent::CommandFn* run = agent::FindCommand(cmd.kind);
+  if (run == nullptr) return 0;                                       // 400 unknown command kind
+  const std::string fingerprint = cmd.kind + "\n" + cmd.args.dump();  // as HandleCommand
+  agent::CommandContext ctx{driver, nullptr};
+  try {
+    (*run)(ctx, cmd.args);
+  } catch (const nlohmann::json::exception&) {
+    // Execute answers 400 "invalid args for <kind>: ..." (a library text, valid UTF-8).
+  } catch (const ferry::Error& e) {
+    if (e.code() != ferry::Errc::kBadRequest) Finding(std::string("not a 400: ") + e.what());
+    ferry::fuzz::ExpectClientError(e, /*raw_message=*/true);
+  } catch (const std::exception& e) {
+    Finding(std::string("unexpected exception: ") + e.what());
+  }
+  return 0;
+}
