@@ -47,7 +47,6 @@ class Stack {
                   const std::string& driver = "sim");
   void KillAgent(const std::string& host);
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
-  pid_t ControllerPid() const { return controller_ ? controller_->pid() : -1; }
   pid_t AgentPid(const std::string& host) const { return agents_.at(host)->pid(); }
   // The sim driver's state dir of that agent (domains.json): tests edit it while the agent is
   // stopped to model what happens on a hypervisor behind ferry's back.
