@@ -42,7 +42,7 @@ struct ServeOptions {
   int heartbeat_interval_s = 10;               // Nova's report_interval default
   int max_domains_per_host = conductor::kDefaultMaxDomainsPerHost;  // see its comment
   api::ApiServerOptions http;                  // HTTP limits, API and agent worker pools
-  int db_pool = 8;                             // the API threads share these; 2-core hosts
+  store::DatabaseOptions db;                   // pool of 8: the API threads share these; 2-core hosts
   int build_workers = 4;                       // server create/delete drivers in parallel
   std::string port_file;
   live_migration::EngineOptions live;          // live migration: limits, leases, policy defaults
@@ -130,6 +130,63 @@ void AddHttpOptions(CLI::App& app, api::ApiServerOptions& o) {
                  "seconds to send a request's line and headers (default 10)")->check(CLI::Range(1, 3600))->group(g);
 }
 
+// 4: heartbeats and registrations are one short transaction per agent every heartbeat
+// interval (10 s); 4 connections carry hundreds of agents and leave the API's pool alone.
+constexpr int kAgentPoolSize = 4;
+
+store::DatabaseOptions WithPoolSize(store::DatabaseOptions options, int pool_size) {
+  options.pool_size = pool_size;
+  return options;
+}
+
+void AddDatabaseOptions(CLI::App& serve, store::DatabaseOptions& d) {
+  const char* g = "PostgreSQL";
+  auto ms = [](std::chrono::milliseconds& out) {
+    return [&out](int v) { out = std::chrono::milliseconds(v); };
+  };
+  serve.add_option("--db-pool", d.pool_size)
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str()
+      ->group(g);
+  serve
+      .add_option_function<int>("--db-acquire-timeout-ms", ms(d.acquire_timeout),
+                                "wait for a pooled connection, then 503 (default 5000)")
+      ->check(CLI::Range(1, 600000))
+      ->group(g);
+  serve.add_option("--db-connect-timeout", d.session.connect_timeout_s, "seconds")
+      ->check(CLI::Range(2, 600))
+      ->capture_default_str()
+      ->group(g);
+  serve
+      .add_option_function<int>("--db-statement-timeout-ms", ms(d.session.statement_timeout),
+                                "default 10000; 0 disables")
+      ->check(CLI::Range(0, 86400000))
+      ->group(g);
+  serve
+      .add_option_function<int>("--db-lock-timeout-ms", ms(d.session.lock_timeout),
+                                "default 5000; 0 disables")
+      ->check(CLI::Range(0, 86400000))
+      ->group(g);
+  serve
+      .add_option_function<int>("--db-idle-in-transaction-timeout-ms",
+                                ms(d.session.idle_in_transaction_timeout),
+                                "default 60000; 0 disables")
+      ->check(CLI::Range(0, 86400000))
+      ->group(g);
+  serve.add_option("--db-keepalives-idle", d.session.keepalives_idle_s, "seconds")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str()
+      ->group(g);
+  serve.add_option("--db-keepalives-interval", d.session.keepalives_interval_s, "seconds")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str()
+      ->group(g);
+  serve.add_option("--db-keepalives-count", d.session.keepalives_count)
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str()
+      ->group(g);
+}
+
 int Serve(const ServeOptions& o) {
   // Before any thread starts, so that every thread inherits the mask.
   sigset_t stop_signals = BlockStopSignals();
@@ -143,14 +200,19 @@ int Serve(const ServeOptions& o) {
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
   agent_client::AgentClient agents(ReadSecret(o.agent_command_token_file));
-  store::Database db(o.dsn, o.db_pool);
+  store::Database db(o.dsn, o.db);
+  // Pools of their own, so a starved shared pool cannot stop heartbeats from landing, hosts
+  // from being judged, or this controller's leases from being renewed.
+  store::Database agent_db(o.dsn, WithPoolSize(o.db, kAgentPoolSize));
+  store::Database liveness_db(o.dsn, WithPoolSize(o.db, 1));
+  store::Database lease_db(o.dsn, WithPoolSize(o.db, 1));
   Clock& clock = DefaultClock();
-  conductor::HostRegistry registry(db, clock, std::chrono::seconds(o.heartbeat_interval_s),
+  conductor::HostRegistry registry(agent_db, clock, std::chrono::seconds(o.heartbeat_interval_s),
                                    o.max_domains_per_host);
   // One in-memory view of every host for all placements (new servers and live migrations).
   conductor::HostSnapshot host_snapshot(db, clock);
   conductor::ServerLifecycle lifecycle(db, agents, clock, o.build_workers, host_snapshot);
-  conductor::HostLiveness liveness(db, clock, std::chrono::seconds(o.service_down_time_s));
+  conductor::HostLiveness liveness(liveness_db, clock, std::chrono::seconds(o.service_down_time_s));
 
   live_migration::Validate(o.live.policy);
   // Leases are renewed once half has run out (store::RenewLeases), on a tick.
@@ -165,7 +227,7 @@ int Serve(const ServeOptions& o) {
   live_options.owner = std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
   scheduler::Scheduler live_scheduler;
   live_migration::Context live_ctx{db, agents, clock, live_scheduler, host_snapshot, live_options};
-  live_migration::Engine engine(live_ctx);
+  live_migration::Engine engine(live_ctx, lease_db);
   engine.steps().OnClaimsChanged([&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(engine.steps());
   live_migration::Service live_service(live_ctx, engine);
@@ -263,7 +325,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   AddHttpOptions(*serve, o.http);
-  serve->add_option("--db-pool", o.db_pool)->check(CLI::Range(1, 256))->capture_default_str();
+  AddDatabaseOptions(*serve, o.db);
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   AddLiveMigrationOptions(*serve, o.live);
   serve->add_option("--log-level", o.log_level)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();

@@ -6,7 +6,9 @@
 
 namespace ferry::controller::live_migration {
 
-Engine::Engine(const Context& ctx) : ctx_(ctx), steps_(ctx) {}
+Engine::Engine(const Context& ctx) : Engine(ctx, ctx.db) {}
+Engine::Engine(const Context& ctx, store::Database& lease_db)
+    : ctx_(ctx), lease_db_(lease_db), steps_(ctx) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -44,7 +46,7 @@ void Engine::Wake(const std::string& uuid) {
 
 void Engine::Tick() {
   std::vector<std::string> mine;
-  ctx_.db.Transact([&](store::Tx& tx) {
+  lease_db_.Transact([&](store::Tx& tx) {
     mine = store::RenewLeases(tx, owner(), ctx_.options.lease);
     for (auto& uuid : store::AcquireLeases(tx, owner(), ctx_.options.lease, 100)) {
       spdlog::info("live migration {}: lease taken by {}", uuid, owner());

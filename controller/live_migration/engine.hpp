@@ -21,6 +21,9 @@ namespace ferry::controller::live_migration {
 class Engine {
  public:
   explicit Engine(const Context& ctx);
+  // Leases renewed and taken over through `lease_db`, a pool of its own: API requests that
+  // starve the shared pool must not let this controller's leases lapse.
+  Engine(const Context& ctx, store::Database& lease_db);
   ~Engine();
 
   void Start();
@@ -40,6 +43,7 @@ class Engine {
   void Drive(const std::string& uuid);
 
   const Context& ctx_;
+  store::Database& lease_db_;
   Steps steps_;
   std::mutex mu_;
   std::condition_variable cv_;       // workers: the queue has work (or stop)

@@ -9,8 +9,9 @@
 namespace ferry::controller::live_migration {
 
 ProgressIngest::ProgressIngest(store::Database& db,
-                               std::function<void(const std::string&)> on_finished, int writers)
-    : on_finished_(std::move(on_finished)) {
+                               std::function<void(const std::string&)> on_finished, int writers,
+                               std::chrono::milliseconds submit_timeout)
+    : on_finished_(std::move(on_finished)), submit_timeout_(submit_timeout) {
   for (int i = 0; i < std::max(1, writers); ++i) {
     writer_dbs_.push_back(std::make_unique<store::ProgressWriter>(db.dsn()));
   }
@@ -41,9 +42,12 @@ void ProgressIngest::Stop() {
 }
 
 void ProgressIngest::Finish(Generation& g, std::string failure) {
-  g.failure = std::move(failure);
-  g.done.store(1, std::memory_order_release);
-  g.done.notify_all();
+  {
+    std::lock_guard lock(g.mu);
+    g.failure = std::move(failure);
+    g.done = true;
+  }
+  g.cv.notify_all();
 }
 
 uint64_t ProgressIngest::statements() const {
@@ -57,8 +61,18 @@ ProgressIngest::Post ProgressIngest::Prepare(const wire::MigrationProgressBatch&
     if (!store::IsUuidText(r.migration_uuid)) {
       throw Error(Errc::kBadRequest, "migration_uuid is not a uuid: " + r.migration_uuid.substr(0, 64));
     }
+    for (const auto* text : {&batch.host, &r.state, &r.domain_uuid, &r.phase}) {
+      if (store::HasControlCharacters(*text)) {
+        throw Error(Errc::kBadRequest, "a report of migration " + r.migration_uuid +
+                                           " holds a control character in a text field");
+      }
+    }
+    // Error texts from hypervisors may span lines; anything else below 0x20 is refused.
+    if (store::HasControlCharacters(r.error, /*allow_line_breaks=*/true)) {
+      throw Error(Errc::kBadRequest, "a report of migration " + r.migration_uuid +
+                                         " holds a control character in 'error'");
+    }
     post.rows.Add(batch.host, r);
-    if (r.state != "running") post.finished.push_back(r.migration_uuid);
   }
   return post;
 }
@@ -73,13 +87,15 @@ void ProgressIngest::Submit(Post post) {
     // Appending a post's formatted columns is a few hundred bytes of copying under the lock.
     first = next_.rows.empty();
     next_.rows.Append(post.rows);
-    next_.finished.insert(next_.finished.end(), std::make_move_iterator(post.finished.begin()),
-                          std::make_move_iterator(post.finished.end()));
     mine = next_generation_;
   }
   // Writers wait only while next_ is empty: only the first post of a write wakes one.
   if (first) work_cv_.notify_one();
-  mine->done.wait(0, std::memory_order_acquire);
+  std::unique_lock wait(mine->mu);
+  if (!mine->cv.wait_for(wait, submit_timeout_, [&] { return mine->done; })) {
+    // The reports may still land with their write; the agent's next post repeats them anyway.
+    throw Error(Errc::kUnavailable, "progress write did not finish in time");
+  }
   if (!mine->failure.empty()) throw Error(Errc::kUnavailable, mine->failure);
 }
 
@@ -97,13 +113,15 @@ void ProgressIngest::WriterLoop(store::ProgressWriter& db) {
     // migration's source host, and of several reports of one migration from one host (an agent
     // that posted again before the previous write ended) only the newest.
     std::string failure;
+    std::vector<std::string> ended;  // only migrations this write updated: no wake for a
+                                     // report that landed nowhere (unknown uuid, wrong host)
     try {
-      db.Write(batch.rows);
+      db.Write(batch.rows, &ended);
     } catch (const std::exception& e) {
       failure = e.what();
-      batch.finished.clear();
+      ended.clear();
     }
-    for (const auto& uuid : batch.finished) on_finished_(uuid);
+    for (const auto& uuid : ended) on_finished_(uuid);
     {
       std::lock_guard count(mu_);
       if (failure.empty()) ++statements_;

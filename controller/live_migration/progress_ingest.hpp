@@ -16,6 +16,7 @@
 // the store's "never older than what the row holds" check, re-evaluated on the locked row,
 // keeps the newest sample whichever commits last.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -33,9 +34,15 @@ namespace ferry::controller::live_migration {
 
 class ProgressIngest {
  public:
-  // on_finished: called (outside any lock) with the uuid of every migration whose job ended.
+  // 10 s: a write takes milliseconds and the writers' statements are cut at the database's
+  // statement_timeout (10 s); a post still unanswered by then gets 503 and its agent posts
+  // again, instead of holding an API thread for as long as a stuck writer connection lasts.
+  static constexpr std::chrono::milliseconds kSubmitTimeout{10'000};
+
+  // on_finished: called (outside any lock) with the uuid of every migration whose job ended in
+  // a report that landed.
   ProgressIngest(store::Database& db, std::function<void(const std::string&)> on_finished,
-                 int writers = kWriters);
+                 int writers = kWriters, std::chrono::milliseconds submit_timeout = kSubmitTimeout);
   ~ProgressIngest();
 
   void Start();
@@ -44,14 +51,14 @@ class ProgressIngest {
   // One agent's post, ready for the statement.
   struct Post {
     store::ProgressRows rows;
-    std::vector<std::string> finished;  // uuids of reports whose job ended (state != running)
   };
   // Checks and formats a post's reports; throws kBadRequest for a report no statement could
-  // take (a migration uuid that is no uuid), so one agent's bad report never fails a batch
-  // that holds other agents' reports.
+  // take (a migration uuid that is no uuid, a control character such as NUL in a text field),
+  // so one agent's bad report never fails a batch that holds other agents' reports.
   static Post Prepare(const wire::MigrationProgressBatch& batch);
 
-  // Blocks until the post is committed (or throws what the write threw).
+  // Blocks until the post is committed (or throws what the write threw); kUnavailable when that
+  // takes longer than the submit timeout.
   void Submit(Post post);
   void Submit(const wire::MigrationProgressBatch& batch) { Submit(Prepare(batch)); }
 
@@ -64,12 +71,16 @@ class ProgressIngest {
 
   std::vector<std::unique_ptr<store::ProgressWriter>> writer_dbs_;
   std::function<void(const std::string&)> on_finished_;
-  // One write and the posts it answers. The posts wait on `done` itself (an atomic wait, a
-  // futex): a finished write wakes exactly its own posts, and they return without taking mu_
-  // again (waking them through a condition variable made 48 posts queue on one mutex).
+  std::chrono::milliseconds submit_timeout_;
+  // One write and the posts it answers. The posts wait on the generation's own mutex and
+  // condition variable (a bounded wait): a finished write wakes exactly its own posts, and they
+  // return without taking mu_ again (waking them through mu_'s condition variable made 48 posts
+  // queue on the mutex the writers need).
   struct Generation {
-    std::atomic<int> done{0};  // 1 once written (or failed); failure is set before
-    std::string failure;       // "" on success
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;    // under mu; set once written (or failed)
+    std::string failure;  // "" on success; set before done
   };
   void Finish(Generation& g, std::string failure);
 

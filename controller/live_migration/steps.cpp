@@ -21,8 +21,6 @@ using conductor::LiveMigrationStatus;
 // Thrown inside a transaction whose compare-and-set failed: nothing commits.
 struct LeaseLost {};
 
-double EpochSecondsOf(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
-
 int64_t Seconds(TimePoint::duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
 // The pre-copy may copy the local disk too; only then does it count towards the timeout.
@@ -241,7 +239,8 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
       return StepResult::kWait;
     }
   }
-  job->sampled_at = EpochSecondsOf(now);
+  // sampled_at stays the agent's (its clock, never this controller's): a job fetched from the
+  // agent keeps its own, and one made up above carries 0, which lands whatever came before.
   int landed = 0;
   ctx_.db.Transact([&](store::Tx& tx) { landed = store::ApplyProgress(tx, source.name, {*job}); });
   return landed > 0 ? StepResult::kAgain : StepResult::kWait;

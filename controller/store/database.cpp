@@ -17,18 +17,41 @@ Error MapSqlError(const pqxx::sql_error& e) {
     return Error(Errc::kBadRequest, "invalid value");
   }
   if (state == "40001" || state == "40P01") return Error(Errc::kConflict, "concurrent update, retry");
+  // statement_timeout (57014) or lock_timeout (55P03): the database is too slow right now.
+  if (state == "57014" || state == "55P03") {
+    spdlog::warn("database statement cancelled sqlstate={} what={}", state, e.what());
+    return Error(Errc::kUnavailable, "database timed out");
+  }
   spdlog::error("database error sqlstate={} what={}", state, e.what());
   return Error(Errc::kInternal, "database error");
 }
 
 }  // namespace
 
-Database::Database(std::string dsn, int pool_size) : dsn_(std::move(dsn)), pool_size_(pool_size) {}
+Database::Database(std::string dsn, DatabaseOptions options)
+    : options_(std::move(options)),
+      dsn_(WithSessionLimits(dsn, options_.session)),
+      pool_size_(options_.pool_size) {}
+
+namespace {
+DatabaseOptions PoolOf(int pool_size) {
+  DatabaseOptions o;
+  o.pool_size = pool_size;
+  return o;
+}
+}  // namespace
+
+Database::Database(std::string dsn, int pool_size) : Database(std::move(dsn), PoolOf(pool_size)) {}
 Database::~Database() = default;
 
 std::unique_ptr<PooledConnection> Database::Acquire() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+  if (!cv_.wait_for(lock, options_.acquire_timeout,
+                    [&] { return !idle_.empty() || open_ < pool_size_; })) {
+    spdlog::warn("database pool exhausted: no connection free within {} ms (pool {})",
+                 options_.acquire_timeout.count(), pool_size_);
+    throw Error(Errc::kUnavailable, "database busy, retry later");
+  }
   if (!idle_.empty()) {
     auto c = std::move(idle_.back());
     idle_.pop_back();

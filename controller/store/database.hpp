@@ -2,6 +2,7 @@
 // The connection pool and transactions. Callers see only Tx&, an opaque handle passed to the
 // store functions, so one transaction can span hosts, servers and claims without any caller
 // touching SQL.
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -9,14 +10,25 @@
 #include <string>
 #include <vector>
 
+#include "controller/store/session_limits.hpp"
+
 namespace ferry::controller::store {
 
 class Tx;
 class PooledConnection;
 
+struct DatabaseOptions {
+  int pool_size = 8;  // connections opened lazily, at most this many
+  // 5 s: a request that cannot get a connection in 5 s is better answered 503 (clients and
+  // agents retry) than left holding its thread while the pool is starved.
+  std::chrono::milliseconds acquire_timeout{5'000};
+  SessionLimits session;
+};
+
 class Database {
  public:
-  // dsn: a libpq connection string. pool_size: connections opened lazily, at most this many.
+  // dsn: a libpq connection string; the session limits are merged into it (WithSessionLimits).
+  Database(std::string dsn, DatabaseOptions options);
   Database(std::string dsn, int pool_size);
   ~Database();
   Database(const Database&) = delete;
@@ -24,15 +36,19 @@ class Database {
 
   // Runs fn in one read-write transaction and commits. A ferry::Error thrown by fn, or a
   // database error (mapped to ferry::Error: unique/foreign-key violation -> kConflict, check
-  // violation -> kBadRequest, lost connection -> kUnavailable), rolls it back and propagates.
+  // violation -> kBadRequest, lost connection, statement or lock timeout -> kUnavailable),
+  // rolls it back and propagates. No connection free within acquire_timeout -> kUnavailable.
   void Transact(const std::function<void(Tx&)>& fn);
 
+  // The connection string with the session limits, for connections of their own.
   const std::string& dsn() const { return dsn_; }
+  const DatabaseOptions& options() const { return options_; }
 
  private:
   std::unique_ptr<PooledConnection> Acquire();
   void Release(std::unique_ptr<PooledConnection> c);
 
+  DatabaseOptions options_;
   std::string dsn_;
   int pool_size_;
   int open_ = 0;

@@ -36,11 +36,14 @@ WITH r AS (
     transfer_rate_bps = r.transfer_rate_bps, dirty_rate_bps = r.dirty_rate_bps,
     downtime_ms = r.downtime_ms, iteration = r.iteration, throttle_percent = r.throttle_percent,
     phase = CASE WHEN r.phase = '' THEN m.phase ELSE r.phase END,
-    progress_at = to_timestamp(r.sampled_at),
+    -- Receive time on PostgreSQL's clock for timeouts; the agent's sample time for order and
+    -- display only (0: a report the controller made, which keeps the last sample time).
+    progress_at = now(),
+    sampled_at = CASE WHEN r.sampled_at > 0 THEN to_timestamp(r.sampled_at) ELSE m.sampled_at END,
     lowest_remaining = least(m.lowest_remaining, r.memory_remaining + r.disk_remaining),
     lowest_remaining_at = CASE
         WHEN m.lowest_remaining IS NULL OR r.memory_remaining + r.disk_remaining < m.lowest_remaining
-        THEN to_timestamp(r.sampled_at) ELSE m.lowest_remaining_at END,
+        THEN now() ELSE m.lowest_remaining_at END,
     eta_seconds = CASE
         WHEN r.state <> 'running' THEN 0
         WHEN r.transfer_rate_bps <= 0 THEN m.eta_seconds
@@ -51,13 +54,13 @@ WITH r AS (
         ELSE least(ceil((r.memory_remaining + r.disk_remaining)::float8 / r.transfer_rate_bps), 2147483647)::int END
   -- updated_at is left alone: it is indexed (changes-since), and an update that changes no
   -- indexed column is a HOT update (no index writes), several times cheaper at a report every
-  -- few seconds per migration. progress_at says when the numbers were sampled.
+  -- few seconds per migration. progress_at says when the numbers arrived.
   FROM r
   WHERE m.uuid = r.uuid AND m.source_compute = r.host AND m.status = 'running'
-    AND (m.progress_at IS NULL OR m.progress_at <= to_timestamp(r.sampled_at))
+    AND (r.sampled_at <= 0 OR m.sampled_at IS NULL OR m.sampled_at <= to_timestamp(r.sampled_at))
     AND m.job_state IS DISTINCT FROM 'completed' AND m.job_state IS DISTINCT FROM 'failed'
     AND m.job_state IS DISTINCT FROM 'cancelled'
-  RETURNING m.instance_uuid, m.memory_total, m.memory_remaining
+  RETURNING m.uuid, m.job_state, m.instance_uuid, m.memory_total, m.memory_remaining
 ), p AS (
   SELECT instance_uuid, CASE WHEN memory_total > 0
       THEN greatest(0, least(100, 100 - (memory_remaining * 100 / memory_total)))::int ELSE 0 END AS progress
@@ -67,7 +70,8 @@ WITH r AS (
   UPDATE servers s SET progress = p.progress
   FROM p WHERE s.uuid = p.instance_uuid AND s.progress IS DISTINCT FROM p.progress
 )
-SELECT count(*) FROM u)sql"};
+-- One row per migration updated: the ingest wakes the engine only for jobs that ended here.
+SELECT uuid::text, job_state FROM u)sql"};
 
 // Array elements. Text is always quoted and escaped (it comes from agents); numbers are
 // written with to_chars (no locale, shortest exact form for doubles).
@@ -139,6 +143,14 @@ std::array<std::string, ProgressRows::kColumns> ProgressRows::Literals() const {
   return out;
 }
 
+bool HasControlCharacters(const std::string& s, bool allow_line_breaks) {
+  for (unsigned char c : s) {
+    if (allow_line_breaks && (c == '\n' || c == '\r' || c == '\t')) continue;
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 bool IsUuidText(const std::string& s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -151,17 +163,22 @@ bool IsUuidText(const std::string& s) {
 namespace {
 
 template <typename Exec>
-int ExecApply(const ProgressRows& rows, Exec&& exec) {
+int ExecApply(const ProgressRows& rows, std::vector<std::string>* ended, Exec&& exec) {
   if (rows.empty()) return 0;
   const auto l = rows.Literals();
   const pqxx::result res = exec(l);
-  return res[0][0].as<int>();
+  if (ended) {
+    for (const auto& row : res) {
+      if (row[1].as<std::string>() != "running") ended->push_back(row[0].as<std::string>());
+    }
+  }
+  return static_cast<int>(res.size());
 }
 
 }  // namespace
 
 int ApplyProgressRows(Tx& tx, const ProgressRows& rows) {
-  return ExecApply(rows, [&](const auto& l) {
+  return ExecApply(rows, nullptr, [&](const auto& l) {
     return tx.Exec(kApplyProgress, l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7], l[8], l[9],
                    l[10], l[11], l[12], l[13], l[14], l[15], l[16]);
   });
@@ -170,13 +187,13 @@ int ApplyProgressRows(Tx& tx, const ProgressRows& rows) {
 ProgressWriter::ProgressWriter(std::string dsn) : dsn_(std::move(dsn)) {}
 ProgressWriter::~ProgressWriter() = default;
 
-int ProgressWriter::Write(const ProgressRows& rows) {
+int ProgressWriter::Write(const ProgressRows& rows, std::vector<std::string>* ended) {
   try {
     if (!conn_) {
       conn_ = std::make_unique<PooledConnection>(dsn_);
       conn_->conn.prepare(kApplyProgress.name, kApplyProgress.sql);
     }
-    return ExecApply(rows, [&](const auto& l) {
+    return ExecApply(rows, ended, [&](const auto& l) {
       pqxx::nontransaction n(conn_->conn);  // no BEGIN/COMMIT: the statement commits itself
       return n.exec_prepared(kApplyProgress.name, l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7],
                              l[8], l[9], l[10], l[11], l[12], l[13], l[14], l[15], l[16]);

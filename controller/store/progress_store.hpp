@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/wire/live_migration_messages.hpp"
 
@@ -41,6 +42,11 @@ class ProgressRows {
 // it every other agent's reports in the same batch.
 bool IsUuidText(const std::string& s);
 
+// True if `s` holds a C0 control character or DEL (line breaks and tabs allowed on request).
+// A NUL cannot reach PostgreSQL at all (libpq text ends there): inside a batch it fails the
+// statement, and with it every other agent's reports, so posts holding one are refused.
+bool HasControlCharacters(const std::string& s, bool allow_line_breaks = false);
+
 // Applies the rows in one statement inside tx. Returns rows updated.
 int ApplyProgressRows(Tx& tx, const ProgressRows& rows);
 
@@ -56,9 +62,10 @@ class ProgressWriter {
   ProgressWriter(const ProgressWriter&) = delete;
   ProgressWriter& operator=(const ProgressWriter&) = delete;
 
-  // Returns rows updated. Throws ferry::Error (kUnavailable) on any failure; the connection is
-  // then dropped and the next Write opens a new one.
-  int Write(const ProgressRows& rows);
+  // Returns rows updated; `ended` (if given) receives the uuids of updated migrations whose job
+  // ended (state other than running). Throws ferry::Error (kUnavailable) on any failure; the
+  // connection is then dropped and the next Write opens a new one.
+  int Write(const ProgressRows& rows, std::vector<std::string>* ended = nullptr);
 
  private:
   std::string dsn_;

@@ -1,5 +1,6 @@
 #include "controller/store/servers_store.hpp"
 
+#include "common/errors.hpp"
 #include "controller/store/row.hpp"
 #include "controller/store/tx.hpp"
 
@@ -16,7 +17,7 @@ SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_
 FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
 WHERE ($1::uuid IS NULL OR s.uuid = $1)
   AND ($2::text IS NULL OR h.name = $2)
-  AND ($3::text IS NULL OR s.name ~ $3)
+  AND $3::text IS NULL  -- a name filter goes through kListServersByName
   AND ($4::text[] IS NULL OR s.vm_state = ANY($4::text[]))
   AND ($5::text[] IS NULL OR s.task_state = ANY($5::text[]))
   AND ($6::text IS NULL OR s.project_id = $6)
@@ -25,6 +26,45 @@ WHERE ($1::uuid IS NULL OR s.uuid = $1)
        (SELECT created_at, id FROM servers WHERE uuid = $8))
 ORDER BY s.created_at DESC, s.id DESC
 LIMIT $9)sql"};
+
+// The name filter is a member-supplied regular expression. PostgreSQL orders quals of equal
+// cost as written, so in kListServers it could run over every project's names (a cross-tenant
+// timing oracle and a CPU sink). Here the MATERIALIZED CTE (an optimisation fence) holds only
+// the rows the other filters admit, the caller's project among them, and the regex sees those
+// alone (servers_name_filter_pgtest proves it with EXPLAIN and with other projects' names on
+// which the regex would run for seconds).
+constexpr Statement kListServersByName{"servers_list_by_name", R"sql(
+WITH candidates AS MATERIALIZED (
+  SELECT s.id, s.name FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
+  WHERE ($1::uuid IS NULL OR s.uuid = $1)
+    AND ($2::text IS NULL OR h.name = $2)
+    AND ($4::text[] IS NULL OR s.vm_state = ANY($4::text[]))
+    AND ($5::text[] IS NULL OR s.task_state = ANY($5::text[]))
+    AND ($6::text IS NULL OR s.project_id = $6)
+    AND ($7::text IS NULL OR s.task_state = $7)
+    AND ($8::uuid IS NULL OR (s.created_at, s.id) <
+         (SELECT created_at, id FROM servers WHERE uuid = $8))
+)
+SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), s.flavorid,
+       s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state,
+       s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, s.project_id, s.locked,
+       s.locked_reason, s.progress, s.fault::text, s.metadata::text,
+       extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
+       extract(epoch from s.launched_at)::float8
+FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
+WHERE s.id IN (SELECT c.id FROM candidates c WHERE c.name ~ $3)
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT $9)sql"};
+
+// The regex runs under a statement timeout of its own; the previous value comes back after.
+constexpr Statement kCurrentStatementTimeout{"servers_current_statement_timeout",
+                                             "SELECT current_setting('statement_timeout')"};
+constexpr Statement kSetStatementTimeout{"servers_set_statement_timeout",
+                                         "SELECT set_config('statement_timeout', $1, true)"};
+
+// 1 s: matching one project's names (255 characters at most) takes microseconds per row for
+// any expression without back-reference backtracking; one that needs a second is refused.
+constexpr const char* kNameRegexTimeout = "1s";
 
 constexpr Statement kServerExists{"servers_exists",
                                   "SELECT 1 FROM servers WHERE uuid = $1::uuid"};
@@ -90,13 +130,35 @@ Server ServerFromRow(const pqxx::row& r) {
 
 }  // namespace
 
+namespace {
+
+pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
+  const auto before = tx.Exec(kCurrentStatementTimeout)[0][0].as<std::string>();
+  tx.Exec(kSetStatementTimeout, std::string(kNameRegexTimeout));
+  pqxx::result rows;
+  try {
+    rows = tx.Exec(kListServersByName, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
+                   PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit);
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() != "57014") throw;  // 57014: cancelled by the timeout set above
+    throw Error(Errc::kBadRequest,
+                "Invalid input for query parameters name. The regular expression is too "
+                "expensive to evaluate.");
+  }
+  tx.Exec(kSetStatementTimeout, before);
+  return rows;
+}
+
+}  // namespace
+
 std::vector<Server> ListServers(Tx& tx, const ServerFilter& f) {
   std::vector<Server> out;
-  for (const auto& r : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
-                               PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker,
-                               f.limit)) {
-    out.push_back(ServerFromRow(r));
-  }
+  const pqxx::result rows =
+      f.name_regex
+          ? ListByName(tx, f)
+          : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
+                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit);
+  for (const auto& r : rows) out.push_back(ServerFromRow(r));
   return out;
 }
 

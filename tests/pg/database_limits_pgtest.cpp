@@ -1,0 +1,139 @@
+// PostgreSQL time limits at the store boundary (H5): every pooled session carries statement,
+// lock and idle-transaction timeouts; a connect, a pooled-connection wait and a runaway
+// statement each end in a 503-shaped ferry::Error within a bound instead of hanging.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <latch>
+#include <thread>
+
+#include "common/errors.hpp"
+#include "controller/store/tx.hpp"
+#include "tests/pg/store_test.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string Show(Database& db, const std::string& setting) {
+  std::string v;
+  db.Transact([&](Tx& tx) { v = tx.work().exec1("SHOW " + setting)[0].as<std::string>(); });
+  return v;
+}
+
+// The Errc a transaction ends with, and how long it took.
+std::pair<Errc, std::chrono::milliseconds> Outcome(Database& db,
+                                                   const std::function<void(Tx&)>& fn) {
+  auto start = Clock::now();
+  Errc code = Errc::kInternal;
+  try {
+    db.Transact(fn);
+    ADD_FAILURE() << "the transaction succeeded";
+  } catch (const Error& e) {
+    code = e.code();
+  }
+  return {code, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start)};
+}
+
+class DatabaseLimitsTest : public StoreTest {};
+
+TEST_F(DatabaseLimitsTest, EverySessionCarriesTheTimeouts) {
+  EXPECT_EQ(Show(*db_, "statement_timeout"), "10s");
+  EXPECT_EQ(Show(*db_, "lock_timeout"), "5s");
+  EXPECT_EQ(Show(*db_, "idle_in_transaction_session_timeout"), "1min");
+  // The DSN's own options still apply (the fixture's search_path: the schema's tables resolve).
+  db_->Transact([](Tx& tx) { tx.work().exec("SELECT count(*) FROM servers"); });
+}
+
+TEST_F(DatabaseLimitsTest, SettingsInTheDsnWin) {
+  auto dsn = WithSessionLimits(schema_->dsn() + " connect_timeout=7", {});
+  EXPECT_NE(dsn.find("connect_timeout='7'"), std::string::npos) << dsn;
+  // URIs too: their options come after ferry's, so they win.
+  auto uri =
+      WithSessionLimits("postgresql://ferry@127.0.0.1:1/ferry?options=-c%20lock_timeout%3D9", {});
+  EXPECT_NE(uri.find("connect_timeout='5'"), std::string::npos) << uri;
+  EXPECT_NE(uri.find("idle_in_transaction_session_timeout=60000 -c lock_timeout=9'"),
+            std::string::npos)
+      << uri;
+  Database db(schema_->dsn() + " options='-c statement_timeout=1234'", 1);
+  EXPECT_EQ(Show(db, "statement_timeout"), "1234ms");
+  EXPECT_EQ(Show(db, "lock_timeout"), "5s");
+}
+
+TEST_F(DatabaseLimitsTest, ARunawayStatementIsCancelledAsUnavailable) {
+  DatabaseOptions o;
+  o.pool_size = 1;
+  o.session.statement_timeout = 300ms;
+  Database db(schema_->dsn(), o);
+  auto [code, took] = Outcome(db, [](Tx& tx) { tx.work().exec("SELECT pg_sleep(5)"); });
+  EXPECT_EQ(code, Errc::kUnavailable);
+  EXPECT_LT(took, 2s);
+  // The connection is fine afterwards.
+  EXPECT_EQ(Show(db, "statement_timeout"), "300ms");
+}
+
+TEST_F(DatabaseLimitsTest, AnExhaustedPoolAnswersUnavailableAfterTheAcquireTimeout) {
+  DatabaseOptions o;
+  o.pool_size = 1;
+  o.acquire_timeout = 300ms;
+  Database db(schema_->dsn(), o);
+  std::latch holding(1), release(1);
+  std::thread holder([&] {
+    db.Transact([&](Tx&) {
+      holding.count_down();
+      release.wait();
+    });
+  });
+  holding.wait();
+  auto [code, took] = Outcome(db, [](Tx&) {});
+  release.count_down();
+  holder.join();
+  EXPECT_EQ(code, Errc::kUnavailable);
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
+  db.Transact([](Tx&) {});  // served again once the connection is back
+}
+
+// A local socket that accepts TCP connections (the kernel completes the handshake into the
+// backlog) but never reads or answers: a black-holed server, as far as libpq can tell.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    listen(fd_, 16);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentListener() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(DatabaseLimitsTest, ConnectingToASilentServerTimesOut) {
+  SilentListener silent;
+  DatabaseOptions o;
+  o.pool_size = 1;
+  o.session.connect_timeout_s = 2;  // libpq's smallest effective value
+  Database db("host=127.0.0.1 port=" + std::to_string(silent.port()) + " dbname=ferry user=ferry",
+              o);
+  auto [code, took] = Outcome(db, [](Tx&) {});
+  EXPECT_EQ(code, Errc::kUnavailable);
+  EXPECT_LT(took, 5s);
+}
+
+}  // namespace
+}  // namespace ferry::controller::store
