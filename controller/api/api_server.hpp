@@ -80,12 +80,13 @@ struct ApiServerOptions {
   http::ServerOptions http;  // pool_threads is set from api_threads and agent_threads
   // 16 threads for API clients: what --api-threads defaulted to with httplib.
   int api_threads = 16;
-  // 4 threads for /agent/v1/* (heartbeats, progress): one heartbeat per host every 10 s and a
-  // progress post per migrating host every 5 s take milliseconds each; a pool of their own means
-  // API clients can never starve them into hosts being marked down.
-  int agent_threads = 4;
-  // 1 MiB per API request body: the largest Nova request (a server create with user_data,
-  // itself limited to 64 KiB by Nova) is far smaller.
+  // 8 threads for /agent/v1/* (heartbeats, progress): one heartbeat per host every 10 s and a
+  // progress post per migrating host every 5 s take milliseconds each, a progress post waiting
+  // for its group commit; 8 in flight keep those batches full (the database pool is 8 too). A
+  // pool of their own means API clients can never starve them into hosts being marked down.
+  int agent_threads = 8;
+  // 1 MiB per API request body: Nova's pipeline caps bodies at 112 KiB (oslo.middleware
+  // sizelimit's max_request_body_size) and user_data at 64 KiB; ferry leaves room above that.
   size_t body_bytes = 1 << 20;
   // 16 MiB per agent request body: a heartbeat carries the host's whole inventory, about
   // 0.5 KiB per domain with its disks, so this holds some 30,000 domains.

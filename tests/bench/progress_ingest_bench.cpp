@@ -336,10 +336,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "progress_ingest_bench: no PostgreSQL (%s); set FERRY_TEST_PG_DIR\n", why.c_str());
     return 2;
   }
-  // Each agent keeps its connection (keep-alive), which pins one API thread of the controller:
-  // size the pool for every posting client plus room for the rest, as a deployment would.
+  // Progress posts run on the controller's agent pool (/agent/v1), each waiting for its group
+  // commit: size it for every posting client plus room, as a deployment with that many
+  // migrating hosts would.
   ferry::testing::StackOptions options;
-  options.controller_args = {"--api-threads", std::to_string(std::max(16, s.threads + 8))};
+  options.controller_args = {"--agent-api-threads", std::to_string(std::max(8, s.threads + 8))};
   options.controller_log_level = "info";  // a deployment's level: no log line per request
   ferry::testing::Stack stack(*dsn, options);
   stack.StartController();
