@@ -47,6 +47,7 @@ ReporterConfig MakeReporterConfig(const AgentOptions& o, const HostPort& listen,
   c.host_ip = ParseUrl(c.command_url).host;
   c.migration_address = InboundMigrationAddress(o);  // where the driver receives migrations
   c.heartbeat_interval = std::chrono::seconds(o.heartbeat_interval_s);
+  c.retry_max = std::chrono::milliseconds(o.controller_retry_max_ms);
   return c;
 }
 

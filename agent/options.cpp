@@ -41,6 +41,10 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
                  "Seconds between heartbeats until the controller says otherwise")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  app.add_option("--controller-retry-max-ms", o.controller_retry_max_ms,
+                 "Longest wait between retries of a failed registration or heartbeat")
+      ->capture_default_str()
+      ->check(CLI::Range(1'000, 3'600'000));
   app.add_option("--state-dir", o.state_dir, "Directory for the driver's persistent state")
       ->capture_default_str();
   app.add_option("--sim-vcpus", o.sim_vcpus, "sim: host vCPUs")

@@ -26,6 +26,7 @@ struct AgentOptions {
   std::string migration_address;  // default: the listen host
   std::string cell = "cell1";     // Nova's default first cell name
   int heartbeat_interval_s = 10;  // Nova's report_interval; the controller's answer wins
+  int controller_retry_max_ms = 30'000;            // kDefaultRetryMax (agent/reporter.hpp) says why
   std::string state_dir = "/var/lib/ferry-agent";  // FHS home of a daemon's persistent state
   int sim_vcpus = sim::kDefaultVcpus;
   int64_t sim_memory_mb = sim::kDefaultMemoryMb;

@@ -24,7 +24,7 @@ std::vector<std::string> HostLiveness::CheckOnce() {
                      down_after_.count());
       }
       suspended = !MayMarkHostsDown(now, reachable_since_, down_after_);
-      if (!suspended) down = store::MarkSilentHostsDown(tx, now - down_after_);
+      if (!suspended) down = store::MarkSilentHostsDown(tx, down_after_, now);
     });
   } catch (...) {
     if (reachable_since_) {

@@ -132,7 +132,7 @@ wire::HeartbeatResponse HostRegistry::Heartbeat(const wire::Heartbeat& hb) {
   ValidateDomains(hb.domains);
   bool came_back = false;
   db_.Transact([&](store::Tx& tx) {
-    auto outcome = store::RecordHeartbeat(tx, hb.host, clock_.Now());
+    auto outcome = store::RecordHeartbeat(tx, hb.host);
     if (!outcome) throw Error(Errc::kNotFound, "host " + hb.host + " is not registered");
     came_back = outcome->was_down;
     SyncInventory(tx, outcome->host_id, hb.host, hb.domains);

@@ -37,13 +37,13 @@ constexpr Statement kUpsertHost{"hosts_upsert", R"sql(
 INSERT INTO hosts (service_uuid, node_uuid, name, cell, hypervisor_type, hypervisor_version,
                    simulated, host_ip, migration_address, agent_url, state, last_heartbeat_at,
                    vcpus, memory_mb, local_gb, cpu_info, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'up', to_timestamp($11), $12, $13, $14,
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'up', now(), $12, $13, $14,
         $15::jsonb, to_timestamp($11))
 ON CONFLICT (name) DO UPDATE SET
     cell = EXCLUDED.cell, hypervisor_type = EXCLUDED.hypervisor_type,
     hypervisor_version = EXCLUDED.hypervisor_version, simulated = EXCLUDED.simulated,
     host_ip = EXCLUDED.host_ip, migration_address = EXCLUDED.migration_address,
-    agent_url = EXCLUDED.agent_url, state = 'up', last_heartbeat_at = EXCLUDED.last_heartbeat_at,
+    agent_url = EXCLUDED.agent_url, state = 'up', last_heartbeat_at = now(),
     vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb, local_gb = EXCLUDED.local_gb,
     cpu_info = EXCLUDED.cpu_info, updated_at = EXCLUDED.updated_at
 RETURNING id)sql"};
@@ -59,15 +59,19 @@ constexpr Statement kClearHostDatastores{"host_datastores_clear",
 constexpr Statement kLinkHostDatastore{"host_datastores_link", R"sql(
 INSERT INTO host_datastores (host_id, datastore_id) VALUES ($1, $2) ON CONFLICT DO NOTHING)sql"};
 
+// Heartbeat times are PostgreSQL's now(), and so is the cutoff they are compared with: with
+// several controllers, each one's own clock would mix with times the others wrote.
 constexpr Statement kHeartbeat{"hosts_heartbeat", R"sql(
-UPDATE hosts h SET last_heartbeat_at = to_timestamp($2), state = 'up'
+UPDATE hosts h SET last_heartbeat_at = now(), state = 'up'
 FROM (SELECT id, state AS old_state FROM hosts WHERE name = $1 FOR UPDATE) old
 WHERE h.id = old.id
 RETURNING h.id, old.old_state = 'down')sql"};
 
+// $1 seconds of silence; $2 the controller's now, for updated_at as every other host write.
 constexpr Statement kMarkDown{"hosts_mark_down", R"sql(
-UPDATE hosts SET state = 'down', updated_at = to_timestamp($1)
-WHERE state = 'up' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < to_timestamp($1))
+UPDATE hosts SET state = 'down', updated_at = to_timestamp($2)
+WHERE state = 'up'
+  AND (last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1))
 RETURNING name)sql"};
 
 constexpr Statement kUpdateService{"hosts_update_service", R"sql(
@@ -157,15 +161,18 @@ Host RegisterHost(Tx& tx, const HostRegistration& reg, TimePoint now) {
   return *FindHost(tx, by_id);
 }
 
-std::optional<HeartbeatOutcome> RecordHeartbeat(Tx& tx, const std::string& name, TimePoint now) {
-  auto r = tx.Exec(kHeartbeat, name, EpochSeconds(now));
+std::optional<HeartbeatOutcome> RecordHeartbeat(Tx& tx, const std::string& name) {
+  auto r = tx.Exec(kHeartbeat, name);
   if (r.empty()) return std::nullopt;
   return HeartbeatOutcome{r[0][0].as<int64_t>(), r[0][1].as<bool>()};
 }
 
-std::vector<std::string> MarkSilentHostsDown(Tx& tx, TimePoint cutoff) {
+std::vector<std::string> MarkSilentHostsDown(Tx& tx, std::chrono::seconds silence, TimePoint now) {
   std::vector<std::string> names;
-  for (const auto& r : tx.Exec(kMarkDown, EpochSeconds(cutoff))) names.push_back(r[0].as<std::string>());
+  for (const auto& r :
+       tx.Exec(kMarkDown, static_cast<double>(silence.count()), EpochSeconds(now))) {
+    names.push_back(r[0].as<std::string>());
+  }
   return names;
 }
 

@@ -24,7 +24,7 @@ std::vector<Host> ListHosts(Tx& tx, const HostFilter& filter = {});
 std::optional<Host> FindHost(Tx& tx, const HostFilter& filter);
 
 // Creates or refreshes a host from an agent's registration; keeps the admin's enable/disable,
-// forced_down and allocation ratios. Marks it up.
+// forced_down and allocation ratios. Marks it up; its last heartbeat is PostgreSQL's now().
 Host RegisterHost(Tx& tx, const HostRegistration& reg, TimePoint now);
 // Returns the host id, or nullopt if no host has this name (the agent must register).
 // `was_down` tells whether this heartbeat brought the host back.
@@ -32,9 +32,11 @@ struct HeartbeatOutcome {
   int64_t host_id;
   bool was_down;
 };
-std::optional<HeartbeatOutcome> RecordHeartbeat(Tx& tx, const std::string& name, TimePoint now);
-// Hosts whose last heartbeat is older than cutoff go down; returns their names.
-std::vector<std::string> MarkSilentHostsDown(Tx& tx, TimePoint cutoff);
+// The heartbeat's time is PostgreSQL's now(), the clock MarkSilentHostsDown compares with.
+std::optional<HeartbeatOutcome> RecordHeartbeat(Tx& tx, const std::string& name);
+// Hosts silent for longer than `silence` by PostgreSQL's clock go down (so controllers' clocks
+// never mix with heartbeat times); returns their names. `now` stamps updated_at.
+std::vector<std::string> MarkSilentHostsDown(Tx& tx, std::chrono::seconds silence, TimePoint now);
 
 struct ServiceUpdate {
   std::optional<bool> disabled;
