@@ -14,9 +14,16 @@ const std::vector<std::string> kSlowLink = {"--live-migration-bandwidth", "8"};
 
 class LiveMigrationLibvirtCrash : public LibvirtE2E {
  protected:
-  void StartRunning(const std::string& id) {
+  // The migration is "running" and libvirt's copy has begun on kvm-1 (the API says running once
+  // the destination is ready, a moment before the source agent has started the copy: a crash
+  // in between would test something else).
+  void StartRunning(const std::string& id, const std::string& name) {
     ASSERT_EQ(lm_->MigrateLive(id, {{"host", "kvm-2"}, {"block_migration", "auto"}}).status, 202);
     ASSERT_TRUE(lm_->WaitStatus(id, "running", 60s)) << lm_->LatestMigration(id).dump();
+    ASSERT_TRUE(Stack::WaitFor([&] {
+      return bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobinfo " + name)
+                 .find("Unbounded") != std::string::npos;
+    }, 30s)) << "libvirt never began copying " << name;
   }
   // The copy finished in libvirt: the guest runs on kvm-2 and is gone from kvm-1.
   bool LibvirtMoved(const std::string& name) {
@@ -45,7 +52,7 @@ TEST_F(LiveMigrationLibvirtCrash, ControllerKilledMidCopyEndsWhereTheGuestRuns) 
   auto id = GuestOn("kvm-1", "e2e-ctl-kill", 16);
   const std::string name = DomainName(id);
   const GuestTick before = bed().LastTick("kvm-1", name);
-  StartRunning(id);
+  StartRunning(id, name);
   lm_->stack->KillController();  // SIGKILL: no chance to write anything
   ASSERT_TRUE(LibvirtMoved(name)) << "libvirt's copy did not finish without the controller";
   lm_->stack->StartController();
@@ -57,7 +64,7 @@ TEST_F(LiveMigrationLibvirtCrash, DestinationAgentKilledMidCopyLosesNoGuest) {
   auto id = GuestOn("kvm-1", "e2e-agent-kill", 16);
   const std::string name = DomainName(id);
   const GuestTick before = bed().LastTick("kvm-1", name);
-  StartRunning(id);
+  StartRunning(id, name);
   lm_->stack->KillAgent("kvm-2");
   ASSERT_TRUE(LibvirtMoved(name)) << "libvirt's copy did not finish without the destination agent";
   // Nothing can finish the migration while the destination's agent is away.
@@ -72,7 +79,7 @@ TEST_F(LiveMigrationLibvirtCrash, SourceAgentKilledMidCopyEndsWhereTheGuestRuns)
   auto id = GuestOn("kvm-1", "e2e-src-kill", 16);
   const std::string name = DomainName(id);
   const GuestTick before = bed().LastTick("kvm-1", name);
-  StartRunning(id);
+  StartRunning(id, name);
   lm_->stack->KillAgent("kvm-1");  // the agent that ran the copy and knew how it ended
   ASSERT_TRUE(LibvirtMoved(name)) << "libvirt's copy did not finish without the source agent";
   RestartAgent("kvm-1", kConverging);
@@ -85,7 +92,7 @@ TEST_F(LiveMigrationLibvirtCrash, CopyAbortedWhileTheControllerIsDeadEndsOnTheSo
   Start(kSlowLink, "dirty_mbps=16 wss_mib=24");  // never converges at 8 MiB/s
   auto id = GuestOn("kvm-1", "e2e-ctl-kill-abort", 4);
   const std::string name = DomainName(id);
-  StartRunning(id);
+  StartRunning(id, name);
   lm_->stack->KillController();
   // "running" means the agent started its job thread; libvirt's own job begins a moment later
   // (seen under load: "no job is active"), so the abort is retried until it lands.
@@ -119,8 +126,7 @@ TEST_F(LiveMigrationLibvirtCrash, SourceHostRebootMidBlockMigrationKeepsTheGuest
   auto id = AdoptTestbedGuest(name, "--disk local --disk-mb 256 --disk-data-mb 16");
   const std::string image = bed().ImagesDir("kvm-1") + "/" + name + ".qcow2";
   ASSERT_TRUE(std::filesystem::exists(image));
-  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "kvm-2"}, {"block_migration", "auto"}}).status, 202);
-  ASSERT_TRUE(lm_->WaitStatus(id, "running", 60s)) << lm_->LatestMigration(id).dump();
+  StartRunning(id, name);
   lm_->stack->KillAgent("kvm-1");
   int status = 0;
   bed().Script("virsh kvm-1 destroy " + name + " >&2", &status);

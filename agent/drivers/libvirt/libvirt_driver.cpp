@@ -38,7 +38,7 @@ LibvirtDriver::~LibvirtDriver() {
   impl_->stopping = true;
   {
     std::lock_guard lock(impl_->watch_mu);
-    for (auto& t : impl_->watchers) t.join();
+    for (auto& w : impl_->watchers) w.thread.join();
   }
   std::vector<std::shared_ptr<Job>> all;
   {

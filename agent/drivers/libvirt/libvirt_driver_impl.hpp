@@ -55,8 +55,12 @@ struct LibvirtDriver::Impl {
   std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
   // Destination: one watcher per prepared block migration, recording its incoming domain's disks
   // (libvirt_migration_destination.cpp); stopped and joined by the destructor.
+  struct Watcher {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;  // joined by the next WatchIncoming once set
+  };
   std::mutex watch_mu;
-  std::vector<std::thread> watchers;
+  std::vector<Watcher> watchers;
   std::atomic<bool> stopping{false};
   void WatchIncoming(const std::string& migration_uuid, const std::string& domain_uuid);
 

@@ -63,20 +63,30 @@ void DeleteThisMigrationsVolumes(LibvirtDriver::Impl& impl, const wire::LiveMigr
 void LibvirtDriver::Impl::WatchIncoming(const std::string& migration_uuid,
                                         const std::string& domain_uuid) {
   std::lock_guard lock(watch_mu);
-  watchers.emplace_back([this, migration_uuid, domain_uuid] {
+  // Watchers that ended (their migration finished, rolled back or arrived) are joined here, so
+  // a long-running agent keeps one thread per pending inbound migration only.
+  std::erase_if(watchers, [](Watcher& w) {
+    if (!*w.done) return false;
+    w.thread.join();
+    return true;
+  });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread t([this, migration_uuid, domain_uuid, done] {
     while (!stopping && incoming->Load(migration_uuid)) {  // erased by finish and rollback
       try {
         DomainPtr d = LookupByUuid(Conn(), domain_uuid);
         if (d && IsIncomingCopy(d.get(), domain_uuid)) {
           incoming->AddDomainDisks(migration_uuid, DiskPathsOf(d.get(), config));
-          return;  // its disk paths do not change
+          break;  // its disk paths do not change
         }
       } catch (const std::exception& e) {
         spdlog::debug("libvirt: watching incoming {}: {}", migration_uuid, e.what());
       }
       std::this_thread::sleep_for(kIncomingPoll);
     }
+    *done = true;
   });
+  watchers.push_back(Watcher{std::move(t), done});
 }
 
 void LibvirtDriver::CheckLiveMigrationDestination(const wire::LiveMigrationSpec& spec) {
