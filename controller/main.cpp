@@ -1,16 +1,18 @@
 // ferry-controller: wiring only.
 //   ferry-controller db upgrade|status --db DSN
 //   ferry-controller serve --db DSN --listen 127.0.0.1:8774 --tokens FILE ...
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <fstream>
 #include <iostream>
 #include <thread>
-#include <unistd.h>
 
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
+#include "common/token_file.hpp"
 #include "common/tokens.hpp"
 #include "common/uuid.hpp"
 #include "controller/agent_client/agent_client.hpp"
@@ -46,13 +48,6 @@ struct ServeOptions {
   std::string log_level = "info";
   std::string log_file;
 };
-
-std::string ReadSecret(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  if (!in || !std::getline(in, s) || s.empty()) throw std::runtime_error("cannot read token from " + path);
-  return s;
-}
 
 std::atomic<api::ApiServer*> g_server{nullptr};
 
@@ -113,7 +108,7 @@ int Serve(const ServeOptions& o) {
   InitLogging("controller", o.log_level, o.log_file);
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
-  agent_client::AgentClient agents(ReadSecret(o.agent_command_token_file));
+  agent_client::AgentClient agents(ReadTokenFile(o.agent_command_token_file));
   store::Database db(o.dsn, o.db_pool);
   Clock& clock = DefaultClock();
   conductor::HostRegistry registry(db, clock, std::chrono::seconds(o.heartbeat_interval_s));
