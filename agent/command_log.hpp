@@ -5,7 +5,6 @@
 //
 // In memory only: after an agent restart the drivers' own idempotency (create of an identical
 // domain and delete of a missing one both succeed) gives the same outcome for a retried command.
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <mutex>
@@ -19,9 +18,10 @@ namespace ferry::agent {
 class CommandLog {
  public:
   enum class Claim {
-    kExecute,   // first time this id is seen: the caller runs it, then Finish() or Abandon()
-    kReplay,    // already done: `result` holds the stored answer
-    kMismatch,  // the id was used for a different command: a controller bug, refuse it
+    kExecute,     // first time this id is seen: the caller runs it, then Finish() or Abandon()
+    kReplay,      // already done: `result` holds the stored answer
+    kInProgress,  // the same command is running now: ask again later
+    kMismatch,    // the id was used for a different command: a controller bug, refuse it
   };
   struct Lookup {
     Claim claim = Claim::kExecute;
@@ -30,8 +30,9 @@ class CommandLog {
 
   explicit CommandLog(size_t capacity) : capacity_(capacity) {}
 
-  // `fingerprint` identifies the command's content (kind + args). Blocks while another caller
-  // is executing the same id, so a duplicate never runs concurrently with its original.
+  // `fingerprint` identifies the command's content (kind + args); only its hash is kept. Never
+  // blocks: a duplicate of a running command gets kInProgress, so it never runs concurrently
+  // with its original.
   Lookup Begin(const std::string& id, const std::string& fingerprint);
   // Stores the result (evicting the oldest beyond capacity) and wakes waiters.
   void Finish(const std::string& id, const wire::CommandResult& result);
@@ -41,15 +42,15 @@ class CommandLog {
   size_t SizeForTest() const;
 
  private:
+  using Fingerprint = size_t;  // std::hash of kind + args: the id, not the hash, is the key
   struct Entry {
-    std::string fingerprint;
+    Fingerprint fingerprint;
     wire::CommandResult result;
   };
 
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::unordered_map<std::string, std::string> in_flight_;  // id -> fingerprint
+  std::unordered_map<std::string, Fingerprint> in_flight_;  // id -> fingerprint
   std::unordered_map<std::string, Entry> done_;
   std::deque<std::string> order_;  // ids of done_ in completion order, oldest first
 };

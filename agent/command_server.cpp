@@ -162,6 +162,11 @@ void CommandServer::HandleCommand(const http::Request& req, http::Response& res)
     case CommandLog::Claim::kMismatch:
       SendError(res, Errc::kConflict, "command id " + cmd->id + " was used for another command");
       return;
+    case CommandLog::Claim::kInProgress:
+      // 202: the controller reads it as "no final answer yet" and asks again later.
+      res.status = 202;
+      res.set_content(json{{"id", cmd->id}, {"status", "in_progress"}}.dump(), kJson);
+      return;
     case CommandLog::Claim::kReplay:
       spdlog::info("command replayed id={} kind={} status={}", cmd->id, cmd->kind,
                    lookup.result.status);

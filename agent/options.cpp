@@ -71,7 +71,7 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--sim-scenario", o.sim_scenarios,
                  "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
                  "prepare-fails, stall, switchover-fails, agent-dies-mid-copy, postcopy-fails, "
-                 "finish-fails, lost-switchover (agent/README.md)")
+                 "finish-fails, lost-switchover, start-refused (agent/README.md)")
       ->allow_extra_args(false);
   auto& lv = o.libvirt;
   app.add_option("--libvirt-uri", lv.uri, "libvirt: this host's libvirtd")->capture_default_str();
@@ -171,19 +171,6 @@ libvirt::LibvirtConfig MakeLibvirtConfig(const AgentOptions& o) {
   c.migration_address = InboundMigrationAddress(o);
   c.state_dir = o.state_dir;  // migration job outcomes survive an agent restart
   return c;
-}
-
-std::string ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(Errc::kBadRequest, "cannot read token file " + path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
-    std::istringstream fields(line);
-    std::string token;
-    if (fields >> token) return token;
-  }
-  throw Error(Errc::kBadRequest, "token file " + path + " holds no token");
 }
 
 void WritePortFile(const std::string& path, int port) {

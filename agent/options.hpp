@@ -9,6 +9,7 @@
 #include "agent/command_server.hpp"
 #include "agent/drivers/libvirt/libvirt_config.hpp"
 #include "agent/drivers/sim/sim_config.hpp"
+#include "common/token_file.hpp"
 
 namespace ferry::agent {
 
@@ -62,9 +63,8 @@ sim::SimConfig MakeSimConfig(const AgentOptions& options);
 // The LibvirtConfig the flags describe, with the inbound migration address filled in.
 libvirt::LibvirtConfig MakeLibvirtConfig(const AgentOptions& options);
 
-// A token file holds the token as the first word of its first non-comment line, so both a bare
-// token and the controller's "<token> <role> [name]" line work. Throws when missing or empty.
-std::string ReadTokenFile(const std::string& path);
+// Token files are read by ferry::ReadTokenFile (common/token_file.hpp), the controller's reader.
+using ferry::ReadTokenFile;
 
 // Writes "<port>\n" via temp file + rename, so a reader polling for it never sees half a number.
 void WritePortFile(const std::string& path, int port);

@@ -1,6 +1,8 @@
 // ferry-controller: wiring only.
 //   ferry-controller db upgrade|status --db DSN
 //   ferry-controller serve --db DSN --listen 127.0.0.1:8774 --tokens FILE ...
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <pthread.h>
 
@@ -8,11 +10,11 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
-#include <unistd.h>
 
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
+#include "common/token_file.hpp"
 #include "common/tokens.hpp"
 #include "common/uuid.hpp"
 #include "controller/agent_client/agent_client.hpp"
@@ -49,13 +51,6 @@ struct ServeOptions {
   std::string log_level = "info";
   std::string log_file;
 };
-
-std::string ReadSecret(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  if (!in || !std::getline(in, s) || s.empty()) throw std::runtime_error("cannot read token from " + path);
-  return s;
-}
 
 // SIGTERM and SIGINT are blocked in every thread (threads inherit the mask of the one that
 // creates them) and taken by sigwait on a thread of their own, which may then call anything:
@@ -199,7 +194,7 @@ int Serve(const ServeOptions& o) {
   InitLogging("controller", o.log_level, o.log_file);
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
-  agent_client::AgentClient agents(ReadSecret(o.agent_command_token_file));
+  agent_client::AgentClient agents(ReadTokenFile(o.agent_command_token_file));
   store::Database db(o.dsn, o.db);
   // Pools of their own, so a starved shared pool cannot stop heartbeats from landing, hosts
   // from being judged, or this controller's leases from being renewed.

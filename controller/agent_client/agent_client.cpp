@@ -1,9 +1,11 @@
 #include "controller/agent_client/agent_client.hpp"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include "common/errors.hpp"
 #include "common/json_limits.hpp"
+#include "controller/agent_client/agent_answer.hpp"
 
 namespace ferry::controller::agent_client {
 namespace {
@@ -15,6 +17,27 @@ httplib::Client MakeClient(const std::string& url, std::chrono::seconds timeout)
   cli.set_write_timeout(timeout);
   cli.set_tcp_nodelay(true);  // no 40 ms delayed-ACK stall on kept-alive connections
   return cli;
+}
+
+// Throws AgentError unless the agent answered 200; a refused credential is logged loudly, as
+// it never passes by itself (a wrong or stale --agent-command-token-file).
+void ExpectOk(const httplib::Result& res, const std::string& agent_url, const std::string& what) {
+  const auto answer = ClassifyAgentAnswer(static_cast<bool>(res), res ? res->status : 0);
+  if (answer == AgentAnswer::kOk) return;
+  if (answer == AgentAnswer::kUnreachable) {
+    throw AgentError(answer, "agent " + agent_url + " unreachable (" + what +
+                                 "): " + httplib::to_string(res.error()));
+  }
+  const std::string message = "agent " + agent_url + " answered HTTP " +
+                              std::to_string(res->status) + " (" + std::string(ToString(answer)) +
+                              ") to " + what + ": " + FaultMessage(res->body);
+  if (answer == AgentAnswer::kUnauthorized) {
+    spdlog::error(
+        "misconfiguration: {} (the agent's --command-token-file and the controller's "
+        "--agent-command-token-file must hold the same token)",
+        message);
+  }
+  throw AgentError(answer, message);
 }
 
 }  // namespace
@@ -32,31 +55,24 @@ wire::CommandResult AgentClient::Send(const std::string& agent_url,
   auto cli = MakeClient(agent_url, timeout_);
   httplib::Headers headers{{"X-Auth-Token", token_}};
   auto res = cli.Post("/v1/commands", headers, nlohmann::json(command).dump(), "application/json");
-  if (!res) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " unreachable: " +
-                                        httplib::to_string(res.error()));
-  }
-  if (res->status != 200) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " answered HTTP " +
-                                        std::to_string(res->status) + ": " + res->body);
-  }
+  ExpectOk(res, agent_url, command.kind + " " + command.id);
   try {
     return ParseBoundedJson(res->body).get<wire::CommandResult>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed result: " + e.what());
+    throw AgentError(AgentAnswer::kServerError,
+                     "agent " + agent_url + " sent a malformed result: " + e.what());
   }
 }
 
 wire::Inventory AgentClient::FetchInventory(const std::string& agent_url) const {
   auto cli = MakeClient(agent_url, timeout_);
   auto res = cli.Get("/v1/inventory", httplib::Headers{{"X-Auth-Token", token_}});
-  if (!res || res->status != 200) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " inventory unavailable");
-  }
+  ExpectOk(res, agent_url, "inventory");
   try {
     return ParseBoundedJson(res->body).get<wire::Inventory>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed inventory");
+    throw AgentError(AgentAnswer::kServerError,
+                     "agent " + agent_url + " sent a malformed inventory");
   }
 }
 
@@ -64,19 +80,13 @@ std::optional<wire::LiveMigrationJob> AgentClient::FetchMigrationJob(
     const std::string& agent_url, const std::string& migration_uuid) const {
   auto cli = MakeClient(agent_url, timeout_);
   auto res = cli.Get("/v1/migrations/" + migration_uuid, httplib::Headers{{"X-Auth-Token", token_}});
-  if (!res) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " unreachable: " +
-                                        httplib::to_string(res.error()));
-  }
-  if (res->status == 404) return std::nullopt;
-  if (res->status != 200) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " answered HTTP " +
-                                        std::to_string(res->status) + " for migration job");
-  }
+  if (res && res->status == 404) return std::nullopt;
+  ExpectOk(res, agent_url, "migration job " + migration_uuid);
   try {
     return ParseBoundedJson(res->body).get<wire::LiveMigrationJob>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::kUnavailable, "agent " + agent_url + " sent a malformed migration job");
+    throw AgentError(AgentAnswer::kServerError,
+                     "agent " + agent_url + " sent a malformed migration job");
   }
 }
 

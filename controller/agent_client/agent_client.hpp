@@ -17,12 +17,14 @@ class AgentClient {
   explicit AgentClient(std::string command_token,
                        std::chrono::seconds timeout = std::chrono::seconds(30));
 
-  // Throws ferry::Error(kUnavailable) when the agent cannot be reached or answers garbage;
-  // a command the agent ran and that failed comes back as status "failed".
+  // Throws AgentError (agent_answer.hpp) for every answer but 200, classified: unreachable,
+  // in progress (202), refused with the agent's reason (4xx), unauthorized (401/403, logged as
+  // a misconfiguration), conflict (409), server error (5xx or a garbled body). A command the
+  // agent ran and that failed comes back as status "failed".
   wire::CommandResult Send(const std::string& agent_url, const wire::Command& command) const;
   wire::Inventory FetchInventory(const std::string& agent_url) const;
   // GET /v1/migrations/{uuid}: what the agent's hypervisor says about a live-migration job;
-  // nullopt when it knows no such job (404). Throws kUnavailable like Send.
+  // nullopt when it knows no such job (404). Throws AgentError like Send.
   std::optional<wire::LiveMigrationJob> FetchMigrationJob(const std::string& agent_url,
                                                           const std::string& migration_uuid) const;
 

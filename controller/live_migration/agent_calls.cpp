@@ -1,6 +1,7 @@
 #include "controller/live_migration/agent_calls.hpp"
 
 #include "common/errors.hpp"
+#include "controller/agent_client/agent_answer.hpp"
 #include "controller/live_migration/policy.hpp"
 
 namespace ferry::controller::live_migration {
@@ -15,6 +16,11 @@ CallResult Call(const agent_client::AgentClient& agents, const store::Host& host
     if (result.status == "done") return {CallResult::Outcome::kDone, "", result};
     return {CallResult::Outcome::kRefused, result.error.empty() ? "agent refused " + kind : result.error,
             result};
+  } catch (const agent_client::AgentError& e) {
+    // Refused, unauthorized or a conflict: the agent will answer the same next time, so the
+    // step ends on it (its message becomes the migration's error). The rest may pass.
+    if (!e.Retryable()) return {CallResult::Outcome::kRefused, e.what(), {}};
+    return {CallResult::Outcome::kUnreachable, e.what(), {}};
   } catch (const Error& e) {
     return {CallResult::Outcome::kUnreachable, e.what(), {}};
   }

@@ -1,7 +1,8 @@
 #pragma once
 // One live-migration command to one agent, with the three outcomes a step must tell apart:
-// the agent did it, the agent refused (with its reason), or nobody answered (try again later;
-// the command id makes the retry safe).
+// the agent did it, the agent refused (a failed command, or an HTTP 4xx with its reason), or no
+// final answer yet (unreachable, still running, a 5xx: try again later; the command id makes
+// the retry safe).
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>

@@ -151,18 +151,37 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
   auto spec = BuildSpec(m, *parties.server, *parties.dest);
   const auto now = ctx_.clock.Now();
 
-  if (m.phase == "starting") {
+  const bool starting = m.phase == "starting";
+  if (starting && m.abort_requested_at) {
+    // Whether start reached the source is unknown: rolling the destination back fences the
+    // copy off either way, without waiting on a source that did not answer start.
+    return RollBack(m, "cancelled", "aborted",
+                    m.request_params.value("abort_reason", std::string("aborted by request")) +
+                        " (before the source confirmed the copy started; the destination was "
+                        "rolled back)");
+  }
+  if (starting) {
     auto r = Call(ctx_.agents, source, "start_live_migration", "start", m.attempt, spec);
-    if (r.outcome == Outcome::kUnreachable) return StepResult::kWait;
     if (r.outcome == Outcome::kRefused) return RollBack(m, "failed", "copy_failed", r.error);
-    auto next = m;
-    next.phase = "copying";
-    Commit(m, next, "", std::nullopt);
-    return StepResult::kWait;
+    if (r.outcome == Outcome::kDone) {
+      auto next = m;
+      next.phase = "copying";
+      Commit(m, next, "", std::nullopt);
+      return StepResult::kWait;
+    }
+    // No answer: the abort and the timeouts below still apply (review M1).
+    if (!source.IsUp()) return SourceLost(m, parties, r.error);
   }
   if (m.abort_requested_at && !m.request_params.value("abort_sent", false)) {
     auto r = Call(ctx_.agents, source, "abort_live_migration", "abort", m.attempt, spec);
-    if (r.outcome == Outcome::kUnreachable) return StepResult::kWait;
+    if (r.outcome == Outcome::kUnreachable) {
+      // Rolling the destination back stops the copy from landing there just as well: the
+      // source's job fails and the guest stays on the source.
+      return RollBack(m, "cancelled", "aborted",
+                      m.request_params.value("abort_reason", std::string("aborted by request")) +
+                          " (the source did not answer the abort: " + r.error +
+                          "; the destination was rolled back instead)");
+    }
     auto next = m;
     next.request_params["abort_sent"] = true;
     if (r.outcome == Outcome::kRefused) next.request_params["abort_refused"] = r.error;
@@ -212,6 +231,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     }
   }
 
+  if (starting) return StepResult::kWait;  // no job to ask about before start is answered
   // Reports stopped: ask the source's hypervisor what it has (controller crash, lost posts,
   // agent restarted). A report it gives lands through the same path as a posted one.
   const auto last = m.progress_at ? *m.progress_at : m.started_at.value_or(now);
@@ -222,6 +242,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     job = ctx_.agents.FetchMigrationJob(source.agent_url, m.uuid);
   } catch (const Error& e) {
     spdlog::warn("live migration {}: source {} unreachable: {}", m.uuid, source.name, e.what());
+    if (!source.IsUp()) return SourceLost(m, parties, e.what());
     return StepResult::kWait;
   }
   if (!job) {

@@ -75,6 +75,9 @@ class Steps {
   // destination's inventory shows the guest running.
   StepResult FinishRefused(store::LiveMigration& m, const Parties& parties,
                            const wire::LiveMigrationSpec& spec, const std::string& error);
+  // running, the source's host is down and its agent silent: the destination is rolled back
+  // (the copy cannot land) and the migration fails with the guest on the source.
+  StepResult SourceLost(store::LiveMigration& m, const Parties& parties, const std::string& error);
   struct DomainSighting {
     bool known = false;                  // the host's agent answered its inventory
     std::optional<wire::Domain> domain;  // the domain as it reported it, if it has one

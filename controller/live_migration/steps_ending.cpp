@@ -97,6 +97,21 @@ Steps::DomainSighting Steps::LookForDomain(const store::Host& host, const std::s
   return out;
 }
 
+StepResult Steps::SourceLost(store::LiveMigration& m, const Parties& parties,
+                             const std::string& error) {
+  // With both hosts down nobody can say where the guest is: ending would be a guess, so the
+  // migration waits (visibly running) for either to come back.
+  if (!parties.dest->IsUp()) return StepResult::kWait;
+  // The source may still be copying (only its agent is gone): rolling the destination back
+  // fences the copy off, so the guest cannot land there. A destination that already runs it
+  // refuses, and RollBack follows the guest there instead.
+  spdlog::warn("live migration {}: source {} is down and does not answer: rolling back", m.uuid,
+               parties.source->name);
+  return RollBack(m, "failed", "copy_failed",
+                  "source " + parties.source->name + " is down and does not answer (" + error +
+                      "); the destination was rolled back, the guest stays on the source");
+}
+
 StepResult Steps::SwitchoverFailed(store::LiveMigration& m, const std::string& reason) {
   auto parties = Load(ctx_.db, m);
   std::string why = reason;

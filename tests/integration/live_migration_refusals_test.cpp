@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <set>
 
 #include "tests/support/live_migration_stack.hpp"
@@ -20,10 +21,10 @@ class LiveMigrationRefusals : public ::testing::Test {
              std::vector<std::string> controller_args = {}, int service_down_time_s = 60) {
     FERRY_REQUIRE_PG(dsn);
     lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args, service_down_time_s);
-    // 500 MB/s: a 512 MB guest copies in about a second.
-    std::vector<std::string> src{"--sim-bandwidth-mbps", "500"};
+    const std::string bandwidth = std::to_string(bandwidth_mbps_);
+    std::vector<std::string> src{"--sim-bandwidth-mbps", bandwidth};
     src.insert(src.end(), source_args.begin(), source_args.end());
-    std::vector<std::string> dst{"--sim-bandwidth-mbps", "500"};
+    std::vector<std::string> dst{"--sim-bandwidth-mbps", bandwidth};
     dst.insert(dst.end(), dest_args.begin(), dest_args.end());
     lm_->StartHosts({{"sim-1", src}, {"sim-2", dst}});
     lm_->stack->EnsureFlavor("1", 1, 512, 1);
@@ -49,6 +50,7 @@ class LiveMigrationRefusals : public ::testing::Test {
   }
 
   std::unique_ptr<LiveMigrationStack> lm_;
+  int bandwidth_mbps_ = 500;  // MB/s: a 512 MB guest copies in about a second
 };
 
 TEST_F(LiveMigrationRefusals, RefusedFinishWithTheGuestRunningOnTheDestinationCleansTheSource) {
@@ -80,6 +82,85 @@ TEST_F(LiveMigrationRefusals, RefusedFinishWithNothingOnTheDestinationLeavesTheS
   // The guest's definition is still on the source; the destination's leftover is rolled back.
   EXPECT_EQ(CopiesOn("sim-1", id), 1) << "the source's guest must not be cleaned up";
   EXPECT_EQ(CopiesOn("sim-2", id), 0);
+}
+
+// How long a migration whose source agent is stalled may take to end: one agent-client read
+// timeout (30 s, agent_client.hpp) per call the step makes before it decides (start or the job
+// fetch, then the abort), plus ticks and the 3 s lease.
+constexpr auto kEndsWithStalledSource = 100s;
+
+TEST_F(LiveMigrationRefusals, ASourceThatRefusesStartEndsTheMigrationFailedWithItsReason) {
+  Start({"--sim-scenario", "start-refused"}, {});
+  auto id = lm_->ServerOn("sim-1", "web");
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
+  ASSERT_TRUE(lm_->WaitTerminal(id, 30s)) << lm_->LatestMigration(id).dump();
+  ExpectEndedWithServerOn(id, "failed", "sim-1");
+  auto m = lm_->LatestMigration(id);
+  EXPECT_NE(m["error"].get<std::string>().find("start-refused"), std::string::npos) << m.dump();
+  EXPECT_NE(m["error"].get<std::string>().find("HTTP 400"), std::string::npos) << m.dump();
+  EXPECT_EQ(CopiesOn("sim-2", id), 0) << "the destination is rolled back";
+  EXPECT_TRUE(lm_->RunsOn("sim-1", id));
+}
+
+class StalledSource : public LiveMigrationRefusals {
+ protected:
+  // A 1 GiB guest at 100 MB/s (~11 s of copy) whose source agent is stopped (SIGSTOP) once
+  // the migration is running: the process hangs, its host still counts as up.
+  std::string MigrateAndStallTheSource(std::vector<std::string> controller_args,
+                                       int service_down_time_s = 60) {
+    bandwidth_mbps_ = 100;
+    Start({}, {}, controller_args, service_down_time_s);
+    lm_->stack->EnsureFlavor("2", 1, 1024, 0);
+    auto id = lm_->ServerOn("sim-1", "web", "2");
+    EXPECT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
+    EXPECT_TRUE(lm_->WaitStatus(id, "running", 30s)) << lm_->LatestMigration(id).dump();
+    lm_->stack->SignalAgent("sim-1", SIGSTOP);
+    stalled_ = true;
+    return id;
+  }
+  // Resumed, the source's job finds its destination rolled back: the guest stays and runs.
+  void ResumeTheSourceAndExpectTheGuestThere(const std::string& id) {
+    lm_->stack->SignalAgent("sim-1", SIGCONT);
+    stalled_ = false;
+    EXPECT_TRUE(Stack::WaitFor([&] { return lm_->RunsOn("sim-1", id); }, 30s));
+    EXPECT_EQ(CopiesOn("sim-2", id), 0);
+  }
+  void TearDown() override {
+    if (stalled_) lm_->stack->SignalAgent("sim-1", SIGCONT);
+  }
+  bool stalled_ = false;
+};
+
+TEST_F(StalledSource, AbortEndsTheMigrationCancelledWithinABound) {
+  auto id = MigrateAndStallTheSource({});
+  auto mid = lm_->LatestMigration(id)["id"].get<int64_t>();
+  auto admin = lm_->stack->Admin();
+  admin.SetMicroversion("2.24");
+  ASSERT_EQ(admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid)).status, 202);
+  ASSERT_TRUE(lm_->WaitTerminal(id, kEndsWithStalledSource)) << lm_->LatestMigration(id).dump();
+  ExpectEndedWithServerOn(id, "cancelled", "sim-1");
+  ResumeTheSourceAndExpectTheGuestThere(id);
+}
+
+TEST_F(StalledSource, CompletionTimeoutEndsTheMigrationWithinABound) {
+  // 1 s per GiB, 2 GiB floor: 2 s, far less than the copy needs.
+  auto id = MigrateAndStallTheSource({"--live-migration-completion-timeout", "1"});
+  ASSERT_TRUE(lm_->WaitTerminal(id, kEndsWithStalledSource)) << lm_->LatestMigration(id).dump();
+  ExpectEndedWithServerOn(id, "cancelled", "sim-1");
+  auto m = lm_->LatestMigration(id);
+  EXPECT_NE(m["error"].get<std::string>().find("completion timeout"), std::string::npos)
+      << m.dump();
+  ResumeTheSourceAndExpectTheGuestThere(id);
+}
+
+TEST_F(StalledSource, ASourceHostThatGoesDownEndsTheMigrationFailed) {
+  // 4 s without a heartbeat (sent every second) and the host is down.
+  auto id = MigrateAndStallTheSource({}, 4);
+  ASSERT_TRUE(lm_->WaitTerminal(id, kEndsWithStalledSource)) << lm_->LatestMigration(id).dump();
+  ExpectEndedWithServerOn(id, "failed", "sim-1");
+  auto m = lm_->LatestMigration(id);
+  EXPECT_NE(m["error"].get<std::string>().find("is down"), std::string::npos) << m.dump();
+  ResumeTheSourceAndExpectTheGuestThere(id);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -115,6 +116,10 @@ void Stack::StartAgent(const std::string& host, std::vector<std::string> extra,
 }
 
 void Stack::KillAgent(const std::string& host) { agents_.at(host)->Kill(); }
+
+void Stack::SignalAgent(const std::string& host, int signal) {
+  ::kill(agents_.at(host)->pid(), signal);
+}
 
 HttpClient Stack::AgentApi(const std::string& host) const {
   return HttpClient("http://127.0.0.1:" + std::to_string(agent_ports_.at(host)), kCommandToken);

@@ -46,6 +46,8 @@ class Stack {
   void StartAgent(const std::string& host, std::vector<std::string> extra_args = {},
                   const std::string& driver = "sim");
   void KillAgent(const std::string& host);
+  // kill(2) of the agent's process: SIGSTOP/SIGCONT stall and resume it (a hung host).
+  void SignalAgent(const std::string& host, int signal);
   int AgentPort(const std::string& host) const { return agent_ports_.at(host); }
   pid_t AgentPid(const std::string& host) const { return agents_.at(host)->pid(); }
   // The sim driver's state dir of that agent (domains.json): tests edit it while the agent is

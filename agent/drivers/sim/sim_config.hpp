@@ -27,6 +27,7 @@ inline constexpr const char* kScenarioAgentDiesMidCopy = "agent-dies-mid-copy";
 inline constexpr const char* kScenarioPostcopyFails = "postcopy-fails";
 inline constexpr const char* kScenarioFinishFails = "finish-fails";
 inline constexpr const char* kScenarioLostSwitchover = "lost-switchover";
+inline constexpr const char* kScenarioStartRefused = "start-refused";
 
 struct SimScenario {
   std::string name;

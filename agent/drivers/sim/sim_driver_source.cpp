@@ -82,6 +82,10 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   if (spec.incoming_uri.empty()) {
     throw Error(Errc::kBadRequest, "start_live_migration needs incoming_uri (from prepare)");
   }
+  if (config_.HasScenario(kScenarioStartRefused, spec.domain.uuid)) {
+    // kBadRequest: the command server answers HTTP 400, as to a command it cannot accept.
+    throw Error(Errc::kBadRequest, "start_live_migration refused (sim scenario start-refused)");
+  }
   const std::string uuid = Lower(spec.domain.uuid);
   std::lock_guard lock(mu_);
   if (jobs_.count(spec.migration_uuid) != 0) return;  // already started (or aborted first)
