@@ -57,10 +57,12 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
   std::string command_token = ReadTokenFile(o.command_token_file);
 
   std::unique_ptr<Driver> driver;
+  ferry::OffsetClockForTest sim_clock(ferry::DefaultClock(),
+                                      std::chrono::seconds(o.sim_clock_offset_s));
   if (o.driver == "libvirt") {
     driver = std::make_unique<libvirt::LibvirtDriver>(MakeLibvirtConfig(o));
   } else {
-    driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o));
+    driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o), sim_clock);
   }
   std::string agent_token = ReadTokenFile(o.controller_token_file);
   LiveMigrationMonitor monitor(MonitorConfig{o.controller_url, agent_token, o.host},

@@ -68,6 +68,10 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
                  "sim: pre-create a foreign domain name:vcpus:memory_mb:disk_gb[:uuid] at first "
                  "start (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--sim-clock-offset-seconds", o.sim_clock_offset_s,
+                 "sim, tests only: the driver's clock (its samples' times) runs this many seconds "
+                 "off, like a host whose clock is wrong")
+      ->check(CLI::Range(-86400, 86400));
   app.add_option("--sim-scenario", o.sim_scenarios,
                  "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
                  "prepare-fails, stall, switchover-fails, agent-dies-mid-copy, postcopy-fails, "

@@ -35,6 +35,7 @@ struct AgentOptions {
   int64_t sim_bandwidth_mbps = sim::kDefaultBandwidthMbps;
   int64_t sim_dirty_rate_mbps = sim::kDefaultDirtyRateMbps;
   std::vector<std::string> sim_domains;
+  int sim_clock_offset_s = 0;  // test only: the sim's clock runs this far off (clock skew)
   std::vector<std::string> sim_scenarios;  // NAME[:domain-uuid], see agent/README.md
   libvirt::LibvirtConfig libvirt;          // --libvirt-* flags (migration_address: see below)
   std::string log_level = "info";

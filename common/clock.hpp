@@ -32,6 +32,18 @@ class ManualClockForTest final : public Clock {
   std::atomic<TimePoint::rep> now_;
 };
 
+// Another clock shifted by a fixed offset: a host whose clock is wrong (tests of clock skew).
+class OffsetClockForTest final : public Clock {
+ public:
+  OffsetClockForTest(const Clock& base, std::chrono::seconds offset)
+      : base_(base), offset_(offset) {}
+  TimePoint Now() const override { return base_.Now() + offset_; }
+
+ private:
+  const Clock& base_;
+  std::chrono::seconds offset_;
+};
+
 // Process-wide default for code paths without an injected clock (log timestamps, main()).
 Clock& DefaultClock();
 
