@@ -164,8 +164,7 @@ void CommandServer::HandleCommand(const http::Request& req, http::Response& res)
       return;
     case CommandLog::Claim::kInProgress:
       // 202: the controller reads it as "no final answer yet" and asks again later.
-      res.status = 202;
-      res.set_content(json{{"id", cmd->id}, {"status", "in_progress"}}.dump(), kJson);
+      res.SetJson(202, json{{"id", cmd->id}, {"status", "in_progress"}}.dump());
       return;
     case CommandLog::Claim::kReplay:
       spdlog::info("command replayed id={} kind={} status={}", cmd->id, cmd->kind,

@@ -1,5 +1,5 @@
 // The REST request bodies of the main user and admin routes, read the way the API reads them:
-// the JSON parse of ApiServer::Dispatch, the microversion negotiation, then the route's body
+// the bounded JSON parse of ApiServer::Dispatch, the microversion negotiation, then the route's body
 // validators (controller/api/request_bodies.hpp), which run before any lookup.
 //
 // Input: one header line, then the body:  "<route> <role> <OpenStack-API-Version value>\n{...}"
@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/microversion.hpp"
 #include "controller/api/request_bodies.hpp"
@@ -133,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // for a double) is a 400.
     if (!body.empty()) {
       try {
-        req.body = json::parse(body);
+        req.body = ferry::ParseBoundedJson(body);
       } catch (const json::exception&) {
         return 0;
       }

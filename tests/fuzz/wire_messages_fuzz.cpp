@@ -1,5 +1,5 @@
 // The controller <-> agent messages (api/wire), decoded as their readers decode them:
-// nlohmann::json::parse, then get<T>() for each message type someone reads from the network:
+// ParseBoundedJson (depth 64), then get<T>() for each message type someone reads from the network:
 //   controller: RegisterRequest, Heartbeat (agent_api.cpp), CommandResult, Inventory,
 //               LiveMigrationJob (agent_client.cpp), MigrationProgressBatch (its from_json)
 //   agent:      Command, Domain, LiveMigrationSpec (commands.cpp), RegisterResponse,
@@ -13,6 +13,7 @@
 
 #include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
+#include "common/json_limits.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
@@ -44,7 +45,7 @@ void TryDecode(const json& j, const char* type) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   json j;
   try {
-    j = json::parse(ferry::fuzz::AsText(data, size));
+    j = ferry::ParseBoundedJson(ferry::fuzz::AsText(data, size));
   } catch (const json::exception&) {  // malformed, or a number overflowing a double
     return 0;
   }
