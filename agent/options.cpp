@@ -98,7 +98,7 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--libvirt-guest-cmdline", lv.guest_cmdline,
                  "libvirt: kernel command line of created guests");
   app.add_option("--libvirt-serial-dir", lv.serial_dir,
-                 "libvirt: created guests log their serial console to DIR/<name>.log")
+                 "libvirt: created guests log their serial console to DIR/ferry-<uuid>.log")
       ->capture_default_str();
   app.add_option("--libvirt-domain-type", lv.domain_type,
                  "libvirt: <domain type> of created guests (qemu = TCG, kvm)")
