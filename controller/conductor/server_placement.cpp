@@ -1,5 +1,7 @@
 #include "controller/conductor/server_placement.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <cmath>
 
 #include "controller/conductor/host_snapshot.hpp"
@@ -17,6 +19,18 @@ std::optional<store::Host> HostById(store::Tx& tx, int64_t id) {
   store::HostFilter f;
   f.id = id;
   return store::FindHost(tx, f);
+}
+
+// The snapshot after a refresh of what changed since its last one. A failed refresh (the
+// pool exhausted while this transaction holds a connection: bounded by the acquire timeout)
+// leaves the view as it was; the caller then reports what that view says.
+std::shared_ptr<const scheduler::HostIndex> FresherView(HostSnapshot& snapshot) {
+  try {
+    snapshot.Tick();
+  } catch (const std::exception& e) {
+    spdlog::warn("host snapshot refresh before placement failed: {}", e.what());
+  }
+  return snapshot.Current();
 }
 
 }  // namespace
@@ -42,7 +56,7 @@ scheduler::HostState ToHostState(const store::Host& h) {
 Placement PlaceAndClaim(store::Tx& tx, const scheduler::Scheduler& scheduler,
                         HostSnapshot& snapshot, const PlacementRequest& request) {
   const store::Resources need{request.spec.vcpus, request.spec.memory_mb, request.spec.disk_gb};
-  const auto index = snapshot.Current();
+  auto index = snapshot.Current();
   if (request.forced_host) {
     const scheduler::HostState* host = index->Find(*request.forced_host);
     if (host && store::ClaimIfFits(tx, request.consumer_uuid, host->id, need)) {
@@ -56,6 +70,12 @@ Placement PlaceAndClaim(store::Tx& tx, const scheduler::Scheduler& scheduler,
   int lost = 0;
   for (int round = 0; round < kClaimRounds; ++round) {
     selection = scheduler.Select(*index, spec);
+    if (round == 0 && selection.candidates.empty()) {
+      // The view may be behind what the API already shows: a host that registered a few
+      // milliseconds ago, room another controller freed. Re-read what changed, once.
+      index = FresherView(snapshot);
+      selection = scheduler.Select(*index, spec);
+    }
     for (const auto& candidate : selection.candidates) {
       if (store::ClaimIfFits(tx, request.consumer_uuid, candidate.id, need)) {
         if (auto row = HostById(tx, candidate.id)) return {row, ""};

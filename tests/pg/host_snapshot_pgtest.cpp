@@ -1,11 +1,13 @@
 // conductor::HostSnapshot on a real PostgreSQL: what a full load sees, that MarkDirty re-reads
 // exactly the hosts whose claims changed, that Tick() finds what other controllers changed, and
-// that the full reload catches released claims.
+// that the full reload catches released claims; and that placement re-reads a view that has
+// nothing for the request before it reports no valid host.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
 
 #include "controller/conductor/host_snapshot.hpp"
+#include "controller/conductor/server_placement.hpp"
 #include "controller/store/aggregates_store.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/hosts_store.hpp"
@@ -173,6 +175,34 @@ TEST_F(HostSnapshotTest, FullReloadWhenDueCatchesReleasedClaimsAndDeletedHosts) 
   EXPECT_EQ(FreeRam("a"), 8192);
   EXPECT_EQ(snapshot_->Current()->Find("gone"), nullptr);
   EXPECT_EQ(snapshot_->Current()->size(), 1u);
+}
+
+TEST_F(HostSnapshotTest, PlacementSeesAHostThatRegisteredAfterTheLastRefresh) {
+  snapshot_->Tick();  // loaded before any host exists, like a controller that just started
+  ASSERT_EQ(snapshot_->Current()->size(), 0u);
+  // The host registers (another thread of this controller, or another controller) and the API
+  // shows it up at once; no tick has run since. A server created now must land there, not fail
+  // with "No valid host" because the scheduler's view is milliseconds behind.
+  store::HostRegistration r;
+  r.name = "new";
+  r.cell = "cell1";
+  r.hypervisor_type = "QEMU";
+  r.agent_url = "http://127.0.0.1:1";
+  r.vcpus = 4;
+  r.memory_mb = 4096;
+  r.local_gb = 10;
+  r.cpu_info = nlohmann::json::object();
+  db_->Transact([&](Tx& tx) { store::RegisterHost(tx, r, SystemClock().Now()); });
+
+  conductor::PlacementRequest request;
+  request.consumer_uuid = "44444444-4444-4444-4444-444444444444";
+  request.spec.vcpus = 1;
+  request.spec.memory_mb = 512;
+  const scheduler::Scheduler scheduler;
+  conductor::Placement placement;
+  db_->Transact([&](Tx& tx) { placement = PlaceAndClaim(tx, scheduler, *snapshot_, request); });
+  ASSERT_TRUE(placement.host) << placement.failure;
+  EXPECT_EQ(placement.host->name, "new");
 }
 
 }  // namespace
