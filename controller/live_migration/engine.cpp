@@ -14,7 +14,8 @@ Engine::~Engine() { Stop(); }
 
 void Engine::Start() {
   for (int i = 0; i < ctx_.options.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-  ticker_ = std::thread([this] { TickLoop(); });
+  lease_ticker_ = std::thread([this] { TickLoop(&Engine::RenewLeases, "lease renewal"); });
+  admission_ticker_ = std::thread([this] { TickLoop(&Engine::AdmitQueued, "admission"); });
 }
 
 void Engine::Stop() {
@@ -28,7 +29,8 @@ void Engine::Stop() {
     if (t.joinable()) t.join();
   }
   workers_.clear();
-  if (ticker_.joinable()) ticker_.join();
+  if (lease_ticker_.joinable()) lease_ticker_.join();
+  if (admission_ticker_.joinable()) admission_ticker_.join();
 }
 
 void Engine::Wake(const std::string& uuid) {
@@ -45,6 +47,11 @@ void Engine::Wake(const std::string& uuid) {
 }
 
 void Engine::Tick() {
+  RenewLeases();
+  AdmitQueued();
+}
+
+void Engine::RenewLeases() {
   std::vector<std::string> mine;
   lease_db_.Transact([&](store::Tx& tx) {
     mine = store::RenewLeases(tx, owner(), ctx_.options.lease);
@@ -53,18 +60,21 @@ void Engine::Tick() {
       mine.push_back(std::move(uuid));
     }
   });
-  for (const auto& uuid : steps_.AdmitQueued()) Wake(uuid);
   for (const auto& uuid : mine) Wake(uuid);
 }
 
-void Engine::TickLoop() {
+void Engine::AdmitQueued() {
+  for (const auto& uuid : steps_.AdmitQueued()) Wake(uuid);
+}
+
+void Engine::TickLoop(void (Engine::*tick)(), const char* what) {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
     try {
-      Tick();
+      (this->*tick)();
     } catch (const std::exception& e) {
-      spdlog::warn("live migration tick failed: {}", e.what());
+      spdlog::warn("live migration {} failed: {}", what, e.what());
     }
     lock.lock();
     tick_cv_.wait_for(lock, ctx_.options.tick, [this] { return stop_; });
@@ -101,7 +111,9 @@ void Engine::Drive(const std::string& uuid) {
       const auto before = m->status;
       result = steps_.Run(*m);
       spdlog::debug("live migration {}: {} step ran, now {} ({})", uuid, before, m->status,
-                    result == StepResult::kAgain ? "again" : result == StepResult::kWait ? "wait" : "done");
+                    result == StepResult::kAgain  ? "again"
+                    : result == StepResult::kWait ? "wait"
+                                                  : "done");
       // A slot freed (or a migration queued): admit without waiting for the tick.
       if (m->status != before && (m->status == "queued" || result == StepResult::kDone)) {
         for (const auto& admitted : steps_.AdmitQueued()) {
