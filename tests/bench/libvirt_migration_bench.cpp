@@ -223,11 +223,11 @@ class Bench {
     server_ = lm_->stack->CreateServer(kFerryGuest, "1", "nova:kvm-1");
     auto s = lm_->stack->WaitServerSettled(server_, std::chrono::seconds(90));
     if (s["status"] != "ACTIVE") throw std::runtime_error("server not ACTIVE: " + s.dump());
-    std::string xml = bed_.Script("virsh kvm-1 dumpxml --inactive " + std::string(kFerryGuest));
-    if (xml.find("<domain") == std::string::npos)
-      throw std::runtime_error("no XML for " + std::string(kFerryGuest));
+    domain_ = "ferry-" + server_;  // the agent names domains (and serial logs) by uuid only
+    std::string xml = bed_.Script("virsh kvm-1 dumpxml --inactive " + domain_);
+    if (xml.find("<domain") == std::string::npos) throw std::runtime_error("no XML for " + domain_);
     xml = std::regex_replace(xml, std::regex("<uuid>[^<]*</uuid>\n?"), "");
-    xml = std::regex_replace(xml, std::regex(kFerryGuest), kTwin);  // <name> and the serial log
+    xml = std::regex_replace(xml, std::regex(domain_), kTwin);  // <name> and the serial log
     const std::string file = bed_.dir() + "/state/" + kTwin + ".bench.xml";
     std::ofstream(file) << xml;
     int status = 0;
@@ -236,18 +236,18 @@ class Bench {
     std::remove(file.c_str());
     if (status != 0)
       throw std::runtime_error("cannot define and start the twin " + std::string(kTwin));
-    for (const char* name : {kFerryGuest, kTwin}) {
+    for (const std::string& name : {domain_, std::string(kTwin)}) {
       if (!WaitTicks("kvm-1", name, kTicksBeforeFirstRun)) {
-        throw std::runtime_error(std::string(name) + " does not tick on kvm-1");
+        throw std::runtime_error(name + " does not tick on kvm-1");
       }
     }
   }
 
   Run Ferry(const std::string& from, const std::string& to) {
     Run r{"ferry", from, to};
-    const GuestTick before = bed_.LastTick(from, kFerryGuest);
+    const GuestTick before = bed_.LastTick(from, domain_);
     const int64_t t0 = NowMs();
-    JobStartSampler sampler(SourceUri(from), kFerryGuest, t0);
+    JobStartSampler sampler(SourceUri(from), domain_, t0);
     auto res = lm_->MigrateLive(server_, {{"host", to}, {"block_migration", "auto"}});
     if (res.status != 202) throw std::runtime_error("os-migrateLive: " + res.raw);
     json m;
@@ -265,7 +265,7 @@ class Bench {
       throw std::runtime_error("ferry's migration ended " + status + ": " + m.dump());
     if (lm_->Server(server_)["OS-EXT-SRV-ATTR:host"] != to)
       throw std::runtime_error("server not on " + to);
-    r.job_ms = JobElapsedMs(to, kFerryGuest);
+    r.job_ms = JobElapsedMs(to, domain_);
     const std::string uuid = m["uuid"];
     for (const auto& [event, at] : Events(uuid)) {
       if (event == "accepted" && r.accepted_ms < 0) r.accepted_ms = static_cast<double>(at - t0);
@@ -281,7 +281,7 @@ class Bench {
     if (int64_t at = LastLineStamp(log, "libvirt: migration " + uuid + " completed"); at >= 0) {
       r.returned_ms = static_cast<double>(at - t0);
     }
-    ExpectMoved(kFerryGuest, from, to, before);
+    ExpectMoved(domain_, from, to, before);
     return r;
   }
 
@@ -317,7 +317,7 @@ class Bench {
   }
 
  private:
-  static constexpr const char* kFerryGuest = "bench-ferry";  // also the regex in CreateGuests
+  static constexpr const char* kFerryGuest = "bench-ferry";  // the server's display name
   static constexpr const char* kTwin = "bench-virsh";
 
   bool WaitTicks(const std::string& host, const std::string& name, long n) {
@@ -380,6 +380,7 @@ class Bench {
   int bandwidth_;
   std::unique_ptr<LiveMigrationStack> lm_;
   std::string server_;
+  std::string domain_;  // ferry-<server uuid>
   unsigned long driver_flags_ = 0;  // VIR_MIGRATE_* of ferry's last run, as its agent logged them
   std::string last_virsh_;
 };
