@@ -380,7 +380,7 @@ class Bench {
   int bandwidth_;
   std::unique_ptr<LiveMigrationStack> lm_;
   std::string server_;
-  std::string domain_;  // ferry-<server uuid>
+  std::string domain_;              // ferry-<server uuid>
   unsigned long driver_flags_ = 0;  // VIR_MIGRATE_* of ferry's last run, as its agent logged them
   std::string last_virsh_;
 };
