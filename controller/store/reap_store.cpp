@@ -12,12 +12,19 @@ INSERT INTO domains_to_reap (server_uuid, host_id, deleted_at) VALUES ($1, $2, t
 ON CONFLICT (server_uuid) DO NOTHING)sql"};
 
 constexpr Statement kFind{"reap_find", R"sql(
-SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, h.state = 'up' AND NOT h.forced_down
+SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, h.state = 'up' AND NOT h.forced_down,
+       r.deleted_at
 FROM domains_to_reap r JOIN hosts h ON h.id = r.host_id
 WHERE r.server_uuid = $1)sql"};
 
+constexpr Statement kListAll{"reap_list_all", R"sql(
+SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, h.state = 'up' AND NOT h.forced_down,
+       r.deleted_at
+FROM domains_to_reap r JOIN hosts h ON h.id = r.host_id
+ORDER BY r.deleted_at, r.server_uuid)sql"};
+
 constexpr Statement kListUp{"reap_list_up", R"sql(
-SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, true
+SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, true, r.deleted_at
 FROM domains_to_reap r JOIN hosts h ON h.id = r.host_id
 WHERE h.state = 'up' AND NOT h.forced_down
 ORDER BY r.deleted_at, r.server_uuid
@@ -27,7 +34,7 @@ constexpr Statement kForget{"reap_forget", "DELETE FROM domains_to_reap WHERE se
 
 DomainToReap FromRow(const pqxx::row& row) {
   return {row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<std::string>(),
-          row[3].as<std::string>(), row[4].as<bool>()};
+          row[3].as<std::string>(), row[4].as<bool>(),    ToTime(row[5])};
 }
 
 }  // namespace
@@ -40,6 +47,12 @@ std::optional<DomainToReap> FindDomainToReap(Tx& tx, const std::string& server_u
   auto rows = tx.Exec(kFind, server_uuid);
   if (rows.empty()) return std::nullopt;
   return FromRow(rows[0]);
+}
+
+std::vector<DomainToReap> ListDomainsToReap(Tx& tx) {
+  std::vector<DomainToReap> out;
+  for (const auto& row : tx.Exec(kListAll)) out.push_back(FromRow(row));
+  return out;
 }
 
 std::vector<DomainToReap> ListDomainsToReapOnUpHosts(Tx& tx, int limit) {

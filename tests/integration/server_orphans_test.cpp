@@ -118,6 +118,13 @@ TEST_F(ServerOrphans, DeleteOnADownHostKeepsClaimsUntilTheDomainIsReaped) {
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(ClaimRows(id), 3);  // VCPU, MEMORY_MB, DISK_GB
   EXPECT_EQ(MemoryUsedOnSim1(), 512);
+  auto pending = stack_->Admin().Get("/v2.1/ferry/domains-to-reap");
+  ASSERT_EQ(pending.status, 200);
+  ASSERT_EQ(pending.body["domains_to_reap"].size(), 1u) << pending.raw;
+  EXPECT_EQ(pending.body["domains_to_reap"][0]["server_uuid"], id);
+  EXPECT_EQ(pending.body["domains_to_reap"][0]["host"], "sim-1");
+  EXPECT_EQ(pending.body["domains_to_reap"][0]["host_up"], false);
+  EXPECT_EQ(stack_->Member().Get("/v2.1/ferry/domains-to-reap").status, 403);
 
   stack_->SignalAgent("sim-1", SIGCONT);
   ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 15s));
@@ -125,6 +132,7 @@ TEST_F(ServerOrphans, DeleteOnADownHostKeepsClaimsUntilTheDomainIsReaped) {
   EXPECT_FALSE(AgentHasDomain(id)) << stack_->AgentLog("sim-1");
   EXPECT_EQ(MemoryUsedOnSim1(), 0);
   EXPECT_NE(stack_->ControllerLog().find("domain reaped server=" + id), std::string::npos);
+  EXPECT_TRUE(stack_->Admin().Get("/v2.1/ferry/domains-to-reap").body["domains_to_reap"].empty());
   // Never offered for adoption as an unmanaged domain while it waited to be reaped.
   const auto unmanaged = stack_->Admin().Get("/v2.1/ferry/unmanaged-domains");
   ASSERT_EQ(unmanaged.status, 200);
