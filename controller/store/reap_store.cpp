@@ -13,18 +13,18 @@ ON CONFLICT (server_uuid) DO NOTHING)sql"};
 
 constexpr Statement kFind{"reap_find", R"sql(
 SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, h.state = 'up' AND NOT h.forced_down,
-       r.deleted_at
+       extract(epoch FROM r.deleted_at)
 FROM domains_to_reap r JOIN hosts h ON h.id = r.host_id
 WHERE r.server_uuid = $1)sql"};
 
 constexpr Statement kListAll{"reap_list_all", R"sql(
 SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, h.state = 'up' AND NOT h.forced_down,
-       r.deleted_at
+       extract(epoch FROM r.deleted_at)
 FROM domains_to_reap r JOIN hosts h ON h.id = r.host_id
 ORDER BY r.deleted_at, r.server_uuid)sql"};
 
 constexpr Statement kListUp{"reap_list_up", R"sql(
-SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, true, r.deleted_at
+SELECT r.server_uuid::text, r.host_id, h.name, h.agent_url, true, extract(epoch FROM r.deleted_at)
 FROM domains_to_reap r JOIN hosts h ON h.id = r.host_id
 WHERE h.state = 'up' AND NOT h.forced_down
 ORDER BY r.deleted_at, r.server_uuid
