@@ -172,9 +172,33 @@ void CommandServer::HandleCommand(const http::Request& req, http::Response& res)
       SendJson(res, lookup.result);
       return;
     case CommandLog::Claim::kExecute:
-      Execute(*cmd, res);
+      ExecuteInDomainOrder(*cmd, res);
       return;
   }
+}
+
+void CommandServer::ExecuteInDomainOrder(const wire::Command& cmd, http::Response& res) {
+  const auto admission = domain_order_.Begin(cmd);
+  if (admission.turn == DomainCommandOrder::Turn::kBusy) {
+    // Not claimed: once the command ahead has finished, the retry of this id runs.
+    log_.Abandon(cmd.id);
+    res.SetJson(
+        202,
+        json{{"id", cmd.id}, {"status", "in_progress"}, {"behind", admission.other_id}}.dump());
+    return;
+  }
+  if (admission.turn == DomainCommandOrder::Turn::kDeleted) {
+    wire::CommandResult refused{cmd.id, "failed",
+                                "domain was deleted by command " + admission.other_id +
+                                    "; a deleted domain is not created again",
+                                std::nullopt, nullptr};
+    log_.Finish(cmd.id, refused);
+    spdlog::warn("command id={} kind={} refused: {}", cmd.id, cmd.kind, refused.error);
+    SendJson(res, refused);
+    return;
+  }
+  Execute(cmd, res);
+  domain_order_.End(cmd);
 }
 
 void CommandServer::Execute(const wire::Command& cmd, http::Response& res) {

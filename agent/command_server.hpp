@@ -16,6 +16,7 @@
 
 #include "agent/command_log.hpp"
 #include "agent/commands.hpp"
+#include "agent/domain_command_order.hpp"
 #include "agent/driver.hpp"
 #include "common/http/server_options.hpp"
 
@@ -76,6 +77,9 @@ class CommandServer {
   void HandleHealth(http::Response& res);
   // Runs a command the log has handed to this caller; never leaves the claim dangling.
   void Execute(const wire::Command& cmd, http::Response& res);
+  // Execute, unless another create/delete of the same domain runs (202) or the domain was
+  // deleted and this is a create (a failed result): see DomainCommandOrder.
+  void ExecuteInDomainOrder(const wire::Command& cmd, http::Response& res);
 
   Driver& driver_;
   const std::string host_;
@@ -84,6 +88,7 @@ class CommandServer {
   const JobStartedFn job_started_;
   const size_t body_bytes_;
   CommandLog log_{kCommandLogCapacity};
+  DomainCommandOrder domain_order_;
   std::unique_ptr<http::Server> server_;
 };
 

@@ -75,8 +75,12 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--sim-scenario", o.sim_scenarios,
                  "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
                  "prepare-fails, stall, switchover-fails, agent-dies-mid-copy, postcopy-fails, "
-                 "finish-fails, lost-switchover, start-refused (agent/README.md)")
+                 "finish-fails, lost-switchover, start-refused, create-slow (agent/README.md)")
       ->allow_extra_args(false);
+  app.add_option("--sim-create-slow-ms", o.sim_create_slow_ms,
+                 "sim: how long create_domain takes under the create-slow scenario")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3'600'000));
   auto& lv = o.libvirt;
   app.add_option("--libvirt-uri", lv.uri, "libvirt: this host's libvirtd")->capture_default_str();
   app.add_option("--libvirt-peer-uri", lv.peer_uri_template,
@@ -165,6 +169,7 @@ sim::SimConfig MakeSimConfig(const AgentOptions& o) {
   c.dirty_rate_bytes_per_s = o.sim_dirty_rate_mbps * sim::kBytesPerMb;
   for (const auto& spec : o.sim_domains) c.foreign_domains.push_back(sim::ParseSimDomainSpec(spec));
   for (const auto& spec : o.sim_scenarios) c.scenarios.push_back(sim::ParseSimScenario(spec));
+  c.create_slow_ms = o.sim_create_slow_ms;
   c.migration_address = InboundMigrationAddress(o);
   return c;
 }

@@ -37,6 +37,7 @@ struct AgentOptions {
   std::vector<std::string> sim_domains;
   int sim_clock_offset_s = 0;  // test only: the sim's clock runs this far off (clock skew)
   std::vector<std::string> sim_scenarios;  // NAME[:domain-uuid], see agent/README.md
+  int sim_create_slow_ms = sim::kDefaultCreateSlowMs;  // scenario create-slow
   libvirt::LibvirtConfig libvirt;          // --libvirt-* flags (migration_address: see below)
   std::string log_level = "info";
   std::string log_file;  // empty: stderr

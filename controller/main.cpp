@@ -42,6 +42,9 @@ struct ServeOptions {
   std::string agent_command_token_file;
   int service_down_time_s = 60;                // Nova's service_down_time default
   int heartbeat_interval_s = 10;               // Nova's report_interval default
+  // 30 s: sim and libvirt create/delete answer well within it; a command still running then is
+  // asked again under the same id (the agent answers 202 until it has finished).
+  int agent_command_timeout_ms = 30000;
   int max_domains_per_host = conductor::kDefaultMaxDomainsPerHost;  // see its comment
   api::ApiServerOptions http;                  // HTTP limits, API and agent worker pools
   store::DatabaseOptions db;                   // pool of 8: the API threads share these; 2-core hosts
@@ -194,7 +197,8 @@ int Serve(const ServeOptions& o) {
   InitLogging("controller", o.log_level, o.log_file);
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
-  agent_client::AgentClient agents(ReadTokenFile(o.agent_command_token_file));
+  agent_client::AgentClient agents(ReadTokenFile(o.agent_command_token_file),
+                                   std::chrono::milliseconds(o.agent_command_timeout_ms));
   store::Database db(o.dsn, o.db);
   // Pools of their own, so a starved shared pool cannot stop heartbeats from landing, hosts
   // from being judged, or this controller's leases from being renewed.
@@ -314,6 +318,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 86400))->capture_default_str();
   serve->add_option("--heartbeat-interval", o.heartbeat_interval_s, "seconds between agent heartbeats (told to agents)")
       ->check(CLI::Range(1, 3600))->capture_default_str();
+  serve
+      ->add_option("--agent-command-timeout-ms", o.agent_command_timeout_ms,
+                   "how long the controller waits for one agent command's answer before it "
+                   "asks again later under the same command id")
+      ->check(CLI::Range(100, 3600000))
+      ->capture_default_str();
   serve
       ->add_option("--max-domains-per-host", o.max_domains_per_host,
                    "domains one registration or heartbeat may report; more gets 400")

@@ -71,6 +71,12 @@ CREATE SEQUENCE public.datastores_id_seq
 
 ALTER SEQUENCE public.datastores_id_seq OWNED BY public.datastores.id;
 
+CREATE TABLE public.domains_to_reap (
+    server_uuid uuid NOT NULL,
+    host_id bigint NOT NULL,
+    deleted_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.flavors (
     id bigint NOT NULL,
     flavorid text NOT NULL,
@@ -422,6 +428,9 @@ ALTER TABLE ONLY public.datastores
 ALTER TABLE ONLY public.datastores
     ADD CONSTRAINT datastores_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.domains_to_reap
+    ADD CONSTRAINT domains_to_reap_pkey PRIMARY KEY (server_uuid);
+
 ALTER TABLE ONLY public.flavors
     ADD CONSTRAINT flavors_flavorid_key UNIQUE (flavorid);
 
@@ -495,6 +504,8 @@ CREATE INDEX aggregate_hosts_host_idx ON public.aggregate_hosts USING btree (hos
 
 CREATE INDEX claims_host_idx ON public.claims USING btree (host_id, resource);
 
+CREATE INDEX domains_to_reap_host_idx ON public.domains_to_reap USING btree (host_id);
+
 CREATE INDEX host_datastores_datastore_idx ON public.host_datastores USING btree (datastore_id);
 
 CREATE INDEX hosts_up_heartbeat_idx ON public.hosts USING btree (last_heartbeat_at) WHERE (state = 'up'::text);
@@ -546,6 +557,9 @@ ALTER TABLE ONLY public.aggregate_metadata
 
 ALTER TABLE ONLY public.claims
     ADD CONSTRAINT claims_host_id_fkey FOREIGN KEY (host_id) REFERENCES public.hosts(id);
+
+ALTER TABLE ONLY public.domains_to_reap
+    ADD CONSTRAINT domains_to_reap_host_id_fkey FOREIGN KEY (host_id) REFERENCES public.hosts(id);
 
 ALTER TABLE ONLY public.host_datastores
     ADD CONSTRAINT host_datastores_datastore_id_fkey FOREIGN KEY (datastore_id) REFERENCES public.datastores(id) ON DELETE CASCADE;

@@ -10,7 +10,7 @@
 namespace ferry::controller::agent_client {
 namespace {
 
-httplib::Client MakeClient(const std::string& url, std::chrono::seconds timeout) {
+httplib::Client MakeClient(const std::string& url, std::chrono::milliseconds timeout) {
   httplib::Client cli(url);
   cli.set_connection_timeout(std::chrono::seconds(5));
   cli.set_read_timeout(timeout);
@@ -42,7 +42,7 @@ void ExpectOk(const httplib::Result& res, const std::string& agent_url, const st
 
 }  // namespace
 
-AgentClient::AgentClient(std::string command_token, std::chrono::seconds timeout)
+AgentClient::AgentClient(std::string command_token, std::chrono::milliseconds timeout)
     : token_(std::move(command_token)), timeout_(timeout) {}
 
 std::string AgentClient::CommandId(const std::string& consumer, const std::string& step,

@@ -15,7 +15,7 @@ class AgentClient {
  public:
   // command_token: what every agent expects in X-Auth-Token.
   explicit AgentClient(std::string command_token,
-                       std::chrono::seconds timeout = std::chrono::seconds(30));
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // Throws AgentError (agent_answer.hpp) for every answer but 200, classified: unreachable,
   // in progress (202), refused with the agent's reason (4xx), unauthorized (401/403, logged as
@@ -32,7 +32,9 @@ class AgentClient {
 
  private:
   std::string token_;
-  std::chrono::seconds timeout_;  // 30 s: sim and libvirt create/delete answer well within it
+  // 30 s by default (--agent-command-timeout-ms): sim and libvirt create/delete answer well
+  // within it.
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace ferry::controller::agent_client

@@ -2,6 +2,8 @@
 // shown, never adopted silently; an admin adopts one explicitly with a flavor that matches it.
 // /v2.1/ferry/misplaced-domains: managed servers a host reports that are recorded on another
 // (running twice), or that their own host no longer reports. Shown, never acted on.
+// /v2.1/ferry/domains-to-reap: servers deleted while their host was down; their claims stay
+// until the host reports again and its agent has deleted the domain.
 #include "common/errors.hpp"
 #include "common/time_format.hpp"
 #include "common/uuid.hpp"
@@ -13,6 +15,7 @@
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/inventory_store.hpp"
+#include "controller/store/reap_store.hpp"
 
 namespace ferry::controller::api {
 namespace {
@@ -72,6 +75,18 @@ void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps) {
       for (const auto& d : store::ListMisplacedDomains(tx)) list.push_back(View(d));
     });
     return Response{200, {{"misplaced_domains", list}}};
+  });
+  api.Route("GET", "/v2\\.1/ferry/domains-to-reap", Access::kAdmin, [&deps](Request&) {
+    json list = json::array();
+    deps.db.Transact([&](store::Tx& tx) {
+      for (const auto& r : store::ListDomainsToReap(tx)) {
+        list.push_back({{"server_uuid", r.server_uuid},
+                        {"host", r.host},
+                        {"host_up", r.host_up},
+                        {"deleted_at", FormatNovaTime(r.deleted_at)}});
+      }
+    });
+    return Response{200, {{"domains_to_reap", list}}};
   });
   api.Route("POST", "/v2\\.1/ferry/unmanaged-domains/([^/]+)/action", Access::kAdmin,
             [&deps](Request& req) { return Adopt(deps, req); });

@@ -137,7 +137,11 @@ wire::HeartbeatResponse HostRegistry::Heartbeat(const wire::Heartbeat& hb) {
     came_back = outcome->was_down;
     SyncInventory(tx, outcome->host_id, hb.host, hb.domains);
   });
-  if (came_back) spdlog::info("host up host={} reason=heartbeat resumed", hb.host);
+  if (came_back) {
+    spdlog::info("host up host={} reason=heartbeat resumed", hb.host);
+    // Deletes that waited for this host (domains to reap) can go now.
+    if (on_registered_) on_registered_();
+  }
   return wire::HeartbeatResponse{static_cast<int>(heartbeat_interval_.count())};
 }
 

@@ -22,8 +22,9 @@ class HostRegistry {
         heartbeat_interval_(heartbeat_interval),
         max_domains_per_host_(max_domains_per_host) {}
 
-  // Called after a registration commits: work waiting for this host (builds and deletes whose
-  // agent was unreachable, possibly at an old address) can be retried at once.
+  // Called after a registration commits, or a heartbeat of a host that was down: work waiting
+  // for this host (builds and deletes whose agent was unreachable, possibly at an old address,
+  // domains of deleted servers to reap) can be retried at once.
   void OnRegistered(std::function<void()> hook) { on_registered_ = std::move(hook); }
 
   // Throws ferry::Error(kBadRequest) on invalid content (names, uuids, negative sizes, a uuid

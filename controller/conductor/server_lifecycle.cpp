@@ -8,18 +8,18 @@
 #include "controller/conductor/server_placement.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/reap_store.hpp"
 #include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::conductor {
 namespace {
 
-constexpr const char* kSpawning = "spawning";
-constexpr const char* kDeleting = "deleting";
-
 nlohmann::json Fault(int code, const std::string& message, TimePoint now) {
   return {{"code", code}, {"message", message}, {"created", FormatNovaTime(now)}};
 }
+
+}  // namespace
 
 std::optional<store::Host> HostById(store::Tx& tx, std::optional<int64_t> id) {
   if (!id) return std::nullopt;
@@ -27,8 +27,6 @@ std::optional<store::Host> HostById(store::Tx& tx, std::optional<int64_t> id) {
   f.id = *id;
   return store::FindHost(tx, f);
 }
-
-}  // namespace
 
 ServerLifecycle::ServerLifecycle(store::Database& db, const agent_client::AgentClient& agents,
                                  const Clock& clock, int workers, HostSnapshot& snapshot)
@@ -133,24 +131,6 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
   return s;
 }
 
-void ServerLifecycle::RequestDelete(const std::string& uuid) {
-  db_.Transact([&](store::Tx& tx) {
-    auto server = store::FindServer(tx, uuid);
-    if (!server) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
-    if (server->task_state == kDeleting) return;  // already on its way: DELETE is idempotent
-    // A build in flight may be interrupted: the delete command wins and the build's completion
-    // is ignored (its CAS on task_state fails). Any other task must finish first.
-    if (server->task_state && server->task_state != kSpawning) {
-      throw Error(Errc::kConflict, "Cannot 'delete' instance " + uuid +
-                                       " while it is in task_state " + *server->task_state);
-    }
-    if (!store::CasTaskState(tx, uuid, server->task_state, std::string(kDeleting), clock_.Now())) {
-      throw Error(Errc::kConflict, "Instance " + uuid + " changed state; retry");
-    }
-  });
-  Enqueue(uuid);
-}
-
 AdoptedStorage StorageOfDisks(const nlohmann::json& disks) {
   AdoptedStorage out;
   if (!disks.is_array()) return out;
@@ -221,6 +201,10 @@ void ServerLifecycle::Reconcile() {
     });
     for (const auto& s : pending) Enqueue(s.uuid);
   }
+  std::vector<store::DomainToReap> reapable;
+  // 10,000 like the servers above: a longer backlog continues on the next tick.
+  db_.Transact([&](store::Tx& tx) { reapable = store::ListDomainsToReapOnUpHosts(tx, 10000); });
+  for (const auto& r : reapable) Enqueue(r.server_uuid);
 }
 
 void ServerLifecycle::Enqueue(const std::string& uuid) {
@@ -264,10 +248,13 @@ void ServerLifecycle::WorkerLoop() {
 void ServerLifecycle::Drive(const std::string& uuid) {
   std::optional<store::Server> server;
   std::optional<store::Host> host;
+  std::optional<store::DomainToReap> reap;
   db_.Transact([&](store::Tx& tx) {
     server = store::FindServer(tx, uuid);
     if (server) host = HostById(tx, server->host_id);
+    if (!server) reap = store::FindDomainToReap(tx, uuid);
   });
+  if (reap && reap->host_up) Reap(*reap);
   if (!server) return;
   if (server->task_state == kSpawning && host) {
     Build(*server, *host);
@@ -297,30 +284,6 @@ void ServerLifecycle::Build(const store::Server& server, const store::Host& host
   if (result.status != "done") HostsChanged(host.id);
   spdlog::info("server build finished server={} host={} result={} error={}", server.uuid,
                host.name, result.status, result.error);
-}
-
-void ServerLifecycle::Destroy(const store::Server& server, const std::optional<store::Host>& host) {
-  if (host) {
-    wire::Command cmd{agent_client::AgentClient::CommandId(server.uuid, "delete", 1), "delete_domain",
-                      {{"uuid", server.uuid}}};
-    try {
-      auto result = agents_.Send(host->agent_url, cmd);
-      if (result.status != "done") throw Error(Errc::kUnavailable, result.error);
-    } catch (const Error& e) {
-      // Nova's "local delete": a down host cannot answer; forget the server here and let the
-      // host's next inventory report any leftover domain as unmanaged (seen, not lost).
-      if (host->IsUp()) throw;
-      spdlog::warn("server deleted locally server={} host={} reason=host down ({})", server.uuid,
-                   host->name, e.what());
-    }
-  }
-  db_.Transact([&](store::Tx& tx) {
-    store::ReleaseClaims(tx, server.uuid);
-    store::RemoveServerGroupMember(tx, server.uuid);
-    store::DeleteServerRow(tx, server.uuid);
-  });
-  HostsChanged(server.host_id);
-  spdlog::info("server deleted server={} host={}", server.uuid, host ? host->name : "-");
 }
 
 }  // namespace ferry::controller::conductor

@@ -17,8 +17,15 @@
 #include "controller/scheduler/scheduler.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/models.hpp"
+#include "controller/store/reap_store.hpp"
 
 namespace ferry::controller::conductor {
+
+// The task_state of a server whose build or delete the conductor drives.
+inline constexpr const char* kSpawning = "spawning";
+inline constexpr const char* kDeleting = "deleting";
+
+std::optional<store::Host> HostById(store::Tx& tx, std::optional<int64_t> id);
 
 struct CreateServerRequest {
   std::string name;
@@ -67,7 +74,9 @@ class ServerLifecycle {
   // Turns an unmanaged domain into a server of `flavor` on the host that reported it.
   store::Server Adopt(const std::string& domain_uuid, const store::Flavor& flavor,
                       const std::string& user_id, const std::string& project_id);
-  // Queues every server whose build or delete is unfinished. Called at start and periodically.
+  // Queues every server whose build or delete is unfinished, and every deleted server whose
+  // domain waits to be reaped on a host that is up again. Called at start, periodically and
+  // when a host registers or comes back.
   void Reconcile();
 
  private:
@@ -75,7 +84,14 @@ class ServerLifecycle {
   void WorkerLoop();
   void Drive(const std::string& uuid);
   void Build(const store::Server& server, const store::Host& host);
+  // server_deletion.cpp: deletes the domain, then the row and the claims. A host that is down
+  // gets Nova's local delete, but the claims stay until the domain is reaped (review M4).
   void Destroy(const store::Server& server, const std::optional<store::Host>& host);
+  void ForgetUntilReaped(const store::Server& server, const store::Host& host,
+                         const std::string& why);
+  void Reap(const store::DomainToReap& reap);
+  // Sends delete_domain; throws unless the agent answered done.
+  void DeleteDomainOn(const std::string& agent_url, const std::string& uuid);
 
   void HostsChanged(std::optional<int64_t> host_id);
 

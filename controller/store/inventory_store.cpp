@@ -15,13 +15,16 @@ namespace {
 // touch disjoint rows). A row is rewritten only when its content changed: an unchanged
 // inventory costs no heap or WAL churn. last_seen_at is therefore the time of the last change;
 // the listing shows the host's last heartbeat, which is when the domain was last reported.
+// A deleted server whose domain waits to be reaped (domains_to_reap) is not unmanaged: it is
+// about to go, and its claims still count it.
 constexpr Statement kSyncUnmanaged{"unmanaged_sync", R"sql(
 WITH reported AS (
   SELECT DISTINCT ON (d.uuid) d.uuid, d.name, d.vcpus, d.memory_mb, d.disk_gb, d.power_state,
          coalesce(d.disks, '[]'::jsonb) AS disks
   FROM jsonb_to_recordset($2::jsonb) AS d(uuid uuid, name text, vcpus integer, memory_mb bigint,
                                            disk_gb bigint, power_state integer, disks jsonb)
-  WHERE NOT EXISTS (SELECT 1 FROM servers s WHERE s.uuid = d.uuid)),
+  WHERE NOT EXISTS (SELECT 1 FROM servers s WHERE s.uuid = d.uuid)
+    AND NOT EXISTS (SELECT 1 FROM domains_to_reap x WHERE x.server_uuid = d.uuid)),
 forgotten AS (
   DELETE FROM unmanaged_domains u
   WHERE u.host_id = $1

@@ -90,7 +90,8 @@ SimScenario ParseSimScenario(const std::string& spec) {
   static const std::vector<std::string> kKnown = {
       kScenarioPrecheckFails,   kScenarioPrepareFails,     kScenarioStall,
       kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy, kScenarioPostcopyFails,
-      kScenarioFinishFails,     kScenarioLostSwitchover,   kScenarioStartRefused};
+      kScenarioFinishFails,     kScenarioLostSwitchover,   kScenarioStartRefused,
+      kScenarioCreateSlow};
   SimScenario s;
   auto colon = spec.find(':');
   s.name = spec.substr(0, colon);

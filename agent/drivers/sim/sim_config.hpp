@@ -28,6 +28,10 @@ inline constexpr const char* kScenarioPostcopyFails = "postcopy-fails";
 inline constexpr const char* kScenarioFinishFails = "finish-fails";
 inline constexpr const char* kScenarioLostSwitchover = "lost-switchover";
 inline constexpr const char* kScenarioStartRefused = "start-refused";
+// create_domain takes SimConfig::create_slow_ms before the domain exists (a slow image copy).
+inline constexpr const char* kScenarioCreateSlow = "create-slow";
+// 40 s: longer than the controller's default 30 s agent command timeout, the case of review M4.
+inline constexpr int kDefaultCreateSlowMs = 40000;
 
 struct SimScenario {
   std::string name;
@@ -49,6 +53,7 @@ struct SimConfig {
   // Where this host accepts incoming migrations (the agent's --migration-address).
   std::string migration_address = "127.0.0.1";
   std::vector<SimScenario> scenarios;
+  int create_slow_ms = kDefaultCreateSlowMs;  // scenario create-slow
 
   bool HasScenario(const std::string& name, const std::string& domain_uuid) const;
 };

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
@@ -109,6 +111,12 @@ wire::Domain SimDriver::CreateDomain(const wire::Domain& requested) {
   wire::Domain d = requested;
   d.uuid = Lower(d.uuid);
   d.power_state = wire::PowerState::kRunning;  // Nova's spawn boots the guest
+  if (config_.HasScenario(kScenarioCreateSlow, d.uuid)) {
+    // Before the domain exists, outside the lock: a delete meanwhile finds nothing, as on a
+    // hypervisor still copying the image.
+    spdlog::info("ferry-sim: create-slow uuid={} ms={}", d.uuid, config_.create_slow_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(config_.create_slow_ms));
+  }
   std::lock_guard lock(mu_);
   if (auto it = domains_.find(d.uuid); it != domains_.end()) {
     if (SameParameters(it->second.domain, d)) return it->second.domain;
