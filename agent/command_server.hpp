@@ -17,6 +17,7 @@
 #include "agent/command_log.hpp"
 #include "agent/commands.hpp"
 #include "agent/driver.hpp"
+#include "agent/lease_fences.hpp"
 #include "common/http/server_options.hpp"
 
 namespace ferry::http {
@@ -41,6 +42,9 @@ inline constexpr size_t kMaxCommandBodyBytes = 1 << 20;
 struct CommandServerOptions {
   http::ServerOptions http = DefaultHttpOptions();
   size_t body_bytes = kMaxCommandBodyBytes;
+  // Where the highest lease epoch per migration is kept (LeaseFences); ferry-agent uses
+  // <--state-dir>/lease-epochs. Empty: in memory only (tests).
+  std::string lease_epochs_dir;
 
   static http::ServerOptions DefaultHttpOptions() {
     http::ServerOptions o;
@@ -74,6 +78,9 @@ class CommandServer {
   void HandleInventory(http::Response& res);
   void HandleMigration(const std::string& uuid, http::Response& res);
   void HandleHealth(http::Response& res);
+  // A fenced command: false (and the answer sent) when it is malformed, stale (409) or its new
+  // epoch cannot be recorded (503).
+  bool AdmitFence(const wire::Command& cmd, http::Response& res);
   // Runs a command the log has handed to this caller; never leaves the claim dangling.
   void Execute(const wire::Command& cmd, http::Response& res);
 
@@ -84,6 +91,7 @@ class CommandServer {
   const JobStartedFn job_started_;
   const size_t body_bytes_;
   CommandLog log_{kCommandLogCapacity};
+  LeaseFences fences_;
   std::unique_ptr<http::Server> server_;
 };
 
