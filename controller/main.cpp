@@ -221,8 +221,8 @@ int Serve(const ServeOptions& o) {
   // without waiting for them to expire, or two incarnations could overlap.
   live_options.owner = std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
   // Fencing test (tests/integration/live_migration_fencing_test):
-  // FERRY_TEST_PAUSE_BEFORE_SEND=<kind> makes this process SIGSTOP itself right before it sends
-  // that live-migration command.
+  // FERRY_TEST_PAUSE_BEFORE_SEND=[check:]<kind> makes this process SIGSTOP itself right before
+  // it sends that live-migration command (or before its lease check).
   if (const char* pause = std::getenv("FERRY_TEST_PAUSE_BEFORE_SEND")) {
     live_options.test_pause_before_send = pause;
   }

@@ -23,13 +23,14 @@ void RecheckLease(const Context& ctx, const store::LiveMigration& m, const std::
 }
 
 // Test hook (tests/integration/live_migration_fencing_test): the whole process stops itself
-// like a stalled controller, after the lease check and right before the command goes out.
-void PauseBeforeSendForTest(const Context& ctx, const std::string& kind) {
-  if (ctx.options.test_pause_before_send != kind) return;
-  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: stopping this controller (SIGSTOP)", kind);
+// like a stalled controller, right before the command goes out ("<kind>": after the lease
+// check) or right before that check ("check:<kind>").
+void PauseForTest(const Context& ctx, const std::string& point) {
+  if (ctx.options.test_pause_before_send != point) return;
+  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: stopping this controller (SIGSTOP)", point);
   spdlog::default_logger()->flush();
   ::raise(SIGSTOP);
-  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: continued", kind);
+  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: continued", point);
 }
 
 }  // namespace
@@ -39,8 +40,9 @@ CallResult Call(const Context& ctx, const store::LiveMigration& m, const store::
                 const wire::LiveMigrationSpec& spec) {
   wire::Command command{agent_client::AgentClient::CommandId(spec.migration_uuid, step, m.attempt),
                         kind, spec, wire::LeaseFence{m.uuid, m.lease_epoch}};
+  PauseForTest(ctx, "check:" + kind);
   RecheckLease(ctx, m, kind);
-  PauseBeforeSendForTest(ctx, kind);
+  PauseForTest(ctx, kind);
   try {
     auto result = ctx.agents.Send(host.agent_url, command);
     if (result.status == "done") return {CallResult::Outcome::kDone, "", result};

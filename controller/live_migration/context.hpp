@@ -29,7 +29,8 @@ struct EngineOptions {
   Limits limits;
   Policy policy;                              // deployment defaults
   // Test only (FERRY_TEST_PAUSE_BEFORE_SEND, controller/main.cpp): the controller stops itself
-  // with SIGSTOP right before it sends a command of this kind, after the lease check.
+  // with SIGSTOP right before it sends a command of this kind, after the lease check
+  // ("check:<kind>": before that check).
   std::string test_pause_before_send;
 };
 
