@@ -10,6 +10,8 @@
 // A command the agent understood and ran answers 200 with status "done" or "failed" (the
 // outcome is data, and it is what a retry with the same id gets back). A request the agent could
 // not understand (bad JSON, unknown kind, invalid args) answers 400 and is not remembered.
+// A command fenced by an older lease epoch than this agent has seen for its migration answers
+// 409 with X-Ferry-Fence: stale and runs nothing (LeaseFences, wire::LeaseFence).
 #include <cstddef>
 #include <memory>
 #include <string>
