@@ -11,6 +11,7 @@
 #include "common/http/server.hpp"
 #include "common/json_limits.hpp"
 #include "common/nova_fault.hpp"
+#include "common/uuid.hpp"
 
 namespace ferry::agent {
 namespace {
@@ -67,7 +68,8 @@ CommandServer::CommandServer(Driver& driver, std::string host, std::string comma
       token_(std::move(command_token)),
       simulated_(driver.Info().simulated),
       job_started_(std::move(job_started)),
-      body_bytes_(options.body_bytes) {
+      body_bytes_(options.body_bytes),
+      fences_(options.lease_epochs_dir) {
   if (token_.empty()) throw Error(Errc::kBadRequest, "the command token must not be empty");
   options.http.pool_threads.resize(1);  // one pool: every route is the controller's
   server_ = std::make_unique<http::Server>(
@@ -157,6 +159,8 @@ void CommandServer::HandleCommand(const http::Request& req, http::Response& res)
     SendError(res, Errc::kBadRequest, "unknown command kind '" + cmd->kind + "'");
     return;
   }
+  // Before the log: a stale sender gets 409 even for an id the new owner already ran.
+  if (cmd->fence && !AdmitFence(*cmd, res)) return;
   auto lookup = log_.Begin(cmd->id, cmd->kind + "\n" + cmd->args.dump());
   switch (lookup.claim) {
     case CommandLog::Claim::kMismatch:
@@ -199,6 +203,35 @@ void CommandServer::ExecuteInDomainOrder(const wire::Command& cmd, http::Respons
   }
   Execute(cmd, res);
   domain_order_.End(cmd);
+}
+
+bool CommandServer::AdmitFence(const wire::Command& cmd, http::Response& res) {
+  const auto& fence = *cmd.fence;
+  const bool names_it = cmd.args.is_object() && cmd.args.contains("migration_uuid") &&
+                        cmd.args.at("migration_uuid") == fence.migration_uuid;
+  if (!IsUuid(fence.migration_uuid) || fence.lease_epoch < 0 || !names_it) {
+    SendError(res, Errc::kBadRequest,
+              "fence must name the command's migration_uuid with a lease_epoch >= 0");
+    return false;
+  }
+  const auto verdict = fences_.Admit(fence.migration_uuid, fence.lease_epoch);
+  using Kind = LeaseFences::Verdict::Kind;
+  if (verdict.kind == Kind::kStale) {
+    const std::string why = "stale lease epoch " + std::to_string(fence.lease_epoch) + " < " +
+                            std::to_string(verdict.highest) + " for migration " +
+                            fence.migration_uuid + ": another controller drives it now";
+    spdlog::warn("command refused id={} kind={} reason=\"{}\"", cmd.id, cmd.kind, why);
+    SendError(res, Errc::kConflict, why);
+    res.SetHeader(wire::kFenceHeader, wire::kFenceStale);
+    return false;
+  }
+  if (verdict.kind == Kind::kUnrecorded) {
+    spdlog::error("command refused id={} kind={}: lease epoch not recorded: {}", cmd.id, cmd.kind,
+                  verdict.error);
+    SendError(res, Errc::kUnavailable, "cannot record lease epoch: " + verdict.error);
+    return false;
+  }
+  return true;
 }
 
 void CommandServer::Execute(const wire::Command& cmd, http::Response& res) {

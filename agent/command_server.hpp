@@ -10,6 +10,8 @@
 // A command the agent understood and ran answers 200 with status "done" or "failed" (the
 // outcome is data, and it is what a retry with the same id gets back). A request the agent could
 // not understand (bad JSON, unknown kind, invalid args) answers 400 and is not remembered.
+// A command fenced by an older lease epoch than this agent has seen for its migration answers
+// 409 with X-Ferry-Fence: stale and runs nothing (LeaseFences, wire::LeaseFence).
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -18,6 +20,7 @@
 #include "agent/commands.hpp"
 #include "agent/domain_command_order.hpp"
 #include "agent/driver.hpp"
+#include "agent/lease_fences.hpp"
 #include "common/http/server_options.hpp"
 
 namespace ferry::http {
@@ -42,6 +45,9 @@ inline constexpr size_t kMaxCommandBodyBytes = 1 << 20;
 struct CommandServerOptions {
   http::ServerOptions http = DefaultHttpOptions();
   size_t body_bytes = kMaxCommandBodyBytes;
+  // Where the highest lease epoch per migration is kept (LeaseFences); ferry-agent uses
+  // <--state-dir>/lease-epochs. Empty: in memory only (tests).
+  std::string lease_epochs_dir;
 
   static http::ServerOptions DefaultHttpOptions() {
     http::ServerOptions o;
@@ -75,6 +81,9 @@ class CommandServer {
   void HandleInventory(http::Response& res);
   void HandleMigration(const std::string& uuid, http::Response& res);
   void HandleHealth(http::Response& res);
+  // A fenced command: false (and the answer sent) when it is malformed, stale (409) or its new
+  // epoch cannot be recorded (503).
+  bool AdmitFence(const wire::Command& cmd, http::Response& res);
   // Runs a command the log has handed to this caller; never leaves the claim dangling.
   void Execute(const wire::Command& cmd, http::Response& res);
   // Execute, unless another create/delete of the same domain runs (202) or the domain was
@@ -89,6 +98,7 @@ class CommandServer {
   const size_t body_bytes_;
   CommandLog log_{kCommandLogCapacity};
   DomainCommandOrder domain_order_;
+  LeaseFences fences_;
   std::unique_ptr<http::Server> server_;
 };
 

@@ -68,12 +68,14 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
   LiveMigrationMonitor monitor(MonitorConfig{o.controller_url, agent_token, o.host},
                                *driver, ferry::DefaultClock());
   monitor.Start();
-  CommandServer server(*driver, o.host, command_token,
-                       [&monitor](const ferry::wire::LiveMigrationSpec& spec) {
-                         monitor.Watch(spec.migration_uuid,
-                                       std::chrono::seconds(spec.monitor_interval_s));
-                       },
-                       o.command_server);
+  CommandServerOptions server_options = o.command_server;
+  server_options.lease_epochs_dir = o.state_dir + "/lease-epochs";  // survives restarts
+  CommandServer server(
+      *driver, o.host, command_token,
+      [&monitor](const ferry::wire::LiveMigrationSpec& spec) {
+        monitor.Watch(spec.migration_uuid, std::chrono::seconds(spec.monitor_interval_s));
+      },
+      server_options);
   int port = server.Start(listen.host, listen.port);
   if (!o.port_file.empty()) WritePortFile(o.port_file, port);
 

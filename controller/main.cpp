@@ -224,6 +224,12 @@ int Serve(const ServeOptions& o) {
   // Unique per process: a restarted controller must not resume leases it held before the crash
   // without waiting for them to expire, or two incarnations could overlap.
   live_options.owner = std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
+  // Fencing test (tests/integration/live_migration_fencing_test):
+  // FERRY_TEST_PAUSE_BEFORE_SEND=[check:]<kind> makes this process SIGSTOP itself right before
+  // it sends that live-migration command (or before its lease check).
+  if (const char* pause = std::getenv("FERRY_TEST_PAUSE_BEFORE_SEND")) {
+    live_options.test_pause_before_send = pause;
+  }
   scheduler::Scheduler live_scheduler;
   live_migration::Context live_ctx{db, agents, clock, live_scheduler, host_snapshot, live_options};
   live_migration::Engine engine(live_ctx, lease_db);

@@ -248,6 +248,7 @@ CREATE TABLE public.migrations (
     policy jsonb DEFAULT '{}'::jsonb NOT NULL,
     ignore_hosts text[] DEFAULT '{}'::text[] NOT NULL,
     sampled_at timestamp with time zone,
+    lease_epoch bigint DEFAULT 0 NOT NULL,
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )

@@ -2,7 +2,9 @@
 // Live-migration messages between controller and agents. Nova's split of the work is kept:
 // the destination is checked and prepared, the source runs the copy and reports it, the
 // destination finishes, the source is cleaned up; any failure before switch-over rolls the
-// destination back. Every command is idempotent by Command.id = "<migration uuid>:<step>:<attempt>".
+// destination back. Every command is idempotent by Command.id = "<migration uuid>:<step>:<attempt>"
+// and fenced by the sender's lease: Command.fence = {migration_uuid, lease_epoch} (messages.hpp
+// LeaseFence); an agent refuses an epoch older than the highest it has seen for the migration.
 //
 // Controller -> agent, POST /v1/commands, Command.kind and Command.args = LiveMigrationSpec:
 //   "check_live_migration_destination"     (dest)   can this host run the guest? failed = no,

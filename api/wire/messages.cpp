@@ -118,11 +118,23 @@ void from_json(const json& j, HeartbeatResponse& h) {
   h.heartbeat_interval_s = IntFrom<int>(j.at("heartbeat_interval_s"), "heartbeat_interval_s");
 }
 
-void to_json(json& j, const Command& c) { j = json{{"id", c.id}, {"kind", c.kind}, {"args", c.args}}; }
+void to_json(json& j, const LeaseFence& f) {
+  j = json{{"migration_uuid", f.migration_uuid}, {"lease_epoch", f.lease_epoch}};
+}
+void from_json(const json& j, LeaseFence& f) {
+  j.at("migration_uuid").get_to(f.migration_uuid);
+  f.lease_epoch = IntFrom<int64_t>(j.at("lease_epoch"), "lease_epoch");
+}
+
+void to_json(json& j, const Command& c) {
+  j = json{{"id", c.id}, {"kind", c.kind}, {"args", c.args}};
+  if (c.fence) j["fence"] = *c.fence;
+}
 void from_json(const json& j, Command& c) {
   j.at("id").get_to(c.id);
   j.at("kind").get_to(c.kind);
   c.args = j.value("args", json::object());
+  if (j.contains("fence") && !j.at("fence").is_null()) c.fence = j.at("fence").get<LeaseFence>();
 }
 
 void to_json(json& j, const CommandResult& c) {

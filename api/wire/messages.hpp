@@ -7,7 +7,8 @@
 //   POST /agent/v1/heartbeat  Heartbeat        -> HeartbeatResponse (404: register again)
 // Controller -> agent (X-Auth-Token: the agent's command token):
 //   POST /v1/commands         Command          -> CommandResult (HTTP 200 whether "done" or
-//                                                 "failed"; 400 malformed, 409 id reused)
+//                                                 "failed"; 400 malformed, 409 id reused, 409
+//                                                 with X-Ferry-Fence: stale for a stale fence)
 //   GET  /v1/inventory                         -> Inventory
 //   GET  /v1/health                            -> {"status":"ok"} (no auth)
 #include <cstdint>
@@ -91,12 +92,30 @@ struct HeartbeatResponse {
   int heartbeat_interval_s = 0;
 };
 
+// A fencing token: the live migration a command acts for and the epoch of the lease its
+// sender holds (migrations.lease_epoch, +1 at every takeover by another controller). An agent
+// remembers durably the highest epoch it has seen per migration and refuses a command with an
+// older one: HTTP 409, header X-Ferry-Fence: stale, Nova body {"conflictingRequest": {"code":
+// 409, "message": "stale lease epoch N < M for migration X"}}, nothing done. The sender stops
+// acting for that migration (another controller drives it now). A command without a fence
+// (create_domain, delete_domain, and everything an older controller sends) is not checked;
+// agents older than the fence ignore it. args.migration_uuid must equal fence.migration_uuid.
+struct LeaseFence {
+  std::string migration_uuid;
+  int64_t lease_epoch = 0;  // >= 0
+};
+inline constexpr const char* kFenceHeader = "X-Ferry-Fence";
+inline constexpr const char* kFenceStale = "stale";
+
 // Idempotent by id: the controller builds it from (consumer uuid, step, attempt); an agent that
-// sees an id again answers with the result it already has instead of acting twice.
+// sees an id again answers with the result it already has instead of acting twice. The fence is
+// not part of the command's identity: a new lease owner re-sending the same id with a newer
+// epoch gets the first answer back.
 struct Command {
   std::string id;
   std::string kind;        // "create_domain" | "delete_domain" | live_migration_messages.hpp
   nlohmann::json args;     // kind-specific: create_domain -> Domain fields; delete_domain -> {uuid}
+  std::optional<LeaseFence> fence{};  // live-migration commands: {"fence": {...}}; absent: none
 };
 
 struct CommandResult {
@@ -127,6 +146,8 @@ void to_json(nlohmann::json& j, const Heartbeat& h);
 void from_json(const nlohmann::json& j, Heartbeat& h);
 void to_json(nlohmann::json& j, const HeartbeatResponse& h);
 void from_json(const nlohmann::json& j, HeartbeatResponse& h);
+void to_json(nlohmann::json& j, const LeaseFence& f);
+void from_json(const nlohmann::json& j, LeaseFence& f);
 void to_json(nlohmann::json& j, const Command& c);
 void from_json(const nlohmann::json& j, Command& c);
 void to_json(nlohmann::json& j, const CommandResult& c);

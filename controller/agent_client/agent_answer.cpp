@@ -17,6 +17,7 @@ Errc CodeOf(AgentAnswer a) {
     case AgentAnswer::kUnauthorized:
       return Errc::kUnauthorized;
     case AgentAnswer::kConflict:
+    case AgentAnswer::kFenced:
       return Errc::kConflict;
     case AgentAnswer::kInProgress:
     case AgentAnswer::kUnreachable:
@@ -28,12 +29,12 @@ Errc CodeOf(AgentAnswer a) {
 
 }  // namespace
 
-AgentAnswer ClassifyAgentAnswer(bool transport_ok, int http_status) {
+AgentAnswer ClassifyAgentAnswer(bool transport_ok, int http_status, bool fence_stale) {
   if (!transport_ok) return AgentAnswer::kUnreachable;
   if (http_status == 200) return AgentAnswer::kOk;
   if (http_status == 202) return AgentAnswer::kInProgress;
   if (http_status == 401 || http_status == 403) return AgentAnswer::kUnauthorized;
-  if (http_status == 409) return AgentAnswer::kConflict;
+  if (http_status == 409) return fence_stale ? AgentAnswer::kFenced : AgentAnswer::kConflict;
   if (http_status >= 400 && http_status < 500) return AgentAnswer::kRefused;
   // 5xx, and anything an agent never sends (1xx, other 2xx, 3xx): its answer cannot be used.
   return AgentAnswer::kServerError;
@@ -53,6 +54,8 @@ std::string_view ToString(AgentAnswer a) {
       return "unauthorized";
     case AgentAnswer::kConflict:
       return "conflict";
+    case AgentAnswer::kFenced:
+      return "fenced";
     case AgentAnswer::kServerError:
       return "server error";
   }

@@ -22,7 +22,10 @@ httplib::Client MakeClient(const std::string& url, std::chrono::milliseconds tim
 // Throws AgentError unless the agent answered 200; a refused credential is logged loudly, as
 // it never passes by itself (a wrong or stale --agent-command-token-file).
 void ExpectOk(const httplib::Result& res, const std::string& agent_url, const std::string& what) {
-  const auto answer = ClassifyAgentAnswer(static_cast<bool>(res), res ? res->status : 0);
+  const bool fence_stale =
+      res && res->get_header_value(wire::kFenceHeader) == std::string(wire::kFenceStale);
+  const auto answer =
+      ClassifyAgentAnswer(static_cast<bool>(res), res ? res->status : 0, fence_stale);
   if (answer == AgentAnswer::kOk) return;
   if (answer == AgentAnswer::kUnreachable) {
     throw AgentError(answer, "agent " + agent_url + " unreachable (" + what +

@@ -1,22 +1,58 @@
 #include "controller/live_migration/agent_calls.hpp"
 
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
 #include "common/errors.hpp"
 #include "controller/agent_client/agent_answer.hpp"
 #include "controller/live_migration/policy.hpp"
 
 namespace ferry::controller::live_migration {
 
-CallResult Call(const agent_client::AgentClient& agents, const store::Host& host,
-                const std::string& kind, const std::string& step, int attempt,
+namespace {
+
+void RecheckLease(const Context& ctx, const store::LiveMigration& m, const std::string& kind) {
+  bool held = false;
+  ctx.db.Transact([&](store::Tx& tx) {
+    held = store::LeaseStillHeld(tx, m.uuid, ctx.options.owner, m.lease_epoch);
+  });
+  if (!held) {
+    throw NotOurs("live migration " + m.uuid + ": lease epoch " + std::to_string(m.lease_epoch) +
+                  " no longer held by " + ctx.options.owner + "; " + kind + " not sent");
+  }
+}
+
+// Test hook (tests/integration/live_migration_fencing_test): the whole process stops itself
+// like a stalled controller, right before the command goes out ("<kind>": after the lease
+// check) or right before that check ("check:<kind>").
+void PauseForTest(const Context& ctx, const std::string& point) {
+  if (ctx.options.test_pause_before_send != point) return;
+  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: stopping this controller (SIGSTOP)", point);
+  spdlog::default_logger()->flush();
+  ::raise(SIGSTOP);
+  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: continued", point);
+}
+
+}  // namespace
+
+CallResult Call(const Context& ctx, const store::LiveMigration& m, const store::Host& host,
+                const std::string& kind, const std::string& step,
                 const wire::LiveMigrationSpec& spec) {
-  wire::Command command{agent_client::AgentClient::CommandId(spec.migration_uuid, step, attempt),
-                        kind, spec};
+  wire::Command command{agent_client::AgentClient::CommandId(spec.migration_uuid, step, m.attempt),
+                        kind, spec, wire::LeaseFence{m.uuid, m.lease_epoch}};
+  PauseForTest(ctx, "check:" + kind);
+  RecheckLease(ctx, m, kind);
+  PauseForTest(ctx, kind);
   try {
-    auto result = agents.Send(host.agent_url, command);
+    auto result = ctx.agents.Send(host.agent_url, command);
     if (result.status == "done") return {CallResult::Outcome::kDone, "", result};
     return {CallResult::Outcome::kRefused, result.error.empty() ? "agent refused " + kind : result.error,
             result};
   } catch (const agent_client::AgentError& e) {
+    if (e.answer() == agent_client::AgentAnswer::kFenced) {
+      throw NotOurs("live migration " + m.uuid + ": " + host.name + " refused " + kind + ": " +
+                    e.what());
+    }
     // Refused, unauthorized or a conflict: the agent will answer the same next time, so the
     // step ends on it (its message becomes the migration's error). The rest may pass.
     if (!e.Retryable()) return {CallResult::Outcome::kRefused, e.what(), {}};

@@ -28,6 +28,10 @@ struct EngineOptions {
   int migrate_max_retries = 3;                // destinations tried after failed pre-checks
   Limits limits;
   Policy policy;                              // deployment defaults
+  // Test only (FERRY_TEST_PAUSE_BEFORE_SEND, controller/main.cpp): the controller stops itself
+  // with SIGSTOP right before it sends a command of this kind, after the lease check
+  // ("check:<kind>": before that check).
+  std::string test_pause_before_send;
 };
 
 struct Context {

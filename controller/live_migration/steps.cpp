@@ -32,6 +32,16 @@ int64_t CopiedDiskGb(const store::LiveMigration& m, const store::Server& s) {
 
 StepResult Steps::Run(store::LiveMigration& m) {
   if (m.lease_owner != ctx_.options.owner) return StepResult::kDone;
+  try {
+    return RunStep(m);
+  } catch (const NotOurs& e) {
+    // Another controller holds the lease now: nothing more is sent or committed from here.
+    spdlog::warn("{}; stopped driving it here", e.what());
+    return StepResult::kDone;
+  }
+}
+
+StepResult Steps::RunStep(store::LiveMigration& m) {
   auto status = conductor::FromString(m.status);
   if (!status || conductor::IsTerminal(*status)) return StepResult::kDone;
   switch (*status) {
@@ -107,8 +117,7 @@ StepResult Steps::Prepare(store::LiveMigration& m) {
     return RollBack(m, "failed", "pre_live_migration_failed", "the server or destination vanished");
   }
   auto spec = BuildSpec(m, *parties.server, *parties.dest);
-  auto r = Call(ctx_.agents, *parties.dest, "prepare_live_migration_destination", "prepare",
-                m.attempt, spec);
+  auto r = Call(ctx_, m, *parties.dest, "prepare_live_migration_destination", "prepare", spec);
   if (r.outcome == Outcome::kUnreachable) {
     if (parties.dest->IsUp()) return StepResult::kWait;
     return RollBack(m, "failed", "pre_live_migration_failed", "destination down: " + r.error);
@@ -161,7 +170,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
                         "rolled back)");
   }
   if (starting) {
-    auto r = Call(ctx_.agents, source, "start_live_migration", "start", m.attempt, spec);
+    auto r = Call(ctx_, m, source, "start_live_migration", "start", spec);
     if (r.outcome == Outcome::kRefused) return RollBack(m, "failed", "copy_failed", r.error);
     if (r.outcome == Outcome::kDone) {
       auto next = m;
@@ -173,7 +182,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     if (!source.IsUp()) return SourceLost(m, parties, r.error);
   }
   if (m.abort_requested_at && !m.request_params.value("abort_sent", false)) {
-    auto r = Call(ctx_.agents, source, "abort_live_migration", "abort", m.attempt, spec);
+    auto r = Call(ctx_, m, source, "abort_live_migration", "abort", spec);
     if (r.outcome == Outcome::kUnreachable) {
       // Rolling the destination back stops the copy from landing there just as well: the
       // source's job fails and the guest stays on the source.
@@ -189,8 +198,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     return StepResult::kWait;
   }
   if (m.force_complete_requested_at && !m.force_completed_at) {
-    auto r = Call(ctx_.agents, source, "force_complete_live_migration", "force-complete",
-                  m.attempt, spec);
+    auto r = Call(ctx_, m, source, "force_complete_live_migration", "force-complete", spec);
     if (r.outcome == Outcome::kUnreachable) return StepResult::kWait;
     auto next = m;
     next.force_completed_at = now;

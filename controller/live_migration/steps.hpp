@@ -27,7 +27,9 @@ class Steps {
  public:
   explicit Steps(const Context& ctx) : ctx_(ctx) {}
 
-  // Dispatches on m.status; m must be leased to ctx.options.owner.
+  // Dispatches on m.status; m must be leased to ctx.options.owner. A step that finds the lease
+  // gone before it sends a command, or whose command an agent refuses as fenced, ends here with
+  // kDone and nothing committed (agent_calls.hpp NotOurs).
   StepResult Run(store::LiveMigration& m);
 
   // accepted -> queued (destination chosen, checked and claimed) or -> error.
@@ -56,6 +58,7 @@ class Steps {
   }
 
  private:
+  StepResult RunStep(store::LiveMigration& m);
   // Undoes a move that has not switched over: destination rolled back, claims reverted, the
   // server's task cleared. `to` is failed or cancelled.
   StepResult RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,

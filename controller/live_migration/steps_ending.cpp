@@ -20,8 +20,7 @@ StepResult Steps::Complete(store::LiveMigration& m) {
     return EndAfterSwitchover(m, "cleanup_failed", "the server or a host vanished after switch-over");
   }
   auto spec = BuildSpec(m, *parties.server, *parties.dest);
-  auto finish = Call(ctx_.agents, *parties.dest, "finish_live_migration_destination", "finish",
-                     m.attempt, spec);
+  auto finish = Call(ctx_, m, *parties.dest, "finish_live_migration_destination", "finish", spec);
   if (finish.outcome == Outcome::kUnreachable) return StepResult::kWait;
   // The source's copy goes only once the destination confirmed it runs the guest.
   if (finish.outcome == Outcome::kRefused) return FinishRefused(m, parties, spec, finish.error);
@@ -77,8 +76,7 @@ StepResult Steps::FinishRefused(store::LiveMigration& m, const Parties& parties,
   why += "; " + dest.name + " does not run the guest, so " + source.name + " was left untouched";
   if (on_source.domain) {
     // The guest is on the source: what the destination holds is this migration's leftover.
-    auto r =
-        Call(ctx_.agents, dest, "rollback_live_migration_destination", "rollback", m.attempt, spec);
+    auto r = Call(ctx_, m, dest, "rollback_live_migration_destination", "rollback", spec);
     if (!r.ok()) why += " (destination not rolled back: " + r.error + ")";
   }
   return EndOnSource(m, "error", "cleanup_failed", why, dest.id);
@@ -127,7 +125,7 @@ StepResult Steps::SwitchoverFailed(store::LiveMigration& m, const std::string& r
 
 Steps::SourceCleanup Steps::CleanUpSource(const store::LiveMigration& m, const store::Host& source,
                                           const wire::LiveMigrationSpec& spec) {
-  auto r = Call(ctx_.agents, source, "cleanup_live_migration_source", "cleanup", m.attempt, spec);
+  auto r = Call(ctx_, m, source, "cleanup_live_migration_source", "cleanup", spec);
   SourceCleanup out;
   if (r.outcome == Outcome::kUnreachable) {
     if (source.IsUp()) {
@@ -179,8 +177,7 @@ StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const
   const bool prepared = m.status == "preparing" || m.status == "running";
   if (prepared && parties.dest && parties.server) {
     auto spec = BuildSpec(m, *parties.server, *parties.dest);
-    auto r = Call(ctx_.agents, *parties.dest, "rollback_live_migration_destination", "rollback",
-                  m.attempt, spec);
+    auto r = Call(ctx_, m, *parties.dest, "rollback_live_migration_destination", "rollback", spec);
     if (r.outcome == Outcome::kUnreachable) {
       if (parties.dest->IsUp()) return StepResult::kWait;
       why += " (destination down: not rolled back there)";

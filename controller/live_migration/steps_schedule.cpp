@@ -104,8 +104,7 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     }
     ++checked;
     auto spec = BuildSpec(m, server, *dest, &source);  // source_cpu: the CPU pre-check
-    auto check = Call(ctx_.agents, *dest, "check_live_migration_destination", "check-" + name,
-                      m.attempt, spec);
+    auto check = Call(ctx_, m, *dest, "check_live_migration_destination", "check-" + name, spec);
     if (!check.ok()) {
       // Nova: MigrationPreCheckError -> the host joins ignore_hosts and the next one is tried.
       auto next = m;

@@ -22,7 +22,8 @@ namespace {
   "extract(epoch from m.started_at)::float8, extract(epoch from m.finished_at)::float8, "         \
   "extract(epoch from m.abort_requested_at)::float8, "                                            \
   "extract(epoch from m.force_complete_requested_at)::float8, "                                   \
-  "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts)"
+  "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts), "   \
+  "m.lease_epoch"
 
 constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
 constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
@@ -39,9 +40,9 @@ constexpr Statement kInsert{"lm_insert", R"sql(
 INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
                         dest_compute, dest_node, dest_host, user_id, project_id, created_at,
                         updated_at, phase, idempotency_key, request_params, policy, lease_owner,
-                        lease_until, memory_total, disk_total)
+                        lease_until, memory_total, disk_total, lease_epoch)
 VALUES ($1::uuid, $2::uuid, 'live-migration', $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), $11,
-        $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18)
+        $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18, 1)
 RETURNING id, extract(epoch from created_at)::float8)sql"};
 
 constexpr Statement kAppendEvent{"lm_append_event", R"sql(
@@ -66,8 +67,10 @@ constexpr Statement kRequestForce{"lm_request_force", R"sql(
 UPDATE migrations SET force_complete_requested_at = to_timestamp($2), updated_at = now()
 WHERE uuid = $1::uuid AND force_complete_requested_at IS NULL)sql"};
 
+// A takeover starts a new lease epoch (the fencing token agents check, 0006_lease_epoch.sql).
 constexpr Statement kAcquire{"lm_acquire", R"sql(
-UPDATE migrations SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
+UPDATE migrations SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),
+       lease_epoch = lease_epoch + 1
 WHERE id IN (
   SELECT id FROM migrations
   WHERE migration_type = 'live-migration'
@@ -92,6 +95,12 @@ WITH mine AS (
     AND mine.lease_until < now() + make_interval(secs => $2 / 2)
 )
 SELECT uuid::text FROM mine)sql"};
+
+// Still ours, by PostgreSQL's clock, in the same epoch: what a step re-checks right before it
+// makes an agent act.
+constexpr Statement kLeaseHeld{"lm_lease_held", R"sql(
+SELECT 1 FROM migrations
+WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_epoch = $3 AND lease_until > now())sql"};
 
 constexpr Statement kRelease{"lm_release", R"sql(
 UPDATE migrations SET lease_owner = NULL, lease_until = NULL
@@ -185,6 +194,7 @@ LiveMigration FromRow(const pqxx::row& r) {
   m.policy = ToJson(r[i++]);
   auto hosts = ToJson(r[i++]);
   if (hosts.is_array()) m.ignore_hosts = hosts.get<std::vector<std::string>>();
+  m.lease_epoch = r[i++].as<int64_t>();
   return m;
 }
 
@@ -226,6 +236,7 @@ void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
   m.id = row[0].as<int64_t>();
   m.created_at = ToTime(row[1]);
   m.lease_owner = lease_owner;
+  m.lease_epoch = 1;
   AppendEvent(tx, m.id, first);
 }
 
@@ -280,6 +291,10 @@ std::vector<std::string> AcquireLeases(Tx& tx, const std::string& owner, std::ch
 
 std::vector<std::string> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease) {
   return Uuids(tx.Exec(kRenew, owner, static_cast<double>(lease.count())));
+}
+
+bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, int64_t epoch) {
+  return !tx.Exec(kLeaseHeld, uuid, owner, epoch).empty();
 }
 
 void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner) {

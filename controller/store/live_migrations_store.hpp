@@ -43,6 +43,9 @@ struct LiveMigration {
   int64_t state_version = 0;
   std::optional<std::string> lease_owner;
   std::optional<TimePoint> lease_until;
+  // The fencing token of the current lease: +1 at every takeover, kept by renewals. Agents
+  // refuse a command of this migration that carries an older one (wire::LeaseFence).
+  int64_t lease_epoch = 0;
   std::optional<int64_t> transfer_rate_bps, dirty_rate_bps, eta_seconds, downtime_ms;
   std::optional<std::string> error_reason;
   std::optional<std::string> idempotency_key;
@@ -93,11 +96,16 @@ bool RequestAbort(Tx& tx, const std::string& uuid, TimePoint now);
 bool RequestForceComplete(Tx& tx, const std::string& uuid, TimePoint now);
 
 // Leases. Acquire takes non-terminal live migrations that have no live lease (never leased,
-// expired, or already ours) and returns their uuids; Renew extends ours and returns them.
+// expired, or released) in a new epoch and returns their uuids; Renew extends ours (same epoch)
+// and returns them.
 std::vector<std::string> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
                                        int limit);
 std::vector<std::string> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease);
 void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner);
+// True while `owner` holds the lease of `uuid` in `epoch` and it runs until after PostgreSQL's
+// now(): checked right before a step makes an agent act, as the lease may have lapsed since the
+// step read the migration (a stalled controller).
+bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, int64_t epoch);
 
 // Slot admission. Holds a transaction-scoped advisory lock so that admissions by several
 // controllers are serialised; returns the queued migrations in fair order (round-robin over

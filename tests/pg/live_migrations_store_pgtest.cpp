@@ -214,6 +214,51 @@ TEST_F(LiveMigrationsStoreTest, LeasesAreTakenOverOnlyOnceExpiredAndRenewedAtHal
   EXPECT_GT(Find(live.uuid).lease_until.value(), fresh_until.value());
 }
 
+// Review M2: the fencing token agents check. A new migration is epoch 1; renewals keep it; a
+// takeover raises it; the old owner's re-check before it sends fails from then on.
+TEST_F(LiveMigrationsStoreTest, ATakeoverStartsANewLeaseEpochAndTheOldOwnerSeesItsLeaseGone) {
+  auto m = Insert("running", "ctl-a", "u1", seconds(30));
+  EXPECT_EQ(m.lease_epoch, 1);
+  EXPECT_EQ(Find(m.uuid).lease_epoch, 1);
+  auto held = [&](const std::string& owner, int64_t epoch) {
+    bool out = false;
+    db_->Transact([&](Tx& tx) { out = LeaseStillHeld(tx, m.uuid, owner, epoch); });
+    return out;
+  };
+  EXPECT_TRUE(held("ctl-a", 1));
+  EXPECT_FALSE(held("ctl-b", 1)) << "not the owner";
+
+  db_->Transact([&](Tx& tx) { RenewLeases(tx, "ctl-a", seconds(70)); });  // rewritten (past half)
+  EXPECT_EQ(Find(m.uuid).lease_epoch, 1) << "a renewal by the same owner keeps the epoch";
+
+  auto expire = [&] {
+    pqxx::connection c(schema_->dsn());
+    pqxx::work w(c);
+    w.exec_params(
+        "UPDATE migrations SET lease_until = now() - interval '1 second' WHERE uuid = $1::uuid",
+        m.uuid);
+    w.commit();
+  };
+  expire();
+  EXPECT_FALSE(held("ctl-a", 1)) << "lapsed by PostgreSQL's clock, even before anyone took it";
+  std::vector<std::string> taken;
+  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), 100); });
+  ASSERT_EQ(taken, std::vector<std::string>{m.uuid});
+  auto now = Find(m.uuid);
+  EXPECT_EQ(now.lease_owner, "ctl-b");
+  EXPECT_EQ(now.lease_epoch, 2);
+  EXPECT_TRUE(held("ctl-b", 2));
+  EXPECT_FALSE(held("ctl-a", 1));
+  EXPECT_FALSE(held("ctl-b", 1)) << "an older epoch of the same owner is not this lease";
+
+  // Released, then taken again (by anyone, its former owner too): a new epoch each time.
+  db_->Transact([&](Tx& tx) { ReleaseLease(tx, m.uuid, "ctl-b"); });
+  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), 100); });
+  ASSERT_EQ(taken, std::vector<std::string>{m.uuid});
+  EXPECT_EQ(Find(m.uuid).lease_epoch, 3);
+  EXPECT_FALSE(held("ctl-b", 2));
+}
+
 TEST_F(LiveMigrationsStoreTest, QueuedMigrationsTakeTurnsAcrossRequesters) {
   auto a1 = Insert("queued", "ctl-a", "alice");
   auto a2 = Insert("queued", "ctl-a", "alice");

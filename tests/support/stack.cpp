@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -88,6 +89,8 @@ void Stack::KillSecondController() {
   if (second_) second_->Kill();
 }
 
+pid_t Stack::SecondControllerPid() const { return second_ ? second_->pid() : -1; }
+
 std::string Stack::SecondControllerLog() const { return second_ ? second_->Log() : ""; }
 
 bool Stack::ControllerRunning() const { return controller_ && controller_->Running(); }
@@ -102,12 +105,14 @@ void Stack::StartAgent(const std::string& host, std::vector<std::string> extra,
   std::remove(port_file.c_str());
   std::string state = dir_ + "/state-" + host;
   std::system(("mkdir -p '" + state + "'").c_str());
+  const bool own_listen = std::find(extra.begin(), extra.end(), "--listen") != extra.end();
   std::vector<std::string> args{"--host", host, "--driver", driver, "--controller-url", url_,
                                 "--controller-token-file", dir_ + "/agent-token",
-                                "--command-token-file", dir_ + "/command-token", "--listen",
-                                "127.0.0.1:0", "--port-file", port_file, "--state-dir", state,
+                                "--command-token-file", dir_ + "/command-token",
+                                "--port-file", port_file, "--state-dir", state,
                                 "--heartbeat-interval", std::to_string(options_.heartbeat_interval_s),
                                 "--log-level", "debug"};
+  if (!own_listen) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
   args.insert(args.end(), extra.begin(), extra.end());
   agents_[host] = std::make_unique<Process>(AgentBinary(), args, dir_ + "/agent-" + host + ".log");
   std::string port = WaitForFile(port_file, std::chrono::seconds(20));

@@ -40,9 +40,11 @@ class Stack {
   // A second controller on the same database (its own port), for lease tests.
   void StartSecondController(const std::vector<std::string>& env = {});
   void KillSecondController();
+  pid_t SecondControllerPid() const;  // -1 when not started
   HttpClient SecondAdmin() const { return HttpClient(second_url_, kAdminToken); }
   std::string SecondControllerLog() const;
-  // driver "sim" or "libvirt"; extra_args carry the driver's own flags.
+  // driver "sim" or "libvirt"; extra_args carry the driver's own flags. A "--listen" among them
+  // replaces the default 127.0.0.1:0 (a restart on the same port, as a real host's agent does).
   void StartAgent(const std::string& host, std::vector<std::string> extra_args = {},
                   const std::string& driver = "sim");
   void KillAgent(const std::string& host);

@@ -18,6 +18,10 @@ TEST(AgentAnswerClassification, EachHttpStatusFallsInItsClass) {
   EXPECT_EQ(ClassifyAgentAnswer(true, 401), AgentAnswer::kUnauthorized);
   EXPECT_EQ(ClassifyAgentAnswer(true, 403), AgentAnswer::kUnauthorized);
   EXPECT_EQ(ClassifyAgentAnswer(true, 409), AgentAnswer::kConflict);
+  // 409 with X-Ferry-Fence: stale (review M2): another controller holds the lease now.
+  EXPECT_EQ(ClassifyAgentAnswer(true, 409, true), AgentAnswer::kFenced);
+  EXPECT_FALSE(AgentError(AgentAnswer::kFenced, "stale").Retryable());
+  EXPECT_EQ(AgentError(AgentAnswer::kFenced, "stale").code(), Errc::kConflict);
   EXPECT_EQ(ClassifyAgentAnswer(true, 500), AgentAnswer::kServerError);
   EXPECT_EQ(ClassifyAgentAnswer(true, 503), AgentAnswer::kServerError);
   // Nothing an agent sends: not usable, and not a refusal either.

@@ -250,6 +250,23 @@ TEST(WireCommand, RoundTripsArgsVerbatimAndNeedsIdAndKind) {
   EXPECT_EQ(no_args.get<Command>().args, json::object());
 }
 
+TEST(WireCommand, CarriesALeaseFenceOnlyWhenSet) {
+  Command plain{"srv:create:1", "create_domain", json(SampleDomain(6))};
+  EXPECT_FALSE(json(plain).contains("fence")) << "older agents see the command they knew";
+  EXPECT_FALSE(json(plain).get<Command>().fence);
+  Command fenced{"m:finish:0", "finish_live_migration_destination", json::object(),
+                 LeaseFence{"44444444-4444-4444-8444-444444444444", 3}};
+  auto j = json(fenced);
+  EXPECT_EQ(j["fence"],
+            (json{{"migration_uuid", "44444444-4444-4444-8444-444444444444"}, {"lease_epoch", 3}}));
+  auto back = j.get<Command>();
+  ASSERT_TRUE(back.fence);
+  EXPECT_EQ(back.fence->migration_uuid, fenced.fence->migration_uuid);
+  EXPECT_EQ(back.fence->lease_epoch, 3);
+  j["fence"]["lease_epoch"] = 1e300;
+  EXPECT_THROW(j.get<Command>(), json::exception);
+}
+
 TEST(WireCommandResult, RoundTripsWithAndWithoutADomain) {
   CommandResult done{"srv:create:1", "done", "", SampleDomain(7), nullptr};
   auto b = RoundTrip(done);

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/drivers/libvirt/libvirt_disks.hpp"
-#include "agent/drivers/libvirt/libvirt_durable_file.hpp"
+#include "common/durable_file.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/drivers/libvirt/libvirt_durable_file.hpp"
+#include "common/durable_file.hpp"
 #include "common/log.hpp"
 
 namespace ferry::agent::libvirt {

@@ -22,7 +22,7 @@ struct StoredJob {
 class JobStore {
  public:
   explicit JobStore(std::string state_dir);  // empty: stores nothing
-  // Atomic and durable (libvirt_durable_file.hpp): a failed save (full disk) leaves the
+  // Atomic and durable (common/durable_file.hpp): a failed save (full disk) leaves the
   // previous record intact, is logged and counted, and returns false; it never throws, since
   // the job itself goes on (the driver remembers it in memory).
   bool Save(const StoredJob& job) const;

@@ -1,4 +1,4 @@
-#include "agent/drivers/libvirt/libvirt_durable_file.hpp"
+#include "common/durable_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace ferry::agent::libvirt {
+namespace ferry {
 namespace {
 
 std::string Failed(const std::string& step, const std::string& path) {
@@ -70,4 +70,4 @@ bool WriteFileDurably(const std::string& path, const std::string& content, std::
   return true;
 }
 
-}  // namespace ferry::agent::libvirt
+}  // namespace ferry
