@@ -1,7 +1,8 @@
 #pragma once
 // Commands are idempotent by id: the controller retries a command (timeout, crash, lost reply)
 // with the same id and must get the original answer, not a second execution. CommandLog remembers
-// the last `capacity` results and makes concurrent duplicates wait for the first to finish.
+// the last `capacity` results; a duplicate of a command still running is told so at once (the
+// server answers 202 and the controller asks again), so retries never park worker threads.
 //
 // In memory only: after an agent restart the drivers' own idempotency (create of an identical
 // domain and delete of a missing one both succeed) gives the same outcome for a retried command.
