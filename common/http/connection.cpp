@@ -27,6 +27,11 @@ using tcp = boost::asio::ip::tcp;
 // A kept-alive connection's next request is first awaited with a plain read of this size;
 // the header parser reads the rest.
 constexpr size_t kFirstReadBytes = 4096;
+// What the read buffer may hold beyond a request's head: one read of body (Beast reads 64 KiB at
+// a time, and the parser takes chunk data out as it goes). Only a line the parser cannot finish
+// (a chunk-size line or trailer without its CRLF) would grow it further; it is refused (400) at
+// this bound instead of buffering whatever a peer sends before the body limit applies.
+constexpr size_t kBodyReadSlackBytes = 64 * 1024;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool EqualsIgnoreCase(beast::string_view a, const char* b) {
@@ -39,7 +44,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       : server_(server),
         options_(server.options),
         stream_(std::move(socket)),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)),
+        buffer_(server.options.max_header_bytes + kBodyReadSlackBytes) {}
   ~Connection() { server_.RemovePeer(peer_); }
 
   // The first request's head must arrive within header_timeout of the connect.
@@ -138,6 +144,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnBody(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) return RefuseBody(body_limit_);
+    if (ec == bhttp::error::buffer_overflow) {
+      return Refuse(400, "Chunk size line or trailer exceeds " +
+                             std::to_string(kBodyReadSlackBytes) + " bytes");
+    }
     if (ec == beast::error::timeout || ec == asio::error::eof ||
         ec == bhttp::error::partial_message || ec == asio::error::connection_reset) {
       return Close();

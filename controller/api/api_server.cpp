@@ -24,12 +24,23 @@ constexpr size_t kAgentPool = 1;
 
 bool IsAgentPath(const std::string& path) { return path.rfind("/agent/", 0) == 0; }
 
+// Whether a body follows the head: chunked, or a Content-Length other than 0.
+bool HasBody(const http::Request& head) {
+  if (head.Header("Transfer-Encoding")) return true;
+  auto length = head.Header("Content-Length");
+  return length && *length != "0";
+}
+
 bool Allowed(Access access, Role role) {
   switch (access) {
-    case Access::kPublic: return true;
-    case Access::kAgent: return role == Role::kAgent;
-    case Access::kAdmin: return role == Role::kAdmin;
-    case Access::kUser: return role == Role::kAdmin || role == Role::kMember;
+    case Access::kPublic:
+      return true;
+    case Access::kAgent:
+      return role == Role::kAgent;
+    case Access::kAdmin:
+      return role == Role::kAdmin;
+    case Access::kUser:
+      return role == Role::kAdmin || role == Role::kMember;
   }
   return false;
 }
@@ -44,7 +55,10 @@ void WriteJson(http::Response& res, int status, const nlohmann::json& body) {
 }
 
 void WriteBadMethod(http::Response& res) {
-  WriteJson(res, 405, {{"badMethod", {{"code", 405}, {"message", "The method specified is not allowed for this resource."}}}});
+  WriteJson(
+      res, 405,
+      {{"badMethod",
+        {{"code", 405}, {"message", "The method specified is not allowed for this resource."}}}});
 }
 
 http::ServerOptions WithPools(const ApiServerOptions& o) {
@@ -63,10 +77,12 @@ ApiServerOptions WithApiThreads(int threads) {
 void LogRequest(const std::string& method, const std::string& path, int status,
                 std::chrono::steady_clock::time_point started, const std::string& request_id,
                 const std::string& principal) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
+                .count();
   spdlog::log(status >= 500 ? spdlog::level::warn : spdlog::level::debug,
-              "request method={} path={} status={} ms={} request_id={} principal={}", method,
-              path, status, ms, request_id, principal);
+              "request method={} path={} status={} ms={} request_id={} principal={}", method, path,
+              status, ms, request_id, principal);
 }
 
 }  // namespace
@@ -91,7 +107,8 @@ ApiServer::~ApiServer() = default;
 
 void ApiServer::Route(const std::string& method, const std::string& pattern, Access access,
                       Handler h, Body body) {
-  routes_.push_back({method, std::regex(pattern), RoutePrefix(pattern), access, std::move(h), body});
+  routes_.push_back(
+      {method, std::regex(pattern), RoutePrefix(pattern), access, std::move(h), body});
 }
 
 int ApiServer::Bind(const std::string& host, int port) { return http_->Bind(host, port); }
@@ -123,7 +140,27 @@ http::Admission ApiServer::Admit(const http::Request& head) const {
   bool path_known = false;
   std::smatch m;
   const RouteEntry* route = Match(head.method, head.path, &path_known, &m);
-  if (!route || route->access == Access::kPublic) return admission;  // 404/405: Dispatch
+  if (!route) {
+    // 404/405 need no body: one that comes is refused before it is read (and with it the
+    // connection), so no peer gets the agent's 16 MiB buffered by asking for a wrong path.
+    if (!HasBody(head)) return admission;  // answered by Dispatch, on a kept-alive connection
+    http::Response res;
+    std::string request_id = "req-" + NewUuid();
+    res.SetHeader("x-openstack-request-id", request_id);
+    if (path_known) {
+      WriteBadMethod(res);
+    } else {
+      WriteJson(res, 404, FaultBody(Errc::kNotFound, "The resource could not be found."));
+    }
+    LogRequest(head.method, head.path, res.status, std::chrono::steady_clock::now(), request_id,
+               "");
+    admission.refusal = std::move(res);
+    return admission;
+  }
+  if (route->access == Access::kPublic) {  // version discovery: no body of any size needed
+    admission.body_limit = options_.body_bytes;
+    return admission;
+  }
   // The token is checked here, before the body is read: a peer without one never gets a body
   // buffered. Dispatch checks it again (same table, same answer) for the principal.
   auto token = head.Header("X-Auth-Token");
@@ -169,7 +206,8 @@ void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
     if (route->access != Access::kPublic) {
       auto token = hreq.Header("X-Auth-Token");
       auto principal = token ? tokens_.Find(*token) : std::nullopt;
-      if (!principal) throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
+      if (!principal)
+        throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
       if (!Allowed(route->access, principal->role)) {
         throw Error(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
       }
@@ -196,10 +234,14 @@ void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
     WriteJson(hres, HttpStatus(e.code()), FaultBody(e.code(), e.what()));
   } catch (const nlohmann::json::exception& e) {
     // A body of the right shape with a wrong type deep inside (wire messages).
-    WriteJson(hres, 400, FaultBody(Errc::kBadRequest, std::string("Invalid request body: ") + e.what()));
+    WriteJson(hres, 400,
+              FaultBody(Errc::kBadRequest, std::string("Invalid request body: ") + e.what()));
   } catch (const std::exception& e) {
-    spdlog::error("unhandled error request_id={} path={} error={}", req.request_id, req.path, e.what());
-    WriteJson(hres, 500, FaultBody(Errc::kInternal, "Unexpected API Error. Please report this at the ferry issue tracker."));
+    spdlog::error("unhandled error request_id={} path={} error={}", req.request_id, req.path,
+                  e.what());
+    WriteJson(hres, 500,
+              FaultBody(Errc::kInternal,
+                        "Unexpected API Error. Please report this at the ferry issue tracker."));
   }
   LogRequest(req.method, req.path, hres.status, started, req.request_id, req.principal.name);
 }

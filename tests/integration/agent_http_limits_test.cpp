@@ -70,6 +70,35 @@ TEST_F(AgentHttpLimits, AHugeChunkedCommandWithTheTokenStopsAtTheBodyLimit) {
   ExpectStillServing();
 }
 
+TEST_F(AgentHttpLimits, AChunkSizeLineThatNeverEndsIsRefusedAtABound) {
+  const int64_t rss_before = ResidentKiB(stack_->AgentPid("sim-1"));
+  RawHttp c(port_);
+  std::optional<RawResponse> answer;
+  uint64_t sent =
+      StreamUnterminatedChunkLine(c, "/v1/commands", kCommandToken, 256ull << 20, &answer);
+  EXPECT_LT(sent, 16ull << 20) << "the agent kept buffering the chunk line";
+  if (answer) {
+    EXPECT_EQ(answer->status, 400) << answer->body;
+  }
+  EXPECT_LT(ResidentKiB(stack_->AgentPid("sim-1")) - rss_before, 32 * 1024);
+  ExpectStillServing();
+}
+
+// /v1/health is the one request served without the token: it is a GET, and gets no body.
+TEST_F(AgentHttpLimits, OnlyAGetOfHealthGoesWithoutTheTokenAndItGetsNoBody) {
+  RawHttp post(port_);
+  ASSERT_TRUE(post.Send("POST /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"));
+  auto r = post.ReadResponse(kPrompt);
+  ASSERT_TRUE(r) << "no answer before the body";
+  EXPECT_EQ(r->status, 401);
+  RawHttp get(port_);
+  ASSERT_TRUE(get.Send("GET /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"));
+  r = get.ReadResponse(kPrompt);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  ExpectStillServing();
+}
+
 TEST_F(AgentHttpLimits, ACompressedCommandIs415) {
   RawHttp c(port_);
   const std::string gz = GzipOfZeros(64 << 20);  // 64 MiB of zeros, ~64 KiB on the wire

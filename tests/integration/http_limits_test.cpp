@@ -85,6 +85,44 @@ TEST_F(HttpLimits, AHugeChunkedBodyWithATokenStopsAtTheBodyLimit) {
   ExpectStillServing();
 }
 
+// Beast's parser reads a chunk-size line (and its extensions) until its CRLF, outside the body
+// limit: without a bound on the read buffer one connection could make it hold gigabytes.
+TEST_F(HttpLimits, AChunkSizeLineThatNeverEndsIsRefusedAtABound) {
+  const int64_t rss_before = ResidentKiB(stack_->ControllerPid());
+  RawHttp c(port_);
+  std::optional<RawResponse> answer;
+  uint64_t sent =
+      StreamUnterminatedChunkLine(c, "/v2.1/flavors", kAdminToken, 256ull << 20, &answer);
+  EXPECT_LT(sent, 16ull << 20) << "the server kept buffering the chunk line";
+  if (answer) {
+    EXPECT_EQ(answer->status, 400) << answer->body;
+  }
+  EXPECT_LT(ResidentKiB(stack_->ControllerPid()) - rss_before, 32 * 1024);
+  ExpectStillServing();
+}
+
+// A path no route serves needs no body, whatever its prefix: /agent/... would otherwise get the
+// agents' 16 MiB limit, without a token, before the 404.
+TEST_F(HttpLimits, ABodyForAPathNoRouteServesIsRefusedBeforeItIsRead) {
+  for (const std::string path : {"/agent/v1/nope", "/v2.1/nope"}) {
+    RawHttp c(port_);
+    ASSERT_TRUE(
+        c.Send("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 16777215\r\n\r\n"));
+    auto r = c.ReadResponse(kPrompt);
+    ASSERT_TRUE(r) << path << ": no answer before the body";
+    EXPECT_EQ(r->status, 404) << path;
+    EXPECT_NE(r->body.find("itemNotFound"), std::string::npos) << r->body;
+  }
+  RawHttp c(port_);  // a known path with a wrong method: 405, also before the body
+  ASSERT_TRUE(c.Send(
+      "PATCH /agent/v1/heartbeat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  auto r = c.ReadResponse(kPrompt);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(stack_->Admin().Get("/v2.1/nope").status, 404);  // without a body: as before
+  ExpectStillServing();
+}
+
 TEST_F(HttpLimits, AContentLengthBeyondTheLimitIs413BeforeAnyBodyIsSent) {
   RawHttp c(port_);
   ASSERT_TRUE(c.Send(std::string("POST /v2.1/flavors HTTP/1.1\r\nHost: x\r\nX-Auth-Token: ") +

@@ -143,6 +143,23 @@ uint64_t StreamChunkedBody(RawHttp& c, const std::string& path, const std::strin
   return sent;
 }
 
+uint64_t StreamUnterminatedChunkLine(RawHttp& c, const std::string& path, const std::string& token,
+                                     uint64_t total, std::optional<RawResponse>* answer) {
+  std::string head = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (!token.empty()) head += "X-Auth-Token: " + token + "\r\n";
+  head += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1;";
+  if (!c.Send(head)) return 0;
+  const std::string extension(64 * 1024, 'a');
+  uint64_t sent = 0;
+  while (sent < total) {
+    if (c.Readable()) break;
+    if (!c.Send(extension)) break;
+    sent += extension.size();
+  }
+  if (c.Readable(std::chrono::seconds(2))) *answer = c.ReadResponse(std::chrono::seconds(2));
+  return sent;
+}
+
 std::string GzipOfZeros(size_t bytes) {
   std::string out;
   std::string command = "head -c " + std::to_string(bytes) + " /dev/zero | gzip -c";

@@ -48,6 +48,11 @@ class RawHttp {
 uint64_t StreamChunkedBody(RawHttp& c, const std::string& path, const std::string& token,
                            uint64_t total, std::optional<RawResponse>* answer);
 
+// POSTs a chunked body whose first chunk-size line never ends ("1;" then `total` bytes of a
+// chunk extension, no CRLF), until the server answers or closes. Returns the bytes sent.
+uint64_t StreamUnterminatedChunkLine(RawHttp& c, const std::string& path, const std::string& token,
+                                     uint64_t total, std::optional<RawResponse>* answer);
+
 // `bytes` zeros through gzip (about 1/1000 of that on the wire).
 std::string GzipOfZeros(size_t bytes);
 
