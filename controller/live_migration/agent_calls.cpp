@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 #include "common/errors.hpp"
 #include "controller/agent_client/agent_answer.hpp"
 #include "controller/live_migration/policy.hpp"
@@ -24,9 +26,11 @@ void RecheckLease(const Context& ctx, const store::LiveMigration& m, const std::
 
 // Test hook (tests/integration/live_migration_fencing_test): the whole process stops itself
 // like a stalled controller, right before the command goes out ("<kind>": after the lease
-// check) or right before that check ("check:<kind>").
+// check) or right before that check ("check:<kind>"). Once per process: the test continues
+// it once, and what it then sends again (retries) goes out.
 void PauseForTest(const Context& ctx, const std::string& point) {
-  if (ctx.options.test_pause_before_send != point) return;
+  static std::atomic<bool> paused{false};
+  if (ctx.options.test_pause_before_send != point || paused.exchange(true)) return;
   spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: stopping this controller (SIGSTOP)", point);
   spdlog::default_logger()->flush();
   ::raise(SIGSTOP);
@@ -46,8 +50,8 @@ CallResult Call(const Context& ctx, const store::LiveMigration& m, const store::
   try {
     auto result = ctx.agents.Send(host.agent_url, command);
     if (result.status == "done") return {CallResult::Outcome::kDone, "", result};
-    return {CallResult::Outcome::kRefused, result.error.empty() ? "agent refused " + kind : result.error,
-            result};
+    return {CallResult::Outcome::kRefused,
+            result.error.empty() ? "agent refused " + kind : result.error, result};
   } catch (const agent_client::AgentError& e) {
     if (e.answer() == agent_client::AgentAnswer::kFenced) {
       throw NotOurs("live migration " + m.uuid + ": " + host.name + " refused " + kind + ": " +
@@ -75,7 +79,8 @@ wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Se
   spec.domain.power_state = static_cast<wire::PowerState>(server.power_state);
   spec.source_host = m.source_compute.value_or("");
   spec.dest_host = dest.name;
-  spec.dest_migration_address = dest.migration_address.empty() ? dest.host_ip : dest.migration_address;
+  spec.dest_migration_address =
+      dest.migration_address.empty() ? dest.host_ip : dest.migration_address;
   spec.incoming_uri = m.request_params.value("incoming_uri", "");
   spec.block_migration = m.request_params.value("block_migration_resolved", false);
   spec.bandwidth_mibps = policy.bandwidth_mibps;

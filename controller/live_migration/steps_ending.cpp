@@ -17,7 +17,8 @@ using Outcome = CallResult::Outcome;
 StepResult Steps::Complete(store::LiveMigration& m) {
   auto parties = Load(ctx_.db, m);
   if (!parties.server || !parties.source || !parties.dest) {
-    return EndAfterSwitchover(m, "cleanup_failed", "the server or a host vanished after switch-over");
+    return EndAfterSwitchover(m, "cleanup_failed",
+                              "the server or a host vanished after switch-over");
   }
   auto spec = BuildSpec(m, *parties.server, *parties.dest);
   auto finish = Call(ctx_, m, *parties.dest, "finish_live_migration_destination", "finish", spec);
@@ -26,7 +27,8 @@ StepResult Steps::Complete(store::LiveMigration& m) {
   if (finish.outcome == Outcome::kRefused) return FinishRefused(m, parties, spec, finish.error);
   auto cleanup = CleanUpSource(m, *parties.source, spec);
   if (cleanup.wait) return StepResult::kWait;
-  if (cleanup.problem && !cleanup.source_down) return EndAfterSwitchover(m, "cleanup_failed", *cleanup.problem);
+  if (cleanup.problem && !cleanup.source_down)
+    return EndAfterSwitchover(m, "cleanup_failed", *cleanup.problem);
   auto next = m;
   next.status = "completed";
   next.phase = "done";
@@ -60,7 +62,11 @@ StepResult Steps::FinishRefused(store::LiveMigration& m, const Parties& parties,
     return EndAfterSwitchover(m, "cleanup_failed", why);
   }
   auto on_source = LookForDomain(source, m.instance_uuid);
-  if (!on_source.known && source.IsUp()) return StepResult::kWait;
+  // Ending on the source needs its word that it has the guest, or the destination's that it
+  // has none: a destination holding the guest (paused) with a source that cannot answer, down
+  // or not, may hold the only copy, and ending on the source would release its claims and
+  // leave it unmanaged there. It waits, visibly, for the source to answer.
+  if (!on_source.known && (source.IsUp() || on_dest.domain)) return StepResult::kWait;
   if (on_source.known && !on_source.domain && on_dest.domain) {
     // The destination holds the only copy, not running: it stays there, and so does the record.
     spdlog::error("live migration {}: {} has the guest but does not run it; {} has none", m.uuid,
@@ -164,7 +170,8 @@ StepResult Steps::EndAfterSwitchover(store::LiveMigration& m, const std::string&
     }
     if (guest_broken) {
       store::MarkServerError(tx, server_uuid,
-                             {{"code", 500}, {"message", reason}, {"created", FormatNovaTime(now)}}, now);
+                             {{"code", 500}, {"message", reason}, {"created", FormatNovaTime(now)}},
+                             now);
     }
   });
   return StepResult::kDone;
@@ -192,7 +199,8 @@ StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const
         auto next = m;
         next.status = "post-migrating";
         next.phase = "finishing";
-        return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
+        return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain
+                                                              : StepResult::kDone;
       }
       why += " (destination rollback failed: " + r.error + ")";
     }

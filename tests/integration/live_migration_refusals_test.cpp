@@ -8,19 +8,32 @@
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "tests/support/live_migration_stack.hpp"
 
 namespace ferry::testing {
 namespace {
 
+// The state letter of /proc/<pid>/stat ('T': stopped), or 0.
+char ProcessState(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? 0 : line[close + 2];
+}
+
 class LiveMigrationRefusals : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> source_args, std::vector<std::string> dest_args,
-             std::vector<std::string> controller_args = {}, int service_down_time_s = 60) {
+             std::vector<std::string> controller_args = {}, int service_down_time_s = 60,
+             const std::vector<std::string>& controller_env = {}) {
     FERRY_REQUIRE_PG(dsn);
-    lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args, service_down_time_s);
+    lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args, service_down_time_s,
+                                               controller_env);
     const std::string bandwidth = std::to_string(bandwidth_mbps_);
     std::vector<std::string> src{"--sim-bandwidth-mbps", bandwidth};
     src.insert(src.end(), source_args.begin(), source_args.end());
@@ -82,6 +95,32 @@ TEST_F(LiveMigrationRefusals, RefusedFinishWithNothingOnTheDestinationLeavesTheS
   // The guest's definition is still on the source; the destination's leftover is rolled back.
   EXPECT_EQ(CopiesOn("sim-1", id), 1) << "the source's guest must not be cleaned up";
   EXPECT_EQ(CopiesOn("sim-2", id), 0);
+}
+
+// The destination switched over but holds the guest paused and refuses to finish, and the
+// source's agent is gone: nobody can say the source still has the guest, so ending "on the
+// source" would record it where it may not be and release the destination's claims while the
+// only copy sits there (review of issue 10, finding 4). The migration waits for the source.
+TEST_F(LiveMigrationRefusals,
+       RefusedFinishWithTheGuestPausedOnTheDestinationWaitsForASilentSource) {
+  Start({}, {"--sim-scenario", "finish-fails-paused"}, {}, 3,
+        {"FERRY_TEST_PAUSE_BEFORE_SEND=finish_live_migration_destination"});
+  auto id = lm_->ServerOn("sim-1", "web");
+  ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
+  const pid_t controller = lm_->stack->ControllerPid();
+  // The controller stops itself right before it sends finish: the source agent goes then.
+  ASSERT_TRUE(Stack::WaitFor([&] { return ProcessState(controller) == 'T'; }, 30s));
+  lm_->stack->KillAgent("sim-1");
+  ASSERT_EQ(::kill(controller, SIGCONT), 0);
+  ASSERT_TRUE(Stack::WaitFor([&] { return lm_->stack->HostState("sim-1") == "down"; }, 30s));
+  std::this_thread::sleep_for(5s);  // ticks enough for a step that would end it to have done so
+  auto m = lm_->LatestMigration(id);
+  EXPECT_EQ(m["status"], "post-migrating") << "not ended on the source: " << m.dump();
+  EXPECT_EQ(CopiesOn("sim-2", id), 1) << "the destination keeps the guest";
+  auto claimed = lm_->ClaimHosts(m["uuid"]);
+  claimed.merge(lm_->ClaimHosts(id));
+  EXPECT_EQ(claimed.count("sim-2"), 1u)
+      << "the destination's capacity stays claimed while the guest is there";
 }
 
 // How long a migration whose source agent is stalled may take to end: one agent-client read

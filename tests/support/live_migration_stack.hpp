@@ -31,14 +31,15 @@ struct ClaimRow {
 class LiveMigrationStack {
  public:
   explicit LiveMigrationStack(const std::string& dsn, std::vector<std::string> extra_controller_args = {},
-                              int service_down_time_s = 60) {
+                              int service_down_time_s = 60,
+                              const std::vector<std::string>& controller_env = {}) {
     StackOptions o;
     o.service_down_time_s = service_down_time_s;
     o.controller_args = FastLiveMigrationArgs();
     o.controller_args.insert(o.controller_args.end(), extra_controller_args.begin(),
                              extra_controller_args.end());
     stack = std::make_unique<Stack>(dsn, o);
-    stack->StartController();
+    stack->StartController(controller_env);
   }
 
   void StartHosts(const std::vector<std::pair<std::string, std::vector<std::string>>>& hosts,

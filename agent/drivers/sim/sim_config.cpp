@@ -90,7 +90,7 @@ SimScenario ParseSimScenario(const std::string& spec) {
   static const std::vector<std::string> kKnown = {
       kScenarioPrecheckFails,   kScenarioPrepareFails,     kScenarioStall,
       kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy, kScenarioPostcopyFails,
-      kScenarioFinishFails,     kScenarioLostSwitchover,   kScenarioStartRefused,
+      kScenarioFinishFails,     kScenarioFinishFailsPaused, kScenarioLostSwitchover,   kScenarioStartRefused,
       kScenarioCreateSlow};
   SimScenario s;
   auto colon = spec.find(':');

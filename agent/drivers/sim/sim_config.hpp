@@ -26,6 +26,9 @@ inline constexpr const char* kScenarioSwitchoverFails = "switchover-fails";
 inline constexpr const char* kScenarioAgentDiesMidCopy = "agent-dies-mid-copy";
 inline constexpr const char* kScenarioPostcopyFails = "postcopy-fails";
 inline constexpr const char* kScenarioFinishFails = "finish-fails";
+// The destination refuses to finish and the switched-over guest stays paused there (a resume
+// that failed): only the destination holds it, and it does not run.
+inline constexpr const char* kScenarioFinishFailsPaused = "finish-fails-paused";
 inline constexpr const char* kScenarioLostSwitchover = "lost-switchover";
 inline constexpr const char* kScenarioStartRefused = "start-refused";
 // create_domain takes SimConfig::create_slow_ms before the domain exists (a slow image copy).

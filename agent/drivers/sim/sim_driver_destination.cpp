@@ -16,8 +16,7 @@ void SimDriver::CheckLiveMigrationDestination(const wire::LiveMigrationSpec& spe
   ValidateSpec(spec);
   const wire::Domain& d = spec.domain;
   if (config_.HasScenario(kScenarioPrecheckFails, d.uuid)) {
-    throw Error(Errc::kConflict,
-                "destination cannot host the guest (sim scenario precheck-fails)");
+    throw Error(Errc::kConflict, "destination cannot host the guest (sim scenario precheck-fails)");
   }
   if (d.memory_mb > config_.memory_mb) {
     throw Error(Errc::kConflict, "guest needs " + std::to_string(d.memory_mb) +
@@ -57,10 +56,10 @@ std::string SimDriver::PrepareLiveMigrationDestination(const wire::LiveMigration
   std::lock_guard lock(mu_);
   auto it = domains_.find(uuid);
   if (it != domains_.end() && !(it->second.incoming && it->second.migration_uuid == mig)) {
-    throw Error(Errc::kConflict, "domain " + uuid + " is already defined on this host" +
-                                     (it->second.migration_uuid == mig
-                                          ? " (this migration already switched over)"
-                                          : ""));
+    throw Error(
+        Errc::kConflict,
+        "domain " + uuid + " is already defined on this host" +
+            (it->second.migration_uuid == mig ? " (this migration already switched over)" : ""));
   }
   if (auto l = incoming_.find(mig); l != incoming_.end()) return l->second->Uri();
   if (it == domains_.end()) {
@@ -93,23 +92,34 @@ wire::Domain SimDriver::FinishLiveMigrationDestination(const wire::LiveMigration
     std::lock_guard lock(mu_);
     auto it = domains_.find(uuid);
     if (it == domains_.end()) {
-      throw Error(Errc::kConflict, "domain " + uuid + " is not on this host (never prepared, "
-                                   "or rolled back)");
+      throw Error(Errc::kConflict, "domain " + uuid +
+                                       " is not on this host (never prepared, "
+                                       "or rolled back)");
     }
     if (it->second.incoming) {
       throw Error(Errc::kConflict, "domain " + uuid + " has not switched over to this host yet");
     }
     if (it->second.migration_uuid != spec.migration_uuid) {
-      throw Error(Errc::kConflict, "domain " + uuid + " did not arrive by migration " +
-                                       spec.migration_uuid);
+      throw Error(Errc::kConflict,
+                  "domain " + uuid + " did not arrive by migration " + spec.migration_uuid);
     }
     if (it->second.postcopy_failed) {
-      throw Error(Errc::kConflict, "domain " + uuid + " is paused: its post-copy failed before "
-                                   "every page arrived; it needs a restart");
+      throw Error(Errc::kConflict, "domain " + uuid +
+                                       " is paused: its post-copy failed before "
+                                       "every page arrived; it needs a restart");
     }
     if (config_.HasScenario(kScenarioFinishFails, uuid)) {
-      throw Error(Errc::kInternal, "finishing the migration on the destination failed (sim "
-                                   "scenario finish-fails); the guest runs here");
+      throw Error(Errc::kInternal,
+                  "finishing the migration on the destination failed (sim "
+                  "scenario finish-fails); the guest runs here");
+    }
+    if (config_.HasScenario(kScenarioFinishFailsPaused, uuid)) {
+      auto next = domains_;
+      next[uuid].domain.power_state = wire::PowerState::kPaused;
+      CommitLocked(std::move(next));
+      throw Error(Errc::kInternal,
+                  "resuming the guest on the destination failed (sim scenario "
+                  "finish-fails-paused); it is paused here");
     }
     if (it->second.domain.power_state != wire::PowerState::kRunning) {
       auto next = domains_;
@@ -139,8 +149,9 @@ void SimDriver::RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& 
     auto it = domains_.find(uuid);
     if (it != domains_.end() && it->second.migration_uuid == spec.migration_uuid) {
       if (!it->second.incoming) {
-        throw Error(Errc::kConflict, "domain " + uuid + " has switched over and runs on this "
-                                     "host; rolling back would lose it");
+        throw Error(Errc::kConflict, "domain " + uuid +
+                                         " has switched over and runs on this "
+                                         "host; rolling back would lose it");
       }
       auto next = domains_;
       next.erase(uuid);
