@@ -263,7 +263,14 @@ void CommandServer::Execute(const wire::Command& cmd, http::Response& res) {
     result.status = "failed";
     result.error = "unknown error";
   }
-  log_.Finish(cmd.id, result);
+  if (result.status == "failed" && cmd.kind == "delete_domain") {
+    // A delete is idempotent (a missing domain is done), so its failure is a passing one (the
+    // hypervisor unreachable, a full disk): its retry must run again, not replay the failure,
+    // or the server (or the domain a down host's reaper waits on) would never go.
+    log_.Abandon(cmd.id);
+  } else {
+    log_.Finish(cmd.id, result);
+  }
   spdlog::info("command id={} kind={} status={} error=\"{}\"", cmd.id, cmd.kind, result.status,
                result.error);
   SendJson(res, result);

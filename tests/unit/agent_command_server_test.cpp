@@ -195,6 +195,24 @@ TEST_F(CommandServerTest, DriverRefusalIsAFailedResultAndIsRemembered) {
   EXPECT_TRUE(Inventory()["domains"].empty());
 }
 
+// A delete's failure is a passing one (a delete of a missing domain is done): the retry of the
+// same id runs again instead of replaying the failure, or the server would never go.
+TEST_F(CommandServerTest, AFailedDeleteRunsAgainWhenRetried) {
+  ASSERT_TRUE(PostCommand(Command("c1", "create_domain", CreateArgs()).dump()));
+  // The sim cannot write its state while its temporary file's name is taken by a directory.
+  const auto blocker = std::filesystem::path(dir_) / "state" / "domains.json.tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(blocker));
+  const std::string del = Command("c2", "delete_domain", {{"uuid", kUuid}}).dump();
+  auto res = PostCommand(del);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(json::parse(res->body)["status"], "failed") << res->body;
+  std::filesystem::remove(blocker);
+  res = PostCommand(del);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(json::parse(res->body)["status"], "done") << res->body;
+  EXPECT_TRUE(Inventory()["domains"].empty());
+}
+
 TEST_F(CommandServerTest, DeleteOfUnknownDomainIsDone) {
   auto res = PostCommand(Command("c1", "delete_domain", {{"uuid", kUuid}}).dump());
   ASSERT_TRUE(res);
