@@ -38,7 +38,7 @@ bool EqualsIgnoreCase(beast::string_view a, const char* b) {
   return a.size() == std::strlen(b) && strncasecmp(a.data(), b, a.size()) == 0;
 }
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public ConnectionSlot {
  public:
   Connection(Server::Impl& server, tcp::socket socket, std::string peer)
       : server_(server),
@@ -46,10 +46,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
         stream_(std::move(socket)),
         peer_(std::move(peer)),
         buffer_(server.options.max_header_bytes + kBodyReadSlackBytes) {}
-  ~Connection() { server_.RemovePeer(peer_); }
+  ~Connection() override { server_.RemovePeer(peer_, slot_id_); }
 
   // The first request's head must arrive within header_timeout of the connect.
-  void Start() { ReadHead(); }
+  void Start() {
+    slot_id_ = server_.AddSlot(weak_from_this());
+    ReadHead();
+  }
+
+  void Evict() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      spdlog::debug("{}: closed a waiting connection peer={} to make room (connection cap)",
+                    self->options_.name, self->peer_);
+      self->Close();
+    });
+  }
 
  private:
   void ReadHead() {
@@ -67,6 +78,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Waits idle_timeout for the first byte of the next request, then header_timeout for its head.
   void AwaitNextRequest() {
+    waiting = true;  // evictable again (ConnectionSlot) until the next head is in
     if (buffer_.size() > 0) return ReadHead();
     stream_.expires_after(options_.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
@@ -78,6 +90,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnHead(beast::error_code ec) {
+    // Chosen for eviction while its head arrived: it is closed (Evict's close is on its way).
+    if (!waiting.exchange(false)) return Close();
     if (ec == bhttp::error::header_limit) {
       return Refuse(431, "Request line and headers exceed " +
                              std::to_string(options_.max_header_bytes) + " bytes");
@@ -238,6 +252,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const ServerOptions& options_;
   beast::tcp_stream stream_;
   const std::string peer_;
+  uint64_t slot_id_ = 0;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;

@@ -25,7 +25,9 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 bool Server::Impl::TryAddPeer(const std::string& peer) {
   std::lock_guard lock(peers_mu);
   auto& count = peers[peer];
-  if (connections >= options.max_connections || count >= options.max_connections_per_peer) {
+  bool room = count < options.max_connections_per_peer &&
+              (connections - evicting < options.max_connections || EvictOldestWaitingLocked());
+  if (!room) {
     if (count == 0) peers.erase(peer);
     return false;
   }
@@ -34,8 +36,28 @@ bool Server::Impl::TryAddPeer(const std::string& peer) {
   return true;
 }
 
-void Server::Impl::RemovePeer(const std::string& peer) {
+bool Server::Impl::EvictOldestWaitingLocked() {
+  for (auto it = slots.begin(); it != slots.end(); ++it) {
+    auto slot = it->second.lock();
+    if (!slot || !slot->waiting.exchange(false)) continue;
+    slots.erase(it);  // chosen once; its close frees the slot it still counts in
+    ++evicting;
+    slot->Evict();
+    return true;
+  }
+  return false;
+}
+
+uint64_t Server::Impl::AddSlot(std::weak_ptr<ConnectionSlot> slot) {
   std::lock_guard lock(peers_mu);
+  const uint64_t id = next_slot_id++;
+  slots.emplace(id, std::move(slot));
+  return id;
+}
+
+void Server::Impl::RemovePeer(const std::string& peer, uint64_t slot_id) {
+  std::lock_guard lock(peers_mu);
+  if (slots.erase(slot_id) == 0 && evicting > 0) --evicting;  // an evicted one is gone
   auto it = peers.find(peer);
   if (it == peers.end()) return;
   --connections;

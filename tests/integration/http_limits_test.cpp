@@ -223,6 +223,45 @@ TEST_F(HttpLimits, OnePeerCannotOpenMoreThanItsShareOfConnections) {
   EXPECT_EQ(r->status, 200);
 }
 
+// The connection cap is shared by API clients and agents: slow clients from a few addresses
+// (each within its per-peer cap) could hold every slot with heads that never end, and every
+// heartbeat's connection would be closed at once (review of issue 10, finding 3). At the cap a
+// new connection takes the slot of the oldest one still waiting for a request.
+TEST(HttpConnectionCap, ConnectionsThatSendNoRequestMakeRoomAtTheCap) {
+  FERRY_REQUIRE_PG(dsn);
+  StackOptions o;
+  o.controller_log_level = "info";
+  o.controller_args = {"--max-connections", "16", "--max-connections-per-peer", "4",
+                       "--header-timeout",  "60"};
+  Stack stack(dsn, o);
+  stack.StartController();
+  stack.StartAgent("sim-1");
+  ASSERT_TRUE(Stack::WaitFor([&] { return stack.HostState("sim-1") == "up"; }, 20s));
+  const int port = PortOf(stack.url());
+  std::vector<std::unique_ptr<RawHttp>> slow;
+  for (int address = 2; address <= 5; ++address) {
+    for (int i = 0; i < 4; ++i) {
+      slow.push_back(std::make_unique<RawHttp>(port, "127.0.0." + std::to_string(address)));
+      ASSERT_TRUE(slow.back()->Send("GET /v2.1/ HTTP/1.1\r\nHost: x\r\n"));  // never ends
+    }
+  }
+  std::this_thread::sleep_for(200ms);
+  HttpClient agent(stack.url(), kAgentToken);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(stack.Admin().Get("/v2.1/servers").status, 200) << "request " << i;
+    EXPECT_EQ(agent
+                  .Post("/agent/v1/migration-progress",
+                        {{"host", "sim-1"}, {"reports", nlohmann::json::array()}})
+                  .status,
+              204)
+        << "agent post " << i;
+  }
+  int closed = 0;
+  for (auto& s : slow) closed += s->ClosedWithin(100ms) ? 1 : 0;
+  EXPECT_GE(closed, 1) << "room was made by closing waiting connections";
+  EXPECT_EQ(stack.HostState("sim-1"), "up");
+}
+
 // The issue's measurement: kept-alive GETs took 44 ms (the delayed-ACK stall of responses
 // written without TCP_NODELAY); fresh connections 1 ms. 10 ms leaves room for a loaded machine.
 TEST_F(HttpLimits, KeptAliveRequestsDoNotWaitForDelayedAcks) {
