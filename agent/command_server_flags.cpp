@@ -18,7 +18,7 @@ void AddCommandServerFlags(CLI::App& app, CommandServerOptions& o) {
       ->capture_default_str()
       ->group(g);
   app.add_option("--max-connections", h.max_connections,
-                 "open connections in all; more are closed at once")
+                 "open connections in all; beyond, the oldest one waiting for a request is closed")
       ->check(CLI::Range(2, 1000000))
       ->capture_default_str()
       ->group(g);

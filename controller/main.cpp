@@ -120,7 +120,7 @@ void AddHttpOptions(CLI::App& app, api::ApiServerOptions& o) {
       ->check(CLI::Range(1024, 1 << 30))->capture_default_str()->group(g);
   app.add_option("--max-header-bytes", o.http.max_header_bytes, "request line and headers together (431 beyond)")
       ->check(CLI::Range(1024, 1 << 20))->capture_default_str()->group(g);
-  app.add_option("--max-connections", o.http.max_connections, "open connections in all; more are closed at once")
+  app.add_option("--max-connections", o.http.max_connections, "open connections in all; beyond, the oldest one waiting for a request is closed")
       ->check(CLI::Range(2, 1000000))->capture_default_str()->group(g);
   app.add_option("--max-connections-per-peer", o.http.max_connections_per_peer, "open connections from one address")
       ->check(CLI::Range(1, 1000000))->capture_default_str()->group(g);

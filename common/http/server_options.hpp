@@ -36,7 +36,8 @@ struct ServerOptions {
   std::chrono::milliseconds linger{500};
 
   // 512 connections: below the default soft limit of 1024 open files, leaving the rest for the
-  // database pool, logs and outgoing connections. Beyond it new connections are closed at once.
+  // database pool, logs and outgoing connections. Beyond it a new connection takes the slot of
+  // the oldest one waiting for a request; with none waiting, the new one is closed at once.
   size_t max_connections = 512;
   // 64 per peer address: an agent keeps 2 (heartbeats, progress), an operator's scripts a few;
   // 64 leaves room for a host running many clients and stops one peer taking all 512.
