@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <future>
 #include <stdexcept>
+#include <vector>
 
 #include "common/http/server_impl.hpp"
 
@@ -23,10 +24,14 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 }  // namespace
 
 bool Server::Impl::TryAddPeer(const std::string& peer) {
+  // Connections looked at for eviction are released after peers_mu: the last reference to one
+  // runs its destructor, which takes peers_mu (RemovePeer).
+  std::vector<std::shared_ptr<ConnectionSlot>> looked_at;
   std::lock_guard lock(peers_mu);
   auto& count = peers[peer];
-  bool room = count < options.max_connections_per_peer &&
-              (connections - evicting < options.max_connections || EvictOldestWaitingLocked());
+  bool room =
+      count < options.max_connections_per_peer &&
+      (connections - evicting < options.max_connections || EvictOldestWaitingLocked(looked_at));
   if (!room) {
     if (count == 0) peers.erase(peer);
     return false;
@@ -36,10 +41,13 @@ bool Server::Impl::TryAddPeer(const std::string& peer) {
   return true;
 }
 
-bool Server::Impl::EvictOldestWaitingLocked() {
+bool Server::Impl::EvictOldestWaitingLocked(
+    std::vector<std::shared_ptr<ConnectionSlot>>& looked_at) {
   for (auto it = slots.begin(); it != slots.end(); ++it) {
     auto slot = it->second.lock();
-    if (!slot || !slot->waiting.exchange(false)) continue;
+    if (!slot) continue;
+    looked_at.push_back(slot);
+    if (!slot->waiting.exchange(false)) continue;
     slots.erase(it);  // chosen once; its close frees the slot it still counts in
     ++evicting;
     slot->Evict();

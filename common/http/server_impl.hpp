@@ -45,7 +45,8 @@ struct Server::Impl {
   // RemovePeer with the same id.
   uint64_t AddSlot(std::weak_ptr<ConnectionSlot> slot);
   void RemovePeer(const std::string& peer, uint64_t slot_id);
-  bool EvictOldestWaitingLocked();  // peers_mu held
+  // peers_mu held; every connection it locks goes to `looked_at`, released after the lock.
+  bool EvictOldestWaitingLocked(std::vector<std::shared_ptr<ConnectionSlot>>& looked_at);
   void Accept();
   void OnAccepted(boost::asio::ip::tcp::socket socket);
   boost::asio::thread_pool& Pool(size_t index) {
