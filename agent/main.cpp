@@ -1,6 +1,5 @@
 // ferry-agent: one per hypervisor host. Wiring only: flags -> driver -> job monitor -> command
 // server -> reporter, then wait for SIGTERM/SIGINT and stop in reverse order.
-#include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
+#include "common/stop_signals.hpp"
 
 namespace {
 
@@ -24,17 +24,6 @@ using namespace ferry::agent;
 
 constexpr int kExitRuntimeError = 1;
 constexpr int kExitBadFlags = 2;  // the usual "usage error" status, as CLI11 and getopt tools use
-
-// Blocked before any thread starts, so every thread inherits the mask and only sigwait() in
-// main sees the signal: shutdown runs as ordinary code, not inside a signal handler.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
 
 ReporterConfig MakeReporterConfig(const AgentOptions& o, const HostPort& listen, int port) {
   ReporterConfig c;
@@ -65,8 +54,8 @@ int Run(const AgentOptions& o, const sigset_t& stop_signals) {
     driver = std::make_unique<sim::SimDriver>(MakeSimConfig(o), sim_clock);
   }
   std::string agent_token = ReadTokenFile(o.controller_token_file);
-  LiveMigrationMonitor monitor(MonitorConfig{o.controller_url, agent_token, o.host},
-                               *driver, ferry::DefaultClock());
+  LiveMigrationMonitor monitor(MonitorConfig{o.controller_url, agent_token, o.host}, *driver,
+                               ferry::DefaultClock());
   monitor.Start();
   CommandServerOptions server_options = o.command_server;
   server_options.lease_epochs_dir = o.state_dir + "/lease-epochs";  // survives restarts
@@ -107,7 +96,7 @@ int Main(int argc, char** argv) {
     std::cerr << "ferry-agent: " << e.what() << "\n";
     return kExitBadFlags;
   }
-  sigset_t stop_signals = BlockStopSignals();
+  sigset_t stop_signals = ferry::BlockStopSignals();
   try {
     return Run(options, stop_signals);
   } catch (const std::exception& e) {

@@ -16,6 +16,25 @@ NovaFaultShape NovaFault(Errc code) {
   return {500, "computeFault"};
 }
 
+const char* NovaFaultName(int status) {
+  switch (status) {
+    case 400: return "badRequest";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "itemNotFound";
+    case 405: return "badMethod";
+    case 406: return "notAcceptable";
+    case 409: return "conflictingRequest";
+    case 413: return "overLimit";
+    case 415: return "badMediaType";
+    case 429: return "overLimit";
+    case 431: return "badRequest";
+    case 501: return "notImplemented";
+    case 503: return "serviceUnavailable";
+    default: return "computeFault";
+  }
+}
+
 namespace {
 
 // The message with every invalid UTF-8 sequence replaced by U+FFFD. Messages may quote a raw

@@ -15,6 +15,9 @@ struct NovaFaultShape {
 };
 
 NovaFaultShape NovaFault(Errc code);
+// Nova's fault name for an HTTP status (nova/api/openstack/wsgi.py Fault._fault_names, where
+// anything else is computeFault); 431, which Nova never answers, reads as badRequest.
+const char* NovaFaultName(int status);
 nlohmann::json NovaFaultBody(Errc code, const std::string& message);
 
 }  // namespace ferry

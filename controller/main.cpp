@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <pthread.h>
-
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -14,6 +12,7 @@
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
+#include "common/stop_signals.hpp"
 #include "common/token_file.hpp"
 #include "common/tokens.hpp"
 #include "common/uuid.hpp"
@@ -54,18 +53,6 @@ struct ServeOptions {
   std::string log_level = "info";
   std::string log_file;
 };
-
-// SIGTERM and SIGINT are blocked in every thread (threads inherit the mask of the one that
-// creates them) and taken by sigwait on a thread of their own, which may then call anything:
-// a signal handler may not stop a server.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
 
 // Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
 // makes this process die like kill -9 right after it commits that live-migration transition.

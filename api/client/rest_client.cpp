@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "common/json_limits.hpp"
+#include "common/nova_fault.hpp"
 
 namespace ferry::client {
 namespace {
@@ -94,38 +95,6 @@ ParsedUrl ParseBaseUrl(const std::string& url) {
   parsed.prefix = path;
   parsed.base = std::string(kHttpScheme) + std::string(authority) + path;
   return parsed;
-}
-
-// Nova's wsgi.Fault._fault_names, so a bare status still reads like a Nova error.
-std::string DefaultFaultName(int status) {
-  switch (status) {
-    case 400:
-      return "badRequest";
-    case 401:
-      return "unauthorized";
-    case 403:
-      return "forbidden";
-    case 404:
-      return "itemNotFound";
-    case 405:
-      return "badMethod";
-    case 406:
-      return "notAcceptable";
-    case 409:
-      return "conflictingRequest";
-    case 413:
-      return "overLimit";
-    case 415:
-      return "badMediaType";
-    case 429:
-      return "overLimit";
-    case 501:
-      return "notImplemented";
-    case 503:
-      return "serviceUnavailable";
-    default:
-      return "computeFault";
-  }
 }
 
 Errc ErrcForStatus(int status) {
@@ -299,7 +268,7 @@ ApiError ApiErrorFrom(const Response& response) {
   if (message.find_first_not_of(" \t\r") == std::string::npos) {
     message = fmt::format("HTTP {} with no error body", response.status);
   }
-  return ApiError(DefaultFaultName(response.status), response.status, message);
+  return ApiError(NovaFaultName(response.status), response.status, message);
 }
 
 const Response& ExpectOk(const Response& response) {
