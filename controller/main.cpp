@@ -55,6 +55,7 @@ struct ServeOptions {
   std::string log_file;
   std::string auth = "token-file";             // who may call the API: token-file or keystone
   auth::KeystoneOptions keystone;              // with --auth keystone
+  auth::TokenCacheOptions keystone_cache;       // its validation cache
   std::string keystone_password_file;
 };
 
@@ -81,6 +82,18 @@ void AddKeystoneOptions(CLI::App& app, ServeOptions& o) {
                  "domain of the service user and of its project")
       ->capture_default_str()
       ->group(g);
+  app.add_option_function<int>(
+         "--keystone-cache-seconds",
+         [&o](int s) { o.keystone_cache.ttl = std::chrono::seconds(s); },
+         "seconds a validated token is trusted without asking Keystone again; a revoked token "
+         "works this long (default 300, keystonemiddleware's token_cache_time; 0: no cache)")
+      ->check(CLI::Range(0, 86400))
+      ->group(g);
+  app.add_option("--keystone-cache-entries", o.keystone_cache.max_entries,
+                 "validated tokens kept at most; the oldest make room")
+      ->check(CLI::Range(0, 10000000))
+      ->capture_default_str()
+      ->group(g);
 }
 
 // The first line, without its line end: a password may hold spaces.
@@ -101,7 +114,7 @@ std::unique_ptr<auth::KeystoneAuthenticator> MakeKeystone(const ServeOptions& o,
   }
   auto options = o.keystone;
   options.service_password = ReadPasswordFile(o.keystone_password_file);
-  return std::make_unique<auth::KeystoneAuthenticator>(std::move(options), clock);
+  return std::make_unique<auth::KeystoneAuthenticator>(std::move(options), o.keystone_cache, clock);
 }
 
 // Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"

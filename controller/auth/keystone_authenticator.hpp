@@ -1,20 +1,23 @@
 #pragma once
-// --auth keystone: callers' tokens are Keystone's, validated by the controller's service user.
+// --auth keystone: callers' tokens are Keystone's, validated by the controller's service user;
+// answers are cached (token_cache.hpp) so a token costs one Keystone call per cache lifetime.
 #include "common/tokens.hpp"
 #include "controller/auth/keystone_client.hpp"
+#include "controller/auth/token_cache.hpp"
 
 namespace ferry::controller::auth {
 
 class KeystoneAuthenticator final : public Authenticator {
  public:
-  KeystoneAuthenticator(KeystoneOptions options, const Clock& clock)
-      : client_(std::move(options), clock) {}
+  KeystoneAuthenticator(KeystoneOptions keystone, TokenCacheOptions cache, const Clock& clock)
+      : client_(std::move(keystone), clock), cache_(cache, clock) {}
 
   std::optional<Principal> Authenticate(const std::string& token) const override;
   std::optional<Known> Peek(const std::string& token) const override;
 
  private:
   KeystoneClient client_;
+  mutable TokenCache cache_;  // filled by Authenticate, which the interface keeps const
 };
 
 }  // namespace ferry::controller::auth
