@@ -1,8 +1,8 @@
 #include "api/client/ferryctl.hpp"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 
 #include "api/client/commands/commands.hpp"
@@ -43,14 +43,26 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
 // Runs the chosen action and turns every failure into one "ERROR ..." line and an exit code.
 int RunAction(const Action& action, const GlobalOptions& g, const Env& env, std::ostream& out,
               std::ostream& err) {
-  const std::optional<std::string> url = g.url ? g.url : env.url;
+  std::optional<std::string> url = g.url ? g.url : env.url;
+  std::string token = g.token.value_or(env.token.value_or(""));
+  if (token.empty() && env.os) {
+    try {
+      KeystoneLogin login = LoginToKeystone(*env.os);
+      token = login.token;
+      if (!url) url = login.compute_url;
+    } catch (const Error& e) {
+      err << "ERROR: " << e.what() << "\n";
+      return kExitFailure;
+    }
+  }
   if (!url) {
-    err << "ERROR: no API endpoint: set FERRY_URL or pass --url\n";
+    err << "ERROR: no API endpoint: set FERRY_URL or pass --url (or OS_* with a compute "
+           "endpoint in Keystone's catalog)\n";
     return kExitUsage;
   }
   ClientOptions options;
   options.url = *url;
-  options.token = g.token.value_or(env.token.value_or(""));
+  options.token = token;
   options.microversion = g.microversion;
   std::optional<RestClient> client;
   try {
@@ -82,7 +94,8 @@ int RunAction(const Action& action, const GlobalOptions& g, const Env& env, std:
 }  // namespace
 
 Env Env::FromProcess() {
-  return Env{GetEnv("FERRY_URL"), GetEnv("FERRY_TOKEN"), isatty(STDOUT_FILENO) == 1};
+  return Env{GetEnv("FERRY_URL"), GetEnv("FERRY_TOKEN"), isatty(STDOUT_FILENO) == 1,
+             KeystoneCredentials::FromProcess()};
 }
 
 int RunFerryctl(int argc, char** argv, std::ostream& out, std::ostream& err, const Env& env) {

@@ -5,6 +5,8 @@
 #include <ostream>
 #include <string>
 
+#include "api/client/keystone_login.hpp"
+
 namespace ferry::client {
 
 // Exit codes: 0 success, 1 the API or the transport failed, 2 the command line was wrong.
@@ -17,6 +19,9 @@ struct Env {
   std::optional<std::string> url;    // FERRY_URL, e.g. http://127.0.0.1:8774
   std::optional<std::string> token;  // FERRY_TOKEN, sent as X-Auth-Token
   bool stdout_is_tty = false;        // progress bars redraw in place only on a terminal
+  // OS_* password auth (an openrc file): used when no token is given; its catalog's compute
+  // endpoint is the URL when none is given either.
+  std::optional<KeystoneCredentials> os = std::nullopt;
   static Env FromProcess();
 };
 
