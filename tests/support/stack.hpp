@@ -24,6 +24,8 @@ struct StackOptions {
   int heartbeat_interval_s = 1;
   std::vector<std::string> controller_args;  // appended to every controller's command line
   std::string controller_log_level = "debug";  // tests read the request log; benches use info
+  // What Admin() and the helpers below send: a Keystone token with --auth keystone.
+  std::string admin_token = kAdminToken;
 };
 
 class Stack {
@@ -56,7 +58,7 @@ class Stack {
   // stopped to model what happens on a hypervisor behind ferry's back.
   std::string AgentStateDir(const std::string& host) const { return dir_ + "/state-" + host; }
 
-  HttpClient Admin() const { return HttpClient(url_, kAdminToken); }
+  HttpClient Admin() const { return HttpClient(url_, options_.admin_token); }
   HttpClient Member() const { return HttpClient(url_, kMemberToken); }
   HttpClient Anonymous() const { return HttpClient(url_, ""); }
   HttpClient AgentApi(const std::string& host) const;  // the agent's command server

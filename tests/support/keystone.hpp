@@ -1,0 +1,51 @@
+#pragma once
+// A real Keystone for tests (deploy/keystone under a temp dir, port 0), and what tests need to
+// do as its admin over its REST API: projects, users, role grants, tokens, revocation.
+#include <string>
+#include <vector>
+
+#include "tests/support/http.hpp"
+
+namespace ferry::testing {
+
+class KeystoneForTest {
+ public:
+  // Starts Keystone and registers compute (URL: a placeholder until SetComputeUrl) with the
+  // service user ferry. problem() says why not when it could not.
+  KeystoneForTest();
+  ~KeystoneForTest();  // deploy/keystone destroy
+  KeystoneForTest(const KeystoneForTest&) = delete;
+  KeystoneForTest& operator=(const KeystoneForTest&) = delete;
+
+  const std::string& problem() const { return problem_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT/v3
+  std::string ServicePasswordFile() const { return dir_ + "/ferry-password"; }
+  std::string AdminPassword() const;
+
+  // Password auth, project-scoped (domain Default); "" when Keystone refuses.
+  std::string IssueToken(const std::string& user, const std::string& password,
+                         const std::string& project) const;
+  std::string CreateProject(const std::string& name) const;  // returns its id
+  std::string CreateUser(const std::string& name, const std::string& password) const;  // id
+  void Grant(const std::string& project_id, const std::string& user_id,
+             const std::string& role) const;
+  int Revoke(const std::string& token) const;  // DELETE /v3/auth/tokens: 204
+  // Points every compute endpoint of the catalog at url (ferry's /v2.1).
+  void SetComputeUrl(const std::string& url) const;
+
+  // Stops and starts the same Keystone (same port, same keys and users).
+  void Stop() const;
+  void Start(int token_lifetime_s = 3600) const;  // rewrites [token] expiration first
+
+ private:
+  HttpClient AsAdmin() const;
+  std::string dir_;
+  std::string url_;
+  std::string problem_;
+};
+
+// Runs argv without a shell; stdout and stderr together. Returns the exit status (-1: signal).
+int RunCommand(const std::vector<std::string>& argv, std::string* output);
+
+}  // namespace ferry::testing
