@@ -143,25 +143,29 @@ void KeystoneForTest::SetComputeUrl(const std::string& url) const {
   std::string service_id = services.body["services"][0]["id"];
   auto endpoints = admin.Get("/v3/endpoints?service_id=" + service_id);
   for (const auto& e : endpoints.body["endpoints"]) {
-    std::string id = e["id"];
     // PATCH is what Keystone takes; HttpClient has none, so the CLI does it.
-    std::string out;
-    std::vector<std::string> argv{"/usr/bin/env",
-                                  "OS_AUTH_URL=" + url_,
-                                  "OS_IDENTITY_API_VERSION=3",
-                                  "OS_USERNAME=admin",
-                                  "OS_PASSWORD=" + AdminPassword(),
-                                  "OS_PROJECT_NAME=admin",
-                                  "OS_USER_DOMAIN_NAME=Default",
-                                  "OS_PROJECT_DOMAIN_NAME=Default",
-                                  "/usr/bin/openstack",
-                                  "endpoint",
-                                  "set",
-                                  "--url",
-                                  url,
-                                  id};
-    if (RunCommand(argv, &out) != 0) throw std::runtime_error("endpoint set: " + out);
+    AdminCli({"endpoint", "set", "--url", url, e["id"].get<std::string>()});
   }
+}
+
+void KeystoneForTest::RevokeServiceUserTokens() const {
+  // Keystone revokes every token of a user whose password is set, even to the same one.
+  AdminCli({"user", "set", "--password", FirstLine(ServicePasswordFile()), "ferry"});
+}
+
+void KeystoneForTest::AdminCli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{"/usr/bin/env",
+                                "OS_AUTH_URL=" + url_,
+                                "OS_IDENTITY_API_VERSION=3",
+                                "OS_USERNAME=admin",
+                                "OS_PASSWORD=" + AdminPassword(),
+                                "OS_PROJECT_NAME=admin",
+                                "OS_USER_DOMAIN_NAME=Default",
+                                "OS_PROJECT_DOMAIN_NAME=Default",
+                                "/usr/bin/openstack"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out;
+  if (RunCommand(argv, &out) != 0) throw std::runtime_error("openstack " + args[0] + ": " + out);
 }
 
 void KeystoneForTest::Stop() const {

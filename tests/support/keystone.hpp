@@ -33,6 +33,8 @@ class KeystoneForTest {
   int Revoke(const std::string& token) const;  // DELETE /v3/auth/tokens: 204
   // Points every compute endpoint of the catalog at url (ferry's /v2.1).
   void SetComputeUrl(const std::string& url) const;
+  // Every token of the service user ferry stops working (the controller's own included).
+  void RevokeServiceUserTokens() const;
 
   // Stops and starts the same Keystone (same port, same keys and users).
   void Stop() const;
@@ -40,6 +42,7 @@ class KeystoneForTest {
 
  private:
   HttpClient AsAdmin() const;
+  void AdminCli(const std::vector<std::string>& args) const;  // openstack ... as the admin
   std::string dir_;
   std::string url_;
   std::string problem_;
