@@ -96,25 +96,10 @@ void AddKeystoneOptions(CLI::App& app, ServeOptions& o) {
       ->group(g);
 }
 
-// The first line, without its line end: a password may hold spaces.
-std::string ReadPasswordFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) throw std::runtime_error("cannot read password file " + path);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-  if (line.empty()) throw std::runtime_error("password file " + path + " holds no password");
-  return line;
-}
-
-// The authenticator of API callers: the token file, or Keystone.
+// The authenticator of API callers with --auth keystone; none with the token file.
 std::unique_ptr<auth::KeystoneAuthenticator> MakeKeystone(const ServeOptions& o, const Clock& clock) {
   if (o.auth != "keystone") return nullptr;
-  if (o.keystone.url.empty() || o.keystone_password_file.empty()) {
-    throw std::runtime_error("--auth keystone needs --keystone-url and --keystone-service-password-file");
-  }
-  auto options = o.keystone;
-  options.service_password = ReadPasswordFile(o.keystone_password_file);
-  return std::make_unique<auth::KeystoneAuthenticator>(std::move(options), o.keystone_cache, clock);
+  return auth::KeystoneAuthenticator::FromFlags(o.keystone, o.keystone_password_file, o.keystone_cache, clock);
 }
 
 // Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
