@@ -53,6 +53,12 @@ struct Request {
   std::string request_id;
   std::string base_url;                          // scheme://host:port, for links
   std::optional<std::string> idempotency_key;    // Idempotency-Key header: a retry is not new
+  // Whether views add ferry's own fields (migration phase and progress, a hypervisor's
+  // simulation flag, a server's storage kind) to Nova's: the request header
+  // `X-Ferry-Extensions: true` asks for them (ferryctl sends it), and /v2.1/ferry/... resources
+  // always have them. Without it a Nova resource answers exactly Nova's body, whose published
+  // schemas allow no other field.
+  bool ferry_extensions = false;
 
   std::optional<std::string> Query(const std::string& key) const;
   bool IsAdmin() const { return principal.role == Role::kAdmin; }
