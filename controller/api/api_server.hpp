@@ -142,7 +142,8 @@ void RegisterVersionRoutes(ApiServer& api);
 void RegisterHypervisorRoutes(ApiServer& api, Deps& deps);
 void RegisterServiceRoutes(ApiServer& api, Deps& deps);
 void RegisterAggregateRoutes(ApiServer& api, Deps& deps);
-void RegisterFlavorRoutes(ApiServer& api, Deps& deps);
+void RegisterFlavorRoutes(ApiServer& api, Deps& deps);  // with its extra specs' routes
+void RegisterFlavorExtraSpecRoutes(ApiServer& api, Deps& deps);
 void RegisterServerRoutes(ApiServer& api, Deps& deps);
 void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
 void RegisterAgentRoutes(ApiServer& api, Deps& deps);
@@ -151,6 +152,7 @@ void RegisterInstanceActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps);
 void RegisterServerGroupRoutes(ApiServer& api, Deps& deps);
+void RegisterAvailabilityZoneRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -166,6 +168,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterServerActionRoutes(api, deps);
   RegisterServerMigrationRoutes(api, deps);
   RegisterServerGroupRoutes(api, deps);
+  RegisterAvailabilityZoneRoutes(api, deps);
 }
 
 }  // namespace ferry::controller::api

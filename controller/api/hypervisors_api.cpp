@@ -129,8 +129,8 @@ Response List(Deps& deps, Request& req, bool detail) {
   return {200, body};
 }
 
-Response Show(Deps& deps, Request& req) {
-  const std::string& id = req.params[0];
+// The filter finding hypervisor `id`: an integer before 2.53, the node uuid from 2.53.
+store::HostFilter ByHypervisorId(const Request& req, const std::string& id) {
   store::HostFilter f;
   if (req.mv.AtLeast(53)) {
     if (!IsUuid(id)) throw Error(Errc::kBadRequest, "Invalid uuid " + id);
@@ -140,6 +140,12 @@ Response Show(Deps& deps, Request& req) {
   } else {
     throw Error(Errc::kNotFound, "Hypervisor with ID " + id + " could not be found.");
   }
+  return f;
+}
+
+Response Show(Deps& deps, Request& req) {
+  const std::string& id = req.params[0];
+  const store::HostFilter f = ByHypervisorId(req, id);
   bool with_servers = false;
   for (const auto& [key, value] : req.query) {
     if (key == "with_servers" && req.mv.AtLeast(53)) {
@@ -194,6 +200,24 @@ Response Statistics(Deps& deps, Request& req) {
   return {200, {{"hypervisor_statistics", stats}}};
 }
 
+// GET /os-hypervisors/{id}/uptime (2.1-2.87; 2.88 moved uptime into the detail). Nova asks
+// the host's driver for the text of `uptime`; ferry's agents do not report it, so the answer is
+// null, as Nova's own 2.88 detail answers for a host whose uptime it cannot get.
+Response Uptime(Deps& deps, Request& req) {
+  if (req.mv.AtLeast(88)) throw Error(Errc::kNotFound, "The resource could not be found.");
+  const store::HostFilter f = ByHypervisorId(req, req.params[0]);
+  json view;
+  deps.db.Transact([&](store::Tx& tx) {
+    auto host = store::FindHost(tx, f);
+    if (!host) {
+      throw Error(Errc::kNotFound, "Hypervisor with ID " + req.params[0] + " could not be found.");
+    }
+    view = View(req, *host, false, nullptr);
+  });
+  view["uptime"] = nullptr;
+  return {200, {{"hypervisor", view}}};
+}
+
 // GET /os-hypervisors/{pattern}/search and .../servers (2.1-2.52; from 2.53 the list's
 // hypervisor_hostname_pattern and with_servers replace them, and these paths are 404s).
 Response Search(Deps& deps, Request& req, bool with_servers) {
@@ -224,6 +248,8 @@ void RegisterHypervisorRoutes(ApiServer& api, Deps& deps) {
   // Before the show route, which would take "statistics" for an id.
   api.Route("GET", "/v2\\.1/os-hypervisors/statistics", Access::kAdmin,
             [&deps](Request& req) { return Statistics(deps, req); });
+  api.Route("GET", "/v2\\.1/os-hypervisors/([^/]+)/uptime", Access::kAdmin,
+            [&deps](Request& req) { return Uptime(deps, req); });
   api.Route("GET", "/v2\\.1/os-hypervisors/([^/]+)/search", Access::kAdmin,
             [&deps](Request& req) { return Search(deps, req, false); });
   api.Route("GET", "/v2\\.1/os-hypervisors/([^/]+)/servers", Access::kAdmin,

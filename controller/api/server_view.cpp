@@ -47,6 +47,15 @@ json LaunchedAt(const std::optional<TimePoint>& t) {
   return text;
 }
 
+// A fault as stored (its "created" in FormatNovaTime) with "created" as Nova's isotime.
+json FaultView(json fault) {
+  auto created = fault.find("created");
+  if (created != fault.end() && created->is_string() && created->get<std::string>().size() >= 19) {
+    *created = created->get<std::string>().substr(0, 19) + "Z";
+  }
+  return fault;
+}
+
 // Nova's _progress_statuses: the statuses whose body carries "progress".
 bool ShowsProgress(const std::string& status) {
   return status == "ACTIVE" || status == "BUILD" || status == "REBUILD" || status == "RESIZE" ||
@@ -161,7 +170,7 @@ json ServerDetail(const Request& req, const store::Server& s) {
   if (req.mv.AtLeast(63)) v["trusted_image_certificates"] = nullptr;
   // 2.90 shows the hostname to everyone (admins have it above).
   if (req.mv.AtLeast(90) && !admin) v["OS-EXT-SRV-ATTR:hostname"] = s.name;
-  if (s.fault && (s.vm_state == "error")) v["fault"] = *s.fault;
+  if (s.fault && (s.vm_state == "error")) v["fault"] = FaultView(*s.fault);
   return v;
 }
 

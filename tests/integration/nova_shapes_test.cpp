@@ -1,6 +1,6 @@
 // Nova resources answer Nova's bodies, key for key, and accept what Nova accepts: aggregate
-// create's short body, flavors created with numeric ids (as Tempest creates them), and
-// GET /os-hypervisors/statistics until 2.88.
+// create's short body, flavors created with numeric ids (as Tempest creates them),
+// GET /os-hypervisors/statistics until 2.88, and os-availability-zone.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -110,6 +110,63 @@ TEST_F(NovaShapes, FlavorCreateTakesANumericIdAndStoresItAsText) {
   EXPECT_EQ(admin.Get("/v2.1/flavors/2.5").status, 200);
 }
 
+TEST_F(NovaShapes, FlavorExtraSpecsAreSetShownUpdatedAndDeleted) {
+  auto admin = Admin("2.61");
+  ASSERT_EQ(
+      admin
+          .Post("/v2.1/flavors",
+                {{"flavor",
+                  {{"name", "specs"}, {"id", "sp"}, {"ram", 512}, {"vcpus", 1}, {"disk", 1}}}})
+          .status,
+      200);
+  const std::string path = "/v2.1/flavors/sp/os-extra_specs";
+  json specs = {{"extra_specs", {{"hw:cpu_policy", "shared"}, {"quota:cpu_shares", 2048}}}};
+  auto created = admin.Post(path, specs);
+  ASSERT_EQ(created.status, 200) << created.raw;
+  EXPECT_EQ(created.body, specs) << "the body as sent";
+  // Numbers are kept as text; the flavor's view carries them from 2.61.
+  const json stored = {{"hw:cpu_policy", "shared"}, {"quota:cpu_shares", "2048"}};
+  EXPECT_EQ(stack_->Member().Get(path).body, (json{{"extra_specs", stored}}));
+  EXPECT_EQ(admin.Get("/v2.1/flavors/sp").body["flavor"]["extra_specs"], stored);
+  EXPECT_EQ(admin.Get(path + "/hw:cpu_policy").body, (json{{"hw:cpu_policy", "shared"}}));
+
+  auto updated = admin.Put(path + "/hw:cpu_policy", {{"hw:cpu_policy", "dedicated"}});
+  ASSERT_EQ(updated.status, 200) << updated.raw;
+  EXPECT_EQ(updated.body, (json{{"hw:cpu_policy", "dedicated"}}));
+  EXPECT_EQ(admin.Put(path + "/hw:cpu_policy", {{"other", "x"}}).status, 400);
+  EXPECT_EQ(admin.Post(path, {{"extra_specs", {{"bad/key", "x"}}}}).status, 400);
+  EXPECT_EQ(admin.Post(path, {{"extra_specs", {{"k", json::array()}}}}).status, 400);
+  EXPECT_EQ(stack_->Member().Post(path, specs).status, 403);
+
+  EXPECT_EQ(admin.Delete(path + "/hw:cpu_policy").status, 202);
+  auto missing = admin.Get(path + "/hw:cpu_policy");
+  EXPECT_EQ(missing.status, 404) << missing.raw;
+  EXPECT_EQ(missing.body["itemNotFound"]["message"],
+            "Flavor sp has no extra specs with key hw:cpu_policy.");
+  EXPECT_EQ(admin.Delete(path + "/hw:cpu_policy").status, 404);
+  EXPECT_EQ(admin.Get(path).body["extra_specs"], (json{{"quota:cpu_shares", "2048"}}));
+}
+
+TEST_F(NovaShapes, FlavorDescriptionIsUpdatedFrom255) {
+  auto admin = Admin("2.55");
+  ASSERT_EQ(
+      admin
+          .Post("/v2.1/flavors",
+                {{"flavor",
+                  {{"name", "described"}, {"id", "d1"}, {"ram", 512}, {"vcpus", 1}, {"disk", 1}}}})
+          .status,
+      200);
+  auto r = admin.Put("/v2.1/flavors/d1", {{"flavor", {{"description", "for tests"}}}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["flavor"]["description"], "for tests");
+  EXPECT_EQ(r.body["flavor"]["ram"], 512);
+  EXPECT_EQ(admin.Get("/v2.1/flavors/d1").body["flavor"]["description"], "for tests");
+  EXPECT_EQ(admin.Put("/v2.1/flavors/d1", {{"flavor", {{"name", "x"}}}}).status, 400);
+  EXPECT_EQ(admin.Put("/v2.1/flavors/nope", {{"flavor", {{"description", nullptr}}}}).status, 404);
+  EXPECT_EQ(Admin("2.54").Put("/v2.1/flavors/d1", {{"flavor", {{"description", "x"}}}}).status,
+            404);
+}
+
 TEST_F(NovaShapes, HypervisorStatisticsSumEnabledHostsUntil287) {
   auto r = Admin("2.87").Get("/v2.1/os-hypervisors/statistics");
   ASSERT_EQ(r.status, 200) << r.raw;
@@ -126,6 +183,26 @@ TEST_F(NovaShapes, HypervisorStatisticsSumEnabledHostsUntil287) {
   }
   EXPECT_EQ(Keys(r.body), std::set<std::string>{"hypervisor_statistics"});
 
+  // Before 2.53: search and servers by name pattern, and uptime (null: agents report none).
+  const std::string id =
+      Admin("2.1").Get("/v2.1/os-hypervisors").body["hypervisors"][0]["id"].dump();
+  auto uptime = Admin("2.1").Get("/v2.1/os-hypervisors/" + id + "/uptime");
+  ASSERT_EQ(uptime.status, 200) << uptime.raw;
+  EXPECT_EQ(Keys(uptime.body["hypervisor"]),
+            (std::set<std::string>{"id", "hypervisor_hostname", "state", "status", "uptime"}));
+  EXPECT_TRUE(uptime.body["hypervisor"]["uptime"].is_null());
+  EXPECT_EQ(Admin("2.88").Get("/v2.1/os-hypervisors/" + id + "/uptime").status, 404);
+  auto search = Admin("2.1").Get("/v2.1/os-hypervisors/sim/search");
+  ASSERT_EQ(search.status, 200) << search.raw;
+  EXPECT_EQ(Keys(search.body["hypervisors"][0]),
+            (std::set<std::string>{"id", "hypervisor_hostname", "state", "status"}));
+  EXPECT_EQ(Admin("2.1").Get("/v2.1/os-hypervisors/nothing-like-it/search").status, 404);
+  auto servers = Admin("2.1").Get("/v2.1/os-hypervisors/sim/servers");
+  ASSERT_EQ(servers.status, 200) << servers.raw;
+  EXPECT_FALSE(servers.body["hypervisors"][0].contains("servers"))
+      << "none run: no key before 2.75";
+  EXPECT_EQ(Admin("2.53").Get("/v2.1/os-hypervisors/sim/search").status, 404);
+
   // A disabled host's service is left out, as Nova's compute_node_statistics does.
   ASSERT_EQ(Admin("2.1")
                 .Put("/v2.1/os-services/disable", {{"host", "sim-1"}, {"binary", "nova-compute"}})
@@ -139,6 +216,36 @@ TEST_F(NovaShapes, HypervisorStatisticsSumEnabledHostsUntil287) {
   EXPECT_EQ(gone.status, 404) << gone.raw;
   EXPECT_EQ(gone.body["itemNotFound"]["code"], 404);
   EXPECT_EQ(stack_->Member().Get("/v2.1/os-hypervisors/statistics").status, 403);
+}
+
+TEST_F(NovaShapes, AvailabilityZonesListTheHostsZonesAndTheirServices) {
+  auto list = stack_->Member().Get("/v2.1/os-availability-zone");
+  ASSERT_EQ(list.status, 200) << list.raw;
+  EXPECT_EQ(
+      list.body,
+      (json{{"availabilityZoneInfo",
+             {{{"zoneName", "nova"}, {"zoneState", {{"available", true}}}, {"hosts", nullptr}}}}}));
+  auto detail = Admin("2.1").Get("/v2.1/os-availability-zone/detail");
+  ASSERT_EQ(detail.status, 200) << detail.raw;
+  const json& zone = detail.body["availabilityZoneInfo"][0];
+  EXPECT_EQ(zone["zoneName"], "nova");
+  const json& service = zone["hosts"]["sim-1"]["nova-compute"];
+  EXPECT_EQ(Keys(service), (std::set<std::string>{"available", "active", "updated_at"}))
+      << detail.raw;
+  EXPECT_EQ(service["available"], true);
+  EXPECT_EQ(service["active"], true);
+  EXPECT_TRUE(service["updated_at"].is_string());
+  EXPECT_EQ(stack_->Member().Get("/v2.1/os-availability-zone/detail").status, 403);
+
+  // A zone whose every host is disabled is listed as unavailable, without hosts.
+  ASSERT_EQ(Admin("2.1")
+                .Put("/v2.1/os-services/disable", {{"host", "sim-1"}, {"binary", "nova-compute"}})
+                .status,
+            200);
+  auto disabled = Admin("2.1").Get("/v2.1/os-availability-zone/detail");
+  EXPECT_EQ(
+      disabled.body["availabilityZoneInfo"][0],
+      (json{{"zoneName", "nova"}, {"zoneState", {{"available", false}}}, {"hosts", nullptr}}));
 }
 
 }  // namespace

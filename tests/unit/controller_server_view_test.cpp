@@ -154,6 +154,8 @@ TEST(ServerDetail, ShowsStatusAndFaultOnlyForErroredServers) {
   EXPECT_EQ(v["status"], "ERROR");
   ASSERT_TRUE(v.contains("fault"));
   EXPECT_EQ(v["fault"]["message"], "No valid host was found.");
+  s.fault = nlohmann::json{{"code", 500}, {"message", "m"}, {"created", "2026-01-01T00:00:03.000000"}};
+  EXPECT_EQ(ServerDetail(AdminRequest(1), s)["fault"]["created"], "2026-01-01T00:00:03Z");
   s.vm_state = "active";
   EXPECT_FALSE(ServerDetail(AdminRequest(1), s).contains("fault"));
 }
