@@ -42,7 +42,9 @@ json View(const Request& req, const store::Host& h, bool detail, const json* ser
       v["current_workload"] = 0;
       v["running_vms"] = h.running_vms;
       v["disk_available_least"] = h.local_gb - h.local_gb_used;
-      v["cpu_info"] = req.mv.AtLeast(28) ? h.cpu_info : json(h.cpu_info.dump());
+      // 2.28: an object ({} when the host reported none); before, its JSON text.
+      const json cpu_info = h.cpu_info.is_object() ? h.cpu_info : json::object();
+      v["cpu_info"] = req.mv.AtLeast(28) ? cpu_info : json(cpu_info.dump());
     } else {
       v["uptime"] = nullptr;
     }
@@ -110,15 +112,14 @@ Response List(Deps& deps, Request& req, bool detail) {
       start = static_cast<size_t>(it - hosts.begin()) + 1;
     }
     for (size_t i = start; i < hosts.size(); ++i) {
-      if (p.limit && static_cast<int64_t>(list.size()) >= *p.limit) {
-        more = true;
-        break;
-      }
+      if (p.limit && static_cast<int64_t>(list.size()) >= *p.limit) break;
       json servers;
       if (p.with_servers) servers = ServersOn(tx, hosts[i].name);
       list.push_back(View(req, hosts[i], detail, p.with_servers ? &servers : nullptr));
       last_id = req.mv.AtLeast(53) ? hosts[i].node_uuid : std::to_string(hosts[i].id);
     }
+    // Nova's _get_collection_links: a next link whenever the page is full, more or not.
+    more = p.limit && *p.limit > 0 && static_cast<int64_t>(list.size()) == *p.limit;
   });
   json body = {{"hypervisors", list}};
   if (more) {

@@ -218,6 +218,40 @@ TEST_F(NovaShapes, HypervisorStatisticsSumEnabledHostsUntil287) {
   EXPECT_EQ(stack_->Member().Get("/v2.1/os-hypervisors/statistics").status, 403);
 }
 
+TEST_F(NovaShapes, HypervisorCpuInfoAndPagingFollowTheMicroversion) {
+  auto at1 = Admin("2.1").Get("/v2.1/os-hypervisors/detail").body["hypervisors"][0];
+  EXPECT_TRUE(at1["cpu_info"].is_string()) << at1.dump();
+  auto at28 = Admin("2.28").Get("/v2.1/os-hypervisors/detail").body["hypervisors"][0];
+  EXPECT_TRUE(at28["cpu_info"].is_object()) << at28.dump();
+  // 2.33: a full page links to the next one (Nova links whenever the page is full).
+  auto page = Admin("2.33").Get("/v2.1/os-hypervisors?limit=1");
+  ASSERT_EQ(page.status, 200) << page.raw;
+  ASSERT_EQ(page.body["hypervisors"].size(), 1u);
+  const std::string marker = page.body["hypervisors"][0]["id"].dump();
+  ASSERT_EQ(page.body["hypervisors_links"].size(), 1u) << page.raw;
+  EXPECT_EQ(page.body["hypervisors_links"][0]["rel"], "next");
+  const std::string href = page.body["hypervisors_links"][0]["href"];
+  EXPECT_NE(href.find("/v2.1/os-hypervisors?limit=1&marker=" + marker), std::string::npos) << href;
+  auto next = Admin("2.33").Get("/v2.1/os-hypervisors?limit=1&marker=" + marker);
+  EXPECT_EQ(next.body, (json{{"hypervisors", json::array()}})) << next.raw;
+}
+
+TEST_F(NovaShapes, AdminsSeeTheServersHostStatusFrom216) {
+  stack_->EnsureFlavor();
+  const std::string id = stack_->CreateServer("hs");
+  ASSERT_EQ(stack_->WaitServerSettled(id)["status"], "ACTIVE");
+  const std::string path = "/v2.1/servers/" + id;
+  EXPECT_EQ(Admin("2.16").Get(path).body["server"]["host_status"], "UP");
+  EXPECT_FALSE(Admin("2.15").Get(path).body["server"].contains("host_status"));
+  EXPECT_EQ(Admin("2.16").Get("/v2.1/servers/detail").body["servers"][0]["host_status"], "UP");
+  EXPECT_FALSE(Admin("2.16").Get("/v2.1/servers").body["servers"][0].contains("host_status"));
+  ASSERT_EQ(Admin("2.1")
+                .Put("/v2.1/os-services/disable", {{"host", "sim-1"}, {"binary", "nova-compute"}})
+                .status,
+            200);
+  EXPECT_EQ(Admin("2.16").Get(path).body["server"]["host_status"], "MAINTENANCE");
+}
+
 TEST_F(NovaShapes, AvailabilityZonesListTheHostsZonesAndTheirServices) {
   auto list = stack_->Member().Get("/v2.1/os-availability-zone");
   ASSERT_EQ(list.status, 200) << list.raw;
