@@ -2,6 +2,8 @@
 // for admins. Extra specs: flavor_extra_specs_api.cpp.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
@@ -36,11 +38,18 @@ json View(const Request& req, const store::Flavor& f, bool detail) {
   return v;
 }
 
+// A private flavor is seen by admins and by the projects it is shared with (os-flavor-access).
+bool Visible(store::Tx& tx, const Request& req, const store::Flavor& f) {
+  if (f.is_public || req.IsAdmin()) return true;
+  const auto projects = store::ListFlavorProjects(tx, f.flavorid);
+  return std::find(projects.begin(), projects.end(), req.principal.name) != projects.end();
+}
+
 Response List(Deps& deps, Request& req, bool detail) {
   json list = json::array();
   deps.db.Transact([&](store::Tx& tx) {
     for (const auto& f : store::ListFlavors(tx)) {
-      if (!f.is_public && !req.IsAdmin()) continue;
+      if (!Visible(tx, req, f)) continue;
       list.push_back(View(req, f, detail));
     }
   });
@@ -79,6 +88,7 @@ Response Update(Deps& deps, Request& req) {
 
 void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
   RegisterFlavorExtraSpecRoutes(api, deps);
+  RegisterFlavorAccessRoutes(api, deps);
   api.Route("GET", "/v2\\.1/flavors", Access::kUser,
             [&deps](Request& req) { return List(deps, req, false); });
   api.Route("GET", "/v2\\.1/flavors/detail", Access::kUser,
@@ -89,7 +99,7 @@ void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
     json view;
     deps.db.Transact([&](store::Tx& tx) {
       auto f = store::FindFlavor(tx, req.params[0]);
-      if (!f || (!f->is_public && !req.IsAdmin())) {
+      if (!f || !Visible(tx, req, *f)) {
         throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
       }
       view = View(req, *f, true);
