@@ -2,11 +2,10 @@
 // for admins. Extra specs: flavor_extra_specs_api.cpp.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/flavor_visibility.hpp"
 #include "controller/api/request_bodies.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
@@ -38,18 +37,11 @@ json View(const Request& req, const store::Flavor& f, bool detail) {
   return v;
 }
 
-// A private flavor is seen by admins and by the projects it is shared with (os-flavor-access).
-bool Visible(store::Tx& tx, const Request& req, const store::Flavor& f) {
-  if (f.is_public || req.IsAdmin()) return true;
-  const auto projects = store::ListFlavorProjects(tx, f.flavorid);
-  return std::find(projects.begin(), projects.end(), req.principal.name) != projects.end();
-}
-
 Response List(Deps& deps, Request& req, bool detail) {
   json list = json::array();
   deps.db.Transact([&](store::Tx& tx) {
     for (const auto& f : store::ListFlavors(tx)) {
-      if (!Visible(tx, req, f)) continue;
+      if (!FlavorVisible(tx, req, f)) continue;
       list.push_back(View(req, f, detail));
     }
   });
@@ -99,7 +91,7 @@ void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
     json view;
     deps.db.Transact([&](store::Tx& tx) {
       auto f = store::FindFlavor(tx, req.params[0]);
-      if (!f || !Visible(tx, req, *f)) {
+      if (!f || !FlavorVisible(tx, req, *f)) {
         throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
       }
       view = View(req, *f, true);

@@ -183,6 +183,8 @@ TEST_F(NovaShapes, PrivateFlavorsAreSharedWithProjectsThroughFlavorAccess) {
                 .status,
             200);
   EXPECT_EQ(member.Get("/v2.1/flavors/priv").status, 404);
+  const json server = {{"server", {{"name", "on-private"}, {"flavorRef", "priv"}}}};
+  EXPECT_EQ(member.Post("/v2.1/servers", server).status, 400) << "not shared yet";
   const std::string access = "/v2.1/flavors/priv/os-flavor-access";
   EXPECT_EQ(admin.Get(access).body, (json{{"flavor_access", json::array()}}));
 
@@ -196,6 +198,9 @@ TEST_F(NovaShapes, PrivateFlavorsAreSharedWithProjectsThroughFlavorAccess) {
       admin.Post("/v2.1/flavors/priv/action", {{"addTenantAccess", {{"tenant", "alice"}}}});
   EXPECT_EQ(again.status, 409) << again.raw;
   EXPECT_EQ(member.Get("/v2.1/flavors/priv").status, 200) << "shared with alice's project";
+  EXPECT_EQ(member.Get("/v2.1/flavors/priv/os-extra_specs").status, 200);
+  auto created = member.Post("/v2.1/servers", server);
+  EXPECT_EQ(created.status, 202) << created.raw;
   const auto flavors = member.Get("/v2.1/flavors");
   bool listed = false;
   for (const auto& f : flavors.body["flavors"]) listed |= f["id"] == "priv";
