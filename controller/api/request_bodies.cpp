@@ -292,41 +292,6 @@ store::ServerGroup ParseServerGroupCreate(const Request& req) {
   return g;
 }
 
-store::Flavor ParseFlavorCreate(const Request& req) {
-  const json& body = RequireMember(req.body, "flavor");
-  if (req.mv.AtLeast(55)) {
-    RejectUnknownKeys(body, {"name", "id", "ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral",
-                             "swap", "rxtx_factor", "os-flavor-access:is_public", "description"});
-  } else {
-    RejectUnknownKeys(body, {"name", "id", "ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral",
-                             "swap", "rxtx_factor", "os-flavor-access:is_public"});
-  }
-  store::Flavor f;
-  f.name = RequireName(body, "name");
-  auto id = OptionalString(body, "id", 255);
-  f.flavorid = id ? *id : NewUuid();
-  if (f.flavorid.empty() || f.flavorid.find_first_of("/ ?#") != std::string::npos) {
-    throw Error(Errc::kBadRequest,
-                "Invalid input for field/attribute id. Ids may not contain '/', ' ', '?' or '#'.");
-  }
-  constexpr int64_t kDbIntMax = 2147483647;  // Nova's limits: db.MAX_INT
-  f.memory_mb = RequireInt(body, "ram", 1, kDbIntMax);
-  f.vcpus = static_cast<int>(RequireInt(body, "vcpus", 1, kDbIntMax));
-  f.root_gb = RequireInt(body, "disk", 0, kDbIntMax);
-  f.ephemeral_gb = OptionalInt(body, "OS-FLV-EXT-DATA:ephemeral", 0, kDbIntMax).value_or(0);
-  f.swap_mb = OptionalInt(body, "swap", 0, kDbIntMax).value_or(0);
-  if (body.contains("rxtx_factor")) {
-    if (!body["rxtx_factor"].is_number() || body["rxtx_factor"].get<double>() <= 0) {
-      throw Error(Errc::kBadRequest,
-                  "Invalid input for field/attribute rxtx_factor. It must be a positive number.");
-    }
-    f.rxtx_factor = body["rxtx_factor"].get<double>();
-  }
-  f.is_public = OptionalBool(body, "os-flavor-access:is_public").value_or(true);
-  f.description = OptionalString(body, "description", 65535);
-  return f;
-}
-
 std::optional<std::string> ValidZone(const std::optional<std::string>& az) {
   if (az && (az->empty() || az->find(':') != std::string::npos)) {
     throw Error(Errc::kBadRequest,

@@ -5,6 +5,7 @@
 #include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/flavor_visibility.hpp"
 #include "controller/api/request_bodies.hpp"
 #include "controller/api/server_view.hpp"
 #include "controller/api/validation.hpp"
@@ -12,6 +13,7 @@
 #include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::api {
@@ -28,6 +30,21 @@ store::Server LoadVisible(store::Tx& tx, const Request& req, const std::string& 
     throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
   }
   return *s;
+}
+
+// 2.16: an admin sees the state of the server's host, as Nova's get_instance_host_status
+// derives it from the host's compute service; "" when the server has no host.
+bool ShowsHostStatus(const Request& req) { return req.IsAdmin() && req.mv.AtLeast(16); }
+
+std::string HostStatus(const std::vector<store::Host>& hosts, const store::Server& s) {
+  if (!s.host) return "";
+  for (const auto& h : hosts) {
+    if (h.name != *s.host) continue;
+    if (h.forced_down) return "DOWN";
+    if (h.disabled) return "MAINTENANCE";
+    return h.state == "up" ? "UP" : "UNKNOWN";
+  }
+  return "";
 }
 
 Response List(Deps& deps, Request& req, bool detail) {
@@ -57,8 +74,11 @@ Response List(Deps& deps, Request& req, bool detail) {
     if (f.marker && (!IsUuid(*f.marker) || !store::ServerExists(tx, *f.marker))) {
       throw Error(Errc::kBadRequest, "marker [" + *f.marker + "] not found");
     }
+    const bool host_status = detail && ShowsHostStatus(req);
+    const auto hosts = host_status ? store::ListHosts(tx) : std::vector<store::Host>{};
     for (const auto& s : store::ListServers(tx, f)) {
       list.push_back(detail ? ServerDetail(req, s) : ServerSummary(req, s));
+      if (host_status) list.back()["host_status"] = HostStatus(hosts, s);
       last = s.uuid;
     }
   });
@@ -82,7 +102,8 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
   const std::optional<std::string>& forced = parsed.forced_host;
   deps.db.Transact([&](store::Tx& tx) {
     auto flavor = store::FindFlavor(tx, FlavorIdFromRef(flavor_ref));
-    if (!flavor || (!flavor->is_public && !req.IsAdmin())) throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
+    if (!flavor || !FlavorVisible(tx, req, *flavor))
+      throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
     out.flavor = *flavor;
     auto hosts = store::ListHosts(tx);
     if (forced && std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) { return h.name == *forced; })) {
@@ -118,7 +139,16 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
   api.Route("POST", "/v2\\.1/servers", Access::kUser, [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
-    deps.db.Transact([&](store::Tx& tx) { view = ServerDetail(req, LoadVisible(tx, req, req.params[0])); });
+    deps.db.Transact([&](store::Tx& tx) {
+      const store::Server s = LoadVisible(tx, req, req.params[0]);
+      view = ServerDetail(req, s);
+      if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
+      // 2.71: the show (not the detail list) names the server's group, at most one.
+      if (req.mv.AtLeast(71)) {
+        auto group = store::FindServerGroupOfServer(tx, req.params[0]);
+        view["server_groups"] = group ? json::array({group->uuid}) : json::array();
+      }
+    });
     return Response{200, {{"server", view}}};
   });
   api.Route("DELETE", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
