@@ -18,6 +18,7 @@
 #include "common/uuid.hpp"
 #include "controller/agent_client/agent_client.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/auth/keystone_authenticator.hpp"
 #include "controller/conductor/host_liveness.hpp"
 #include "controller/conductor/host_registry.hpp"
 #include "controller/conductor/host_snapshot.hpp"
@@ -52,7 +53,56 @@ struct ServeOptions {
   live_migration::EngineOptions live;          // live migration: limits, leases, policy defaults
   std::string log_level = "info";
   std::string log_file;
+  std::string auth = "token-file";             // who may call the API: token-file or keystone
+  auth::KeystoneOptions keystone;              // with --auth keystone
+  std::string keystone_password_file;
 };
+
+void AddKeystoneOptions(CLI::App& app, ServeOptions& o) {
+  const std::string g = "Keystone (--auth keystone)";
+  app.add_option("--auth", o.auth,
+                 "who may call the API: token-file (--tokens) or keystone (Keystone's tokens; "
+                 "agents still use --tokens)")
+      ->check(CLI::IsMember({"token-file", "keystone"}))
+      ->capture_default_str();
+  app.add_option("--keystone-url", o.keystone.url, "Keystone's v3 root, e.g. http://127.0.0.1:5000/v3")
+      ->group(g);
+  app.add_option("--keystone-service-user", o.keystone.service_user,
+                 "the user the controller validates tokens as (needs Keystone's service role)")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--keystone-service-password-file", o.keystone_password_file,
+                 "file whose first line is that user's password")
+      ->group(g);
+  app.add_option("--keystone-service-project", o.keystone.service_project)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--keystone-service-domain", o.keystone.service_domain,
+                 "domain of the service user and of its project")
+      ->capture_default_str()
+      ->group(g);
+}
+
+// The first line, without its line end: a password may hold spaces.
+std::string ReadPasswordFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw std::runtime_error("cannot read password file " + path);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.empty()) throw std::runtime_error("password file " + path + " holds no password");
+  return line;
+}
+
+// The authenticator of API callers: the token file, or Keystone.
+std::unique_ptr<auth::KeystoneAuthenticator> MakeKeystone(const ServeOptions& o, const Clock& clock) {
+  if (o.auth != "keystone") return nullptr;
+  if (o.keystone.url.empty() || o.keystone_password_file.empty()) {
+    throw std::runtime_error("--auth keystone needs --keystone-url and --keystone-service-password-file");
+  }
+  auto options = o.keystone;
+  options.service_password = ReadPasswordFile(o.keystone_password_file);
+  return std::make_unique<auth::KeystoneAuthenticator>(std::move(options), clock);
+}
 
 // Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
 // makes this process die like kill -9 right after it commits that live-migration transition.
@@ -225,7 +275,9 @@ int Serve(const ServeOptions& o) {
   live_migration::Service live_service(live_ctx, engine);
   live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
   api::Deps deps{db, clock, registry, lifecycle, std::chrono::seconds(o.service_down_time_s), live_service, progress};
-  api::ApiServer server(tokens, o.http);
+  auto keystone = MakeKeystone(o, clock);
+  const Authenticator& users = keystone ? static_cast<const Authenticator&>(*keystone) : tokens;
+  api::ApiServer server(users, tokens, o.http);
   api::RegisterAllRoutes(server, deps);
 
   int port = server.Bind(o.listen.substr(0, colon), std::stoi(port_text));
@@ -256,8 +308,8 @@ int Serve(const ServeOptions& o) {
     spdlog::info("controller got signal={}", signal);
     server.Stop();
   });
-  spdlog::info("controller listening address={}:{} service_down_time={}s", o.listen.substr(0, colon), port,
-               o.service_down_time_s);
+  spdlog::info("controller listening address={}:{} service_down_time={}s auth={}", o.listen.substr(0, colon), port,
+               o.service_down_time_s, o.auth);
   server.Serve();
   signal_waiter.join();  // Serve returns only after Stop(), which only signal_waiter calls
   spdlog::info("controller stopping");
@@ -323,6 +375,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   AddHttpOptions(*serve, o.http);
+  AddKeystoneOptions(*serve, o);
   AddDatabaseOptions(*serve, o.db);
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   AddLiveMigrationOptions(*serve, o.live);

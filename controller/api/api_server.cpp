@@ -31,7 +31,9 @@ bool HasBody(const http::Request& head) {
   return length && *length != "0";
 }
 
-bool Allowed(Access access, Role role) {
+bool ReadOnly(const std::string& method) { return method == "GET" || method == "HEAD"; }
+
+bool Allowed(Access access, Role role, const std::string& method) {
   switch (access) {
     case Access::kPublic:
       return true;
@@ -39,8 +41,9 @@ bool Allowed(Access access, Role role) {
       return role == Role::kAgent;
     case Access::kAdmin:
       return role == Role::kAdmin;
-    case Access::kUser:
-      return role == Role::kAdmin || role == Role::kMember;
+    case Access::kUser:  // Nova's reader role may look but not change (its policy defaults)
+      return role == Role::kAdmin || role == Role::kMember ||
+             (role == Role::kReader && ReadOnly(method));
   }
   return false;
 }
@@ -97,13 +100,20 @@ ApiServer::ApiServer(const TokenTable& tokens, int threads)
     : ApiServer(tokens, WithApiThreads(threads)) {}
 
 ApiServer::ApiServer(const TokenTable& tokens, ApiServerOptions options)
-    : tokens_(tokens), options_(std::move(options)) {
+    : ApiServer(tokens, tokens, std::move(options)) {}
+
+ApiServer::ApiServer(const Authenticator& users, const TokenTable& agents, ApiServerOptions options)
+    : users_(users), agents_(agents), options_(std::move(options)) {
   http_ = std::make_unique<http::Server>(
       WithPools(options_), [this](const http::Request& head) { return Admit(head); },
       [this](http::Request& req, http::Response& res) { Dispatch(req, res); });
 }
 
 ApiServer::~ApiServer() = default;
+
+const Authenticator& ApiServer::AuthenticatorFor(Access access) const {
+  return access == Access::kAgent ? static_cast<const Authenticator&>(agents_) : users_;
+}
 
 void ApiServer::Route(const std::string& method, const std::string& pattern, Access access,
                       Handler h, Body body) {
@@ -161,15 +171,20 @@ http::Admission ApiServer::Admit(const http::Request& head) const {
     admission.body_limit = options_.body_bytes;
     return admission;
   }
-  // The token is checked here, before the body is read: a peer without one never gets a body
-  // buffered. Dispatch checks it again (same table, same answer) for the principal.
+  // The token is checked here, before the body is read, when memory knows the answer (the
+  // token file; Keystone's cache): a peer with a bad token never gets a body buffered. Tokens
+  // only Keystone can judge wait for Dispatch, on a worker thread, as this io thread must not
+  // block; their bodies are read first (bounded by body_limit).
   auto token = head.Header("X-Auth-Token");
-  auto principal = token ? tokens_.Find(*token) : std::nullopt;
   std::optional<Error> refusal;
-  if (!principal) {
+  if (!token) {
     refusal.emplace(Errc::kUnauthorized, "The request you have made requires authentication.");
-  } else if (!Allowed(route->access, principal->role)) {
-    refusal.emplace(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
+  } else if (auto known = AuthenticatorFor(route->access).Peek(*token)) {
+    if (!known->principal) {
+      refusal.emplace(Errc::kUnauthorized, "The request you have made requires authentication.");
+    } else if (!Allowed(route->access, known->principal->role, head.method)) {
+      refusal.emplace(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
+    }
   }
   if (!refusal) return admission;
   http::Response res;
@@ -205,10 +220,11 @@ void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
     for (size_t i = 1; i < m.size(); ++i) req.params.push_back(m[i].str());
     if (route->access != Access::kPublic) {
       auto token = hreq.Header("X-Auth-Token");
-      auto principal = token ? tokens_.Find(*token) : std::nullopt;
+      // Throws Error(kUnavailable) when Keystone cannot be asked: 503, the token not accepted.
+      auto principal = token ? AuthenticatorFor(route->access).Authenticate(*token) : std::nullopt;
       if (!principal)
         throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
-      if (!Allowed(route->access, principal->role)) {
+      if (!Allowed(route->access, principal->role, req.method)) {
         throw Error(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
       }
       req.principal = *principal;

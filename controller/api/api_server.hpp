@@ -48,7 +48,7 @@ struct Request {
   std::multimap<std::string, std::string> query;
   nlohmann::json body;                           // null when the request had none
   std::string_view raw_body;                     // the body as sent (valid during the handler)
-  Principal principal{Role::kMember, ""};
+  Principal principal{Role::kNone, ""};
   Microversion mv;
   std::string request_id;
   std::string base_url;                          // scheme://host:port, for links
@@ -95,8 +95,12 @@ struct ApiServerOptions {
 
 class ApiServer {
  public:
+  // Token file for everyone (--auth token-file).
   ApiServer(const TokenTable& tokens, int threads);
   ApiServer(const TokenTable& tokens, ApiServerOptions options);
+  // users: who may call the Nova and ferry routes (Keystone with --auth keystone); agents:
+  // who may call /agent/v1, always the token file.
+  ApiServer(const Authenticator& users, const TokenTable& agents, ApiServerOptions options);
   ~ApiServer();
 
   // Body::kRaw: the handler parses req.raw_body itself (req.body stays null), for hot agent
@@ -124,8 +128,10 @@ class ApiServer {
   // Before the body: the worker pool, the body limit, and a 401/403 for a bad token.
   http::Admission Admit(const http::Request& head) const;
   void Dispatch(http::Request& hreq, http::Response& hres);
+  const Authenticator& AuthenticatorFor(Access access) const;
 
-  const TokenTable& tokens_;
+  const Authenticator& users_;
+  const TokenTable& agents_;
   const ApiServerOptions options_;
   std::vector<RouteEntry> routes_;
   std::unique_ptr<http::Server> http_;

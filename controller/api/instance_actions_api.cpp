@@ -91,12 +91,12 @@ void CheckInstanceVisible(store::Tx& tx, const Request& req, const std::string& 
   const Error not_found(Errc::kNotFound, "Instance " + uuid + " could not be found.");
   if (!IsUuid(uuid)) throw not_found;
   if (auto s = store::FindServer(tx, uuid)) {
-    if (!req.IsAdmin() && s->project_id != req.principal.name) throw not_found;
+    if (!req.IsAdmin() && s->project_id != req.principal.project_id) throw not_found;
     return;
   }
   if (!req.mv.AtLeast(21)) throw not_found;
   auto migrated = store::FindMigratedInstance(tx, uuid);
-  if (!migrated || (!req.IsAdmin() && migrated->project_id != req.principal.name)) throw not_found;
+  if (!migrated || (!req.IsAdmin() && migrated->project_id != req.principal.project_id)) throw not_found;
 }
 
 std::optional<TimePoint> TimeParam(const Request& req, const char* key) {

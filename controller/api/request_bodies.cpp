@@ -248,8 +248,8 @@ live_migration::LiveMigrateRequest ParseMigrateLive(const Request& req, const st
     throw Error(Errc::kBadRequest, "Can't force to a non-provided destination");
   r.synchronous_prechecks = !req.mv.AtLeast(34);
   r.admin = req.IsAdmin();
-  r.user_id = req.principal.name;
-  r.project_id = req.principal.name;
+  r.user_id = req.principal.user_id;
+  r.project_id = req.principal.project_id;
   r.request_id = req.request_id;
   r.idempotency_key = req.idempotency_key;
   return r;

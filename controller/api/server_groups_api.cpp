@@ -36,14 +36,14 @@ json View(const Request& req, const store::ServerGroup& g) {
 store::ServerGroup LoadVisible(store::Tx& tx, const Request& req, const std::string& id) {
   std::optional<store::ServerGroup> g;
   if (IsUuid(id)) g = store::FindServerGroup(tx, id);
-  if (!g || (!req.IsAdmin() && g->project_id != req.principal.name)) {
+  if (!g || (!req.IsAdmin() && g->project_id != req.principal.project_id)) {
     throw Error(Errc::kNotFound, "Instance group " + id + " could not be found.");
   }
   return *g;
 }
 
 Response List(Deps& deps, Request& req) {
-  std::optional<std::string> project = req.principal.name;
+  std::optional<std::string> project = req.principal.project_id;
   if (auto all = req.Query("all_projects"); all && ParseBoolParam("all_projects", *all)) {
     if (req.IsAdmin()) project.reset();  // Nova ignores it for non-admins
   }
@@ -65,8 +65,8 @@ Response List(Deps& deps, Request& req) {
 Response Create(Deps& deps, Request& req) {
   auto g = ParseServerGroupCreate(req);
   g.uuid = NewUuid();
-  g.user_id = req.principal.name;
-  g.project_id = req.principal.name;
+  g.user_id = req.principal.user_id;
+  g.project_id = req.principal.project_id;
   g.created_at = deps.clock.Now();
   deps.db.Transact([&](store::Tx& tx) { g = store::InsertServerGroup(tx, g); });
   return {200, {{"server_group", View(req, g)}}};

@@ -24,7 +24,7 @@ constexpr int64_t kMaxLimit = 1000;  // Nova's [api] max_limit default
 store::Server LoadVisible(store::Tx& tx, const Request& req, const std::string& uuid) {
   std::optional<store::Server> s;
   if (IsUuid(uuid)) s = store::FindServer(tx, uuid);
-  if (!s || (!req.IsAdmin() && s->project_id != req.principal.name)) {
+  if (!s || (!req.IsAdmin() && s->project_id != req.principal.project_id)) {
     throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
   }
   return *s;
@@ -43,7 +43,7 @@ Response List(Deps& deps, Request& req, bool detail) {
       if (auto project = req.Query("project_id")) f.project_id = *project;
     }
   } else {
-    f.project_id = req.principal.name;
+    f.project_id = req.principal.project_id;
   }
   if (auto status = req.Query("status")) {
     auto sf = FilterForStatus(*status);
@@ -94,8 +94,8 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       throw Error(Errc::kBadRequest, "The requested availability zone is not available");
     }
   });
-  out.user_id = req.principal.name;
-  out.project_id = req.principal.name;
+  out.user_id = req.principal.user_id;
+  out.project_id = req.principal.project_id;
   return out;
 }
 

@@ -55,7 +55,7 @@ Response Adopt(Deps& deps, Request& req) {
     if (!f) throw Error(Errc::kBadRequest, "Flavor " + ref + " could not be found.");
     flavor = *f;
   });
-  auto server = deps.servers.Adopt(uuid, flavor, req.principal.name, req.principal.name);
+  auto server = deps.servers.Adopt(uuid, flavor, req.principal.user_id, req.principal.project_id);
   return {202, {{"server", ServerDetail(req, server)}}};
 }
 
