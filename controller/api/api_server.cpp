@@ -221,6 +221,9 @@ void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
   req.idempotency_key = hreq.Header("Idempotency-Key");
   req.ferry_extensions = WantsFerryExtensions(hreq);
   hres.SetHeader("x-openstack-request-id", req.request_id);
+  // Nova answers the same id under its older name as well; Tempest's instance action tests
+  // read x-compute-request-id to find a server's create action.
+  hres.SetHeader("x-compute-request-id", req.request_id);
   const bool nova_api = req.path.rfind("/v2.1", 0) == 0;
   try {
     bool path_known = false;

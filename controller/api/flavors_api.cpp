@@ -37,15 +37,81 @@ json View(const Request& req, const store::Flavor& f, bool detail) {
   return v;
 }
 
-Response List(Deps& deps, Request& req, bool detail) {
-  json list = json::array();
-  deps.db.Transact([&](store::Tx& tx) {
-    for (const auto& f : store::ListFlavors(tx)) {
-      if (!FlavorVisible(tx, req, f)) continue;
-      list.push_back(View(req, f, detail));
+constexpr int64_t kMaxLimit = 1000;  // Nova's [api] max_limit default
+
+// GET /flavors?minRam=&minDisk=&limit=&marker= as Nova reads them.
+struct FlavorQuery {
+  int64_t min_ram_mb = 0;
+  int64_t min_disk_gb = 0;
+  int64_t limit = kMaxLimit;
+  std::optional<std::string> marker;
+  // Nova: an admin sees public flavors unless is_public says otherwise ("false": private only,
+  // "none": all); everyone else sees the public ones and those shared with their project.
+  std::optional<bool> is_public = true;
+};
+
+// Nova: "Invalid minRam filter [x]" for anything but a non-negative integer.
+int64_t MinFilter(const Request& req, const char* name) {
+  auto value = req.Query(name);
+  if (!value) return 0;
+  if (value->empty() || value->size() > 18 ||
+      value->find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(Errc::kBadRequest, std::string("Invalid ") + name + " filter [" + *value + "]");
+  }
+  return std::stoll(*value);
+}
+
+FlavorQuery ParseFlavorQuery(const Request& req) {
+  FlavorQuery q;
+  q.min_ram_mb = MinFilter(req, "minRam");
+  q.min_disk_gb = MinFilter(req, "minDisk");
+  if (auto limit = req.Query("limit")) q.limit = std::min(ParseLimitParam(*limit), kMaxLimit);
+  q.marker = req.Query("marker");
+  if (auto is_public = req.Query("is_public"); is_public && req.IsAdmin()) {
+    if (*is_public == "none" || *is_public == "None") {
+      q.is_public.reset();
+    } else {
+      q.is_public = ParseBoolParam("is_public", *is_public);
     }
-  });
-  return {200, {{"flavors", list}}};
+  }
+  return q;
+}
+
+// The visible flavors that pass the filters, after the marker (in the store's order), at most
+// limit of them. An unknown marker is Nova's 400.
+std::vector<store::Flavor> Page(store::Tx& tx, const Request& req, const FlavorQuery& q) {
+  std::vector<store::Flavor> out;
+  bool after_marker = !q.marker;
+  for (const auto& f : store::ListFlavors(tx)) {
+    if (req.IsAdmin() ? q.is_public && f.is_public != *q.is_public : !FlavorVisible(tx, req, f)) {
+      continue;
+    }
+    if (!after_marker) {
+      after_marker = f.flavorid == *q.marker;
+      continue;
+    }
+    if (f.memory_mb < q.min_ram_mb || f.root_gb < q.min_disk_gb) continue;
+    if (static_cast<int64_t>(out.size()) == q.limit) break;
+    out.push_back(f);
+  }
+  if (!after_marker) throw Error(Errc::kBadRequest, "marker [" + *q.marker + "] not found");
+  return out;
+}
+
+Response List(Deps& deps, Request& req, bool detail) {
+  const FlavorQuery q = ParseFlavorQuery(req);
+  std::vector<store::Flavor> page;
+  deps.db.Transact([&](store::Tx& tx) { page = Page(tx, req, q); });
+  json list = json::array();
+  for (const auto& f : page) list.push_back(View(req, f, detail));
+  json body = {{"flavors", list}};
+  if (req.Query("limit") && static_cast<int64_t>(page.size()) == q.limit && !page.empty()) {
+    body["flavors_links"] = {
+        {{"rel", "next"},
+         {"href", req.base_url + req.path + "?limit=" + std::to_string(q.limit) +
+                      "&marker=" + page.back().flavorid}}};
+  }
+  return {200, body};
 }
 
 Response Create(Deps& deps, Request& req) {

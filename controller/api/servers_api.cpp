@@ -56,7 +56,9 @@ Response List(Deps& deps, Request& req, bool detail) {
   // Nova ignores admin-only filters from other users rather than failing.
   if (req.IsAdmin()) {
     f.host = req.Query("host");
-    if (auto all = req.Query("all_tenants"); !all || !ParseBoolParam("all_tenants", *all)) {
+    // Nova: all_tenants given without a value (?all_tenants=) means true.
+    auto all = req.Query("all_tenants");
+    if (!all || (!all->empty() && !ParseBoolParam("all_tenants", *all))) {
       if (auto project = req.Query("project_id")) f.project_id = *project;
     }
   } else {
