@@ -86,7 +86,11 @@ json ServerDetail(const Request& req, const store::Server& s) {
               {"links", {{{"href", req.base_url + "/flavors/" + s.flavorid}, {"rel", "bookmark"}}}}};
   }
   json volumes = json::array();
-  for (const auto& v : s.volumes) volumes.push_back({{"id", v.value("id", "")}, {"delete_on_termination", false}});
+  for (const auto& v : s.volumes) {
+    json attached = {{"id", v.value("id", "")}};
+    if (req.mv.AtLeast(3)) attached["delete_on_termination"] = false;  // Nova shows it from 2.3
+    volumes.push_back(attached);
+  }
   const bool admin = req.IsAdmin();
   json v = {{"id", s.uuid},
             {"name", s.name},
