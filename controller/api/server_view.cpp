@@ -131,6 +131,8 @@ json ServerDetail(const Request& req, const store::Server& s) {
   if (req.mv.AtLeast(73)) v["locked_reason"] = s.locked_reason ? json(*s.locked_reason) : json(nullptr);
   if (req.mv.AtLeast(19)) v["description"] = nullptr;
   if (req.mv.AtLeast(26)) v["tags"] = json::array();
+  // Nova: null when the server was not booted with trusted certificates (ferry takes none).
+  if (req.mv.AtLeast(63)) v["trusted_image_certificates"] = nullptr;
   if (s.fault && (s.vm_state == "error")) v["fault"] = *s.fault;
   return v;
 }

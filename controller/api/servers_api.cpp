@@ -12,6 +12,7 @@
 #include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::api {
@@ -118,7 +119,14 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
   api.Route("POST", "/v2\\.1/servers", Access::kUser, [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
-    deps.db.Transact([&](store::Tx& tx) { view = ServerDetail(req, LoadVisible(tx, req, req.params[0])); });
+    deps.db.Transact([&](store::Tx& tx) {
+      view = ServerDetail(req, LoadVisible(tx, req, req.params[0]));
+      // From 2.71 the show (not the list) names the server's group, at most one, as Nova does.
+      if (req.mv.AtLeast(71)) {
+        auto group = store::FindServerGroupOfServer(tx, req.params[0]);
+        view["server_groups"] = group ? json::array({group->uuid}) : json::array();
+      }
+    });
     return Response{200, {{"server", view}}};
   });
   api.Route("DELETE", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
