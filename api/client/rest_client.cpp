@@ -171,6 +171,9 @@ struct RestClient::Impl {
         // (and ferry's own tests of them) still read.
         {"OpenStack-API-Version", "compute " + options.microversion},
         {"X-OpenStack-Nova-API-Version", options.microversion},
+        // ferry's own fields (migration phase and progress, ...) beside Nova's: ferryctl's
+        // tables and progress bar read them; without this header the server omits them.
+        {"X-Ferry-Extensions", "true"},
     };
     if (!options.token.empty()) headers.emplace("X-Auth-Token", options.token);
     return headers;

@@ -72,6 +72,10 @@ Response Create(Deps& deps, Request& req) {
   const auto& az = body.availability_zone;
   json view;
   deps.db.Transact([&](store::Tx& tx) { view = View(req, store::CreateAggregate(tx, name, az, deps.clock.Now())); });
+  // Nova's create answers without hosts and metadata (its controller deletes both keys from
+  // the view "to maintain the same API result as before"); every other answer has them.
+  view.erase("hosts");
+  view.erase("metadata");
   spdlog::info("aggregate created name={} zone={}", name, az.value_or("-"));
   return {200, {{"aggregate", view}}};
 }

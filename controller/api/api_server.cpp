@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 
 #include "common/errors.hpp"
@@ -23,6 +24,19 @@ constexpr size_t kApiPool = 0;
 constexpr size_t kAgentPool = 1;
 
 bool IsAgentPath(const std::string& path) { return path.rfind("/agent/", 0) == 0; }
+
+// Request header `X-Ferry-Extensions: true` (any case of "true"; any other value or none means
+// no): Nova resources add ferry's own fields to Nova's body (Request::ferry_extensions). ferry's
+// own resources under /v2.1/ferry/ always carry them.
+bool WantsFerryExtensions(const http::Request& hreq) {
+  if (hreq.path.rfind("/v2.1/ferry/", 0) == 0) return true;
+  auto value = hreq.Header("X-Ferry-Extensions");
+  if (!value || value->size() != 4) return false;
+  std::string lower;
+  for (char c : *value)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return lower == "true";
+}
 
 // Whether a body follows the head: chunked, or a Content-Length other than 0.
 bool HasBody(const http::Request& head) {
@@ -190,6 +204,7 @@ void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
   req.query = std::move(hreq.query);
   req.base_url = "http://" + hreq.Header("Host").value_or("");
   req.idempotency_key = hreq.Header("Idempotency-Key");
+  req.ferry_extensions = WantsFerryExtensions(hreq);
   hres.SetHeader("x-openstack-request-id", req.request_id);
   const bool nova_api = req.path.rfind("/v2.1", 0) == 0;
   try {

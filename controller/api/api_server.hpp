@@ -53,6 +53,12 @@ struct Request {
   std::string request_id;
   std::string base_url;                          // scheme://host:port, for links
   std::optional<std::string> idempotency_key;    // Idempotency-Key header: a retry is not new
+  // Whether views add ferry's own fields (migration phase and progress, a hypervisor's
+  // simulation flag, a server's storage kind) to Nova's: the request header
+  // `X-Ferry-Extensions: true` asks for them (ferryctl sends it), and /v2.1/ferry/... resources
+  // always have them. Without it a Nova resource answers exactly Nova's body, whose published
+  // schemas allow no other field.
+  bool ferry_extensions = false;
 
   std::optional<std::string> Query(const std::string& key) const;
   bool IsAdmin() const { return principal.role == Role::kAdmin; }
@@ -136,7 +142,8 @@ void RegisterVersionRoutes(ApiServer& api);
 void RegisterHypervisorRoutes(ApiServer& api, Deps& deps);
 void RegisterServiceRoutes(ApiServer& api, Deps& deps);
 void RegisterAggregateRoutes(ApiServer& api, Deps& deps);
-void RegisterFlavorRoutes(ApiServer& api, Deps& deps);
+void RegisterFlavorRoutes(ApiServer& api, Deps& deps);  // with its extra specs' routes
+void RegisterFlavorExtraSpecRoutes(ApiServer& api, Deps& deps);
 void RegisterServerRoutes(ApiServer& api, Deps& deps);
 void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
 void RegisterAgentRoutes(ApiServer& api, Deps& deps);
@@ -145,6 +152,7 @@ void RegisterInstanceActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps);
 void RegisterServerGroupRoutes(ApiServer& api, Deps& deps);
+void RegisterAvailabilityZoneRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -160,6 +168,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterServerActionRoutes(api, deps);
   RegisterServerMigrationRoutes(api, deps);
   RegisterServerGroupRoutes(api, deps);
+  RegisterAvailabilityZoneRoutes(api, deps);
 }
 
 }  // namespace ferry::controller::api

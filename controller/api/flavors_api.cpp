@@ -1,4 +1,5 @@
-// flavors: list, detail, show for every user; create and delete for admins.
+// flavors: list, detail, show for every user; create, update (2.55: description) and delete
+// for admins. Extra specs: flavor_extra_specs_api.cpp.
 #include <spdlog/spdlog.h>
 
 #include "common/errors.hpp"
@@ -54,9 +55,30 @@ Response Create(Deps& deps, Request& req) {
   return {200, {{"flavor", view}}};
 }
 
+// PUT /flavors/{id} (2.55): only the description changes; the answer is the whole flavor.
+Response Update(Deps& deps, Request& req) {
+  if (!req.mv.AtLeast(55)) throw Error(Errc::kNotFound, "The resource could not be found.");
+  const json& body = RequireMember(req.body, "flavor");
+  RejectUnknownKeys(body, {"description"});
+  if (!body.contains("description")) {
+    throw Error(Errc::kBadRequest, "'description' is a required property");
+  }
+  // 65535: Nova's _flavor_description maxLength (a TEXT column).
+  auto description = OptionalString(body, "description", 65535);
+  json view;
+  deps.db.Transact([&](store::Tx& tx) {
+    if (!store::SetFlavorDescription(tx, req.params[0], description)) {
+      throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
+    }
+    view = View(req, *store::FindFlavor(tx, req.params[0]), true);
+  });
+  return {200, {{"flavor", view}}};
+}
+
 }  // namespace
 
 void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
+  RegisterFlavorExtraSpecRoutes(api, deps);
   api.Route("GET", "/v2\\.1/flavors", Access::kUser,
             [&deps](Request& req) { return List(deps, req, false); });
   api.Route("GET", "/v2\\.1/flavors/detail", Access::kUser,
@@ -74,18 +96,8 @@ void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
     });
     return Response{200, {{"flavor", view}}};
   });
-  // openstackclient reads every flavor's extra specs when listing flavors.
-  api.Route("GET", "/v2\\.1/flavors/([^/]+)/os-extra_specs", Access::kUser, [&deps](Request& req) {
-    json specs;
-    deps.db.Transact([&](store::Tx& tx) {
-      auto f = store::FindFlavor(tx, req.params[0]);
-      if (!f || (!f->is_public && !req.IsAdmin())) {
-        throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
-      }
-      specs = f->extra_specs;
-    });
-    return Response{200, {{"extra_specs", specs}}};
-  });
+  api.Route("PUT", "/v2\\.1/flavors/([^/]+)", Access::kAdmin,
+            [&deps](Request& req) { return Update(deps, req); });
   api.Route("DELETE", "/v2\\.1/flavors/([^/]+)", Access::kAdmin, [&deps](Request& req) {
     bool deleted = false;
     deps.db.Transact([&](store::Tx& tx) { deleted = store::DeleteFlavor(tx, req.params[0]); });

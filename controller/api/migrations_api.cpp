@@ -1,8 +1,8 @@
 // GET /v2.1/os-migrations (admin; members get the policy's 403 after the query schema's 400):
 // every move's record, as Nova's migrations controller serves
 // it: filters, from 2.59 paging newest first with `migrations_links`, 2.66 changes-before,
-// 2.80 user_id / project_id; plus ferry's additive fields phase, attempt, error and
-// progress_percent.
+// 2.80 user_id / project_id; plus, with X-Ferry-Extensions: true, ferry's fields phase,
+// attempt, error and progress_percent.
 #include <algorithm>
 #include <cctype>
 #include <limits>
@@ -57,12 +57,13 @@ json MigrationView(const Request& req, const store::Migration& m) {
             {"old_instance_type_id", OptJson(m.old_instance_type_id)},
             {"new_instance_type_id", OptJson(m.new_instance_type_id)},
             {"created_at", FormatNovaTime(m.created_at)},
-            {"updated_at", m.updated_at ? json(FormatNovaTime(*m.updated_at)) : json(nullptr)},
-            // ferry's additive fields
-            {"phase", OptJson(m.phase)},
-            {"attempt", m.attempt},
-            {"error", OptJson(m.error_reason)},
-            {"progress_percent", ProgressPercent(m)}};
+            {"updated_at", m.updated_at ? json(FormatNovaTime(*m.updated_at)) : json(nullptr)}};
+  if (req.ferry_extensions) {
+    o["phase"] = OptJson(m.phase);
+    o["attempt"] = m.attempt;
+    o["error"] = OptJson(m.error_reason);
+    o["progress_percent"] = ProgressPercent(m);
+  }
   if (req.mv.AtLeast(23)) {
     o["migration_type"] = m.migration_type;
     // Only an in-progress live migration has a server-migrations resource to point at.

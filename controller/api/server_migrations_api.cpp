@@ -1,8 +1,9 @@
 // /v2.1/servers/{id}/migrations (admin; a member learns 404 for an unknown server, then the
 // policy's 403, in Nova's order): the in-progress live migrations of a server, with
-// Nova's fields (2.23; 2.59 uuid; 2.80 user_id, project_id) plus ferry's additive ones: phase,
-// progress_percent, transfer_rate_bps, dirty_rate_bps, eta_seconds, attempt, queue_position,
-// error. force_complete (2.22) and abort (2.24; queued and preparing too from 2.65).
+// Nova's fields (2.23; 2.59 uuid; 2.80 user_id, project_id) plus, with X-Ferry-Extensions:
+// true, ferry's: phase, progress_percent, transfer_rate_bps, dirty_rate_bps, eta_seconds,
+// attempt, queue_position, error. force_complete (2.22) and abort (2.24; queued and preparing too
+// from 2.65).
 #include <algorithm>
 #include <string>
 
@@ -52,17 +53,18 @@ json View(const Request& req, const store::LiveMigration& m, const std::map<std:
             {"disk_processed_bytes", Opt(m.disk_processed)},
             {"disk_remaining_bytes", Opt(m.disk_remaining)},
             {"created_at", FormatNovaTime(m.created_at)},
-            {"updated_at", m.updated_at ? json(FormatNovaTime(*m.updated_at)) : json(nullptr)},
-            // ferry's additive fields
-            {"phase", Opt(m.phase)},
-            {"progress_percent", ProgressPercent(m)},
-            {"transfer_rate_bps", Opt(m.transfer_rate_bps)},
-            {"dirty_rate_bps", Opt(m.dirty_rate_bps)},
-            {"eta_seconds", Opt(m.eta_seconds)},
-            {"attempt", m.attempt},
-            {"queue_position", nullptr},
-            {"error", Opt(m.error_reason)}};
-  if (auto it = queue.find(m.uuid); it != queue.end()) o["queue_position"] = it->second;
+            {"updated_at", m.updated_at ? json(FormatNovaTime(*m.updated_at)) : json(nullptr)}};
+  if (req.ferry_extensions) {
+    o["phase"] = Opt(m.phase);
+    o["progress_percent"] = ProgressPercent(m);
+    o["transfer_rate_bps"] = Opt(m.transfer_rate_bps);
+    o["dirty_rate_bps"] = Opt(m.dirty_rate_bps);
+    o["eta_seconds"] = Opt(m.eta_seconds);
+    o["attempt"] = m.attempt;
+    auto it = queue.find(m.uuid);
+    o["queue_position"] = it == queue.end() ? json(nullptr) : json(it->second);
+    o["error"] = Opt(m.error_reason);
+  }
   if (req.mv.AtLeast(59)) o["uuid"] = m.uuid;
   if (req.mv.AtLeast(80)) {
     o["user_id"] = Opt(m.user_id);

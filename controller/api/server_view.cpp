@@ -34,7 +34,49 @@ json Links(const Request& req, const std::string& uuid) {
           {{"href", req.base_url + "/servers/" + uuid}, {"rel", "bookmark"}}};
 }
 
-json OptTime(const std::optional<TimePoint>& t) { return t ? json(FormatNovaTime(*t)) : json(nullptr); }
+// created / updated: utils.isotime, "2026-01-01T00:00:00Z" (seconds, UTC).
+std::string IsoTime(TimePoint t) { return FormatNovaTime(t).substr(0, 19) + "Z"; }
+
+// OS-SRV-USG:launched_at: Python's str() of a naive datetime, "2026-01-01 00:00:00.123456"
+// (without the fraction when it is zero).
+json LaunchedAt(const std::optional<TimePoint>& t) {
+  if (!t) return nullptr;
+  std::string text = FormatNovaTime(*t);
+  text[10] = ' ';
+  if (text.size() > 20 && text.substr(20) == "000000") text.resize(19);
+  return text;
+}
+
+// A fault as stored (its "created" in FormatNovaTime) with "created" as Nova's isotime.
+json FaultView(json fault) {
+  auto created = fault.find("created");
+  if (created != fault.end() && created->is_string() && created->get<std::string>().size() >= 19) {
+    *created = created->get<std::string>().substr(0, 19) + "Z";
+  }
+  return fault;
+}
+
+// Nova's _progress_statuses: the statuses whose body carries "progress".
+bool ShowsProgress(const std::string& status) {
+  return status == "ACTIVE" || status == "BUILD" || status == "REBUILD" || status == "RESIZE" ||
+         status == "VERIFY_RESIZE" || status == "MIGRATING";
+}
+
+// The attributes an admin sees from 2.3 (OS-EXT-SRV-ATTR, extended_server_attributes). ferry
+// boots no kernel or ramdisk image and takes no user data: Nova shows those as empty.
+void AddExtendedAttributes(const Request& req, const store::Server& s, json& v) {
+  v["OS-EXT-SRV-ATTR:host"] = s.host ? json(*s.host) : json(nullptr);
+  v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.node ? json(*s.node) : json(nullptr);
+  v["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + std::to_string(s.id);
+  if (!req.mv.AtLeast(3)) return;
+  v["OS-EXT-SRV-ATTR:hostname"] = s.name;
+  v["OS-EXT-SRV-ATTR:kernel_id"] = "";
+  v["OS-EXT-SRV-ATTR:launch_index"] = 0;
+  v["OS-EXT-SRV-ATTR:ramdisk_id"] = "";
+  v["OS-EXT-SRV-ATTR:reservation_id"] = "r-" + s.uuid.substr(0, 8);
+  v["OS-EXT-SRV-ATTR:root_device_name"] = nullptr;
+  v["OS-EXT-SRV-ATTR:user_data"] = nullptr;
+}
 
 }  // namespace
 
@@ -88,7 +130,7 @@ json ServerDetail(const Request& req, const store::Server& s) {
   json volumes = json::array();
   for (const auto& v : s.volumes) {
     json attached = {{"id", v.value("id", "")}};
-    if (req.mv.AtLeast(3)) attached["delete_on_termination"] = false;  // Nova shows it from 2.3
+    if (req.mv.AtLeast(3)) attached["delete_on_termination"] = false;
     volumes.push_back(attached);
   }
   const bool admin = req.IsAdmin();
@@ -101,8 +143,8 @@ json ServerDetail(const Request& req, const store::Server& s) {
             {"hostId", ""},
             {"image", ""},
             {"flavor", flavor},
-            {"created", FormatNovaTime(s.created_at)},
-            {"updated", FormatNovaTime(s.updated_at)},
+            {"created", IsoTime(s.created_at)},
+            {"updated", IsoTime(s.updated_at)},
             {"addresses", json::object()},
             {"accessIPv4", ""},
             {"accessIPv6", ""},
@@ -112,28 +154,23 @@ json ServerDetail(const Request& req, const store::Server& s) {
             {"OS-EXT-STS:task_state", s.task_state ? json(*s.task_state) : json(nullptr)},
             {"OS-EXT-STS:vm_state", s.vm_state},
             {"OS-EXT-STS:power_state", s.power_state},
-            {"OS-SRV-USG:launched_at", OptTime(s.launched_at)},
+            {"OS-SRV-USG:launched_at", LaunchedAt(s.launched_at)},
             {"OS-SRV-USG:terminated_at", nullptr},
             {"config_drive", ""},
             {"key_name", nullptr},
             {"security_groups", {{{"name", "default"}}}},
-            {"os-extended-volumes:volumes_attached", volumes},
-            {"ferry:storage_kind", s.storage_kind}};
-  if (admin) {
-    v["OS-EXT-SRV-ATTR:host"] = s.host ? json(*s.host) : json(nullptr);
-    v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.node ? json(*s.node) : json(nullptr);
-    v["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + std::to_string(s.id);
-  }
-  if (ServerStatus(s) == "BUILD" || ServerStatus(s) == "MIGRATING" || ServerStatus(s) == "RESIZE") {
-    v["progress"] = s.progress;
-  }
+            {"os-extended-volumes:volumes_attached", volumes}};
+  if (req.ferry_extensions) v["ferry:storage_kind"] = s.storage_kind;
+  if (admin) AddExtendedAttributes(req, s, v);
+  if (ShowsProgress(ServerStatus(s))) v["progress"] = s.progress;
   if (req.mv.AtLeast(9)) v["locked"] = s.locked;
   if (req.mv.AtLeast(73)) v["locked_reason"] = s.locked_reason ? json(*s.locked_reason) : json(nullptr);
   if (req.mv.AtLeast(19)) v["description"] = nullptr;
   if (req.mv.AtLeast(26)) v["tags"] = json::array();
-  // Nova: null when the server was not booted with trusted certificates (ferry takes none).
   if (req.mv.AtLeast(63)) v["trusted_image_certificates"] = nullptr;
-  if (s.fault && (s.vm_state == "error")) v["fault"] = *s.fault;
+  // 2.90 shows the hostname to everyone (admins have it above).
+  if (req.mv.AtLeast(90) && !admin) v["OS-EXT-SRV-ATTR:hostname"] = s.name;
+  if (s.fault && (s.vm_state == "error")) v["fault"] = FaultView(*s.fault);
   return v;
 }
 

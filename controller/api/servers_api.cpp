@@ -31,6 +31,21 @@ store::Server LoadVisible(store::Tx& tx, const Request& req, const std::string& 
   return *s;
 }
 
+// 2.16: an admin sees the state of the server's host, as Nova's get_instance_host_status
+// derives it from the host's compute service; "" when the server has no host.
+bool ShowsHostStatus(const Request& req) { return req.IsAdmin() && req.mv.AtLeast(16); }
+
+std::string HostStatus(const std::vector<store::Host>& hosts, const store::Server& s) {
+  if (!s.host) return "";
+  for (const auto& h : hosts) {
+    if (h.name != *s.host) continue;
+    if (h.forced_down) return "DOWN";
+    if (h.disabled) return "MAINTENANCE";
+    return h.state == "up" ? "UP" : "UNKNOWN";
+  }
+  return "";
+}
+
 Response List(Deps& deps, Request& req, bool detail) {
   store::ServerFilter f;
   f.limit = kMaxLimit;
@@ -58,8 +73,11 @@ Response List(Deps& deps, Request& req, bool detail) {
     if (f.marker && (!IsUuid(*f.marker) || !store::ServerExists(tx, *f.marker))) {
       throw Error(Errc::kBadRequest, "marker [" + *f.marker + "] not found");
     }
+    const bool host_status = detail && ShowsHostStatus(req);
+    const auto hosts = host_status ? store::ListHosts(tx) : std::vector<store::Host>{};
     for (const auto& s : store::ListServers(tx, f)) {
       list.push_back(detail ? ServerDetail(req, s) : ServerSummary(req, s));
+      if (host_status) list.back()["host_status"] = HostStatus(hosts, s);
       last = s.uuid;
     }
   });
@@ -120,8 +138,10 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
     deps.db.Transact([&](store::Tx& tx) {
-      view = ServerDetail(req, LoadVisible(tx, req, req.params[0]));
-      // From 2.71 the show (not the list) names the server's group, at most one, as Nova does.
+      const store::Server s = LoadVisible(tx, req, req.params[0]);
+      view = ServerDetail(req, s);
+      if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
+      // 2.71: the show (not the detail list) names the server's group, at most one.
       if (req.mv.AtLeast(71)) {
         auto group = store::FindServerGroupOfServer(tx, req.params[0]);
         view["server_groups"] = group ? json::array({group->uuid}) : json::array();

@@ -21,6 +21,14 @@ INSERT INTO flavors (flavorid, name, vcpus, memory_mb, root_gb, ephemeral_gb, sw
                      rxtx_factor, is_public, description)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id)sql"};
 
+// Extra specs: the given keys set (others kept), or one key removed.
+constexpr Statement kMergeExtraSpecs{"flavors_merge_extra_specs", R"sql(
+UPDATE flavors SET extra_specs = extra_specs || $2::jsonb WHERE flavorid = $1)sql"};
+constexpr Statement kDeleteExtraSpec{"flavors_delete_extra_spec", R"sql(
+UPDATE flavors SET extra_specs = extra_specs - $2::text WHERE flavorid = $1 AND extra_specs ? $2)sql"};
+constexpr Statement kSetDescription{"flavors_set_description",
+                                    "UPDATE flavors SET description = $2 WHERE flavorid = $1"};
+
 // Servers carry a copy of their flavor, so deleting one in use is fine (Nova allows it too).
 constexpr Statement kDeleteFlavor{"flavors_delete", "DELETE FROM flavors WHERE flavorid = $1"};
 
@@ -70,6 +78,19 @@ Flavor CreateFlavor(Tx& tx, const Flavor& f) {
                    f.ephemeral_gb, f.swap_mb, f.rxtx_factor, f.is_public, f.description)[0][0]
                .as<int64_t>();
   return out;
+}
+
+bool MergeFlavorExtraSpecs(Tx& tx, const std::string& flavorid, const nlohmann::json& specs) {
+  return tx.Exec(kMergeExtraSpecs, flavorid, specs.dump()).affected_rows() > 0;
+}
+
+bool DeleteFlavorExtraSpec(Tx& tx, const std::string& flavorid, const std::string& key) {
+  return tx.Exec(kDeleteExtraSpec, flavorid, key).affected_rows() > 0;
+}
+
+bool SetFlavorDescription(Tx& tx, const std::string& flavorid,
+                          const std::optional<std::string>& description) {
+  return tx.Exec(kSetDescription, flavorid, description).affected_rows() > 0;
 }
 
 bool DeleteFlavor(Tx& tx, const std::string& flavorid) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,5 +17,12 @@ std::optional<Flavor> FindFlavor(Tx& tx, const std::string& flavorid);
 Flavor CreateFlavor(Tx& tx, const Flavor& f);
 // False when no such flavor. Servers keep their copy of the flavor's sizes.
 bool DeleteFlavor(Tx& tx, const std::string& flavorid);
+// Sets these extra specs (a JSON object of strings), keeping the others; false: no flavor.
+bool MergeFlavorExtraSpecs(Tx& tx, const std::string& flavorid, const nlohmann::json& specs);
+// False when the flavor or the key does not exist.
+bool DeleteFlavorExtraSpec(Tx& tx, const std::string& flavorid, const std::string& key);
+// 2.55's flavor update; false when no such flavor.
+bool SetFlavorDescription(Tx& tx, const std::string& flavorid,
+                          const std::optional<std::string>& description);
 
 }  // namespace ferry::controller::store

@@ -95,7 +95,7 @@ class LibvirtE2E : public ::testing::Test {
   // The server's in-progress migration as GET /servers/{id}/migrations shows it (2.80: with
   // the memory and disk counters), null when there is none.
   nlohmann::json InProgress(const std::string& server) {
-    auto admin = lm_->stack->Admin();
+    auto admin = lm_->stack->FerryAdmin();
     admin.SetMicroversion("2.80");
     auto list = admin.Get("/v2.1/servers/" + server + "/migrations").body["migrations"];
     return list.is_array() && !list.empty() ? list[0] : nlohmann::json();
@@ -113,7 +113,7 @@ class LibvirtE2E : public ::testing::Test {
   Watched WatchUntilTerminal(const std::string& server, std::chrono::seconds timeout,
                              const std::function<void(const nlohmann::json&)>& on_sample = {}) {
     Watched w;
-    auto admin = lm_->stack->Admin();
+    auto admin = lm_->stack->FerryAdmin();  // the samples print the migration's phase
     admin.SetMicroversion("2.80");
     w.ended = Stack::WaitFor([&] {
       const nlohmann::json list = admin.Get("/v2.1/servers/" + server + "/migrations").body["migrations"];

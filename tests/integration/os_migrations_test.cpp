@@ -1,7 +1,7 @@
 // GET /v2.1/os-migrations against the real controller: admin only, fields by microversion
 // (migration_type 2.23, uuid and paging 2.59, changes-before 2.66, user/project 2.80), links
 // only for an in-progress live migration, Nova's 400s for a bad marker and bad dates, and
-// ferry's additive phase / attempt / error / progress_percent.
+// ferry's phase / attempt / error / progress_percent only with X-Ferry-Extensions: true.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -46,8 +46,9 @@ class OsMigrations : public ::testing::Test {
     w.commit();
   }
 
-  HttpResult Get(const std::string& mv, const std::string& query = "") const {
-    auto admin = stack_->Admin();
+  HttpResult Get(const std::string& mv, const std::string& query = "",
+                 bool ferry_extensions = false) const {
+    auto admin = ferry_extensions ? stack_->FerryAdmin() : stack_->Admin();
     admin.SetMicroversion(mv);
     return admin.Get("/v2.1/os-migrations" + query);
   }
@@ -77,8 +78,27 @@ TEST_F(OsMigrations, MemberIsForbidden) {
   EXPECT_EQ(r.body["forbidden"]["code"], 403);
 }
 
-TEST_F(OsMigrations, At21NoTypeUuidOwnerOrLinksButFerryFieldsAlways) {
-  auto r = Get("2.1");
+TEST_F(OsMigrations, NovaBodyHasNoFerryFieldsAtAnyVersion) {
+  for (const char* mv : {"2.1", "2.23", "2.59", "2.80"}) {
+    auto r = Get(mv);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    ASSERT_EQ(r.body["migrations"].size(), 3u) << mv;
+    for (const auto& m : r.body["migrations"]) {
+      for (const char* key : {"phase", "attempt", "error", "progress_percent"}) {
+        EXPECT_FALSE(m.contains(key)) << mv << " " << key << ": " << m.dump();
+      }
+    }
+  }
+  // Only the exact word (any case) asks for them.
+  auto admin = stack_->Admin();
+  admin.SetHeader("X-Ferry-Extensions", "yes please");
+  EXPECT_FALSE(admin.Get("/v2.1/os-migrations").body["migrations"][0].contains("phase"));
+  admin.SetHeader("X-Ferry-Extensions", "TRUE");
+  EXPECT_EQ(admin.Get("/v2.1/os-migrations").body["migrations"][0]["phase"], "copying");
+}
+
+TEST_F(OsMigrations, At21NoTypeUuidOwnerOrLinksFerryFieldsWhenAsked) {
+  auto r = Get("2.1", "", true);
   ASSERT_EQ(r.status, 200) << r.raw;
   ASSERT_EQ(r.body["migrations"].size(), 3u);
   const json& live = r.body["migrations"][0];

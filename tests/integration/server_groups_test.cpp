@@ -127,6 +127,15 @@ TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValid
       << c["fault"].dump();
   auto members = Admin().Get("/v2.1/os-server-groups/" + group).body["server_group"]["members"];
   EXPECT_EQ(members.size(), 3u);
+  // 2.71: a server's show names its group (the detail list does not); before, no such key.
+  auto at271 = Admin();
+  at271.SetMicroversion("2.71");
+  const std::string b_path = "/v2.1/servers/" + b["id"].get<std::string>();
+  EXPECT_EQ(at271.Get(b_path).body["server"]["server_groups"], json::array({group}));
+  EXPECT_FALSE(Admin().Get(b_path).body["server"].contains("server_groups"));
+  for (const auto& s : at271.Get("/v2.1/servers/detail").body["servers"]) {
+    EXPECT_FALSE(s.contains("server_groups")) << s.dump();
+  }
   // A deleted member leaves the group.
   ASSERT_EQ(Admin().Delete("/v2.1/servers/" + a["id"].get<std::string>()).status, 204);
   EXPECT_TRUE(Stack::WaitFor([&] {

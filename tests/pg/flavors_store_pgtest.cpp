@@ -70,6 +70,27 @@ TEST_F(FlavorsStoreTest, CreateStoresEveryFieldAndFindReturnsIt) {
   EXPECT_FALSE(Find("43"));
 }
 
+TEST_F(FlavorsStoreTest, ExtraSpecsMergeAndDeleteOneKeyAndDescriptionChanges) {
+  Create(Make("7", "specs"));
+  bool ok = false;
+  db_->Transact([&](Tx& tx) { ok = MergeFlavorExtraSpecs(tx, "7", {{"a", "1"}, {"b", "2"}}); });
+  EXPECT_TRUE(ok);
+  db_->Transact([&](Tx& tx) { ok = MergeFlavorExtraSpecs(tx, "7", {{"b", "3"}}); });
+  EXPECT_EQ(Find("7")->extra_specs, (nlohmann::json{{"a", "1"}, {"b", "3"}}));
+  db_->Transact([&](Tx& tx) { ok = DeleteFlavorExtraSpec(tx, "7", "a"); });
+  EXPECT_TRUE(ok);
+  db_->Transact([&](Tx& tx) { ok = DeleteFlavorExtraSpec(tx, "7", "a"); });
+  EXPECT_FALSE(ok) << "no such key";
+  EXPECT_EQ(Find("7")->extra_specs, (nlohmann::json{{"b", "3"}}));
+  db_->Transact([&](Tx& tx) { ok = MergeFlavorExtraSpecs(tx, "8", {{"a", "1"}}); });
+  EXPECT_FALSE(ok) << "no such flavor";
+  db_->Transact([&](Tx& tx) { ok = SetFlavorDescription(tx, "7", std::string("described")); });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(Find("7")->description, "described");
+  db_->Transact([&](Tx& tx) { ok = SetFlavorDescription(tx, "7", std::nullopt); });
+  EXPECT_FALSE(Find("7")->description);
+}
+
 TEST_F(FlavorsStoreTest, ListIsOrderedByRamThenId) {
   Create(Make("b", "large", 1, 4096));
   Create(Make("a", "small", 1, 512));

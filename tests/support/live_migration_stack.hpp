@@ -66,12 +66,13 @@ class LiveMigrationStack {
   }
 
   json Server(const std::string& id) {
-    return stack->Admin().Get("/v2.1/servers/" + id).body["server"];
+    return stack->FerryAdmin().Get("/v2.1/servers/" + id).body["server"];
   }
 
-  // The server's live migrations, newest first, from os-migrations (any status).
+  // The server's live migrations, newest first, from os-migrations (any status), with ferry's
+  // fields (phase, error) that tests read.
   json Migrations(const std::string& server) {
-    auto admin = stack->Admin();
+    auto admin = stack->FerryAdmin();
     admin.SetMicroversion("2.80");
     return admin.Get("/v2.1/os-migrations?instance_uuid=" + server).body["migrations"];
   }

@@ -57,6 +57,13 @@ class Stack {
   std::string AgentStateDir(const std::string& host) const { return dir_ + "/state-" + host; }
 
   HttpClient Admin() const { return HttpClient(url_, kAdminToken); }
+  // An admin that asks for ferry's own fields beside Nova's (X-Ferry-Extensions: true), as
+  // ferryctl does: for tests that read a migration's phase or error, a server's storage kind.
+  HttpClient FerryAdmin() const {
+    HttpClient c = Admin();
+    c.SetHeader("X-Ferry-Extensions", "true");
+    return c;
+  }
   HttpClient Member() const { return HttpClient(url_, kMemberToken); }
   HttpClient Anonymous() const { return HttpClient(url_, ""); }
   HttpClient AgentApi(const std::string& host) const;  // the agent's command server

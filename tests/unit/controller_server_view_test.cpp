@@ -154,6 +154,8 @@ TEST(ServerDetail, ShowsStatusAndFaultOnlyForErroredServers) {
   EXPECT_EQ(v["status"], "ERROR");
   ASSERT_TRUE(v.contains("fault"));
   EXPECT_EQ(v["fault"]["message"], "No valid host was found.");
+  s.fault = nlohmann::json{{"code", 500}, {"message", "m"}, {"created", "2026-01-01T00:00:03.000000"}};
+  EXPECT_EQ(ServerDetail(AdminRequest(1), s)["fault"]["created"], "2026-01-01T00:00:03Z");
   s.vm_state = "active";
   EXPECT_FALSE(ServerDetail(AdminRequest(1), s).contains("fault"));
 }
@@ -164,7 +166,55 @@ TEST(ServerDetail, MigratingServerShowsProgress) {
   auto v = ServerDetail(AdminRequest(1), s);
   EXPECT_EQ(v["status"], "MIGRATING");
   EXPECT_EQ(v["progress"], 42);
-  EXPECT_FALSE(ServerDetail(AdminRequest(1), With("active")).contains("progress"));
+  // Nova's _progress_statuses include ACTIVE; an errored server has none.
+  EXPECT_EQ(ServerDetail(AdminRequest(1), With("active"))["progress"], 0);
+  EXPECT_FALSE(ServerDetail(AdminRequest(1), With("error")).contains("progress"));
+  EXPECT_FALSE(ServerDetail(AdminRequest(1), With("stopped")).contains("progress"));
+}
+
+TEST(ServerDetail, StorageKindOnlyWithFerryExtensions) {
+  auto s = With("active");
+  s.storage_kind = "local";
+  Request req = AdminRequest(80);
+  EXPECT_FALSE(ServerDetail(req, s).contains("ferry:storage_kind"));
+  req.ferry_extensions = true;
+  EXPECT_EQ(ServerDetail(req, s)["ferry:storage_kind"], "local");
+}
+
+TEST(ServerDetail, FieldsFollowTheMicroversion) {
+  auto s = With("active");
+  s.volumes = nlohmann::json::array({{{"id", "vol-1"}}});
+  auto at1 = ServerDetail(AdminRequest(1), s);
+  EXPECT_EQ(at1["os-extended-volumes:volumes_attached"][0], (nlohmann::json{{"id", "vol-1"}}));
+  EXPECT_FALSE(at1.contains("OS-EXT-SRV-ATTR:reservation_id"));
+  EXPECT_FALSE(at1.contains("trusted_image_certificates"));
+  auto at63 = ServerDetail(AdminRequest(63), s);
+  EXPECT_EQ(at63["os-extended-volumes:volumes_attached"][0]["delete_on_termination"], false);
+  for (const char* key : {"OS-EXT-SRV-ATTR:hostname", "OS-EXT-SRV-ATTR:kernel_id",
+                          "OS-EXT-SRV-ATTR:launch_index", "OS-EXT-SRV-ATTR:ramdisk_id",
+                          "OS-EXT-SRV-ATTR:reservation_id", "OS-EXT-SRV-ATTR:root_device_name",
+                          "OS-EXT-SRV-ATTR:user_data", "trusted_image_certificates"}) {
+    EXPECT_TRUE(at63.contains(key)) << key;
+  }
+  Request member = AdminRequest(63);
+  member.principal = Principal{Role::kMember, "p"};
+  EXPECT_FALSE(ServerDetail(member, s).contains("OS-EXT-SRV-ATTR:hostname"));
+  member.mv = Microversion{2, 90};
+  EXPECT_EQ(ServerDetail(member, s)["OS-EXT-SRV-ATTR:hostname"], "vm");
+  EXPECT_FALSE(ServerDetail(member, s).contains("OS-EXT-SRV-ATTR:host"));
+}
+
+TEST(ServerDetail, TimesAreFormattedAsNovaFormatsThem) {
+  auto s = With("active");
+  s.created_at = TimePoint(std::chrono::seconds(1767225600) + std::chrono::microseconds(250));
+  s.updated_at = s.created_at;
+  s.launched_at = s.created_at;
+  auto v = ServerDetail(AdminRequest(1), s);
+  EXPECT_EQ(v["created"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(v["updated"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(v["OS-SRV-USG:launched_at"], "2026-01-01 00:00:00.000250");
+  s.launched_at = TimePoint(std::chrono::seconds(1767225600));
+  EXPECT_EQ(ServerDetail(AdminRequest(1), s)["OS-SRV-USG:launched_at"], "2026-01-01 00:00:00");
 }
 
 }  // namespace

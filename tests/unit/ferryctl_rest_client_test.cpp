@@ -31,6 +31,8 @@ TEST(FerryctlRestClient, SendsTokenAndBothMicroversionHeaders) {
   EXPECT_EQ(requests[0].Header("OpenStack-API-Version"), "compute 2.92");
   EXPECT_EQ(requests[0].Header("X-OpenStack-Nova-API-Version"), "2.92");
   EXPECT_EQ(requests[0].Header("Accept"), "application/json");
+  // ferryctl's tables and progress bar read ferry's fields, which the server adds only then.
+  EXPECT_EQ(requests[0].Header("X-Ferry-Extensions"), "true");
 }
 
 TEST(FerryctlRestClient, MicroversionOptionChangesBothHeadersAndNoTokenSendsNone) {
