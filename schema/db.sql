@@ -77,6 +77,12 @@ CREATE TABLE public.domains_to_reap (
     deleted_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.flavor_projects (
+    flavor_id bigint NOT NULL,
+    project_id text NOT NULL,
+    CONSTRAINT flavor_projects_project_id_check CHECK (((length(project_id) >= 1) AND (length(project_id) <= 255)))
+);
+
 CREATE TABLE public.flavors (
     id bigint NOT NULL,
     flavorid text NOT NULL,
@@ -432,6 +438,9 @@ ALTER TABLE ONLY public.datastores
 ALTER TABLE ONLY public.domains_to_reap
     ADD CONSTRAINT domains_to_reap_pkey PRIMARY KEY (server_uuid);
 
+ALTER TABLE ONLY public.flavor_projects
+    ADD CONSTRAINT flavor_projects_pkey PRIMARY KEY (flavor_id, project_id);
+
 ALTER TABLE ONLY public.flavors
     ADD CONSTRAINT flavors_flavorid_key UNIQUE (flavorid);
 
@@ -561,6 +570,9 @@ ALTER TABLE ONLY public.claims
 
 ALTER TABLE ONLY public.domains_to_reap
     ADD CONSTRAINT domains_to_reap_host_id_fkey FOREIGN KEY (host_id) REFERENCES public.hosts(id);
+
+ALTER TABLE ONLY public.flavor_projects
+    ADD CONSTRAINT flavor_projects_flavor_id_fkey FOREIGN KEY (flavor_id) REFERENCES public.flavors(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.host_datastores
     ADD CONSTRAINT host_datastores_datastore_id_fkey FOREIGN KEY (datastore_id) REFERENCES public.datastores(id) ON DELETE CASCADE;

@@ -142,8 +142,10 @@ void RegisterVersionRoutes(ApiServer& api);
 void RegisterHypervisorRoutes(ApiServer& api, Deps& deps);
 void RegisterServiceRoutes(ApiServer& api, Deps& deps);
 void RegisterAggregateRoutes(ApiServer& api, Deps& deps);
-void RegisterFlavorRoutes(ApiServer& api, Deps& deps);  // with its extra specs' routes
+// With its extra specs' and access routes.
+void RegisterFlavorRoutes(ApiServer& api, Deps& deps);
 void RegisterFlavorExtraSpecRoutes(ApiServer& api, Deps& deps);
+void RegisterFlavorAccessRoutes(ApiServer& api, Deps& deps);
 void RegisterServerRoutes(ApiServer& api, Deps& deps);
 void RegisterUnmanagedRoutes(ApiServer& api, Deps& deps);
 void RegisterAgentRoutes(ApiServer& api, Deps& deps);

@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/flavor_visibility.hpp"
 #include "controller/api/nova_schema.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
@@ -64,7 +65,7 @@ json SpecsToStore(const json& specs) {
 
 store::Flavor LoadVisible(store::Tx& tx, const Request& req, const std::string& id) {
   auto f = store::FindFlavor(tx, id);
-  if (!f || (!f->is_public && !req.IsAdmin())) {
+  if (!f || !FlavorVisible(tx, req, *f)) {
     throw Error(Errc::kNotFound, "Flavor " + id + " could not be found.");
   }
   return *f;

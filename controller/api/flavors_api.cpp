@@ -5,6 +5,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/flavor_visibility.hpp"
 #include "controller/api/request_bodies.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
@@ -40,7 +41,7 @@ Response List(Deps& deps, Request& req, bool detail) {
   json list = json::array();
   deps.db.Transact([&](store::Tx& tx) {
     for (const auto& f : store::ListFlavors(tx)) {
-      if (!f.is_public && !req.IsAdmin()) continue;
+      if (!FlavorVisible(tx, req, f)) continue;
       list.push_back(View(req, f, detail));
     }
   });
@@ -79,6 +80,7 @@ Response Update(Deps& deps, Request& req) {
 
 void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
   RegisterFlavorExtraSpecRoutes(api, deps);
+  RegisterFlavorAccessRoutes(api, deps);
   api.Route("GET", "/v2\\.1/flavors", Access::kUser,
             [&deps](Request& req) { return List(deps, req, false); });
   api.Route("GET", "/v2\\.1/flavors/detail", Access::kUser,
@@ -89,7 +91,7 @@ void RegisterFlavorRoutes(ApiServer& api, Deps& deps) {
     json view;
     deps.db.Transact([&](store::Tx& tx) {
       auto f = store::FindFlavor(tx, req.params[0]);
-      if (!f || (!f->is_public && !req.IsAdmin())) {
+      if (!f || !FlavorVisible(tx, req, *f)) {
         throw Error(Errc::kNotFound, "Flavor " + req.params[0] + " could not be found.");
       }
       view = View(req, *f, true);

@@ -5,6 +5,7 @@
 #include "common/json_limits.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/flavor_visibility.hpp"
 #include "controller/api/request_bodies.hpp"
 #include "controller/api/server_view.hpp"
 #include "controller/api/validation.hpp"
@@ -101,7 +102,8 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
   const std::optional<std::string>& forced = parsed.forced_host;
   deps.db.Transact([&](store::Tx& tx) {
     auto flavor = store::FindFlavor(tx, FlavorIdFromRef(flavor_ref));
-    if (!flavor || (!flavor->is_public && !req.IsAdmin())) throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
+    if (!flavor || !FlavorVisible(tx, req, *flavor))
+      throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
     out.flavor = *flavor;
     auto hosts = store::ListHosts(tx);
     if (forced && std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) { return h.name == *forced; })) {

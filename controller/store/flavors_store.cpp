@@ -29,6 +29,17 @@ UPDATE flavors SET extra_specs = extra_specs - $2::text WHERE flavorid = $1 AND 
 constexpr Statement kSetDescription{"flavors_set_description",
                                     "UPDATE flavors SET description = $2 WHERE flavorid = $1"};
 
+// Flavor access: the projects a private flavor is shared with.
+constexpr Statement kListFlavorProjects{"flavor_projects_list", R"sql(
+SELECT p.project_id FROM flavor_projects p JOIN flavors f ON f.id = p.flavor_id
+WHERE f.flavorid = $1 ORDER BY p.project_id)sql"};
+constexpr Statement kAddFlavorProject{"flavor_projects_add", R"sql(
+INSERT INTO flavor_projects (flavor_id, project_id)
+SELECT id, $2 FROM flavors WHERE flavorid = $1 ON CONFLICT DO NOTHING)sql"};
+constexpr Statement kRemoveFlavorProject{"flavor_projects_remove", R"sql(
+DELETE FROM flavor_projects p USING flavors f
+WHERE f.id = p.flavor_id AND f.flavorid = $1 AND p.project_id = $2)sql"};
+
 // Servers carry a copy of their flavor, so deleting one in use is fine (Nova allows it too).
 constexpr Statement kDeleteFlavor{"flavors_delete", "DELETE FROM flavors WHERE flavorid = $1"};
 
@@ -91,6 +102,21 @@ bool DeleteFlavorExtraSpec(Tx& tx, const std::string& flavorid, const std::strin
 bool SetFlavorDescription(Tx& tx, const std::string& flavorid,
                           const std::optional<std::string>& description) {
   return tx.Exec(kSetDescription, flavorid, description).affected_rows() > 0;
+}
+
+std::vector<std::string> ListFlavorProjects(Tx& tx, const std::string& flavorid) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.Exec(kListFlavorProjects, flavorid))
+    out.push_back(r[0].as<std::string>());
+  return out;
+}
+
+bool AddFlavorProject(Tx& tx, const std::string& flavorid, const std::string& project_id) {
+  return tx.Exec(kAddFlavorProject, flavorid, project_id).affected_rows() > 0;
+}
+
+bool RemoveFlavorProject(Tx& tx, const std::string& flavorid, const std::string& project_id) {
+  return tx.Exec(kRemoveFlavorProject, flavorid, project_id).affected_rows() > 0;
 }
 
 bool DeleteFlavor(Tx& tx, const std::string& flavorid) {

@@ -21,6 +21,12 @@ bool DeleteFlavor(Tx& tx, const std::string& flavorid);
 bool MergeFlavorExtraSpecs(Tx& tx, const std::string& flavorid, const nlohmann::json& specs);
 // False when the flavor or the key does not exist.
 bool DeleteFlavorExtraSpec(Tx& tx, const std::string& flavorid, const std::string& key);
+// The projects a (private) flavor is shared with, sorted.
+std::vector<std::string> ListFlavorProjects(Tx& tx, const std::string& flavorid);
+// False when the project already has access (or no such flavor: check it first).
+bool AddFlavorProject(Tx& tx, const std::string& flavorid, const std::string& project_id);
+// False when the project had no access.
+bool RemoveFlavorProject(Tx& tx, const std::string& flavorid, const std::string& project_id);
 // 2.55's flavor update; false when no such flavor.
 bool SetFlavorDescription(Tx& tx, const std::string& flavorid,
                           const std::optional<std::string>& description);

@@ -68,7 +68,9 @@ TEST_F(NovaShapes, AggregateCreateAnswersWithoutHostsAndMetadata) {
   EXPECT_EQ(Keys(updated.body["aggregate"]), full) << updated.raw;
   auto metadata = admin.Post(path + "/action", {{"set_metadata", {{"metadata", {{"k", "v"}}}}}});
   EXPECT_EQ(Keys(metadata.body["aggregate"]), full) << metadata.raw;
-  for (const auto& a : admin.Get("/v2.1/os-aggregates").body["aggregates"]) {
+  const auto listed = admin.Get("/v2.1/os-aggregates");  // named: the loop must not dangle
+  ASSERT_EQ(listed.body["aggregates"].size(), 2u) << listed.raw;
+  for (const auto& a : listed.body["aggregates"]) {
     EXPECT_EQ(Keys(a), full) << a.dump();
   }
 }
@@ -165,6 +167,74 @@ TEST_F(NovaShapes, FlavorDescriptionIsUpdatedFrom255) {
   EXPECT_EQ(admin.Put("/v2.1/flavors/nope", {{"flavor", {{"description", nullptr}}}}).status, 404);
   EXPECT_EQ(Admin("2.54").Put("/v2.1/flavors/d1", {{"flavor", {{"description", "x"}}}}).status,
             404);
+}
+
+TEST_F(NovaShapes, PrivateFlavorsAreSharedWithProjectsThroughFlavorAccess) {
+  auto admin = Admin("2.1");
+  auto member = stack_->Member();  // project "alice" (the test token file)
+  ASSERT_EQ(admin
+                .Post("/v2.1/flavors", {{"flavor",
+                                         {{"name", "private"},
+                                          {"id", "priv"},
+                                          {"ram", 512},
+                                          {"vcpus", 1},
+                                          {"disk", 1},
+                                          {"os-flavor-access:is_public", false}}}})
+                .status,
+            200);
+  EXPECT_EQ(member.Get("/v2.1/flavors/priv").status, 404);
+  const json server = {{"server", {{"name", "on-private"}, {"flavorRef", "priv"}}}};
+  EXPECT_EQ(member.Post("/v2.1/servers", server).status, 400) << "not shared yet";
+  const std::string access = "/v2.1/flavors/priv/os-flavor-access";
+  EXPECT_EQ(admin.Get(access).body, (json{{"flavor_access", json::array()}}));
+
+  auto added =
+      admin.Post("/v2.1/flavors/priv/action", {{"addTenantAccess", {{"tenant", "alice"}}}});
+  ASSERT_EQ(added.status, 200) << added.raw;
+  const json shared = {{"flavor_access", {{{"flavor_id", "priv"}, {"tenant_id", "alice"}}}}};
+  EXPECT_EQ(added.body, shared);
+  EXPECT_EQ(admin.Get(access).body, shared);
+  auto again =
+      admin.Post("/v2.1/flavors/priv/action", {{"addTenantAccess", {{"tenant", "alice"}}}});
+  EXPECT_EQ(again.status, 409) << again.raw;
+  EXPECT_EQ(member.Get("/v2.1/flavors/priv").status, 200) << "shared with alice's project";
+  EXPECT_EQ(member.Get("/v2.1/flavors/priv/os-extra_specs").status, 200);
+  auto created = member.Post("/v2.1/servers", server);
+  EXPECT_EQ(created.status, 202) << created.raw;
+  const auto flavors = member.Get("/v2.1/flavors");
+  bool listed = false;
+  for (const auto& f : flavors.body["flavors"]) listed |= f["id"] == "priv";
+  EXPECT_TRUE(listed) << flavors.raw;
+  EXPECT_EQ(
+      member.Post("/v2.1/flavors/priv/action", {{"removeTenantAccess", {{"tenant", "alice"}}}})
+          .status,
+      403);
+
+  auto removed =
+      admin.Post("/v2.1/flavors/priv/action", {{"removeTenantAccess", {{"tenant", "alice"}}}});
+  ASSERT_EQ(removed.status, 200) << removed.raw;
+  EXPECT_EQ(removed.body, (json{{"flavor_access", json::array()}}));
+  auto missing =
+      admin.Post("/v2.1/flavors/priv/action", {{"removeTenantAccess", {{"tenant", "alice"}}}});
+  EXPECT_EQ(missing.status, 404) << missing.raw;
+  EXPECT_EQ(missing.body["itemNotFound"]["message"],
+            "Flavor access not found for priv / alice combination.");
+  EXPECT_EQ(member.Get("/v2.1/flavors/priv").status, 404);
+
+  // A public flavor has no access list, and none can be added.
+  stack_->EnsureFlavor();
+  auto public_list = admin.Get("/v2.1/flavors/1/os-flavor-access");
+  EXPECT_EQ(public_list.status, 404) << public_list.raw;
+  EXPECT_EQ(public_list.body["itemNotFound"]["message"],
+            "Access list not available for public flavors.");
+  EXPECT_EQ(
+      admin.Post("/v2.1/flavors/1/action", {{"addTenantAccess", {{"tenant", "alice"}}}}).status,
+      409);
+  EXPECT_EQ(admin.Post("/v2.1/flavors/priv/action", {{"addTenantAccess", {{"tenant", ""}}}}).status,
+            400);
+  EXPECT_EQ(
+      admin.Post("/v2.1/flavors/priv/action", {{"grantEverything", {{"tenant", "x"}}}}).status,
+      400);
 }
 
 TEST_F(NovaShapes, HypervisorStatisticsSumEnabledHostsUntil287) {

@@ -133,7 +133,9 @@ TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValid
   const std::string b_path = "/v2.1/servers/" + b["id"].get<std::string>();
   EXPECT_EQ(at271.Get(b_path).body["server"]["server_groups"], json::array({group}));
   EXPECT_FALSE(Admin().Get(b_path).body["server"].contains("server_groups"));
-  for (const auto& s : at271.Get("/v2.1/servers/detail").body["servers"]) {
+  const auto detail = at271.Get("/v2.1/servers/detail");
+  ASSERT_FALSE(detail.body["servers"].empty()) << detail.raw;
+  for (const auto& s : detail.body["servers"]) {
     EXPECT_FALSE(s.contains("server_groups")) << s.dump();
   }
   // A deleted member leaves the group.

@@ -131,7 +131,9 @@ TEST_F(Servers, UnknownDomainIsReportedNotAdoptedUntilAnAdminAdoptsIt) {
   // Nova's server body has no such field: only X-Ferry-Extensions: true (above) brings it.
   auto nova = stack_->Admin().Get("/v2.1/servers/" + uuid);
   EXPECT_FALSE(nova.body["server"].contains("ferry:storage_kind")) << nova.raw;
-  for (const auto& listed : stack_->Admin().Get("/v2.1/servers/detail").body["servers"]) {
+  const auto detail = stack_->Admin().Get("/v2.1/servers/detail");
+  ASSERT_FALSE(detail.body["servers"].empty()) << detail.raw;
+  for (const auto& listed : detail.body["servers"]) {
     EXPECT_FALSE(listed.contains("ferry:storage_kind")) << listed.dump();
   }
   ASSERT_EQ(s.body["server"]["os-extended-volumes:volumes_attached"].size(), 1u);

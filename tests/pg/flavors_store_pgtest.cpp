@@ -91,6 +91,27 @@ TEST_F(FlavorsStoreTest, ExtraSpecsMergeAndDeleteOneKeyAndDescriptionChanges) {
   EXPECT_FALSE(Find("7")->description);
 }
 
+TEST_F(FlavorsStoreTest, FlavorProjectsAreAddedOnceRemovedAndGoWithTheFlavor) {
+  Create(Make("p", "private"));
+  bool ok = false;
+  db_->Transact([&](Tx& tx) { ok = AddFlavorProject(tx, "p", "b-project"); });
+  EXPECT_TRUE(ok);
+  db_->Transact([&](Tx& tx) { ok = AddFlavorProject(tx, "p", "a-project"); });
+  db_->Transact([&](Tx& tx) { ok = AddFlavorProject(tx, "p", "a-project"); });
+  EXPECT_FALSE(ok) << "already there";
+  std::vector<std::string> projects;
+  db_->Transact([&](Tx& tx) { projects = ListFlavorProjects(tx, "p"); });
+  EXPECT_EQ(projects, (std::vector<std::string>{"a-project", "b-project"}));
+  db_->Transact([&](Tx& tx) { ok = RemoveFlavorProject(tx, "p", "b-project"); });
+  EXPECT_TRUE(ok);
+  db_->Transact([&](Tx& tx) { ok = RemoveFlavorProject(tx, "p", "b-project"); });
+  EXPECT_FALSE(ok);
+  db_->Transact([&](Tx& tx) { DeleteFlavor(tx, "p"); });
+  Create(Make("p", "private"));
+  db_->Transact([&](Tx& tx) { projects = ListFlavorProjects(tx, "p"); });
+  EXPECT_TRUE(projects.empty()) << "access went with the deleted flavor";
+}
+
 TEST_F(FlavorsStoreTest, ListIsOrderedByRamThenId) {
   Create(Make("b", "large", 1, 4096));
   Create(Make("a", "small", 1, 512));
