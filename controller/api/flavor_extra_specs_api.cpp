@@ -129,7 +129,7 @@ Response Delete(Deps& deps, Request& req) {
     }
   });
   spdlog::info("flavor extra spec deleted flavor={} key={}", req.params[0], key);
-  return {202, nullptr};
+  return {200, nullptr};  // Nova: 200 and no body (flavors_extraspecs.delete)
 }
 
 }  // namespace
