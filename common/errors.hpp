@@ -11,7 +11,7 @@ enum class Errc {
   kUnauthorized,   // 401 unauthorized: no or unknown token
   kForbidden,      // 403 forbidden: policy refuses the role
   kNotFound,       // 404 itemNotFound
-  kNotAcceptable,  // 406 notAcceptable: microversion out of range
+  kNotAcceptable,  // 406 computeFault (Nova names no 406): microversion out of range
   kConflict,       // 409 conflictingRequest: state or uniqueness conflict
   kUnavailable,    // 503 serviceUnavailable: a dependency (database, agent) is down
   kInternal,       // 500 computeFault

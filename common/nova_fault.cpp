@@ -8,7 +8,8 @@ NovaFaultShape NovaFault(Errc code) {
     case Errc::kUnauthorized: return {401, "unauthorized"};
     case Errc::kForbidden: return {403, "forbidden"};
     case Errc::kNotFound: return {404, "itemNotFound"};
-    case Errc::kNotAcceptable: return {406, "notAcceptable"};
+    // Nova's Fault names no 406 (nova/api/openstack/wsgi.py _fault_names): computeFault.
+    case Errc::kNotAcceptable: return {406, "computeFault"};
     case Errc::kConflict: return {409, "conflictingRequest"};
     case Errc::kUnavailable: return {503, "serviceUnavailable"};
     case Errc::kInternal: return {500, "computeFault"};
@@ -23,7 +24,6 @@ const char* NovaFaultName(int status) {
     case 403: return "forbidden";
     case 404: return "itemNotFound";
     case 405: return "badMethod";
-    case 406: return "notAcceptable";
     case 409: return "conflictingRequest";
     case 413: return "overLimit";
     case 415: return "badMediaType";

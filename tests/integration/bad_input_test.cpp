@@ -143,7 +143,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"HypervisorNotUuid", "GET", "/v2.1/os-hypervisors/1", "", 400, "badRequest", "2.53"},
         BadCase{"HypervisorUnknownParam", "GET", "/v2.1/os-hypervisors?bogus=1", "", 400, "badRequest", "2.53"},
         BadCase{"HypervisorBadWithServers", "GET", "/v2.1/os-hypervisors?with_servers=perhaps", "", 400, "badRequest", "2.53"},
-        BadCase{"MicroversionTooNew", "GET", "/v2.1/flavors", "", 406, "notAcceptable", "2.999"},
+        BadCase{"MicroversionTooNew", "GET", "/v2.1/flavors", "", 406, "computeFault", "2.999"},
         BadCase{"MicroversionMalformed", "GET", "/v2.1/flavors", "", 400, "badRequest", "two.five"},
         BadCase{"UnknownPath", "GET", "/v2.1/os-nothing", "", 404, "itemNotFound"},
         BadCase{"AdoptUnknownDomain", "POST", "/v2.1/ferry/unmanaged-domains/5b0e8f4c-1111-4222-8333-444455556666/action", R"({"adopt":{"flavorRef":"1"}})", 404, "itemNotFound"},

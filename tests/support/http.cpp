@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <strings.h>
 
+#include "tests/support/nova_contract.hpp"
+
 namespace ferry::testing {
 
 std::string HttpResult::Header(const std::string& name) const {
@@ -37,6 +39,8 @@ HttpResult HttpClient::Send(const std::string& method, const std::string& path,
   out.raw = res->body;
   out.headers = {res->headers.begin(), res->headers.end()};
   if (!res->body.empty()) out.body = nlohmann::json::parse(res->body, nullptr, false);
+  ContractRequest sent{method, path, {h.begin(), h.end()}};
+  ExpectNovaContract(sent, out, check_);
   return out;
 }
 
@@ -52,6 +56,8 @@ HttpResult HttpClient::Put(const std::string& path, const nlohmann::json& body) 
   std::string s = body.dump();
   return Send("PUT", path, &s);
 }
-HttpResult HttpClient::Delete(const std::string& path) const { return Send("DELETE", path, nullptr); }
+HttpResult HttpClient::Delete(const std::string& path) const {
+  return Send("DELETE", path, nullptr);
+}
 
 }  // namespace ferry::testing

@@ -6,6 +6,12 @@
 
 namespace ferry::testing {
 
+// What an HttpClient checks of the Nova responses it receives (tests/support/nova_contract.hpp).
+enum class ContractCheck {
+  kFull,            // every Nova response against its route's schema, the default
+  kErrorBodiesOnly  // only 4xx/5xx bodies: for tests that send garbage on purpose
+};
+
 struct HttpResult {
   int status = 0;  // 0: no connection
   nlohmann::json body;
@@ -16,10 +22,16 @@ struct HttpResult {
 
 class HttpClient {
  public:
-  HttpClient(std::string base_url, std::string token) : base_(std::move(base_url)), token_(std::move(token)) {}
+  HttpClient(std::string base_url, std::string token)
+      : base_(std::move(base_url)), token_(std::move(token)) {}
   void SetToken(std::string token) { token_ = std::move(token); }
   void SetMicroversion(std::string mv) { mv_ = std::move(mv); }
-  void SetHeader(const std::string& name, const std::string& value) { extra_headers_[name] = value; }
+  void SetHeader(const std::string& name, const std::string& value) {
+    extra_headers_[name] = value;
+  }
+  // Every response to a Nova path is checked against Nova's published schema (a gtest failure
+  // otherwise); a test that sends garbage on purpose narrows that to the error bodies.
+  void SetContractCheck(ContractCheck check) { check_ = check; }
 
   HttpResult Get(const std::string& path) const;
   HttpResult Post(const std::string& path, const nlohmann::json& body) const;
@@ -28,11 +40,13 @@ class HttpClient {
   HttpResult Delete(const std::string& path) const;
 
  private:
-  HttpResult Send(const std::string& method, const std::string& path, const std::string* body) const;
+  HttpResult Send(const std::string& method, const std::string& path,
+                  const std::string* body) const;
   std::string base_;
   std::string token_;
   std::string mv_;
   std::map<std::string, std::string> extra_headers_;
+  ContractCheck check_ = ContractCheck::kFull;
 };
 
 }  // namespace ferry::testing

