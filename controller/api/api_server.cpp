@@ -129,6 +129,21 @@ const Authenticator& ApiServer::AuthenticatorFor(Access access) const {
   return access == Access::kAgent ? static_cast<const Authenticator&>(agents_) : users_;
 }
 
+bool ApiServer::IsAgentTokenOnUserRoute(Access access, const std::string& token) const {
+  const bool keystone = &users_ != static_cast<const Authenticator*>(&agents_);
+  return keystone && access != Access::kAgent && agents_.Find(token).has_value();
+}
+
+std::optional<Authenticator::Known> ApiServer::Peek(Access access, const std::string& token) const {
+  if (IsAgentTokenOnUserRoute(access, token)) return Authenticator::Known{std::nullopt};
+  return AuthenticatorFor(access).Peek(token);
+}
+
+std::optional<Principal> ApiServer::Authenticate(Access access, const std::string& token) const {
+  if (IsAgentTokenOnUserRoute(access, token)) return std::nullopt;
+  return AuthenticatorFor(access).Authenticate(token);
+}
+
 void ApiServer::Route(const std::string& method, const std::string& pattern, Access access,
                       Handler h, Body body) {
   routes_.push_back(
@@ -188,17 +203,20 @@ http::Admission ApiServer::Admit(const http::Request& head) const {
   // The token is checked here, before the body is read, when memory knows the answer (the
   // token file; Keystone's cache): a peer with a bad token never gets a body buffered. Tokens
   // only Keystone can judge wait for Dispatch, on a worker thread, as this io thread must not
-  // block; their bodies are read first (bounded by body_limit).
+  // block; their bodies are read first, bounded by unverified_body_bytes (the token file knows
+  // every token, so this only applies with Keystone).
   auto token = head.Header("X-Auth-Token");
   std::optional<Error> refusal;
   if (!token) {
     refusal.emplace(Errc::kUnauthorized, "The request you have made requires authentication.");
-  } else if (auto known = AuthenticatorFor(route->access).Peek(*token)) {
+  } else if (auto known = Peek(route->access, *token)) {
     if (!known->principal) {
       refusal.emplace(Errc::kUnauthorized, "The request you have made requires authentication.");
     } else if (!Allowed(route->access, known->principal->role, head.method)) {
       refusal.emplace(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
     }
+  } else {
+    admission.body_limit = std::min(admission.body_limit, options_.unverified_body_bytes);
   }
   if (!refusal) return admission;
   http::Response res;
@@ -239,7 +257,7 @@ void ApiServer::Dispatch(http::Request& hreq, http::Response& hres) {
     if (route->access != Access::kPublic) {
       auto token = hreq.Header("X-Auth-Token");
       // Throws Error(kUnavailable) when Keystone cannot be asked: 503, the token not accepted.
-      auto principal = token ? AuthenticatorFor(route->access).Authenticate(*token) : std::nullopt;
+      auto principal = token ? Authenticate(route->access, *token) : std::nullopt;
       if (!principal)
         throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
       if (!Allowed(route->access, principal->role, req.method)) {

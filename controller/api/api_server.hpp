@@ -44,15 +44,15 @@ enum class Access { kPublic, kUser, kAdmin, kAgent };
 struct Request {
   std::string method;
   std::string path;
-  std::vector<std::string> params;               // regex captures from the route
+  std::vector<std::string> params;  // regex captures from the route
   std::multimap<std::string, std::string> query;
-  nlohmann::json body;                           // null when the request had none
-  std::string_view raw_body;                     // the body as sent (valid during the handler)
+  nlohmann::json body;        // null when the request had none
+  std::string_view raw_body;  // the body as sent (valid during the handler)
   Principal principal{Role::kNone, ""};
   Microversion mv;
   std::string request_id;
-  std::string base_url;                          // scheme://host:port, for links
-  std::optional<std::string> idempotency_key;    // Idempotency-Key header: a retry is not new
+  std::string base_url;                        // scheme://host:port, for links
+  std::optional<std::string> idempotency_key;  // Idempotency-Key header: a retry is not new
   // Whether views add ferry's own fields (migration phase and progress, a hypervisor's
   // simulation flag, a server's storage kind) to Nova's: the request header
   // `X-Ferry-Extensions: true` asks for them (ferryctl sends it), and /v2.1/ferry/... resources
@@ -97,6 +97,10 @@ struct ApiServerOptions {
   // 16 MiB per agent request body: a heartbeat carries the host's whole inventory, about
   // 0.5 KiB per domain with its disks, so this holds some 30,000 domains.
   size_t agent_body_bytes = 16 << 20;
+  // 128 KiB for a token only Keystone can judge yet (not in the cache): its body is read before
+  // the token is checked, so a peer without a valid token gets at most this much buffered. A
+  // server create with Nova's largest user_data (64 KiB) fits; larger first requests get 413.
+  size_t unverified_body_bytes = 128 << 10;
 };
 
 class ApiServer {
@@ -135,6 +139,11 @@ class ApiServer {
   http::Admission Admit(const http::Request& head) const;
   void Dispatch(http::Request& hreq, http::Response& hres);
   const Authenticator& AuthenticatorFor(Access access) const;
+  // The authenticator's answer, except that with Keystone a token of the token file (an
+  // agent's) is refused on user routes without being sent to Keystone, where it would be logged.
+  std::optional<Authenticator::Known> Peek(Access access, const std::string& token) const;
+  std::optional<Principal> Authenticate(Access access, const std::string& token) const;
+  bool IsAgentTokenOnUserRoute(Access access, const std::string& token) const;
 
   const Authenticator& users_;
   const TokenTable& agents_;

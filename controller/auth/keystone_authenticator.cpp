@@ -3,6 +3,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "common/errors.hpp"
+
 namespace ferry::controller::auth {
 namespace {
 
@@ -30,16 +32,49 @@ std::unique_ptr<KeystoneAuthenticator> KeystoneAuthenticator::FromFlags(
 }
 
 std::optional<Principal> KeystoneAuthenticator::Authenticate(const std::string& token) const {
-  if (auto known = cache_.Find(token)) return known->principal;
-  auto valid = client_.Validate(token);
-  // A refusal (404) is not kept: the next request with that token asks Keystone again.
-  if (!valid) return std::nullopt;
+  if (auto known = Peek(token)) return known->principal;
+  if (clock_.Now().time_since_epoch().count() < down_until_.load()) {
+    throw Error(Errc::kUnavailable, "The identity service did not answer; try again shortly.");
+  }
+  {
+    std::unique_lock lock(slots_mu_);
+    if (!slot_freed_.wait_for(lock, kSlotWait, [this] { return in_flight_ < kMaxInFlight; })) {
+      throw Error(Errc::kUnavailable, "Too many tokens to validate at once; try again shortly.");
+    }
+    ++in_flight_;
+  }
+  struct Release {
+    const KeystoneAuthenticator* self;
+    ~Release() {
+      {
+        std::lock_guard lock(self->slots_mu_);
+        --self->in_flight_;
+      }
+      self->slot_freed_.notify_one();
+    }
+  } release{this};
+  return AskKeystone(token);
+}
+
+std::optional<Principal> KeystoneAuthenticator::AskKeystone(const std::string& token) const {
+  std::optional<ValidatedToken> valid;
+  try {
+    valid = client_.Validate(token);
+  } catch (const Error&) {
+    down_until_.store((clock_.Now() + kDownFor).time_since_epoch().count());
+    throw;
+  }
+  if (!valid) {
+    refusals_.PutRefusal(token);
+    return std::nullopt;
+  }
   cache_.Put(token, valid->principal, valid->expires_at);
   return valid->principal;
 }
 
 std::optional<Authenticator::Known> KeystoneAuthenticator::Peek(const std::string& token) const {
-  return cache_.Find(token);
+  if (auto known = cache_.Find(token)) return known;
+  return refusals_.Find(token);
 }
 
 }  // namespace ferry::controller::auth

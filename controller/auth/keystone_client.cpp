@@ -18,6 +18,9 @@ using nlohmann::json;
 // keystoneauth renews a token that has less than 120 s to live (MIN_TOKEN_LIFE_SECONDS); a
 // short-lived token (tests) is renewed once half of its life has passed instead.
 constexpr std::chrono::seconds kRenewMargin{120};
+// 2 s without a new login after one failed: as KeystoneAuthenticator::kDownFor, long enough for
+// the callers queued behind it to be answered, short enough to notice Keystone back at once.
+constexpr std::chrono::seconds kLoginRetryAfter{2};
 
 struct Answer {
   int status = 0;
@@ -153,7 +156,13 @@ std::string KeystoneClient::ServiceTokenId(bool renew) const {
     auto margin = std::min<TimePoint::duration>(kRenewMargin, (service_->expires_at - now) / 2);
     if (now + margin < service_->expires_at) return service_->id;
   }
-  service_ = IssueServiceToken();
+  if (now < login_failed_until_) throw Unavailable("service token: the last login failed just now");
+  try {
+    service_ = IssueServiceToken();
+  } catch (const Error&) {
+    login_failed_until_ = clock_.Now() + kLoginRetryAfter;
+    throw;
+  }
   return service_->id;
 }
 

@@ -62,6 +62,9 @@ class KeystoneClient {
   std::string prefix_;     // the path of the v3 root, "/v3"
   mutable std::mutex mu_;  // guards service_
   mutable std::optional<ServiceToken> service_;
+  // Until when a failed login is not tried again (guarded by mu_): callers that queued on mu_
+  // behind a login that timed out get 503 at once instead of each waiting out its own.
+  mutable TimePoint login_failed_until_{};
 };
 
 }  // namespace ferry::controller::auth

@@ -49,9 +49,18 @@ std::optional<Authenticator::Known> TokenCache::Find(const std::string& token) {
 }
 
 void TokenCache::Put(const std::string& token, const Principal& principal, TimePoint expires_at) {
+  Store(token, principal, expires_at);
+}
+
+void TokenCache::PutRefusal(const std::string& token) {
+  Store(token, std::nullopt, TimePoint::max());
+}
+
+void TokenCache::Store(const std::string& token, std::optional<Principal> principal,
+                       TimePoint expires_at) {
   const Key key = Digest(token);
   const TimePoint now = clock_.Now();
-  const TimePoint fresh_until = std::min(expires_at, now + options_.ttl);
+  const TimePoint fresh_until = now + std::min<TimePoint::duration>(options_.ttl, expires_at - now);
   if (fresh_until <= now) return;
   std::lock_guard lock(mu_);
   if (auto it = entries_.find(key); it != entries_.end()) EraseLocked(it);
@@ -60,7 +69,8 @@ void TokenCache::Put(const std::string& token, const Principal& principal, TimeP
   }
   if (options_.max_entries == 0) return;
   oldest_first_.push_back(key);
-  entries_.emplace(key, Entry{principal, expires_at, fresh_until, std::prev(oldest_first_.end())});
+  entries_.emplace(
+      key, Entry{std::move(principal), expires_at, fresh_until, std::prev(oldest_first_.end())});
 }
 
 size_t TokenCache::size() const {

@@ -33,6 +33,9 @@ class TokenCache {
   std::optional<Authenticator::Known> Find(const std::string& token);
   // Keeps what Keystone said about a valid token until min(expires_at, now + ttl).
   void Put(const std::string& token, const Principal& principal, TimePoint expires_at);
+  // Keeps Keystone's refusal (404) of a token for the ttl: a garbage token repeated costs one
+  // Keystone call per ttl, not one per request. A refused token never becomes valid later.
+  void PutRefusal(const std::string& token);
   size_t size() const;
 
  private:
@@ -41,13 +44,14 @@ class TokenCache {
     size_t operator()(const Key& k) const;
   };
   struct Entry {
-    Principal principal;
-    TimePoint expires_at;   // the token's
-    TimePoint fresh_until;  // min(expires_at, stored + ttl)
+    std::optional<Principal> principal;  // nullopt: Keystone refused the token
+    TimePoint expires_at;                // the token's
+    TimePoint fresh_until;               // min(expires_at, stored + ttl)
     std::list<Key>::iterator age;
   };
   static Key Digest(const std::string& token);
   void EraseLocked(std::unordered_map<Key, Entry, KeyHash>::iterator it);
+  void Store(const std::string& token, std::optional<Principal> principal, TimePoint expires_at);
 
   const TokenCacheOptions options_;
   const Clock& clock_;

@@ -31,6 +31,20 @@ TEST(TokenCache, AnswersFromMemoryUntilTheTtl) {
   EXPECT_EQ(cache.size(), 0u);
 }
 
+TEST(TokenCache, RefusalIsKeptForTheTtl) {
+  ManualClockForTest clock(kStart);
+  TokenCache cache({.ttl = 300s, .max_entries = 10}, clock);
+  cache.PutRefusal("garbage");
+  auto hit = cache.Find("garbage");
+  ASSERT_TRUE(hit.has_value()) << "a refusal answers from memory: no Keystone call per request";
+  EXPECT_FALSE(hit->principal.has_value());
+  clock.Advance(300s);
+  EXPECT_FALSE(cache.Find("garbage").has_value()) << "aged out: Keystone is asked again";
+  TokenCache off({.ttl = 0s, .max_entries = 10}, clock);
+  off.PutRefusal("garbage");
+  EXPECT_FALSE(off.Find("garbage").has_value()) << "--keystone-cache-seconds 0 keeps nothing";
+}
+
 TEST(TokenCache, ExpiredTokenIsRefusedEvenWhenCached) {
   ManualClockForTest clock(kStart);
   TokenCache cache({.ttl = 300s, .max_entries = 10}, clock);
