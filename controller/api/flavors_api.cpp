@@ -6,6 +6,7 @@
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/api/flavor_visibility.hpp"
+#include "controller/api/next_link.hpp"
 #include "controller/api/request_bodies.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
@@ -107,9 +108,7 @@ Response List(Deps& deps, Request& req, bool detail) {
   json body = {{"flavors", list}};
   if (req.Query("limit") && static_cast<int64_t>(page.size()) == q.limit && !page.empty()) {
     body["flavors_links"] = {
-        {{"rel", "next"},
-         {"href", req.base_url + req.path + "?limit=" + std::to_string(q.limit) +
-                      "&marker=" + page.back().flavorid}}};
+        {{"rel", "next"}, {"href", NextLink(req, q.limit, page.back().flavorid)}}};
   }
   return {200, body};
 }

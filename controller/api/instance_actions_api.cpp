@@ -13,6 +13,7 @@
 #include "common/time_format.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/next_link.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/instance_actions_store.hpp"
@@ -96,7 +97,8 @@ void CheckInstanceVisible(store::Tx& tx, const Request& req, const std::string& 
   }
   if (!req.mv.AtLeast(21)) throw not_found;
   auto migrated = store::FindMigratedInstance(tx, uuid);
-  if (!migrated || (!req.IsAdmin() && migrated->project_id != req.principal.project_id)) throw not_found;
+  if (!migrated || (!req.IsAdmin() && migrated->project_id != req.principal.project_id))
+    throw not_found;
 }
 
 std::optional<TimePoint> TimeParam(const Request& req, const char* key) {
@@ -120,8 +122,8 @@ void CheckQueryKeys(const Request& req) {
                   "Additional properties are not allowed ('" + key + "' was unexpected)");
     }
     if (req.query.count(key) > 1) {
-      throw Error(Errc::kBadRequest, "Invalid input for query parameters " + key + ". Value: " +
-                                         value + ". It may be given only once.");
+      throw Error(Errc::kBadRequest, "Invalid input for query parameters " + key +
+                                         ". Value: " + value + ". It may be given only once.");
     }
   }
 }
@@ -147,32 +149,6 @@ store::InstanceActionFilter ParseFilter(const Request& req, const std::string& u
     }
   }
   return f;
-}
-
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-// Nova's next link keeps the request's other parameters and sets limit and marker.
-std::string NextLink(const Request& req, int64_t limit, const std::string& marker) {
-  std::string href = req.base_url + req.path + "?limit=" + std::to_string(limit) +
-                     "&marker=" + UrlEncode(marker);
-  for (const auto& [key, value] : req.query) {
-    if (key == "limit" || key == "marker") continue;
-    href += "&" + UrlEncode(key) + "=" + UrlEncode(value);
-  }
-  return href;
 }
 
 Response List(Deps& deps, Request& req) {
@@ -206,8 +182,8 @@ Response Show(Deps& deps, Request& req) {
     CheckInstanceVisible(tx, req, uuid);
     auto a = store::FindInstanceAction(tx, uuid, request_id);
     if (!a) {
-      throw Error(Errc::kNotFound, "Action for request_id " + request_id + " on instance " +
-                                       uuid + " not found");
+      throw Error(Errc::kNotFound,
+                  "Action for request_id " + request_id + " on instance " + uuid + " not found");
     }
     action = ActionView(req, *a);
     // Nova's events policy: admins always; other readers from 2.51.

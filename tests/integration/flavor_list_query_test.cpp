@@ -59,6 +59,31 @@ TEST_F(FlavorListQuery, LimitAndMarkerPage) {
   EXPECT_TRUE(Ids("?marker=3").empty());
 }
 
+TEST_F(FlavorListQuery, NextLinkKeepsTheFiltersAndEncodesTheMarker) {
+  auto admin = stack_->Admin();
+  auto made = admin.Post(
+      "/v2.1/flavors",
+      {{"flavor",
+        {{"id", "big one"}, {"name", "big one"}, {"ram", 8192}, {"vcpus", 1}, {"disk", 80}}}});
+  ASSERT_EQ(made.status, 200) << made.raw;
+  // Page 1 of the flavors with 2048 MB or more: "3", then "big one" on the next page.
+  auto first = stack_->Member().Get("/v2.1/flavors?minRam=2048&limit=1");
+  ASSERT_EQ(first.status, 200) << first.raw;
+  ASSERT_EQ(first.body["flavors"].size(), 1u) << first.raw;
+  std::string next = first.body["flavors_links"][0]["href"].get<std::string>();
+  EXPECT_NE(next.find("minRam=2048"), std::string::npos) << "page 2 stays filtered: " << next;
+  next = next.substr(next.find("/v2.1/"));
+  auto second = stack_->Member().Get(next);
+  ASSERT_EQ(second.status, 200) << second.raw;
+  ASSERT_EQ(second.body["flavors"].size(), 1u) << second.raw;
+  EXPECT_EQ(second.body["flavors"][0]["id"], "big one");
+  std::string last = second.body["flavors_links"][0]["href"].get<std::string>();
+  EXPECT_NE(last.find("marker=big%20one"), std::string::npos) << last;
+  auto end = stack_->Member().Get(last.substr(last.find("/v2.1/")));
+  ASSERT_EQ(end.status, 200) << "an id with a space is a marker that works: " << end.raw;
+  EXPECT_TRUE(end.body["flavors"].empty()) << end.raw;
+}
+
 TEST_F(FlavorListQuery, BadParametersAre400) {
   auto member = stack_->Member();
   for (const std::string q : {"?minRam=abc", "?minDisk=-1", "?limit=x", "?marker=nope"}) {
