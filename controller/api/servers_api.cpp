@@ -47,23 +47,28 @@ std::string HostStatus(const std::vector<store::Host>& hosts, const store::Serve
   return "";
 }
 
+// Whose servers a list shows. Nova shows everyone, admin included, their own project's servers;
+// only an admin's all_tenants (given without a value it means true) widens the list to every
+// project, and then tenant_id or project_id narrows it to one. nullopt: every project.
+std::optional<std::string> ListedProject(const Request& req) {
+  auto all = req.Query("all_tenants");
+  const bool all_tenants = all && (all->empty() || ParseBoolParam("all_tenants", *all));
+  if (!req.IsAdmin() || !all_tenants) return req.principal.project_id;
+  if (auto project = req.Query("project_id")) return project;
+  return req.Query("tenant_id");
+}
+
 Response List(Deps& deps, Request& req, bool detail) {
   store::ServerFilter f;
   f.limit = kMaxLimit;
   if (auto limit = req.Query("limit")) f.limit = std::min(ParseLimitParam(*limit), kMaxLimit);
   f.marker = req.Query("marker");
   f.name_regex = req.Query("name");
+  // Nova looks ?flavor= up as the flavor's API id; a server shows that id in its flavor.
+  f.flavorid = req.Query("flavor");
+  f.project_id = ListedProject(req);
   // Nova ignores admin-only filters from other users rather than failing.
-  if (req.IsAdmin()) {
-    f.host = req.Query("host");
-    // Nova: all_tenants given without a value (?all_tenants=) means true.
-    auto all = req.Query("all_tenants");
-    if (!all || (!all->empty() && !ParseBoolParam("all_tenants", *all))) {
-      if (auto project = req.Query("project_id")) f.project_id = *project;
-    }
-  } else {
-    f.project_id = req.principal.project_id;
-  }
+  if (req.IsAdmin()) f.host = req.Query("host");
   if (auto status = req.Query("status")) {
     auto sf = FilterForStatus(*status);
     if (!sf) return {200, {{"servers", json::array()}}};
@@ -87,9 +92,49 @@ Response List(Deps& deps, Request& req, bool detail) {
   json body = {{"servers", list}};
   if (static_cast<int64_t>(list.size()) == f.limit && req.Query("limit")) {
     body["servers_links"] = {{{"rel", "next"},
-                              {"href", req.base_url + req.path + "?limit=" + std::to_string(f.limit) + "&marker=" + last}}};
+                              {"href", req.base_url + req.path + "?limit=" +
+                                           std::to_string(f.limit) + "&marker=" + last}}};
   }
   return {200, body};
+}
+
+json ShowView(store::Tx& tx, const Request& req, const store::Server& s) {
+  json view = ServerDetail(req, s);
+  if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
+  // 2.71: the show (not the detail list) names the server's group, at most one.
+  if (req.mv.AtLeast(71)) {
+    auto group = store::FindServerGroupOfServer(tx, s.uuid);
+    view["server_groups"] = group ? json::array({group->uuid}) : json::array();
+  }
+  return view;
+}
+
+// Before 2.75 Nova's update answers the server without the extensions' attributes (no
+// OS-EXT-*, OS-SRV-USG, key_name, security_groups, config_drive, volumes); from 2.75 as a show.
+json UpdateView(store::Tx& tx, const Request& req, const store::Server& s) {
+  json view = ShowView(tx, req, s);
+  if (req.mv.AtLeast(75)) return view;
+  for (auto it = view.begin(); it != view.end();) {
+    const std::string& key = it.key();
+    const bool extension = key.rfind("OS-EXT-", 0) == 0 || key.rfind("OS-SRV-USG:", 0) == 0 ||
+                           key == "key_name" || key == "security_groups" || key == "config_drive" ||
+                           key == "host_status" || key == "os-extended-volumes:volumes_attached";
+    it = extension ? view.erase(it) : std::next(it);
+  }
+  return view;
+}
+
+// PUT /servers/{id}: the name, access addresses, description (2.19) and hostname (2.90). Nova
+// checks no lock here (update_instance is not lock-guarded): an owner renames a locked server.
+Response Update(Deps& deps, Request& req) {
+  json view;
+  deps.db.Transact([&](store::Tx& tx) {
+    store::Server s = LoadVisible(tx, req, req.params[0]);
+    ApplyServerUpdate(req, s);
+    store::UpdateServerUserFields(tx, s, deps.clock.Now());
+    view = UpdateView(tx, req, *store::FindServer(tx, s.uuid));
+  });
+  return {200, {{"server", view}}};
 }
 
 std::string FlavorIdFromRef(const std::string& ref) {
@@ -108,10 +153,12 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
     out.flavor = *flavor;
     auto hosts = store::ListHosts(tx);
-    if (forced && std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) { return h.name == *forced; })) {
+    if (forced && std::none_of(hosts.begin(), hosts.end(),
+                               [&](const store::Host& h) { return h.name == *forced; })) {
       throw Error(Errc::kBadRequest, "Compute host " + *forced + " could not be found.");
     }
-    if (out.availability_zone && std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) {
+    if (out.availability_zone &&
+        std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) {
           return h.availability_zone == *out.availability_zone;
         })) {
       throw Error(Errc::kBadRequest, "The requested availability zone is not available");
@@ -136,23 +183,20 @@ Response Create(Deps& deps, Request& req) {
 }  // namespace
 
 void RegisterServerRoutes(ApiServer& api, Deps& deps) {
-  api.Route("GET", "/v2\\.1/servers", Access::kUser, [&deps](Request& req) { return List(deps, req, false); });
-  api.Route("GET", "/v2\\.1/servers/detail", Access::kUser, [&deps](Request& req) { return List(deps, req, true); });
-  api.Route("POST", "/v2\\.1/servers", Access::kUser, [&deps](Request& req) { return Create(deps, req); });
+  api.Route("GET", "/v2\\.1/servers", Access::kUser,
+            [&deps](Request& req) { return List(deps, req, false); });
+  api.Route("GET", "/v2\\.1/servers/detail", Access::kUser,
+            [&deps](Request& req) { return List(deps, req, true); });
+  api.Route("POST", "/v2\\.1/servers", Access::kUser,
+            [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
-    deps.db.Transact([&](store::Tx& tx) {
-      const store::Server s = LoadVisible(tx, req, req.params[0]);
-      view = ServerDetail(req, s);
-      if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
-      // 2.71: the show (not the detail list) names the server's group, at most one.
-      if (req.mv.AtLeast(71)) {
-        auto group = store::FindServerGroupOfServer(tx, req.params[0]);
-        view["server_groups"] = group ? json::array({group->uuid}) : json::array();
-      }
-    });
+    deps.db.Transact(
+        [&](store::Tx& tx) { view = ShowView(tx, req, LoadVisible(tx, req, req.params[0])); });
     return Response{200, {{"server", view}}};
   });
+  api.Route("PUT", "/v2\\.1/servers/([^/]+)", Access::kUser,
+            [&deps](Request& req) { return Update(deps, req); });
   api.Route("DELETE", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     deps.db.Transact([&](store::Tx& tx) {
       auto s = LoadVisible(tx, req, req.params[0]);

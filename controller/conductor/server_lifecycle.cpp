@@ -78,6 +78,7 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
   s.metadata = req.metadata;
   s.user_id = req.user_id;
   s.project_id = req.project_id;
+  s.attributes = req.attributes;
   s.availability_zone = req.availability_zone;
   s.created_at = clock_.Now();
   PlacementRequest placement_request;

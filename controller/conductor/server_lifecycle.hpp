@@ -38,6 +38,7 @@ struct CreateServerRequest {
   std::string user_id;
   std::string project_id;
   std::optional<std::string> group_uuid;  // os:scheduler_hints {"group": uuid}
+  store::ServerAttributes attributes;     // accessIPv4/v6, description, hostname
 };
 
 // What an adopted domain's disks make of the server: storage_kind "volume" when its root disk

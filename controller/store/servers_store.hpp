@@ -17,6 +17,7 @@ struct ServerFilter {
   std::optional<std::vector<std::string>> task_states;
   std::optional<std::string> project_id;
   std::optional<std::string> task_state_is;         // exact task state (for reconcilers)
+  std::optional<std::string> flavorid;             // the flavor's API id, as Nova's ?flavor=
   std::optional<std::string> marker;                // uuid: rows after this one
   int64_t limit = 1000;                             // Nova's osapi_max_limit default
 };
@@ -27,6 +28,8 @@ std::optional<Server> FindServer(Tx& tx, const std::string& uuid);
 // False if a marker was given and does not exist (Nova: 400 "marker not found").
 bool ServerExists(Tx& tx, const std::string& uuid);
 void InsertServer(Tx& tx, const Server& s);
+// Writes what PUT /servers/{id} changes: the name and the attributes, as `s` holds them.
+void UpdateServerUserFields(Tx& tx, const Server& s, TimePoint now);
 // Compare-and-set of task_state: returns false (and changes nothing) unless the current
 // task_state equals `expected` (nullopt = no task).
 bool CasTaskState(Tx& tx, const std::string& uuid, const std::optional<std::string>& expected,

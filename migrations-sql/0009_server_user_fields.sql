@@ -1,0 +1,13 @@
+-- ferry 0009: what a user sets on a server besides its name, on create and with PUT
+-- /servers/{id} (Nova's instances.access_ip_v4, access_ip_v6, display_description, hostname).
+-- NULL: never set (the API shows "" for the addresses, null for the description, the name for
+-- the hostname). Immutable once landed.
+ALTER TABLE servers
+    -- 15: the longest dotted quad (255.255.255.255); the API checks the format.
+    ADD COLUMN access_ip_v4 text CHECK (length(access_ip_v4) <= 15),
+    -- 45: the longest IPv6 text form, with an embedded IPv4 (INET6_ADDRSTRLEN - 1).
+    ADD COLUMN access_ip_v6 text CHECK (length(access_ip_v6) <= 45),
+    -- 255: Nova's parameter_types.description maxLength
+    ADD COLUMN description  text CHECK (length(description) <= 255),
+    -- 255: Nova's instances.hostname is a String(255)
+    ADD COLUMN hostname     text CHECK (length(hostname) <= 255);
