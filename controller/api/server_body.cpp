@@ -11,16 +11,20 @@
 namespace ferry::controller::api {
 namespace {
 
-// Nova's "ipv4" and "ipv6" formats: what inet_pton reads (a dotted quad; RFC 4291 text).
+// Nova's "ipv4" and "ipv6" formats: what inet_pton reads (a dotted quad; RFC 4291 text). Nova
+// keeps the address, not the text, and shows it in its canonical form (RFC 5952: lower case,
+// the longest run of zero groups as "::"), which inet_ntop writes.
 std::optional<std::string> AccessIp(const json& server, const char* key, int family) {
   auto it = server.find(key);
   if (it == server.end()) return std::nullopt;
   unsigned char address[sizeof(in6_addr)];
-  if (!it->is_string() || inet_pton(family, it->get<std::string>().c_str(), address) != 1) {
+  char text[INET6_ADDRSTRLEN];
+  if (!it->is_string() || inet_pton(family, it->get<std::string>().c_str(), address) != 1 ||
+      inet_ntop(family, address, text, sizeof text) == nullptr) {
     const char* format = family == AF_INET ? "ipv4" : "ipv6";
     nova_schema::Invalid(key, *it, nova_schema::Repr(*it) + " is not a '" + format + "'");
   }
-  return it->get<std::string>();
+  return std::string(text);
 }
 
 // parameter_types.description: a string of at most 255 printable characters, or null.

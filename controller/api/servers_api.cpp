@@ -142,9 +142,9 @@ std::string FlavorIdFromRef(const std::string& ref) {
   return slash == std::string::npos ? ref : ref.substr(slash + 1);
 }
 
-conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
-  ServerCreateBody parsed = ParseServerCreate(req);
-  conductor::CreateServerRequest out = std::move(parsed.request);
+conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req,
+                                           const ServerCreateBody& parsed) {
+  conductor::CreateServerRequest out = parsed.request;
   const std::string& flavor_ref = parsed.flavor_ref;
   const std::optional<std::string>& forced = parsed.forced_host;
   deps.db.Transact([&](store::Tx& tx) {
@@ -170,13 +170,13 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
 }
 
 Response Create(Deps& deps, Request& req) {
-  auto request = ParseCreate(deps, req);
-  auto s = deps.servers.Create(request);
+  const ServerCreateBody parsed = ParseServerCreate(req);
+  auto s = deps.servers.Create(ParseCreate(deps, req, parsed));
   json body = {{"id", s.uuid},
                {"links", ServerSummary(req, s)["links"]},
                {"OS-DCF:diskConfig", "MANUAL"},
                {"security_groups", {{{"name", "default"}}}},
-               {"adminPass", NewUuid().substr(0, 12)}};
+               {"adminPass", parsed.admin_pass.value_or(NewUuid().substr(0, 12))}};
   return {202, {{"server", body}}};
 }
 
