@@ -10,4 +10,7 @@ ALTER TABLE servers
     -- 255: Nova's parameter_types.description maxLength
     ADD COLUMN description  text CHECK (length(description) <= 255),
     -- 255: Nova's instances.hostname is a String(255)
-    ADD COLUMN hostname     text CHECK (length(hostname) <= 255);
+    ADD COLUMN hostname     text CHECK (length(hostname) <= 255),
+    -- the create's imageRef (ferry has no image service to look it up in); 255: Nova's
+    -- instances.image_ref is a String(255)
+    ADD COLUMN image_ref    text CHECK (length(image_ref) <= 255);

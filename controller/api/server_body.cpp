@@ -68,6 +68,9 @@ void ApplyAttributes(const Request& req, const json& server, store::ServerAttrib
 store::ServerAttributes ParseServerAttributes(const Request& req, const json& server) {
   store::ServerAttributes out;
   ApplyAttributes(req, server, out);
+  // "" is Nova's imageRef of a server booted from a volume: no image.
+  out.image_ref = OptionalString(server, "imageRef", 255, false);
+  if (out.image_ref && out.image_ref->empty()) out.image_ref.reset();
   return out;
 }
 

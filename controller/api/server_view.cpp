@@ -56,6 +56,13 @@ json FaultView(json fault) {
   return fault;
 }
 
+// Nova's image reference of a server booted from an image; "" for one booted from a volume.
+json ImageView(const Request& req, const store::Server& s) {
+  if (!s.attributes.image_ref) return "";
+  const std::string& id = *s.attributes.image_ref;
+  return {{"id", id}, {"links", {{{"href", req.base_url + "/images/" + id}, {"rel", "bookmark"}}}}};
+}
+
 json NullOr(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
 // Nova's _progress_statuses: the statuses whose body carries "progress".
@@ -143,7 +150,7 @@ json ServerDetail(const Request& req, const store::Server& s) {
             {"user_id", s.user_id},
             {"metadata", s.metadata},
             {"hostId", ""},
-            {"image", ""},
+            {"image", ImageView(req, s)},
             {"flavor", flavor},
             {"created", IsoTime(s.created_at)},
             {"updated", IsoTime(s.updated_at)},

@@ -104,6 +104,7 @@ struct ServerAttributes {
   std::optional<std::string> access_ip_v6;
   std::optional<std::string> description;  // 2.19
   std::optional<std::string> hostname;     // 2.90
+  std::optional<std::string> image_ref;    // the create's imageRef; no update changes it
 };
 
 struct Server {

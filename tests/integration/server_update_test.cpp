@@ -111,6 +111,7 @@ TEST_F(ServerUpdate, CreateChecksAndShowsAccessAddresses) {
   auto r = member.Post("/v2.1/servers", {{"server",
                                           {{"name", "v6"},
                                            {"flavorRef", "1"},
+                                           {"imageRef", "70a599e0-31e7-49b7-b260-868f441e862b"},
                                            {"accessIPv4", "192.0.2.7"},
                                            {"accessIPv6", "2001:2001::3"}}}});
   ASSERT_EQ(r.status, 202) << r.raw;
@@ -130,6 +131,10 @@ TEST_F(ServerUpdate, CreateChecksAndShowsAccessAddresses) {
       member.Get("/v2.1/servers/" + r.body["server"]["id"].get<std::string>()).body["server"];
   EXPECT_EQ(shown["accessIPv4"], "192.0.2.7");
   EXPECT_EQ(shown["accessIPv6"], "2001:2001::3");
+  // Nova's view of an image-booted server's image (Tempest's test_verify_server_details).
+  EXPECT_EQ(shown["image"]["id"], "70a599e0-31e7-49b7-b260-868f441e862b");
+  EXPECT_EQ(shown["image"]["links"][0]["rel"], "bookmark");
+  EXPECT_EQ(Show()["image"], "") << "no imageRef: booted from a volume, as Nova shows it";
   const auto before = member.Get("/v2.1/servers").body["servers"].size();
   for (const json& bad : {json{{"accessIPv4", "1.1.1.1.1.1"}}, json{{"accessIPv6", "2.2.2.2"}}}) {
     json server = {{"name", "bad"}, {"flavorRef", "1"}};
