@@ -14,3 +14,7 @@ ALTER TABLE servers
     -- the create's imageRef (ferry has no image service to look it up in); 255: Nova's
     -- instances.image_ref is a String(255)
     ADD COLUMN image_ref    text CHECK (length(image_ref) <= 255);
+
+-- A server's create and delete are instance actions too (Nova's "create" and "delete", under the
+-- request's id): the user who asked. NULL for what the controller observed on its own.
+ALTER TABLE server_observations ADD COLUMN user_id text;

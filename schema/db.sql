@@ -324,6 +324,7 @@ CREATE TABLE public.server_observations (
     details text,
     project_id text,
     at timestamp with time zone DEFAULT now() NOT NULL,
+    user_id text,
     CONSTRAINT server_observations_result_check CHECK ((result = ANY (ARRAY['Success'::text, 'Error'::text])))
 );
 

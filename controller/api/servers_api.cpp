@@ -165,6 +165,7 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req,
     }
   });
   out.user_id = req.principal.user_id;
+  out.request_id = req.request_id;
   out.project_id = req.principal.project_id;
   return out;
 }
@@ -204,7 +205,7 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
         throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
       }
     });
-    deps.servers.RequestDelete(req.params[0]);
+    deps.servers.RequestDelete(req.params[0], req.request_id, req.principal.user_id);
     return Response{204, nullptr};
   });
 }

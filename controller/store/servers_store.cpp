@@ -103,6 +103,11 @@ UPDATE servers SET vm_state = 'error', task_state = NULL, fault = $2::jsonb,
                    updated_at = to_timestamp($3)
 WHERE uuid = $1)sql"};
 
+constexpr Statement kRecordAction{"servers_record_action", R"sql(
+INSERT INTO server_observations (instance_uuid, request_id, action, event, result, host, details,
+                                 user_id, project_id, at)
+VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)))sql"};
+
 constexpr Statement kDeleteServer{"servers_delete", "DELETE FROM servers WHERE uuid = $1"};
 
 Server ServerFromRow(const pqxx::row& r) {
@@ -220,5 +225,11 @@ void MarkServerError(Tx& tx, const std::string& uuid, const nlohmann::json& faul
 }
 
 void DeleteServerRow(Tx& tx, const std::string& uuid) { tx.Exec(kDeleteServer, uuid); }
+
+void RecordServerAction(Tx& tx, const ServerActionRecord& r, TimePoint at) {
+  tx.Exec(kRecordAction, r.instance_uuid, r.request_id, r.action, r.event,
+          std::string(r.error ? "Error" : "Success"), r.host, r.details, r.user_id, r.project_id,
+          EpochSeconds(at));
+}
 
 }  // namespace ferry::controller::store

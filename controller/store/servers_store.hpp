@@ -38,4 +38,19 @@ void MarkServerActive(Tx& tx, const std::string& uuid, int power_state, TimePoin
 void MarkServerError(Tx& tx, const std::string& uuid, const nlohmann::json& fault, TimePoint now);
 void DeleteServerRow(Tx& tx, const std::string& uuid);
 
+// An instance action the API asked for (Nova's "create", "delete"), as one action of one event
+// under the request's id; os-instance-actions lists it, also after the server is gone (2.21).
+struct ServerActionRecord {
+  std::string instance_uuid;
+  std::string request_id;
+  std::string action;  // Nova's instance_actions name
+  std::string event;   // Nova's event name for the step that ran
+  bool error = false;
+  std::optional<std::string> host;
+  std::optional<std::string> details;  // the error's message
+  std::string user_id;
+  std::string project_id;
+};
+void RecordServerAction(Tx& tx, const ServerActionRecord& r, TimePoint at);
+
 }  // namespace ferry::controller::store
