@@ -58,6 +58,21 @@ std::optional<std::string> ListedProject(const Request& req) {
   return req.Query("tenant_id");
 }
 
+// changes-since, and from 2.66 changes-before: servers updated in that window. (ferry deletes a
+// server's row, so the deleted servers Nova adds to such a list are not there.)
+void ReadChangesFilters(const Request& req, store::ServerFilter& f) {
+  if (auto since = req.Query("changes-since"))
+    f.changes_since = ParseTimeParam("changes-since", *since);
+  if (!req.mv.AtLeast(66)) return;
+  if (auto before = req.Query("changes-before")) {
+    f.changes_before = ParseTimeParam("changes-before", *before);
+  }
+  if (f.changes_since && f.changes_before && *f.changes_since > *f.changes_before) {
+    throw Error(Errc::kBadRequest,
+                "The value of changes-since must be less than or equal to changes-before.");
+  }
+}
+
 Response List(Deps& deps, Request& req, bool detail) {
   store::ServerFilter f;
   f.limit = kMaxLimit;
@@ -67,6 +82,7 @@ Response List(Deps& deps, Request& req, bool detail) {
   // Nova looks ?flavor= up as the flavor's API id; a server shows that id in its flavor.
   f.flavorid = req.Query("flavor");
   f.project_id = ListedProject(req);
+  ReadChangesFilters(req, f);
   // Nova ignores admin-only filters from other users rather than failing.
   if (req.IsAdmin()) f.host = req.Query("host");
   if (auto status = req.Query("status")) {

@@ -26,6 +26,8 @@ WHERE ($1::uuid IS NULL OR s.uuid = $1)
   AND ($8::uuid IS NULL OR (s.created_at, s.id) <
        (SELECT created_at, id FROM servers WHERE uuid = $8))
   AND ($10::text IS NULL OR s.flavorid = $10)
+  AND ($11::float8 IS NULL OR s.updated_at >= to_timestamp($11))
+  AND ($12::float8 IS NULL OR s.updated_at <= to_timestamp($12))
 ORDER BY s.created_at DESC, s.id DESC
 LIMIT $9)sql"};
 
@@ -47,6 +49,8 @@ WITH candidates AS MATERIALIZED (
     AND ($8::uuid IS NULL OR (s.created_at, s.id) <
          (SELECT created_at, id FROM servers WHERE uuid = $8))
     AND ($10::text IS NULL OR s.flavorid = $10)
+    AND ($11::float8 IS NULL OR s.updated_at >= to_timestamp($11))
+    AND ($12::float8 IS NULL OR s.updated_at <= to_timestamp($12))
 )
 SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), s.flavorid,
        s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state,
@@ -152,6 +156,11 @@ Server ServerFromRow(const pqxx::row& r) {
 
 namespace {
 
+std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return EpochSeconds(*t);
+}
+
 pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
   const auto before = tx.Exec(kCurrentStatementTimeout)[0][0].as<std::string>();
   tx.Exec(kSetStatementTimeout, std::string(kNameRegexTimeout));
@@ -159,7 +168,7 @@ pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
   try {
     rows = tx.Exec(kListServersByName, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit,
-                   f.flavorid);
+                   f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before));
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() != "57014") throw;  // 57014: cancelled by the timeout set above
     throw Error(Errc::kBadRequest,
@@ -175,10 +184,11 @@ pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
 std::vector<Server> ListServers(Tx& tx, const ServerFilter& f) {
   std::vector<Server> out;
   const pqxx::result rows =
-      f.name_regex ? ListByName(tx, f)
-                   : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
-                             PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker,
-                             f.limit, f.flavorid);
+      f.name_regex
+          ? ListByName(tx, f)
+          : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
+                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit,
+                    f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before));
   for (const auto& r : rows) out.push_back(ServerFromRow(r));
   return out;
 }

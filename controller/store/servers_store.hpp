@@ -17,6 +17,8 @@ struct ServerFilter {
   std::optional<std::vector<std::string>> task_states;
   std::optional<std::string> project_id;
   std::optional<std::string> task_state_is;         // exact task state (for reconcilers)
+  std::optional<TimePoint> changes_since;           // updated_at >= this
+  std::optional<TimePoint> changes_before;          // updated_at <= this (2.66)
   std::optional<std::string> flavorid;             // the flavor's API id, as Nova's ?flavor=
   std::optional<std::string> marker;                // uuid: rows after this one
   int64_t limit = 1000;                             // Nova's osapi_max_limit default

@@ -1,11 +1,14 @@
 // GET /servers[/detail] filters as Nova's: ?flavor= keeps the servers of that flavor (Tempest's
 // test_list_servers[_detailed]_filter_by_flavor), and an admin sees their own project's servers
 // unless all_tenants asks for every project, when tenant_id or project_id picks one (Tempest's
-// admin test_list_servers_by_admin[_with_specified_tenant]).
+// admin test_list_servers_by_admin[_with_specified_tenant]); changes-since (and 2.66's
+// changes-before) keep the servers updated in that window.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "tests/support/stack.hpp"
 
@@ -79,6 +82,34 @@ TEST_F(ServerListFilters, AdminSeesOwnProjectUnlessAllTenants) {
             (std::set<std::string>{member_tiny_}));
   // Show and delete still reach any project's server for an admin.
   EXPECT_EQ(admin.Get("/v2.1/servers/" + member_tiny_).status, 200);
+}
+
+TEST_F(ServerListFilters, ChangesSinceAndBeforeKeepServersUpdatedInThatWindow) {
+  auto admin = stack_->Admin();
+  // Nova's times have whole seconds: the rename lands at least a second after the creates.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto renamed = admin.Put("/v2.1/servers/" + admin_tiny_, {{"server", {{"name", "renamed"}}}});
+  ASSERT_EQ(renamed.status, 200) << renamed.raw;
+  const std::string at = renamed.body["server"]["updated"];
+  EXPECT_EQ(Ids(admin, "/v2.1/servers?changes-since=" + at), (std::set<std::string>{admin_tiny_}));
+  EXPECT_EQ(Ids(admin, "/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z"),
+            (std::set<std::string>{admin_tiny_, admin_small_}));
+  // 2200 as "the future": system_clock's time_point (64-bit nanoseconds) ends in 2262.
+  EXPECT_TRUE(Ids(admin, "/v2.1/servers?changes-since=2200-01-01T00:00:00Z").empty());
+  auto at266 = stack_->Admin();
+  at266.SetMicroversion("2.66");
+  EXPECT_EQ(
+      Ids(at266,
+          "/v2.1/servers?changes-since=2000-01-01T00:00:00Z&changes-before=2200-01-01T00:00:00Z"),
+      (std::set<std::string>{admin_tiny_, admin_small_}));
+  EXPECT_TRUE(Ids(at266, "/v2.1/servers?changes-before=2000-01-01T00:00:00Z").empty());
+  for (const std::string q :
+       {"?changes-since=yesterday",
+        "?changes-since=2200-01-01T00:00:00Z&changes-before=2000-01-01T00:00:00Z"}) {
+    auto r = at266.Get("/v2.1/servers" + q);
+    EXPECT_EQ(r.status, 400) << q << ": " << r.raw;
+    EXPECT_TRUE(r.body.contains("badRequest")) << q << ": " << r.raw;
+  }
 }
 
 }  // namespace
