@@ -324,6 +324,7 @@ CREATE TABLE public.server_observations (
     details text,
     project_id text,
     at timestamp with time zone DEFAULT now() NOT NULL,
+    user_id text,
     CONSTRAINT server_observations_result_check CHECK ((result = ANY (ARRAY['Success'::text, 'Error'::text])))
 );
 
@@ -365,6 +366,16 @@ CREATE TABLE public.servers (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     launched_at timestamp with time zone,
+    access_ip_v4 text,
+    access_ip_v6 text,
+    description text,
+    hostname text,
+    image_ref text,
+    CONSTRAINT servers_access_ip_v4_check CHECK ((length(access_ip_v4) <= 15)),
+    CONSTRAINT servers_access_ip_v6_check CHECK ((length(access_ip_v6) <= 45)),
+    CONSTRAINT servers_description_check CHECK ((length(description) <= 255)),
+    CONSTRAINT servers_hostname_check CHECK ((length(hostname) <= 255)),
+    CONSTRAINT servers_image_ref_check CHECK ((length(image_ref) <= 255)),
     CONSTRAINT servers_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255))),
     CONSTRAINT servers_progress_check CHECK (((progress >= 0) AND (progress <= 100))),
     CONSTRAINT servers_storage_kind_check CHECK ((storage_kind = ANY (ARRAY['shared'::text, 'local'::text, 'volume'::text]))),

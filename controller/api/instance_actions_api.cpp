@@ -104,12 +104,7 @@ void CheckInstanceVisible(store::Tx& tx, const Request& req, const std::string& 
 std::optional<TimePoint> TimeParam(const Request& req, const char* key) {
   auto v = req.Query(key);
   if (!v) return std::nullopt;
-  auto t = ParseIsoTime(*v);
-  if (!t) {
-    throw Error(Errc::kBadRequest, std::string("Invalid input for query parameters ") + key +
-                                       ". Value: " + *v + ". '" + *v + "' is not a 'date-time'");
-  }
-  return t;
+  return ParseTimeParam(key, *v);
 }
 
 // From 2.58 Nova's query schema names every parameter once (additionalProperties: false).

@@ -164,6 +164,8 @@ ServerCreateBody ParseServerCreate(const Request& req) {
     throw Error(Errc::kForbidden,
                 "Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.");
   }
+  out.request.attributes = ParseServerAttributes(req, body);
+  out.admin_pass = OptionalString(body, "adminPass", 255, false);
   out.request.group_uuid = GroupHint(req.body);
   out.request.forced_host = out.forced_host;
   return out;

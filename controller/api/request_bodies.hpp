@@ -21,8 +21,13 @@ struct ServerCreateBody {
   conductor::CreateServerRequest request;  // flavor, user and project not filled in yet
   std::string flavor_ref;                  // as sent: an id or a link ending in one
   std::optional<std::string> forced_host;  // from "zone:host" or 2.74's "host"
+  std::optional<std::string> admin_pass;   // answered back as Nova does (ferry sets no password)
 };
 ServerCreateBody ParseServerCreate(const Request& req);
+// accessIPv4, accessIPv6, description (2.19), hostname (2.90) of a create body's "server".
+store::ServerAttributes ParseServerAttributes(const Request& req, const nlohmann::json& server);
+// PUT /servers/{id}: checks the body and applies its name and attributes to `s`.
+void ApplyServerUpdate(const Request& req, store::Server& s);
 
 // POST /servers/{id}/action: Nova's action_peek (exactly one key), returns the action's name.
 std::string ServerActionName(const Request& req);

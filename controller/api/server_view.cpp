@@ -56,6 +56,15 @@ json FaultView(json fault) {
   return fault;
 }
 
+// Nova's image reference of a server booted from an image; "" for one booted from a volume.
+json ImageView(const Request& req, const store::Server& s) {
+  if (!s.attributes.image_ref) return "";
+  const std::string& id = *s.attributes.image_ref;
+  return {{"id", id}, {"links", {{{"href", req.base_url + "/images/" + id}, {"rel", "bookmark"}}}}};
+}
+
+json NullOr(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
 // Nova's _progress_statuses: the statuses whose body carries "progress".
 bool ShowsProgress(const std::string& status) {
   return status == "ACTIVE" || status == "BUILD" || status == "REBUILD" || status == "RESIZE" ||
@@ -69,7 +78,7 @@ void AddExtendedAttributes(const Request& req, const store::Server& s, json& v) 
   v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.node ? json(*s.node) : json(nullptr);
   v["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + std::to_string(s.id);
   if (!req.mv.AtLeast(3)) return;
-  v["OS-EXT-SRV-ATTR:hostname"] = s.name;
+  v["OS-EXT-SRV-ATTR:hostname"] = s.attributes.hostname.value_or(s.name);
   v["OS-EXT-SRV-ATTR:kernel_id"] = "";
   v["OS-EXT-SRV-ATTR:launch_index"] = 0;
   v["OS-EXT-SRV-ATTR:ramdisk_id"] = "";
@@ -141,13 +150,13 @@ json ServerDetail(const Request& req, const store::Server& s) {
             {"user_id", s.user_id},
             {"metadata", s.metadata},
             {"hostId", ""},
-            {"image", ""},
+            {"image", ImageView(req, s)},
             {"flavor", flavor},
             {"created", IsoTime(s.created_at)},
             {"updated", IsoTime(s.updated_at)},
             {"addresses", json::object()},
-            {"accessIPv4", ""},
-            {"accessIPv6", ""},
+            {"accessIPv4", s.attributes.access_ip_v4.value_or("")},
+            {"accessIPv6", s.attributes.access_ip_v6.value_or("")},
             {"links", Links(req, s.uuid)},
             {"OS-DCF:diskConfig", "MANUAL"},
             {"OS-EXT-AZ:availability_zone", s.availability_zone.value_or("")},
@@ -165,11 +174,13 @@ json ServerDetail(const Request& req, const store::Server& s) {
   if (ShowsProgress(ServerStatus(s))) v["progress"] = s.progress;
   if (req.mv.AtLeast(9)) v["locked"] = s.locked;
   if (req.mv.AtLeast(73)) v["locked_reason"] = s.locked_reason ? json(*s.locked_reason) : json(nullptr);
-  if (req.mv.AtLeast(19)) v["description"] = nullptr;
+  if (req.mv.AtLeast(19)) v["description"] = NullOr(s.attributes.description);
   if (req.mv.AtLeast(26)) v["tags"] = json::array();
   if (req.mv.AtLeast(63)) v["trusted_image_certificates"] = nullptr;
   // 2.90 shows the hostname to everyone (admins have it above).
-  if (req.mv.AtLeast(90) && !admin) v["OS-EXT-SRV-ATTR:hostname"] = s.name;
+  if (req.mv.AtLeast(90) && !admin) {
+    v["OS-EXT-SRV-ATTR:hostname"] = s.attributes.hostname.value_or(s.name);
+  }
   if (s.fault && (s.vm_state == "error")) v["fault"] = FaultView(*s.fault);
   return v;
 }

@@ -47,23 +47,44 @@ std::string HostStatus(const std::vector<store::Host>& hosts, const store::Serve
   return "";
 }
 
+// Whose servers a list shows. Nova shows everyone, admin included, their own project's servers;
+// only an admin's all_tenants (given without a value it means true) widens the list to every
+// project, and then tenant_id or project_id narrows it to one. nullopt: every project.
+std::optional<std::string> ListedProject(const Request& req) {
+  auto all = req.Query("all_tenants");
+  const bool all_tenants = all && (all->empty() || ParseBoolParam("all_tenants", *all));
+  if (!req.IsAdmin() || !all_tenants) return req.principal.project_id;
+  if (auto project = req.Query("project_id")) return project;
+  return req.Query("tenant_id");
+}
+
+// changes-since, and from 2.66 changes-before: servers updated in that window. (ferry deletes a
+// server's row, so the deleted servers Nova adds to such a list are not there.)
+void ReadChangesFilters(const Request& req, store::ServerFilter& f) {
+  if (auto since = req.Query("changes-since"))
+    f.changes_since = ParseTimeParam("changes-since", *since);
+  if (!req.mv.AtLeast(66)) return;
+  if (auto before = req.Query("changes-before")) {
+    f.changes_before = ParseTimeParam("changes-before", *before);
+  }
+  if (f.changes_since && f.changes_before && *f.changes_since > *f.changes_before) {
+    throw Error(Errc::kBadRequest,
+                "The value of changes-since must be less than or equal to changes-before.");
+  }
+}
+
 Response List(Deps& deps, Request& req, bool detail) {
   store::ServerFilter f;
   f.limit = kMaxLimit;
   if (auto limit = req.Query("limit")) f.limit = std::min(ParseLimitParam(*limit), kMaxLimit);
   f.marker = req.Query("marker");
   f.name_regex = req.Query("name");
+  // Nova looks ?flavor= up as the flavor's API id; a server shows that id in its flavor.
+  f.flavorid = req.Query("flavor");
+  f.project_id = ListedProject(req);
+  ReadChangesFilters(req, f);
   // Nova ignores admin-only filters from other users rather than failing.
-  if (req.IsAdmin()) {
-    f.host = req.Query("host");
-    // Nova: all_tenants given without a value (?all_tenants=) means true.
-    auto all = req.Query("all_tenants");
-    if (!all || (!all->empty() && !ParseBoolParam("all_tenants", *all))) {
-      if (auto project = req.Query("project_id")) f.project_id = *project;
-    }
-  } else {
-    f.project_id = req.principal.project_id;
-  }
+  if (req.IsAdmin()) f.host = req.Query("host");
   if (auto status = req.Query("status")) {
     auto sf = FilterForStatus(*status);
     if (!sf) return {200, {{"servers", json::array()}}};
@@ -87,9 +108,49 @@ Response List(Deps& deps, Request& req, bool detail) {
   json body = {{"servers", list}};
   if (static_cast<int64_t>(list.size()) == f.limit && req.Query("limit")) {
     body["servers_links"] = {{{"rel", "next"},
-                              {"href", req.base_url + req.path + "?limit=" + std::to_string(f.limit) + "&marker=" + last}}};
+                              {"href", req.base_url + req.path + "?limit=" +
+                                           std::to_string(f.limit) + "&marker=" + last}}};
   }
   return {200, body};
+}
+
+json ShowView(store::Tx& tx, const Request& req, const store::Server& s) {
+  json view = ServerDetail(req, s);
+  if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
+  // 2.71: the show (not the detail list) names the server's group, at most one.
+  if (req.mv.AtLeast(71)) {
+    auto group = store::FindServerGroupOfServer(tx, s.uuid);
+    view["server_groups"] = group ? json::array({group->uuid}) : json::array();
+  }
+  return view;
+}
+
+// Before 2.75 Nova's update answers the server without the extensions' attributes (no
+// OS-EXT-*, OS-SRV-USG, key_name, security_groups, config_drive, volumes); from 2.75 as a show.
+json UpdateView(store::Tx& tx, const Request& req, const store::Server& s) {
+  json view = ShowView(tx, req, s);
+  if (req.mv.AtLeast(75)) return view;
+  for (auto it = view.begin(); it != view.end();) {
+    const std::string& key = it.key();
+    const bool extension = key.rfind("OS-EXT-", 0) == 0 || key.rfind("OS-SRV-USG:", 0) == 0 ||
+                           key == "key_name" || key == "security_groups" || key == "config_drive" ||
+                           key == "host_status" || key == "os-extended-volumes:volumes_attached";
+    it = extension ? view.erase(it) : std::next(it);
+  }
+  return view;
+}
+
+// PUT /servers/{id}: the name, access addresses, description (2.19) and hostname (2.90). Nova
+// checks no lock here (update_instance is not lock-guarded): an owner renames a locked server.
+Response Update(Deps& deps, Request& req) {
+  json view;
+  deps.db.Transact([&](store::Tx& tx) {
+    store::Server s = LoadVisible(tx, req, req.params[0]);
+    ApplyServerUpdate(req, s);
+    store::UpdateServerUserFields(tx, s, deps.clock.Now());
+    view = UpdateView(tx, req, *store::FindServer(tx, s.uuid));
+  });
+  return {200, {{"server", view}}};
 }
 
 std::string FlavorIdFromRef(const std::string& ref) {
@@ -97,9 +158,9 @@ std::string FlavorIdFromRef(const std::string& ref) {
   return slash == std::string::npos ? ref : ref.substr(slash + 1);
 }
 
-conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
-  ServerCreateBody parsed = ParseServerCreate(req);
-  conductor::CreateServerRequest out = std::move(parsed.request);
+conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req,
+                                           const ServerCreateBody& parsed) {
+  conductor::CreateServerRequest out = parsed.request;
   const std::string& flavor_ref = parsed.flavor_ref;
   const std::optional<std::string>& forced = parsed.forced_host;
   deps.db.Transact([&](store::Tx& tx) {
@@ -108,51 +169,51 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req) {
       throw Error(Errc::kBadRequest, "Flavor " + flavor_ref + " could not be found.");
     out.flavor = *flavor;
     auto hosts = store::ListHosts(tx);
-    if (forced && std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) { return h.name == *forced; })) {
+    if (forced && std::none_of(hosts.begin(), hosts.end(),
+                               [&](const store::Host& h) { return h.name == *forced; })) {
       throw Error(Errc::kBadRequest, "Compute host " + *forced + " could not be found.");
     }
-    if (out.availability_zone && std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) {
+    if (out.availability_zone &&
+        std::none_of(hosts.begin(), hosts.end(), [&](const store::Host& h) {
           return h.availability_zone == *out.availability_zone;
         })) {
       throw Error(Errc::kBadRequest, "The requested availability zone is not available");
     }
   });
   out.user_id = req.principal.user_id;
+  out.request_id = req.request_id;
   out.project_id = req.principal.project_id;
   return out;
 }
 
 Response Create(Deps& deps, Request& req) {
-  auto request = ParseCreate(deps, req);
-  auto s = deps.servers.Create(request);
+  const ServerCreateBody parsed = ParseServerCreate(req);
+  auto s = deps.servers.Create(ParseCreate(deps, req, parsed));
   json body = {{"id", s.uuid},
                {"links", ServerSummary(req, s)["links"]},
                {"OS-DCF:diskConfig", "MANUAL"},
                {"security_groups", {{{"name", "default"}}}},
-               {"adminPass", NewUuid().substr(0, 12)}};
+               {"adminPass", parsed.admin_pass.value_or(NewUuid().substr(0, 12))}};
   return {202, {{"server", body}}};
 }
 
 }  // namespace
 
 void RegisterServerRoutes(ApiServer& api, Deps& deps) {
-  api.Route("GET", "/v2\\.1/servers", Access::kUser, [&deps](Request& req) { return List(deps, req, false); });
-  api.Route("GET", "/v2\\.1/servers/detail", Access::kUser, [&deps](Request& req) { return List(deps, req, true); });
-  api.Route("POST", "/v2\\.1/servers", Access::kUser, [&deps](Request& req) { return Create(deps, req); });
+  api.Route("GET", "/v2\\.1/servers", Access::kUser,
+            [&deps](Request& req) { return List(deps, req, false); });
+  api.Route("GET", "/v2\\.1/servers/detail", Access::kUser,
+            [&deps](Request& req) { return List(deps, req, true); });
+  api.Route("POST", "/v2\\.1/servers", Access::kUser,
+            [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
-    deps.db.Transact([&](store::Tx& tx) {
-      const store::Server s = LoadVisible(tx, req, req.params[0]);
-      view = ServerDetail(req, s);
-      if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
-      // 2.71: the show (not the detail list) names the server's group, at most one.
-      if (req.mv.AtLeast(71)) {
-        auto group = store::FindServerGroupOfServer(tx, req.params[0]);
-        view["server_groups"] = group ? json::array({group->uuid}) : json::array();
-      }
-    });
+    deps.db.Transact(
+        [&](store::Tx& tx) { view = ShowView(tx, req, LoadVisible(tx, req, req.params[0])); });
     return Response{200, {{"server", view}}};
   });
+  api.Route("PUT", "/v2\\.1/servers/([^/]+)", Access::kUser,
+            [&deps](Request& req) { return Update(deps, req); });
   api.Route("DELETE", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     deps.db.Transact([&](store::Tx& tx) {
       auto s = LoadVisible(tx, req, req.params[0]);
@@ -160,7 +221,7 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
         throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
       }
     });
-    deps.servers.RequestDelete(req.params[0]);
+    deps.servers.RequestDelete(req.params[0], req.request_id, req.principal.user_id);
     return Response{204, nullptr};
   });
 }

@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "common/json_limits.hpp"
+#include "common/time_format.hpp"
 
 namespace ferry::controller::api {
 namespace {
@@ -113,6 +114,15 @@ int64_t ParseLimitParam(const std::string& value) {
     throw Error(Errc::kBadRequest, "limit param must be an integer");
   }
   return std::stoll(value);
+}
+
+TimePoint ParseTimeParam(const std::string& name, const std::string& value) {
+  auto t = ParseIsoTime(value);
+  if (!t) {
+    throw Error(Errc::kBadRequest, "Invalid input for query parameters " + name + ". Value: " +
+                                       value + ". '" + value + "' is not a 'date-time'");
+  }
+  return *t;
 }
 
 }  // namespace ferry::controller::api

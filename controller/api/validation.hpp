@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.hpp"
+
 namespace ferry::controller::api {
 
 using nlohmann::json;
@@ -25,6 +27,8 @@ std::optional<int64_t> OptionalInt(const json& obj, const char* key, int64_t min
 std::optional<bool> OptionalBool(const json& obj, const char* key);
 // Query-string booleans as oslo's strutils reads them; anything else is a 400.
 bool ParseBoolParam(const std::string& name, const std::string& value);
+// An ISO 8601 time query parameter (changes-since, changes-before); else Nova's 400.
+TimePoint ParseTimeParam(const std::string& name, const std::string& value);
 // Positive integer query parameter (limit).
 int64_t ParseLimitParam(const std::string& value);
 

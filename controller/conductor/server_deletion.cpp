@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.hpp"
+#include "common/uuid.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/server_groups_store.hpp"
@@ -11,7 +12,8 @@
 
 namespace ferry::controller::conductor {
 
-void ServerLifecycle::RequestDelete(const std::string& uuid) {
+void ServerLifecycle::RequestDelete(const std::string& uuid, const std::string& request_id,
+                                    const std::string& user_id) {
   db_.Transact([&](store::Tx& tx) {
     auto server = store::FindServer(tx, uuid);
     if (!server) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
@@ -26,6 +28,18 @@ void ServerLifecycle::RequestDelete(const std::string& uuid) {
     if (!store::CasTaskState(tx, uuid, server->task_state, std::string(kDeleting), clock_.Now())) {
       throw Error(Errc::kConflict, "Instance " + uuid + " changed state; retry");
     }
+    // Nova's "delete" action. Its step here is ferry's own (the agent's delete runs later), so
+    // the event is named as ferry's own observations are (ferry_...). The project is the
+    // server's: it finds a deleted server's owner for os-instance-actions.
+    store::ServerActionRecord r;
+    r.instance_uuid = uuid;
+    r.request_id = request_id.empty() ? "req-" + NewUuid() : request_id;
+    r.action = "delete";
+    r.event = "ferry_request_delete";
+    r.host = server->host;
+    r.user_id = user_id;
+    r.project_id = server->project_id;
+    store::RecordServerAction(tx, r, clock_.Now());
   });
   Enqueue(uuid);
 }

@@ -63,6 +63,27 @@ void ServerLifecycle::Stop() {
   workers_.clear();
 }
 
+namespace {
+
+// Nova's "create" action: ferry schedules and claims within the request, which is the step
+// Nova's conductor event schedule_and_build_instances names; its error is "No valid host".
+void RecordCreate(store::Tx& tx, const CreateServerRequest& req, const store::Server& s,
+                  const std::string& failure) {
+  store::ServerActionRecord r;
+  r.instance_uuid = s.uuid;
+  r.request_id = req.request_id.empty() ? "req-" + NewUuid() : req.request_id;
+  r.action = "create";
+  r.event = "conductor_schedule_and_build_instances";
+  r.error = !s.host;
+  r.host = s.host;
+  if (r.error) r.details = failure;
+  r.user_id = req.user_id;
+  r.project_id = req.project_id;
+  store::RecordServerAction(tx, r, s.created_at);
+}
+
+}  // namespace
+
 store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
   store::Server s;
   s.uuid = NewUuid();
@@ -78,6 +99,7 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
   s.metadata = req.metadata;
   s.user_id = req.user_id;
   s.project_id = req.project_id;
+  s.attributes = req.attributes;
   s.availability_zone = req.availability_zone;
   s.created_at = clock_.Now();
   PlacementRequest placement_request;
@@ -120,6 +142,7 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
     }
     store::InsertServer(tx, s);
     if (group) store::AddServerGroupMember(tx, group->id, s.uuid);
+    RecordCreate(tx, req, s, failure);
   });
   HostsChanged(s.host_id);
   if (s.host) {

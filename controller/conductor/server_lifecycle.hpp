@@ -38,6 +38,8 @@ struct CreateServerRequest {
   std::string user_id;
   std::string project_id;
   std::optional<std::string> group_uuid;  // os:scheduler_hints {"group": uuid}
+  store::ServerAttributes attributes;     // accessIPv4/v6, description, hostname
+  std::string request_id;                 // the API request's: the "create" action's id
 };
 
 // What an adopted domain's disks make of the server: storage_kind "volume" when its root disk
@@ -70,7 +72,9 @@ class ServerLifecycle {
   // (throws kBadRequest if the group does not exist) and its policy is honoured.
   store::Server Create(const CreateServerRequest& request);
   // Marks the server deleting (409 if another task holds it) and queues the delete.
-  void RequestDelete(const std::string& uuid);
+  // request_id, user_id: the API request's, recorded as the server's "delete" action.
+  void RequestDelete(const std::string& uuid, const std::string& request_id,
+                     const std::string& user_id);
   // Turns an unmanaged domain into a server of `flavor` on the host that reported it.
   store::Server Adopt(const std::string& domain_uuid, const store::Flavor& flavor,
                       const std::string& user_id, const std::string& project_id);

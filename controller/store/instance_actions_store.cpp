@@ -29,7 +29,7 @@ WITH actions AS (
   WHERE m.instance_uuid = $1::uuid
   UNION ALL
   SELECT -o.id, o.instance_uuid::text, o.action,
-         CASE o.result WHEN 'Error' THEN 'error' ELSE 'completed' END, o.request_id, NULL,
+         CASE o.result WHEN 'Error' THEN 'error' ELSE 'completed' END, o.request_id, o.user_id,
          o.project_id, o.host, NULL, o.at, o.at
   FROM server_observations o
   WHERE o.instance_uuid = $1::uuid)
@@ -59,7 +59,7 @@ WITH actions AS (
   WHERE m.instance_uuid = $1::uuid
   UNION ALL
   SELECT -o.id, o.instance_uuid::text, o.action,
-         CASE o.result WHEN 'Error' THEN 'error' ELSE 'completed' END, o.request_id, NULL,
+         CASE o.result WHEN 'Error' THEN 'error' ELSE 'completed' END, o.request_id, o.user_id,
          o.project_id, o.host, NULL, o.at, o.at
   FROM server_observations o
   WHERE o.instance_uuid = $1::uuid)
@@ -82,9 +82,16 @@ SELECT event, NULL, CASE result WHEN 'Error' THEN 'error' ELSE 'completed' END, 
        coalesce(host, 'ferry'), extract(epoch from at)::float8
 FROM server_observations WHERE id = $1)sql"};
 
+// A deleted server's owner: from its newest migration, else from its recorded actions (create
+// and delete name the project).
 constexpr Statement kFindMigratedInstance{"instance_actions_migrated_instance", R"sql(
-SELECT project_id FROM migrations WHERE instance_uuid = $1::uuid
-ORDER BY created_at DESC, id DESC LIMIT 1)sql"};
+(SELECT project_id FROM migrations WHERE instance_uuid = $1::uuid
+ ORDER BY created_at DESC, id DESC LIMIT 1)
+UNION ALL
+(SELECT project_id FROM server_observations
+ WHERE instance_uuid = $1::uuid AND project_id IS NOT NULL
+ ORDER BY at DESC, id DESC LIMIT 1)
+LIMIT 1)sql"};
 
 std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;

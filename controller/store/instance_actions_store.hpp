@@ -3,7 +3,8 @@
 // server is one action (its request is the first migration_events row) and every status
 // transition of that migration is one of the action's events. What the controller observed on its
 // own (a copy running on another host, a guest missing, a power state synchronised: see
-// inventory_store) adds one action of one event each. Nothing is written here; the conductor
+// inventory_store) and a server's create and delete (servers_store RecordServerAction) add one
+// action of one event each. Nothing is written here; the conductor
 // appends the events in the same transaction as each transition.
 #include <cstdint>
 #include <optional>

@@ -96,6 +96,17 @@ struct Flavor {
   nlohmann::json extra_specs = nlohmann::json::object();
 };
 
+// What a user sets on a server besides its name, on create and with PUT /servers/{id}.
+// nullopt: never set (the API shows "" for an address, null for the description, the name for
+// the hostname).
+struct ServerAttributes {
+  std::optional<std::string> access_ip_v4;
+  std::optional<std::string> access_ip_v6;
+  std::optional<std::string> description;  // 2.19
+  std::optional<std::string> hostname;     // 2.90
+  std::optional<std::string> image_ref;    // the create's imageRef; no update changes it
+};
+
 struct Server {
   int64_t id = 0;
   std::string uuid;
@@ -125,6 +136,7 @@ struct Server {
   TimePoint created_at;
   TimePoint updated_at;
   std::optional<TimePoint> launched_at;
+  ServerAttributes attributes;
 };
 
 struct UnmanagedDomain {

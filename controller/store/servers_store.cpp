@@ -13,7 +13,8 @@ SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_
        s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, s.project_id, s.locked,
        s.locked_reason, s.progress, s.fault::text, s.metadata::text,
        extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
-       extract(epoch from s.launched_at)::float8
+       extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6,
+       s.description, s.hostname, s.image_ref
 FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
 WHERE ($1::uuid IS NULL OR s.uuid = $1)
   AND ($2::text IS NULL OR h.name = $2)
@@ -24,6 +25,9 @@ WHERE ($1::uuid IS NULL OR s.uuid = $1)
   AND ($7::text IS NULL OR s.task_state = $7)
   AND ($8::uuid IS NULL OR (s.created_at, s.id) <
        (SELECT created_at, id FROM servers WHERE uuid = $8))
+  AND ($10::text IS NULL OR s.flavorid = $10)
+  AND ($11::float8 IS NULL OR s.updated_at >= to_timestamp($11))
+  AND ($12::float8 IS NULL OR s.updated_at <= to_timestamp($12))
 ORDER BY s.created_at DESC, s.id DESC
 LIMIT $9)sql"};
 
@@ -44,13 +48,17 @@ WITH candidates AS MATERIALIZED (
     AND ($7::text IS NULL OR s.task_state = $7)
     AND ($8::uuid IS NULL OR (s.created_at, s.id) <
          (SELECT created_at, id FROM servers WHERE uuid = $8))
+    AND ($10::text IS NULL OR s.flavorid = $10)
+    AND ($11::float8 IS NULL OR s.updated_at >= to_timestamp($11))
+    AND ($12::float8 IS NULL OR s.updated_at <= to_timestamp($12))
 )
 SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), s.flavorid,
        s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state,
        s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, s.project_id, s.locked,
        s.locked_reason, s.progress, s.fault::text, s.metadata::text,
        extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
-       extract(epoch from s.launched_at)::float8
+       extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6,
+       s.description, s.hostname, s.image_ref
 FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
 WHERE s.id IN (SELECT c.id FROM candidates c WHERE c.name ~ $3)
 ORDER BY s.created_at DESC, s.id DESC
@@ -66,17 +74,23 @@ constexpr Statement kSetStatementTimeout{"servers_set_statement_timeout",
 // any expression without back-reference backtracking; one that needs a second is refused.
 constexpr const char* kNameRegexTimeout = "1s";
 
-constexpr Statement kServerExists{"servers_exists",
-                                  "SELECT 1 FROM servers WHERE uuid = $1::uuid"};
+constexpr Statement kServerExists{"servers_exists", "SELECT 1 FROM servers WHERE uuid = $1::uuid"};
 
 constexpr Statement kInsertServer{"servers_insert", R"sql(
 INSERT INTO servers (uuid, name, host_id, node, flavor_id, flavorid, flavor_name, vcpus,
                      memory_mb, root_gb, vm_state, task_state, power_state, storage_kind, volumes,
                      availability_zone, user_id, project_id, metadata, fault, created_at,
-                     updated_at, launched_at)
+                     updated_at, launched_at, access_ip_v4, access_ip_v6, description, hostname,
+                     image_ref)
 VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
         $17, $18, $19::jsonb, $20::jsonb, to_timestamp($21), to_timestamp($21),
-        to_timestamp($22)))sql"};
+        to_timestamp($22), $23, $24, $25, $26,
+        $27))sql"};
+
+constexpr Statement kUpdateUserFields{"servers_update_user_fields", R"sql(
+UPDATE servers SET name = $2, access_ip_v4 = $3, access_ip_v6 = $4, description = $5,
+                   hostname = $6, updated_at = to_timestamp($7)
+WHERE uuid = $1)sql"};
 
 constexpr Statement kCasTaskState{"servers_cas_task_state", R"sql(
 UPDATE servers SET task_state = $3, updated_at = to_timestamp($4)
@@ -92,6 +106,11 @@ constexpr Statement kMarkError{"servers_mark_error", R"sql(
 UPDATE servers SET vm_state = 'error', task_state = NULL, fault = $2::jsonb,
                    updated_at = to_timestamp($3)
 WHERE uuid = $1)sql"};
+
+constexpr Statement kRecordAction{"servers_record_action", R"sql(
+INSERT INTO server_observations (instance_uuid, request_id, action, event, result, host, details,
+                                 user_id, project_id, at)
+VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)))sql"};
 
 constexpr Statement kDeleteServer{"servers_delete", "DELETE FROM servers WHERE uuid = $1"};
 
@@ -125,6 +144,11 @@ Server ServerFromRow(const pqxx::row& r) {
   s.created_at = ToTime(r[25]);
   s.updated_at = ToTime(r[26]);
   s.launched_at = OptTime(r[27]);
+  s.attributes.access_ip_v4 = OptString(r[28]);
+  s.attributes.access_ip_v6 = OptString(r[29]);
+  s.attributes.description = OptString(r[30]);
+  s.attributes.hostname = OptString(r[31]);
+  s.attributes.image_ref = OptString(r[32]);
   return s;
 }
 
@@ -132,13 +156,19 @@ Server ServerFromRow(const pqxx::row& r) {
 
 namespace {
 
+std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return EpochSeconds(*t);
+}
+
 pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
   const auto before = tx.Exec(kCurrentStatementTimeout)[0][0].as<std::string>();
   tx.Exec(kSetStatementTimeout, std::string(kNameRegexTimeout));
   pqxx::result rows;
   try {
     rows = tx.Exec(kListServersByName, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
-                   PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit);
+                   PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit,
+                   f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before));
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() != "57014") throw;  // 57014: cancelled by the timeout set above
     throw Error(Errc::kBadRequest,
@@ -157,7 +187,8 @@ std::vector<Server> ListServers(Tx& tx, const ServerFilter& f) {
       f.name_regex
           ? ListByName(tx, f)
           : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
-                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit);
+                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit,
+                    f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before));
   for (const auto& r : rows) out.push_back(ServerFromRow(r));
   return out;
 }
@@ -177,10 +208,17 @@ void InsertServer(Tx& tx, const Server& s) {
   if (s.launched_at) launched = EpochSeconds(*s.launched_at);
   std::optional<std::string> fault;
   if (s.fault) fault = s.fault->dump();
-  tx.Exec(kInsertServer, s.uuid, s.name, s.host_id, s.node, s.flavor_id, s.flavorid,
-          s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state,
-          s.power_state, s.storage_kind, s.volumes.dump(), s.availability_zone, s.user_id,
-          s.project_id, s.metadata.dump(), fault, EpochSeconds(s.created_at), launched);
+  tx.Exec(kInsertServer, s.uuid, s.name, s.host_id, s.node, s.flavor_id, s.flavorid, s.flavor_name,
+          s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state, s.storage_kind,
+          s.volumes.dump(), s.availability_zone, s.user_id, s.project_id, s.metadata.dump(), fault,
+          EpochSeconds(s.created_at), launched, s.attributes.access_ip_v4,
+          s.attributes.access_ip_v6, s.attributes.description, s.attributes.hostname,
+          s.attributes.image_ref);
+}
+
+void UpdateServerUserFields(Tx& tx, const Server& s, TimePoint now) {
+  tx.Exec(kUpdateUserFields, s.uuid, s.name, s.attributes.access_ip_v4, s.attributes.access_ip_v6,
+          s.attributes.description, s.attributes.hostname, EpochSeconds(now));
 }
 
 bool CasTaskState(Tx& tx, const std::string& uuid, const std::optional<std::string>& expected,
@@ -197,5 +235,11 @@ void MarkServerError(Tx& tx, const std::string& uuid, const nlohmann::json& faul
 }
 
 void DeleteServerRow(Tx& tx, const std::string& uuid) { tx.Exec(kDeleteServer, uuid); }
+
+void RecordServerAction(Tx& tx, const ServerActionRecord& r, TimePoint at) {
+  tx.Exec(kRecordAction, r.instance_uuid, r.request_id, r.action, r.event,
+          std::string(r.error ? "Error" : "Success"), r.host, r.details, r.user_id, r.project_id,
+          EpochSeconds(at));
+}
 
 }  // namespace ferry::controller::store

@@ -17,6 +17,9 @@ struct ServerFilter {
   std::optional<std::vector<std::string>> task_states;
   std::optional<std::string> project_id;
   std::optional<std::string> task_state_is;         // exact task state (for reconcilers)
+  std::optional<TimePoint> changes_since;           // updated_at >= this
+  std::optional<TimePoint> changes_before;          // updated_at <= this (2.66)
+  std::optional<std::string> flavorid;             // the flavor's API id, as Nova's ?flavor=
   std::optional<std::string> marker;                // uuid: rows after this one
   int64_t limit = 1000;                             // Nova's osapi_max_limit default
 };
@@ -27,6 +30,8 @@ std::optional<Server> FindServer(Tx& tx, const std::string& uuid);
 // False if a marker was given and does not exist (Nova: 400 "marker not found").
 bool ServerExists(Tx& tx, const std::string& uuid);
 void InsertServer(Tx& tx, const Server& s);
+// Writes what PUT /servers/{id} changes: the name and the attributes, as `s` holds them.
+void UpdateServerUserFields(Tx& tx, const Server& s, TimePoint now);
 // Compare-and-set of task_state: returns false (and changes nothing) unless the current
 // task_state equals `expected` (nullopt = no task).
 bool CasTaskState(Tx& tx, const std::string& uuid, const std::optional<std::string>& expected,
@@ -34,5 +39,20 @@ bool CasTaskState(Tx& tx, const std::string& uuid, const std::optional<std::stri
 void MarkServerActive(Tx& tx, const std::string& uuid, int power_state, TimePoint now);
 void MarkServerError(Tx& tx, const std::string& uuid, const nlohmann::json& fault, TimePoint now);
 void DeleteServerRow(Tx& tx, const std::string& uuid);
+
+// An instance action the API asked for (Nova's "create", "delete"), as one action of one event
+// under the request's id; os-instance-actions lists it, also after the server is gone (2.21).
+struct ServerActionRecord {
+  std::string instance_uuid;
+  std::string request_id;
+  std::string action;  // Nova's instance_actions name
+  std::string event;   // Nova's event name for the step that ran
+  bool error = false;
+  std::optional<std::string> host;
+  std::optional<std::string> details;  // the error's message
+  std::string user_id;
+  std::string project_id;
+};
+void RecordServerAction(Tx& tx, const ServerActionRecord& r, TimePoint at);
 
 }  // namespace ferry::controller::store

@@ -281,6 +281,9 @@ TEST_F(FerryctlCommands, ServerDeleteByAmbiguousNameRefusesToGuess) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "ERROR: More than one server is named 'web'; use its ID.\n");
   EXPECT_TRUE(server_.Changes().empty());
+  // An operator names any project's server: Nova lists only the admin's own without it.
+  ASSERT_FALSE(server_.Requests().empty());
+  EXPECT_EQ(server_.Requests()[0].Param("all_tenants"), "1");
 }
 
 TEST_F(FerryctlCommands, UnmanagedAdoptPostsAdoptActionAndListShowsDomains) {

@@ -98,11 +98,14 @@ void ServerDelete(Session& session, const ServerOptions& o) {
 }  // namespace
 
 // Nova's name filter is a regular expression (a substring match in effect), so the lookup
-// keeps only exact matches and refuses to guess between servers that share a name.
+// keeps only exact matches and refuses to guess between servers that share a name. An operator
+// names any project's server: all_tenants widens an admin's list (Nova shows an admin only their
+// own project's servers without it) and is ignored for a member.
 std::string ResolveServerId(Session& session, const std::string& ref) {
   if (IsUuid(ref)) return ref;
-  const nlohmann::json body =
-      GetAllPages(session, "/v2.1/servers/detail" + QueryString({{"name", ref}}), "servers");
+  const nlohmann::json body = GetAllPages(
+      session, "/v2.1/servers/detail" + QueryString({{"name", ref}, {"all_tenants", "1"}}),
+      "servers");
   return Field(FindOne(body["servers"], "name", ref, "server"), "id");
 }
 
