@@ -13,6 +13,7 @@
 #include "common/time_format.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/next_link.hpp"
 #include "controller/api/nova_schema.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/migrations_store.hpp"
@@ -81,31 +82,6 @@ json MigrationView(const Request& req, const store::Migration& m) {
   return o;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-// The next page keeps the request's filters, as Nova's _get_next_link copies request.params.
-std::string NextLink(const Request& req, int64_t limit, const std::string& marker) {
-  std::string href = req.base_url + req.path + "?limit=" + std::to_string(limit) + "&marker=" + marker;
-  for (const auto& [key, value] : req.query) {
-    if (key == "limit" || key == "marker") continue;
-    href += "&" + UrlEncode(key) + "=" + UrlEncode(value);
-  }
-  return href;
-}
-
 // From 2.59 Nova's query schema lists every parameter (additionalProperties: false); paging,
 // time and owner parameters are single_param (an array of at most one item). jsonschema
 // reports the properties in the schema's order, each one's items before its maxItems, and
@@ -113,14 +89,17 @@ std::string NextLink(const Request& req, int64_t limit, const std::string& marke
 void CheckQuery(const Request& req) {
   if (!req.mv.AtLeast(59)) return;
   namespace ns = nova_schema;
-  std::vector<std::pair<std::string, bool>> properties = {  // name, single
-      {"hidden", false}, {"host", false},  {"instance_uuid", false}, {"source_compute", false},
-      {"status", false}, {"migration_type", false}, {"limit", true}, {"marker", true}, {"changes-since", true}};
+  std::vector<std::pair<std::string, bool>> properties = {
+      // name, single
+      {"hidden", false},         {"host", false},   {"instance_uuid", false},
+      {"source_compute", false}, {"status", false}, {"migration_type", false},
+      {"limit", true},           {"marker", true},  {"changes-since", true}};
   if (req.mv.AtLeast(66)) properties.push_back({"changes-before", true});
-  if (req.mv.AtLeast(80)) properties.insert(properties.end(), {{"user_id", true}, {"project_id", true}});
+  if (req.mv.AtLeast(80))
+    properties.insert(properties.end(), {{"user_id", true}, {"project_id", true}});
   auto invalid = [](const std::string& key, const json& value, const std::string& reason) {
-    throw Error(Errc::kBadRequest, "Invalid input for query parameters " + key + ". Value: " + ns::Str(value) +
-                                       ". " + reason);
+    throw Error(Errc::kBadRequest, "Invalid input for query parameters " + key +
+                                       ". Value: " + ns::Str(value) + ". " + reason);
   };
   for (const auto& [key, single] : properties) {
     auto [first, last] = req.query.equal_range(key);
@@ -143,7 +122,8 @@ void CheckQuery(const Request& req) {
   }
   std::vector<std::string> extra;
   for (const auto& [key, value] : req.query) {
-    bool known = std::any_of(properties.begin(), properties.end(), [&](const auto& p) { return p.first == key; });
+    bool known = std::any_of(properties.begin(), properties.end(),
+                             [&](const auto& p) { return p.first == key; });
     if (!known && std::find(extra.begin(), extra.end(), key) == extra.end()) extra.push_back(key);
   }
   if (!extra.empty()) {
@@ -195,7 +175,8 @@ Response List(Deps& deps, Request& req) {
   // The query schema (a decorator) first, then the policy, as Nova's index does.
   store::MigrationFilter f = ParseFilter(req);
   if (!req.IsAdmin()) {
-    throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:os-migrations:index to be performed.");
+    throw Error(Errc::kForbidden,
+                "Policy doesn't allow os_compute_api:os-migrations:index to be performed.");
   }
   json list = json::array();
   std::string last;
