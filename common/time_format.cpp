@@ -58,6 +58,14 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
       tm.tm_hour != given.tm_hour || tm.tm_min != given.tm_min || tm.tm_sec != given.tm_sec) {
     return std::nullopt;  // a field was out of range
   }
+  // TimePoint counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. A time beyond that
+  // ("9999-12-31", a far "changes-since", a token that never expires) is the nearest end, not
+  // an overflow that wraps into the past.
+  using std::chrono::duration_cast;
+  constexpr auto kLast = duration_cast<std::chrono::seconds>(TimePoint::max().time_since_epoch());
+  constexpr auto kFirst = duration_cast<std::chrono::seconds>(TimePoint::min().time_since_epoch());
+  if (secs >= kLast.count()) return TimePoint::max();
+  if (secs <= kFirst.count()) return TimePoint::min();
   return TimePoint(std::chrono::seconds(secs)) + std::chrono::microseconds(micros);
 }
 

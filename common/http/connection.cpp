@@ -115,7 +115,15 @@ class Connection : public std::enable_shared_from_this<Connection>, public Conne
     if (!transfer.empty() && !EqualsIgnoreCase(transfer, "chunked")) {
       return Refuse(501, "Transfer-Encoding other than chunked is not implemented");
     }
-    Admission admission = server_.admit(request_);
+    Admission admission;
+    // On an io thread: an exception from admit (a regex on a hostile path, a digest that
+    // failed) must end this request, not the process.
+    try {
+      admission = server_.admit(request_);
+    } catch (const std::exception& e) {
+      spdlog::error("http: admission failed path={} error={}", request_.path, e.what());
+      return Refuse(500, "Internal error");
+    }
     if (admission.refusal) return Send(std::move(*admission.refusal), Ending::kLinger);
     auto length = parser_->content_length();
     if (length && *length > admission.body_limit) return RefuseBody(admission.body_limit);

@@ -22,6 +22,7 @@ constexpr size_t kMaxPathBytes = 2048;
 // The worker pools of ApiServerOptions, in ServerOptions::pool_threads order.
 constexpr size_t kApiPool = 0;
 constexpr size_t kAgentPool = 1;
+constexpr size_t kUnverifiedPool = 2;
 
 bool IsAgentPath(const std::string& path) { return path.rfind("/agent/", 0) == 0; }
 
@@ -81,7 +82,7 @@ void WriteBadMethod(http::Response& res) {
 http::ServerOptions WithPools(const ApiServerOptions& o) {
   http::ServerOptions h = o.http;
   h.name = "api";
-  h.pool_threads = {o.api_threads, o.agent_threads};  // kApiPool, kAgentPool
+  h.pool_threads = {o.api_threads, o.agent_threads, o.unverified_threads};
   return h;
 }
 
@@ -217,6 +218,7 @@ http::Admission ApiServer::Admit(const http::Request& head) const {
     }
   } else {
     admission.body_limit = std::min(admission.body_limit, options_.unverified_body_bytes);
+    admission.pool = kUnverifiedPool;
   }
   if (!refusal) return admission;
   http::Response res;

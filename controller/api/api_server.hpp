@@ -83,7 +83,7 @@ struct Deps {
 
 // The limits of the controller's HTTP server (see common/http/server_options.hpp for the rest).
 struct ApiServerOptions {
-  http::ServerOptions http;  // pool_threads is set from api_threads and agent_threads
+  http::ServerOptions http;  // pool_threads is set from api_, agent_ and unverified_threads
   // 16 threads for API clients: what --api-threads defaulted to with httplib.
   int api_threads = 16;
   // 8 threads for /agent/v1/* (heartbeats, progress): one heartbeat per host every 10 s and a
@@ -91,6 +91,10 @@ struct ApiServerOptions {
   // for its group commit; 8 in flight keep those batches full (the database pool is 8 too). A
   // pool of their own means API clients can never starve them into hosts being marked down.
   int agent_threads = 8;
+  // 4 threads for requests whose token only Keystone can judge yet (not in the cache): as many
+  // as Keystone validations may run at once (KeystoneAuthenticator::kMaxInFlight). A flood of
+  // unknown tokens queues here, so requests with known tokens never wait behind it.
+  int unverified_threads = 4;
   // 1 MiB per API request body: Nova's pipeline caps bodies at 112 KiB (oslo.middleware
   // sizelimit's max_request_body_size) and user_data at 64 KiB; ferry leaves room above that.
   size_t body_bytes = 1 << 20;
@@ -170,6 +174,8 @@ void RegisterServerActionRoutes(ApiServer& api, Deps& deps);
 void RegisterServerMigrationRoutes(ApiServer& api, Deps& deps);
 void RegisterServerGroupRoutes(ApiServer& api, Deps& deps);
 void RegisterAvailabilityZoneRoutes(ApiServer& api, Deps& deps);
+// The image service's catalog entry in a ferry-only cloud: no images (see image_api.cpp).
+void RegisterImageRoutes(ApiServer& api);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -186,6 +192,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterServerMigrationRoutes(api, deps);
   RegisterServerGroupRoutes(api, deps);
   RegisterAvailabilityZoneRoutes(api, deps);
+  RegisterImageRoutes(api);
 }
 
 }  // namespace ferry::controller::api

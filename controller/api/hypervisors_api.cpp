@@ -3,6 +3,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/next_link.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/hosts_store.hpp"
@@ -123,9 +124,7 @@ Response List(Deps& deps, Request& req, bool detail) {
   });
   json body = {{"hypervisors", list}};
   if (more) {
-    body["hypervisors_links"] = {{{"rel", "next"},
-                                  {"href", req.base_url + req.path + "?limit=" +
-                                               std::to_string(*p.limit) + "&marker=" + last_id}}};
+    body["hypervisors_links"] = {{{"rel", "next"}, {"href", NextLink(req, *p.limit, last_id)}}};
   }
   return {200, body};
 }

@@ -14,6 +14,7 @@
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/api/request_bodies.hpp"
+#include "controller/api/server_lookup.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/servers_store.hpp"
@@ -30,9 +31,7 @@ Response Action(Deps& deps, Request& req) {
     // Nova's order: the schema (a decorator), then common.get_instance (404), then the policy
     // (403) with the server's project as target, then the compute API's checks.
     ValidateMigrateLive(req);
-    bool exists = false;
-    if (IsUuid(server)) deps.db.Transact([&](store::Tx& tx) { exists = store::ServerExists(tx, server); });
-    if (!exists) throw Error(Errc::kNotFound, "Instance " + server + " could not be found.");
+    deps.db.Transact([&](store::Tx& tx) { LoadVisibleServer(tx, req, server); });
     if (!req.IsAdmin()) {
       throw Error(Errc::kForbidden,
                   "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.");

@@ -6,7 +6,9 @@
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/api/flavor_visibility.hpp"
+#include "controller/api/next_link.hpp"
 #include "controller/api/request_bodies.hpp"
+#include "controller/api/server_lookup.hpp"
 #include "controller/api/server_view.hpp"
 #include "controller/api/validation.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
@@ -22,15 +24,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kMaxLimit = 1000;  // Nova's [api] max_limit default
-
-store::Server LoadVisible(store::Tx& tx, const Request& req, const std::string& uuid) {
-  std::optional<store::Server> s;
-  if (IsUuid(uuid)) s = store::FindServer(tx, uuid);
-  if (!s || (!req.IsAdmin() && s->project_id != req.principal.project_id)) {
-    throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
-  }
-  return *s;
-}
 
 // 2.16: an admin sees the state of the server's host, as Nova's get_instance_host_status
 // derives it from the host's compute service; "" when the server has no host.
@@ -49,11 +42,17 @@ std::string HostStatus(const std::vector<store::Host>& hosts, const store::Serve
 
 // Whose servers a list shows. Nova shows everyone, admin included, their own project's servers;
 // only an admin's all_tenants (given without a value it means true) widens the list to every
-// project, and then tenant_id or project_id narrows it to one. nullopt: every project.
-std::optional<std::string> ListedProject(const Request& req) {
+// project, and then tenant_id or project_id narrows it to one; anyone else's all_tenants is
+// 403, as Nova's policy (index:get_all_tenants) answers it. nullopt: every project.
+std::optional<std::string> ListedProject(const Request& req, bool detail) {
   auto all = req.Query("all_tenants");
   const bool all_tenants = all && (all->empty() || ParseBoolParam("all_tenants", *all));
-  if (!req.IsAdmin() || !all_tenants) return req.principal.project_id;
+  if (all_tenants && !req.IsAdmin()) {
+    throw Error(Errc::kForbidden, std::string("Policy doesn't allow os_compute_api:servers:") +
+                                      (detail ? "detail" : "index") +
+                                      ":get_all_tenants to be performed.");
+  }
+  if (!all_tenants) return req.principal.project_id;
   if (auto project = req.Query("project_id")) return project;
   return req.Query("tenant_id");
 }
@@ -81,7 +80,7 @@ Response List(Deps& deps, Request& req, bool detail) {
   f.name_regex = req.Query("name");
   // Nova looks ?flavor= up as the flavor's API id; a server shows that id in its flavor.
   f.flavorid = req.Query("flavor");
-  f.project_id = ListedProject(req);
+  f.project_id = ListedProject(req, detail);
   ReadChangesFilters(req, f);
   // Nova ignores admin-only filters from other users rather than failing.
   if (req.IsAdmin()) f.host = req.Query("host");
@@ -94,8 +93,14 @@ Response List(Deps& deps, Request& req, bool detail) {
   json list = json::array();
   std::string last;
   deps.db.Transact([&](store::Tx& tx) {
-    if (f.marker && (!IsUuid(*f.marker) || !store::ServerExists(tx, *f.marker))) {
-      throw Error(Errc::kBadRequest, "marker [" + *f.marker + "] not found");
+    // A marker must be a server of the listed project(s): another project's would page by its
+    // creation time and tell a member that it exists.
+    if (f.marker) {
+      std::optional<store::Server> marker;
+      if (IsUuid(*f.marker)) marker = store::FindServer(tx, *f.marker);
+      if (!marker || (f.project_id && marker->project_id != *f.project_id)) {
+        throw Error(Errc::kBadRequest, "marker [" + *f.marker + "] not found");
+      }
     }
     const bool host_status = detail && ShowsHostStatus(req);
     const auto hosts = host_status ? store::ListHosts(tx) : std::vector<store::Host>{};
@@ -106,10 +111,10 @@ Response List(Deps& deps, Request& req, bool detail) {
     }
   });
   json body = {{"servers", list}};
-  if (static_cast<int64_t>(list.size()) == f.limit && req.Query("limit")) {
-    body["servers_links"] = {{{"rel", "next"},
-                              {"href", req.base_url + req.path + "?limit=" +
-                                           std::to_string(f.limit) + "&marker=" + last}}};
+  // Nova's _get_collection_links: a full page (of the limit asked, else of max_limit) links to
+  // the next one, with the request's filters kept.
+  if (!list.empty() && static_cast<int64_t>(list.size()) == f.limit) {
+    body["servers_links"] = {{{"rel", "next"}, {"href", NextLink(req, f.limit, last)}}};
   }
   return {200, body};
 }
@@ -145,10 +150,16 @@ json UpdateView(store::Tx& tx, const Request& req, const store::Server& s) {
 Response Update(Deps& deps, Request& req) {
   json view;
   deps.db.Transact([&](store::Tx& tx) {
-    store::Server s = LoadVisible(tx, req, req.params[0]);
+    // Locked first, read after: two updates of one server do not undo each other's fields,
+    // and a delete that commits in between is a 404 rather than a row that is not there.
+    const std::string& uuid = req.params[0];
+    if (!IsUuid(uuid) || !store::LockServer(tx, uuid)) {
+      throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
+    }
+    store::Server s = LoadVisibleServer(tx, req, uuid);
     ApplyServerUpdate(req, s);
     store::UpdateServerUserFields(tx, s, deps.clock.Now());
-    view = UpdateView(tx, req, *store::FindServer(tx, s.uuid));
+    view = UpdateView(tx, req, LoadVisibleServer(tx, req, uuid));
   });
   return {200, {{"server", view}}};
 }
@@ -183,6 +194,7 @@ conductor::CreateServerRequest ParseCreate(Deps& deps, Request& req,
   out.user_id = req.principal.user_id;
   out.request_id = req.request_id;
   out.project_id = req.principal.project_id;
+  out.any_project_group = req.IsAdmin();
   return out;
 }
 
@@ -208,15 +220,16 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
             [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
-    deps.db.Transact(
-        [&](store::Tx& tx) { view = ShowView(tx, req, LoadVisible(tx, req, req.params[0])); });
+    deps.db.Transact([&](store::Tx& tx) {
+      view = ShowView(tx, req, LoadVisibleServer(tx, req, req.params[0]));
+    });
     return Response{200, {{"server", view}}};
   });
   api.Route("PUT", "/v2\\.1/servers/([^/]+)", Access::kUser,
             [&deps](Request& req) { return Update(deps, req); });
   api.Route("DELETE", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     deps.db.Transact([&](store::Tx& tx) {
-      auto s = LoadVisible(tx, req, req.params[0]);
+      auto s = LoadVisibleServer(tx, req, req.params[0]);
       if (s.locked && !req.IsAdmin()) {
         throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
       }

@@ -60,7 +60,7 @@ std::optional<Principal> KeystoneAuthenticator::AskKeystone(const std::string& t
   std::optional<ValidatedToken> valid;
   try {
     valid = client_.Validate(token);
-  } catch (const Error&) {
+  } catch (const KeystoneDown&) {
     down_until_.store((clock_.Now() + kDownFor).time_since_epoch().count());
     throw;
   }
@@ -73,6 +73,9 @@ std::optional<Principal> KeystoneAuthenticator::AskKeystone(const std::string& t
 }
 
 std::optional<Authenticator::Known> KeystoneAuthenticator::Peek(const std::string& token) const {
+  // No Keystone token is this long (fernet: ~200 bytes, JWS: ~800): refused here, before its
+  // body is read, and never sent on (a proxy before Keystone might answer it with a 4xx).
+  if (token.size() > kMaxTokenBytes) return Known{std::nullopt};
   if (auto known = cache_.Find(token)) return known;
   return refusals_.Find(token);
 }

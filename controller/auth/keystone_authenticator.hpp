@@ -38,6 +38,8 @@ class KeystoneAuthenticator final : public Authenticator {
   // After Keystone failed to answer, uncached tokens get 503 at once for this long instead of
   // each waiting out its own timeout (16 workers x 5 s behind a silent Keystone).
   static constexpr std::chrono::seconds kDownFor{2};
+  // Longer tokens are refused (401) without asking Keystone.
+  static constexpr size_t kMaxTokenBytes = 8192;
 
  private:
   std::optional<Principal> AskKeystone(const std::string& token) const;

@@ -28,31 +28,44 @@ struct Answer {
   std::string subject_token;  // X-Subject-Token
 };
 
-Error Unavailable(const std::string& why) {
+// Keystone cannot be asked: no answer, a 5xx, or the service login failed.
+KeystoneDown Down(const std::string& why) {
   spdlog::warn("keystone unavailable: {}", why);
-  return Error(Errc::kUnavailable, "The identity service is unavailable; try again later.");
+  return KeystoneDown("The identity service is unavailable; try again later.");
 }
 
-// One HTTP exchange, bounded in time and size. Throws Unavailable when there is no answer.
+// Keystone answered, but not with a verdict on the token (a malformed body, 429): this
+// caller gets 503; nothing says Keystone is down for the others.
+Error NoVerdict(const std::string& why) {
+  spdlog::warn("keystone gave no verdict: {}", why);
+  return Error(Errc::kUnavailable, "The identity service gave no answer; try again later.");
+}
+
+// One HTTP exchange, bounded in time and size. Throws Down when there is no answer.
 Answer Exchange(const std::string& base, const KeystoneOptions& o, httplib::Request req) {
   httplib::Client cli(base);
   cli.set_connection_timeout(o.timeout);
   cli.set_read_timeout(o.timeout);
   cli.set_write_timeout(o.timeout);
   cli.set_tcp_nodelay(true);  // no 40 ms delayed-ACK stall, as for every ferry connection
-  // httplib's timeouts are per read; this bounds the whole body, and its size.
+  // httplib's timeouts are per read; this bounds the whole body, and its size, whatever its
+  // framing (a receiver sees chunked bodies and bodies without a length too; httplib's
+  // progress callback does not).
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   bool too_large = false;
-  req.progress = [&](uint64_t current, uint64_t) {
-    too_large = current > o.max_response_bytes;
-    return !too_large && std::chrono::steady_clock::now() < deadline;
+  std::string body;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    too_large = body.size() + n > o.max_response_bytes;
+    if (too_large) return false;
+    body.append(data, n);
+    return std::chrono::steady_clock::now() < deadline;
   };
   auto res = cli.send(req);
   if (!res) {
-    throw Unavailable(req.method + " " + base + req.path + ": " +
-                      (too_large ? "answer too large" : httplib::to_string(res.error())));
+    throw Down(req.method + " " + base + req.path + ": " +
+               (too_large ? "answer too large" : httplib::to_string(res.error())));
   }
-  return {res->status, std::move(res->body), res->get_header_value("X-Subject-Token")};
+  return {res->status, std::move(body), res->get_header_value("X-Subject-Token")};
 }
 
 httplib::Request MakeRequest(const std::string& method, const std::string& path) {
@@ -140,12 +153,12 @@ KeystoneClient::ServiceToken KeystoneClient::IssueServiceToken() const {
           "--keystone-service-user/-password-file/-project",
           options_.service_user, options_.service_project);
     }
-    throw Unavailable("service token: HTTP " + std::to_string(a.status));
+    throw Down("service token: HTTP " + std::to_string(a.status));
   }
   try {
     return {a.subject_token, ParseExpiry(ParseBoundedJson(a.body).at("token"))};
   } catch (const json::exception& e) {
-    throw Unavailable(std::string("service token: malformed answer: ") + e.what());
+    throw Down(std::string("service token: malformed answer: ") + e.what());
   }
 }
 
@@ -156,7 +169,7 @@ std::string KeystoneClient::ServiceTokenId(bool renew) const {
     auto margin = std::min<TimePoint::duration>(kRenewMargin, (service_->expires_at - now) / 2);
     if (now + margin < service_->expires_at) return service_->id;
   }
-  if (now < login_failed_until_) throw Unavailable("service token: the last login failed just now");
+  if (now < login_failed_until_) throw Down("service token: the last login failed just now");
   try {
     service_ = IssueServiceToken();
   } catch (const Error&) {
@@ -175,16 +188,23 @@ std::optional<ValidatedToken> KeystoneClient::Validate(const std::string& token)
     Answer a = Exchange(base_, options_, std::move(req));
     if (a.status == 404) return std::nullopt;  // unknown, revoked or expired
     if (a.status == 401) continue;
-    if (a.status != 200) throw Unavailable("validate: HTTP " + std::to_string(a.status));
+    if (a.status >= 500) throw Down("validate: HTTP " + std::to_string(a.status));
+    if (a.status == 429) throw NoVerdict("validate: HTTP 429");
+    // Another 4xx is about the token the caller sent (a proxy before Keystone refusing a
+    // 9 KiB header with 400 or 431, say): that caller is refused, and only that one. Not
+    // cached: it is no verdict of Keystone's on a real token.
+    if (a.status >= 400)
+      throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
+    if (a.status != 200) throw NoVerdict("validate: HTTP " + std::to_string(a.status));
     try {
       auto valid = ParseValidation(ParseBoundedJson(a.body));
       if (valid && valid->expires_at <= clock_.Now()) return std::nullopt;
       return valid;
     } catch (const json::exception& e) {
-      throw Unavailable(std::string("validate: malformed answer: ") + e.what());
+      throw NoVerdict(std::string("validate: malformed answer: ") + e.what());
     }
   }
-  throw Unavailable("validate: the service token is refused even when new");
+  throw Down("validate: the service token is refused even when new");
 }
 
 }  // namespace ferry::controller::auth

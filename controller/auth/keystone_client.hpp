@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "common/errors.hpp"
 #include "common/tokens.hpp"
 
 namespace ferry::controller::auth {
@@ -30,6 +31,14 @@ struct KeystoneOptions {
   size_t max_response_bytes = 1 << 20;
 };
 
+// Keystone cannot be asked now (no answer in time, a 5xx, the service user's login failed):
+// 503, and the authenticator stops asking for a moment. Only Keystone's own state raises it,
+// never a caller's token: a token Keystone will not judge is that caller's problem alone.
+class KeystoneDown : public Error {
+ public:
+  explicit KeystoneDown(const std::string& message) : Error(Errc::kUnavailable, message) {}
+};
+
 // A validated token: who, and until when Keystone says it is good.
 struct ValidatedToken {
   Principal principal;
@@ -45,7 +54,9 @@ class KeystoneClient {
   KeystoneClient(KeystoneOptions options, const Clock& clock);
 
   // nullopt: Keystone says the token is not valid (404) or it has expired. Throws
-  // Error(kUnavailable) when Keystone cannot be reached or answers otherwise.
+  // KeystoneDown when Keystone cannot be asked, Error(kUnauthorized) when it refuses to look
+  // at the token (another 4xx), Error(kUnavailable) for an answer that is no verdict (a
+  // malformed body, 429).
   std::optional<ValidatedToken> Validate(const std::string& token) const;
 
  private:

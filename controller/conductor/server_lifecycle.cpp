@@ -117,7 +117,7 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
     if (req.group_uuid) {
       // Locked: creates into one group are placed one after the other.
       group = store::LockServerGroup(tx, *req.group_uuid);
-      if (!group) {
+      if (!group || (!req.any_project_group && group->project_id != req.project_id)) {
         throw Error(Errc::kBadRequest, "Instance group " + *req.group_uuid + " could not be found.");
       }
       const auto member_hosts = store::GroupMemberHosts(tx, group->id, "");

@@ -38,6 +38,9 @@ struct CreateServerRequest {
   std::string user_id;
   std::string project_id;
   std::optional<std::string> group_uuid;  // os:scheduler_hints {"group": uuid}
+  // Whether the group may be another project's: an admin's request (Nova's admin context sees
+  // every project's groups; anyone else's is "not found", as GET /os-server-groups/{id} says).
+  bool any_project_group = false;
   store::ServerAttributes attributes;     // accessIPv4/v6, description, hostname
   std::string request_id;                 // the API request's: the "create" action's id
 };

@@ -87,6 +87,9 @@ VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, 
         to_timestamp($22), $23, $24, $25, $26,
         $27))sql"};
 
+constexpr Statement kLockServer{"servers_lock",
+                                "SELECT 1 FROM servers WHERE uuid = $1::uuid FOR UPDATE"};
+
 constexpr Statement kUpdateUserFields{"servers_update_user_fields", R"sql(
 UPDATE servers SET name = $2, access_ip_v4 = $3, access_ip_v6 = $4, description = $5,
                    hostname = $6, updated_at = to_timestamp($7)
@@ -215,6 +218,8 @@ void InsertServer(Tx& tx, const Server& s) {
           s.attributes.access_ip_v6, s.attributes.description, s.attributes.hostname,
           s.attributes.image_ref);
 }
+
+bool LockServer(Tx& tx, const std::string& uuid) { return !tx.Exec(kLockServer, uuid).empty(); }
 
 void UpdateServerUserFields(Tx& tx, const Server& s, TimePoint now) {
   tx.Exec(kUpdateUserFields, s.uuid, s.name, s.attributes.access_ip_v4, s.attributes.access_ip_v6,

@@ -31,6 +31,9 @@ std::optional<Server> FindServer(Tx& tx, const std::string& uuid);
 bool ServerExists(Tx& tx, const std::string& uuid);
 void InsertServer(Tx& tx, const Server& s);
 // Writes what PUT /servers/{id} changes: the name and the attributes, as `s` holds them.
+// Locks the server's row until the transaction ends (a read-modify-write of its fields);
+// false when there is none (deleted meanwhile).
+bool LockServer(Tx& tx, const std::string& uuid);
 void UpdateServerUserFields(Tx& tx, const Server& s, TimePoint now);
 // Compare-and-set of task_state: returns false (and changes nothing) unless the current
 // task_state equals `expected` (nullopt = no task).

@@ -30,7 +30,7 @@ class AgentHttpLimits : public ::testing::Test {
     // 2 command threads so a dozen slow sockets outnumber them; a 2 s header timeout so the
     // test sees slow sockets closed soon.
     stack_->StartAgent("sim-1", {"--command-threads", "2", "--header-timeout", "2"});
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s));
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"}));
     port_ = stack_->AgentPort("sim-1");
   }
 

@@ -16,7 +16,7 @@ class Auth : public ::testing::Test {
     stack_ = std::make_unique<Stack>(dsn);
     stack_->StartController();
     stack_->StartAgent("sim-1");
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s));
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"}));
   }
   std::unique_ptr<Stack> stack_;
 };

@@ -44,7 +44,7 @@ class BadInput : public ::testing::TestWithParam<BadCase> {
     stack_ = new Stack(*dsn);
     stack_->StartController();
     stack_->StartAgent("sim-1");
-    Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s);
+    stack_->WaitUntilUp({"sim-1"});
     stack_->EnsureFlavor("1", 1, 512, 1);
     auto agg = stack_->Admin().Post("/v2.1/os-aggregates", {{"aggregate", {{"name", "rack-1"}}}});
     stack_->Admin().Post("/v2.1/os-aggregates/" + agg.body["aggregate"]["id"].dump() + "/action",

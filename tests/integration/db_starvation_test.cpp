@@ -99,7 +99,7 @@ TEST(DbStarvation, SlowListsDoNotStopHeartbeats) {
   Stack stack(dsn, options);
   stack.StartController();
   stack.StartAgent("sim-1");
-  ASSERT_TRUE(Stack::WaitFor([&] { return stack.HostState("sim-1") == "up"; }, 20s));
+  ASSERT_TRUE(stack.WaitUntilUp({"sim-1"}));
   stack.EnsureFlavor("1", 1, 512, 1);
   SeedSlowNames(stack);
 

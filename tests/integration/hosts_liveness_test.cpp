@@ -23,8 +23,7 @@ class HostsLiveness : public ::testing::Test {
     stack_->StartController();
     stack_->StartAgent("sim-1");
     stack_->StartAgent("sim-2");
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up" && stack_->HostState("sim-2") == "up"; }, 20s))
-        << stack_->ControllerLog();
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"})) << stack_->ControllerLog();
   }
   std::unique_ptr<Stack> stack_;
 };

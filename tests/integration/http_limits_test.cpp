@@ -38,7 +38,7 @@ class HttpLimits : public ::testing::Test {
     stack_ = std::make_unique<Stack>(dsn, o);
     stack_->StartController();
     stack_->StartAgent("sim-1");
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s));
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"}));
     port_ = PortOf(stack_->url());
   }
 
@@ -236,7 +236,7 @@ TEST(HttpConnectionCap, ConnectionsThatSendNoRequestMakeRoomAtTheCap) {
   Stack stack(dsn, o);
   stack.StartController();
   stack.StartAgent("sim-1");
-  ASSERT_TRUE(Stack::WaitFor([&] { return stack.HostState("sim-1") == "up"; }, 20s));
+  ASSERT_TRUE(stack.WaitUntilUp({"sim-1"}));
   const int port = PortOf(stack.url());
   std::vector<std::unique_ptr<RawHttp>> slow;
   for (int address = 2; address <= 5; ++address) {

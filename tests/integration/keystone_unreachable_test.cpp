@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <thread>
 #include <vector>
 
 #include "tests/support/raw_http.hpp"
@@ -88,6 +89,27 @@ TEST_F(KeystoneUnreachable, ConcurrentCallersGet503SoonAndThenAtOnce) {
   auto r = HttpClient(stack_->url(), "unknown-token-next").Get("/v2.1/servers");
   EXPECT_EQ(r.status, 503) << r.raw;
   EXPECT_LT(Seconds(std::chrono::steady_clock::now() - next).count(), 1.5);
+}
+
+TEST_F(KeystoneUnreachable, AFloodOfUnknownTokensDoesNotHoldTheApiWorkers) {
+  FERRY_REQUIRE_PG(dsn);
+  StartStack(dsn);
+  // 32 unknown tokens at once, each waiting on the silent Keystone: they queue in a pool of
+  // their own, so requests that need no Keystone (discovery here; cached tokens alike) are
+  // answered at once instead of behind them.
+  std::vector<std::future<HttpResult>> flood;
+  for (int i = 0; i < 32; ++i) {
+    flood.push_back(std::async(std::launch::async, [this, i] {
+      return HttpClient(stack_->url(), "flood-token-" + std::to_string(i)).Get("/v2.1/servers");
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flood is in
+  const auto started = std::chrono::steady_clock::now();
+  auto r = stack_->Anonymous().Get("/");
+  EXPECT_EQ(r.status, 200) << r.raw;
+  EXPECT_LT(Seconds(std::chrono::steady_clock::now() - started).count(), 1.0)
+      << "version discovery waited behind the flood";
+  for (auto& f : flood) EXPECT_EQ(f.get().status, 503);
 }
 
 TEST_F(KeystoneUnreachable, UnverifiedTokenGetsASmallBodyLimitBeforeAnythingIsRead) {

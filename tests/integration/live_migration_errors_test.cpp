@@ -204,7 +204,8 @@ TEST_F(LiveMigrationErrors, MigrateLiveStateErrorsAre409) {
                      "Cannot 'os-migrateLive' instance " + id + " while it is in task_state rebooting");
   // A lock binds only non-admins (Nova's check_instance_lock), and non-admins are refused by
   // the policy before it: for the admin a locked server is judged by its state alone.
-  SetServer(id, "vm_state = 'stopped', task_state = NULL, locked = true");
+  // The member's own project's server: another project's would be 404 (MigrateLiveUnknown...).
+  SetServer(id, "vm_state = 'stopped', task_state = NULL, locked = true, project_id = 'alice'");
   RefusedMigrateLive(id, kAuto, "2.80", 409,
                      "Cannot 'os-migrateLive' instance " + id + " while it is in vm_state stopped");
   RefusedMigrateLive(id, kAuto, "2.80", 403,
@@ -228,6 +229,11 @@ TEST_F(LiveMigrationErrors, MigrateLiveStateErrorsAre409) {
 
 TEST_F(LiveMigrationErrors, MigrateLiveUnknownServerIs404AndNonAdminIs403) {
   auto id = lm_->ServerOn("sim-1", "policy");
+  // Another project's server is not found for a member (Nova looks it up in the caller's
+  // context): a 403 would tell that it exists.
+  RefusedMigrateLive(id, kAuto, "2.80", 404, "Instance " + id + " could not be found.",
+                     /*member=*/true);
+  SetServer(id, "project_id = 'alice'");  // the member's project: found, then refused
   RefusedMigrateLive(id, kAuto, "2.80", 403,
                      "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.",
                      /*member=*/true);
@@ -362,6 +368,10 @@ TEST_F(LiveMigrationErrors, ServerMigrationsListAndShow404s) {
     auto ok = Admin(mv).Get(base + "/" + std::to_string(running));
     EXPECT_EQ(ok.status, 200) << ok.raw;
   }
+  Refused(
+      id, [&] { return Member("2.80").Get(base); }, 404,
+      "Instance " + id + " could not be found.");  // another project's server
+  SetServer(id, "project_id = 'alice'");
   Refused(id, [&] { return Member("2.80").Get(base); }, 403,
           "Policy doesn't allow os_compute_api:servers:migrations:index to be performed.");
   Refused(id, [&] { return Member("2.80").Get(base + "/" + std::to_string(running)); }, 403,
@@ -461,7 +471,8 @@ TEST_F(LiveMigrationErrors, ForceCompleteAndAbortErrors) {
     return Admin("2.22").Post("/v2.1/servers/" + id + "/migrations/" + r + "/action", {{"finish", nullptr}});
   }, 400, "There is no such action: finish");
 
-  // Admin only.
+  // Admin only (for a member of the server's own project; another project's is not found).
+  SetServer(id, "project_id = 'alice'");
   Refused(id, [&] {
     return Member("2.22").Post("/v2.1/servers/" + id + "/migrations/" + r + "/action", {{"force_complete", nullptr}});
   }, 403, "Policy doesn't allow os_compute_api:servers:migrations:force_complete to be performed.");

@@ -192,7 +192,7 @@ TEST_F(LiveMigration, AbortWhileQueuedCancelsWithoutTouchingEitherHost) {
 TEST_F(LiveMigration, AbortWhilePreparingCancelsOnceTheDestinationIsRolledBack) {
   Start();
   lm_->stack->StartAgent("sim-3", {"--sim-bandwidth-mbps", "100"});
-  ASSERT_TRUE(Stack::WaitFor([&] { return lm_->stack->HostState("sim-3") == "up"; }, 20s));
+  ASSERT_TRUE(lm_->stack->WaitUntilUp({"sim-3"}));
   auto first = lm_->ServerOn("sim-1", "first", "2");
   auto id = lm_->ServerOn("sim-1", "web");
   ASSERT_EQ(lm_->MigrateLive(first, {{"host", "sim-3"}, {"block_migration", "auto"}}).status, 202);

@@ -31,7 +31,7 @@ class MisplacedDomains : public ::testing::Test {
     stack_ = std::make_unique<Stack>(dsn, options);
     stack_->StartController();
     stack_->StartAgent("sim-1");
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s));
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"}));
     stack_->EnsureFlavor();
   }
   std::string ActiveServerOnSim1() {

@@ -25,8 +25,7 @@ class NovaContractSweep : public ::testing::TestWithParam<std::string> {
     stack_ = new Stack(*dsn);
     stack_->StartController();
     stack_->StartAgent("sim-1");
-    // 20 s: a sim agent registers and heartbeats within a second or two on a loaded machine.
-    Stack::WaitFor([] { return stack_->HostState("sim-1") == "up"; }, 20s);
+    stack_->WaitUntilUp({"sim-1"});
     stack_->EnsureFlavor("1", 1, 512, 1);
     server_ = stack_->CreateServer("swept", "1");
     stack_->WaitServerSettled(server_);

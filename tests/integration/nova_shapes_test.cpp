@@ -26,8 +26,7 @@ class NovaShapes : public ::testing::Test {
     stack_ = std::make_unique<Stack>(dsn);
     stack_->StartController();
     stack_->StartAgent("sim-1");
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s))
-        << stack_->ControllerLog();
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"})) << stack_->ControllerLog();
   }
   HttpClient Admin(const std::string& mv) const {
     auto admin = stack_->Admin();

@@ -52,7 +52,7 @@ class OpenstackCli : public ::testing::Test {
     stack_->StartController();
     stack_->StartAgent("sim-1");
     stack_->StartAgent("sim-2");
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up" && stack_->HostState("sim-2") == "up"; }, 20s));
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"}));
     stack_->EnsureFlavor("1", 1, 512, 1);
   }
   CliResult Openstack(std::vector<std::string> args) {

@@ -67,10 +67,7 @@ TEST_F(PgOutage, AnOutageLongerThanServiceDownTimeMarksNoHostDownWhenPostgresRet
   for (const char* host : {"sim-1", "sim-2"}) {
     stack_->StartAgent(host, {"--controller-retry-max-ms", "2000"});
   }
-  ASSERT_TRUE(Stack::WaitFor(
-      [&] { return stack_->HostState("sim-1") == "up" && stack_->HostState("sim-2") == "up"; },
-      20s))
-      << stack_->ControllerLog();
+  ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"})) << stack_->ControllerLog();
   std::this_thread::sleep_for(4s);  // liveness has been armed for a while: hosts can go down
 
   ASSERT_EQ(Pg("stop"), 0);

@@ -34,7 +34,7 @@ class ServerCreateDeleteActions : public ::testing::Test {
 
 TEST_F(ServerCreateDeleteActions, CreateAndDeleteAreListedAlsoAfterTheServerIsGone) {
   stack_->StartAgent("sim-1");
-  ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s));
+  ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"}));
   auto created =
       stack_->Member().Post("/v2.1/servers", {{"server", {{"name", "a"}, {"flavorRef", "1"}}}});
   ASSERT_EQ(created.status, 202) << created.raw;

@@ -103,10 +103,37 @@ TEST_F(ServerGroups, AnotherProjectsGroupIsNotFoundAndOnlyAdminsListAllProjects)
   EXPECT_EQ(Admin().Get("/v2.1/os-server-groups?all_projects=true&limit=1&offset=1").body["server_groups"].size(), 1u);
 }
 
+TEST_F(ServerGroups, AServerCannotJoinAnotherProjectsGroup) {
+  // Joining would place it by that project's policy (beside its servers, or using up its
+  // anti-affinity hosts) and list it among that project's members.
+  stack_->EnsureFlavor("1");
+  const std::string admins = CreateGroup("admins", "affinity");
+  auto joined = stack_->Member().Post("/v2.1/servers",
+                                      {{"server", {{"name", "intruder"}, {"flavorRef", "1"}}},
+                                       {"os:scheduler_hints", {{"group", admins}}}});
+  EXPECT_EQ(joined.status, 400) << joined.raw;
+  EXPECT_NE(joined.raw.find("could not be found"), std::string::npos) << joined.raw;
+  auto shown = Admin().Get("/v2.1/os-server-groups/" + admins);
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_TRUE(shown.body["server_group"]["members"].empty()) << shown.raw;
+  auto listed = stack_->Member().Get("/v2.1/servers");
+  EXPECT_TRUE(listed.body["servers"].empty()) << "nothing created: " << listed.raw;
+  // An admin may (Nova's admin context sees every project's groups).
+  auto member = stack_->Member();
+  member.SetMicroversion("2.64");
+  auto mine =
+      member.Post("/v2.1/os-server-groups", {{"server_group", {{"name", "m"}, {"policy", "affinity"}}}});
+  ASSERT_EQ(mine.status, 200) << mine.raw;
+  auto by_admin = Admin().Post(
+      "/v2.1/servers", {{"server", {{"name", "admin-in-members-group"}, {"flavorRef", "1"}}},
+                        {"os:scheduler_hints", {{"group", mine.body["server_group"]["id"]}}}});
+  EXPECT_EQ(by_admin.status, 202) << by_admin.raw;
+}
+
 TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValidHost) {
   stack_->StartAgent("sim-1", {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb", "10"});
   stack_->StartAgent("sim-2", {"--sim-vcpus", "4", "--sim-memory-mb", "2048", "--sim-disk-gb", "10"});
-  ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up" && stack_->HostState("sim-2") == "up"; }, 20s));
+  ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"}));
   stack_->EnsureFlavor("1", 1, 512, 1);
   const std::string group = CreateGroup("spread", "anti-affinity");
   auto create = [&](const std::string& name) {

@@ -30,8 +30,7 @@ class ServerOrphans : public ::testing::Test {
     stack_ = std::make_unique<Stack>(dsn_, options);
     stack_->StartController();
     stack_->StartAgent("sim-1", std::move(agent_args));
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up"; }, 20s))
-        << stack_->ControllerLog();
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1"})) << stack_->ControllerLog();
     stack_->EnsureFlavor("1", 1, 512, 1);
   }
   void TearDown() override {

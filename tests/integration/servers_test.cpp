@@ -25,7 +25,7 @@ class Servers : public ::testing::Test {
     stack_->StartAgent("sim-1", {"--sim-vcpus", "4", "--sim-memory-mb", "1024", "--sim-disk-gb", "10"});
     stack_->StartAgent("sim-2", {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb", "10",
                                  "--sim-domain", std::string("legacy-vm:1:512:1:volume")});
-    ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-1") == "up" && stack_->HostState("sim-2") == "up"; }, 20s));
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"}));
     stack_->EnsureFlavor("1", 1, 512, 1);
   }
   std::vector<std::string> AgentDomains(const std::string& host) {

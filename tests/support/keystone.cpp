@@ -8,6 +8,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "tests/support/process.hpp"
 
@@ -17,7 +18,7 @@ namespace {
 using nlohmann::json;
 
 const std::string kDeployKeystone = std::string(FERRY_SOURCE_DIR) + "/deploy/keystone";
-// Until SetComputeUrl: port 9 (discard) answers nothing, so a stale catalog fails loudly.
+// Until SetFerryUrl: port 9 (discard) answers nothing, so a stale catalog fails loudly.
 constexpr const char* kPlaceholderComputeUrl = "http://127.0.0.1:9/v2.1";
 
 std::string ShellQuote(const std::string& s) {
@@ -84,16 +85,31 @@ KeystoneForTest::~KeystoneForTest() {
 
 std::string KeystoneForTest::AdminPassword() const { return FirstLine(dir_ + "/admin-password"); }
 
-std::string KeystoneForTest::IssueToken(const std::string& user, const std::string& password,
-                                        const std::string& project) const {
+std::string KeystoneForTest::IssueScopedToken(const std::string& user, const std::string& password,
+                                              const json& scope) const {
   json body = {{"auth",
                 {{"identity",
                   {{"methods", {"password"}},
                    {"password",
                     {{"user", {{"name", user}, {"domain", Domain()}, {"password", password}}}}}}},
-                 {"scope", {{"project", {{"name", project}, {"domain", Domain()}}}}}}}};
+                 {"scope", scope}}}};
   auto r = HttpClient(WithoutV3(url_), "").Post("/v3/auth/tokens?nocatalog", body);
   return r.status == 201 ? r.Header("X-Subject-Token") : "";
+}
+
+std::string KeystoneForTest::IssueToken(const std::string& user, const std::string& password,
+                                        const std::string& project) const {
+  return IssueScopedToken(user, password, {{"project", {{"name", project}, {"domain", Domain()}}}});
+}
+
+std::string KeystoneForTest::IssueDomainToken(const std::string& user,
+                                              const std::string& password) const {
+  return IssueScopedToken(user, password, {{"domain", Domain()}});
+}
+
+std::string KeystoneForTest::IssueSystemToken(const std::string& user,
+                                              const std::string& password) const {
+  return IssueScopedToken(user, password, {{"system", {{"all", true}}}});
 }
 
 HttpClient KeystoneForTest::AsAdmin() const {
@@ -117,14 +133,22 @@ std::string KeystoneForTest::CreateUser(const std::string& name,
 
 void KeystoneForTest::Grant(const std::string& project_id, const std::string& user_id,
                             const std::string& role) const {
+  GrantOn("/v3/projects/" + project_id, user_id, role);
+}
+
+void KeystoneForTest::GrantOnDomain(const std::string& user_id, const std::string& role) const {
+  GrantOn("/v3/domains/default", user_id, role);
+}
+
+void KeystoneForTest::GrantOn(const std::string& target, const std::string& user_id,
+                              const std::string& role) const {
   auto admin = AsAdmin();
   auto roles = admin.Get("/v3/roles?name=" + role);
   if (roles.status != 200 || roles.body["roles"].empty()) {
     throw std::runtime_error("no role " + role + ": " + roles.raw);
   }
   std::string role_id = roles.body["roles"][0]["id"];
-  auto r = admin.Put("/v3/projects/" + project_id + "/users/" + user_id + "/roles/" + role_id,
-                     json::object());
+  auto r = admin.Put(target + "/users/" + user_id + "/roles/" + role_id, json::object());
   if (r.status != 204) throw std::runtime_error("grant " + role + ": " + r.raw);
 }
 
@@ -134,17 +158,20 @@ int KeystoneForTest::Revoke(const std::string& token) const {
   return admin.Delete("/v3/auth/tokens").status;
 }
 
-void KeystoneForTest::SetComputeUrl(const std::string& url) const {
+void KeystoneForTest::SetFerryUrl(const std::string& base_url) const {
   auto admin = AsAdmin();
-  auto services = admin.Get("/v3/services?type=compute");
-  if (services.status != 200 || services.body["services"].empty()) {
-    throw std::runtime_error("no compute service: " + services.raw);
-  }
-  std::string service_id = services.body["services"][0]["id"];
-  auto endpoints = admin.Get("/v3/endpoints?service_id=" + service_id);
-  for (const auto& e : endpoints.body["endpoints"]) {
-    // PATCH is what Keystone takes; HttpClient has none, so the CLI does it.
-    AdminCli({"endpoint", "set", "--url", url, e["id"].get<std::string>()});
+  // compute -> /v2.1; image -> /image (the entry deploy/keystone made for ferry's empty one).
+  for (const auto& [type, path] : {std::pair{"compute", "/v2.1"}, std::pair{"image", "/image"}}) {
+    auto services = admin.Get(std::string("/v3/services?type=") + type);
+    if (services.status != 200 || services.body["services"].empty()) {
+      throw std::runtime_error(std::string("no ") + type + " service: " + services.raw);
+    }
+    std::string service_id = services.body["services"][0]["id"];
+    auto endpoints = admin.Get("/v3/endpoints?service_id=" + service_id);
+    for (const auto& e : endpoints.body["endpoints"]) {
+      // PATCH is what Keystone takes; HttpClient has none, so the CLI does it.
+      AdminCli({"endpoint", "set", "--url", base_url + path, e["id"].get<std::string>()});
+    }
   }
 }
 

@@ -10,7 +10,7 @@ namespace ferry::testing {
 
 class KeystoneForTest {
  public:
-  // Starts Keystone and registers compute (URL: a placeholder until SetComputeUrl) with the
+  // Starts Keystone and registers compute and image (URLs: placeholders until SetFerryUrl) with the
   // service user ferry. problem() says why not when it could not.
   KeystoneForTest();
   ~KeystoneForTest();  // deploy/keystone destroy
@@ -26,13 +26,18 @@ class KeystoneForTest {
   // Password auth, project-scoped (domain Default); "" when Keystone refuses.
   std::string IssueToken(const std::string& user, const std::string& password,
                          const std::string& project) const;
+  // Password auth scoped to the domain Default, or to the system ("" when refused): tokens
+  // that name no project.
+  std::string IssueDomainToken(const std::string& user, const std::string& password) const;
+  std::string IssueSystemToken(const std::string& user, const std::string& password) const;
   std::string CreateProject(const std::string& name) const;  // returns its id
   std::string CreateUser(const std::string& name, const std::string& password) const;  // id
   void Grant(const std::string& project_id, const std::string& user_id,
              const std::string& role) const;
+  void GrantOnDomain(const std::string& user_id, const std::string& role) const;  // Default
   int Revoke(const std::string& token) const;  // DELETE /v3/auth/tokens: 204
-  // Points every compute endpoint of the catalog at url (ferry's /v2.1).
-  void SetComputeUrl(const std::string& url) const;
+  // Points the catalog's compute endpoints at base_url/v2.1 and its image ones at base_url/image.
+  void SetFerryUrl(const std::string& base_url) const;
   // Every token of the service user ferry stops working (the controller's own included).
   void RevokeServiceUserTokens() const;
 
@@ -42,6 +47,10 @@ class KeystoneForTest {
 
  private:
   HttpClient AsAdmin() const;
+  void GrantOn(const std::string& target, const std::string& user_id,
+               const std::string& role) const;  // target: /v3/projects/ID or /v3/domains/ID
+  std::string IssueScopedToken(const std::string& user, const std::string& password,
+                               const nlohmann::json& scope) const;
   void AdminCli(const std::vector<std::string>& args) const;  // openstack ... as the admin
   std::string dir_;
   std::string url_;

@@ -145,6 +145,18 @@ bool Stack::WaitFor(const std::function<bool()>& done, std::chrono::milliseconds
   return done();
 }
 
+bool Stack::WaitUntilUp(std::initializer_list<std::string> hosts,
+                        std::chrono::milliseconds timeout) const {
+  return WaitFor(
+      [&] {
+        for (const auto& h : hosts) {
+          if (HostState(h) != "up") return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
 std::string Stack::HostState(const std::string& host) const {
   auto r = Admin().Get("/v2.1/os-hypervisors/detail");
   if (r.status != 200) return "";

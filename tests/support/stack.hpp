@@ -3,6 +3,7 @@
 // processes on loopback (port 0), against the test PostgreSQL in a schema of their own.
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -78,6 +79,10 @@ class Stack {
   static bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);
   // The hypervisor's state ("up"/"down") as the API shows it, "" if not listed.
   std::string HostState(const std::string& host) const;
+  // Whether every host is "up" within `timeout` (20 s: a sim agent registers and heartbeats
+  // within a second or two even on a loaded machine).
+  bool WaitUntilUp(std::initializer_list<std::string> hosts,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
   // Creates flavor id "1" (m1.tiny: 1 vCPU, 512 MB, 1 GB) unless it exists.
   void EnsureFlavor(const std::string& id = "1", int vcpus = 1, int ram_mb = 512, int disk_gb = 1);
   // Creates a server; returns its uuid.

@@ -58,6 +58,15 @@ TEST(TimeFormat, ParseRejectsMalformedText) {
   }
 }
 
+TEST(TimeFormat, ParseClampsTimesBeyondTheClocksRangeInsteadOfWrapping) {
+  // A 64-bit nanosecond clock ends in 2262 and starts in 1677; later is "the end", not 1700.
+  EXPECT_EQ(ParseIsoTime("9999-12-31T23:59:59Z"), TimePoint::max());
+  EXPECT_EQ(ParseIsoTime("2263-01-01T00:00:00Z"), TimePoint::max());
+  EXPECT_EQ(ParseIsoTime("0001-01-01T00:00:00Z"), TimePoint::min());
+  EXPECT_LT(*ParseIsoTime("2262-01-01T00:00:00Z"), TimePoint::max());
+  EXPECT_GT(*ParseIsoTime("2262-01-01T00:00:00Z"), *ParseIsoTime("2200-01-01T00:00:00Z"));
+}
+
 TEST(TimeFormat, ParseAcceptsTheSecondBeforeTheEpoch) {
   EXPECT_EQ(ParseIsoTime("1969-12-31T23:59:59Z"), At(-1));
   EXPECT_EQ(ParseIsoTime("1969-12-31T23:59:59.5"), At(-1, 500000));

@@ -1,0 +1,23 @@
+#include "controller/api/server_lookup.hpp"
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+#include "controller/store/servers_store.hpp"
+
+namespace ferry::controller::api {
+
+std::optional<store::Server> FindVisibleServer(store::Tx& tx, const Request& req,
+                                               const std::string& uuid) {
+  if (!IsUuid(uuid)) return std::nullopt;
+  auto s = store::FindServer(tx, uuid);
+  if (!s || (!req.IsAdmin() && s->project_id != req.principal.project_id)) return std::nullopt;
+  return s;
+}
+
+store::Server LoadVisibleServer(store::Tx& tx, const Request& req, const std::string& uuid) {
+  auto s = FindVisibleServer(tx, req, uuid);
+  if (!s) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
+  return *s;
+}
+
+}  // namespace ferry::controller::api

@@ -1,0 +1,19 @@
+#pragma once
+// A server as its requester may see it: an admin any server, anyone else their project's.
+// Nova looks servers up in the caller's context, so another project's server is "not found"
+// (404) everywhere, never "forbidden" (403), which would tell that it exists.
+#include <optional>
+#include <string>
+
+#include "controller/api/api_server.hpp"
+#include "controller/store/models.hpp"
+#include "controller/store/tx.hpp"
+
+namespace ferry::controller::api {
+
+std::optional<store::Server> FindVisibleServer(store::Tx& tx, const Request& req,
+                                               const std::string& uuid);
+// Throws 404 "Instance <uuid> could not be found." when FindVisibleServer finds none.
+store::Server LoadVisibleServer(store::Tx& tx, const Request& req, const std::string& uuid);
+
+}  // namespace ferry::controller::api
