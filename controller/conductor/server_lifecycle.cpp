@@ -109,6 +109,7 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
   // A volume-backed server's root disk is not on the host.
   placement_request.spec.disk_gb = req.storage_kind == "volume" ? 0 : s.root_gb;
   placement_request.spec.availability_zone = req.availability_zone;
+  placement_request.spec.required_aggregate_metadata = AggregateExtraSpecs(req.flavor.extra_specs);
   placement_request.forced_host = req.forced_host;
   std::string failure;
   if (owned_snapshot_) owned_snapshot_->Tick();

@@ -35,6 +35,16 @@ std::shared_ptr<const scheduler::HostIndex> FresherView(HostSnapshot& snapshot) 
 
 }  // namespace
 
+std::map<std::string, std::string> AggregateExtraSpecs(const nlohmann::json& extra_specs) {
+  static constexpr std::string_view kScope = "aggregate_instance_extra_specs:";
+  std::map<std::string, std::string> out;
+  if (!extra_specs.is_object()) return out;
+  for (const auto& [key, value] : extra_specs.items()) {
+    if (key.rfind(kScope, 0) == 0 && value.is_string()) out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
 scheduler::HostState ToHostState(const store::Host& h) {
   scheduler::HostState s;
   s.id = h.id;

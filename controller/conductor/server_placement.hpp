@@ -2,6 +2,8 @@
 // Choosing a host for a new server and making the choice real: the scheduler ranks hosts from
 // the in-memory snapshot, then the claim in PostgreSQL decides; a lost race moves on to the next
 // candidate.
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -18,6 +20,12 @@ class HostSnapshot;
 
 // Free capacity as store::ClaimIfFits computes it: floor((total - reserved) x ratio) - claims.
 scheduler::HostState ToHostState(const store::Host& h);
+
+// The flavor extra specs AggregateInstanceExtraSpecsFilter enforces, for a new server and for
+// every move of it: those scoped "aggregate_instance_extra_specs:". Unscoped keys are not taken
+// as aggregate keys (Nova's ComputeCapabilitiesFilter owns those; a flavor with "key1" from
+// Tempest's extra-spec tests must not make its servers unplaceable).
+std::map<std::string, std::string> AggregateExtraSpecs(const nlohmann::json& extra_specs);
 
 struct PlacementRequest {
   std::string consumer_uuid;

@@ -2,10 +2,12 @@
 // choosing, checking and claiming a destination, then admitting within the slot limits.
 #include <spdlog/spdlog.h>
 
+#include "controller/conductor/server_placement.hpp"
 #include "controller/live_migration/agent_calls.hpp"
 #include "controller/live_migration/steps.hpp"
 #include "controller/live_migration/steps_parties.hpp"
 #include "controller/store/claims_store.hpp"
+#include "controller/store/flavors_store.hpp"
 #include "controller/store/server_groups_store.hpp"
 
 namespace ferry::controller::live_migration {
@@ -66,6 +68,13 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     spec.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
     spec.ignore_hosts.insert(source.name);
     spec.max_inbound_migrations = ctx_.options.limits.max_inbound_per_host;
+    // What changed since the last periodic refresh (a host disabled or moved to another zone a
+    // moment ago) is read first: the view must not be older than the request.
+    try {
+      ctx_.hosts.Tick();
+    } catch (const std::exception& e) {
+      spdlog::warn("host snapshot refresh before scheduling {} failed: {}", m.uuid, e.what());
+    }
     const auto index = ctx_.hosts.Current();
     if (const auto* seen = index->Find(source.name)) {
       // The guest runs with the source's CPU model (host-model): the destination must offer
@@ -73,7 +82,15 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
       spec.guest_cpu = seen->cpu;
       spec.source_shared_datastores = seen->shared_datastores;
     }
-    ctx_.db.Transact([&](store::Tx& tx) { spec.anti_affinity_hosts = store::AntiAffinityHosts(tx, server.uuid); });
+    // A move keeps what placed the server: its availability zone (the one asked for at create,
+    // else the one its first host was in) and its flavor's aggregate extra specs.
+    spec.availability_zone = server.availability_zone;
+    ctx_.db.Transact([&](store::Tx& tx) {
+      spec.anti_affinity_hosts = store::AntiAffinityHosts(tx, server.uuid);
+      if (auto flavor = store::FindFlavor(tx, server.flavorid)) {
+        spec.required_aggregate_metadata = conductor::AggregateExtraSpecs(flavor->extra_specs);
+      }
+    });
     auto selection = ctx_.scheduler.Select(*index, spec);
     if (selection.candidates.empty()) {
       // Inbound headroom is a preference, not a refusal: when every destination that fits is
@@ -97,6 +114,13 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     if (!dest) continue;
     if (forced && (!dest->IsUp() || dest->disabled)) {
       return fail("Compute service of " + name + " is unavailable at this time.");
+    }
+    // The database's word over the snapshot's: a host disabled, gone down or moved to another
+    // zone since the view was taken is no destination.
+    if (!forced &&
+        (!dest->IsUp() || dest->disabled ||
+         (server.availability_zone && dest->availability_zone != *server.availability_zone))) {
+      continue;
     }
     if (forced && dest->cell != source.cell) {
       return fail("Cannot live migrate " + server.uuid + " from cell " + source.cell + " to cell " +
