@@ -73,8 +73,7 @@ const std::map<std::string, CommandFn>& Table() {
       {"force_complete_live_migration",
        WithSpec("force_complete_live_migration",
                 [](CommandContext& ctx, const wire::LiveMigrationSpec& spec) {
-                  ctx.driver.ForceCompleteLiveMigration(spec.migration_uuid,
-                                                        spec.permit_post_copy);
+                  ctx.driver.ForceCompleteLiveMigration(spec.migration_uuid, spec.permit_post_copy);
                   return CommandOutput{};
                 })},
       {"finish_live_migration_destination",

@@ -38,6 +38,7 @@ wire::Command DecodeCommand(std::string_view body);
 const CommandFn* FindCommand(const std::string& kind);
 
 // Decodes and validates a LiveMigrationSpec. Throws ferry::Error(kBadRequest) naming the field.
-wire::LiveMigrationSpec DecodeLiveMigrationSpec(const std::string& kind, const nlohmann::json& args);
+wire::LiveMigrationSpec DecodeLiveMigrationSpec(const std::string& kind,
+                                                const nlohmann::json& args);
 
 }  // namespace ferry::agent

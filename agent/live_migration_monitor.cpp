@@ -119,8 +119,8 @@ void LiveMigrationMonitor::PollOnce() {
     bool was_terminal = it->second.have_sample && Terminal(it->second.last);
     if (Terminal(*job) && !was_terminal) {
       ended_now = true;
-      spdlog::info("live migration job ended migration={} state={} error=\"{}\"", uuid,
-                   job->state, job->error);
+      spdlog::info("live migration job ended migration={} state={} error=\"{}\"", uuid, job->state,
+                   job->error);
     }
     it->second.last = *job;
     it->second.have_sample = true;

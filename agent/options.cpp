@@ -75,7 +75,8 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
   app.add_option("--sim-scenario", o.sim_scenarios,
                  "sim: a named failure scenario NAME[:domain-uuid] (repeatable): precheck-fails, "
                  "prepare-fails, stall, switchover-fails, agent-dies-mid-copy, postcopy-fails, "
-                 "finish-fails, finish-fails-paused, lost-switchover, start-refused, create-slow (agent/README.md)")
+                 "finish-fails, finish-fails-paused, lost-switchover, start-refused, create-slow "
+                 "(agent/README.md)")
       ->allow_extra_args(false);
   app.add_option("--sim-create-slow-ms", o.sim_create_slow_ms,
                  "sim: how long create_domain takes under the create-slow scenario")

@@ -22,12 +22,12 @@ struct AgentOptions {
   // Loopback by default: nothing is exposed until the operator picks an interface. Port 0 works
   // because the agent tells the controller its command_url when it registers.
   std::string listen = "127.0.0.1:0";
-  std::string advertise_url;      // default http://<listen host>:<bound port>
-  std::string port_file;          // written after binding, for tests and supervisors
-  std::string migration_address;  // default: the listen host
-  std::string cell = "cell1";     // Nova's default first cell name
-  int heartbeat_interval_s = 10;  // Nova's report_interval; the controller's answer wins
-  int controller_retry_max_ms = 30'000;            // kDefaultRetryMax (agent/reporter.hpp) says why
+  std::string advertise_url;             // default http://<listen host>:<bound port>
+  std::string port_file;                 // written after binding, for tests and supervisors
+  std::string migration_address;         // default: the listen host
+  std::string cell = "cell1";            // Nova's default first cell name
+  int heartbeat_interval_s = 10;         // Nova's report_interval; the controller's answer wins
+  int controller_retry_max_ms = 30'000;  // kDefaultRetryMax (agent/reporter.hpp) says why
   std::string state_dir = "/var/lib/ferry-agent";  // FHS home of a daemon's persistent state
   int sim_vcpus = sim::kDefaultVcpus;
   int64_t sim_memory_mb = sim::kDefaultMemoryMb;
@@ -36,11 +36,11 @@ struct AgentOptions {
   int64_t sim_dirty_rate_mbps = sim::kDefaultDirtyRateMbps;
   std::vector<std::string> sim_domains;
   int sim_clock_offset_s = 0;  // test only: the sim's clock runs this far off (clock skew)
-  std::vector<std::string> sim_scenarios;  // NAME[:domain-uuid], see agent/README.md
+  std::vector<std::string> sim_scenarios;              // NAME[:domain-uuid], see agent/README.md
   int sim_create_slow_ms = sim::kDefaultCreateSlowMs;  // scenario create-slow
-  libvirt::LibvirtConfig libvirt;          // --libvirt-* flags (migration_address: see below)
+  libvirt::LibvirtConfig libvirt;  // --libvirt-* flags (migration_address: see below)
   std::string log_level = "info";
-  std::string log_file;  // empty: stderr
+  std::string log_file;                 // empty: stderr
   CommandServerOptions command_server;  // --max-body-bytes, --header-timeout, ...
 };
 

@@ -4,34 +4,55 @@ namespace ferry {
 
 NovaFaultShape NovaFault(Errc code) {
   switch (code) {
-    case Errc::kBadRequest: return {400, "badRequest"};
-    case Errc::kUnauthorized: return {401, "unauthorized"};
-    case Errc::kForbidden: return {403, "forbidden"};
-    case Errc::kNotFound: return {404, "itemNotFound"};
+    case Errc::kBadRequest:
+      return {400, "badRequest"};
+    case Errc::kUnauthorized:
+      return {401, "unauthorized"};
+    case Errc::kForbidden:
+      return {403, "forbidden"};
+    case Errc::kNotFound:
+      return {404, "itemNotFound"};
     // Nova's Fault names no 406 (nova/api/openstack/wsgi.py _fault_names): computeFault.
-    case Errc::kNotAcceptable: return {406, "computeFault"};
-    case Errc::kConflict: return {409, "conflictingRequest"};
-    case Errc::kUnavailable: return {503, "serviceUnavailable"};
-    case Errc::kInternal: return {500, "computeFault"};
+    case Errc::kNotAcceptable:
+      return {406, "computeFault"};
+    case Errc::kConflict:
+      return {409, "conflictingRequest"};
+    case Errc::kUnavailable:
+      return {503, "serviceUnavailable"};
+    case Errc::kInternal:
+      return {500, "computeFault"};
   }
   return {500, "computeFault"};
 }
 
 const char* NovaFaultName(int status) {
   switch (status) {
-    case 400: return "badRequest";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "itemNotFound";
-    case 405: return "badMethod";
-    case 409: return "conflictingRequest";
-    case 413: return "overLimit";
-    case 415: return "badMediaType";
-    case 429: return "overLimit";
-    case 431: return "badRequest";
-    case 501: return "notImplemented";
-    case 503: return "serviceUnavailable";
-    default: return "computeFault";
+    case 400:
+      return "badRequest";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "itemNotFound";
+    case 405:
+      return "badMethod";
+    case 409:
+      return "conflictingRequest";
+    case 413:
+      return "overLimit";
+    case 415:
+      return "badMediaType";
+    case 429:
+      return "overLimit";
+    case 431:
+      return "badRequest";
+    case 501:
+      return "notImplemented";
+    case 503:
+      return "serviceUnavailable";
+    default:
+      return "computeFault";
   }
 }
 

@@ -27,7 +27,8 @@ std::optional<TimePoint> ParseIsoTime(const std::string& s) {
   static constexpr char kShape[] = "dddd-dd-ddTdd:dd:dd";
   if (s.size() < sizeof kShape - 1) return std::nullopt;
   for (size_t i = 0; i + 1 < sizeof kShape; ++i) {
-    bool ok = kShape[i] == 'd' ? std::isdigit(static_cast<unsigned char>(s[i])) != 0 : s[i] == kShape[i];
+    bool ok =
+        kShape[i] == 'd' ? std::isdigit(static_cast<unsigned char>(s[i])) != 0 : s[i] == kShape[i];
     if (!ok) return std::nullopt;
   }
   std::tm tm{};

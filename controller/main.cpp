@@ -37,25 +37,25 @@ using namespace ferry::controller;
 
 struct ServeOptions {
   std::string dsn;
-  std::string listen = "127.0.0.1:8774";       // Nova's compute API port
+  std::string listen = "127.0.0.1:8774";  // Nova's compute API port
   std::string tokens_file;
   std::string agent_command_token_file;
-  int service_down_time_s = 60;                // Nova's service_down_time default
-  int heartbeat_interval_s = 10;               // Nova's report_interval default
+  int service_down_time_s = 60;   // Nova's service_down_time default
+  int heartbeat_interval_s = 10;  // Nova's report_interval default
   // 30 s: sim and libvirt create/delete answer well within it; a command still running then is
   // asked again under the same id (the agent answers 202 until it has finished).
   int agent_command_timeout_ms = 30000;
   int max_domains_per_host = conductor::kDefaultMaxDomainsPerHost;  // see its comment
-  api::ApiServerOptions http;                  // HTTP limits, API and agent worker pools
-  store::DatabaseOptions db;                   // pool of 8: the API threads share these; 2-core hosts
-  int build_workers = 4;                       // server create/delete drivers in parallel
+  api::ApiServerOptions http;  // HTTP limits, API and agent worker pools
+  store::DatabaseOptions db;   // pool of 8: the API threads share these; 2-core hosts
+  int build_workers = 4;       // server create/delete drivers in parallel
   std::string port_file;
-  live_migration::EngineOptions live;          // live migration: limits, leases, policy defaults
+  live_migration::EngineOptions live;  // live migration: limits, leases, policy defaults
   std::string log_level = "info";
   std::string log_file;
-  std::string auth = "token-file";             // who may call the API: token-file or keystone
-  auth::KeystoneOptions keystone;              // with --auth keystone
-  auth::TokenCacheOptions keystone_cache;       // its validation cache
+  std::string auth = "token-file";         // who may call the API: token-file or keystone
+  auth::KeystoneOptions keystone;          // with --auth keystone
+  auth::TokenCacheOptions keystone_cache;  // its validation cache
   std::string keystone_password_file;
 };
 
@@ -66,7 +66,8 @@ void AddKeystoneOptions(CLI::App& app, ServeOptions& o) {
                  "agents still use --tokens)")
       ->check(CLI::IsMember({"token-file", "keystone"}))
       ->capture_default_str();
-  app.add_option("--keystone-url", o.keystone.url, "Keystone's v3 root, e.g. http://127.0.0.1:5000/v3")
+  app.add_option("--keystone-url", o.keystone.url,
+                 "Keystone's v3 root, e.g. http://127.0.0.1:5000/v3")
       ->group(g);
   app.add_option("--keystone-service-user", o.keystone.service_user,
                  "the user the controller validates tokens as (needs Keystone's service role)")
@@ -97,9 +98,11 @@ void AddKeystoneOptions(CLI::App& app, ServeOptions& o) {
 }
 
 // The authenticator of API callers with --auth keystone; none with the token file.
-std::unique_ptr<auth::KeystoneAuthenticator> MakeKeystone(const ServeOptions& o, const Clock& clock) {
+std::unique_ptr<auth::KeystoneAuthenticator> MakeKeystone(const ServeOptions& o,
+                                                          const Clock& clock) {
   if (o.auth != "keystone") return nullptr;
-  return auth::KeystoneAuthenticator::FromFlags(o.keystone, o.keystone_password_file, o.keystone_cache, clock);
+  return auth::KeystoneAuthenticator::FromFlags(o.keystone, o.keystone_password_file,
+                                                o.keystone_cache, clock);
 }
 
 // Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
@@ -117,50 +120,114 @@ void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
   const std::string g = "Live migration";
   auto range = [](int lo, int hi) { return CLI::Range(lo, hi); };
   app.add_option("--max-concurrent-live-migrations", o.limits.max_outbound_per_host,
-                 "outbound live migrations per host at once (Nova's default 1)")->check(range(1, 1000))->capture_default_str()->group(g);
+                 "outbound live migrations per host at once (Nova's default 1)")
+      ->check(range(1, 1000))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--max-inbound-live-migrations", o.limits.max_inbound_per_host,
-                 "inbound live migrations per host at once")->check(range(1, 1000))->capture_default_str()->group(g);
+                 "inbound live migrations per host at once")
+      ->check(range(1, 1000))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--max-cluster-live-migrations", o.limits.max_total,
-                 "live migrations in the whole cluster at once (0: no limit)")->check(range(0, 100000))->capture_default_str()->group(g);
+                 "live migrations in the whole cluster at once (0: no limit)")
+      ->check(range(0, 100000))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--migrate-max-retries", o.migrate_max_retries,
-                 "destinations tried after failed pre-checks (-1: until out of hosts)")->check(range(-1, 1000))->capture_default_str()->group(g);
-  app.add_option_function<int>("--live-migration-lease", [&o](int s) { o.lease = std::chrono::seconds(s); },
-                 "seconds a crashed controller's migrations wait before another takes them (default 15)")->check(range(2, 3600))->group(g);
-  app.add_option_function<int>("--live-migration-tick-ms", [&o](int ms) { o.tick = std::chrono::milliseconds(ms); },
-                 "how often leases are renewed and migrations looked at (default 1000)")->check(range(50, 60000))->group(g);
-  app.add_option("--live-migration-workers", o.workers)->check(range(1, 256))->capture_default_str()->group(g);
+                 "destinations tried after failed pre-checks (-1: until out of hosts)")
+      ->check(range(-1, 1000))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option_function<int>(
+         "--live-migration-lease", [&o](int s) { o.lease = std::chrono::seconds(s); },
+         "seconds a crashed controller's migrations wait before another takes them (default 15)")
+      ->check(range(2, 3600))
+      ->group(g);
+  app.add_option_function<int>(
+         "--live-migration-tick-ms", [&o](int ms) { o.tick = std::chrono::milliseconds(ms); },
+         "how often leases are renewed and migrations looked at (default 1000)")
+      ->check(range(50, 60000))
+      ->group(g);
+  app.add_option("--live-migration-workers", o.workers)
+      ->check(range(1, 256))
+      ->capture_default_str()
+      ->group(g);
   auto& p = o.policy;
   app.add_option("--live-migration-completion-timeout", p.completion_timeout_per_gib_s,
-                 "seconds per GiB of memory (+ copied disk), each at least 2 GiB; 0: none")->capture_default_str()->group(g);
-  app.add_option("--live-migration-timeout-action", p.timeout_action)->check(CLI::IsMember({"abort", "force_complete"}))->capture_default_str()->group(g);
+                 "seconds per GiB of memory (+ copied disk), each at least 2 GiB; 0: none")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--live-migration-timeout-action", p.timeout_action)
+      ->check(CLI::IsMember({"abort", "force_complete"}))
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--live-migration-progress-timeout", p.progress_timeout_s,
-                 "seconds without a new low of data remaining before the timeout action; 0: off")->capture_default_str()->group(g);
+                 "seconds without a new low of data remaining before the timeout action; 0: off")
+      ->capture_default_str()
+      ->group(g);
   app.add_flag("--live-migration-permit-post-copy", p.permit_post_copy)->group(g);
   app.add_flag("--live-migration-permit-auto-converge", p.permit_auto_converge)->group(g);
-  app.add_option("--live-migration-bandwidth", p.bandwidth_mibps, "MiB/s, always sent to the hypervisor")->capture_default_str()->group(g);
-  app.add_option("--live-migration-downtime", p.max_downtime_ms, "max downtime in ms (min 100)")->capture_default_str()->group(g);
-  app.add_option("--live-migration-downtime-steps", p.downtime_steps)->capture_default_str()->group(g);
-  app.add_option("--live-migration-downtime-delay", p.downtime_delay_s, "seconds per GiB between steps")->capture_default_str()->group(g);
+  app.add_option("--live-migration-bandwidth", p.bandwidth_mibps,
+                 "MiB/s, always sent to the hypervisor")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--live-migration-downtime", p.max_downtime_ms, "max downtime in ms (min 100)")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--live-migration-downtime-steps", p.downtime_steps)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--live-migration-downtime-delay", p.downtime_delay_s,
+                 "seconds per GiB between steps")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--live-migration-monitor-interval", p.monitor_interval_s,
-                 "seconds between progress reports from agents (Nova's default 5)")->capture_default_str()->group(g);
+                 "seconds between progress reports from agents (Nova's default 5)")
+      ->capture_default_str()
+      ->group(g);
 }
 
 void AddHttpOptions(CLI::App& app, api::ApiServerOptions& o) {
   const std::string g = "HTTP limits";
-  app.add_option("--api-threads", o.api_threads, "worker threads for API requests")->check(CLI::Range(1, 1024))->capture_default_str()->group(g);
-  app.add_option("--agent-api-threads", o.agent_threads, "worker threads for /agent/v1 (heartbeats, progress), apart from the API's")
-      ->check(CLI::Range(1, 1024))->capture_default_str()->group(g);
-  app.add_option("--max-body-bytes", o.body_bytes, "largest API request body (413 beyond)")->check(CLI::Range(1024, 1 << 30))->capture_default_str()->group(g);
-  app.add_option("--max-agent-body-bytes", o.agent_body_bytes, "largest /agent/v1 request body (a heartbeat carries the inventory)")
-      ->check(CLI::Range(1024, 1 << 30))->capture_default_str()->group(g);
-  app.add_option("--max-header-bytes", o.http.max_header_bytes, "request line and headers together (431 beyond)")
-      ->check(CLI::Range(1024, 1 << 20))->capture_default_str()->group(g);
-  app.add_option("--max-connections", o.http.max_connections, "open connections in all; beyond, the oldest one waiting for a request is closed")
-      ->check(CLI::Range(2, 1000000))->capture_default_str()->group(g);
-  app.add_option("--max-connections-per-peer", o.http.max_connections_per_peer, "open connections from one address")
-      ->check(CLI::Range(1, 1000000))->capture_default_str()->group(g);
-  app.add_option_function<int>("--header-timeout", [&o](int s) { o.http.header_timeout = std::chrono::seconds(s); },
-                 "seconds to send a request's line and headers (default 10)")->check(CLI::Range(1, 3600))->group(g);
+  app.add_option("--api-threads", o.api_threads, "worker threads for API requests")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--agent-api-threads", o.agent_threads,
+                 "worker threads for /agent/v1 (heartbeats, progress), apart from the API's")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-body-bytes", o.body_bytes, "largest API request body (413 beyond)")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-agent-body-bytes", o.agent_body_bytes,
+                 "largest /agent/v1 request body (a heartbeat carries the inventory)")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-header-bytes", o.http.max_header_bytes,
+                 "request line and headers together (431 beyond)")
+      ->check(CLI::Range(1024, 1 << 20))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-connections", o.http.max_connections,
+                 "open connections in all; beyond, the oldest one waiting for a request is closed")
+      ->check(CLI::Range(2, 1000000))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-connections-per-peer", o.http.max_connections_per_peer,
+                 "open connections from one address")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option_function<int>(
+         "--header-timeout", [&o](int s) { o.http.header_timeout = std::chrono::seconds(s); },
+         "seconds to send a request's line and headers (default 10)")
+      ->check(CLI::Range(1, 3600))
+      ->group(g);
 }
 
 // 4: heartbeats and registrations are one short transaction per agent every heartbeat
@@ -226,8 +293,10 @@ int Serve(const ServeOptions& o) {
   auto colon = o.listen.rfind(':');
   const std::string port_text = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
   if (port_text.empty() || port_text.size() > 5 ||
-      port_text.find_first_not_of("0123456789") != std::string::npos || std::stoi(port_text) > 65535) {
-    throw std::runtime_error("--listen must be host:port with a port in 0-65535, got '" + o.listen + "'");
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port_text) > 65535) {
+    throw std::runtime_error("--listen must be host:port with a port in 0-65535, got '" + o.listen +
+                             "'");
   }
   InitLogging("controller", o.log_level, o.log_file);
   store::RequireCurrentSchema(o.dsn);
@@ -251,14 +320,16 @@ int Serve(const ServeOptions& o) {
   live_migration::Validate(o.live.policy);
   // Leases are renewed once half has run out (store::RenewLeases), on a tick.
   if (o.live.tick * 4 > o.live.lease) {
-    throw std::runtime_error("--live-migration-tick-ms must be at most a quarter of --live-migration-lease");
+    throw std::runtime_error(
+        "--live-migration-tick-ms must be at most a quarter of --live-migration-lease");
   }
   auto live_options = o.live;
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);
   // Unique per process: a restarted controller must not resume leases it held before the crash
   // without waiting for them to expire, or two incarnations could overlap.
-  live_options.owner = std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
+  live_options.owner =
+      std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
   // Fencing test (tests/integration/live_migration_fencing_test):
   // FERRY_TEST_PAUSE_BEFORE_SEND=[check:]<kind> makes this process SIGSTOP itself right before
   // it sends that live-migration command (or before its lease check).
@@ -268,11 +339,15 @@ int Serve(const ServeOptions& o) {
   scheduler::Scheduler live_scheduler;
   live_migration::Context live_ctx{db, agents, clock, live_scheduler, host_snapshot, live_options};
   live_migration::Engine engine(live_ctx, lease_db);
-  engine.steps().OnClaimsChanged([&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
+  engine.steps().OnClaimsChanged(
+      [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(engine.steps());
   live_migration::Service live_service(live_ctx, engine);
-  live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
-  api::Deps deps{db, clock, registry, lifecycle, std::chrono::seconds(o.service_down_time_s), live_service, progress};
+  live_migration::ProgressIngest progress(
+      db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
+  api::Deps deps{
+      db,           clock,   registry, lifecycle, std::chrono::seconds(o.service_down_time_s),
+      live_service, progress};
   auto keystone = MakeKeystone(o, clock);
   const Authenticator& users = keystone ? static_cast<const Authenticator&>(*keystone) : tokens;
   api::ApiServer server(users, tokens, o.http);
@@ -285,10 +360,12 @@ int Serve(const ServeOptions& o) {
   auto check_every = std::chrono::milliseconds(std::max(250, o.service_down_time_s * 1000 / 4));
   conductor::Periodic liveness_task("host-liveness", check_every, [&] { liveness.CheckOnce(); });
   // 10 s: a build or delete interrupted by an unreachable agent is retried this often.
-  conductor::Periodic reconcile_task("server-reconcile", std::chrono::seconds(10), [&] { lifecycle.Reconcile(); });
+  conductor::Periodic reconcile_task("server-reconcile", std::chrono::seconds(10),
+                                     [&] { lifecycle.Reconcile(); });
   // 1 s: claims, heartbeats and host rows changed by anyone (another controller included)
   // reach the scheduler's view within a second; this process's own claims mark hosts at once.
-  conductor::Periodic snapshot_task("host-snapshot", std::chrono::seconds(1), [&] { host_snapshot.Tick(); });
+  conductor::Periodic snapshot_task("host-snapshot", std::chrono::seconds(1),
+                                    [&] { host_snapshot.Tick(); });
   registry.OnRegistered([&] {
     reconcile_task.Wake();
     snapshot_task.Wake();  // a new host is a destination at once
@@ -306,8 +383,8 @@ int Serve(const ServeOptions& o) {
     spdlog::info("controller got signal={}", signal);
     server.Stop();
   });
-  spdlog::info("controller listening address={}:{} service_down_time={}s auth={}", o.listen.substr(0, colon), port,
-               o.service_down_time_s, o.auth);
+  spdlog::info("controller listening address={}:{} service_down_time={}s auth={}",
+               o.listen.substr(0, colon), port, o.service_down_time_s, o.auth);
   server.Serve();
   signal_waiter.join();  // Serve returns only after Stop(), which only signal_waiter calls
   spdlog::info("controller stopping");
@@ -347,20 +424,34 @@ int main(int argc, char** argv) {
   auto* db = app.add_subcommand("db", "schema management");
   db->require_subcommand(1);
   auto* upgrade = db->add_subcommand("upgrade", "apply pending migrations-sql files");
-  auto* status = db->add_subcommand("status", "show applied and pending migrations (exit 3 if not current)");
-  for (auto* c : {upgrade, status}) c->add_option("--db", dsn, "libpq connection string")->required()->envname("FERRY_DB");
+  auto* status =
+      db->add_subcommand("status", "show applied and pending migrations (exit 3 if not current)");
+  for (auto* c : {upgrade, status})
+    c->add_option("--db", dsn, "libpq connection string")->required()->envname("FERRY_DB");
 
   ServeOptions o;
   auto* serve = app.add_subcommand("serve", "run the API, conductor and liveness checks");
   serve->add_option("--db", o.dsn, "libpq connection string")->required()->envname("FERRY_DB");
-  serve->add_option("--listen", o.listen, "host:port (port 0: any free port)")->capture_default_str();
-  serve->add_option("--tokens", o.tokens_file, "token file: '<token> <admin|member|agent> [name]' per line")->required();
-  serve->add_option("--agent-command-token-file", o.agent_command_token_file,
-                    "file holding the token agents require on commands")->required();
-  serve->add_option("--service-down-time", o.service_down_time_s, "seconds of heartbeat silence before a host is down")
-      ->check(CLI::Range(1, 86400))->capture_default_str();
-  serve->add_option("--heartbeat-interval", o.heartbeat_interval_s, "seconds between agent heartbeats (told to agents)")
-      ->check(CLI::Range(1, 3600))->capture_default_str();
+  serve->add_option("--listen", o.listen, "host:port (port 0: any free port)")
+      ->capture_default_str();
+  serve
+      ->add_option("--tokens", o.tokens_file,
+                   "token file: '<token> <admin|member|agent> [name]' per line")
+      ->required();
+  serve
+      ->add_option("--agent-command-token-file", o.agent_command_token_file,
+                   "file holding the token agents require on commands")
+      ->required();
+  serve
+      ->add_option("--service-down-time", o.service_down_time_s,
+                   "seconds of heartbeat silence before a host is down")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  serve
+      ->add_option("--heartbeat-interval", o.heartbeat_interval_s,
+                   "seconds between agent heartbeats (told to agents)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   serve
       ->add_option("--agent-command-timeout-ms", o.agent_command_timeout_ms,
                    "how long the controller waits for one agent command's answer before it "
@@ -377,7 +468,9 @@ int main(int argc, char** argv) {
   AddDatabaseOptions(*serve, o.db);
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   AddLiveMigrationOptions(*serve, o.live);
-  serve->add_option("--log-level", o.log_level)->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+  serve->add_option("--log-level", o.log_level)
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
   serve->add_option("--log-file", o.log_file, "default: stderr");
   CLI11_PARSE(app, argc, argv);
   try {

@@ -39,7 +39,8 @@ void from_json(const json& j, LiveMigrationSpec& s) {
   s.permit_post_copy = j.value("permit_post_copy", d.permit_post_copy);
   s.permit_auto_converge = j.value("permit_auto_converge", d.permit_auto_converge);
   s.monitor_interval_s = IntOr(j, "monitor_interval_s", d.monitor_interval_s);
-  if (j.contains("source_cpu") && j.at("source_cpu").is_object()) j.at("source_cpu").get_to(s.source_cpu);
+  if (j.contains("source_cpu") && j.at("source_cpu").is_object())
+    j.at("source_cpu").get_to(s.source_cpu);
 }
 
 void to_json(json& j, const LiveMigrationJob& r) {

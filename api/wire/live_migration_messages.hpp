@@ -9,7 +9,8 @@
 // Controller -> agent, POST /v1/commands, Command.kind and Command.args = LiveMigrationSpec:
 //   "check_live_migration_destination"     (dest)   can this host run the guest? failed = no,
 //                                                   with the reason (Nova MigrationPreCheckError)
-//   "prepare_live_migration_destination"   (dest)   make ready to receive (Nova pre_live_migration);
+//   "prepare_live_migration_destination"   (dest)   make ready to receive (Nova
+//   pre_live_migration);
 //                                                   CommandResult.data = {"incoming_uri": ...}
 //   "start_live_migration"                 (source) starts the copy job and returns at once;
 //                                                   progress and the outcome come as reports
@@ -35,7 +36,7 @@ namespace ferry::wire {
 
 struct LiveMigrationSpec {
   std::string migration_uuid;
-  Domain domain;                       // the guest as the controller knows it
+  Domain domain;  // the guest as the controller knows it
   std::string source_host;
   std::string dest_host;
   std::string dest_migration_address;  // the destination's inbound address (split network)
@@ -43,14 +44,14 @@ struct LiveMigrationSpec {
   // "prepare_live_migration_destination", copied into "start_live_migration" (Nova's
   // migrate_data). Empty in the commands before it.
   std::string incoming_uri;
-  bool block_migration = false;        // copy local disks too
-  int64_t bandwidth_mibps = 0;         // always set by the controller (policy)
-  int64_t max_downtime_ms = 500;       // final value of the stepwise increase
+  bool block_migration = false;   // copy local disks too
+  int64_t bandwidth_mibps = 0;    // always set by the controller (policy)
+  int64_t max_downtime_ms = 500;  // final value of the stepwise increase
   int downtime_steps = 10;
-  int64_t downtime_delay_s = 75;       // per GiB between steps
+  int64_t downtime_delay_s = 75;  // per GiB between steps
   bool permit_post_copy = false;
   bool permit_auto_converge = false;
-  int monitor_interval_s = 5;          // how often progress is reported
+  int monitor_interval_s = 5;  // how often progress is reported
   // The source host's CPU as its agent reported it at registration: the destination compares
   // it with its own (libvirt's CPU comparison). Empty model = unknown, the check is skipped.
   CpuInfo source_cpu{};
@@ -60,9 +61,9 @@ struct LiveMigrationSpec {
 struct LiveMigrationJob {
   std::string migration_uuid;
   std::string domain_uuid;
-  std::string state;     // "running" | "completed" | "failed" | "cancelled"
-  std::string phase;     // "precopy" | "postcopy" | "paused" | "switchover" | "done"
-  int iteration = 0;     // pre-copy round
+  std::string state;  // "running" | "completed" | "failed" | "cancelled"
+  std::string phase;  // "precopy" | "postcopy" | "paused" | "switchover" | "done"
+  int iteration = 0;  // pre-copy round
   int64_t memory_total = 0;
   int64_t memory_processed = 0;
   int64_t memory_remaining = 0;

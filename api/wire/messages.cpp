@@ -42,7 +42,8 @@ void from_json(const json& j, Domain& d) {
 }
 
 void to_json(json& j, const Datastore& d) {
-  j = json{{"name", d.name}, {"kind", d.kind}, {"capacity_gb", d.capacity_gb}, {"free_gb", d.free_gb}};
+  j = json{
+      {"name", d.name}, {"kind", d.kind}, {"capacity_gb", d.capacity_gb}, {"free_gb", d.free_gb}};
 }
 void from_json(const json& j, Datastore& d) {
   j.at("name").get_to(d.name);

@@ -20,7 +20,14 @@
 namespace ferry::wire {
 
 // Nova's power_state integers (nova/compute/power_state.py).
-enum class PowerState : int { kNoState = 0, kRunning = 1, kPaused = 3, kShutdown = 4, kCrashed = 6, kSuspended = 7 };
+enum class PowerState : int {
+  kNoState = 0,
+  kRunning = 1,
+  kPaused = 3,
+  kShutdown = 4,
+  kCrashed = 6,
+  kSuspended = 7
+};
 
 // One disk of a domain, as the hypervisor has it.
 struct Disk {
@@ -63,13 +70,13 @@ struct Inventory {
 
 struct RegisterRequest {
   std::string host;
-  std::string hypervisor_type;      // e.g. "QEMU", "ferry-sim"
-  int64_t hypervisor_version = 0;   // Nova's integer form: major*1000000 + minor*1000 + micro
-  bool simulated = false;           // true for the sim driver; shown wherever the host shows
+  std::string hypervisor_type;     // e.g. "QEMU", "ferry-sim"
+  int64_t hypervisor_version = 0;  // Nova's integer form: major*1000000 + minor*1000 + micro
+  bool simulated = false;          // true for the sim driver; shown wherever the host shows
   std::string cell = "cell1";
-  std::string host_ip;              // control-plane address
-  std::string migration_address;    // inbound live-migration address (split network)
-  std::string command_url;          // where the controller sends commands
+  std::string host_ip;            // control-plane address
+  std::string migration_address;  // inbound live-migration address (split network)
+  std::string command_url;        // where the controller sends commands
   int vcpus = 0;
   int64_t memory_mb = 0;
   int64_t local_gb = 0;
@@ -113,17 +120,17 @@ inline constexpr const char* kFenceStale = "stale";
 // epoch gets the first answer back.
 struct Command {
   std::string id;
-  std::string kind;        // "create_domain" | "delete_domain" | live_migration_messages.hpp
-  nlohmann::json args;     // kind-specific: create_domain -> Domain fields; delete_domain -> {uuid}
+  std::string kind;     // "create_domain" | "delete_domain" | live_migration_messages.hpp
+  nlohmann::json args;  // kind-specific: create_domain -> Domain fields; delete_domain -> {uuid}
   std::optional<LeaseFence> fence{};  // live-migration commands: {"fence": {...}}; absent: none
 };
 
 struct CommandResult {
   std::string id;
-  std::string status;      // "done" | "failed"
-  std::string error;       // set when failed
+  std::string status;  // "done" | "failed"
+  std::string error;   // set when failed
   std::optional<Domain> domain;
-  nlohmann::json data;     // kind-specific result details (null when none)
+  nlohmann::json data;  // kind-specific result details (null when none)
 };
 
 void to_json(nlohmann::json& j, const PowerState& p);

@@ -61,7 +61,8 @@ class BatchSax : public nlohmann::json_sax<json> {
   bool binary(binary_t&) override { return true; }
 
   bool start_object(std::size_t) override {
-    if (skip_ > 0 || (depth_ == 1 && key_ != "reports") || depth_ == 3 || depth_ > 3) return ++skip_, true;
+    if (skip_ > 0 || (depth_ == 1 && key_ != "reports") || depth_ == 3 || depth_ > 3)
+      return ++skip_, true;
     if (depth_ == 2) {
       out_.reports.emplace_back();
       seen_ = 0;
@@ -120,7 +121,8 @@ class BatchSax : public nlohmann::json_sax<json> {
     if (depth_ == 2) Refuse("each report must be an object");
     if (depth_ == 1 && key_ == "host") Refuse("'host' must be a string");
     if (depth_ == 1 && key_ == "reports") Refuse("'reports' must be an array");
-    if (depth_ == 3 && (key_ == "migration_uuid" || key_ == "state")) Refuse("'" + key_ + "' must be a string");
+    if (depth_ == 3 && (key_ == "migration_uuid" || key_ == "state"))
+      Refuse("'" + key_ + "' must be a string");
     if (depth_ == 3 && IsNumberKey(key_)) Refuse("'" + key_ + "' must be a number");
     return true;
   }
@@ -132,18 +134,30 @@ class BatchSax : public nlohmann::json_sax<json> {
       Refuse("'" + key_ + "' is out of range");
     }
     auto& r = out_.reports.back();
-    if (key_ == "sampled_at") r.sampled_at = d;
-    else if (key_ == "iteration") r.iteration = static_cast<int>(i);
-    else if (key_ == "throttle_percent") r.throttle_percent = static_cast<int>(i);
-    else if (key_ == "memory_total") r.memory_total = i;
-    else if (key_ == "memory_processed") r.memory_processed = i;
-    else if (key_ == "memory_remaining") r.memory_remaining = i;
-    else if (key_ == "disk_total") r.disk_total = i;
-    else if (key_ == "disk_processed") r.disk_processed = i;
-    else if (key_ == "disk_remaining") r.disk_remaining = i;
-    else if (key_ == "transfer_rate_bps") r.transfer_rate_bps = i;
-    else if (key_ == "dirty_rate_bps") r.dirty_rate_bps = i;
-    else if (key_ == "downtime_ms") r.downtime_ms = i;
+    if (key_ == "sampled_at")
+      r.sampled_at = d;
+    else if (key_ == "iteration")
+      r.iteration = static_cast<int>(i);
+    else if (key_ == "throttle_percent")
+      r.throttle_percent = static_cast<int>(i);
+    else if (key_ == "memory_total")
+      r.memory_total = i;
+    else if (key_ == "memory_processed")
+      r.memory_processed = i;
+    else if (key_ == "memory_remaining")
+      r.memory_remaining = i;
+    else if (key_ == "disk_total")
+      r.disk_total = i;
+    else if (key_ == "disk_processed")
+      r.disk_processed = i;
+    else if (key_ == "disk_remaining")
+      r.disk_remaining = i;
+    else if (key_ == "transfer_rate_bps")
+      r.transfer_rate_bps = i;
+    else if (key_ == "dirty_rate_bps")
+      r.dirty_rate_bps = i;
+    else if (key_ == "downtime_ms")
+      r.downtime_ms = i;
     else if (key_ == "migration_uuid" || key_ == "state" || key_ == "domain_uuid" ||
              key_ == "phase" || key_ == "error") {
       Refuse("'" + key_ + "' must be a string");

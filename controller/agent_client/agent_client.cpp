@@ -82,7 +82,8 @@ wire::Inventory AgentClient::FetchInventory(const std::string& agent_url) const 
 std::optional<wire::LiveMigrationJob> AgentClient::FetchMigrationJob(
     const std::string& agent_url, const std::string& migration_uuid) const {
   auto cli = MakeClient(agent_url, timeout_);
-  auto res = cli.Get("/v1/migrations/" + migration_uuid, httplib::Headers{{"X-Auth-Token", token_}});
+  auto res =
+      cli.Get("/v1/migrations/" + migration_uuid, httplib::Headers{{"X-Auth-Token", token_}});
   if (res && res->status == 404) return std::nullopt;
   ExpectOk(res, agent_url, "migration job " + migration_uuid);
   try {

@@ -2,9 +2,8 @@
 // Sends commands to agents. Every command carries an id built from (consumer, step, attempt)
 // so a resend after a timeout or a controller crash is answered, not executed twice.
 #include <chrono>
-#include <string>
-
 #include <optional>
+#include <string>
 
 #include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"

@@ -47,7 +47,8 @@ void CheckZoneChange(store::Tx& tx, const store::Host& host, const store::Aggreg
   std::set<std::string> after(others.begin(), others.end());
   if (via_zone_after) after.insert(*via_zone_after);
   if (after.size() > 1) {
-    throw Error(Errc::kConflict, "Host " + host.name + " would be in more than one availability zone (" +
+    throw Error(Errc::kConflict, "Host " + host.name +
+                                     " would be in more than one availability zone (" +
                                      *after.begin() + ", " + *std::next(after.begin()) + ").");
   }
   const std::string next = after.empty() ? store::kDefaultAvailabilityZone : *after.begin();
@@ -71,7 +72,9 @@ Response Create(Deps& deps, Request& req) {
   const std::string name = *body.name;
   const auto& az = body.availability_zone;
   json view;
-  deps.db.Transact([&](store::Tx& tx) { view = View(req, store::CreateAggregate(tx, name, az, deps.clock.Now())); });
+  deps.db.Transact([&](store::Tx& tx) {
+    view = View(req, store::CreateAggregate(tx, name, az, deps.clock.Now()));
+  });
   // Nova's create answers without hosts and metadata (its controller deletes both keys from
   // the view "to maintain the same API result as before"); every other answer has them.
   view.erase("hosts");
@@ -90,7 +93,8 @@ Response Update(Deps& deps, Request& req) {
     auto a = Load(tx, req.params[0]);
     if (name && *name != a.name) {
       for (const auto& other : store::ListAggregates(tx)) {
-        if (other.name == *name) throw Error(Errc::kConflict, "Aggregate " + *name + " already exists.");
+        if (other.name == *name)
+          throw Error(Errc::kConflict, "Aggregate " + *name + " already exists.");
       }
       store::RenameAggregate(tx, a.id, *name, deps.clock.Now());
     }
@@ -114,11 +118,15 @@ Response Action(Deps& deps, Request& req) {
       auto host = LoadHost(tx, host_name);
       bool member = std::find(a.hosts.begin(), a.hosts.end(), host_name) != a.hosts.end();
       if (action == "add_host") {
-        if (member) throw Error(Errc::kConflict, "Aggregate " + std::to_string(a.id) + " already has host " + host_name + ".");
+        if (member)
+          throw Error(Errc::kConflict,
+                      "Aggregate " + std::to_string(a.id) + " already has host " + host_name + ".");
         CheckZoneChange(tx, host, a, a.availability_zone);
         store::AddAggregateHost(tx, a.id, host.id, deps.clock.Now());
       } else {
-        if (!member) throw Error(Errc::kNotFound, "Cannot remove host " + host_name + " in aggregate " + std::to_string(a.id));
+        if (!member)
+          throw Error(Errc::kNotFound,
+                      "Cannot remove host " + host_name + " in aggregate " + std::to_string(a.id));
         CheckZoneChange(tx, host, a, std::nullopt);
         store::RemoveAggregateHost(tx, a.id, host.id, deps.clock.Now());
       }
@@ -163,7 +171,8 @@ void RegisterAggregateRoutes(ApiServer& api, Deps& deps) {
     deps.db.Transact([&](store::Tx& tx) {
       auto a = Load(tx, req.params[0]);
       if (!a.hosts.empty()) {
-        throw Error(Errc::kBadRequest, "Cannot delete aggregate " + req.params[0] + ": host list not empty.");
+        throw Error(Errc::kBadRequest,
+                    "Cannot delete aggregate " + req.params[0] + ": host list not empty.");
       }
       store::DeleteAggregate(tx, a.id);
     });

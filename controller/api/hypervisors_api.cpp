@@ -28,9 +28,10 @@ json View(const Request& req, const store::Host& h, bool detail, const json* ser
     v["hypervisor_type"] = h.hypervisor_type;
     v["hypervisor_version"] = h.hypervisor_version;
     v["host_ip"] = h.host_ip;
-    v["service"] = {{"host", h.name},
-                    {"id", req.mv.AtLeast(53) ? json(h.service_uuid) : json(h.id)},
-                    {"disabled_reason", h.disabled_reason ? json(*h.disabled_reason) : json(nullptr)}};
+    v["service"] = {
+        {"host", h.name},
+        {"id", req.mv.AtLeast(53) ? json(h.service_uuid) : json(h.id)},
+        {"disabled_reason", h.disabled_reason ? json(*h.disabled_reason) : json(nullptr)}};
     if (!req.mv.AtLeast(88)) {
       v["vcpus"] = h.vcpus;
       v["memory_mb"] = h.memory_mb;
@@ -60,7 +61,8 @@ json ServersOn(store::Tx& tx, const std::string& host) {
   f.host = host;
   f.limit = 100000;  // a hypervisor's own servers: bounded by what one host can run
   json out = json::array();
-  for (const auto& s : store::ListServers(tx, f)) out.push_back({{"name", s.name}, {"uuid", s.uuid}});
+  for (const auto& s : store::ListServers(tx, f))
+    out.push_back({{"name", s.name}, {"uuid", s.uuid}});
   return out;
 }
 
@@ -83,11 +85,13 @@ ListParams ParseListParams(const Request& req) {
     } else if (key == "marker" && req.mv.AtLeast(33)) {
       p.marker = value;
     } else if (req.mv.AtLeast(53)) {
-      throw Error(Errc::kBadRequest, "Additional properties are not allowed ('" + key + "' was unexpected)");
+      throw Error(Errc::kBadRequest,
+                  "Additional properties are not allowed ('" + key + "' was unexpected)");
     }
   }
   if (p.pattern && p.marker) {
-    throw Error(Errc::kBadRequest, "Paging over hypervisors with 'hypervisor_hostname_pattern' is not supported.");
+    throw Error(Errc::kBadRequest,
+                "Paging over hypervisors with 'hypervisor_hostname_pattern' is not supported.");
   }
   return p;
 }
@@ -135,7 +139,8 @@ store::HostFilter ByHypervisorId(const Request& req, const std::string& id) {
   if (req.mv.AtLeast(53)) {
     if (!IsUuid(id)) throw Error(Errc::kBadRequest, "Invalid uuid " + id);
     f.node_uuid = id;
-  } else if (!id.empty() && id.size() < 19 && id.find_first_not_of("0123456789") == std::string::npos) {
+  } else if (!id.empty() && id.size() < 19 &&
+             id.find_first_not_of("0123456789") == std::string::npos) {
     f.id = std::stoll(id);
   } else {
     throw Error(Errc::kNotFound, "Hypervisor with ID " + id + " could not be found.");
@@ -151,7 +156,8 @@ Response Show(Deps& deps, Request& req) {
     if (key == "with_servers" && req.mv.AtLeast(53)) {
       with_servers = ParseBoolParam(key, value);
     } else if (req.mv.AtLeast(53)) {
-      throw Error(Errc::kBadRequest, "Additional properties are not allowed ('" + key + "' was unexpected)");
+      throw Error(Errc::kBadRequest,
+                  "Additional properties are not allowed ('" + key + "' was unexpected)");
     }
   }
   json view;

@@ -45,10 +45,9 @@ Microversion NegotiateMicroversion(const std::optional<std::string>& openstack_h
   if (!mv && nova_header) mv = Parse(*nova_header);
   if (!mv) return kMinVersion;
   if (mv->major != 2 || mv->minor < kMinVersion.minor || mv->minor > kMaxVersion.minor) {
-    throw Error(Errc::kNotAcceptable, "Version " + mv->ToString() +
-                                          " is not supported by the API. Minimum is " +
-                                          kMinVersion.ToString() + " and maximum is " +
-                                          kMaxVersion.ToString() + ".");
+    throw Error(Errc::kNotAcceptable,
+                "Version " + mv->ToString() + " is not supported by the API. Minimum is " +
+                    kMinVersion.ToString() + " and maximum is " + kMaxVersion.ToString() + ".");
   }
   return *mv;
 }

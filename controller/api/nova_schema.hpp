@@ -32,13 +32,20 @@ inline void AppendRepr(const json& v, std::string& out, std::size_t limit) {
     case json::value_t::string: {
       const auto& s = v.get_ref<const std::string&>();
       // Python picks double quotes only for a string holding ' and no ".
-      const char q = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
+      const char q =
+          (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
       out += q;
       for (char c : s) {
         if (out.size() > limit) return;
         if (c == '\\' || c == q) out += '\\';
-        if (c == '\n') { out += "\\n"; continue; }
-        if (c == '\t') { out += "\\t"; continue; }
+        if (c == '\n') {
+          out += "\\n";
+          continue;
+        }
+        if (c == '\t') {
+          out += "\\t";
+          continue;
+        }
         out += c;
       }
       out += q;
@@ -89,16 +96,17 @@ inline std::string Str(const json& v) {
   return s.size() <= kMaxReprChars ? s : Utf8Prefix(s, kMaxReprChars) + "...";
 }
 
-[[noreturn]] inline void Invalid(const std::string& field, const json& value, const std::string& reason) {
-  throw Error(Errc::kBadRequest,
-              "Invalid input for field/attribute " + field + ". Value: " + Str(value) + ". " + reason);
+[[noreturn]] inline void Invalid(const std::string& field, const json& value,
+                                 const std::string& reason) {
+  throw Error(Errc::kBadRequest, "Invalid input for field/attribute " + field +
+                                     ". Value: " + Str(value) + ". " + reason);
 }
 
 // parameter_types.boolean: a JSON boolean or one of these exact strings.
 inline const json& BooleanEnum() {
-  static const json values = json::array({true, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes",
-                                          "yes", false, "False", "FALSE", "false", "0", "OFF", "Off", "off",
-                                          "NO", "No", "no"});
+  static const json values =
+      json::array({true,  "True",  "TRUE",  "true",  "1", "ON",  "On",  "on",  "YES", "Yes", "yes",
+                   false, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO",  "No",  "no"});
   return values;
 }
 
@@ -114,12 +122,13 @@ inline bool IsBoolean(const json& v) {
 // Validates `v` as parameter_types.boolean (400 with Nova's text) and reads it the way
 // strutils.bool_from_string(strict=True) does.
 inline bool Boolean(const std::string& field, const json& v) {
-  if (!v.is_boolean() && !v.is_string()) Invalid(field, v, Repr(v) + " is not of type 'boolean', 'string'");
+  if (!v.is_boolean() && !v.is_string())
+    Invalid(field, v, Repr(v) + " is not of type 'boolean', 'string'");
   if (!IsBoolean(v)) Invalid(field, v, Repr(v) + " is not one of " + Repr(BooleanEnum()));
   if (v.is_boolean()) return v.get<bool>();
   const std::string s = v.get<std::string>();
-  return s == "True" || s == "TRUE" || s == "true" || s == "1" || s == "ON" || s == "On" || s == "on" ||
-         s == "YES" || s == "Yes" || s == "yes";
+  return s == "True" || s == "TRUE" || s == "true" || s == "1" || s == "ON" || s == "On" ||
+         s == "on" || s == "YES" || s == "Yes" || s == "yes";
 }
 
 }  // namespace ferry::controller::api::nova_schema

@@ -11,7 +11,8 @@ std::string RoutePrefix(const std::string& pattern) {
   size_t i = 0;
   for (; i < pattern.size(); ++i) {
     const char c = pattern[i];
-    if (c == '\\' && i + 1 < pattern.size() && std::string_view("./-").find(pattern[i + 1]) != std::string_view::npos) {
+    if (c == '\\' && i + 1 < pattern.size() &&
+        std::string_view("./-").find(pattern[i + 1]) != std::string_view::npos) {
       out += pattern[++i];  // an escaped literal: \. \/ \-
     } else if (std::string_view("\\.[](){}*+?^$").find(c) != std::string_view::npos) {
       break;
@@ -20,7 +21,8 @@ std::string RoutePrefix(const std::string& pattern) {
     }
   }
   // A quantifier applies to the character before it, which is then not certain either.
-  if (i < pattern.size() && std::string_view("*?{").find(pattern[i]) != std::string_view::npos && !out.empty()) {
+  if (i < pattern.size() && std::string_view("*?{").find(pattern[i]) != std::string_view::npos &&
+      !out.empty()) {
     out.pop_back();
   }
   return out;

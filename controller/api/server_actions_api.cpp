@@ -33,8 +33,9 @@ Response Action(Deps& deps, Request& req) {
     ValidateMigrateLive(req);
     deps.db.Transact([&](store::Tx& tx) { LoadVisibleServer(tx, req, server); });
     if (!req.IsAdmin()) {
-      throw Error(Errc::kForbidden,
-                  "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.");
+      throw Error(
+          Errc::kForbidden,
+          "Policy doesn't allow os_compute_api:os-migrate-server:migrate_live to be performed.");
     }
     deps.live_migrations.Request(ParseMigrateLive(req, server));
     return Response{202, nullptr};

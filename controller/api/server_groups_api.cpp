@@ -57,7 +57,8 @@ Response List(Deps& deps, Request& req) {
   }
   json groups = json::array();
   deps.db.Transact([&](store::Tx& tx) {
-    for (const auto& g : store::ListServerGroups(tx, project, limit, offset)) groups.push_back(View(req, g));
+    for (const auto& g : store::ListServerGroups(tx, project, limit, offset))
+      groups.push_back(View(req, g));
   });
   return {200, {{"server_groups", groups}}};
 }
@@ -75,7 +76,8 @@ Response Create(Deps& deps, Request& req) {
 }  // namespace
 
 void RegisterServerGroupRoutes(ApiServer& api, Deps& deps) {
-  api.Route("GET", "/v2\\.1/os-server-groups", Access::kUser, [&deps](Request& req) { return List(deps, req); });
+  api.Route("GET", "/v2\\.1/os-server-groups", Access::kUser,
+            [&deps](Request& req) { return List(deps, req); });
   api.Route("POST", "/v2\\.1/os-server-groups", Access::kUser,
             [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/os-server-groups/([^/]+)", Access::kUser, [&deps](Request& req) {

@@ -3,6 +3,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/store/servers_store.hpp"
+#include "controller/store/tx.hpp"
 
 namespace ferry::controller::api {
 

@@ -7,7 +7,10 @@
 
 #include "controller/api/api_server.hpp"
 #include "controller/store/models.hpp"
-#include "controller/store/tx.hpp"
+
+namespace ferry::controller::store {
+class Tx;
+}
 
 namespace ferry::controller::api {
 

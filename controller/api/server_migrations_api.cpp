@@ -38,7 +38,8 @@ json ProgressPercent(const store::LiveMigration& m) {
   return (total - remaining) * 100 / total;
 }
 
-json View(const Request& req, const store::LiveMigration& m, const std::map<std::string, int>& queue) {
+json View(const Request& req, const store::LiveMigration& m,
+          const std::map<std::string, int>& queue) {
   json o = {{"id", m.id},
             {"server_uuid", m.instance_uuid},
             {"source_compute", Opt(m.source_compute)},
@@ -94,7 +95,8 @@ void RequireServerThenPolicy(Deps& deps, const Request& req, const std::string& 
 }
 
 int64_t MigrationId(const std::string& text) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     throw Error(Errc::kNotFound, "Migration " + text + " could not be found.");
   }
   return std::stoll(text);
@@ -123,17 +125,18 @@ Response Show(Deps& deps, Request& req) {
   deps.db.Transact([&](store::Tx& tx) {
     RequireServer(tx, req, server);
     std::optional<store::LiveMigration> m;
-    if (!id_text.empty() && id_text.size() <= 18 && id_text.find_first_not_of("0123456789") == std::string::npos) {
+    if (!id_text.empty() && id_text.size() <= 18 &&
+        id_text.find_first_not_of("0123456789") == std::string::npos) {
       m = store::FindLiveMigrationById(tx, std::stoll(id_text));
     }
     // Nova's three answers: not this server's, not a live migration (ferry's lookup finds live
     // migrations only, so that one reads as the first), not in progress.
     if (!m || m->instance_uuid != server) {
-      throw Error(Errc::kNotFound,
-                  "In-progress live migration " + id_text + " is not found for server " + server + ".");
+      throw Error(Errc::kNotFound, "In-progress live migration " + id_text +
+                                       " is not found for server " + server + ".");
     }
-    const bool in_progress = m->status == "queued" || m->status == "preparing" || m->status == "running" ||
-                             m->status == "post-migrating";
+    const bool in_progress = m->status == "queued" || m->status == "preparing" ||
+                             m->status == "running" || m->status == "post-migrating";
     if (!in_progress) {
       throw Error(Errc::kNotFound,
                   "Live migration " + id_text + " for server " + server + " is not in progress.");
@@ -154,16 +157,19 @@ Response ForceComplete(Deps& deps, Request& req) {
   RequireVersion(req, 22);
   // server_migrations.force_complete: {"force_complete": {"type": "null"}}.
   const json& v = req.body.at("force_complete");
-  if (!v.is_null()) nova_schema::Invalid("force_complete", v, nova_schema::Repr(v) + " is not of type 'null'");
+  if (!v.is_null())
+    nova_schema::Invalid("force_complete", v, nova_schema::Repr(v) + " is not of type 'null'");
   RequireServerThenPolicy(deps, req, "force_complete");
-  deps.live_migrations.ForceComplete(req.params.at(0), MigrationId(req.params.at(1)), req.IsAdmin());
+  deps.live_migrations.ForceComplete(req.params.at(0), MigrationId(req.params.at(1)),
+                                     req.IsAdmin());
   return Response{202, nullptr};
 }
 
 Response Abort(Deps& deps, Request& req) {
   RequireVersion(req, 24);
   RequireServerThenPolicy(deps, req, "delete");
-  deps.live_migrations.Abort(req.params.at(0), MigrationId(req.params.at(1)), req.mv.AtLeast(65), req.IsAdmin());
+  deps.live_migrations.Abort(req.params.at(0), MigrationId(req.params.at(1)), req.mv.AtLeast(65),
+                             req.IsAdmin());
   return Response{202, nullptr};
 }
 

@@ -13,19 +13,26 @@ using nlohmann::json;
 // task_state -> API status while a server is active (Nova's _STATE_MAP, the parts ferry uses).
 const std::map<std::string, std::string>& ActiveTaskStatus() {
   static const std::map<std::string, std::string> m = {
-      {"migrating", "MIGRATING"},       {"resize_prep", "RESIZE"},
-      {"resize_migrating", "RESIZE"},   {"resize_migrated", "RESIZE"},
-      {"resize_finish", "RESIZE"},      {"rebuilding", "REBUILD"},
-      {"rebuild_spawning", "REBUILD"},  {"rebuild_block_device_mapping", "REBUILD"}};
+      {"migrating", "MIGRATING"},      {"resize_prep", "RESIZE"},
+      {"resize_migrating", "RESIZE"},  {"resize_migrated", "RESIZE"},
+      {"resize_finish", "RESIZE"},     {"rebuilding", "REBUILD"},
+      {"rebuild_spawning", "REBUILD"}, {"rebuild_block_device_mapping", "REBUILD"}};
   return m;
 }
 
 const std::map<std::string, std::string>& VmStateStatus() {
-  static const std::map<std::string, std::string> m = {
-      {"building", "BUILD"},     {"active", "ACTIVE"},       {"paused", "PAUSED"},
-      {"suspended", "SUSPENDED"}, {"stopped", "SHUTOFF"},    {"rescued", "RESCUE"},
-      {"resized", "VERIFY_RESIZE"}, {"shelved", "SHELVED"}, {"shelved_offloaded", "SHELVED_OFFLOADED"},
-      {"soft-delete", "SOFT_DELETED"}, {"deleted", "DELETED"}, {"error", "ERROR"}};
+  static const std::map<std::string, std::string> m = {{"building", "BUILD"},
+                                                       {"active", "ACTIVE"},
+                                                       {"paused", "PAUSED"},
+                                                       {"suspended", "SUSPENDED"},
+                                                       {"stopped", "SHUTOFF"},
+                                                       {"rescued", "RESCUE"},
+                                                       {"resized", "VERIFY_RESIZE"},
+                                                       {"shelved", "SHELVED"},
+                                                       {"shelved_offloaded", "SHELVED_OFFLOADED"},
+                                                       {"soft-delete", "SOFT_DELETED"},
+                                                       {"deleted", "DELETED"},
+                                                       {"error", "ERROR"}};
   return m;
 }
 
@@ -101,7 +108,8 @@ std::string ServerStatus(const store::Server& s) {
 
 std::optional<StatusFilter> FilterForStatus(const std::string& raw) {
   std::string status;
-  for (char c : raw) status.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : raw)
+    status.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   StatusFilter f;
   // The one status ServerStatus derives from a task of a vm_state other than active.
   if (status == "REVERT_RESIZE") {
@@ -130,11 +138,12 @@ json ServerSummary(const Request& req, const store::Server& s) {
 json ServerDetail(const Request& req, const store::Server& s) {
   json flavor;
   if (req.mv.AtLeast(47)) {
-    flavor = {{"vcpus", s.vcpus}, {"ram", s.memory_mb}, {"disk", s.root_gb}, {"ephemeral", 0},
-              {"swap", 0}, {"original_name", s.flavor_name}};
+    flavor = {{"vcpus", s.vcpus}, {"ram", s.memory_mb}, {"disk", s.root_gb},
+              {"ephemeral", 0},   {"swap", 0},          {"original_name", s.flavor_name}};
   } else {
-    flavor = {{"id", s.flavorid},
-              {"links", {{{"href", req.base_url + "/flavors/" + s.flavorid}, {"rel", "bookmark"}}}}};
+    flavor = {
+        {"id", s.flavorid},
+        {"links", {{{"href", req.base_url + "/flavors/" + s.flavorid}, {"rel", "bookmark"}}}}};
   }
   json volumes = json::array();
   for (const auto& v : s.volumes) {
@@ -173,7 +182,8 @@ json ServerDetail(const Request& req, const store::Server& s) {
   if (admin) AddExtendedAttributes(req, s, v);
   if (ShowsProgress(ServerStatus(s))) v["progress"] = s.progress;
   if (req.mv.AtLeast(9)) v["locked"] = s.locked;
-  if (req.mv.AtLeast(73)) v["locked_reason"] = s.locked_reason ? json(*s.locked_reason) : json(nullptr);
+  if (req.mv.AtLeast(73))
+    v["locked_reason"] = s.locked_reason ? json(*s.locked_reason) : json(nullptr);
   if (req.mv.AtLeast(19)) v["description"] = NullOr(s.attributes.description);
   if (req.mv.AtLeast(26)) v["tags"] = json::array();
   if (req.mv.AtLeast(63)) v["trusted_image_certificates"] = nullptr;

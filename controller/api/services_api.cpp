@@ -25,7 +25,8 @@ json View(const Request& req, const store::Host& h) {
             {"zone", h.availability_zone},
             {"status", h.disabled ? "disabled" : "enabled"},
             {"state", h.IsUp() ? "up" : "down"},
-            {"updated_at", h.last_heartbeat_at ? json(FormatNovaTime(*h.last_heartbeat_at)) : json(nullptr)},
+            {"updated_at",
+             h.last_heartbeat_at ? json(FormatNovaTime(*h.last_heartbeat_at)) : json(nullptr)},
             {"disabled_reason", h.disabled_reason ? json(*h.disabled_reason) : json(nullptr)}};
   if (req.mv.AtLeast(11)) v["forced_down"] = h.forced_down;
   return v;
@@ -48,7 +49,8 @@ void LogChange(const store::Host& h, const store::ServiceUpdate& u, const Reques
   spdlog::info("service updated host={} disabled={} forced_down={} reason={} by={}", h.name,
                u.disabled ? (*u.disabled ? "true" : "false") : "-",
                u.forced_down ? (*u.forced_down ? "true" : "false") : "-",
-               u.disabled_reason && *u.disabled_reason ? **u.disabled_reason : "-", req.principal.name);
+               u.disabled_reason && *u.disabled_reason ? **u.disabled_reason : "-",
+               req.principal.name);
 }
 
 // 2.53+: PUT /os-services/{service_uuid}.
@@ -56,7 +58,8 @@ Response Update(Deps& deps, Request& req) {
   const std::string& id = req.params[0];
   if (!req.mv.AtLeast(53)) throw Error(Errc::kNotFound, "The resource could not be found.");
   if (!IsUuid(id)) throw Error(Errc::kBadRequest, "Invalid uuid " + id);
-  if (!req.body.is_object()) throw Error(Errc::kBadRequest, "The request body must be a JSON object.");
+  if (!req.body.is_object())
+    throw Error(Errc::kBadRequest, "The request body must be a JSON object.");
   RejectUnknownKeys(req.body, {"status", "disabled_reason", "forced_down"});
   auto status = OptionalString(req.body, "status", 255, false);
   auto reason = OptionalString(req.body, "disabled_reason", 255, false);
@@ -66,10 +69,13 @@ Response Update(Deps& deps, Request& req) {
                                        ". '" + *status + "' is not one of ['enabled', 'disabled']");
   }
   if (!status && !forced_down) {
-    throw Error(Errc::kBadRequest, "At least one of 'status' or 'forced_down' must be specified in the request body.");
+    throw Error(Errc::kBadRequest,
+                "At least one of 'status' or 'forced_down' must be specified in the request body.");
   }
   if (reason && status != "disabled") {
-    throw Error(Errc::kBadRequest, "Specifying 'disabled_reason' with status 'enabled' or without 'status' is invalid.");
+    throw Error(
+        Errc::kBadRequest,
+        "Specifying 'disabled_reason' with status 'enabled' or without 'status' is invalid.");
   }
   store::ServiceUpdate u;
   if (status) {
@@ -95,7 +101,8 @@ Response Update(Deps& deps, Request& req) {
 Response LegacyAction(Deps& deps, Request& req) {
   if (req.mv.AtLeast(53)) throw Error(Errc::kNotFound, "The resource could not be found.");
   const std::string& action = req.params[0];
-  if (!req.body.is_object()) throw Error(Errc::kBadRequest, "The request body must be a JSON object.");
+  if (!req.body.is_object())
+    throw Error(Errc::kBadRequest, "The request body must be a JSON object.");
   RejectUnknownKeys(req.body, {"host", "binary", "disabled_reason", "forced_down"});
   std::string host_name = RequireName(req.body, "host");
   std::string binary = RequireName(req.body, "binary");

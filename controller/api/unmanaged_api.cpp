@@ -23,9 +23,12 @@ namespace {
 using nlohmann::json;
 
 json View(const store::UnmanagedDomain& d) {
-  return {{"uuid", d.uuid},           {"name", d.name},
-          {"host", d.host},           {"vcpus", d.vcpus},
-          {"memory_mb", d.memory_mb}, {"disk_gb", d.disk_gb},
+  return {{"uuid", d.uuid},
+          {"name", d.name},
+          {"host", d.host},
+          {"vcpus", d.vcpus},
+          {"memory_mb", d.memory_mb},
+          {"disk_gb", d.disk_gb},
           {"power_state", d.power_state},
           {"first_seen_at", FormatNovaTime(d.first_seen_at)},
           {"last_seen_at", FormatNovaTime(d.last_seen_at)}};
@@ -43,12 +46,15 @@ json View(const store::MisplacedDomain& d) {
 
 Response Adopt(Deps& deps, Request& req) {
   const std::string& uuid = req.params[0];
-  if (!IsUuid(uuid)) throw Error(Errc::kNotFound, "Unmanaged domain " + uuid + " could not be found.");
+  if (!IsUuid(uuid))
+    throw Error(Errc::kNotFound, "Unmanaged domain " + uuid + " could not be found.");
   const json& body = RequireMember(req.body, "adopt");
   RejectUnknownKeys(body, {"flavorRef"});
-  if (!body.contains("flavorRef")) throw Error(Errc::kBadRequest, "'flavorRef' is a required property");
-  std::string ref = body["flavorRef"].is_number_integer() ? std::to_string(body["flavorRef"].get<int64_t>())
-                                                          : *OptionalString(body, "flavorRef", 255, false);
+  if (!body.contains("flavorRef"))
+    throw Error(Errc::kBadRequest, "'flavorRef' is a required property");
+  std::string ref = body["flavorRef"].is_number_integer()
+                        ? std::to_string(body["flavorRef"].get<int64_t>())
+                        : *OptionalString(body, "flavorRef", 255, false);
   store::Flavor flavor;
   deps.db.Transact([&](store::Tx& tx) {
     auto f = store::FindFlavor(tx, ref);

@@ -26,15 +26,17 @@ std::string Brief(const json& v) {
 const json& RequireMember(const json& body, const char* key) {
   if (!body.is_object()) throw Error(Errc::kBadRequest, "The request body must be a JSON object.");
   auto it = body.find(key);
-  if (it == body.end()) throw Error(Errc::kBadRequest, std::string("'") + key + "' is a required property");
-  if (!it->is_object()) Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'object'");
+  if (it == body.end())
+    throw Error(Errc::kBadRequest, std::string("'") + key + "' is a required property");
+  if (!it->is_object())
+    Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'object'");
   return *it;
 }
 
 void RejectUnknownKeys(const json& obj, std::initializer_list<const char*> allowed) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
-    bool known = std::any_of(allowed.begin(), allowed.end(),
-                             [&](const char* a) { return it.key() == a; });
+    bool known =
+        std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return it.key() == a; });
     if (!known) {
       throw Error(Errc::kBadRequest,
                   "Additional properties are not allowed ('" + it.key() + "' was unexpected)");
@@ -44,16 +46,21 @@ void RejectUnknownKeys(const json& obj, std::initializer_list<const char*> allow
 
 std::string RequireName(const json& obj, const char* key, size_t max_len) {
   auto it = obj.find(key);
-  if (it == obj.end()) throw Error(Errc::kBadRequest, std::string("'") + key + "' is a required property");
-  if (!it->is_string()) Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'string'");
+  if (it == obj.end())
+    throw Error(Errc::kBadRequest, std::string("'") + key + "' is a required property");
+  if (!it->is_string())
+    Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'string'");
   std::string v = it->get<std::string>();
   if (v.empty()) Invalid(key, "Value: ''. '' is too short");
-  if (v.size() > max_len) Invalid(key, "Value: " + Brief(*it) + ". It is too long (max " + std::to_string(max_len) + ")");
-  if (std::isspace(static_cast<unsigned char>(v.front())) || std::isspace(static_cast<unsigned char>(v.back()))) {
+  if (v.size() > max_len)
+    Invalid(key, "Value: " + Brief(*it) + ". It is too long (max " + std::to_string(max_len) + ")");
+  if (std::isspace(static_cast<unsigned char>(v.front())) ||
+      std::isspace(static_cast<unsigned char>(v.back()))) {
     Invalid(key, "Value: " + Brief(*it) + ". Leading or trailing whitespace is not allowed");
   }
   for (unsigned char c : v) {
-    if (c < 0x20 || c == 0x7f) Invalid(key, "Value: " + Brief(*it) + ". Control characters are not allowed");
+    if (c < 0x20 || c == 0x7f)
+      Invalid(key, "Value: " + Brief(*it) + ". Control characters are not allowed");
   }
   return v;
 }
@@ -63,9 +70,11 @@ std::optional<std::string> OptionalString(const json& obj, const char* key, size
   auto it = obj.find(key);
   if (it == obj.end()) return std::nullopt;
   if (it->is_null() && allow_null) return std::nullopt;
-  if (!it->is_string()) Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'string'");
+  if (!it->is_string())
+    Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'string'");
   std::string v = it->get<std::string>();
-  if (v.size() > max_len) Invalid(key, "Value: " + Brief(*it) + ". It is too long (max " + std::to_string(max_len) + ")");
+  if (v.size() > max_len)
+    Invalid(key, "Value: " + Brief(*it) + ". It is too long (max " + std::to_string(max_len) + ")");
   return v;
 }
 
@@ -81,14 +90,19 @@ std::optional<int64_t> OptionalInt(const json& obj, const char* key, int64_t min
   int64_t v = 0;
   if (it->is_number_integer()) {
     v = it->get<int64_t>();
-  } else if (it->is_string() && !it->get<std::string>().empty() && it->get<std::string>().size() < 19 &&
+  } else if (it->is_string() && !it->get<std::string>().empty() &&
+             it->get<std::string>().size() < 19 &&
              it->get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
     v = std::stoll(it->get<std::string>());
   } else {
     Invalid(key, "Value: " + Brief(*it) + ". " + Brief(*it) + " is not of type 'integer'");
   }
-  if (v < min) Invalid(key, "Value: " + std::to_string(v) + ". It is less than the minimum of " + std::to_string(min));
-  if (v > max) Invalid(key, "Value: " + std::to_string(v) + ". It is greater than the maximum of " + std::to_string(max));
+  if (v < min)
+    Invalid(key, "Value: " + std::to_string(v) + ". It is less than the minimum of " +
+                     std::to_string(min));
+  if (v > max)
+    Invalid(key, "Value: " + std::to_string(v) + ". It is greater than the maximum of " +
+                     std::to_string(max));
   return v;
 }
 
@@ -105,12 +119,13 @@ bool ParseBoolParam(const std::string& name, const std::string& value) {
   for (char c : value) v.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (v == "true" || v == "1" || v == "yes" || v == "on" || v == "t" || v == "y") return true;
   if (v == "false" || v == "0" || v == "no" || v == "off" || v == "f" || v == "n") return false;
-  throw Error(Errc::kBadRequest, "Invalid input for query parameters " + name + ". Value: " +
-                                     value + ". Value must be a boolean");
+  throw Error(Errc::kBadRequest, "Invalid input for query parameters " + name +
+                                     ". Value: " + value + ". Value must be a boolean");
 }
 
 int64_t ParseLimitParam(const std::string& value) {
-  if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos) {
+  if (value.empty() || value.size() > 18 ||
+      value.find_first_not_of("0123456789") != std::string::npos) {
     throw Error(Errc::kBadRequest, "limit param must be an integer");
   }
   return std::stoll(value);

@@ -35,7 +35,8 @@ void HostRegistry::ValidateDomains(const std::vector<wire::Domain>& domains) con
   }
   std::set<std::string> seen;
   for (const auto& d : domains) {
-    if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "domain uuid '" + d.uuid + "' is not a UUID");
+    if (!IsUuid(d.uuid))
+      throw Error(Errc::kBadRequest, "domain uuid '" + d.uuid + "' is not a UUID");
     if (!seen.insert(Lower(d.uuid)).second) {
       throw Error(Errc::kBadRequest, "domain " + d.uuid + " is reported twice");
     }
@@ -61,7 +62,8 @@ void HostRegistry::SyncInventory(store::Tx& tx, int64_t host_id, const std::stri
   }
   const TimePoint now = clock_.Now();
   for (const auto& uuid : store::SyncUnmanagedDomains(tx, host_id, reported, now)) {
-    // Reported, never adopted on our own: an admin decides (POST .../unmanaged-domains/{id}/action).
+    // Reported, never adopted on our own: an admin decides (POST
+    // .../unmanaged-domains/{id}/action).
     spdlog::warn("unmanaged domain reported host={} domain={}", host, uuid);
   }
   const auto settle = SettleTime(heartbeat_interval_);

@@ -61,7 +61,8 @@ class HostSnapshot {
  private:
   void RefreshChangedLocked();
   void RefreshDirtyLocked();
-  void ApplyLocked(const std::vector<int64_t>& ids, const std::vector<store::SchedulerHostView>& views);
+  void ApplyLocked(const std::vector<int64_t>& ids,
+                   const std::vector<store::SchedulerHostView>& views);
   void PublishLocked();
 
   store::Database& db_;
@@ -75,7 +76,7 @@ class HostSnapshot {
   // index is rebuilt; otherwise the published one is patched, see HostIndex::WithChanged).
   std::vector<std::shared_ptr<const scheduler::HostState>> changed_;
   bool structural_change_ = true;
-  std::optional<TimePoint> watermark_;      // database time; nullopt until the first load
+  std::optional<TimePoint> watermark_;         // database time; nullopt until the first load
   std::optional<TimePoint> last_full_reload_;  // our clock
   std::atomic<size_t> last_refresh_size_{0};
 

@@ -9,7 +9,9 @@ Periodic::Periodic(std::string name, std::chrono::milliseconds period, std::func
 
 Periodic::~Periodic() { Stop(); }
 
-void Periodic::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Periodic::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void Periodic::Stop() {
   {

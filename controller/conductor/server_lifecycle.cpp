@@ -119,7 +119,8 @@ store::Server ServerLifecycle::Create(const CreateServerRequest& req) {
       // Locked: creates into one group are placed one after the other.
       group = store::LockServerGroup(tx, *req.group_uuid);
       if (!group || (!req.any_project_group && group->project_id != req.project_id)) {
-        throw Error(Errc::kBadRequest, "Instance group " + *req.group_uuid + " could not be found.");
+        throw Error(Errc::kBadRequest,
+                    "Instance group " + *req.group_uuid + " could not be found.");
       }
       const auto member_hosts = store::GroupMemberHosts(tx, group->id, "");
       placement_request.spec.anti_affinity_hosts = store::AntiAffinityHostsOf(*group, member_hosts);
@@ -164,7 +165,8 @@ AdoptedStorage StorageOfDisks(const nlohmann::json& disks) {
     const std::string kind = d.value("kind", "local");
     if (i == 0) out.storage_kind = kind == "volume" || kind == "shared" ? kind : "local";
     if (kind == "volume") {
-      out.volumes.push_back({{"id", d.value("path", "")}, {"device", "/dev/" + d.value("target", "")}});
+      out.volumes.push_back(
+          {{"id", d.value("path", "")}, {"device", "/dev/" + d.value("target", "")}});
     }
   }
   return out;
@@ -175,7 +177,8 @@ store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store
   store::Server s;
   db_.Transact([&](store::Tx& tx) {
     auto domain = store::FindUnmanagedDomain(tx, domain_uuid);
-    if (!domain) throw Error(Errc::kNotFound, "Unmanaged domain " + domain_uuid + " could not be found.");
+    if (!domain)
+      throw Error(Errc::kNotFound, "Unmanaged domain " + domain_uuid + " could not be found.");
     if (domain->vcpus != flavor.vcpus || domain->memory_mb != flavor.memory_mb) {
       throw Error(Errc::kBadRequest,
                   "Flavor " + flavor.flavorid + " (" + std::to_string(flavor.vcpus) + " vCPU, " +
@@ -288,26 +291,36 @@ void ServerLifecycle::Drive(const std::string& uuid) {
 }
 
 void ServerLifecycle::Build(const store::Server& server, const store::Host& host) {
-  wire::Domain domain{server.uuid, server.name, server.vcpus, server.memory_mb, server.root_gb,
-                      wire::PowerState::kRunning, {}};
+  wire::Domain domain{server.uuid,
+                      server.name,
+                      server.vcpus,
+                      server.memory_mb,
+                      server.root_gb,
+                      wire::PowerState::kRunning,
+                      {}};
   wire::Command cmd{agent_client::AgentClient::CommandId(server.uuid, "create", 1), "create_domain",
                     nlohmann::json(domain)};
   auto result = agents_.Send(host.agent_url, cmd);
   db_.Transact([&](store::Tx& tx) {
     if (result.status == "done") {
       // CAS: a delete requested meanwhile owns the server now; leave it to the delete.
-      if (store::CasTaskState(tx, server.uuid, std::string(kSpawning), std::nullopt, clock_.Now())) {
+      if (store::CasTaskState(tx, server.uuid, std::string(kSpawning), std::nullopt,
+                              clock_.Now())) {
         int power = result.domain ? static_cast<int>(result.domain->power_state) : 1;
         store::MarkServerActive(tx, server.uuid, power, clock_.Now());
       }
-    } else if (store::CasTaskState(tx, server.uuid, std::string(kSpawning), std::nullopt, clock_.Now())) {
-      store::MarkServerError(tx, server.uuid, Fault(500, "Build failed on " + host.name + ": " + result.error, clock_.Now()), clock_.Now());
+    } else if (store::CasTaskState(tx, server.uuid, std::string(kSpawning), std::nullopt,
+                                   clock_.Now())) {
+      store::MarkServerError(
+          tx, server.uuid,
+          Fault(500, "Build failed on " + host.name + ": " + result.error, clock_.Now()),
+          clock_.Now());
       store::ReleaseClaims(tx, server.uuid);
     }
   });
   if (result.status != "done") HostsChanged(host.id);
-  spdlog::info("server build finished server={} host={} result={} error={}", server.uuid,
-               host.name, result.status, result.error);
+  spdlog::info("server build finished server={} host={} result={} error={}", server.uuid, host.name,
+               result.status, result.error);
 }
 
 }  // namespace ferry::controller::conductor

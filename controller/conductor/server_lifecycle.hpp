@@ -31,7 +31,7 @@ struct CreateServerRequest {
   std::string name;
   store::Flavor flavor;
   std::optional<std::string> availability_zone;
-  std::optional<std::string> forced_host;     // "zone:host" or 2.74 "host"
+  std::optional<std::string> forced_host;  // "zone:host" or 2.74 "host"
   std::string storage_kind = "local";
   nlohmann::json volumes = nlohmann::json::array();
   nlohmann::json metadata = nlohmann::json::object();
@@ -41,8 +41,8 @@ struct CreateServerRequest {
   // Whether the group may be another project's: an admin's request (Nova's admin context sees
   // every project's groups; anyone else's is "not found", as GET /os-server-groups/{id} says).
   bool any_project_group = false;
-  store::ServerAttributes attributes;     // accessIPv4/v6, description, hostname
-  std::string request_id;                 // the API request's: the "create" action's id
+  store::ServerAttributes attributes;  // accessIPv4/v6, description, hostname
+  std::string request_id;              // the API request's: the "create" action's id
 };
 
 // What an adopted domain's disks make of the server: storage_kind "volume" when its root disk

@@ -56,10 +56,11 @@ scheduler::HostState ToHostState(const store::Host& h) {
   s.up = h.IsUp();
   s.availability_zone = h.availability_zone;
   s.free_vcpus = static_cast<int64_t>(std::floor(h.vcpus * h.cpu_allocation_ratio)) - h.vcpus_used;
-  s.free_memory_mb = static_cast<int64_t>(std::floor(
-                         (h.memory_mb - h.reserved_host_memory_mb) * h.ram_allocation_ratio)) -
+  s.free_memory_mb = static_cast<int64_t>(std::floor((h.memory_mb - h.reserved_host_memory_mb) *
+                                                     h.ram_allocation_ratio)) -
                      h.memory_mb_used;
-  s.free_disk_gb = static_cast<int64_t>(std::floor(h.local_gb * h.disk_allocation_ratio)) - h.local_gb_used;
+  s.free_disk_gb =
+      static_cast<int64_t>(std::floor(h.local_gb * h.disk_allocation_ratio)) - h.local_gb_used;
   return s;
 }
 

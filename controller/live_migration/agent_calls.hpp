@@ -24,8 +24,8 @@ namespace ferry::controller::live_migration {
 
 struct CallResult {
   enum class Outcome { kDone, kRefused, kUnreachable } outcome;
-  std::string error;                      // refused or unreachable: why
-  wire::CommandResult result;             // done: what the agent answered
+  std::string error;           // refused or unreachable: why
+  wire::CommandResult result;  // done: what the agent answered
   bool ok() const { return outcome == Outcome::kDone; }
 };
 

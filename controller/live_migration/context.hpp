@@ -21,13 +21,13 @@ struct Limits {
 };
 
 struct EngineOptions {
-  std::string owner;                          // this controller's lease identity
-  std::chrono::seconds lease{15};             // a crashed owner's migrations wait this long
-  std::chrono::milliseconds tick{1000};       // lease renewal, admission and monitoring period
+  std::string owner;                     // this controller's lease identity
+  std::chrono::seconds lease{15};        // a crashed owner's migrations wait this long
+  std::chrono::milliseconds tick{1000};  // lease renewal, admission and monitoring period
   int workers = 4;
-  int migrate_max_retries = 3;                // destinations tried after failed pre-checks
+  int migrate_max_retries = 3;  // destinations tried after failed pre-checks
   Limits limits;
-  Policy policy;                              // deployment defaults
+  Policy policy;  // deployment defaults
   // Test only (FERRY_TEST_PAUSE_BEFORE_SEND, controller/main.cpp): the controller stops itself
   // with SIGSTOP right before it sends a command of this kind, after the lease check
   // ("check:<kind>": before that check).

@@ -15,7 +15,8 @@ int64_t ParseInt(const std::string& key, const std::string& value) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || end != value.data() + value.size()) {
-    throw Error(Errc::kBadRequest, "aggregate metadata " + key + "='" + value + "' is not an integer");
+    throw Error(Errc::kBadRequest,
+                "aggregate metadata " + key + "='" + value + "' is not an integer");
   }
   return v;
 }
@@ -58,21 +59,25 @@ void Validate(const Policy& p) {
 Policy WithOverrides(Policy p, const std::map<std::string, std::string>& metadata) {
   using Setter = std::function<void(const std::string& key, const std::string& value)>;
   const std::map<std::string, Setter, std::less<>> setters = {
-      {"completion_timeout", [&](auto& k, auto& v) { p.completion_timeout_per_gib_s = ParseInt(k, v); }},
+      {"completion_timeout",
+       [&](auto& k, auto& v) { p.completion_timeout_per_gib_s = ParseInt(k, v); }},
       {"timeout_action", [&](auto&, auto& v) { p.timeout_action = v; }},
       {"progress_timeout", [&](auto& k, auto& v) { p.progress_timeout_s = ParseInt(k, v); }},
       {"permit_post_copy", [&](auto& k, auto& v) { p.permit_post_copy = ParseBool(k, v); }},
       {"permit_auto_converge", [&](auto& k, auto& v) { p.permit_auto_converge = ParseBool(k, v); }},
       {"bandwidth", [&](auto& k, auto& v) { p.bandwidth_mibps = ParseInt(k, v); }},
       {"downtime", [&](auto& k, auto& v) { p.max_downtime_ms = ParseInt(k, v); }},
-      {"downtime_steps", [&](auto& k, auto& v) { p.downtime_steps = static_cast<int>(ParseInt(k, v)); }},
+      {"downtime_steps",
+       [&](auto& k, auto& v) { p.downtime_steps = static_cast<int>(ParseInt(k, v)); }},
       {"downtime_delay", [&](auto& k, auto& v) { p.downtime_delay_s = ParseInt(k, v); }},
-      {"monitor_interval", [&](auto& k, auto& v) { p.monitor_interval_s = static_cast<int>(ParseInt(k, v)); }},
+      {"monitor_interval",
+       [&](auto& k, auto& v) { p.monitor_interval_s = static_cast<int>(ParseInt(k, v)); }},
   };
   for (const auto& [key, value] : metadata) {
     if (!key.starts_with(kPrefix)) continue;
     auto it = setters.find(std::string_view(key).substr(kPrefix.size()));
-    if (it == setters.end()) throw Error(Errc::kBadRequest, "unknown live migration policy key " + key);
+    if (it == setters.end())
+      throw Error(Errc::kBadRequest, "unknown live migration policy key " + key);
     it->second(key, value);
   }
   Validate(p);
@@ -94,7 +99,8 @@ void to_json(nlohmann::json& j, const Policy& p) {
 
 void from_json(const nlohmann::json& j, Policy& p) {
   const Policy d;
-  p.completion_timeout_per_gib_s = j.value("completion_timeout_per_gib_s", d.completion_timeout_per_gib_s);
+  p.completion_timeout_per_gib_s =
+      j.value("completion_timeout_per_gib_s", d.completion_timeout_per_gib_s);
   p.timeout_action = j.value("timeout_action", d.timeout_action);
   p.progress_timeout_s = j.value("progress_timeout_s", d.progress_timeout_s);
   p.permit_post_copy = j.value("permit_post_copy", d.permit_post_copy);

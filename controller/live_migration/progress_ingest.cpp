@@ -59,7 +59,8 @@ ProgressIngest::Post ProgressIngest::Prepare(const wire::MigrationProgressBatch&
   Post post;
   for (const auto& r : batch.reports) {
     if (!store::IsUuidText(r.migration_uuid)) {
-      throw Error(Errc::kBadRequest, "migration_uuid is not a uuid: " + r.migration_uuid.substr(0, 64));
+      throw Error(Errc::kBadRequest,
+                  "migration_uuid is not a uuid: " + r.migration_uuid.substr(0, 64));
     }
     for (const auto* text : {&batch.host, &r.state, &r.domain_uuid, &r.phase}) {
       if (store::HasControlCharacters(*text)) {

@@ -29,8 +29,8 @@ store::Server ServerOr404(store::Tx& tx, const std::string& uuid) {
 // Nova's raise_http_conflict_for_instance_invalid_state.
 [[noreturn]] void InvalidState(const std::string& action, const std::string& uuid,
                                const std::string& attr, const std::string& state) {
-  throw Error(Errc::kConflict, "Cannot '" + action + "' instance " + uuid + " while it is in " +
-                                   attr + " " + state);
+  throw Error(Errc::kConflict,
+              "Cannot '" + action + "' instance " + uuid + " while it is in " + attr + " " + state);
 }
 
 // Nova's check_instance_lock: InstanceIsLocked, for non-admins only.
@@ -46,7 +46,8 @@ store::LiveMigration MigrationOfServer(store::Tx& tx, const std::string& server_
                                        Errc not_found) {
   auto m = store::FindLiveMigrationById(tx, id);
   if (!m || m->instance_uuid != server_uuid) {
-    throw Error(not_found, "Migration " + std::to_string(id) + " not found for instance " + server_uuid);
+    throw Error(not_found,
+                "Migration " + std::to_string(id) + " not found for instance " + server_uuid);
   }
   return *m;
 }
@@ -108,7 +109,8 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
       }
     }
     // Nova's compare-and-set on task_state: of two racing requests exactly one wins.
-    if (!store::CasTaskState(tx, server.uuid, std::nullopt, std::string("migrating"), ctx_.clock.Now())) {
+    if (!store::CasTaskState(tx, server.uuid, std::nullopt, std::string("migrating"),
+                             ctx_.clock.Now())) {
       InvalidState(kAction, server.uuid, "task_state", "migrating");
     }
     m.uuid = NewUuid();
@@ -124,7 +126,7 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     m.request_params = {{"block_migration", r.block_migration}, {"force", r.force}};
     if (r.host) m.request_params["host"] = *r.host;
     m.policy = EffectivePolicy(tx, ctx_.options.policy, source->name);
-    store::MigrationEvent first{std::nullopt, m.status, "requested", std::nullopt,
+    store::MigrationEvent first{std::nullopt,        m.status,    "requested", std::nullopt,
                                 "user " + r.user_id, r.request_id};
     store::InsertLiveMigration(tx, m, first, engine_.owner(), ctx_.options.lease);
     created = true;
@@ -137,7 +139,8 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     std::optional<store::LiveMigration> now;
     ctx_.db.Transact([&](store::Tx& tx) { now = store::FindLiveMigration(tx, m.uuid); });
     if (now && now->status != "accepted") {
-      if (now->status == "error") throw Error(Errc::kBadRequest, now->error_reason.value_or("pre-check failed"));
+      if (now->status == "error")
+        throw Error(Errc::kBadRequest, now->error_reason.value_or("pre-check failed"));
       return *now;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -159,7 +162,8 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
                   "Instance " + server.uuid + " is in an invalid state for 'abort live migration'");
     }
     if (server.task_state != "migrating") {
-      InvalidState("abort live migration", server.uuid, "task_state", server.task_state.value_or("None"));
+      InvalidState("abort live migration", server.uuid, "task_state",
+                   server.task_state.value_or("None"));
     }
     const auto m = MigrationOfServer(tx, server_uuid, migration_id, Errc::kNotFound);
     auto status = conductor::FromString(m.status);
@@ -180,13 +184,15 @@ void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id
     // status.
     const auto server = ServerOr404(tx, server_uuid);
     RequireUnlocked(server, admin);
-    if (server.vm_state != "active") InvalidState("force_complete", server.uuid, "vm_state", server.vm_state);
+    if (server.vm_state != "active")
+      InvalidState("force_complete", server.uuid, "vm_state", server.vm_state);
     if (server.task_state != "migrating") {
       InvalidState("force_complete", server.uuid, "task_state", server.task_state.value_or("None"));
     }
     const auto m = MigrationOfServer(tx, server_uuid, migration_id, Errc::kBadRequest);
     auto status = conductor::FromString(m.status);
-    if (!status || !conductor::ForceCompletableFrom(*status)) InvalidMigrationState(m, "force complete");
+    if (!status || !conductor::ForceCompletableFrom(*status))
+      InvalidMigrationState(m, "force complete");
     store::RequestForceComplete(tx, m.uuid, ctx_.clock.Now());
     uuid = m.uuid;
   });

@@ -34,7 +34,8 @@ class Service {
   store::LiveMigration Request(const LiveMigrateRequest& r);
   // DELETE /servers/{id}/migrations/{mid}. allow_before_running: microversion >= 2.65.
   // admin: the caller is an admin, whom a server's lock does not bind (Nova).
-  void Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running, bool admin);
+  void Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running,
+             bool admin);
   // POST /servers/{id}/migrations/{mid}/action {"force_complete": null}.
   void ForceComplete(const std::string& server_uuid, int64_t migration_id, bool admin);
 

@@ -21,7 +21,9 @@ using conductor::LiveMigrationStatus;
 // Thrown inside a transaction whose compare-and-set failed: nothing commits.
 struct LeaseLost {};
 
-int64_t Seconds(TimePoint::duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+int64_t Seconds(TimePoint::duration d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
 
 // The pre-copy may copy the local disk too; only then does it count towards the timeout.
 int64_t CopiedDiskGb(const store::LiveMigration& m, const store::Server& s) {
@@ -104,7 +106,8 @@ StepResult Steps::WhileQueued(store::LiveMigration& m) {
   for (const auto* host : {&parties.source, &parties.dest}) {
     if (!*host || !(*host)->IsUp()) {
       const std::string name = *host ? (*host)->name : std::string("a host");
-      return RollBack(m, "failed", "start_failed", name + " went down while the migration was queued");
+      return RollBack(m, "failed", "start_failed",
+                      name + " went down while the migration was queued");
     }
   }
   return StepResult::kWait;
@@ -122,7 +125,8 @@ StepResult Steps::Prepare(store::LiveMigration& m) {
     if (parties.dest->IsUp()) return StepResult::kWait;
     return RollBack(m, "failed", "pre_live_migration_failed", "destination down: " + r.error);
   }
-  if (r.outcome == Outcome::kRefused) return RollBack(m, "failed", "pre_live_migration_failed", r.error);
+  if (r.outcome == Outcome::kRefused)
+    return RollBack(m, "failed", "pre_live_migration_failed", r.error);
   auto next = m;
   next.status = "running";
   next.phase = "starting";
@@ -132,7 +136,8 @@ StepResult Steps::Prepare(store::LiveMigration& m) {
   }
   // "starting" is committed before start_live_migration is sent: after a crash the next owner
   // sends it again (same id) instead of wondering whether it went out.
-  return Commit(m, next, "destination_ready", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
+  return Commit(m, next, "destination_ready", std::nullopt) ? StepResult::kAgain
+                                                            : StepResult::kDone;
 }
 
 StepResult Steps::Monitor(store::LiveMigration& m) {
@@ -210,13 +215,14 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
   // Timeouts: Nova's completion timeout, and ferry's progress (stall) timeout.
   const Policy policy = m.policy.get<Policy>();
   std::optional<std::string> timed_out;
-  const int64_t limit = policy.CompletionTimeoutSeconds(parties.server->memory_mb,
-                                                        CopiedDiskGb(m, *parties.server));
+  const int64_t limit =
+      policy.CompletionTimeoutSeconds(parties.server->memory_mb, CopiedDiskGb(m, *parties.server));
   if (limit > 0 && m.started_at && Seconds(now - *m.started_at) > limit) {
     timed_out = "completion timeout: still copying after " + std::to_string(limit) + " s";
   } else if (policy.progress_timeout_s > 0 && m.lowest_remaining_at &&
              Seconds(now - *m.lowest_remaining_at) > policy.progress_timeout_s) {
-    timed_out = "progress timeout: no progress for " + std::to_string(policy.progress_timeout_s) + " s";
+    timed_out =
+        "progress timeout: no progress for " + std::to_string(policy.progress_timeout_s) + " s";
   }
   if (timed_out) {
     const bool abort = policy.timeout_action == "abort";
@@ -262,8 +268,10 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
       job->state = "completed";
     } else if (DomainRunsOn(source, m.instance_uuid)) {
       job->state = "failed";
-      job->error = "the source hypervisor has no job for this migration (agent or hypervisor "
-                   "restarted); the guest still runs on " + source.name;
+      job->error =
+          "the source hypervisor has no job for this migration (agent or hypervisor "
+          "restarted); the guest still runs on " +
+          source.name;
     } else {
       return StepResult::kWait;
     }

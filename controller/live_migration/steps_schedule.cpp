@@ -30,22 +30,26 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
            [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
     return StepResult::kDone;
   };
-  if (!parties.server || !parties.source) return fail("the server or its source host no longer exists");
+  if (!parties.server || !parties.source)
+    return fail("the server or its source host no longer exists");
   const store::Server& server = *parties.server;
   const store::Host& source = *parties.source;
   if (m.request_params.value("host", std::string()) == source.name) {
-    return fail("Unable to migrate instance (" + server.uuid + ") to current host (" + source.name + ").");
+    return fail("Unable to migrate instance (" + server.uuid + ") to current host (" + source.name +
+                ").");
   }
 
   // block_migration: Nova's "auto" copies the disk exactly when it is local to the host.
   const std::string requested = m.request_params.value("block_migration", "auto");
   const bool local_disk = server.storage_kind == "local";
   if (requested == "true" && !local_disk) {
-    return fail(source.name + " is on shared storage: Block migration can not be used with shared storage.");
+    return fail(source.name +
+                " is on shared storage: Block migration can not be used with shared storage.");
   }
   if (requested == "false" && local_disk) {
-    return fail(server.uuid + " is not on shared storage: Shared storage live-migration requires "
-                              "either shared storage or boot-from-volume with no local disks.");
+    return fail(server.uuid +
+                " is not on shared storage: Shared storage live-migration requires "
+                "either shared storage or boot-from-volume with no local disks.");
   }
   m.request_params["block_migration_resolved"] = local_disk;
 
@@ -190,8 +194,8 @@ std::vector<std::string> Steps::AdmitQueued() {
       auto next = *m;
       next.status = "preparing";
       next.phase = "preparing destination";
-      store::MigrationEvent event{m->status, next.status, "slot_acquired", std::nullopt, Actor(),
-                                  std::nullopt};
+      store::MigrationEvent event{m->status,    next.status, "slot_acquired",
+                                  std::nullopt, Actor(),     std::nullopt};
       if (store::SaveLiveMigration(tx, next, ctx_.options.owner, event)) admitted.push_back(q.uuid);
     }
   });

@@ -35,7 +35,8 @@ std::string_view AggregateInstanceExtraSpecsFilter::Name() const {
 FilterShape AggregateInstanceExtraSpecsFilter::Shape() const { return FilterShape::kProfile; }
 NameRule AggregateInstanceExtraSpecsFilter::Names(const RequestSpec& /*spec*/) const { return {}; }
 
-bool AggregateInstanceExtraSpecsFilter::Passes(const HostState& host, const RequestSpec& spec) const {
+bool AggregateInstanceExtraSpecsFilter::Passes(const HostState& host,
+                                               const RequestSpec& spec) const {
   for (const auto& [raw_key, wanted] : spec.required_aggregate_metadata) {
     std::string_view key = raw_key;
     if (auto colon = key.find(':'); colon != std::string_view::npos) {

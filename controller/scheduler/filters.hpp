@@ -27,12 +27,12 @@ FERRY_DECLARE_FILTER(InboundHeadroomFilter);
 FERRY_DECLARE_FILTER(CapacityFilter);
 #undef FERRY_DECLARE_FILTER
 
-#define FERRY_DECLARE_WEIGHER(Type)                                                \
-  class Type final : public HostWeigher {                                          \
-   public:                                                                         \
-    std::string_view Name() const override;                                        \
+#define FERRY_DECLARE_WEIGHER(Type)                                                  \
+  class Type final : public HostWeigher {                                            \
+   public:                                                                           \
+    std::string_view Name() const override;                                          \
     double RawWeight(const HostState& host, const RequestSpec& spec) const override; \
-    WeigherShape Shape() const override;                                           \
+    WeigherShape Shape() const override;                                             \
   }
 
 FERRY_DECLARE_WEIGHER(FreeRamWeigher);

@@ -16,9 +16,9 @@ constexpr char kItem = '\x1e';
 std::string HostProfileKey(const HostState& h) {
   std::string k;
   k.reserve(256);
-  k += h.cell + kField + h.hypervisor_type + kField + std::to_string(h.hypervisor_version) + kField +
-       h.availability_zone + kField + h.cpu.arch + kField + h.cpu.vendor + kField + h.cpu.model +
-       kField;
+  k += h.cell + kField + h.hypervisor_type + kField + std::to_string(h.hypervisor_version) +
+       kField + h.availability_zone + kField + h.cpu.arch + kField + h.cpu.vendor + kField +
+       h.cpu.model + kField;
   for (const auto& f : h.cpu.features) k += f + kItem;
   k += kField;
   for (const auto& [key, values] : h.aggregate_metadata) {
@@ -38,7 +38,8 @@ HostIndex::HostIndex(const std::vector<HostState>& hosts) {
   *this = HostIndex(std::move(shared));
 }
 
-HostIndex::HostIndex(std::vector<std::shared_ptr<const HostState>> hosts) : hosts_(std::move(hosts)) {
+HostIndex::HostIndex(std::vector<std::shared_ptr<const HostState>> hosts)
+    : hosts_(std::move(hosts)) {
   const size_t n = hosts_.size();
   auto layout = std::make_shared<Layout>();
   std::unordered_map<std::string, uint32_t> profile_ids;

@@ -46,13 +46,13 @@ struct RequestSpec {
   std::set<std::string> ignore_hosts;         // e.g. hosts whose pre-check already failed
 
   // Moves (all unset for a new server).
-  std::optional<std::string> source_host;     // never a destination
-  std::optional<std::string> cell;            // destination must be in this cell
-  std::optional<std::string> hypervisor_type; // destination type must equal it ...
-  int64_t min_hypervisor_version = 0;         // ... and its version be at least this
-  std::optional<CpuModel> guest_cpu;          // destination CPU must offer all of it
+  std::optional<std::string> source_host;          // never a destination
+  std::optional<std::string> cell;                 // destination must be in this cell
+  std::optional<std::string> hypervisor_type;      // destination type must equal it ...
+  int64_t min_hypervisor_version = 0;              // ... and its version be at least this
+  std::optional<CpuModel> guest_cpu;               // destination CPU must offer all of it
   std::set<std::string> source_shared_datastores;  // preferred: a destination that sees them
-  int max_inbound_migrations = 0;             // 0 = no limit
+  int max_inbound_migrations = 0;                  // 0 = no limit
 
   // Flavor extra specs "aggregate_instance_extra_specs:<key>" = "<v1>,<v2>" (Nova's filter).
   std::map<std::string, std::string> required_aggregate_metadata;

@@ -51,9 +51,15 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
           }
         }
         break;
-      case FilterShape::kUpAndEnabled: check_up = true; break;
-      case FilterShape::kCapacity: check_capacity = true; break;
-      case FilterShape::kInboundHeadroom: check_inbound = spec.max_inbound_migrations > 0; break;
+      case FilterShape::kUpAndEnabled:
+        check_up = true;
+        break;
+      case FilterShape::kCapacity:
+        check_capacity = true;
+        break;
+      case FilterShape::kInboundHeadroom:
+        check_inbound = spec.max_inbound_migrations > 0;
+        break;
       case FilterShape::kNames:
         if (auto rule = f->Names(spec); rule.active) {
           SlotRule r{fi, rule.only_listed, {}};
@@ -66,14 +72,17 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
           rules.push_back(std::move(r));
         }
         break;
-      case FilterShape::kPerHost: return full_pass();
+      case FilterShape::kPerHost:
+        return full_pass();
     }
   }
   auto dynamic_rejects = [&](size_t fi, uint32_t slot) {
     switch (filters_[fi]->Shape()) {
-      case FilterShape::kUpAndEnabled: return !index.up_and_enabled_[slot];
+      case FilterShape::kUpAndEnabled:
+        return !index.up_and_enabled_[slot];
       case FilterShape::kCapacity:
-        return index.free_vcpus_[slot] < spec.vcpus || index.free_memory_mb_[slot] < spec.memory_mb ||
+        return index.free_vcpus_[slot] < spec.vcpus ||
+               index.free_memory_mb_[slot] < spec.memory_mb ||
                index.free_disk_gb_[slot] < spec.disk_gb;
       case FilterShape::kInboundHeadroom:
         return check_inbound && index.inbound_[slot] >= spec.max_inbound_migrations;
@@ -82,7 +91,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
           if (r.filter == fi) return r.Rejects(slot);
         }
         return false;
-      default: return false;
+      default:
+        return false;
     }
   };
 
@@ -120,14 +130,16 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
   if (only) {
     for (uint32_t slot : only->slots) {  // sorted, so the cursor still only moves forward
       bool listed_everywhere = true;
-      for (const auto& r : rules) listed_everywhere = listed_everywhere && !(r.only_listed && r.Rejects(slot));
+      for (const auto& r : rules)
+        listed_everywhere = listed_everywhere && !(r.only_listed && r.Rejects(slot));
       if (listed_everywhere && profile_fails_at[layout.profile_of[slot]] == kPasses) consider(slot);
     }
   } else {
     survivors.reserve(index.size());
     for (size_t p = 0; p < profiles; ++p) {
       if (profile_fails_at[p] != kPasses) continue;
-      for (uint32_t slot = layout.profiles[p].begin; slot < layout.profiles[p].end; ++slot) consider(slot);
+      for (uint32_t slot = layout.profiles[p].begin; slot < layout.profiles[p].end; ++slot)
+        consider(slot);
     }
   }
 
@@ -144,7 +156,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
       if (first != kPasses) ++counts[first];
     }
     for (size_t fi = 0; fi < filters_.size(); ++fi) {
-      if (counts[fi] > 0) out.rejected_by.emplace_back(std::string(filters_[fi]->Name()), counts[fi]);
+      if (counts[fi] > 0)
+        out.rejected_by.emplace_back(std::string(filters_[fi]->Name()), counts[fi]);
     }
     return out;
   }
@@ -157,7 +170,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
     // One shape per loop (no branch per host) so the compiler can vectorise the passes.
     switch (w->Shape()) {
       case WeigherShape::kFreeRam:
-        for (size_t i = 0; i < n; ++i) raw[i] = static_cast<double>(index.free_memory_mb_[survivors[i]]);
+        for (size_t i = 0; i < n; ++i)
+          raw[i] = static_cast<double>(index.free_memory_mb_[survivors[i]]);
         break;
       case WeigherShape::kInboundLoad:
         for (size_t i = 0; i < n; ++i) raw[i] = -static_cast<double>(index.inbound_[survivors[i]]);
@@ -170,7 +184,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
         }
         for (size_t i = 0; i < n; ++i) raw[i] = profile_raw[layout.profile_of[survivors[i]]];
         break;
-      case WeigherShape::kPerHost: return full_pass();
+      case WeigherShape::kPerHost:
+        return full_pass();
     }
     // Locals and plain comparisons (same result as std::min/max) keep lo and hi in registers.
     double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
@@ -207,7 +222,8 @@ Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
 }
 
 std::optional<Selection> Scheduler::SelectByRam(const HostIndex& index, const RequestSpec& spec,
-                                                size_t k, const std::vector<size_t>& profile_fails_at,
+                                                size_t k,
+                                                const std::vector<size_t>& profile_fails_at,
                                                 const std::vector<SlotRule>& rules, bool check_up,
                                                 bool check_capacity, bool check_inbound) const {
   // Applies when a host's score grows with its free RAM and everything else is bounded: no
@@ -240,12 +256,14 @@ std::optional<Selection> Scheduler::SelectByRam(const HostIndex& index, const Re
     const auto last = index.ram_order_.begin() + layout.profiles[p].end;
     if (!check_capacity) return layout.profiles[p].end;
     return static_cast<uint32_t>(
-        std::partition_point(first, last, [&](uint32_t s) { return index.free_memory_mb_[s] >= spec.memory_mb; }) -
+        std::partition_point(
+            first, last, [&](uint32_t s) { return index.free_memory_mb_[s] >= spec.memory_mb; }) -
         index.ram_order_.begin());
   };
 
   // 1. The exact extremes of every weigher over all survivors, from the ends of each profile.
-  constexpr double kMax = std::numeric_limits<double>::max(), kLow = std::numeric_limits<double>::lowest();
+  constexpr double kMax = std::numeric_limits<double>::max(),
+                   kLow = std::numeric_limits<double>::lowest();
   double ram_lo = kMax, ram_hi = kLow;
   bool zero_inbound = false;
   std::vector<uint32_t> top(profiles, 0), end(profiles, 0);
@@ -315,11 +333,15 @@ std::optional<Selection> Scheduler::SelectByRam(const HostIndex& index, const Re
       if (!n.active) continue;
       double raw = 0;
       switch (n.shape) {
-        case WeigherShape::kFreeRam: raw = static_cast<double>(index.free_memory_mb_[slot]); break;
+        case WeigherShape::kFreeRam:
+          raw = static_cast<double>(index.free_memory_mb_[slot]);
+          break;
         case WeigherShape::kInboundLoad:
           raw = bound ? n.hi : -static_cast<double>(index.inbound_[slot]);
           break;
-        default: raw = n.profile_raw[p]; break;
+        default:
+          raw = n.profile_raw[p];
+          break;
       }
       s += n.m * ((raw - n.lo) / n.range);
     }

@@ -30,15 +30,17 @@ constexpr Statement kDeleteAggregate{"aggregates_delete", "DELETE FROM aggregate
 
 constexpr Statement kAddHost{"aggregates_add_host", R"sql(
 INSERT INTO aggregate_hosts (aggregate_id, host_id) VALUES ($1, $2))sql"};
-constexpr Statement kRemoveHost{"aggregates_remove_host",
+constexpr Statement kRemoveHost{
+    "aggregates_remove_host",
     "DELETE FROM aggregate_hosts WHERE aggregate_id = $1 AND host_id = $2"};
 constexpr Statement kTouch{"aggregates_touch",
-    "UPDATE aggregates SET updated_at = to_timestamp($2) WHERE id = $1"};
+                           "UPDATE aggregates SET updated_at = to_timestamp($2) WHERE id = $1"};
 
 constexpr Statement kSetMetadata{"aggregates_set_metadata", R"sql(
 INSERT INTO aggregate_metadata (aggregate_id, key, value) VALUES ($1, $2, $3)
 ON CONFLICT (aggregate_id, key) DO UPDATE SET value = EXCLUDED.value)sql"};
-constexpr Statement kDeleteMetadata{"aggregates_delete_metadata",
+constexpr Statement kDeleteMetadata{
+    "aggregates_delete_metadata",
     "DELETE FROM aggregate_metadata WHERE aggregate_id = $1 AND key = $2"};
 
 constexpr Statement kHostZones{"aggregates_host_zones", R"sql(
@@ -123,7 +125,8 @@ void SetAggregateMetadata(Tx& tx, int64_t aggregate_id,
 
 std::vector<std::string> HostZones(Tx& tx, int64_t host_id, int64_t except_aggregate_id) {
   std::vector<std::string> zones;
-  for (const auto& r : tx.Exec(kHostZones, host_id, except_aggregate_id)) zones.push_back(r[0].as<std::string>());
+  for (const auto& r : tx.Exec(kHostZones, host_id, except_aggregate_id))
+    zones.push_back(r[0].as<std::string>());
   return zones;
 }
 

@@ -16,7 +16,8 @@ Error MapSqlError(const pqxx::sql_error& e) {
   if (state == "23514" || state == "22001" || state == "22P02" || state == "2201B") {
     return Error(Errc::kBadRequest, "invalid value");
   }
-  if (state == "40001" || state == "40P01") return Error(Errc::kConflict, "concurrent update, retry");
+  if (state == "40001" || state == "40P01")
+    return Error(Errc::kConflict, "concurrent update, retry");
   // statement_timeout (57014) or lock_timeout (55P03): the database is too slow right now.
   if (state == "57014" || state == "55P03") {
     spdlog::warn("database statement cancelled sqlstate={} what={}", state, e.what());

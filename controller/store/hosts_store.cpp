@@ -89,7 +89,8 @@ FROM unmanaged_domains u JOIN hosts h ON h.id = u.host_id
 WHERE ($1::uuid IS NULL OR u.domain_uuid = $1)
 ORDER BY h.name, u.name)sql"};
 
-constexpr Statement kDeleteUnmanaged{"unmanaged_delete",
+constexpr Statement kDeleteUnmanaged{
+    "unmanaged_delete",
     "DELETE FROM unmanaged_domains WHERE host_id = $1 AND domain_uuid = $2::uuid"};
 
 Host HostFromRow(const pqxx::row& r) {
@@ -152,8 +153,8 @@ Host RegisterHost(Tx& tx, const HostRegistration& reg, TimePoint now) {
                 .as<int64_t>();
   tx.Exec(kClearHostDatastores, id);
   for (const auto& ds : reg.datastores) {
-    auto ds_id = tx.Exec(kUpsertDatastore, ds.name, ds.kind, ds.capacity_gb, ds.free_gb)[0][0]
-                     .as<int64_t>();
+    auto ds_id =
+        tx.Exec(kUpsertDatastore, ds.name, ds.kind, ds.capacity_gb, ds.free_gb)[0][0].as<int64_t>();
     tx.Exec(kLinkHostDatastore, id, ds_id);
   }
   HostFilter by_id;
@@ -179,8 +180,8 @@ std::vector<std::string> MarkSilentHostsDown(Tx& tx, std::chrono::seconds silenc
 void UpdateService(Tx& tx, int64_t host_id, const ServiceUpdate& u, TimePoint now) {
   std::optional<std::string> reason;
   if (u.disabled_reason) reason = *u.disabled_reason;
-  tx.Exec(kUpdateService, host_id, u.disabled, u.disabled_reason.has_value(), reason,
-          u.forced_down, EpochSeconds(now));
+  tx.Exec(kUpdateService, host_id, u.disabled, u.disabled_reason.has_value(), reason, u.forced_down,
+          EpochSeconds(now));
 }
 
 std::vector<UnmanagedDomain> ListUnmanaged(Tx& tx, const std::optional<std::string>& uuid) {
@@ -203,7 +204,9 @@ std::vector<UnmanagedDomain> ListUnmanaged(Tx& tx, const std::optional<std::stri
   return out;
 }
 
-std::vector<UnmanagedDomain> ListUnmanagedDomains(Tx& tx) { return ListUnmanaged(tx, std::nullopt); }
+std::vector<UnmanagedDomain> ListUnmanagedDomains(Tx& tx) {
+  return ListUnmanaged(tx, std::nullopt);
+}
 
 std::optional<UnmanagedDomain> FindUnmanagedDomain(Tx& tx, const std::string& uuid) {
   auto all = ListUnmanaged(tx, uuid);

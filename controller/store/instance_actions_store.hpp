@@ -22,8 +22,8 @@ struct InstanceAction {
   std::string instance_uuid;
   std::string migration_type;  // live-migration | migration | resize | evacuation
   std::string status;          // the migration's current status
-  std::string request_id;  // of the first event (the API request), else "req-<migration uuid>"
-  std::optional<std::string> user_id;     // the first event's actor (the requesting user)
+  std::string request_id;      // of the first event (the API request), else "req-<migration uuid>"
+  std::optional<std::string> user_id;  // the first event's actor (the requesting user)
   std::optional<std::string> project_id;
   std::optional<std::string> source_compute;
   std::optional<std::string> dest_compute;
@@ -41,11 +41,11 @@ struct InstanceActionEvent {
 };
 
 struct InstanceActionFilter {
-  std::string instance_uuid;                  // well-formed
-  std::optional<TimePoint> changes_since;     // updated_at >= this
-  std::optional<TimePoint> changes_before;    // updated_at <= this
-  std::optional<std::string> marker;          // a request id of this instance: actions after it
-  int64_t limit = 1000;                       // Nova's [api] max_limit default
+  std::string instance_uuid;                // well-formed
+  std::optional<TimePoint> changes_since;   // updated_at >= this
+  std::optional<TimePoint> changes_before;  // updated_at <= this
+  std::optional<std::string> marker;        // a request id of this instance: actions after it
+  int64_t limit = 1000;                     // Nova's [api] max_limit default
 };
 
 // Newest first (start_time desc, id desc), as Nova lists instance actions.

@@ -8,12 +8,14 @@
 namespace ferry::controller::store {
 namespace {
 
-#define LM_SELECT(where) "SELECT " LM_COLUMNS " FROM migrations m WHERE m.migration_type = 'live-migration' AND " where
-#define LM_COLUMNS                                                                                  \
+#define LM_SELECT(where) \
+  "SELECT " LM_COLUMNS " FROM migrations m WHERE m.migration_type = 'live-migration' AND " where
+#define LM_COLUMNS                                                                                \
   "m.id, m.uuid::text, m.instance_uuid::text, m.status, m.source_compute, m.source_node, "        \
   "m.dest_compute, m.dest_node, m.dest_host, m.memory_total, m.memory_processed, "                \
-  "m.memory_remaining, m.disk_total, m.disk_processed, m.disk_remaining, m.user_id, m.project_id, " \
-  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, m.phase, "  \
+  "m.memory_remaining, m.disk_total, m.disk_processed, m.disk_remaining, m.user_id, "             \
+  "m.project_id, "                                                                                \
+  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, m.phase, " \
   "m.attempt, m.state_version, m.lease_owner, extract(epoch from m.lease_until)::float8, "        \
   "m.transfer_rate_bps, m.dirty_rate_bps, m.eta_seconds, m.downtime_ms, m.error_reason, "         \
   "m.idempotency_key, m.request_params, m.job_state, m.job_error, "                               \
@@ -28,13 +30,15 @@ namespace {
 constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
 constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
 constexpr Statement kFindByKey{"lm_find_key", LM_SELECT("m.idempotency_key = $1")};
-constexpr Statement kListForServer{"lm_list_server", LM_SELECT(
-    "m.instance_uuid = $1::uuid AND (NOT $2 OR m.status IN "
-    "('queued', 'preparing', 'running', 'post-migrating')) ORDER BY m.created_at, m.id")};
-constexpr Statement kFindActive{"lm_find_active", LM_SELECT(
-    "m.instance_uuid = $1::uuid AND m.status NOT IN "
-    "('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled') "
-    "ORDER BY m.id DESC LIMIT 1")};
+constexpr Statement kListForServer{
+    "lm_list_server",
+    LM_SELECT("m.instance_uuid = $1::uuid AND (NOT $2 OR m.status IN "
+              "('queued', 'preparing', 'running', 'post-migrating')) ORDER BY m.created_at, m.id")};
+constexpr Statement kFindActive{
+    "lm_find_active",
+    LM_SELECT("m.instance_uuid = $1::uuid AND m.status NOT IN "
+              "('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled') "
+              "ORDER BY m.id DESC LIMIT 1")};
 
 constexpr Statement kInsert{"lm_insert", R"sql(
 INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
@@ -107,8 +111,8 @@ UPDATE migrations SET lease_owner = NULL, lease_until = NULL
 WHERE uuid = $1::uuid AND lease_owner = $2)sql"};
 
 // One lock id for slot admission across every controller on this database.
-constexpr Statement kSlotLock{"lm_slot_lock",
-                              "SELECT pg_advisory_xact_lock(hashtext('ferry.live_migration.slots'))"};
+constexpr Statement kSlotLock{
+    "lm_slot_lock", "SELECT pg_advisory_xact_lock(hashtext('ferry.live_migration.slots'))"};
 
 // Fair order: requesters take turns (the n-th oldest of each requester before anyone's n+1-th),
 // oldest first within a turn.
@@ -124,10 +128,10 @@ constexpr Statement kInFlight{"lm_in_flight", R"sql(
 SELECT source_compute, dest_compute FROM migrations
 WHERE migration_type = 'live-migration' AND status IN ('preparing', 'running', 'post-migrating'))sql"};
 
-constexpr Statement kMoveClaims{"lm_move_claims",
-                                "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
-constexpr Statement kReleaseOnHost{"lm_release_on_host",
-                                   "DELETE FROM claims WHERE consumer_uuid = $1::uuid AND host_id = $2"};
+constexpr Statement kMoveClaims{
+    "lm_move_claims", "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
+constexpr Statement kReleaseOnHost{
+    "lm_release_on_host", "DELETE FROM claims WHERE consumer_uuid = $1::uuid AND host_id = $2"};
 
 constexpr Statement kClearTask{"lm_clear_task", R"sql(
 UPDATE servers SET task_state = NULL, progress = 0, updated_at = now()
@@ -255,7 +259,8 @@ std::optional<LiveMigration> FindByIdempotencyKey(Tx& tx, const std::string& key
 std::vector<LiveMigration> ListServerLiveMigrations(Tx& tx, const std::string& instance_uuid,
                                                     bool in_progress_only) {
   std::vector<LiveMigration> out;
-  for (const auto& r : tx.Exec(kListForServer, instance_uuid, in_progress_only)) out.push_back(FromRow(r));
+  for (const auto& r : tx.Exec(kListForServer, instance_uuid, in_progress_only))
+    out.push_back(FromRow(r));
   return out;
 }
 
@@ -329,7 +334,8 @@ int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports) {
   return ApplyProgressRows(tx, rows);
 }
 
-int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports) {
+int ApplyProgress(Tx& tx, const std::string& host,
+                  const std::vector<wire::LiveMigrationJob>& reports) {
   ProgressRows rows;
   for (const auto& j : reports) rows.Add(host, j);
   return ApplyProgressRows(tx, rows);
@@ -343,17 +349,20 @@ void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_
   tx.Exec(kReleaseOnHost, consumer_uuid, host_id);
 }
 
-void ClearMigratingTask(Tx& tx, const std::string& server_uuid) { tx.Exec(kClearTask, server_uuid); }
+void ClearMigratingTask(Tx& tx, const std::string& server_uuid) {
+  tx.Exec(kClearTask, server_uuid);
+}
 
-void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id, const std::string& node) {
+void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id,
+                      const std::string& node) {
   tx.Exec(kFinishMove, server_uuid, host_id, node);
 }
 
 std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {
   std::vector<MigrationEvent> out;
   for (const auto& r : tx.Exec(kEvents, migration_id)) {
-    out.push_back({OptString(r[0]), r[1].as<std::string>(), r[2].as<std::string>(),
-                   OptString(r[3]), r[4].as<std::string>(), OptString(r[5])});
+    out.push_back({OptString(r[0]), r[1].as<std::string>(), r[2].as<std::string>(), OptString(r[3]),
+                   r[4].as<std::string>(), OptString(r[5])});
   }
   return out;
 }

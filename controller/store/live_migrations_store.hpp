@@ -135,7 +135,8 @@ struct HostReport {
   wire::LiveMigrationJob job;
 };
 int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports);
-int ApplyProgress(Tx& tx, const std::string& host, const std::vector<wire::LiveMigrationJob>& reports);
+int ApplyProgress(Tx& tx, const std::string& host,
+                  const std::vector<wire::LiveMigrationJob>& reports);
 
 // Claims during a move: the source claim moves between the server and the migration.
 void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer);
@@ -145,7 +146,8 @@ void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_
 // The server's side of a move ending: task_state 'migrating' cleared (and progress reset);
 // FinishServerMove also puts the server on its new host.
 void ClearMigratingTask(Tx& tx, const std::string& server_uuid);
-void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id, const std::string& node);
+void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id,
+                      const std::string& node);
 
 // Events of one migration, oldest first (for instance actions and tests).
 std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id);

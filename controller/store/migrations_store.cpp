@@ -77,10 +77,10 @@ Migration MigrationFromRow(const pqxx::row& r) {
 std::vector<Migration> ListMigrations(Tx& tx, const MigrationFilter& f) {
   std::vector<Migration> out;
   tx.Exec(kForceCustomPlan);
-  for (const auto& r : tx.Exec(kListMigrations, f.host, f.source_compute, PgTextArray(f.statuses),
-                               f.instance_uuid, f.migration_type, f.user_id, f.project_id,
-                               OptEpoch(f.changes_since), OptEpoch(f.changes_before), f.marker,
-                               f.limit)) {
+  for (const auto& r :
+       tx.Exec(kListMigrations, f.host, f.source_compute, PgTextArray(f.statuses), f.instance_uuid,
+               f.migration_type, f.user_id, f.project_id, OptEpoch(f.changes_since),
+               OptEpoch(f.changes_before), f.marker, f.limit)) {
     out.push_back(MigrationFromRow(r));
   }
   return out;
@@ -89,11 +89,10 @@ std::vector<Migration> ListMigrations(Tx& tx, const MigrationFilter& f) {
 std::string ExplainListMigrationsForTest(Tx& tx, const MigrationFilter& f) {
   std::string plan;
   // Parameters bound as ListMigrations binds them, so the plan is the custom plan it gets.
-  for (const auto& r :
-       tx.work().exec_params(std::string("EXPLAIN ") + kListMigrations.sql, f.host,
-                             f.source_compute, PgTextArray(f.statuses), f.instance_uuid,
-                             f.migration_type, f.user_id, f.project_id, OptEpoch(f.changes_since),
-                             OptEpoch(f.changes_before), f.marker, f.limit)) {
+  for (const auto& r : tx.work().exec_params(
+           std::string("EXPLAIN ") + kListMigrations.sql, f.host, f.source_compute,
+           PgTextArray(f.statuses), f.instance_uuid, f.migration_type, f.user_id, f.project_id,
+           OptEpoch(f.changes_since), OptEpoch(f.changes_before), f.marker, f.limit)) {
     plan += r[0].as<std::string>() + "\n";
   }
   return plan;

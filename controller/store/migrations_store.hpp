@@ -15,8 +15,8 @@ struct Migration {
   int64_t id = 0;
   std::string uuid;
   std::string instance_uuid;
-  std::string migration_type;  // live-migration | migration | resize | evacuation
-  std::string status;          // a row of migration_statuses
+  std::string migration_type;    // live-migration | migration | resize | evacuation
+  std::string status;            // a row of migration_statuses
   bool api_in_progress = false;  // migration_statuses.api_in_progress of `status`
   std::optional<std::string> source_compute;
   std::optional<std::string> source_node;
@@ -39,17 +39,17 @@ struct Migration {
 
 // Every member narrows the list when set (Nova's migration_get_all_by_filters).
 struct MigrationFilter {
-  std::optional<std::string> host;                   // source OR destination compute
+  std::optional<std::string> host;  // source OR destination compute
   std::optional<std::string> source_compute;
   std::optional<std::vector<std::string>> statuses;  // any of these
-  std::optional<std::string> instance_uuid;             // a well-formed uuid
+  std::optional<std::string> instance_uuid;          // a well-formed uuid
   std::optional<std::string> migration_type;
   std::optional<std::string> user_id;
   std::optional<std::string> project_id;
-  std::optional<TimePoint> changes_since;            // updated_at >= this
-  std::optional<TimePoint> changes_before;           // updated_at <= this
-  std::optional<std::string> marker;                 // an existing migration's uuid: rows after it
-  int64_t limit = 1000;                              // Nova's [api] max_limit default
+  std::optional<TimePoint> changes_since;   // updated_at >= this
+  std::optional<TimePoint> changes_before;  // updated_at <= this
+  std::optional<std::string> marker;        // an existing migration's uuid: rows after it
+  int64_t limit = 1000;                     // Nova's [api] max_limit default
 };
 
 // Newest first (created_at desc, id desc), as Nova lists migrations.

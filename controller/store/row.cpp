@@ -14,7 +14,8 @@ std::optional<int64_t> OptInt(const pqxx::field& f) {
 
 TimePoint ToTime(const pqxx::field& f) {
   auto micros = static_cast<int64_t>(f.as<double>() * 1e6 + (f.as<double>() >= 0 ? 0.5 : -0.5));
-  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(micros)));
+  return TimePoint(
+      std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(micros)));
 }
 
 std::optional<TimePoint> OptTime(const pqxx::field& f) {

@@ -7,7 +7,7 @@ namespace ferry::controller::store {
 namespace {
 
 // The statuses of a live migration that occupies the link between source and destination.
-#define FERRY_LIVE_IN_FLIGHT                                                         \
+#define FERRY_LIVE_IN_FLIGHT                                                     \
   "m.migration_type = 'live-migration' AND m.status IN ('queued', 'preparing', " \
   "'running', 'post-migrating')"
 
@@ -27,10 +27,10 @@ SELECT h.id, h.name, h.cell, h.hypervisor_type, h.hypervisor_version, h.state, h
        (SELECT coalesce(jsonb_agg(d.name ORDER BY d.name), '[]'::jsonb)
         FROM host_datastores hd JOIN datastores d ON d.id = hd.datastore_id
         WHERE hd.host_id = h.id AND d.kind = 'shared')::text,
-       (SELECT count(*) FROM migrations m WHERE m.dest_compute = h.name AND )sql"
-    FERRY_LIVE_IN_FLIGHT R"sql(),
-       (SELECT count(*) FROM migrations m WHERE m.source_compute = h.name AND )sql"
-    FERRY_LIVE_IN_FLIGHT R"sql()
+       (SELECT count(*) FROM migrations m WHERE m.dest_compute = h.name AND )sql" FERRY_LIVE_IN_FLIGHT
+                                                  R"sql(),
+       (SELECT count(*) FROM migrations m WHERE m.source_compute = h.name AND )sql" FERRY_LIVE_IN_FLIGHT
+                                                  R"sql()
 FROM hosts h
 LEFT JOIN LATERAL (SELECT sum(amount) FILTER (WHERE resource = 'VCPU') AS vcpus,
                           sum(amount) FILTER (WHERE resource = 'MEMORY_MB') AS memory_mb,
@@ -57,7 +57,7 @@ FROM (
 ) changed)sql"};
 
 constexpr Statement kNow{"scheduler_database_now",
-                        "SELECT extract(epoch from clock_timestamp())::float8"};
+                         "SELECT extract(epoch from clock_timestamp())::float8"};
 
 std::string BigintArray(const std::vector<int64_t>& ids) {
   std::string out = "{";

@@ -16,9 +16,10 @@ class Tx;
 
 struct SchedulerHostView {
   Host host;  // capacity, ratios, claims summed into *_used, state, zone, cpu_info
-  std::vector<std::pair<std::string, std::string>> aggregate_metadata;  // (key, value) per aggregate
-  std::vector<std::string> shared_datastores;                           // names, kind 'shared'
-  int inbound_live_migrations = 0;   // status queued/preparing/running/post-migrating
+  std::vector<std::pair<std::string, std::string>>
+      aggregate_metadata;                      // (key, value) per aggregate
+  std::vector<std::string> shared_datastores;  // names, kind 'shared'
+  int inbound_live_migrations = 0;             // status queued/preparing/running/post-migrating
   int outbound_live_migrations = 0;
 };
 

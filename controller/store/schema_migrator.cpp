@@ -92,8 +92,9 @@ std::vector<std::string> UpgradeSchema(const std::string& dsn) {
       status = Compare(w);
     }
     if (!status.edited.empty()) {
-      throw Error(Errc::kConflict, "refusing to upgrade: already applied migration(s) were edited: " +
-                                       Join(status.edited) + " (add a new file instead)");
+      throw Error(Errc::kConflict,
+                  "refusing to upgrade: already applied migration(s) were edited: " +
+                      Join(status.edited) + " (add a new file instead)");
     }
     for (const auto& m : sql::EmbeddedMigrations()) {
       if (std::find(status.pending.begin(), status.pending.end(), m.name) == status.pending.end()) {

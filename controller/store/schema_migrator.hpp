@@ -8,10 +8,10 @@
 namespace ferry::controller::store {
 
 struct SchemaStatus {
-  std::vector<std::string> applied;   // names, in order
-  std::vector<std::string> pending;   // in the binary, not in the database
-  std::vector<std::string> edited;    // applied, but the binary's text has another checksum
-  std::vector<std::string> unknown;   // in the database, not in the binary (newer ferry ran)
+  std::vector<std::string> applied;  // names, in order
+  std::vector<std::string> pending;  // in the binary, not in the database
+  std::vector<std::string> edited;   // applied, but the binary's text has another checksum
+  std::vector<std::string> unknown;  // in the database, not in the binary (newer ferry ran)
 };
 
 SchemaStatus ReadSchemaStatus(const std::string& dsn);

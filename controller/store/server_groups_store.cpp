@@ -6,21 +6,22 @@
 namespace ferry::controller::store {
 namespace {
 
-#define FERRY_GROUP_COLUMNS                                                                    \
-  "g.id, g.uuid::text, g.name, g.policy, g.rules::text, g.user_id, g.project_id, "              \
-  "extract(epoch from g.created_at)::float8, "                                                  \
-  "(SELECT coalesce(jsonb_agg(m.server_uuid::text ORDER BY m.server_uuid), '[]'::jsonb) "      \
+#define FERRY_GROUP_COLUMNS                                                               \
+  "g.id, g.uuid::text, g.name, g.policy, g.rules::text, g.user_id, g.project_id, "        \
+  "extract(epoch from g.created_at)::float8, "                                            \
+  "(SELECT coalesce(jsonb_agg(m.server_uuid::text ORDER BY m.server_uuid), '[]'::jsonb) " \
   "FROM server_group_members m WHERE m.group_id = g.id)::text "
 
 constexpr Statement kInsert{"server_groups_insert", R"sql(
 INSERT INTO server_groups (uuid, name, policy, rules, user_id, project_id, created_at)
 VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6, to_timestamp($7)) RETURNING id)sql"};
 
-constexpr Statement kFind{"server_groups_find",
-                          "SELECT " FERRY_GROUP_COLUMNS "FROM server_groups g WHERE g.uuid = $1::uuid"};
+constexpr Statement kFind{"server_groups_find", "SELECT " FERRY_GROUP_COLUMNS
+                                                "FROM server_groups g WHERE g.uuid = $1::uuid"};
 
-constexpr Statement kLock{"server_groups_lock", "SELECT " FERRY_GROUP_COLUMNS
-                                                "FROM server_groups g WHERE g.uuid = $1::uuid FOR UPDATE"};
+constexpr Statement kLock{"server_groups_lock",
+                          "SELECT " FERRY_GROUP_COLUMNS
+                          "FROM server_groups g WHERE g.uuid = $1::uuid FOR UPDATE"};
 
 constexpr Statement kList{"server_groups_list", "SELECT " FERRY_GROUP_COLUMNS R"sql(
 FROM server_groups g WHERE ($1::text IS NULL OR g.project_id = $1)
@@ -29,7 +30,8 @@ ORDER BY g.created_at, g.id LIMIT $2 OFFSET $3)sql"};
 constexpr Statement kDelete{"server_groups_delete",
                             "DELETE FROM server_groups WHERE uuid = $1::uuid RETURNING id"};
 
-constexpr Statement kAddMember{"server_group_members_add",
+constexpr Statement kAddMember{
+    "server_group_members_add",
     "INSERT INTO server_group_members (group_id, server_uuid) VALUES ($1, $2::uuid)"};
 
 constexpr Statement kRemoveMember{"server_group_members_remove",

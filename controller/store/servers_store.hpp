@@ -12,16 +12,16 @@ class Tx;
 struct ServerFilter {
   std::optional<std::string> uuid;
   std::optional<std::string> host;
-  std::optional<std::string> name_regex;            // Nova matches names as a regular expression
+  std::optional<std::string> name_regex;  // Nova matches names as a regular expression
   std::optional<std::vector<std::string>> vm_states;
   std::optional<std::vector<std::string>> task_states;
   std::optional<std::string> project_id;
-  std::optional<std::string> task_state_is;         // exact task state (for reconcilers)
-  std::optional<TimePoint> changes_since;           // updated_at >= this
-  std::optional<TimePoint> changes_before;          // updated_at <= this (2.66)
-  std::optional<std::string> flavorid;             // the flavor's API id, as Nova's ?flavor=
-  std::optional<std::string> marker;                // uuid: rows after this one
-  int64_t limit = 1000;                             // Nova's osapi_max_limit default
+  std::optional<std::string> task_state_is;  // exact task state (for reconcilers)
+  std::optional<TimePoint> changes_since;    // updated_at >= this
+  std::optional<TimePoint> changes_before;   // updated_at <= this (2.66)
+  std::optional<std::string> flavorid;       // the flavor's API id, as Nova's ?flavor=
+  std::optional<std::string> marker;         // uuid: rows after this one
+  int64_t limit = 1000;                      // Nova's osapi_max_limit default
 };
 
 // Newest first (created_at desc, id desc), as Nova lists servers.

@@ -47,8 +47,10 @@ void Fill(const std::string& dsn, int64_t from, int64_t to) {
 std::string MiddleMarker(const std::string& dsn) {
   pqxx::connection c(dsn);
   pqxx::work w(c);
-  return w.exec1("SELECT uuid::text FROM migrations ORDER BY created_at DESC, id DESC OFFSET "
-                 "(SELECT count(*) / 2 FROM migrations) LIMIT 1")[0]
+  return w
+      .exec1(
+          "SELECT uuid::text FROM migrations ORDER BY created_at DESC, id DESC OFFSET "
+          "(SELECT count(*) / 2 FROM migrations) LIMIT 1")[0]
       .as<std::string>();
 }
 
@@ -66,7 +68,8 @@ double MedianMs(const HttpClient& api, const std::string& query, int repeats, si
     auto r = api.Get("/v2.1/os-migrations" + query);
     const double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     if (r.status != 200) {
-      std::fprintf(stderr, "GET %s: HTTP %d %s\n", query.c_str(), r.status, r.raw.substr(0, 200).c_str());
+      std::fprintf(stderr, "GET %s: HTTP %d %s\n", query.c_str(), r.status,
+                   r.raw.substr(0, 200).c_str());
       return -1;
     }
     *rows = r.body["migrations"].size();
@@ -93,7 +96,7 @@ std::vector<Case> Cases(const std::string& marker) {
   return {{"first page", "?limit=1000"},
           {"deep page (marker)", "?limit=1000&marker=" + marker},
           {"status=completed", "?limit=1000&status=completed"},
-          {"host=host-7", "?limit=1000&host=host-7"},  // 4,000 of 1M rows
+          {"host=host-7", "?limit=1000&host=host-7"},        // 4,000 of 1M rows
           {"user_id=user-7", "?limit=1000&user_id=user-7"},  // 500 of 1M: a short page
           {"migration_type=live", "?limit=1000&migration_type=live-migration"},
           {"changes-since", "?limit=1000&changes-since=2025-01-02T00:00:00Z"}};
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
   std::string why;
   auto dsn = ferry::testing::ClusterDsn(&why);
   if (!dsn) {
-    std::fprintf(stderr, "os_migrations_bench: no PostgreSQL (%s); set FERRY_TEST_PG_DIR\n", why.c_str());
+    std::fprintf(stderr, "os_migrations_bench: no PostgreSQL (%s); set FERRY_TEST_PG_DIR\n",
+                 why.c_str());
     return 2;
   }
   Stack stack(*dsn);
@@ -135,6 +139,7 @@ int main(int argc, char** argv) {
     within = within && ratio > 0 && ratio <= 2.0;
     std::printf("%-28s %14.2f %10.2f %6.2fx\n", cases[i].name, baseline, large[i], ratio);
   }
-  std::printf("target: every case within ~2x of the 1k-row table: %s\n", within ? "met" : "NOT met");
+  std::printf("target: every case within ~2x of the 1k-row table: %s\n",
+              within ? "met" : "NOT met");
   return 0;
 }

@@ -2,16 +2,17 @@
 // of a real controller into PostgreSQL, against the baseline of one
 // `UPDATE migrations SET ... WHERE uuid = $1` per report over a direct libpqxx connection, both
 // measured in this run with the same number of client threads for the same time. Counts the row
-// updates that actually landed (from the values in the rows) and checks that every migration's final row
-// holds the last report acknowledged for it. Target: >= 20,000 rows/s and >= 5x the baseline.
+// updates that actually landed (from the values in the rows) and checks that every migration's
+// final row holds the last report acknowledged for it. Target: >= 20,000 rows/s and >= 5x the
+// baseline.
 //
 // Run: FERRY_TEST_PG_DIR=<deploy/pg dir> progress_ingest_bench [seconds=10] [threads=8]
 //        [migrations=2000] [per_post=8]
 #include <httplib.h>
 
 #include <algorithm>
-#include <charconv>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -27,9 +28,9 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kHosts = 50;                        // 40 running migrations per source at 2,000
-constexpr int64_t kMemoryTotal = 8LL << 30;        // an 8 GiB guest
-constexpr int64_t kStep = 1 << 20;                 // each report copies 1 MiB more
+constexpr int kHosts = 50;                   // 40 running migrations per source at 2,000
+constexpr int64_t kMemoryTotal = 8LL << 30;  // an 8 GiB guest
+constexpr int64_t kStep = 1 << 20;           // each report copies 1 MiB more
 
 struct Settings {
   int seconds = 10;
@@ -43,7 +44,6 @@ struct Migration {
   std::string host;
 };
 
-
 // N migrations in status running, each on one of kHosts sources, inserted straight into SQL.
 // They hold a lease of the benchmark's for an hour: the controller's driver leaves leased
 // migrations alone, where it would otherwise adopt them and fail them for want of real agents.
@@ -53,7 +53,8 @@ std::vector<Migration> CreateRunning(const std::string& dsn, int n) {
   std::vector<Migration> out;
   for (const auto& r : w.exec_params(
            "INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, "
-           "dest_compute, memory_total, memory_processed, memory_remaining, started_at, lease_owner, "
+           "dest_compute, memory_total, memory_processed, memory_remaining, started_at, "
+           "lease_owner, "
            "lease_until) "
            "SELECT gen_random_uuid(), gen_random_uuid(), 'live-migration', 'running', "
            "'bench-host-' || (g % $2), 'bench-dest', $3, 0, $3, now(), 'progress-bench', "
@@ -79,7 +80,8 @@ struct Acked {
 
 // Each thread owns the migrations of hosts t, t+threads, ...: one agent per host posts its own
 // reports, so posts for one host never race (as a real agent sends them one after another).
-std::vector<std::vector<const Migration*>> ByThread(const std::vector<Migration>& all, int threads) {
+std::vector<std::vector<const Migration*>> ByThread(const std::vector<Migration>& all,
+                                                    int threads) {
   std::vector<std::vector<const Migration*>> out(threads);
   for (const auto& m : all) out[std::stoi(m.host.substr(11)) % threads].push_back(&m);
   return out;
@@ -115,7 +117,8 @@ Landed Check(const std::string& dsn, const std::vector<Migration>& set, Acked& a
     auto it = acked.last.find(m.uuid);
     const int64_t want = it == acked.last.end() ? 0 : it->second;
     if (have != want && ++out.mismatches <= 3) {
-      std::fprintf(stderr, "  migration %s on %s: database has %lld MiB, last acknowledged %lld MiB\n",
+      std::fprintf(stderr,
+                   "  migration %s on %s: database has %lld MiB, last acknowledged %lld MiB\n",
                    m.uuid.c_str(), m.host.c_str(), static_cast<long long>(have / kStep),
                    static_cast<long long>(want / kStep));
     }
@@ -124,8 +127,8 @@ Landed Check(const std::string& dsn, const std::vector<Migration>& set, Acked& a
 }
 
 struct Result {
-  int64_t acked = 0;     // reports answered 2xx / statements committed
-  int64_t landed = 0;    // reports whose effect is in the database
+  int64_t acked = 0;   // reports answered 2xx / statements committed
+  int64_t landed = 0;  // reports whose effect is in the database
   double seconds = 0;
   int64_t mismatches = 0;
   bool missing = false;  // endpoint answered 404
@@ -159,13 +162,17 @@ void AppendBody(std::string& out, const ferry::wire::MigrationProgressBatch& b) 
     str("state", j.state);
     str("phase", j.phase);
     str("error", j.error);
-    const std::pair<const char*, int64_t> ints[] = {
-        {"iteration", j.iteration}, {"memory_total", j.memory_total},
-        {"memory_processed", j.memory_processed}, {"memory_remaining", j.memory_remaining},
-        {"disk_total", j.disk_total}, {"disk_processed", j.disk_processed},
-        {"disk_remaining", j.disk_remaining}, {"transfer_rate_bps", j.transfer_rate_bps},
-        {"dirty_rate_bps", j.dirty_rate_bps}, {"downtime_ms", j.downtime_ms},
-        {"throttle_percent", j.throttle_percent}};
+    const std::pair<const char*, int64_t> ints[] = {{"iteration", j.iteration},
+                                                    {"memory_total", j.memory_total},
+                                                    {"memory_processed", j.memory_processed},
+                                                    {"memory_remaining", j.memory_remaining},
+                                                    {"disk_total", j.disk_total},
+                                                    {"disk_processed", j.disk_processed},
+                                                    {"disk_remaining", j.disk_remaining},
+                                                    {"transfer_rate_bps", j.transfer_rate_bps},
+                                                    {"dirty_rate_bps", j.dirty_rate_bps},
+                                                    {"downtime_ms", j.downtime_ms},
+                                                    {"throttle_percent", j.throttle_percent}};
     for (const auto& [key, v] : ints) {
       out += '"';
       out += key;
@@ -238,8 +245,9 @@ Result RunEndpoint(const ferry::testing::Stack& stack, const std::vector<Migrati
             j.memory_processed = processed[m] + kStep;
             j.memory_remaining = kMemoryTotal - j.memory_processed;
             j.transfer_rate_bps = 1LL << 30;
-            j.sampled_at = std::chrono::duration<double>(
-                               std::chrono::system_clock::now().time_since_epoch()).count();
+            j.sampled_at =
+                std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                    .count();
             batch.reports.push_back(j);
             in_post.push_back(m);
           }
@@ -256,7 +264,8 @@ Result RunEndpoint(const ferry::testing::Stack& stack, const std::vector<Migrati
             stop = true;
             break;
           }
-          for (size_t k = 0; k < in_post.size(); ++k) processed[in_post[k]] = batch.reports[k].memory_processed;
+          for (size_t k = 0; k < in_post.size(); ++k)
+            processed[in_post[k]] = batch.reports[k].memory_processed;
           sent += static_cast<int64_t>(batch.reports.size());
         }
         cursor += s.per_post;
@@ -288,9 +297,10 @@ Result RunBaseline(const std::string& dsn, const std::vector<Migration>& all, co
   for (int t = 0; t < s.threads; ++t) {
     threads.emplace_back([&, t] {
       pqxx::connection c(dsn);
-      c.prepare("progress", "UPDATE migrations SET memory_processed = $2, memory_remaining = $3, "
-                            "transfer_rate_bps = $4, phase = 'precopy', progress_at = now(), "
-                            "updated_at = now() WHERE uuid = $1::uuid");
+      c.prepare("progress",
+                "UPDATE migrations SET memory_processed = $2, memory_remaining = $3, "
+                "transfer_rate_bps = $4, phase = 'precopy', progress_at = now(), "
+                "updated_at = now() WHERE uuid = $1::uuid");
       std::map<const Migration*, int64_t> processed;  // this thread's acked values
       const auto& mine = groups[t];
       for (size_t i = 0; !stop && !mine.empty(); ++i) {
@@ -316,10 +326,11 @@ Result RunBaseline(const std::string& dsn, const std::vector<Migration>& all, co
 }
 
 void Print(const char* name, const Result& r) {
-  std::printf("%-30s %9.0f rows/s landed  (%lld acked, %lld landed, %.1f s, %lld rows "
-              "not at their last acked report)\n",
-              name, r.landed / r.seconds, static_cast<long long>(r.acked),
-              static_cast<long long>(r.landed), r.seconds, static_cast<long long>(r.mismatches));
+  std::printf(
+      "%-30s %9.0f rows/s landed  (%lld acked, %lld landed, %.1f s, %lld rows "
+      "not at their last acked report)\n",
+      name, r.landed / r.seconds, static_cast<long long>(r.acked), static_cast<long long>(r.landed),
+      r.seconds, static_cast<long long>(r.mismatches));
 }
 
 }  // namespace
@@ -333,7 +344,8 @@ int main(int argc, char** argv) {
   std::string why;
   auto dsn = ferry::testing::ClusterDsn(&why);
   if (!dsn) {
-    std::fprintf(stderr, "progress_ingest_bench: no PostgreSQL (%s); set FERRY_TEST_PG_DIR\n", why.c_str());
+    std::fprintf(stderr, "progress_ingest_bench: no PostgreSQL (%s); set FERRY_TEST_PG_DIR\n",
+                 why.c_str());
     return 2;
   }
   // Progress posts run on the controller's agent pool (/agent/v1), each waiting for its group
@@ -344,15 +356,17 @@ int main(int argc, char** argv) {
   options.controller_log_level = "info";  // a deployment's level: no log line per request
   ferry::testing::Stack stack(*dsn, options);
   stack.StartController();
-  std::printf("progress ingest: %d migrations on %d source hosts, %d client threads, %d s each, "
-              "%d reports per POST\n", s.migrations, kHosts, s.threads, s.seconds, s.per_post);
+  std::printf(
+      "progress ingest: %d migrations on %d source hosts, %d client threads, %d s each, "
+      "%d reports per POST\n",
+      s.migrations, kHosts, s.threads, s.seconds, s.per_post);
 
   {
     // The baseline's speed depends on durable commits; say which kind this cluster does.
     pqxx::connection c(stack.dsn());
     pqxx::nontransaction n(c);
-    std::printf("PostgreSQL fsync=%s synchronous_commit=%s\n",
-                n.exec1("SHOW fsync")[0].c_str(), n.exec1("SHOW synchronous_commit")[0].c_str());
+    std::printf("PostgreSQL fsync=%s synchronous_commit=%s\n", n.exec1("SHOW fsync")[0].c_str(),
+                n.exec1("SHOW synchronous_commit")[0].c_str());
   }
   const auto migrations = CreateRunning(stack.dsn(), s.migrations);
   if (!CheckBody(migrations.front())) {
@@ -363,12 +377,15 @@ int main(int argc, char** argv) {
   // that meet in one batch (each carries the job's cumulative counters, so the newest says all
   // the older ones said). Here they never meet: an agent waits for each post's answer and a
   // migration is reported by one agent, so every report counted below was a row written.
-  std::printf("counting reports whose values are in the database; none is coalesced (one post "
-              "in flight per agent)\n");
+  std::printf(
+      "counting reports whose values are in the database; none is coalesced (one post "
+      "in flight per agent)\n");
   const Result endpoint = RunEndpoint(stack, migrations, s);
   if (endpoint.missing) {
-    std::printf("POST /agent/v1/migration-progress: endpoint missing (404) - nothing to measure "
-                "yet: %s\n", endpoint.error.c_str());
+    std::printf(
+        "POST /agent/v1/migration-progress: endpoint missing (404) - nothing to measure "
+        "yet: %s\n",
+        endpoint.error.c_str());
     return 1;
   }
   if (!endpoint.error.empty()) {

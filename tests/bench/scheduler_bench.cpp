@@ -22,11 +22,11 @@
 #include "common/clock.hpp"
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/conductor/server_placement.hpp"
+#include "controller/scheduler/scheduler.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/scheduler_hosts_store.hpp"
 #include "controller/store/schema_migrator.hpp"
-#include "controller/scheduler/scheduler.hpp"
 #include "tests/support/pg_fixture.hpp"
 
 namespace ferry::bench {
@@ -204,7 +204,8 @@ bool RunSize(const std::string& cluster_dsn, int n, const Options& o) {
   for (int i = 0; i < base_n; ++i) {
     std::vector<HostState> fresh;
     db.Transact([&](controller::store::Tx& tx) {
-      for (const auto& h : controller::store::ListHosts(tx)) fresh.push_back(controller::conductor::ToHostState(h));
+      for (const auto& h : controller::store::ListHosts(tx))
+        fresh.push_back(controller::conductor::ToHostState(h));
     });
     scheduler.Select(fresh, requests[i]);
   }
@@ -213,21 +214,26 @@ bool RunSize(const std::string& cluster_dsn, int n, const Options& o) {
   // What a commit costs the snapshot: re-read one host and publish a new index.
   start = Clock::now();
   constexpr int kDirty = 5;
-  for (int i = 0; i < kDirty; ++i) snapshot.MarkDirty(hosts[static_cast<size_t>(i) * 7 % hosts.size()].id);
+  for (int i = 0; i < kDirty; ++i)
+    snapshot.MarkDirty(hosts[static_cast<size_t>(i) * 7 % hosts.size()].id);
   const double dirty_ms = Seconds(Clock::now() - start) / kDirty * 1e3;
 
   std::printf("hosts=%d profiles=%zu requests=%d placed=%zu snapshot_load_ms=%.0f\n", n,
               index->profile_count(), o.requests, placed, load_s * 1e3);
-  std::printf("  snapshot fast path : %10.0f placements/s (median of %d runs)  p50=%.1f us  p99=%.1f us\n",
-              fast, o.runs, Percentile(latencies_us, 0.5), Percentile(latencies_us, 0.99));
+  std::printf(
+      "  snapshot fast path : %10.0f placements/s (median of %d runs)  p50=%.1f us  p99=%.1f us\n",
+      fast, o.runs, Percentile(latencies_us, 0.5), Percentile(latencies_us, 0.99));
   std::printf("  in-memory full pass: %10.1f placements/s (%d requests)\n", full_rate, full_n);
-  std::printf("  baseline (PG/req)  : %10.1f placements/s (%d requests, full host view per request)\n",
-              baseline, base_n);
+  std::printf(
+      "  baseline (PG/req)  : %10.1f placements/s (%d requests, full host view per request)\n",
+      baseline, base_n);
   std::printf("  ListHosts/req      : %10.1f placements/s (%d requests, the old placement path)\n",
               list_hosts, base_n);
   std::printf("  MarkDirty(1 host) re-read + republish: %.2f ms\n", dirty_ms);
-  std::printf("  ratio fast/baseline = %.0fx   fast/ListHosts = %.0fx   fast/full-pass = %.0fx   same best host: %s\n",
-              fast / baseline, fast / list_hosts, fast / full_rate, mismatches ? "NO" : "yes");
+  std::printf(
+      "  ratio fast/baseline = %.0fx   fast/ListHosts = %.0fx   fast/full-pass = %.0fx   same best "
+      "host: %s\n",
+      fast / baseline, fast / list_hosts, fast / full_rate, mismatches ? "NO" : "yes");
   std::fflush(stdout);
   return mismatches == 0;
 }
@@ -276,7 +282,9 @@ int Main(int argc, char** argv) {
     } else if (a == "--baseline-requests") {
       o.baseline_requests = std::stoi(next());
     } else {
-      std::fprintf(stderr, "usage: scheduler_bench [--hosts N,M] [--requests N] [--baseline-requests N] [--quick]\n");
+      std::fprintf(stderr,
+                   "usage: scheduler_bench [--hosts N,M] [--requests N] [--baseline-requests N] "
+                   "[--quick]\n");
       return 2;
     }
   }

@@ -134,7 +134,8 @@ TEST_F(LibvirtBlockMigrationE2E, SelectiveBlockMigrationLeavesTheSharedVolumeInP
   const Disk* vol = DiskOf(guest, "vdb");
   ASSERT_TRUE(root && vol);
   EXPECT_EQ(root->kind, "local");
-  EXPECT_EQ(root->path, std::string(ferry::testing::LibvirtTestbed::kImagesPoolPath) + "/" + name + ".qcow2");
+  EXPECT_EQ(root->path,
+            std::string(ferry::testing::LibvirtTestbed::kImagesPoolPath) + "/" + name + ".qcow2");
   EXPECT_EQ(root->capacity_bytes, 64 * kMiB);
   EXPECT_EQ(vol->kind, "volume");
   EXPECT_EQ(vol->path, Bed().dir + "/shared/volumes/" + name + "-vol.qcow2");

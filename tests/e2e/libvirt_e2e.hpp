@@ -55,7 +55,8 @@ class LibvirtE2E : public ::testing::Test {
   std::string GuestOn(const std::string& host, const std::string& name, int ticks) {
     auto id = lm_->ServerOn(host, name);
     GuestTick first;
-    EXPECT_TRUE(Stack::WaitFor([&] { return (first = bed().LastTick(host, DomainName(id))).n >= ticks; }, 90s))
+    EXPECT_TRUE(Stack::WaitFor(
+        [&] { return (first = bed().LastTick(host, DomainName(id))).n >= ticks; }, 90s))
         << name << " never ticked " << ticks << " times on " << host;
     return id;
   }
@@ -65,21 +66,28 @@ class LibvirtE2E : public ::testing::Test {
   // is reported running, waits until it has ticked 4 times, and returns the server's uuid.
   std::string AdoptTestbedGuest(const std::string& name, const std::string& disk_options) {
     int status = 0;
-    bed().Script("guest define " + name + " --host kvm-1 --memory-mb 128 --dirty-mbps 4 --tick-ms 500 " +
-                     disk_options + " >&2",
+    bed().Script("guest define " + name +
+                     " --host kvm-1 --memory-mb 128 --dirty-mbps 4 --tick-ms 500 " + disk_options +
+                     " >&2",
                  &status);
     EXPECT_EQ(status, 0) << "libvirt-hosts guest define failed";
     std::string uuid;
     auto admin = lm_->stack->Admin();
-    EXPECT_TRUE(Stack::WaitFor([&] {
-      const nlohmann::json list = admin.Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"];
-      for (const auto& d : list) {
-        // Adopted as it is reported: wait until it runs (libvirt starts QEMU paused first).
-        if (d["name"] == name && d["host"] == "kvm-1" && d["power_state"] == 1) uuid = d["uuid"].get<std::string>();
-      }
-      return !uuid.empty();
-    }, 30s)) << name << " never reported running as an unmanaged domain";
-    auto r = admin.Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action", {{"adopt", {{"flavorRef", "1"}}}});
+    EXPECT_TRUE(Stack::WaitFor(
+        [&] {
+          const nlohmann::json list =
+              admin.Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"];
+          for (const auto& d : list) {
+            // Adopted as it is reported: wait until it runs (libvirt starts QEMU paused first).
+            if (d["name"] == name && d["host"] == "kvm-1" && d["power_state"] == 1)
+              uuid = d["uuid"].get<std::string>();
+          }
+          return !uuid.empty();
+        },
+        30s))
+        << name << " never reported running as an unmanaged domain";
+    auto r = admin.Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action",
+                        {{"adopt", {{"flavorRef", "1"}}}});
     EXPECT_EQ(r.status, 202) << r.raw;
     auto s = lm_->stack->WaitServerSettled(uuid);
     EXPECT_EQ(s["status"], "ACTIVE") << s.dump();
@@ -108,31 +116,35 @@ class LibvirtE2E : public ::testing::Test {
     nlohmann::json running;          // the last sample while running (servers/{id}/migrations)
     nlohmann::json last;             // the migration as os-migrations shows it at the end
     bool ended = false;
-    std::string last_line;           // the last sample printed (each change is logged)
+    std::string last_line;  // the last sample printed (each change is logged)
   };
   Watched WatchUntilTerminal(const std::string& server, std::chrono::seconds timeout,
                              const std::function<void(const nlohmann::json&)>& on_sample = {}) {
     Watched w;
     auto admin = lm_->stack->FerryAdmin();  // the samples print the migration's phase
     admin.SetMicroversion("2.80");
-    w.ended = Stack::WaitFor([&] {
-      const nlohmann::json list = admin.Get("/v2.1/servers/" + server + "/migrations").body["migrations"];
-      for (const auto& m : list) {
-        const std::string line = m.value("status", "") + " " + m.value("phase", "") + " " +
-                                 m["memory_processed_bytes"].dump() + "/" + m["memory_total_bytes"].dump();
-        if (line != w.last_line) std::fprintf(stderr, "%s\n", (w.last_line = line).c_str());
-        if (m["status"] == "running" && m["memory_processed_bytes"].is_number()) {
-          auto p = m["memory_processed_bytes"].get<int64_t>();
-          if (w.processed.empty() || w.processed.back() != p) w.processed.push_back(p);
-          w.running = m;
-        }
-        if (on_sample) on_sample(m);
-      }
-      w.last = lm_->LatestMigration(server);
-      if (!w.last.is_null()) w.statuses.insert(w.last["status"].get<std::string>());
-      const std::string s = w.last.is_null() ? "" : w.last["status"].get<std::string>();
-      return s == "completed" || s == "failed" || s == "error" || s == "cancelled";
-    }, timeout);
+    w.ended = Stack::WaitFor(
+        [&] {
+          const nlohmann::json list =
+              admin.Get("/v2.1/servers/" + server + "/migrations").body["migrations"];
+          for (const auto& m : list) {
+            const std::string line = m.value("status", "") + " " + m.value("phase", "") + " " +
+                                     m["memory_processed_bytes"].dump() + "/" +
+                                     m["memory_total_bytes"].dump();
+            if (line != w.last_line) std::fprintf(stderr, "%s\n", (w.last_line = line).c_str());
+            if (m["status"] == "running" && m["memory_processed_bytes"].is_number()) {
+              auto p = m["memory_processed_bytes"].get<int64_t>();
+              if (w.processed.empty() || w.processed.back() != p) w.processed.push_back(p);
+              w.running = m;
+            }
+            if (on_sample) on_sample(m);
+          }
+          w.last = lm_->LatestMigration(server);
+          if (!w.last.is_null()) w.statuses.insert(w.last["status"].get<std::string>());
+          const std::string s = w.last.is_null() ? "" : w.last["status"].get<std::string>();
+          return s == "completed" || s == "failed" || s == "error" || s == "cancelled";
+        },
+        timeout);
     return w;
   }
 
@@ -143,9 +155,11 @@ class LibvirtE2E : public ::testing::Test {
                         const GuestTick& before) {
     EXPECT_TRUE(bed().Running(host, name)) << name << " is not running on " << host;
     auto on_other = bed().Domains(other);
-    EXPECT_EQ(std::count(on_other.begin(), on_other.end(), name), 0) << name << " still defined on " << other;
+    EXPECT_EQ(std::count(on_other.begin(), on_other.end(), name), 0)
+        << name << " still defined on " << other;
     EXPECT_TRUE(bed().TicksPast(host, name, before, 30))
-        << name << " does not tick on " << host << " past tick " << before.n << " of boot " << before.boot;
+        << name << " does not tick on " << host << " past tick " << before.n << " of boot "
+        << before.boot;
     const GuestTick last = bed().LastTick(host, name);
     EXPECT_EQ(last.boot, before.boot) << "the guest rebooted instead of moving";
     GuestTick stopped = bed().LastTick(other, name);

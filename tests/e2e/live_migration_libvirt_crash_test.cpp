@@ -20,20 +20,27 @@ class LiveMigrationLibvirtCrash : public LibvirtE2E {
   void StartRunning(const std::string& id, const std::string& name) {
     ASSERT_EQ(lm_->MigrateLive(id, {{"host", "kvm-2"}, {"block_migration", "auto"}}).status, 202);
     ASSERT_TRUE(lm_->WaitStatus(id, "running", 60s)) << lm_->LatestMigration(id).dump();
-    ASSERT_TRUE(Stack::WaitFor([&] {
-      return bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobinfo " + name)
-                 .find("Unbounded") != std::string::npos;
-    }, 30s)) << "libvirt never began copying " << name;
+    ASSERT_TRUE(Stack::WaitFor(
+        [&] {
+          return bed()
+                     .Script("exec kvm-1 -- virsh -q -c qemu:///system domjobinfo " + name)
+                     .find("Unbounded") != std::string::npos;
+        },
+        30s))
+        << "libvirt never began copying " << name;
   }
   // The copy finished in libvirt: the guest runs on kvm-2 and is gone from kvm-1.
   bool LibvirtMoved(const std::string& name) {
-    return Stack::WaitFor([&] {
-      auto on_source = bed().Domains("kvm-1");
-      return bed().Running("kvm-2", name) &&
-             std::count(on_source.begin(), on_source.end(), name) == 0;
-    }, 90s);
+    return Stack::WaitFor(
+        [&] {
+          auto on_source = bed().Domains("kvm-1");
+          return bed().Running("kvm-2", name) &&
+                 std::count(on_source.begin(), on_source.end(), name) == 0;
+        },
+        90s);
   }
-  void ExpectCompletedOnKvm2(const std::string& id, const std::string& name, const GuestTick& before) {
+  void ExpectCompletedOnKvm2(const std::string& id, const std::string& name,
+                             const GuestTick& before) {
     auto w = WatchUntilTerminal(id, 90s);
     ASSERT_TRUE(w.ended) << w.last.dump();
     EXPECT_EQ(w.last["status"], "completed") << w.last.dump();
@@ -97,10 +104,13 @@ TEST_F(LiveMigrationLibvirtCrash, CopyAbortedWhileTheControllerIsDeadEndsOnTheSo
   // "running" means the agent started its job thread; libvirt's own job begins a moment later
   // (seen under load: "no job is active"), so the abort is retried until it lands.
   int status = 0;
-  Stack::WaitFor([&] {
-    bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2", &status);
-    return status == 0;
-  }, 10s);
+  Stack::WaitFor(
+      [&] {
+        bed().Script("exec kvm-1 -- virsh -q -c qemu:///system domjobabort " + name + " >&2",
+                     &status);
+        return status == 0;
+      },
+      10s);
   ASSERT_EQ(status, 0) << "virsh domjobabort failed";
   const GuestTick before = bed().LastTick("kvm-1", name);
   lm_->stack->StartController();
@@ -143,10 +153,13 @@ TEST_F(LiveMigrationLibvirtCrash, SourceHostRebootMidBlockMigrationKeepsTheGuest
   EXPECT_TRUE(std::filesystem::exists(image)) << "the guest's only disk was deleted";
   on_source = bed().Domains("kvm-1");
   EXPECT_EQ(std::count(on_source.begin(), on_source.end(), name), 1) << "the guest was undefined";
-  EXPECT_TRUE(Stack::WaitFor([&] {
-    auto on_dest = bed().Domains("kvm-2");
-    return std::count(on_dest.begin(), on_dest.end(), name) == 0;
-  }, 30s)) << name << " left on kvm-2";
+  EXPECT_TRUE(Stack::WaitFor(
+      [&] {
+        auto on_dest = bed().Domains("kvm-2");
+        return std::count(on_dest.begin(), on_dest.end(), name) == 0;
+      },
+      30s))
+      << name << " left on kvm-2";
   EXPECT_EQ(lm_->LeakedClaims(), 0);
 }
 

@@ -44,8 +44,8 @@ class LiveMigrationLibvirtStorage : public LibvirtE2E {
   // keeps it open, so the read shares the lock: -U).
   bool DestinationImageHoldsData(const std::string& name, int data_mib) {
     const std::string image = bed().ImagesDir("kvm-2") + "/" + name + ".qcow2";
-    const std::string cmd = "qemu-io -r -U -f qcow2 -c 'read -P 0x5a 0 " + std::to_string(data_mib) +
-                            "M' '" + image + "' 2>&1";
+    const std::string cmd = "qemu-io -r -U -f qcow2 -c 'read -P 0x5a 0 " +
+                            std::to_string(data_mib) + "M' '" + image + "' 2>&1";
     std::string out;
     if (FILE* p = popen(cmd.c_str(), "r")) {
       char buf[512];
@@ -53,7 +53,8 @@ class LiveMigrationLibvirtStorage : public LibvirtE2E {
       pclose(p);
     }
     const bool ok = out.find("Pattern verification failed") == std::string::npos &&
-                    out.find("read ") != std::string::npos && out.find("No such file") == std::string::npos;
+                    out.find("read ") != std::string::npos &&
+                    out.find("No such file") == std::string::npos;
     if (!ok) std::fprintf(stderr, "qemu-io on %s: %s\n", image.c_str(), out.c_str());
     return ok;
   }
@@ -93,7 +94,8 @@ TEST_F(LiveMigrationLibvirtStorage, SharedVolumeStaysWhileTheLocalRootDiskIsCopi
   EXPECT_TRUE(DestinationImageHoldsData(name, 16));
   // The destination's domain still uses the volume where it was.
   const std::string xml = bed().Script("virsh kvm-2 dumpxml " + name);
-  EXPECT_NE(xml.find(bed().SharedDir() + "/volumes/" + name + "-vol.qcow2"), std::string::npos) << xml;
+  EXPECT_NE(xml.find(bed().SharedDir() + "/volumes/" + name + "-vol.qcow2"), std::string::npos)
+      << xml;
   ExpectRunsOnlyOn("kvm-2", "kvm-1", name, before);
 }
 

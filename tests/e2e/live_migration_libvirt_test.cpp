@@ -25,14 +25,19 @@ class LiveMigrationLibvirt : public LibvirtE2E {
     auto r = lm_->MigrateLive(id, {{"host", "kvm-2"}, {"block_migration", "auto"}});
     EXPECT_EQ(r.status, 202) << r.raw;
     json m;
-    EXPECT_TRUE(Stack::WaitFor([&] {
-      m = InProgress(id);
-      return m.is_object() && m["status"] == "running" && m["memory_processed_bytes"].is_number() &&
-             m["memory_processed_bytes"].get<int64_t>() > 0;
-    }, 60s)) << "the copy never started: " << m.dump();
+    EXPECT_TRUE(Stack::WaitFor(
+        [&] {
+          m = InProgress(id);
+          return m.is_object() && m["status"] == "running" &&
+                 m["memory_processed_bytes"].is_number() &&
+                 m["memory_processed_bytes"].get<int64_t>() > 0;
+        },
+        60s))
+        << "the copy never started: " << m.dump();
     return m;
   }
-  void ForceCompletes(std::vector<std::string> policy, const std::string& name, const std::string& how);
+  void ForceCompletes(std::vector<std::string> policy, const std::string& name,
+                      const std::string& how);
 };
 
 TEST_F(LiveMigrationLibvirt, MovesARunningGuestOverTheMigrationNetworkWithProgressRising) {
@@ -61,8 +66,10 @@ TEST_F(LiveMigrationLibvirt, MovesARunningGuestOverTheMigrationNetworkWithProgre
   const long long on_mig = bed().TxBytes("kvm-1", "mig0") - mig0;
   const long long on_ctl = bed().TxBytes("kvm-1", "ctl0") - ctl0;
   EXPECT_GT(on_mig, 24LL << 20) << "at least the dirty working set crossed the migration link";
-  EXPECT_LT(on_ctl, on_mig / 10) << "control link bytes " << on_ctl << " vs migration link " << on_mig;
-  std::fprintf(stderr, "bytes sent by kvm-1: migration network %lld, control network %lld\n", on_mig, on_ctl);
+  EXPECT_LT(on_ctl, on_mig / 10) << "control link bytes " << on_ctl << " vs migration link "
+                                 << on_mig;
+  std::fprintf(stderr, "bytes sent by kvm-1: migration network %lld, control network %lld\n",
+               on_mig, on_ctl);
 
   auto server = lm_->Server(id);
   EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "kvm-2");
@@ -91,7 +98,8 @@ TEST_F(LiveMigrationLibvirt, AbortWhileRunningLeavesTheGuestTickingOnTheSource) 
   auto server = lm_->Server(id);
   EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "kvm-1");
   EXPECT_EQ(server["status"], "ACTIVE");
-  EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-1"}) << "the destination claim is reverted";
+  EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-1"})
+      << "the destination claim is reverted";
   EXPECT_TRUE(lm_->ClaimHosts(w.last["uuid"]).empty());
   EXPECT_EQ(lm_->LeakedClaims(), 0);
   ExpectRunsOnlyOn("kvm-1", "kvm-2", name, before);
@@ -100,8 +108,8 @@ TEST_F(LiveMigrationLibvirt, AbortWhileRunningLeavesTheGuestTickingOnTheSource) 
 // force_complete of a copy that would never finish: post-copy when the policy permits it, else
 // the guest is paused so the copy converges; either way it ends running on the destination.
 // `how` is the path the source agent must have taken ("post-copy", "pausing the guest").
-void LiveMigrationLibvirt::ForceCompletes(std::vector<std::string> policy, const std::string& display,
-                                          const std::string& how) {
+void LiveMigrationLibvirt::ForceCompletes(std::vector<std::string> policy,
+                                          const std::string& display, const std::string& how) {
   Start(policy, kNotConverging);
   auto id = GuestOn("kvm-1", display, 4);
   const std::string name = DomainName(id);
@@ -122,7 +130,8 @@ void LiveMigrationLibvirt::ForceCompletes(std::vector<std::string> policy, const
       << "the source agent must have forced it by " << how;
   auto server = lm_->Server(id);
   EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "kvm-2");
-  EXPECT_EQ(server["status"], "ACTIVE") << "the guest runs (a paused one resumes) on the destination";
+  EXPECT_EQ(server["status"], "ACTIVE")
+      << "the guest runs (a paused one resumes) on the destination";
   EXPECT_EQ(lm_->LeakedClaims(), 0);
   ExpectRunsOnlyOn("kvm-2", "kvm-1", name, before);
 }
@@ -152,7 +161,8 @@ TEST_F(LiveMigrationLibvirt, PostCopyWhoseDestinationDiesEndsInErrorOnTheDestina
 
   // 2 Mbit/s out of kvm-1's migration interface: the post-copy of ~100 MiB takes minutes, so
   // the destination can be killed while pages are still missing there.
-  const std::string shape = "exec kvm-1 -- tc qdisc %s dev mig0 root tbf rate 2mbit burst 32kbit latency 400ms";
+  const std::string shape =
+      "exec kvm-1 -- tc qdisc %s dev mig0 root tbf rate 2mbit burst 32kbit latency 400ms";
   int rc = 0;
   char cmd[256];
   std::snprintf(cmd, sizeof cmd, shape.c_str(), "add");
@@ -168,10 +178,13 @@ TEST_F(LiveMigrationLibvirt, PostCopyWhoseDestinationDiesEndsInErrorOnTheDestina
   auto r = admin.Post(MigrationPath(id, m) + "/action", {{"force_complete", nullptr}});
   ASSERT_EQ(r.status, 202) << r.raw;
   std::string state;
-  ASSERT_TRUE(Stack::WaitFor([&] {
-    state = bed().Script("virsh kvm-1 domstate --reason " + name);
-    return state.find("post-copy") != std::string::npos;
-  }, 60s)) << "the source never switched to post-copy: " << state;
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        state = bed().Script("virsh kvm-1 domstate --reason " + name);
+        return state.find("post-copy") != std::string::npos;
+      },
+      60s))
+      << "the source never switched to post-copy: " << state;
   bed().Script("virsh kvm-2 destroy " + name + " >/dev/null 2>&1", &rc);
   ASSERT_EQ(rc, 0) << "destroying the destination's QEMU";
 
@@ -190,7 +203,8 @@ TEST_F(LiveMigrationLibvirt, PostCopyWhoseDestinationDiesEndsInErrorOnTheDestina
   EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"kvm-2"});
   EXPECT_EQ(lm_->LeakedClaims(), 0);
   auto on_source = bed().Domains("kvm-1");
-  EXPECT_EQ(std::count(on_source.begin(), on_source.end(), name), 0) << "the stale source copy is removed";
+  EXPECT_EQ(std::count(on_source.begin(), on_source.end(), name), 0)
+      << "the stale source copy is removed";
   EXPECT_FALSE(bed().Running("kvm-2", name));
 }
 

@@ -1,6 +1,6 @@
 // The REST request bodies of the main user and admin routes, read the way the API reads them:
-// the bounded JSON parse of ApiServer::Dispatch, the microversion negotiation, then the route's body
-// validators (controller/api/request_bodies.hpp), which run before any lookup.
+// the bounded JSON parse of ApiServer::Dispatch, the microversion negotiation, then the route's
+// body validators (controller/api/request_bodies.hpp), which run before any lookup.
 //
 // Input: one header line, then the body:  "<route> <role> <OpenStack-API-Version value>\n{...}"
 //   route: server_create | server_action | server_group_create | flavor_create |

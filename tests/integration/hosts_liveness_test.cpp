@@ -76,7 +76,8 @@ TEST_F(HostsLiveness, SilentAgentTurnsHostDownWithinServiceDownTimeAndBackUpOnRe
   auto took = std::chrono::steady_clock::now() - killed;
   // Down after 2 s of silence, checked every 0.5 s; one heartbeat (1 s) may have been in flight.
   EXPECT_LT(took, 4s) << "host went down only after "
-                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
   EXPECT_EQ(stack_->HostState("sim-1"), "up");
   stack_->StartAgent("sim-2");
   EXPECT_TRUE(Stack::WaitFor([&] { return stack_->HostState("sim-2") == "up"; }, 10s));
@@ -89,7 +90,8 @@ TEST_F(HostsLiveness, DisableWithReasonAndForcedDownShowInServicesAndHypervisors
   auto admin = stack_->Admin();
   admin.SetMicroversion("2.53");
   std::string id = admin.Get("/v2.1/os-services?host=sim-1").body["services"][0]["id"];
-  auto r = admin.Put("/v2.1/os-services/" + id, {{"status", "disabled"}, {"disabled_reason", "maintenance"}});
+  auto r = admin.Put("/v2.1/os-services/" + id,
+                     {{"status", "disabled"}, {"disabled_reason", "maintenance"}});
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["service"]["status"], "disabled");
   EXPECT_EQ(r.body["service"]["disabled_reason"], "maintenance");
@@ -115,8 +117,9 @@ TEST_F(HostsLiveness, DisableWithReasonAndForcedDownShowInServicesAndHypervisors
 TEST_F(HostsLiveness, LegacyServiceActionsBefore253) {
   auto admin = stack_->Admin();
   admin.SetMicroversion("2.11");
-  auto r = admin.Put("/v2.1/os-services/disable-log-reason",
-                     {{"host", "sim-2"}, {"binary", "nova-compute"}, {"disabled_reason", "rack swap"}});
+  auto r =
+      admin.Put("/v2.1/os-services/disable-log-reason",
+                {{"host", "sim-2"}, {"binary", "nova-compute"}, {"disabled_reason", "rack swap"}});
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["service"]["status"], "disabled");
   EXPECT_EQ(r.body["service"]["disabled_reason"], "rack swap");

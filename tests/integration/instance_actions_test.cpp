@@ -13,9 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kServer = "4cfba335-03d8-49b2-8c52-e69043d1e8fe";   // project alice
-constexpr const char* kOther = "5cfba335-03d8-49b2-8c52-e69043d1e8fe";    // project bob
-constexpr const char* kGone = "6cfba335-03d8-49b2-8c52-e69043d1e8fe";     // deleted, was alice's
+constexpr const char* kServer = "4cfba335-03d8-49b2-8c52-e69043d1e8fe";      // project alice
+constexpr const char* kOther = "5cfba335-03d8-49b2-8c52-e69043d1e8fe";       // project bob
+constexpr const char* kGone = "6cfba335-03d8-49b2-8c52-e69043d1e8fe";        // deleted, was alice's
 constexpr const char* kReqOld = "req-11111111-0000-4000-8000-000000000001";  // failed live move
 constexpr const char* kReqNew = "req-22222222-0000-4000-8000-000000000002";  // completed
 
@@ -40,35 +40,39 @@ class InstanceActions : public ::testing::Test {
     int64_t new_id = AddMigration(w, kServer, "completed", "2026-01-02T00:00:00Z", "alice");
     AddEvent(w, new_id, std::nullopt, "accepted", "requested", std::nullopt, "user-b", kReqNew,
              "2026-01-02T00:00:00Z");
-    AddEvent(w, new_id, "accepted", "completed", "cleaned_up", std::nullopt, "sim-2",
-             std::nullopt, "2026-01-02T00:00:30Z");
+    AddEvent(w, new_id, "accepted", "completed", "cleaned_up", std::nullopt, "sim-2", std::nullopt,
+             "2026-01-02T00:00:30Z");
     int64_t gone_id = AddMigration(w, kGone, "completed", "2026-01-03T00:00:00Z", "alice");
-    AddEvent(w, gone_id, std::nullopt, "accepted", "requested", std::nullopt, "user-a",
-             "req-gone", "2026-01-03T00:00:00Z");
+    AddEvent(w, gone_id, std::nullopt, "accepted", "requested", std::nullopt, "user-a", "req-gone",
+             "2026-01-03T00:00:00Z");
     w.commit();
   }
 
   static void AddServer(pqxx::work& w, const char* uuid, const char* project) {
-    w.exec_params("INSERT INTO servers (uuid, name, flavorid, flavor_name, vcpus, memory_mb, "
-                  "root_gb, vm_state, user_id, project_id) "
-                  "VALUES ($1, 'vm', '1', 'm1.tiny', 1, 512, 1, 'active', 'u', $2)",
-                  uuid, project);
+    w.exec_params(
+        "INSERT INTO servers (uuid, name, flavorid, flavor_name, vcpus, memory_mb, "
+        "root_gb, vm_state, user_id, project_id) "
+        "VALUES ($1, 'vm', '1', 'm1.tiny', 1, 512, 1, 'active', 'u', $2)",
+        uuid, project);
   }
-  static int64_t AddMigration(pqxx::work& w, const char* server, const char* status,
-                              const char* at, const char* project) {
-    return w.exec_params1("INSERT INTO migrations (uuid, instance_uuid, migration_type, status, "
-                          "source_compute, dest_compute, project_id, created_at) "
-                          "VALUES (gen_random_uuid(), $1, 'live-migration', $2, 'sim-1', 'sim-2', $3, $4) "
-                          "RETURNING id",
-                          server, status, project, at)[0]
+  static int64_t AddMigration(pqxx::work& w, const char* server, const char* status, const char* at,
+                              const char* project) {
+    return w
+        .exec_params1(
+            "INSERT INTO migrations (uuid, instance_uuid, migration_type, status, "
+            "source_compute, dest_compute, project_id, created_at) "
+            "VALUES (gen_random_uuid(), $1, 'live-migration', $2, 'sim-1', 'sim-2', $3, $4) "
+            "RETURNING id",
+            server, status, project, at)[0]
         .as<int64_t>();
   }
-  static void AddEvent(pqxx::work& w, int64_t id, std::optional<std::string> from,
-                       const char* to, const char* event, std::optional<std::string> reason,
-                       const char* actor, std::optional<std::string> request_id, const char* at) {
-    w.exec_params("INSERT INTO migration_events (migration_id, from_status, to_status, event, "
-                  "reason, actor, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                  id, from, to, event, reason, actor, request_id, at);
+  static void AddEvent(pqxx::work& w, int64_t id, std::optional<std::string> from, const char* to,
+                       const char* event, std::optional<std::string> reason, const char* actor,
+                       std::optional<std::string> request_id, const char* at) {
+    w.exec_params(
+        "INSERT INTO migration_events (migration_id, from_status, to_status, event, "
+        "reason, actor, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id, from, to, event, reason, actor, request_id, at);
   }
 
   HttpResult Get(const HttpClient& client, const std::string& mv, const std::string& path) const {
@@ -141,9 +145,11 @@ TEST_F(InstanceActions, ChangesSinceAndBeforeFilterOnUpdatedAt) {
             std::vector<std::string>{kReqNew});
   EXPECT_EQ(RequestIds(AdminGet("2.66", Actions(kServer) + "?changes-before=2026-01-01T00:00:05Z")),
             std::vector<std::string>{kReqOld});
-  EXPECT_EQ(AdminGet("2.65", Actions(kServer) + "?changes-before=2026-01-01T00:00:05Z").status, 400);
-  auto r = AdminGet("2.66", Actions(kServer) +
-                                "?changes-since=2026-01-02T00:00:00Z&changes-before=2026-01-01T00:00:00Z");
+  EXPECT_EQ(AdminGet("2.65", Actions(kServer) + "?changes-before=2026-01-01T00:00:05Z").status,
+            400);
+  auto r = AdminGet(
+      "2.66",
+      Actions(kServer) + "?changes-since=2026-01-02T00:00:00Z&changes-before=2026-01-01T00:00:00Z");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(AdminGet("2.58", Actions(kServer) + "?changes-since=soon").status, 400);
   EXPECT_EQ(AdminGet("2.58", Actions(kServer) + "?colour=blue").status, 400);

@@ -35,8 +35,8 @@ std::string EdgeName(const Transition& t) {
 }
 
 // Durations of the scenarios. Copies are modelled by the sim: bytes / --sim-bandwidth-mbps.
-constexpr auto kCrashWithin = 60s;     // the scenario's slowest path to its edge (~25 s)
-constexpr auto kTerminalWithin = 45s;  // lease 3 s + progress silence 10 s + a copy of ~11 s
+constexpr auto kCrashWithin = 60s;         // the scenario's slowest path to its edge (~25 s)
+constexpr auto kTerminalWithin = 45s;      // lease 3 s + progress silence 10 s + a copy of ~11 s
 const std::string kSmallFlavor = "small";  // 256 MB, no disk: ~2.7 s at 100 MB/s
 const std::string kBigFlavor = "big";      // 1 GiB, no disk: ~11 s at 100 MB/s, a blocker
 
@@ -62,7 +62,8 @@ class CrashTorture : public ::testing::Test {
   // controller_args: policies the scenario needs (kept across the controller's restarts).
   void StartHosts(const std::vector<std::pair<std::string, std::vector<std::string>>>& hosts,
                   int service_down_time_s = 60, std::vector<std::string> controller_args = {}) {
-    lm_ = std::make_unique<LiveMigrationStack>(dsn_, std::move(controller_args), service_down_time_s);
+    lm_ =
+        std::make_unique<LiveMigrationStack>(dsn_, std::move(controller_args), service_down_time_s);
     lm_->StartHosts(hosts);
     for (const auto& [name, args] : hosts) {
       live_hosts_.insert(name);
@@ -107,13 +108,14 @@ class CrashTorture : public ::testing::Test {
     ASSERT_FALSE(m.is_null()) << server;
     auto admin = lm_->stack->Admin();
     admin.SetMicroversion("2.65");
-    ExpectAcceptedOrCrashed(
-        admin.Delete("/v2.1/servers/" + server + "/migrations/" + std::to_string(m["id"].get<int64_t>())),
-        "abort " + server);
+    ExpectAcceptedOrCrashed(admin.Delete("/v2.1/servers/" + server + "/migrations/" +
+                                         std::to_string(m["id"].get<int64_t>())),
+                            "abort " + server);
   }
 
   void WaitStatus(const std::string& server, const std::string& status) {
-    ASSERT_TRUE(lm_->WaitStatus(server, status, kCrashWithin)) << lm_->LatestMigration(server).dump();
+    ASSERT_TRUE(lm_->WaitStatus(server, status, kCrashWithin))
+        << lm_->LatestMigration(server).dump();
   }
 
   void KillAgent(const std::string& host) {
@@ -135,7 +137,8 @@ class CrashTorture : public ::testing::Test {
 
   void CrashAndRecover() {
     ASSERT_TRUE(Stack::WaitFor([&] { return !lm_->stack->ControllerRunning(); }, kCrashWithin))
-        << "the controller never crossed " << edge_ << "\n" << lm_->stack->ControllerLog();
+        << "the controller never crossed " << edge_ << "\n"
+        << lm_->stack->ControllerLog();
     ExpectDiedRightAfterTheEdge();
     if (!two_controllers_) lm_->stack->StartController();
     ASSERT_TRUE(Stack::WaitFor([&] { return NonTerminalMigrations() == 0; }, kTerminalWithin))
@@ -160,14 +163,16 @@ class CrashTorture : public ::testing::Test {
       crossed = crossed || Crosses(events, edge_);
       const std::string host = SwitchedOver(events) ? m.dest : m.source;
       const auto vm_state = expected_vm_state_.find(m.server);
-      ExpectServerSettledOn(m.server, host, vm_state == expected_vm_state_.end() ? "active" : vm_state->second);
+      ExpectServerSettledOn(m.server, host,
+                            vm_state == expected_vm_state_.end() ? "active" : vm_state->second);
       EXPECT_TRUE(lm_->ClaimHosts(m.uuid).empty()) << "a terminal migration holds no claim";
       if (two_controllers_ && Crosses(events, edge_)) ExpectSecondControllerFinished(m, events);
     }
     EXPECT_TRUE(crossed) << "no migration crossed " << edge_;
     EXPECT_EQ(lm_->LeakedClaims(), 0);
     for (const auto& [server, status] : expected_) {
-      EXPECT_TRUE(std::ranges::any_of(migrations, [&](const auto& m) { return m.server == server; }))
+      EXPECT_TRUE(
+          std::ranges::any_of(migrations, [&](const auto& m) { return m.server == server; }))
           << "no migration of " << server;
     }
   }
@@ -185,8 +190,11 @@ class CrashTorture : public ::testing::Test {
     ASSERT_NE(last, std::string::npos) << "the controller died before " << edge_ << "\n" << log;
     // No transition after that one: the process died right there, not later.
     const std::regex transition(R"(live migration \S+ \S+ -> \S+ \()");
-    const auto after = log.substr(log.find('\n', last) == std::string::npos ? log.size() : log.find('\n', last));
-    EXPECT_FALSE(std::regex_search(after, transition)) << "the controller ran on after " << edge_ << "\n" << after;
+    const auto after =
+        log.substr(log.find('\n', last) == std::string::npos ? log.size() : log.find('\n', last));
+    EXPECT_FALSE(std::regex_search(after, transition))
+        << "the controller ran on after " << edge_ << "\n"
+        << after;
   }
 
   // Guest on `host` only, running (paused, when the move broke it: vm_state error); the record
@@ -227,7 +235,8 @@ class CrashTorture : public ::testing::Test {
   }
 
   static bool Crosses(const std::vector<EventRow>& events, const std::string& edge) {
-    return std::ranges::any_of(events, [&](const EventRow& e) { return e.from + ">" + e.to == edge; });
+    return std::ranges::any_of(events,
+                               [&](const EventRow& e) { return e.from + ">" + e.to == edge; });
   }
   // After switch-over the guest runs on the destination, whatever the migration ends in; a
   // post-copy that broke (running -> error) had moved it there too.
@@ -243,7 +252,8 @@ class CrashTorture : public ::testing::Test {
     auto owner = SecondOwnerOf(m.uuid);
     ASSERT_FALSE(owner.empty()) << "the second controller never took " << m.uuid << " over\n"
                                 << lm_->stack->SecondControllerLog();
-    auto crash = std::ranges::find_if(events, [&](const EventRow& e) { return e.from + ">" + e.to == edge_; });
+    auto crash = std::ranges::find_if(
+        events, [&](const EventRow& e) { return e.from + ">" + e.to == edge_; });
     ASSERT_NE(crash, events.end());
     EXPECT_NE(crash->actor, "controller " + owner) << "the crashed controller took the edge";
     for (auto e = std::next(crash); e != events.end(); ++e) {
@@ -261,20 +271,24 @@ class CrashTorture : public ::testing::Test {
     return log.substr(at, log.find_first_of(" \n", at) - at);
   }
 
-  HttpClient ApiAdmin() const { return two_controllers_ ? lm_->stack->SecondAdmin() : lm_->stack->Admin(); }
+  HttpClient ApiAdmin() const {
+    return two_controllers_ ? lm_->stack->SecondAdmin() : lm_->stack->Admin();
+  }
 
   int64_t NonTerminalMigrations() {
-    return lm_->Count("SELECT count(*) FROM migrations WHERE migration_type = 'live-migration' "
-                      "AND status NOT IN ('completed', 'failed', 'error', 'cancelled')");
+    return lm_->Count(
+        "SELECT count(*) FROM migrations WHERE migration_type = 'live-migration' "
+        "AND status NOT IN ('completed', 'failed', 'error', 'cancelled')");
   }
 
   std::vector<MigrationRow> LiveMigrations() {
     pqxx::connection c(lm_->stack->dsn());
     pqxx::work w(c);
     std::vector<MigrationRow> out;
-    for (const auto& r : w.exec("SELECT uuid::text, instance_uuid::text, status, source_compute, "
-                                "coalesce(dest_compute, ''), lease_owner IS NOT NULL FROM migrations "
-                                "WHERE migration_type = 'live-migration' ORDER BY id")) {
+    for (const auto& r :
+         w.exec("SELECT uuid::text, instance_uuid::text, status, source_compute, "
+                "coalesce(dest_compute, ''), lease_owner IS NOT NULL FROM migrations "
+                "WHERE migration_type = 'live-migration' ORDER BY id")) {
       out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                      r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<bool>()});
     }
@@ -302,11 +316,13 @@ class CrashTorture : public ::testing::Test {
   ServerState ServerRow(const std::string& uuid) {
     pqxx::connection c(lm_->stack->dsn());
     pqxx::work w(c);
-    auto rows = w.exec_params("SELECT coalesce(h.name, ''), s.vm_state, coalesce(s.task_state, '') "
-                            "FROM servers s LEFT JOIN hosts h ON h.id = s.host_id WHERE s.uuid = $1::uuid",
-                            uuid);
+    auto rows = w.exec_params(
+        "SELECT coalesce(h.name, ''), s.vm_state, coalesce(s.task_state, '') "
+        "FROM servers s LEFT JOIN hosts h ON h.id = s.host_id WHERE s.uuid = $1::uuid",
+        uuid);
     if (rows.empty()) return {};
-    return {rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), rows[0][2].as<std::string>()};
+    return {rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+            rows[0][2].as<std::string>()};
   }
 
   std::unique_ptr<LiveMigrationStack> lm_;
@@ -320,7 +336,9 @@ class CrashTorture : public ::testing::Test {
 // One way from the outside across each edge; each ends with the controller crossing it.
 using Scenario = std::function<void(CrashTorture&, const std::string& edge)>;
 
-std::vector<std::string> Bandwidth(int mbps) { return {"--sim-bandwidth-mbps", std::to_string(mbps)}; }
+std::vector<std::string> Bandwidth(int mbps) {
+  return {"--sim-bandwidth-mbps", std::to_string(mbps)};
+}
 
 std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -339,7 +357,8 @@ struct Scenarios {
 
   // The destination's pre-check refuses: nothing moved.
   static void PrecheckFails(CrashTorture& t, const std::string& edge) {
-    t.StartHosts({{"sim-1", Bandwidth(500)}, {"sim-2", With(Bandwidth(500), {"--sim-scenario", "precheck-fails"})}});
+    t.StartHosts({{"sim-1", Bandwidth(500)},
+                  {"sim-2", With(Bandwidth(500), {"--sim-scenario", "precheck-fails"})}});
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
     t.Migrate(id, "sim-2");
@@ -348,7 +367,8 @@ struct Scenarios {
 
   // The destination cannot be prepared: rolled back.
   static void PrepareFails(CrashTorture& t, const std::string& edge) {
-    t.StartHosts({{"sim-1", Bandwidth(500)}, {"sim-2", With(Bandwidth(500), {"--sim-scenario", "prepare-fails"})}});
+    t.StartHosts({{"sim-1", Bandwidth(500)},
+                  {"sim-2", With(Bandwidth(500), {"--sim-scenario", "prepare-fails"})}});
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
     t.Migrate(id, "sim-2");
@@ -357,7 +377,8 @@ struct Scenarios {
 
   // The copy fails at switch-over: the guest stays on the source.
   static void SwitchoverFails(CrashTorture& t, const std::string& edge) {
-    t.StartHosts({{"sim-1", With(Bandwidth(500), {"--sim-scenario", "switchover-fails"})}, {"sim-2", Bandwidth(500)}});
+    t.StartHosts({{"sim-1", With(Bandwidth(500), {"--sim-scenario", "switchover-fails"})},
+                  {"sim-2", Bandwidth(500)}});
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
     t.Migrate(id, "sim-2");
@@ -368,7 +389,8 @@ struct Scenarios {
   // forced into post-copy, and the link breaks there: neither host can run the guest. The
   // record follows it to the destination, in error.
   static void PostcopyFails(CrashTorture& t, const std::string& edge) {
-    t.StartHosts({{"sim-1", With(Bandwidth(100), {"--sim-dirty-rate-mbps", "150", "--sim-scenario", "postcopy-fails"})},
+    t.StartHosts({{"sim-1", With(Bandwidth(100), {"--sim-dirty-rate-mbps", "150", "--sim-scenario",
+                                                  "postcopy-fails"})},
                   {"sim-2", Bandwidth(100)}},
                  60,
                  {"--live-migration-permit-post-copy", "--live-migration-completion-timeout", "1",
@@ -381,7 +403,8 @@ struct Scenarios {
 
   // The guest switched over but the destination refuses to finish: error, the guest runs there.
   static void FinishFails(CrashTorture& t, const std::string& edge) {
-    t.StartHosts({{"sim-1", Bandwidth(500)}, {"sim-2", With(Bandwidth(500), {"--sim-scenario", "finish-fails"})}});
+    t.StartHosts({{"sim-1", Bandwidth(500)},
+                  {"sim-2", With(Bandwidth(500), {"--sim-scenario", "finish-fails"})}});
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
     t.Migrate(id, "sim-2");
@@ -454,20 +477,13 @@ struct Scenarios {
 
   static const std::map<std::string, Scenario>& ByEdge() {
     static const std::map<std::string, Scenario> scenarios = {
-        {"accepted>queued", HappyPath},
-        {"queued>preparing", HappyPath},
-        {"preparing>running", HappyPath},
-        {"running>post-migrating", HappyPath},
-        {"post-migrating>completed", HappyPath},
-        {"queued>cancelled", AbortQueued},
-        {"preparing>cancelled", AbortPreparing},
-        {"running>cancelled", AbortRunning},
-        {"accepted>error", PrecheckFails},
-        {"queued>failed", DestinationDownWhileQueued},
-        {"preparing>failed", PrepareFails},
-        {"running>failed", SwitchoverFails},
-        {"running>error", PostcopyFails},
-        {"post-migrating>error", FinishFails},
+        {"accepted>queued", HappyPath},          {"queued>preparing", HappyPath},
+        {"preparing>running", HappyPath},        {"running>post-migrating", HappyPath},
+        {"post-migrating>completed", HappyPath}, {"queued>cancelled", AbortQueued},
+        {"preparing>cancelled", AbortPreparing}, {"running>cancelled", AbortRunning},
+        {"accepted>error", PrecheckFails},       {"queued>failed", DestinationDownWhileQueued},
+        {"preparing>failed", PrepareFails},      {"running>failed", SwitchoverFails},
+        {"running>error", PostcopyFails},        {"post-migrating>error", FinishFails},
     };
     return scenarios;
   }
@@ -502,7 +518,8 @@ void RunCrashTorture(CrashTorture& t, const std::string& edge) {
   t.CheckEverythingIsConsistent();
 }
 
-class ControllerKilledAfter : public CrashTorture, public ::testing::WithParamInterface<std::string> {};
+class ControllerKilledAfter : public CrashTorture,
+                              public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(ControllerKilledAfter, RestartsAndEndsEveryMigrationConsistently) {
   RunCrashTorture(*this, GetParam());

@@ -51,18 +51,21 @@ TEST_F(LiveMigration, MovesTheServerThroughEveryStatusWithProgressClaimsAndEvent
   std::vector<int64_t> remaining;
   std::set<std::string> statuses;
   json running;
-  ASSERT_TRUE(Stack::WaitFor([&] {
-    auto list = admin.Get("/v2.1/servers/" + id + "/migrations").body["migrations"];
-    for (const auto& m : list) {
-      statuses.insert(m["status"].get<std::string>());
-      if (m["status"] == "running" && m["memory_remaining_bytes"].is_number()) {
-        running = m;
-        auto rem = m["memory_remaining_bytes"].get<int64_t>();
-        if (remaining.empty() || remaining.back() != rem) remaining.push_back(rem);
-      }
-    }
-    return lm_->LatestStatus(id) == "completed";
-  }, 60s)) << lm_->LatestMigration(id).dump();
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        auto list = admin.Get("/v2.1/servers/" + id + "/migrations").body["migrations"];
+        for (const auto& m : list) {
+          statuses.insert(m["status"].get<std::string>());
+          if (m["status"] == "running" && m["memory_remaining_bytes"].is_number()) {
+            running = m;
+            auto rem = m["memory_remaining_bytes"].get<int64_t>();
+            if (remaining.empty() || remaining.back() != rem) remaining.push_back(rem);
+          }
+        }
+        return lm_->LatestStatus(id) == "completed";
+      },
+      60s))
+      << lm_->LatestMigration(id).dump();
 
   EXPECT_TRUE(statuses.count("running")) << "statuses seen: " << json(statuses).dump();
   ASSERT_GE(remaining.size(), 2u) << "progress must be seen rising across two samples";
@@ -91,8 +94,8 @@ TEST_F(LiveMigration, MovesTheServerThroughEveryStatusWithProgressClaimsAndEvent
   EXPECT_TRUE(lm_->ClaimHosts(migration["uuid"]).empty());
   EXPECT_EQ(lm_->LeakedClaims(), 0);
   EXPECT_EQ(lm_->EventPath(migration["uuid"]),
-            (std::vector<std::string>{"accepted", "queued", "preparing", "running", "post-migrating",
-                                      "completed"}));
+            (std::vector<std::string>{"accepted", "queued", "preparing", "running",
+                                      "post-migrating", "completed"}));
   // Completed migrations leave the in-progress list (Nova 2.23).
   EXPECT_TRUE(admin.Get("/v2.1/servers/" + id + "/migrations").body["migrations"].empty());
 }
@@ -123,15 +126,18 @@ TEST_F(LiveMigration, AbortWhileRunningCancelsAndLeavesTheServerOnTheSource) {
   admin.SetMicroversion("2.80");  // the memory_*/disk_* fields
   const auto path = "/v2.1/servers/" + id + "/migrations/" + std::to_string(mid);
   json shown;
-  ASSERT_TRUE(Stack::WaitFor([&] {
-    shown = admin.Get(path).body;
-    // Block migration copies the local disk before memory.
-    auto copied = [&](const char* field) {
-      auto v = shown["migration"][field];
-      return v.is_number() ? v.get<int64_t>() : int64_t{0};
-    };
-    return copied("disk_processed_bytes") + copied("memory_processed_bytes") > 0;
-  }, 10s)) << "abort once the copy is under way: " << shown.dump();
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        shown = admin.Get(path).body;
+        // Block migration copies the local disk before memory.
+        auto copied = [&](const char* field) {
+          auto v = shown["migration"][field];
+          return v.is_number() ? v.get<int64_t>() : int64_t{0};
+        };
+        return copied("disk_processed_bytes") + copied("memory_processed_bytes") > 0;
+      },
+      10s))
+      << "abort once the copy is under way: " << shown.dump();
   admin.SetMicroversion("2.24");  // the first version that aborts a running migration
   EXPECT_EQ(admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid)).status, 202);
   ASSERT_TRUE(lm_->WaitTerminal(id));
@@ -158,7 +164,8 @@ TEST_F(LiveMigration, AbortWhileQueuedCancelsWithoutTouchingEitherHost) {
   auto queued = lm_->LatestMigration(second);
   auto admin = lm_->stack->FerryAdmin();  // queue_position is ferry's
   admin.SetMicroversion("2.80");
-  auto shown = admin.Get("/v2.1/servers/" + second + "/migrations/" + std::to_string(queued["id"].get<int64_t>()));
+  auto shown = admin.Get("/v2.1/servers/" + second + "/migrations/" +
+                         std::to_string(queued["id"].get<int64_t>()));
   EXPECT_EQ(shown.body["migration"]["queue_position"], 1) << shown.raw;
   // Nova's body (no X-Ferry-Extensions) has none of ferry's fields, in the list or the show.
   auto nova = lm_->stack->Admin();
@@ -175,13 +182,19 @@ TEST_F(LiveMigration, AbortWhileQueuedCancelsWithoutTouchingEitherHost) {
   }
   // 2.24-2.64 abort only a running migration: 400, as Nova.
   admin.SetMicroversion("2.64");
-  auto too_old = admin.Delete("/v2.1/servers/" + second + "/migrations/" + std::to_string(queued["id"].get<int64_t>()));
+  auto too_old = admin.Delete("/v2.1/servers/" + second + "/migrations/" +
+                              std::to_string(queued["id"].get<int64_t>()));
   EXPECT_EQ(too_old.status, 400) << too_old.raw;
   admin.SetMicroversion("2.65");
-  EXPECT_EQ(admin.Delete("/v2.1/servers/" + second + "/migrations/" + std::to_string(queued["id"].get<int64_t>())).status, 202);
+  EXPECT_EQ(admin
+                .Delete("/v2.1/servers/" + second + "/migrations/" +
+                        std::to_string(queued["id"].get<int64_t>()))
+                .status,
+            202);
   ASSERT_TRUE(lm_->WaitTerminal(second, 10s));
   EXPECT_EQ(lm_->LatestStatus(second), "cancelled");
-  EXPECT_EQ(lm_->EventPath(queued["uuid"]), (std::vector<std::string>{"accepted", "queued", "cancelled"}));
+  EXPECT_EQ(lm_->EventPath(queued["uuid"]),
+            (std::vector<std::string>{"accepted", "queued", "cancelled"}));
   EXPECT_EQ(lm_->Server(second)["OS-EXT-SRV-ATTR:host"], "sim-1");
   EXPECT_EQ(lm_->ClaimHosts(second), std::set<std::string>{"sim-1"});
   ASSERT_TRUE(lm_->WaitTerminal(first));
@@ -206,9 +219,13 @@ TEST_F(LiveMigration, AbortWhilePreparingCancelsOnceTheDestinationIsRolledBack) 
   auto m = lm_->LatestMigration(id);
   auto admin = lm_->stack->Admin();
   admin.SetMicroversion("2.65");
-  EXPECT_EQ(admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(m["id"].get<int64_t>())).status, 202);
+  EXPECT_EQ(
+      admin.Delete("/v2.1/servers/" + id + "/migrations/" + std::to_string(m["id"].get<int64_t>()))
+          .status,
+      202);
   std::this_thread::sleep_for(1s);
-  EXPECT_EQ(lm_->LatestStatus(id), "preparing") << "not cancelled before the destination is rolled back";
+  EXPECT_EQ(lm_->LatestStatus(id), "preparing")
+      << "not cancelled before the destination is rolled back";
   lm_->stack->StartAgent("sim-2", {"--sim-bandwidth-mbps", "100"});
   ASSERT_TRUE(lm_->WaitTerminal(id, 30s)) << lm_->stack->AgentLog("sim-2");
   EXPECT_EQ(lm_->LatestStatus(id), "cancelled");
@@ -248,7 +265,8 @@ TEST_F(LiveMigration, CompletionTimeoutAbortsByDefault) {
   ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
   auto m = lm_->LatestMigration(id);
   EXPECT_EQ(m["status"], "cancelled");
-  EXPECT_NE(m["error"].get<std::string>().find("completion timeout"), std::string::npos) << m.dump();
+  EXPECT_NE(m["error"].get<std::string>().find("completion timeout"), std::string::npos)
+      << m.dump();
   EXPECT_EQ(lm_->Server(id)["OS-EXT-SRV-ATTR:host"], "sim-1");
   EXPECT_EQ(lm_->LeakedClaims(), 0);
 }
@@ -256,10 +274,17 @@ TEST_F(LiveMigration, CompletionTimeoutAbortsByDefault) {
 TEST_F(LiveMigration, TimeoutActionForceCompleteFromAnAggregateOverrideCompletes) {
   Start({"--live-migration-completion-timeout", "1"}, {"--sim-dirty-rate-mbps", "150"});
   auto admin = lm_->stack->Admin();
-  auto agg = admin.Post("/v2.1/os-aggregates", {{"aggregate", {{"name", "rack-1"}}}}).body["aggregate"];
+  auto agg =
+      admin.Post("/v2.1/os-aggregates", {{"aggregate", {{"name", "rack-1"}}}}).body["aggregate"];
   auto path = "/v2.1/os-aggregates/" + std::to_string(agg["id"].get<int64_t>()) + "/action";
   ASSERT_EQ(admin.Post(path, {{"add_host", {{"host", "sim-1"}}}}).status, 200);
-  ASSERT_EQ(admin.Post(path, {{"set_metadata", {{"metadata", {{"ferry:live_migration_timeout_action", "force_complete"}}}}}}).status, 200);
+  ASSERT_EQ(
+      admin
+          .Post(path,
+                {{"set_metadata",
+                  {{"metadata", {{"ferry:live_migration_timeout_action", "force_complete"}}}}}})
+          .status,
+      200);
   auto id = lm_->ServerOn("sim-1", "busy");
   ASSERT_EQ(lm_->MigrateLive(id, {{"host", nullptr}, {"block_migration", "auto"}}).status, 202);
   ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
@@ -278,8 +303,11 @@ TEST_F(LiveMigration, PostCopyThatBreaksEndsInErrorWithTheServerOnTheDestination
   auto mid = lm_->LatestMigration(id)["id"].get<int64_t>();
   auto admin = lm_->stack->Admin();
   admin.SetMicroversion("2.22");
-  ASSERT_EQ(admin.Post("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid) + "/action",
-                       {{"force_complete", nullptr}}).status, 202);
+  ASSERT_EQ(admin
+                .Post("/v2.1/servers/" + id + "/migrations/" + std::to_string(mid) + "/action",
+                      {{"force_complete", nullptr}})
+                .status,
+            202);
   ASSERT_TRUE(lm_->WaitTerminal(id, 30s));
   auto m = lm_->LatestMigration(id);
   EXPECT_EQ(m["status"], "error");
@@ -293,7 +321,8 @@ TEST_F(LiveMigration, PostCopyThatBreaksEndsInErrorWithTheServerOnTheDestination
   auto server = lm_->Server(id);
   EXPECT_EQ(server["status"], "ERROR");
   EXPECT_EQ(server["OS-EXT-SRV-ATTR:host"], "sim-2");
-  EXPECT_NE(server["fault"]["message"].get<std::string>().find("post-copy failed"), std::string::npos)
+  EXPECT_NE(server["fault"]["message"].get<std::string>().find("post-copy failed"),
+            std::string::npos)
       << server.dump();
   EXPECT_EQ(lm_->ClaimHosts(id), std::set<std::string>{"sim-2"});
   EXPECT_EQ(lm_->LeakedClaims(), 0);
@@ -315,12 +344,15 @@ TEST_F(LiveMigration, PerHostLimitRunsOneOutboundMigrationAtATime) {
     ASSERT_EQ(lm_->MigrateLive(id, {{"host", nullptr}, {"block_migration", "auto"}}).status, 202);
   }
   int max_active = 0;
-  ASSERT_TRUE(Stack::WaitFor([&] {
-    int active = static_cast<int>(lm_->Count(
-        "SELECT count(*) FROM migrations WHERE status IN ('preparing','running','post-migrating')"));
-    max_active = std::max(max_active, active);
-    return lm_->Count("SELECT count(*) FROM migrations WHERE status = 'completed'") == 5;
-  }, 120s));
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        int active =
+            static_cast<int>(lm_->Count("SELECT count(*) FROM migrations WHERE status IN "
+                                        "('preparing','running','post-migrating')"));
+        max_active = std::max(max_active, active);
+        return lm_->Count("SELECT count(*) FROM migrations WHERE status = 'completed'") == 5;
+      },
+      120s));
   EXPECT_EQ(max_active, 1);
   for (const auto& id : servers) EXPECT_EQ(lm_->Server(id)["OS-EXT-SRV-ATTR:host"], "sim-2");
   EXPECT_EQ(lm_->LeakedClaims(), 0);
@@ -328,13 +360,15 @@ TEST_F(LiveMigration, PerHostLimitRunsOneOutboundMigrationAtATime) {
 
 TEST_F(LiveMigration, FiftyConcurrentRequestsForADestinationWithRoomForThreeLandExactlyThree) {
   FERRY_REQUIRE_PG(dsn);
-  lm_ = std::make_unique<LiveMigrationStack>(dsn, std::vector<std::string>{
-      "--max-concurrent-live-migrations", "50", "--max-inbound-live-migrations", "50"});
+  lm_ = std::make_unique<LiveMigrationStack>(
+      dsn, std::vector<std::string>{"--max-concurrent-live-migrations", "50",
+                                    "--max-inbound-live-migrations", "50"});
   lm_->StartHosts({{"sim-1", {"--sim-memory-mb", "8192", "--sim-vcpus", "64"}},
                    {"sim-2", {"--sim-memory-mb", "384", "--sim-vcpus", "64"}}});
   lm_->stack->EnsureFlavor("small", 1, 128, 0);
   std::vector<std::string> servers;
-  for (int i = 0; i < 50; ++i) servers.push_back(lm_->stack->CreateServer("s" + std::to_string(i), "small", "nova:sim-1"));
+  for (int i = 0; i < 50; ++i)
+    servers.push_back(lm_->stack->CreateServer("s" + std::to_string(i), "small", "nova:sim-1"));
   for (const auto& id : servers) ASSERT_EQ(lm_->stack->WaitServerSettled(id)["status"], "ACTIVE");
   std::vector<std::future<HttpResult>> requests;
   for (const auto& id : servers) {

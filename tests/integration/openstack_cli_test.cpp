@@ -45,7 +45,8 @@ class OpenstackCli : public ::testing::Test {
   void SetUp() override {
     FERRY_REQUIRE_PG(dsn);
     if (access(kOpenstack, X_OK) != 0 || access(kNova, X_OK) != 0) {
-      if (InCi()) FAIL() << "python3-openstackclient/novaclient required under CI (deploy/install-deps)";
+      if (InCi())
+        FAIL() << "python3-openstackclient/novaclient required under CI (deploy/install-deps)";
       GTEST_SKIP() << "openstack/nova CLIs not installed; run deploy/install-deps";
     }
     stack_ = std::make_unique<Stack>(dsn);
@@ -56,8 +57,9 @@ class OpenstackCli : public ::testing::Test {
     stack_->EnsureFlavor("1", 1, 512, 1);
   }
   CliResult Openstack(std::vector<std::string> args) {
-    std::vector<std::string> argv{kOpenstack, "--os-auth-type", "admin_token", "--os-token", kAdminToken,
-                                  "--os-endpoint", stack_->url() + "/v2.1"};
+    std::vector<std::string> argv{
+        kOpenstack,  "--os-auth-type", "admin_token",          "--os-token",
+        kAdminToken, "--os-endpoint",  stack_->url() + "/v2.1"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCli(argv);
   }
@@ -109,14 +111,17 @@ TEST_F(OpenstackCli, AggregateWithZoneAndHost) {
 }
 
 TEST_F(OpenstackCli, ServiceDisableWithReasonInOldAndNewMicroversions) {
-  auto r = Openstack({"compute", "service", "set", "--disable", "--disable-reason", "maintenance", "sim-2", "nova-compute"});
+  auto r = Openstack({"compute", "service", "set", "--disable", "--disable-reason", "maintenance",
+                      "sim-2", "nova-compute"});
   ASSERT_EQ(r.status, 0) << r.out;
   auto services = stack_->Admin().Get("/v2.1/os-services?host=sim-2").body["services"];
   EXPECT_EQ(services[0]["status"], "disabled");
   EXPECT_EQ(services[0]["disabled_reason"], "maintenance");
-  r = Openstack({"--os-compute-api-version", "2.53", "compute", "service", "set", "--enable", "sim-2", "nova-compute"});
+  r = Openstack({"--os-compute-api-version", "2.53", "compute", "service", "set", "--enable",
+                 "sim-2", "nova-compute"});
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(stack_->Admin().Get("/v2.1/os-services?host=sim-2").body["services"][0]["status"], "enabled");
+  EXPECT_EQ(stack_->Admin().Get("/v2.1/os-services?host=sim-2").body["services"][0]["status"],
+            "enabled");
 }
 
 TEST_F(OpenstackCli, NovaClientNegotiatesAndListsHypervisorServers) {
@@ -126,8 +131,8 @@ TEST_F(OpenstackCli, NovaClientNegotiatesAndListsHypervisorServers) {
   setenv("OS_USERNAME", "x", 1);
   setenv("OS_PROJECT_ID", "p", 1);
   setenv("OS_AUTH_URL", "http://127.0.0.1:1/unused", 1);
-  auto r = RunCli({kNova, "--os-auth-type", "admin_token", "--os-token", kAdminToken, "--os-endpoint",
-                stack_->url() + "/v2.1", "hypervisor-servers", "sim-1"});
+  auto r = RunCli({kNova, "--os-auth-type", "admin_token", "--os-token", kAdminToken,
+                   "--os-endpoint", stack_->url() + "/v2.1", "hypervisor-servers", "sim-1"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find(id), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("nova-vm"), std::string::npos) << r.out;

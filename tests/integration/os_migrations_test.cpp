@@ -14,9 +14,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kServer = "4cfba335-03d8-49b2-8c52-e69043d1e8fe";
-constexpr const char* kLive = "12341d4b-346a-40d0-83c6-5f4f6892b650";     // running, newest
-constexpr const char* kCold = "42341d4b-346a-40d0-83c6-5f4f6892b651";     // completed
-constexpr const char* kFailed = "52341d4b-346a-40d0-83c6-5f4f6892b652";   // failed live, oldest
+constexpr const char* kLive = "12341d4b-346a-40d0-83c6-5f4f6892b650";    // running, newest
+constexpr const char* kCold = "42341d4b-346a-40d0-83c6-5f4f6892b651";    // completed
+constexpr const char* kFailed = "52341d4b-346a-40d0-83c6-5f4f6892b652";  // failed live, oldest
 
 class OsMigrations : public ::testing::Test {
  protected:
@@ -35,7 +35,8 @@ class OsMigrations : public ::testing::Test {
         "RETURNING id";
     live_id_ = w.exec_params1(insert, kLive, kServer, "live-migration", "running", "sim-1", "sim-2",
                               1, 1000, 250, "u1", "p1", "2026-01-01T00:00:03Z", "copying", 1,
-                              std::optional<std::string>())[0].as<int64_t>();
+                              std::optional<std::string>())[0]
+                   .as<int64_t>();
     w.exec_params(insert, kCold, kServer, "migration", "completed", "sim-2", "sim-3", 2,
                   std::optional<int64_t>(), std::optional<int64_t>(), "u2", "p2",
                   "2026-01-01T00:00:02Z", std::optional<std::string>(), 0,
@@ -175,7 +176,8 @@ TEST_F(OsMigrations, NovaFilters) {
   EXPECT_EQ(Uuids(Get("2.59", "?status=failed&status=completed")),
             (std::vector<std::string>{kCold, kFailed}));
   EXPECT_EQ(Uuids(Get("2.59", "?host=sim-2")), (std::vector<std::string>{kLive, kCold}));
-  EXPECT_EQ(Uuids(Get("2.59", "?source_compute=sim-1")), (std::vector<std::string>{kLive, kFailed}));
+  EXPECT_EQ(Uuids(Get("2.59", "?source_compute=sim-1")),
+            (std::vector<std::string>{kLive, kFailed}));
   EXPECT_EQ(Uuids(Get("2.59", std::string("?instance_uuid=") + kServer)).size(), 3u);
   EXPECT_EQ(Get("2.59", "?instance_uuid=not-a-uuid").body["migrations"].size(), 0u);
   EXPECT_EQ(Uuids(Get("2.59", "?migration_type=migration")), std::vector<std::string>{kCold});

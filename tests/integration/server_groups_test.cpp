@@ -24,7 +24,8 @@ class ServerGroups : public ::testing::Test {
     return c;
   }
   std::string CreateGroup(const std::string& name, const std::string& policy) {
-    auto r = Admin().Post("/v2.1/os-server-groups", {{"server_group", {{"name", name}, {"policy", policy}}}});
+    auto r = Admin().Post("/v2.1/os-server-groups",
+                          {{"server_group", {{"name", name}, {"policy", policy}}}});
     EXPECT_EQ(r.status, 200) << r.raw;
     return r.body["server_group"]["id"].get<std::string>();
   }
@@ -32,9 +33,10 @@ class ServerGroups : public ::testing::Test {
 };
 
 TEST_F(ServerGroups, CreateShowListDeleteIn264Shape) {
-  auto r = Admin().Post("/v2.1/os-server-groups",
-                        {{"server_group", {{"name", "web"}, {"policy", "anti-affinity"},
-                                           {"rules", {{"max_server_per_host", 2}}}}}});
+  auto r = Admin().Post(
+      "/v2.1/os-server-groups",
+      {{"server_group",
+        {{"name", "web"}, {"policy", "anti-affinity"}, {"rules", {{"max_server_per_host", 2}}}}}});
   ASSERT_EQ(r.status, 200) << r.raw;
   const json g = r.body["server_group"];
   EXPECT_EQ(g["name"], "web");
@@ -61,29 +63,52 @@ TEST_F(ServerGroups, OlderMicroversionsUseAOnePolicyListAndNoSoftPoliciesBefore2
   EXPECT_EQ(r.body["server_group"]["policies"], json({"affinity"}));
   EXPECT_EQ(r.body["server_group"]["metadata"], json::object());
   EXPECT_FALSE(r.body["server_group"].contains("project_id")) << "2.13 added project_id";
-  EXPECT_EQ(Admin("2.13").Get("/v2.1/os-server-groups/" + r.body["server_group"]["id"].get<std::string>())
-                .body["server_group"]["project_id"], "admin");
-  EXPECT_EQ(Admin("2.14").Post("/v2.1/os-server-groups",
-                               {{"server_group", {{"name", "s"}, {"policies", {"soft-affinity"}}}}}).status, 400);
-  EXPECT_EQ(Admin("2.15").Post("/v2.1/os-server-groups",
-                               {{"server_group", {{"name", "s"}, {"policies", {"soft-affinity"}}}}}).status, 200);
+  EXPECT_EQ(Admin("2.13")
+                .Get("/v2.1/os-server-groups/" + r.body["server_group"]["id"].get<std::string>())
+                .body["server_group"]["project_id"],
+            "admin");
+  EXPECT_EQ(Admin("2.14")
+                .Post("/v2.1/os-server-groups",
+                      {{"server_group", {{"name", "s"}, {"policies", {"soft-affinity"}}}}})
+                .status,
+            400);
+  EXPECT_EQ(Admin("2.15")
+                .Post("/v2.1/os-server-groups",
+                      {{"server_group", {{"name", "s"}, {"policies", {"soft-affinity"}}}}})
+                .status,
+            200);
   // The 2.64 form is not understood before 2.64, and the old one not from 2.64.
-  EXPECT_EQ(Admin("2.63").Post("/v2.1/os-server-groups",
-                               {{"server_group", {{"name", "x"}, {"policy", "affinity"}}}}).status, 400);
-  EXPECT_EQ(Admin("2.64").Post("/v2.1/os-server-groups",
-                               {{"server_group", {{"name", "x"}, {"policies", {"affinity"}}}}}).status, 400);
+  EXPECT_EQ(Admin("2.63")
+                .Post("/v2.1/os-server-groups",
+                      {{"server_group", {{"name", "x"}, {"policy", "affinity"}}}})
+                .status,
+            400);
+  EXPECT_EQ(Admin("2.64")
+                .Post("/v2.1/os-server-groups",
+                      {{"server_group", {{"name", "x"}, {"policies", {"affinity"}}}}})
+                .status,
+            400);
 }
 
 TEST_F(ServerGroups, InvalidRequestsAre400) {
-  auto post = [&](const json& g) { return Admin().Post("/v2.1/os-server-groups", {{"server_group", g}}).status; };
-  EXPECT_EQ(post({{"policy", "affinity"}}), 400);                             // no name
-  EXPECT_EQ(post({{"name", "x"}}), 400);                                      // no policy
+  auto post = [&](const json& g) {
+    return Admin().Post("/v2.1/os-server-groups", {{"server_group", g}}).status;
+  };
+  EXPECT_EQ(post({{"policy", "affinity"}}), 400);  // no name
+  EXPECT_EQ(post({{"name", "x"}}), 400);           // no policy
   EXPECT_EQ(post({{"name", "x"}, {"policy", "best-effort"}}), 400);
-  EXPECT_EQ(post({{"name", "x"}, {"policy", "affinity"}, {"rules", {{"max_server_per_host", 2}}}}), 400);
-  EXPECT_EQ(post({{"name", "x"}, {"policy", "anti-affinity"}, {"rules", {{"max_server_per_host", 0}}}}), 400);
+  EXPECT_EQ(post({{"name", "x"}, {"policy", "affinity"}, {"rules", {{"max_server_per_host", 2}}}}),
+            400);
+  EXPECT_EQ(
+      post({{"name", "x"}, {"policy", "anti-affinity"}, {"rules", {{"max_server_per_host", 0}}}}),
+      400);
   EXPECT_EQ(post({{"name", "x"}, {"policy", "anti-affinity"}, {"rules", {{"other", 1}}}}), 400);
-  EXPECT_EQ(Admin("2.1").Post("/v2.1/os-server-groups",
-                              {{"server_group", {{"name", "x"}, {"policies", {"affinity", "anti-affinity"}}}}}).status, 400);
+  EXPECT_EQ(
+      Admin("2.1")
+          .Post("/v2.1/os-server-groups",
+                {{"server_group", {{"name", "x"}, {"policies", {"affinity", "anti-affinity"}}}}})
+          .status,
+      400);
   EXPECT_EQ(Admin().Get("/v2.1/os-server-groups/not-a-uuid").status, 404);
   EXPECT_EQ(Admin().Get("/v2.1/os-server-groups?limit=abc").status, 400);
 }
@@ -94,13 +119,20 @@ TEST_F(ServerGroups, AnotherProjectsGroupIsNotFoundAndOnlyAdminsListAllProjects)
   member.SetMicroversion("2.64");
   EXPECT_EQ(member.Get("/v2.1/os-server-groups/" + admins).status, 404);
   EXPECT_EQ(member.Delete("/v2.1/os-server-groups/" + admins).status, 404);
-  auto mine = member.Post("/v2.1/os-server-groups", {{"server_group", {{"name", "mine"}, {"policy", "affinity"}}}});
+  auto mine = member.Post("/v2.1/os-server-groups",
+                          {{"server_group", {{"name", "mine"}, {"policy", "affinity"}}}});
   ASSERT_EQ(mine.status, 200);
   EXPECT_EQ(mine.body["server_group"]["project_id"], "alice");
-  EXPECT_EQ(member.Get("/v2.1/os-server-groups?all_projects=true").body["server_groups"].size(), 1u);
+  EXPECT_EQ(member.Get("/v2.1/os-server-groups?all_projects=true").body["server_groups"].size(),
+            1u);
   EXPECT_EQ(Admin().Get("/v2.1/os-server-groups").body["server_groups"].size(), 1u);
-  EXPECT_EQ(Admin().Get("/v2.1/os-server-groups?all_projects=true").body["server_groups"].size(), 2u);
-  EXPECT_EQ(Admin().Get("/v2.1/os-server-groups?all_projects=true&limit=1&offset=1").body["server_groups"].size(), 1u);
+  EXPECT_EQ(Admin().Get("/v2.1/os-server-groups?all_projects=true").body["server_groups"].size(),
+            2u);
+  EXPECT_EQ(Admin()
+                .Get("/v2.1/os-server-groups?all_projects=true&limit=1&offset=1")
+                .body["server_groups"]
+                .size(),
+            1u);
 }
 
 TEST_F(ServerGroups, AServerCannotJoinAnotherProjectsGroup) {
@@ -121,8 +153,8 @@ TEST_F(ServerGroups, AServerCannotJoinAnotherProjectsGroup) {
   // An admin may (Nova's admin context sees every project's groups).
   auto member = stack_->Member();
   member.SetMicroversion("2.64");
-  auto mine =
-      member.Post("/v2.1/os-server-groups", {{"server_group", {{"name", "m"}, {"policy", "affinity"}}}});
+  auto mine = member.Post("/v2.1/os-server-groups",
+                          {{"server_group", {{"name", "m"}, {"policy", "affinity"}}}});
   ASSERT_EQ(mine.status, 200) << mine.raw;
   auto by_admin = Admin().Post(
       "/v2.1/servers", {{"server", {{"name", "admin-in-members-group"}, {"flavorRef", "1"}}},
@@ -131,8 +163,10 @@ TEST_F(ServerGroups, AServerCannotJoinAnotherProjectsGroup) {
 }
 
 TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValidHost) {
-  stack_->StartAgent("sim-1", {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb", "10"});
-  stack_->StartAgent("sim-2", {"--sim-vcpus", "4", "--sim-memory-mb", "2048", "--sim-disk-gb", "10"});
+  stack_->StartAgent("sim-1",
+                     {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb", "10"});
+  stack_->StartAgent("sim-2",
+                     {"--sim-vcpus", "4", "--sim-memory-mb", "2048", "--sim-disk-gb", "10"});
   ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"}));
   stack_->EnsureFlavor("1", 1, 512, 1);
   const std::string group = CreateGroup("spread", "anti-affinity");
@@ -150,7 +184,8 @@ TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValid
   EXPECT_EQ(b["OS-EXT-SRV-ATTR:host"], "sim-2") << "sim-1 has more free RAM but holds a member";
   const auto c = stack_->WaitServerSettled(create("c"));
   EXPECT_EQ(c["status"], "ERROR");
-  EXPECT_NE(c["fault"]["message"].get<std::string>().find("ServerGroupAntiAffinityFilter"), std::string::npos)
+  EXPECT_NE(c["fault"]["message"].get<std::string>().find("ServerGroupAntiAffinityFilter"),
+            std::string::npos)
       << c["fault"].dump();
   auto members = Admin().Get("/v2.1/os-server-groups/" + group).body["server_group"]["members"];
   EXPECT_EQ(members.size(), 3u);
@@ -167,15 +202,22 @@ TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValid
   }
   // A deleted member leaves the group.
   ASSERT_EQ(Admin().Delete("/v2.1/servers/" + a["id"].get<std::string>()).status, 204);
-  EXPECT_TRUE(Stack::WaitFor([&] {
-    return Admin().Get("/v2.1/os-server-groups/" + group).body["server_group"]["members"].size() == 2u;
-  }, 20s));
+  EXPECT_TRUE(Stack::WaitFor(
+      [&] {
+        return Admin()
+                   .Get("/v2.1/os-server-groups/" + group)
+                   .body["server_group"]["members"]
+                   .size() == 2u;
+      },
+      20s));
   // Bad hints are 400 and create nothing.
   auto bad = Admin().Post("/v2.1/servers", {{"server", {{"name", "x"}, {"flavorRef", "1"}}},
                                             {"os:scheduler_hints", {{"group", "not-a-uuid"}}}});
   EXPECT_EQ(bad.status, 400);
-  auto unknown = Admin().Post("/v2.1/servers", {{"server", {{"name", "x"}, {"flavorRef", "1"}}},
-                                                {"os:scheduler_hints", {{"group", "6b0a9d2e-0000-4000-8000-000000000001"}}}});
+  auto unknown =
+      Admin().Post("/v2.1/servers",
+                   {{"server", {{"name", "x"}, {"flavorRef", "1"}}},
+                    {"os:scheduler_hints", {{"group", "6b0a9d2e-0000-4000-8000-000000000001"}}}});
   EXPECT_EQ(unknown.status, 400) << unknown.raw;
 }
 

@@ -22,9 +22,10 @@ class Servers : public ::testing::Test {
     stack_ = std::make_unique<Stack>(dsn);
     stack_->StartController();
     // sim-1 is small (room for two 512 MB servers) so placement is observable.
-    stack_->StartAgent("sim-1", {"--sim-vcpus", "4", "--sim-memory-mb", "1024", "--sim-disk-gb", "10"});
-    stack_->StartAgent("sim-2", {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb", "10",
-                                 "--sim-domain", std::string("legacy-vm:1:512:1:volume")});
+    stack_->StartAgent("sim-1",
+                       {"--sim-vcpus", "4", "--sim-memory-mb", "1024", "--sim-disk-gb", "10"});
+    stack_->StartAgent("sim-2", {"--sim-vcpus", "4", "--sim-memory-mb", "4096", "--sim-disk-gb",
+                                 "10", "--sim-domain", std::string("legacy-vm:1:512:1:volume")});
     ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"}));
     stack_->EnsureFlavor("1", 1, 512, 1);
   }
@@ -94,7 +95,8 @@ TEST_F(Servers, DeleteRemovesServerFromApiClaimsAndHypervisor) {
   ASSERT_EQ(stack_->WaitServerSettled(id)["status"], "ACTIVE");
   auto r = stack_->Admin().Delete("/v2.1/servers/" + id);
   EXPECT_EQ(r.status, 204);
-  ASSERT_TRUE(Stack::WaitFor([&] { return stack_->Admin().Get("/v2.1/servers/" + id).status == 404; }, 20s));
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] { return stack_->Admin().Get("/v2.1/servers/" + id).status == 404; }, 20s));
   EXPECT_FALSE(Contains(AgentDomains("sim-1"), id));
   auto hyp = stack_->Admin().Get("/v2.1/os-hypervisors/detail").body["hypervisors"];
   for (const auto& h : hyp) {
@@ -106,20 +108,25 @@ TEST_F(Servers, DeleteRemovesServerFromApiClaimsAndHypervisor) {
 
 TEST_F(Servers, UnknownDomainIsReportedNotAdoptedUntilAnAdminAdoptsIt) {
   json domains;
-  ASSERT_TRUE(Stack::WaitFor([&] {
-    domains = stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"];
-    return domains.size() == 1;
-  }, 10s));
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        domains = stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"];
+        return domains.size() == 1;
+      },
+      10s));
   EXPECT_EQ(domains[0]["name"], "legacy-vm");
   EXPECT_EQ(domains[0]["host"], "sim-2");
   std::string uuid = domains[0]["uuid"];
   EXPECT_EQ(stack_->Admin().Get("/v2.1/servers/" + uuid).status, 404) << "not silently adopted";
   // A flavor that does not match the domain is refused and nothing changes.
   stack_->EnsureFlavor("big", 2, 2048, 1);
-  auto bad = stack_->Admin().Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action", {{"adopt", {{"flavorRef", "big"}}}});
+  auto bad = stack_->Admin().Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action",
+                                  {{"adopt", {{"flavorRef", "big"}}}});
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(), 1u);
-  auto ok = stack_->Admin().Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action", {{"adopt", {{"flavorRef", "1"}}}});
+  EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(),
+            1u);
+  auto ok = stack_->Admin().Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action",
+                                 {{"adopt", {{"flavorRef", "1"}}}});
   ASSERT_EQ(ok.status, 202) << ok.raw;
   auto s = stack_->FerryAdmin().Get("/v2.1/servers/" + uuid);
   ASSERT_EQ(s.status, 200);
@@ -139,10 +146,12 @@ TEST_F(Servers, UnknownDomainIsReportedNotAdoptedUntilAnAdminAdoptsIt) {
   ASSERT_EQ(s.body["server"]["os-extended-volumes:volumes_attached"].size(), 1u);
   EXPECT_EQ(s.body["server"]["os-extended-volumes:volumes_attached"][0]["id"],
             "/shared/volumes/legacy-vm.img");
-  EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(), 0u);
+  EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(),
+            0u);
   // Further heartbeats must not report it again.
   std::this_thread::sleep_for(2500ms);
-  EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(), 0u);
+  EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(),
+            0u);
 }
 
 TEST_F(Servers, ControllerKilledRightAfterCreateFinishesTheBuildAfterRestart) {
@@ -151,7 +160,8 @@ TEST_F(Servers, ControllerKilledRightAfterCreateFinishesTheBuildAfterRestart) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(stack_->Admin().Get("/v2.1/servers/" + id).body["server"]["status"], "BUILD");
   stack_->KillController();
-  stack_->StartAgent("sim-1", {"--sim-vcpus", "4", "--sim-memory-mb", "1024", "--sim-disk-gb", "10"});
+  stack_->StartAgent("sim-1",
+                     {"--sim-vcpus", "4", "--sim-memory-mb", "1024", "--sim-disk-gb", "10"});
   stack_->StartController();
   auto s = stack_->WaitServerSettled(id, 30s);
   EXPECT_EQ(s["status"], "ACTIVE") << stack_->ControllerLog();

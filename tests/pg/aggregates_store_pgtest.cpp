@@ -132,13 +132,17 @@ TEST_F(AggregatesStoreTest, MetadataIsSetReplacedAndDeleted) {
   EXPECT_EQ(got.metadata, (Meta{{"availability_zone", "az2"}, {"hypervisor_pool", "p1"}}));
   EXPECT_EQ(got.availability_zone, "az2");
   EXPECT_EQ(got.updated_at, T(3));
-  db_->Transact([&](Tx& tx) { SetAggregateMetadata(tx, a.id, {{"availability_zone", std::nullopt}}, T(4)); });
+  db_->Transact([&](Tx& tx) {
+    SetAggregateMetadata(tx, a.id, {{"availability_zone", std::nullopt}}, T(4));
+  });
   EXPECT_FALSE(Find(a.uuid).availability_zone);
 }
 
 TEST_F(AggregatesStoreTest, DeletingAMissingKeyIsHarmless) {
   auto a = Create("rack-1");
-  EXPECT_NO_THROW(db_->Transact([&](Tx& tx) { SetAggregateMetadata(tx, a.id, {{"nope", std::nullopt}}, T(2)); }));
+  EXPECT_NO_THROW(db_->Transact([&](Tx& tx) {
+    SetAggregateMetadata(tx, a.id, {{"nope", std::nullopt}}, T(2));
+  }));
 }
 
 TEST_F(AggregatesStoreTest, HostZonesComeFromZoneBearingAggregates) {

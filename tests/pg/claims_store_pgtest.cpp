@@ -35,9 +35,11 @@ class ClaimsStoreTest : public StoreTest {
   int64_t Sum(int64_t host, const std::string& resource) {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
-    return w.exec_params1("SELECT coalesce(sum(amount), 0) FROM claims WHERE host_id = $1 AND "
-                          "resource = $2",
-                          host, resource)[0]
+    return w
+        .exec_params1(
+            "SELECT coalesce(sum(amount), 0) FROM claims WHERE host_id = $1 AND "
+            "resource = $2",
+            host, resource)[0]
         .as<int64_t>();
   }
 };
@@ -128,9 +130,9 @@ TEST_F(RatioHost, ReleaseClaimsTouchesOnlyThatConsumer) {
 TEST_F(RatioHost, ClaimRolledBackWithItsTransactionLeavesNothing) {
   auto c = NewUuid();
   EXPECT_THROW(db_->Transact([&](Tx& tx) {
-                 ASSERT_TRUE(ClaimIfFits(tx, c, host_, {1, 1, 1}));
-                 throw Error(Errc::kConflict, "caller changed its mind");
-               }),
+    ASSERT_TRUE(ClaimIfFits(tx, c, host_, {1, 1, 1}));
+    throw Error(Errc::kConflict, "caller changed its mind");
+  }),
                Error);
   ExpectResources(Claimed(c), 0, 0, 0);
 }

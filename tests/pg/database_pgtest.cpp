@@ -76,14 +76,16 @@ TEST_F(DatabaseTest, UniqueViolationIsConflict) {
 }
 
 TEST_F(DatabaseTest, ForeignKeyViolationIsConflict) {
-  EXPECT_EQ(ErrcOf([](Tx& tx) {
-              tx.work().exec("INSERT INTO aggregate_hosts (aggregate_id, host_id) VALUES (424242, 1)");
-            }),
-            Errc::kConflict);
+  EXPECT_EQ(
+      ErrcOf([](Tx& tx) {
+        tx.work().exec("INSERT INTO aggregate_hosts (aggregate_id, host_id) VALUES (424242, 1)");
+      }),
+      Errc::kConflict);
 }
 
 TEST_F(DatabaseTest, CheckViolationIsBadRequest) {
-  EXPECT_EQ(ErrcOf([](Tx& tx) { CreateFlavor(tx, Tiny("1", std::string(300, 'n'))); }), Errc::kBadRequest);
+  EXPECT_EQ(ErrcOf([](Tx& tx) { CreateFlavor(tx, Tiny("1", std::string(300, 'n'))); }),
+            Errc::kBadRequest);
 }
 
 TEST_F(DatabaseTest, InvalidRegularExpressionIsBadRequest) {
@@ -96,14 +98,16 @@ TEST_F(DatabaseTest, OtherDatabaseErrorsAreInternal) {
 
 TEST_F(DatabaseTest, TheConnectionIsReusableAfterAFailedTransaction) {
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(ErrcOf([](Tx& tx) { tx.work().exec("SELECT * FROM no_such_table"); }), Errc::kInternal);
+    EXPECT_EQ(ErrcOf([](Tx& tx) { tx.work().exec("SELECT * FROM no_such_table"); }),
+              Errc::kInternal);
   }
   db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
   db_->Transact([](Tx& tx) { EXPECT_TRUE(FindFlavor(tx, "1")); });
 }
 
 TEST_F(DatabaseTest, UnreachableDatabaseIsUnavailable) {
-  Database nowhere("host=/nonexistent-ferry-socket-dir user=ferry dbname=ferry connect_timeout=2", 1);
+  Database nowhere("host=/nonexistent-ferry-socket-dir user=ferry dbname=ferry connect_timeout=2",
+                   1);
   try {
     nowhere.Transact([](Tx&) {});
     FAIL() << "connected to nothing";

@@ -59,7 +59,9 @@ TEST_F(HostSnapshotTest, FullLoadSeesCapacityZoneAggregatesDatastoresCpuAndLiveM
   r.vcpus = 8;
   r.memory_mb = 16384;
   r.local_gb = 100;
-  r.cpu_info = {{"arch", "x86_64"}, {"vendor", "Intel"}, {"model", "Skylake"},
+  r.cpu_info = {{"arch", "x86_64"},
+                {"vendor", "Intel"},
+                {"model", "Skylake"},
                 {"features", {"avx", "sse4.2"}}};
   r.datastores = {{"nfs-1", "shared", 1000, 500}, {"local-h1", "local", 100, 50}};
   int64_t h1 = 0;

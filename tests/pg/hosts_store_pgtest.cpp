@@ -131,8 +131,9 @@ TEST_F(HostsStoreTest, ReRegisteringUpdatesInventoryButKeepsAdminSettings) {
     u.forced_down = true;
     UpdateService(tx, first.id, u, T(5));
   });
-  Exec("UPDATE hosts SET cpu_allocation_ratio = 2.0, ram_allocation_ratio = 1.5, "
-       "reserved_host_memory_mb = 512");
+  Exec(
+      "UPDATE hosts SET cpu_allocation_ratio = 2.0, ram_allocation_ratio = 1.5, "
+      "reserved_host_memory_mb = 512");
   auto reg = Reg("compute-1");
   reg.vcpus = 16;
   reg.memory_mb = 32768;

@@ -26,26 +26,30 @@ class InstanceActionsStoreTest : public StoreTest {
                        const std::string& project = "p1") {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
-    int64_t id = w.exec_params1("INSERT INTO migrations (uuid, instance_uuid, migration_type, "
-                                "status, project_id) VALUES (gen_random_uuid(), $1, "
-                                "'live-migration', 'running', $2) RETURNING id",
-                                server, project)[0]
+    int64_t id = w.exec_params1(
+                      "INSERT INTO migrations (uuid, instance_uuid, migration_type, "
+                      "status, project_id) VALUES (gen_random_uuid(), $1, "
+                      "'live-migration', 'running', $2) RETURNING id",
+                      server, project)[0]
                      .as<int64_t>();
     for (size_t i = 0; i < event_times.size(); ++i) {
       const bool first = i == 0;
-      w.exec_params("INSERT INTO migration_events (migration_id, from_status, to_status, event, "
-                    "actor, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7))",
-                    id, first ? std::optional<std::string>() : std::optional<std::string>("accepted"),
-                    first ? "accepted" : "queued", first ? "requested" : "step" + std::to_string(i),
-                    first ? user : std::string("conductor"),
-                    first && !request_id.empty() ? std::optional<std::string>(request_id)
-                                                 : std::optional<std::string>(),
-                    Epoch(T(event_times[i])));
+      w.exec_params(
+          "INSERT INTO migration_events (migration_id, from_status, to_status, event, "
+          "actor, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7))",
+          id, first ? std::optional<std::string>() : std::optional<std::string>("accepted"),
+          first ? "accepted" : "queued", first ? "requested" : "step" + std::to_string(i),
+          first ? user : std::string("conductor"),
+          first && !request_id.empty() ? std::optional<std::string>(request_id)
+                                       : std::optional<std::string>(),
+          Epoch(T(event_times[i])));
     }
     w.commit();
     return id;
   }
-  static double Epoch(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+  static double Epoch(TimePoint t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  }
 
   Strings List(InstanceActionFilter f) {
     Strings out;
@@ -66,7 +70,7 @@ TEST_F(InstanceActionsStoreTest, OneActionPerMigrationWithEventsNewestFirstIdBre
   AddMigration(kServer, "req-b", {30});
   AddMigration(kServer, "req-c", {30, 31});  // same start as req-b, higher id: first
   AddMigration(kOther, "req-x", {40});
-  AddMigration(kServer, "req-none", {});      // no events: no action
+  AddMigration(kServer, "req-none", {});  // no events: no action
   EXPECT_EQ(List(For(kServer)), (Strings{"req-c", "req-b", "req-a"}));
 }
 
@@ -92,7 +96,8 @@ TEST_F(InstanceActionsStoreTest, WithoutARequestIdTheActionIsNamedAfterItsMigrat
   {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
-    uuid = w.exec_params1("SELECT uuid::text FROM migrations WHERE id = $1", id)[0].as<std::string>();
+    uuid =
+        w.exec_params1("SELECT uuid::text FROM migrations WHERE id = $1", id)[0].as<std::string>();
   }
   EXPECT_EQ(List(For(kServer)), Strings{"req-" + uuid});
   db_->Transact([&](Tx& tx) {

@@ -37,8 +37,10 @@ class LiveMigrationsStoreTest : public StoreTest {
     m.project_id = "p1";
     m.memory_total = 4 * kGiB;
     db_->Transact([&](Tx& tx) {
-      InsertLiveMigration(tx, m, MigrationEvent{std::nullopt, status, "requested", std::nullopt, owner, std::nullopt},
-                          owner, lease);
+      InsertLiveMigration(
+          tx, m,
+          MigrationEvent{std::nullopt, status, "requested", std::nullopt, owner, std::nullopt},
+          owner, lease);
     });
     return m;
   }
@@ -101,13 +103,15 @@ TEST_F(LiveMigrationsStoreTest, OfTwoReportsInOneBatchTheNewestLandsWhateverThei
   auto m = Insert("running");
   int landed = 0;
   db_->Transact([&](Tx& tx) {
-    landed = ApplyProgress(tx, "sim-1", {Report(m, 101, 2 * kGiB, kRate), Report(m, 100, 3 * kGiB, kRate)});
+    landed = ApplyProgress(tx, "sim-1",
+                           {Report(m, 101, 2 * kGiB, kRate), Report(m, 100, 3 * kGiB, kRate)});
   });
   EXPECT_EQ(landed, 1) << "one row, updated once";
   EXPECT_EQ(Find(m.uuid).memory_remaining, 2 * kGiB) << "the later sample, though it came first";
   // Equal samples: the one that arrived last (what the per-report updates did).
   db_->Transact([&](Tx& tx) {
-    landed = ApplyProgress(tx, "sim-1", {Report(m, 102, kGiB, kRate), Report(m, 102, kGiB / 2, kRate)});
+    landed =
+        ApplyProgress(tx, "sim-1", {Report(m, 102, kGiB, kRate), Report(m, 102, kGiB / 2, kRate)});
   });
   EXPECT_EQ(landed, 1);
   EXPECT_EQ(Find(m.uuid).memory_remaining, kGiB / 2);
@@ -158,7 +162,8 @@ TEST_F(LiveMigrationsStoreTest, EtaNeverRisesWhileTheCopyConvergesAndFollowsItWh
 TEST_F(LiveMigrationsStoreTest, AReportIsAHotUpdateThatLeavesUpdatedAtAlone) {
   auto m = Insert("running");
   const auto before = Find(m.uuid).updated_at;
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(Apply("sim-1", Report(m, 100 + i, 4 * kGiB - i * kGiB / 32, 100'000'000)), 1);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(Apply("sim-1", Report(m, 100 + i, 4 * kGiB - i * kGiB / 32, 100'000'000)), 1);
   EXPECT_EQ(Find(m.uuid).updated_at, before) << "changes-since follows status changes, not reports";
   // The row's current version is a heap-only tuple exactly when the update that made it was
   // HOT (pg_stat counters would only arrive asynchronously).
@@ -195,8 +200,9 @@ TEST_F(LiveMigrationsStoreTest, LeasesAreTakenOverOnlyOnceExpiredAndRenewedAtHal
   {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
-    w.exec_params("UPDATE migrations SET lease_until = now() - interval '1 second' WHERE uuid = $1::uuid",
-                  expired.uuid);
+    w.exec_params(
+        "UPDATE migrations SET lease_until = now() - interval '1 second' WHERE uuid = $1::uuid",
+        expired.uuid);
     w.commit();
   }
   std::vector<std::string> taken;

@@ -30,22 +30,26 @@ class MigrationTablesTest : public StoreTest {
   // A server and a live migration of it; returns the migration id.
   int64_t InsertMigration() {
     pqxx::work w(*conn_);
-    w.exec("INSERT INTO servers (uuid, name, flavorid, flavor_name, vcpus, memory_mb, root_gb, "
-           "vm_state, user_id, project_id) VALUES ('6f1c2a52-0000-4000-8000-000000000001', 'vm', "
-           "'1', 'm1.tiny', 1, 512, 1, 'active', 'u', 'p')");
-    auto id = w.exec("INSERT INTO migrations (uuid, instance_uuid, migration_type, status) VALUES "
-                     "('6f1c2a52-0000-4000-8000-0000000000aa', '6f1c2a52-0000-4000-8000-000000000001', "
-                     "'live-migration', 'queued') RETURNING id")[0][0]
-                  .as<int64_t>();
+    w.exec(
+        "INSERT INTO servers (uuid, name, flavorid, flavor_name, vcpus, memory_mb, root_gb, "
+        "vm_state, user_id, project_id) VALUES ('6f1c2a52-0000-4000-8000-000000000001', 'vm', "
+        "'1', 'm1.tiny', 1, 512, 1, 'active', 'u', 'p')");
+    auto id =
+        w.exec(
+             "INSERT INTO migrations (uuid, instance_uuid, migration_type, status) VALUES "
+             "('6f1c2a52-0000-4000-8000-0000000000aa', '6f1c2a52-0000-4000-8000-000000000001', "
+             "'live-migration', 'queued') RETURNING id")[0][0]
+            .as<int64_t>();
     w.commit();
     return id;
   }
   int64_t InsertEvent(int64_t migration_id) {
     pqxx::work w(*conn_);
-    auto id = w.exec_params1("INSERT INTO migration_events (migration_id, from_status, to_status, "
-                             "event, actor) VALUES ($1, 'accepted', 'queued', 'enqueue', 'test') "
-                             "RETURNING id",
-                             migration_id)[0]
+    auto id = w.exec_params1(
+                   "INSERT INTO migration_events (migration_id, from_status, to_status, "
+                   "event, actor) VALUES ($1, 'accepted', 'queued', 'enqueue', 'test') "
+                   "RETURNING id",
+                   migration_id)[0]
                   .as<int64_t>();
     w.commit();
     return id;
@@ -73,8 +77,9 @@ TEST_F(MigrationTablesTest, EveryStatusIsListedWithConsistentFlags) {
   EXPECT_EQ(Select("SELECT status FROM migration_statuses WHERE is_terminal AND (holds_resources "
                    "OR api_in_progress)"),
             Names{});
-  EXPECT_EQ(Select("SELECT status FROM migration_statuses WHERE NOT is_terminal AND NOT holds_resources"),
-            Names{});
+  EXPECT_EQ(
+      Select("SELECT status FROM migration_statuses WHERE NOT is_terminal AND NOT holds_resources"),
+      Names{});
   EXPECT_EQ(Select("SELECT status FROM migration_statuses WHERE description = ''"), Names{});
 }
 
@@ -82,14 +87,16 @@ TEST_F(MigrationTablesTest, EveryStatusIsListedWithConsistentFlags) {
 // query stops using it (or misses rows) the day someone adds a status to one list only.
 TEST_F(MigrationTablesTest, LeaseIndexPredicateExcludesExactlyTheTerminalStatuses) {
   pqxx::work w(*conn_);
-  auto def = w.exec_params1("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND "
-                            "indexname = 'migrations_lease_idx'",
-                            schema_->name())[0]
+  auto def = w.exec_params1(
+                  "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND "
+                  "indexname = 'migrations_lease_idx'",
+                  schema_->name())[0]
                  .as<std::string>();
   w.commit();
   Names in_predicate;
   std::regex quoted("'([a-z-]+)'");
-  for (auto it = std::sregex_iterator(def.begin(), def.end(), quoted); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(def.begin(), def.end(), quoted); it != std::sregex_iterator();
+       ++it) {
     in_predicate.insert((*it)[1]);
   }
   EXPECT_EQ(in_predicate, Select("SELECT status FROM migration_statuses WHERE is_terminal")) << def;
@@ -106,9 +113,10 @@ TEST_F(MigrationTablesTest, EventsCanBeAppended) {
   InsertEvent(migration);
   InsertEvent(migration);
   pqxx::work w(*conn_);
-  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migration_events WHERE migration_id = $1", migration)[0]
-                .as<int>(),
-            2);
+  EXPECT_EQ(
+      w.exec_params1("SELECT count(*) FROM migration_events WHERE migration_id = $1", migration)[0]
+          .as<int>(),
+      2);
 }
 
 TEST_F(MigrationTablesTest, UpdatingAnEventRaises) {
@@ -123,7 +131,8 @@ TEST_F(MigrationTablesTest, UpdatingAnEventRaises) {
     }
   }
   pqxx::work w(*conn_);
-  EXPECT_TRUE(w.exec_params1("SELECT reason IS NULL FROM migration_events WHERE id = $1", event)[0].as<bool>());
+  EXPECT_TRUE(w.exec_params1("SELECT reason IS NULL FROM migration_events WHERE id = $1", event)[0]
+                  .as<bool>());
 }
 
 TEST_F(MigrationTablesTest, DeletingAnEventRaises) {
@@ -138,7 +147,8 @@ TEST_F(MigrationTablesTest, DeletingAnEventRaises) {
     }
   }
   pqxx::work w(*conn_);
-  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migration_events WHERE id = $1", event)[0].as<int>(), 1);
+  EXPECT_EQ(
+      w.exec_params1("SELECT count(*) FROM migration_events WHERE id = $1", event)[0].as<int>(), 1);
 }
 
 TEST_F(MigrationTablesTest, MigrationHistoryOutlivesItsServer) {
@@ -146,8 +156,12 @@ TEST_F(MigrationTablesTest, MigrationHistoryOutlivesItsServer) {
   InsertEvent(migration);
   pqxx::work w(*conn_);
   w.exec("DELETE FROM servers");
-  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migrations WHERE id = $1", migration)[0].as<int>(), 1);
-  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migration_events WHERE migration_id = $1", migration)[0].as<int>(), 1);
+  EXPECT_EQ(w.exec_params1("SELECT count(*) FROM migrations WHERE id = $1", migration)[0].as<int>(),
+            1);
+  EXPECT_EQ(
+      w.exec_params1("SELECT count(*) FROM migration_events WHERE migration_id = $1", migration)[0]
+          .as<int>(),
+      1);
 }
 
 TEST_F(MigrationTablesTest, UpdatingEveryEventAtOnceRaisesToo) {

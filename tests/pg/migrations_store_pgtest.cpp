@@ -17,7 +17,9 @@ const std::string kServerA = "aaaaaaaa-0000-4000-8000-00000000000a";
 const std::string kServerB = "bbbbbbbb-0000-4000-8000-00000000000b";
 
 // uuid of the n-th test migration
-std::string Mid(int n) { return "00000000-0000-4000-8000-" + std::string(10, '0') + std::to_string(10 + n); }
+std::string Mid(int n) {
+  return "00000000-0000-4000-8000-" + std::string(10, '0') + std::to_string(10 + n);
+}
 
 struct Row {
   int n = 0;
@@ -26,8 +28,8 @@ struct Row {
   std::string status = "completed";
   std::optional<std::string> source = "src-1";
   std::optional<std::string> dest = "dst-1";
-  int64_t created = 0;                // seconds after StoreTest's epoch
-  std::optional<int64_t> updated;     // likewise
+  int64_t created = 0;             // seconds after StoreTest's epoch
+  std::optional<int64_t> updated;  // likewise
   std::optional<std::string> user = "u1";
   std::optional<std::string> project = "p1";
 };
@@ -60,16 +62,45 @@ class MigrationsStoreTest : public StoreTest {
   // Six records: ids ascend with n; 2 and 3 share created_at.
   void InsertSix() {
     Insert({.n = 1, .created = 10, .updated = 10});
-    Insert({.n = 2, .instance = kServerB, .type = "resize", .status = "finished",
-            .source = "src-2", .dest = "src-2", .created = 20, .updated = 25});
-    Insert({.n = 3, .type = "migration", .status = "error", .source = "dst-1", .dest = "dst-2",
-            .created = 20, .updated = 30, .user = "u2", .project = "p2"});
-    Insert({.n = 4, .status = "running", .source = "src-2", .dest = "dst-1", .created = 40,
+    Insert({.n = 2,
+            .instance = kServerB,
+            .type = "resize",
+            .status = "finished",
+            .source = "src-2",
+            .dest = "src-2",
+            .created = 20,
+            .updated = 25});
+    Insert({.n = 3,
+            .type = "migration",
+            .status = "error",
+            .source = "dst-1",
+            .dest = "dst-2",
+            .created = 20,
+            .updated = 30,
+            .user = "u2",
+            .project = "p2"});
+    Insert({.n = 4,
+            .status = "running",
+            .source = "src-2",
+            .dest = "dst-1",
+            .created = 40,
             .updated = std::nullopt});
-    Insert({.n = 5, .type = "evacuation", .status = "done", .source = "src-1", .dest = "dst-3",
-            .created = 50, .updated = 50, .user = "u2"});
-    Insert({.n = 6, .instance = kServerB, .status = "failed", .source = "src-3", .dest = std::nullopt,
-            .created = 5, .updated = 60, .project = "p2"});
+    Insert({.n = 5,
+            .type = "evacuation",
+            .status = "done",
+            .source = "src-1",
+            .dest = "dst-3",
+            .created = 50,
+            .updated = 50,
+            .user = "u2"});
+    Insert({.n = 6,
+            .instance = kServerB,
+            .status = "failed",
+            .source = "src-3",
+            .dest = std::nullopt,
+            .created = 5,
+            .updated = 60,
+            .project = "p2"});
   }
 };
 

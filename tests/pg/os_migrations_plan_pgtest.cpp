@@ -52,8 +52,11 @@ class OsMigrationsPlanTest : public StoreTest {
   std::string MiddleUuid() {
     pqxx::connection c(schema_->dsn());
     pqxx::work w(c);
-    return w.exec1("SELECT uuid::text FROM migrations ORDER BY created_at DESC, id DESC "
-                   "OFFSET " + std::to_string(kRows / 2) + " LIMIT 1")[0]
+    return w
+        .exec1(
+            "SELECT uuid::text FROM migrations ORDER BY created_at DESC, id DESC "
+            "OFFSET " +
+            std::to_string(kRows / 2) + " LIMIT 1")[0]
         .as<std::string>();
   }
   static bool Has(const std::string& plan, const std::string& what) {
@@ -99,7 +102,8 @@ TEST_F(OsMigrationsPlanTest, IndexesServeHostInstanceActiveStatusAndTimeFilters)
     // The partial index of unfinished migrations or the (status, created_at) index: the
     // planner picks by their sizes; either reads only the running rows.
     const std::string plan = Plan(f);
-    EXPECT_TRUE(Has(plan, "migrations_active_idx") || Has(plan, "migrations_status_created_idx")) << plan;
+    EXPECT_TRUE(Has(plan, "migrations_active_idx") || Has(plan, "migrations_status_created_idx"))
+        << plan;
     EXPECT_FALSE(Has(plan, "Seq Scan on migrations")) << plan;
   }
   f = {};
@@ -141,8 +145,9 @@ TEST_F(OsMigrationsPlanTest, ListUsesCustomPlansEvenWhereTheSessionPrefersGeneri
   std::string mode;
   db.Transact([&](Tx& tx) {
     page = ListMigrations(tx, f);
-    auto r = tx.work().exec1("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                             "WHERE name = 'migrations_list'");
+    auto r = tx.work().exec1(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+        "WHERE name = 'migrations_list'");
     generic = r[0].as<int64_t>();
     custom = r[1].as<int64_t>();
   });

@@ -126,8 +126,9 @@ TEST(SchemaMigrator, UnknownNewerMigrationMakesRequireCurrentSchemaThrow) {
   FERRY_REQUIRE_PG(dsn);
   PgSchema schema(dsn);
   UpgradeSchema(schema.dsn());
-  Sql(schema.dsn(), "INSERT INTO schema_migrations (version, name, checksum) "
-                    "VALUES (9999, '9999_from_the_future', 'abc')");
+  Sql(schema.dsn(),
+      "INSERT INTO schema_migrations (version, name, checksum) "
+      "VALUES (9999, '9999_from_the_future', 'abc')");
   auto status = ReadSchemaStatus(schema.dsn());
   EXPECT_EQ(status.unknown, std::vector<std::string>{"9999_from_the_future"});
   EXPECT_EQ(status.applied, AllNames());

@@ -15,7 +15,8 @@ namespace {
 
 class ServerGroupsStoreTest : public StoreTest {
  protected:
-  ServerGroup Make(const std::string& name, const std::string& policy, const std::string& project = "p1",
+  ServerGroup Make(const std::string& name, const std::string& policy,
+                   const std::string& project = "p1",
                    nlohmann::json rules = nlohmann::json::object()) {
     ServerGroup g;
     g.uuid = NewUuid();
@@ -40,8 +41,9 @@ class ServerGroupsStoreTest : public StoreTest {
     if (!hosts_.count(host)) hosts_[host] = AddHost(host);
     const std::string uuid = NewUuid();
     Sql("INSERT INTO servers (uuid, name, host_id, node, flavorid, flavor_name, vcpus, memory_mb, "
-        "root_gb, vm_state, power_state, user_id, project_id) VALUES ('" + uuid + "', 's', " +
-        std::to_string(hosts_[host]) + ", '" + host + "', '1', 'm1', 1, 512, 1, 'active', 1, 'u1', 'p1')");
+        "root_gb, vm_state, power_state, user_id, project_id) VALUES ('" +
+        uuid + "', 's', " + std::to_string(hosts_[host]) + ", '" + host +
+        "', '1', 'm1', 1, 512, 1, 'active', 1, 'u1', 'p1')");
     return uuid;
   }
   void Join(const ServerGroup& g, const std::string& server) {
@@ -111,9 +113,13 @@ TEST_F(ServerGroupsStoreTest, AntiAffinityHostsAreTheOtherMembersHostsAndWhereTh
   Join(g, other);
   Join(g, moving);
   EXPECT_EQ(Avoid(me), (std::set<std::string>{"h2", "h3"})) << "never its own host";
-  Sql("INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, dest_compute) "
-      "VALUES (gen_random_uuid(), '" + moving + "', 'live-migration', 'running', 'h3', 'h4'), "
-      "(gen_random_uuid(), '" + moving + "', 'live-migration', 'failed', 'h3', 'h5')");
+  Sql("INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, "
+      "dest_compute) "
+      "VALUES (gen_random_uuid(), '" +
+      moving +
+      "', 'live-migration', 'running', 'h3', 'h4'), "
+      "(gen_random_uuid(), '" +
+      moving + "', 'live-migration', 'failed', 'h3', 'h5')");
   EXPECT_EQ(Avoid(me), (std::set<std::string>{"h2", "h3", "h4"}))
       << "a member arriving on h4 counts; a failed move to h5 does not";
   EXPECT_TRUE(Avoid(Server("h9")).empty()) << "a server in no group avoids nothing";

@@ -42,7 +42,8 @@ class ServerLifecycleTest : public store::StoreTest {
     small_ = Flavor("m1.small", "2", 1, 2048, 10);
   }
 
-  void RegisterHost(const std::string& name, int64_t memory_mb, int vcpus = 16, int64_t disk_gb = 500) {
+  void RegisterHost(const std::string& name, int64_t memory_mb, int vcpus = 16,
+                    int64_t disk_gb = 500) {
     wire::RegisterRequest r;
     r.host = name;
     r.hypervisor_type = "ferry-sim";
@@ -64,7 +65,8 @@ class ServerLifecycleTest : public store::StoreTest {
     EXPECT_TRUE(h) << name;
     return h.value_or(store::Host{});
   }
-  store::Flavor Flavor(const std::string& name, const std::string& id, int vcpus, int64_t ram, int64_t disk) {
+  store::Flavor Flavor(const std::string& name, const std::string& id, int vcpus, int64_t ram,
+                       int64_t disk) {
     store::Flavor f;
     f.flavorid = id;
     f.name = name;
@@ -359,11 +361,14 @@ TEST_F(ServerLifecycleTest, StatusFilterSelectsThroughVmAndTaskStates) {
   auto failed = lifecycle_->Create(Request("error-1", huge));
   ASSERT_EQ(failed.vm_state, "error");
   db_->Transact([&](Tx& tx) {
-    ASSERT_TRUE(store::CasTaskState(tx, active.uuid, std::string("spawning"), std::nullopt, clock_.Now()));
+    ASSERT_TRUE(
+        store::CasTaskState(tx, active.uuid, std::string("spawning"), std::nullopt, clock_.Now()));
     store::MarkServerActive(tx, active.uuid, 1, clock_.Now());
-    ASSERT_TRUE(store::CasTaskState(tx, migrating.uuid, std::string("spawning"), std::nullopt, clock_.Now()));
+    ASSERT_TRUE(store::CasTaskState(tx, migrating.uuid, std::string("spawning"), std::nullopt,
+                                    clock_.Now()));
     store::MarkServerActive(tx, migrating.uuid, 1, clock_.Now());
-    ASSERT_TRUE(store::CasTaskState(tx, migrating.uuid, std::nullopt, std::string("migrating"), clock_.Now()));
+    ASSERT_TRUE(store::CasTaskState(tx, migrating.uuid, std::nullopt, std::string("migrating"),
+                                    clock_.Now()));
   });
   auto names_for = [&](const std::string& status) {
     auto sf = api::FilterForStatus(status);
@@ -378,7 +383,8 @@ TEST_F(ServerLifecycleTest, StatusFilterSelectsThroughVmAndTaskStates) {
   EXPECT_EQ(names_for("ERROR"), Strings{"error-1"});
   EXPECT_EQ(names_for("BUILD"), Strings{"building-1"});
   EXPECT_EQ(names_for("MIGRATING"), Strings{"migrating-1"});
-  EXPECT_EQ(names_for("ACTIVE"), (Strings{"active-1", "migrating-1"})) << "Nova: ACTIVE has no task filter";
+  EXPECT_EQ(names_for("ACTIVE"), (Strings{"active-1", "migrating-1"}))
+      << "Nova: ACTIVE has no task filter";
   EXPECT_TRUE(names_for("SHUTOFF").empty());
 }
 
@@ -386,9 +392,12 @@ TEST_F(ServerLifecycleTest, CasTaskStateOnlyMovesFromTheExpectedTask) {
   RegisterHost("h", 8192);
   auto s = Create("vm");
   db_->Transact([&](Tx& tx) {
-    EXPECT_FALSE(store::CasTaskState(tx, s.uuid, std::nullopt, std::string("deleting"), clock_.Now()));
-    EXPECT_FALSE(store::CasTaskState(tx, s.uuid, std::string("migrating"), std::nullopt, clock_.Now()));
-    EXPECT_TRUE(store::CasTaskState(tx, s.uuid, std::string("spawning"), std::string("deleting"), clock_.Now()));
+    EXPECT_FALSE(
+        store::CasTaskState(tx, s.uuid, std::nullopt, std::string("deleting"), clock_.Now()));
+    EXPECT_FALSE(
+        store::CasTaskState(tx, s.uuid, std::string("migrating"), std::nullopt, clock_.Now()));
+    EXPECT_TRUE(store::CasTaskState(tx, s.uuid, std::string("spawning"), std::string("deleting"),
+                                    clock_.Now()));
   });
   EXPECT_EQ(Find(s.uuid)->task_state, "deleting");
 }
@@ -467,7 +476,6 @@ TEST_F(ServerLifecycleTest, FiltersCombineWithHostAndProject) {
   EXPECT_EQ(Names(f), Strings{"on-small"});
 }
 
-
 // ---- the shared host snapshot and server groups ---------------------------------------------
 
 class ServerLifecycleSnapshotTest : public ServerLifecycleTest {
@@ -516,7 +524,8 @@ TEST_F(ServerLifecycleSnapshotTest, AStaleSnapshotOnlyCostsALostClaim) {
   snapshot_->Tick();
   // Another controller fills a; our snapshot still shows it empty and ranks it first.
   db_->Transact([&](Tx& tx) {
-    ASSERT_TRUE(store::ClaimIfFits(tx, "99999999-9999-4999-8999-999999999999", Host("a").id, {1, 4096, 0}));
+    ASSERT_TRUE(
+        store::ClaimIfFits(tx, "99999999-9999-4999-8999-999999999999", Host("a").id, {1, 4096, 0}));
   });
   auto s = Create("web");
   EXPECT_EQ(s.host, "b");
@@ -534,7 +543,8 @@ TEST_F(ServerLifecycleSnapshotTest, AntiAffinityGroupMembersGetDistinctHostsThen
   auto third = CreateInGroup("m3", group);
   EXPECT_EQ(third.vm_state, "error");
   EXPECT_NE(third.fault->dump().find("ServerGroupAntiAffinityFilter rejected 2 host(s)"),
-            std::string::npos) << third.fault->dump();
+            std::string::npos)
+      << third.fault->dump();
   db_->Transact([&](Tx& tx) {
     auto g = store::FindServerGroup(tx, group);
     ASSERT_TRUE(g);

@@ -65,10 +65,11 @@ class StoreTest : public ::testing::Test {
     if (spec.admin) {
       pqxx::connection c(schema_->dsn());
       pqxx::work w(c);
-      w.exec_params("UPDATE hosts SET cpu_allocation_ratio = $2, ram_allocation_ratio = $3, "
-                    "disk_allocation_ratio = $4, reserved_host_memory_mb = $5 WHERE id = $1",
-                    id, spec.admin->cpu_ratio, spec.admin->ram_ratio, spec.admin->disk_ratio,
-                    spec.admin->reserved_mb);
+      w.exec_params(
+          "UPDATE hosts SET cpu_allocation_ratio = $2, ram_allocation_ratio = $3, "
+          "disk_allocation_ratio = $4, reserved_host_memory_mb = $5 WHERE id = $1",
+          id, spec.admin->cpu_ratio, spec.admin->ram_ratio, spec.admin->disk_ratio,
+          spec.admin->reserved_mb);
       w.commit();
     }
     return id;

@@ -1,6 +1,6 @@
 #pragma once
-// Shared by the live-migration integration and e2e tests: a stack with fast live-migration settings,
-// requests in Nova's shapes, and direct reads of the tables the tests assert on.
+// Shared by the live-migration integration and e2e tests: a stack with fast live-migration
+// settings, requests in Nova's shapes, and direct reads of the tables the tests assert on.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -17,8 +17,12 @@ using nlohmann::json;
 
 // Monitor every second, look every 200 ms, take over a dead controller's work after 3 s.
 inline std::vector<std::string> FastLiveMigrationArgs() {
-  return {"--live-migration-monitor-interval", "1", "--live-migration-tick-ms", "200",
-          "--live-migration-lease", "3"};
+  return {"--live-migration-monitor-interval",
+          "1",
+          "--live-migration-tick-ms",
+          "200",
+          "--live-migration-lease",
+          "3"};
 }
 
 struct ClaimRow {
@@ -30,7 +34,8 @@ struct ClaimRow {
 
 class LiveMigrationStack {
  public:
-  explicit LiveMigrationStack(const std::string& dsn, std::vector<std::string> extra_controller_args = {},
+  explicit LiveMigrationStack(const std::string& dsn,
+                              std::vector<std::string> extra_controller_args = {},
                               int service_down_time_s = 60,
                               const std::vector<std::string>& controller_env = {}) {
     StackOptions o;
@@ -46,12 +51,14 @@ class LiveMigrationStack {
                   const std::string& driver = "sim") {
     for (const auto& [name, args] : hosts) stack->StartAgent(name, args, driver);
     for (const auto& [name, args] : hosts) {
-      EXPECT_TRUE(Stack::WaitFor([&, n = name] { return stack->HostState(n) == "up"; }, 20s)) << name;
+      EXPECT_TRUE(Stack::WaitFor([&, n = name] { return stack->HostState(n) == "up"; }, 20s))
+          << name;
     }
   }
 
   // A server of `flavor` on `host`, ACTIVE.
-  std::string ServerOn(const std::string& host, const std::string& name, const std::string& flavor = "1") {
+  std::string ServerOn(const std::string& host, const std::string& name,
+                       const std::string& flavor = "1") {
     auto id = stack->CreateServer(name, flavor, "nova:" + host);
     auto s = stack->WaitServerSettled(id);
     EXPECT_EQ(s["status"], "ACTIVE") << s.dump();
@@ -59,7 +66,8 @@ class LiveMigrationStack {
     return id;
   }
 
-  HttpResult MigrateLive(const std::string& server, const json& body, const std::string& mv = "2.80") {
+  HttpResult MigrateLive(const std::string& server, const json& body,
+                         const std::string& mv = "2.80") {
     auto admin = stack->Admin();
     admin.SetMicroversion(mv);
     return admin.Post("/v2.1/servers/" + server + "/action", {{"os-migrateLive", body}});
@@ -84,22 +92,26 @@ class LiveMigrationStack {
     auto m = LatestMigration(server);
     return m.is_null() ? "" : m["status"].get<std::string>();
   }
-  bool WaitStatus(const std::string& server, const std::string& status, std::chrono::milliseconds t = 30s) {
+  bool WaitStatus(const std::string& server, const std::string& status,
+                  std::chrono::milliseconds t = 30s) {
     return Stack::WaitFor([&] { return LatestStatus(server) == status; }, t);
   }
   bool WaitTerminal(const std::string& server, std::chrono::milliseconds t = 60s) {
-    return Stack::WaitFor([&] {
-      auto s = LatestStatus(server);
-      return s == "completed" || s == "failed" || s == "error" || s == "cancelled";
-    }, t);
+    return Stack::WaitFor(
+        [&] {
+          auto s = LatestStatus(server);
+          return s == "completed" || s == "failed" || s == "error" || s == "cancelled";
+        },
+        t);
   }
 
   std::vector<ClaimRow> Claims() {
     pqxx::connection c(stack->dsn());
     pqxx::work w(c);
     std::vector<ClaimRow> out;
-    for (const auto& r : w.exec("SELECT c.consumer_uuid::text, h.name, c.resource, c.amount "
-                                "FROM claims c JOIN hosts h ON h.id = c.host_id ORDER BY 1, 2, 3")) {
+    for (const auto& r :
+         w.exec("SELECT c.consumer_uuid::text, h.name, c.resource, c.amount "
+                "FROM claims c JOIN hosts h ON h.id = c.host_id ORDER BY 1, 2, 3")) {
       out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                      r[3].as<int64_t>()});
     }
@@ -117,18 +129,23 @@ class LiveMigrationStack {
   int64_t LeakedClaims() {
     pqxx::connection c(stack->dsn());
     pqxx::work w(c);
-    return w.exec1(
-        "SELECT count(*) FROM claims c WHERE NOT EXISTS (SELECT 1 FROM servers s WHERE s.uuid = c.consumer_uuid) "
-        "AND NOT EXISTS (SELECT 1 FROM migrations m WHERE m.uuid = c.consumer_uuid AND m.status IN "
-        "('accepted','queued','preparing','running','post-migrating'))")[0].as<int64_t>();
+    return w
+        .exec1(
+            "SELECT count(*) FROM claims c WHERE NOT EXISTS (SELECT 1 FROM servers s WHERE s.uuid "
+            "= c.consumer_uuid) "
+            "AND NOT EXISTS (SELECT 1 FROM migrations m WHERE m.uuid = c.consumer_uuid AND "
+            "m.status IN "
+            "('accepted','queued','preparing','running','post-migrating'))")[0]
+        .as<int64_t>();
   }
   std::vector<std::string> EventPath(const std::string& migration_uuid) {
     pqxx::connection c(stack->dsn());
     pqxx::work w(c);
     std::vector<std::string> out;
-    for (const auto& r : w.exec_params("SELECT e.to_status FROM migration_events e JOIN migrations m "
-                                       "ON m.id = e.migration_id WHERE m.uuid = $1::uuid ORDER BY e.id",
-                                       migration_uuid)) {
+    for (const auto& r :
+         w.exec_params("SELECT e.to_status FROM migration_events e JOIN migrations m "
+                       "ON m.id = e.migration_id WHERE m.uuid = $1::uuid ORDER BY e.id",
+                       migration_uuid)) {
       out.push_back(r[0].as<std::string>());
     }
     return out;

@@ -32,14 +32,14 @@ class PgSchema {
 
 // In a TEST body: binds `var` to the cluster DSN. Without a cluster the test fails under
 // CI=true and skips elsewhere, saying why.
-#define FERRY_REQUIRE_PG(var)                                                           \
-  std::string var;                                                                      \
-  do {                                                                                  \
-    std::string ferry_why_;                                                             \
-    auto ferry_dsn_ = ::ferry::testing::ClusterDsn(&ferry_why_);                        \
-    if (!ferry_dsn_) {                                                                  \
+#define FERRY_REQUIRE_PG(var)                                                                 \
+  std::string var;                                                                            \
+  do {                                                                                        \
+    std::string ferry_why_;                                                                   \
+    auto ferry_dsn_ = ::ferry::testing::ClusterDsn(&ferry_why_);                              \
+    if (!ferry_dsn_) {                                                                        \
       if (::ferry::testing::InCi()) FAIL() << "PostgreSQL required under CI: " << ferry_why_; \
       GTEST_SKIP() << "no PostgreSQL (" << ferry_why_ << "); run through tests/run or ctest"; \
-    }                                                                                   \
-    var = *ferry_dsn_;                                                                  \
+    }                                                                                         \
+    var = *ferry_dsn_;                                                                        \
   } while (0)

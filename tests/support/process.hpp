@@ -23,7 +23,7 @@ class Process {
   // Waits for the process to exit by itself; SIGKILL after `timeout`. Returns the wait status.
   int Wait(std::chrono::milliseconds timeout);
   int Terminate(std::chrono::milliseconds grace = std::chrono::seconds(5));  // exit status
-  void Kill();  // SIGKILL and reap
+  void Kill();                                                               // SIGKILL and reap
   std::string Log() const;
 
  private:

@@ -12,7 +12,9 @@
 
 namespace ferry::testing {
 
-std::string ControllerBinary() { return std::string(FERRY_BINARY_DIR) + "/controller/ferry-controller"; }
+std::string ControllerBinary() {
+  return std::string(FERRY_BINARY_DIR) + "/controller/ferry-controller";
+}
 std::string AgentBinary() { return std::string(FERRY_BINARY_DIR) + "/agent/ferry-agent"; }
 
 namespace {
@@ -30,7 +32,8 @@ Stack::Stack(const std::string& cluster_dsn, StackOptions options)
                                   " member alice\n" + kAgentToken + " agent\n");
   WriteFile(dir_ + "/command-token", std::string(kCommandToken) + "\n");
   WriteFile(dir_ + "/agent-token", std::string(kAgentToken) + "\n");
-  Process upgrade(ControllerBinary(), {"db", "upgrade", "--db", schema_.dsn()}, dir_ + "/upgrade.log");
+  Process upgrade(ControllerBinary(), {"db", "upgrade", "--db", schema_.dsn()},
+                  dir_ + "/upgrade.log");
   int status = upgrade.Wait(std::chrono::seconds(60));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error("db upgrade failed: " + upgrade.Log());
@@ -48,14 +51,26 @@ Stack::~Stack() {
 
 namespace {
 
-std::vector<std::string> ControllerArgs(const std::string& dsn, int port, const std::string& port_file,
-                                        const std::string& dir, const StackOptions& o) {
-  std::vector<std::string> args{"serve", "--db", dsn, "--listen", "127.0.0.1:" + std::to_string(port),
-                                "--port-file", port_file, "--tokens", dir + "/tokens",
-                                "--agent-command-token-file", dir + "/command-token",
-                                "--service-down-time", std::to_string(o.service_down_time_s),
-                                "--heartbeat-interval", std::to_string(o.heartbeat_interval_s),
-                                "--log-level", o.controller_log_level};
+std::vector<std::string> ControllerArgs(const std::string& dsn, int port,
+                                        const std::string& port_file, const std::string& dir,
+                                        const StackOptions& o) {
+  std::vector<std::string> args{"serve",
+                                "--db",
+                                dsn,
+                                "--listen",
+                                "127.0.0.1:" + std::to_string(port),
+                                "--port-file",
+                                port_file,
+                                "--tokens",
+                                dir + "/tokens",
+                                "--agent-command-token-file",
+                                dir + "/command-token",
+                                "--service-down-time",
+                                std::to_string(o.service_down_time_s),
+                                "--heartbeat-interval",
+                                std::to_string(o.heartbeat_interval_s),
+                                "--log-level",
+                                o.controller_log_level};
   args.insert(args.end(), o.controller_args.begin(), o.controller_args.end());
   return args;
 }
@@ -65,9 +80,9 @@ std::vector<std::string> ControllerArgs(const std::string& dsn, int port, const 
 void Stack::StartController(const std::vector<std::string>& env) {
   std::string port_file = dir_ + "/controller.port";
   std::remove(port_file.c_str());
-  controller_ = std::make_unique<Process>(ControllerBinary(),
-                                          ControllerArgs(schema_.dsn(), port_, port_file, dir_, options_),
-                                          dir_ + "/controller.log", env);
+  controller_ = std::make_unique<Process>(
+      ControllerBinary(), ControllerArgs(schema_.dsn(), port_, port_file, dir_, options_),
+      dir_ + "/controller.log", env);
   std::string port = WaitForFile(port_file, std::chrono::seconds(20));
   if (port.empty()) throw std::runtime_error("controller did not start: " + ControllerLog());
   port_ = std::stoi(port);
@@ -106,12 +121,24 @@ void Stack::StartAgent(const std::string& host, std::vector<std::string> extra,
   std::string state = dir_ + "/state-" + host;
   std::system(("mkdir -p '" + state + "'").c_str());
   const bool own_listen = std::find(extra.begin(), extra.end(), "--listen") != extra.end();
-  std::vector<std::string> args{"--host", host, "--driver", driver, "--controller-url", url_,
-                                "--controller-token-file", dir_ + "/agent-token",
-                                "--command-token-file", dir_ + "/command-token",
-                                "--port-file", port_file, "--state-dir", state,
-                                "--heartbeat-interval", std::to_string(options_.heartbeat_interval_s),
-                                "--log-level", "debug"};
+  std::vector<std::string> args{"--host",
+                                host,
+                                "--driver",
+                                driver,
+                                "--controller-url",
+                                url_,
+                                "--controller-token-file",
+                                dir_ + "/agent-token",
+                                "--command-token-file",
+                                dir_ + "/command-token",
+                                "--port-file",
+                                port_file,
+                                "--state-dir",
+                                state,
+                                "--heartbeat-interval",
+                                std::to_string(options_.heartbeat_interval_s),
+                                "--log-level",
+                                "debug"};
   if (!own_listen) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
   args.insert(args.end(), extra.begin(), extra.end());
   agents_[host] = std::make_unique<Process>(AgentBinary(), args, dir_ + "/agent-" + host + ".log");
@@ -168,8 +195,12 @@ std::string Stack::HostState(const std::string& host) const {
 
 void Stack::EnsureFlavor(const std::string& id, int vcpus, int ram_mb, int disk_gb) {
   if (Admin().Get("/v2.1/flavors/" + id).status == 200) return;
-  auto r = Admin().Post("/v2.1/flavors", {{"flavor", {{"name", "flavor-" + id}, {"id", id}, {"vcpus", vcpus},
-                                                      {"ram", ram_mb}, {"disk", disk_gb}}}});
+  auto r = Admin().Post("/v2.1/flavors", {{"flavor",
+                                           {{"name", "flavor-" + id},
+                                            {"id", id},
+                                            {"vcpus", vcpus},
+                                            {"ram", ram_mb},
+                                            {"disk", disk_gb}}}});
   if (r.status != 200) throw std::runtime_error("flavor create failed: " + r.raw);
 }
 
@@ -178,18 +209,22 @@ std::string Stack::CreateServer(const std::string& name, const std::string& flav
   nlohmann::json server = {{"name", name}, {"flavorRef", flavor}};
   if (!az.empty()) server["availability_zone"] = az;
   auto r = Admin().Post("/v2.1/servers", {{"server", server}});
-  if (r.status != 202) throw std::runtime_error("server create failed: " + std::to_string(r.status) + " " + r.raw);
+  if (r.status != 202)
+    throw std::runtime_error("server create failed: " + std::to_string(r.status) + " " + r.raw);
   return r.body["server"]["id"].get<std::string>();
 }
 
-nlohmann::json Stack::WaitServerSettled(const std::string& uuid, std::chrono::milliseconds timeout) {
+nlohmann::json Stack::WaitServerSettled(const std::string& uuid,
+                                        std::chrono::milliseconds timeout) {
   nlohmann::json last;
-  WaitFor([&] {
-    auto r = Admin().Get("/v2.1/servers/" + uuid);
-    if (r.status != 200) return false;
-    last = r.body["server"];
-    return last["status"] != "BUILD";
-  }, timeout);
+  WaitFor(
+      [&] {
+        auto r = Admin().Get("/v2.1/servers/" + uuid);
+        if (r.status != 200) return false;
+        last = r.body["server"];
+        return last["status"] != "BUILD";
+      },
+      timeout);
   return last;
 }
 

@@ -23,7 +23,7 @@ inline constexpr const char* kCommandToken = "command-token-for-tests";
 struct StackOptions {
   int service_down_time_s = 60;
   int heartbeat_interval_s = 1;
-  std::vector<std::string> controller_args;  // appended to every controller's command line
+  std::vector<std::string> controller_args;    // appended to every controller's command line
   std::string controller_log_level = "debug";  // tests read the request log; benches use info
   // What Admin() and the helpers below send: a Keystone token with --auth keystone.
   std::string admin_token = kAdminToken;
@@ -36,8 +36,8 @@ class Stack {
 
   // first start picks a port; restarts reuse it. env: extra "NAME=value" for the process.
   void StartController(const std::vector<std::string>& env = {});
-  void KillController();    // SIGKILL: a crash
-  void StopController();    // SIGTERM
+  void KillController();  // SIGKILL: a crash
+  void StopController();  // SIGTERM
   bool ControllerRunning() const;
   pid_t ControllerPid() const;  // -1 when not started
   // A second controller on the same database (its own port), for lease tests.

@@ -20,8 +20,8 @@ namespace ferry::agent {
 namespace {
 
 using namespace std::chrono_literals;
-using nlohmann::json;
 using client::testing::RecordingServer;
+using nlohmann::json;
 
 constexpr const char* kToken = "command-token";
 constexpr const char* kAgentToken = "agent-token";
@@ -80,8 +80,9 @@ class AgentLiveMigrationTest : public ::testing::Test {
     return s;
   }
   void CreateGuest(Host& h) {
-    h.Run("c", "create_domain",
-          json{{"uuid", kGuest}, {"name", "web"}, {"vcpus", 1}, {"memory_mb", 128}, {"disk_gb", 1}});
+    h.Run(
+        "c", "create_domain",
+        json{{"uuid", kGuest}, {"name", "web"}, {"vcpus", 1}, {"memory_mb", 128}, {"disk_gb", 1}});
   }
 
   std::string dir_;
@@ -115,8 +116,8 @@ TEST_F(AgentLiveMigrationTest, InvalidSpecsAreBadRequestsForEveryKind) {
     bad_interval["monitor_interval_s"] = 0;
     json wrong_type = Spec();
     wrong_type["permit_post_copy"] = "yes";
-    for (const json& args : {json::array(), no_domain, bad_uuid, bad_steps, bad_bandwidth,
-                             bad_interval, wrong_type}) {
+    for (const json& args :
+         {json::array(), no_domain, bad_uuid, bad_steps, bad_bandwidth, bad_interval, wrong_type}) {
       ExpectFault(h.Post(std::string("id-") + kind, kind, args), 400, "badRequest");
     }
   }
@@ -134,17 +135,16 @@ TEST_F(AgentLiveMigrationTest, MigrationEndpointNeedsTheTokenAndAnswers404ForUnk
 
 TEST_F(AgentLiveMigrationTest, CommandsDriveAMigrationAndTheJobIsQueryable) {
   std::vector<std::string> started;
-  Host src(dir_ + "/src", [&](const wire::LiveMigrationSpec& s) {
-    started.push_back(s.migration_uuid);
-  });
+  Host src(dir_ + "/src",
+           [&](const wire::LiveMigrationSpec& s) { started.push_back(s.migration_uuid); });
   Host dst(dir_ + "/dst");
   CreateGuest(src);
 
-  json check = dst.Run(std::string(kMigration) + ":check:1", "check_live_migration_destination",
-                       Spec());
+  json check =
+      dst.Run(std::string(kMigration) + ":check:1", "check_live_migration_destination", Spec());
   EXPECT_EQ(check["status"], "done") << check;
-  json prep = dst.Run(std::string(kMigration) + ":prepare:1",
-                      "prepare_live_migration_destination", Spec());
+  json prep =
+      dst.Run(std::string(kMigration) + ":prepare:1", "prepare_live_migration_destination", Spec());
   ASSERT_EQ(prep["status"], "done") << prep;
   std::string uri = prep["data"]["incoming_uri"];
   EXPECT_EQ(uri.rfind("tcp:127.0.0.1:", 0), 0u) << uri;
@@ -169,13 +169,13 @@ TEST_F(AgentLiveMigrationTest, CommandsDriveAMigrationAndTheJobIsQueryable) {
   EXPECT_EQ(job["domain_uuid"], kGuest);
   EXPECT_EQ(job["memory_total"], 128 * sim::kBytesPerMiB);
 
-  json fin = dst.Run(std::string(kMigration) + ":finish:1", "finish_live_migration_destination",
-                     Spec());
+  json fin =
+      dst.Run(std::string(kMigration) + ":finish:1", "finish_live_migration_destination", Spec());
   EXPECT_EQ(fin["status"], "done") << fin;
   EXPECT_EQ(fin["domain"]["uuid"], kGuest);
   EXPECT_EQ(fin["domain"]["power_state"], 1);
-  json clean = src.Run(std::string(kMigration) + ":cleanup:1", "cleanup_live_migration_source",
-                       Spec());
+  json clean =
+      src.Run(std::string(kMigration) + ":cleanup:1", "cleanup_live_migration_source", Spec());
   EXPECT_EQ(clean["status"], "done") << clean;
   json abort = src.Run(std::string(kMigration) + ":abort:1", "abort_live_migration", Spec());
   EXPECT_EQ(abort["status"], "failed") << "a completed migration cannot be aborted";
@@ -189,8 +189,7 @@ TEST_F(AgentLiveMigrationTest, FailedDriverStepsAnswerFailedWithTheReason) {
   CreateGuest(dst);  // already defined here: not a valid destination
   json check = dst.Run("m:check:1", "check_live_migration_destination", Spec());
   EXPECT_EQ(check["status"], "failed");
-  EXPECT_NE(check["error"].get<std::string>().find("already defined"), std::string::npos)
-      << check;
+  EXPECT_NE(check["error"].get<std::string>().find("already defined"), std::string::npos) << check;
   json force = dst.Run("m:force:1", "force_complete_live_migration", Spec());
   EXPECT_EQ(force["status"], "failed") << "no such job here";
 }

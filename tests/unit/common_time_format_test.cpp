@@ -9,7 +9,9 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::seconds;
 
-TimePoint At(int64_t secs, int64_t micros = 0) { return TimePoint(seconds(secs)) + microseconds(micros); }
+TimePoint At(int64_t secs, int64_t micros = 0) {
+  return TimePoint(seconds(secs)) + microseconds(micros);
+}
 
 TEST(TimeFormat, FormatsAsNovaDoesInUtcWithSixFractionDigitsAndNoZone) {
   EXPECT_EQ(FormatNovaTime(At(1454074922)), "2016-01-29T13:42:02.000000");
@@ -52,8 +54,7 @@ TEST(TimeFormat, ParseRejectsMalformedText) {
   for (const char* bad : {"", "garbage", "2016-01-29", "2016-01-29 13:42:02x", "2016-01-29T13:42",
                           "2016-01-29T13:42:02+01:00", "2016-01-29T13:42:02-05:00",
                           "2016-01-29T13:42:02Zjunk", "2016-01-29T13:42:02.123abc",
-                          "2016-01-29T13:42:02.", "2016-01-29T13:42:02.Z",
-                          "16-01-29T13:42:02"}) {
+                          "2016-01-29T13:42:02.", "2016-01-29T13:42:02.Z", "16-01-29T13:42:02"}) {
     EXPECT_EQ(ParseIsoTime(bad), std::nullopt) << bad;
   }
 }
@@ -73,10 +74,10 @@ TEST(TimeFormat, ParseAcceptsTheSecondBeforeTheEpoch) {
 }
 
 TEST(TimeFormat, ParseRejectsFieldsOutOfRangeInsteadOfRollingThemOver) {
-  for (const char* bad : {"2016-13-01T00:00:00", "2016-00-10T00:00:00", "2016-02-30T00:00:00",
-                          "2015-02-29T00:00:00", "2016-01-32T00:00:00", "2016-01-29T24:00:00",
-                          "2016-01-29T13:60:00", "2016-01-29T13:42:61", "2016-01-29T13:42:-1",
-                          " 2016-01-29T13:42:02", "2016-1-29T13:42:02"}) {
+  for (const char* bad :
+       {"2016-13-01T00:00:00", "2016-00-10T00:00:00", "2016-02-30T00:00:00", "2015-02-29T00:00:00",
+        "2016-01-32T00:00:00", "2016-01-29T24:00:00", "2016-01-29T13:60:00", "2016-01-29T13:42:61",
+        "2016-01-29T13:42:-1", " 2016-01-29T13:42:02", "2016-1-29T13:42:02"}) {
     EXPECT_EQ(ParseIsoTime(bad), std::nullopt) << bad;
   }
   EXPECT_EQ(ParseIsoTime("2016-02-29T00:00:00"), At(1456704000));  // a real leap day

@@ -27,14 +27,14 @@ class TokenFileTest : public ::testing::Test {
 };
 
 TEST_F(TokenFileTest, ReadsEachRoleAndNameAndSkipsCommentsAndBlankLines) {
-  auto table = TokenTable::LoadFile(Write(
-      "# ferry tokens\n"
-      "\n"
-      "tok-admin admin alice\n"
-      "   \t\n"
-      "tok-member member bob   # the project is bob\n"
-      "tok-agent agent compute-1\n"
-      "# tok-commented admin mallory\n"));
+  auto table =
+      TokenTable::LoadFile(Write("# ferry tokens\n"
+                                 "\n"
+                                 "tok-admin admin alice\n"
+                                 "   \t\n"
+                                 "tok-member member bob   # the project is bob\n"
+                                 "tok-agent agent compute-1\n"
+                                 "# tok-commented admin mallory\n"));
   auto admin = table.Find("tok-admin");
   ASSERT_TRUE(admin);
   EXPECT_EQ(admin->role, Role::kAdmin);

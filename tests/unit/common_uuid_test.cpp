@@ -11,7 +11,8 @@ namespace ferry {
 namespace {
 
 TEST(Uuid, NewUuidIsCanonicalLowercaseVersion4WithRfc4122Variant) {
-  const std::regex canonical("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  const std::regex canonical(
+      "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   for (int i = 0; i < 200; ++i) {
     std::string u = NewUuid();
     EXPECT_TRUE(std::regex_match(u, canonical)) << u;

@@ -21,7 +21,8 @@ Errc CodeOf(optional<string> openstack, optional<string> nova = nullopt) {
   } catch (const Error& e) {
     return e.code();
   }
-  ADD_FAILURE() << "no error for openstack=" << openstack.value_or("-") << " nova=" << nova.value_or("-");
+  ADD_FAILURE() << "no error for openstack=" << openstack.value_or("-")
+                << " nova=" << nova.value_or("-");
   return Errc::kInternal;
 }
 
@@ -80,8 +81,9 @@ TEST(Microversion, AtLeastComparesTheMinor) {
 }
 
 TEST(Microversion, MalformedValueIsBadRequest) {
-  for (const char* bad : {"2", "2.", ".5", "abc", "2.x", "2.5.1", "-2.5", "2,5", "+2.5", "2 .5",
-                          "", "compute", "2.99999999999999999999", "2.01", "02.5", "0.9"}) {  // Nova: no leading zeros
+  for (const char* bad :
+       {"2", "2.", ".5", "abc", "2.x", "2.5.1", "-2.5", "2,5", "+2.5", "2 .5", "", "compute",
+        "2.99999999999999999999", "2.01", "02.5", "0.9"}) {  // Nova: no leading zeros
     EXPECT_EQ(CodeOf(nullopt, string(bad)), Errc::kBadRequest) << "legacy '" << bad << "'";
     if (string(bad) != "compute" && !string(bad).empty()) {
       EXPECT_EQ(CodeOf("compute " + string(bad)), Errc::kBadRequest) << "new '" << bad << "'";

@@ -1,13 +1,13 @@
 // RoutePrefix: the literal start a path must have for a route's regex to match it. The
 // dispatcher skips a route's regex when the prefix does not match, so a prefix that is too long
 // would turn a valid request into a 404: every path a pattern matches must start with it.
-#include "controller/api/route_prefix.hpp"
-
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "controller/api/route_prefix.hpp"
 
 namespace ferry::controller::api {
 namespace {
@@ -39,15 +39,31 @@ TEST(RoutePrefix, NoneForAnAlternationOrAnOperatorFirst) {
 
 TEST(RoutePrefix, EveryPathThePatternMatchesStartsWithIt) {
   const std::vector<std::string> patterns = {
-      R"(/v2\.1/servers/([^/]+))",      R"(/v2\.1/servers/?)",
-      R"(/v2(\.1)?/servers)",           R"(/ab{0,2}c)",
-      R"(/a\.?b)",                      R"(/v2\.1/servers/([^/]+)/migrations(/(\d+))?)",
-      "/servers|/hypervisors",          R"(/x-y\-z/\d+)",
+      R"(/v2\.1/servers/([^/]+))",
+      R"(/v2\.1/servers/?)",
+      R"(/v2(\.1)?/servers)",
+      R"(/ab{0,2}c)",
+      R"(/a\.?b)",
+      R"(/v2\.1/servers/([^/]+)/migrations(/(\d+))?)",
+      "/servers|/hypervisors",
+      R"(/x-y\-z/\d+)",
   };
   const std::vector<std::string> paths = {
-      "/v2.1/servers/abc", "/v2.1/servers", "/v2.1/servers/", "/v2/servers", "/ac", "/abc",
-      "/abbc", "/ab", "/a.b", "/v2.1/servers/x/migrations", "/v2.1/servers/x/migrations/12",
-      "/servers", "/hypervisors", "/x-y-z/42", "/v2.1/flavors",
+      "/v2.1/servers/abc",
+      "/v2.1/servers",
+      "/v2.1/servers/",
+      "/v2/servers",
+      "/ac",
+      "/abc",
+      "/abbc",
+      "/ab",
+      "/a.b",
+      "/v2.1/servers/x/migrations",
+      "/v2.1/servers/x/migrations/12",
+      "/servers",
+      "/hypervisors",
+      "/x-y-z/42",
+      "/v2.1/flavors",
   };
   int matched = 0;
   for (const auto& pattern : patterns) {
@@ -56,7 +72,8 @@ TEST(RoutePrefix, EveryPathThePatternMatchesStartsWithIt) {
     for (const auto& path : paths) {
       if (!std::regex_match(path, re)) continue;
       ++matched;
-      EXPECT_EQ(path.rfind(prefix, 0), 0u) << pattern << " matches " << path << " but prefix is " << prefix;
+      EXPECT_EQ(path.rfind(prefix, 0), 0u)
+          << pattern << " matches " << path << " but prefix is " << prefix;
     }
   }
   EXPECT_GE(matched, 12);  // the table exercises real matches, not only misses

@@ -57,7 +57,8 @@ RequestSpec RandomSpec(std::mt19937& rng, const std::vector<HostState>& hosts) {
   s.memory_mb = 512 * (coin(rng) * 2 + 1);
   s.disk_gb = coin(rng) * 10;
   auto any_host = [&] { return Pick(rng, hosts).name; };
-  if (coin(rng) < 3) s.availability_zone = Pick(rng, std::vector<std::string>{"az1", "az2", "nova", "x"});
+  if (coin(rng) < 3)
+    s.availability_zone = Pick(rng, std::vector<std::string>{"az1", "az2", "nova", "x"});
   if (coin(rng) < 1) s.requested_host = any_host();
   for (int i = coin(rng) % 3; i > 0; --i) s.ignore_hosts.insert(any_host());
   if (coin(rng) < 6) {  // a move
@@ -130,7 +131,9 @@ TEST(IndexedSelect, ProfilesGroupHostsThatShareTheirStaticFields) {
 class OddRamFilter final : public HostFilter {
  public:
   std::string_view Name() const override { return "OddRamFilter"; }
-  bool Passes(const HostState& h, const RequestSpec&) const override { return h.free_memory_mb % 2; }
+  bool Passes(const HostState& h, const RequestSpec&) const override {
+    return h.free_memory_mb % 2;
+  }
 };
 
 TEST(IndexedSelect, PipelineWithAPerHostOnlyFilterFallsBackToTheFullPass) {
@@ -160,7 +163,6 @@ TEST(IndexedSelect, CandidatesAreCutToTheLimit) {
   EXPECT_EQ(Scheduler().Select(index, RequestSpec{}).candidates.size(), kDefaultMaxCandidates);
 }
 
-
 TEST(IndexedSelect, PatchedIndexRanksLikeARebuiltOne) {
   std::mt19937 rng(99);
   auto hosts = RandomCluster(rng, 400);
@@ -179,9 +181,11 @@ TEST(IndexedSelect, PatchedIndexRanksLikeARebuiltOne) {
   for (int r = 0; r < 200; ++r) {
     const auto spec = RandomSpec(rng, hosts);
     ASSERT_EQ(Names(scheduler.Select(*patched, spec).candidates, 99),
-              Names(scheduler.Select(rebuilt, spec).candidates, 99)) << r;
+              Names(scheduler.Select(rebuilt, spec).candidates, 99))
+        << r;
   }
-  EXPECT_EQ(base->Find(hosts[0].name)->free_memory_mb + 4096, patched->Find(hosts[0].name)->free_memory_mb)
+  EXPECT_EQ(base->Find(hosts[0].name)->free_memory_mb + 4096,
+            patched->Find(hosts[0].name)->free_memory_mb)
       << "the base version is untouched";
   auto moved = hosts[3];
   moved.availability_zone = "elsewhere";  // a profile change needs a rebuild

@@ -37,7 +37,8 @@ std::vector<std::string> Names(const Selection& s) {
   return out;
 }
 
-bool MessageNames(const std::vector<HostState>& hosts, const RequestSpec& spec, const std::string& filter) {
+bool MessageNames(const std::vector<HostState>& hosts, const RequestSpec& spec,
+                  const std::string& filter) {
   auto sel = Scheduler().Select(hosts, spec);
   return sel.candidates.empty() &&
          NoValidHostMessage(sel).find(filter + " rejected") != std::string::npos;
@@ -147,7 +148,8 @@ TEST(InboundLoadWeigher, FewerInboundMigrationsWinAtEqualRam) {
   auto b = Host("b");
   auto c = Host("c");
   c.inbound_migrations = 3;
-  EXPECT_EQ(Names(Scheduler().Select({a, b, c}, Move())), (std::vector<std::string>{"b", "a", "c"}));
+  EXPECT_EQ(Names(Scheduler().Select({a, b, c}, Move())),
+            (std::vector<std::string>{"b", "a", "c"}));
   EXPECT_GT(InboundLoadWeigher().RawWeight(b, Move()), InboundLoadWeigher().RawWeight(a, Move()));
 }
 

@@ -296,7 +296,8 @@ TEST(FreeRamWeigher, TiesBreakByNameWhateverTheInputOrder) {
   std::vector<HostState> hosts = {Host("delta", 4096), Host("alpha", 4096), Host("charlie", 4096),
                                   Host("bravo", 4096), Host("echo", 8192)};
   const NameList want = {"echo", "alpha", "bravo", "charlie", "delta"};
-  std::sort(hosts.begin(), hosts.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(hosts.begin(), hosts.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
   do {
     EXPECT_EQ(Names(Scheduler().Select(hosts, Small())), want);
   } while (std::next_permutation(hosts.begin(), hosts.end(),

@@ -9,7 +9,8 @@
 namespace ferry::controller::api {
 namespace {
 
-store::Server With(const std::string& vm_state, std::optional<std::string> task_state = std::nullopt) {
+store::Server With(const std::string& vm_state,
+                   std::optional<std::string> task_state = std::nullopt) {
   store::Server s;
   s.uuid = "11111111-2222-4333-8444-555555555555";
   s.name = "vm";
@@ -31,11 +32,20 @@ bool Selects(const StatusFilter& f, const store::Server& s) {
 
 TEST(ServerStatus, EveryVmStateHasNovasStatus) {
   const std::vector<std::pair<std::string, std::string>> table = {
-      {"building", "BUILD"},       {"active", "ACTIVE"},          {"paused", "PAUSED"},
-      {"suspended", "SUSPENDED"},  {"stopped", "SHUTOFF"},        {"rescued", "RESCUE"},
-      {"resized", "VERIFY_RESIZE"}, {"shelved", "SHELVED"},       {"shelved_offloaded", "SHELVED_OFFLOADED"},
-      {"soft-delete", "SOFT_DELETED"}, {"deleted", "DELETED"},    {"error", "ERROR"}};
-  for (const auto& [vm_state, status] : table) EXPECT_EQ(ServerStatus(With(vm_state)), status) << vm_state;
+      {"building", "BUILD"},
+      {"active", "ACTIVE"},
+      {"paused", "PAUSED"},
+      {"suspended", "SUSPENDED"},
+      {"stopped", "SHUTOFF"},
+      {"rescued", "RESCUE"},
+      {"resized", "VERIFY_RESIZE"},
+      {"shelved", "SHELVED"},
+      {"shelved_offloaded", "SHELVED_OFFLOADED"},
+      {"soft-delete", "SOFT_DELETED"},
+      {"deleted", "DELETED"},
+      {"error", "ERROR"}};
+  for (const auto& [vm_state, status] : table)
+    EXPECT_EQ(ServerStatus(With(vm_state)), status) << vm_state;
 }
 
 TEST(ServerStatus, UnknownVmStateIsUnknown) {
@@ -110,13 +120,15 @@ TEST(FilterForStatus, UnknownStatusIsNullopt) {
 
 // The two directions agree: filtering by the status a server shows finds that server.
 TEST(FilterForStatus, FilteringByAServersOwnStatusFindsIt) {
-  const std::vector<std::string> vm_states = {"building", "active", "paused", "suspended", "stopped",
-                                              "rescued", "resized", "shelved", "shelved_offloaded",
+  const std::vector<std::string> vm_states = {"building",    "active",  "paused",
+                                              "suspended",   "stopped", "rescued",
+                                              "resized",     "shelved", "shelved_offloaded",
                                               "soft-delete", "deleted", "error"};
   const std::vector<std::optional<std::string>> tasks = {
-      std::nullopt, "migrating", "resize_prep", "resize_migrating", "resize_migrated",
-      "resize_finish", "rebuilding", "rebuild_spawning", "rebuild_block_device_mapping",
-      "resize_reverting", "spawning", "deleting"};
+      std::nullopt,       "migrating",        "resize_prep",
+      "resize_migrating", "resize_migrated",  "resize_finish",
+      "rebuilding",       "rebuild_spawning", "rebuild_block_device_mapping",
+      "resize_reverting", "spawning",         "deleting"};
   for (const auto& vm : vm_states) {
     for (const auto& task : tasks) {
       auto s = With(vm, task);
@@ -154,7 +166,8 @@ TEST(ServerDetail, ShowsStatusAndFaultOnlyForErroredServers) {
   EXPECT_EQ(v["status"], "ERROR");
   ASSERT_TRUE(v.contains("fault"));
   EXPECT_EQ(v["fault"]["message"], "No valid host was found.");
-  s.fault = nlohmann::json{{"code", 500}, {"message", "m"}, {"created", "2026-01-01T00:00:03.000000"}};
+  s.fault =
+      nlohmann::json{{"code", 500}, {"message", "m"}, {"created", "2026-01-01T00:00:03.000000"}};
   EXPECT_EQ(ServerDetail(AdminRequest(1), s)["fault"]["created"], "2026-01-01T00:00:03Z");
   s.vm_state = "active";
   EXPECT_FALSE(ServerDetail(AdminRequest(1), s).contains("fault"));

@@ -29,7 +29,9 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 
 TEST(Validation, UnknownKeyIsRejectedWithNovasMessage) {
   json body = {{"name", "a"}, {"colour", "blue"}};
-  EXPECT_EQ(BadRequest([&] { RejectUnknownKeys(body, {"name", "ram"}); }),
+  EXPECT_EQ(BadRequest([&] {
+              RejectUnknownKeys(body, {"name", "ram"});
+            }),
             "Additional properties are not allowed ('colour' was unexpected)");
 }
 
@@ -43,7 +45,9 @@ TEST(Validation, RequireMemberNeedsAnObjectBodyHoldingAnObject) {
             "The request body must be a JSON object.");
   EXPECT_EQ(BadRequest([] { RequireMember(json(nullptr), "flavor"); }),
             "The request body must be a JSON object.");
-  EXPECT_EQ(BadRequest([] { RequireMember(json{{"server", json::object()}}, "flavor"); }),
+  EXPECT_EQ(BadRequest([] {
+              RequireMember(json{{"server", json::object()}}, "flavor");
+            }),
             "'flavor' is a required property");
   auto msg = BadRequest([] { RequireMember(json{{"flavor", "x"}}, "flavor"); });
   EXPECT_TRUE(Contains(msg, "flavor")) << msg;
@@ -66,11 +70,16 @@ TEST(Validation, NameTooLongIsRejected) {
 }
 
 TEST(Validation, NameMissingEmptyOrNotAStringIsRejected) {
-  EXPECT_EQ(BadRequest([] { RequireName(json::object(), "name"); }), "'name' is a required property");
+  EXPECT_EQ(BadRequest([] { RequireName(json::object(), "name"); }),
+            "'name' is a required property");
   EXPECT_TRUE(Contains(BadRequest([] { RequireName(json{{"name", ""}}, "name"); }), "too short"));
-  EXPECT_TRUE(Contains(BadRequest([] { RequireName(json{{"name", 5}}, "name"); }),
+  EXPECT_TRUE(Contains(BadRequest([] {
+                         RequireName(json{{"name", 5}}, "name");
+                       }),
                        "is not of type 'string'"));
-  EXPECT_TRUE(Contains(BadRequest([] { RequireName(json{{"name", nullptr}}, "name"); }),
+  EXPECT_TRUE(Contains(BadRequest([] {
+                         RequireName(json{{"name", nullptr}}, "name");
+                       }),
                        "is not of type 'string'"));
 }
 
@@ -83,7 +92,7 @@ TEST(Validation, NameWithLeadingOrTrailingWhitespaceIsRejected) {
 
 TEST(Validation, NameWithControlCharactersIsRejected) {
   for (const std::string& bad : {std::string("we\tb"), std::string("we\nb"), std::string("a\x01z"),
-                                std::string("a\x7fz"), std::string("a\0z", 3)}) {
+                                 std::string("a\x7fz"), std::string("a\0z", 3)}) {
     auto msg = BadRequest([&] { RequireName(json{{"name", bad}}, "name"); });
     EXPECT_TRUE(Contains(msg, "Control characters")) << msg;
   }
@@ -111,7 +120,8 @@ TEST(Validation, NonIntegersAreRejectedNamingTheField) {
   for (const json& bad : {json("12a"), json("-1"), json(""), json(" 5"), json("5.0"), json(5.5),
                           json(true), json(nullptr), json::array(), json("99999999999999999999")}) {
     auto msg = BadRequest([&] { RequireInt(json{{"vcpus", bad}}, "vcpus", 0, INT64_MAX); });
-    EXPECT_TRUE(Contains(msg, "Invalid input for field/attribute vcpus.")) << bad.dump() << ": " << msg;
+    EXPECT_TRUE(Contains(msg, "Invalid input for field/attribute vcpus."))
+        << bad.dump() << ": " << msg;
   }
 }
 
@@ -125,7 +135,8 @@ TEST(Validation, IntegersOutsideTheRangeAreRejected) {
 }
 
 TEST(Validation, MissingRequiredIntegerIsRejected) {
-  EXPECT_EQ(BadRequest([] { RequireInt(json::object(), "ram", 1, 100); }), "'ram' is a required property");
+  EXPECT_EQ(BadRequest([] { RequireInt(json::object(), "ram", 1, 100); }),
+            "'ram' is a required property");
 }
 
 TEST(Validation, BoolParamsAcceptOsloSpellingsInAnyCase) {
@@ -138,8 +149,9 @@ TEST(Validation, BoolParamsAcceptOsloSpellingsInAnyCase) {
 }
 
 TEST(Validation, BoolParamOtherwiseIsBadRequestNamingParameterAndValue) {
-  EXPECT_EQ(BadRequest([] { ParseBoolParam("all_tenants", "maybe"); }),
-            "Invalid input for query parameters all_tenants. Value: maybe. Value must be a boolean");
+  EXPECT_EQ(
+      BadRequest([] { ParseBoolParam("all_tenants", "maybe"); }),
+      "Invalid input for query parameters all_tenants. Value: maybe. Value must be a boolean");
   BadRequest([] { ParseBoolParam("with_servers", ""); });
   BadRequest([] { ParseBoolParam("with_servers", "2"); });
   BadRequest([] { ParseBoolParam("with_servers", "true "); });

@@ -20,16 +20,24 @@ constexpr const char* kServer = "9128d044-7b61-403e-b766-7547076ff6c1";
 const std::string kServerPath = std::string("/v2.1/servers/") + kServer;
 
 json Server(const std::string& host, const json& task_state) {
-  return {{"server", {{"id", kServer}, {"OS-EXT-SRV-ATTR:host", host},
-                      {"OS-EXT-STS:task_state", task_state}}}};
+  return {
+      {"server",
+       {{"id", kServer}, {"OS-EXT-SRV-ATTR:host", host}, {"OS-EXT-STS:task_state", task_state}}}};
 }
 
 json Running(int64_t processed, int64_t total, const std::string& status = "running") {
-  return {{"id", 7}, {"status", status}, {"phase", "copying"},
-          {"memory_total_bytes", total}, {"memory_processed_bytes", processed},
-          {"memory_remaining_bytes", total - processed}, {"disk_total_bytes", nullptr},
-          {"disk_processed_bytes", nullptr}, {"progress_percent", processed * 100 / total},
-          {"transfer_rate_bps", 128 << 20}, {"eta_seconds", 12}, {"queue_position", nullptr}};
+  return {{"id", 7},
+          {"status", status},
+          {"phase", "copying"},
+          {"memory_total_bytes", total},
+          {"memory_processed_bytes", processed},
+          {"memory_remaining_bytes", total - processed},
+          {"disk_total_bytes", nullptr},
+          {"disk_processed_bytes", nullptr},
+          {"progress_percent", processed * 100 / total},
+          {"transfer_rate_bps", 128 << 20},
+          {"eta_seconds", 12},
+          {"queue_position", nullptr}};
 }
 
 class FerryctlMigration : public ::testing::Test {
@@ -48,13 +56,14 @@ class FerryctlMigration : public ::testing::Test {
     });
     server_.OnFn("GET", kServerPath, [this, polls, final_host](const httplib::Request&) {
       const bool done = polls_ > polls;
-      return testing::Canned{200, Server(done ? final_host : "h1",
-                                         done ? json(nullptr) : json("migrating")).dump()};
+      return testing::Canned{
+          200, Server(done ? final_host : "h1", done ? json(nullptr) : json("migrating")).dump()};
     });
     server_.On("GET", "/v2.1/os-migrations", 200,
                json{{"migrations",
                      {{{"id", 6}, {"status", "completed"}, {"error", nullptr}},
-                      {{"id", 7}, {"status", final_status},
+                      {{"id", 7},
+                       {"status", final_status},
                        {"error", error.empty() ? json(nullptr) : json(error)}}}}});
   }
 
@@ -70,7 +79,8 @@ TEST_F(FerryctlMigration, LiveBodyAtLatestHasHostAndBlockMigrationAutoOnly) {
   auto changes = server_.Changes();
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].path, kServerPath + "/action");
-  EXPECT_EQ(changes[0].Json(), (json{{"os-migrateLive", {{"host", "h2"}, {"block_migration", "auto"}}}}));
+  EXPECT_EQ(changes[0].Json(),
+            (json{{"os-migrateLive", {{"host", "h2"}, {"block_migration", "auto"}}}}));
   EXPECT_EQ(changes[0].Header("OpenStack-API-Version"), "compute 2.92");
   EXPECT_NE(r.out.find("accepted"), std::string::npos) << r.out;
 
@@ -81,25 +91,30 @@ TEST_F(FerryctlMigration, LiveBodyAtLatestHasHostAndBlockMigrationAutoOnly) {
 
 TEST_F(FerryctlMigration, LiveBodyFollowsOlderMicroversions) {
   server_.On("POST", kServerPath + "/action", 202, nullptr);
-  ASSERT_EQ(Run({"--os-compute-api-version", "2.24", "server", "migrate", "--live", kServer}).code, 0);
+  ASSERT_EQ(Run({"--os-compute-api-version", "2.24", "server", "migrate", "--live", kServer}).code,
+            0);
   ASSERT_EQ(Run({"--os-compute-api-version", "2.30", "server", "migrate", "--live", kServer,
-                 "--host", "h2", "--force", "--block-migration", "true"}).code, 0);
+                 "--host", "h2", "--force", "--block-migration", "true"})
+                .code,
+            0);
   auto changes = server_.Changes();
   ASSERT_EQ(changes.size(), 2u);
-  EXPECT_EQ(changes[0].Json(), (json{{"os-migrateLive", {{"host", nullptr},
-                                                         {"block_migration", false},
-                                                         {"disk_over_commit", false}}}}));
-  EXPECT_EQ(changes[1].Json(), (json{{"os-migrateLive", {{"host", "h2"},
-                                                         {"block_migration", true},
-                                                         {"force", true}}}}));
+  EXPECT_EQ(changes[0].Json(),
+            (json{{"os-migrateLive",
+                   {{"host", nullptr}, {"block_migration", false}, {"disk_over_commit", false}}}}));
+  EXPECT_EQ(
+      changes[1].Json(),
+      (json{{"os-migrateLive", {{"host", "h2"}, {"block_migration", true}, {"force", true}}}}));
 }
 
 TEST_F(FerryctlMigration, ImpossibleRequestsAreUsageErrorsAndSendNothing) {
   server_.On("POST", kServerPath + "/action", 202, nullptr);
   EXPECT_EQ(Run({"server", "migrate", kServer}).code, 2);  // cold migration is not offered
   EXPECT_EQ(Run({"server", "migrate", "--live", kServer, "--host", "h2", "--force"}).code, 2);
-  EXPECT_EQ(Run({"--os-compute-api-version", "2.30", "server", "migrate", "--live", kServer,
-                 "--force"}).code, 2);  // force needs a host
+  EXPECT_EQ(
+      Run({"--os-compute-api-version", "2.30", "server", "migrate", "--live", kServer, "--force"})
+          .code,
+      2);  // force needs a host
   EXPECT_EQ(Run({"server", "migrate", "--live", kServer, "--block-migration", "maybe"}).code, 2);
   EXPECT_TRUE(server_.Changes().empty());
 }
@@ -109,12 +124,14 @@ TEST_F(FerryctlMigration, WaitPollsUntilDoneAndReportsTheNewHost) {
   CliResult r = Run({"server", "migrate", "--live", kServer, "--wait", "--poll-interval", "0.01"});
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_NE(r.out.find("Migration 7 completed: server " + std::string(kServer) + " is on h2."),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   // Not a terminal: plain lines (the first poll's state), no carriage returns.
   EXPECT_EQ(r.out.find('\r'), std::string::npos);
   EXPECT_NE(r.out.find("[#####...............]  25%  1.0 GiB/4.0 GiB  128.0 MiB/s  ETA 0:12  "
                        "running (copying)\n"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   EXPECT_GE(polls_.load(), 4);  // three listed polls and the one that found it gone
 }
 
@@ -134,7 +151,8 @@ TEST_F(FerryctlMigration, WaitExitsNonZeroWhenTheMigrationFails) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("migration 7 of server " + std::string(kServer) +
                        " ended failed (destination refused); the server is on h1"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(FerryctlMigration, WaitForAMigrationThatEndsBeforeItIsListed) {
@@ -172,10 +190,14 @@ TEST_F(FerryctlMigration, ServerMigrationVerbsUseNovasPathsAndBodies) {
 
 TEST_F(FerryctlMigration, MigrationListSendsFiltersAndOnePageWithLimit) {
   server_.On("GET", "/v2.1/os-migrations", 200,
-             json{{"migrations", {{{"id", 3}, {"instance_uuid", kServer},
-                                   {"migration_type", "live-migration"}, {"status", "running"},
-                                   {"progress_percent", 40}}}},
-                  {"migrations_links", {{{"rel", "next"}, {"href", "http://x/v2.1/os-migrations?marker=m"}}}}});
+             json{{"migrations",
+                   {{{"id", 3},
+                     {"instance_uuid", kServer},
+                     {"migration_type", "live-migration"},
+                     {"status", "running"},
+                     {"progress_percent", 40}}}},
+                  {"migrations_links",
+                   {{{"rel", "next"}, {"href", "http://x/v2.1/os-migrations?marker=m"}}}}});
   CliResult r = Run({"migration", "list", "--host", "h1", "--status", "running", "--server",
                      kServer, "--type", "live-migration", "--limit", "5"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -200,8 +222,10 @@ TEST(MigrationProgress, FormatsBytesDurationsAndPartialReports) {
   EXPECT_EQ(ProgressLine(json{{"status", "queued"}, {"queue_position", 2}, {"phase", nullptr}}),
             "[....................]   -%  queued #2");
   // No progress_percent from the server: computed from memory plus disk.
-  EXPECT_EQ(ProgressLine(json{{"status", "running"}, {"memory_total_bytes", 1024},
-                              {"memory_processed_bytes", 512}, {"disk_total_bytes", 1024},
+  EXPECT_EQ(ProgressLine(json{{"status", "running"},
+                              {"memory_total_bytes", 1024},
+                              {"memory_processed_bytes", 512},
+                              {"disk_total_bytes", 1024},
                               {"disk_processed_bytes", 1024}}),
             "[###############.....]  75%  1.5 KiB/2.0 KiB  running");
 }

@@ -1,11 +1,12 @@
 // The domain XML the libvirt driver defines: a server's display name, which its member chooses,
 // never reaches a host path or the libvirt domain name (both come from the uuid).
+#include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <pugixml.hpp>
 
-#include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
 #include "common/errors.hpp"
 
 namespace ferry::agent::libvirt {

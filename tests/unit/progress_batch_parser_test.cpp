@@ -63,18 +63,18 @@ TEST(ProgressBatchParser, AcceptsAnEmptyBatch) {
 
 TEST(ProgressBatchParser, RefusesWhatFromJsonRefuses) {
   const char* bad[] = {
-      "",                                                          // not JSON
-      "{",                                                         // truncated
-      "[]",                                                        // not an object
-      "5",                                                         //
-      R"({"reports":[]})",                                         // no host
-      R"({"host":"h"})",                                           // no reports
-      R"({"host":5,"reports":[]})",                                // host not a string
-      R"({"host":"h","reports":{}})",                              // reports not an array
-      R"({"host":"h","reports":[5]})",                             // a report not an object
-      R"({"host":"h","reports":[[]]})",                            //
-      R"({"host":"h","reports":[{"state":"running"}]})",           // no migration_uuid
-      R"({"host":"h","reports":[{"migration_uuid":"u"}]})",        // no state
+      "",                                                    // not JSON
+      "{",                                                   // truncated
+      "[]",                                                  // not an object
+      "5",                                                   //
+      R"({"reports":[]})",                                   // no host
+      R"({"host":"h"})",                                     // no reports
+      R"({"host":5,"reports":[]})",                          // host not a string
+      R"({"host":"h","reports":{}})",                        // reports not an array
+      R"({"host":"h","reports":[5]})",                       // a report not an object
+      R"({"host":"h","reports":[[]]})",                      //
+      R"({"host":"h","reports":[{"state":"running"}]})",     // no migration_uuid
+      R"({"host":"h","reports":[{"migration_uuid":"u"}]})",  // no state
       R"({"host":"h","reports":[{"migration_uuid":1,"state":"r"}]})",
       R"({"host":"h","reports":[{"migration_uuid":"u","state":"r","memory_total":"x"}]})",
       R"({"host":"h","reports":[{"migration_uuid":"u","state":"r","sampled_at":null}]})",

@@ -100,7 +100,8 @@ TEST(MigrationModel, AutoConvergeThrottlesFromTheThirdRoundAndConverges) {
   std::vector<int> throttles;  // per round
   while (!m.Done()) {
     m.Advance(0.1);
-    if (m.Iteration() > static_cast<int>(throttles.size())) throttles.push_back(m.ThrottlePercent());
+    if (m.Iteration() > static_cast<int>(throttles.size()))
+      throttles.push_back(m.ThrottlePercent());
     ASSERT_LT(m.Iteration(), 40);
   }
   ASSERT_GE(throttles.size(), 4u);
@@ -180,9 +181,7 @@ TEST(MigrationModel, ForceDuringTheDiskCopyAppliesWhenMemoryStarts) {
   EXPECT_TRUE(m.Done()) << "post-copy took over once RAM copying began";
 }
 
-TEST(MigrationModel, RefusesAZeroRate) {
-  EXPECT_THROW(MigrationModel(Input(256, 0, 0)), Error);
-}
+TEST(MigrationModel, RefusesAZeroRate) { EXPECT_THROW(MigrationModel(Input(256, 0, 0)), Error); }
 
 }  // namespace
 }  // namespace ferry::agent::sim

@@ -53,7 +53,8 @@ T RoundTrip(const T& v) {
 
 // Every required key of `full`, removed one at a time, makes parsing throw.
 template <typename T>
-void ExpectEachRequiredKeyIsRequired(const json& full, std::initializer_list<const char*> required) {
+void ExpectEachRequiredKeyIsRequired(const json& full,
+                                     std::initializer_list<const char*> required) {
   EXPECT_NO_THROW(full.get<T>());
   for (const char* key : required) {
     json missing = full;
@@ -190,13 +191,14 @@ TEST(WireRegisterRequest, RoundTripsEveryField) {
 
 TEST(WireRegisterRequest, IdentityAndCapacityAreRequired) {
   ExpectEachRequiredKeyIsRequired<RegisterRequest>(
-      json(SampleRegister()),
-      {"host", "hypervisor_type", "hypervisor_version", "command_url", "vcpus", "memory_mb", "local_gb"});
+      json(SampleRegister()), {"host", "hypervisor_type", "hypervisor_version", "command_url",
+                               "vcpus", "memory_mb", "local_gb"});
 }
 
 TEST(WireRegisterRequest, OptionalFieldsTakeTheirDefaults) {
   json j = json(SampleRegister());
-  for (const char* k : {"simulated", "cell", "host_ip", "migration_address", "cpu", "datastores", "domains"}) {
+  for (const char* k :
+       {"simulated", "cell", "host_ip", "migration_address", "cpu", "datastores", "domains"}) {
     j.erase(k);
   }
   auto r = j.get<RegisterRequest>();

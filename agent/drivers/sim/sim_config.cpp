@@ -39,8 +39,8 @@ wire::Domain ParseSimDomainSpec(const std::string& spec) {
   auto parts = SplitColons(spec);
   // A last part local|shared|volume is where the root disk is (reported as its one disk).
   std::string storage;
-  if (parts.size() >= 5 && (parts.back() == "local" || parts.back() == "shared" ||
-                            parts.back() == "volume")) {
+  if (parts.size() >= 5 &&
+      (parts.back() == "local" || parts.back() == "shared" || parts.back() == "volume")) {
     storage = parts.back();
     parts.pop_back();
   }
@@ -88,10 +88,10 @@ bool SimConfig::HasScenario(const std::string& name, const std::string& domain_u
 
 SimScenario ParseSimScenario(const std::string& spec) {
   static const std::vector<std::string> kKnown = {
-      kScenarioPrecheckFails,   kScenarioPrepareFails,     kScenarioStall,
-      kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy, kScenarioPostcopyFails,
-      kScenarioFinishFails,     kScenarioFinishFailsPaused, kScenarioLostSwitchover,   kScenarioStartRefused,
-      kScenarioCreateSlow};
+      kScenarioPrecheckFails,   kScenarioPrepareFails,      kScenarioStall,
+      kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy,  kScenarioPostcopyFails,
+      kScenarioFinishFails,     kScenarioFinishFailsPaused, kScenarioLostSwitchover,
+      kScenarioStartRefused,    kScenarioCreateSlow};
   SimScenario s;
   auto colon = spec.find(':');
   s.name = spec.substr(0, colon);

@@ -43,13 +43,15 @@ void SimDriver::FailInterruptedJobs() {
   for (auto& [uuid, job] : jobs) {
     if (Terminal(job)) continue;
     job.state = "failed";
-    job.error = "ferry-agent restarted during the copy: the simulated job died with it and the "
-                "guest stays on the source";
+    job.error =
+        "ferry-agent restarted during the copy: the simulated job died with it and the "
+        "guest stays on the source";
     job.transfer_rate_bps = 0;
     job.sampled_at = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
     interrupted_.push_back(uuid);
     changed = true;
-    if (auto d = domains.find(Lower(job.domain_uuid)); d != domains.end() && job.phase != "postcopy") {
+    if (auto d = domains.find(Lower(job.domain_uuid));
+        d != domains.end() && job.phase != "postcopy") {
       d->second.domain.power_state = wire::PowerState::kRunning;
     }
     spdlog::warn("ferry-sim: live migration interrupted by agent restart migration={} domain={}",
@@ -96,7 +98,8 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   for (const auto& [mig, job] : outgoing_) {
     wire::LiveMigrationJob s = job->Snapshot();
     if (s.domain_uuid == spec.domain.uuid && !Terminal(s)) {
-      throw Error(Errc::kConflict, "domain " + uuid + " is already migrating (migration " + mig + ")");
+      throw Error(Errc::kConflict,
+                  "domain " + uuid + " is already migrating (migration " + mig + ")");
     }
   }
   OutgoingJobFaults faults;
@@ -176,8 +179,8 @@ void SimDriver::ForceCompleteLiveMigration(const std::string& migration_uuid,
   auto rec = jobs_.find(migration_uuid);
   if (rec != jobs_.end() && Terminal(rec->second)) {
     if (rec->second.state == "completed") return;
-    throw Error(Errc::kConflict, "migration " + migration_uuid + " has ended " +
-                                     rec->second.state + "; nothing to force");
+    throw Error(Errc::kConflict, "migration " + migration_uuid + " has ended " + rec->second.state +
+                                     "; nothing to force");
   }
   auto j = outgoing_.find(migration_uuid);
   if (j == outgoing_.end()) {
@@ -194,8 +197,9 @@ void SimDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) 
   if (it == domains_.end()) return;
   auto rec = jobs_.find(spec.migration_uuid);
   // A post-copy that failed left a stale copy here: its execution moved to the destination.
-  const bool left = rec != jobs_.end() && (rec->second.state == "completed" ||
-                                           (rec->second.state == "failed" && rec->second.phase == "postcopy"));
+  const bool left =
+      rec != jobs_.end() && (rec->second.state == "completed" ||
+                             (rec->second.state == "failed" && rec->second.phase == "postcopy"));
   if (!left) {
     throw Error(Errc::kConflict, "domain " + uuid + " still runs on this host and migration " +
                                      spec.migration_uuid + " has not completed here");
@@ -210,8 +214,8 @@ void SimDriver::RememberEndedJobLocked(Jobs& jobs, const wire::LiveMigrationJob&
   while (jobs.size() > kMaxRememberedJobs) {
     auto oldest = jobs.end();
     for (auto it = jobs.begin(); it != jobs.end(); ++it) {
-      if (Terminal(it->second) && (oldest == jobs.end() ||
-                                   it->second.sampled_at < oldest->second.sampled_at)) {
+      if (Terminal(it->second) &&
+          (oldest == jobs.end() || it->second.sampled_at < oldest->second.sampled_at)) {
         oldest = it;
       }
     }
@@ -247,7 +251,8 @@ void SimDriver::OnSourcePower(const std::string& uuid, wire::PowerState power) {
   try {
     CommitLocked(std::move(next));
   } catch (const std::exception& e) {
-    spdlog::error("ferry-sim: cannot persist power state of domain={} error=\"{}\"", uuid, e.what());
+    spdlog::error("ferry-sim: cannot persist power state of domain={} error=\"{}\"", uuid,
+                  e.what());
   }
 }
 

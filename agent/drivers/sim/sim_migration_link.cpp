@@ -153,7 +153,8 @@ std::optional<nlohmann::json> LinkConnection::Receive(int timeout_ms) {
   uint32_t len = 0;
   ReadExactly(socket_.fd(), reinterpret_cast<char*>(&len), sizeof(len));
   len = ntohl(len);
-  if (len > kMaxFrameBytes) throw Error(Errc::kUnavailable, "migration peer sent an oversized frame");
+  if (len > kMaxFrameBytes)
+    throw Error(Errc::kUnavailable, "migration peer sent an oversized frame");
   std::string body(len, '\0');
   ReadExactly(socket_.fd(), body.data(), len);
   try {
@@ -173,9 +174,8 @@ LinkListener::LinkListener(const std::string& address) : address_(address) {
     sockaddr_storage bound{};
     socklen_t len = sizeof(bound);
     ::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&bound), &len);
-    port_ = bound.ss_family == AF_INET6
-                ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    port_ = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                        : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     socket_ = std::move(s);
   }
   if (!socket_.open()) Unavailable("cannot listen for incoming migrations on " + address);

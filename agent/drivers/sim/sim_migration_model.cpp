@@ -23,7 +23,8 @@ int64_t MaxDowntimeMsAt(int64_t max_downtime_ms, int steps, int64_t delay_s_per_
   double offset = (static_cast<double>(max_downtime_ms) - base) / steps;
   double delay_s = static_cast<double>(delay_s_per_gib) * data_gib;
   int step = steps;
-  if (delay_s > 0) step = static_cast<int>(std::min<double>(steps, std::floor(elapsed_s / delay_s)));
+  if (delay_s > 0)
+    step = static_cast<int>(std::min<double>(steps, std::floor(elapsed_s / delay_s)));
   return static_cast<int64_t>(base + offset * step);
 }
 
@@ -123,10 +124,10 @@ void MigrationModel::EndRound() {
   ++rounds_without_convergence_;
   round_left_ = pending;
   if (in_.auto_converge && rounds_without_convergence_ >= kRoundsBeforeThrottle) {
-    throttle_percent_ = throttle_percent_ == 0
-                            ? kThrottleInitialPercent
-                            : std::min(kThrottleMaxPercent,
-                                       throttle_percent_ + kThrottleIncrementPercent);
+    throttle_percent_ =
+        throttle_percent_ == 0
+            ? kThrottleInitialPercent
+            : std::min(kThrottleMaxPercent, throttle_percent_ + kThrottleIncrementPercent);
   }
 }
 
@@ -157,7 +158,8 @@ void MigrationModel::ApplyPendingForce() {
 double MigrationModel::FirstPassFraction() const {
   double total = static_cast<double>(in_.disk_bytes + in_.memory_bytes);
   if (total <= 0) return 1.0;
-  double sent = disk_processed_ + std::min(memory_processed_, static_cast<double>(in_.memory_bytes));
+  double sent =
+      disk_processed_ + std::min(memory_processed_, static_cast<double>(in_.memory_bytes));
   return std::clamp(sent / total, 0.0, 1.0);
 }
 

@@ -78,8 +78,8 @@ class MigrationModel {
   double elapsed_s_ = 0;
   double disk_processed_ = 0;
   double memory_processed_ = 0;
-  double round_left_ = 0;   // bytes of the current round not yet sent
-  double dirtied_ = 0;      // bytes dirtied since the current round started (capped at RAM)
+  double round_left_ = 0;  // bytes of the current round not yet sent
+  double dirtied_ = 0;     // bytes dirtied since the current round started (capped at RAM)
   int iteration_ = 0;
   int rounds_without_convergence_ = 0;
   int throttle_percent_ = 0;

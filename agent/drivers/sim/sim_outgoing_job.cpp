@@ -25,9 +25,7 @@ constexpr milliseconds kReplyTimeout{10'000};
 // agent-dies-mid-copy scenario must look like from outside.
 constexpr int kKilledExitStatus = 137;
 
-double Seconds(TimePoint t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
+double Seconds(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -54,7 +52,9 @@ OutgoingJob::~OutgoingJob() {
   if (thread_.joinable()) thread_.join();
 }
 
-void OutgoingJob::Start() { thread_ = std::thread([this] { Run(); }); }
+void OutgoingJob::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 wire::LiveMigrationJob OutgoingJob::Snapshot() const {
   std::lock_guard lock(mu_);
@@ -122,8 +122,8 @@ void OutgoingJob::RunCopy() {
     TimePoint now = clock_.Now();
     model_.Advance(std::chrono::duration<double>(now - last).count());
     last = now;
-    if (!guest_paused_ && (model_.Phase() == ModelPhase::kPaused ||
-                           model_.Phase() == ModelPhase::kPostcopy)) {
+    if (!guest_paused_ &&
+        (model_.Phase() == ModelPhase::kPaused || model_.Phase() == ModelPhase::kPostcopy)) {
       guest_paused_ = true;
       hooks_.on_source_power(wire::PowerState::kPaused);
     }
@@ -149,7 +149,8 @@ void OutgoingJob::RunCopy() {
       _exit(kKilledExitStatus);
     }
     if (model_.Iteration() != reported_round) {
-      conn.Send(json{{"type", "round"}, {"iteration", reported_round},
+      conn.Send(json{{"type", "round"},
+                     {"iteration", reported_round},
                      {"memory_processed", snapshot_.memory_processed}});
       reported_round = model_.Iteration();
     }

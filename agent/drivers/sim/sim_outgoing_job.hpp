@@ -24,8 +24,8 @@ struct OutgoingJobHooks {
 };
 
 struct OutgoingJobFaults {
-  bool switchover_fails = false;     // the switch-over fails; the guest stays on the source
-  bool die_past_half_copy = false;   // _exit(137) once the first pass is half sent
+  bool switchover_fails = false;    // the switch-over fails; the guest stays on the source
+  bool die_past_half_copy = false;  // _exit(137) once the first pass is half sent
   // The link breaks right after post-copy moved the guest's execution to the destination:
   // the pages still on the source never arrive, and neither host can run the guest.
   bool postcopy_fails = false;

@@ -34,8 +34,8 @@ void MigrationList(Session& session, const ListOptions& o) {
     const std::string progress = Field(m, "progress_percent");
     table.AddRow({Field(m, "id"), Field(m, "instance_uuid"), Field(m, "migration_type"),
                   Field(m, "status"), Field(m, "source_compute"), Field(m, "dest_compute"),
-                  Field(m, "phase"), progress.empty() ? "" : progress + "%",
-                  Field(m, "created_at"), Field(m, "updated_at")});
+                  Field(m, "phase"), progress.empty() ? "" : progress + "%", Field(m, "created_at"),
+                  Field(m, "updated_at")});
   }
   PrintTable(session, table);
 }

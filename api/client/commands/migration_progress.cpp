@@ -56,12 +56,15 @@ std::string ProgressLine(const nlohmann::json& m) {
   if (percent) {
     const int64_t p = std::clamp<int64_t>(*percent, 0, 100);
     const int filled = static_cast<int>(p * kBarWidth / 100);
-    line = fmt::format("[{}{}] {:3}%", std::string(filled, '#'), std::string(kBarWidth - filled, '.'), p);
+    line = fmt::format("[{}{}] {:3}%", std::string(filled, '#'),
+                       std::string(kBarWidth - filled, '.'), p);
   } else {
     line = fmt::format("[{}]   -%", std::string(kBarWidth, '.'));
   }
-  if (total && *total > 0) line += fmt::format("  {}/{}", FormatBytes(processed.value_or(0)), FormatBytes(*total));
-  if (auto rate = Int(m, "transfer_rate_bps"); rate && *rate > 0) line += fmt::format("  {}/s", FormatBytes(*rate));
+  if (total && *total > 0)
+    line += fmt::format("  {}/{}", FormatBytes(processed.value_or(0)), FormatBytes(*total));
+  if (auto rate = Int(m, "transfer_rate_bps"); rate && *rate > 0)
+    line += fmt::format("  {}/s", FormatBytes(*rate));
   if (auto eta = Int(m, "eta_seconds")) line += "  ETA " + FormatDuration(*eta);
   line += "  " + m.value("status", std::string("?"));
   if (auto q = Int(m, "queue_position")) line += fmt::format(" #{}", *q);

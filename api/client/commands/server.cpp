@@ -1,4 +1,5 @@
-// ferryctl server list|show|create|delete: /v2.1/servers (migrate and migration: server_migration.cpp).
+// ferryctl server list|show|create|delete: /v2.1/servers (migrate and migration:
+// server_migration.cpp).
 #include <fmt/format.h>
 
 #include <memory>

@@ -92,7 +92,9 @@ class ProgressPrinter {
       drawn_ = true;
       return;
     }
-    const std::string state = m.value("status", "") + "/" + (m.contains("phase") && m["phase"].is_string() ? m["phase"].get<std::string>() : "");
+    const std::string state =
+        m.value("status", "") + "/" +
+        (m.contains("phase") && m["phase"].is_string() ? m["phase"].get<std::string>() : "");
     if (state != last_state_ || ++polls_since_print_ >= 10) {
       s_.out << line << "\n";
       last_state_ = state;
@@ -130,11 +132,12 @@ void WaitForLiveMigration(Session& session, const std::string& id, const Migrate
   }
   printer.Finish();
   const json final = FinalRecord(session, id, seen);
-  const std::string host = Field(GetJson(session, ServerPath(id))["server"], "OS-EXT-SRV-ATTR:host");
+  const std::string host =
+      Field(GetJson(session, ServerPath(id))["server"], "OS-EXT-SRV-ATTR:host");
   const std::string status = final.is_null() ? "unknown" : Field(final, "status");
   if (status == "completed") {
-    session.out << fmt::format("Migration {} completed: server {} is on {}.\n",
-                               Field(final, "id"), id, host);
+    session.out << fmt::format("Migration {} completed: server {} is on {}.\n", Field(final, "id"),
+                               id, host);
     return;
   }
   std::string why = final.is_null() ? "" : Field(final, "error");
@@ -194,7 +197,8 @@ void MigrationForceComplete(Session& session, const MigrationRef& r) {
                                json{{"force_complete", nullptr}}));
   if (!session.json) {
     session.out << fmt::format(
-        "Request to force-complete migration {} of server {} has been accepted.\n", r.migration, id);
+        "Request to force-complete migration {} of server {} has been accepted.\n", r.migration,
+        id);
   }
 }
 
@@ -226,10 +230,10 @@ void RegisterServerMigrationCommands(CLI::App& server_noun, Action* slot) {
     const char* help;
     void (*run)(Session&, const MigrationRef&);
   };
-  for (const Verb& v : {Verb{"show", "Show one migration", MigrationShow},
-                        Verb{"abort", "Abort a live migration (DELETE)", MigrationAbort},
-                        Verb{"force-complete", "Force a live migration to finish",
-                             MigrationForceComplete}}) {
+  for (const Verb& v :
+       {Verb{"show", "Show one migration", MigrationShow},
+        Verb{"abort", "Abort a live migration (DELETE)", MigrationAbort},
+        Verb{"force-complete", "Force a live migration to finish", MigrationForceComplete}}) {
     CLI::App* verb = noun->add_subcommand(v.name, v.help);
     verb->add_option("server", r->server, "UUID or name")->required();
     verb->add_option("migration", r->migration, "Migration id")->required();
