@@ -3,6 +3,7 @@
 #include "common/errors.hpp"
 #include "controller/store/progress_store.hpp"
 #include "controller/store/row.hpp"
+#include "controller/store/status_lists.hpp"
 #include "controller/store/tx.hpp"
 
 namespace ferry::controller::store {
@@ -32,13 +33,13 @@ constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
 constexpr Statement kFindByKey{"lm_find_key", LM_SELECT("m.idempotency_key = $1")};
 constexpr Statement kListForServer{
     "lm_list_server",
-    LM_SELECT("m.instance_uuid = $1::uuid AND (NOT $2 OR m.status IN "
-              "('queued', 'preparing', 'running', 'post-migrating')) ORDER BY m.created_at, m.id")};
+    LM_SELECT(
+        "m.instance_uuid = $1::uuid AND (NOT $2 OR m.status IN " FERRY_SQL_LIVE_IN_PROGRESS_STATUSES
+        ") ORDER BY m.created_at, m.id")};
 constexpr Statement kFindActive{
     "lm_find_active",
-    LM_SELECT("m.instance_uuid = $1::uuid AND m.status NOT IN "
-              "('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled') "
-              "ORDER BY m.id DESC LIMIT 1")};
+    LM_SELECT("m.instance_uuid = $1::uuid AND m.status NOT IN " FERRY_SQL_TERMINAL_STATUSES
+              " ORDER BY m.id DESC LIMIT 1")};
 
 constexpr Statement kInsert{"lm_insert", R"sql(
 INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
@@ -78,7 +79,7 @@ UPDATE migrations SET lease_owner = $1, lease_until = now() + make_interval(secs
 WHERE id IN (
   SELECT id FROM migrations
   WHERE migration_type = 'live-migration'
-    AND status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled')
+    AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
     AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < now())
   ORDER BY created_at LIMIT $3
   FOR UPDATE SKIP LOCKED)
@@ -91,7 +92,7 @@ constexpr Statement kRenew{"lm_renew", R"sql(
 WITH mine AS (
   SELECT uuid, lease_until FROM migrations
   WHERE lease_owner = $1 AND migration_type = 'live-migration'
-    AND status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled')
+    AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
 ), renewed AS (
   UPDATE migrations m SET lease_until = now() + make_interval(secs => $2)
   FROM mine
@@ -126,7 +127,7 @@ ORDER BY turn, created_at, id)sql"};
 
 constexpr Statement kInFlight{"lm_in_flight", R"sql(
 SELECT source_compute, dest_compute FROM migrations
-WHERE migration_type = 'live-migration' AND status IN ('preparing', 'running', 'post-migrating'))sql"};
+WHERE migration_type = 'live-migration' AND status IN )sql" FERRY_SQL_LIVE_ADMITTED_STATUSES};
 
 constexpr Statement kMoveClaims{
     "lm_move_claims", "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};

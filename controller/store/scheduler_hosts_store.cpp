@@ -1,15 +1,15 @@
 #include "controller/store/scheduler_hosts_store.hpp"
 
 #include "controller/store/row.hpp"
+#include "controller/store/status_lists.hpp"
 #include "controller/store/tx.hpp"
 
 namespace ferry::controller::store {
 namespace {
 
 // The statuses of a live migration that occupies the link between source and destination.
-#define FERRY_LIVE_IN_FLIGHT                                                     \
-  "m.migration_type = 'live-migration' AND m.status IN ('queued', 'preparing', " \
-  "'running', 'post-migrating')"
+#define FERRY_LIVE_IN_FLIGHT \
+  "m.migration_type = 'live-migration' AND m.status IN " FERRY_SQL_LIVE_IN_PROGRESS_STATUSES
 
 constexpr Statement kLoad{"scheduler_hosts_load", R"sql(
 SELECT h.id, h.name, h.cell, h.hypervisor_type, h.hypervisor_version, h.state, h.disabled,

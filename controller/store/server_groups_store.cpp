@@ -1,6 +1,7 @@
 #include "controller/store/server_groups_store.hpp"
 
 #include "controller/store/row.hpp"
+#include "controller/store/status_lists.hpp"
 #include "controller/store/tx.hpp"
 
 namespace ferry::controller::store {
@@ -52,7 +53,7 @@ SELECT host, count(*)::int FROM (
   JOIN migrations mg ON mg.instance_uuid = m.server_uuid
   WHERE m.group_id = $1 AND m.server_uuid <> $2::uuid AND mg.dest_compute IS NOT NULL
     AND mg.migration_type = 'live-migration'
-    AND mg.status IN ('queued', 'preparing', 'running', 'post-migrating')
+    AND mg.status IN )sql" FERRY_SQL_LIVE_IN_PROGRESS_STATUSES R"sql(
 ) member_hosts GROUP BY host ORDER BY host)sql"};
 
 ServerGroup GroupFromRow(const pqxx::row& r) {
