@@ -80,14 +80,10 @@ void RequireVersion(const Request& req, int minor) {
   if (!req.mv.AtLeast(minor)) throw Error(Errc::kNotFound, "The resource could not be found.");
 }
 
-void RequireServer(store::Tx& tx, const Request& req, const std::string& uuid) {
-  LoadVisibleServer(tx, req, uuid);
-}
-
 // Nova looks the server up (404) before the policy check (403), whose target is the server's
 // project; so the routes admit members and the handlers refuse them in that order.
 void RequireServerThenPolicy(Deps& deps, const Request& req, const std::string& rule) {
-  deps.db.Transact([&](store::Tx& tx) { RequireServer(tx, req, req.params.at(0)); });
+  deps.db.Transact([&](store::Tx& tx) { LoadVisibleServer(tx, req, req.params.at(0)); });
   if (!req.IsAdmin()) {
     throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:servers:migrations:" + rule +
                                       " to be performed.");
@@ -107,7 +103,7 @@ Response List(Deps& deps, Request& req) {
   RequireServerThenPolicy(deps, req, "index");
   json out = json::array();
   deps.db.Transact([&](store::Tx& tx) {
-    RequireServer(tx, req, req.params.at(0));
+    LoadVisibleServer(tx, req, req.params.at(0));
     const auto queue = store::QueuePositions(tx);
     for (const auto& m : store::ListServerLiveMigrations(tx, req.params.at(0), true)) {
       out.push_back(View(req, m, queue));
@@ -123,7 +119,7 @@ Response Show(Deps& deps, Request& req) {
   const std::string id_text = req.params.at(1);
   json out;
   deps.db.Transact([&](store::Tx& tx) {
-    RequireServer(tx, req, server);
+    LoadVisibleServer(tx, req, server);
     std::optional<store::LiveMigration> m;
     if (!id_text.empty() && id_text.size() <= 18 &&
         id_text.find_first_not_of("0123456789") == std::string::npos) {

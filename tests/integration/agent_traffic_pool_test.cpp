@@ -24,9 +24,7 @@ class AgentTrafficPool : public ::testing::Test {
     stack_->StartController();
     stack_->StartAgent("sim-1");
     stack_->StartAgent("sim-2");
-    for (const char* host : {"sim-1", "sim-2"}) {
-      ASSERT_TRUE(Stack::WaitFor([&] { return stack_->HostState(host) == "up"; }, 20s)) << host;
-    }
+    ASSERT_TRUE(stack_->WaitUntilUp({"sim-1", "sim-2"}));
   }
   void TearDown() override {
     if (stopped_agent_ > 0) kill(stopped_agent_, SIGCONT);

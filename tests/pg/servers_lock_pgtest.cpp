@@ -19,21 +19,12 @@ class ServersLockTest : public StoreTest {
   void SetUp() override {
     StoreTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    pqxx::connection c(schema_->dsn());
-    pqxx::work w(c);
-    uuid_ = w.exec1(
-                 "INSERT INTO servers (uuid, name, flavorid, flavor_name, vcpus, memory_mb, "
-                 "root_gb, vm_state, user_id, project_id) VALUES (gen_random_uuid(), 'web', '1', "
-                 "'m1', 1, 512, 1, 'active', 'u', 'p') RETURNING uuid::text")[0]
+    uuid_ = Sql("INSERT INTO servers (uuid, name, flavorid, flavor_name, vcpus, memory_mb, "
+                "root_gb, vm_state, user_id, project_id) VALUES (gen_random_uuid(), 'web', '1', "
+                "'m1', 1, 512, 1, 'active', 'u', 'p') RETURNING uuid::text")[0][0]
                 .as<std::string>();
-    w.commit();
   }
-  void Delete() {
-    pqxx::connection c(schema_->dsn());
-    pqxx::work w(c);
-    w.exec_params("DELETE FROM servers WHERE uuid = $1::uuid", uuid_);
-    w.commit();
-  }
+  void Delete() { Sql("DELETE FROM servers WHERE uuid = $1::uuid", uuid_); }
   std::string uuid_;
 };
 

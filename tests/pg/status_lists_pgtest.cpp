@@ -32,10 +32,8 @@ Set Quoted(const std::string& sql) {
 class StatusListsTest : public StoreTest {
  protected:
   Set Seed(const std::string& where) {
-    pqxx::connection c(schema_->dsn());
-    pqxx::work w(c);
     Set out;
-    for (const auto& r : w.exec("SELECT status FROM migration_statuses WHERE " + where)) {
+    for (const auto& r : Sql("SELECT status FROM migration_statuses WHERE " + where)) {
       out.insert(r[0].as<std::string>());
     }
     return out;
@@ -51,10 +49,8 @@ class StatusListsTest : public StoreTest {
 
 TEST_F(StatusListsTest, TheTerminalListIsTheSeedsAndThePartialIndexs) {
   EXPECT_EQ(Quoted(FERRY_SQL_TERMINAL_STATUSES), Seed("is_terminal"));
-  pqxx::connection c(schema_->dsn());
-  pqxx::work w(c);
   const auto def =
-      w.exec1("SELECT pg_get_indexdef('migrations_active_idx'::regclass)")[0].as<std::string>();
+      Sql("SELECT pg_get_indexdef('migrations_active_idx'::regclass)")[0][0].as<std::string>();
   const auto where = def.substr(def.find(" WHERE "));
   EXPECT_EQ(Quoted(where), Seed("is_terminal")) << def;
 }
@@ -74,23 +70,21 @@ TEST_F(StatusListsTest, TheLiveListsAreTheSeedsAndTheStateTables) {
 }
 
 TEST_F(StatusListsTest, TheLeaseQueriesUseThePartialIndex) {
-  pqxx::connection c(schema_->dsn());
-  pqxx::work w(c);
   // 20,000 finished migrations and 20 unfinished ones: the planner picks the partial index
   // only if it can prove the query's list implies the index's.
-  w.exec(R"sql(
+  Sql(R"sql(
     INSERT INTO migrations (uuid, instance_uuid, migration_type, status, created_at, updated_at)
     SELECT gen_random_uuid(), gen_random_uuid(), 'live-migration',
            CASE WHEN g <= 20 THEN 'running' ELSE 'completed' END, now(), now()
     FROM generate_series(1, 20000) g)sql");
-  w.exec("ANALYZE migrations");
+  Sql("ANALYZE migrations");
   const std::string query =
       "SELECT id FROM migrations WHERE migration_type = 'live-migration' AND status NOT "
       "IN " FERRY_SQL_TERMINAL_STATUSES
       " AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < now()) ORDER BY "
       "created_at LIMIT 100";
   std::string plan;
-  for (const auto& r : w.exec("EXPLAIN " + query)) plan += r[0].as<std::string>() + "\n";
+  for (const auto& r : Sql("EXPLAIN " + query)) plan += r[0].as<std::string>() + "\n";
   EXPECT_NE(plan.find("migrations_active_idx"), std::string::npos) << plan;
 }
 

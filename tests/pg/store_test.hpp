@@ -47,6 +47,17 @@ class StoreTest : public ::testing::Test {
     db_ = std::make_unique<Database>(schema_->dsn(), 8);
   }
 
+  // Runs `sql` with `params` in a transaction of its own, committed: the raw inserts and
+  // reads the store's API has no call for.
+  template <typename... Params>
+  pqxx::result Sql(const std::string& sql, Params&&... params) {
+    pqxx::connection c(schema_->dsn());
+    pqxx::work w(c);
+    pqxx::result r = w.exec_params(sql, std::forward<Params>(params)...);
+    w.commit();
+    return r;
+  }
+
   static TimePoint T(int64_t s) { return TimePoint(std::chrono::seconds(1'700'000'000 + s)); }
 
   // Registers a host in cell1 at T(0); returns its id.

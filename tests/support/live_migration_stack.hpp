@@ -51,8 +51,7 @@ class LiveMigrationStack {
                   const std::string& driver = "sim") {
     for (const auto& [name, args] : hosts) stack->StartAgent(name, args, driver);
     for (const auto& [name, args] : hosts) {
-      EXPECT_TRUE(Stack::WaitFor([&, n = name] { return stack->HostState(n) == "up"; }, 20s))
-          << name;
+      EXPECT_TRUE(stack->WaitUntilUp({name})) << name;
     }
   }
 

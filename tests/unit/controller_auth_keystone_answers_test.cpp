@@ -205,30 +205,25 @@ TEST_F(KeystoneAnswers, OnlyKeystonesOwnFailuresSayItIsDown) {
   }
 }
 
-TEST(KeystoneAuthenticatorAnswers, ATokenKeystoneWillNotJudgeLocksOutNobodyElse) {
+TEST_F(KeystoneAnswers, ATokenKeystoneWillNotJudgeLocksOutNobodyElse) {
   // A caller's odd token that Keystone (or a proxy before it) answers with 400 must not put
   // the controller into its "Keystone is down" 503 for everyone.
-  FakeKeystone keystone;
-  SystemClock clock;
-  KeystoneOptions o;
-  o.url = keystone.Url();
-  o.service_password = "pw";
-  KeystoneAuthenticator auth(o, TokenCacheOptions{}, clock);
-  keystone.Answer(400, R"({"error": {"code": 400}})");
+  KeystoneAuthenticator auth(Options(keystone_.Url()), TokenCacheOptions{}, clock_);
+  keystone_.Answer(400, R"({"error": {"code": 400}})");
   try {
     auth.Authenticate("odd-token");
     ADD_FAILURE() << "a token Keystone refused to look at was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kUnauthorized);
   }
-  keystone.Answer(200, Token({}).dump());
+  keystone_.Answer(200, Token({}).dump());
   auto next = auth.Authenticate("an-honest-token");
   ASSERT_TRUE(next.has_value()) << "503 for everyone after one odd token";
   EXPECT_EQ(next->role, Role::kMember);
   // Keystone failing (5xx) does stop it asking for a moment: 503 at once for new tokens.
-  keystone.Answer(503, "");
+  keystone_.Answer(503, "");
   EXPECT_THROW(auth.Authenticate("token-2"), KeystoneDown);
-  keystone.Answer(200, Token({}).dump());
+  keystone_.Answer(200, Token({}).dump());
   try {
     auth.Authenticate("token-3");
     ADD_FAILURE() << "asked Keystone again at once";
@@ -238,22 +233,17 @@ TEST(KeystoneAuthenticatorAnswers, ATokenKeystoneWillNotJudgeLocksOutNobodyElse)
   EXPECT_TRUE(auth.Authenticate("an-honest-token").has_value()) << "cached tokens still work";
 }
 
-TEST(KeystoneAuthenticatorAnswers, OverlongTokensAreRefusedWithoutAskingKeystone) {
-  FakeKeystone keystone;
-  SystemClock clock;
-  KeystoneOptions o;
-  o.url = keystone.Url();
-  o.service_password = "pw";
-  KeystoneAuthenticator auth(o, TokenCacheOptions{}, clock);
-  keystone.Answer(200, Token({}).dump());  // Keystone would accept anything
+TEST_F(KeystoneAnswers, OverlongTokensAreRefusedWithoutAskingKeystone) {
+  KeystoneAuthenticator auth(Options(keystone_.Url()), TokenCacheOptions{}, clock_);
+  keystone_.Answer(200, Token({}).dump());  // Keystone would accept anything
   const std::string overlong(KeystoneAuthenticator::kMaxTokenBytes + 1, 'g');
   auto known = auth.Peek(overlong);
   ASSERT_TRUE(known.has_value()) << "judged before the body is read";
   EXPECT_FALSE(known->principal.has_value());
   EXPECT_FALSE(auth.Authenticate(overlong).has_value());
-  EXPECT_EQ(keystone.validations(), 0);
+  EXPECT_EQ(keystone_.validations(), 0);
   EXPECT_TRUE(auth.Authenticate(std::string(200, 'g')).has_value());
-  EXPECT_EQ(keystone.validations(), 1);
+  EXPECT_EQ(keystone_.validations(), 1);
 }
 
 }  // namespace
