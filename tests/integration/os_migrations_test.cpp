@@ -44,6 +44,13 @@ class OsMigrations : public ::testing::Test {
     w.exec_params(insert, kFailed, kServer, "live-migration", "failed", "sim-1", "sim-3", 1,
                   std::optional<int64_t>(), std::optional<int64_t>(), "u1", "p1",
                   "2026-01-01T00:00:01Z", "rolled-back", 2, "destination refused");
+    // The running row is held by another controller's live lease: this controller's engine
+    // must not take it over and drive it (it would fail it for want of agents, and the rows
+    // these tests read would change under them).
+    w.exec_params(
+        "UPDATE migrations SET lease_owner = 'another-controller', "
+        "lease_until = now() + interval '1 hour' WHERE id = $1",
+        live_id_);
     w.commit();
   }
 
