@@ -301,8 +301,8 @@ int Serve(const ServeOptions& o) {
   InitLogging("controller", o.log_level, o.log_file);
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
-  agent_client::AgentClient agents(ReadTokenFile(o.agent_command_token_file),
-                                   std::chrono::milliseconds(o.agent_command_timeout_ms));
+  agent_client::HttpAgentClient agents(ReadTokenFile(o.agent_command_token_file),
+                                       std::chrono::milliseconds(o.agent_command_timeout_ms));
   store::Database db(o.dsn, o.db);
   // Pools of their own, so a starved shared pool cannot stop heartbeats from landing, hosts
   // from being judged, or this controller's leases from being renewed.

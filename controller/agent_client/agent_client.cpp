@@ -45,7 +45,7 @@ void ExpectOk(const httplib::Result& res, const std::string& agent_url, const st
 
 }  // namespace
 
-AgentClient::AgentClient(std::string command_token, std::chrono::milliseconds timeout)
+HttpAgentClient::HttpAgentClient(std::string command_token, std::chrono::milliseconds timeout)
     : token_(std::move(command_token)), timeout_(timeout) {}
 
 std::string AgentClient::CommandId(const std::string& consumer, const std::string& step,
@@ -53,8 +53,8 @@ std::string AgentClient::CommandId(const std::string& consumer, const std::strin
   return consumer + ":" + step + ":" + std::to_string(attempt);
 }
 
-wire::CommandResult AgentClient::Send(const std::string& agent_url,
-                                      const wire::Command& command) const {
+wire::CommandResult HttpAgentClient::Send(const std::string& agent_url,
+                                          const wire::Command& command) const {
   auto cli = MakeClient(agent_url, timeout_);
   httplib::Headers headers{{"X-Auth-Token", token_}};
   auto res = cli.Post("/v1/commands", headers, nlohmann::json(command).dump(), "application/json");
@@ -67,7 +67,7 @@ wire::CommandResult AgentClient::Send(const std::string& agent_url,
   }
 }
 
-wire::Inventory AgentClient::FetchInventory(const std::string& agent_url) const {
+wire::Inventory HttpAgentClient::FetchInventory(const std::string& agent_url) const {
   auto cli = MakeClient(agent_url, timeout_);
   auto res = cli.Get("/v1/inventory", httplib::Headers{{"X-Auth-Token", token_}});
   ExpectOk(res, agent_url, "inventory");
@@ -79,7 +79,7 @@ wire::Inventory AgentClient::FetchInventory(const std::string& agent_url) const 
   }
 }
 
-std::optional<wire::LiveMigrationJob> AgentClient::FetchMigrationJob(
+std::optional<wire::LiveMigrationJob> HttpAgentClient::FetchMigrationJob(
     const std::string& agent_url, const std::string& migration_uuid) const {
   auto cli = MakeClient(agent_url, timeout_);
   auto res =

@@ -127,7 +127,7 @@ class ServerLifecycleTest : public store::StoreTest {
   }
 
   ManualClockForTest clock_{kStart};
-  agent_client::AgentClient agents_{"unused-token", std::chrono::seconds(1)};
+  agent_client::HttpAgentClient agents_{"unused-token", std::chrono::seconds(1)};
   std::unique_ptr<conductor::HostRegistry> registry_;
   std::unique_ptr<conductor::ServerLifecycle> lifecycle_;
   store::Flavor small_;
