@@ -24,9 +24,10 @@
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/conductor/periodic.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
-#include "controller/live_migration/engine.hpp"
+#include "controller/live_migration/kind.hpp"
 #include "controller/live_migration/progress_ingest.hpp"
 #include "controller/live_migration/service.hpp"
+#include "controller/moves/engine.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/schema_migrator.hpp"
 
@@ -50,7 +51,8 @@ struct ServeOptions {
   store::DatabaseOptions db;   // pool of 8: the API threads share these; 2-core hosts
   int build_workers = 4;       // server create/delete drivers in parallel
   std::string port_file;
-  live_migration::EngineOptions live;  // live migration: limits, leases, policy defaults
+  moves::EngineOptions moves;    // every kind of move: leases, workers, slot limits, retries
+  live_migration::Options live;  // live migration: destinations tried, policy defaults
   std::string log_level = "info";
   std::string log_file;
   std::string auth = "token-file";         // who may call the API: token-file or keystone
@@ -116,20 +118,20 @@ void InstallCrashHook(live_migration::Steps& steps) {
   });
 }
 
-void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
+void AddLiveMigrationOptions(CLI::App& app, moves::EngineOptions& m, live_migration::Options& o) {
   const std::string g = "Live migration";
   auto range = [](int lo, int hi) { return CLI::Range(lo, hi); };
-  app.add_option("--max-concurrent-live-migrations", o.limits.max_outbound_per_host,
+  app.add_option("--max-concurrent-live-migrations", m.limits.max_outbound_per_host,
                  "outbound live migrations per host at once (Nova's default 1)")
       ->check(range(1, 1000))
       ->capture_default_str()
       ->group(g);
-  app.add_option("--max-inbound-live-migrations", o.limits.max_inbound_per_host,
+  app.add_option("--max-inbound-live-migrations", m.limits.max_inbound_per_host,
                  "inbound live migrations per host at once")
       ->check(range(1, 1000))
       ->capture_default_str()
       ->group(g);
-  app.add_option("--max-cluster-live-migrations", o.limits.max_total,
+  app.add_option("--max-cluster-live-migrations", m.limits.max_total,
                  "live migrations in the whole cluster at once (0: no limit)")
       ->check(range(0, 100000))
       ->capture_default_str()
@@ -140,17 +142,22 @@ void AddLiveMigrationOptions(CLI::App& app, live_migration::EngineOptions& o) {
       ->capture_default_str()
       ->group(g);
   app.add_option_function<int>(
-         "--live-migration-lease", [&o](int s) { o.lease = std::chrono::seconds(s); },
+         "--live-migration-lease", [&m](int s) { m.lease = std::chrono::seconds(s); },
          "seconds a crashed controller's migrations wait before another takes them (default 15)")
       ->check(range(2, 3600))
       ->group(g);
   app.add_option_function<int>(
-         "--live-migration-tick-ms", [&o](int ms) { o.tick = std::chrono::milliseconds(ms); },
+         "--live-migration-tick-ms", [&m](int ms) { m.tick = std::chrono::milliseconds(ms); },
          "how often leases are renewed and migrations looked at (default 1000)")
       ->check(range(50, 60000))
       ->group(g);
-  app.add_option("--live-migration-workers", o.workers)
+  app.add_option("--live-migration-workers", m.workers)
       ->check(range(1, 256))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--step-retry-budget", m.step_retry_budget,
+                 "failures in a row of one move's step before the move ends in error")
+      ->check(range(1, 100000))
       ->capture_default_str()
       ->group(g);
   auto& p = o.policy;
@@ -319,16 +326,17 @@ int Serve(const ServeOptions& o) {
 
   live_migration::Validate(o.live.policy);
   // Leases are renewed once half has run out (store::RenewLeases), on a tick.
-  if (o.live.tick * 4 > o.live.lease) {
+  if (o.moves.tick * 4 > o.moves.lease) {
     throw std::runtime_error(
         "--live-migration-tick-ms must be at most a quarter of --live-migration-lease");
   }
+  auto move_options = o.moves;
   auto live_options = o.live;
   char hostname[256] = {};
   gethostname(hostname, sizeof(hostname) - 1);
   // Unique per process: a restarted controller must not resume leases it held before the crash
   // without waiting for them to expire, or two incarnations could overlap.
-  live_options.owner =
+  move_options.owner =
       std::string(hostname) + ":" + std::to_string(getpid()) + ":" + NewUuid().substr(0, 8);
   // Fencing test (tests/integration/live_migration_fencing_test):
   // FERRY_TEST_PAUSE_BEFORE_SEND=[check:]<kind> makes this process SIGSTOP itself right before
@@ -337,14 +345,18 @@ int Serve(const ServeOptions& o) {
     live_options.test_pause_before_send = pause;
   }
   scheduler::Scheduler live_scheduler;
-  live_migration::Context live_ctx{db, agents, clock, live_scheduler, host_snapshot, live_options};
-  live_migration::Engine engine(live_ctx, lease_db);
-  engine.steps().OnClaimsChanged(
+  live_migration::Context live_ctx{db,           agents,      clock, live_scheduler, host_snapshot,
+                                   move_options, live_options};
+  moves::Engine engine(move_options, db, lease_db);
+  live_migration::Kind live_migrations(live_ctx);
+  engine.AddKind(live_migrations);
+  live_migrations.steps().OnClaimsChanged(
       [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
-  InstallCrashHook(engine.steps());
+  InstallCrashHook(live_migrations.steps());
   live_migration::Service live_service(live_ctx, engine);
-  live_migration::ProgressIngest progress(
-      db, [&engine](const std::string& uuid) { engine.Wake(uuid); });
+  live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) {
+    engine.Wake({std::string(live_migration::kType), uuid});
+  });
   api::Deps deps{
       db,           clock,   registry, lifecycle, std::chrono::seconds(o.service_down_time_s),
       live_service, progress};
@@ -467,7 +479,7 @@ int main(int argc, char** argv) {
   AddKeystoneOptions(*serve, o);
   AddDatabaseOptions(*serve, o.db);
   serve->add_option("--port-file", o.port_file, "write the bound port here");
-  AddLiveMigrationOptions(*serve, o.live);
+  AddLiveMigrationOptions(*serve, o.moves, o.live);
   serve->add_option("--log-level", o.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -199,7 +199,9 @@ CREATE TABLE public.migration_statuses (
     is_terminal boolean NOT NULL,
     holds_resources boolean NOT NULL,
     api_in_progress boolean NOT NULL,
-    description text NOT NULL
+    description text NOT NULL,
+    occupies_slot boolean DEFAULT false NOT NULL,
+    heads_to_destination boolean DEFAULT false NOT NULL
 );
 
 CREATE TABLE public.migrations (
@@ -255,6 +257,8 @@ CREATE TABLE public.migrations (
     ignore_hosts text[] DEFAULT '{}'::text[] NOT NULL,
     sampled_at timestamp with time zone,
     lease_epoch bigint DEFAULT 0 NOT NULL,
+    step_failures integer DEFAULT 0 NOT NULL,
+    last_step_error text,
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )

@@ -16,6 +16,7 @@
 #include "controller/live_migration/service.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/live_migrations_store.hpp"
+#include "controller/store/moves_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::api {

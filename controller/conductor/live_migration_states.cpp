@@ -31,7 +31,8 @@ constexpr std::array<std::string_view, kAllLiveMigrationStatuses.size()> kNames 
 // - accepted -> failed. Nova's conductor sets "failed" for an unexpected exception (a
 //   MessagingTimeout, a bug). ferry has no such catch-all: a step that throws is retried on the
 //   next tick under its lease (a database or agent hiccup passes), and every reason the
-//   conductor's checks give up for is a pre-check failure, which Nova reports as "error".
+//   conductor's checks give up for is a pre-check failure, which Nova reports as "error". A step
+//   that keeps throwing exhausts the move engine's retry budget: "step_failed", into "error".
 constexpr std::array kTransitions = {
     // The happy path.
     // Nova: compute_manager.live_migration() puts the job in the source's executor ("queued").
@@ -85,6 +86,16 @@ constexpr std::array kTransitions = {
     // left untouched and the record stays there, still "error" because the copy's outcome was
     // misreported and an operator must look (Nova has no such check; it cleans up regardless).
     Transition{S::kPostMigrating, S::kError, "cleanup_failed"},
+
+    // Not in Nova: the move engine's retry budget (controller/moves/engine.hpp). A step that
+    // throws at the same status budget times in a row (a bug, a record it cannot read) ends
+    // the migration here instead of retrying forever; a database outage is never counted.
+    // Before switch-over the record stays with the source, after it with the destination.
+    Transition{S::kAccepted, S::kError, "step_failed"},
+    Transition{S::kQueued, S::kError, "step_failed"},
+    Transition{S::kPreparing, S::kError, "step_failed"},
+    Transition{S::kRunning, S::kError, "step_failed"},
+    Transition{S::kPostMigrating, S::kError, "step_failed"},
 };
 
 constexpr bool NoEdgeLeavesATerminalStatus() {

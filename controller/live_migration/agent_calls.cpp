@@ -8,6 +8,7 @@
 #include "common/errors.hpp"
 #include "controller/agent_client/agent_answer.hpp"
 #include "controller/live_migration/policy.hpp"
+#include "controller/store/moves_store.hpp"
 
 namespace ferry::controller::live_migration {
 
@@ -16,11 +17,11 @@ namespace {
 void RecheckLease(const Context& ctx, const store::LiveMigration& m, const std::string& kind) {
   bool held = false;
   ctx.db.Transact([&](store::Tx& tx) {
-    held = store::LeaseStillHeld(tx, m.uuid, ctx.options.owner, m.lease_epoch);
+    held = store::LeaseStillHeld(tx, m.uuid, ctx.engine.owner, m.lease_epoch);
   });
   if (!held) {
     throw NotOurs("live migration " + m.uuid + ": lease epoch " + std::to_string(m.lease_epoch) +
-                  " no longer held by " + ctx.options.owner + "; " + kind + " not sent");
+                  " no longer held by " + ctx.engine.owner + "; " + kind + " not sent");
   }
 }
 

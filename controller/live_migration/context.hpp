@@ -1,5 +1,5 @@
 #pragma once
-// What every live-migration step needs, and the engine's options (controller flags).
+// What every live-migration step needs, and live migration's options (controller flags).
 #include <chrono>
 #include <functional>
 #include <string>
@@ -8,26 +8,18 @@
 #include "controller/agent_client/agent_client.hpp"
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/live_migration/policy.hpp"
+#include "controller/moves/engine_options.hpp"
 #include "controller/scheduler/scheduler.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/models.hpp"
 
 namespace ferry::controller::live_migration {
 
-struct Limits {
-  int max_outbound_per_host = 1;  // Nova max_concurrent_live_migrations
-  int max_inbound_per_host = 2;   // not in Nova: a destination is protected too
-  int max_total = 0;              // cluster-wide; 0 = no limit
-};
-
-struct EngineOptions {
-  std::string owner;                     // this controller's lease identity
-  std::chrono::seconds lease{15};        // a crashed owner's migrations wait this long
-  std::chrono::milliseconds tick{1000};  // lease renewal, admission and monitoring period
-  int workers = 4;
+// Live migration's own options (controller flags); leases, workers and slot limits are the
+// move engine's (moves::EngineOptions), the same for every kind.
+struct Options {
   int migrate_max_retries = 3;  // destinations tried after failed pre-checks
-  Limits limits;
-  Policy policy;  // deployment defaults
+  Policy policy;                // deployment defaults
   // Test only (FERRY_TEST_PAUSE_BEFORE_SEND, controller/main.cpp): the controller stops itself
   // with SIGSTOP right before it sends a command of this kind, after the lease check
   // ("check:<kind>": before that check).
@@ -42,7 +34,8 @@ struct Context {
   // The scheduler's in-memory view of every host, shared with server placement; the steps mark
   // the hosts whose claims they change (Steps::OnClaimsChanged -> MarkDirty).
   conductor::HostSnapshot& hosts;
-  const EngineOptions& options;
+  const moves::EngineOptions& engine;
+  const Options& options;
 };
 
 }  // namespace ferry::controller::live_migration

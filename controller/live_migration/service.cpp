@@ -128,11 +128,11 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     m.policy = EffectivePolicy(tx, ctx_.options.policy, source->name);
     store::MigrationEvent first{std::nullopt,        m.status,    "requested", std::nullopt,
                                 "user " + r.user_id, r.request_id};
-    store::InsertLiveMigration(tx, m, first, engine_.owner(), ctx_.options.lease);
+    store::InsertLiveMigration(tx, m, first, engine_.owner(), ctx_.engine.lease);
     created = true;
   });
   if (!created) return m;
-  engine_.Wake(m.uuid);
+  engine_.Wake({std::string(kType), m.uuid});
   if (!r.synchronous_prechecks) return m;
   // Before 2.34 the request itself waited for the conductor's checks.
   for (int i = 0; i < 600; ++i) {
@@ -173,7 +173,7 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
     store::RequestAbort(tx, m.uuid, ctx_.clock.Now());
     uuid = m.uuid;
   });
-  engine_.Wake(uuid);
+  engine_.Wake({std::string(kType), uuid});
 }
 
 void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id, bool admin) {
@@ -196,7 +196,7 @@ void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id
     store::RequestForceComplete(tx, m.uuid, ctx_.clock.Now());
     uuid = m.uuid;
   });
-  engine_.Wake(uuid);
+  engine_.Wake({std::string(kType), uuid});
 }
 
 }  // namespace ferry::controller::live_migration

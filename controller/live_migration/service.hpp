@@ -6,7 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "controller/live_migration/engine.hpp"
+#include "controller/live_migration/kind.hpp"
+#include "controller/moves/engine.hpp"
 #include "controller/store/live_migrations_store.hpp"
 
 namespace ferry::controller::live_migration {
@@ -28,7 +29,7 @@ struct LiveMigrateRequest {
 
 class Service {
  public:
-  Service(const Context& ctx, Engine& engine) : ctx_(ctx), engine_(engine) {}
+  Service(const Context& ctx, moves::Engine& engine) : ctx_(ctx), engine_(engine) {}
 
   // Returns the accepted migration (or, for a repeated Idempotency-Key, the one it created).
   store::LiveMigration Request(const LiveMigrateRequest& r);
@@ -41,7 +42,7 @@ class Service {
 
  private:
   const Context& ctx_;
-  Engine& engine_;
+  moves::Engine& engine_;
 };
 
 }  // namespace ferry::controller::live_migration

@@ -33,7 +33,7 @@ int64_t CopiedDiskGb(const store::LiveMigration& m, const store::Server& s) {
 }  // namespace
 
 StepResult Steps::Run(store::LiveMigration& m) {
-  if (m.lease_owner != ctx_.options.owner) return StepResult::kDone;
+  if (m.lease_owner != ctx_.engine.owner) return StepResult::kDone;
   try {
     return RunStep(m);
   } catch (const NotOurs& e) {
@@ -82,7 +82,7 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
     ctx_.db.Transact([&](store::Tx& tx) {
       if (also) also(tx);
       // Roll back `also` too when the migration is no longer ours.
-      if (!store::SaveLiveMigration(tx, next, ctx_.options.owner, row)) throw LeaseLost{};
+      if (!store::SaveLiveMigration(tx, next, ctx_.engine.owner, row)) throw LeaseLost{};
     });
   } catch (const LeaseLost&) {
     spdlog::info("live migration {}: no longer driven here (lease or version moved on)", m.uuid);
@@ -98,7 +98,7 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
 }
 
 StepResult Steps::WhileQueued(store::LiveMigration& m) {
-  // Admission to preparing is AdmitQueued's (it needs every queued migration at once).
+  // Admission to preparing is the move engine's (it needs every queued move at once).
   if (m.abort_requested_at) return RollBack(m, "cancelled", "aborted", "aborted by request");
   // Nova leaves a queued migration whose compute died queued forever; here it ends: nothing
   // has touched either host yet, so releasing the claims is the whole rollback.

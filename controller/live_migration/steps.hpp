@@ -12,29 +12,26 @@
 #include "api/wire/live_migration_messages.hpp"
 #include "controller/live_migration/context.hpp"
 #include "controller/live_migration/steps_parties.hpp"
+#include "controller/moves/move_kind.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/live_migrations_store.hpp"
 
 namespace ferry::controller::live_migration {
 
-enum class StepResult {
-  kAgain,  // progressed: run the next step now
-  kWait,   // waiting on an agent, a slot or the clock: look again on the next tick
-  kDone,   // terminal, or no longer ours to drive
-};
+using moves::StepResult;
 
 class Steps {
  public:
   explicit Steps(const Context& ctx) : ctx_(ctx) {}
 
-  // Dispatches on m.status; m must be leased to ctx.options.owner. A step that finds the lease
+  // Dispatches on m.status; m must be leased to ctx.engine.owner. A step that finds the lease
   // gone before it sends a command, or whose command an agent refuses as fenced, ends here with
   // kDone and nothing committed (agent_calls.hpp NotOurs).
   StepResult Run(store::LiveMigration& m);
 
   // accepted -> queued (destination chosen, checked and claimed) or -> error.
   StepResult Schedule(store::LiveMigration& m);
-  // queued: abort -> cancelled; a host gone down -> failed. Admission is AdmitQueued's.
+  // queued: abort -> cancelled; a host gone down -> failed. Admission is the engine's (Admit).
   StepResult WhileQueued(store::LiveMigration& m);
   // preparing -> running (destination prepared) or -> failed / cancelled.
   StepResult Prepare(store::LiveMigration& m);
@@ -46,9 +43,13 @@ class Steps {
   // refused to finish and does not run it (the source untouched, the record stays there).
   StepResult Complete(store::LiveMigration& m);
 
-  // queued -> preparing for the migrations this controller drives, in fair order within the
-  // per-host and cluster limits. Returns the admitted uuids.
-  std::vector<std::string> AdmitQueued();
+  // queued -> preparing, in the move engine's admission transaction (moves::MoveKind::Admit).
+  bool Admit(store::Tx& tx, const std::string& uuid);
+  void Admitted(const std::string& uuid);
+  // Ends a migration whose step kept throwing (the engine's retry budget) in error, from the
+  // database alone: before switch-over the record stays with the source (claims back to the
+  // server), after it the record follows the guest to the destination.
+  void GiveUp(store::LiveMigration& m, const std::string& reason);
 
   // Called with a host id whose claims a committed step changed (keeps a host cache fresh).
   void OnClaimsChanged(std::function<void(int64_t host_id)> fn) { on_claimed_ = std::move(fn); }
@@ -101,7 +102,7 @@ class Steps {
               const std::optional<std::string>& reason,
               const std::function<void(store::Tx&)>& also = {});
   bool DomainRunsOn(const store::Host& host, const std::string& uuid) const;
-  std::string Actor() const { return "controller " + ctx_.options.owner; }
+  std::string Actor() const { return "controller " + ctx_.engine.owner; }
 
   const Context& ctx_;
   std::function<void(int64_t)> on_claimed_;

@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "common/time_format.hpp"
+#include "controller/conductor/live_migration_states.hpp"
 #include "controller/live_migration/agent_calls.hpp"
 #include "controller/live_migration/steps.hpp"
 #include "controller/live_migration/steps_parties.hpp"
@@ -225,6 +226,37 @@ StepResult Steps::EndOnSource(store::LiveMigration& m, const std::string& to,
   });
   if (on_claimed_ && dest_id) on_claimed_(*dest_id);
   return StepResult::kDone;
+}
+
+void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
+  if (m.lease_owner != ctx_.engine.owner) return;
+  auto status = conductor::FromString(m.status);
+  if (!status || conductor::IsTerminal(*status)) return;
+  spdlog::error("live migration {}: {}", m.uuid, reason);
+  if (*status == conductor::LiveMigrationStatus::kAccepted) {
+    // Nothing claimed or sent yet: only the server's task to clear.
+    auto next = m;
+    next.status = "error";
+    next.phase = "done";
+    next.error_reason = reason;
+    const std::string server_uuid = m.instance_uuid;
+    Commit(m, next, "step_failed", reason,
+           [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
+    return;
+  }
+  // Whether the guest's execution left the source is what the record says, nothing more: the
+  // agents are not asked (they may be what kept failing). A destination that was prepared
+  // keeps what it was prepared with until its agent's inventory shows it (unmanaged domains).
+  const bool switched_over =
+      *status == conductor::LiveMigrationStatus::kPostMigrating || m.phase == "postcopy";
+  if (switched_over) {
+    EndAfterSwitchover(m, "step_failed", reason);
+    return;
+  }
+  std::optional<store::Host> dest;
+  ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
+  EndOnSource(m, "error", "step_failed", reason,
+              dest ? std::optional<int64_t>(dest->id) : std::nullopt);
 }
 
 }  // namespace ferry::controller::live_migration

@@ -1,5 +1,5 @@
-// Steps::Schedule (accepted -> queued or error) and Steps::AdmitQueued (queued -> preparing):
-// choosing, checking and claiming a destination, then admitting within the slot limits.
+// Steps::Schedule (accepted -> queued or error) and Steps::Admit (queued -> preparing, in the
+// move engine's admission): choosing, checking and claiming a destination, then taking a slot.
 #include <spdlog/spdlog.h>
 
 #include "controller/conductor/server_placement.hpp"
@@ -71,7 +71,7 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     spec.min_hypervisor_version = source.hypervisor_version;
     spec.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
     spec.ignore_hosts.insert(source.name);
-    spec.max_inbound_migrations = ctx_.options.limits.max_inbound_per_host;
+    spec.max_inbound_migrations = ctx_.engine.limits.max_inbound_per_host;
     // What changed since the last periodic refresh (a host disabled or moved to another zone a
     // moment ago) is read first: the view must not be older than the request.
     try {
@@ -173,37 +173,20 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
   return fail(message);
 }
 
-std::vector<std::string> Steps::AdmitQueued() {
-  std::vector<std::string> admitted;
-  const auto& limits = ctx_.options.limits;
-  ctx_.db.Transact([&](store::Tx& tx) {
-    auto view = store::LockSlots(tx);
-    for (const auto& q : view.queued) {
-      const bool fits = view.outbound[q.source] < limits.max_outbound_per_host &&
-                        view.inbound[q.dest] < limits.max_inbound_per_host &&
-                        (limits.max_total == 0 || view.total < limits.max_total);
-      if (!fits) continue;
-      // Fairness holds across controllers: a migration another controller drives keeps its
-      // turn (its slot is counted) and its owner admits it on its own tick.
-      ++view.outbound[q.source];
-      ++view.inbound[q.dest];
-      ++view.total;
-      if (q.lease_owner != ctx_.options.owner) continue;
-      auto m = store::FindLiveMigration(tx, q.uuid);
-      if (!m || m->abort_requested_at) continue;
-      auto next = *m;
-      next.status = "preparing";
-      next.phase = "preparing destination";
-      store::MigrationEvent event{m->status,    next.status, "slot_acquired",
-                                  std::nullopt, Actor(),     std::nullopt};
-      if (store::SaveLiveMigration(tx, next, ctx_.options.owner, event)) admitted.push_back(q.uuid);
-    }
-  });
-  for (const auto& uuid : admitted) {
-    spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
-    if (on_transition_) on_transition_("queued", "preparing");
-  }
-  return admitted;
+bool Steps::Admit(store::Tx& tx, const std::string& uuid) {
+  auto m = store::FindLiveMigration(tx, uuid);
+  if (!m || m->status != "queued" || m->abort_requested_at) return false;
+  auto next = *m;
+  next.status = "preparing";
+  next.phase = "preparing destination";
+  store::MigrationEvent event{m->status,    next.status, "slot_acquired",
+                              std::nullopt, Actor(),     std::nullopt};
+  return store::SaveLiveMigration(tx, next, ctx_.engine.owner, event);
+}
+
+void Steps::Admitted(const std::string& uuid) {
+  spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
+  if (on_transition_) on_transition_("queued", "preparing");
 }
 
 }  // namespace ferry::controller::live_migration

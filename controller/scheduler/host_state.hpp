@@ -33,8 +33,8 @@ struct HostState {
   // Metadata of every aggregate the host is in; a key set by two aggregates has both values.
   std::map<std::string, std::set<std::string>> aggregate_metadata;
   std::set<std::string> shared_datastores;  // cluster-wide names of shared datastores it sees
-  int inbound_migrations = 0;               // live migrations in flight towards it
-  int outbound_migrations = 0;              // live migrations in flight away from it
+  int inbound_migrations = 0;               // moves of any kind heading towards it
+  int outbound_migrations = 0;              // moves of any kind under way away from it
 };
 
 struct RequestSpec {

@@ -59,8 +59,11 @@ UPDATE migrations SET status = $3, phase = $4, attempt = $5, dest_compute = $6, 
        dest_host = $8, error_reason = $9, started_at = to_timestamp($10),
        finished_at = to_timestamp($11), force_completed_at = to_timestamp($12),
        ignore_hosts = $13::text[], request_params = $14::jsonb,
-       lease_owner = CASE WHEN $3 IN ('completed', 'failed', 'error', 'cancelled') THEN NULL ELSE lease_owner END,
-       lease_until = CASE WHEN $3 IN ('completed', 'failed', 'error', 'cancelled') THEN NULL ELSE lease_until END,
+       lease_owner = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
+                                     R"sql( THEN NULL ELSE lease_owner END,
+       lease_until = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
+                                     R"sql( THEN NULL ELSE lease_until END,
+       step_failures = CASE WHEN status = $3 THEN step_failures ELSE 0 END,
        state_version = state_version + 1, updated_at = now()
 WHERE uuid = $1::uuid AND state_version = $2 AND lease_owner = $15
 RETURNING extract(epoch from updated_at)::float8)sql"};
@@ -71,63 +74,6 @@ WHERE uuid = $1::uuid AND abort_requested_at IS NULL)sql"};
 constexpr Statement kRequestForce{"lm_request_force", R"sql(
 UPDATE migrations SET force_complete_requested_at = to_timestamp($2), updated_at = now()
 WHERE uuid = $1::uuid AND force_complete_requested_at IS NULL)sql"};
-
-// A takeover starts a new lease epoch (the fencing token agents check, 0006_lease_epoch.sql).
-constexpr Statement kAcquire{"lm_acquire", R"sql(
-UPDATE migrations SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),
-       lease_epoch = lease_epoch + 1
-WHERE id IN (
-  SELECT id FROM migrations
-  WHERE migration_type = 'live-migration'
-    AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
-    AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < now())
-  ORDER BY created_at LIMIT $3
-  FOR UPDATE SKIP LOCKED)
-RETURNING uuid::text)sql"};
-
-// Every migration this owner drives; leases are rewritten only once half of them has run out
-// (lease_until is indexed, so each rewrite costs index writes: renewing every tick would cost
-// one non-HOT update per migration per second for nothing).
-constexpr Statement kRenew{"lm_renew", R"sql(
-WITH mine AS (
-  SELECT uuid, lease_until FROM migrations
-  WHERE lease_owner = $1 AND migration_type = 'live-migration'
-    AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
-), renewed AS (
-  UPDATE migrations m SET lease_until = now() + make_interval(secs => $2)
-  FROM mine
-  WHERE m.uuid = mine.uuid AND m.lease_owner = $1
-    AND mine.lease_until < now() + make_interval(secs => $2 / 2)
-)
-SELECT uuid::text FROM mine)sql"};
-
-// Still ours, by PostgreSQL's clock, in the same epoch: what a step re-checks right before it
-// makes an agent act.
-constexpr Statement kLeaseHeld{"lm_lease_held", R"sql(
-SELECT 1 FROM migrations
-WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_epoch = $3 AND lease_until > now())sql"};
-
-constexpr Statement kRelease{"lm_release", R"sql(
-UPDATE migrations SET lease_owner = NULL, lease_until = NULL
-WHERE uuid = $1::uuid AND lease_owner = $2)sql"};
-
-// One lock id for slot admission across every controller on this database.
-constexpr Statement kSlotLock{
-    "lm_slot_lock", "SELECT pg_advisory_xact_lock(hashtext('ferry.live_migration.slots'))"};
-
-// Fair order: requesters take turns (the n-th oldest of each requester before anyone's n+1-th),
-// oldest first within a turn.
-constexpr Statement kFairQueue{"lm_fair_queue", R"sql(
-SELECT uuid::text, source_compute, dest_compute, lease_owner
-FROM (SELECT uuid, source_compute, dest_compute, lease_owner, created_at, id,
-             row_number() OVER (PARTITION BY coalesce(user_id, '') ORDER BY created_at, id) AS turn
-      FROM migrations
-      WHERE migration_type = 'live-migration' AND status = 'queued') q
-ORDER BY turn, created_at, id)sql"};
-
-constexpr Statement kInFlight{"lm_in_flight", R"sql(
-SELECT source_compute, dest_compute FROM migrations
-WHERE migration_type = 'live-migration' AND status IN )sql" FERRY_SQL_LIVE_ADMITTED_STATUSES};
 
 constexpr Statement kMoveClaims{
     "lm_move_claims", "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
@@ -208,13 +154,6 @@ std::optional<LiveMigration> FirstOrNone(const pqxx::result& res) {
   return FromRow(res[0]);
 }
 
-std::vector<std::string> Uuids(const pqxx::result& res) {
-  std::vector<std::string> out;
-  out.reserve(res.size());
-  for (const auto& r : res) out.push_back(r[0].as<std::string>());
-  return out;
-}
-
 void AppendEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e) {
   tx.Exec(kAppendEvent, migration_id, e.from_status, e.to_status, e.event, e.reason, e.actor,
           e.request_id);
@@ -288,45 +227,6 @@ bool RequestAbort(Tx& tx, const std::string& uuid, TimePoint now) {
 
 bool RequestForceComplete(Tx& tx, const std::string& uuid, TimePoint now) {
   return tx.Exec(kRequestForce, uuid, EpochSeconds(now)).affected_rows() == 1;
-}
-
-std::vector<std::string> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
-                                       int limit) {
-  return Uuids(tx.Exec(kAcquire, owner, static_cast<double>(lease.count()), limit));
-}
-
-std::vector<std::string> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease) {
-  return Uuids(tx.Exec(kRenew, owner, static_cast<double>(lease.count())));
-}
-
-bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, int64_t epoch) {
-  return !tx.Exec(kLeaseHeld, uuid, owner, epoch).empty();
-}
-
-void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner) {
-  tx.Exec(kRelease, uuid, owner);
-}
-
-SlotView LockSlots(Tx& tx) {
-  tx.Exec(kSlotLock);
-  SlotView view;
-  for (const auto& r : tx.Exec(kFairQueue)) {
-    view.queued.push_back({r[0].as<std::string>(), r[1].is_null() ? "" : r[1].as<std::string>(),
-                           r[2].is_null() ? "" : r[2].as<std::string>(), OptString(r[3])});
-  }
-  for (const auto& r : tx.Exec(kInFlight)) {
-    if (!r[0].is_null()) ++view.outbound[r[0].as<std::string>()];
-    if (!r[1].is_null()) ++view.inbound[r[1].as<std::string>()];
-    ++view.total;
-  }
-  return view;
-}
-
-std::map<std::string, int> QueuePositions(Tx& tx) {
-  std::map<std::string, int> out;
-  int position = 0;
-  for (const auto& r : tx.Exec(kFairQueue)) out[r[0].as<std::string>()] = ++position;
-  return out;
 }
 
 int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports) {

@@ -6,6 +6,7 @@
 //     over cannot write any more: fencing);
 //   - the API: abort_requested_at / force_complete_requested_at (RequestAbort, RequestForce...);
 //   - progress ingest: the job_* and byte counters (ApplyProgress).
+// Leases and slot admission are the move engine's, the same for every kind (moves_store.hpp).
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -94,37 +95,6 @@ bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
 // Requests recorded by the API for the lease owner to act on. False if already requested.
 bool RequestAbort(Tx& tx, const std::string& uuid, TimePoint now);
 bool RequestForceComplete(Tx& tx, const std::string& uuid, TimePoint now);
-
-// Leases. Acquire takes non-terminal live migrations that have no live lease (never leased,
-// expired, or released) in a new epoch and returns their uuids; Renew extends ours (same epoch)
-// and returns them.
-std::vector<std::string> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
-                                       int limit);
-std::vector<std::string> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease);
-void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner);
-// True while `owner` holds the lease of `uuid` in `epoch` and it runs until after PostgreSQL's
-// now(): checked right before a step makes an agent act, as the lease may have lapsed since the
-// step read the migration (a stalled controller).
-bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, int64_t epoch);
-
-// Slot admission. Holds a transaction-scoped advisory lock so that admissions by several
-// controllers are serialised; returns the queued migrations in fair order (round-robin over
-// requesters, oldest first within each) with the in-flight counts they must respect.
-struct SlotView {
-  struct Queued {
-    std::string uuid;
-    std::string source;
-    std::string dest;
-    std::optional<std::string> lease_owner;
-  };
-  std::vector<Queued> queued;
-  std::map<std::string, int> outbound;  // host -> preparing/running/post-migrating from it
-  std::map<std::string, int> inbound;   // host -> ... towards it
-  int total = 0;
-};
-SlotView LockSlots(Tx& tx);
-// Queue positions (1-based, fair order) of the given queued migrations.
-std::map<std::string, int> QueuePositions(Tx& tx);
 
 // Progress ingest: applies every report in one statement (progress_store.hpp). Only a report
 // from the migration's source host for a running migration lands, never one sampled before what

@@ -7,9 +7,8 @@
 namespace ferry::controller::store {
 namespace {
 
-// The statuses of a live migration that occupies the link between source and destination.
-#define FERRY_LIVE_IN_FLIGHT \
-  "m.migration_type = 'live-migration' AND m.status IN " FERRY_SQL_LIVE_IN_PROGRESS_STATUSES
+// Moves of every kind that have chosen their destination and still head there or wait there.
+#define FERRY_MOVES_UNDER_WAY "m.status IN " FERRY_SQL_HEADS_TO_DESTINATION_STATUSES
 
 constexpr Statement kLoad{"scheduler_hosts_load", R"sql(
 SELECT h.id, h.name, h.cell, h.hypervisor_type, h.hypervisor_version, h.state, h.disabled,
@@ -27,9 +26,9 @@ SELECT h.id, h.name, h.cell, h.hypervisor_type, h.hypervisor_version, h.state, h
        (SELECT coalesce(jsonb_agg(d.name ORDER BY d.name), '[]'::jsonb)
         FROM host_datastores hd JOIN datastores d ON d.id = hd.datastore_id
         WHERE hd.host_id = h.id AND d.kind = 'shared')::text,
-       (SELECT count(*) FROM migrations m WHERE m.dest_compute = h.name AND )sql" FERRY_LIVE_IN_FLIGHT
+       (SELECT count(*) FROM migrations m WHERE m.dest_compute = h.name AND )sql" FERRY_MOVES_UNDER_WAY
                                                   R"sql(),
-       (SELECT count(*) FROM migrations m WHERE m.source_compute = h.name AND )sql" FERRY_LIVE_IN_FLIGHT
+       (SELECT count(*) FROM migrations m WHERE m.source_compute = h.name AND )sql" FERRY_MOVES_UNDER_WAY
                                                   R"sql()
 FROM hosts h
 LEFT JOIN LATERAL (SELECT sum(amount) FILTER (WHERE resource = 'VCPU') AS vcpus,
@@ -52,8 +51,7 @@ FROM (
   WHERE a.updated_at > to_timestamp($1) OR a.created_at > to_timestamp($1)
   UNION ALL
   SELECT h.id FROM migrations m JOIN hosts h ON h.name IN (m.source_compute, m.dest_compute)
-  WHERE m.migration_type = 'live-migration'
-    AND (m.updated_at > to_timestamp($1) OR m.created_at > to_timestamp($1))
+  WHERE (m.updated_at > to_timestamp($1) OR m.created_at > to_timestamp($1))
 ) changed)sql"};
 
 constexpr Statement kNow{"scheduler_database_now",

@@ -42,7 +42,7 @@ constexpr Statement kGroupOfServer{"server_groups_of_server", "SELECT " FERRY_GR
 FROM server_groups g JOIN server_group_members sm ON sm.group_id = g.id
 WHERE sm.server_uuid = $1::uuid)sql"};
 
-// Where the other members are, and where the ones moving live are going.
+// Where the other members are, and where the ones moving (any kind of move) are going.
 constexpr Statement kMemberHosts{"server_group_member_hosts", R"sql(
 SELECT host, count(*)::int FROM (
   SELECT h.name AS host FROM server_group_members m
@@ -52,8 +52,7 @@ SELECT host, count(*)::int FROM (
   SELECT mg.dest_compute FROM server_group_members m
   JOIN migrations mg ON mg.instance_uuid = m.server_uuid
   WHERE m.group_id = $1 AND m.server_uuid <> $2::uuid AND mg.dest_compute IS NOT NULL
-    AND mg.migration_type = 'live-migration'
-    AND mg.status IN )sql" FERRY_SQL_LIVE_IN_PROGRESS_STATUSES R"sql(
+    AND mg.status IN )sql" FERRY_SQL_HEADS_TO_DESTINATION_STATUSES R"sql(
 ) member_hosts GROUP BY host ORDER BY host)sql"};
 
 ServerGroup GroupFromRow(const pqxx::row& r) {

@@ -15,5 +15,13 @@
 // progress (2.23), and what holds a destination (inbound load, anti-affinity).
 #define FERRY_SQL_LIVE_IN_PROGRESS_STATUSES "('queued', 'preparing', 'running', 'post-migrating')"
 
-// A live migration's in-progress statuses past admission: those that occupy a slot.
-#define FERRY_SQL_LIVE_ADMITTED_STATUSES "('preparing', 'running', 'post-migrating')"
+// migration_statuses.occupies_slot, every kind of move: past admission, holding its source's
+// outbound and its destination's inbound slot.
+#define FERRY_SQL_SLOT_STATUSES \
+  "('preparing', 'running', 'post-migrating', 'pre-migrating', 'migrating')"
+
+// migration_statuses.heads_to_destination, every kind of move: what counts towards a
+// destination's inbound load and against server-group anti-affinity.
+#define FERRY_SQL_HEADS_TO_DESTINATION_STATUSES                                         \
+  "('queued', 'preparing', 'running', 'post-migrating', 'pre-migrating', 'migrating', " \
+  "'finished', 'confirming', 'reverting', 'done')"

@@ -50,7 +50,7 @@ class HostSnapshotTest : public store::StoreTest {
   std::unique_ptr<HostSnapshot> snapshot_;
 };
 
-TEST_F(HostSnapshotTest, FullLoadSeesCapacityZoneAggregatesDatastoresCpuAndLiveMigrations) {
+TEST_F(HostSnapshotTest, FullLoadSeesCapacityZoneAggregatesDatastoresCpuAndMovesOfEveryKind) {
   store::HostRegistration r;
   r.name = "h1";
   r.cell = "cell2";
@@ -76,7 +76,8 @@ TEST_F(HostSnapshotTest, FullLoadSeesCapacityZoneAggregatesDatastoresCpuAndLiveM
   Sql("INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, "
       "dest_compute) VALUES (gen_random_uuid(), gen_random_uuid(), 'live-migration', 'running', "
       "'h2', 'h1'), (gen_random_uuid(), gen_random_uuid(), 'live-migration', 'completed', 'h2', "
-      "'h1'), (gen_random_uuid(), gen_random_uuid(), 'migration', 'running', 'h2', 'h1')");
+      "'h1'), (gen_random_uuid(), gen_random_uuid(), 'migration', 'migrating', 'h2', 'h1'), "
+      "(gen_random_uuid(), gen_random_uuid(), 'resize', 'confirmed', 'h2', 'h1')");
 
   auto index = snapshot_->Current();
   ASSERT_EQ(index->size(), 2u);
@@ -95,13 +96,13 @@ TEST_F(HostSnapshotTest, FullLoadSeesCapacityZoneAggregatesDatastoresCpuAndLiveM
   EXPECT_EQ(a->aggregate_metadata.at("disk"), (std::set<std::string>{"nvme", "ssd"}));
   EXPECT_EQ(a->aggregate_metadata.at("availability_zone"), std::set<std::string>{"az1"});
   EXPECT_EQ(a->shared_datastores, std::set<std::string>{"nfs-1"});
-  EXPECT_EQ(a->inbound_migrations, 1) << "only live migrations in flight count";
+  EXPECT_EQ(a->inbound_migrations, 2) << "moves of every kind under way count, finished ones not";
   EXPECT_EQ(a->outbound_migrations, 0);
   const auto* b = index->Find("h2");
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->availability_zone, "nova");
   EXPECT_EQ(b->free_memory_mb, static_cast<int64_t>((4096 - 512) * 1.5));
-  EXPECT_EQ(b->outbound_migrations, 1);
+  EXPECT_EQ(b->outbound_migrations, 2);
 }
 
 TEST_F(HostSnapshotTest, MarkDirtyRereadsOnlyThatHostAndOldReadersKeepTheirView) {

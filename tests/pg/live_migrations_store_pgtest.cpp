@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "controller/store/live_migrations_store.hpp"
+#include "controller/store/moves_store.hpp"
 #include "controller/store/progress_store.hpp"
 #include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
@@ -18,6 +19,13 @@ namespace {
 using std::chrono::seconds;
 
 constexpr int64_t kGiB = 1LL << 30;
+const std::vector<std::string> kLive = {"live-migration"};
+
+std::vector<MoveRef> Refs(const std::vector<std::string>& uuids) {
+  std::vector<MoveRef> out;
+  for (const auto& u : uuids) out.push_back({"live-migration", u});
+  return out;
+}
 constexpr int64_t kRate = 100'000'000;  // 100 MB/s on the wire
 
 class LiveMigrationsStoreTest : public StoreTest {
@@ -194,6 +202,26 @@ TEST_F(LiveMigrationsStoreTest, WritesAreFencedByTheLeaseAndTheStateVersion) {
   EXPECT_FALSE(saved) << "someone moved it on since this copy was read";
 }
 
+// The move engine's retry budget counts failures at one status: a save that keeps the status
+// keeps the count, a status change starts it over.
+TEST_F(LiveMigrationsStoreTest, AStatusChangeResetsTheStepFailureCount) {
+  auto m = Insert("preparing", "ctl-a");
+  auto failures = [&] {
+    std::optional<int> n;
+    db_->Transact([&](Tx& tx) { n = RecordStepFailure(tx, m.uuid, "ctl-a", "boom"); });
+    return n.value_or(-1);
+  };
+  EXPECT_EQ(failures(), 1);
+  auto same = Find(m.uuid);
+  same.phase = "still preparing";
+  db_->Transact([&](Tx& tx) { ASSERT_TRUE(SaveLiveMigration(tx, same, "ctl-a", std::nullopt)); });
+  EXPECT_EQ(failures(), 2) << "the same status keeps counting";
+  auto next = Find(m.uuid);
+  next.status = "running";
+  db_->Transact([&](Tx& tx) { ASSERT_TRUE(SaveLiveMigration(tx, next, "ctl-a", std::nullopt)); });
+  EXPECT_EQ(failures(), 1) << "a new status starts over";
+}
+
 TEST_F(LiveMigrationsStoreTest, LeasesAreTakenOverOnlyOnceExpiredAndRenewedAtHalfLife) {
   auto live = Insert("running", "ctl-a", "u1", seconds(30));
   auto expired = Insert("running", "ctl-a", "u1", seconds(30));
@@ -205,18 +233,18 @@ TEST_F(LiveMigrationsStoreTest, LeasesAreTakenOverOnlyOnceExpiredAndRenewedAtHal
         expired.uuid);
     w.commit();
   }
-  std::vector<std::string> taken;
-  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), 100); });
-  EXPECT_EQ(taken, std::vector<std::string>{expired.uuid});
+  std::vector<MoveRef> taken;
+  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), kLive, 100); });
+  EXPECT_EQ(taken, Refs({expired.uuid}));
   EXPECT_EQ(Find(live.uuid).lease_owner, "ctl-a");
 
   // A fresh lease is reported as ours but not rewritten; one past half its length is.
   const auto fresh_until = Find(live.uuid).lease_until;
-  std::vector<std::string> renewed;
-  db_->Transact([&](Tx& tx) { renewed = RenewLeases(tx, "ctl-a", seconds(30)); });
-  EXPECT_EQ(renewed, std::vector<std::string>{live.uuid});
+  std::vector<MoveRef> renewed;
+  db_->Transact([&](Tx& tx) { renewed = RenewLeases(tx, "ctl-a", seconds(30), kLive); });
+  EXPECT_EQ(renewed, Refs({live.uuid}));
   EXPECT_EQ(Find(live.uuid).lease_until, fresh_until);
-  db_->Transact([&](Tx& tx) { renewed = RenewLeases(tx, "ctl-a", seconds(70)); });
+  db_->Transact([&](Tx& tx) { renewed = RenewLeases(tx, "ctl-a", seconds(70), kLive); });
   EXPECT_GT(Find(live.uuid).lease_until.value(), fresh_until.value());
 }
 
@@ -234,7 +262,8 @@ TEST_F(LiveMigrationsStoreTest, ATakeoverStartsANewLeaseEpochAndTheOldOwnerSeesI
   EXPECT_TRUE(held("ctl-a", 1));
   EXPECT_FALSE(held("ctl-b", 1)) << "not the owner";
 
-  db_->Transact([&](Tx& tx) { RenewLeases(tx, "ctl-a", seconds(70)); });  // rewritten (past half)
+  db_->Transact(
+      [&](Tx& tx) { RenewLeases(tx, "ctl-a", seconds(70), kLive); });  // rewritten (past half)
   EXPECT_EQ(Find(m.uuid).lease_epoch, 1) << "a renewal by the same owner keeps the epoch";
 
   auto expire = [&] {
@@ -247,9 +276,9 @@ TEST_F(LiveMigrationsStoreTest, ATakeoverStartsANewLeaseEpochAndTheOldOwnerSeesI
   };
   expire();
   EXPECT_FALSE(held("ctl-a", 1)) << "lapsed by PostgreSQL's clock, even before anyone took it";
-  std::vector<std::string> taken;
-  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), 100); });
-  ASSERT_EQ(taken, std::vector<std::string>{m.uuid});
+  std::vector<MoveRef> taken;
+  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), kLive, 100); });
+  ASSERT_EQ(taken, Refs({m.uuid}));
   auto now = Find(m.uuid);
   EXPECT_EQ(now.lease_owner, "ctl-b");
   EXPECT_EQ(now.lease_epoch, 2);
@@ -259,8 +288,8 @@ TEST_F(LiveMigrationsStoreTest, ATakeoverStartsANewLeaseEpochAndTheOldOwnerSeesI
 
   // Released, then taken again (by anyone, its former owner too): a new epoch each time.
   db_->Transact([&](Tx& tx) { ReleaseLease(tx, m.uuid, "ctl-b"); });
-  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), 100); });
-  ASSERT_EQ(taken, std::vector<std::string>{m.uuid});
+  db_->Transact([&](Tx& tx) { taken = AcquireLeases(tx, "ctl-b", seconds(30), kLive, 100); });
+  ASSERT_EQ(taken, Refs({m.uuid}));
   EXPECT_EQ(Find(m.uuid).lease_epoch, 3);
   EXPECT_FALSE(held("ctl-b", 2));
 }

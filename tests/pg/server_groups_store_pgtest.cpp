@@ -122,6 +122,13 @@ TEST_F(ServerGroupsStoreTest, AntiAffinityHostsAreTheOtherMembersHostsAndWhereTh
       moving + "', 'live-migration', 'failed', 'h3', 'h5')");
   EXPECT_EQ(Avoid(me), (std::set<std::string>{"h2", "h3", "h4"}))
       << "a member arriving on h4 counts; a failed move to h5 does not";
+  // Every kind of move: a member resized onto h6 and waiting for confirm will run there.
+  const auto resized = Server("h5");
+  Join(g, resized);
+  Sql("INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, "
+      "dest_compute) VALUES (gen_random_uuid(), '" +
+      resized + "', 'resize', 'finished', 'h5', 'h6')");
+  EXPECT_EQ(Avoid(me), (std::set<std::string>{"h2", "h3", "h4", "h5", "h6"}));
   EXPECT_TRUE(Avoid(Server("h9")).empty()) << "a server in no group avoids nothing";
 }
 

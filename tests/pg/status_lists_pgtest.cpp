@@ -63,10 +63,24 @@ TEST_F(StatusListsTest, TheLiveListsAreTheSeedsAndTheStateTables) {
     if (conductor::FromString(s)) seeded_live.insert(s);
   }
   EXPECT_EQ(in_progress, seeded_live);
-  // Admitted: in progress and past the queue.
+  // A live migration's statuses that occupy a slot: in progress and past the queue.
   Set admitted = in_progress;
   admitted.erase(std::string(conductor::ToString(conductor::LiveMigrationStatus::kQueued)));
-  EXPECT_EQ(Quoted(FERRY_SQL_LIVE_ADMITTED_STATUSES), admitted);
+  Set live_slot;
+  for (const auto& s : Quoted(FERRY_SQL_SLOT_STATUSES)) {
+    if (conductor::FromString(s)) live_slot.insert(s);
+  }
+  EXPECT_EQ(live_slot, admitted);
+}
+
+TEST_F(StatusListsTest, TheEveryKindListsAreTheSeeds) {
+  EXPECT_EQ(Quoted(FERRY_SQL_SLOT_STATUSES), Seed("occupies_slot"));
+  EXPECT_EQ(Quoted(FERRY_SQL_HEADS_TO_DESTINATION_STATUSES), Seed("heads_to_destination"));
+  // Every status that occupies a slot heads to its destination; none of them is terminal.
+  for (const auto& s : Seed("occupies_slot")) {
+    EXPECT_TRUE(Seed("heads_to_destination").count(s)) << s;
+  }
+  EXPECT_TRUE(Seed("is_terminal AND (occupies_slot OR heads_to_destination)").empty());
 }
 
 TEST_F(StatusListsTest, TheLeaseQueriesUseThePartialIndex) {
@@ -79,8 +93,8 @@ TEST_F(StatusListsTest, TheLeaseQueriesUseThePartialIndex) {
     FROM generate_series(1, 20000) g)sql");
   Sql("ANALYZE migrations");
   const std::string query =
-      "SELECT id FROM migrations WHERE migration_type = 'live-migration' AND status NOT "
-      "IN " FERRY_SQL_TERMINAL_STATUSES
+      "SELECT id FROM migrations WHERE migration_type = ANY('{live-migration,migration,resize}') "
+      "AND status NOT IN " FERRY_SQL_TERMINAL_STATUSES
       " AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < now()) ORDER BY "
       "created_at LIMIT 100";
   std::string plan;

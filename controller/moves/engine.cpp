@@ -1,0 +1,202 @@
+#include "controller/moves/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+
+namespace ferry::controller::moves {
+namespace {
+
+// The database (down, timed out, busy) or a lost serialization race: nothing the move did
+// wrong, and nothing could record a failure anyway. Retried on the next tick, never counted.
+bool DatabaseTrouble(const std::exception& e) {
+  const auto* error = dynamic_cast<const Error*>(&e);
+  return error && (error->code() == Errc::kUnavailable || error->code() == Errc::kConflict);
+}
+
+}  // namespace
+
+std::string Describe(const std::string& type) {
+  std::string out = type;
+  std::ranges::replace(out, '-', ' ');
+  return out;
+}
+
+Engine::Engine(const EngineOptions& options, store::Database& db, store::Database& lease_db)
+    : options_(options), db_(db), lease_db_(lease_db) {}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::AddKind(MoveKind& kind) {
+  std::string type(kind.type());
+  if (!kinds_.emplace(type, &kind).second) {
+    throw std::logic_error("move kind " + type + " added twice");
+  }
+  types_.push_back(std::move(type));
+}
+
+MoveKind* Engine::KindOf(const std::string& type) const {
+  auto it = kinds_.find(type);
+  return it == kinds_.end() ? nullptr : it->second;
+}
+
+void Engine::Start() {
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  lease_ticker_ = std::thread([this] { TickLoop(&Engine::RenewLeases, "lease renewal"); });
+  admission_ticker_ = std::thread([this] { TickLoop(&Engine::AdmitQueued, "admission"); });
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  tick_cv_.notify_all();
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+  if (lease_ticker_.joinable()) lease_ticker_.join();
+  if (admission_ticker_.joinable()) admission_ticker_.join();
+}
+
+void Engine::Wake(const store::MoveRef& move) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    if (!queued_or_running_.insert(move.uuid).second) {
+      rerun_.insert(move.uuid);
+      return;
+    }
+    queue_.push_back(move);
+  }
+  cv_.notify_one();
+}
+
+void Engine::Tick() {
+  RenewLeases();
+  AdmitQueued();
+}
+
+void Engine::RenewLeases() {
+  std::vector<store::MoveRef> mine;
+  lease_db_.Transact([&](store::Tx& tx) {
+    mine = store::RenewLeases(tx, owner(), options_.lease, types_);
+    for (auto& move : store::AcquireLeases(tx, owner(), options_.lease, types_, 100)) {
+      spdlog::info("{} {}: lease taken by {}", Describe(move.type), move.uuid, owner());
+      mine.push_back(std::move(move));
+    }
+  });
+  for (const auto& move : mine) Wake(move);
+}
+
+void Engine::AdmitQueued() {
+  const auto& limits = options_.limits;
+  std::vector<std::pair<MoveKind*, store::MoveRef>> admitted;
+  db_.Transact([&](store::Tx& tx) {
+    admitted.clear();  // a retried transaction starts over
+    auto view = store::LockSlots(tx);
+    for (const auto& q : view.queued) {
+      const bool fits = view.outbound[q.source] < limits.max_outbound_per_host &&
+                        view.inbound[q.dest] < limits.max_inbound_per_host &&
+                        (limits.max_total == 0 || view.total < limits.max_total);
+      if (!fits) continue;
+      // Fairness holds across controllers and kinds: a move another controller drives (or of
+      // a kind this one does not) keeps its turn, its slot counted; its owner admits it.
+      ++view.outbound[q.source];
+      ++view.inbound[q.dest];
+      ++view.total;
+      if (q.lease_owner != owner()) continue;
+      auto* kind = KindOf(q.move.type);
+      if (kind && kind->Admit(tx, q.move.uuid)) admitted.emplace_back(kind, q.move);
+    }
+  });
+  for (const auto& [kind, move] : admitted) {
+    kind->Admitted(move.uuid);
+    Wake(move);
+  }
+}
+
+void Engine::TickLoop(void (Engine::*tick)(), const char* what) {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    try {
+      (this->*tick)();
+    } catch (const std::exception& e) {
+      spdlog::warn("move engine: {} failed: {}", what, e.what());
+    }
+    lock.lock();
+    tick_cv_.wait_for(lock, options_.tick, [this] { return stop_; });
+  }
+}
+
+void Engine::WorkerLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    auto move = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    Drive(move);
+    lock.lock();
+    queued_or_running_.erase(move.uuid);
+    if (rerun_.erase(move.uuid) && !stop_) {
+      queued_or_running_.insert(move.uuid);
+      queue_.push_back(move);
+      cv_.notify_one();
+    }
+  }
+}
+
+void Engine::Drive(const store::MoveRef& move) {
+  auto* kind = KindOf(move.type);
+  if (!kind) return;
+  // Bounded so one move cannot monopolise a worker; the next tick continues it.
+  for (int step = 0; step < 20; ++step) {
+    StepOutcome outcome;
+    try {
+      outcome = kind->Step(move.uuid);
+    } catch (const std::exception& e) {
+      StepFailed(*kind, move, e);
+      return;
+    }
+    if (outcome.slots_changed) {
+      // A slot freed (or a move queued): admit without waiting for the tick.
+      try {
+        AdmitQueued();
+      } catch (const std::exception& e) {
+        spdlog::warn("move engine: admission failed: {}", e.what());
+      }
+    }
+    if (outcome.result != StepResult::kAgain) return;
+  }
+}
+
+void Engine::StepFailed(MoveKind& kind, const store::MoveRef& move, const std::exception& e) {
+  const auto what = Describe(move.type) + " " + move.uuid;
+  if (DatabaseTrouble(e)) {
+    spdlog::warn("{}: step failed, retried next tick: {}", what, e.what());
+    return;
+  }
+  try {
+    std::optional<int> failures;
+    db_.Transact([&](store::Tx& tx) {
+      failures = store::RecordStepFailure(tx, move.uuid, owner(), e.what());
+    });
+    if (!failures) return;  // no longer ours
+    spdlog::warn("{}: step failed ({} of {}), retried next tick: {}", what, *failures,
+                 options_.step_retry_budget, e.what());
+    if (*failures < options_.step_retry_budget) return;
+    kind.GiveUp(move.uuid, "gave up after " + std::to_string(*failures) +
+                               " failures in a row of the same step: " + e.what());
+  } catch (const std::exception& again) {
+    spdlog::warn("{}: could not record a failed step: {}", what, again.what());
+  }
+}
+
+}  // namespace ferry::controller::moves

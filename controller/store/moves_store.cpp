@@ -1,0 +1,133 @@
+#include "controller/store/moves_store.hpp"
+
+#include "controller/store/row.hpp"
+#include "controller/store/status_lists.hpp"
+#include "controller/store/tx.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+// A takeover starts a new lease epoch (the fencing token agents check, 0006_lease_epoch.sql).
+// The status list is a literal so that the partial index migrations_active_idx serves it.
+constexpr Statement kAcquire{"moves_acquire", R"sql(
+UPDATE migrations SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),
+       lease_epoch = lease_epoch + 1
+WHERE id IN (
+  SELECT id FROM migrations
+  WHERE migration_type = ANY($3::text[])
+    AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
+    AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < now())
+  ORDER BY created_at LIMIT $4
+  FOR UPDATE SKIP LOCKED)
+RETURNING migration_type, uuid::text)sql"};
+
+// Every move this owner drives; leases are rewritten only once half of them has run out
+// (lease_until is indexed, so each rewrite costs index writes: renewing every tick would cost
+// one non-HOT update per move per second for nothing).
+constexpr Statement kRenew{"moves_renew", R"sql(
+WITH mine AS (
+  SELECT uuid, migration_type, lease_until FROM migrations
+  WHERE lease_owner = $1 AND migration_type = ANY($3::text[])
+    AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
+), renewed AS (
+  UPDATE migrations m SET lease_until = now() + make_interval(secs => $2)
+  FROM mine
+  WHERE m.uuid = mine.uuid AND m.lease_owner = $1
+    AND mine.lease_until < now() + make_interval(secs => $2 / 2)
+)
+SELECT migration_type, uuid::text FROM mine)sql"};
+
+// Still ours, by PostgreSQL's clock, in the same epoch.
+constexpr Statement kLeaseHeld{"moves_lease_held", R"sql(
+SELECT 1 FROM migrations
+WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_epoch = $3 AND lease_until > now())sql"};
+
+constexpr Statement kRelease{"moves_release", R"sql(
+UPDATE migrations SET lease_owner = NULL, lease_until = NULL
+WHERE uuid = $1::uuid AND lease_owner = $2)sql"};
+
+// One lock id for slot admission across every controller on this database and every kind.
+constexpr Statement kSlotLock{"moves_slot_lock",
+                              "SELECT pg_advisory_xact_lock(hashtext('ferry.moves.slots'))"};
+
+// Fair order: requesters take turns (the n-th oldest of each requester before anyone's n+1-th),
+// oldest first within a turn, whatever the kind.
+constexpr Statement kFairQueue{"moves_fair_queue", R"sql(
+SELECT migration_type, uuid::text, source_compute, dest_compute, lease_owner
+FROM (SELECT migration_type, uuid, source_compute, dest_compute, lease_owner, created_at, id,
+             row_number() OVER (PARTITION BY coalesce(user_id, '') ORDER BY created_at, id) AS turn
+      FROM migrations WHERE status = 'queued') q
+ORDER BY turn, created_at, id)sql"};
+
+constexpr Statement kInSlots{"moves_in_slots", R"sql(
+SELECT source_compute, dest_compute FROM migrations
+WHERE status IN )sql" FERRY_SQL_SLOT_STATUSES};
+
+// Not a status change: state_version stays, so the step's own compare-and-set still holds.
+constexpr Statement kStepFailed{"moves_step_failed", R"sql(
+UPDATE migrations SET step_failures = step_failures + 1, last_step_error = left($3, 2000)
+WHERE uuid = $1::uuid AND lease_owner = $2
+RETURNING step_failures)sql"};
+
+std::vector<MoveRef> Refs(const pqxx::result& res) {
+  std::vector<MoveRef> out;
+  out.reserve(res.size());
+  for (const auto& r : res) out.push_back({r[0].as<std::string>(), r[1].as<std::string>()});
+  return out;
+}
+
+std::string OrEmpty(const pqxx::field& f) { return f.is_null() ? "" : f.as<std::string>(); }
+
+}  // namespace
+
+std::vector<MoveRef> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
+                                   const std::vector<std::string>& types, int limit) {
+  return Refs(
+      tx.Exec(kAcquire, owner, static_cast<double>(lease.count()), PgTextArray(types), limit));
+}
+
+std::vector<MoveRef> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
+                                 const std::vector<std::string>& types) {
+  return Refs(tx.Exec(kRenew, owner, static_cast<double>(lease.count()), PgTextArray(types)));
+}
+
+bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, int64_t epoch) {
+  return !tx.Exec(kLeaseHeld, uuid, owner, epoch).empty();
+}
+
+void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner) {
+  tx.Exec(kRelease, uuid, owner);
+}
+
+SlotView LockSlots(Tx& tx) {
+  tx.Exec(kSlotLock);
+  SlotView view;
+  for (const auto& r : tx.Exec(kFairQueue)) {
+    view.queued.push_back({{r[0].as<std::string>(), r[1].as<std::string>()},
+                           OrEmpty(r[2]),
+                           OrEmpty(r[3]),
+                           OptString(r[4])});
+  }
+  for (const auto& r : tx.Exec(kInSlots)) {
+    if (!r[0].is_null()) ++view.outbound[r[0].as<std::string>()];
+    if (!r[1].is_null()) ++view.inbound[r[1].as<std::string>()];
+    ++view.total;
+  }
+  return view;
+}
+
+std::map<std::string, int> QueuePositions(Tx& tx) {
+  std::map<std::string, int> out;
+  int position = 0;
+  for (const auto& r : tx.Exec(kFairQueue)) out[r[1].as<std::string>()] = ++position;
+  return out;
+}
+
+std::optional<int> RecordStepFailure(Tx& tx, const std::string& uuid, const std::string& owner,
+                                     const std::string& error) {
+  auto res = tx.Exec(kStepFailed, uuid, owner, error);
+  if (res.empty()) return std::nullopt;
+  return res[0][0].as<int>();
+}
+
+}  // namespace ferry::controller::store

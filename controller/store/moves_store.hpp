@@ -1,0 +1,64 @@
+#pragma once
+// What the move engine (controller/moves) needs of the migrations table for every kind of move
+// alike: leases with their fencing epoch, slot admission across kinds in fair order, and the
+// retry budget of a step that keeps throwing. Kind-specific columns are each kind's own store
+// (live_migrations_store.hpp).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::controller::store {
+
+class Tx;
+
+// One move: its uuid and migrations.migration_type (which kind drives it).
+struct MoveRef {
+  std::string type;
+  std::string uuid;
+  bool operator==(const MoveRef&) const = default;
+};
+
+// Leases. Acquire takes non-terminal moves of the given types that have no live lease (never
+// leased, expired, or released) in a new epoch (the fencing token agents check); Renew extends
+// ours (same epoch). Both return the moves now held. Types this controller does not drive are
+// never leased by it.
+std::vector<MoveRef> AcquireLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
+                                   const std::vector<std::string>& types, int limit);
+std::vector<MoveRef> RenewLeases(Tx& tx, const std::string& owner, std::chrono::seconds lease,
+                                 const std::vector<std::string>& types);
+void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner);
+// True while `owner` holds the lease of `uuid` in `epoch` and it runs until after PostgreSQL's
+// now(): checked right before a step makes an agent act, as the lease may have lapsed since the
+// step read the move (a stalled controller).
+bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, int64_t epoch);
+
+// Slot admission across every kind. Holds a transaction-scoped advisory lock so that
+// admissions by several controllers are serialised; returns the queued moves in fair order
+// (requesters take turns, oldest first within a turn) with the slots in use they must respect
+// (FERRY_SQL_SLOT_STATUSES: a cold move occupies the same slots as a live one).
+struct SlotView {
+  struct Queued {
+    MoveRef move;
+    std::string source;
+    std::string dest;
+    std::optional<std::string> lease_owner;
+  };
+  std::vector<Queued> queued;
+  std::map<std::string, int> outbound;  // host -> moves occupying a slot from it
+  std::map<std::string, int> inbound;   // host -> ... towards it
+  int total = 0;
+};
+SlotView LockSlots(Tx& tx);
+// Queue positions (1-based, fair order across kinds) of every queued move.
+std::map<std::string, int> QueuePositions(Tx& tx);
+
+// The retry budget: counts one more failure of the step at the move's current status (only
+// while `owner` holds its lease) and returns the count; nullopt when it is not ours any more.
+// Every status change resets the count (each kind's save does).
+std::optional<int> RecordStepFailure(Tx& tx, const std::string& uuid, const std::string& owner,
+                                     const std::string& error);
+
+}  // namespace ferry::controller::store
