@@ -345,8 +345,9 @@ int Serve(const ServeOptions& o) {
     live_options.test_pause_before_send = pause;
   }
   scheduler::Scheduler live_scheduler;
-  live_migration::Context live_ctx{db,           agents,      clock, live_scheduler, host_snapshot,
-                                   move_options, live_options};
+  moves::StatusWaiters status_waiters;
+  live_migration::Context live_ctx{
+      db, agents, clock, live_scheduler, host_snapshot, move_options, live_options, status_waiters};
   moves::Engine engine(move_options, db, lease_db);
   live_migration::Kind live_migrations(live_ctx);
   engine.AddKind(live_migrations);

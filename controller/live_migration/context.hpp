@@ -9,6 +9,7 @@
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/live_migration/policy.hpp"
 #include "controller/moves/engine_options.hpp"
+#include "controller/moves/status_waiters.hpp"
 #include "controller/scheduler/scheduler.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/models.hpp"
@@ -36,6 +37,8 @@ struct Context {
   conductor::HostSnapshot& hosts;
   const moves::EngineOptions& engine;
   const Options& options;
+  // Told of every status change this controller commits (pre-2.34 requests wait on it).
+  moves::StatusWaiters& waiters;
 };
 
 }  // namespace ferry::controller::live_migration

@@ -1,7 +1,5 @@
 #include "controller/live_migration/service.hpp"
 
-#include <thread>
-
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/conductor/live_migration_states.hpp"
@@ -132,10 +130,16 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     created = true;
   });
   if (!created) return m;
+  // Watched before the engine can move it, so that no change is missed.
+  std::optional<moves::StatusWaiters::Watch> watch;
+  if (r.synchronous_prechecks) watch.emplace(ctx_.waiters, m.uuid);
   engine_.Wake({std::string(kType), m.uuid});
   if (!r.synchronous_prechecks) return m;
-  // Before 2.34 the request itself waited for the conductor's checks.
-  for (int i = 0; i < 600; ++i) {
+  // Before 2.34 the request itself waits for the conductor's checks: the database is read
+  // once now, once per status change this controller commits, and once at the deadline (the
+  // lease may have gone to another controller meanwhile).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (true) {
     std::optional<store::LiveMigration> now;
     ctx_.db.Transact([&](store::Tx& tx) { now = store::FindLiveMigration(tx, m.uuid); });
     if (now && now->status != "accepted") {
@@ -143,9 +147,10 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
         throw Error(Errc::kBadRequest, now->error_reason.value_or("pre-check failed"));
       return *now;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!watch->WaitForChange(deadline) && std::chrono::steady_clock::now() >= deadline) {
+      return now.value_or(m);
+    }
   }
-  return m;
 }
 
 void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool allow_before_running,

@@ -186,6 +186,7 @@ bool Steps::Admit(store::Tx& tx, const std::string& uuid) {
 
 void Steps::Admitted(const std::string& uuid) {
   spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
+  ctx_.waiters.Changed(uuid);
   if (on_transition_) on_transition_("queued", "preparing");
 }
 
