@@ -1,11 +1,11 @@
 // moves::StatusWaiters: what a pre-2.34 live-migrate request relies on to wait for the
 // pre-checks without polling the database. A change between the watch and the wait is not
 // lost, a change of another move does not wake the wait, and the deadline ends it.
-#include "controller/moves/status_waiters.hpp"
-
 #include <gtest/gtest.h>
 
 #include <thread>
+
+#include "controller/moves/status_waiters.hpp"
 
 namespace ferry::controller::moves {
 namespace {
