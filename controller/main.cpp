@@ -113,9 +113,10 @@ void InstallCrashHook(live_migration::Steps& steps) {
   const char* spec = std::getenv("FERRY_TEST_CRASH_AFTER");
   if (!spec || !*spec) return;
   spdlog::warn("FERRY_TEST_CRASH_AFTER={}: this controller will die after that transition", spec);
-  steps.OnTransition([want = std::string(spec)](const std::string& from, const std::string& to) {
-    if (from + ">" + to == want) _exit(137);
-  });
+  steps.OnTransition(
+      [want = std::string(spec)](store::MigrationStatus from, store::MigrationStatus to) {
+        if (fmt::format("{}>{}", from, to) == want) _exit(137);
+      });
 }
 
 void AddLiveMigrationOptions(CLI::App& app, moves::EngineOptions& m, live_migration::Options& o) {

@@ -23,3 +23,17 @@ WHERE status IN ('queued', 'preparing', 'running', 'post-migrating', 'pre-migrat
 ALTER TABLE migrations
     ADD COLUMN step_failures   integer NOT NULL DEFAULT 0,
     ADD COLUMN last_step_error text;
+
+-- The controller's step and the agent's job phase, each in a column of its own: the engine
+-- writes step, progress ingest writes job_phase (before, both wrote phase, and a report could
+-- overwrite the step a crash recovery relies on). Each kind names its own steps.
+ALTER TABLE migrations
+    ADD COLUMN step      text,
+    ADD COLUMN job_phase text CHECK (job_phase IN
+                             ('precopy', 'postcopy', 'paused', 'switchover', 'done'));
+UPDATE migrations SET job_phase = phase
+WHERE status = 'running' AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done');
+UPDATE migrations SET step = CASE
+    WHEN status = 'running' AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')
+    THEN 'copying' ELSE phase END;
+ALTER TABLE migrations DROP COLUMN phase;

@@ -228,7 +228,6 @@ CREATE TABLE public.migrations (
     project_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone,
-    phase text,
     attempt integer DEFAULT 0 NOT NULL,
     state_version bigint DEFAULT 0 NOT NULL,
     lease_owner text,
@@ -259,6 +258,9 @@ CREATE TABLE public.migrations (
     lease_epoch bigint DEFAULT 0 NOT NULL,
     step_failures integer DEFAULT 0 NOT NULL,
     last_step_error text,
+    step text,
+    job_phase text,
+    CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text]))),
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )

@@ -1,8 +1,35 @@
 #include "api/wire/live_migration_messages.hpp"
 
+#include <array>
+
 #include "api/wire/json_numbers.hpp"
 
 namespace ferry::wire {
+namespace {
+
+constexpr std::array<std::string_view, 4> kJobStates = {"running", "completed", "failed",
+                                                        "cancelled"};
+constexpr std::array<std::string_view, 5> kJobPhases = {"precopy", "postcopy", "paused",
+                                                        "switchover", "done"};
+
+template <typename E, size_t N>
+std::optional<E> ParseFrom(const std::array<std::string_view, N>& names, std::string_view s) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i] == s) return static_cast<E>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view ToString(JobState s) { return kJobStates.at(static_cast<size_t>(s)); }
+std::string_view ToString(JobPhase p) { return kJobPhases.at(static_cast<size_t>(p)); }
+std::optional<JobState> ParseJobState(std::string_view s) {
+  return ParseFrom<JobState>(kJobStates, s);
+}
+std::optional<JobPhase> ParseJobPhase(std::string_view s) {
+  return ParseFrom<JobPhase>(kJobPhases, s);
+}
 
 using nlohmann::json;
 

@@ -27,7 +27,9 @@
 //   every spec.monitor_interval_s while a job runs, and at once when a job ends.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/wire/messages.hpp"
@@ -56,6 +58,15 @@ struct LiveMigrationSpec {
   // it with its own (libvirt's CPU comparison). Empty model = unknown, the check is skipped.
   CpuInfo source_cpu{};
 };
+
+// A job's state and phase as the controller reads them (LiveMigrationJob carries their text;
+// anything else is refused where a report arrives).
+enum class JobState { kRunning, kCompleted, kFailed, kCancelled };
+enum class JobPhase { kPrecopy, kPostcopy, kPaused, kSwitchover, kDone };
+std::string_view ToString(JobState s);
+std::string_view ToString(JobPhase p);
+std::optional<JobState> ParseJobState(std::string_view s);
+std::optional<JobPhase> ParseJobPhase(std::string_view s);
 
 // What the hypervisor says about one migration job, from the source's point of view.
 struct LiveMigrationJob {

@@ -58,7 +58,10 @@ json View(const Request& req, const store::LiveMigration& m,
             {"created_at", FormatNovaTime(m.created_at)},
             {"updated_at", m.updated_at ? json(FormatNovaTime(*m.updated_at)) : json(nullptr)}};
   if (req.ferry_extensions) {
-    o["phase"] = Opt(m.phase);
+    // What is happening now: the source's job phase while it copies, else the controller's step.
+    o["phase"] = m.status == store::MigrationStatus::kRunning && m.job_phase
+                     ? wire::ToString(*m.job_phase)
+                     : store::ToString(m.step);
     o["progress_percent"] = ProgressPercent(m);
     o["transfer_rate_bps"] = Opt(m.transfer_rate_bps);
     o["dirty_rate_bps"] = Opt(m.dirty_rate_bps);
@@ -132,9 +135,7 @@ Response Show(Deps& deps, Request& req) {
       throw Error(Errc::kNotFound, "In-progress live migration " + id_text +
                                        " is not found for server " + server + ".");
     }
-    const bool in_progress = m->status == "queued" || m->status == "preparing" ||
-                             m->status == "running" || m->status == "post-migrating";
-    if (!in_progress) {
+    if (!store::FlagsOf(m->status).api_in_progress) {
       throw Error(Errc::kNotFound,
                   "Live migration " + id_text + " for server " + server + " is not in progress.");
     }

@@ -7,12 +7,6 @@ namespace {
 
 using S = LiveMigrationStatus;
 
-// Nova's spelling of each status (nova/compute/manager.py, nova/conductor/manager.py).
-constexpr std::array<std::string_view, kAllLiveMigrationStatuses.size()> kNames = {
-    "accepted",  "queued", "preparing", "running",   "post-migrating",
-    "completed", "failed", "error",     "cancelled",
-};
-
 // The table. Sources: migration-anchors.md §1.6 (abort, force-complete), §2.2 (what Nova sets),
 // §2.4 (restarts). "failed" means rolled back with the guest intact on the source; "error" means
 // the move could not be rolled back cleanly (or, before anything moved, Nova's pre-check
@@ -103,24 +97,19 @@ constexpr bool NoEdgeLeavesATerminalStatus() {
 }
 static_assert(NoEdgeLeavesATerminalStatus());
 
-// kNames is indexed by the enum's value; kAllLiveMigrationStatuses must list them in that order.
-constexpr bool StatusesAreInEnumOrder() {
-  for (size_t i = 0; i < kAllLiveMigrationStatuses.size(); ++i) {
-    if (static_cast<size_t>(kAllLiveMigrationStatuses[i]) != i) return false;
-  }
-  return true;
+constexpr bool EveryEdgeJoinsLiveStatuses() {
+  return std::ranges::all_of(kTransitions, [](const Transition& t) {
+    return IsLiveMigrationStatus(t.from) && IsLiveMigrationStatus(t.to);
+  });
 }
-static_assert(StatusesAreInEnumOrder());
+static_assert(EveryEdgeJoinsLiveStatuses());
 
 }  // namespace
 
-std::string_view ToString(LiveMigrationStatus s) { return kNames.at(static_cast<size_t>(s)); }
-
 std::optional<LiveMigrationStatus> FromString(std::string_view s) {
-  for (auto status : kAllLiveMigrationStatuses) {
-    if (ToString(status) == s) return status;
-  }
-  return std::nullopt;
+  auto status = store::ParseMigrationStatus(s);
+  if (!status || !IsLiveMigrationStatus(*status)) return std::nullopt;
+  return status;
 }
 
 std::span<const Transition> Transitions() { return kTransitions; }

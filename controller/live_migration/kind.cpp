@@ -47,8 +47,8 @@ moves::StepOutcome Kind::Step(const std::string& uuid) {
   spdlog::debug("live migration {}: {} step ran, now {} ({})", uuid, before, m->status,
                 Describe(result));
   // Queued: it waits for a slot. Ended (done after a status change): it may have freed one.
-  const bool slots_changed =
-      m->status != before && (m->status == "queued" || result == StepResult::kDone);
+  const bool slots_changed = m->status != before && (m->status == store::MigrationStatus::kQueued ||
+                                                     result == StepResult::kDone);
   return {result, slots_changed};
 }
 

@@ -68,6 +68,16 @@ ProgressIngest::Post ProgressIngest::Prepare(const wire::MigrationProgressBatch&
                                            " holds a control character in a text field");
       }
     }
+    // Checked here, not by the table's constraints: one report the database refuses would
+    // fail the whole batch it is written with, every other agent's reports included.
+    if (!wire::ParseJobState(r.state)) {
+      throw Error(Errc::kBadRequest,
+                  "a report of migration " + r.migration_uuid + " has an unknown job state");
+    }
+    if (!r.phase.empty() && !wire::ParseJobPhase(r.phase)) {
+      throw Error(Errc::kBadRequest,
+                  "a report of migration " + r.migration_uuid + " has an unknown job phase");
+    }
     // Error texts from hypervisors may span lines; anything else below 0x20 is refused.
     if (store::HasControlCharacters(r.error, /*allow_line_breaks=*/true)) {
       throw Error(Errc::kBadRequest, "a report of migration " + r.migration_uuid +

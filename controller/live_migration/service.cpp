@@ -52,7 +52,8 @@ store::LiveMigration MigrationOfServer(store::Tx& tx, const std::string& server_
 
 [[noreturn]] void InvalidMigrationState(const store::LiveMigration& m, const std::string& method) {
   throw Error(Errc::kBadRequest, "Migration " + std::to_string(m.id) + " state of instance " +
-                                     m.instance_uuid + " is " + m.status + ". Cannot " + method +
+                                     m.instance_uuid + " is " + std::string(ToString(m.status)) +
+                                     ". Cannot " + method +
                                      " while the migration is in this state.");
 }
 
@@ -113,12 +114,12 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     }
     m.uuid = NewUuid();
     m.instance_uuid = server.uuid;
-    m.status = std::string(conductor::ToString(conductor::LiveMigrationStatus::kAccepted));
+    m.status = store::MigrationStatus::kAccepted;
     m.source_compute = source->name;
     m.source_node = server.node.value_or(source->name);
     m.user_id = r.user_id;
     m.project_id = r.project_id;
-    m.phase = "scheduling";
+    m.step = store::LiveStep::kScheduling;
     m.idempotency_key = r.idempotency_key;
     m.memory_total = server.memory_mb * 1024 * 1024;
     m.request_params = {{"block_migration", r.block_migration}, {"force", r.force}};
@@ -142,8 +143,8 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
   while (true) {
     std::optional<store::LiveMigration> now;
     ctx_.db.Transact([&](store::Tx& tx) { now = store::FindLiveMigration(tx, m.uuid); });
-    if (now && now->status != "accepted") {
-      if (now->status == "error")
+    if (now && now->status != store::MigrationStatus::kAccepted) {
+      if (now->status == store::MigrationStatus::kError)
         throw Error(Errc::kBadRequest, now->error_reason.value_or("pre-check failed"));
       return *now;
     }
@@ -171,9 +172,8 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
                    server.task_state.value_or("None"));
     }
     const auto m = MigrationOfServer(tx, server_uuid, migration_id, Errc::kNotFound);
-    auto status = conductor::FromString(m.status);
-    const bool ok = status && conductor::AbortableFrom(*status) &&
-                    (allow_before_running || *status == conductor::LiveMigrationStatus::kRunning);
+    const bool ok = conductor::AbortableFrom(m.status) &&
+                    (allow_before_running || m.status == store::MigrationStatus::kRunning);
     if (!ok) InvalidMigrationState(m, "abort live migration");
     store::RequestAbort(tx, m.uuid, ctx_.clock.Now());
     uuid = m.uuid;
@@ -195,9 +195,7 @@ void Service::ForceComplete(const std::string& server_uuid, int64_t migration_id
       InvalidState("force_complete", server.uuid, "task_state", server.task_state.value_or("None"));
     }
     const auto m = MigrationOfServer(tx, server_uuid, migration_id, Errc::kBadRequest);
-    auto status = conductor::FromString(m.status);
-    if (!status || !conductor::ForceCompletableFrom(*status))
-      InvalidMigrationState(m, "force complete");
+    if (!conductor::ForceCompletableFrom(m.status)) InvalidMigrationState(m, "force complete");
     store::RequestForceComplete(tx, m.uuid, ctx_.clock.Now());
     uuid = m.uuid;
   });

@@ -44,9 +44,10 @@ StepResult Steps::Run(store::LiveMigration& m) {
 }
 
 StepResult Steps::RunStep(store::LiveMigration& m) {
-  auto status = conductor::FromString(m.status);
-  if (!status || conductor::IsTerminal(*status)) return StepResult::kDone;
-  switch (*status) {
+  if (!conductor::IsLiveMigrationStatus(m.status) || conductor::IsTerminal(m.status)) {
+    return StepResult::kDone;
+  }
+  switch (m.status) {
     case LiveMigrationStatus::kAccepted:
       return Schedule(m);
     case LiveMigrationStatus::kQueued:
@@ -68,14 +69,12 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
   std::optional<store::MigrationEvent> row;
   if (next.status != m.status) {
     // Every status change must be an edge of the state table, named by its event.
-    auto from = conductor::FromString(m.status);
-    auto to = conductor::FromString(next.status);
-    auto edge = from ? conductor::FindTransition(*from, event) : std::nullopt;
-    if (!edge || !to || edge->to != *to) {
-      throw Error(Errc::kInternal, "live migration " + m.uuid + ": no transition " + m.status +
-                                       " -(" + event + ")-> " + next.status);
+    auto edge = conductor::FindTransition(m.status, event);
+    if (!edge || edge->to != next.status) {
+      throw Error(Errc::kInternal, fmt::format("live migration {}: no transition {} -({})-> {}",
+                                               m.uuid, m.status, event, next.status));
     }
-    if (conductor::IsTerminal(*to)) next.finished_at = ctx_.clock.Now();
+    if (conductor::IsTerminal(next.status)) next.finished_at = ctx_.clock.Now();
     row = store::MigrationEvent{m.status, next.status, event, reason, Actor(), std::nullopt};
   }
   try {
@@ -88,7 +87,7 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
     spdlog::info("live migration {}: no longer driven here (lease or version moved on)", m.uuid);
     return false;
   }
-  const std::string from = m.status;
+  const auto from = m.status;
   m = std::move(next);
   if (row) {
     spdlog::info("live migration {} {} -> {} ({})", m.uuid, from, m.status, event);
@@ -100,14 +99,15 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
 
 StepResult Steps::WhileQueued(store::LiveMigration& m) {
   // Admission to preparing is the move engine's (it needs every queued move at once).
-  if (m.abort_requested_at) return RollBack(m, "cancelled", "aborted", "aborted by request");
+  if (m.abort_requested_at)
+    return RollBack(m, store::MigrationStatus::kCancelled, "aborted", "aborted by request");
   // Nova leaves a queued migration whose compute died queued forever; here it ends: nothing
   // has touched either host yet, so releasing the claims is the whole rollback.
   auto parties = Load(ctx_.db, m);
   for (const auto* host : {&parties.source, &parties.dest}) {
     if (!*host || !(*host)->IsUp()) {
       const std::string name = *host ? (*host)->name : std::string("a host");
-      return RollBack(m, "failed", "start_failed",
+      return RollBack(m, store::MigrationStatus::kFailed, "start_failed",
                       name + " went down while the migration was queued");
     }
   }
@@ -115,22 +115,25 @@ StepResult Steps::WhileQueued(store::LiveMigration& m) {
 }
 
 StepResult Steps::Prepare(store::LiveMigration& m) {
-  if (m.abort_requested_at) return RollBack(m, "cancelled", "aborted", "aborted by request");
+  if (m.abort_requested_at)
+    return RollBack(m, store::MigrationStatus::kCancelled, "aborted", "aborted by request");
   auto parties = Load(ctx_.db, m);
   if (!parties.server || !parties.dest) {
-    return RollBack(m, "failed", "pre_live_migration_failed", "the server or destination vanished");
+    return RollBack(m, store::MigrationStatus::kFailed, "pre_live_migration_failed",
+                    "the server or destination vanished");
   }
   auto spec = BuildSpec(m, *parties.server, *parties.dest);
   auto r = Call(ctx_, m, *parties.dest, "prepare_live_migration_destination", "prepare", spec);
   if (r.outcome == Outcome::kUnreachable) {
     if (parties.dest->IsUp()) return StepResult::kWait;
-    return RollBack(m, "failed", "pre_live_migration_failed", "destination down: " + r.error);
+    return RollBack(m, store::MigrationStatus::kFailed, "pre_live_migration_failed",
+                    "destination down: " + r.error);
   }
   if (r.outcome == Outcome::kRefused)
-    return RollBack(m, "failed", "pre_live_migration_failed", r.error);
+    return RollBack(m, store::MigrationStatus::kFailed, "pre_live_migration_failed", r.error);
   auto next = m;
-  next.status = "running";
-  next.phase = "starting";
+  next.status = store::MigrationStatus::kRunning;
+  next.step = store::LiveStep::kStarting;
   next.started_at = ctx_.clock.Now();
   if (r.result.data.is_object()) {
     next.request_params["incoming_uri"] = r.result.data.value("incoming_uri", "");
@@ -142,45 +145,49 @@ StepResult Steps::Prepare(store::LiveMigration& m) {
 }
 
 StepResult Steps::Monitor(store::LiveMigration& m) {
-  if (m.job_state == "completed") {
+  if (m.job_state == wire::JobState::kCompleted) {
     auto next = m;
-    next.status = "post-migrating";
-    next.phase = "finishing";
+    next.status = store::MigrationStatus::kPostMigrating;
+    next.step = store::LiveStep::kFinishing;
     return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain : StepResult::kDone;
   }
-  if (m.job_state == "failed") {
+  if (m.job_state == wire::JobState::kFailed) {
     // Failed in post-copy: the guest's execution had moved to the destination, so there is
     // nothing left on the source to roll back to.
-    if (m.phase == "postcopy") return SwitchoverFailed(m, m.job_error.value_or("post-copy failed"));
-    return RollBack(m, "failed", "copy_failed", m.job_error.value_or("the copy failed"));
+    if (m.job_phase == wire::JobPhase::kPostcopy)
+      return SwitchoverFailed(m, m.job_error.value_or("post-copy failed"));
+    return RollBack(m, store::MigrationStatus::kFailed, "copy_failed",
+                    m.job_error.value_or("the copy failed"));
   }
-  if (m.job_state == "cancelled") {
-    return RollBack(m, "cancelled", "aborted",
+  if (m.job_state == wire::JobState::kCancelled) {
+    return RollBack(m, store::MigrationStatus::kCancelled, "aborted",
                     m.request_params.value("abort_reason", std::string("aborted by request")));
   }
   auto parties = Load(ctx_.db, m);
   if (!parties.server || !parties.source || !parties.dest) {
-    return RollBack(m, "failed", "copy_failed", "the server or a host vanished");
+    return RollBack(m, store::MigrationStatus::kFailed, "copy_failed",
+                    "the server or a host vanished");
   }
   const auto& source = *parties.source;
   auto spec = BuildSpec(m, *parties.server, *parties.dest);
   const auto now = ctx_.clock.Now();
 
-  const bool starting = m.phase == "starting";
+  const bool starting = m.step == store::LiveStep::kStarting;
   if (starting && m.abort_requested_at) {
     // Whether start reached the source is unknown: rolling the destination back fences the
     // copy off either way, without waiting on a source that did not answer start.
-    return RollBack(m, "cancelled", "aborted",
+    return RollBack(m, store::MigrationStatus::kCancelled, "aborted",
                     m.request_params.value("abort_reason", std::string("aborted by request")) +
                         " (before the source confirmed the copy started; the destination was "
                         "rolled back)");
   }
   if (starting) {
     auto r = Call(ctx_, m, source, "start_live_migration", "start", spec);
-    if (r.outcome == Outcome::kRefused) return RollBack(m, "failed", "copy_failed", r.error);
+    if (r.outcome == Outcome::kRefused)
+      return RollBack(m, store::MigrationStatus::kFailed, "copy_failed", r.error);
     if (r.outcome == Outcome::kDone) {
       auto next = m;
-      next.phase = "copying";
+      next.step = store::LiveStep::kCopying;
       Commit(m, next, "", std::nullopt);
       return StepResult::kWait;
     }
@@ -192,7 +199,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     if (r.outcome == Outcome::kUnreachable) {
       // Rolling the destination back stops the copy from landing there just as well: the
       // source's job fails and the guest stays on the source.
-      return RollBack(m, "cancelled", "aborted",
+      return RollBack(m, store::MigrationStatus::kCancelled, "aborted",
                       m.request_params.value("abort_reason", std::string("aborted by request")) +
                           " (the source did not answer the abort: " + r.error +
                           "; the destination was rolled back instead)");

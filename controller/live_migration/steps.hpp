@@ -54,7 +54,8 @@ class Steps {
   // Called with a host id whose claims a committed step changed (keeps a host cache fresh).
   void OnClaimsChanged(std::function<void(int64_t host_id)> fn) { on_claimed_ = std::move(fn); }
   // Called after every committed status change (crash tests kill the controller right there).
-  void OnTransition(std::function<void(const std::string& from, const std::string& to)> fn) {
+  void OnTransition(
+      std::function<void(store::MigrationStatus from, store::MigrationStatus to)> fn) {
     on_transition_ = std::move(fn);
   }
 
@@ -62,7 +63,7 @@ class Steps {
   StepResult RunStep(store::LiveMigration& m);
   // Undoes a move that has not switched over: destination rolled back, claims reverted, the
   // server's task cleared. `to` is failed or cancelled.
-  StepResult RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,
+  StepResult RollBack(store::LiveMigration& m, store::MigrationStatus to, const std::string& event,
                       const std::string& reason);
   // running -> error: the copy failed in post-copy, past the point of no return. The source's
   // stale copy is removed and the record follows the guest to the destination, in error.
@@ -73,8 +74,9 @@ class Steps {
                                 const std::string& reason);
   // Rolled back or ended before the guest left: destination claims released, the migration's
   // source claim back to the server, its task cleared; the server stays on the source.
-  StepResult EndOnSource(store::LiveMigration& m, const std::string& to, const std::string& event,
-                         const std::string& why, std::optional<int64_t> dest_id);
+  StepResult EndOnSource(store::LiveMigration& m, store::MigrationStatus to,
+                         const std::string& event, const std::string& why,
+                         std::optional<int64_t> dest_id);
   // post-migrating, the destination refused finish: the source is cleaned only when the
   // destination's inventory shows the guest running.
   StepResult FinishRefused(store::LiveMigration& m, const Parties& parties,
@@ -106,7 +108,7 @@ class Steps {
 
   const Context& ctx_;
   std::function<void(int64_t)> on_claimed_;
-  std::function<void(const std::string&, const std::string&)> on_transition_;
+  std::function<void(store::MigrationStatus, store::MigrationStatus)> on_transition_;
 };
 
 }  // namespace ferry::controller::live_migration

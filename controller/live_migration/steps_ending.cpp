@@ -31,8 +31,8 @@ StepResult Steps::Complete(store::LiveMigration& m) {
   if (cleanup.problem && !cleanup.source_down)
     return EndAfterSwitchover(m, "cleanup_failed", *cleanup.problem);
   auto next = m;
-  next.status = "completed";
-  next.phase = "done";
+  next.status = store::MigrationStatus::kCompleted;
+  next.step = store::LiveStep::kDone;
   next.error_reason = cleanup.problem;  // a source that is down keeps its stale copy for now
   const std::string server_uuid = m.instance_uuid;
   const int64_t dest_id = parties.dest->id;
@@ -86,7 +86,7 @@ StepResult Steps::FinishRefused(store::LiveMigration& m, const Parties& parties,
     auto r = Call(ctx_, m, dest, "rollback_live_migration_destination", "rollback", spec);
     if (!r.ok()) why += " (destination not rolled back: " + r.error + ")";
   }
-  return EndOnSource(m, "error", "cleanup_failed", why, dest.id);
+  return EndOnSource(m, store::MigrationStatus::kError, "cleanup_failed", why, dest.id);
 }
 
 Steps::DomainSighting Steps::LookForDomain(const store::Host& host, const std::string& uuid) const {
@@ -112,7 +112,7 @@ StepResult Steps::SourceLost(store::LiveMigration& m, const Parties& parties,
   // refuses, and RollBack follows the guest there instead.
   spdlog::warn("live migration {}: source {} is down and does not answer: rolling back", m.uuid,
                parties.source->name);
-  return RollBack(m, "failed", "copy_failed",
+  return RollBack(m, store::MigrationStatus::kFailed, "copy_failed",
                   "source " + parties.source->name + " is down and does not answer (" + error +
                       "); the destination was rolled back, the guest stays on the source");
 }
@@ -153,8 +153,8 @@ StepResult Steps::EndAfterSwitchover(store::LiveMigration& m, const std::string&
   std::optional<store::Host> dest;
   ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
   auto next = m;
-  next.status = "error";
-  next.phase = "done";
+  next.status = store::MigrationStatus::kError;
+  next.step = store::LiveStep::kDone;
   next.error_reason = reason;
   const std::string server_uuid = m.instance_uuid;
   const std::string migration_uuid = m.uuid;
@@ -178,11 +178,12 @@ StepResult Steps::EndAfterSwitchover(store::LiveMigration& m, const std::string&
   return StepResult::kDone;
 }
 
-StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const std::string& event,
-                           const std::string& reason) {
+StepResult Steps::RollBack(store::LiveMigration& m, store::MigrationStatus to,
+                           const std::string& event, const std::string& reason) {
   auto parties = Load(ctx_.db, m);
   std::string why = reason;
-  const bool prepared = m.status == "preparing" || m.status == "running";
+  const bool prepared = m.status == store::MigrationStatus::kPreparing ||
+                        m.status == store::MigrationStatus::kRunning;
   if (prepared && parties.dest && parties.server) {
     auto spec = BuildSpec(m, *parties.server, *parties.dest);
     auto r = Call(ctx_, m, *parties.dest, "rollback_live_migration_destination", "rollback", spec);
@@ -193,13 +194,14 @@ StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const
       // The destination refuses because the guest already switched over and runs there (an
       // abort or a failure report that raced the end of the copy): the record follows the
       // guest instead of claiming it is still on the source.
-      if (m.status == "running" && DomainRunsOn(*parties.dest, m.instance_uuid) &&
+      if (m.status == store::MigrationStatus::kRunning &&
+          DomainRunsOn(*parties.dest, m.instance_uuid) &&
           (!parties.source || !DomainRunsOn(*parties.source, m.instance_uuid))) {
         spdlog::warn("live migration {}: rollback refused, the guest runs on {}: finishing there",
                      m.uuid, parties.dest->name);
         auto next = m;
-        next.status = "post-migrating";
-        next.phase = "finishing";
+        next.status = store::MigrationStatus::kPostMigrating;
+        next.step = store::LiveStep::kFinishing;
         return Commit(m, next, "switched_over", std::nullopt) ? StepResult::kAgain
                                                               : StepResult::kDone;
       }
@@ -210,12 +212,12 @@ StepResult Steps::RollBack(store::LiveMigration& m, const std::string& to, const
                      parties.dest ? std::optional<int64_t>(parties.dest->id) : std::nullopt);
 }
 
-StepResult Steps::EndOnSource(store::LiveMigration& m, const std::string& to,
+StepResult Steps::EndOnSource(store::LiveMigration& m, store::MigrationStatus to,
                               const std::string& event, const std::string& why,
                               std::optional<int64_t> dest_id) {
   auto next = m;
   next.status = to;
-  next.phase = "done";
+  next.step = store::LiveStep::kDone;
   next.error_reason = why;
   const std::string server_uuid = m.instance_uuid;
   const std::string migration_uuid = m.uuid;
@@ -230,14 +232,13 @@ StepResult Steps::EndOnSource(store::LiveMigration& m, const std::string& to,
 
 void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
   if (m.lease_owner != ctx_.engine.owner) return;
-  auto status = conductor::FromString(m.status);
-  if (!status || conductor::IsTerminal(*status)) return;
+  if (!conductor::IsLiveMigrationStatus(m.status) || conductor::IsTerminal(m.status)) return;
   spdlog::error("live migration {}: {}", m.uuid, reason);
-  if (*status == conductor::LiveMigrationStatus::kAccepted) {
+  if (m.status == store::MigrationStatus::kAccepted) {
     // Nothing claimed or sent yet: only the server's task to clear.
     auto next = m;
-    next.status = "error";
-    next.phase = "done";
+    next.status = store::MigrationStatus::kError;
+    next.step = store::LiveStep::kDone;
     next.error_reason = reason;
     const std::string server_uuid = m.instance_uuid;
     Commit(m, next, "step_failed", reason,
@@ -247,15 +248,15 @@ void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
   // Whether the guest's execution left the source is what the record says, nothing more: the
   // agents are not asked (they may be what kept failing). A destination that was prepared
   // keeps what it was prepared with until its agent's inventory shows it (unmanaged domains).
-  const bool switched_over =
-      *status == conductor::LiveMigrationStatus::kPostMigrating || m.phase == "postcopy";
+  const bool switched_over = m.status == store::MigrationStatus::kPostMigrating ||
+                             m.job_phase == wire::JobPhase::kPostcopy;
   if (switched_over) {
     EndAfterSwitchover(m, "step_failed", reason);
     return;
   }
   std::optional<store::Host> dest;
   ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
-  EndOnSource(m, "error", "step_failed", reason,
+  EndOnSource(m, store::MigrationStatus::kError, "step_failed", reason,
               dest ? std::optional<int64_t>(dest->id) : std::nullopt);
 }
 

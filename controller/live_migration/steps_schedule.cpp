@@ -22,8 +22,8 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
   auto parties = Load(ctx_.db, m);
   auto fail = [&](const std::string& message) {
     auto next = m;
-    next.status = "error";
-    next.phase = "done";
+    next.status = store::MigrationStatus::kError;
+    next.step = store::LiveStep::kDone;
     next.error_reason = message;
     const std::string server_uuid = m.instance_uuid;
     Commit(m, next, "precheck_failed", message,
@@ -145,8 +145,8 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
       continue;
     }
     auto next = m;
-    next.status = "queued";
-    next.phase = "waiting for a slot";
+    next.status = store::MigrationStatus::kQueued;
+    next.step = store::LiveStep::kWaitingForSlot;
     next.dest_compute = dest->name;
     next.dest_node = dest->name;
     next.dest_host = dest->host_ip;
@@ -175,10 +175,10 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
 
 bool Steps::Admit(store::Tx& tx, const std::string& uuid) {
   auto m = store::FindLiveMigration(tx, uuid);
-  if (!m || m->status != "queued" || m->abort_requested_at) return false;
+  if (!m || m->status != store::MigrationStatus::kQueued || m->abort_requested_at) return false;
   auto next = *m;
-  next.status = "preparing";
-  next.phase = "preparing destination";
+  next.status = store::MigrationStatus::kPreparing;
+  next.step = store::LiveStep::kPreparingDestination;
   store::MigrationEvent event{m->status,    next.status, "slot_acquired",
                               std::nullopt, Actor(),     std::nullopt};
   return store::SaveLiveMigration(tx, next, ctx_.engine.owner, event);
@@ -187,7 +187,9 @@ bool Steps::Admit(store::Tx& tx, const std::string& uuid) {
 void Steps::Admitted(const std::string& uuid) {
   spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
   ctx_.waiters.Changed(uuid);
-  if (on_transition_) on_transition_("queued", "preparing");
+  if (on_transition_) {
+    on_transition_(store::MigrationStatus::kQueued, store::MigrationStatus::kPreparing);
+  }
 }
 
 }  // namespace ferry::controller::live_migration

@@ -1,5 +1,7 @@
 #include "controller/store/live_migrations_store.hpp"
 
+#include <array>
+
 #include "common/errors.hpp"
 #include "controller/store/progress_store.hpp"
 #include "controller/store/row.hpp"
@@ -11,21 +13,21 @@ namespace {
 
 #define LM_SELECT(where) \
   "SELECT " LM_COLUMNS " FROM migrations m WHERE m.migration_type = 'live-migration' AND " where
-#define LM_COLUMNS                                                                                \
-  "m.id, m.uuid::text, m.instance_uuid::text, m.status, m.source_compute, m.source_node, "        \
-  "m.dest_compute, m.dest_node, m.dest_host, m.memory_total, m.memory_processed, "                \
-  "m.memory_remaining, m.disk_total, m.disk_processed, m.disk_remaining, m.user_id, "             \
-  "m.project_id, "                                                                                \
-  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, m.phase, " \
-  "m.attempt, m.state_version, m.lease_owner, extract(epoch from m.lease_until)::float8, "        \
-  "m.transfer_rate_bps, m.dirty_rate_bps, m.eta_seconds, m.downtime_ms, m.error_reason, "         \
-  "m.idempotency_key, m.request_params, m.job_state, m.job_error, "                               \
-  "extract(epoch from m.progress_at)::float8, m.iteration, m.throttle_percent, "                  \
-  "m.lowest_remaining, extract(epoch from m.lowest_remaining_at)::float8, "                       \
-  "extract(epoch from m.started_at)::float8, extract(epoch from m.finished_at)::float8, "         \
-  "extract(epoch from m.abort_requested_at)::float8, "                                            \
-  "extract(epoch from m.force_complete_requested_at)::float8, "                                   \
-  "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts), "   \
+#define LM_COLUMNS                                                                               \
+  "m.id, m.uuid::text, m.instance_uuid::text, m.status, m.source_compute, m.source_node, "       \
+  "m.dest_compute, m.dest_node, m.dest_host, m.memory_total, m.memory_processed, "               \
+  "m.memory_remaining, m.disk_total, m.disk_processed, m.disk_remaining, m.user_id, "            \
+  "m.project_id, "                                                                               \
+  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, m.step, " \
+  "m.attempt, m.state_version, m.lease_owner, extract(epoch from m.lease_until)::float8, "       \
+  "m.transfer_rate_bps, m.dirty_rate_bps, m.eta_seconds, m.downtime_ms, m.error_reason, "        \
+  "m.idempotency_key, m.request_params, m.job_state, m.job_phase, m.job_error, "                 \
+  "extract(epoch from m.progress_at)::float8, m.iteration, m.throttle_percent, "                 \
+  "m.lowest_remaining, extract(epoch from m.lowest_remaining_at)::float8, "                      \
+  "extract(epoch from m.started_at)::float8, extract(epoch from m.finished_at)::float8, "        \
+  "extract(epoch from m.abort_requested_at)::float8, "                                           \
+  "extract(epoch from m.force_complete_requested_at)::float8, "                                  \
+  "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts), "  \
   "m.lease_epoch"
 
 constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
@@ -44,7 +46,7 @@ constexpr Statement kFindActive{
 constexpr Statement kInsert{"lm_insert", R"sql(
 INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
                         dest_compute, dest_node, dest_host, user_id, project_id, created_at,
-                        updated_at, phase, idempotency_key, request_params, policy, lease_owner,
+                        updated_at, step, idempotency_key, request_params, policy, lease_owner,
                         lease_until, memory_total, disk_total, lease_epoch)
 VALUES ($1::uuid, $2::uuid, 'live-migration', $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), $11,
         $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18, 1)
@@ -55,7 +57,7 @@ INSERT INTO migration_events (migration_id, from_status, to_status, event, reaso
 VALUES ($1, $2, $3, $4, $5, $6, $7))sql"};
 
 constexpr Statement kSave{"lm_save", R"sql(
-UPDATE migrations SET status = $3, phase = $4, attempt = $5, dest_compute = $6, dest_node = $7,
+UPDATE migrations SET status = $3, step = $4, attempt = $5, dest_compute = $6, dest_node = $7,
        dest_host = $8, error_reason = $9, started_at = to_timestamp($10),
        finished_at = to_timestamp($11), force_completed_at = to_timestamp($12),
        ignore_hosts = $13::text[], request_params = $14::jsonb,
@@ -96,13 +98,43 @@ std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
   return EpochSeconds(*t);
 }
 
+// Text columns the store reads into enums. An unknown value is a record this build cannot
+// drive: the step that reads it throws, and the move engine's retry budget ends the move.
+MigrationStatus ParseStatus(const pqxx::field& f) {
+  auto s = ParseMigrationStatus(f.as<std::string>());
+  if (!s) throw Error(Errc::kInternal, "unknown migration status " + f.as<std::string>());
+  return *s;
+}
+
+LiveStep ParseStep(const pqxx::field& f) {
+  if (f.is_null()) return LiveStep::kScheduling;
+  auto s = ParseLiveStep(f.as<std::string>());
+  if (!s) throw Error(Errc::kInternal, "unknown live-migration step " + f.as<std::string>());
+  return *s;
+}
+
+template <typename E>
+std::optional<E> ParseOptional(const pqxx::field& f, std::optional<E> (*parse)(std::string_view),
+                               const char* column) {
+  if (f.is_null()) return std::nullopt;
+  auto v = parse(f.as<std::string>());
+  if (!v)
+    throw Error(Errc::kInternal, std::string("unknown ") + column + " " + f.as<std::string>());
+  return v;
+}
+
+std::optional<std::string> OptText(const std::optional<MigrationStatus>& s) {
+  if (!s) return std::nullopt;
+  return std::string(ToString(*s));
+}
+
 LiveMigration FromRow(const pqxx::row& r) {
   LiveMigration m;
   int i = 0;
   m.id = r[i++].as<int64_t>();
   m.uuid = r[i++].as<std::string>();
   m.instance_uuid = r[i++].as<std::string>();
-  m.status = r[i++].as<std::string>();
+  m.status = ParseStatus(r[i++]);
   m.source_compute = OptString(r[i++]);
   m.source_node = OptString(r[i++]);
   m.dest_compute = OptString(r[i++]);
@@ -118,7 +150,7 @@ LiveMigration FromRow(const pqxx::row& r) {
   m.project_id = OptString(r[i++]);
   m.created_at = ToTime(r[i++]);
   m.updated_at = OptTime(r[i++]);
-  m.phase = OptString(r[i++]);
+  m.step = ParseStep(r[i++]);
   m.attempt = r[i++].as<int>();
   m.state_version = r[i++].as<int64_t>();
   m.lease_owner = OptString(r[i++]);
@@ -130,7 +162,8 @@ LiveMigration FromRow(const pqxx::row& r) {
   m.error_reason = OptString(r[i++]);
   m.idempotency_key = OptString(r[i++]);
   m.request_params = ToJson(r[i++]);
-  m.job_state = OptString(r[i++]);
+  m.job_state = ParseOptional(r[i++], wire::ParseJobState, "job_state");
+  m.job_phase = ParseOptional(r[i++], wire::ParseJobPhase, "job_phase");
   m.job_error = OptString(r[i++]);
   m.progress_at = OptTime(r[i++]);
   m.iteration = OptInt(r[i++]);
@@ -155,8 +188,8 @@ std::optional<LiveMigration> FirstOrNone(const pqxx::result& res) {
 }
 
 void AppendEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e) {
-  tx.Exec(kAppendEvent, migration_id, e.from_status, e.to_status, e.event, e.reason, e.actor,
-          e.request_id);
+  tx.Exec(kAppendEvent, migration_id, OptText(e.from_status), std::string(ToString(e.to_status)),
+          e.event, e.reason, e.actor, e.request_id);
 }
 
 template <typename T>
@@ -173,9 +206,10 @@ std::string PgArray(const std::vector<T>& v) {
 
 void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
                          const std::string& lease_owner, std::chrono::seconds lease) {
-  auto row = tx.Exec(kInsert, m.uuid, m.instance_uuid, m.status, m.source_compute, m.source_node,
-                     m.dest_compute, m.dest_node, m.dest_host, m.user_id, m.project_id, m.phase,
-                     m.idempotency_key, m.request_params.dump(), m.policy.dump(), lease_owner,
+  auto row = tx.Exec(kInsert, m.uuid, m.instance_uuid, std::string(ToString(m.status)),
+                     m.source_compute, m.source_node, m.dest_compute, m.dest_node, m.dest_host,
+                     m.user_id, m.project_id, std::string(ToString(m.step)), m.idempotency_key,
+                     m.request_params.dump(), m.policy.dump(), lease_owner,
                      static_cast<double>(lease.count()), m.memory_total, m.disk_total)[0];
   m.id = row[0].as<int64_t>();
   m.created_at = ToTime(row[1]);
@@ -210,10 +244,11 @@ std::optional<LiveMigration> FindActiveLiveMigration(Tx& tx, const std::string& 
 
 bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
                        const std::optional<MigrationEvent>& event) {
-  auto res = tx.Exec(kSave, m.uuid, m.state_version, m.status, m.phase, m.attempt, m.dest_compute,
-                     m.dest_node, m.dest_host, m.error_reason, OptEpoch(m.started_at),
-                     OptEpoch(m.finished_at), OptEpoch(m.force_completed_at),
-                     PgTextArray(m.ignore_hosts), m.request_params.dump(), owner);
+  auto res = tx.Exec(kSave, m.uuid, m.state_version, std::string(ToString(m.status)),
+                     std::string(ToString(m.step)), m.attempt, m.dest_compute, m.dest_node,
+                     m.dest_host, m.error_reason, OptEpoch(m.started_at), OptEpoch(m.finished_at),
+                     OptEpoch(m.force_completed_at), PgTextArray(m.ignore_hosts),
+                     m.request_params.dump(), owner);
   if (res.empty()) return false;
   ++m.state_version;
   m.updated_at = ToTime(res[0][0]);
@@ -262,10 +297,26 @@ void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id,
 std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {
   std::vector<MigrationEvent> out;
   for (const auto& r : tx.Exec(kEvents, migration_id)) {
-    out.push_back({OptString(r[0]), r[1].as<std::string>(), r[2].as<std::string>(), OptString(r[3]),
+    out.push_back({r[0].is_null() ? std::nullopt : std::optional(ParseStatus(r[0])),
+                   ParseStatus(r[1]), r[2].as<std::string>(), OptString(r[3]),
                    r[4].as<std::string>(), OptString(r[5])});
   }
   return out;
+}
+
+namespace {
+constexpr std::array<std::string_view, 7> kLiveSteps = {
+    "scheduling", "waiting for a slot", "preparing destination", "starting", "copying", "finishing",
+    "done"};
+}  // namespace
+
+std::string_view ToString(LiveStep s) { return kLiveSteps.at(static_cast<size_t>(s)); }
+
+std::optional<LiveStep> ParseLiveStep(std::string_view s) {
+  for (size_t i = 0; i < kLiveSteps.size(); ++i) {
+    if (kLiveSteps[i] == s) return static_cast<LiveStep>(i);
+  }
+  return std::nullopt;
 }
 
 }  // namespace ferry::controller::store

@@ -18,16 +18,30 @@
 #include "api/wire/live_migration_messages.hpp"
 #include "common/clock.hpp"
 #include "controller/store/claims_store.hpp"
+#include "controller/store/migration_status.hpp"
 
 namespace ferry::controller::store {
 
 class Tx;
 
+// What the controller is doing for a live migration (migrations.step), beside its status.
+enum class LiveStep {
+  kScheduling,            // accepted: choosing and claiming a destination
+  kWaitingForSlot,        // queued
+  kPreparingDestination,  // preparing
+  kStarting,              // running, start_live_migration not yet answered by the source
+  kCopying,               // running, the source's job copies (its phase: job_phase)
+  kFinishing,             // post-migrating
+  kDone,                  // terminal
+};
+std::string_view ToString(LiveStep s);
+std::optional<LiveStep> ParseLiveStep(std::string_view s);
+
 struct LiveMigration {
   int64_t id = 0;
   std::string uuid;
   std::string instance_uuid;
-  std::string status;
+  MigrationStatus status = MigrationStatus::kAccepted;
   std::optional<std::string> source_compute;
   std::optional<std::string> source_node;
   std::optional<std::string> dest_compute;
@@ -39,7 +53,7 @@ struct LiveMigration {
   std::optional<std::string> project_id;
   TimePoint created_at;
   std::optional<TimePoint> updated_at;
-  std::optional<std::string> phase;
+  LiveStep step = LiveStep::kScheduling;
   int attempt = 0;
   int64_t state_version = 0;
   std::optional<std::string> lease_owner;
@@ -51,7 +65,8 @@ struct LiveMigration {
   std::optional<std::string> error_reason;
   std::optional<std::string> idempotency_key;
   nlohmann::json request_params = nlohmann::json::object();
-  std::optional<std::string> job_state;
+  std::optional<wire::JobState> job_state;
+  std::optional<wire::JobPhase> job_phase;
   std::optional<std::string> job_error;
   std::optional<TimePoint> progress_at;
   std::optional<int64_t> iteration, throttle_percent;
@@ -64,8 +79,8 @@ struct LiveMigration {
 };
 
 struct MigrationEvent {
-  std::optional<std::string> from_status;
-  std::string to_status;
+  std::optional<MigrationStatus> from_status;
+  MigrationStatus to_status = MigrationStatus::kAccepted;
   std::string event;
   std::optional<std::string> reason;
   std::string actor;
@@ -85,7 +100,7 @@ std::vector<LiveMigration> ListServerLiveMigrations(Tx& tx, const std::string& i
 // The server's live migration that is not terminal, if any.
 std::optional<LiveMigration> FindActiveLiveMigration(Tx& tx, const std::string& instance_uuid);
 
-// Compare-and-set: writes the engine-owned columns of `m` (status, phase, attempt, dest_*,
+// Compare-and-set: writes the engine-owned columns of `m` (status, step, attempt, dest_*,
 // error_reason, started/finished/force_completed_at, ignore_hosts, request_params) if the row
 // still has m.state_version and is leased to `owner`; bumps state_version (and m's) and appends
 // `event` when the status changes. False when the CAS lost: someone else moved it on.

@@ -35,7 +35,7 @@ WITH r AS (
     disk_processed = r.disk_processed, disk_remaining = r.disk_remaining,
     transfer_rate_bps = r.transfer_rate_bps, dirty_rate_bps = r.dirty_rate_bps,
     downtime_ms = r.downtime_ms, iteration = r.iteration, throttle_percent = r.throttle_percent,
-    phase = CASE WHEN r.phase = '' THEN m.phase ELSE r.phase END,
+    job_phase = CASE WHEN r.phase = '' THEN m.job_phase ELSE r.phase END,
     -- Receive time on PostgreSQL's clock for timeouts; the agent's sample time for order and
     -- display only (0: a report the controller made, which keeps the last sample time).
     progress_at = now(),

@@ -299,7 +299,7 @@ Result RunBaseline(const std::string& dsn, const std::vector<Migration>& all, co
       pqxx::connection c(dsn);
       c.prepare("progress",
                 "UPDATE migrations SET memory_processed = $2, memory_remaining = $3, "
-                "transfer_rate_bps = $4, phase = 'precopy', progress_at = now(), "
+                "transfer_rate_bps = $4, job_phase = 'precopy', progress_at = now(), "
                 "updated_at = now() WHERE uuid = $1::uuid");
       std::map<const Migration*, int64_t> processed;  // this thread's acked values
       const auto& mine = groups[t];

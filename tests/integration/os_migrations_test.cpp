@@ -30,7 +30,7 @@ class OsMigrations : public ::testing::Test {
         "INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, "
         "source_node, dest_compute, dest_node, dest_host, old_instance_type_id, "
         "new_instance_type_id, memory_total, memory_remaining, user_id, project_id, created_at, "
-        "updated_at, phase, attempt, error_reason) VALUES ($1, $2, $3, $4, $5, $5, $6, $6, "
+        "updated_at, step, attempt, error_reason) VALUES ($1, $2, $3, $4, $5, $5, $6, $6, "
         "'10.0.0.2', 1, $7, $8, $9, $10, $11, $12::timestamptz, $12::timestamptz, $13, $14, $15) "
         "RETURNING id";
     live_id_ = w.exec_params1(insert, kLive, kServer, "live-migration", "running", "sim-1", "sim-2",

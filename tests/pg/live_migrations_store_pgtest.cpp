@@ -36,7 +36,7 @@ class LiveMigrationsStoreTest : public StoreTest {
     LiveMigration m;
     m.uuid = NewUuid();
     m.instance_uuid = NewUuid();
-    m.status = status;
+    m.status = ParseMigrationStatus(status).value();
     m.source_compute = "sim-1";
     m.source_node = "sim-1";
     m.dest_compute = "sim-2";
@@ -47,7 +47,7 @@ class LiveMigrationsStoreTest : public StoreTest {
     db_->Transact([&](Tx& tx) {
       InsertLiveMigration(
           tx, m,
-          MigrationEvent{std::nullopt, status, "requested", std::nullopt, owner, std::nullopt},
+          MigrationEvent{std::nullopt, m.status, "requested", std::nullopt, owner, std::nullopt},
           owner, lease);
     });
     return m;
@@ -102,7 +102,7 @@ TEST_F(LiveMigrationsStoreTest, ReportsLandOnlyFromTheSourceWhileRunningAndNewes
   // Once the job said it completed, a late "running" report cannot reopen it.
   EXPECT_EQ(Apply("sim-1", Report(m, 101, 0, 100'000'000, "completed")), 1);
   EXPECT_EQ(Apply("sim-1", Report(m, 102, kGiB, 100'000'000)), 0);
-  EXPECT_EQ(Find(m.uuid).job_state, "completed");
+  EXPECT_EQ(Find(m.uuid).job_state, wire::JobState::kCompleted);
 }
 
 // An agent may post again before the previous batch was written: one statement then holds two
@@ -190,7 +190,7 @@ TEST_F(LiveMigrationsStoreTest, WritesAreFencedByTheLeaseAndTheStateVersion) {
   auto m = Insert("preparing", "ctl-a");
   auto mine = Find(m.uuid);
   auto theirs = mine;
-  mine.phase = "copying";
+  mine.step = LiveStep::kCopying;
   bool saved = true;
   db_->Transact([&](Tx& tx) { saved = SaveLiveMigration(tx, theirs, "ctl-b", std::nullopt); });
   EXPECT_FALSE(saved) << "not the lease owner";
@@ -213,11 +213,11 @@ TEST_F(LiveMigrationsStoreTest, AStatusChangeResetsTheStepFailureCount) {
   };
   EXPECT_EQ(failures(), 1);
   auto same = Find(m.uuid);
-  same.phase = "still preparing";
+  same.step = LiveStep::kPreparingDestination;
   db_->Transact([&](Tx& tx) { ASSERT_TRUE(SaveLiveMigration(tx, same, "ctl-a", std::nullopt)); });
   EXPECT_EQ(failures(), 2) << "the same status keeps counting";
   auto next = Find(m.uuid);
-  next.status = "running";
+  next.status = MigrationStatus::kRunning;
   db_->Transact([&](Tx& tx) { ASSERT_TRUE(SaveLiveMigration(tx, next, "ctl-a", std::nullopt)); });
   EXPECT_EQ(failures(), 1) << "a new status starts over";
 }

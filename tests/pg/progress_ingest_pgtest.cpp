@@ -31,17 +31,17 @@ class ProgressIngestTest : public StoreTest {
     LiveMigration m;
     m.uuid = Uuid();
     m.instance_uuid = Uuid();
-    m.status = "running";
+    m.status = MigrationStatus::kRunning;
     m.source_compute = m.source_node = source;
     m.dest_compute = m.dest_node = "sim-9";
     m.user_id = "u1";
     m.project_id = "p1";
     m.memory_total = 4 * kGiB;
     db_->Transact([&](Tx& tx) {
-      InsertLiveMigration(
-          tx, m,
-          MigrationEvent{std::nullopt, "running", "requested", std::nullopt, "ctl", std::nullopt},
-          "ctl", std::chrono::seconds(30));
+      InsertLiveMigration(tx, m,
+                          MigrationEvent{std::nullopt, MigrationStatus::kRunning, "requested",
+                                         std::nullopt, "ctl", std::nullopt},
+                          "ctl", std::chrono::seconds(30));
     });
     return m;
   }
@@ -133,6 +133,22 @@ TEST_F(ProgressIngestTest, ControlCharactersInAnyTextFieldAreRefused) {
   auto multi_line = Batch("host-a", m, kGiB, Now(), "failed");
   multi_line.reports[0].error = "libvirt said:\n\tno";
   EXPECT_NO_THROW(ProgressIngest::Prepare(multi_line));
+}
+
+// The table's constraints would refuse them too, but only when the batch is written, failing
+// every other agent's reports written with it: refused at the door instead.
+TEST_F(ProgressIngestTest, AnUnknownJobStateOrPhaseIsRefusedBeforeItCanFailABatch) {
+  auto m = Insert("host-a");
+  auto bad_state = Batch("host-a", m, kGiB, Now(), "exploded");
+  EXPECT_THROW(ProgressIngest::Prepare(bad_state), Error);
+  auto bad_phase = Batch("host-a", m, kGiB, Now());
+  bad_phase.reports[0].phase = "warp";
+  EXPECT_THROW(ProgressIngest::Prepare(bad_phase), Error);
+  auto fine = Batch("host-a", m, kGiB, Now());
+  fine.reports[0].phase = "postcopy";
+  EXPECT_NO_THROW(ProgressIngest::Prepare(fine));
+  fine.reports[0].phase = "";  // older agents send none: the last one stays
+  EXPECT_NO_THROW(ProgressIngest::Prepare(fine));
 }
 
 TEST_F(ProgressIngestTest, APostWaitsABoundedTime) {

@@ -1,0 +1,109 @@
+#pragma once
+// Every status a move of any kind can have (migrations.status), typed, with the flags of the
+// one seed (migration_statuses, migrations-sql/0001 and 0010). Code compares these, never
+// strings; the SQL text of a status is ToString's. tests/pg/migration_status_pgtest proves the
+// enum and its flags equal the seed, row by row. Each kind's state table (for live migration
+// controller/conductor/live_migration_states.hpp) uses its own subset.
+#include <fmt/format.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+
+namespace ferry::controller::store {
+
+enum class MigrationStatus {
+  kAccepted,       // request accepted, not yet scheduled
+  kQueued,         // waiting for a slot
+  kPreparing,      // live: destination being prepared
+  kRunning,        // live: memory and disk copy
+  kPostMigrating,  // switched over (live) or defined on the destination (cold), finishing
+  kPreMigrating,   // cold: destination claimed and being prepared
+  kMigrating,      // cold: disk transfer
+  kFinished,       // resize done, waiting for confirm or revert
+  kConfirming,     // resize confirm in progress
+  kReverting,      // resize revert in progress
+  kDone,           // evacuation: destination rebuilt the server
+  kCompleted,      // terminal: moved
+  kConfirmed,      // terminal: resize confirmed
+  kReverted,       // terminal: resize reverted
+  kFailed,         // terminal: failed and rolled back
+  kError,          // terminal: failed; see error_reason
+  kCancelled,      // terminal: aborted by request
+};
+
+inline constexpr std::array kAllMigrationStatuses = {
+    MigrationStatus::kAccepted,  MigrationStatus::kQueued,        MigrationStatus::kPreparing,
+    MigrationStatus::kRunning,   MigrationStatus::kPostMigrating, MigrationStatus::kPreMigrating,
+    MigrationStatus::kMigrating, MigrationStatus::kFinished,      MigrationStatus::kConfirming,
+    MigrationStatus::kReverting, MigrationStatus::kDone,          MigrationStatus::kCompleted,
+    MigrationStatus::kConfirmed, MigrationStatus::kReverted,      MigrationStatus::kFailed,
+    MigrationStatus::kError,     MigrationStatus::kCancelled,
+};
+
+// Exact, case-sensitive; nullopt for anything else.
+std::optional<MigrationStatus> ParseMigrationStatus(std::string_view s);
+
+// The seed's flags (migration_statuses).
+struct StatusFlags {
+  bool is_terminal;
+  bool holds_resources;       // the move still holds claims
+  bool api_in_progress;       // GET /servers/{id}/migrations lists it
+  bool occupies_slot;         // past admission: an outbound, an inbound and a cluster slot
+  bool heads_to_destination;  // inbound load and anti-affinity count it
+};
+
+namespace detail {
+struct StatusRow {
+  std::string_view name;
+  StatusFlags flags;
+};
+
+// Indexed by the enum's value; the same rows as the seed (migration_status_pgtest).
+//                                terminal holds  api    slot   heads
+inline constexpr std::array<StatusRow, kAllMigrationStatuses.size()> kStatusRows = {{
+    {"accepted", {false, true, false, false, false}},
+    {"queued", {false, true, true, false, true}},
+    {"preparing", {false, true, true, true, true}},
+    {"running", {false, true, true, true, true}},
+    {"post-migrating", {false, true, true, true, true}},
+    {"pre-migrating", {false, true, false, true, true}},
+    {"migrating", {false, true, false, true, true}},
+    {"finished", {false, true, false, false, true}},
+    {"confirming", {false, true, false, false, true}},
+    {"reverting", {false, true, false, false, true}},
+    {"done", {false, true, false, false, true}},
+    {"completed", {true, false, false, false, false}},
+    {"confirmed", {true, false, false, false, false}},
+    {"reverted", {true, false, false, false, false}},
+    {"failed", {true, false, false, false, false}},
+    {"error", {true, false, false, false, false}},
+    {"cancelled", {true, false, false, false, false}},
+}};
+
+}  // namespace detail
+
+// Nova's spelling, as stored and as the API shows it.
+constexpr std::string_view ToString(MigrationStatus s) {
+  return detail::kStatusRows[static_cast<size_t>(s)].name;
+}
+constexpr StatusFlags FlagsOf(MigrationStatus s) {
+  return detail::kStatusRows[static_cast<size_t>(s)].flags;
+}
+constexpr bool IsTerminal(MigrationStatus s) { return FlagsOf(s).is_terminal; }
+
+// JSON: the status string; anything else is a parse error.
+void to_json(nlohmann::json& j, MigrationStatus s);
+void from_json(const nlohmann::json& j, MigrationStatus& s);
+
+}  // namespace ferry::controller::store
+
+template <>
+struct fmt::formatter<ferry::controller::store::MigrationStatus>
+    : fmt::formatter<std::string_view> {
+  template <typename FormatContext>
+  auto format(ferry::controller::store::MigrationStatus s, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(ToString(s), ctx);
+  }
+};
