@@ -260,8 +260,21 @@ CREATE TABLE public.migrations (
     last_step_error text,
     step text,
     job_phase text,
+    requested_host text,
+    block_migration text,
+    forced boolean DEFAULT false NOT NULL,
+    copies_disk boolean,
+    incoming_uri text,
+    precheck_failures text[] DEFAULT '{}'::text[] NOT NULL,
+    abort_reason text,
+    abort_sent boolean DEFAULT false NOT NULL,
+    abort_refused text,
+    force_complete_reason text,
+    force_complete_refused text,
+    CONSTRAINT migrations_block_migration_check CHECK ((block_migration = ANY (ARRAY['auto'::text, 'true'::text, 'false'::text]))),
     CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text]))),
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
+    CONSTRAINT migrations_live_step_check CHECK (((migration_type <> 'live-migration'::text) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'preparing destination'::text, 'starting'::text, 'copying'::text, 'finishing'::text, 'done'::text])))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )
 WITH (fillfactor='80');

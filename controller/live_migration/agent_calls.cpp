@@ -82,8 +82,8 @@ wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Se
   spec.dest_host = dest.name;
   spec.dest_migration_address =
       dest.migration_address.empty() ? dest.host_ip : dest.migration_address;
-  spec.incoming_uri = m.request_params.value("incoming_uri", "");
-  spec.block_migration = m.request_params.value("block_migration_resolved", false);
+  spec.incoming_uri = m.incoming_uri.value_or("");
+  spec.block_migration = m.copies_disk.value_or(false);
   spec.bandwidth_mibps = policy.bandwidth_mibps;
   spec.max_downtime_ms = policy.max_downtime_ms;
   spec.downtime_steps = policy.downtime_steps;

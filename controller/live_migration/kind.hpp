@@ -18,7 +18,7 @@ class Kind final : public moves::MoveKind {
   explicit Kind(const Context& ctx) : ctx_(ctx), steps_(ctx) {}
 
   std::string_view type() const override { return kType; }
-  // Throws for a record no step can read (request_params or policy not an object), which the
+  // Throws for a record no step can read (its policy not a JSON object), which the
   // engine counts against its retry budget.
   moves::StepOutcome Step(const std::string& uuid) override;
   bool Admit(store::Tx& tx, const std::string& uuid) override;

@@ -124,6 +124,10 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     m.memory_total = server.memory_mb * 1024 * 1024;
     m.request_params = {{"block_migration", r.block_migration}, {"force", r.force}};
     if (r.host) m.request_params["host"] = *r.host;
+    m.requested_host = r.host;
+    m.block_migration =
+        store::ParseBlockMigration(r.block_migration).value_or(store::BlockMigration::kAuto);
+    m.forced = r.force;
     m.policy = EffectivePolicy(tx, ctx_.options.policy, source->name);
     store::MigrationEvent first{std::nullopt,        m.status,    "requested", std::nullopt,
                                 "user " + r.user_id, r.request_id};

@@ -27,7 +27,7 @@ int64_t Seconds(TimePoint::duration d) {
 
 // The pre-copy may copy the local disk too; only then does it count towards the timeout.
 int64_t CopiedDiskGb(const store::LiveMigration& m, const store::Server& s) {
-  return m.request_params.value("block_migration_resolved", false) ? s.root_gb : 0;
+  return m.copies_disk.value_or(false) ? s.root_gb : 0;
 }
 
 }  // namespace
@@ -136,7 +136,7 @@ StepResult Steps::Prepare(store::LiveMigration& m) {
   next.step = store::LiveStep::kStarting;
   next.started_at = ctx_.clock.Now();
   if (r.result.data.is_object()) {
-    next.request_params["incoming_uri"] = r.result.data.value("incoming_uri", "");
+    next.incoming_uri = r.result.data.value("incoming_uri", "");
   }
   // "starting" is committed before start_live_migration is sent: after a crash the next owner
   // sends it again (same id) instead of wondering whether it went out.
@@ -161,7 +161,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
   }
   if (m.job_state == wire::JobState::kCancelled) {
     return RollBack(m, store::MigrationStatus::kCancelled, "aborted",
-                    m.request_params.value("abort_reason", std::string("aborted by request")));
+                    m.abort_reason.value_or("aborted by request"));
   }
   auto parties = Load(ctx_.db, m);
   if (!parties.server || !parties.source || !parties.dest) {
@@ -177,7 +177,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     // Whether start reached the source is unknown: rolling the destination back fences the
     // copy off either way, without waiting on a source that did not answer start.
     return RollBack(m, store::MigrationStatus::kCancelled, "aborted",
-                    m.request_params.value("abort_reason", std::string("aborted by request")) +
+                    m.abort_reason.value_or("aborted by request") +
                         " (before the source confirmed the copy started; the destination was "
                         "rolled back)");
   }
@@ -194,19 +194,19 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     // No answer: the abort and the timeouts below still apply (review M1).
     if (!source.IsUp()) return SourceLost(m, parties, r.error);
   }
-  if (m.abort_requested_at && !m.request_params.value("abort_sent", false)) {
+  if (m.abort_requested_at && !m.abort_sent) {
     auto r = Call(ctx_, m, source, "abort_live_migration", "abort", spec);
     if (r.outcome == Outcome::kUnreachable) {
       // Rolling the destination back stops the copy from landing there just as well: the
       // source's job fails and the guest stays on the source.
       return RollBack(m, store::MigrationStatus::kCancelled, "aborted",
-                      m.request_params.value("abort_reason", std::string("aborted by request")) +
+                      m.abort_reason.value_or("aborted by request") +
                           " (the source did not answer the abort: " + r.error +
                           "; the destination was rolled back instead)");
     }
     auto next = m;
-    next.request_params["abort_sent"] = true;
-    if (r.outcome == Outcome::kRefused) next.request_params["abort_refused"] = r.error;
+    next.abort_sent = true;
+    if (r.outcome == Outcome::kRefused) next.abort_refused = r.error;
     Commit(m, next, "", std::nullopt);
     return StepResult::kWait;
   }
@@ -215,7 +215,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     if (r.outcome == Outcome::kUnreachable) return StepResult::kWait;
     auto next = m;
     next.force_completed_at = now;
-    if (r.outcome == Outcome::kRefused) next.request_params["force_complete_refused"] = r.error;
+    if (r.outcome == Outcome::kRefused) next.force_complete_refused = r.error;
     Commit(m, next, "", std::nullopt);
     return StepResult::kWait;
   }
@@ -236,7 +236,7 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
     const bool abort = policy.timeout_action == "abort";
     if (abort ? !m.abort_requested_at : !m.force_complete_requested_at) {
       auto next = m;
-      next.request_params[abort ? "abort_reason" : "force_complete_reason"] = *timed_out;
+      (abort ? next.abort_reason : next.force_complete_reason) = *timed_out;
       spdlog::warn("live migration {}: {}; action {}", m.uuid, *timed_out, policy.timeout_action);
       const std::string uuid = m.uuid;
       const auto at = now;

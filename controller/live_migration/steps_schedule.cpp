@@ -34,27 +34,27 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     return fail("the server or its source host no longer exists");
   const store::Server& server = *parties.server;
   const store::Host& source = *parties.source;
-  if (m.request_params.value("host", std::string()) == source.name) {
+  if (m.requested_host == source.name) {
     return fail("Unable to migrate instance (" + server.uuid + ") to current host (" + source.name +
                 ").");
   }
 
   // block_migration: Nova's "auto" copies the disk exactly when it is local to the host.
-  const std::string requested = m.request_params.value("block_migration", "auto");
+  const auto requested = m.block_migration;
   const bool local_disk = server.storage_kind == "local";
-  if (requested == "true" && !local_disk) {
+  if (requested == store::BlockMigration::kTrue && !local_disk) {
     return fail(source.name +
                 " is on shared storage: Block migration can not be used with shared storage.");
   }
-  if (requested == "false" && local_disk) {
+  if (requested == store::BlockMigration::kFalse && local_disk) {
     return fail(server.uuid +
                 " is not on shared storage: Shared storage live-migration requires "
                 "either shared storage or boot-from-volume with no local disks.");
   }
-  m.request_params["block_migration_resolved"] = local_disk;
+  m.copies_disk = local_disk;
 
-  const auto host = m.request_params.value("host", std::string());
-  const bool forced = m.request_params.value("force", false) && !host.empty();
+  const auto host = m.requested_host.value_or("");
+  const bool forced = m.forced && !host.empty();
   std::vector<std::string> candidates;
   std::string nothing_fits = "No valid host was found. There are not enough hosts available.";
   if (forced) {
@@ -138,9 +138,7 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
       auto next = m;
       next.ignore_hosts.push_back(name);
       next.attempt += 1;
-      auto failures = next.request_params.value("precheck_failures", nlohmann::json::array());
-      failures.push_back(name + ": " + check.error);
-      next.request_params["precheck_failures"] = failures;
+      next.precheck_failures.push_back(name + ": " + check.error);
       if (!Commit(m, next, "", std::nullopt)) return StepResult::kDone;
       continue;
     }
@@ -165,10 +163,10 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     if (on_claimed_) on_claimed_(dest->id);
     return StepResult::kAgain;
   }
-  auto failures = m.request_params.value("precheck_failures", nlohmann::json::array());
+  const auto& failures = m.precheck_failures;
   if (failures.empty()) return fail(nothing_fits);
   std::string message = "Migration pre-check error:";
-  for (const auto& f : failures) message += " " + f.get<std::string>() + ";";
+  for (const auto& f : failures) message += " " + f + ";";
   message.pop_back();
   return fail(message);
 }

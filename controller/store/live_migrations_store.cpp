@@ -28,7 +28,9 @@ namespace {
   "extract(epoch from m.abort_requested_at)::float8, "                                           \
   "extract(epoch from m.force_complete_requested_at)::float8, "                                  \
   "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts), "  \
-  "m.lease_epoch"
+  "m.lease_epoch, m.requested_host, m.block_migration, m.forced, m.copies_disk, "                \
+  "m.incoming_uri, array_to_json(m.precheck_failures), m.abort_reason, m.abort_sent, "           \
+  "m.abort_refused, m.force_complete_reason, m.force_complete_refused"
 
 constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
 constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
@@ -47,9 +49,11 @@ constexpr Statement kInsert{"lm_insert", R"sql(
 INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
                         dest_compute, dest_node, dest_host, user_id, project_id, created_at,
                         updated_at, step, idempotency_key, request_params, policy, lease_owner,
-                        lease_until, memory_total, disk_total, lease_epoch)
+                        lease_until, memory_total, disk_total, lease_epoch, requested_host,
+                        block_migration, forced)
 VALUES ($1::uuid, $2::uuid, 'live-migration', $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), $11,
-        $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18, 1)
+        $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18, 1, $19,
+        $20, $21)
 RETURNING id, extract(epoch from created_at)::float8)sql"};
 
 constexpr Statement kAppendEvent{"lm_append_event", R"sql(
@@ -60,7 +64,9 @@ constexpr Statement kSave{"lm_save", R"sql(
 UPDATE migrations SET status = $3, step = $4, attempt = $5, dest_compute = $6, dest_node = $7,
        dest_host = $8, error_reason = $9, started_at = to_timestamp($10),
        finished_at = to_timestamp($11), force_completed_at = to_timestamp($12),
-       ignore_hosts = $13::text[], request_params = $14::jsonb,
+       ignore_hosts = $13::text[], copies_disk = $14, incoming_uri = $16,
+       precheck_failures = $17::text[], abort_reason = $18, abort_sent = $19, abort_refused = $20,
+       force_complete_reason = $21, force_complete_refused = $22,
        lease_owner = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
                                      R"sql( THEN NULL ELSE lease_owner END,
        lease_until = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
@@ -179,6 +185,20 @@ LiveMigration FromRow(const pqxx::row& r) {
   auto hosts = ToJson(r[i++]);
   if (hosts.is_array()) m.ignore_hosts = hosts.get<std::vector<std::string>>();
   m.lease_epoch = r[i++].as<int64_t>();
+  m.requested_host = OptString(r[i++]);
+  m.block_migration =
+      ParseOptional(r[i++], ParseBlockMigration, "block_migration").value_or(BlockMigration::kAuto);
+  m.forced = r[i++].as<bool>();
+  m.copies_disk = r[i].is_null() ? std::nullopt : std::optional<bool>(r[i].as<bool>());
+  ++i;
+  m.incoming_uri = OptString(r[i++]);
+  auto failures = ToJson(r[i++]);
+  if (failures.is_array()) m.precheck_failures = failures.get<std::vector<std::string>>();
+  m.abort_reason = OptString(r[i++]);
+  m.abort_sent = r[i++].as<bool>();
+  m.abort_refused = OptString(r[i++]);
+  m.force_complete_reason = OptString(r[i++]);
+  m.force_complete_refused = OptString(r[i++]);
   return m;
 }
 
@@ -210,7 +230,8 @@ void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
                      m.source_compute, m.source_node, m.dest_compute, m.dest_node, m.dest_host,
                      m.user_id, m.project_id, std::string(ToString(m.step)), m.idempotency_key,
                      m.request_params.dump(), m.policy.dump(), lease_owner,
-                     static_cast<double>(lease.count()), m.memory_total, m.disk_total)[0];
+                     static_cast<double>(lease.count()), m.memory_total, m.disk_total,
+                     m.requested_host, std::string(ToString(m.block_migration)), m.forced)[0];
   m.id = row[0].as<int64_t>();
   m.created_at = ToTime(row[1]);
   m.lease_owner = lease_owner;
@@ -244,11 +265,13 @@ std::optional<LiveMigration> FindActiveLiveMigration(Tx& tx, const std::string& 
 
 bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
                        const std::optional<MigrationEvent>& event) {
-  auto res = tx.Exec(kSave, m.uuid, m.state_version, std::string(ToString(m.status)),
-                     std::string(ToString(m.step)), m.attempt, m.dest_compute, m.dest_node,
-                     m.dest_host, m.error_reason, OptEpoch(m.started_at), OptEpoch(m.finished_at),
-                     OptEpoch(m.force_completed_at), PgTextArray(m.ignore_hosts),
-                     m.request_params.dump(), owner);
+  auto res =
+      tx.Exec(kSave, m.uuid, m.state_version, std::string(ToString(m.status)),
+              std::string(ToString(m.step)), m.attempt, m.dest_compute, m.dest_node, m.dest_host,
+              m.error_reason, OptEpoch(m.started_at), OptEpoch(m.finished_at),
+              OptEpoch(m.force_completed_at), PgTextArray(m.ignore_hosts), m.copies_disk, owner,
+              m.incoming_uri, PgTextArray(m.precheck_failures), m.abort_reason, m.abort_sent,
+              m.abort_refused, m.force_complete_reason, m.force_complete_refused);
   if (res.empty()) return false;
   ++m.state_version;
   m.updated_at = ToTime(res[0][0]);
@@ -305,10 +328,20 @@ std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {
 }
 
 namespace {
+constexpr std::array<std::string_view, 3> kBlockMigration = {"auto", "true", "false"};
 constexpr std::array<std::string_view, 7> kLiveSteps = {
     "scheduling", "waiting for a slot", "preparing destination", "starting", "copying", "finishing",
     "done"};
 }  // namespace
+
+std::string_view ToString(BlockMigration b) { return kBlockMigration.at(static_cast<size_t>(b)); }
+
+std::optional<BlockMigration> ParseBlockMigration(std::string_view s) {
+  for (size_t i = 0; i < kBlockMigration.size(); ++i) {
+    if (kBlockMigration[i] == s) return static_cast<BlockMigration>(i);
+  }
+  return std::nullopt;
+}
 
 std::string_view ToString(LiveStep s) { return kLiveSteps.at(static_cast<size_t>(s)); }
 

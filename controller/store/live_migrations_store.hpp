@@ -35,6 +35,11 @@ enum class LiveStep {
   kDone,                  // terminal
 };
 std::string_view ToString(LiveStep s);
+
+// Nova's block_migration: "auto" copies the disk exactly when it is local to the host.
+enum class BlockMigration { kAuto, kTrue, kFalse };
+std::string_view ToString(BlockMigration b);
+std::optional<BlockMigration> ParseBlockMigration(std::string_view s);
 std::optional<LiveStep> ParseLiveStep(std::string_view s);
 
 struct LiveMigration {
@@ -64,7 +69,21 @@ struct LiveMigration {
   std::optional<int64_t> transfer_rate_bps, dirty_rate_bps, eta_seconds, downtime_ms;
   std::optional<std::string> error_reason;
   std::optional<std::string> idempotency_key;
+  // The request as it was made: written once, read by nothing that decides (see below).
   nlohmann::json request_params = nlohmann::json::object();
+  // The request, typed.
+  std::optional<std::string> requested_host;
+  BlockMigration block_migration = BlockMigration::kAuto;
+  bool forced = false;
+  // Workflow state the steps keep.
+  std::optional<bool> copies_disk;  // block migration as resolved when scheduled
+  std::optional<std::string> incoming_uri;
+  std::vector<std::string> precheck_failures;
+  std::optional<std::string> abort_reason;  // set with the abort request by a timeout
+  bool abort_sent = false;
+  std::optional<std::string> abort_refused;
+  std::optional<std::string> force_complete_reason;
+  std::optional<std::string> force_complete_refused;
   std::optional<wire::JobState> job_state;
   std::optional<wire::JobPhase> job_phase;
   std::optional<std::string> job_error;
@@ -101,8 +120,8 @@ std::vector<LiveMigration> ListServerLiveMigrations(Tx& tx, const std::string& i
 std::optional<LiveMigration> FindActiveLiveMigration(Tx& tx, const std::string& instance_uuid);
 
 // Compare-and-set: writes the engine-owned columns of `m` (status, step, attempt, dest_*,
-// error_reason, started/finished/force_completed_at, ignore_hosts, request_params) if the row
-// still has m.state_version and is leased to `owner`; bumps state_version (and m's) and appends
+// error_reason, started/finished/force_completed_at, ignore_hosts and the workflow state) if the
+// row still has m.state_version and is leased to `owner`; bumps state_version (and m's) and appends
 // `event` when the status changes. False when the CAS lost: someone else moved it on.
 bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
                        const std::optional<MigrationEvent>& event);

@@ -119,8 +119,8 @@ class CrashTorture : public ::testing::Test {
   }
 
   // Makes the server's latest migration a record no step can read.
-  void CorruptRequestParams(const std::string& server) {
-    lm_->Sql("UPDATE migrations SET request_params = '[]'::jsonb WHERE uuid = '" +
+  void CorruptPolicy(const std::string& server) {
+    lm_->Sql("UPDATE migrations SET policy = '[]'::jsonb WHERE uuid = '" +
              lm_->LatestMigration(server)["uuid"].get<std::string>() + "'::uuid");
   }
   bool ControllerRunning() { return lm_->stack->ControllerRunning(); }
@@ -482,7 +482,7 @@ struct Scenarios {
     t.Expect(blocker, "completed");
   }
 
-  // A queued migration's record becomes one no step can read (request_params not an object:
+  // A queued migration's record becomes one no step can read (its policy not a JSON object:
   // what a bug writing it would leave): each look at it throws, and after the retry budget
   // (3) it ends in error on the source, its claims back with the server.
   static void UnreadableWhileQueued(CrashTorture& t, const std::string& edge) {
@@ -495,7 +495,7 @@ struct Scenarios {
     ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
     t.Migrate(id, "sim-2");
     ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
-    t.CorruptRequestParams(id);
+    t.CorruptPolicy(id);
     t.Expect(id, "error");
     t.Expect(blocker, "completed");
   }
@@ -514,7 +514,7 @@ struct Scenarios {
     ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
     t.KillAgent("sim-2");
     ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "preparing"));
-    t.CorruptRequestParams(id);
+    t.CorruptPolicy(id);
     ASSERT_TRUE(Stack::WaitFor([&] { return !t.ControllerRunning(); }, kCrashWithin));
     t.RestartAgent("sim-2");
     t.Expect(id, "error");
