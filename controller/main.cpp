@@ -161,6 +161,11 @@ void AddLiveMigrationOptions(CLI::App& app, moves::EngineOptions& m, live_migrat
       ->check(range(1, 100000))
       ->capture_default_str()
       ->group(g);
+  app.add_option_function<int>(
+         "--step-retry-window", [&m](int s) { m.step_retry_window = std::chrono::seconds(s); },
+         "seconds the failures of a move's step must span before it is given up (default 60)")
+      ->check(range(0, 86400))
+      ->group(g);
   auto& p = o.policy;
   app.add_option("--live-migration-completion-timeout", p.completion_timeout_per_gib_s,
                  "seconds per GiB of memory (+ copied disk), each at least 2 GiB; 0: none")

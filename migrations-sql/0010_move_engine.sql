@@ -17,26 +17,35 @@ WHERE status IN ('queued', 'preparing', 'running', 'post-migrating', 'pre-migrat
                  'finished', 'confirming', 'reverting', 'done');
 
 -- The engine's retry budget: a step that throws (a bug, a record it cannot read) is retried on
--- the next tick; after --step-retry-budget failures in a row at one status the move ends in
--- error with the last one as its reason instead of spinning forever. Reset by every status
--- change. A database outage is never counted (nothing can be written then).
+-- the next tick; after --step-retry-budget failures in a row, the first of them at least
+-- --step-retry-window ago, the move is given up (ended where that is safe without the agents,
+-- else rolled back through them). A step that runs cleanly, and every status change, starts the
+-- count over. A database outage is never counted (nothing can be written then).
 ALTER TABLE migrations
-    ADD COLUMN step_failures   integer NOT NULL DEFAULT 0,
-    ADD COLUMN last_step_error text;
+    ADD COLUMN step_failures      integer NOT NULL DEFAULT 0,
+    ADD COLUMN step_failing_since timestamptz,
+    ADD COLUMN last_step_error    text;
 
 -- The controller's step and the agent's job phase, each in a column of its own: the engine
 -- writes step, progress ingest writes job_phase (before, both wrote phase, and a report could
 -- overwrite the step a crash recovery relies on). Each kind names its own steps.
+-- Expand, not contract: phase stays (this build never writes it; the API shows it for moves
+-- that ended before it), so that a controller of the previous build still running while the
+-- schema is upgraded keeps working until it is replaced. Only unfinished moves are rewritten:
+-- they are few, while finished ones may be millions.
 ALTER TABLE migrations
     ADD COLUMN step      text,
     ADD COLUMN job_phase text CHECK (job_phase IN
                              ('precopy', 'postcopy', 'paused', 'switchover', 'done'));
-UPDATE migrations SET job_phase = phase
-WHERE status = 'running' AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done');
-UPDATE migrations SET step = CASE
-    WHEN status = 'running' AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')
-    THEN 'copying' ELSE phase END;
-ALTER TABLE migrations DROP COLUMN phase;
+UPDATE migrations SET
+    job_phase = CASE WHEN status = 'running'
+                      AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')
+                     THEN phase END,
+    step = CASE WHEN status = 'running'
+                 AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')
+                THEN 'copying' ELSE phase END
+WHERE status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled')
+  AND phase IS NOT NULL;
 
 -- A live migration's workflow state, typed (before: keys of request_params, which from now on
 -- is the request as it was made, written once). The steps read and write only these.
@@ -69,11 +78,19 @@ UPDATE migrations SET
     force_complete_reason = request_params->>'force_complete_reason',
     force_complete_refused = request_params->>'force_complete_refused'
 WHERE migration_type = 'live-migration' AND jsonb_typeof(request_params) = 'object'
-  AND request_params <> '{}'::jsonb;
+  AND request_params <> '{}'::jsonb
+  AND status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled');
 
 -- A live migration's steps (controller/store/live_migrations_store.hpp LiveStep): a value no
--- build knows could never be driven, so the table refuses it. Other kinds add theirs.
+-- build knows could never be driven (nor given up: reading it fails), so the table refuses it.
+-- Other kinds add theirs. NOT VALID: rows written before are not scanned (a finished move's
+-- step is history); every row written from now on is checked.
 ALTER TABLE migrations ADD CONSTRAINT migrations_live_step_check CHECK (
     migration_type <> 'live-migration' OR step IS NULL OR step IN
     ('scheduling', 'waiting for a slot', 'preparing destination', 'starting', 'copying',
-     'finishing', 'done'));
+     'finishing', 'done')) NOT VALID;
+
+-- A server on shared storage is tied to the datastore its disks are on (named by its host's
+-- agent when the server was adopted): a move goes only to hosts that see that datastore.
+-- NULL: local disks, volumes, or not known.
+ALTER TABLE servers ADD COLUMN datastore text CHECK (length(datastore) <= 255);

@@ -228,6 +228,7 @@ CREATE TABLE public.migrations (
     project_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone,
+    phase text,
     attempt integer DEFAULT 0 NOT NULL,
     state_version bigint DEFAULT 0 NOT NULL,
     lease_owner text,
@@ -257,6 +258,7 @@ CREATE TABLE public.migrations (
     sampled_at timestamp with time zone,
     lease_epoch bigint DEFAULT 0 NOT NULL,
     step_failures integer DEFAULT 0 NOT NULL,
+    step_failing_since timestamp with time zone,
     last_step_error text,
     step text,
     job_phase text,
@@ -274,7 +276,6 @@ CREATE TABLE public.migrations (
     CONSTRAINT migrations_block_migration_check CHECK ((block_migration = ANY (ARRAY['auto'::text, 'true'::text, 'false'::text]))),
     CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text]))),
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
-    CONSTRAINT migrations_live_step_check CHECK (((migration_type <> 'live-migration'::text) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'preparing destination'::text, 'starting'::text, 'copying'::text, 'finishing'::text, 'done'::text])))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )
 WITH (fillfactor='80');
@@ -390,8 +391,10 @@ CREATE TABLE public.servers (
     description text,
     hostname text,
     image_ref text,
+    datastore text,
     CONSTRAINT servers_access_ip_v4_check CHECK ((length(access_ip_v4) <= 15)),
     CONSTRAINT servers_access_ip_v6_check CHECK ((length(access_ip_v6) <= 45)),
+    CONSTRAINT servers_datastore_check CHECK ((length(datastore) <= 255)),
     CONSTRAINT servers_description_check CHECK ((length(description) <= 255)),
     CONSTRAINT servers_hostname_check CHECK ((length(hostname) <= 255)),
     CONSTRAINT servers_image_ref_check CHECK ((length(image_ref) <= 255)),
@@ -503,6 +506,9 @@ ALTER TABLE ONLY public.migration_statuses
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_idempotency_key_key UNIQUE (idempotency_key);
+
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_live_step_check CHECK (((migration_type <> 'live-migration'::text) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'preparing destination'::text, 'starting'::text, 'copying'::text, 'finishing'::text, 'done'::text])))) NOT VALID;
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_pkey PRIMARY KEY (id);

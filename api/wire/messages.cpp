@@ -15,6 +15,7 @@ void to_json(json& j, const Disk& d) {
   j = json{{"target", d.target},
            {"path", d.path},
            {"kind", d.kind},
+           {"datastore", d.datastore},
            {"capacity_bytes", d.capacity_bytes},
            {"format", d.format}};
 }
@@ -22,6 +23,7 @@ void from_json(const json& j, Disk& d) {
   j.at("target").get_to(d.target);
   d.path = j.value("path", "");
   d.kind = j.value("kind", "local");
+  d.datastore = j.value("datastore", "");  // absent from agents older than datastores
   d.capacity_bytes = IntOr<int64_t>(j, "capacity_bytes", 0);
   d.format = j.value("format", "");
 }

@@ -36,6 +36,7 @@ struct Disk {
   std::string kind;            // "local" (copied by block migration) | "shared" | "volume"
   int64_t capacity_bytes = 0;  // virtual size
   std::string format;          // "qcow2", "raw", ...
+  std::string datastore;       // shared: the datastore holding it, as the host reports it
 };
 
 struct Domain {

@@ -82,14 +82,15 @@ constexpr std::array kTransitions = {
     Transition{S::kPostMigrating, S::kError, "cleanup_failed"},
 
     // Not in Nova: the move engine's retry budget (controller/moves/engine.hpp). A step that
-    // throws at the same status budget times in a row (a bug, a record it cannot read) ends
-    // the migration here instead of retrying forever; a database outage is never counted.
-    // Before switch-over the record stays with the source, after it with the destination.
+    // keeps throwing (a bug, a record it cannot read) ends the migration here instead of
+    // retrying forever; a database outage is never counted. Before anything reached a host
+    // (accepted, queued) from the database alone; once a destination may be prepared, only
+    // through the agents' rollback (which follows the guest if it already switched over).
+    // Not from post-migrating: the guest runs on the destination and finishing is retried.
     Transition{S::kAccepted, S::kError, "step_failed"},
     Transition{S::kQueued, S::kError, "step_failed"},
     Transition{S::kPreparing, S::kError, "step_failed"},
     Transition{S::kRunning, S::kError, "step_failed"},
-    Transition{S::kPostMigrating, S::kError, "step_failed"},
 };
 
 constexpr bool NoEdgeLeavesATerminalStatus() {

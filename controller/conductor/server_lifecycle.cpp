@@ -164,6 +164,10 @@ AdoptedStorage StorageOfDisks(const nlohmann::json& disks) {
     if (!d.is_object()) continue;
     const std::string kind = d.value("kind", "local");
     if (i == 0) out.storage_kind = kind == "volume" || kind == "shared" ? kind : "local";
+    if (i == 0 && kind == "shared" && d.contains("datastore") && d["datastore"].is_string() &&
+        !d["datastore"].get<std::string>().empty()) {
+      out.datastore = d["datastore"].get<std::string>();
+    }
     if (kind == "volume") {
       out.volumes.push_back(
           {{"id", d.value("path", "")}, {"device", "/dev/" + d.value("target", "")}});
@@ -201,6 +205,7 @@ store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store
     s.power_state = domain->power_state;
     AdoptedStorage storage = StorageOfDisks(domain->disks);
     s.storage_kind = storage.storage_kind;
+    s.datastore = storage.datastore;
     s.volumes = storage.volumes;
     s.user_id = user_id;
     s.project_id = project_id;

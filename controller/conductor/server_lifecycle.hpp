@@ -52,6 +52,7 @@ struct CreateServerRequest {
 // the root disk is local.
 struct AdoptedStorage {
   std::string storage_kind = "local";
+  std::optional<std::string> datastore;  // shared: where the boot disk is
   nlohmann::json volumes = nlohmann::json::array();
 };
 AdoptedStorage StorageOfDisks(const nlohmann::json& disks);

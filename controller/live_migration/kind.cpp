@@ -46,7 +46,7 @@ moves::StepOutcome Kind::Step(const std::string& uuid) {
   // Queued: it waits for a slot. Ended (done after a status change): it may have freed one.
   const bool slots_changed = m->status != before && (m->status == store::MigrationStatus::kQueued ||
                                                      result == StepResult::kDone);
-  return {result, slots_changed};
+  return {result, slots_changed, m->step_failures > 0};
 }
 
 bool Kind::Admit(store::Tx& tx, const std::string& uuid) { return steps_.Admit(tx, uuid); }

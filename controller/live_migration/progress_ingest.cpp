@@ -1,7 +1,11 @@
 #include "controller/live_migration/progress_ingest.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cmath>
 #include <iterator>
+#include <limits>
 #include <utility>
 
 #include "common/errors.hpp"
@@ -55,34 +59,53 @@ uint64_t ProgressIngest::statements() const {
   return statements_;
 }
 
+std::optional<std::string> ProgressIngest::Normalize(wire::LiveMigrationJob& r) {
+  if (!store::IsUuidText(r.migration_uuid)) {
+    return "migration_uuid is not a uuid: " + r.migration_uuid.substr(0, 64);
+  }
+  for (const auto* text : {&r.state, &r.domain_uuid, &r.phase}) {
+    if (store::HasControlCharacters(*text)) {
+      return "a report of migration " + r.migration_uuid +
+             " holds a control character in a text field";
+    }
+  }
+  // Error texts from hypervisors may span lines; anything else below 0x20 is refused.
+  if (store::HasControlCharacters(r.error, /*allow_line_breaks=*/true)) {
+    return "a report of migration " + r.migration_uuid + " holds a control character in 'error'";
+  }
+  // Checked here, not by the table's constraints: one report the database refuses would fail
+  // the whole batch it is written with, every other agent's reports included.
+  if (!wire::ParseJobState(r.state)) {
+    return "a report of migration " + r.migration_uuid + " has an unknown job state";
+  }
+  if (!r.phase.empty() && !wire::ParseJobPhase(r.phase)) {
+    spdlog::warn("migration {}: job phase '{}' unknown to this controller; ignored",
+                 r.migration_uuid, r.phase.substr(0, 32));
+    r.phase.clear();
+  }
+  // 10^11 s: the year 5138. A sample time beyond it (or not a number) is no time at all.
+  if (!std::isfinite(r.sampled_at) || r.sampled_at < 0 || r.sampled_at > 1e11) {
+    return "a report of migration " + r.migration_uuid + " has no usable sample time";
+  }
+  // Byte counts and rates up to 2^56 (64 PiB): their sums and percentages stay in int8.
+  constexpr int64_t kMaxBytes = int64_t{1} << 56;
+  for (auto* n : {&r.memory_total, &r.memory_processed, &r.memory_remaining, &r.disk_total,
+                  &r.disk_processed, &r.disk_remaining, &r.transfer_rate_bps, &r.dirty_rate_bps}) {
+    *n = std::clamp<int64_t>(*n, 0, kMaxBytes);
+  }
+  r.downtime_ms = std::clamp<int64_t>(r.downtime_ms, 0, std::numeric_limits<int32_t>::max());
+  r.iteration = std::clamp(r.iteration, 0, std::numeric_limits<int32_t>::max());
+  r.throttle_percent = std::clamp(r.throttle_percent, 0, 100);
+  return std::nullopt;
+}
+
 ProgressIngest::Post ProgressIngest::Prepare(const wire::MigrationProgressBatch& batch) {
   Post post;
-  for (const auto& r : batch.reports) {
-    if (!store::IsUuidText(r.migration_uuid)) {
-      throw Error(Errc::kBadRequest,
-                  "migration_uuid is not a uuid: " + r.migration_uuid.substr(0, 64));
-    }
-    for (const auto* text : {&batch.host, &r.state, &r.domain_uuid, &r.phase}) {
-      if (store::HasControlCharacters(*text)) {
-        throw Error(Errc::kBadRequest, "a report of migration " + r.migration_uuid +
-                                           " holds a control character in a text field");
-      }
-    }
-    // Checked here, not by the table's constraints: one report the database refuses would
-    // fail the whole batch it is written with, every other agent's reports included.
-    if (!wire::ParseJobState(r.state)) {
-      throw Error(Errc::kBadRequest,
-                  "a report of migration " + r.migration_uuid + " has an unknown job state");
-    }
-    if (!r.phase.empty() && !wire::ParseJobPhase(r.phase)) {
-      throw Error(Errc::kBadRequest,
-                  "a report of migration " + r.migration_uuid + " has an unknown job phase");
-    }
-    // Error texts from hypervisors may span lines; anything else below 0x20 is refused.
-    if (store::HasControlCharacters(r.error, /*allow_line_breaks=*/true)) {
-      throw Error(Errc::kBadRequest, "a report of migration " + r.migration_uuid +
-                                         " holds a control character in 'error'");
-    }
+  if (store::HasControlCharacters(batch.host)) {
+    throw Error(Errc::kBadRequest, "the post's host holds a control character");
+  }
+  for (auto r : batch.reports) {
+    if (auto problem = Normalize(r)) throw Error(Errc::kBadRequest, *problem);
     post.rows.Add(batch.host, r);
   }
   return post;

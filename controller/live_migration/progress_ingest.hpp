@@ -57,6 +57,13 @@ class ProgressIngest {
   // so one agent's bad report never fails a batch that holds other agents' reports.
   static Post Prepare(const wire::MigrationProgressBatch& batch);
 
+  // One report as the statement can take it, whoever got it (a post, or a step that asked the
+  // source agent itself): numbers clamped to what the columns and the statement's arithmetic
+  // hold, an unknown phase dropped (the last one stays; a newer agent may know more phases).
+  // Returns why it cannot be taken at all (a uuid that is no uuid, a control character, an
+  // unknown job state, a sample time that is no time), else nullopt.
+  static std::optional<std::string> Normalize(wire::LiveMigrationJob& r);
+
   // Blocks until the post is committed (or throws what the write threw); kUnavailable when that
   // takes longer than the submit timeout.
   void Submit(Post post);

@@ -1,5 +1,9 @@
 #include "controller/live_migration/service.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/conductor/live_migration_states.hpp"
@@ -136,14 +140,25 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
   });
   if (!created) return m;
   // Watched before the engine can move it, so that no change is missed.
+  bool wait = r.synchronous_prechecks;
+  if (wait && synchronous_waits_.fetch_add(1) >= kMaxSynchronousWaits) {
+    synchronous_waits_.fetch_sub(1);
+    spdlog::warn("live migration {}: too many pre-2.34 requests waiting; answered at once", m.uuid);
+    wait = false;
+  }
+  // Released however this request ends.
+  std::shared_ptr<void> release(nullptr, [this, wait](void*) {
+    if (wait) synchronous_waits_.fetch_sub(1);
+  });
   std::optional<moves::StatusWaiters::Watch> watch;
-  if (r.synchronous_prechecks) watch.emplace(ctx_.waiters, m.uuid);
+  if (wait) watch.emplace(ctx_.waiters, m.uuid);
   engine_.Wake({std::string(kType), m.uuid});
-  if (!r.synchronous_prechecks) return m;
+  if (!wait) return m;
   // Before 2.34 the request itself waits for the conductor's checks: the database is read
   // once now, once per status change this controller commits, and once at the deadline (the
   // lease may have gone to another controller meanwhile).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool last = false;
   while (true) {
     std::optional<store::LiveMigration> now;
     ctx_.db.Transact([&](store::Tx& tx) { now = store::FindLiveMigration(tx, m.uuid); });
@@ -152,9 +167,9 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
         throw Error(Errc::kBadRequest, now->error_reason.value_or("pre-check failed"));
       return *now;
     }
-    if (!watch->WaitForChange(deadline) && std::chrono::steady_clock::now() >= deadline) {
-      return now.value_or(m);
-    }
+    if (last) return now.value_or(m);
+    // At the deadline one more read (above), then the answer as it stands.
+    if (!watch->WaitForChange(deadline)) last = true;
   }
 }
 

@@ -3,6 +3,7 @@
 // validates exactly what Nova validates synchronously (404 / 409 / 400 with Nova's messages),
 // commits the request, and leaves the work to the engine. Requests are facts recorded in
 // PostgreSQL, so whichever controller holds the migration's lease acts on them.
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -43,6 +44,11 @@ class Service {
  private:
   const Context& ctx_;
   moves::Engine& engine_;
+  // Pre-2.34 requests waiting for their pre-checks, each holding an API worker: at most
+  // kMaxSynchronousWaits at once; beyond that a request is answered as from 2.34 on (202, the
+  // pre-checks' verdict on the migration), so old clients cannot starve the API.
+  static constexpr int kMaxSynchronousWaits = 4;
+  std::atomic<int> synchronous_waits_{0};
 };
 
 }  // namespace ferry::controller::live_migration

@@ -8,6 +8,7 @@
 #include "common/errors.hpp"
 #include "controller/conductor/live_migration_states.hpp"
 #include "controller/live_migration/agent_calls.hpp"
+#include "controller/live_migration/progress_ingest.hpp"
 #include "controller/live_migration/steps_parties.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/servers_store.hpp"
@@ -135,8 +136,11 @@ StepResult Steps::Prepare(store::LiveMigration& m) {
   next.status = store::MigrationStatus::kRunning;
   next.step = store::LiveStep::kStarting;
   next.started_at = ctx_.clock.Now();
-  if (r.result.data.is_object()) {
-    next.incoming_uri = r.result.data.value("incoming_uri", "");
+  // Where the destination listens, if it says (a string, else none: the source then uses the
+  // hypervisor's default); never a reason to throw after the destination was prepared.
+  if (r.result.data.is_object() && r.result.data.contains("incoming_uri") &&
+      r.result.data["incoming_uri"].is_string()) {
+    next.incoming_uri = r.result.data["incoming_uri"].get<std::string>();
   }
   // "starting" is committed before start_live_migration is sent: after a crash the next owner
   // sends it again (same id) instead of wondering whether it went out.
@@ -286,6 +290,12 @@ StepResult Steps::Monitor(store::LiveMigration& m) {
   }
   // sampled_at stays the agent's (its clock, never this controller's): a job fetched from the
   // agent keeps its own, and one made up above carries 0, which lands whatever came before.
+  // What the agent answered lands through the same checks as a posted report: a value the
+  // table would refuse must not make this step throw (and count against the retry budget).
+  if (auto problem = ProgressIngest::Normalize(*job)) {
+    spdlog::warn("live migration {}: the source's job report is unusable: {}", m.uuid, *problem);
+    return StepResult::kWait;
+  }
   int landed = 0;
   ctx_.db.Transact([&](store::Tx& tx) { landed = store::ApplyProgress(tx, source.name, {*job}); });
   return landed > 0 ? StepResult::kAgain : StepResult::kWait;

@@ -232,32 +232,43 @@ StepResult Steps::EndOnSource(store::LiveMigration& m, store::MigrationStatus to
 
 void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
   if (m.lease_owner != ctx_.engine.owner) return;
-  if (!conductor::IsLiveMigrationStatus(m.status) || conductor::IsTerminal(m.status)) return;
-  spdlog::error("live migration {}: {}", m.uuid, reason);
-  if (m.status == store::MigrationStatus::kAccepted) {
-    // Nothing claimed or sent yet: only the server's task to clear.
-    auto next = m;
-    next.status = store::MigrationStatus::kError;
-    next.step = store::LiveStep::kDone;
-    next.error_reason = reason;
-    const std::string server_uuid = m.instance_uuid;
-    Commit(m, next, "step_failed", reason,
-           [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
-    return;
+  spdlog::error("live migration {} ({}): {}", m.uuid, m.status, reason);
+  switch (m.status) {
+    case store::MigrationStatus::kAccepted: {
+      // Nothing claimed or sent yet: only the server's task to clear.
+      auto next = m;
+      next.status = store::MigrationStatus::kError;
+      next.step = store::LiveStep::kDone;
+      next.error_reason = reason;
+      const std::string server_uuid = m.instance_uuid;
+      Commit(m, next, "step_failed", reason,
+             [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
+      return;
+    }
+    case store::MigrationStatus::kQueued: {
+      // Claims only: no host has been told anything yet.
+      std::optional<store::Host> dest;
+      ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
+      EndOnSource(m, store::MigrationStatus::kError, "step_failed", reason,
+                  dest ? std::optional<int64_t>(dest->id) : std::nullopt);
+      return;
+    }
+    case store::MigrationStatus::kPreparing:
+    case store::MigrationStatus::kRunning:
+      // A destination may be prepared and a copy under way: only the agents know where the
+      // guest is. The rollback asks them (fenced): the destination rolled back ends the copy
+      // with the guest on the source; a destination that refuses because the guest runs
+      // there makes the record follow it; no answer from a destination that is up ends
+      // nothing (tried again after the next failure).
+      RollBack(m, store::MigrationStatus::kError, "step_failed", reason);
+      return;
+    default:
+      // post-migrating: the guest runs on the destination; only finishing is left, which
+      // keeps being retried (an operator sees the failures on the migration). Giving up here
+      // could only drop what the record knows.
+      spdlog::error("live migration {}: not given up in {}; still retried", m.uuid, m.status);
+      return;
   }
-  // Whether the guest's execution left the source is what the record says, nothing more: the
-  // agents are not asked (they may be what kept failing). A destination that was prepared
-  // keeps what it was prepared with until its agent's inventory shows it (unmanaged domains).
-  const bool switched_over = m.status == store::MigrationStatus::kPostMigrating ||
-                             m.job_phase == wire::JobPhase::kPostcopy;
-  if (switched_over) {
-    EndAfterSwitchover(m, "step_failed", reason);
-    return;
-  }
-  std::optional<store::Host> dest;
-  ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
-  EndOnSource(m, store::MigrationStatus::kError, "step_failed", reason,
-              dest ? std::optional<int64_t>(dest->id) : std::nullopt);
 }
 
 }  // namespace ferry::controller::live_migration

@@ -89,6 +89,8 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
     // A move keeps what placed the server: its availability zone (the one asked for at create,
     // else the one its first host was in) and its flavor's aggregate extra specs.
     spec.availability_zone = server.availability_zone;
+    // Disks on a shared datastore exist only where that datastore is seen.
+    if (server.storage_kind == "shared") spec.required_datastore = server.datastore;
     ctx_.db.Transact([&](store::Tx& tx) {
       spec.anti_affinity_hosts = store::AntiAffinityHosts(tx, server.uuid);
       if (auto flavor = store::FindFlavor(tx, server.flavorid)) {
@@ -125,6 +127,15 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
         (!dest->IsUp() || dest->disabled ||
          (server.availability_zone && dest->availability_zone != *server.availability_zone))) {
       continue;
+    }
+    if (forced && server.storage_kind == "shared" && server.datastore) {
+      // force skips the filters, not what the guest needs: its disks where it goes.
+      const auto index = ctx_.hosts.Current();
+      const auto* seen = index->Find(name);
+      if (!seen || seen->shared_datastores.count(*server.datastore) == 0) {
+        return fail(name + " does not see datastore " + *server.datastore +
+                    ", where the disks of " + server.uuid + " are.");
+      }
     }
     if (forced && dest->cell != source.cell) {
       return fail("Cannot live migrate " + server.uuid + " from cell " + source.cell + " to cell " +

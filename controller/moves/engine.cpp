@@ -9,11 +9,13 @@
 namespace ferry::controller::moves {
 namespace {
 
-// The database (down, timed out, busy) or a lost serialization race: nothing the move did
-// wrong, and nothing could record a failure anyway. Retried on the next tick, never counted.
+// The database down, restarting, read-only or timing out (store/database.cpp maps those to
+// kUnavailable): nothing the move did wrong, and often nothing could record a failure anyway.
+// Retried on the next tick, never counted. (Agents that do not answer never throw out of a
+// step: the steps turn that into waiting.)
 bool DatabaseTrouble(const std::exception& e) {
   const auto* error = dynamic_cast<const Error*>(&e);
-  return error && (error->code() == Errc::kUnavailable || error->code() == Errc::kConflict);
+  return error && error->code() == Errc::kUnavailable;
 }
 
 }  // namespace
@@ -96,8 +98,10 @@ void Engine::RenewLeases() {
 void Engine::AdmitQueued() {
   const auto& limits = options_.limits;
   std::vector<std::pair<MoveKind*, store::MoveRef>> admitted;
+  std::vector<std::pair<store::MoveRef, std::string>> refused;  // Admit threw
   db_.Transact([&](store::Tx& tx) {
     admitted.clear();  // a retried transaction starts over
+    refused.clear();
     auto view = store::LockSlots(tx);
     for (const auto& q : view.queued) {
       const bool fits = view.outbound[q.source] < limits.max_outbound_per_host &&
@@ -106,14 +110,29 @@ void Engine::AdmitQueued() {
       if (!fits) continue;
       // Fairness holds across controllers and kinds: a move another controller drives (or of
       // a kind this one does not) keeps its turn, its slot counted; its owner admits it.
+      if (q.lease_owner == owner()) {
+        auto* kind = KindOf(q.move.type);
+        bool admit = false;
+        try {
+          admit = kind && kind->Admit(tx, q.move.uuid);
+        } catch (const std::exception& e) {
+          // One move that cannot be admitted must not stop admission for every other: it is
+          // skipped and its failure counted below. (A statement the database refused has
+          // spoiled the transaction; then the next one throws out of here, as it must.)
+          refused.emplace_back(q.move, e.what());
+        }
+        // Not admitted: its slot stays free for the next in turn.
+        if (!admit) continue;
+        admitted.emplace_back(kind, q.move);
+      }
       ++view.outbound[q.source];
       ++view.inbound[q.dest];
       ++view.total;
-      if (q.lease_owner != owner()) continue;
-      auto* kind = KindOf(q.move.type);
-      if (kind && kind->Admit(tx, q.move.uuid)) admitted.emplace_back(kind, q.move);
     }
   });
+  for (const auto& [move, what] : refused) {
+    if (auto* kind = KindOf(move.type)) StepFailed(*kind, move, std::runtime_error(what));
+  }
   for (const auto& [kind, move] : admitted) {
     kind->Admitted(move.uuid);
     Wake(move);
@@ -165,6 +184,14 @@ void Engine::Drive(const store::MoveRef& move) {
       StepFailed(*kind, move, e);
       return;
     }
+    if (outcome.clears_failures) {
+      try {
+        db_.Transact([&](store::Tx& tx) { store::ClearStepFailures(tx, move.uuid, owner()); });
+      } catch (const std::exception& e) {
+        spdlog::warn("{} {}: could not clear its failure count: {}", Describe(move.type), move.uuid,
+                     e.what());
+      }
+    }
     if (outcome.slots_changed) {
       // A slot freed (or a move queued): admit without waiting for the tick.
       try {
@@ -184,18 +211,21 @@ void Engine::StepFailed(MoveKind& kind, const store::MoveRef& move, const std::e
     return;
   }
   try {
-    std::optional<int> failures;
+    std::optional<store::StepFailures> failures;
     db_.Transact([&](store::Tx& tx) {
       failures = store::RecordStepFailure(tx, move.uuid, owner(), e.what());
     });
     if (!failures) return;  // no longer ours
-    spdlog::warn("{}: step failed ({} of {}), retried next tick: {}", what, *failures,
-                 options_.step_retry_budget, e.what());
-    if (*failures < options_.step_retry_budget) return;
-    kind.GiveUp(move.uuid, "gave up after " + std::to_string(*failures) +
+    spdlog::warn("{}: step failed ({} of {} in {:.0f} s), retried next tick: {}", what,
+                 failures->count, options_.step_retry_budget, failures->failing_for_s, e.what());
+    if (failures->count < options_.step_retry_budget ||
+        failures->failing_for_s < static_cast<double>(options_.step_retry_window.count())) {
+      return;
+    }
+    kind.GiveUp(move.uuid, "gave up after " + std::to_string(failures->count) +
                                " failures in a row of the same step: " + e.what());
   } catch (const std::exception& again) {
-    spdlog::warn("{}: could not record a failed step: {}", what, again.what());
+    spdlog::warn("{}: could not record a failed step or give up: {}", what, again.what());
   }
 }
 

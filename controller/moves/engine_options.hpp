@@ -22,6 +22,9 @@ struct EngineOptions {
   // Failures in a row of one move's step at one status (an exception that is not the
   // database's unavailability) before the move ends in error with the last one as its reason.
   int step_retry_budget = 10;
+  // ... and the first of them at least this long ago: a burst (wakes by API calls, a flapping
+  // dependency) does not exhaust the budget by itself.
+  std::chrono::seconds step_retry_window{60};
 };
 
 }  // namespace ferry::controller::moves

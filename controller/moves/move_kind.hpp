@@ -22,6 +22,8 @@ struct StepOutcome {
   // The step changed what occupies slots or waits for one (a move queued, one past its slot
   // ended): the engine runs admission at once instead of on its next tick.
   bool slots_changed = false;
+  // The step ran cleanly after failures were counted: the engine starts the count over.
+  bool clears_failures = false;
 };
 
 class MoveKind {
@@ -42,8 +44,11 @@ class MoveKind {
   // After the admission transaction committed, for each move Admit admitted.
   virtual void Admitted(const std::string& uuid) = 0;
 
-  // The step at the move's status failed `failures` times in a row (the budget): end the move
-  // in error with `reason`, without relying on what kept failing (no agent call is needed).
+  // The move's step failed the budget's times in a row: end the move in error with `reason`
+  // where that is safe from the database alone (nothing reached a host yet), else through the
+  // agents (rolled back, fenced), else not at all: then it stays as it is, its claims kept,
+  // and GiveUp runs again after the next failure. Never ends a move on a guess of where a
+  // guest is. May throw (counted like a step).
   virtual void GiveUp(const std::string& uuid, const std::string& reason) = 0;
 };
 

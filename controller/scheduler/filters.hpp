@@ -20,6 +20,7 @@ FERRY_DECLARE_FILTER(RequestedHostFilter);
 FERRY_DECLARE_FILTER(SameCellFilter);
 FERRY_DECLARE_FILTER(AvailabilityZoneFilter);
 FERRY_DECLARE_FILTER(HypervisorTypeFilter);
+FERRY_DECLARE_FILTER(DatastoreFilter);
 FERRY_DECLARE_FILTER(CpuCompatibilityFilter);
 FERRY_DECLARE_FILTER(AggregateInstanceExtraSpecsFilter);
 FERRY_DECLARE_FILTER(ServerGroupAntiAffinityFilter);

@@ -52,6 +52,7 @@ struct RequestSpec {
   int64_t min_hypervisor_version = 0;              // ... and its version be at least this
   std::optional<CpuModel> guest_cpu;               // destination CPU must offer all of it
   std::set<std::string> source_shared_datastores;  // preferred: a destination that sees them
+  std::optional<std::string> required_datastore;   // the server's disks are there: must see it
   int max_inbound_migrations = 0;                  // 0 = no limit
 
   // Flavor extra specs "aggregate_instance_extra_specs:<key>" = "<v1>,<v2>" (Nova's filter).

@@ -15,6 +15,7 @@ Scheduler::Scheduler() {
   filters_.push_back(std::make_unique<SameCellFilter>());
   filters_.push_back(std::make_unique<AvailabilityZoneFilter>());
   filters_.push_back(std::make_unique<HypervisorTypeFilter>());
+  filters_.push_back(std::make_unique<DatastoreFilter>());
   filters_.push_back(std::make_unique<CpuCompatibilityFilter>());
   filters_.push_back(std::make_unique<AggregateInstanceExtraSpecsFilter>());
   filters_.push_back(std::make_unique<ServerGroupAntiAffinityFilter>());

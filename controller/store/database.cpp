@@ -18,6 +18,13 @@ Error MapSqlError(const pqxx::sql_error& e) {
   }
   if (state == "40001" || state == "40P01")
     return Error(Errc::kConflict, "concurrent update, retry");
+  // The server going away or unable to serve (connection 08, resources 53, shutdown 57P01-3,
+  // system 58, a read-only standby after a failover 25006): unavailable, not the request's fault.
+  if (state.rfind("08", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("58", 0) == 0 ||
+      state == "57P01" || state == "57P02" || state == "57P03" || state == "25006") {
+    spdlog::warn("database unavailable sqlstate={} what={}", state, e.what());
+    return Error(Errc::kUnavailable, "database unavailable");
+  }
   // statement_timeout (57014) or lock_timeout (55P03): the database is too slow right now.
   if (state == "57014" || state == "55P03") {
     spdlog::warn("database statement cancelled sqlstate={} what={}", state, e.what());

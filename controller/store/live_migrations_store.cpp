@@ -30,7 +30,7 @@ namespace {
   "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts), "  \
   "m.lease_epoch, m.requested_host, m.block_migration, m.forced, m.copies_disk, "                \
   "m.incoming_uri, array_to_json(m.precheck_failures), m.abort_reason, m.abort_sent, "           \
-  "m.abort_refused, m.force_complete_reason, m.force_complete_refused"
+  "m.abort_refused, m.force_complete_reason, m.force_complete_refused, m.step_failures"
 
 constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
 constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
@@ -72,6 +72,7 @@ UPDATE migrations SET status = $3, step = $4, attempt = $5, dest_compute = $6, d
        lease_until = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
                                      R"sql( THEN NULL ELSE lease_until END,
        step_failures = CASE WHEN status = $3 THEN step_failures ELSE 0 END,
+       step_failing_since = CASE WHEN status = $3 THEN step_failing_since END,
        state_version = state_version + 1, updated_at = now()
 WHERE uuid = $1::uuid AND state_version = $2 AND lease_owner = $15
 RETURNING extract(epoch from updated_at)::float8)sql"};
@@ -199,6 +200,7 @@ LiveMigration FromRow(const pqxx::row& r) {
   m.abort_refused = OptString(r[i++]);
   m.force_complete_reason = OptString(r[i++]);
   m.force_complete_refused = OptString(r[i++]);
+  m.step_failures = r[i++].as<int>();
   return m;
 }
 

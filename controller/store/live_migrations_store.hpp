@@ -84,6 +84,7 @@ struct LiveMigration {
   std::optional<std::string> abort_refused;
   std::optional<std::string> force_complete_reason;
   std::optional<std::string> force_complete_refused;
+  int step_failures = 0;  // the move engine's retry budget (moves_store.hpp), read only
   std::optional<wire::JobState> job_state;
   std::optional<wire::JobPhase> job_phase;
   std::optional<std::string> job_error;

@@ -13,7 +13,8 @@ SELECT m.id, m.uuid::text, m.instance_uuid::text, m.migration_type, m.status, s.
        m.old_instance_type_id, m.new_instance_type_id, m.memory_total, m.memory_processed,
        m.memory_remaining, m.user_id, m.project_id, extract(epoch from m.created_at)::float8,
        extract(epoch from m.updated_at)::float8,
-       coalesce(CASE WHEN m.status = 'running' THEN m.job_phase END, m.step), m.attempt, m.error_reason
+       coalesce(CASE WHEN m.status = 'running' THEN m.job_phase END, m.step, m.phase), m.attempt,
+       m.error_reason
 FROM migrations m JOIN migration_statuses s ON s.status = m.status
 WHERE ($1::text IS NULL OR m.source_compute = $1 OR m.dest_compute = $1)
   AND ($2::text IS NULL OR m.source_compute = $2)

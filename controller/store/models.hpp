@@ -124,6 +124,9 @@ struct Server {
   std::optional<std::string> task_state;
   int power_state = 0;
   std::string storage_kind;
+  // storage_kind "shared": the shared datastore its disks are on, when known (the agent names
+  // it); a move goes only to hosts that see it.
+  std::optional<std::string> datastore;
   nlohmann::json volumes = nlohmann::json::array();
   std::optional<std::string> availability_zone;
   std::string user_id;

@@ -65,9 +65,15 @@ WHERE status IN )sql" FERRY_SQL_SLOT_STATUSES};
 
 // Not a status change: state_version stays, so the step's own compare-and-set still holds.
 constexpr Statement kStepFailed{"moves_step_failed", R"sql(
-UPDATE migrations SET step_failures = step_failures + 1, last_step_error = left($3, 2000)
+UPDATE migrations SET step_failures = step_failures + 1,
+       step_failing_since = CASE WHEN step_failures = 0 OR step_failing_since IS NULL THEN now()
+                                 ELSE step_failing_since END,
+       last_step_error = left($3, 500)
 WHERE uuid = $1::uuid AND lease_owner = $2
-RETURNING step_failures)sql"};
+RETURNING step_failures, extract(epoch from now() - step_failing_since)::float8)sql"};
+constexpr Statement kStepsClean{"moves_steps_clean", R"sql(
+UPDATE migrations SET step_failures = 0, step_failing_since = NULL, last_step_error = NULL
+WHERE uuid = $1::uuid AND lease_owner = $2 AND step_failures > 0)sql"};
 
 std::vector<MoveRef> Refs(const pqxx::result& res) {
   std::vector<MoveRef> out;
@@ -123,11 +129,15 @@ std::map<std::string, int> QueuePositions(Tx& tx) {
   return out;
 }
 
-std::optional<int> RecordStepFailure(Tx& tx, const std::string& uuid, const std::string& owner,
-                                     const std::string& error) {
+std::optional<StepFailures> RecordStepFailure(Tx& tx, const std::string& uuid,
+                                              const std::string& owner, const std::string& error) {
   auto res = tx.Exec(kStepFailed, uuid, owner, error);
   if (res.empty()) return std::nullopt;
-  return res[0][0].as<int>();
+  return StepFailures{res[0][0].as<int>(), res[0][1].as<double>()};
+}
+
+void ClearStepFailures(Tx& tx, const std::string& uuid, const std::string& owner) {
+  tx.Exec(kStepsClean, uuid, owner);
 }
 
 }  // namespace ferry::controller::store

@@ -55,10 +55,15 @@ SlotView LockSlots(Tx& tx);
 // Queue positions (1-based, fair order across kinds) of every queued move.
 std::map<std::string, int> QueuePositions(Tx& tx);
 
-// The retry budget: counts one more failure of the step at the move's current status (only
-// while `owner` holds its lease) and returns the count; nullopt when it is not ours any more.
-// Every status change resets the count (each kind's save does).
-std::optional<int> RecordStepFailure(Tx& tx, const std::string& uuid, const std::string& owner,
-                                     const std::string& error);
+// The retry budget: counts one more failure in a row of the move's step (only while `owner`
+// holds its lease); nullopt when it is not ours any more. A clean step (ClearStepFailures) and
+// every status change (each kind's save) start the count over.
+struct StepFailures {
+  int count = 0;
+  double failing_for_s = 0;  // since the first of them, by PostgreSQL's clock
+};
+std::optional<StepFailures> RecordStepFailure(Tx& tx, const std::string& uuid,
+                                              const std::string& owner, const std::string& error);
+void ClearStepFailures(Tx& tx, const std::string& uuid, const std::string& owner);
 
 }  // namespace ferry::controller::store

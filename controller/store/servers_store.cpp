@@ -14,7 +14,7 @@ SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_
        s.locked_reason, s.progress, s.fault::text, s.metadata::text,
        extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
        extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6,
-       s.description, s.hostname, s.image_ref
+       s.description, s.hostname, s.image_ref, s.datastore
 FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
 WHERE ($1::uuid IS NULL OR s.uuid = $1)
   AND ($2::text IS NULL OR h.name = $2)
@@ -58,7 +58,7 @@ SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_
        s.locked_reason, s.progress, s.fault::text, s.metadata::text,
        extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
        extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6,
-       s.description, s.hostname, s.image_ref
+       s.description, s.hostname, s.image_ref, s.datastore
 FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
 WHERE s.id IN (SELECT c.id FROM candidates c WHERE c.name ~ $3)
 ORDER BY s.created_at DESC, s.id DESC
@@ -81,11 +81,11 @@ INSERT INTO servers (uuid, name, host_id, node, flavor_id, flavorid, flavor_name
                      memory_mb, root_gb, vm_state, task_state, power_state, storage_kind, volumes,
                      availability_zone, user_id, project_id, metadata, fault, created_at,
                      updated_at, launched_at, access_ip_v4, access_ip_v6, description, hostname,
-                     image_ref)
+                     image_ref, datastore)
 VALUES ($1, $2, $3, $4, nullif($5, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
         $17, $18, $19::jsonb, $20::jsonb, to_timestamp($21), to_timestamp($21),
         to_timestamp($22), $23, $24, $25, $26,
-        $27))sql"};
+        $27, $28))sql"};
 
 constexpr Statement kLockServer{"servers_lock",
                                 "SELECT 1 FROM servers WHERE uuid = $1::uuid FOR UPDATE"};
@@ -152,6 +152,7 @@ Server ServerFromRow(const pqxx::row& r) {
   s.attributes.description = OptString(r[30]);
   s.attributes.hostname = OptString(r[31]);
   s.attributes.image_ref = OptString(r[32]);
+  s.datastore = OptString(r[33]);
   return s;
 }
 
@@ -216,7 +217,7 @@ void InsertServer(Tx& tx, const Server& s) {
           s.volumes.dump(), s.availability_zone, s.user_id, s.project_id, s.metadata.dump(), fault,
           EpochSeconds(s.created_at), launched, s.attributes.access_ip_v4,
           s.attributes.access_ip_v6, s.attributes.description, s.attributes.hostname,
-          s.attributes.image_ref);
+          s.attributes.image_ref, s.datastore);
 }
 
 bool LockServer(Tx& tx, const std::string& uuid) { return !tx.Exec(kLockServer, uuid).empty(); }

@@ -115,7 +115,10 @@ TEST_F(LibvirtGuestSafetyE2E, RollbackDeletesOnlyTheVolumesItsPrepareMade) {
     return ferry::wire::Disk{"vda",
                              std::string(ferry::testing::LibvirtTestbed::kImagesPoolPath) +
                                  "/ferry-" + g.uuid + "-vda.qcow2",
-                             "local", 64 << 20, "qcow2"};
+                             "local",
+                             64 << 20,
+                             "qcow2",
+                             ""};
   };
   auto mine = NewGuest("ferry-e2e-m3-a");
   auto other = NewGuest("ferry-e2e-m3-b");

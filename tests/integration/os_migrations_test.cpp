@@ -43,7 +43,7 @@ class OsMigrations : public ::testing::Test {
                   std::optional<std::string>());
     w.exec_params(insert, kFailed, kServer, "live-migration", "failed", "sim-1", "sim-3", 1,
                   std::optional<int64_t>(), std::optional<int64_t>(), "u1", "p1",
-                  "2026-01-01T00:00:01Z", "rolled-back", 2, "destination refused");
+                  "2026-01-01T00:00:01Z", "done", 2, "destination refused");
     // The running row is held by another controller's live lease: this controller's engine
     // must not take it over and drive it (it would fail it for want of agents, and the rows
     // these tests read would change under them).

@@ -207,9 +207,9 @@ TEST_F(LiveMigrationsStoreTest, WritesAreFencedByTheLeaseAndTheStateVersion) {
 TEST_F(LiveMigrationsStoreTest, AStatusChangeResetsTheStepFailureCount) {
   auto m = Insert("preparing", "ctl-a");
   auto failures = [&] {
-    std::optional<int> n;
+    std::optional<StepFailures> n;
     db_->Transact([&](Tx& tx) { n = RecordStepFailure(tx, m.uuid, "ctl-a", "boom"); });
-    return n.value_or(-1);
+    return n ? n->count : -1;
   };
   EXPECT_EQ(failures(), 1);
   auto same = Find(m.uuid);

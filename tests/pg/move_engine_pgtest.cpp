@@ -40,9 +40,10 @@ class ScriptedKind final : public MoveKind {
   StepOutcome Step(const std::string& uuid) override {
     ++steps_;
     if (throw_) throw_(uuid);
-    return {StepResult::kWait, false};
+    return {StepResult::kWait, false, true};
   }
   bool Admit(Tx&, const std::string& uuid) override {
+    if (admit_throws_for_ == uuid) throw std::runtime_error("cannot admit this one");
     std::lock_guard lock(mu_);
     admitted_.push_back(uuid);
     return true;
@@ -63,6 +64,7 @@ class ScriptedKind final : public MoveKind {
   }
 
   std::function<void(const std::string&)> throw_;
+  std::string admit_throws_for_;
   std::atomic<int> steps_{0};
 
  private:
@@ -82,6 +84,7 @@ class MoveEngineTest : public store::StoreTest {
     options_.tick = 50ms;
     options_.workers = 2;
     options_.step_retry_budget = 3;
+    options_.step_retry_window = 0s;
     options_.limits = {1, 1, 0};
   }
 
@@ -169,6 +172,51 @@ TEST_F(MoveEngineTest, AStepThatKeepsThrowingEndsItsMoveAfterTheBudget) {
   EXPECT_EQ(StepFailures(uuid), 3);
 }
 
+TEST_F(MoveEngineTest, ACleanStepStartsTheCountOver) {
+  ScriptedKind live("live-migration");
+  std::atomic<int> throws{0};
+  // Two failures, a clean step, two failures, a clean step, ...: never three in a row.
+  live.throw_ = [&](const std::string&) {
+    if (throws++ % 3 < 2) throw std::runtime_error("flaky");
+  };
+  const auto uuid = Insert("live-migration", "running", "h1", "h2", "ctl-a");
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(live);
+  engine.Start();
+  ASSERT_TRUE(WaitFor([&] { return live.steps_ >= 12; }, 10s));
+  engine.Stop();
+  EXPECT_TRUE(live.given_up().empty()) << "failures that are not in a row used up the budget";
+  EXPECT_LT(StepFailures(uuid), 3);
+}
+
+TEST_F(MoveEngineTest, TheBudgetWaitsForItsWindow) {
+  ScriptedKind live("live-migration");
+  live.throw_ = [](const std::string&) { throw std::runtime_error("cannot read the record"); };
+  options_.step_retry_window = 3600s;  // a burst of failures (wakes by API calls) is not enough
+  const auto uuid = Insert("live-migration", "running", "h1", "h2", "ctl-a");
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(live);
+  engine.Start();
+  ASSERT_TRUE(WaitFor([&] { return live.steps_ >= 6; }, 10s));
+  engine.Stop();
+  EXPECT_TRUE(live.given_up().empty());
+  EXPECT_GE(StepFailures(uuid), 6);
+}
+
+TEST_F(MoveEngineTest, AMoveThatCannotBeAdmittedNeitherBlocksNorTakesASlot) {
+  ScriptedKind live("live-migration");
+  options_.limits = {1, 1, 0};
+  const auto broken = Insert("live-migration", "queued", "h1", "h2", "ctl-a", "alice");
+  const auto next = Insert("live-migration", "queued", "h1", "h3", "ctl-a", "bob");
+  live.admit_throws_for_ = broken;
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(live);
+  engine.AdmitQueued();
+  EXPECT_EQ(live.admitted(), std::vector<std::string>{next})
+      << "h1's one outbound slot goes to the next in turn";
+  EXPECT_EQ(StepFailures(broken), 1) << "counted against the budget of the one that threw";
+}
+
 TEST_F(MoveEngineTest, TheDatabasesUnavailabilityIsNeverCounted) {
   ScriptedKind live("live-migration");
   live.throw_ = [](const std::string&) { throw Error(Errc::kUnavailable, "database timed out"); };
@@ -184,11 +232,12 @@ TEST_F(MoveEngineTest, TheDatabasesUnavailabilityIsNeverCounted) {
 
 TEST_F(MoveEngineTest, FailuresCountOnlyUnderTheLeaseAndAStatusChangeResetsThem) {
   const auto uuid = Insert("live-migration", "running", "h1", "h2", "ctl-a");
-  std::optional<int> n;
+  std::optional<store::StepFailures> n;
   db_->Transact([&](Tx& tx) { n = store::RecordStepFailure(tx, uuid, "ctl-a", "boom"); });
-  EXPECT_EQ(n, 1);
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->count, 1);
   db_->Transact([&](Tx& tx) { n = store::RecordStepFailure(tx, uuid, "ctl-b", "boom"); });
-  EXPECT_EQ(n, std::nullopt) << "a controller whose lease is gone counts nothing";
+  EXPECT_FALSE(n.has_value()) << "a controller whose lease is gone counts nothing";
   EXPECT_EQ(StepFailures(uuid), 1);
   EXPECT_EQ(Sql("SELECT last_step_error FROM migrations WHERE uuid = $1::uuid", uuid)[0][0]
                 .as<std::string>(),

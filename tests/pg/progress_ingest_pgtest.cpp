@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <latch>
+#include <limits>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "common/errors.hpp"
 #include "controller/live_migration/progress_ingest.hpp"
 #include "controller/store/live_migrations_store.hpp"
+#include "controller/store/progress_store.hpp"
 #include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
 
@@ -135,20 +137,36 @@ TEST_F(ProgressIngestTest, ControlCharactersInAnyTextFieldAreRefused) {
   EXPECT_NO_THROW(ProgressIngest::Prepare(multi_line));
 }
 
-// The table's constraints would refuse them too, but only when the batch is written, failing
-// every other agent's reports written with it: refused at the door instead.
-TEST_F(ProgressIngestTest, AnUnknownJobStateOrPhaseIsRefusedBeforeItCanFailABatch) {
-  auto m = Insert("host-a");
-  auto bad_state = Batch("host-a", m, kGiB, Now(), "exploded");
+// The table's constraints and the statement's arithmetic would refuse these, but only when the
+// batch is written, failing every other agent's reports written with it: each is refused at
+// the door (an unknown state, a sample time that is no time), dropped (an unknown phase: a
+// newer agent may know more) or clamped (numbers past what the columns hold).
+TEST_F(ProgressIngestTest, NoReportCanFailABatchSharedWithOtherAgents) {
+  auto a = Insert("host-a");
+  auto b = Insert("host-b");
+  auto bad_state = Batch("host-a", a, kGiB, Now(), "exploded");
   EXPECT_THROW(ProgressIngest::Prepare(bad_state), Error);
-  auto bad_phase = Batch("host-a", m, kGiB, Now());
-  bad_phase.reports[0].phase = "warp";
-  EXPECT_THROW(ProgressIngest::Prepare(bad_phase), Error);
-  auto fine = Batch("host-a", m, kGiB, Now());
+  auto no_time = Batch("host-a", a, kGiB, Now());
+  no_time.reports[0].sampled_at = 1e300;
+  EXPECT_THROW(ProgressIngest::Prepare(no_time), Error);
+
+  auto odd = Batch("host-a", a, kGiB, Now());
+  odd.reports[0].phase = "warp";
+  odd.reports[0].downtime_ms = 3'000'000'000LL;
+  odd.reports[0].memory_remaining = std::numeric_limits<int64_t>::max();
+  odd.reports[0].disk_remaining = std::numeric_limits<int64_t>::max();
+  auto fine = Batch("host-b", b, kGiB, Now());
   fine.reports[0].phase = "postcopy";
-  EXPECT_NO_THROW(ProgressIngest::Prepare(fine));
-  fine.reports[0].phase = "";  // older agents send none: the last one stays
-  EXPECT_NO_THROW(ProgressIngest::Prepare(fine));
+  // Both in one statement, as concurrent posts are written.
+  auto post = ProgressIngest::Prepare(odd);
+  post.rows.Append(ProgressIngest::Prepare(fine).rows);
+  int landed = 0;
+  store::ProgressWriter writer(schema_->dsn());
+  ASSERT_NO_THROW(landed = writer.Write(post.rows));
+  EXPECT_EQ(landed, 2);
+  EXPECT_EQ(Find(b.uuid).job_phase, wire::JobPhase::kPostcopy);
+  EXPECT_EQ(Find(a.uuid).job_phase, std::nullopt) << "an unknown phase leaves the last one";
+  EXPECT_EQ(Find(a.uuid).downtime_ms, std::numeric_limits<int32_t>::max());
 }
 
 TEST_F(ProgressIngestTest, APostWaitsABoundedTime) {

@@ -79,6 +79,21 @@ TEST(HypervisorTypeFilter, SameTypeAndVersionAtLeastTheSources) {
   EXPECT_TRUE(MessageNames({older, vmware}, spec, "HypervisorTypeFilter"));
 }
 
+TEST(DatastoreFilter, ASharedStorageServerGoesOnlyWhereItsDatastoreIsSeen) {
+  auto spec = Move();
+  spec.required_datastore = "nfs-1";
+  auto sees = Host("sees", 1024);
+  sees.shared_datastores = {"nfs-1", "nfs-2"};
+  auto blind = Host("blind", 99999);  // the most room, and the disks are not there
+  blind.shared_datastores = {"nfs-2"};
+  DatastoreFilter f;
+  EXPECT_TRUE(f.Passes(sees, spec));
+  EXPECT_FALSE(f.Passes(blind, spec));
+  EXPECT_EQ(Names(Scheduler().Select({blind, sees}, spec)), std::vector<std::string>{"sees"});
+  EXPECT_TRUE(MessageNames({blind}, spec, "DatastoreFilter"));
+  EXPECT_TRUE(f.Passes(blind, Move())) << "a server tied to no datastore goes anywhere";
+}
+
 TEST(CpuCompatibilityFilter, DestinationMustOfferEveryGuestFeatureOnTheSameArchAndVendor) {
   auto spec = Move();
   spec.guest_cpu = CpuModel{"x86_64", "Intel", "Haswell", {"avx", "sse4.2"}};

@@ -18,8 +18,9 @@ Domain SampleDomain(int n) {
   d.memory_mb = 4096 + n;
   d.disk_gb = 40 + n;
   d.power_state = PowerState::kPaused;
-  d.disks.push_back(Disk{"vda", "/var/lib/libvirt/images/i.qcow2", "local", 1073741824, "qcow2"});
-  d.disks.push_back(Disk{"vdb", "/shared/volumes/v.qcow2", "volume", int64_t{1} << 40, "raw"});
+  d.disks.push_back(
+      Disk{"vda", "/var/lib/libvirt/images/i.qcow2", "local", 1073741824, "qcow2", ""});
+  d.disks.push_back(Disk{"vdb", "/shared/volumes/v.qcow2", "volume", int64_t{1} << 40, "raw", ""});
   return d;
 }
 
@@ -92,8 +93,9 @@ TEST(WireDomain, UuidIsRequiredAndTheRestDefault) {
 }
 
 TEST(WireDisk, RoundTripsEveryFieldNeedsTheTargetAndDefaultsToLocal) {
-  Disk d{"vdb", "nbd://10.0.0.1:10809/v", "volume", 5368709120, "raw"};
+  Disk d{"vdb", "nbd://10.0.0.1:10809/v", "volume", 5368709120, "raw", "nfs-1"};
   auto back = RoundTrip(d);
+  EXPECT_EQ(back.datastore, "nfs-1");
   EXPECT_EQ(back.target, "vdb");
   EXPECT_EQ(back.path, "nbd://10.0.0.1:10809/v");
   EXPECT_EQ(back.kind, "volume");
@@ -103,6 +105,7 @@ TEST(WireDisk, RoundTripsEveryFieldNeedsTheTargetAndDefaultsToLocal) {
   auto minimal = json{{"target", "vda"}}.get<Disk>();
   EXPECT_EQ(minimal.kind, "local");
   EXPECT_EQ(minimal.capacity_bytes, 0);
+  EXPECT_EQ(minimal.datastore, "") << "agents older than datastores name none";
 }
 
 TEST(WireDomain, WrongTypesAreRefused) {

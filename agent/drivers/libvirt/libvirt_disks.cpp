@@ -82,6 +82,9 @@ std::vector<wire::Disk> ParseDisks(const std::string& domain_xml, const std::str
       d.path = type == "block" ? source.attribute("dev").value() : source.attribute("file").value();
       d.kind = FileDiskKind(d.path, shared_dir);
     }
+    // The shared datastore is the shared directory, under its own name (libvirt_inventory.cpp
+    // registers it so): the controller keeps such a server on hosts that see it.
+    if (d.kind == "shared") d.datastore = shared_dir;
     out.push_back(std::move(d));
   }
   return out;
@@ -96,6 +99,7 @@ std::vector<wire::Disk> ReadDisks(virDomainPtr d, const LibvirtConfig& config,
       if (auto path = PoolVolumePath(virDomainGetConnect(d), disk.path); !path.empty()) {
         disk.path = path;
         disk.kind = FileDiskKind(path, config.shared_dir);
+        disk.datastore = disk.kind == "shared" ? config.shared_dir : "";
       }
     }
     virDomainBlockInfo info;

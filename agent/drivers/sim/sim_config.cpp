@@ -72,7 +72,8 @@ wire::Domain ParseSimDomainSpec(const std::string& spec) {
     const std::string path = storage == "local"    ? "/var/lib/ferry-sim/" + d.name + ".img"
                              : storage == "shared" ? "/shared/" + d.name + ".img"
                                                    : "/shared/volumes/" + d.name + ".img";
-    d.disks.push_back({"vda", path, storage, d.disk_gb * 1024 * 1024 * 1024, "raw"});
+    // No datastore named: sim hosts register none that is shared, so nothing ties the domain.
+    d.disks.push_back({"vda", path, storage, d.disk_gb * 1024 * 1024 * 1024, "raw", ""});
   }
   return d;
 }
