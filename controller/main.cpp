@@ -113,10 +113,13 @@ void InstallCrashHook(live_migration::Steps& steps) {
   const char* spec = std::getenv("FERRY_TEST_CRASH_AFTER");
   if (!spec || !*spec) return;
   spdlog::warn("FERRY_TEST_CRASH_AFTER={}: this controller will die after that transition", spec);
-  steps.OnTransition(
-      [want = std::string(spec)](store::MigrationStatus from, store::MigrationStatus to) {
-        if (fmt::format("{}>{}", from, to) == want) _exit(137);
-      });
+  // "from>to" crashes on any event between the two, "from>to:event" on that one only.
+  steps.OnTransition([want = std::string(spec)](store::MigrationStatus from,
+                                                store::MigrationStatus to,
+                                                const std::string& event) {
+    const auto edge = fmt::format("{}>{}", from, to);
+    if (want == edge || want == edge + ":" + event) _exit(137);
+  });
 }
 
 void AddLiveMigrationOptions(CLI::App& app, moves::EngineOptions& m, live_migration::Options& o) {

@@ -93,7 +93,7 @@ bool Steps::Commit(store::LiveMigration& m, store::LiveMigration next, const std
   if (row) {
     spdlog::info("live migration {} {} -> {} ({})", m.uuid, from, m.status, event);
     ctx_.waiters.Changed(m.uuid);
-    if (on_transition_) on_transition_(from, m.status);
+    if (on_transition_) on_transition_(from, m.status, event);
   }
   return true;
 }

@@ -54,8 +54,10 @@ class Steps {
   // Called with a host id whose claims a committed step changed (keeps a host cache fresh).
   void OnClaimsChanged(std::function<void(int64_t host_id)> fn) { on_claimed_ = std::move(fn); }
   // Called after every committed status change (crash tests kill the controller right there).
-  void OnTransition(
-      std::function<void(store::MigrationStatus from, store::MigrationStatus to)> fn) {
+  // (With the event that took it.)
+  void OnTransition(std::function<void(store::MigrationStatus from, store::MigrationStatus to,
+                                       const std::string& event)>
+                        fn) {
     on_transition_ = std::move(fn);
   }
 
@@ -108,7 +110,8 @@ class Steps {
 
   const Context& ctx_;
   std::function<void(int64_t)> on_claimed_;
-  std::function<void(store::MigrationStatus, store::MigrationStatus)> on_transition_;
+  std::function<void(store::MigrationStatus, store::MigrationStatus, const std::string&)>
+      on_transition_;
 };
 
 }  // namespace ferry::controller::live_migration

@@ -197,7 +197,8 @@ void Steps::Admitted(const std::string& uuid) {
   spdlog::info("live migration {} queued -> preparing (slot_acquired)", uuid);
   ctx_.waiters.Changed(uuid);
   if (on_transition_) {
-    on_transition_(store::MigrationStatus::kQueued, store::MigrationStatus::kPreparing);
+    on_transition_(store::MigrationStatus::kQueued, store::MigrationStatus::kPreparing,
+                   "slot_acquired");
   }
 }
 
