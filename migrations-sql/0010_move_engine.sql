@@ -33,25 +33,30 @@ ALTER TABLE migrations
 -- that ended before it), so that a controller of the previous build still running while the
 -- schema is upgraded keeps working until it is replaced. Only unfinished moves are rewritten:
 -- they are few, while finished ones may be millions.
+-- The step of an unfinished move follows from its status (never copied from phase, which an
+-- agent's report could have set to anything): only "starting" (start not yet answered) needs
+-- the old column to tell it from copying.
 ALTER TABLE migrations
     ADD COLUMN step      text,
-    ADD COLUMN job_phase text CHECK (job_phase IN
-                             ('precopy', 'postcopy', 'paused', 'switchover', 'done'));
+    ADD COLUMN job_phase text;
 UPDATE migrations SET
     job_phase = CASE WHEN status = 'running'
                       AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')
                      THEN phase END,
-    step = CASE WHEN status = 'running'
-                 AND phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')
-                THEN 'copying' ELSE phase END
-WHERE status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled')
-  AND phase IS NOT NULL;
+    step = CASE status
+        WHEN 'accepted' THEN 'scheduling'
+        WHEN 'queued' THEN 'waiting for a slot'
+        WHEN 'preparing' THEN 'preparing destination'
+        WHEN 'running' THEN CASE WHEN phase = 'starting' THEN 'starting' ELSE 'copying' END
+        WHEN 'post-migrating' THEN 'finishing' END
+WHERE migration_type = 'live-migration'
+  AND status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled');
 
 -- A live migration's workflow state, typed (before: keys of request_params, which from now on
 -- is the request as it was made, written once). The steps read and write only these.
 ALTER TABLE migrations
     ADD COLUMN requested_host         text,
-    ADD COLUMN block_migration        text CHECK (block_migration IN ('auto', 'true', 'false')),
+    ADD COLUMN block_migration        text,
     ADD COLUMN forced                 boolean NOT NULL DEFAULT false,
     ADD COLUMN copies_disk            boolean,  -- block_migration as resolved when scheduled
     ADD COLUMN incoming_uri           text,     -- where the prepared destination listens
@@ -70,7 +75,8 @@ UPDATE migrations SET
                        THEN (request_params->>'block_migration_resolved')::boolean END,
     incoming_uri = nullif(request_params->>'incoming_uri', ''),
     precheck_failures = CASE WHEN jsonb_typeof(request_params->'precheck_failures') = 'array'
-        THEN ARRAY(SELECT jsonb_array_elements_text(request_params->'precheck_failures'))
+        THEN ARRAY(SELECT f FROM jsonb_array_elements_text(request_params->'precheck_failures') f
+                   WHERE f IS NOT NULL)
         ELSE '{}' END,
     abort_reason = request_params->>'abort_reason',
     abort_sent = coalesce(request_params->'abort_sent' = 'true'::jsonb, false),
@@ -93,4 +99,14 @@ ALTER TABLE migrations ADD CONSTRAINT migrations_live_step_check CHECK (
 -- A server on shared storage is tied to the datastore its disks are on (named by its host's
 -- agent when the server was adopted): a move goes only to hosts that see that datastore.
 -- NULL: local disks, volumes, or not known.
-ALTER TABLE servers ADD COLUMN datastore text CHECK (length(datastore) <= 255);
+ALTER TABLE servers ADD COLUMN datastore text;
+
+-- The checks of the new columns, NOT VALID: adding a column with a CHECK scans the whole table
+-- under an exclusive lock; rows written from now on are checked, the (NULL) old ones are not
+-- scanned.
+ALTER TABLE migrations ADD CONSTRAINT migrations_job_phase_check
+    CHECK (job_phase IN ('precopy', 'postcopy', 'paused', 'switchover', 'done')) NOT VALID;
+ALTER TABLE migrations ADD CONSTRAINT migrations_block_migration_check
+    CHECK (block_migration IN ('auto', 'true', 'false')) NOT VALID;
+ALTER TABLE servers ADD CONSTRAINT servers_datastore_check
+    CHECK (length(datastore) <= 255) NOT VALID;

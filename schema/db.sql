@@ -273,8 +273,6 @@ CREATE TABLE public.migrations (
     abort_refused text,
     force_complete_reason text,
     force_complete_refused text,
-    CONSTRAINT migrations_block_migration_check CHECK ((block_migration = ANY (ARRAY['auto'::text, 'true'::text, 'false'::text]))),
-    CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text]))),
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )
@@ -394,7 +392,6 @@ CREATE TABLE public.servers (
     datastore text,
     CONSTRAINT servers_access_ip_v4_check CHECK ((length(access_ip_v4) <= 15)),
     CONSTRAINT servers_access_ip_v6_check CHECK ((length(access_ip_v6) <= 45)),
-    CONSTRAINT servers_datastore_check CHECK ((length(datastore) <= 255)),
     CONSTRAINT servers_description_check CHECK ((length(description) <= 255)),
     CONSTRAINT servers_hostname_check CHECK ((length(hostname) <= 255)),
     CONSTRAINT servers_image_ref_check CHECK ((length(image_ref) <= 255)),
@@ -504,8 +501,14 @@ ALTER TABLE ONLY public.migration_events
 ALTER TABLE ONLY public.migration_statuses
     ADD CONSTRAINT migration_statuses_pkey PRIMARY KEY (status);
 
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_block_migration_check CHECK ((block_migration = ANY (ARRAY['auto'::text, 'true'::text, 'false'::text]))) NOT VALID;
+
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_idempotency_key_key UNIQUE (idempotency_key);
+
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text]))) NOT VALID;
 
 ALTER TABLE public.migrations
     ADD CONSTRAINT migrations_live_step_check CHECK (((migration_type <> 'live-migration'::text) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'preparing destination'::text, 'starting'::text, 'copying'::text, 'finishing'::text, 'done'::text])))) NOT VALID;
@@ -536,6 +539,9 @@ ALTER TABLE ONLY public.server_groups
 
 ALTER TABLE ONLY public.server_observations
     ADD CONSTRAINT server_observations_pkey PRIMARY KEY (id);
+
+ALTER TABLE public.servers
+    ADD CONSTRAINT servers_datastore_check CHECK ((length(datastore) <= 255)) NOT VALID;
 
 ALTER TABLE ONLY public.servers
     ADD CONSTRAINT servers_pkey PRIMARY KEY (id);

@@ -70,6 +70,9 @@ json View(const Request& req, const store::LiveMigration& m,
     auto it = queue.find(m.uuid);
     o["queue_position"] = it == queue.end() ? json(nullptr) : json(it->second);
     o["error"] = Opt(m.error_reason);
+    // A step that keeps failing (the move engine retries it; see README, "retry budget").
+    o["step_failures"] = m.step_failures;
+    o["last_step_error"] = Opt(m.last_step_error);
   }
   if (req.mv.AtLeast(59)) o["uuid"] = m.uuid;
   if (req.mv.AtLeast(80)) {

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <tuple>
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/progress_store.hpp"
 
 namespace ferry::controller::conductor {
 namespace {
@@ -45,8 +47,21 @@ void HostRegistry::ValidateDomains(const std::vector<wire::Domain>& domains) con
     }
     for (const auto& disk : d.disks) {
       if (disk.kind != "local" && disk.kind != "shared" && disk.kind != "volume") {
-        throw Error(Errc::kBadRequest, "domain " + d.uuid + " disk " + disk.target +
+        throw Error(Errc::kBadRequest, "domain " + d.uuid + " disk " + disk.target.substr(0, 64) +
                                            ": kind must be local, shared or volume");
+      }
+      // Stored (jsonb refuses NUL, and a datastore name ties a server to hosts) and shown:
+      // bounded and printable, else the report is refused as a whole, as any malformed one.
+      for (const auto& [field, value, max] :
+           {std::tuple{"target", &disk.target, size_t{64}},
+            std::tuple{"path", &disk.path, size_t{4096}},
+            std::tuple{"format", &disk.format, size_t{64}},
+            std::tuple{"datastore", &disk.datastore, size_t{255}}}) {
+        if (value->size() > max || store::HasControlCharacters(*value)) {
+          throw Error(Errc::kBadRequest, "domain " + d.uuid + ": a disk's " + field +
+                                             " is longer than " + std::to_string(max) +
+                                             " bytes or holds a control character");
+        }
       }
     }
   }

@@ -194,9 +194,14 @@ StepResult Steps::RollBack(store::LiveMigration& m, store::MigrationStatus to,
       // The destination refuses because the guest already switched over and runs there (an
       // abort or a failure report that raced the end of the copy): the record follows the
       // guest instead of claiming it is still on the source.
-      if (m.status == store::MigrationStatus::kRunning &&
-          DomainRunsOn(*parties.dest, m.instance_uuid) &&
-          (!parties.source || !DomainRunsOn(*parties.source, m.instance_uuid))) {
+      // The destination's inventory decides; when it cannot be read, nothing is decided.
+      const auto on_dest = m.status == store::MigrationStatus::kRunning
+                               ? LookForDomain(*parties.dest, m.instance_uuid)
+                               : DomainSighting{true, std::nullopt};
+      if (!on_dest.known) return StepResult::kWait;
+      const bool runs_on_dest =
+          on_dest.domain && on_dest.domain->power_state == wire::PowerState::kRunning;
+      if (runs_on_dest && (!parties.source || !DomainRunsOn(*parties.source, m.instance_uuid))) {
         spdlog::warn("live migration {}: rollback refused, the guest runs on {}: finishing there",
                      m.uuid, parties.dest->name);
         auto next = m;
@@ -254,7 +259,24 @@ void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
       return;
     }
     case store::MigrationStatus::kPreparing:
-    case store::MigrationStatus::kRunning:
+    case store::MigrationStatus::kRunning: {
+      // Past the switch-over (the job completed, or post-copy moved the guest's execution):
+      // as in post-migrating, nothing is rolled back and nothing is given up.
+      if (m.job_state == wire::JobState::kCompleted || m.job_phase == wire::JobPhase::kPostcopy) {
+        spdlog::error("live migration {}: past its switch-over; not given up, still retried",
+                      m.uuid);
+        return;
+      }
+      // A destination whose agent is silent and whose host is down (not fenced by an operator)
+      // may still be receiving: without its word nothing ends.
+      auto parties = Load(ctx_.db, m);
+      if (parties.dest && !parties.dest->IsUp() && !parties.dest->forced_down) {
+        spdlog::error(
+            "live migration {}: destination {} down; not given up until it answers "
+            "or is forced down",
+            m.uuid, parties.dest->name);
+        return;
+      }
       // A destination may be prepared and a copy under way: only the agents know where the
       // guest is. The rollback asks them (fenced): the destination rolled back ends the copy
       // with the guest on the source; a destination that refuses because the guest runs
@@ -262,10 +284,11 @@ void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
       // nothing (tried again after the next failure).
       RollBack(m, store::MigrationStatus::kError, "step_failed", reason);
       return;
+    }
     default:
       // post-migrating: the guest runs on the destination; only finishing is left, which
-      // keeps being retried (an operator sees the failures on the migration). Giving up here
-      // could only drop what the record knows.
+      // keeps being retried (an operator sees step_failures and last_step_error on the
+      // migration). Giving up here could only drop what the record knows.
       spdlog::error("live migration {}: not given up in {}; still retried", m.uuid, m.status);
       return;
   }

@@ -117,8 +117,9 @@ void Engine::AdmitQueued() {
           admit = kind && kind->Admit(tx, q.move.uuid);
         } catch (const std::exception& e) {
           // One move that cannot be admitted must not stop admission for every other: it is
-          // skipped and its failure counted below. (A statement the database refused has
-          // spoiled the transaction; then the next one throws out of here, as it must.)
+          // skipped and its failure counted below. (A statement the database refused spoils
+          // the transaction: then the whole pass fails and is retried on the next tick, its
+          // counts lost; a savepoint per move would be needed to skip those too.)
           refused.emplace_back(q.move, e.what());
         }
         // Not admitted: its slot stays free for the next in turn.

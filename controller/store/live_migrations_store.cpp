@@ -30,7 +30,8 @@ namespace {
   "extract(epoch from m.force_completed_at)::float8, m.policy, array_to_json(m.ignore_hosts), "  \
   "m.lease_epoch, m.requested_host, m.block_migration, m.forced, m.copies_disk, "                \
   "m.incoming_uri, array_to_json(m.precheck_failures), m.abort_reason, m.abort_sent, "           \
-  "m.abort_refused, m.force_complete_reason, m.force_complete_refused, m.step_failures"
+  "m.abort_refused, m.force_complete_reason, m.force_complete_refused, m.step_failures, "        \
+  "m.last_step_error"
 
 constexpr Statement kFindByUuid{"lm_find_uuid", LM_SELECT("m.uuid = $1::uuid")};
 constexpr Statement kFindById{"lm_find_id", LM_SELECT("m.id = $1")};
@@ -201,6 +202,7 @@ LiveMigration FromRow(const pqxx::row& r) {
   m.force_complete_reason = OptString(r[i++]);
   m.force_complete_refused = OptString(r[i++]);
   m.step_failures = r[i++].as<int>();
+  m.last_step_error = OptString(r[i++]);
   return m;
 }
 

@@ -84,7 +84,10 @@ struct LiveMigration {
   std::optional<std::string> abort_refused;
   std::optional<std::string> force_complete_reason;
   std::optional<std::string> force_complete_refused;
-  int step_failures = 0;  // the move engine's retry budget (moves_store.hpp), read only
+  // The move engine's retry budget (moves_store.hpp), read only: failures in a row of its
+  // step and the last one's text, which the API shows an operator.
+  int step_failures = 0;
+  std::optional<std::string> last_step_error;
   std::optional<wire::JobState> job_state;
   std::optional<wire::JobPhase> job_phase;
   std::optional<std::string> job_error;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <pqxx/pqxx>
 
+#include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/conductor/host_registry.hpp"
 #include "controller/store/instance_actions_store.hpp"
@@ -126,6 +127,44 @@ CREATE TRIGGER count_statements AFTER INSERT OR UPDATE OR DELETE ON unmanaged_do
   // Per heartbeat: one INSERT ... ON CONFLICT (fires INSERT and UPDATE) and one DELETE.
   EXPECT_LE(five_thousand, 2 * 3);
   EXPECT_EQ(Sql("SELECT count(*) FROM unmanaged_domains")[0][0].as<int64_t>(), 5000);
+}
+
+// A disk's text fields are stored (jsonb refuses NUL) and a datastore name ties a server to the
+// hosts that see it: each is bounded and printable, else the report is refused (400) and
+// nothing of it is kept.
+TEST_F(InventoryStoreTest, ADiskFieldTooLongOrWithAControlCharacterIsRefused) {
+  conductor::HostRegistry registry(*db_, DefaultClock(), 10s, 10);
+  auto report = [&](const wire::Disk& disk) {
+    wire::Domain d;
+    d.uuid = NewUuid();
+    d.name = "vm";
+    d.power_state = wire::PowerState::kRunning;
+    d.disks.push_back(disk);
+    wire::Heartbeat hb;
+    hb.host = "compute-1";
+    hb.domains = {d};
+    registry.Heartbeat(hb);
+  };
+  const wire::Disk fine{"vda", "/srv/shared/a.qcow2", "shared", 1, "qcow2", "/srv/shared"};
+  EXPECT_NO_THROW(report(fine));
+  for (int field = 0; field < 4; ++field) {
+    for (const std::string& bad : {std::string(300, 'x') + std::string(4000, 'y'),
+                                   std::string("nfs\0-1", 6), std::string("a\nb")}) {
+      auto disk = fine;
+      (field == 0   ? disk.target
+       : field == 1 ? disk.path
+       : field == 2 ? disk.format
+                    : disk.datastore) = bad;
+      try {
+        report(disk);
+        ADD_FAILURE() << "field " << field << " accepted " << bad.size() << " bytes";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::kBadRequest) << field << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM unmanaged_domains")[0][0].as<int64_t>(), 1)
+      << "only the fine report's domain";
 }
 
 TEST_F(InventoryStoreTest, AnUnchangedInventoryRewritesNoRowAndAChangedDomainIsRewritten) {

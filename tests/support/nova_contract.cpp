@@ -23,8 +23,9 @@ constexpr const char* kSchemaDir = FERRY_SOURCE_DIR "/tests/nova_schemas";
 bool IsFerryExtensionKey(const std::string& key) {
   if (key.find("ferry") != std::string::npos) return true;
   static const std::set<std::string> kMigrationFields = {
-      "phase",       "progress_percent", "transfer_rate_bps", "dirty_rate_bps",
-      "eta_seconds", "attempt",          "queue_position",    "error"};
+      "phase",         "progress_percent", "transfer_rate_bps", "dirty_rate_bps",
+      "eta_seconds",   "attempt",          "queue_position",    "error",
+      "step_failures", "last_step_error"};
   return kMigrationFields.count(key) > 0;
 }
 
