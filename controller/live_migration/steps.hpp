@@ -74,6 +74,10 @@ class Steps {
   // cleanup_failed): claims on the destination only, the server recorded there.
   StepResult EndAfterSwitchover(store::LiveMigration& m, const std::string& event,
                                 const std::string& reason);
+  // accepted -> error (`event`: precheck_failed or step_failed): nothing was claimed or sent,
+  // so only the server's task is cleared.
+  StepResult EndUnscheduled(store::LiveMigration& m, const std::string& event,
+                            const std::string& reason);
   // Rolled back or ended before the guest left: destination claims released, the migration's
   // source claim back to the server, its task cleared; the server stays on the source.
   StepResult EndOnSource(store::LiveMigration& m, store::MigrationStatus to,

@@ -217,6 +217,18 @@ StepResult Steps::RollBack(store::LiveMigration& m, store::MigrationStatus to,
                      parties.dest ? std::optional<int64_t>(parties.dest->id) : std::nullopt);
 }
 
+StepResult Steps::EndUnscheduled(store::LiveMigration& m, const std::string& event,
+                                 const std::string& reason) {
+  auto next = m;
+  next.status = store::MigrationStatus::kError;
+  next.step = store::LiveStep::kDone;
+  next.error_reason = reason;
+  const std::string server_uuid = m.instance_uuid;
+  Commit(m, next, event, reason,
+         [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
+  return StepResult::kDone;
+}
+
 StepResult Steps::EndOnSource(store::LiveMigration& m, store::MigrationStatus to,
                               const std::string& event, const std::string& why,
                               std::optional<int64_t> dest_id) {
@@ -239,17 +251,9 @@ void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
   if (m.lease_owner != ctx_.engine.owner) return;
   spdlog::error("live migration {} ({}): {}", m.uuid, m.status, reason);
   switch (m.status) {
-    case store::MigrationStatus::kAccepted: {
-      // Nothing claimed or sent yet: only the server's task to clear.
-      auto next = m;
-      next.status = store::MigrationStatus::kError;
-      next.step = store::LiveStep::kDone;
-      next.error_reason = reason;
-      const std::string server_uuid = m.instance_uuid;
-      Commit(m, next, "step_failed", reason,
-             [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
+    case store::MigrationStatus::kAccepted:
+      EndUnscheduled(m, "step_failed", reason);
       return;
-    }
     case store::MigrationStatus::kQueued: {
       // Claims only: no host has been told anything yet.
       std::optional<store::Host> dest;

@@ -21,14 +21,7 @@ struct ClaimLost {};
 StepResult Steps::Schedule(store::LiveMigration& m) {
   auto parties = Load(ctx_.db, m);
   auto fail = [&](const std::string& message) {
-    auto next = m;
-    next.status = store::MigrationStatus::kError;
-    next.step = store::LiveStep::kDone;
-    next.error_reason = message;
-    const std::string server_uuid = m.instance_uuid;
-    Commit(m, next, "precheck_failed", message,
-           [&](store::Tx& tx) { store::ClearMigratingTask(tx, server_uuid); });
-    return StepResult::kDone;
+    return EndUnscheduled(m, "precheck_failed", message);
   };
   if (!parties.server || !parties.source)
     return fail("the server or its source host no longer exists");

@@ -145,6 +145,16 @@ class CrashTorture : public ::testing::Test {
         "SELECT id, 'accepted', 'requested', 'test' FROM m");
   }
 
+  // `id`'s migration to `dest` queued behind `blocker`'s to `blocker_dest`, which runs (one
+  // outbound migration per host, Nova's default).
+  void QueueBehind(const std::string& blocker, const std::string& blocker_dest,
+                   const std::string& id, const std::string& dest) {
+    Migrate(blocker, blocker_dest);
+    ASSERT_NO_FATAL_FAILURE(WaitStatus(blocker, "running"));
+    Migrate(id, dest);
+    ASSERT_NO_FATAL_FAILURE(WaitStatus(id, "queued"));
+  }
+
   // Makes the server's latest migration a record no step can read.
   void CorruptPolicy(const std::string& server) {
     lm_->Sql("UPDATE migrations SET policy = '[]'::jsonb WHERE uuid = '" +
@@ -466,10 +476,7 @@ struct Scenarios {
     auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
-    t.Migrate(blocker, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
-    t.Migrate(id, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    ASSERT_NO_FATAL_FAILURE(t.QueueBehind(blocker, "sim-2", id, "sim-2"));
     t.Abort(id);
     t.Expect(id, "cancelled");
     t.Expect(blocker, "completed");
@@ -483,10 +490,7 @@ struct Scenarios {
     auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
-    t.Migrate(blocker, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
-    t.Migrate(id, "sim-3");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    ASSERT_NO_FATAL_FAILURE(t.QueueBehind(blocker, "sim-2", id, "sim-3"));
     t.KillAgent("sim-3");
     t.Expect(id, "failed");
     t.Expect(blocker, "completed");
@@ -500,10 +504,7 @@ struct Scenarios {
     auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
-    t.Migrate(blocker, "sim-3");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
-    t.Migrate(id, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    ASSERT_NO_FATAL_FAILURE(t.QueueBehind(blocker, "sim-3", id, "sim-2"));
     t.KillAgent("sim-2");
     ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "preparing"));
     t.Abort(id);
@@ -547,10 +548,7 @@ struct Scenarios {
     auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
-    t.Migrate(blocker, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
-    t.Migrate(id, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    ASSERT_NO_FATAL_FAILURE(t.QueueBehind(blocker, "sim-2", id, "sim-2"));
     t.CorruptPolicy(id);
     t.Expect(id, "error");
     t.Expect(blocker, "completed");
@@ -565,10 +563,7 @@ struct Scenarios {
     auto blocker = t.ServerOn("sim-1", "blocker", kBigFlavor);
     auto id = t.ServerOn("sim-1", "web");
     t.ArmCrash(edge);
-    t.Migrate(blocker, "sim-3");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(blocker, "running"));
-    t.Migrate(id, "sim-2");
-    ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "queued"));
+    ASSERT_NO_FATAL_FAILURE(t.QueueBehind(blocker, "sim-3", id, "sim-2"));
     t.KillAgent("sim-2");
     ASSERT_NO_FATAL_FAILURE(t.WaitStatus(id, "preparing"));
     t.CorruptPolicy(id);
