@@ -12,6 +12,7 @@
 //
 // Thread safety: every method may be called concurrently (command server pool + reporter).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,9 +77,19 @@ class Driver {
       const std::string& migration_uuid) = 0;
 
   // Source: what the job monitor must report when it starts: every job still running, plus jobs
-  // that ended while no agent was watching (e.g. interrupted by an agent restart), whose final
-  // state the controller has not heard yet.
+  // that ended and whose final state the controller has not acknowledged (e.g. interrupted by
+  // an agent restart, or ended while a report could not be delivered).
   virtual std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() = 0;
+
+  // Source: `listener` is called (on a driver thread) when a job ends, so its outcome is pushed
+  // at once rather than at the monitor's next poll. nullptr removes it; once that returns, no
+  // call of the previous listener is running.
+  virtual void SetLiveMigrationJobEndListener(
+      std::function<void(const std::string& migration_uuid)> listener) = 0;
+
+  // Source: the controller acknowledged this job's final state; it leaves
+  // LiveMigrationJobsToReport (its outcome is still answered by LiveMigrationJobStats).
+  virtual void LiveMigrationJobReported(const std::string& migration_uuid) = 0;
 
   // Source: the job ends "cancelled" and the guest keeps running here. Success when the job has
   // already ended cancelled or failed; kConflict when it completed (the guest has moved);

@@ -49,17 +49,31 @@ void LiveMigrationMonitor::Start() {
   } catch (const std::exception& e) {
     spdlog::warn("live migration monitor: cannot list running jobs error=\"{}\"", e.what());
   }
-  std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
+  // A job's end is pushed when the driver sees it (the migrate call returning), not at the
+  // next poll: the controller finishes the move that much sooner.
+  // The listener holds the signal weakly: it may outlive this monitor in the driver, and then
+  // does nothing.
+  driver_.SetLiveMigrationJobEndListener(
+      [weak = std::weak_ptr<Signal>(signal_)](const std::string&) {
+        if (auto signal = weak.lock()) {
+          {
+            std::lock_guard lock(signal->mu);
+            signal->poll_now = true;
+          }
+          signal->cv.notify_all();
+        }
+      });
+  std::lock_guard lock(signal_->mu);
+  if (thread_.joinable() || signal_->stopping) return;
   thread_ = std::thread([this] { Run(); });
 }
 
 void LiveMigrationMonitor::Stop() {
   {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
+    std::lock_guard lock(signal_->mu);
+    signal_->stopping = true;
   }
-  wake_.notify_all();
+  signal_->cv.notify_all();
   client_.stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -75,7 +89,6 @@ void LiveMigrationMonitor::Watch(const std::string& migration_uuid,
                    migration_uuid, report_interval.count());
     }
   }
-  wake_.notify_all();
 }
 
 std::vector<std::string> LiveMigrationMonitor::Watched() const {
@@ -88,9 +101,11 @@ std::vector<std::string> LiveMigrationMonitor::Watched() const {
 void LiveMigrationMonitor::Run() {
   for (;;) {
     PollOnce();
-    std::unique_lock lock(mu_);
-    wake_.wait_for(lock, config_.poll_interval, [this] { return stopping_; });
-    if (stopping_) return;
+    std::unique_lock lock(signal_->mu);
+    signal_->cv.wait_for(lock, config_.poll_interval,
+                         [this] { return signal_->stopping || signal_->poll_now; });
+    if (signal_->stopping) return;
+    signal_->poll_now = false;
   }
 }
 
@@ -144,14 +159,21 @@ void LiveMigrationMonitor::PollOnce() {
   last_attempt_ = clock_.Now();
   last_failed_ = !Post(batch);
   if (last_failed_) return;
-  std::lock_guard lock(mu_);
-  for (const auto& sent : batch.reports) {
-    auto it = watched_.find(sent.migration_uuid);
-    // Only the final state that was sent is acknowledged; anything newer is reported next.
-    if (it != watched_.end() && Terminal(sent) && it->second.last.state == sent.state) {
-      watched_.erase(it);
+  std::vector<std::string> acknowledged;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& sent : batch.reports) {
+      auto it = watched_.find(sent.migration_uuid);
+      // Only the final state that was sent is acknowledged; anything newer is reported next.
+      if (it != watched_.end() && Terminal(sent) && it->second.last.state == sent.state) {
+        watched_.erase(it);
+        acknowledged.push_back(sent.migration_uuid);
+      }
     }
   }
+  // Outside the lock: the driver writes its journal. A restart before this re-reports the
+  // outcome, which the controller takes again (it ignores reports of ended migrations).
+  for (const auto& uuid : acknowledged) driver_.LiveMigrationJobReported(uuid);
 }
 
 bool LiveMigrationMonitor::Post(const wire::MigrationProgressBatch& batch) {

@@ -2,7 +2,8 @@
 // Reports live-migration progress to the controller (Nova's _live_migration_monitor, split the
 // ferry way: the agent samples, the controller stores). Polls the driver's job stats every
 // 0.5 s, POSTs a MigrationProgressBatch of every watched job to
-// <controller>/agent/v1/migration-progress every report interval, and at once when a job ends.
+// <controller>/agent/v1/migration-progress every report interval, and at once when a job ends
+// (the driver tells it, Driver::SetLiveMigrationJobEndListener, so not at the next poll).
 // A job's final report is re-posted every interval until the controller answers 2xx: losing it
 // would leave the controller waiting for an outcome that already happened. Any other answer
 // (404, 5xx, no connection) just means "try again next interval". Hypervisor-agnostic.
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -73,8 +75,14 @@ class LiveMigrationMonitor {
   httplib::Client client_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  // What wakes the poll thread: Stop, or a job's end (the driver's listener holds it weakly).
+  struct Signal {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stopping = false;
+    bool poll_now = false;  // a job ended: poll (and post) without waiting for the interval
+  };
+  const std::shared_ptr<Signal> signal_ = std::make_shared<Signal>();
   std::map<std::string, Entry> watched_;  // by migration uuid
   std::thread thread_;
 

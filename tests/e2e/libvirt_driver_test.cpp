@@ -76,6 +76,10 @@ TEST_F(LibvirtDriverE2E, LiveMigratesARunningGuestToTheOtherHost) {
   EXPECT_TRUE(std::is_sorted(processed.begin(), processed.end()));
   std::fprintf(stderr, "migration completed in %.1f s; %zu rising samples, last %lld bytes\n",
                migrate_s, processed.size(), static_cast<long long>(processed.back()));
+  auto to_report = src_->LiveMigrationJobsToReport();
+  ASSERT_EQ(to_report.size(), 1u) << "the outcome is pushed until the controller acknowledges it";
+  EXPECT_EQ(to_report[0].state, "completed");
+  src_->LiveMigrationJobReported(spec.migration_uuid);
   EXPECT_TRUE(src_->LiveMigrationJobsToReport().empty());
 
   auto finished = dst_->FinishLiveMigrationDestination(spec);

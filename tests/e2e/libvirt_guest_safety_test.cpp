@@ -7,7 +7,7 @@
 //   domain of the same uuid it did not create, never a volume someone made after prepare.
 #include <filesystem>
 
-#include "agent/drivers/libvirt/libvirt_job_store.hpp"
+#include "agent/jobs/job_journal.hpp"
 #include "tests/e2e/libvirt_e2e_fixture.hpp"
 
 namespace {
@@ -15,8 +15,8 @@ namespace {
 using namespace ferry::e2e;
 using ferry::Errc;
 using ferry::Error;
-using ferry::agent::libvirt::JobStore;
-using ferry::agent::libvirt::StoredJob;
+using ferry::agent::JobJournal;
+using ferry::agent::JobRecord;
 namespace fs = std::filesystem;
 
 class LibvirtGuestSafetyE2E : public LibvirtE2E {
@@ -57,15 +57,14 @@ TEST_F(LibvirtGuestSafetyE2E, GuestShutOffMidMigrationIsAFailureAndCleanupKeepsI
   spec.block_migration = true;
   spec.incoming_uri = "tcp://10.77.2.2";
   const std::string state = StateDir();
-  StoredJob stored;
+  JobRecord stored;
   stored.spec = spec;
   stored.last.migration_uuid = spec.migration_uuid;
   stored.last.domain_uuid = guest.uuid;
   stored.last.state = "running";
   stored.last.phase = "precopy";
-  stored.copied_disks = {created.disks[0].path};
-  stored.source_persistent = true;
-  ASSERT_TRUE(JobStore(state).Save(stored));
+  stored.driver_facts = {{"copied_disks", {created.disks[0].path}}, {"source_persistent", true}};
+  ASSERT_TRUE(JobJournal(state + "/libvirt-migrations").Put(stored));
   ASSERT_EQ(Bed().Run("virsh kvm-1 destroy " + guest.name), 0);  // as a host crash leaves it
 
   auto config = Config(1, 8);

@@ -49,6 +49,8 @@ class HangingCreateDriver final : public Driver {
     return std::nullopt;
   }
   std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override { return {}; }
+  void LiveMigrationJobReported(const std::string&) override {}
+  void SetLiveMigrationJobEndListener(std::function<void(const std::string&)>) override {}
   void AbortLiveMigration(const std::string&) override {}
   void ForceCompleteLiveMigration(const std::string&, bool) override {}
   wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override {

@@ -206,8 +206,9 @@ class MonitorTest : public AgentLiveMigrationTest {
     if (stall_forever) spec["bandwidth_mibps"] = 1;  // 128 s for one pass: runs past the test
     ASSERT_EQ(src.Run("s", "start_live_migration", spec)["status"], "done");
   }
-  std::unique_ptr<LiveMigrationMonitor> MakeMonitor(Driver& driver, const std::string& url) {
-    MonitorConfig c{url, kAgentToken, "src-host", 100ms};
+  std::unique_ptr<LiveMigrationMonitor> MakeMonitor(Driver& driver, const std::string& url,
+                                                    std::chrono::milliseconds poll = 100ms) {
+    MonitorConfig c{url, kAgentToken, "src-host", poll};
     return std::make_unique<LiveMigrationMonitor>(c, driver, DefaultClock());
   }
   static std::vector<json> Batches(const RecordingServer& controller) {
@@ -292,6 +293,29 @@ TEST_F(MonitorTest, FinalReportIsPostedAtOnceAndRepeatedUntilAcknowledged) {
   monitor->Stop();
 }
 
+TEST_F(MonitorTest, AnEndIsPushedWhenTheDriverSeesItNotAtTheNextPoll) {
+  RecordingServer controller;
+  controller.On("POST", "/agent/v1/migration-progress", 204, nullptr);
+  std::unique_ptr<LiveMigrationMonitor> monitor;
+  Host src(dir_ + "/src", [&](const wire::LiveMigrationSpec& s) {
+    monitor->Watch(s.migration_uuid, std::chrono::seconds(s.monitor_interval_s));
+  });
+  Host dst(dir_ + "/dst");
+  monitor = MakeMonitor(*src.driver, controller.Url(), 60s);  // polls once, at start
+  monitor->Start();
+  StartMigration(src, dst, false);  // 128 MiB at the sim link's rate: ends in about a second
+  auto completed = [&] {
+    for (const auto& b : Batches(controller)) {
+      if (b["reports"][0]["state"] == "completed") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitFor(completed, 10s)) << "pushed on the driver's end, not a minute later";
+  ASSERT_TRUE(WaitFor([&] { return monitor->Watched().empty(); }, 1s));
+  EXPECT_TRUE(src.driver->LiveMigrationJobsToReport().empty()) << "acknowledged";
+  monitor->Stop();
+}
+
 TEST_F(MonitorTest, UnreachableControllerIsRetriedWithoutCrashing) {
   int closed_port = 0;
   {
@@ -312,6 +336,11 @@ TEST_F(MonitorTest, UnreachableControllerIsRetriedWithoutCrashing) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(monitor->Watched(), std::vector<std::string>{kMigration});
   monitor->Stop();
+  // Unacknowledged, the outcome is still to report: a monitor started after an agent restart
+  // posts it again.
+  auto to_report = src.driver->LiveMigrationJobsToReport();
+  ASSERT_EQ(to_report.size(), 1u);
+  EXPECT_EQ(to_report[0].state, "completed");
 }
 
 TEST_F(MonitorTest, AdoptsJobsStillRunningWhenItStarts) {
@@ -344,6 +373,10 @@ TEST_F(MonitorTest, ReportsAJobInterruptedByAnAgentRestartOnceItStarts) {
   EXPECT_EQ(batch.reports[0].state, "failed");
   ASSERT_TRUE(WaitFor([&] { return monitor->Watched().empty(); }, 1s)) << "acknowledged";
   monitor->Stop();
+  EXPECT_TRUE(restarted.driver->LiveMigrationJobsToReport().empty())
+      << "an acknowledged outcome is not reported again";
+  EXPECT_EQ(restarted.driver->LiveMigrationJobStats(kMigration)->state, "failed")
+      << "but still answered when asked";
 }
 
 }  // namespace

@@ -131,6 +131,12 @@ class FlakyDriver final : public Driver {
   std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override {
     return real_.LiveMigrationJobsToReport();
   }
+  void LiveMigrationJobReported(const std::string& m) override {
+    real_.LiveMigrationJobReported(m);
+  }
+  void SetLiveMigrationJobEndListener(std::function<void(const std::string&)> l) override {
+    real_.SetLiveMigrationJobEndListener(std::move(l));
+  }
   void AbortLiveMigration(const std::string& m) override { real_.AbortLiveMigration(m); }
   void ForceCompleteLiveMigration(const std::string& m, bool post_copy) override {
     real_.ForceCompleteLiveMigration(m, post_copy);
@@ -372,6 +378,8 @@ TEST(Reporter, RefusesAnUnusableControllerUrl) {
       return std::nullopt;
     }
     std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override { return {}; }
+    void LiveMigrationJobReported(const std::string&) override {}
+    void SetLiveMigrationJobEndListener(std::function<void(const std::string&)>) override {}
     void AbortLiveMigration(const std::string&) override {}
     void ForceCompleteLiveMigration(const std::string&, bool) override {}
     wire::Domain FinishLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/jobs/job_journal.hpp"
 #include "common/errors.hpp"
 
 namespace ferry::agent::sim {
@@ -194,6 +195,59 @@ TEST(SimDriver, StateFileWrittenBeforeLiveMigrationStillLoads) {
   ASSERT_EQ(driver.ListDomains().size(), 1u);
   EXPECT_EQ(driver.ListDomains()[0].name, "old");
   EXPECT_FALSE(driver.LiveMigrationJobStats("55555555-5555-4555-8555-555555555555"));
+}
+
+TEST(SimDriver, JobsOfAStateFileFromBeforeTheSharedRegistryMoveToItsJournal) {
+  TempDir dir;
+  { SimDriver driver(Config(dir)); }
+  const std::string migration = "55555555-5555-4555-8555-555555555555";
+  std::ofstream(Config(dir).state_dir + "/domains.json")
+      << "{\"format\":1,\"domains\":[],\"live_migration_jobs\":[{\"migration_uuid\":\"" << migration
+      << "\",\"domain_uuid\":\"" << kUuid1
+      << "\",\"state\":\"completed\",\"phase\":\"done\",\"sampled_at\":"
+      << std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()
+      << "}]}";  // ended now: older than a week it would be forgotten
+  {
+    SimDriver driver(Config(dir));
+    ASSERT_TRUE(driver.LiveMigrationJobStats(migration));
+    EXPECT_EQ(driver.LiveMigrationJobStats(migration)->state, "completed");
+  }
+  std::ifstream in(Config(dir).state_dir + "/domains.json");
+  EXPECT_FALSE(nlohmann::json::parse(in).contains("live_migration_jobs")) << "moved, not copied";
+  SimDriver again(Config(dir));
+  EXPECT_EQ(again.LiveMigrationJobStats(migration)->state, "completed");
+}
+
+// A job recorded running whose thread died with the agent: the sim forgets a migrating domain
+// only once the destination runs it, so "gone from here" is a completed switch-over (the agent
+// died between the two writes) and "still here" a copy that never finished.
+TEST(SimDriver, AJobRecordedRunningEndsFromWhereTheGuestIsAfterARestart) {
+  TempDir dir;
+  const std::string moved = "55555555-5555-4555-8555-555555555555";
+  const std::string stayed = "66666666-6666-4666-8666-666666666666";
+  {
+    SimDriver driver(Config(dir));
+    driver.CreateDomain(MakeDomain(kUuid2, "stayed"));
+  }
+  JobJournal journal(Config(dir).state_dir + "/migration-jobs");
+  for (const auto& [migration, domain] :
+       {std::pair{moved, std::string(kUuid1)}, std::pair{stayed, std::string(kUuid2)}}) {
+    JobRecord r;
+    r.spec.migration_uuid = migration;
+    r.spec.domain.uuid = domain;
+    r.last.migration_uuid = migration;
+    r.last.state = "running";
+    r.last.phase = "precopy";
+    ASSERT_TRUE(journal.Put(r));
+  }
+  SimDriver driver(Config(dir));
+  EXPECT_EQ(driver.LiveMigrationJobStats(moved)->state, "completed");
+  auto failed = driver.LiveMigrationJobStats(stayed);
+  EXPECT_EQ(failed->state, "failed");
+  EXPECT_NE(failed->error.find("restarted"), std::string::npos) << failed->error;
+  ASSERT_EQ(driver.ListDomains().size(), 1u);
+  EXPECT_EQ(driver.ListDomains()[0].power_state, wire::PowerState::kRunning);
+  EXPECT_EQ(driver.LiveMigrationJobsToReport().size(), 2u) << "neither outcome was heard yet";
 }
 
 TEST(SimDriver, ForeignDomainsAreCreatedAtFirstStartOnly) {

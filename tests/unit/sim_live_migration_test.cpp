@@ -234,6 +234,7 @@ TEST_F(SimLiveMigrationTest, ForceCompleteWithPostCopyMovesTheGuestAtOnce) {
   SimConfig src = Config("src");
   src.scenarios.push_back({kScenarioStall, ""});
   StartHosts(src, Config("dst"));
+  spec_.permit_post_copy = true;  // as libvirt, post-copy only for a job started able to
   PrepareAndStart();
   WaitUntil([](const auto& j) { return j.iteration >= 2; });
   source_->ForceCompleteLiveMigration(kMigration, true);

@@ -14,7 +14,9 @@ LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl
   impl_->config = std::move(config);
   if (impl_->config.images_pool_path.empty())
     impl_->config.images_pool_path = impl_->config.images_dir;
-  impl_->store = std::make_unique<JobStore>(impl_->config.state_dir);
+  impl_->jobs = std::make_unique<JobRegistry>(
+      impl_->config.state_dir.empty() ? "" : impl_->config.state_dir + "/libvirt-migrations",
+      *impl_, DefaultClock());
   impl_->incoming = std::make_unique<IncomingRecords>(impl_->config.state_dir);
   impl_->Conn();
   // The pool is what disk-backed guests and block migration need; a host without libvirt's
@@ -25,7 +27,7 @@ LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl
     spdlog::warn("libvirt: no images pool on {}: {} (guests with disks cannot be created here)",
                  impl_->config.images_pool_path, e.what());
   }
-  impl_->LoadStoredJobs();
+  impl_->jobs->Recover();
 }
 
 PoolPtr LibvirtDriver::Impl::ImagesPool() {
@@ -40,13 +42,13 @@ LibvirtDriver::~LibvirtDriver() {
     std::lock_guard lock(impl_->watch_mu);
     for (auto& w : impl_->watchers) w.thread.join();
   }
-  std::vector<std::shared_ptr<Job>> all;
+  std::vector<std::shared_ptr<Copy>> all;
   {
     std::lock_guard lock(impl_->mu);
-    for (auto& [id, job] : impl_->jobs) all.push_back(job);
+    for (auto& [id, copy] : impl_->copies) all.push_back(copy);
   }
-  for (auto& job : all) {
-    if (job->thread.joinable()) job->thread.join();
+  for (auto& copy : all) {
+    if (copy->thread.joinable()) copy->thread.join();
   }
 }
 

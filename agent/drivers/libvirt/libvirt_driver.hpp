@@ -11,8 +11,9 @@
 // (paths as libvirtd sees them); domains report their disks as local, shared or volume
 // (libvirt_disks.hpp), which decides what block migration copies.
 //
-// Job outcomes are kept in --state-dir (libvirt_job_store.hpp): after an agent restart an ended
-// job still answers how it ended, and a job libvirt still runs is watched again.
+// Outgoing jobs follow the shared registry's rules (agent/jobs/job_registry.hpp), journalled in
+// <state-dir>/libvirt-migrations: after an agent restart an ended job still answers how it
+// ended, and a job libvirt still runs is watched again.
 #include <memory>
 
 #include "agent/driver.hpp"
@@ -39,6 +40,9 @@ class LibvirtDriver final : public Driver {
   std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(
       const std::string& migration_uuid) override;
   std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override;
+  void LiveMigrationJobReported(const std::string& migration_uuid) override;
+  void SetLiveMigrationJobEndListener(
+      std::function<void(const std::string& migration_uuid)> listener) override;
   void AbortLiveMigration(const std::string& migration_uuid) override;
   void ForceCompleteLiveMigration(const std::string& migration_uuid,
                                   bool permit_post_copy) override;

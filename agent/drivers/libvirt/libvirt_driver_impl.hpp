@@ -11,46 +11,46 @@
 #include "agent/drivers/libvirt/libvirt_downtime.hpp"
 #include "agent/drivers/libvirt/libvirt_driver.hpp"
 #include "agent/drivers/libvirt/libvirt_incoming.hpp"
-#include "agent/drivers/libvirt/libvirt_job_store.hpp"
 #include "agent/drivers/libvirt/libvirt_util.hpp"
+#include "agent/jobs/job_registry.hpp"
 
 namespace ferry::agent::libvirt {
 
-// One outgoing live migration, from the source's point of view.
-struct Job {
+// One outgoing live migration this process started: the thread blocked in
+// virDomainMigrateToURI3. Its record (state, outcome, abort asked) is in the shared
+// JobRegistry; a job adopted after an agent restart has no Copy.
+struct Copy {
   wire::LiveMigrationSpec spec;
-  wire::LiveMigrationJob last;  // the latest sample; the outcome once ended
-  bool ended = false;
-  bool abort_requested = false;
-  bool forcing = false;
-  bool post_copy = false;   // started with VIR_MIGRATE_POSTCOPY
-  bool final_read = false;  // the ended state was returned by LiveMigrationJobStats
-  // Found running in libvirt after an agent restart (JobStore): no thread of ours waits on the
-  // migrate call, so Sample tells how it ended from where the guest is.
-  bool adopted = false;
-  std::vector<std::string> copied_disks;  // block migration: the local disks being copied
-  // The domain had a persistent definition here when the migration started. Only then does
-  // "gone from this host" prove the move: VIR_MIGRATE_UNDEFINE_SOURCE removes that definition
-  // only after the destination runs the guest, while a crash or a host reboot leaves it
-  // defined and shut off. A transient domain vanishes when QEMU dies, so its absence proves
-  // nothing.
-  bool source_persistent = false;
+  bool ended = false;  // guarded by Impl::mu
   std::thread thread;
-
-  StoredJob Stored() const {
-    return {spec, last, ended, final_read, copied_disks, source_persistent};
-  }
 };
 
-struct LibvirtDriver::Impl {
+// Facts the libvirt driver keeps in a job's record (JobRecord::driver_facts).
+//  copied_disks       paths block migration copied: the source's copies cleanup deletes
+//  source_persistent  the domain had a persistent definition here when the migration started.
+//                     Only then does "gone from this host" prove the move:
+//                     VIR_MIGRATE_UNDEFINE_SOURCE removes that definition only after the
+//                     destination runs the guest, while a crash or a host reboot leaves it
+//                     defined and shut off. A transient domain vanishes when QEMU dies, so its
+//                     absence proves nothing.
+inline std::vector<std::string> CopiedDisks(const JobRecord& r) {
+  return r.driver_facts.value("copied_disks", std::vector<std::string>{});
+}
+inline bool SourcePersistent(const JobRecord& r) {
+  return r.driver_facts.value("source_persistent", false);
+}
+
+struct LibvirtDriver::Impl final : JobPrimitives {
   LibvirtConfig config;
   std::mutex conn_mu;
-  ConnPtr conn;  // control connection; reopened when it dies
-  std::mutex mu;
+  ConnPtr conn;   // control connection; reopened when it dies
+  std::mutex mu;  // guards copies and each Copy::ended; never held while calling `jobs`
   std::condition_variable cv;
-  std::map<std::string, std::shared_ptr<Job>> jobs;  // by migration uuid
-  std::unique_ptr<JobStore> store;                   // jobs on disk (--state-dir)
-  std::unique_ptr<IncomingRecords> incoming;         // destination: the pool before prepare
+  std::map<std::string, std::shared_ptr<Copy>> copies;  // by migration uuid
+  // Outgoing jobs (agent/jobs): <state_dir>/libvirt-migrations, the directory this driver used
+  // before the registry was shared, so records of an earlier agent are read on upgrade.
+  std::unique_ptr<JobRegistry> jobs;
+  std::unique_ptr<IncomingRecords> incoming;  // destination: the pool before prepare
 
   std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
   // Destination: one watcher per prepared block migration, recording its incoming domain's disks
@@ -76,28 +76,30 @@ struct LibvirtDriver::Impl {
   bool HasImagesPool() const { return pool_seen; }
 
   // migration source (libvirt_migration_source.cpp)
-  void RunMigration(const std::shared_ptr<Job>& job);
+  nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) override;
+  void LaunchJob(const JobRecord& job) override;
+  void RunMigration(const std::shared_ptr<Copy>& copy);
   // past_postcopy_switch: a failure after post-copy moved the guest's execution away.
-  void EndJob(const std::shared_ptr<Job>& job, const std::string& state, const std::string& error,
-              bool past_postcopy_switch = false);
-  // Raises the allowed downtime along `steps` until the job ends (runs on its own thread).
-  void StepDowntime(const std::shared_ptr<Job>& job, const std::vector<DowntimeStep>& steps);
-  // Writes the job to the store; the caller holds mu.
-  void Persist(const Job& job) const { store->Save(job.Stored()); }
+  void EndCopy(const std::shared_ptr<Copy>& copy, const std::string& state,
+               const std::string& error, bool past_postcopy_switch = false);
+  // Raises the allowed downtime along `steps` until the copy ends (runs on its own thread).
+  void StepDowntime(const std::shared_ptr<Copy>& copy, const std::vector<DowntimeStep>& steps);
 
   // job monitoring (libvirt_migration_monitor.cpp)
-  std::optional<wire::LiveMigrationJob> Sample(const std::shared_ptr<Job>& job);
-  // Jobs of the store, at driver start: ended ones answer for their outcome, running ones that
-  // libvirt still runs are watched (adopted), the rest are ended from where the guest is.
-  void LoadStoredJobs();
+  std::optional<wire::LiveMigrationJob> SampleJob(const JobRecord& job) override;
+  void AbortJob(const JobRecord& job) override;
+  void ForceCompleteJob(const JobRecord& job, bool post_copy) override;
+  // A job recorded running when the agent stopped: libvirt still runs it (adopted, nullopt),
+  // or it ended unwatched and where the guest is says how (AdoptedOutcome).
+  std::optional<wire::LiveMigrationJob> RecoverJob(const JobRecord& job) override;
   // Where an adopted job's guest is once libvirt's job is gone (SourceGuestOf).
   enum class SourceGuest { kRunning, kStopped, kGone };
   SourceGuest SourceGuestOf(virDomainPtr d, const std::string& uuid);
   // An adopted job whose libvirt job is gone: completed only when the guest's persistent
   // definition left this host (UNDEFINE_SOURCE after a successful copy); cancelled when an
   // abort was asked and it still runs here; else failed (a guest defined but shut off here
-  // stopped during the move: host reboot, QEMU died, virsh destroy). The caller holds mu.
-  void EndAdopted(Job& job, SourceGuest where);
+  // stopped during the move: host reboot, QEMU died, virsh destroy).
+  static wire::LiveMigrationJob AdoptedOutcome(const JobRecord& job, SourceGuest where);
 };
 
 }  // namespace ferry::agent::libvirt

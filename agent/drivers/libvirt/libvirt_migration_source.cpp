@@ -42,28 +42,33 @@ Flags MigrationFlags(const wire::LiveMigrationSpec& spec, const std::vector<wire
 
 }  // namespace
 
-void LibvirtDriver::Impl::EndJob(const std::shared_ptr<Job>& job, const std::string& state,
-                                 const std::string& error, bool past_postcopy_switch) {
-  std::lock_guard lock(mu);
-  job->ended = true;
-  job->last.state = state;
+void LibvirtDriver::Impl::EndCopy(const std::shared_ptr<Copy>& copy, const std::string& state,
+                                  const std::string& error, bool past_postcopy_switch) {
+  const auto record = jobs->Find(copy->spec.migration_uuid);
+  wire::LiveMigrationJob out = record ? record->last : wire::LiveMigrationJob{};
+  out.state = state;
   // A copy that fails after the post-copy switch has passed the point of no return: the phase
   // stays "postcopy" so the controller does not roll back a guest whose execution moved on.
-  job->last.phase = past_postcopy_switch ? "postcopy" : "done";
-  job->last.error = error;
+  out.phase = past_postcopy_switch ? "postcopy" : "done";
+  out.error = error;
   if (state == "completed") {
-    job->last.memory_processed = std::max(job->last.memory_processed, job->last.memory_total);
-    job->last.memory_remaining = 0;
-    job->last.disk_processed = std::max(job->last.disk_processed, job->last.disk_total);
-    job->last.disk_remaining = 0;
+    out.memory_processed = std::max(out.memory_processed, out.memory_total);
+    out.memory_remaining = 0;
+    out.disk_processed = std::max(out.disk_processed, out.disk_total);
+    out.disk_remaining = 0;
   }
-  job->last.sampled_at = EpochSeconds();
-  Persist(*job);
+  out.sampled_at = EpochSeconds();
+  jobs->End(copy->spec.migration_uuid, std::move(out));
+  {
+    std::lock_guard lock(mu);
+    copy->ended = true;
+  }
   cv.notify_all();
 }
 
-void LibvirtDriver::Impl::StepDowntime(const std::shared_ptr<Job>& job,
+void LibvirtDriver::Impl::StepDowntime(const std::shared_ptr<Copy>& copy,
                                        const std::vector<DowntimeStep>& steps) {
+  const wire::LiveMigrationSpec& spec = copy->spec;
   const auto start = std::chrono::steady_clock::now();
   for (const auto& step : steps) {
     const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -71,34 +76,34 @@ void LibvirtDriver::Impl::StepDowntime(const std::shared_ptr<Job>& job,
     for (;;) {
       {
         std::unique_lock lock(mu);
-        if (cv.wait_until(lock, due, [&] { return job->ended; })) return;
+        if (cv.wait_until(lock, due, [&] { return copy->ended; })) return;
       }
       try {
-        DomainPtr d = LookupByUuid(Conn(), job->spec.domain.uuid);
+        DomainPtr d = LookupByUuid(Conn(), spec.domain.uuid);
         if (!d) return;  // switched over
         if (virDomainMigrateSetMaxDowntime(
                 d.get(), static_cast<unsigned long long>(step.downtime_ms), 0) == 0) {
           spdlog::info("libvirt: migration {} max downtime {} ms ({:.0f} s in)",
-                       job->spec.migration_uuid, step.downtime_ms, step.after_s);
+                       spec.migration_uuid, step.downtime_ms, step.after_s);
           break;
         }
         if (LastErrorCode() != VIR_ERR_OPERATION_INVALID) {  // other than "no job yet"
-          spdlog::warn("libvirt: migration {}: setting max downtime: {}", job->spec.migration_uuid,
+          spdlog::warn("libvirt: migration {}: setting max downtime: {}", spec.migration_uuid,
                        LastErrorMessage());
           break;
         }
       } catch (const Error& e) {
-        spdlog::warn("libvirt: migration {}: {}", job->spec.migration_uuid, e.what());
+        spdlog::warn("libvirt: migration {}: {}", spec.migration_uuid, e.what());
         break;
       }
       std::unique_lock lock(mu);
-      if (cv.wait_for(lock, kDowntimeRetry, [&] { return job->ended; })) return;
+      if (cv.wait_for(lock, kDowntimeRetry, [&] { return copy->ended; })) return;
     }
   }
 }
 
-void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Job>& job) {
-  const auto& spec = job->spec;
+void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Copy>& copy) {
+  const auto& spec = copy->spec;
   std::thread stepper;
   try {
     ConnPtr own = Connect(config.uri);  // never the control connection (see the header)
@@ -122,56 +127,46 @@ void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Job>& job) {
       copied_names += (copied_names.empty() ? "" : ",") + disk.target;
     }
     std::string dest = PeerUri(config.peer_uri_template, spec.dest_host);
-    {
-      std::lock_guard lock(mu);
-      if (job->abort_requested) {
-        job->ended = true;
-        job->last.state = "cancelled";
-        job->last.phase = "done";
-        Persist(*job);
-        cv.notify_all();
-        return;
-      }
-      for (const auto& disk : flags.copied) job->copied_disks.push_back(disk.path);
-      Persist(*job);
+    if (jobs->AbortRequested(spec.migration_uuid)) {
+      EndCopy(copy, "cancelled", "");
+      return;
     }
+    std::vector<std::string> copied_paths;
+    for (const auto& disk : flags.copied) copied_paths.push_back(disk.path);
+    jobs->SetDriverFacts(spec.migration_uuid, {{"copied_disks", copied_paths}});
     auto steps = DowntimeSteps(spec.max_downtime_ms, spec.downtime_steps,
                                static_cast<double>(spec.downtime_delay_s),
                                MigrationDataGib(spec, copied_bytes));
-    stepper = std::thread([this, job, steps] { StepDowntime(job, steps); });
+    stepper = std::thread([this, copy, steps] { StepDowntime(copy, steps); });
     spdlog::info("libvirt: migrating {} to {} over {} (flags {:#x}, copying disks [{}])",
                  spec.domain.uuid, dest, uri, flags.value, copied_names);
     int rc = virDomainMigrateToURI3(d.get(), dest.c_str(), params.params(), params.size(),
                                     static_cast<unsigned int>(flags.value));
     if (rc == 0) {
       spdlog::info("libvirt: migration {} completed", spec.migration_uuid);
-      EndJob(job, "completed", "");
+      EndCopy(copy, "completed", "");
     } else {
       int code = LastErrorCode();
       std::string message = LastErrorMessage();
-      bool aborted;
-      {
-        std::lock_guard lock(mu);
-        aborted = job->abort_requested;
-      }
+      const bool aborted = jobs->AbortRequested(spec.migration_uuid);
       if (code == VIR_ERR_OPERATION_ABORTED || aborted) {
         spdlog::info("libvirt: migration {} cancelled: {}", spec.migration_uuid, message);
-        EndJob(job, "cancelled", "");
+        EndCopy(copy, "cancelled", "");
       } else {
         // Asking for post-copy is not the switch itself: only the guest's state here says
         // whether its execution had moved to the destination when the copy failed.
         const bool switched = PausedByPostcopy(d.get());
         spdlog::warn("libvirt: migration {} failed{}: {}", spec.migration_uuid,
                      switched ? " in post-copy" : "", message);
-        EndJob(job, "failed",
-               "libvirt: migration failed" + std::string(switched ? " in post-copy" : "") + ": " +
-                   message,
-               switched);
+        EndCopy(copy, "failed",
+                "libvirt: migration failed" + std::string(switched ? " in post-copy" : "") + ": " +
+                    message,
+                switched);
       }
     }
   } catch (const std::exception& e) {
     spdlog::warn("libvirt: migration {} failed: {}", spec.migration_uuid, e.what());
-    EndJob(job, "failed", e.what());
+    EndCopy(copy, "failed", e.what());
   }
   if (stepper.joinable()) stepper.join();
 }
@@ -184,46 +179,55 @@ void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   if (spec.incoming_uri.empty() && spec.dest_migration_address.empty()) {
     throw Error(Errc::kBadRequest, "libvirt: no incoming_uri (prepare the destination first)");
   }
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->jobs.count(spec.migration_uuid)) return;  // running or ended (or aborted early)
-  }
-  DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
+  impl_->jobs->Start(spec);
+}
+
+nlohmann::json LibvirtDriver::Impl::CheckJobStart(const wire::LiveMigrationSpec& spec) {
+  DomainPtr d = LookupByUuid(Conn(), spec.domain.uuid);
   if (!d) {
     throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid + " is not on this host");
   }
   // Refused before a job exists: a local disk that only block migration could move.
-  MigrationFlags(spec, ReadDisks(d.get(), impl_->config, spec.domain.uuid), impl_->config);
-  std::lock_guard lock(impl_->mu);
-  if (impl_->jobs.count(spec.migration_uuid)) return;
-  auto job = std::make_shared<Job>();
-  job->spec = spec;
-  job->post_copy = spec.permit_post_copy;
-  job->source_persistent = virDomainIsPersistent(d.get()) == 1;
-  job->last.migration_uuid = spec.migration_uuid;
-  job->last.domain_uuid = spec.domain.uuid;
-  job->last.state = "running";
-  job->last.phase = "precopy";
-  job->last.sampled_at = EpochSeconds();
-  impl_->jobs[spec.migration_uuid] = job;
-  impl_->Persist(*job);
-  job->thread = std::thread([impl = impl_.get(), job] { impl->RunMigration(job); });
+  MigrationFlags(spec, ReadDisks(d.get(), config, spec.domain.uuid), config);
+  return {{"source_persistent", virDomainIsPersistent(d.get()) == 1}};
+}
+
+void LibvirtDriver::Impl::LaunchJob(const JobRecord& job) {
+  // Copies that ended are joined and dropped here, so a long-lived agent does not keep a thread
+  // per migration it ever ran. Their records are ended already (EndCopy ends the record
+  // first), so nothing samples them as adopted.
+  std::vector<std::shared_ptr<Copy>> ended;
+  {
+    std::lock_guard lock(mu);
+    for (auto it = copies.begin(); it != copies.end();) {
+      if (!it->second->ended) {
+        ++it;
+        continue;
+      }
+      ended.push_back(it->second);
+      it = copies.erase(it);
+    }
+  }
+  // Without mu: a finishing thread joins its downtime stepper, which wakes under mu.
+  for (auto& done : ended) {
+    if (done->thread.joinable()) done->thread.join();
+  }
+  auto copy = std::make_shared<Copy>();
+  copy->spec = job.spec;
+  std::lock_guard lock(mu);
+  copies[job.spec.migration_uuid] = copy;
+  copy->thread = std::thread([this, copy] { RunMigration(copy); });
 }
 
 void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) {
   DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
-  bool completed = false;
-  bool postcopy_failed = false;  // the copy here is stale: the guest's execution moved on
-  std::vector<std::string> copied;
-  {
-    std::lock_guard lock(impl_->mu);
-    auto it = impl_->jobs.find(spec.migration_uuid);
-    const bool ended = it != impl_->jobs.end() && it->second->ended;
-    completed = ended && it->second->last.state == "completed";
-    postcopy_failed =
-        ended && it->second->last.state == "failed" && it->second->last.phase == "postcopy";
-    if (completed) copied = it->second->copied_disks;
-  }
+  const auto record = impl_->jobs->Find(spec.migration_uuid);
+  const bool completed = record && record->last.state == "completed";
+  // the copy here is stale: the guest's execution moved on
+  const bool postcopy_failed =
+      record && record->last.state == "failed" && record->last.phase == "postcopy";
+  const std::vector<std::string> copied =
+      completed ? CopiedDisks(*record) : std::vector<std::string>{};
   // Only a move this agent saw complete (or a copy left stale by a failed post-copy) may take
   // the guest's definition from here: a domain that is defined but shut off may be the only
   // copy of the guest (the host rebooted or QEMU died mid-copy), whatever anyone else says.

@@ -48,7 +48,10 @@ std::vector<SimDomain> Values(const std::map<std::string, SimDomain>& m) {
 }  // namespace
 
 SimDriver::SimDriver(SimConfig config, Clock& clock)
-    : config_(std::move(config)), clock_(clock), state_(config_.state_dir) {
+    : config_(std::move(config)),
+      clock_(clock),
+      state_(config_.state_dir),
+      jobs_(config_.state_dir + "/migration-jobs", *this, clock_) {
   spdlog::info(
       "ferry-sim: simulated hypervisor, no real guests run here state_dir={} vcpus={} "
       "memory_mb={} disk_gb={} link_bandwidth_bytes_per_s={} dirty_rate_bytes_per_s={}",
@@ -57,8 +60,7 @@ SimDriver::SimDriver(SimConfig config, Clock& clock)
   if (state_.Exists()) {
     SimState loaded = state_.Load();
     for (auto& d : loaded.domains) domains_[Lower(d.domain.uuid)] = std::move(d);
-    for (auto& j : loaded.jobs) jobs_[j.migration_uuid] = std::move(j);
-    FailInterruptedJobs();
+    ImportJobsOfOldStateFile(std::move(loaded.jobs));
     if (!config_.foreign_domains.empty()) {
       spdlog::info("ferry-sim: state exists, --sim-domain ignored (applies at first start only)");
     }
@@ -73,6 +75,7 @@ SimDriver::SimDriver(SimConfig config, Clock& clock)
     std::lock_guard lock(mu_);
     CommitLocked(std::move(initial));  // writes the file even when empty: first start is done
   }
+  jobs_.Recover();
   spdlog::info("ferry-sim: simulated hypervisor ready domains={}", domains_.size());
 }
 
@@ -148,14 +151,29 @@ int64_t SimDriver::DirtyRateBytesPerSecond(const std::string& uuid) const {
   return it->second.dirty_rate_bytes_per_s;
 }
 
-void SimDriver::CommitLocked(Domains next) { CommitLocked(std::move(next), jobs_); }
-
-void SimDriver::CommitLocked(Domains next, Jobs next_jobs) {
-  SimState state{Values(next), {}};
-  for (const auto& [uuid, job] : next_jobs) state.jobs.push_back(job);
-  state_.Save(state);
+void SimDriver::CommitLocked(Domains next) {
+  state_.Save(SimState{Values(next), {}});
   domains_ = std::move(next);
-  jobs_ = std::move(next_jobs);
+}
+
+void SimDriver::ImportJobsOfOldStateFile(std::vector<wire::LiveMigrationJob> jobs) {
+  if (jobs.empty()) return;
+  JobJournal journal(config_.state_dir + "/migration-jobs");
+  for (auto& job : jobs) {
+    JobRecord record;
+    record.spec.migration_uuid = job.migration_uuid;
+    record.spec.domain.uuid = job.domain_uuid;
+    record.last = std::move(job);
+    record.ended_at = record.Ended() ? record.last.sampled_at : 0;
+    if (!journal.Put(record)) {
+      throw Error(Errc::kInternal,
+                  "cannot move the job records of " + state_.Path() + " to the job journal");
+    }
+  }
+  std::lock_guard lock(mu_);
+  CommitLocked(domains_);  // rewritten without its jobs
+  spdlog::info("ferry-sim: moved {} job records to {}/migration-jobs", jobs.size(),
+               config_.state_dir);
 }
 
 }  // namespace ferry::agent::sim

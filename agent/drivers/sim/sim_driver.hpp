@@ -14,6 +14,7 @@
 #include "agent/drivers/sim/sim_migration_model.hpp"
 #include "agent/drivers/sim/sim_outgoing_job.hpp"
 #include "agent/drivers/sim/sim_state_file.hpp"
+#include "agent/jobs/job_registry.hpp"
 #include "common/clock.hpp"
 
 namespace ferry::agent::sim {
@@ -22,12 +23,13 @@ inline constexpr const char* kHypervisorType = "ferry-sim";
 // Nova's integer form of the sim model's version, 0.1.0 (major*1000000 + minor*1000 + micro).
 inline constexpr int64_t kHypervisorVersion = 1000;
 
-class SimDriver final : public Driver {
+class SimDriver final : public Driver, private JobPrimitives {
  public:
   // Loads the state dir, or creates it with the configured foreign domains on first start.
   // Throws ferry::Error when the state dir is unusable, locked or corrupt.
   // Jobs that were running when the agent last stopped are recorded as failed (their thread
-  // died with the process; the guest never left the source).
+  // died with the process; the guest never left the source). Outgoing jobs are kept by the
+  // shared JobRegistry in <state_dir>/migration-jobs.
   explicit SimDriver(SimConfig config, Clock& clock = DefaultClock());
   // Stops job threads and incoming listeners; running jobs end without an outcome.
   ~SimDriver() override;
@@ -45,6 +47,9 @@ class SimDriver final : public Driver {
   std::optional<wire::LiveMigrationJob> LiveMigrationJobStats(
       const std::string& migration_uuid) override;
   std::vector<wire::LiveMigrationJob> LiveMigrationJobsToReport() override;
+  void LiveMigrationJobReported(const std::string& migration_uuid) override;
+  void SetLiveMigrationJobEndListener(
+      std::function<void(const std::string& migration_uuid)> listener) override;
   void AbortLiveMigration(const std::string& migration_uuid) override;
   void ForceCompleteLiveMigration(const std::string& migration_uuid,
                                   bool permit_post_copy) override;
@@ -58,13 +63,20 @@ class SimDriver final : public Driver {
 
  private:
   using Domains = std::map<std::string, SimDomain>;
-  using Jobs = std::map<std::string, wire::LiveMigrationJob>;
 
   // Persists `next` and only then makes it current, so a failed write changes nothing.
   void CommitLocked(Domains next);
-  void CommitLocked(Domains next, Jobs next_jobs);
-  // At load: a job recorded running died with the previous agent process.
-  void FailInterruptedJobs();
+  // Jobs in a state file written before the shared registry move to its journal.
+  void ImportJobsOfOldStateFile(std::vector<wire::LiveMigrationJob> jobs);
+
+  // JobPrimitives: the simulated hypervisor's side of an outgoing job.
+  nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) override;
+  void LaunchJob(const JobRecord& job) override;
+  std::optional<wire::LiveMigrationJob> SampleJob(const JobRecord& job) override;
+  void AbortJob(const JobRecord& job) override;
+  void ForceCompleteJob(const JobRecord& job, bool post_copy) override;
+  // A job recorded running died with the previous agent process: failed, the guest resumed.
+  std::optional<wire::LiveMigrationJob> RecoverJob(const JobRecord& job) override;
   // Hooks run on job and listener threads.
   void OnJobEnded(const wire::LiveMigrationJob& job);
   void OnSourcePower(const std::string& domain_uuid, wire::PowerState power);
@@ -72,17 +84,17 @@ class SimDriver final : public Driver {
   void OnPostcopyBroken(const std::string& migration_uuid, const std::string& domain_uuid);
   void OnIncomingStart(const std::string& migration_uuid, const std::string& domain_uuid);
   MigrationModelInput ModelInputLocked(const wire::LiveMigrationSpec& spec) const;
-  void RememberEndedJobLocked(Jobs& jobs, const wire::LiveMigrationJob& job) const;
 
   const SimConfig config_;
   Clock& clock_;
   SimStateFile state_;
   mutable std::mutex mu_;
   Domains domains_;  // by lowercase uuid; ordered for stable listings
-  Jobs jobs_;        // by migration uuid: the persisted record of every outgoing job
-  std::vector<std::string> interrupted_;  // jobs failed at load: reported once the monitor starts
-  std::map<std::string, std::unique_ptr<OutgoingJob>> outgoing_;
+  std::map<std::string, std::unique_ptr<OutgoingJob>> outgoing_;  // this process's job threads
   std::map<std::string, std::unique_ptr<IncomingMigration>> incoming_;
+  // Declared last: its journal is recovered once the domains are loaded, and job threads
+  // (destroyed first, in ~SimDriver) may still end jobs in it.
+  JobRegistry jobs_;
 };
 
 }  // namespace ferry::agent::sim

@@ -11,16 +11,7 @@
 namespace ferry::agent::sim {
 
 using lm::Lower;
-using lm::Terminal;
 using lm::ValidateSpec;
-
-namespace {
-
-// 1,000 ended jobs: the controller asks about a job within its reconciliation window (minutes);
-// even a full host drain is a few hundred migrations. ~1 KiB each keeps the state file small.
-constexpr size_t kMaxRememberedJobs = 1000;
-
-}  // namespace
 
 SimDriver::~SimDriver() {
   std::map<std::string, std::unique_ptr<OutgoingJob>> outgoing;
@@ -35,29 +26,39 @@ SimDriver::~SimDriver() {
   incoming.clear();
 }
 
-void SimDriver::FailInterruptedJobs() {
+std::optional<wire::LiveMigrationJob> SimDriver::RecoverJob(const JobRecord& job) {
+  // The job thread died with the previous agent process. The sim forgets a migrating domain
+  // only once the destination runs it (OnJobEnded), so a domain gone from here means the
+  // switch-over happened; one still here never left (paused by a forced completion: resumed),
+  // unless post-copy had moved its execution.
+  wire::LiveMigrationJob out = job.last;
+  out.transfer_rate_bps = 0;
+  out.sampled_at = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
   std::lock_guard lock(mu_);
-  Domains domains = domains_;
-  Jobs jobs = jobs_;
-  bool changed = false;
-  for (auto& [uuid, job] : jobs) {
-    if (Terminal(job)) continue;
-    job.state = "failed";
-    job.error =
-        "ferry-agent restarted during the copy: the simulated job died with it and the "
-        "guest stays on the source";
-    job.transfer_rate_bps = 0;
-    job.sampled_at = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
-    interrupted_.push_back(uuid);
-    changed = true;
-    if (auto d = domains.find(Lower(job.domain_uuid));
-        d != domains.end() && job.phase != "postcopy") {
-      d->second.domain.power_state = wire::PowerState::kRunning;
-    }
-    spdlog::warn("ferry-sim: live migration interrupted by agent restart migration={} domain={}",
-                 uuid, job.domain_uuid);
+  auto d = domains_.find(Lower(job.spec.domain.uuid));
+  if (d == domains_.end()) {
+    out.state = "completed";
+    out.phase = "done";
+    out.memory_remaining = 0;
+    out.disk_remaining = 0;
+    spdlog::warn(
+        "ferry-sim: live migration ended while the agent was down migration={} "
+        "state=completed",
+        job.spec.migration_uuid);
+    return out;
   }
-  if (changed) CommitLocked(std::move(domains), std::move(jobs));
+  out.state = "failed";
+  out.error =
+      "ferry-agent restarted during the copy: the simulated job died with it and the guest "
+      "stays on the source";
+  if (job.last.phase != "postcopy" && d->second.domain.power_state != wire::PowerState::kRunning) {
+    auto next = domains_;
+    next[d->first].domain.power_state = wire::PowerState::kRunning;
+    CommitLocked(std::move(next));
+  }
+  spdlog::warn("ferry-sim: live migration interrupted by agent restart migration={} domain={}",
+               job.spec.migration_uuid, job.spec.domain.uuid);
+  return out;
 }
 
 MigrationModelInput SimDriver::ModelInputLocked(const wire::LiveMigrationSpec& spec) const {
@@ -88,19 +89,25 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
     // kBadRequest: the command server answers HTTP 400, as to a command it cannot accept.
     throw Error(Errc::kBadRequest, "start_live_migration refused (sim scenario start-refused)");
   }
+  jobs_.Start(spec);
+}
+
+nlohmann::json SimDriver::CheckJobStart(const wire::LiveMigrationSpec& spec) {
   const std::string uuid = Lower(spec.domain.uuid);
   std::lock_guard lock(mu_);
-  if (jobs_.count(spec.migration_uuid) != 0) return;  // already started (or aborted first)
   auto it = domains_.find(uuid);
   if (it == domains_.end() || it->second.incoming) {
     throw Error(Errc::kConflict, "domain " + uuid + " is not running on this host");
   }
-  for (const auto& [mig, job] : outgoing_) {
-    wire::LiveMigrationJob s = job->Snapshot();
-    if (s.domain_uuid == spec.domain.uuid && !Terminal(s)) {
-      throw Error(Errc::kConflict,
-                  "domain " + uuid + " is already migrating (migration " + mig + ")");
-    }
+  return nlohmann::json::object();
+}
+
+void SimDriver::LaunchJob(const JobRecord& record) {
+  const wire::LiveMigrationSpec& spec = record.spec;
+  const std::string uuid = Lower(spec.domain.uuid);
+  std::lock_guard lock(mu_);
+  if (domains_.count(uuid) == 0) {
+    throw Error(Errc::kConflict, "domain " + uuid + " is not on this host");
   }
   OutgoingJobFaults faults;
   faults.switchover_fails = config_.HasScenario(kScenarioSwitchoverFails, uuid);
@@ -111,95 +118,74 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   hooks.on_end = [this](const wire::LiveMigrationJob& job) { OnJobEnded(job); };
   hooks.on_source_power = [this, uuid](wire::PowerState p) { OnSourcePower(uuid, p); };
   auto job = std::make_unique<OutgoingJob>(spec, ModelInputLocked(spec), faults, hooks, clock_);
-  auto next_jobs = jobs_;
-  next_jobs[spec.migration_uuid] = job->Snapshot();  // recorded running before it starts
-  CommitLocked(domains_, std::move(next_jobs));
   job->Start();
   outgoing_[spec.migration_uuid] = std::move(job);
 }
 
+std::optional<wire::LiveMigrationJob> SimDriver::SampleJob(const JobRecord& record) {
+  std::lock_guard lock(mu_);
+  auto j = outgoing_.find(record.spec.migration_uuid);
+  if (j == outgoing_.end()) return std::nullopt;
+  wire::LiveMigrationJob snapshot = j->second->Snapshot();
+  // An end is the job thread's to record (OnJobEnded), after it has moved the domain.
+  if (snapshot.state != "running") return std::nullopt;
+  return snapshot;
+}
+
+void SimDriver::AbortJob(const JobRecord& record) {
+  std::lock_guard lock(mu_);
+  if (auto j = outgoing_.find(record.spec.migration_uuid); j != outgoing_.end()) {
+    j->second->RequestAbort();
+  }
+}
+
+void SimDriver::ForceCompleteJob(const JobRecord& record, bool post_copy) {
+  std::lock_guard lock(mu_);
+  auto j = outgoing_.find(record.spec.migration_uuid);
+  if (j == outgoing_.end()) {
+    throw Error(Errc::kNotFound,
+                "no live migration " + record.spec.migration_uuid + " running on this host");
+  }
+  j->second->RequestForceComplete(post_copy);
+}
+
 std::optional<wire::LiveMigrationJob> SimDriver::LiveMigrationJobStats(
     const std::string& migration_uuid) {
-  std::lock_guard lock(mu_);
-  auto rec = jobs_.find(migration_uuid);
-  if (rec != jobs_.end() && Terminal(rec->second)) return rec->second;
-  if (auto j = outgoing_.find(migration_uuid); j != outgoing_.end()) return j->second->Snapshot();
-  if (rec != jobs_.end()) return rec->second;
-  return std::nullopt;
+  return jobs_.Stats(migration_uuid);
 }
 
 std::vector<wire::LiveMigrationJob> SimDriver::LiveMigrationJobsToReport() {
-  std::lock_guard lock(mu_);
-  std::vector<wire::LiveMigrationJob> out;
-  for (const auto& mig : interrupted_) {
-    if (auto rec = jobs_.find(mig); rec != jobs_.end()) out.push_back(rec->second);
-  }
-  for (const auto& [mig, job] : outgoing_) {
-    auto rec = jobs_.find(mig);
-    if (rec != jobs_.end() && Terminal(rec->second)) continue;
-    out.push_back(job->Snapshot());
-  }
-  return out;
+  return jobs_.ToReport();
+}
+
+void SimDriver::LiveMigrationJobReported(const std::string& migration_uuid) {
+  jobs_.Acknowledge(migration_uuid);
+}
+
+void SimDriver::SetLiveMigrationJobEndListener(
+    std::function<void(const std::string& migration_uuid)> listener) {
+  jobs_.SetEndListener(std::move(listener));
 }
 
 void SimDriver::AbortLiveMigration(const std::string& migration_uuid) {
-  std::lock_guard lock(mu_);
-  auto rec = jobs_.find(migration_uuid);
-  if (rec != jobs_.end() && Terminal(rec->second)) {
-    if (rec->second.state == "completed") {
-      throw Error(Errc::kConflict, "migration " + migration_uuid +
-                                       " has completed; the guest runs on the destination");
-    }
-    return;  // failed or cancelled: the guest is on the source already
-  }
-  auto j = outgoing_.find(migration_uuid);
-  if (j == outgoing_.end()) {
-    // Not started here: remember it as cancelled so a start that arrives late does nothing.
-    wire::LiveMigrationJob tomb;
-    tomb.migration_uuid = migration_uuid;
-    tomb.state = "cancelled";
-    tomb.error = "aborted before the copy started";
-    tomb.sampled_at = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
-    auto next_jobs = jobs_;
-    RememberEndedJobLocked(next_jobs, tomb);
-    CommitLocked(domains_, std::move(next_jobs));
-    return;
-  }
-  if (j->second->Snapshot().phase == "postcopy") {
-    throw Error(Errc::kConflict, "migration " + migration_uuid +
-                                     " is in post-copy: the guest runs on the destination and "
-                                     "cannot be brought back");
-  }
-  j->second->RequestAbort();
+  jobs_.Abort(migration_uuid);
 }
 
 void SimDriver::ForceCompleteLiveMigration(const std::string& migration_uuid,
                                            bool permit_post_copy) {
-  std::lock_guard lock(mu_);
-  auto rec = jobs_.find(migration_uuid);
-  if (rec != jobs_.end() && Terminal(rec->second)) {
-    if (rec->second.state == "completed") return;
-    throw Error(Errc::kConflict, "migration " + migration_uuid + " has ended " + rec->second.state +
-                                     "; nothing to force");
-  }
-  auto j = outgoing_.find(migration_uuid);
-  if (j == outgoing_.end()) {
-    throw Error(Errc::kNotFound, "no live migration " + migration_uuid + " on this host");
-  }
-  j->second->RequestForceComplete(permit_post_copy);
+  jobs_.ForceComplete(migration_uuid, permit_post_copy);
 }
 
 void SimDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) {
   ValidateSpec(spec);
   const std::string uuid = Lower(spec.domain.uuid);
+  const auto rec = jobs_.Find(spec.migration_uuid);
+  // A post-copy that failed left a stale copy here: its execution moved to the destination.
+  const bool left = rec && (rec->last.state == "completed" ||
+                            (rec->last.state == "failed" && rec->last.phase == "postcopy"));
   std::lock_guard lock(mu_);
   auto it = domains_.find(uuid);
   if (it == domains_.end()) return;
-  auto rec = jobs_.find(spec.migration_uuid);
-  // A post-copy that failed left a stale copy here: its execution moved to the destination.
-  const bool left =
-      rec != jobs_.end() && (rec->second.state == "completed" ||
-                             (rec->second.state == "failed" && rec->second.phase == "postcopy"));
   if (!left) {
     throw Error(Errc::kConflict, "domain " + uuid + " still runs on this host and migration " +
                                      spec.migration_uuid + " has not completed here");
@@ -209,37 +195,24 @@ void SimDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) 
   CommitLocked(std::move(next));
 }
 
-void SimDriver::RememberEndedJobLocked(Jobs& jobs, const wire::LiveMigrationJob& job) const {
-  jobs[job.migration_uuid] = job;
-  while (jobs.size() > kMaxRememberedJobs) {
-    auto oldest = jobs.end();
-    for (auto it = jobs.begin(); it != jobs.end(); ++it) {
-      if (Terminal(it->second) &&
-          (oldest == jobs.end() || it->second.sampled_at < oldest->second.sampled_at)) {
-        oldest = it;
-      }
-    }
-    if (oldest == jobs.end()) break;
-    jobs.erase(oldest);
-  }
-}
-
 void SimDriver::OnJobEnded(const wire::LiveMigrationJob& job) {
-  std::lock_guard lock(mu_);
-  auto next = domains_;
   // Completed: the destination confirmed the guest runs there, so it is no longer defined here
-  // (lost-switchover: the guest stopped here instead; only cleanup would remove it).
+  // (lost-switchover: the guest stopped here instead; only cleanup would remove it). Forgotten
+  // before the outcome is recorded, as libvirt undefines the source before its migrate call
+  // returns: whoever reads "completed" finds the guest gone, and a crash in between leaves a
+  // running record whose guest is gone, which RecoverJob reads as completed.
   if (job.state == "completed" && !config_.HasScenario(kScenarioLostSwitchover, job.domain_uuid)) {
+    std::lock_guard lock(mu_);
+    auto next = domains_;
     next.erase(Lower(job.domain_uuid));
+    try {
+      CommitLocked(std::move(next));
+    } catch (const std::exception& e) {
+      spdlog::error("ferry-sim: cannot persist the end of migration={} error=\"{}\"",
+                    job.migration_uuid, e.what());
+    }
   }
-  auto next_jobs = jobs_;
-  RememberEndedJobLocked(next_jobs, job);
-  try {
-    CommitLocked(std::move(next), std::move(next_jobs));
-  } catch (const std::exception& e) {
-    spdlog::error("ferry-sim: cannot persist the end of migration={} error=\"{}\"",
-                  job.migration_uuid, e.what());
-  }
+  jobs_.End(job.migration_uuid, job);
 }
 
 void SimDriver::OnSourcePower(const std::string& uuid, wire::PowerState power) {

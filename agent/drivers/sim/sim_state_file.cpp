@@ -96,7 +96,8 @@ SimState SimStateFile::Load() const {
       throw Error(Errc::kInternal, Path() + ": unsupported format " + std::to_string(format));
     }
     for (const auto& d : j.at("domains")) state.domains.push_back(FromJson(d));
-    // Added with live migration: files written before it have no jobs.
+    // Written between live migration and the shared job registry (agent/jobs), which keeps
+    // them now; read so they can be moved there.
     if (j.contains("live_migration_jobs")) j.at("live_migration_jobs").get_to(state.jobs);
   } catch (const nlohmann::json::exception& e) {
     throw Error(Errc::kInternal, Path() + " is corrupt: " + e.what());
@@ -111,7 +112,6 @@ void SimStateFile::Save(const SimState& state) const {
   j["note"] = "ferry-sim simulated hypervisor state; no real guests";
   j["domains"] = nlohmann::json::array();
   for (const auto& d : state.domains) j["domains"].push_back(ToJson(d));
-  j["live_migration_jobs"] = state.jobs;
   std::string data = j.dump(2) + "\n";
 
   std::string tmp = Path() + ".tmp";

@@ -23,8 +23,8 @@ struct SimDomain {
   bool postcopy_failed = false;
 };
 
-// Everything the sim must remember across agent restarts: its domains, and the outcome of its
-// outgoing live-migration jobs (the controller asks for them after a crash).
+// Everything the sim must remember across agent restarts: its domains. (Its outgoing jobs are
+// in the shared job registry's journal; `jobs` is only read, from files written before it.)
 struct SimState {
   std::vector<SimDomain> domains;
   std::vector<wire::LiveMigrationJob> jobs;

@@ -1,0 +1,316 @@
+#include "agent/jobs/job_registry.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+#include "common/uuid.hpp"
+
+namespace ferry::agent {
+
+JobRegistry::JobRegistry(std::string journal_dir, JobPrimitives& primitives, Clock& clock,
+                         JobRegistryLimits limits)
+    : journal_(std::move(journal_dir)), primitives_(primitives), clock_(clock), limits_(limits) {}
+
+double JobRegistry::Now() const {
+  return std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
+}
+
+void JobRegistry::Recover() {
+  std::vector<JobRecord> loaded = journal_.LoadAll();
+  for (auto& record : loaded) {
+    std::optional<wire::LiveMigrationJob> outcome;
+    if (!record.Ended()) {
+      // Asked before the registry knows the job: nothing samples it meanwhile.
+      outcome = primitives_.RecoverJob(record);
+      if (!outcome) {
+        spdlog::info("agent: watching migration {} again (the hypervisor still runs it)",
+                     record.spec.migration_uuid);
+      }
+    }
+    std::lock_guard lock(mu_);
+    auto& kept = records_[record.spec.migration_uuid] = std::move(record);
+    if (outcome) {
+      spdlog::info("agent: migration {} ended {} while no agent watched it",
+                   kept.spec.migration_uuid, outcome->state);
+      EndLocked(kept, std::move(*outcome));
+    }
+  }
+  std::lock_guard lock(mu_);
+  PruneLocked();
+}
+
+void JobRegistry::Start(const wire::LiveMigrationSpec& spec) {
+  auto refuse_second_copy = [&]() {
+    for (const auto& [uuid, r] : records_) {
+      if (!r.Ended() && r.spec.domain.uuid == spec.domain.uuid && uuid != spec.migration_uuid) {
+        throw Error(Errc::kConflict, "domain " + spec.domain.uuid +
+                                         " is already migrating (migration " + uuid + ")");
+      }
+    }
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (records_.count(spec.migration_uuid) != 0) return;  // started, ended, or aborted first
+    refuse_second_copy();
+  }
+  nlohmann::json facts = primitives_.CheckJobStart(spec);
+  std::lock_guard lock(mu_);
+  if (records_.count(spec.migration_uuid) != 0) return;
+  refuse_second_copy();
+  JobRecord record;
+  record.spec = spec;
+  record.driver_facts = facts.is_object() ? std::move(facts) : nlohmann::json::object();
+  record.last.migration_uuid = spec.migration_uuid;
+  record.last.domain_uuid = spec.domain.uuid;
+  record.last.state = "running";
+  record.last.phase = "precopy";
+  record.last.sampled_at = Now();
+  if (!journal_.Put(record)) {
+    throw Error(Errc::kUnavailable, "migration " + spec.migration_uuid +
+                                        ": the job could not be recorded in the agent's state "
+                                        "directory, so it was not started");
+  }
+  auto& kept = records_[spec.migration_uuid] = std::move(record);
+  try {
+    primitives_.LaunchJob(kept);
+  } catch (const std::exception& e) {
+    wire::LiveMigrationJob failed = kept.last;
+    failed.state = "failed";
+    failed.error = std::string("the job did not start: ") + e.what();
+    EndLocked(kept, std::move(failed));
+    throw;
+  }
+}
+
+std::optional<wire::LiveMigrationJob> JobRegistry::Refresh(const std::string& migration_uuid) {
+  JobRecord snapshot;
+  {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(migration_uuid);
+    if (it == records_.end()) return std::nullopt;
+    if (it->second.Ended()) return it->second.last;
+    snapshot = it->second;
+  }
+  std::optional<wire::LiveMigrationJob> sample = primitives_.SampleJob(snapshot);
+  std::lock_guard lock(mu_);
+  auto it = records_.find(migration_uuid);
+  if (it == records_.end()) return std::nullopt;
+  JobRecord& record = it->second;
+  if (sample && !record.Ended()) {
+    sample->migration_uuid = record.spec.migration_uuid;
+    sample->domain_uuid = record.spec.domain.uuid;
+    if (sample->state != "running") {
+      EndLocked(record, std::move(*sample));
+    } else {
+      record.last = std::move(*sample);
+    }
+  }
+  return record.last;
+}
+
+std::optional<wire::LiveMigrationJob> JobRegistry::Stats(const std::string& migration_uuid) {
+  return Refresh(migration_uuid);
+}
+
+std::vector<wire::LiveMigrationJob> JobRegistry::ToReport() {
+  std::vector<std::string> pending;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [uuid, r] : records_) {
+      if (!r.Ended() || !r.reported) pending.push_back(uuid);
+    }
+  }
+  std::vector<wire::LiveMigrationJob> out;
+  for (const auto& uuid : pending) {
+    if (auto j = Refresh(uuid)) out.push_back(std::move(*j));
+  }
+  return out;
+}
+
+void JobRegistry::Abort(const std::string& migration_uuid) {
+  if (!IsUuid(migration_uuid)) {
+    throw Error(Errc::kBadRequest, "migration_uuid '" + migration_uuid + "' is not a uuid");
+  }
+  JobRecord snapshot;
+  {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(migration_uuid);
+    if (it == records_.end()) {
+      // Not started here: a tombstone, so a start that arrives late does nothing.
+      JobRecord tomb;
+      tomb.spec.migration_uuid = migration_uuid;
+      tomb.last.migration_uuid = migration_uuid;
+      tomb.last.state = "cancelled";
+      tomb.last.phase = "done";
+      tomb.last.error = "aborted before the copy started";
+      tomb.last.sampled_at = Now();
+      tomb.ended_at = tomb.last.sampled_at;
+      tomb.reported = true;  // nothing ran: there is no outcome to push
+      if (!journal_.Put(tomb)) {
+        throw Error(Errc::kUnavailable, "migration " + migration_uuid +
+                                            ": the abort could not be recorded, so a late start "
+                                            "could still run; try again");
+      }
+      records_.emplace(migration_uuid, std::move(tomb));
+      PruneLocked();
+      return;
+    }
+    JobRecord& record = it->second;
+    if (record.Ended()) {
+      if (record.last.state == "completed") {
+        throw Error(Errc::kConflict, "migration " + migration_uuid +
+                                         " has completed; the guest runs on the destination");
+      }
+      return;  // failed or cancelled: the guest is on the source already
+    }
+    if (record.last.phase == "postcopy") {
+      throw Error(Errc::kConflict, "migration " + migration_uuid +
+                                       " is in post-copy: the guest runs on the destination and "
+                                       "cannot be brought back");
+    }
+    if (!record.abort_requested) {
+      record.abort_requested = true;
+      journal_.Put(record);  // best effort: an adopted job uses it to say "cancelled"
+    }
+    snapshot = record;
+  }
+  primitives_.AbortJob(snapshot);
+  // Wait for the end, so a job that completed anyway (switch-over already under way) is told
+  // apart from one cancelled. A job adopted after a restart has no thread of ours to end it:
+  // sampling it is how its end is noticed.
+  const auto deadline = std::chrono::steady_clock::now() + limits_.abort_wait;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      auto ended = [&] {
+        auto it = records_.find(migration_uuid);
+        return it == records_.end() || it->second.Ended();
+      };
+      ended_.wait_for(lock, limits_.abort_poll, ended);
+      if (ended()) {
+        auto it = records_.find(migration_uuid);
+        if (it != records_.end() && it->second.last.state == "completed") {
+          throw Error(Errc::kConflict,
+                      "migration " + migration_uuid + " completed before the abort");
+        }
+        return;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return;  // asked; its end is reported
+    Refresh(migration_uuid);
+  }
+}
+
+void JobRegistry::ForceComplete(const std::string& migration_uuid, bool permit_post_copy) {
+  JobRecord snapshot;
+  {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(migration_uuid);
+    if (it == records_.end()) {
+      throw Error(Errc::kNotFound, "no live migration " + migration_uuid + " on this host");
+    }
+    const JobRecord& record = it->second;
+    if (record.Ended()) {
+      if (record.last.state == "completed") return;
+      throw Error(Errc::kConflict, "migration " + migration_uuid + " has ended " +
+                                       record.last.state + "; nothing to force");
+    }
+    if (record.forcing) return;
+    snapshot = record;
+  }
+  // Post-copy only when the job was started able to switch to it.
+  const bool post_copy = permit_post_copy && snapshot.spec.permit_post_copy;
+  primitives_.ForceCompleteJob(snapshot, post_copy);
+  std::lock_guard lock(mu_);
+  auto it = records_.find(migration_uuid);
+  if (it == records_.end() || it->second.Ended() || it->second.forcing) return;
+  it->second.forcing = true;
+  it->second.post_copy = post_copy;
+  journal_.Put(it->second);
+}
+
+void JobRegistry::End(const std::string& migration_uuid, wire::LiveMigrationJob final_state) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(migration_uuid);
+    if (it == records_.end() || it->second.Ended()) return;
+    EndLocked(it->second, std::move(final_state));
+  }
+  std::lock_guard lock(listener_mu_);
+  if (end_listener_) end_listener_(migration_uuid);
+}
+
+void JobRegistry::SetEndListener(std::function<void(const std::string&)> listener) {
+  std::lock_guard lock(listener_mu_);
+  end_listener_ = std::move(listener);
+}
+
+void JobRegistry::EndLocked(JobRecord& record, wire::LiveMigrationJob final_state) {
+  if (final_state.state == "running" || !wire::ParseJobState(final_state.state)) {
+    final_state.error =
+        "job ended in an unknown state '" + final_state.state + "'; " + final_state.error;
+    final_state.state = "failed";
+  }
+  final_state.migration_uuid = record.spec.migration_uuid;
+  if (final_state.domain_uuid.empty()) final_state.domain_uuid = record.spec.domain.uuid;
+  if (final_state.sampled_at == 0) final_state.sampled_at = Now();
+  record.last = std::move(final_state);
+  record.ended_at = Now();
+  journal_.Put(record);  // best effort: memory keeps the outcome for this process's life
+  PruneLocked();
+  ended_.notify_all();
+}
+
+void JobRegistry::Acknowledge(const std::string& migration_uuid) {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(migration_uuid);
+  if (it == records_.end() || !it->second.Ended() || it->second.reported) return;
+  it->second.reported = true;
+  journal_.Put(it->second);
+}
+
+void JobRegistry::SetDriverFacts(const std::string& migration_uuid, const nlohmann::json& facts) {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(migration_uuid);
+  if (it == records_.end()) return;
+  for (const auto& [key, value] : facts.items()) it->second.driver_facts[key] = value;
+  journal_.Put(it->second);
+}
+
+std::optional<JobRecord> JobRegistry::Find(const std::string& migration_uuid) const {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(migration_uuid);
+  if (it == records_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool JobRegistry::AbortRequested(const std::string& migration_uuid) const {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(migration_uuid);
+  return it != records_.end() && it->second.abort_requested;
+}
+
+void JobRegistry::PruneLocked() {
+  const double now = Now();
+  const double keep = std::chrono::duration<double>(limits_.keep_ended).count();
+  std::vector<std::pair<double, std::string>> ended;
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (it->second.Ended() && now - it->second.ended_at > keep) {
+      journal_.Remove(it->first);
+      it = records_.erase(it);
+      continue;
+    }
+    if (it->second.Ended()) ended.emplace_back(it->second.ended_at, it->first);
+    ++it;
+  }
+  if (ended.size() <= limits_.max_ended) return;
+  std::sort(ended.begin(), ended.end());
+  for (size_t i = 0; i + limits_.max_ended < ended.size(); ++i) {
+    journal_.Remove(ended[i].second);
+    records_.erase(ended[i].second);
+  }
+}
+
+}  // namespace ferry::agent
