@@ -36,7 +36,15 @@ bool JobJournal::Put(const JobRecord& record) {
   fs::create_directories(dir_, ec);
   const std::string path = PathOf(record.spec.migration_uuid);
   std::string error;
-  if (WriteFileDurably(path, nlohmann::json(record).dump(), &error)) return true;
+  try {
+    // A hypervisor's error text may hold bytes that are not UTF-8: replaced, never a throw
+    // that would leave the previous state on disk unnoticed.
+    const std::string content =
+        nlohmann::json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (WriteFileDurably(path, content, &error)) return true;
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
   ++failed_writes_;
   spdlog::error(
       "agent: migration {}: the job record was not saved ({}); {} keeps the previous one, and "
@@ -56,10 +64,13 @@ std::vector<JobRecord> JobJournal::LoadAll() {
   std::vector<JobRecord> out;
   std::error_code ec;
   if (dir_.empty() || !fs::is_directory(dir_, ec)) return out;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const fs::path& path = entry.path();
+  fs::directory_iterator it(dir_, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
+    const fs::path path = entry.path();
     if (path.extension() == ".tmp") {  // a write a crash interrupted: its record is intact
-      fs::remove(path, ec);
+      std::error_code rm_ec;
+      fs::remove(path, rm_ec);
       continue;
     }
     if (path.extension() != ".json") continue;
@@ -68,7 +79,8 @@ std::vector<JobRecord> JobJournal::LoadAll() {
       const std::string stem = path.stem().string();
       if (!IsUuid(stem)) {
         why = "the file name is not a migration uuid";
-      } else if (!entry.is_regular_file() || entry.file_size() > kMaxRecordBytes) {
+      } else if (std::error_code size_ec; !entry.is_regular_file(size_ec) ||
+                                          entry.file_size(size_ec) > kMaxRecordBytes || size_ec) {
         why = "not a regular file of at most 1 MiB";
       } else {
         std::ifstream in(path);
@@ -87,7 +99,8 @@ std::vector<JobRecord> JobJournal::LoadAll() {
     }
     ++quarantined_;
     const std::string aside = path.string() + ".corrupt";
-    fs::rename(path, aside, ec);
+    std::error_code mv_ec;
+    fs::rename(path, aside, mv_ec);
     spdlog::error(
         "agent: job record {} is unreadable ({}): moved to {}; this agent no longer knows that "
         "migration, and the controller decides from where the guest is",

@@ -3,11 +3,25 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 
 namespace ferry::agent {
+namespace {
+
+// Uuids are compared lowercase: the same migration or domain in another case must not pass the
+// one-migration-per-domain rule or miss a tombstone.
+std::string Key(std::string uuid) {
+  std::transform(uuid.begin(), uuid.end(), uuid.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return uuid;
+}
+
+bool IsTombstone(const JobRecord& r) { return r.spec.domain.uuid.empty(); }
+
+}  // namespace
 
 JobRegistry::JobRegistry(std::string journal_dir, JobPrimitives& primitives, Clock& clock,
                          JobRegistryLimits limits)
@@ -20,6 +34,8 @@ double JobRegistry::Now() const {
 void JobRegistry::Recover() {
   std::vector<JobRecord> loaded = journal_.LoadAll();
   for (auto& record : loaded) {
+    record.spec.migration_uuid = Key(record.spec.migration_uuid);
+    record.spec.domain.uuid = Key(record.spec.domain.uuid);
     std::optional<wire::LiveMigrationJob> outcome;
     if (!record.Ended()) {
       // Asked before the registry knows the job: nothing samples it meanwhile.
@@ -41,7 +57,10 @@ void JobRegistry::Recover() {
   PruneLocked();
 }
 
-void JobRegistry::Start(const wire::LiveMigrationSpec& spec) {
+void JobRegistry::Start(const wire::LiveMigrationSpec& requested) {
+  wire::LiveMigrationSpec spec = requested;
+  spec.migration_uuid = Key(spec.migration_uuid);
+  spec.domain.uuid = Key(spec.domain.uuid);
   auto refuse_second_copy = [&]() {
     for (const auto& [uuid, r] : records_) {
       if (!r.Ended() && r.spec.domain.uuid == spec.domain.uuid && uuid != spec.migration_uuid) {
@@ -111,7 +130,7 @@ std::optional<wire::LiveMigrationJob> JobRegistry::Refresh(const std::string& mi
 }
 
 std::optional<wire::LiveMigrationJob> JobRegistry::Stats(const std::string& migration_uuid) {
-  return Refresh(migration_uuid);
+  return Refresh(Key(migration_uuid));
 }
 
 std::vector<wire::LiveMigrationJob> JobRegistry::ToReport() {
@@ -129,9 +148,18 @@ std::vector<wire::LiveMigrationJob> JobRegistry::ToReport() {
   return out;
 }
 
-void JobRegistry::Abort(const std::string& migration_uuid) {
+void JobRegistry::Acknowledge(const std::string& migration_uuid) {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(Key(migration_uuid));
+  if (it == records_.end() || !it->second.Ended() || it->second.reported) return;
+  it->second.reported = true;
+  journal_.Put(it->second);
+}
+
+void JobRegistry::Abort(const std::string& requested_uuid) {
+  const std::string migration_uuid = Key(requested_uuid);
   if (!IsUuid(migration_uuid)) {
-    throw Error(Errc::kBadRequest, "migration_uuid '" + migration_uuid + "' is not a uuid");
+    throw Error(Errc::kBadRequest, "migration_uuid '" + requested_uuid + "' is not a uuid");
   }
   JobRecord snapshot;
   {
@@ -165,7 +193,8 @@ void JobRegistry::Abort(const std::string& migration_uuid) {
       }
       return;  // failed or cancelled: the guest is on the source already
     }
-    if (record.last.phase == "postcopy") {
+    // Post-copy asked counts as post-copy: a sample may not have shown it yet.
+    if (record.last.phase == "postcopy" || (record.forcing && record.post_copy)) {
       throw Error(Errc::kConflict, "migration " + migration_uuid +
                                        " is in post-copy: the guest runs on the destination and "
                                        "cannot be brought back");
@@ -176,7 +205,19 @@ void JobRegistry::Abort(const std::string& migration_uuid) {
     }
     snapshot = record;
   }
-  primitives_.AbortJob(snapshot);
+  try {
+    primitives_.AbortJob(snapshot);
+  } catch (...) {
+    // The hypervisor did not take the abort: the job goes on, and its end must not be read as
+    // a cancellation.
+    std::lock_guard lock(mu_);
+    auto it = records_.find(migration_uuid);
+    if (it != records_.end() && !it->second.Ended() && it->second.abort_requested) {
+      it->second.abort_requested = false;
+      journal_.Put(it->second);
+    }
+    throw;
+  }
   // Wait for the end, so a job that completed anyway (switch-over already under way) is told
   // apart from one cancelled. A job adopted after a restart has no thread of ours to end it:
   // sampling it is how its end is noticed.
@@ -203,7 +244,8 @@ void JobRegistry::Abort(const std::string& migration_uuid) {
   }
 }
 
-void JobRegistry::ForceComplete(const std::string& migration_uuid, bool permit_post_copy) {
+void JobRegistry::ForceComplete(const std::string& requested_uuid, bool permit_post_copy) {
+  const std::string migration_uuid = Key(requested_uuid);
   JobRecord snapshot;
   {
     std::lock_guard lock(mu_);
@@ -211,27 +253,38 @@ void JobRegistry::ForceComplete(const std::string& migration_uuid, bool permit_p
     if (it == records_.end()) {
       throw Error(Errc::kNotFound, "no live migration " + migration_uuid + " on this host");
     }
-    const JobRecord& record = it->second;
+    JobRecord& record = it->second;
     if (record.Ended()) {
       if (record.last.state == "completed") return;
       throw Error(Errc::kConflict, "migration " + migration_uuid + " has ended " +
                                        record.last.state + "; nothing to force");
     }
     if (record.forcing) return;
+    // Marked before the hypervisor is asked: from here an abort is refused as post-copy (a
+    // refusal is always safe), and a second force does nothing. Whether post-copy really moved
+    // the guest is for the driver to tell from the hypervisor, never from this mark.
+    record.forcing = true;
+    // Post-copy only when the job was started able to switch to it.
+    record.post_copy = permit_post_copy && record.spec.permit_post_copy;
+    journal_.Put(record);
     snapshot = record;
   }
-  // Post-copy only when the job was started able to switch to it.
-  const bool post_copy = permit_post_copy && snapshot.spec.permit_post_copy;
-  primitives_.ForceCompleteJob(snapshot, post_copy);
-  std::lock_guard lock(mu_);
-  auto it = records_.find(migration_uuid);
-  if (it == records_.end() || it->second.Ended() || it->second.forcing) return;
-  it->second.forcing = true;
-  it->second.post_copy = post_copy;
-  journal_.Put(it->second);
+  try {
+    primitives_.ForceCompleteJob(snapshot, snapshot.post_copy);
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(migration_uuid);
+    if (it != records_.end() && !it->second.Ended()) {
+      it->second.forcing = false;
+      it->second.post_copy = false;
+      journal_.Put(it->second);
+    }
+    throw;
+  }
 }
 
-void JobRegistry::End(const std::string& migration_uuid, wire::LiveMigrationJob final_state) {
+void JobRegistry::End(const std::string& requested_uuid, wire::LiveMigrationJob final_state) {
+  const std::string migration_uuid = Key(requested_uuid);
   {
     std::lock_guard lock(mu_);
     auto it = records_.find(migration_uuid);
@@ -263,54 +316,58 @@ void JobRegistry::EndLocked(JobRecord& record, wire::LiveMigrationJob final_stat
   ended_.notify_all();
 }
 
-void JobRegistry::Acknowledge(const std::string& migration_uuid) {
+bool JobRegistry::SetDriverFacts(const std::string& migration_uuid, const nlohmann::json& facts) {
   std::lock_guard lock(mu_);
-  auto it = records_.find(migration_uuid);
-  if (it == records_.end() || !it->second.Ended() || it->second.reported) return;
-  it->second.reported = true;
-  journal_.Put(it->second);
-}
-
-void JobRegistry::SetDriverFacts(const std::string& migration_uuid, const nlohmann::json& facts) {
-  std::lock_guard lock(mu_);
-  auto it = records_.find(migration_uuid);
-  if (it == records_.end()) return;
+  auto it = records_.find(Key(migration_uuid));
+  if (it == records_.end()) return false;
   for (const auto& [key, value] : facts.items()) it->second.driver_facts[key] = value;
-  journal_.Put(it->second);
+  return journal_.Put(it->second);
 }
 
 std::optional<JobRecord> JobRegistry::Find(const std::string& migration_uuid) const {
   std::lock_guard lock(mu_);
-  auto it = records_.find(migration_uuid);
+  auto it = records_.find(Key(migration_uuid));
   if (it == records_.end()) return std::nullopt;
   return it->second;
 }
 
 bool JobRegistry::AbortRequested(const std::string& migration_uuid) const {
   std::lock_guard lock(mu_);
-  auto it = records_.find(migration_uuid);
+  auto it = records_.find(Key(migration_uuid));
   return it != records_.end() && it->second.abort_requested;
 }
 
 void JobRegistry::PruneLocked() {
   const double now = Now();
   const double keep = std::chrono::duration<double>(limits_.keep_ended).count();
-  std::vector<std::pair<double, std::string>> ended;
+  // By count, only what nobody still needs: outcomes the controller acknowledged, and
+  // tombstones (against their own, larger cap, so aborts of unknown migrations can never push
+  // out a real outcome). An outcome not yet acknowledged goes only with age.
+  std::vector<std::pair<double, std::string>> acknowledged, tombstones;
   for (auto it = records_.begin(); it != records_.end();) {
-    if (it->second.Ended() && now - it->second.ended_at > keep) {
+    const JobRecord& r = it->second;
+    if (r.Ended() && now - r.ended_at > keep) {
       journal_.Remove(it->first);
       it = records_.erase(it);
       continue;
     }
-    if (it->second.Ended()) ended.emplace_back(it->second.ended_at, it->first);
+    if (r.Ended() && IsTombstone(r)) {
+      tombstones.emplace_back(r.ended_at, it->first);
+    } else if (r.Ended() && r.reported) {
+      acknowledged.emplace_back(r.ended_at, it->first);
+    }
     ++it;
   }
-  if (ended.size() <= limits_.max_ended) return;
-  std::sort(ended.begin(), ended.end());
-  for (size_t i = 0; i + limits_.max_ended < ended.size(); ++i) {
-    journal_.Remove(ended[i].second);
-    records_.erase(ended[i].second);
-  }
+  auto drop_oldest = [&](std::vector<std::pair<double, std::string>>& v, size_t cap) {
+    if (v.size() <= cap) return;
+    std::sort(v.begin(), v.end());
+    for (size_t i = 0; i + cap < v.size(); ++i) {
+      journal_.Remove(v[i].second);
+      records_.erase(v[i].second);
+    }
+  };
+  drop_oldest(acknowledged, limits_.max_ended);
+  drop_oldest(tombstones, limits_.max_tombstones);
 }
 
 }  // namespace ferry::agent

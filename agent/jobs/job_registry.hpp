@@ -10,7 +10,9 @@
 //    back). Abort waits a while for the job to end, to tell "cancelled" from "completed anyway".
 //  - Force-complete: success when forcing or completed, kConflict when failed or cancelled,
 //    kNotFound when unknown.
-//  - Ended jobs' outcomes are remembered across agent restarts for 7 days, at most 1,000.
+//  - Ended jobs' outcomes are remembered across agent restarts for 7 days; beyond 1,000, those
+//    the controller acknowledged are forgotten oldest first (tombstones: 10,000).
+//  - Uuids are compared lowercase.
 //  - After a restart, a job recorded running goes to the driver to adopt (the hypervisor still
 //    runs it) or to end from where the guest is.
 //
@@ -55,7 +57,11 @@ class JobPrimitives {
 
 struct JobRegistryLimits {
   std::chrono::hours keep_ended{24 * 7};  // far longer than a controller takes to ask
-  size_t max_ended = 1000;                // a full host drain is a few hundred migrations
+  // Acknowledged outcomes kept beyond that many are forgotten oldest first (a full host drain
+  // is a few hundred migrations); outcomes not yet acknowledged only go with age.
+  size_t max_ended = 1000;
+  // Aborts of migrations that never started here: a late start must find one, so far more.
+  size_t max_tombstones = 10'000;
   std::chrono::milliseconds abort_wait{20'000};
   std::chrono::milliseconds abort_poll{250};
 };
@@ -88,8 +94,8 @@ class JobRegistry {
   // Called (outside the registry's lock) for every job a driver ends; nullptr removes it, and
   // returns only once no call of the previous listener is still running.
   void SetEndListener(std::function<void(const std::string& migration_uuid)> listener);
-  // For the driver: facts learned after start (written to the journal).
-  void SetDriverFacts(const std::string& migration_uuid, const nlohmann::json& facts);
+  // For the driver: facts learned after start; true once they are in the journal.
+  bool SetDriverFacts(const std::string& migration_uuid, const nlohmann::json& facts);
   std::optional<JobRecord> Find(const std::string& migration_uuid) const;
   bool AbortRequested(const std::string& migration_uuid) const;
 
@@ -99,7 +105,8 @@ class JobRegistry {
  private:
   double Now() const;
   void EndLocked(JobRecord& record, wire::LiveMigrationJob final_state);
-  // Forgets outcomes older than keep_ended, then the oldest beyond max_ended.
+  // Forgets outcomes older than keep_ended, then the oldest acknowledged beyond max_ended and
+  // the oldest tombstones beyond max_tombstones.
   void PruneLocked();
   // Samples a running job through the driver and applies what it says; returns the record's
   // latest sample (nullopt when unknown).

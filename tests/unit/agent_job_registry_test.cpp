@@ -3,6 +3,8 @@
 // drivers run these same rules in sim_live_migration_test and the libvirt e2e tests.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -21,7 +23,7 @@ using namespace std::chrono_literals;
 constexpr const char* kDomain = "0d7e6f1a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
 
 struct Primitives final : JobPrimitives {
-  int checks = 0, launches = 0, aborts = 0, forces = 0, recovers = 0;
+  std::atomic<int> checks = 0, launches = 0, aborts = 0, forces = 0, recovers = 0;
   bool last_force_post_copy = false;
   std::function<void(const wire::LiveMigrationSpec&)> on_check;
   std::function<void(const JobRecord&)> on_launch, on_abort;
@@ -126,6 +128,35 @@ TEST_F(JobRegistryTest, StartIsIdempotentAndTheRecordIsWrittenBeforeTheJobStarts
   EXPECT_EQ(registry_->Stats(spec.migration_uuid)->state, "completed");
 }
 
+TEST_F(JobRegistryTest, ConcurrentStartsAndAnAbortRacingThemLaunchAtMostOnce) {
+  for (int round = 0; round < 20; ++round) {
+    auto spec = Spec("", NewUuid());
+    primitives_.on_check = [](const wire::LiveMigrationSpec&) {
+      std::this_thread::sleep_for(1ms);  // widen the window between the check and the record
+    };
+    const int before = primitives_.launches;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) threads.emplace_back([&] { registry_->Start(spec); });
+    const bool abort_first = round % 2 == 0;
+    threads.emplace_back([&] {
+      if (abort_first) registry_->Abort(spec.migration_uuid);
+    });
+    for (auto& t : threads) t.join();
+    const int launched = primitives_.launches - before;
+    EXPECT_LE(launched, 1) << "round " << round;
+    auto job = registry_->Find(spec.migration_uuid);
+    ASSERT_TRUE(job);
+    // Either the tombstone came first (nothing launched, cancelled), or the job runs (and the
+    // abort, if any, was asked of it).
+    if (launched == 0) {
+      EXPECT_EQ(job->last.state, "cancelled");
+    } else {
+      EXPECT_EQ(job->spec.domain.uuid, spec.domain.uuid);
+      registry_->End(spec.migration_uuid, Ended("failed"));
+    }
+  }
+}
+
 TEST_F(JobRegistryTest, ADomainMigratesOnceAtATime) {
   auto first = Spec(), second = Spec();
   registry_->Start(first);
@@ -187,14 +218,16 @@ TEST_F(JobRegistryTest, AbortBeforeStartLeavesATombstoneThatOutlivesARestart) {
 TEST_F(JobRegistryTest, AbortWaitsForTheEndToTellCancelledFromCompleted) {
   auto spec = Spec();
   registry_->Start(spec);
+  std::thread hypervisor;  // ends the job a little later, as a cancelled copy does
   primitives_.on_abort = [&](const JobRecord& job) {
     EXPECT_TRUE(job.abort_requested);
-    std::thread([&, uuid = job.spec.migration_uuid] {
+    hypervisor = std::thread([&, uuid = job.spec.migration_uuid] {
       std::this_thread::sleep_for(50ms);
       registry_->End(uuid, Ended("cancelled"));
-    }).detach();
+    });
   };
   registry_->Abort(spec.migration_uuid);
+  hypervisor.join();
   EXPECT_EQ(registry_->Stats(spec.migration_uuid)->state, "cancelled");
   registry_->Abort(spec.migration_uuid);  // ended cancelled: success
   EXPECT_EQ(primitives_.aborts, 1);
@@ -244,6 +277,56 @@ TEST_F(JobRegistryTest, PostCopyCannotBeAborted) {
   registry_->Stats(spec.migration_uuid);
   EXPECT_EQ(CodeOf([&] { registry_->Abort(spec.migration_uuid); }), Errc::kConflict);
   EXPECT_EQ(primitives_.aborts, 0);
+}
+
+TEST_F(JobRegistryTest, AbortAfterPostCopyWasAskedIsRefusedBeforeAnySampleShowsIt) {
+  auto spec = Spec();
+  spec.permit_post_copy = true;
+  registry_->Start(spec);
+  registry_->ForceComplete(spec.migration_uuid, true);  // no sample since: phase still precopy
+  EXPECT_EQ(CodeOf([&] { registry_->Abort(spec.migration_uuid); }), Errc::kConflict);
+  EXPECT_EQ(primitives_.aborts, 0);
+  Restart();  // and a restart knows post-copy was asked
+  EXPECT_TRUE(registry_->Find(spec.migration_uuid)->post_copy);
+}
+
+TEST_F(JobRegistryTest, AnAbortOrForceTheHypervisorRefusesLeavesNoMark) {
+  auto spec = Spec();
+  spec.permit_post_copy = true;
+  registry_->Start(spec);
+  primitives_.on_abort = [](const JobRecord&) {
+    throw Error(Errc::kUnavailable, "hypervisor connection lost");
+  };
+  EXPECT_EQ(CodeOf([&] { registry_->Abort(spec.migration_uuid); }), Errc::kUnavailable);
+  EXPECT_FALSE(registry_->AbortRequested(spec.migration_uuid))
+      << "a later failure of the copy is a failure, not a cancellation";
+  struct Refusing final : JobPrimitives {
+    nlohmann::json CheckJobStart(const wire::LiveMigrationSpec&) override { return {}; }
+    void LaunchJob(const JobRecord&) override {}
+    std::optional<wire::LiveMigrationJob> SampleJob(const JobRecord&) override { return {}; }
+    void AbortJob(const JobRecord&) override {}
+    void ForceCompleteJob(const JobRecord&, bool) override {
+      throw Error(Errc::kConflict, "post-copy refused");
+    }
+    std::optional<wire::LiveMigrationJob> RecoverJob(const JobRecord&) override { return {}; }
+  } refusing;
+  JobRegistry other((dir_ / "other").string(), refusing, clock_, limits_);
+  other.Start(spec);
+  EXPECT_EQ(CodeOf([&] { other.ForceComplete(spec.migration_uuid, true); }), Errc::kConflict);
+  EXPECT_FALSE(other.Find(spec.migration_uuid)->forcing) << "may be forced again";
+  other.Abort(spec.migration_uuid);  // not in post-copy: an abort is still possible
+}
+
+TEST_F(JobRegistryTest, UuidsInAnotherCaseAreTheSameMigrationAndDomain) {
+  auto spec = Spec();
+  std::string upper = spec.migration_uuid;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  registry_->Abort(upper);
+  registry_->Start(spec);
+  EXPECT_EQ(primitives_.launches, 0) << "the tombstone holds in any case";
+  auto first = Spec(), second = Spec("", "0D7E6F1A-2B3C-4D5E-8F90-A1B2C3D4E5F6");
+  registry_->Start(first);
+  EXPECT_EQ(CodeOf([&] { registry_->Start(second); }), Errc::kConflict) << "same domain";
 }
 
 TEST_F(JobRegistryTest, ForceCompleteFollowsTheContract) {
@@ -303,8 +386,9 @@ TEST_F(JobRegistryTest, AfterARestartTheDriverAdoptsOrEndsEachRunningJob) {
   EXPECT_EQ(primitives_.recovers, 2) << "ended jobs are not recovered again";
 }
 
-TEST_F(JobRegistryTest, EndedOutcomesAreForgottenAfterAWeekAndBeyondTheCap) {
+TEST_F(JobRegistryTest, EndedOutcomesAreForgottenAfterAWeekAndBeyondTheCapOnceAcknowledged) {
   limits_.max_ended = 3;
+  limits_.max_tombstones = 2;
   Restart();
   auto running = Spec();
   registry_->Start(running);
@@ -316,11 +400,28 @@ TEST_F(JobRegistryTest, EndedOutcomesAreForgottenAfterAWeekAndBeyondTheCap) {
     registry_->End(s.migration_uuid, Ended("completed"));
     ended.push_back(s.migration_uuid);
   }
+  for (const auto& uuid : ended) {
+    EXPECT_TRUE(registry_->Find(uuid)) << "not acknowledged: kept whatever the count";
+  }
+  for (const auto& uuid : ended) registry_->Acknowledge(uuid);
+  clock_.Advance(1s);
+  registry_->Abort(NewUuid());  // any pass prunes
   EXPECT_FALSE(registry_->Find(ended[0]));
   EXPECT_FALSE(registry_->Find(ended[1]));
+  EXPECT_TRUE(registry_->Find(ended[2]));
   EXPECT_TRUE(registry_->Find(ended[4]));
+  // Aborts of migrations never seen here push out older tombstones, never an outcome.
+  std::vector<std::string> tombs;
+  for (int i = 0; i < 4; ++i) {
+    tombs.push_back(NewUuid());
+    clock_.Advance(1s);
+    registry_->Abort(tombs.back());
+  }
+  EXPECT_FALSE(registry_->Find(tombs[0]));
+  EXPECT_TRUE(registry_->Find(tombs[3]));
+  EXPECT_TRUE(registry_->Find(ended[2])) << "tombstones never evict a real outcome";
   EXPECT_TRUE(registry_->Find(running.migration_uuid)) << "a running job is never forgotten";
-  EXPECT_EQ(Files(), 4u) << "the journal forgets them too";
+  EXPECT_EQ(Files(), 1u + 3u + 2u) << "the journal forgets them too";
   clock_.Advance(std::chrono::hours(24 * 7 + 1));
   Restart();
   EXPECT_FALSE(registry_->Find(ended[4]));

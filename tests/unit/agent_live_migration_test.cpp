@@ -311,8 +311,8 @@ TEST_F(MonitorTest, AnEndIsPushedWhenTheDriverSeesItNotAtTheNextPoll) {
     return false;
   };
   ASSERT_TRUE(WaitFor(completed, 10s)) << "pushed on the driver's end, not a minute later";
-  ASSERT_TRUE(WaitFor([&] { return monitor->Watched().empty(); }, 1s));
-  EXPECT_TRUE(src.driver->LiveMigrationJobsToReport().empty()) << "acknowledged";
+  ASSERT_TRUE(WaitFor([&] { return src.driver->LiveMigrationJobsToReport().empty(); }, 2s))
+      << "acknowledged";
   monitor->Stop();
 }
 
@@ -372,9 +372,9 @@ TEST_F(MonitorTest, ReportsAJobInterruptedByAnAgentRestartOnceItStarts) {
   EXPECT_EQ(batch.reports[0].migration_uuid, kMigration);
   EXPECT_EQ(batch.reports[0].state, "failed");
   ASSERT_TRUE(WaitFor([&] { return monitor->Watched().empty(); }, 1s)) << "acknowledged";
-  monitor->Stop();
-  EXPECT_TRUE(restarted.driver->LiveMigrationJobsToReport().empty())
+  ASSERT_TRUE(WaitFor([&] { return restarted.driver->LiveMigrationJobsToReport().empty(); }, 2s))
       << "an acknowledged outcome is not reported again";
+  monitor->Stop();
   EXPECT_EQ(restarted.driver->LiveMigrationJobStats(kMigration)->state, "failed")
       << "but still answered when asked";
 }

@@ -218,36 +218,77 @@ TEST(SimDriver, JobsOfAStateFileFromBeforeTheSharedRegistryMoveToItsJournal) {
   EXPECT_EQ(again.LiveMigrationJobStats(migration)->state, "completed");
 }
 
-// A job recorded running whose thread died with the agent: the sim forgets a migrating domain
-// only once the destination runs it, so "gone from here" is a completed switch-over (the agent
-// died between the two writes) and "still here" a copy that never finished.
-TEST(SimDriver, AJobRecordedRunningEndsFromWhereTheGuestIsAfterARestart) {
+// A job recorded running whose thread died with the agent ends from what it journalled: a
+// switch-over journalled (the agent died before recording the outcome) is completed whether or
+// not the guest's entry was already forgotten here; post-copy asked is a failure past the
+// switch (never resumed here); a guest gone with nothing journalled is not counted as moved;
+// a guest still here never left.
+TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
   TempDir dir;
   const std::string moved = "55555555-5555-4555-8555-555555555555";
+  const std::string moved_not_forgotten = "56555555-5555-4555-8555-555555555555";
+  const std::string postcopy = "57555555-5555-4555-8555-555555555555";
+  const std::string vanished = "58555555-5555-4555-8555-555555555555";
   const std::string stayed = "66666666-6666-4666-8666-666666666666";
+  const std::string asked_only = "59555555-5555-4555-8555-555555555555";
+  const std::string kUuid5 = "99999999-9999-4999-8999-999999999999";
+  const std::string kUuid3 = "33333333-3333-4333-8333-333333333333";
+  const std::string kUuid4 = "44444444-4444-4444-8444-444444444444";
   {
     SimDriver driver(Config(dir));
     driver.CreateDomain(MakeDomain(kUuid2, "stayed"));
+    driver.CreateDomain(MakeDomain(kUuid3, "moved-not-forgotten"));
+    driver.CreateDomain(MakeDomain(kUuid4, "in-postcopy"));
+    driver.CreateDomain(MakeDomain(kUuid5, "postcopy-asked-only"));
   }
   JobJournal journal(Config(dir).state_dir + "/migration-jobs");
-  for (const auto& [migration, domain] :
-       {std::pair{moved, std::string(kUuid1)}, std::pair{stayed, std::string(kUuid2)}}) {
+  auto put = [&](const std::string& migration, const std::string& domain, nlohmann::json facts,
+                 bool postcopy_asked) {
     JobRecord r;
     r.spec.migration_uuid = migration;
     r.spec.domain.uuid = domain;
     r.last.migration_uuid = migration;
     r.last.state = "running";
     r.last.phase = "precopy";
+    r.driver_facts = std::move(facts);
+    r.forcing = r.post_copy = postcopy_asked;
     ASSERT_TRUE(journal.Put(r));
-  }
+  };
+  put(moved, kUuid1, {{"switched_over", true}}, false);
+  put(moved_not_forgotten, kUuid3, {{"switched_over", true}}, false);
+  put(postcopy, kUuid4, {{"postcopy_started", true}}, true);
+  // Post-copy asked but not started (the agent died between the two): the guest never left.
+  put(asked_only, kUuid5, nlohmann::json::object(), true);
+  put(vanished, "77777777-7777-4777-8777-777777777777", nlohmann::json::object(), false);
+  put(stayed, kUuid2, nlohmann::json::object(), false);
   SimDriver driver(Config(dir));
   EXPECT_EQ(driver.LiveMigrationJobStats(moved)->state, "completed");
+  EXPECT_EQ(driver.LiveMigrationJobStats(moved_not_forgotten)->state, "completed");
+  auto post = driver.LiveMigrationJobStats(postcopy);
+  EXPECT_EQ(post->state, "failed");
+  EXPECT_EQ(post->phase, "postcopy") << "the controller must not roll this one back";
+  auto gone = driver.LiveMigrationJobStats(vanished);
+  EXPECT_EQ(gone->state, "failed") << "gone with no switch-over journalled is not a move";
   auto failed = driver.LiveMigrationJobStats(stayed);
   EXPECT_EQ(failed->state, "failed");
+  EXPECT_NE(failed->phase, "postcopy");
   EXPECT_NE(failed->error.find("restarted"), std::string::npos) << failed->error;
-  ASSERT_EQ(driver.ListDomains().size(), 1u);
-  EXPECT_EQ(driver.ListDomains()[0].power_state, wire::PowerState::kRunning);
-  EXPECT_EQ(driver.LiveMigrationJobsToReport().size(), 2u) << "neither outcome was heard yet";
+  auto asked = driver.LiveMigrationJobStats(asked_only);
+  EXPECT_EQ(asked->state, "failed");
+  EXPECT_NE(asked->phase, "postcopy") << "asked is not moved: the controller rolls back";
+  EXPECT_EQ(driver.LiveMigrationJobsToReport().size(), 6u) << "no outcome was heard yet";
+  // Cleanup may remove exactly the entries whose guest moved on.
+  wire::LiveMigrationSpec spec;
+  spec.migration_uuid = moved_not_forgotten;
+  spec.domain.uuid = kUuid3;
+  driver.CleanupLiveMigrationSource(spec);
+  for (const auto& [migration, domain] :
+       {std::pair{stayed, std::string(kUuid2)}, std::pair{asked_only, kUuid5}}) {
+    spec.migration_uuid = migration;
+    spec.domain.uuid = domain;
+    EXPECT_EQ(CodeOf([&] { driver.CleanupLiveMigrationSource(spec); }), Errc::kConflict)
+        << "the only copy of " << domain << " is kept";
+  }
 }
 
 TEST(SimDriver, ForeignDomainsAreCreatedAtFirstStartOnly) {

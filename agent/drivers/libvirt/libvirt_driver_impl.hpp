@@ -78,6 +78,15 @@ struct LibvirtDriver::Impl final : JobPrimitives {
   // migration source (libvirt_migration_source.cpp)
   nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) override;
   void LaunchJob(const JobRecord& job) override;
+  // Joins and drops the threads of copies that ended, so a long-lived agent does not keep a
+  // thread per migration it ever ran.
+  void ReapEndedCopies();
+  // The record of this migration is still running: a stale abort or force must not act on
+  // another migration of the same domain that started since.
+  bool StillRunning(const std::string& migration_uuid) const {
+    auto r = jobs->Find(migration_uuid);
+    return r && !r->Ended();
+  }
   void RunMigration(const std::shared_ptr<Copy>& copy);
   // past_postcopy_switch: a failure after post-copy moved the guest's execution away.
   void EndCopy(const std::shared_ptr<Copy>& copy, const std::string& state,
@@ -93,7 +102,8 @@ struct LibvirtDriver::Impl final : JobPrimitives {
   // or it ended unwatched and where the guest is says how (AdoptedOutcome).
   std::optional<wire::LiveMigrationJob> RecoverJob(const JobRecord& job) override;
   // Where an adopted job's guest is once libvirt's job is gone (SourceGuestOf).
-  enum class SourceGuest { kRunning, kStopped, kGone };
+  // kPostcopy: paused by post-copy (running, or failed, past the switch): its execution moved.
+  enum class SourceGuest { kRunning, kPostcopy, kStopped, kGone };
   SourceGuest SourceGuestOf(virDomainPtr d, const std::string& uuid);
   // An adopted job whose libvirt job is gone: completed only when the guest's persistent
   // definition left this host (UNDEFINE_SOURCE after a successful copy); cancelled when an

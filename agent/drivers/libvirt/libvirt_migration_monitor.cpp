@@ -22,7 +22,7 @@ LibvirtDriver::Impl::SourceGuest LibvirtDriver::Impl::SourceGuestOf(virDomainPtr
                                                                     const std::string& uuid) {
   if (d == nullptr) return SourceGuest::kGone;
   const int active = virDomainIsActive(d);
-  if (active == 1) return SourceGuest::kRunning;
+  if (active == 1) return PausedByPostcopy(d) ? SourceGuest::kPostcopy : SourceGuest::kRunning;
   if (active == 0) return SourceGuest::kStopped;
   if (LastErrorCode() == VIR_ERR_NO_DOMAIN) return SourceGuest::kGone;  // undefined meanwhile
   ThrowLibvirt("is domain " + uuid + " active");  // no guess: asked again at the next sample
@@ -45,6 +45,14 @@ wire::LiveMigrationJob LibvirtDriver::Impl::AdoptedOutcome(const JobRecord& job,
   }
   out.state = "failed";
   switch (where) {
+    case SourceGuest::kPostcopy:
+      // The guest's execution moved to the destination: never a cancellation, and the phase
+      // tells the controller not to roll back to this stale copy.
+      out.phase = "postcopy";
+      out.error =
+          "libvirt: the migration failed in post-copy while the agent was restarting; the "
+          "source's copy is stale";
+      break;
     case SourceGuest::kRunning:
       out.error =
           "libvirt: the migration job ended while the agent was restarting; the guest is "
@@ -146,11 +154,7 @@ void LibvirtDriver::AbortLiveMigration(const std::string& migration_uuid) {
 void LibvirtDriver::Impl::AbortJob(const JobRecord& job) {
   auto retry_until = std::chrono::steady_clock::now() + kAbortRetry;
   for (;;) {
-    {
-      std::lock_guard lock(mu);
-      auto it = copies.find(job.spec.migration_uuid);
-      if (it != copies.end() && it->second->ended) return;
-    }
+    if (!StillRunning(job.spec.migration_uuid)) return;  // ended: never abort a later one
     DomainPtr d = LookupByUuid(Conn(), job.spec.domain.uuid);
     if (!d) return;  // moved already: the job thread (or a sample) reports how it ended
     if (virDomainAbortJob(d.get()) == 0) return;
@@ -169,6 +173,7 @@ void LibvirtDriver::ForceCompleteLiveMigration(const std::string& migration_uuid
 }
 
 void LibvirtDriver::Impl::ForceCompleteJob(const JobRecord& job, bool post_copy) {
+  if (!StillRunning(job.spec.migration_uuid)) return;
   DomainPtr d = LookupByUuid(Conn(), job.spec.domain.uuid);
   if (!d) return;  // switched over meanwhile
   if (post_copy) {

@@ -148,14 +148,15 @@ void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Copy>& copy) {
     } else {
       int code = LastErrorCode();
       std::string message = LastErrorMessage();
+      // Asking for post-copy is not the switch itself: only the guest's state here says
+      // whether its execution had moved to the destination when the copy failed. Asked first:
+      // a copy that failed past the switch is never a cancellation, whatever was asked.
+      const bool switched = PausedByPostcopy(d.get());
       const bool aborted = jobs->AbortRequested(spec.migration_uuid);
-      if (code == VIR_ERR_OPERATION_ABORTED || aborted) {
+      if (!switched && (code == VIR_ERR_OPERATION_ABORTED || aborted)) {
         spdlog::info("libvirt: migration {} cancelled: {}", spec.migration_uuid, message);
         EndCopy(copy, "cancelled", "");
       } else {
-        // Asking for post-copy is not the switch itself: only the guest's state here says
-        // whether its execution had moved to the destination when the copy failed.
-        const bool switched = PausedByPostcopy(d.get());
         spdlog::warn("libvirt: migration {} failed{}: {}", spec.migration_uuid,
                      switched ? " in post-copy" : "", message);
         EndCopy(copy, "failed",
@@ -183,6 +184,8 @@ void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
 }
 
 nlohmann::json LibvirtDriver::Impl::CheckJobStart(const wire::LiveMigrationSpec& spec) {
+  // Here, not in LaunchJob: the registry's lock is not held, so joining never stalls it.
+  ReapEndedCopies();
   DomainPtr d = LookupByUuid(Conn(), spec.domain.uuid);
   if (!d) {
     throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid + " is not on this host");
@@ -193,9 +196,16 @@ nlohmann::json LibvirtDriver::Impl::CheckJobStart(const wire::LiveMigrationSpec&
 }
 
 void LibvirtDriver::Impl::LaunchJob(const JobRecord& job) {
-  // Copies that ended are joined and dropped here, so a long-lived agent does not keep a thread
-  // per migration it ever ran. Their records are ended already (EndCopy ends the record
-  // first), so nothing samples them as adopted.
+  auto copy = std::make_shared<Copy>();
+  copy->spec = job.spec;
+  std::lock_guard lock(mu);
+  copies[job.spec.migration_uuid] = copy;
+  copy->thread = std::thread([this, copy] { RunMigration(copy); });
+}
+
+void LibvirtDriver::Impl::ReapEndedCopies() {
+  // Their records are ended already (EndCopy ends the record first), so nothing samples them
+  // as adopted once they are dropped.
   std::vector<std::shared_ptr<Copy>> ended;
   {
     std::lock_guard lock(mu);
@@ -212,11 +222,6 @@ void LibvirtDriver::Impl::LaunchJob(const JobRecord& job) {
   for (auto& done : ended) {
     if (done->thread.joinable()) done->thread.join();
   }
-  auto copy = std::make_shared<Copy>();
-  copy->spec = job.spec;
-  std::lock_guard lock(mu);
-  copies[job.spec.migration_uuid] = copy;
-  copy->thread = std::thread([this, copy] { RunMigration(copy); });
 }
 
 void LibvirtDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) {

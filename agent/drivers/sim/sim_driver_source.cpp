@@ -27,31 +27,43 @@ SimDriver::~SimDriver() {
 }
 
 std::optional<wire::LiveMigrationJob> SimDriver::RecoverJob(const JobRecord& job) {
-  // The job thread died with the previous agent process. The sim forgets a migrating domain
-  // only once the destination runs it (OnJobEnded), so a domain gone from here means the
-  // switch-over happened; one still here never left (paused by a forced completion: resumed),
-  // unless post-copy had moved its execution.
+  // The job thread died with the previous agent process; what it recorded says how far it got.
   wire::LiveMigrationJob out = job.last;
   out.transfer_rate_bps = 0;
   out.sampled_at = std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
-  std::lock_guard lock(mu_);
-  auto d = domains_.find(Lower(job.spec.domain.uuid));
-  if (d == domains_.end()) {
+  if (job.driver_facts.value("switched_over", false)) {
+    // The destination confirmed the guest runs there (written before the domain was forgotten
+    // here); if the agent died before forgetting it, cleanup removes the stale entry.
     out.state = "completed";
     out.phase = "done";
     out.memory_remaining = 0;
     out.disk_remaining = 0;
-    spdlog::warn(
-        "ferry-sim: live migration ended while the agent was down migration={} "
-        "state=completed",
-        job.spec.migration_uuid);
+    spdlog::warn("ferry-sim: live migration switched over while the agent was down migration={}",
+                 job.spec.migration_uuid);
     return out;
   }
   out.state = "failed";
+  if (job.driver_facts.value("postcopy_started", false)) {
+    // Journalled before post-copy moved the guest's execution to the destination: never
+    // resumed here, never a cancellation; the phase tells the controller not to roll back.
+    out.phase = "postcopy";
+    out.error = "ferry-agent restarted during post-copy: the simulated job died with it";
+    return out;
+  }
+  std::lock_guard lock(mu_);
+  auto d = domains_.find(Lower(job.spec.domain.uuid));
+  if (d == domains_.end()) {
+    out.error =
+        "ferry-agent restarted during the copy and the guest is no longer on this host, with no "
+        "switch-over recorded: whether it moved is unknown, so the move is not counted as done";
+    return out;
+  }
+  // The copy never finished, so the guest is still here (paused by a forced completion:
+  // resumed).
   out.error =
       "ferry-agent restarted during the copy: the simulated job died with it and the guest "
       "stays on the source";
-  if (job.last.phase != "postcopy" && d->second.domain.power_state != wire::PowerState::kRunning) {
+  if (d->second.domain.power_state != wire::PowerState::kRunning) {
     auto next = domains_;
     next[d->first].domain.power_state = wire::PowerState::kRunning;
     CommitLocked(std::move(next));
@@ -117,6 +129,9 @@ void SimDriver::LaunchJob(const JobRecord& record) {
   OutgoingJobHooks hooks;
   hooks.on_end = [this](const wire::LiveMigrationJob& job) { OnJobEnded(job); };
   hooks.on_source_power = [this, uuid](wire::PowerState p) { OnSourcePower(uuid, p); };
+  hooks.on_postcopy = [this, migration = spec.migration_uuid] {
+    return jobs_.SetDriverFacts(migration, {{"postcopy_started", true}});
+  };
   auto job = std::make_unique<OutgoingJob>(spec, ModelInputLocked(spec), faults, hooks, clock_);
   job->Start();
   outgoing_[spec.migration_uuid] = std::move(job);
@@ -197,11 +212,15 @@ void SimDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) 
 
 void SimDriver::OnJobEnded(const wire::LiveMigrationJob& job) {
   // Completed: the destination confirmed the guest runs there, so it is no longer defined here
-  // (lost-switchover: the guest stopped here instead; only cleanup would remove it). Forgotten
-  // before the outcome is recorded, as libvirt undefines the source before its migrate call
-  // returns: whoever reads "completed" finds the guest gone, and a crash in between leaves a
-  // running record whose guest is gone, which RecoverJob reads as completed.
+  // (lost-switchover: the guest stopped here instead; only cleanup would remove it). As libvirt
+  // undefines the source before its migrate call returns, whoever reads "completed" finds the
+  // guest gone. The switch-over is journalled first, so an agent that dies before the outcome
+  // is recorded still knows it (RecoverJob), and never resumes a guest that moved.
   if (job.state == "completed" && !config_.HasScenario(kScenarioLostSwitchover, job.domain_uuid)) {
+    if (!jobs_.SetDriverFacts(job.migration_uuid, {{"switched_over", true}})) {
+      spdlog::error("ferry-sim: cannot journal the switch-over of migration={}",
+                    job.migration_uuid);
+    }
     std::lock_guard lock(mu_);
     auto next = domains_;
     next.erase(Lower(job.domain_uuid));

@@ -108,7 +108,9 @@ void OutgoingJob::RunCopy() {
     std::optional<bool> force;
     {
       std::unique_lock lock(mu_);
-      wake_.wait_for(lock, kTick, [this] { return stop_ || abort_requested_; });
+      // An abort once post-copy moved the guest cannot be honoured: no wake-up for it, or the
+      // loop would spin until the copy ends.
+      wake_.wait_for(lock, kTick, [this] { return stop_ || (abort_requested_ && !guest_left_); });
       if (stop_) return;
       abort = abort_requested_;
       force = force_post_copy_;
@@ -128,6 +130,12 @@ void OutgoingJob::RunCopy() {
       hooks_.on_source_power(wire::PowerState::kPaused);
     }
     if (!guest_left_ && model_.Phase() == ModelPhase::kPostcopy) {
+      if (hooks_.on_postcopy && !hooks_.on_postcopy()) {
+        conn.Send(json{{"type", "cancel"}, {"reason", "post-copy not recorded"}});
+        throw Error(Errc::kUnavailable,
+                    "post-copy was not started: the agent could not record it in its state "
+                    "directory; the guest stays on the source");
+      }
       conn.Send(json{{"type", "postcopy"}});
       AwaitReply(conn, "postcopy");
       guest_left_ = true;

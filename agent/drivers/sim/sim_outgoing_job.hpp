@@ -21,6 +21,10 @@ struct OutgoingJobHooks {
   std::function<void(const wire::LiveMigrationJob& final_state)> on_end;
   // The source guest was paused (pause or post-copy) or resumed (the job ended without moving).
   std::function<void(wire::PowerState)> on_source_power;
+  // Post-copy is about to move the guest's execution to the destination: true once that is
+  // durably recorded. False: the job fails instead, with the guest still on the source (a
+  // restart must never resume here a guest that runs there).
+  std::function<bool()> on_postcopy;
 };
 
 struct OutgoingJobFaults {
