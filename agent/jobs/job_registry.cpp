@@ -34,8 +34,12 @@ double JobRegistry::Now() const {
 void JobRegistry::Recover() {
   std::vector<JobRecord> loaded = journal_.LoadAll();
   for (auto& record : loaded) {
+    const std::string as_written = record.spec.migration_uuid;
     record.spec.migration_uuid = Key(record.spec.migration_uuid);
     record.spec.domain.uuid = Key(record.spec.domain.uuid);
+    if (as_written != record.spec.migration_uuid && journal_.Put(record)) {
+      journal_.Remove(as_written);  // one file per migration, under its lowercase name
+    }
     std::optional<wire::LiveMigrationJob> outcome;
     if (!record.Ended()) {
       // Asked before the registry knows the job: nothing samples it meanwhile.

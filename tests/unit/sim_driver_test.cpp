@@ -220,9 +220,10 @@ TEST(SimDriver, JobsOfAStateFileFromBeforeTheSharedRegistryMoveToItsJournal) {
 
 // A job recorded running whose thread died with the agent ends from what it journalled: a
 // switch-over journalled (the agent died before recording the outcome) is completed whether or
-// not the guest's entry was already forgotten here; post-copy asked is a failure past the
-// switch (never resumed here); a guest gone with nothing journalled is not counted as moved;
-// a guest still here never left.
+// not the guest's entry was already forgotten here; post-copy is a failure past the
+// switch once the destination confirmed it; a hand-over told but not confirmed is left to the
+// destination's rollback; post-copy only asked, or a guest gone with nothing journalled, is not
+// a move; a guest still here never left.
 TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
   TempDir dir;
   const std::string moved = "55555555-5555-4555-8555-555555555555";
@@ -231,6 +232,8 @@ TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
   const std::string vanished = "58555555-5555-4555-8555-555555555555";
   const std::string stayed = "66666666-6666-4666-8666-666666666666";
   const std::string asked_only = "59555555-5555-4555-8555-555555555555";
+  const std::string handover = "5a555555-5555-4555-8555-555555555555";
+  const std::string kUuid6 = "66666666-1111-4111-8111-666666666666";
   const std::string kUuid5 = "99999999-9999-4999-8999-999999999999";
   const std::string kUuid3 = "33333333-3333-4333-8333-333333333333";
   const std::string kUuid4 = "44444444-4444-4444-8444-444444444444";
@@ -240,6 +243,7 @@ TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
     driver.CreateDomain(MakeDomain(kUuid3, "moved-not-forgotten"));
     driver.CreateDomain(MakeDomain(kUuid4, "in-postcopy"));
     driver.CreateDomain(MakeDomain(kUuid5, "postcopy-asked-only"));
+    driver.CreateDomain(MakeDomain(kUuid6, "handed-over"));
   }
   JobJournal journal(Config(dir).state_dir + "/migration-jobs");
   auto put = [&](const std::string& migration, const std::string& domain, nlohmann::json facts,
@@ -256,7 +260,9 @@ TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
   };
   put(moved, kUuid1, {{"switched_over", true}}, false);
   put(moved_not_forgotten, kUuid3, {{"switched_over", true}}, false);
-  put(postcopy, kUuid4, {{"postcopy_started", true}}, true);
+  put(postcopy, kUuid4, {{"postcopy_started", true}, {"postcopy_confirmed", true}}, true);
+  // Told the destination, no answer journalled: the destination decides, this copy is kept.
+  put(handover, kUuid6, {{"switchover_sent", true}}, false);
   // Post-copy asked but not started (the agent died between the two): the guest never left.
   put(asked_only, kUuid5, nlohmann::json::object(), true);
   put(vanished, "77777777-7777-4777-8777-777777777777", nlohmann::json::object(), false);
@@ -269,6 +275,10 @@ TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
   EXPECT_EQ(post->phase, "postcopy") << "the controller must not roll this one back";
   auto gone = driver.LiveMigrationJobStats(vanished);
   EXPECT_EQ(gone->state, "failed") << "gone with no switch-over journalled is not a move";
+  EXPECT_NE(gone->phase, "postcopy");
+  auto handed = driver.LiveMigrationJobStats(handover);
+  EXPECT_EQ(handed->state, "failed");
+  EXPECT_NE(handed->phase, "postcopy") << "the destination's rollback decides, not a cleanup here";
   auto failed = driver.LiveMigrationJobStats(stayed);
   EXPECT_EQ(failed->state, "failed");
   EXPECT_NE(failed->phase, "postcopy");
@@ -276,14 +286,17 @@ TEST(SimDriver, AJobRecordedRunningEndsFromWhatItJournalledAfterARestart) {
   auto asked = driver.LiveMigrationJobStats(asked_only);
   EXPECT_EQ(asked->state, "failed");
   EXPECT_NE(asked->phase, "postcopy") << "asked is not moved: the controller rolls back";
-  EXPECT_EQ(driver.LiveMigrationJobsToReport().size(), 6u) << "no outcome was heard yet";
+  EXPECT_EQ(driver.LiveMigrationJobsToReport().size(), 7u) << "no outcome was heard yet";
   // Cleanup may remove exactly the entries whose guest moved on.
   wire::LiveMigrationSpec spec;
   spec.migration_uuid = moved_not_forgotten;
   spec.domain.uuid = kUuid3;
   driver.CleanupLiveMigrationSource(spec);
+  // A copy still running here is never removed, whatever the record says (post-copy included:
+  // only a paused or stopped copy is stale).
   for (const auto& [migration, domain] :
-       {std::pair{stayed, std::string(kUuid2)}, std::pair{asked_only, kUuid5}}) {
+       {std::pair{stayed, std::string(kUuid2)}, std::pair{asked_only, kUuid5},
+        std::pair{postcopy, kUuid4}, std::pair{handover, kUuid6}}) {
     spec.migration_uuid = migration;
     spec.domain.uuid = domain;
     EXPECT_EQ(CodeOf([&] { driver.CleanupLiveMigrationSource(spec); }), Errc::kConflict)

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -249,6 +250,33 @@ TEST_F(SimLiveMigrationTest, ForceCompleteWithPostCopyMovesTheGuestAtOnce) {
   EXPECT_EQ(end.state, "completed") << end.error;
   EXPECT_FALSE(Find(*source_, kGuest));
   EXPECT_EQ(dest_->FinishLiveMigrationDestination(spec_).power_state, wire::PowerState::kRunning);
+}
+
+// Post-copy moves the guest's execution: the source journals that it is about to before it
+// tells the destination. When it cannot (the state directory is gone), the guest never leaves:
+// the job fails outside post-copy, the guest runs on the source, and nothing may remove it.
+TEST_F(SimLiveMigrationTest, PostCopyThatCannotBeJournalledNeverLeavesTheSource) {
+  SimConfig src = Config("src");
+  src.scenarios.push_back({kScenarioStall, ""});
+  StartHosts(src, Config("dst"));
+  spec_.permit_post_copy = true;
+  PrepareAndStart();
+  WaitUntil([](const auto& j) { return j.iteration >= 2; });
+  const std::string journal = source_config_.state_dir + "/migration-jobs";
+  std::filesystem::rename(journal, journal + ".away");
+  std::ofstream(journal) << "not a directory";  // every journal write fails from here
+  source_->ForceCompleteLiveMigration(kMigration, true);
+  auto end = WaitForEnd();
+  EXPECT_EQ(end.state, "failed");
+  EXPECT_NE(end.phase, "postcopy") << "the controller would drop the only copy";
+  EXPECT_NE(end.error.find("could not record"), std::string::npos) << end.error;
+  ASSERT_TRUE(Find(*source_, kGuest));
+  EXPECT_EQ(Find(*source_, kGuest)->power_state, wire::PowerState::kRunning) << "resumed here";
+  EXPECT_EQ(CodeOf([&] { source_->CleanupLiveMigrationSource(spec_); }), Errc::kConflict);
+  dest_->RollbackLiveMigrationDestination(spec_);
+  EXPECT_FALSE(Find(*dest_, kGuest));
+  std::filesystem::remove(journal);
+  std::filesystem::rename(journal + ".away", journal);
 }
 
 TEST_F(SimLiveMigrationTest, ForceCompleteWithoutPostCopyPausesTheGuestSoItConverges) {

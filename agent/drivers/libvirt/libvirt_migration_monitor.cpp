@@ -124,7 +124,11 @@ std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::SampleJob(const JobRe
   if (virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_AUTO_CONVERGE_THROTTLE, &throttle) == 1) {
     j.throttle_percent = throttle;
   }
-  j.phase = job.forcing ? (job.post_copy ? "postcopy" : "paused") : "precopy";
+  // From the guest's state, not from the force mark: "postcopy" tells the controller the
+  // guest's execution moved, which only the hypervisor knows.
+  j.phase = PausedByPostcopy(d.get())         ? "postcopy"
+            : (job.forcing && !job.post_copy) ? "paused"
+                                              : "precopy";
   j.sampled_at = EpochSeconds();
   return j;
 }

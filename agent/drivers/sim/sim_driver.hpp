@@ -72,6 +72,8 @@ class SimDriver final : public Driver, private JobPrimitives {
   // JobPrimitives: the simulated hypervisor's side of an outgoing job.
   nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) override;
   void LaunchJob(const JobRecord& job) override;
+  // Joins and drops the threads of jobs that ended (called without any lock held).
+  void ReapEndedJobs();
   std::optional<wire::LiveMigrationJob> SampleJob(const JobRecord& job) override;
   void AbortJob(const JobRecord& job) override;
   void ForceCompleteJob(const JobRecord& job, bool post_copy) override;

@@ -43,11 +43,22 @@ std::optional<wire::LiveMigrationJob> SimDriver::RecoverJob(const JobRecord& job
     return out;
   }
   out.state = "failed";
-  if (job.driver_facts.value("postcopy_started", false)) {
-    // Journalled before post-copy moved the guest's execution to the destination: never
-    // resumed here, never a cancellation; the phase tells the controller not to roll back.
+  if (job.driver_facts.value("postcopy_confirmed", false)) {
+    // The destination confirmed it runs the guest in post-copy: never resumed here, never a
+    // cancellation; the phase tells the controller not to roll back to this stale copy.
     out.phase = "postcopy";
     out.error = "ferry-agent restarted during post-copy: the simulated job died with it";
+    return out;
+  }
+  if (job.driver_facts.value("postcopy_started", false) ||
+      job.driver_facts.value("switchover_sent", false)) {
+    // The destination may or may not have taken the guest over: this copy is left as it is
+    // (paused, never resumed), and the destination's rollback, which refuses once the guest
+    // runs there, decides where it lives.
+    out.phase = "switchover";
+    out.error =
+        "ferry-agent restarted while handing the guest over to the destination: whether the "
+        "destination took it is for the destination to say; the source's copy is kept paused";
     return out;
   }
   std::lock_guard lock(mu_);
@@ -105,6 +116,7 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
 }
 
 nlohmann::json SimDriver::CheckJobStart(const wire::LiveMigrationSpec& spec) {
+  ReapEndedJobs();
   const std::string uuid = Lower(spec.domain.uuid);
   std::lock_guard lock(mu_);
   auto it = domains_.find(uuid);
@@ -112,6 +124,33 @@ nlohmann::json SimDriver::CheckJobStart(const wire::LiveMigrationSpec& spec) {
     throw Error(Errc::kConflict, "domain " + uuid + " is not running on this host");
   }
   return nlohmann::json::object();
+}
+
+void SimDriver::ReapEndedJobs() {
+  // A job's record ends in OnJobEnded, its last step: a job whose record has ended is past
+  // every hook, and joining its thread (outside mu_, which that step takes) is prompt.
+  // The registry is asked without mu_ (LaunchJob takes mu_ under the registry's lock).
+  std::vector<std::string> running;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [migration, job] : outgoing_) running.push_back(migration);
+  }
+  std::vector<std::string> done;
+  for (const auto& migration : running) {
+    auto rec = jobs_.Find(migration);
+    if (!rec || rec->Ended()) done.push_back(migration);
+  }
+  std::vector<std::unique_ptr<OutgoingJob>> ended;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& migration : done) {
+      if (auto it = outgoing_.find(migration); it != outgoing_.end()) {
+        ended.push_back(std::move(it->second));
+        outgoing_.erase(it);
+      }
+    }
+  }
+  ended.clear();  // joins, without any lock
 }
 
 void SimDriver::LaunchJob(const JobRecord& record) {
@@ -129,8 +168,8 @@ void SimDriver::LaunchJob(const JobRecord& record) {
   OutgoingJobHooks hooks;
   hooks.on_end = [this](const wire::LiveMigrationJob& job) { OnJobEnded(job); };
   hooks.on_source_power = [this, uuid](wire::PowerState p) { OnSourcePower(uuid, p); };
-  hooks.on_postcopy = [this, migration = spec.migration_uuid] {
-    return jobs_.SetDriverFacts(migration, {{"postcopy_started", true}});
+  hooks.journal = [this, migration = spec.migration_uuid](const char* fact) {
+    return jobs_.SetDriverFacts(migration, {{fact, true}});
   };
   auto job = std::make_unique<OutgoingJob>(spec, ModelInputLocked(spec), faults, hooks, clock_);
   job->Start();
@@ -195,12 +234,15 @@ void SimDriver::CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) 
   ValidateSpec(spec);
   const std::string uuid = Lower(spec.domain.uuid);
   const auto rec = jobs_.Find(spec.migration_uuid);
+  const bool completed = rec && rec->last.state == "completed";
   // A post-copy that failed left a stale copy here: its execution moved to the destination.
-  const bool left = rec && (rec->last.state == "completed" ||
-                            (rec->last.state == "failed" && rec->last.phase == "postcopy"));
+  const bool postcopy_failed = rec && rec->last.state == "failed" && rec->last.phase == "postcopy";
   std::lock_guard lock(mu_);
   auto it = domains_.find(uuid);
   if (it == domains_.end()) return;
+  // As libvirt's cleanup: a copy still running here is never stale, whatever the record says.
+  const bool left =
+      completed || (postcopy_failed && it->second.domain.power_state != wire::PowerState::kRunning);
   if (!left) {
     throw Error(Errc::kConflict, "domain " + uuid + " still runs on this host and migration " +
                                      spec.migration_uuid + " has not completed here");

@@ -130,7 +130,7 @@ void OutgoingJob::RunCopy() {
       hooks_.on_source_power(wire::PowerState::kPaused);
     }
     if (!guest_left_ && model_.Phase() == ModelPhase::kPostcopy) {
-      if (hooks_.on_postcopy && !hooks_.on_postcopy()) {
+      if (!hooks_.journal("postcopy_started")) {
         conn.Send(json{{"type", "cancel"}, {"reason", "post-copy not recorded"}});
         throw Error(Errc::kUnavailable,
                     "post-copy was not started: the agent could not record it in its state "
@@ -139,6 +139,7 @@ void OutgoingJob::RunCopy() {
       conn.Send(json{{"type", "postcopy"}});
       AwaitReply(conn, "postcopy");
       guest_left_ = true;
+      hooks_.journal("postcopy_confirmed");
       if (faults_.postcopy_fails) {
         Publish();
         // Leaving closes the link: the destination notices the pages it still needs will not
@@ -179,6 +180,12 @@ void OutgoingJob::RunCopy() {
       End("completed", "");
       return;
     }
+    if (!guest_left_ && !hooks_.journal("switchover_sent")) {
+      conn.Send(json{{"type", "cancel"}, {"reason", "switch-over not recorded"}});
+      throw Error(Errc::kUnavailable,
+                  "switch-over was not started: the agent could not record it in its state "
+                  "directory; the guest keeps running on the source");
+    }
     conn.Send(json{{"type", "switchover"}, {"downtime_ms", snapshot_.downtime_ms}});
     AwaitReply(conn, "switchover");
     End("completed", "");
@@ -215,6 +222,9 @@ void OutgoingJob::End(const std::string& state, const std::string& error) {
   final_state.state = state;
   final_state.error = error;
   if (state != "completed" && final_state.phase == "done") final_state.phase = "switchover";
+  // "postcopy" tells the controller the guest's execution moved (it then drops the source's
+  // copy): only once the destination confirmed it, never because the model was asked to.
+  if (final_state.phase == "postcopy" && !guest_left_) final_state.phase = "precopy";
   final_state.transfer_rate_bps = 0;
   final_state.sampled_at = Seconds(clock_.Now());
   spdlog::info("ferry-sim: live migration ended migration={} domain={} state={} error=\"{}\"",

@@ -21,10 +21,11 @@ struct OutgoingJobHooks {
   std::function<void(const wire::LiveMigrationJob& final_state)> on_end;
   // The source guest was paused (pause or post-copy) or resumed (the job ended without moving).
   std::function<void(wire::PowerState)> on_source_power;
-  // Post-copy is about to move the guest's execution to the destination: true once that is
-  // durably recorded. False: the job fails instead, with the guest still on the source (a
-  // restart must never resume here a guest that runs there).
-  std::function<bool()> on_postcopy;
+  // Journals a fact about how far the job got (true once durable), so that an agent restarted
+  // mid-job knows where the guest may be: "postcopy_started" and "switchover_sent" just before
+  // the destination is told (false: the job fails instead, the guest still here),
+  // "postcopy_confirmed" once the destination runs the guest (best effort).
+  std::function<bool(const char* fact)> journal;
 };
 
 struct OutgoingJobFaults {
