@@ -114,12 +114,18 @@ void Engine::AdmitQueued() {
         auto* kind = KindOf(q.move.type);
         bool admit = false;
         try {
-          admit = kind && kind->Admit(tx, q.move.uuid);
+          // In a savepoint: a statement the database refused for this move is undone alone
+          // and leaves the pass's transaction usable for the others.
+          if (kind)
+            store::InSavepoint(tx, [&](store::Tx& t) { admit = kind->Admit(t, q.move.uuid); });
+        } catch (const Error& e) {
+          // The database itself failing is no fault of this move: the pass fails and is tried
+          // again next tick, nothing counted.
+          if (e.code() == Errc::kUnavailable) throw;
+          refused.emplace_back(q.move, e.what());
         } catch (const std::exception& e) {
           // One move that cannot be admitted must not stop admission for every other: it is
-          // skipped and its failure counted below. (A statement the database refused spoils
-          // the transaction: then the whole pass fails and is retried on the next tick, its
-          // counts lost; a savepoint per move would be needed to skip those too.)
+          // skipped and its failure counted below.
           refused.emplace_back(q.move, e.what());
         }
         // Not admitted: its slot stays free for the next in turn.

@@ -114,4 +114,21 @@ void Database::Transact(const std::function<void(Tx&)>& fn) {
   }
 }
 
+void InSavepoint(Tx& tx, const std::function<void(Tx&)>& fn) {
+  // A subtransaction (SAVEPOINT): libpqxx aborts the transaction a failed statement ran in,
+  // so fn's statements must run in the subtransaction for the outer one to stay usable.
+  try {
+    pqxx::subtransaction sub(tx.work(), "ferry_savepoint");
+    Tx inner(tx.connection(), sub);
+    fn(inner);
+    sub.commit();
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const pqxx::sql_error& e) {
+    throw MapSqlError(e);
+  } catch (const pqxx::transaction_rollback& e) {
+    throw Error(Errc::kConflict, std::string("concurrent update, retry: ") + e.what());
+  }
+}
+
 }  // namespace ferry::controller::store

@@ -25,6 +25,12 @@ struct DatabaseOptions {
   SessionLimits session;
 };
 
+// Runs fn inside a savepoint of tx. When fn throws, what it did is rolled back and the
+// transaction stays usable for what comes next (a statement the database refused included,
+// mapped to ferry::Error as Transact maps it); the exception propagates. A lost connection has
+// nothing to roll back to and propagates as it is.
+void InSavepoint(Tx& tx, const std::function<void(Tx&)>& fn);
+
 class Database {
  public:
   // dsn: a libpq connection string; the session limits are merged into it (WithSessionLimits).

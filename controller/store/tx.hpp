@@ -23,18 +23,20 @@ class PooledConnection {
 
 class Tx {
  public:
-  Tx(PooledConnection& c, pqxx::work& w) : c_(c), w_(w) {}
+  // w: the connection's transaction, or a subtransaction of it (InSavepoint).
+  Tx(PooledConnection& c, pqxx::dbtransaction& w) : c_(c), w_(w) {}
 
   template <typename... Args>
   pqxx::result Exec(const Statement& s, Args&&... args) {
     if (c_.prepared.insert(s.name).second) c_.conn.prepare(s.name, s.sql);
     return w_.exec_prepared(s.name, std::forward<Args>(args)...);
   }
-  pqxx::work& work() { return w_; }
+  pqxx::dbtransaction& work() { return w_; }
+  PooledConnection& connection() { return c_; }
 
  private:
   PooledConnection& c_;
-  pqxx::work& w_;
+  pqxx::dbtransaction& w_;
 };
 
 }  // namespace ferry::controller::store

@@ -14,6 +14,7 @@
 #include "common/errors.hpp"
 #include "controller/moves/engine.hpp"
 #include "controller/store/moves_store.hpp"
+#include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::moves {
@@ -42,8 +43,10 @@ class ScriptedKind final : public MoveKind {
     if (throw_) throw_(uuid);
     return {StepResult::kWait, false, true};
   }
-  bool Admit(Tx&, const std::string& uuid) override {
+  bool Admit(Tx& tx, const std::string& uuid) override {
     if (admit_throws_for_ == uuid) throw std::runtime_error("cannot admit this one");
+    // A statement the database refuses (as a kind's store might meet a constraint).
+    if (admit_refused_by_database_for_ == uuid) tx.work().exec0("SELECT 1 / 0");
     std::lock_guard lock(mu_);
     admitted_.push_back(uuid);
     return true;
@@ -65,6 +68,7 @@ class ScriptedKind final : public MoveKind {
 
   std::function<void(const std::string&)> throw_;
   std::string admit_throws_for_;
+  std::string admit_refused_by_database_for_;
   std::atomic<int> steps_{0};
 
  private:
@@ -215,6 +219,20 @@ TEST_F(MoveEngineTest, AMoveThatCannotBeAdmittedNeitherBlocksNorTakesASlot) {
   EXPECT_EQ(live.admitted(), std::vector<std::string>{next})
       << "h1's one outbound slot goes to the next in turn";
   EXPECT_EQ(StepFailures(broken), 1) << "counted against the budget of the one that threw";
+}
+
+TEST_F(MoveEngineTest, AStatementTheDatabaseRefusesForOneMoveSpoilsOnlyThatMovesAdmission) {
+  ScriptedKind live("live-migration");
+  options_.limits = {1, 1, 0};
+  const auto broken = Insert("live-migration", "queued", "h1", "h2", "ctl-a", "alice");
+  const auto next = Insert("live-migration", "queued", "h1", "h3", "ctl-a", "bob");
+  live.admit_refused_by_database_for_ = broken;
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(live);
+  engine.AdmitQueued();
+  EXPECT_EQ(live.admitted(), std::vector<std::string>{next})
+      << "the pass goes on past the refused statement (a savepoint per move)";
+  EXPECT_EQ(StepFailures(broken), 1) << "counted against the move whose statement was refused";
 }
 
 TEST_F(MoveEngineTest, TheDatabasesUnavailabilityIsNeverCounted) {
