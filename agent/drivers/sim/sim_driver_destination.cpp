@@ -9,7 +9,6 @@
 namespace ferry::agent::sim {
 
 using lm::Lower;
-using lm::Terminal;
 using lm::ValidateSpec;
 
 void SimDriver::CheckLiveMigrationDestination(const wire::LiveMigrationSpec& spec) {

@@ -25,6 +25,4 @@ inline void ValidateSpec(const wire::LiveMigrationSpec& spec) {
   }
 }
 
-inline bool Terminal(const wire::LiveMigrationJob& job) { return job.state != "running"; }
-
 }  // namespace ferry::agent::sim::lm
