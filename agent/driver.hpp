@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/wire/cold_migration_messages.hpp"
 #include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
@@ -115,9 +116,49 @@ class Driver {
   // the guest has switched over and runs here (removing it would lose it).
   virtual void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) = 0;
 
-  // Later issues add cold migration steps and rebuild for evacuation here. They are
-  // deliberately not stubbed: a stub that "succeeds" would let a controller believe a move
-  // happened.
+  // ---- Cold migration and resize (api/wire/cold_migration_messages.hpp) ---------------------
+  // Idempotent like the live-migration methods, for the same reasons. The copy is a job of the
+  // shared registry (agent/jobs): read through LiveMigrationJobStats / LiveMigrationJobsToReport
+  // and acknowledged through LiveMigrationJobReported like a live migration's job.
+
+  // Destination: room for the new flavor and a place to receive the disks; returns where the
+  // source sends them. kConflict with the reason when this host cannot take the guest.
+  virtual std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Source: the guest is off here (graceful shutdown, destroyed after spec.shutdown_timeout_s),
+  // its definition and disks untouched. Success when already off; kNotFound when the guest is
+  // not here.
+  virtual void PowerOffForColdMigration(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Source: starts copying the guest's disks to spec.receive_uri and returns at once; a repeat
+  // changes nothing (the registry's idempotent start). kConflict while the guest runs.
+  virtual void StartColdMigrationCopy(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Source: the copy ends "cancelled"; the guest stays off here with its disks. Success when
+  // the copy has already ended other than completed; kConflict when it completed.
+  virtual void AbortColdMigrationCopy(const std::string& migration_uuid) = 0;
+
+  // Destination: the disks received are verified against what the source sent (or, on shared
+  // storage, found), grown to spec.new_disk_gb, and the guest defined with the new flavor and
+  // started when spec.power_on; returns it. A repeat returns the guest as it is. kConflict when
+  // the disks are missing or do not verify (nothing defined).
+  virtual wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Source: after confirm, the guest's definition and its local disks are deleted here. Success
+  // when already gone; kConflict when the guest runs here (it would be lost).
+  virtual void ConfirmColdMigrationSource(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Destination: whatever this move made here is gone (received disks, the definition, the
+  // running guest). Success when nothing is left. On shared storage the disks are the source's
+  // and are never deleted.
+  virtual void RevertColdMigrationDestination(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Source: the guest is back as it was before the move (it never left its disks), running when
+  // spec.power_on; returns it. kNotFound when its definition is gone (confirmed).
+  virtual wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& spec) = 0;
+
+  // Rebuild for evacuation comes with its issue. Deliberately not stubbed: a stub that
+  // "succeeds" would let a controller believe a move happened.
 };
 
 }  // namespace ferry::agent

@@ -19,6 +19,8 @@
 #include "controller/agent_client/agent_client.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/auth/keystone_authenticator.hpp"
+#include "controller/cold_migration/kind.hpp"
+#include "controller/cold_migration/service.hpp"
 #include "controller/conductor/host_liveness.hpp"
 #include "controller/conductor/host_registry.hpp"
 #include "controller/conductor/host_snapshot.hpp"
@@ -53,6 +55,7 @@ struct ServeOptions {
   std::string port_file;
   moves::EngineOptions moves;    // every kind of move: leases, workers, slot limits, retries
   live_migration::Options live;  // live migration: destinations tried, policy defaults
+  cold_migration::Options cold;  // cold migration and resize
   std::string log_level = "info";
   std::string log_file;
   std::string auth = "token-file";         // who may call the API: token-file or keystone
@@ -107,9 +110,10 @@ std::unique_ptr<auth::KeystoneAuthenticator> MakeKeystone(const ServeOptions& o,
                                                 o.keystone_cache, clock);
 }
 
-// Crash tests (tests/integration/live_migration_crash_test): FERRY_TEST_CRASH_AFTER="from>to"
-// makes this process die like kill -9 right after it commits that live-migration transition.
-void InstallCrashHook(live_migration::Steps& steps) {
+// Crash tests (tests/integration/*_crash_test): FERRY_TEST_CRASH_AFTER="from>to" makes this
+// process die like kill -9 right after it commits that transition, of any kind of move.
+template <typename Steps>
+void InstallCrashHook(Steps& steps) {
   const char* spec = std::getenv("FERRY_TEST_CRASH_AFTER");
   if (!spec || !*spec) return;
   spdlog::warn("FERRY_TEST_CRASH_AFTER={}: this controller will die after that transition", spec);
@@ -120,6 +124,28 @@ void InstallCrashHook(live_migration::Steps& steps) {
     const auto edge = fmt::format("{}>{}", from, to);
     if (want == edge || want == edge + ":" + event) _exit(137);
   });
+}
+
+void AddColdMigrationOptions(CLI::App& app, cold_migration::Options& o) {
+  const std::string g = "Cold migration and resize";
+  app.add_option_function<int64_t>(
+         "--resize-confirm-window",
+         [&o](int64_t s) { o.resize_confirm_window = std::chrono::seconds(s); },
+         "seconds after which a move waiting for confirm (VERIFY_RESIZE) is confirmed "
+         "automatically; 0 = never (Nova's resize_confirm_window)")
+      ->check(CLI::Range(int64_t{0}, int64_t{365} * 24 * 3600))
+      ->group(g);
+  app.add_option("--shutdown-timeout", o.shutdown_timeout_s,
+                 "seconds a guest has to shut down gracefully before it is destroyed (Nova's "
+                 "shutdown_timeout)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--cold-migration-bandwidth", o.bandwidth_mibps,
+                 "MiB/s a cold move's disk copy may use; 0 = unlimited")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str()
+      ->group(g);
 }
 
 void AddLiveMigrationOptions(CLI::App& app, moves::EngineOptions& m, live_migration::Options& o) {
@@ -364,12 +390,25 @@ int Serve(const ServeOptions& o) {
       [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(live_migrations.steps());
   live_migration::Service live_service(live_ctx, engine);
-  live_migration::ProgressIngest progress(db, [&engine](const std::string& uuid) {
-    engine.Wake({std::string(live_migration::kType), uuid});
-  });
+  auto cold_options = o.cold;
+  cold_options.test_pause_before_send = live_options.test_pause_before_send;
+  cold_options.monitor_interval_s = live_options.policy.monitor_interval_s;
+  cold_migration::Context cold_ctx{
+      db, agents, clock, live_scheduler, host_snapshot, move_options, cold_options, status_waiters};
+  cold_migration::Steps cold_steps(cold_ctx);
+  cold_migration::Kind cold_migrations(cold_ctx, cold_steps, store::ColdType::kMigration);
+  cold_migration::Kind resizes(cold_ctx, cold_steps, store::ColdType::kResize);
+  engine.AddKind(cold_migrations);
+  engine.AddKind(resizes);
+  cold_steps.OnClaimsChanged(
+      [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
+  InstallCrashHook(cold_steps);
+  cold_migration::Service cold_service(cold_ctx, engine);
+  live_migration::ProgressIngest progress(
+      db, [&engine](const store::MoveRef& move) { engine.Wake(move); });
   api::Deps deps{
-      db,           clock,   registry, lifecycle, std::chrono::seconds(o.service_down_time_s),
-      live_service, progress};
+      db,           clock,    registry,    lifecycle, std::chrono::seconds(o.service_down_time_s),
+      live_service, progress, cold_service};
   auto keystone = MakeKeystone(o, clock);
   const Authenticator& users = keystone ? static_cast<const Authenticator&>(*keystone) : tokens;
   api::ApiServer server(users, tokens, o.http);
@@ -490,6 +529,7 @@ int main(int argc, char** argv) {
   AddDatabaseOptions(*serve, o.db);
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   AddLiveMigrationOptions(*serve, o.moves, o.live);
+  AddColdMigrationOptions(*serve, o.cold);
   serve->add_option("--log-level", o.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -273,6 +273,16 @@ CREATE TABLE public.migrations (
     abort_refused text,
     force_complete_reason text,
     force_complete_refused text,
+    old_flavor jsonb,
+    new_flavor jsonb,
+    disk_config text,
+    power_on boolean,
+    shared_storage boolean,
+    transfer_token text,
+    receive_uri text,
+    confirm_requested_at timestamp with time zone,
+    confirm_reason text,
+    revert_requested_at timestamp with time zone,
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )
@@ -504,17 +514,26 @@ ALTER TABLE ONLY public.migration_statuses
 ALTER TABLE public.migrations
     ADD CONSTRAINT migrations_block_migration_check CHECK ((block_migration = ANY (ARRAY['auto'::text, 'true'::text, 'false'::text]))) NOT VALID;
 
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_cold_step_check CHECK (((migration_type <> ALL (ARRAY['migration'::text, 'resize'::text])) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'preparing destination'::text, 'powering off'::text, 'starting copy'::text, 'copying disks'::text, 'finishing on destination'::text, 'waiting for confirm'::text, 'deleting source'::text, 'reverting destination'::text, 'restarting source'::text, 'rolling back destination'::text, 'rolling back source'::text, 'done'::text])))) NOT VALID;
+
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_disk_config_check CHECK ((disk_config = ANY (ARRAY['AUTO'::text, 'MANUAL'::text]))) NOT VALID;
+
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_idempotency_key_key UNIQUE (idempotency_key);
 
 ALTER TABLE public.migrations
-    ADD CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text]))) NOT VALID;
+    ADD CONSTRAINT migrations_job_phase_check CHECK ((job_phase = ANY (ARRAY['precopy'::text, 'postcopy'::text, 'paused'::text, 'switchover'::text, 'done'::text, 'copying'::text]))) NOT VALID;
 
 ALTER TABLE public.migrations
     ADD CONSTRAINT migrations_live_step_check CHECK (((migration_type <> 'live-migration'::text) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'preparing destination'::text, 'starting'::text, 'copying'::text, 'finishing'::text, 'done'::text])))) NOT VALID;
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_pkey PRIMARY KEY (id);
+
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_transfer_token_check CHECK ((length(transfer_token) <= 128)) NOT VALID;
 
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_uuid_key UNIQUE (uuid);

@@ -9,8 +9,8 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kJobStates = {"running", "completed", "failed",
                                                         "cancelled"};
-constexpr std::array<std::string_view, 5> kJobPhases = {"precopy", "postcopy", "paused",
-                                                        "switchover", "done"};
+constexpr std::array<std::string_view, 6> kJobPhases = {"precopy",    "postcopy", "paused",
+                                                        "switchover", "done",     "copying"};
 
 template <typename E, size_t N>
 std::optional<E> ParseFrom(const std::array<std::string_view, N>& names, std::string_view s) {

@@ -62,7 +62,8 @@ struct LiveMigrationSpec {
 // A job's state and phase as the controller reads them (LiveMigrationJob carries their text;
 // anything else is refused where a report arrives).
 enum class JobState { kRunning, kCompleted, kFailed, kCancelled };
-enum class JobPhase { kPrecopy, kPostcopy, kPaused, kSwitchover, kDone };
+// kCopying: a cold migration's disk copy (the guest is off), cold_migration_messages.hpp.
+enum class JobPhase { kPrecopy, kPostcopy, kPaused, kSwitchover, kDone, kCopying };
 std::string_view ToString(JobState s);
 std::string_view ToString(JobPhase p);
 std::optional<JobState> ParseJobState(std::string_view s);
@@ -73,7 +74,7 @@ struct LiveMigrationJob {
   std::string migration_uuid;
   std::string domain_uuid;
   std::string state;  // "running" | "completed" | "failed" | "cancelled"
-  std::string phase;  // "precopy" | "postcopy" | "paused" | "switchover" | "done"
+  std::string phase;  // "precopy" | "postcopy" | "paused" | "switchover" | "done" | "copying"
   int iteration = 0;  // pre-copy round
   int64_t memory_total = 0;
   int64_t memory_processed = 0;

@@ -1,70 +1,16 @@
 #include "controller/live_migration/agent_calls.hpp"
 
-#include <signal.h>
-#include <spdlog/spdlog.h>
-
-#include <atomic>
-
-#include "common/errors.hpp"
-#include "controller/agent_client/agent_answer.hpp"
 #include "controller/live_migration/policy.hpp"
-#include "controller/store/moves_store.hpp"
 
 namespace ferry::controller::live_migration {
-
-namespace {
-
-void RecheckLease(const Context& ctx, const store::LiveMigration& m, const std::string& kind) {
-  bool held = false;
-  ctx.db.Transact([&](store::Tx& tx) {
-    held = store::LeaseStillHeld(tx, m.uuid, ctx.engine.owner, m.lease_epoch);
-  });
-  if (!held) {
-    throw NotOurs("live migration " + m.uuid + ": lease epoch " + std::to_string(m.lease_epoch) +
-                  " no longer held by " + ctx.engine.owner + "; " + kind + " not sent");
-  }
-}
-
-// Test hook (tests/integration/live_migration_fencing_test): the whole process stops itself
-// like a stalled controller, right before the command goes out ("<kind>": after the lease
-// check) or right before that check ("check:<kind>"). Once per process: the test continues
-// it once, and what it then sends again (retries) goes out.
-void PauseForTest(const Context& ctx, const std::string& point) {
-  static std::atomic<bool> paused{false};
-  if (ctx.options.test_pause_before_send != point || paused.exchange(true)) return;
-  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: stopping this controller (SIGSTOP)", point);
-  spdlog::default_logger()->flush();
-  ::raise(SIGSTOP);
-  spdlog::warn("FERRY_TEST_PAUSE_BEFORE_SEND={}: continued", point);
-}
-
-}  // namespace
 
 CallResult Call(const Context& ctx, const store::LiveMigration& m, const store::Host& host,
                 const std::string& kind, const std::string& step,
                 const wire::LiveMigrationSpec& spec) {
-  wire::Command command{agent_client::AgentClient::CommandId(spec.migration_uuid, step, m.attempt),
-                        kind, spec, wire::LeaseFence{m.uuid, m.lease_epoch}};
-  PauseForTest(ctx, "check:" + kind);
-  RecheckLease(ctx, m, kind);
-  PauseForTest(ctx, kind);
-  try {
-    auto result = ctx.agents.Send(host.agent_url, command);
-    if (result.status == "done") return {CallResult::Outcome::kDone, "", result};
-    return {CallResult::Outcome::kRefused,
-            result.error.empty() ? "agent refused " + kind : result.error, result};
-  } catch (const agent_client::AgentError& e) {
-    if (e.answer() == agent_client::AgentAnswer::kFenced) {
-      throw NotOurs("live migration " + m.uuid + ": " + host.name + " refused " + kind + ": " +
-                    e.what());
-    }
-    // Refused, unauthorized or a conflict: the agent will answer the same next time, so the
-    // step ends on it (its message becomes the migration's error). The rest may pass.
-    if (!e.Retryable()) return {CallResult::Outcome::kRefused, e.what(), {}};
-    return {CallResult::Outcome::kUnreachable, e.what(), {}};
-  } catch (const Error& e) {
-    return {CallResult::Outcome::kUnreachable, e.what(), {}};
-  }
+  const moves::Sender sender{ctx.db, ctx.agents, ctx.engine.owner,
+                             ctx.options.test_pause_before_send};
+  return moves::Call(sender, {"live migration", m.uuid, m.lease_epoch, m.attempt}, host, kind, step,
+                     spec);
 }
 
 wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Server& server,

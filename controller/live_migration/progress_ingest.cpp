@@ -13,7 +13,7 @@
 namespace ferry::controller::live_migration {
 
 ProgressIngest::ProgressIngest(store::Database& db,
-                               std::function<void(const std::string&)> on_finished, int writers,
+                               std::function<void(const store::MoveRef&)> on_finished, int writers,
                                std::chrono::milliseconds submit_timeout)
     : on_finished_(std::move(on_finished)), submit_timeout_(submit_timeout) {
   for (int i = 0; i < std::max(1, writers); ++i) {
@@ -147,15 +147,15 @@ void ProgressIngest::WriterLoop(store::ProgressWriter& db) {
     // migration's source host, and of several reports of one migration from one host (an agent
     // that posted again before the previous write ended) only the newest.
     std::string failure;
-    std::vector<std::string> ended;  // only migrations this write updated: no wake for a
-                                     // report that landed nowhere (unknown uuid, wrong host)
+    std::vector<store::MoveRef> ended;  // only migrations this write updated: no wake for a
+                                        // report that landed nowhere (unknown uuid, wrong host)
     try {
       db.Write(batch.rows, &ended);
     } catch (const std::exception& e) {
       failure = e.what();
       ended.clear();
     }
-    for (const auto& uuid : ended) on_finished_(uuid);
+    for (const auto& move : ended) on_finished_(move);
     {
       std::lock_guard count(mu_);
       if (failure.empty()) ++statements_;

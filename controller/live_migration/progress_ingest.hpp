@@ -41,7 +41,7 @@ class ProgressIngest {
 
   // on_finished: called (outside any lock) with the uuid of every migration whose job ended in
   // a report that landed.
-  ProgressIngest(store::Database& db, std::function<void(const std::string&)> on_finished,
+  ProgressIngest(store::Database& db, std::function<void(const store::MoveRef&)> on_finished,
                  int writers = kWriters, std::chrono::milliseconds submit_timeout = kSubmitTimeout);
   ~ProgressIngest();
 
@@ -77,7 +77,7 @@ class ProgressIngest {
   void WriterLoop(store::ProgressWriter& db);
 
   std::vector<std::unique_ptr<store::ProgressWriter>> writer_dbs_;
-  std::function<void(const std::string&)> on_finished_;
+  std::function<void(const store::MoveRef&)> on_finished_;
   std::chrono::milliseconds submit_timeout_;
   // One write and the posts it answers. The posts wait on the generation's own mutex and
   // condition variable (a bounded wait): a finished write wakes exactly its own posts, and they

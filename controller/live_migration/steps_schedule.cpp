@@ -2,13 +2,12 @@
 // move engine's admission): choosing, checking and claiming a destination, then taking a slot.
 #include <spdlog/spdlog.h>
 
-#include "controller/conductor/server_placement.hpp"
 #include "controller/live_migration/agent_calls.hpp"
 #include "controller/live_migration/steps.hpp"
 #include "controller/live_migration/steps_parties.hpp"
+#include "controller/moves/destinations.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/flavors_store.hpp"
-#include "controller/store/server_groups_store.hpp"
 
 namespace ferry::controller::live_migration {
 namespace {
@@ -53,55 +52,21 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
   if (forced) {
     candidates.push_back(host);  // force skips the filters, not the checks and the claim
   } else {
-    scheduler::RequestSpec spec;
-    spec.vcpus = server.vcpus;
-    spec.memory_mb = server.memory_mb;
-    spec.disk_gb = local_disk ? server.root_gb : 0;
-    if (!host.empty()) spec.requested_host = host;
-    spec.source_host = source.name;
-    spec.cell = source.cell;
-    spec.hypervisor_type = source.hypervisor_type;
-    spec.min_hypervisor_version = source.hypervisor_version;
-    spec.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
-    spec.ignore_hosts.insert(source.name);
-    spec.max_inbound_migrations = ctx_.engine.limits.max_inbound_per_host;
-    // What changed since the last periodic refresh (a host disabled or moved to another zone a
-    // moment ago) is read first: the view must not be older than the request.
-    try {
-      ctx_.hosts.Tick();
-    } catch (const std::exception& e) {
-      spdlog::warn("host snapshot refresh before scheduling {} failed: {}", m.uuid, e.what());
-    }
-    const auto index = ctx_.hosts.Current();
-    if (const auto* seen = index->Find(source.name)) {
-      // The guest runs with the source's CPU model (host-model): the destination must offer
-      // all of it. Datastores the source sees make a destination that sees them cheaper.
-      spec.guest_cpu = seen->cpu;
-      spec.source_shared_datastores = seen->shared_datastores;
-    }
-    // A move keeps what placed the server: its availability zone (the one asked for at create,
-    // else the one its first host was in) and its flavor's aggregate extra specs.
-    spec.availability_zone = server.availability_zone;
-    // Disks on a shared datastore exist only where that datastore is seen.
-    if (server.storage_kind == "shared") spec.required_datastore = server.datastore;
+    moves::DestinationQuery query{server, source};
+    query.vcpus = server.vcpus;
+    query.memory_mb = server.memory_mb;
+    query.disk_gb = local_disk ? server.root_gb : 0;
+    if (!host.empty()) query.requested_host = host;
+    query.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
+    query.max_inbound_migrations = ctx_.engine.limits.max_inbound_per_host;
     ctx_.db.Transact([&](store::Tx& tx) {
-      spec.anti_affinity_hosts = store::AntiAffinityHosts(tx, server.uuid);
       if (auto flavor = store::FindFlavor(tx, server.flavorid)) {
-        spec.required_aggregate_metadata = conductor::AggregateExtraSpecs(flavor->extra_specs);
+        query.flavor_extra_specs = flavor->extra_specs;
       }
     });
-    auto selection = ctx_.scheduler.Select(*index, spec);
-    if (selection.candidates.empty()) {
-      // Inbound headroom is a preference, not a refusal: when every destination that fits is
-      // already receiving its maximum, the migration queues for one (admission enforces the
-      // limit) instead of failing a drain with "No valid host".
-      auto without_headroom = spec;
-      without_headroom.max_inbound_migrations = 0;
-      auto queued_for = ctx_.scheduler.Select(*index, without_headroom);
-      if (!queued_for.candidates.empty()) selection = std::move(queued_for);
-    }
-    for (const auto& c : selection.candidates) candidates.push_back(c.name);
-    nothing_fits = scheduler::NoValidHostMessage(selection);
+    auto found = moves::FindDestinations(ctx_.db, ctx_.hosts, ctx_.scheduler, query);
+    candidates = std::move(found.names);
+    nothing_fits = std::move(found.nothing_fits);
   }
 
   const store::Resources need{server.vcpus, server.memory_mb, local_disk ? server.root_gb : 0};

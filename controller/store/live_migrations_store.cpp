@@ -57,10 +57,6 @@ VALUES ($1::uuid, $2::uuid, 'live-migration', $3, $4, $5, $6, $7, $8, $9, $10, n
         $20, $21)
 RETURNING id, extract(epoch from created_at)::float8)sql"};
 
-constexpr Statement kAppendEvent{"lm_append_event", R"sql(
-INSERT INTO migration_events (migration_id, from_status, to_status, event, reason, actor, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7))sql"};
-
 constexpr Statement kSave{"lm_save", R"sql(
 UPDATE migrations SET status = $3, step = $4, attempt = $5, dest_compute = $6, dest_node = $7,
        dest_host = $8, error_reason = $9, started_at = to_timestamp($10),
@@ -85,11 +81,6 @@ constexpr Statement kRequestForce{"lm_request_force", R"sql(
 UPDATE migrations SET force_complete_requested_at = to_timestamp($2), updated_at = now()
 WHERE uuid = $1::uuid AND force_complete_requested_at IS NULL)sql"};
 
-constexpr Statement kMoveClaims{
-    "lm_move_claims", "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
-constexpr Statement kReleaseOnHost{
-    "lm_release_on_host", "DELETE FROM claims WHERE consumer_uuid = $1::uuid AND host_id = $2"};
-
 constexpr Statement kClearTask{"lm_clear_task", R"sql(
 UPDATE servers SET task_state = NULL, progress = 0, updated_at = now()
 WHERE uuid = $1::uuid AND task_state = 'migrating')sql"};
@@ -97,22 +88,13 @@ constexpr Statement kFinishMove{"lm_finish_move", R"sql(
 UPDATE servers SET host_id = $2, node = $3, task_state = NULL, progress = 0, updated_at = now()
 WHERE uuid = $1::uuid)sql"};
 
-constexpr Statement kEvents{"lm_events", R"sql(
-SELECT from_status, to_status, event, reason, actor, request_id FROM migration_events
-WHERE migration_id = $1 ORDER BY id)sql"};
-
 std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;
   return EpochSeconds(*t);
 }
 
-// Text columns the store reads into enums. An unknown value is a record this build cannot
-// drive: the step that reads it throws, and the move engine's retry budget ends the move.
-MigrationStatus ParseStatus(const pqxx::field& f) {
-  auto s = ParseMigrationStatus(f.as<std::string>());
-  if (!s) throw Error(Errc::kInternal, "unknown migration status " + f.as<std::string>());
-  return *s;
-}
+// Text columns the store reads into enums: an unknown value throws (row.hpp StatusFrom).
+MigrationStatus ParseStatus(const pqxx::field& f) { return StatusFrom(f); }
 
 LiveStep ParseStep(const pqxx::field& f) {
   if (f.is_null()) return LiveStep::kScheduling;
@@ -129,11 +111,6 @@ std::optional<E> ParseOptional(const pqxx::field& f, std::optional<E> (*parse)(s
   if (!v)
     throw Error(Errc::kInternal, std::string("unknown ") + column + " " + f.as<std::string>());
   return v;
-}
-
-std::optional<std::string> OptText(const std::optional<MigrationStatus>& s) {
-  if (!s) return std::nullopt;
-  return std::string(ToString(*s));
 }
 
 LiveMigration FromRow(const pqxx::row& r) {
@@ -211,11 +188,6 @@ std::optional<LiveMigration> FirstOrNone(const pqxx::result& res) {
   return FromRow(res[0]);
 }
 
-void AppendEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e) {
-  tx.Exec(kAppendEvent, migration_id, OptText(e.from_status), std::string(ToString(e.to_status)),
-          e.event, e.reason, e.actor, e.request_id);
-}
-
 template <typename T>
 std::string PgArray(const std::vector<T>& v) {
   std::string out = "{";
@@ -240,7 +212,7 @@ void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
   m.created_at = ToTime(row[1]);
   m.lease_owner = lease_owner;
   m.lease_epoch = 1;
-  AppendEvent(tx, m.id, first);
+  AppendMigrationEvent(tx, m.id, first);
 }
 
 std::optional<LiveMigration> FindLiveMigration(Tx& tx, const std::string& uuid) {
@@ -279,7 +251,7 @@ bool SaveLiveMigration(Tx& tx, LiveMigration& m, const std::string& owner,
   if (res.empty()) return false;
   ++m.state_version;
   m.updated_at = ToTime(res[0][0]);
-  if (event) AppendEvent(tx, m.id, *event);
+  if (event) AppendMigrationEvent(tx, m.id, *event);
   return true;
 }
 
@@ -304,14 +276,6 @@ int ApplyProgress(Tx& tx, const std::string& host,
   return ApplyProgressRows(tx, rows);
 }
 
-void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer) {
-  tx.Exec(kMoveClaims, from_consumer, to_consumer);
-}
-
-void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id) {
-  tx.Exec(kReleaseOnHost, consumer_uuid, host_id);
-}
-
 void ClearMigratingTask(Tx& tx, const std::string& server_uuid) {
   tx.Exec(kClearTask, server_uuid);
 }
@@ -319,16 +283,6 @@ void ClearMigratingTask(Tx& tx, const std::string& server_uuid) {
 void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id,
                       const std::string& node) {
   tx.Exec(kFinishMove, server_uuid, host_id, node);
-}
-
-std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {
-  std::vector<MigrationEvent> out;
-  for (const auto& r : tx.Exec(kEvents, migration_id)) {
-    out.push_back({r[0].is_null() ? std::nullopt : std::optional(ParseStatus(r[0])),
-                   ParseStatus(r[1]), r[2].as<std::string>(), OptString(r[3]),
-                   r[4].as<std::string>(), OptString(r[5])});
-  }
-  return out;
 }
 
 namespace {

@@ -19,6 +19,7 @@
 #include "common/clock.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/migration_status.hpp"
+#include "controller/store/moves_store.hpp"
 
 namespace ferry::controller::store {
 
@@ -101,15 +102,6 @@ struct LiveMigration {
   std::vector<std::string> ignore_hosts;
 };
 
-struct MigrationEvent {
-  std::optional<MigrationStatus> from_status;
-  MigrationStatus to_status = MigrationStatus::kAccepted;
-  std::string event;
-  std::optional<std::string> reason;
-  std::string actor;
-  std::optional<std::string> request_id;
-};
-
 // Inserts a new live migration (status from `m`) and its first event, leased to lease_owner
 // until now + lease. Throws kConflict if m.idempotency_key is taken.
 void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
@@ -146,18 +138,10 @@ int ApplyProgress(Tx& tx, const std::vector<HostReport>& reports);
 int ApplyProgress(Tx& tx, const std::string& host,
                   const std::vector<wire::LiveMigrationJob>& reports);
 
-// Claims during a move: the source claim moves between the server and the migration.
-void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer);
-// Drops the consumer's claims on one host only.
-void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id);
-
 // The server's side of a move ending: task_state 'migrating' cleared (and progress reset);
 // FinishServerMove also puts the server on its new host.
 void ClearMigratingTask(Tx& tx, const std::string& server_uuid);
 void FinishServerMove(Tx& tx, const std::string& server_uuid, int64_t host_id,
                       const std::string& node);
-
-// Events of one migration, oldest first (for instance actions and tests).
-std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id);
 
 }  // namespace ferry::controller::store

@@ -7,6 +7,25 @@
 namespace ferry::controller::store {
 namespace {
 
+constexpr Statement kAppendEvent{"moves_append_event", R"sql(
+INSERT INTO migration_events (migration_id, from_status, to_status, event, reason, actor, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7))sql"};
+
+constexpr Statement kMoveClaims{
+    "moves_move_claims",
+    "UPDATE claims SET consumer_uuid = $2::uuid WHERE consumer_uuid = $1::uuid"};
+constexpr Statement kReleaseOnHost{
+    "moves_release_on_host", "DELETE FROM claims WHERE consumer_uuid = $1::uuid AND host_id = $2"};
+
+constexpr Statement kEvents{"moves_events", R"sql(
+SELECT from_status, to_status, event, reason, actor, request_id FROM migration_events
+WHERE migration_id = $1 ORDER BY id)sql"};
+
+constexpr Statement kActiveMove{"moves_active_of_server", R"sql(
+SELECT migration_type, uuid::text FROM migrations
+WHERE instance_uuid = $1::uuid AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
+ORDER BY id DESC LIMIT 1)sql"};
+
 // A takeover starts a new lease epoch (the fencing token agents check, 0006_lease_epoch.sql).
 // The status list is a literal so that the partial index migrations_active_idx serves it.
 constexpr Statement kAcquire{"moves_acquire", R"sql(
@@ -138,6 +157,37 @@ std::optional<StepFailures> RecordStepFailure(Tx& tx, const std::string& uuid,
 
 void ClearStepFailures(Tx& tx, const std::string& uuid, const std::string& owner) {
   tx.Exec(kStepsClean, uuid, owner);
+}
+
+void AppendMigrationEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e) {
+  std::optional<std::string> from;
+  if (e.from_status) from = std::string(ToString(*e.from_status));
+  tx.Exec(kAppendEvent, migration_id, from, std::string(ToString(e.to_status)), e.event, e.reason,
+          e.actor, e.request_id);
+}
+
+std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {
+  std::vector<MigrationEvent> out;
+  for (const auto& r : tx.Exec(kEvents, migration_id)) {
+    out.push_back({r[0].is_null() ? std::nullopt : std::optional(StatusFrom(r[0])),
+                   StatusFrom(r[1]), r[2].as<std::string>(), OptString(r[3]),
+                   r[4].as<std::string>(), OptString(r[5])});
+  }
+  return out;
+}
+
+void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer) {
+  tx.Exec(kMoveClaims, from_consumer, to_consumer);
+}
+
+void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id) {
+  tx.Exec(kReleaseOnHost, consumer_uuid, host_id);
+}
+
+std::optional<MoveRef> FindActiveMove(Tx& tx, const std::string& instance_uuid) {
+  auto res = tx.Exec(kActiveMove, instance_uuid);
+  if (res.empty()) return std::nullopt;
+  return MoveRef{res[0][0].as<std::string>(), res[0][1].as<std::string>()};
 }
 
 }  // namespace ferry::controller::store

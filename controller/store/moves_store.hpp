@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "controller/store/migration_status.hpp"
+
 namespace ferry::controller::store {
 
 class Tx;
@@ -20,6 +22,29 @@ struct MoveRef {
   std::string uuid;
   bool operator==(const MoveRef&) const = default;
 };
+
+// One transition of a move, appended to migration_events in the transaction that commits it.
+struct MigrationEvent {
+  std::optional<MigrationStatus> from_status;
+  MigrationStatus to_status = MigrationStatus::kAccepted;
+  std::string event;
+  std::optional<std::string> reason;
+  std::string actor;
+  std::optional<std::string> request_id;
+};
+
+// Appends `e` to the move's trail (migration_events).
+void AppendMigrationEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e);
+// Events of one migration, oldest first (for instance actions and tests).
+std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id);
+
+// Claims during a move: the source claim moves between the server and the migration.
+void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_consumer);
+// Drops the consumer's claims on one host only.
+void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id);
+
+// The server's move of any kind that is not terminal, if any: a server moves once at a time.
+std::optional<MoveRef> FindActiveMove(Tx& tx, const std::string& instance_uuid);
 
 // Leases. Acquire takes non-terminal moves of the given types that have no live lease (never
 // leased, expired, or released) in a new epoch (the fencing token agents check); Renew extends

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "common/errors.hpp"
+#include "controller/store/status_lists.hpp"
 #include "controller/store/tx.hpp"
 
 namespace ferry::controller::store {
@@ -56,14 +57,21 @@ WITH r AS (
   -- indexed column is a HOT update (no index writes), several times cheaper at a report every
   -- few seconds per migration. progress_at says when the numbers arrived.
   FROM r
-  WHERE m.uuid = r.uuid AND m.source_compute = r.host AND m.status = 'running'
+  WHERE m.uuid = r.uuid AND m.source_compute = r.host AND m.status IN )sql" FERRY_SQL_JOB_STATUSES
+                                                        R"sql(
     AND (r.sampled_at <= 0 OR m.sampled_at IS NULL OR m.sampled_at <= to_timestamp(r.sampled_at))
     AND m.job_state IS DISTINCT FROM 'completed' AND m.job_state IS DISTINCT FROM 'failed'
     AND m.job_state IS DISTINCT FROM 'cancelled'
-  RETURNING m.uuid, m.job_state, m.instance_uuid, m.memory_total, m.memory_remaining
+  RETURNING m.uuid, m.job_state, m.migration_type, m.instance_uuid, m.memory_total,
+            m.memory_remaining, m.disk_total, m.disk_remaining
 ), p AS (
-  SELECT instance_uuid, CASE WHEN memory_total > 0
-      THEN greatest(0, least(100, 100 - (memory_remaining * 100 / memory_total)))::int ELSE 0 END AS progress
+  -- A live migration's percentage is Nova's (memory); a cold move's copy has only disks.
+  SELECT instance_uuid, CASE
+      WHEN memory_total > 0
+      THEN greatest(0, least(100, 100 - (memory_remaining * 100 / memory_total)))::int
+      WHEN disk_total > 0
+      THEN greatest(0, least(100, 100 - (disk_remaining * 100 / disk_total)))::int
+      ELSE 0 END AS progress
   FROM u
 ), s AS (
   -- Most reports move the percentage by less than a point: skip writes that change nothing.
@@ -71,7 +79,7 @@ WITH r AS (
   FROM p WHERE s.uuid = p.instance_uuid AND s.progress IS DISTINCT FROM p.progress
 )
 -- One row per migration updated: the ingest wakes the engine only for jobs that ended here.
-SELECT uuid::text, job_state FROM u)sql"};
+SELECT uuid::text, job_state, migration_type FROM u)sql"};
 
 // Array elements. Text is always quoted and escaped (it comes from agents); numbers are
 // written with to_chars (no locale, shortest exact form for doubles).
@@ -163,13 +171,15 @@ bool IsUuidText(const std::string& s) {
 namespace {
 
 template <typename Exec>
-int ExecApply(const ProgressRows& rows, std::vector<std::string>* ended, Exec&& exec) {
+int ExecApply(const ProgressRows& rows, std::vector<MoveRef>* ended, Exec&& exec) {
   if (rows.empty()) return 0;
   const auto l = rows.Literals();
   const pqxx::result res = exec(l);
   if (ended) {
     for (const auto& row : res) {
-      if (row[1].as<std::string>() != "running") ended->push_back(row[0].as<std::string>());
+      if (row[1].as<std::string>() != "running") {
+        ended->push_back({row[2].as<std::string>(), row[0].as<std::string>()});
+      }
     }
   }
   return static_cast<int>(res.size());
@@ -187,7 +197,7 @@ int ApplyProgressRows(Tx& tx, const ProgressRows& rows) {
 ProgressWriter::ProgressWriter(std::string dsn) : dsn_(std::move(dsn)) {}
 ProgressWriter::~ProgressWriter() = default;
 
-int ProgressWriter::Write(const ProgressRows& rows, std::vector<std::string>* ended) {
+int ProgressWriter::Write(const ProgressRows& rows, std::vector<MoveRef>* ended) {
   try {
     if (!conn_) {
       conn_ = std::make_unique<PooledConnection>(dsn_);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/wire/live_migration_messages.hpp"
+#include "controller/store/moves_store.hpp"
 
 namespace ferry::controller::store {
 
@@ -65,7 +66,7 @@ class ProgressWriter {
   // Returns rows updated; `ended` (if given) receives the uuids of updated migrations whose job
   // ended (state other than running). Throws ferry::Error (kUnavailable) on any failure; the
   // connection is then dropped and the next Write opens a new one.
-  int Write(const ProgressRows& rows, std::vector<std::string>* ended = nullptr);
+  int Write(const ProgressRows& rows, std::vector<MoveRef>* ended = nullptr);
 
  private:
   std::string dsn_;

@@ -1,5 +1,7 @@
 #include "controller/store/row.hpp"
 
+#include "common/errors.hpp"
+
 namespace ferry::controller::store {
 
 std::optional<std::string> OptString(const pqxx::field& f) {
@@ -51,6 +53,12 @@ std::string PgTextArray(const std::vector<std::string>& v) {
 std::optional<std::string> PgTextArray(const std::optional<std::vector<std::string>>& v) {
   if (!v) return std::nullopt;
   return PgTextArray(*v);
+}
+
+MigrationStatus StatusFrom(const pqxx::field& f) {
+  auto s = ParseMigrationStatus(f.as<std::string>());
+  if (!s) throw Error(Errc::kInternal, "unknown migration status " + f.as<std::string>());
+  return *s;
 }
 
 }  // namespace ferry::controller::store

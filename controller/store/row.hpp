@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
+#include "controller/store/migration_status.hpp"
 
 namespace ferry::controller::store {
 
@@ -17,6 +18,9 @@ TimePoint ToTime(const pqxx::field& f);
 std::optional<TimePoint> OptTime(const pqxx::field& f);
 nlohmann::json ToJson(const pqxx::field& f);
 double EpochSeconds(TimePoint t);
+// migrations.status. An unknown value is a record this build cannot drive: the step that reads
+// it throws, and the move engine's retry budget ends the move.
+MigrationStatus StatusFrom(const pqxx::field& f);
 // A PostgreSQL text[] literal, every element quoted and escaped (elements may be user text);
 // passed as one parameter and cast with $n::text[]. nullopt stays NULL ("no filter").
 std::string PgTextArray(const std::vector<std::string>& v);

@@ -15,6 +15,10 @@
 // progress (2.23), and what holds a destination (inbound load, anti-affinity).
 #define FERRY_SQL_LIVE_IN_PROGRESS_STATUSES "('queued', 'preparing', 'running', 'post-migrating')"
 
+// The statuses in which a move's source runs a job that reports progress: a live migration's
+// copy (running) and a cold move's disk copy (migrating). Progress ingest lands reports only then.
+#define FERRY_SQL_JOB_STATUSES "('running', 'migrating')"
+
 // migration_statuses.occupies_slot, every kind of move: past admission, holding its source's
 // outbound and its destination's inbound slot.
 #define FERRY_SQL_SLOT_STATUSES \

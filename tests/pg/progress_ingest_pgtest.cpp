@@ -91,7 +91,7 @@ class ProgressIngestTest : public StoreTest {
 TEST_F(ProgressIngestTest, ANulFromOneHostIsRefusedAloneWhileAnotherHostsReportLands) {
   auto a = Insert("host-a");
   auto b = Insert("host-b");
-  ProgressIngest ingest(*db_, [](const std::string&) {});
+  ProgressIngest ingest(*db_, [](const store::MoveRef&) {});
   ingest.Start();
   std::latch go(2);
   Errc a_code = Errc::kInternal;
@@ -172,7 +172,7 @@ TEST_F(ProgressIngestTest, NoReportCanFailABatchSharedWithOtherAgents) {
 TEST_F(ProgressIngestTest, APostWaitsABoundedTime) {
   auto m = Insert("host-a");
   ProgressIngest ingest(
-      *db_, [](const std::string&) {}, 1, 300ms);  // never started: no writer
+      *db_, [](const store::MoveRef&) {}, 1, 300ms);  // never started: no writer
   auto start = std::chrono::steady_clock::now();
   try {
     ingest.Submit(Batch("host-a", m, kGiB, Now()));
@@ -187,9 +187,10 @@ TEST_F(ProgressIngestTest, OnlyMigrationsTheWriteUpdatedAreWoken) {
   auto m = Insert("host-a");
   std::mutex mu;
   std::vector<std::string> woken;
-  ProgressIngest ingest(*db_, [&](const std::string& uuid) {
+  ProgressIngest ingest(*db_, [&](const store::MoveRef& move) {
     std::lock_guard lock(mu);
-    woken.push_back(uuid);
+    EXPECT_EQ(move.type, "live-migration");
+    woken.push_back(move.uuid);
   });
   ingest.Start();
   LiveMigration stranger = m;
@@ -207,7 +208,7 @@ TEST_F(ProgressIngestTest, OnlyMigrationsTheWriteUpdatedAreWoken) {
 // controller's timeouts read are the receive times.
 TEST_F(ProgressIngestTest, AnAgentClockBehindStillLandsAndTimeoutsUseReceiveTime) {
   auto m = Insert("host-a");
-  ProgressIngest ingest(*db_, [](const std::string&) {});
+  ProgressIngest ingest(*db_, [](const store::MoveRef&) {});
   ingest.Start();
   const double behind = Now() - 120;
   ingest.Submit(Batch("host-a", m, 3 * kGiB, behind));
