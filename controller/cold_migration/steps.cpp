@@ -132,6 +132,14 @@ moves::CallResult Steps::Send(const store::ColdMigration& m, const store::Host& 
                      spec);
 }
 
+store::Server Steps::ServerOf(const store::ColdMigration& m) {
+  store::Server s;
+  s.uuid = m.instance_uuid;
+  s.name = m.instance_uuid;
+  s.storage_kind = m.shared_storage.value_or(false) ? "shared" : "local";
+  return s;
+}
+
 wire::ColdMigrationSpec Steps::BuildSpec(const store::ColdMigration& m, const store::Server& server,
                                          const store::Host& dest) const {
   wire::ColdMigrationSpec spec;

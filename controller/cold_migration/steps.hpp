@@ -84,6 +84,8 @@ class Steps {
   moves::CallResult Send(const store::ColdMigration& m, const store::Host& host,
                          const std::string& kind, const std::string& step,
                          const wire::ColdMigrationSpec& spec) const;
+  // The server as the move knows it, for the commands of a move whose server row is gone.
+  static store::Server ServerOf(const store::ColdMigration& m);
   wire::ColdMigrationSpec BuildSpec(const store::ColdMigration& m, const store::Server& server,
                                     const store::Host& dest) const;
 

@@ -50,13 +50,11 @@ StepResult Steps::AwaitDecision(store::ColdMigration& m) {
 
 StepResult Steps::Confirm(store::ColdMigration& m) {
   auto p = Load(m);
-  if (!p.server) {
-    // Deleted while it waited: the server's deletion removes its copies (server_deletion).
-    return StepResult::kDone;
-  }
   if (p.source) {
+    // A server deleted in VERIFY_RESIZE is confirmed first (server_deletion.cpp): its row may
+    // be gone by now, and the source's copy must still go.
     auto r = Send(m, *p.source, "confirm_cold_migration_source", "confirm",
-                  BuildSpec(m, *p.server, p.dest ? *p.dest : *p.source));
+                  BuildSpec(m, p.server ? *p.server : ServerOf(m), p.dest ? *p.dest : *p.source));
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
     if (!r.ok()) {
       // The source refuses to delete its copy (it runs there?): never guessed past. Counted by

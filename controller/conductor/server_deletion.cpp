@@ -7,6 +7,7 @@
 #include "common/uuid.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
 #include "controller/store/claims_store.hpp"
+#include "controller/store/cold_migrations_store.hpp"
 #include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
@@ -27,6 +28,13 @@ void ServerLifecycle::RequestDelete(const std::string& uuid, const std::string& 
     }
     if (!store::CasTaskState(tx, uuid, server->task_state, std::string(kDeleting), clock_.Now())) {
       throw Error(Errc::kConflict, "Instance " + uuid + " changed state; retry");
+    }
+    // Nova confirms a resize waiting in VERIFY_RESIZE before deleting its server: the source's
+    // copy goes with the confirm, the destination's with the delete.
+    if (server->vm_state == "resized") {
+      if (auto move = store::FindUnconfirmedColdMigration(tx, uuid)) {
+        store::RequestConfirm(tx, move->uuid, clock_.Now(), "server deleted");
+      }
     }
     // Nova's "delete" action. Its step here is ferry's own (the agent's delete runs later), so
     // the event is named as ferry's own observations are (ferry_...). The project is the

@@ -82,7 +82,7 @@ UPDATE servers SET host_id = $2, node = $3,
 WHERE uuid = $1::uuid)sql"};
 constexpr Statement kSetVmState{"cm_set_vm_state", R"sql(
 UPDATE servers SET vm_state = $2, task_state = NULL, progress = 0, updated_at = now()
-WHERE uuid = $1::uuid)sql"};
+WHERE uuid = $1::uuid AND task_state IS DISTINCT FROM 'deleting')sql"};
 
 std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
   if (!t) return std::nullopt;

@@ -148,6 +148,7 @@ void SetServerTask(Tx& tx, const std::string& server_uuid,
 void PlaceServer(Tx& tx, const std::string& server_uuid, int64_t host_id, const std::string& node,
                  const FlavorSnapshot& flavor, const std::string& vm_state, int power_state);
 // Confirmed, or rolled back before it moved: vm_state set (active or stopped), task cleared.
+// A server being deleted (confirmed on its way out) keeps its task.
 void SetServerVmState(Tx& tx, const std::string& server_uuid, const std::string& vm_state);
 
 }  // namespace ferry::controller::store

@@ -420,6 +420,35 @@ TEST_F(ColdMigrationStepsTest, ASilentCopyIsAskedAboutAndAGoneOneRollsBack) {
   agents_.job_ = done;
   m = Drive(m.uuid);
   EXPECT_EQ(m.status, MigrationStatus::kFinished) << "the agent's answer stands for its reports";
+
+  // An agent that knows no copy at all (its record lost): rolled back, never waited on forever.
+  auto gone = ServerAndMove();
+  gone = Drive(gone.uuid);
+  ASSERT_EQ(gone.step, ColdStep::kCopyingDisks);
+  agents_.job_.reset();
+  clock_.Advance(std::chrono::seconds(31));
+  gone = Drive(gone.uuid);
+  EXPECT_EQ(gone.status, MigrationStatus::kError);
+  EXPECT_NE(gone.error_reason.value_or("").find("knows no copy job"), std::string::npos);
+  EXPECT_EQ(Server(gone.instance_uuid).host, "src");
+}
+
+TEST_F(ColdMigrationStepsTest, AServerDeletedInVerifyResizeIsConfirmedAndItsSourceCopyDeleted) {
+  auto m = ServerAndMove();
+  Drive(m.uuid);
+  ReportCopy(m, "completed");
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kFinished);
+  // What ServerLifecycle::RequestDelete does for a resized server, then its delete finishing.
+  db_->Transact([&](Tx& tx) {
+    EXPECT_TRUE(store::RequestConfirm(tx, m.uuid, clock_.Now(), "server deleted"));
+    store::ReleaseClaims(tx, m.instance_uuid);
+    store::DeleteServerRow(tx, m.instance_uuid);
+  });
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kConfirmed);
+  EXPECT_TRUE(agents_.Sent("confirm_cold_migration_source")) << "the source's copy goes too";
+  EXPECT_EQ(Claimed(m.uuid).memory_mb, 0);
 }
 
 TEST(ColdMigrationStates, TheTableIsClosed) {
