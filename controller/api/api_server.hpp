@@ -34,6 +34,9 @@ namespace ferry::controller::live_migration {
 class Service;
 class ProgressIngest;
 }  // namespace ferry::controller::live_migration
+namespace ferry::controller::cold_migration {
+class Service;
+}
 
 namespace ferry::controller::api {
 
@@ -79,6 +82,9 @@ struct Deps {
   std::chrono::seconds service_down_time;
   live_migration::Service& live_migrations;
   live_migration::ProgressIngest& progress;
+  // Cold migration and resize: migrate, resize, confirmResize, revertResize, and the abort of
+  // a cold move not yet started.
+  cold_migration::Service& cold_migrations;
 };
 
 // The limits of the controller's HTTP server (see common/http/server_options.hpp for the rest).

@@ -39,11 +39,15 @@ std::optional<TimePoint> TimeParam(const Request& req, const char* key) {
   return t;
 }
 
-// Share of the guest's memory already copied; null until the copy reports a total.
+// Share of what the move copies already copied: a live migration's memory, a cold move's
+// disks (its guest is off); null until the copy reports a total.
 json ProgressPercent(const store::Migration& m) {
-  if (!m.memory_total || *m.memory_total <= 0 || !m.memory_remaining) return nullptr;
-  int64_t remaining = std::clamp<int64_t>(*m.memory_remaining, 0, *m.memory_total);
-  return (*m.memory_total - remaining) * 100 / *m.memory_total;
+  const bool live = m.migration_type == "live-migration";
+  const auto& total = live ? m.memory_total : m.disk_total;
+  const auto& left = live ? m.memory_remaining : m.disk_remaining;
+  if (!total || *total <= 0 || !left) return nullptr;
+  int64_t remaining = std::clamp<int64_t>(*left, 0, *total);
+  return (*total - remaining) * 100 / *total;
 }
 
 json MigrationView(const Request& req, const store::Migration& m) {

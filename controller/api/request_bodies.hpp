@@ -9,6 +9,7 @@
 #include <string>
 
 #include "controller/api/api_server.hpp"
+#include "controller/cold_migration/service.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/models.hpp"
@@ -34,6 +35,11 @@ std::string ServerActionName(const Request& req);
 // {"os-migrateLive": ...} against Nova's schema for req.mv; then the request it asks for.
 void ValidateMigrateLive(const Request& req);
 live_migration::LiveMigrateRequest ParseMigrateLive(const Request& req, const std::string& server);
+// {"migrate": ...}: Nova's schema from 2.56 (null, or an object with an optional "host");
+// before 2.56 Nova checks nothing and ignores the body's value. Then the request it asks for.
+cold_migration::ColdMoveRequest ParseMigrate(const Request& req, const std::string& server);
+// {"resize": {"flavorRef": ..., "OS-DCF:diskConfig": ...}} against Nova's schema.
+cold_migration::ColdMoveRequest ParseResize(const Request& req, const std::string& server);
 
 // POST /os-server-groups (uuid, user, project and time are set by the route).
 store::ServerGroup ParseServerGroupCreate(const Request& req);

@@ -1,11 +1,13 @@
-// POST /v2.1/servers/{id}/action: the server actions that move a server. Today: os-migrateLive,
-// in every microversion form Nova accepts (migration-anchors.md §1.2):
+// POST /v2.1/servers/{id}/action: the server actions that move a server. os-migrateLive, in
+// every microversion form Nova accepts (migration-anchors.md §1.2):
 //   2.1-2.24   {"host": h|null, "block_migration": bool, "disk_over_commit": bool} (all required)
 //   2.25-2.29  {"host": h|null, "block_migration": bool|"auto"}
 //   2.30-2.67  ... plus optional "force": bool (a host without force goes through the scheduler)
 //   2.68+      no "force"
 // 202 with no body. Before 2.34 the pre-checks run inside the request (failure = 400); from 2.34
 // they run afterwards and a failure shows in os-instance-actions and the migration's `error`.
+// Cold moves (§1.3, §1.4): migrate (admin; 2.56+ may name a host), resize, confirmResize (204)
+// and revertResize (202) (owner or admin), each 202 unless said.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "controller/api/api_server.hpp"
 #include "controller/api/request_bodies.hpp"
 #include "controller/api/server_lookup.hpp"
+#include "controller/cold_migration/service.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/servers_store.hpp"
@@ -23,6 +26,64 @@ namespace ferry::controller::api {
 namespace {
 
 using nlohmann::json;
+
+// Nova's order for every action: the schema (a decorator), then the server (404), then the
+// policy (403) with the server's project as target, then the compute API's checks.
+store::Server VisibleServer(Deps& deps, const Request& req, const std::string& uuid) {
+  store::Server s;
+  deps.db.Transact([&](store::Tx& tx) { s = LoadVisibleServer(tx, req, uuid); });
+  return s;
+}
+
+// Nova records confirmResize and revertResize as instance actions of their own, under the
+// request's id. What ran is the request's acceptance; the move's own action (migrate or
+// resize) shows the confirm or revert running as its events.
+void RecordAction(Deps& deps, const Request& req, const store::Server& s, const char* action,
+                  const char* event) {
+  store::ServerActionRecord r;
+  r.instance_uuid = s.uuid;
+  r.request_id = req.request_id;
+  r.action = action;
+  r.event = event;
+  r.host = s.host;
+  r.user_id = req.principal.user_id;
+  r.project_id = req.principal.project_id;
+  deps.db.Transact([&](store::Tx& tx) { store::RecordServerAction(tx, r, deps.clock.Now()); });
+}
+
+Response ColdAction(Deps& deps, Request& req, const std::string& server,
+                    const std::string& action) {
+  if (action == "migrate") {
+    auto r = ParseMigrate(req, server);
+    VisibleServer(deps, req, server);
+    if (!req.IsAdmin()) {
+      // Nova has a rule of its own for a migrate that names its host (2.56).
+      const std::string rule = r.host ? "migrate:host" : "migrate";
+      throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:os-migrate-server:" +
+                                        rule + " to be performed.");
+    }
+    deps.cold_migrations.Request(r);
+    return Response{202, nullptr};
+  }
+  if (action == "resize") {
+    // Owner or admin (Nova's PROJECT_MEMBER_OR_ADMIN): a server the caller can see.
+    auto r = ParseResize(req, server);
+    VisibleServer(deps, req, server);
+    deps.cold_migrations.Request(r);
+    return Response{202, nullptr};
+  }
+  // confirmResize / revertResize: Nova's schema is {} for the value (anything goes).
+  const auto s = VisibleServer(deps, req, server);
+  if (action == "confirmResize") {
+    deps.cold_migrations.Confirm(server, req.IsAdmin(), req.request_id);
+    RecordAction(deps, req, s, "confirmResize", "confirm_resize_requested");
+    // Nova answers 204 here (kept for compatibility, its code says), 202 for revert.
+    return Response{204, nullptr};
+  }
+  deps.cold_migrations.Revert(server, req.IsAdmin(), req.request_id);
+  RecordAction(deps, req, s, "revertResize", "revert_resize_requested");
+  return Response{202, nullptr};
+}
 
 Response Action(Deps& deps, Request& req) {
   const std::string server = req.params.at(0);
@@ -39,6 +100,10 @@ Response Action(Deps& deps, Request& req) {
     }
     deps.live_migrations.Request(ParseMigrateLive(req, server));
     return Response{202, nullptr};
+  }
+  if (action == "migrate" || action == "resize" || action == "confirmResize" ||
+      action == "revertResize") {
+    return ColdAction(deps, req, server, action);
   }
   throw Error(Errc::kBadRequest, "There is no such action: " + action);
 }

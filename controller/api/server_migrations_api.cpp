@@ -3,7 +3,8 @@
 // Nova's fields (2.23; 2.59 uuid; 2.80 user_id, project_id) plus, with X-Ferry-Extensions:
 // true, ferry's: phase, progress_percent, transfer_rate_bps, dirty_rate_bps, eta_seconds,
 // attempt, queue_position, error. force_complete (2.22) and abort (2.24; queued and preparing too
-// from 2.65).
+// from 2.65). ferry's extension: DELETE of a cold migration or resize of the server that has not
+// started yet (accepted, queued, pre-migrating) aborts it; Nova aborts live migrations only.
 #include <algorithm>
 #include <string>
 
@@ -13,7 +14,9 @@
 #include "controller/api/api_server.hpp"
 #include "controller/api/nova_schema.hpp"
 #include "controller/api/server_lookup.hpp"
+#include "controller/cold_migration/service.hpp"
 #include "controller/live_migration/service.hpp"
+#include "controller/store/cold_migrations_store.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/live_migrations_store.hpp"
 #include "controller/store/moves_store.hpp"
@@ -169,8 +172,17 @@ Response ForceComplete(Deps& deps, Request& req) {
 Response Abort(Deps& deps, Request& req) {
   RequireVersion(req, 24);
   RequireServerThenPolicy(deps, req, "delete");
-  deps.live_migrations.Abort(req.params.at(0), MigrationId(req.params.at(1)), req.mv.AtLeast(65),
-                             req.IsAdmin());
+  const int64_t id = MigrationId(req.params.at(1));
+  bool cold = false;
+  deps.db.Transact([&](store::Tx& tx) {
+    auto m = store::FindColdMigrationById(tx, id);
+    cold = m && m->instance_uuid == req.params.at(0);
+  });
+  if (cold) {
+    deps.cold_migrations.Abort(req.params.at(0), id, req.IsAdmin());
+    return Response{202, nullptr};
+  }
+  deps.live_migrations.Abort(req.params.at(0), id, req.mv.AtLeast(65), req.IsAdmin());
   return Response{202, nullptr};
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/time_format.hpp"
 
@@ -10,29 +11,51 @@ namespace {
 
 using nlohmann::json;
 
-// task_state -> API status while a server is active (Nova's _STATE_MAP, the parts ferry uses).
-const std::map<std::string, std::string>& ActiveTaskStatus() {
-  static const std::map<std::string, std::string> m = {
-      {"migrating", "MIGRATING"},      {"resize_prep", "RESIZE"},
-      {"resize_migrating", "RESIZE"},  {"resize_migrated", "RESIZE"},
-      {"resize_finish", "RESIZE"},     {"rebuilding", "REBUILD"},
-      {"rebuild_spawning", "REBUILD"}, {"rebuild_block_device_mapping", "REBUILD"}};
-  return m;
-}
+// Nova's _STATE_MAP (api/openstack/common.py): for each vm_state its status, and the tasks
+// that show another status instead. A stopped server resizing is RESIZE like an active one; a
+// paused one live-migrating is MIGRATING; any other task leaves the vm_state's status.
+struct VmStateStatuses {
+  std::string status;
+  std::map<std::string, std::string> tasks;
+};
 
-const std::map<std::string, std::string>& VmStateStatus() {
-  static const std::map<std::string, std::string> m = {{"building", "BUILD"},
-                                                       {"active", "ACTIVE"},
-                                                       {"paused", "PAUSED"},
-                                                       {"suspended", "SUSPENDED"},
-                                                       {"stopped", "SHUTOFF"},
-                                                       {"rescued", "RESCUE"},
-                                                       {"resized", "VERIFY_RESIZE"},
-                                                       {"shelved", "SHELVED"},
-                                                       {"shelved_offloaded", "SHELVED_OFFLOADED"},
-                                                       {"soft-delete", "SOFT_DELETED"},
-                                                       {"deleted", "DELETED"},
-                                                       {"error", "ERROR"}};
+const std::map<std::string, VmStateStatuses>& StateMap() {
+  static const std::map<std::string, std::string> kResize = {{"resize_prep", "RESIZE"},
+                                                             {"resize_migrating", "RESIZE"},
+                                                             {"resize_migrated", "RESIZE"},
+                                                             {"resize_finish", "RESIZE"}};
+  static const std::map<std::string, std::string> kRebuild = {
+      {"rebuilding", "REBUILD"},
+      {"rebuild_block_device_mapping", "REBUILD"},
+      {"rebuild_spawning", "REBUILD"}};
+  auto merged = [](std::initializer_list<std::map<std::string, std::string>> parts) {
+    std::map<std::string, std::string> out;
+    for (const auto& p : parts) out.insert(p.begin(), p.end());
+    return out;
+  };
+  static const std::map<std::string, VmStateStatuses> m = {
+      {"active",
+       {"ACTIVE", merged({kResize,
+                          kRebuild,
+                          {{"rebooting", "REBOOT"},
+                           {"reboot_pending", "REBOOT"},
+                           {"reboot_started", "REBOOT"},
+                           {"rebooting_hard", "HARD_REBOOT"},
+                           {"reboot_pending_hard", "HARD_REBOOT"},
+                           {"reboot_started_hard", "HARD_REBOOT"},
+                           {"updating_password", "PASSWORD"},
+                           {"migrating", "MIGRATING"}}})}},
+      {"building", {"BUILD", {}}},
+      {"stopped", {"SHUTOFF", merged({kResize, kRebuild})}},
+      {"resized", {"VERIFY_RESIZE", {{"resize_reverting", "REVERT_RESIZE"}}}},
+      {"paused", {"PAUSED", {{"migrating", "MIGRATING"}}}},
+      {"suspended", {"SUSPENDED", {}}},
+      {"rescued", {"RESCUE", {}}},
+      {"error", {"ERROR", kRebuild}},
+      {"deleted", {"DELETED", {}}},
+      {"soft-delete", {"SOFT_DELETED", {}}},
+      {"shelved", {"SHELVED", {}}},
+      {"shelved_offloaded", {"SHELVED_OFFLOADED", {}}}};
   return m;
 }
 
@@ -97,37 +120,38 @@ void AddExtendedAttributes(const Request& req, const store::Server& s, json& v) 
 }  // namespace
 
 std::string ServerStatus(const store::Server& s) {
-  if (s.vm_state == "active" && s.task_state) {
-    auto it = ActiveTaskStatus().find(*s.task_state);
-    if (it != ActiveTaskStatus().end()) return it->second;
+  auto state = StateMap().find(s.vm_state);
+  if (state == StateMap().end()) return "UNKNOWN";
+  if (s.task_state) {
+    auto task = state->second.tasks.find(*s.task_state);
+    if (task != state->second.tasks.end()) return task->second;
   }
-  if (s.vm_state == "resized" && s.task_state == "resize_reverting") return "REVERT_RESIZE";
-  auto it = VmStateStatus().find(s.vm_state);
-  return it == VmStateStatus().end() ? "UNKNOWN" : it->second;
+  return state->second.status;
 }
 
+// Nova's task_and_vm_state_from_status: every (vm_state, task) pair showing the status gives
+// its vm_state and its task, "no task filter" when a vm_state's own status matches.
 std::optional<StatusFilter> FilterForStatus(const std::string& raw) {
   std::string status;
   for (char c : raw)
     status.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  std::set<std::string> vm_states, tasks;
+  bool any_task = false;
+  for (const auto& [vm_state, statuses] : StateMap()) {
+    if (statuses.status == status) {
+      vm_states.insert(vm_state);
+      any_task = true;
+    }
+    for (const auto& [task, api] : statuses.tasks) {
+      if (api != status) continue;
+      vm_states.insert(vm_state);
+      tasks.insert(task);
+    }
+  }
+  if (vm_states.empty()) return std::nullopt;
   StatusFilter f;
-  // The one status ServerStatus derives from a task of a vm_state other than active.
-  if (status == "REVERT_RESIZE") {
-    f.vm_states = {"resized"};
-    f.task_states = std::vector<std::string>{"resize_reverting"};
-    return f;
-  }
-  for (const auto& [vm_state, api] : VmStateStatus()) {
-    if (api == status) f.vm_states.push_back(vm_state);
-  }
-  if (!f.vm_states.empty()) return f;
-  std::vector<std::string> tasks;
-  for (const auto& [task, api] : ActiveTaskStatus()) {
-    if (api == status) tasks.push_back(task);
-  }
-  if (tasks.empty()) return std::nullopt;
-  f.vm_states = {"active"};
-  f.task_states = tasks;
+  f.vm_states.assign(vm_states.begin(), vm_states.end());
+  if (!any_task) f.task_states = std::vector<std::string>(tasks.begin(), tasks.end());
   return f;
 }
 

@@ -6,6 +6,8 @@
 namespace ferry::controller::store {
 namespace {
 
+// The phase is the agent's job phase while a copy runs (live: running; cold: migrating), else
+// the controller's step.
 // Callers pass only well-formed uuids for $4 and $10 (the API answers a malformed one itself).
 constexpr Statement kListMigrations{"migrations_list", R"sql(
 SELECT m.id, m.uuid::text, m.instance_uuid::text, m.migration_type, m.status, s.api_in_progress,
@@ -13,8 +15,9 @@ SELECT m.id, m.uuid::text, m.instance_uuid::text, m.migration_type, m.status, s.
        m.old_instance_type_id, m.new_instance_type_id, m.memory_total, m.memory_processed,
        m.memory_remaining, m.user_id, m.project_id, extract(epoch from m.created_at)::float8,
        extract(epoch from m.updated_at)::float8,
-       coalesce(CASE WHEN m.status = 'running' THEN m.job_phase END, m.step, m.phase), m.attempt,
-       m.error_reason
+       coalesce(CASE WHEN m.status IN ('running', 'migrating') THEN m.job_phase END, m.step,
+                m.phase),
+       m.attempt, m.error_reason, m.disk_total, m.disk_remaining
 FROM migrations m JOIN migration_statuses s ON s.status = m.status
 WHERE ($1::text IS NULL OR m.source_compute = $1 OR m.dest_compute = $1)
   AND ($2::text IS NULL OR m.source_compute = $2)
@@ -71,6 +74,8 @@ Migration MigrationFromRow(const pqxx::row& r) {
   m.phase = OptString(r[20]);
   m.attempt = r[21].as<int>();
   m.error_reason = OptString(r[22]);
+  m.disk_total = OptInt(r[23]);
+  m.disk_remaining = OptInt(r[24]);
   return m;
 }
 

@@ -28,6 +28,8 @@ struct Migration {
   std::optional<int64_t> memory_total;
   std::optional<int64_t> memory_processed;
   std::optional<int64_t> memory_remaining;
+  std::optional<int64_t> disk_total;  // a cold move's copy (a live one counts memory)
+  std::optional<int64_t> disk_remaining;
   std::optional<std::string> user_id;
   std::optional<std::string> project_id;
   TimePoint created_at;

@@ -68,6 +68,25 @@ TEST(ServerStatus, TaskDoesNotOverrideAnInactiveVmState) {
   EXPECT_EQ(ServerStatus(With("building", "spawning")), "BUILD");
   EXPECT_EQ(ServerStatus(With("stopped", "migrating")), "SHUTOFF");
   EXPECT_EQ(ServerStatus(With("error", "migrating")), "ERROR");
+  EXPECT_EQ(ServerStatus(With("suspended", "resize_prep")), "SUSPENDED");
+  EXPECT_EQ(ServerStatus(With("stopped", "resize_reverting")), "SHUTOFF");
+}
+
+// Nova's _STATE_MAP gives a stopped server's resize tasks the RESIZE status too: a cold move
+// of a stopped server shows RESIZE, not SHUTOFF, until it waits for confirm.
+TEST(ServerStatus, StoppedServerBeingResizedShowsResize) {
+  for (const char* t : {"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"}) {
+    EXPECT_EQ(ServerStatus(With("stopped", t)), "RESIZE") << t;
+  }
+  EXPECT_EQ(ServerStatus(With("stopped", "rebuilding")), "REBUILD");
+}
+
+TEST(ServerStatus, PausedServerLiveMigratingShowsMigrating) {
+  EXPECT_EQ(ServerStatus(With("paused", "migrating")), "MIGRATING");
+}
+
+TEST(ServerStatus, ErrorServerBeingRebuiltShowsRebuild) {
+  EXPECT_EQ(ServerStatus(With("error", "rebuilding")), "REBUILD");
 }
 
 TEST(ServerStatus, ResizedAndRevertingIsRevertResize) {
@@ -91,11 +110,11 @@ TEST(FilterForStatus, IsCaseInsensitive) {
   EXPECT_EQ(f->vm_states, std::vector<std::string>{"stopped"});
 }
 
-TEST(FilterForStatus, MigratingSelectsActiveServersWithTheMigratingTask) {
+TEST(FilterForStatus, MigratingSelectsActiveAndPausedServersWithTheMigratingTask) {
   for (const char* spelling : {"MIGRATING", "migrating", "Migrating"}) {
     auto f = FilterForStatus(spelling);
     ASSERT_TRUE(f) << spelling;
-    EXPECT_EQ(f->vm_states, std::vector<std::string>{"active"});
+    EXPECT_EQ(f->vm_states, (std::vector<std::string>{"active", "paused"}));
     ASSERT_TRUE(f->task_states);
     EXPECT_EQ(*f->task_states, std::vector<std::string>{"migrating"});
   }
@@ -109,6 +128,17 @@ TEST(FilterForStatus, ResizeSelectsEveryResizeTask) {
   std::sort(tasks.begin(), tasks.end());
   EXPECT_EQ(tasks, (std::vector<std::string>{"resize_finish", "resize_migrated", "resize_migrating",
                                              "resize_prep"}));
+  EXPECT_EQ(f->vm_states, (std::vector<std::string>{"active", "stopped"}));
+  EXPECT_TRUE(Selects(*f, With("stopped", "resize_migrating")));
+  EXPECT_FALSE(Selects(*f, With("stopped")));
+  EXPECT_FALSE(Selects(*f, With("resized")));
+}
+
+TEST(FilterForStatus, VerifyResizeSelectsResizedServersWhateverTheirTask) {
+  auto f = FilterForStatus("VERIFY_RESIZE");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->vm_states, std::vector<std::string>{"resized"});
+  EXPECT_FALSE(f->task_states);
 }
 
 TEST(FilterForStatus, UnknownStatusIsNullopt) {
@@ -128,7 +158,8 @@ TEST(FilterForStatus, FilteringByAServersOwnStatusFindsIt) {
       std::nullopt,       "migrating",        "resize_prep",
       "resize_migrating", "resize_migrated",  "resize_finish",
       "rebuilding",       "rebuild_spawning", "rebuild_block_device_mapping",
-      "resize_reverting", "spawning",         "deleting"};
+      "resize_reverting", "spawning",         "deleting",
+      "rebooting",        "updating_password"};
   for (const auto& vm : vm_states) {
     for (const auto& task : tasks) {
       auto s = With(vm, task);

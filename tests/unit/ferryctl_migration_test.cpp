@@ -109,7 +109,9 @@ TEST_F(FerryctlMigration, LiveBodyFollowsOlderMicroversions) {
 
 TEST_F(FerryctlMigration, ImpossibleRequestsAreUsageErrorsAndSendNothing) {
   server_.On("POST", kServerPath + "/action", 202, nullptr);
-  EXPECT_EQ(Run({"server", "migrate", kServer}).code, 2);  // cold migration is not offered
+  // --force and --block-migration are live-migration options: never sent as a cold migrate.
+  EXPECT_EQ(Run({"server", "migrate", kServer, "--force"}).code, 2);
+  EXPECT_EQ(Run({"server", "migrate", kServer, "--block-migration", "true"}).code, 2);
   EXPECT_EQ(Run({"server", "migrate", "--live", kServer, "--host", "h2", "--force"}).code, 2);
   EXPECT_EQ(
       Run({"--os-compute-api-version", "2.30", "server", "migrate", "--live", kServer, "--force"})

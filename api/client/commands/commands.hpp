@@ -13,6 +13,11 @@ void RegisterHypervisorCommands(CLI::App& app, Action* slot);
 void RegisterServerCommands(CLI::App& app, Action* slot);
 // `server migrate --live` and `server migration list|show|abort|force-complete`, under `server`.
 void RegisterServerMigrationCommands(CLI::App& server_noun, Action* slot);
+// `server resize SERVER FLAVOR` and `server resize confirm|revert SERVER`, under `server`.
+void RegisterServerResizeCommands(CLI::App& server_noun, Action* slot);
+// `server migrate` without --live: Nova's cold migrate (server_cold_move.cpp).
+void ColdMigrate(Session& session, const std::string& server, const std::string& host, bool wait,
+                 double poll_seconds);
 // `migration list`: /v2.1/os-migrations.
 void RegisterMigrationCommands(CLI::App& app, Action* slot);
 void RegisterServiceCommands(CLI::App& app, Action* slot);

@@ -141,6 +141,7 @@ void RegisterServerCommands(CLI::App& app, Action* slot) {
   OnRun(remove, slot, [o](Session& s) { ServerDelete(s, *o); });
 
   RegisterServerMigrationCommands(*noun, slot);
+  RegisterServerResizeCommands(*noun, slot);
 }
 
 }  // namespace ferry::client

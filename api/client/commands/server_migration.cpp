@@ -1,5 +1,6 @@
-// ferryctl server migrate --live [--wait], and server migration list|show|abort|force-complete:
-// POST /servers/{id}/action {"os-migrateLive": ...} and /servers/{id}/migrations[/{mid}].
+// ferryctl server migrate [--live] [--wait], and server migration list|show|abort|force-complete:
+// POST /servers/{id}/action {"os-migrateLive": ...} (without --live: {"migrate": ...}, see
+// server_cold_move.cpp) and /servers/{id}/migrations[/{mid}].
 #include <fmt/format.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@ struct MigrateOptions {
   std::string host;
   std::string block_migration = "auto";
   bool force = false;
+  bool block_migration_given = false;
   bool wait = false;
   // 1 s: often enough to watch a copy that takes seconds to minutes; agents report progress on
   // about the same period, so polling faster would show nothing new.
@@ -149,7 +151,10 @@ void WaitForLiveMigration(Session& session, const std::string& id, const Migrate
 
 void ServerMigrate(Session& session, const MigrateOptions& o) {
   if (!o.live) {
-    throw CLI::ValidationError("--live", "only live migration is supported: pass --live");
+    if (o.force || o.block_migration_given) {
+      throw CLI::ValidationError("--live", "--force and --block-migration need --live");
+    }
+    return ColdMigrate(session, o.server, o.host, o.wait, o.poll_seconds);
   }
   const std::string id = ResolveServerId(session, o.server);
   const json body = MigrateLiveBody(session, o);
@@ -208,11 +213,14 @@ void RegisterServerMigrationCommands(CLI::App& server_noun, Action* slot) {
   auto o = std::make_shared<MigrateOptions>();
   CLI::App* migrate = server_noun.add_subcommand("migrate", "Move a server to another host");
   migrate->add_option("server", o->server, "UUID or name")->required();
-  migrate->add_flag("--live", o->live, "Live-migrate (the only kind ferryctl offers)");
+  migrate->add_flag("--live", o->live, "Live-migrate (default: cold, the guest is shut down)");
   migrate->add_option("--host", o->host, "Destination host (default: the scheduler picks)");
-  migrate->add_option("--block-migration", o->block_migration, "Copy local disks: auto|true|false")
+  migrate
+      ->add_option("--block-migration", o->block_migration,
+                   "Copy local disks: auto|true|false (--live)")
       ->check(CLI::IsMember({"auto", "true", "false"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([o](const std::string&) { o->block_migration_given = true; });
   migrate->add_flag("--force", o->force, "Skip the scheduler's checks of --host (2.30-2.67)");
   migrate->add_flag("--wait", o->wait, "Show progress until the migration ends");
   migrate->add_option("--poll-interval", o->poll_seconds, "Seconds between polls with --wait")
