@@ -124,7 +124,7 @@ class LiveMigrationStack {
     }
     return out;
   }
-  // Claims whose consumer is neither a server nor a non-terminal migration: leaks.
+  // Claims whose consumer is neither a server nor a move that holds resources: leaks.
   int64_t LeakedClaims() {
     pqxx::connection c(stack->dsn());
     pqxx::work w(c);
@@ -133,8 +133,7 @@ class LiveMigrationStack {
             "SELECT count(*) FROM claims c WHERE NOT EXISTS (SELECT 1 FROM servers s WHERE s.uuid "
             "= c.consumer_uuid) "
             "AND NOT EXISTS (SELECT 1 FROM migrations m WHERE m.uuid = c.consumer_uuid AND "
-            "m.status IN "
-            "('accepted','queued','preparing','running','post-migrating'))")[0]
+            "m.status IN (SELECT status FROM migration_statuses WHERE holds_resources))")[0]
         .as<int64_t>();
   }
   std::vector<std::string> EventPath(const std::string& migration_uuid) {
