@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/errors.hpp"
+
 namespace ferry::controller::cold_migration {
 namespace {
 
@@ -16,6 +18,7 @@ std::optional<store::ColdMigration> Load(const Context& ctx, const std::string& 
 moves::StepOutcome Kind::Step(const std::string& uuid) {
   auto m = Load(ctx_, uuid);
   if (!m || m->lease_owner != ctx_.engine.owner) return {};
+  if (!m->unreadable.empty()) throw Error(Errc::kInternal, "unreadable record: " + m->unreadable);
   const auto before = m->status;
   const auto result = steps_.Run(*m);
   spdlog::debug("cold migration {}: {} step ran, now {} ({})", uuid, before, m->status,

@@ -44,7 +44,6 @@ constexpr std::array kTransitions = {
     Transition{S::kReverting, S::kReverted, "reverted"},
 
     // ferry's abort of a move that has not touched the guest (AbortableFrom).
-    Transition{S::kAccepted, S::kCancelled, "aborted"},
     Transition{S::kQueued, S::kCancelled, "aborted"},
     Transition{S::kPreMigrating, S::kCancelled, "aborted"},
 

@@ -28,9 +28,10 @@ constexpr bool IsColdStatus(Status s) {
 }
 
 // ferry's extension: DELETE /servers/{id}/migrations/{mid} ends a cold move that has not
-// touched the guest yet (Nova aborts live migrations only).
+// touched the guest yet (Nova aborts live migrations only). Not while accepted: scheduling ends
+// on its own within a step, as Nova's live abort (2.65) excludes accepted too.
 constexpr bool AbortableFrom(Status s) {
-  return s == Status::kAccepted || s == Status::kQueued || s == Status::kPreMigrating;
+  return s == Status::kQueued || s == Status::kPreMigrating;
 }
 
 struct Transition {

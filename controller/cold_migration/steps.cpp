@@ -174,8 +174,6 @@ StepResult Steps::Schedule(store::ColdMigration& m) {
   auto fail = [&](const std::string& message) {
     return EndOnSource(m, S::kError, "precheck_failed", message, "");
   };
-  if (m.abort_requested_at)
-    return EndOnSource(m, S::kCancelled, "aborted", "aborted by request", "");
   if (!p.server || !p.source) return fail("the server or its source host no longer exists");
   const store::Server& server = *p.server;
   const store::Host& source = *p.source;

@@ -105,13 +105,14 @@ std::vector<std::string> TextArray(const pqxx::field& f) {
   return {};
 }
 
-// A snapshot this build cannot read makes the move undrivable: the step throws, the engine's
-// retry budget ends it.
-FlavorSnapshot SnapshotFrom(const pqxx::field& f, const char* column) {
+// A snapshot this build cannot read makes the move undrivable (ColdMigration::unreadable): its
+// step refuses it and the engine's retry budget ends it, which needs the rest of the row.
+FlavorSnapshot SnapshotFrom(const pqxx::field& f, const char* column, std::string& unreadable) {
   try {
     return ToJson(f).get<FlavorSnapshot>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::kInternal, std::string("unreadable ") + column + ": " + e.what());
+    unreadable = std::string(column) + " unreadable: " + e.what();
+    return {};
   }
 }
 
@@ -148,8 +149,8 @@ ColdMigration FromRow(const pqxx::row& r) {
   m.idempotency_key = OptString(r[i++]);
   m.request_params = ToJson(r[i++]);
   m.requested_host = OptString(r[i++]);
-  m.old_flavor = SnapshotFrom(r[i++], "old_flavor");
-  m.new_flavor = SnapshotFrom(r[i++], "new_flavor");
+  m.old_flavor = SnapshotFrom(r[i++], "old_flavor", m.unreadable);
+  m.new_flavor = SnapshotFrom(r[i++], "new_flavor", m.unreadable);
   m.disk_config = OptString(r[i++]);
   m.power_on = r[i].is_null() || r[i].as<bool>();
   ++i;

@@ -115,6 +115,9 @@ struct ColdMigration {
   std::optional<std::string> job_error;
   std::optional<TimePoint> progress_at;
   std::optional<TimePoint> started_at, finished_at;
+  // Why this build cannot drive the record (a flavor snapshot it cannot read), else empty: the
+  // kind's step refuses it and the engine's retry budget ends it, reading the rest.
+  std::string unreadable;
 };
 
 // Inserts a new cold move and its first event, leased to lease_owner until now + lease.
