@@ -3,6 +3,8 @@
 // codes and texts, then one transaction that records the request; the move engine does the rest.
 #include "controller/cold_migration/service.hpp"
 
+#include "controller/cold_migration/states.hpp"
+
 #include <sys/random.h>
 
 #include <array>
@@ -277,9 +279,7 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
     const auto m = MigrationOfServer(tx, server_uuid, migration_id);
     // Before pre-migrating ends nothing has touched a host's disks or the guest: the move can
     // end cleanly. Later, the guest is off or copying and only the engine's rollback applies.
-    const bool abortable = m.status == store::MigrationStatus::kAccepted ||
-                           m.status == store::MigrationStatus::kQueued ||
-                           m.status == store::MigrationStatus::kPreMigrating;
+    const bool abortable = AbortableFrom(m.status);
     // Nova's InvalidMigrationState; an abort asked already is not asked again.
     if (!abortable || !store::RequestAbort(tx, m.uuid, ctx_.clock.Now())) {
       throw Error(Errc::kBadRequest,
