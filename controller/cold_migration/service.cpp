@@ -3,8 +3,6 @@
 // codes and texts, then one transaction that records the request; the move engine does the rest.
 #include "controller/cold_migration/service.hpp"
 
-#include "controller/cold_migration/states.hpp"
-
 #include <sys/random.h>
 
 #include <array>
@@ -12,6 +10,7 @@
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
+#include "controller/cold_migration/states.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/live_migrations_store.hpp"
