@@ -17,7 +17,8 @@ struct CommandOutput {
   nlohmann::json data;  // kind-specific (prepare: {"incoming_uri": ...}); null when none
 };
 
-// Called after start_live_migration started a job, so the job monitor reports its progress.
+// Called after start_live_migration or start_cold_migration_copy started a job, so the job
+// monitor reports its progress (a cold copy's spec carries the fields they share).
 using JobStartedFn = std::function<void(const wire::LiveMigrationSpec& spec)>;
 
 struct CommandContext {
@@ -39,6 +40,12 @@ const CommandFn* FindCommand(const std::string& kind);
 
 // Decodes and validates a LiveMigrationSpec. Throws ferry::Error(kBadRequest) naming the field.
 wire::LiveMigrationSpec DecodeLiveMigrationSpec(const std::string& kind,
+                                                const nlohmann::json& args);
+
+// Decodes and validates a ColdMigrationSpec for `kind` (what that step needs: receive_uri for
+// start_cold_migration_copy, the transfer token where disks move). Throws
+// ferry::Error(kBadRequest) naming the field.
+wire::ColdMigrationSpec DecodeColdMigrationSpec(const std::string& kind,
                                                 const nlohmann::json& args);
 
 }  // namespace ferry::agent

@@ -87,6 +87,9 @@ std::vector<JobRecord> JobJournal::LoadAll() {
         JobRecord record = nlohmann::json::parse(in).get<JobRecord>();
         if (record.spec.migration_uuid != stem) {
           why = "it names migration '" + record.spec.migration_uuid + "'";
+        } else if (record.cold && (record.cold->migration_uuid != record.spec.migration_uuid ||
+                                   record.cold->domain.uuid != record.spec.domain.uuid)) {
+          why = "its cold spec names another migration or domain";
         } else if (!wire::ParseJobState(record.last.state)) {
           why = "unknown job state '" + record.last.state + "'";
         } else {

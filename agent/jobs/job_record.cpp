@@ -5,7 +5,8 @@
 namespace ferry::agent {
 
 void to_json(nlohmann::json& j, const JobRecord& r) {
-  j = nlohmann::json{{"spec", r.spec},
+  j = nlohmann::json{{"kind", r.kind},
+                     {"spec", r.spec},
                      {"last", r.last},
                      {"abort_requested", r.abort_requested},
                      {"forcing", r.forcing},
@@ -13,9 +14,20 @@ void to_json(nlohmann::json& j, const JobRecord& r) {
                      {"reported", r.reported},
                      {"ended_at", r.ended_at},
                      {"driver_facts", r.driver_facts}};
+  if (r.cold) j["cold"] = *r.cold;
 }
 
 void from_json(const nlohmann::json& j, JobRecord& r) {
+  r.kind = j.value("kind", std::string(kJobKindLive));
+  if (r.kind != kJobKindLive && r.kind != kJobKindColdCopy) {
+    throw std::runtime_error("unknown job kind '" + r.kind + "'");
+  }
+  r.cold.reset();
+  if (j.contains("cold")) r.cold = j.at("cold").get<wire::ColdMigrationSpec>();
+  // A tombstone (an abort before any start) is of the default kind, without a cold spec.
+  if (r.cold.has_value() != r.IsColdCopy()) {
+    throw std::runtime_error("a cold-copy record must carry its cold spec, and only it");
+  }
   j.at("spec").get_to(r.spec);
   j.at("last").get_to(r.last);
   r.abort_requested = j.value("abort_requested", false);

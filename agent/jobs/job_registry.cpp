@@ -37,6 +37,10 @@ void JobRegistry::Recover() {
     const std::string as_written = record.spec.migration_uuid;
     record.spec.migration_uuid = Key(record.spec.migration_uuid);
     record.spec.domain.uuid = Key(record.spec.domain.uuid);
+    if (record.cold) {
+      record.cold->migration_uuid = record.spec.migration_uuid;
+      record.cold->domain.uuid = record.spec.domain.uuid;
+    }
     if (as_written != record.spec.migration_uuid && journal_.Put(record)) {
       journal_.Remove(as_written);  // one file per migration, under its lowercase name
     }
@@ -61,10 +65,36 @@ void JobRegistry::Recover() {
   PruneLocked();
 }
 
-void JobRegistry::Start(const wire::LiveMigrationSpec& requested) {
-  wire::LiveMigrationSpec spec = requested;
+void JobRegistry::Start(const wire::LiveMigrationSpec& spec) {
+  JobRecord record;
+  record.spec = spec;
+  record.last.phase = "precopy";
+  StartRecord(std::move(record));
+}
+
+void JobRegistry::StartColdCopy(const wire::ColdMigrationSpec& cold) {
+  JobRecord record;
+  record.kind = kJobKindColdCopy;
+  record.spec.migration_uuid = cold.migration_uuid;
+  record.spec.domain = cold.domain;
+  record.spec.source_host = cold.source_host;
+  record.spec.dest_host = cold.dest_host;
+  record.spec.dest_migration_address = cold.dest_migration_address;
+  record.spec.bandwidth_mibps = cold.bandwidth_mibps;
+  record.spec.monitor_interval_s = cold.monitor_interval_s;
+  record.cold = cold;
+  record.last.phase = "copying";
+  StartRecord(std::move(record));
+}
+
+void JobRegistry::StartRecord(JobRecord record) {
+  wire::LiveMigrationSpec& spec = record.spec;
   spec.migration_uuid = Key(spec.migration_uuid);
   spec.domain.uuid = Key(spec.domain.uuid);
+  if (record.cold) {
+    record.cold->migration_uuid = spec.migration_uuid;
+    record.cold->domain.uuid = spec.domain.uuid;
+  }
   auto refuse_second_copy = [&]() {
     for (const auto& [uuid, r] : records_) {
       if (!r.Ended() && r.spec.domain.uuid == spec.domain.uuid && uuid != spec.migration_uuid) {
@@ -78,24 +108,22 @@ void JobRegistry::Start(const wire::LiveMigrationSpec& requested) {
     if (records_.count(spec.migration_uuid) != 0) return;  // started, ended, or aborted first
     refuse_second_copy();
   }
-  nlohmann::json facts = primitives_.CheckJobStart(spec);
+  nlohmann::json facts = primitives_.CheckJobStart(record);
   std::lock_guard lock(mu_);
   if (records_.count(spec.migration_uuid) != 0) return;
   refuse_second_copy();
-  JobRecord record;
-  record.spec = spec;
   record.driver_facts = facts.is_object() ? std::move(facts) : nlohmann::json::object();
   record.last.migration_uuid = spec.migration_uuid;
   record.last.domain_uuid = spec.domain.uuid;
   record.last.state = "running";
-  record.last.phase = "precopy";
   record.last.sampled_at = Now();
   if (!journal_.Put(record)) {
     throw Error(Errc::kUnavailable, "migration " + spec.migration_uuid +
                                         ": the job could not be recorded in the agent's state "
                                         "directory, so it was not started");
   }
-  auto& kept = records_[spec.migration_uuid] = std::move(record);
+  const std::string migration_uuid = spec.migration_uuid;
+  auto& kept = records_[migration_uuid] = std::move(record);
   try {
     primitives_.LaunchJob(kept);
   } catch (const std::exception& e) {
@@ -192,8 +220,11 @@ void JobRegistry::Abort(const std::string& requested_uuid) {
     JobRecord& record = it->second;
     if (record.Ended()) {
       if (record.last.state == "completed") {
-        throw Error(Errc::kConflict, "migration " + migration_uuid +
-                                         " has completed; the guest runs on the destination");
+        throw Error(
+            Errc::kConflict,
+            "migration " + migration_uuid +
+                (record.IsColdCopy() ? " has copied every disk to the destination"
+                                     : " has completed; the guest runs on the destination"));
       }
       return;  // failed or cancelled: the guest is on the source already
     }
@@ -258,6 +289,11 @@ void JobRegistry::ForceComplete(const std::string& requested_uuid, bool permit_p
       throw Error(Errc::kNotFound, "no live migration " + migration_uuid + " on this host");
     }
     JobRecord& record = it->second;
+    if (record.IsColdCopy()) {
+      // The guest is off: there is no dirtying to outrun, so nothing to force.
+      throw Error(Errc::kConflict,
+                  "migration " + migration_uuid + ": a cold migration's copy cannot be forced");
+    }
     if (record.Ended()) {
       if (record.last.state == "completed") return;
       throw Error(Errc::kConflict, "migration " + migration_uuid + " has ended " +

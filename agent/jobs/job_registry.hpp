@@ -1,6 +1,8 @@
 #pragma once
-// The agent's outgoing live-migration jobs, for every driver: the rules the controller relies on
-// are kept here once, and a driver implements hypervisor primitives only (JobPrimitives).
+// The agent's outgoing jobs, for every driver: the rules the controller relies on are kept here
+// once, and a driver implements hypervisor primitives only (JobPrimitives). Two kinds share them
+// (JobRecord::kind): a live migration, and the disk copy of a cold migration (StartColdCopy),
+// which cannot be force-completed; every other rule below is the same for both.
 //
 //  - Start is idempotent: a migration that has a record (running, ended, or aborted before it
 //    started) starts nothing; a domain already migrating is refused (kConflict). The record is
@@ -37,9 +39,10 @@ namespace ferry::agent {
 class JobPrimitives {
  public:
   virtual ~JobPrimitives() = default;
-  // Can this host start the migration? Returns the driver's facts to record with the job;
-  // throws ferry::Error to refuse (nothing is recorded).
-  virtual nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) = 0;
+  // Can this host start the job (its record as it will be written, driver_facts empty; dispatch
+  // on job.kind)? Returns the driver's facts to record with it; throws ferry::Error to refuse
+  // (nothing is recorded).
+  virtual nlohmann::json CheckJobStart(const JobRecord& job) = 0;
   // Starts the copy and returns at once; the driver ends it through JobRegistry::End. A throw
   // ends the job failed.
   virtual void LaunchJob(const JobRecord& job) = 0;
@@ -80,6 +83,8 @@ class JobRegistry {
 
   // The Driver's source-side live-migration methods (agent/driver.hpp), with its contract.
   void Start(const wire::LiveMigrationSpec& spec);
+  // A cold migration's disk copy: the same rules; its phase is "copying".
+  void StartColdCopy(const wire::ColdMigrationSpec& spec);
   std::optional<wire::LiveMigrationJob> Stats(const std::string& migration_uuid);
   // Running jobs, and ended ones whose outcome the controller has not acknowledged.
   std::vector<wire::LiveMigrationJob> ToReport();
@@ -104,6 +109,8 @@ class JobRegistry {
 
  private:
   double Now() const;
+  // Start's rules, for a record of either kind (spec, cold and kind set).
+  void StartRecord(JobRecord record);
   void EndLocked(JobRecord& record, wire::LiveMigrationJob final_state);
   // Forgets outcomes older than keep_ended, then the oldest acknowledged beyond max_ended and
   // the oldest tombstones beyond max_tombstones.

@@ -27,6 +27,17 @@ void CheckSpec(const wire::LiveMigrationSpec& s) {
   }
 }
 
+// What DecodeColdMigrationSpec promises the driver.
+void CheckColdSpec(const wire::ColdMigrationSpec& s) {
+  if (!ferry::IsUuid(s.migration_uuid) || !ferry::IsUuid(s.domain.uuid)) Finding("cold uuids");
+  if (s.new_disk_gb < s.domain.disk_gb) Finding("a disk shrink reached the driver");
+  if (s.transfer_token.size() > 512 || s.source_host.empty() || s.dest_host.empty() ||
+      s.bandwidth_mibps < 0 || s.shutdown_timeout_s < 0 || s.shutdown_timeout_s > 3600 ||
+      s.monitor_interval_s < 1 || s.monitor_interval_s > 3600) {
+    Finding("cold spec out of range reached the driver");
+  }
+}
+
 // Accepts everything, changes nothing: the fuzz target is the decoding in front of it.
 class NullDriver : public agent::Driver {
  public:
@@ -57,6 +68,28 @@ class NullDriver : public agent::Driver {
   }
   void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& s) override { CheckSpec(s); }
   void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& s) override { CheckSpec(s); }
+  std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    CheckColdSpec(s);
+    return "tcp:127.0.0.1:1";
+  }
+  void PowerOffForColdMigration(const wire::ColdMigrationSpec& s) override { CheckColdSpec(s); }
+  void StartColdMigrationCopy(const wire::ColdMigrationSpec& s) override {
+    CheckColdSpec(s);
+    if (s.receive_uri.empty()) Finding("a cold copy without receive_uri reached the driver");
+  }
+  void AbortColdMigrationCopy(const std::string&) override {}
+  wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    CheckColdSpec(s);
+    return s.domain;
+  }
+  void ConfirmColdMigrationSource(const wire::ColdMigrationSpec& s) override { CheckColdSpec(s); }
+  void RevertColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    CheckColdSpec(s);
+  }
+  wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
+    CheckColdSpec(s);
+    return s.domain;
+  }
 };
 
 }  // namespace

@@ -58,6 +58,20 @@ class HangingCreateDriver final : public Driver {
   }
   void CleanupLiveMigrationSource(const wire::LiveMigrationSpec&) override {}
   void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec&) override {}
+  std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec&) override {
+    return "";
+  }
+  void PowerOffForColdMigration(const wire::ColdMigrationSpec&) override {}
+  void StartColdMigrationCopy(const wire::ColdMigrationSpec&) override {}
+  void AbortColdMigrationCopy(const std::string&) override {}
+  wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    return s.domain;
+  }
+  void ConfirmColdMigrationSource(const wire::ColdMigrationSpec&) override {}
+  void RevertColdMigrationDestination(const wire::ColdMigrationSpec&) override {}
+  wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
+    return s.domain;
+  }
 
  private:
   mutable std::mutex mu_;

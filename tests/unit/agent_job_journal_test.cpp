@@ -133,6 +133,61 @@ TEST(AgentJobJournal, RecordsOfTheLibvirtDriversOwnStoreStillLoad) {
   EXPECT_EQ(all[0].driver_facts["source_persistent"], true);
 }
 
+TEST(AgentJobJournal, ARecordWithoutAKindIsALiveMigration) {
+  TempDir dir;
+  nlohmann::json written = Job("running", "");
+  written.erase("kind");  // as every record written before cold migration
+  written.erase("cold");
+  dir.Write(std::string(kMigration) + ".json", written.dump());
+  auto all = JobJournal(dir.path()).LoadAll();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].kind, kJobKindLive);
+  EXPECT_FALSE(all[0].IsColdCopy());
+  EXPECT_FALSE(all[0].cold);
+}
+
+TEST(AgentJobJournal, AColdCopyComesBackWithItsColdSpec) {
+  TempDir dir;
+  JobRecord written = Job("running", "");
+  written.kind = kJobKindColdCopy;
+  written.cold = wire::ColdMigrationSpec{};
+  written.cold->migration_uuid = kMigration;
+  written.cold->domain.uuid = kDomain;
+  written.cold->new_disk_gb = 40;
+  written.cold->transfer_token = "per-move secret";
+  written.cold->receive_uri = "tcp:127.0.0.1:4444";
+  ASSERT_TRUE(JobJournal(dir.path()).Put(written));
+  auto all = JobJournal(dir.path()).LoadAll();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(all[0].IsColdCopy());
+  ASSERT_TRUE(all[0].cold);
+  EXPECT_EQ(all[0].cold->new_disk_gb, 40);
+  EXPECT_EQ(all[0].cold->transfer_token, "per-move secret");
+  EXPECT_EQ(all[0].cold->receive_uri, "tcp:127.0.0.1:4444");
+}
+
+TEST(AgentJobJournal, AnUnknownKindOrAColdCopyWithoutItsSpecIsQuarantined) {
+  TempDir dir;
+  const std::string other = "7f0c2b1e-8a4d-4c3b-9e2f-1a2b3c4d5e6f";
+  const std::string third = "8f0c2b1e-8a4d-4c3b-9e2f-1a2b3c4d5e6f";
+  nlohmann::json unknown = Job("running", "");
+  unknown["kind"] = "teleport";
+  dir.Write(std::string(kMigration) + ".json", unknown.dump());
+  nlohmann::json no_spec = Job("running", "", other);
+  no_spec["kind"] = kJobKindColdCopy;
+  dir.Write(other + ".json", no_spec.dump());
+  nlohmann::json wrong_migration = Job("running", "", third);
+  wrong_migration["kind"] = kJobKindColdCopy;
+  wire::ColdMigrationSpec cold;
+  cold.migration_uuid = kMigration;  // not the record's
+  cold.domain.uuid = kDomain;
+  wrong_migration["cold"] = cold;
+  dir.Write(third + ".json", wrong_migration.dump());
+  JobJournal journal(dir.path());
+  EXPECT_TRUE(journal.LoadAll().empty());
+  EXPECT_EQ(journal.quarantined(), 3);
+}
+
 // Needs root for a tiny private tmpfs; under CI=true it fails without root, elsewhere it skips.
 TEST(AgentJobJournal, AFullDiskKeepsThePreviousRecordAndReportsTheFailure) {
   if (geteuid() != 0) {

@@ -25,13 +25,13 @@ constexpr const char* kDomain = "0d7e6f1a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
 struct Primitives final : JobPrimitives {
   std::atomic<int> checks = 0, launches = 0, aborts = 0, forces = 0, recovers = 0;
   bool last_force_post_copy = false;
-  std::function<void(const wire::LiveMigrationSpec&)> on_check;
+  std::function<void(const JobRecord&)> on_check;
   std::function<void(const JobRecord&)> on_launch, on_abort;
   std::function<std::optional<wire::LiveMigrationJob>(const JobRecord&)> on_sample, on_recover;
 
-  nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) override {
+  nlohmann::json CheckJobStart(const JobRecord& job) override {
     ++checks;
-    if (on_check) on_check(spec);
+    if (on_check) on_check(job);
     return {{"fact", "from the check"}};
   }
   void LaunchJob(const JobRecord& job) override {
@@ -96,6 +96,19 @@ class JobRegistryTest : public ::testing::Test {
     s.domain.uuid = domain;
     return s;
   }
+  wire::ColdMigrationSpec ColdSpec(const std::string& migration = "",
+                                   const std::string& domain = kDomain) {
+    wire::ColdMigrationSpec s;
+    s.migration_uuid = migration.empty() ? NewUuid() : migration;
+    s.domain.uuid = domain;
+    s.source_host = "sim-1";
+    s.dest_host = "sim-2";
+    s.bandwidth_mibps = 300;
+    s.monitor_interval_s = 2;
+    s.receive_uri = "tcp:127.0.0.1:4444";
+    s.transfer_token = "per-move secret";
+    return s;
+  }
   size_t Files() const {
     size_t n = 0;
     if (!fs::exists(dir_)) return 0;
@@ -131,7 +144,7 @@ TEST_F(JobRegistryTest, StartIsIdempotentAndTheRecordIsWrittenBeforeTheJobStarts
 TEST_F(JobRegistryTest, ConcurrentStartsAndAnAbortRacingThemLaunchAtMostOnce) {
   for (int round = 0; round < 20; ++round) {
     auto spec = Spec("", NewUuid());
-    primitives_.on_check = [](const wire::LiveMigrationSpec&) {
+    primitives_.on_check = [](const JobRecord&) {
       std::this_thread::sleep_for(1ms);  // widen the window between the check and the record
     };
     const int before = primitives_.launches;
@@ -168,7 +181,7 @@ TEST_F(JobRegistryTest, ADomainMigratesOnceAtATime) {
 
 TEST_F(JobRegistryTest, ARefusedCheckRecordsNothingAndCanBeRetried) {
   auto spec = Spec();
-  primitives_.on_check = [](const wire::LiveMigrationSpec&) {
+  primitives_.on_check = [](const JobRecord&) {
     throw Error(Errc::kUnavailable, "hypervisor connection lost");
   };
   EXPECT_EQ(CodeOf([&] { registry_->Start(spec); }), Errc::kUnavailable);
@@ -301,7 +314,7 @@ TEST_F(JobRegistryTest, AnAbortOrForceTheHypervisorRefusesLeavesNoMark) {
   EXPECT_FALSE(registry_->AbortRequested(spec.migration_uuid))
       << "a later failure of the copy is a failure, not a cancellation";
   struct Refusing final : JobPrimitives {
-    nlohmann::json CheckJobStart(const wire::LiveMigrationSpec&) override { return {}; }
+    nlohmann::json CheckJobStart(const JobRecord&) override { return {}; }
     void LaunchJob(const JobRecord&) override {}
     std::optional<wire::LiveMigrationJob> SampleJob(const JobRecord&) override { return {}; }
     void AbortJob(const JobRecord&) override {}
@@ -438,6 +451,94 @@ TEST_F(JobRegistryTest, ACorruptRecordMakesItsMigrationUnknownAndTheRestLoad) {
   EXPECT_EQ(registry_->quarantined(), 1);
   EXPECT_FALSE(registry_->Stats(torn.migration_uuid)) << "unknown, not guessed";
   EXPECT_TRUE(registry_->Stats(good.migration_uuid));
+}
+
+}  // namespace
+}  // namespace ferry::agent
+
+namespace ferry::agent {
+namespace {
+
+TEST_F(JobRegistryTest, AColdCopyStartsOnceWithTheSharedFieldsAndPhaseCopying) {
+  auto cold = ColdSpec();
+  std::string checked_kind;
+  primitives_.on_check = [&](const JobRecord& job) { checked_kind = job.kind; };
+  primitives_.on_launch = [&](const JobRecord& job) {
+    EXPECT_TRUE(fs::exists(dir_ / (cold.migration_uuid + ".json"))) << "journal first";
+    ASSERT_TRUE(job.cold);
+    EXPECT_EQ(job.cold->receive_uri, cold.receive_uri);
+    EXPECT_EQ(job.spec.migration_uuid, cold.migration_uuid);
+    EXPECT_EQ(job.spec.domain.uuid, cold.domain.uuid);
+    EXPECT_EQ(job.spec.source_host, "sim-1");
+    EXPECT_EQ(job.spec.dest_host, "sim-2");
+    EXPECT_EQ(job.spec.bandwidth_mibps, 300);
+    EXPECT_EQ(job.spec.monitor_interval_s, 2);
+  };
+  registry_->StartColdCopy(cold);
+  registry_->StartColdCopy(cold);
+  EXPECT_EQ(checked_kind, kJobKindColdCopy);
+  EXPECT_EQ(primitives_.launches, 1);
+  auto job = registry_->Stats(cold.migration_uuid);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->state, "running");
+  EXPECT_EQ(job->phase, "copying");
+  // One job per domain, whatever the kinds.
+  EXPECT_EQ(CodeOf([&] { registry_->Start(Spec()); }), Errc::kConflict);
+  EXPECT_EQ(CodeOf([&] { registry_->StartColdCopy(ColdSpec()); }), Errc::kConflict);
+  registry_->End(cold.migration_uuid, Ended("failed", "copying"));
+  registry_->StartColdCopy(cold);  // the same migration again: nothing new, even once ended
+  EXPECT_EQ(primitives_.launches, 1);
+  EXPECT_EQ(registry_->Stats(cold.migration_uuid)->state, "failed");
+}
+
+TEST_F(JobRegistryTest, AColdCopyCannotBeForcedAndIsAbortedLikeAnyJob) {
+  auto cold = ColdSpec();
+  registry_->StartColdCopy(cold);
+  EXPECT_EQ(CodeOf([&] { registry_->ForceComplete(cold.migration_uuid, true); }), Errc::kConflict);
+  EXPECT_EQ(CodeOf([&] { registry_->ForceComplete(cold.migration_uuid, false); }), Errc::kConflict);
+  EXPECT_EQ(primitives_.forces, 0) << "the hypervisor is never asked";
+  EXPECT_FALSE(registry_->Find(cold.migration_uuid)->forcing);
+  primitives_.on_abort = [&](const JobRecord& job) {
+    registry_->End(job.spec.migration_uuid, Ended("cancelled", "copying"));
+  };
+  registry_->Abort(cold.migration_uuid);
+  EXPECT_EQ(registry_->Stats(cold.migration_uuid)->state, "cancelled");
+
+  auto completed = ColdSpec("", "1d7e6f1a-2b3c-4d5e-8f90-a1b2c3d4e5f6");
+  registry_->StartColdCopy(completed);
+  registry_->End(completed.migration_uuid, Ended("completed"));
+  EXPECT_EQ(CodeOf([&] { registry_->Abort(completed.migration_uuid); }), Errc::kConflict);
+}
+
+TEST_F(JobRegistryTest, AnAbortBeforeAColdCopyStartsMakesTheStartANoOp) {
+  auto cold = ColdSpec();
+  registry_->Abort(cold.migration_uuid);
+  Restart();
+  registry_->StartColdCopy(cold);
+  EXPECT_EQ(primitives_.launches, 0);
+  EXPECT_EQ(registry_->Stats(cold.migration_uuid)->state, "cancelled");
+}
+
+TEST_F(JobRegistryTest, AColdCopyIsRecoveredAfterARestartWithItsKindAndSpec) {
+  auto cold = ColdSpec();
+  registry_->StartColdCopy(cold);
+  std::optional<JobRecord> recovered;
+  primitives_.on_recover = [&](const JobRecord& job) -> std::optional<wire::LiveMigrationJob> {
+    recovered = job;
+    return std::nullopt;  // the driver resumes it
+  };
+  Restart();
+  ASSERT_TRUE(recovered);
+  EXPECT_TRUE(recovered->IsColdCopy());
+  ASSERT_TRUE(recovered->cold);
+  EXPECT_EQ(recovered->cold->transfer_token, cold.transfer_token);
+  EXPECT_EQ(registry_->Stats(cold.migration_uuid)->phase, "copying");
+  registry_->End(cold.migration_uuid, Ended("completed"));
+  ASSERT_EQ(registry_->ToReport().size(), 1u);
+  registry_->Acknowledge(cold.migration_uuid);
+  Restart();
+  EXPECT_TRUE(registry_->ToReport().empty());
+  EXPECT_EQ(registry_->Stats(cold.migration_uuid)->state, "completed");
 }
 
 }  // namespace

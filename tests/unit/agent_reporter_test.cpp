@@ -150,6 +150,28 @@ class FlakyDriver final : public Driver {
   void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& s) override {
     real_.RollbackLiveMigrationDestination(s);
   }
+  std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    return real_.PrepareColdMigrationDestination(s);
+  }
+  void PowerOffForColdMigration(const wire::ColdMigrationSpec& s) override {
+    real_.PowerOffForColdMigration(s);
+  }
+  void StartColdMigrationCopy(const wire::ColdMigrationSpec& s) override {
+    real_.StartColdMigrationCopy(s);
+  }
+  void AbortColdMigrationCopy(const std::string& m) override { real_.AbortColdMigrationCopy(m); }
+  wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    return real_.FinishColdMigrationDestination(s);
+  }
+  void ConfirmColdMigrationSource(const wire::ColdMigrationSpec& s) override {
+    real_.ConfirmColdMigrationSource(s);
+  }
+  void RevertColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+    real_.RevertColdMigrationDestination(s);
+  }
+  wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
+    return real_.RevertColdMigrationSource(s);
+  }
   std::atomic<bool> failing{false};
 
  private:
@@ -387,6 +409,20 @@ TEST(Reporter, RefusesAnUnusableControllerUrl) {
     }
     void CleanupLiveMigrationSource(const wire::LiveMigrationSpec&) override {}
     void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec&) override {}
+    std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec&) override {
+      return "";
+    }
+    void PowerOffForColdMigration(const wire::ColdMigrationSpec&) override {}
+    void StartColdMigrationCopy(const wire::ColdMigrationSpec&) override {}
+    void AbortColdMigrationCopy(const std::string&) override {}
+    wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& s) override {
+      return s.domain;
+    }
+    void ConfirmColdMigrationSource(const wire::ColdMigrationSpec&) override {}
+    void RevertColdMigrationDestination(const wire::ColdMigrationSpec&) override {}
+    wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
+      return s.domain;
+    }
   } driver;
   ReporterConfig config;
   config.agent_token = kAgentToken;

@@ -50,6 +50,16 @@ class LibvirtDriver final : public Driver {
   void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) override;
   void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
 
+  // Cold migration and resize: not implemented by this driver yet; each refuses (kConflict).
+  std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
+  void PowerOffForColdMigration(const wire::ColdMigrationSpec& spec) override;
+  void StartColdMigrationCopy(const wire::ColdMigrationSpec& spec) override;
+  void AbortColdMigrationCopy(const std::string& migration_uuid) override;
+  wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
+  void ConfirmColdMigrationSource(const wire::ColdMigrationSpec& spec) override;
+  void RevertColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
+  wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& spec) override;
+
   struct Impl;
 
  private:

@@ -183,7 +183,10 @@ void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   impl_->jobs->Start(spec);
 }
 
-nlohmann::json LibvirtDriver::Impl::CheckJobStart(const wire::LiveMigrationSpec& spec) {
+nlohmann::json LibvirtDriver::Impl::CheckJobStart(const JobRecord& job) {
+  // This driver copies no cold migration yet (libvirt_cold_migration.cpp refuses before here).
+  if (job.IsColdCopy()) RefuseColdMigration();
+  const wire::LiveMigrationSpec& spec = job.spec;
   // Here, not in LaunchJob: the registry's lock is not held, so joining never stalls it.
   ReapEndedCopies();
   DomainPtr d = LookupByUuid(Conn(), spec.domain.uuid);

@@ -89,10 +89,11 @@ bool SimConfig::HasScenario(const std::string& name, const std::string& domain_u
 
 SimScenario ParseSimScenario(const std::string& spec) {
   static const std::vector<std::string> kKnown = {
-      kScenarioPrecheckFails,   kScenarioPrepareFails,      kScenarioStall,
-      kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy,  kScenarioPostcopyFails,
-      kScenarioFinishFails,     kScenarioFinishFailsPaused, kScenarioLostSwitchover,
-      kScenarioStartRefused,    kScenarioCreateSlow};
+      kScenarioPrecheckFails,   kScenarioPrepareFails,         kScenarioStall,
+      kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy,     kScenarioPostcopyFails,
+      kScenarioFinishFails,     kScenarioFinishFailsPaused,    kScenarioLostSwitchover,
+      kScenarioStartRefused,    kScenarioCreateSlow,           kScenarioColdShutdownHangs,
+      kScenarioColdCopyBreaks,  kScenarioColdChecksumMismatch, kScenarioColdDefineFails};
   SimScenario s;
   auto colon = spec.find(':');
   s.name = spec.substr(0, colon);

@@ -33,6 +33,15 @@ inline constexpr const char* kScenarioLostSwitchover = "lost-switchover";
 inline constexpr const char* kScenarioStartRefused = "start-refused";
 // create_domain takes SimConfig::create_slow_ms before the domain exists (a slow image copy).
 inline constexpr const char* kScenarioCreateSlow = "create-slow";
+// Cold migration and resize. cold-shutdown-hangs (source): the guest ignores the graceful
+// shutdown, which times out after the spec's shutdown_timeout_s; then it is destroyed.
+// cold-copy-breaks (source): the copy link drops at half the bytes; the job fails.
+// cold-checksum-mismatch (destination): what arrived does not verify; finish refuses.
+// cold-define-fails (destination): defining the guest fails; finish refuses, nothing defined.
+inline constexpr const char* kScenarioColdShutdownHangs = "cold-shutdown-hangs";
+inline constexpr const char* kScenarioColdCopyBreaks = "cold-copy-breaks";
+inline constexpr const char* kScenarioColdChecksumMismatch = "cold-checksum-mismatch";
+inline constexpr const char* kScenarioColdDefineFails = "cold-define-fails";
 // 40 s: longer than the controller's default 30 s agent command timeout, the case of review M4.
 inline constexpr int kDefaultCreateSlowMs = 40000;
 

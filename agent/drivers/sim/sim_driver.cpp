@@ -60,6 +60,7 @@ SimDriver::SimDriver(SimConfig config, Clock& clock)
   if (state_.Exists()) {
     SimState loaded = state_.Load();
     for (auto& d : loaded.domains) domains_[Lower(d.domain.uuid)] = std::move(d);
+    for (auto& r : loaded.cold_receives) receives_[Lower(r.migration_uuid)] = std::move(r);
     ImportJobsOfOldStateFile(std::move(loaded.jobs));
     if (!config_.foreign_domains.empty()) {
       spdlog::info("ferry-sim: state exists, --sim-domain ignored (applies at first start only)");
@@ -75,7 +76,23 @@ SimDriver::SimDriver(SimConfig config, Clock& clock)
     std::lock_guard lock(mu_);
     CommitLocked(std::move(initial));  // writes the file even when empty: first start is done
   }
+  {
+    // A copy still under way when the agent stopped reconnects to where it listened.
+    std::lock_guard lock(mu_);
+    for (auto& [migration, receive] : receives_) {
+      if (receive.shared_storage || receive.complete) continue;
+      try {
+        OpenReceiverLocked(receive, receive.port);
+      } catch (const Error& e) {
+        spdlog::warn(
+            "ferry-sim: cold migration {}: cannot listen on port {} again ({}); a "
+            "repeated prepare listens elsewhere",
+            migration, receive.port, e.what());
+      }
+    }
+  }
   jobs_.Recover();
+  ResumeColdCopies();
   spdlog::info("ferry-sim: simulated hypervisor ready domains={}", domains_.size());
 }
 
@@ -89,13 +106,13 @@ DriverInfo SimDriver::Info() {
   info.local_gb = config_.disk_gb;
   // All sim hosts share one CPU model so the scheduler's CPU-compatibility filter passes.
   info.cpu = wire::CpuInfo{"x86_64", "ferry-sim", "ferry-sim-cpu", {}};
-  int64_t used_gb = 0;
+  int64_t free_gb = 0;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [uuid, d] : domains_) used_gb += d.domain.disk_gb;
+    free_gb = FreeDiskGbLocked();
   }
-  info.datastores.push_back(wire::Datastore{"sim-local", "local", config_.disk_gb,
-                                            std::max<int64_t>(0, config_.disk_gb - used_gb)});
+  info.datastores.push_back(
+      wire::Datastore{"sim-local", "local", config_.disk_gb, std::max<int64_t>(0, free_gb)});
   return info;
 }
 
@@ -128,6 +145,7 @@ wire::Domain SimDriver::CreateDomain(const wire::Domain& requested) {
   }
   auto next = domains_;
   next[d.uuid] = SimDomain{d, config_.dirty_rate_bytes_per_s, "", false};
+  next[d.uuid].content_generation = 1;  // booted: it has written to its disks
   CommitLocked(std::move(next));
   spdlog::info("ferry-sim: created simulated domain uuid={} {}", d.uuid, Describe(d));
   return d;
@@ -151,9 +169,23 @@ int64_t SimDriver::DirtyRateBytesPerSecond(const std::string& uuid) const {
   return it->second.dirty_rate_bytes_per_s;
 }
 
-void SimDriver::CommitLocked(Domains next) {
-  state_.Save(SimState{Values(next), {}});
+void SimDriver::CommitLocked(Domains next) { CommitLocked(std::move(next), receives_); }
+
+void SimDriver::CommitLocked(Domains next, Receives next_receives) {
+  SimState state{Values(next), {}, {}};
+  for (const auto& [migration, r] : next_receives) state.cold_receives.push_back(r);
+  state_.Save(state);
   domains_ = std::move(next);
+  receives_ = std::move(next_receives);
+}
+
+// Disks of defined guests, and the new flavor's disk of each cold migration being received
+// (its disks are written here before the guest is defined).
+int64_t SimDriver::FreeDiskGbLocked() const {
+  int64_t used_gb = 0;
+  for (const auto& [uuid, d] : domains_) used_gb += d.domain.disk_gb;
+  for (const auto& [migration, r] : receives_) used_gb += r.reserved_gb;
+  return config_.disk_gb - used_gb;
 }
 
 void SimDriver::ImportJobsOfOldStateFile(std::vector<wire::LiveMigrationJob> jobs) {

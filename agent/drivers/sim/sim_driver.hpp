@@ -7,8 +7,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/driver.hpp"
+#include "agent/drivers/sim/sim_cold_copy_job.hpp"
+#include "agent/drivers/sim/sim_cold_receiver.hpp"
 #include "agent/drivers/sim/sim_config.hpp"
 #include "agent/drivers/sim/sim_incoming_migration.hpp"
 #include "agent/drivers/sim/sim_migration_model.hpp"
@@ -57,20 +60,40 @@ class SimDriver final : public Driver, private JobPrimitives {
   void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) override;
   void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
 
+  // Cold migration and resize (sim_driver_cold_source.cpp, sim_driver_cold_destination.cpp).
+  std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
+  void PowerOffForColdMigration(const wire::ColdMigrationSpec& spec) override;
+  void StartColdMigrationCopy(const wire::ColdMigrationSpec& spec) override;
+  void AbortColdMigrationCopy(const std::string& migration_uuid) override;
+  wire::Domain FinishColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
+  void ConfirmColdMigrationSource(const wire::ColdMigrationSpec& spec) override;
+  void RevertColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
+  wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& spec) override;
+
+  // Test hooks: how the guest last stopped for a cold migration ("graceful", "destroyed", "");
+  // the bytes of each disk this destination holds for a cold migration (empty: none); the chunk
+  // bytes this process received over the link for it (a resumed copy never sends one twice).
+  std::string LastShutdownForTest(const std::string& uuid) const;
+  std::vector<int64_t> ReceivedBytesForTest(const std::string& migration_uuid) const;
+  int64_t WireBytesForTest(const std::string& migration_uuid) const;
+
   int64_t LinkBandwidthBytesPerSecond() const { return config_.link_bandwidth_bytes_per_s; }
   // Throws ferry::Error(kNotFound) for an unknown uuid.
   int64_t DirtyRateBytesPerSecond(const std::string& uuid) const;
 
  private:
   using Domains = std::map<std::string, SimDomain>;
+  using Receives = std::map<std::string, SimColdReceive>;  // by migration uuid
 
   // Persists `next` and only then makes it current, so a failed write changes nothing.
   void CommitLocked(Domains next);
+  void CommitLocked(Domains next, Receives next_receives);
+  int64_t FreeDiskGbLocked() const;
   // Jobs in a state file written before the shared registry move to its journal.
   void ImportJobsOfOldStateFile(std::vector<wire::LiveMigrationJob> jobs);
 
   // JobPrimitives: the simulated hypervisor's side of an outgoing job.
-  nlohmann::json CheckJobStart(const wire::LiveMigrationSpec& spec) override;
+  nlohmann::json CheckJobStart(const JobRecord& job) override;
   void LaunchJob(const JobRecord& job) override;
   // Joins and drops the threads of jobs that ended (called without any lock held).
   void ReapEndedJobs();
@@ -79,6 +102,20 @@ class SimDriver final : public Driver, private JobPrimitives {
   void ForceCompleteJob(const JobRecord& job, bool post_copy) override;
   // A job recorded running died with the previous agent process: failed, the guest resumed.
   std::optional<wire::LiveMigrationJob> RecoverJob(const JobRecord& job) override;
+  // The cold-copy side of the primitives (sim_driver_cold_source.cpp).
+  nlohmann::json CheckColdCopyStart(const JobRecord& job);
+  void LaunchColdCopyLocked(const JobRecord& job);
+  std::optional<wire::LiveMigrationJob> RecoverColdCopy(const JobRecord& job);
+  // Starts again, from the destination's bytes, the copies RecoverColdCopy kept running.
+  void ResumeColdCopies();
+  void OnColdCopyEnded(const wire::LiveMigrationJob& job);
+  // Destination: a listener for a pending receive (on `port`, 0: any), and its hooks.
+  void OpenReceiverLocked(SimColdReceive& receive, int port);
+  std::vector<int64_t> OnColdHello(const std::string& migration_uuid, const std::string& token,
+                                   const std::vector<ColdDisk>& disks);
+  void OnColdChunk(const std::string& migration_uuid, const std::string& disk, int64_t offset,
+                   int64_t length, int64_t generation);
+  void OnColdDone(const std::string& migration_uuid, const std::string& digest);
   // Hooks run on job and listener threads.
   void OnJobEnded(const wire::LiveMigrationJob& job);
   void OnSourcePower(const std::string& domain_uuid, wire::PowerState power);
@@ -94,6 +131,11 @@ class SimDriver final : public Driver, private JobPrimitives {
   Domains domains_;  // by lowercase uuid; ordered for stable listings
   std::map<std::string, std::unique_ptr<OutgoingJob>> outgoing_;  // this process's job threads
   std::map<std::string, std::unique_ptr<IncomingMigration>> incoming_;
+  Receives receives_;  // cold migrations this destination prepared, persisted with the domains
+  std::map<std::string, std::unique_ptr<ColdReceiver>> receivers_;   // their listeners
+  std::map<std::string, std::unique_ptr<ColdCopyJob>> cold_copies_;  // this process's copies
+  std::map<std::string, int64_t> wire_bytes_;  // chunk bytes received, per migration (tests)
+  std::vector<std::string> to_resume_;         // copies RecoverColdCopy kept running
   // Declared last: its journal is recovered once the domains are loaded, and job threads
   // (destroyed first, in ~SimDriver) may still end jobs in it.
   JobRegistry jobs_;

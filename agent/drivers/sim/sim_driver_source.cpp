@@ -16,17 +16,24 @@ using lm::ValidateSpec;
 SimDriver::~SimDriver() {
   std::map<std::string, std::unique_ptr<OutgoingJob>> outgoing;
   std::map<std::string, std::unique_ptr<IncomingMigration>> incoming;
+  std::map<std::string, std::unique_ptr<ColdCopyJob>> cold_copies;
+  std::map<std::string, std::unique_ptr<ColdReceiver>> receivers;
   {
     std::lock_guard lock(mu_);
     outgoing.swap(outgoing_);
     incoming.swap(incoming_);
+    cold_copies.swap(cold_copies_);
+    receivers.swap(receivers_);
   }
   // Destroyed without the lock: their threads may be waiting for it in a hook.
   outgoing.clear();
   incoming.clear();
+  cold_copies.clear();
+  receivers.clear();
 }
 
 std::optional<wire::LiveMigrationJob> SimDriver::RecoverJob(const JobRecord& job) {
+  if (job.IsColdCopy()) return RecoverColdCopy(job);
   // The job thread died with the previous agent process; what it recorded says how far it got.
   wire::LiveMigrationJob out = job.last;
   out.transfer_rate_bps = 0;
@@ -115,8 +122,10 @@ void SimDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
   jobs_.Start(spec);
 }
 
-nlohmann::json SimDriver::CheckJobStart(const wire::LiveMigrationSpec& spec) {
+nlohmann::json SimDriver::CheckJobStart(const JobRecord& job) {
   ReapEndedJobs();
+  if (job.IsColdCopy()) return CheckColdCopyStart(job);
+  const wire::LiveMigrationSpec& spec = job.spec;
   const std::string uuid = Lower(spec.domain.uuid);
   std::lock_guard lock(mu_);
   auto it = domains_.find(uuid);
@@ -134,6 +143,7 @@ void SimDriver::ReapEndedJobs() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [migration, job] : outgoing_) running.push_back(migration);
+    for (const auto& [migration, job] : cold_copies_) running.push_back(migration);
   }
   std::vector<std::string> done;
   for (const auto& migration : running) {
@@ -141,6 +151,7 @@ void SimDriver::ReapEndedJobs() {
     if (!rec || rec->Ended()) done.push_back(migration);
   }
   std::vector<std::unique_ptr<OutgoingJob>> ended;
+  std::vector<std::unique_ptr<ColdCopyJob>> ended_cold;
   {
     std::lock_guard lock(mu_);
     for (const auto& migration : done) {
@@ -148,15 +159,21 @@ void SimDriver::ReapEndedJobs() {
         ended.push_back(std::move(it->second));
         outgoing_.erase(it);
       }
+      if (auto it = cold_copies_.find(migration); it != cold_copies_.end()) {
+        ended_cold.push_back(std::move(it->second));
+        cold_copies_.erase(it);
+      }
     }
   }
   ended.clear();  // joins, without any lock
+  ended_cold.clear();
 }
 
 void SimDriver::LaunchJob(const JobRecord& record) {
   const wire::LiveMigrationSpec& spec = record.spec;
   const std::string uuid = Lower(spec.domain.uuid);
   std::lock_guard lock(mu_);
+  if (record.IsColdCopy()) return LaunchColdCopyLocked(record);
   if (domains_.count(uuid) == 0) {
     throw Error(Errc::kConflict, "domain " + uuid + " is not on this host");
   }
@@ -178,6 +195,13 @@ void SimDriver::LaunchJob(const JobRecord& record) {
 
 std::optional<wire::LiveMigrationJob> SimDriver::SampleJob(const JobRecord& record) {
   std::lock_guard lock(mu_);
+  if (record.IsColdCopy()) {
+    auto c = cold_copies_.find(record.spec.migration_uuid);
+    if (c == cold_copies_.end()) return std::nullopt;
+    wire::LiveMigrationJob snapshot = c->second->Snapshot();
+    if (snapshot.state != "running") return std::nullopt;  // ended by OnColdCopyEnded
+    return snapshot;
+  }
   auto j = outgoing_.find(record.spec.migration_uuid);
   if (j == outgoing_.end()) return std::nullopt;
   wire::LiveMigrationJob snapshot = j->second->Snapshot();
@@ -188,6 +212,9 @@ std::optional<wire::LiveMigrationJob> SimDriver::SampleJob(const JobRecord& reco
 
 void SimDriver::AbortJob(const JobRecord& record) {
   std::lock_guard lock(mu_);
+  if (auto c = cold_copies_.find(record.spec.migration_uuid); c != cold_copies_.end()) {
+    c->second->RequestAbort();
+  }
   if (auto j = outgoing_.find(record.spec.migration_uuid); j != outgoing_.end()) {
     j->second->RequestAbort();
   }

@@ -164,12 +164,14 @@ std::optional<nlohmann::json> LinkConnection::Receive(int timeout_ms) {
   }
 }
 
-LinkListener::LinkListener(const std::string& address) : address_(address) {
+LinkListener::LinkListener(const std::string& address, int port) : address_(address) {
   AddrInfo ai;
-  Resolve(address, 0, true, ai);
+  Resolve(address, port, true, ai);
   for (addrinfo* a = ai.list; a != nullptr && !socket_.open(); a = a->ai_next) {
     LinkSocket s(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0));
     if (!s.open()) continue;
+    const int on = 1;
+    ::setsockopt(s.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (::bind(s.fd(), a->ai_addr, a->ai_addrlen) != 0 || ::listen(s.fd(), 4) != 0) continue;
     sockaddr_storage bound{};
     socklen_t len = sizeof(bound);
@@ -178,7 +180,9 @@ LinkListener::LinkListener(const std::string& address) : address_(address) {
                                         : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
     socket_ = std::move(s);
   }
-  if (!socket_.open()) Unavailable("cannot listen for incoming migrations on " + address);
+  if (!socket_.open()) {
+    Unavailable("cannot listen for incoming migrations on " + address + ":" + std::to_string(port));
+  }
 }
 
 std::optional<LinkConnection> LinkListener::Accept(int timeout_ms) {

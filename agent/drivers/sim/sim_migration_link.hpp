@@ -49,8 +49,10 @@ class LinkConnection {
 
 class LinkListener {
  public:
-  // Listens on <address>:<port chosen by the kernel>. Throws ferry::Error(kUnavailable).
-  explicit LinkListener(const std::string& address);
+  // Listens on <address>:<port> (0: chosen by the kernel; a given port is reused even while
+  // connections of an earlier listener on it linger in TIME_WAIT, so an agent restarted
+  // listens where it did). Throws ferry::Error(kUnavailable).
+  explicit LinkListener(const std::string& address, int port = 0);
   int Port() const { return port_; }
   const std::string& Address() const { return address_; }
   std::string Uri() const { return FormatIncomingUri(address_, port_); }

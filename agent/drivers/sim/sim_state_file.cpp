@@ -47,7 +47,44 @@ nlohmann::json ToJson(const SimDomain& d) {
   if (!d.migration_uuid.empty()) j["migration_uuid"] = d.migration_uuid;
   if (d.incoming) j["incoming"] = true;
   if (d.postcopy_failed) j["postcopy_failed"] = true;
+  if (d.content_generation != 0) j["content_generation"] = d.content_generation;
+  if (!d.last_shutdown.empty()) j["last_shutdown"] = d.last_shutdown;
   return j;
+}
+
+nlohmann::json ToJson(const SimColdReceive& r) {
+  nlohmann::json disks = nlohmann::json::array();
+  for (const auto& d : r.disks) {
+    disks.push_back({{"target", d.target}, {"bytes", d.bytes}, {"received", d.received}});
+  }
+  return {{"migration_uuid", r.migration_uuid},
+          {"domain_uuid", r.domain_uuid},
+          {"token_sha256", r.token_sha256},
+          {"shared_storage", r.shared_storage},
+          {"reserved_gb", r.reserved_gb},
+          {"port", r.port},
+          {"disks", disks},
+          {"generation", r.generation},
+          {"claimed_digest", r.claimed_digest},
+          {"complete", r.complete}};
+}
+
+SimColdReceive ReceiveFromJson(const nlohmann::json& j) {
+  SimColdReceive r;
+  j.at("migration_uuid").get_to(r.migration_uuid);
+  j.at("domain_uuid").get_to(r.domain_uuid);
+  j.at("token_sha256").get_to(r.token_sha256);
+  r.shared_storage = j.value("shared_storage", false);
+  r.reserved_gb = j.value("reserved_gb", int64_t{0});
+  r.port = j.value("port", 0);
+  for (const auto& d : j.at("disks")) {
+    r.disks.push_back({d.at("target").get<std::string>(), d.at("bytes").get<int64_t>(),
+                       d.at("received").get<int64_t>()});
+  }
+  r.generation = j.value("generation", int64_t{-1});
+  r.claimed_digest = j.value("claimed_digest", "");
+  r.complete = j.value("complete", false);
+  return r;
 }
 
 SimDomain FromJson(const nlohmann::json& j) {
@@ -57,6 +94,8 @@ SimDomain FromJson(const nlohmann::json& j) {
   d.migration_uuid = j.value("migration_uuid", "");
   d.incoming = j.value("incoming", false);
   d.postcopy_failed = j.value("postcopy_failed", false);
+  d.content_generation = j.value("content_generation", int64_t{0});
+  d.last_shutdown = j.value("last_shutdown", "");
   return d;
 }
 
@@ -96,6 +135,11 @@ SimState SimStateFile::Load() const {
       throw Error(Errc::kInternal, Path() + ": unsupported format " + std::to_string(format));
     }
     for (const auto& d : j.at("domains")) state.domains.push_back(FromJson(d));
+    if (j.contains("cold_receives")) {
+      for (const auto& r : j.at("cold_receives")) {
+        state.cold_receives.push_back(ReceiveFromJson(r));
+      }
+    }
     // Written between live migration and the shared job registry (agent/jobs), which keeps
     // them now; read so they can be moved there.
     if (j.contains("live_migration_jobs")) j.at("live_migration_jobs").get_to(state.jobs);
@@ -112,6 +156,10 @@ void SimStateFile::Save(const SimState& state) const {
   j["note"] = "ferry-sim simulated hypervisor state; no real guests";
   j["domains"] = nlohmann::json::array();
   for (const auto& d : state.domains) j["domains"].push_back(ToJson(d));
+  if (!state.cold_receives.empty()) {
+    j["cold_receives"] = nlohmann::json::array();
+    for (const auto& r : state.cold_receives) j["cold_receives"].push_back(ToJson(r));
+  }
   std::string data = j.dump(2) + "\n";
 
   std::string tmp = Path() + ".tmp";

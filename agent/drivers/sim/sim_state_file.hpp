@@ -21,12 +21,43 @@ struct SimDomain {
   // Arrived by post-copy whose link broke before the last page: paused, and only a restart
   // (not finishing the migration) can run it again.
   bool postcopy_failed = false;
+  // What the guest's disks hold, as a number the sim bumps every time the guest starts (a
+  // running guest writes): the content a cold migration's digest covers (sim_cold_disks.hpp).
+  int64_t content_generation = 0;
+  // How the guest last stopped for a cold migration: "graceful" or "destroyed" (the graceful
+  // shutdown timed out). Empty when it never was.
+  std::string last_shutdown{};
 };
 
-// Everything the sim must remember across agent restarts: its domains. (Its outgoing jobs are
+// One disk a destination receives for a cold migration, and how many of its bytes are here.
+struct SimReceivedDisk {
+  std::string target;
+  int64_t bytes = 0;
+  int64_t received = 0;
+};
+
+// A cold migration this destination prepared: what it expects, what it has, and what the
+// source says it sent. Kept until finish defines the guest or revert removes it, so an agent
+// restart on either side resumes the copy where this host's bytes end.
+struct SimColdReceive {
+  std::string migration_uuid;
+  std::string domain_uuid;
+  std::string token_sha256;  // the transfer token is a credential: only its digest is kept
+  bool shared_storage = false;
+  int64_t reserved_gb = 0;  // the new flavor's disk, held on this host's local disk
+  int port = 0;             // where its listener was, reopened there after a restart
+  std::vector<SimReceivedDisk> disks;
+  int64_t generation = -1;     // the content the chunks carried (sim_cold_disks.hpp)
+  std::string claimed_digest;  // what the source says it sent, once it sent everything
+  bool complete = false;
+};
+
+// Everything the sim must remember across agent restarts: its domains and the cold migrations it
+// receives. (Its outgoing jobs are
 // in the shared job registry's journal; `jobs` is only read, from files written before it.)
 struct SimState {
   std::vector<SimDomain> domains;
+  std::vector<SimColdReceive> cold_receives;
   std::vector<wire::LiveMigrationJob> jobs;
 };
 
