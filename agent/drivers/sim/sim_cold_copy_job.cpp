@@ -157,10 +157,9 @@ void ColdCopyJob::Copy() {
     credit -= static_cast<double>(SendChunks(conn, budget));
     // The destination answers chunks only to refuse one (then it hangs up): say why it did.
     if (auto refusal = conn.Receive(0)) {
-      throw Error(Errc::kConflict,
-                  "destination refused a chunk: " +
-                      (refusal->is_object() ? refusal->value("error", "no reason")
-                                            : std::string("no reason")));
+      throw Error(Errc::kConflict, "destination refused a chunk: " +
+                                       (refusal->is_object() ? refusal->value("error", "no reason")
+                                                             : std::string("no reason")));
     }
     Publish(in_.rate_bytes_per_s);
     if (in_.link_breaks_at_half && 2 * Sum(sent_) >= snapshot_.disk_total) {
