@@ -124,6 +124,53 @@ TEST_F(OpenstackCli, ServiceDisableWithReasonInOldAndNewMicroversions) {
             "enabled");
 }
 
+// openstack server migrate / resize / resize confirm|revert: the bodies OSC 6.0 sends
+// ({"migrate": {}} at 2.1, {"migrate": {"host": h}} from 2.56, {"resize": {"flavorRef": id}},
+// {"confirmResize": null}, {"revertResize": null}) are accepted and the moves run.
+TEST_F(OpenstackCli, ServerMigrateResizeConfirmAndRevert) {
+  stack_->EnsureFlavor("2", 2, 1024, 2);
+  std::string id = stack_->CreateServer("cold-vm", "1", "nova:sim-1");
+  stack_->WaitServerSettled(id);
+  auto status_is = [&](const std::string& status, const std::string& host) {
+    return Stack::WaitFor(
+        [&] {
+          auto s = stack_->Admin().Get("/v2.1/servers/" + id).body["server"];
+          return s["status"] == status && s["OS-EXT-SRV-ATTR:host"] == host;
+        },
+        60s);
+  };
+  auto r = Openstack({"server", "migrate", id});
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(status_is("VERIFY_RESIZE", "sim-2"));
+  r = Openstack({"server", "resize", "confirm", id});
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(status_is("ACTIVE", "sim-2"));
+
+  r = Openstack({"--os-compute-api-version", "2.56", "server", "migrate", "--host", "sim-1", id});
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(status_is("VERIFY_RESIZE", "sim-1"));
+  r = Openstack({"server", "resize", "revert", id});
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(status_is("ACTIVE", "sim-2"));
+
+  r = Openstack({"server", "resize", "--flavor", "flavor-2", id});
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        return stack_->Admin().Get("/v2.1/servers/" + id).body["server"]["status"] ==
+               "VERIFY_RESIZE";
+      },
+      60s));
+  r = Openstack({"server", "resize", "confirm", id});
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto shown = OpenstackJson({"server", "show", id});
+  EXPECT_NE(shown.dump().find("flavor-2"), std::string::npos) << shown.dump();
+  // A refusal reaches the operator with Nova's text and a non-zero exit.
+  r = Openstack({"server", "resize", "confirm", id});
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Cannot 'confirmResize' instance " + id), std::string::npos) << r.out;
+}
+
 TEST_F(OpenstackCli, NovaClientNegotiatesAndListsHypervisorServers) {
   std::string id = stack_->CreateServer("nova-vm", "1", "nova:sim-1");
   stack_->WaitServerSettled(id);
