@@ -42,10 +42,30 @@ void ServerCreate(const api::Request& req) {
   }
 }
 
+constexpr const char* kServer = "6f1a7a4e-1c1e-4b8e-9a55-3f0c6a9e2b11";
+
+// migrate and resize: what is accepted is a host Nova's fqdn pattern admits (2.56+ only), a
+// non-empty flavor id, a disk config of Nova's two.
+void ColdAction(const api::Request& req, const std::string& action) {
+  auto r = action == "migrate" ? api::ParseMigrate(req, kServer) : api::ParseResize(req, kServer);
+  if (r.host && (r.host->empty() || r.host->size() > 255 || !req.mv.AtLeast(56) ||
+                 r.host->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789-._") != std::string::npos)) {
+    Finding("migrate host accepted: " + *r.host);
+  }
+  if ((action == "resize") != r.flavor_ref.has_value()) Finding("flavor_ref for " + action);
+  if (r.flavor_ref && r.flavor_ref->empty()) Finding("empty flavorRef accepted");
+  if (r.disk_config && *r.disk_config != "AUTO" && *r.disk_config != "MANUAL") {
+    Finding("disk config accepted: " + *r.disk_config);
+  }
+}
+
 void ServerAction(const api::Request& req) {
-  if (api::ServerActionName(req) != "os-migrateLive") return;  // the only action today
+  const std::string action = api::ServerActionName(req);
+  if (action == "migrate" || action == "resize") return ColdAction(req, action);
+  if (action != "os-migrateLive") return;
   api::ValidateMigrateLive(req);
-  auto r = api::ParseMigrateLive(req, "6f1a7a4e-1c1e-4b8e-9a55-3f0c6a9e2b11");
+  auto r = api::ParseMigrateLive(req, kServer);
   if (r.block_migration != "auto" && r.block_migration != "true" && r.block_migration != "false") {
     Finding("block_migration " + r.block_migration);
   }
