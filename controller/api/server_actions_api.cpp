@@ -8,6 +8,8 @@
 // they run afterwards and a failure shows in os-instance-actions and the migration's `error`.
 // Cold moves (§1.3, §1.4): migrate (admin; 2.56+ may name a host), resize, confirmResize (204)
 // and revertResize (202) (owner or admin), each 202 unless said.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -48,7 +50,14 @@ void RecordAction(Deps& deps, const Request& req, const store::Server& s, const 
   r.host = s.host;
   r.user_id = req.principal.user_id;
   r.project_id = req.principal.project_id;
-  deps.db.Transact([&](store::Tx& tx) { store::RecordServerAction(tx, r, deps.clock.Now()); });
+  // After the request was committed: if this row cannot be written the confirm or revert still
+  // stands, so the answer must say it was accepted (a retry would be refused as "not resized").
+  try {
+    deps.db.Transact([&](store::Tx& tx) { store::RecordServerAction(tx, r, deps.clock.Now()); });
+  } catch (const std::exception& e) {
+    spdlog::warn("server {}: {} accepted but its instance action was not recorded: {}", s.uuid,
+                 action, e.what());
+  }
 }
 
 Response ColdAction(Deps& deps, Request& req, const std::string& server,

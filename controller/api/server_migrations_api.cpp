@@ -130,13 +130,21 @@ Response Show(Deps& deps, Request& req) {
   json out;
   deps.db.Transact([&](store::Tx& tx) {
     LoadVisibleServer(tx, req, server);
-    std::optional<store::LiveMigration> m;
+    std::optional<int64_t> id;
     if (!id_text.empty() && id_text.size() <= 18 &&
         id_text.find_first_not_of("0123456789") == std::string::npos) {
-      m = store::FindLiveMigrationById(tx, std::stoll(id_text));
+      id = std::stoll(id_text);
     }
-    // Nova's three answers: not this server's, not a live migration (ferry's lookup finds live
-    // migrations only, so that one reads as the first), not in progress.
+    std::optional<store::LiveMigration> m;
+    if (id) m = store::FindLiveMigrationById(tx, *id);
+    // Nova's three answers: not this server's, not a live migration, not in progress.
+    if (!m && id) {
+      auto cold = store::FindColdMigrationById(tx, *id);
+      if (cold && cold->instance_uuid == server) {
+        throw Error(Errc::kNotFound,
+                    "Migration " + id_text + " for server " + server + " is not live-migration.");
+      }
+    }
     if (!m || m->instance_uuid != server) {
       throw Error(Errc::kNotFound, "In-progress live migration " + id_text +
                                        " is not found for server " + server + ".");
