@@ -265,6 +265,22 @@ TEST_F(ColdMigrationApi, AnAcceptedResizeShowsResizeAtOnceAndRefusesASecondMove)
   EXPECT_TRUE(found) << actions.raw;
 }
 
+// A retried request with the same Idempotency-Key returns the first answer and starts nothing
+// more; the key is not for another server.
+TEST_F(ColdMigrationApi, ARetriedResizeWithItsIdempotencyKeyCreatesOneMove) {
+  auto id = AlicesServer("sim-2", "idempotent");
+  auto c = Member();
+  c.SetHeader("Idempotency-Key", "resize-" + id);
+  ASSERT_EQ(Act(c, id, kResizeTo2).status, 202);
+  // The server is busy now: without the key this would be a 409.
+  EXPECT_EQ(Act(c, id, kResizeTo2).status, 202);
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE instance_uuid = '" + id + "'"), 1);
+  auto other = AlicesServer("sim-2", "idempotent-other");
+  auto r = Act(c, other, kResizeTo2);
+  ExpectFault(r, 409, "Idempotency-Key resize-" + id + " was already used for another request");
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE instance_uuid = '" + other + "'"), 0);
+}
+
 // ferry's extension: a cold move that has not started can be aborted with Nova's DELETE of a
 // server migration. A live migration out of sim-1 holds its one outbound slot, so a cold
 // migration behind it stays queued.
