@@ -25,8 +25,6 @@ struct Options {
   int shutdown_timeout_s = 60;  // Nova's [DEFAULT] shutdown_timeout: graceful, then destroy
   int64_t bandwidth_mibps = 0;  // disk copy limit; 0 = unlimited
   int monitor_interval_s = 5;   // how often the copy reports progress
-  // A copy job that reported nothing for this long is asked about (GET /v1/migrations/{uuid}).
-  std::chrono::seconds copy_silence{30};
   // Test only: live_migration::Options::test_pause_before_send, for cold commands.
   std::string test_pause_before_send;
 };

@@ -2,6 +2,8 @@
 // Finish (post-migrating), and the rollback of a move that failed before finish.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "controller/cold_migration/steps.hpp"
 #include "controller/store/cold_migrations_store.hpp"
 
@@ -94,10 +96,11 @@ StepResult Steps::Migrate(store::ColdMigration& m) {
 StepResult Steps::FollowCopy(store::ColdMigration& m, const Parties& p) {
   std::optional<wire::JobState> state = m.job_state;
   std::string error = m.job_error.value_or("");
-  // No report for a while (a lost post, an agent restart): ask the source's agent itself.
+  // No report for three intervals (a lost post, an agent restart, reports going to a controller
+  // that died): ask the source's agent itself, as live migration does.
   const auto last_heard = m.progress_at.value_or(m.updated_at.value_or(m.created_at));
-  if ((!state || *state == wire::JobState::kRunning) &&
-      ctx_.clock.Now() - last_heard >= ctx_.options.copy_silence) {
+  const auto silence = std::chrono::seconds(std::max(3 * ctx_.options.monitor_interval_s, 10));
+  if ((!state || *state == wire::JobState::kRunning) && ctx_.clock.Now() - last_heard >= silence) {
     try {
       auto job = ctx_.agents.FetchMigrationJob(p.source->agent_url, m.uuid);
       if (!job) {

@@ -409,7 +409,6 @@ TEST_F(ColdMigrationStepsTest, AnAbortBeforeTheGuestIsTouchedCancelsIt) {
 }
 
 TEST_F(ColdMigrationStepsTest, ASilentCopyIsAskedAboutAndAGoneOneRollsBack) {
-  options_.copy_silence = std::chrono::seconds(30);
   auto m = ServerAndMove();
   m = Drive(m.uuid);
   ASSERT_EQ(m.step, ColdStep::kCopyingDisks);

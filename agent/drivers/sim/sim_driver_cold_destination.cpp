@@ -69,6 +69,10 @@ std::string SimDriver::PrepareColdMigrationDestination(const wire::ColdMigration
     }
     return receivers_.at(mig)->Uri();
   }
+  // The same scenario as a live migration's prepare: this host refuses to receive the guest.
+  if (config_.HasScenario(kScenarioPrepareFails, spec.domain.uuid)) {
+    throw Error(Errc::kInternal, "preparing the destination failed (sim scenario prepare-fails)");
+  }
   if (spec.new_vcpus > config_.vcpus) {
     throw Error(Errc::kConflict, "the new flavor needs " + std::to_string(spec.new_vcpus) +
                                      " vCPUs; this host has " + std::to_string(config_.vcpus));
