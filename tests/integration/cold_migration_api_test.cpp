@@ -223,6 +223,15 @@ TEST_F(ColdMigrationApi, WrongStatesAre409WithNovasText) {
   lm_->Sql("UPDATE servers SET task_state = NULL WHERE uuid = '" + id + "'");
 }
 
+// Nova's check_instance_host(check_is_up=True): a server whose host is down cannot move.
+TEST_F(ColdMigrationApi, AServerOnAHostThatIsDownIs409) {
+  auto id = lm_->ServerOn("sim-3", "host-down");
+  lm_->Sql("UPDATE hosts SET forced_down = true WHERE name = 'sim-3'");
+  Refused(Admin(), id, kResizeTo2, 409, "Service is unavailable at this time.");
+  Refused(Admin(), id, kMigrate, 409, "Service is unavailable at this time.");
+  lm_->Sql("UPDATE hosts SET forced_down = false WHERE name = 'sim-3'");
+}
+
 // Nova checks the vm_state before it looks for the migration: an unresized server is 409; a
 // resized one without a move waiting for confirm is "Instance has not been resized." (400).
 TEST_F(ColdMigrationApi, ConfirmOrRevertOfAnUnresizedServerIsRefused) {
