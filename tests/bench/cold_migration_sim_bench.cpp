@@ -97,8 +97,9 @@ int main(int argc, char** argv) {
   }
   ferry::testing::StackOptions options;
   options.controller_log_level = "info";
-  // Every move may run at once: the limits are what is measured against, not what throttles.
-  const std::string all = std::to_string(s.moves + s.alone);
+  // Every move may run at once (the baseline's are over by then: a move waiting for confirm
+  // holds no slot): the limits are not what is measured. 1,000 is their largest setting.
+  const std::string all = std::to_string(std::min(s.moves, 1000));
   options.controller_args = {"--max-concurrent-live-migrations", all,
                              "--max-inbound-live-migrations",    all,
                              "--max-cluster-live-migrations",    all,
