@@ -146,9 +146,29 @@ void Engine::AdmitQueued() {
   }
 }
 
+void Engine::AdmitSoon() {
+  bool ticking = false;
+  {
+    std::lock_guard lock(mu_);
+    ticking = admission_ticker_.joinable() && !stop_;
+    admit_soon_ = true;
+  }
+  if (ticking) {
+    tick_cv_.notify_all();
+    return;
+  }
+  try {  // no admission thread (a test driving the engine by hand): admit here
+    AdmitQueued();
+  } catch (const std::exception& e) {
+    spdlog::warn("move engine: admission failed: {}", e.what());
+  }
+}
+
 void Engine::TickLoop(void (Engine::*tick)(), const char* what) {
+  const bool admission = tick == &Engine::AdmitQueued;
   std::unique_lock lock(mu_);
   while (!stop_) {
+    if (admission) admit_soon_ = false;  // this pass sees every change asked before it
     lock.unlock();
     try {
       (this->*tick)();
@@ -156,7 +176,8 @@ void Engine::TickLoop(void (Engine::*tick)(), const char* what) {
       spdlog::warn("move engine: {} failed: {}", what, e.what());
     }
     lock.lock();
-    tick_cv_.wait_for(lock, options_.tick, [this] { return stop_; });
+    tick_cv_.wait_for(lock, options_.tick,
+                      [this, admission] { return stop_ || (admission && admit_soon_); });
   }
 }
 
@@ -199,14 +220,8 @@ void Engine::Drive(const store::MoveRef& move) {
                      e.what());
       }
     }
-    if (outcome.slots_changed) {
-      // A slot freed (or a move queued): admit without waiting for the tick.
-      try {
-        AdmitQueued();
-      } catch (const std::exception& e) {
-        spdlog::warn("move engine: admission failed: {}", e.what());
-      }
-    }
+    // A slot freed (or a move queued): admit without waiting for the tick.
+    if (outcome.slots_changed) AdmitSoon();
     if (outcome.result != StepResult::kAgain) return;
   }
 }

@@ -50,6 +50,10 @@ class Engine {
   const EngineOptions& options() const { return options_; }
 
  private:
+  // A slot freed or a move queued: the admission thread runs a pass at once. Requests made
+  // while a pass runs join the next one, so a burst of N moves costs a few passes over the
+  // queue, not N (each pass reads every queued move).
+  void AdmitSoon();
   void WorkerLoop();
   // Runs `tick` every options_.tick until Stop.
   void TickLoop(void (Engine::*tick)(), const char* what);
@@ -72,6 +76,7 @@ class Engine {
   std::set<std::string> queued_or_running_;  // uuids: one worker per move at a time
   std::set<std::string> rerun_;              // woken again while its worker ran
   bool stop_ = false;
+  bool admit_soon_ = false;  // AdmitSoon asked for a pass
   std::vector<std::thread> workers_;
   // Two tickers: admission waits for the shared pool, which API requests may hold for
   // seconds; lease renewal must never wait behind it (db_starvation_test).

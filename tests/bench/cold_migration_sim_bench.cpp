@@ -48,9 +48,10 @@ int64_t CountStatus(const std::string& dsn, const std::string& status) {
   pqxx::connection c(dsn);
   pqxx::nontransaction n(c);
   return n
-      .exec_params1("SELECT count(*) FROM migrations WHERE migration_type = 'migration' "
-                    "AND status = $1",
-                    status)[0]
+      .exec_params1(
+          "SELECT count(*) FROM migrations WHERE migration_type = 'migration' "
+          "AND status = $1",
+          status)[0]
       .as<int64_t>();
 }
 
@@ -102,8 +103,7 @@ int main(int argc, char** argv) {
   const std::string all = std::to_string(std::min(s.moves, 1000));
   options.controller_args = {"--max-concurrent-live-migrations", all,
                              "--max-inbound-live-migrations",    all,
-                             "--max-cluster-live-migrations",    all,
-                             "--live-migration-tick-ms",         "200"};
+                             "--max-cluster-live-migrations",    all};
   Stack stack(*dsn, options);
   stack.StartController();
   for (int h = 0; h < s.hosts; ++h) {
@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
           [&] {
             pqxx::connection c(stack.dsn());
             pqxx::nontransaction n(c);
-            return n.exec1("SELECT count(*) FROM servers WHERE vm_state = 'active'")[0]
-                       .as<int>() >= total;
+            return n.exec1("SELECT count(*) FROM servers WHERE vm_state = 'active'")[0].as<int>() >=
+                   total;
           },
           std::chrono::seconds(600))) {
     std::fprintf(stderr, "the servers never became active\n");
@@ -180,12 +180,12 @@ int main(int argc, char** argv) {
   std::printf("  one move alone (median of %d): %.2f s to VERIFY_RESIZE\n", s.alone, one);
   std::printf("  %d at once: accepted in %.2f s, all in VERIFY_RESIZE after %.2f s: %.1f moves/s\n",
               s.moves, accepted_s, moved_s, s.moves / moved_s);
-  std::printf("  speed-up over one at a time: %.1fx (%.2f s sequential)\n",
-              one * s.moves / moved_s, one * s.moves);
+  std::printf("  speed-up over one at a time: %.1fx (%.2f s sequential)\n", one * s.moves / moved_s,
+              one * s.moves);
   std::printf("  confirmed all %d in %.2f s: %.1f confirms/s\n", total, confirmed_s,
               total / confirmed_s);
-  std::printf("  controller RSS: %.1f MiB before, peak %.1f MiB (%.1f KiB per move)\n",
-              rss_before, peak, (peak - rss_before) * 1024 / s.moves);
+  std::printf("  controller RSS: %.1f MiB before, peak %.1f MiB (%.1f KiB per move)\n", rss_before,
+              peak, (peak - rss_before) * 1024 / s.moves);
   std::printf("  moves in error: %lld\n", static_cast<long long>(errors));
   return errors == 0 ? 0 : 1;
 }
