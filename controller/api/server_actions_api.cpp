@@ -8,7 +8,6 @@
 // they run afterwards and a failure shows in os-instance-actions and the migration's `error`.
 // Cold moves (§1.3, §1.4): migrate (admin; 2.56+ may name a host), resize, confirmResize (204)
 // and revertResize (202) (owner or admin), each 202 unless said.
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string>
@@ -37,29 +36,6 @@ store::Server VisibleServer(Deps& deps, const Request& req, const std::string& u
   return s;
 }
 
-// Nova records confirmResize and revertResize as instance actions of their own, under the
-// request's id. What ran is the request's acceptance; the move's own action (migrate or
-// resize) shows the confirm or revert running as its events.
-void RecordAction(Deps& deps, const Request& req, const store::Server& s, const char* action,
-                  const char* event) {
-  store::ServerActionRecord r;
-  r.instance_uuid = s.uuid;
-  r.request_id = req.request_id;
-  r.action = action;
-  r.event = event;
-  r.host = s.host;
-  r.user_id = req.principal.user_id;
-  r.project_id = req.principal.project_id;
-  // After the request was committed: if this row cannot be written the confirm or revert still
-  // stands, so the answer must say it was accepted (a retry would be refused as "not resized").
-  try {
-    deps.db.Transact([&](store::Tx& tx) { store::RecordServerAction(tx, r, deps.clock.Now()); });
-  } catch (const std::exception& e) {
-    spdlog::warn("server {}: {} accepted but its instance action was not recorded: {}", s.uuid,
-                 action, e.what());
-  }
-}
-
 Response ColdAction(Deps& deps, Request& req, const std::string& server,
                     const std::string& action) {
   if (action == "migrate") {
@@ -82,15 +58,15 @@ Response ColdAction(Deps& deps, Request& req, const std::string& server,
     return Response{202, nullptr};
   }
   // confirmResize / revertResize: Nova's schema is {} for the value (anything goes).
-  const auto s = VisibleServer(deps, req, server);
+  VisibleServer(deps, req, server);
+  const cold_migration::DecisionRequest decision{server, req.IsAdmin(), req.principal.user_id,
+                                                 req.principal.project_id, req.request_id};
   if (action == "confirmResize") {
-    deps.cold_migrations.Confirm(server, req.IsAdmin(), req.request_id);
-    RecordAction(deps, req, s, "confirmResize", "confirm_resize_requested");
+    deps.cold_migrations.Confirm(decision);
     // Nova answers 204 here (kept for compatibility, its code says), 202 for revert.
     return Response{204, nullptr};
   }
-  deps.cold_migrations.Revert(server, req.IsAdmin(), req.request_id);
-  RecordAction(deps, req, s, "revertResize", "revert_resize_requested");
+  deps.cold_migrations.Revert(decision);
   return Response{202, nullptr};
 }
 

@@ -224,8 +224,29 @@ store::ColdMigration Service::Request(const ColdMoveRequest& r) {
   return m;
 }
 
-void Service::Confirm(const std::string& server_uuid, bool admin, const std::string& request_id) {
-  (void)request_id;  // the API records the confirmResize action under it
+namespace {
+
+// Nova records confirmResize and revertResize as instance actions of their own, under the
+// request's id. What ran is the request's acceptance; the move's own action (migrate or resize)
+// shows the confirm or revert running as its events.
+void RecordDecision(store::Tx& tx, const DecisionRequest& r, const store::Server& server,
+                    const char* action, const char* event, TimePoint now) {
+  store::ServerActionRecord a;
+  a.instance_uuid = server.uuid;
+  a.request_id = r.request_id;
+  a.action = action;
+  a.event = event;
+  a.host = server.host;
+  a.user_id = r.user_id;
+  a.project_id = r.project_id;
+  store::RecordServerAction(tx, a, now);
+}
+
+}  // namespace
+
+void Service::Confirm(const DecisionRequest& r) {
+  const std::string& server_uuid = r.server_uuid;
+  const bool admin = r.admin;
   std::string type, uuid;
   ctx_.db.Transact([&](store::Tx& tx) {
     // Nova's confirm_resize: lock, state (resized, no task), the finished migration, then the
@@ -241,14 +262,16 @@ void Service::Confirm(const std::string& server_uuid, bool admin, const std::str
     // migration would no longer be "finished").
     if (!store::RequestConfirm(tx, m.uuid, ctx_.clock.Now(), "requested"))
       throw Error(Errc::kBadRequest, "Instance has not been resized.");
+    RecordDecision(tx, r, server, "confirmResize", "confirm_resize_requested", ctx_.clock.Now());
     type = Type(m);
     uuid = m.uuid;
   });
   engine_.Wake({type, uuid});
 }
 
-void Service::Revert(const std::string& server_uuid, bool admin, const std::string& request_id) {
-  (void)request_id;  // the API records the revertResize action under it
+void Service::Revert(const DecisionRequest& r) {
+  const std::string& server_uuid = r.server_uuid;
+  const bool admin = r.admin;
   std::string type, uuid;
   ctx_.db.Transact([&](store::Tx& tx) {
     // Nova's revert_resize: lock, state (resized, no task), the finished migration, then the
@@ -264,6 +287,7 @@ void Service::Revert(const std::string& server_uuid, bool admin, const std::stri
     }
     if (!store::RequestRevert(tx, m.uuid, ctx_.clock.Now()))
       throw Error(Errc::kBadRequest, "Instance has not been resized.");
+    RecordDecision(tx, r, server, "revertResize", "revert_resize_requested", ctx_.clock.Now());
     type = Type(m);
     uuid = m.uuid;
   });

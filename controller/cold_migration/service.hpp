@@ -26,6 +26,15 @@ struct ColdMoveRequest {
   std::optional<std::string> idempotency_key;
 };
 
+// confirmResize / revertResize: who asks, recorded as the instance action (Nova's).
+struct DecisionRequest {
+  std::string server_uuid;
+  bool admin = false;
+  std::string user_id;
+  std::string project_id;
+  std::string request_id;
+};
+
 class Service {
  public:
   Service(const Context& ctx, moves::Engine& engine) : ctx_(ctx), engine_(engine) {}
@@ -33,8 +42,9 @@ class Service {
   // Returns the accepted move (for a repeated Idempotency-Key, the one it created).
   store::ColdMigration Request(const ColdMoveRequest& r);
   // confirmResize (204) / revertResize (202): the server's move waiting in VERIFY_RESIZE.
-  void Confirm(const std::string& server_uuid, bool admin, const std::string& request_id);
-  void Revert(const std::string& server_uuid, bool admin, const std::string& request_id);
+  // Each records its instance action in the transaction that records the request.
+  void Confirm(const DecisionRequest& r);
+  void Revert(const DecisionRequest& r);
   // DELETE /servers/{id}/migrations/{mid} for a cold move not yet started (accepted, queued,
   // pre-migrating): ferry's extension; the guest was never touched.
   void Abort(const std::string& server_uuid, int64_t migration_id, bool admin);
