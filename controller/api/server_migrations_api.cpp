@@ -4,7 +4,7 @@
 // true, ferry's: phase, progress_percent, transfer_rate_bps, dirty_rate_bps, eta_seconds,
 // attempt, queue_position, error. force_complete (2.22) and abort (2.24; queued and preparing too
 // from 2.65). ferry's extension: DELETE of a cold migration or resize of the server that has not
-// started yet (accepted, queued, pre-migrating) aborts it; Nova aborts live migrations only.
+// started yet (queued, pre-migrating) aborts it; Nova aborts live migrations only.
 #include <algorithm>
 #include <string>
 

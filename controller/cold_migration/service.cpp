@@ -281,6 +281,11 @@ void Service::Revert(const DecisionRequest& r) {
     RequireUnlocked(server, admin);
     RequireState(server, "revertResize", {"resized"});
     const auto m = UnconfirmedOr400(tx, server_uuid);
+    // The source restarts the guest from its copy: like confirm, refused while its host is
+    // down (the engine checks its copy again before the destination's is removed).
+    auto source = m.source_compute ? HostNamed(tx, *m.source_compute) : std::nullopt;
+    if (!source || !source->IsUp())
+      throw Error(Errc::kConflict, "Service is unavailable at this time.");
     if (!store::CasTaskState(tx, server.uuid, std::nullopt, std::string("resize_reverting"),
                              ctx_.clock.Now())) {
       InvalidState("revertResize", server.uuid, "task_state", "resize_reverting");
@@ -304,7 +309,7 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
     // end cleanly. Later, the guest is off or copying and only the engine's rollback applies.
     const bool abortable = AbortableFrom(m.status);
     // Nova's InvalidMigrationState; an abort asked already is not asked again.
-    if (!abortable || !store::RequestAbort(tx, m.uuid, ctx_.clock.Now())) {
+    if (!abortable || !store::RequestColdAbort(tx, m.uuid, ctx_.clock.Now())) {
       throw Error(Errc::kBadRequest,
                   "Migration " + std::to_string(m.id) + " state of instance " + m.instance_uuid +
                       " is " + std::string(store::ToString(m.status)) + ". Cannot abort " +

@@ -123,13 +123,50 @@ bool Steps::Commit(store::ColdMigration& m, store::ColdMigration next, const std
   return true;
 }
 
-moves::CallResult Steps::Send(const store::ColdMigration& m, const store::Host& host,
+moves::CallResult Steps::Send(store::ColdMigration& m, const store::Host& host,
                               const std::string& kind, const std::string& step,
-                              const wire::ColdMigrationSpec& spec) const {
+                              wire::ColdMigrationSpec spec) {
+  if (kind != "prepare_cold_migration_destination" && kind != "start_cold_migration_copy") {
+    spec.transfer_token.clear();
+  }
   const moves::Sender sender{ctx_.db, ctx_.agents, ctx_.engine.owner,
                              ctx_.options.test_pause_before_send};
-  return moves::Call(sender, {"cold migration", m.uuid, m.lease_epoch, m.attempt}, host, kind, step,
-                     spec);
+  auto r = moves::Call(sender, {"cold migration", m.uuid, m.lease_epoch, m.attempt}, host, kind,
+                       step, spec);
+  if (r.outcome != moves::CallResult::Outcome::kReused) return r;
+  spdlog::warn(
+      "cold migration {}: {} reused its command id with other arguments ({}); sending "
+      "it again as attempt {}",
+      m.uuid, kind, r.error, m.attempt + 1);
+  NextAttempt(m);
+  r = moves::Call(sender, {"cold migration", m.uuid, m.lease_epoch, m.attempt}, host, kind, step,
+                  spec);
+  // Twice: something else is wrong; no answer yet, never a refusal that would roll back.
+  if (r.outcome == moves::CallResult::Outcome::kReused) {
+    r.outcome = moves::CallResult::Outcome::kUnreachable;
+  }
+  return r;
+}
+
+void Steps::NextAttempt(store::ColdMigration& m) {
+  auto next = m;
+  next.attempt += 1;
+  if (!Commit(m, next, "", std::nullopt)) {
+    throw moves::NotOurs("cold migration " + m.uuid + ": no longer ours");
+  }
+}
+
+std::optional<std::optional<wire::Domain>> Steps::DomainOn(const store::Host& host,
+                                                           const std::string& uuid) const {
+  try {
+    for (const auto& d : ctx_.agents.FetchInventory(host.agent_url).domains) {
+      if (d.uuid == uuid) return std::optional<wire::Domain>(d);
+    }
+    return std::optional<wire::Domain>();
+  } catch (const std::exception& e) {
+    spdlog::warn("inventory of {} not readable: {}", host.name, e.what());
+    return std::nullopt;
+  }
 }
 
 store::Server Steps::ServerOf(const store::ColdMigration& m) {

@@ -80,10 +80,19 @@ class Steps {
                          const std::string& event, const std::string& reason,
                          const std::string& vm_state);
 
-  // Sends `kind` for m to `host`; step names the command in its id.
-  moves::CallResult Send(const store::ColdMigration& m, const store::Host& host,
-                         const std::string& kind, const std::string& step,
-                         const wire::ColdMigrationSpec& spec) const;
+  // Sends `kind` for m to `host`; step names the command in its id. An id the agent ran before
+  // with other arguments (a server renamed, a flag changed across a restart) is sent again
+  // under the next attempt, committed first; the commands are idempotent by migration, so the
+  // agent answers for what it did. The transfer token goes only with prepare and the copy.
+  moves::CallResult Send(store::ColdMigration& m, const store::Host& host, const std::string& kind,
+                         const std::string& step, wire::ColdMigrationSpec spec);
+  // The next command of m goes under a new id (a refused confirm or revert is asked again, not
+  // answered from the agent's log of the failure). Throws moves::NotOurs when m is not ours.
+  void NextAttempt(store::ColdMigration& m);
+  // What `host`'s agent reports of the guest: nullopt when it could not be asked; inside, the
+  // domain if it has it.
+  std::optional<std::optional<wire::Domain>> DomainOn(const store::Host& host,
+                                                      const std::string& uuid) const;
   // The server as the move knows it, for the commands of a move whose server row is gone.
   static store::Server ServerOf(const store::ColdMigration& m);
   wire::ColdMigrationSpec BuildSpec(const store::ColdMigration& m, const store::Server& server,

@@ -50,15 +50,28 @@ StepResult Steps::AwaitDecision(store::ColdMigration& m) {
 
 StepResult Steps::Confirm(store::ColdMigration& m) {
   auto p = Load(m);
+  // A server deleted in VERIFY_RESIZE is confirmed first (server_deletion.cpp): its row may be
+  // gone by now, its destination's copy with it, and the source's copy must still go.
+  const bool deleting = m.confirm_reason == "server deleted";
+  if (p.dest && !deleting) {
+    // The source's copy goes only while the destination's is there: a destination host that
+    // died in VERIFY_RESIZE (the confirm window elapsing meanwhile) must not leave no copy.
+    auto seen = DomainOn(*p.dest, m.instance_uuid);
+    if (!seen) return StepResult::kWait;
+    if (!*seen) {
+      throw Error(Errc::kConflict, "destination " + p.dest->name +
+                                       " does not have the guest: its source copy is kept");
+    }
+  }
   if (p.source) {
-    // A server deleted in VERIFY_RESIZE is confirmed first (server_deletion.cpp): its row may
-    // be gone by now, and the source's copy must still go.
     auto r = Send(m, *p.source, "confirm_cold_migration_source", "confirm",
                   BuildSpec(m, p.server ? *p.server : ServerOf(m), p.dest ? *p.dest : *p.source));
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
     if (!r.ok()) {
       // The source refuses to delete its copy (it runs there?): never guessed past. Counted by
-      // the engine's retry budget and shown as the move's last step error.
+      // the engine's retry budget and shown as the move's last step error; asked again under a
+      // new id, not answered from the agent's log of this failure.
+      NextAttempt(m);
       throw Error(Errc::kConflict, "the source refused to delete its copy: " + r.error);
     }
   }
@@ -84,11 +97,20 @@ StepResult Steps::Revert(store::ColdMigration& m) {
   }
   const auto spec = BuildSpec(m, *p.server, p.dest ? *p.dest : *p.source);
   if (m.step == ColdStep::kRevertingDestination) {
+    // The destination's copy (the one running) is removed only once the source shows it still
+    // has the guest to start again: a source host reinstalled meanwhile must not leave none.
+    auto kept = DomainOn(*p.source, m.instance_uuid);
+    if (!kept) return StepResult::kWait;
+    if (!*kept) {
+      throw Error(Errc::kConflict, "source " + p.source->name +
+                                       " no longer has the guest: it stays on the destination");
+    }
     if (p.dest) {
       auto r = Send(m, *p.dest, "revert_cold_migration_destination", "revert-destination", spec);
       // The source starts the guest only once the destination holds nothing: never twice.
       if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
       if (!r.ok()) {
+        NextAttempt(m);
         throw Error(Errc::kConflict, "the destination refused to remove its copy: " + r.error);
       }
     }
@@ -99,7 +121,10 @@ StepResult Steps::Revert(store::ColdMigration& m) {
   }
   auto r = Send(m, *p.source, "revert_cold_migration_source", "revert-source", spec);
   if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
-  if (!r.ok()) throw Error(Errc::kConflict, "the source could not restart the guest: " + r.error);
+  if (!r.ok()) {
+    NextAttempt(m);
+    throw Error(Errc::kConflict, "the source could not restart the guest: " + r.error);
+  }
   int power_state = m.power_on ? 1 : 4;
   if (r.result.domain) power_state = static_cast<int>(r.result.domain->power_state);
   auto next = m;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/errors.hpp"
 #include "controller/cold_migration/steps.hpp"
 #include "controller/store/cold_migrations_store.hpp"
 
@@ -173,25 +174,48 @@ StepResult Steps::StartRollBack(store::ColdMigration& m, const std::string& reas
 StepResult Steps::RollBack(store::ColdMigration& m) {
   auto p = Load(m);
   const std::string reason = m.error_reason.value_or("aborted by request");
+  // pre-migrating: nothing was copied and the guest never touched.
+  const bool before_copy = m.status == S::kPreMigrating;
   if (m.step == ColdStep::kRollingBackDestination) {
-    if (p.dest && p.server) {
-      auto r = Send(m, *p.dest, "revert_cold_migration_destination", "rollback-destination",
-                    BuildSpec(m, *p.server, *p.dest));
-      // Unreachable: the destination may run the guest (a finish whose answer was lost); the
-      // source restarts it only once the destination confirms it holds nothing.
-      if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
-      if (!r.ok()) {
-        // The destination will not let go: starting the guest on the source too could run it
-        // twice. The move ends with the server in error for an operator to look at.
-        return EndOnSource(m, S::kError,
-                           m.status == S::kPreMigrating ? "prepare_failed"
-                           : m.status == S::kMigrating  ? "copy_failed"
-                                                        : "finish_failed",
-                           reason + "; the destination refused to roll back: " + r.error, "error");
+    if (!before_copy) {
+      // The destination's copy may be the only whole one left (a source host reinstalled
+      // mid-move): it is removed only once the source shows the guest still defined there.
+      if (!p.source) {
+        throw Error(Errc::kConflict, "the source host is gone: the destination's copy is kept");
+      }
+      auto kept = DomainOn(*p.source, m.instance_uuid);
+      if (!kept) return StepResult::kWait;
+      if (!*kept) {
+        throw Error(Errc::kConflict, "source " + p.source->name +
+                                         " no longer has the guest: the destination's copy is "
+                                         "kept for an operator");
       }
     }
-    if (m.status == S::kPreMigrating) {
-      // The guest was never touched on the source.
+    if (p.dest && p.server) {
+      if (before_copy && !p.dest->IsUp()) {
+        // A destination host that is down holds at most an empty receive: the move ends on the
+        // source without waiting for it (its slot and claims are not held hostage).
+        spdlog::warn("cold migration {}: destination {} is down; nothing was copied there", m.uuid,
+                     p.dest->name);
+      } else {
+        auto r = Send(m, *p.dest, "revert_cold_migration_destination", "rollback-destination",
+                      BuildSpec(m, *p.server, *p.dest));
+        // Unreachable: the destination may run the guest (a finish whose answer was lost); the
+        // source restarts it only once the destination confirms it holds nothing.
+        if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
+        if (!r.ok()) {
+          // The destination will not let go: starting the guest on the source too could run it
+          // twice. The move ends with the server in error for an operator to look at.
+          return EndOnSource(m, S::kError,
+                             before_copy                 ? "prepare_failed"
+                             : m.status == S::kMigrating ? "copy_failed"
+                                                         : "finish_failed",
+                             reason + "; the destination refused to roll back: " + r.error,
+                             "error");
+        }
+      }
+    }
+    if (before_copy) {
       if (!m.error_reason && m.abort_requested_at) {
         return EndOnSource(m, S::kCancelled, "aborted", "aborted by request", "");
       }
@@ -208,6 +232,12 @@ StepResult Steps::RollBack(store::ColdMigration& m) {
     return EndOnSource(m, S::kError, event, reason + "; the source host is gone", "error");
   }
   auto spec = BuildSpec(m, *p.server, p.dest ? *p.dest : *p.source);
+  if (m.status == S::kMigrating) {
+    // A copy may still run (a rollback the retry budget began): it ends before the guest
+    // starts again. Refused: it had completed, and its disks are gone with the destination's.
+    auto a = Send(m, *p.source, "abort_cold_migration_copy", "abort-copy", spec);
+    if (a.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
+  }
   auto r = Send(m, *p.source, "revert_cold_migration_source", "rollback-source", spec);
   if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
   if (!r.ok()) {

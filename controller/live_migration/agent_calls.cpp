@@ -9,8 +9,12 @@ CallResult Call(const Context& ctx, const store::LiveMigration& m, const store::
                 const wire::LiveMigrationSpec& spec) {
   const moves::Sender sender{ctx.db, ctx.agents, ctx.engine.owner,
                              ctx.options.test_pause_before_send};
-  return moves::Call(sender, {"live migration", m.uuid, m.lease_epoch, m.attempt}, host, kind, step,
-                     spec);
+  auto r = moves::Call(sender, {"live migration", m.uuid, m.lease_epoch, m.attempt}, host, kind,
+                       step, spec);
+  // A command id reused with other arguments ends the step as a refusal, as it always has for
+  // live migration.
+  if (r.outcome == CallResult::Outcome::kReused) r.outcome = CallResult::Outcome::kRefused;
+  return r;
 }
 
 wire::LiveMigrationSpec BuildSpec(const store::LiveMigration& m, const store::Server& server,

@@ -56,8 +56,11 @@ CallResult Call(const Sender& sender, const LeasedMove& move, const store::Host&
       throw NotOurs(move.what + " " + move.uuid + ": " + host.name + " refused " + kind + ": " +
                     e.what());
     }
-    // Refused, unauthorized or a conflict: the agent will answer the same next time, so the
-    // step ends on it (its message becomes the move's error). The rest may pass.
+    if (e.answer() == agent_client::AgentAnswer::kConflict) {
+      return {CallResult::Outcome::kReused, e.what(), {}};
+    }
+    // Refused or unauthorized: the agent will answer the same next time, so the step ends on
+    // it (its message becomes the move's error). The rest may pass.
     if (!e.Retryable()) return {CallResult::Outcome::kRefused, e.what(), {}};
     return {CallResult::Outcome::kUnreachable, e.what(), {}};
   } catch (const Error& e) {

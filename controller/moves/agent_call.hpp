@@ -23,7 +23,9 @@
 namespace ferry::controller::moves {
 
 struct CallResult {
-  enum class Outcome { kDone, kRefused, kUnreachable } outcome;
+  // kReused: the agent ran this command id before with other arguments (a server renamed, a
+  // flag changed across a restart): nothing was done now; the caller decides (a new attempt).
+  enum class Outcome { kDone, kRefused, kUnreachable, kReused } outcome;
   std::string error;           // refused or unreachable: why
   wire::CommandResult result;  // done: what the agent answered
   bool ok() const { return outcome == Outcome::kDone; }

@@ -52,6 +52,9 @@ UPDATE migrations SET status = $3, step = $4, attempt = $5, dest_compute = $6, d
        dest_host = $8, error_reason = $9, started_at = to_timestamp($10),
        finished_at = to_timestamp($11), ignore_hosts = $12::text[],
        precheck_failures = $13::text[], shared_storage = $14, receive_uri = $15,
+       -- The move's credential is of no use once it ended: forgotten with it.
+       transfer_token = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
+                                     R"sql( THEN NULL ELSE transfer_token END,
        lease_owner = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
                                      R"sql( THEN NULL ELSE lease_owner END,
        lease_until = CASE WHEN $3 IN )sql" FERRY_SQL_TERMINAL_STATUSES
@@ -62,15 +65,23 @@ UPDATE migrations SET status = $3, step = $4, attempt = $5, dest_compute = $6, d
 WHERE uuid = $1::uuid AND state_version = $2 AND lease_owner = $16
 RETURNING extract(epoch from updated_at)::float8)sql"};
 
+// Each request bumps state_version: a step that read the move before it cannot commit over it
+// (its compare-and-set fails and it reads the request on its next look).
 constexpr Statement kRequestConfirm{"cm_request_confirm", R"sql(
 UPDATE migrations SET confirm_requested_at = to_timestamp($2), confirm_reason = $3,
-       updated_at = now()
+       state_version = state_version + 1, updated_at = now()
 WHERE uuid = $1::uuid AND status = 'finished' AND confirm_requested_at IS NULL
   AND revert_requested_at IS NULL)sql"};
 constexpr Statement kRequestRevert{"cm_request_revert", R"sql(
-UPDATE migrations SET revert_requested_at = to_timestamp($2), updated_at = now()
+UPDATE migrations SET revert_requested_at = to_timestamp($2),
+       state_version = state_version + 1, updated_at = now()
 WHERE uuid = $1::uuid AND status = 'finished' AND confirm_requested_at IS NULL
   AND revert_requested_at IS NULL)sql"};
+constexpr Statement kRequestAbort{"cm_request_abort", R"sql(
+UPDATE migrations SET abort_requested_at = to_timestamp($2),
+       state_version = state_version + 1, updated_at = now()
+WHERE uuid = $1::uuid AND status IN ('queued', 'pre-migrating')
+  AND abort_requested_at IS NULL)sql"};
 
 constexpr Statement kSetTask{"cm_set_task", R"sql(
 UPDATE servers SET task_state = $2, updated_at = now() WHERE uuid = $1::uuid)sql"};
@@ -300,6 +311,10 @@ bool RequestConfirm(Tx& tx, const std::string& uuid, TimePoint now, const std::s
 
 bool RequestRevert(Tx& tx, const std::string& uuid, TimePoint now) {
   return tx.Exec(kRequestRevert, uuid, EpochSeconds(now)).affected_rows() == 1;
+}
+
+bool RequestColdAbort(Tx& tx, const std::string& uuid, TimePoint now) {
+  return tx.Exec(kRequestAbort, uuid, EpochSeconds(now)).affected_rows() == 1;
 }
 
 void SetServerTask(Tx& tx, const std::string& server_uuid,

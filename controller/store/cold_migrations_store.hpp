@@ -4,7 +4,8 @@
 //   - the lease owner (engine): status and everything in SaveColdMigration, compare-and-set on
 //     state_version and lease ownership (fencing);
 //   - the API: abort_requested_at, confirm_requested_at / confirm_reason, revert_requested_at
-//     (RequestAbort in live_migrations_store.hpp, RequestConfirm, RequestRevert);
+//     (RequestColdAbort, RequestConfirm, RequestRevert), each bumping state_version so that a
+//     step holding an older copy of the row cannot commit over the request;
 //   - progress ingest: the job_* columns and the disk byte counters of the copy.
 #include <chrono>
 #include <cstdint>
@@ -141,6 +142,9 @@ bool SaveColdMigration(Tx& tx, ColdMigration& m, const std::string& owner,
 // the move is finished and neither was asked before. False otherwise.
 bool RequestConfirm(Tx& tx, const std::string& uuid, TimePoint now, const std::string& reason);
 bool RequestRevert(Tx& tx, const std::string& uuid, TimePoint now);
+// The API's abort of a cold move not yet started: recorded only while it is queued or
+// pre-migrating (a step moving it on at that moment loses its compare-and-set and reads it).
+bool RequestColdAbort(Tx& tx, const std::string& uuid, TimePoint now);
 
 // The server's side of a cold move. Task states are Nova's (resize_prep, resize_migrating,
 // resize_migrated, resize_finish, resize_reverting); SetServerTask writes task_state only.

@@ -40,6 +40,11 @@ class TestAgents final : public agent_client::AgentClient {
                            const wire::Command& command) const override {
     std::lock_guard lock(mu_);
     sent_.push_back(command.kind + "@" + agent_url);
+    if (reuse_once_.erase(command.kind)) {
+      // The agent ran this id before with other arguments (a renamed server): 409.
+      throw agent_client::AgentError(agent_client::AgentAnswer::kConflict,
+                                     "command id " + command.id + " was used for another command");
+    }
     if (unreachable_.count(command.kind)) {
       throw agent_client::AgentError(agent_client::AgentAnswer::kUnreachable, "connection refused");
     }
@@ -59,7 +64,22 @@ class TestAgents final : public agent_client::AgentClient {
     }
     return r;
   }
-  wire::Inventory FetchInventory(const std::string&) const override { return {}; }
+  // Every guest the test made, except on a host told to have none.
+  wire::Inventory FetchInventory(const std::string& agent_url) const override {
+    std::lock_guard lock(mu_);
+    wire::Inventory inv;
+    if (empty_.count(agent_url)) return inv;
+    for (const auto& uuid : guests_) {
+      wire::Domain d;
+      d.uuid = uuid;
+      inv.domains.push_back(d);
+    }
+    return inv;
+  }
+  void AddGuest(const std::string& uuid) {
+    std::lock_guard lock(mu_);
+    guests_.push_back(uuid);
+  }
   std::optional<wire::LiveMigrationJob> FetchMigrationJob(const std::string&,
                                                           const std::string&) const override {
     std::lock_guard lock(mu_);
@@ -75,11 +95,14 @@ class TestAgents final : public agent_client::AgentClient {
     }
     return false;
   }
-  std::set<std::string> refuse_;       // command kinds
-  std::set<std::string> unreachable_;  // command kinds
+  std::set<std::string> refuse_;              // command kinds
+  std::set<std::string> unreachable_;         // command kinds
+  mutable std::set<std::string> reuse_once_;  // command kinds answered 409 once
+  std::set<std::string> empty_;               // agent urls whose inventory has no guest
   std::optional<wire::LiveMigrationJob> job_;
 
  private:
+  std::vector<std::string> guests_;
   mutable std::mutex mu_;
   mutable std::vector<std::string> sent_;
 };
@@ -148,6 +171,7 @@ class ColdMigrationStepsTest : public store::StoreTest {
       s.host_id = src.id;
       s.host = s.node = "src";
       store::InsertServer(tx, s);
+      agents_.AddGuest(s.uuid);
       store::ClaimUnconditionally(tx, s.uuid, src.id, {1, 1024, storage == "local" ? 10 : 0});
       m.uuid = NewUuid();
       m.instance_uuid = s.uuid;
@@ -197,7 +221,12 @@ class ColdMigrationStepsTest : public store::StoreTest {
         db_->Transact([&](Tx& tx) { admitted = steps_->Admit(tx, uuid); });
         if (admitted) continue;
       }
-      if (steps_->Run(m) != StepResult::kAgain) return Find(uuid);
+      try {
+        if (steps_->Run(m) != StepResult::kAgain) return Find(uuid);
+      } catch (const std::exception& e) {
+        last_error_ = e.what();  // what the engine would count against the retry budget
+        return Find(uuid);
+      }
     }
     ADD_FAILURE() << "the move never settled";
     return Find(uuid);
@@ -238,6 +267,7 @@ class ColdMigrationStepsTest : public store::StoreTest {
   std::unique_ptr<conductor::HostSnapshot> snapshot_;
   std::unique_ptr<Context> ctx_;
   std::unique_ptr<Steps> steps_;
+  std::string last_error_;
 };
 
 TEST_F(ColdMigrationStepsTest,
@@ -448,6 +478,105 @@ TEST_F(ColdMigrationStepsTest, AServerDeletedInVerifyResizeIsConfirmedAndItsSour
   EXPECT_EQ(m.status, MigrationStatus::kConfirmed);
   EXPECT_TRUE(agents_.Sent("confirm_cold_migration_source")) << "the source's copy goes too";
   EXPECT_EQ(Claimed(m.uuid).memory_mb, 0);
+}
+
+TEST_F(ColdMigrationStepsTest, ARevertNeverRemovesTheRunningCopyWhileTheSourceHasNone) {
+  auto m = ServerAndMove();
+  Drive(m.uuid);
+  ReportCopy(m, "completed");
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kFinished);
+  agents_.empty_.insert("agent://src");  // the source host was reinstalled meanwhile
+  db_->Transact([&](Tx& tx) { EXPECT_TRUE(store::RequestRevert(tx, m.uuid, clock_.Now())); });
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kReverting);
+  EXPECT_NE(last_error_.find("no longer has the guest"), std::string::npos) << last_error_;
+  EXPECT_FALSE(agents_.Sent("revert_cold_migration_destination"))
+      << "the destination's copy is the only one";
+}
+
+TEST_F(ColdMigrationStepsTest, AConfirmNeverDeletesTheSourceCopyWhileTheDestinationHasNone) {
+  options_.resize_confirm_window = std::chrono::seconds(1);
+  auto m = ServerAndMove();
+  Drive(m.uuid);
+  ReportCopy(m, "completed");
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kFinished);
+  agents_.empty_.insert("agent://dst");  // the destination host lost the guest
+  clock_.Advance(std::chrono::seconds(2));
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kConfirming);
+  EXPECT_FALSE(agents_.Sent("confirm_cold_migration_source")) << "the source's copy is kept";
+  agents_.empty_.clear();
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kConfirmed);
+}
+
+TEST_F(ColdMigrationStepsTest, ARevertAskedWhileAStepHoldsAnOlderReadIsNotLost) {
+  options_.resize_confirm_window = std::chrono::seconds(1);
+  auto m = ServerAndMove();
+  Drive(m.uuid);
+  ReportCopy(m, "completed");
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kFinished);
+  clock_.Advance(std::chrono::seconds(2));  // the window has elapsed: a step would confirm...
+  auto stale = Find(m.uuid);
+  db_->Transact([&](Tx& tx) { EXPECT_TRUE(store::RequestRevert(tx, m.uuid, clock_.Now())); });
+  steps_->Run(stale);  // ... from its read made before the revert: its commit must lose
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kReverted) << "the accepted revert wins";
+  EXPECT_FALSE(agents_.Sent("confirm_cold_migration_source"));
+}
+
+TEST_F(ColdMigrationStepsTest, AnAbortIsRecordedOnlyBeforeTheGuestIsTouched) {
+  auto m = ServerAndMove();
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kMigrating);
+  db_->Transact([&](Tx& tx) {
+    EXPECT_FALSE(store::RequestColdAbort(tx, m.uuid, clock_.Now())) << "too late: shut down";
+  });
+  EXPECT_EQ(Find(m.uuid).abort_requested_at, std::nullopt);
+}
+
+TEST_F(ColdMigrationStepsTest, ACommandIdReusedWithOtherArgumentsIsSentAgainNotRolledBack) {
+  auto m = ServerAndMove();
+  Drive(m.uuid);
+  ReportCopy(m, "completed");
+  agents_.reuse_once_.insert("finish_cold_migration_destination");  // e.g. renamed meanwhile
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kFinished) << m.error_reason.value_or("");
+  EXPECT_FALSE(agents_.Sent("revert_cold_migration_destination"));
+  EXPECT_GE(m.attempt, 1) << "sent again under a new id";
+}
+
+TEST_F(ColdMigrationStepsTest, ADestinationDownBeforeTheCopyDoesNotHoldTheMoveHostage) {
+  auto m = ServerAndMove();
+  agents_.unreachable_.insert("prepare_cold_migration_destination");
+  agents_.unreachable_.insert("revert_cold_migration_destination");
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kPreMigrating);
+  Sql("UPDATE hosts SET state = 'down' WHERE name = 'dst'");
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kError);
+  EXPECT_FALSE(agents_.Sent("power_off_for_cold_migration"));
+  EXPECT_EQ(Claimed(m.instance_uuid).memory_mb, 1024) << "claims back with the server";
+  EXPECT_EQ(Claimed(m.uuid).memory_mb, 0);
+}
+
+TEST_F(ColdMigrationStepsTest, ARollbackStopsTheCopyBeforeTheGuestStartsAgain) {
+  auto m = ServerAndMove();
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.step, ColdStep::kCopyingDisks);
+  steps_->GiveUp(m, "a step kept throwing");  // the retry budget, mid-copy
+  m = Drive(m.uuid);
+  EXPECT_EQ(m.status, MigrationStatus::kError);
+  auto sent = agents_.sent();
+  auto at = [&](const std::string& s) {
+    return std::find(sent.begin(), sent.end(), s) - sent.begin();
+  };
+  EXPECT_LT(at("abort_cold_migration_copy@agent://src"),
+            at("revert_cold_migration_source@agent://src"));
+  EXPECT_LT(at("abort_cold_migration_copy@agent://src"), static_cast<long>(sent.size()));
 }
 
 TEST(ColdMigrationStates, TheTableIsClosed) {
