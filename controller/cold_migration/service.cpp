@@ -11,6 +11,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/cold_migration/states.hpp"
+#include "controller/moves/nova_checks.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/live_migrations_store.hpp"
@@ -46,31 +47,13 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
-std::optional<store::Host> HostNamed(store::Tx& tx, const std::string& name) {
-  store::HostFilter f;
-  f.name = name;
-  return store::FindHost(tx, f);
-}
+using moves::InvalidState;
+using moves::RequireUnlocked;
+using moves::ServerOr404;
 
-store::Server ServerOr404(store::Tx& tx, const std::string& uuid) {
-  auto s = store::FindServer(tx, uuid);
-  if (!s) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
-  return *s;
-}
-
-// Nova's raise_http_conflict_for_instance_invalid_state, with and without attr/state.
-[[noreturn]] void InvalidState(const std::string& action, const std::string& uuid,
-                               const std::string& attr, const std::string& state) {
-  throw Error(Errc::kConflict,
-              "Cannot '" + action + "' instance " + uuid + " while it is in " + attr + " " + state);
-}
+// Nova's raise_http_conflict_for_instance_invalid_state without attr/state.
 [[noreturn]] void InvalidState(const std::string& action, const std::string& uuid) {
   throw Error(Errc::kConflict, "Instance " + uuid + " is in an invalid state for '" + action + "'");
-}
-
-// Nova's check_instance_lock: InstanceIsLocked binds non-admins only.
-void RequireUnlocked(const store::Server& s, bool admin) {
-  if (s.locked && !admin) throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
 }
 
 // Nova's check_instance_state(vm_state=..., task_state=[None]): vm_state first, then task.
@@ -85,7 +68,7 @@ void RequireState(const store::Server& s, const std::string& action,
 // Nova's check_instance_host(check_is_up=True): a host, and its compute service up.
 store::Host RequireHostUp(store::Tx& tx, const store::Server& s) {
   std::optional<store::Host> host;
-  if (s.host) host = HostNamed(tx, *s.host);
+  if (s.host) host = store::FindHostNamed(tx, *s.host);
   if (!host) throw Error(Errc::kConflict, "Instance " + s.uuid + " is not ready");
   if (!host->IsUp()) throw Error(Errc::kConflict, "Service is unavailable at this time.");
   return *host;
@@ -132,7 +115,7 @@ void CheckRequestedHost(store::Tx& tx, const store::Host& source, const std::str
   if (name == source.name) {
     throw Error(Errc::kBadRequest, "Cannot migrate to the host where the server exists.");
   }
-  auto dest = HostNamed(tx, name);
+  auto dest = store::FindHostNamed(tx, name);
   if (!dest || dest->cell != source.cell) {
     throw Error(Errc::kBadRequest, "Compute host " + name + " could not be found.");
   }
@@ -255,7 +238,7 @@ void Service::Confirm(const DecisionRequest& r) {
     RequireUnlocked(server, admin);
     RequireState(server, "confirmResize", {"resized"});
     const auto m = UnconfirmedOr400(tx, server_uuid);
-    auto source = m.source_compute ? HostNamed(tx, *m.source_compute) : std::nullopt;
+    auto source = store::FindHostNamed(tx, m.source_compute);
     if (!source || !source->IsUp())
       throw Error(Errc::kConflict, "Service is unavailable at this time.");
     // Lost to another confirm or revert of the same move: it is no longer waiting (Nova's
@@ -283,7 +266,7 @@ void Service::Revert(const DecisionRequest& r) {
     const auto m = UnconfirmedOr400(tx, server_uuid);
     // The source restarts the guest from its copy: like confirm, refused while its host is
     // down (the engine checks its copy again before the destination's is removed).
-    auto source = m.source_compute ? HostNamed(tx, *m.source_compute) : std::nullopt;
+    auto source = store::FindHostNamed(tx, m.source_compute);
     if (!source || !source->IsUp())
       throw Error(Errc::kConflict, "Service is unavailable at this time.");
     if (!store::CasTaskState(tx, server.uuid, std::nullopt, std::string("resize_reverting"),

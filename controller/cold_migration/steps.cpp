@@ -24,13 +24,6 @@ struct LeaseLost {};
 // Thrown inside a transaction when the destination claim lost its race: nothing commits.
 struct ClaimLost {};
 
-std::optional<store::Host> HostNamed(store::Tx& tx, const std::optional<std::string>& name) {
-  if (!name) return std::nullopt;
-  store::HostFilter f;
-  f.name = *name;
-  return store::FindHost(tx, f);
-}
-
 // What the server needs on its destination: the new flavor, and no disk there when its disks
 // are not local to the host.
 store::Resources NeedOf(const store::ColdMigration& m, const store::Server& server) {
@@ -44,8 +37,8 @@ Steps::Parties Steps::Load(const store::ColdMigration& m) const {
   Parties p;
   ctx_.db.Transact([&](store::Tx& tx) {
     p.server = store::FindServer(tx, m.instance_uuid);
-    p.source = HostNamed(tx, m.source_compute);
-    p.dest = HostNamed(tx, m.dest_compute);
+    p.source = store::FindHostNamed(tx, m.source_compute);
+    p.dest = store::FindHostNamed(tx, m.dest_compute);
   });
   return p;
 }
@@ -235,7 +228,7 @@ StepResult Steps::Schedule(store::ColdMigration& m) {
 
   for (const auto& name : found.names) {
     std::optional<store::Host> dest;
-    ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, name); });
+    ctx_.db.Transact([&](store::Tx& tx) { dest = store::FindHostNamed(tx, name); });
     // The database's word over the snapshot's: a host disabled, down or moved to another zone
     // since the view was taken is no destination.
     if (!dest || !dest->IsUp() || dest->disabled ||
@@ -308,7 +301,7 @@ StepResult Steps::EndOnSource(store::ColdMigration& m, store::MigrationStatus to
   std::optional<int64_t> dest_id;
   if (m.dest_compute) {
     ctx_.db.Transact([&](store::Tx& tx) {
-      if (auto d = HostNamed(tx, m.dest_compute)) dest_id = d->id;
+      if (auto d = store::FindHostNamed(tx, m.dest_compute)) dest_id = d->id;
     });
   }
   auto next = m;

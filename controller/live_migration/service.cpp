@@ -7,6 +7,7 @@
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/conductor/live_migration_states.hpp"
+#include "controller/moves/nova_checks.hpp"
 #include "controller/store/aggregates_store.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/servers_store.hpp"
@@ -16,31 +17,9 @@ namespace {
 
 constexpr const char* kAction = "os-migrateLive";
 
-std::optional<store::Host> HostNamed(store::Tx& tx, const std::string& name) {
-  store::HostFilter f;
-  f.name = name;
-  return store::FindHost(tx, f);
-}
-
-store::Server ServerOr404(store::Tx& tx, const std::string& uuid) {
-  auto s = store::FindServer(tx, uuid);
-  if (!s) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
-  return *s;
-}
-
-// Nova's raise_http_conflict_for_instance_invalid_state.
-[[noreturn]] void InvalidState(const std::string& action, const std::string& uuid,
-                               const std::string& attr, const std::string& state) {
-  throw Error(Errc::kConflict,
-              "Cannot '" + action + "' instance " + uuid + " while it is in " + attr + " " + state);
-}
-
-// Nova's check_instance_lock: InstanceIsLocked, for non-admins only.
-bool LockedFor(const store::Server& s, bool admin) { return s.locked && !admin; }
-
-void RequireUnlocked(const store::Server& s, bool admin) {
-  if (LockedFor(s, admin)) throw Error(Errc::kConflict, "Instance " + s.uuid + " is locked");
-}
+using moves::InvalidState;
+using moves::RequireUnlocked;
+using moves::ServerOr404;
 
 // Nova's Migration.get_by_id_and_instance: MigrationNotFoundForInstance. The caller picks the
 // status (abort answers 404, force_complete 400).
@@ -94,10 +73,10 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     }
     if (server.task_state) InvalidState(kAction, server.uuid, "task_state", *server.task_state);
     if (!server.host) throw Error(Errc::kConflict, "Instance " + server.uuid + " has no host");
-    auto source = HostNamed(tx, *server.host);
+    auto source = store::FindHostNamed(tx, *server.host);
     if (!source) throw Error(Errc::kConflict, "Instance " + server.uuid + " has no host");
     if (r.host) {
-      auto dest = HostNamed(tx, *r.host);
+      auto dest = store::FindHostNamed(tx, *r.host);
       if (!dest) throw Error(Errc::kBadRequest, "Compute host " + *r.host + " could not be found.");
       // Nova raises UnableToMigrateToSelf in the conductor: the request's 400 before 2.34,
       // from 2.34 a 202 and a migration that fails its pre-checks (Steps::Schedule).
@@ -180,7 +159,7 @@ void Service::Abort(const std::string& server_uuid, int64_t migration_id, bool a
     // Nova's live_migrate_abort: check_instance_lock, check_instance_state(task_state=migrating),
     // then the migration, then its status.
     const auto server = ServerOr404(tx, server_uuid);
-    if (LockedFor(server, admin)) {
+    if (server.locked && !admin) {
       // server_migrations.py catches InstanceIsLocked as the InstanceInvalidState it derives
       // from; without attr/state the conflict helper words it generically.
       throw Error(Errc::kConflict,

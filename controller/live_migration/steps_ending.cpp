@@ -151,7 +151,7 @@ StepResult Steps::EndAfterSwitchover(store::LiveMigration& m, const std::string&
                                      const std::string& reason) {
   // The guest's execution is on the destination: the record follows it there.
   std::optional<store::Host> dest;
-  ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
+  ctx_.db.Transact([&](store::Tx& tx) { dest = store::FindHostNamed(tx, m.dest_compute); });
   auto next = m;
   next.status = store::MigrationStatus::kError;
   next.step = store::LiveStep::kDone;
@@ -257,7 +257,7 @@ void Steps::GiveUp(store::LiveMigration& m, const std::string& reason) {
     case store::MigrationStatus::kQueued: {
       // Claims only: no host has been told anything yet.
       std::optional<store::Host> dest;
-      ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, m.dest_compute); });
+      ctx_.db.Transact([&](store::Tx& tx) { dest = store::FindHostNamed(tx, m.dest_compute); });
       EndOnSource(m, store::MigrationStatus::kError, "step_failed", reason,
                   dest ? std::optional<int64_t>(dest->id) : std::nullopt);
       return;

@@ -11,13 +11,6 @@
 
 namespace ferry::controller::live_migration {
 
-inline std::optional<store::Host> HostNamed(store::Tx& tx, const std::optional<std::string>& name) {
-  if (!name) return std::nullopt;
-  store::HostFilter f;
-  f.name = *name;
-  return store::FindHost(tx, f);
-}
-
 struct Parties {
   std::optional<store::Server> server;
   std::optional<store::Host> source;
@@ -28,8 +21,8 @@ inline Parties Load(store::Database& db, const store::LiveMigration& m) {
   Parties p;
   db.Transact([&](store::Tx& tx) {
     p.server = store::FindServer(tx, m.instance_uuid);
-    p.source = HostNamed(tx, m.source_compute);
-    p.dest = HostNamed(tx, m.dest_compute);
+    p.source = store::FindHostNamed(tx, m.source_compute);
+    p.dest = store::FindHostNamed(tx, m.dest_compute);
   });
   return p;
 }

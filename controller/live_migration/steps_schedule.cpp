@@ -74,7 +74,7 @@ StepResult Steps::Schedule(store::LiveMigration& m) {
   for (const auto& name : candidates) {
     if (ctx_.options.migrate_max_retries >= 0 && checked > ctx_.options.migrate_max_retries) break;
     std::optional<store::Host> dest;
-    ctx_.db.Transact([&](store::Tx& tx) { dest = HostNamed(tx, name); });
+    ctx_.db.Transact([&](store::Tx& tx) { dest = store::FindHostNamed(tx, name); });
     if (!dest) continue;
     if (forced && (!dest->IsUp() || dest->disabled)) {
       return fail("Compute service of " + name + " is unavailable at this time.");

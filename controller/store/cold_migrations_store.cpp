@@ -95,21 +95,6 @@ constexpr Statement kSetVmState{"cm_set_vm_state", R"sql(
 UPDATE servers SET vm_state = $2, task_state = NULL, progress = 0, updated_at = now()
 WHERE uuid = $1::uuid AND task_state IS DISTINCT FROM 'deleting')sql"};
 
-std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return EpochSeconds(*t);
-}
-
-template <typename E>
-std::optional<E> ParseOptional(const pqxx::field& f, std::optional<E> (*parse)(std::string_view),
-                               const char* column) {
-  if (f.is_null()) return std::nullopt;
-  auto v = parse(f.as<std::string>());
-  if (!v)
-    throw Error(Errc::kInternal, std::string("unknown ") + column + " " + f.as<std::string>());
-  return v;
-}
-
 std::vector<std::string> TextArray(const pqxx::field& f) {
   auto j = ToJson(f);
   if (j.is_array()) return j.get<std::vector<std::string>>();

@@ -145,6 +145,13 @@ std::optional<Host> FindHost(Tx& tx, const HostFilter& filter) {
   return hosts.front();
 }
 
+std::optional<Host> FindHostNamed(Tx& tx, const std::optional<std::string>& name) {
+  if (!name) return std::nullopt;
+  HostFilter f;
+  f.name = *name;
+  return FindHost(tx, f);
+}
+
 Host RegisterHost(Tx& tx, const HostRegistration& reg, TimePoint now) {
   auto id = tx.Exec(kUpsertHost, NewUuid(), NewUuid(), reg.name, reg.cell, reg.hypervisor_type,
                     reg.hypervisor_version, reg.simulated, reg.host_ip, reg.migration_address,

@@ -22,6 +22,8 @@ struct HostFilter {
 
 std::vector<Host> ListHosts(Tx& tx, const HostFilter& filter = {});
 std::optional<Host> FindHost(Tx& tx, const HostFilter& filter);
+// The host of that name (a move's source or destination); nullopt for none or no name.
+std::optional<Host> FindHostNamed(Tx& tx, const std::optional<std::string>& name);
 
 // Creates or refreshes a host from an agent's registration; keeps the admin's enable/disable,
 // forced_down and allocation ratios. Marks it up; its last heartbeat is PostgreSQL's now().

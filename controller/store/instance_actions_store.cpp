@@ -93,11 +93,6 @@ UNION ALL
  ORDER BY at DESC, id DESC LIMIT 1)
 LIMIT 1)sql"};
 
-std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return EpochSeconds(*t);
-}
-
 InstanceAction ActionFromRow(const pqxx::row& r) {
   InstanceAction a;
   a.migration_id = r[0].as<int64_t>();

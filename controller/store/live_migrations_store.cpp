@@ -88,11 +88,6 @@ constexpr Statement kFinishMove{"lm_finish_move", R"sql(
 UPDATE servers SET host_id = $2, node = $3, task_state = NULL, progress = 0, updated_at = now()
 WHERE uuid = $1::uuid)sql"};
 
-std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return EpochSeconds(*t);
-}
-
 // Text columns the store reads into enums: an unknown value throws (row.hpp StatusFrom).
 MigrationStatus ParseStatus(const pqxx::field& f) { return StatusFrom(f); }
 
@@ -101,16 +96,6 @@ LiveStep ParseStep(const pqxx::field& f) {
   auto s = ParseLiveStep(f.as<std::string>());
   if (!s) throw Error(Errc::kInternal, "unknown live-migration step " + f.as<std::string>());
   return *s;
-}
-
-template <typename E>
-std::optional<E> ParseOptional(const pqxx::field& f, std::optional<E> (*parse)(std::string_view),
-                               const char* column) {
-  if (f.is_null()) return std::nullopt;
-  auto v = parse(f.as<std::string>());
-  if (!v)
-    throw Error(Errc::kInternal, std::string("unknown ") + column + " " + f.as<std::string>());
-  return v;
 }
 
 LiveMigration FromRow(const pqxx::row& r) {

@@ -44,11 +44,6 @@ constexpr Statement kForceCustomPlan{"migrations_list_custom_plan",
 constexpr Statement kMigrationExists{"migrations_exists",
                                      "SELECT 1 FROM migrations WHERE uuid = $1::uuid"};
 
-std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return EpochSeconds(*t);
-}
-
 Migration MigrationFromRow(const pqxx::row& r) {
   Migration m;
   m.id = r[0].as<int64_t>();

@@ -55,6 +55,15 @@ std::optional<std::string> PgTextArray(const std::optional<std::vector<std::stri
   return PgTextArray(*v);
 }
 
+std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return EpochSeconds(*t);
+}
+
+void ThrowUnknown(const char* column, const std::string& value) {
+  throw Error(Errc::kInternal, std::string("unknown ") + column + " " + value);
+}
+
 MigrationStatus StatusFrom(const pqxx::field& f) {
   auto s = ParseMigrationStatus(f.as<std::string>());
   if (!s) throw Error(Errc::kInternal, "unknown migration status " + f.as<std::string>());

@@ -5,6 +5,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -18,6 +19,23 @@ TimePoint ToTime(const pqxx::field& f);
 std::optional<TimePoint> OptTime(const pqxx::field& f);
 nlohmann::json ToJson(const pqxx::field& f);
 double EpochSeconds(TimePoint t);
+// Throws kInternal: "unknown <column> <value>".
+[[noreturn]] void ThrowUnknown(const char* column, const std::string& value);
+
+// A time as a nullable epoch parameter (to_timestamp($n) of NULL is NULL).
+std::optional<double> OptEpoch(const std::optional<TimePoint>& t);
+
+// A nullable text column read into an enum by `parse`; an unknown value throws kInternal naming
+// the column (a record this build cannot drive).
+template <typename E>
+std::optional<E> ParseOptional(const pqxx::field& f, std::optional<E> (*parse)(std::string_view),
+                               const char* column) {
+  if (f.is_null()) return std::nullopt;
+  auto v = parse(f.as<std::string>());
+  if (!v) ThrowUnknown(column, f.as<std::string>());
+  return v;
+}
+
 // migrations.status. An unknown value is a record this build cannot drive: the step that reads
 // it throws, and the move engine's retry budget ends the move.
 MigrationStatus StatusFrom(const pqxx::field& f);

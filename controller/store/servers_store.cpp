@@ -160,11 +160,6 @@ Server ServerFromRow(const pqxx::row& r) {
 
 namespace {
 
-std::optional<double> OptEpoch(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return EpochSeconds(*t);
-}
-
 pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
   const auto before = tx.Exec(kCurrentStatementTimeout)[0][0].as<std::string>();
   tx.Exec(kSetStatementTimeout, std::string(kNameRegexTimeout));

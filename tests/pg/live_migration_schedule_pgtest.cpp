@@ -103,7 +103,7 @@ class LiveMigrationScheduleTest : public store::StoreTest {
     s.created_at = clock_.Now();
     store::LiveMigration m;
     db_->Transact([&](Tx& tx) {
-      auto h = HostNamed(tx, host).value();
+      auto h = store::FindHostNamed(tx, host).value();
       s.host_id = h.id;
       s.host = s.node = host;
       store::InsertServer(tx, s);
