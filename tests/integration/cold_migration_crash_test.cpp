@@ -262,35 +262,16 @@ struct Scenarios {
   }
 };
 
-std::vector<std::string> DrivenEdges(bool only_into_non_terminal) {
-  std::vector<std::string> out;
-  for (const auto& t : cold::Transitions()) {
-    if (only_into_non_terminal && controller::store::IsTerminal(t.to)) continue;
-    out.push_back(EdgeName(t));
-  }
-  return out;
-}
-
-void RunCrashTorture(ColdCrashTorture& t, const std::string& edge) {
-  FERRY_REQUIRE_PG(dsn);
-  t.dsn_ = dsn;
-  auto it = Scenarios::ByEdge().find(edge);
-  ASSERT_NE(it, Scenarios::ByEdge().end())
-      << "the state table's edge " << edge << " has no crash scenario";
-  ASSERT_NO_FATAL_FAILURE(it->second(t, edge));
-  ASSERT_NO_FATAL_FAILURE(t.CrashAndRecover());
-  t.CheckEverythingIsConsistent();
-}
-
 class ColdControllerKilledAfter : public ColdCrashTorture,
                                   public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(ColdControllerKilledAfter, RestartsAndEndsEveryMoveConsistently) {
-  RunCrashTorture(*this, GetParam());
+  RunCrashTorture(*this, GetParam(), Scenarios::ByEdge());
 }
 
 INSTANTIATE_TEST_SUITE_P(ColdStateTable, ColdControllerKilledAfter,
-                         ::testing::ValuesIn(DrivenEdges(false)), EdgeTestName);
+                         ::testing::ValuesIn(DrivenEdges(cold::Transitions(), false)),
+                         EdgeTestName);
 
 class ColdOneOfTwoControllersKilledAfter : public ColdCrashTorture,
                                            public ::testing::WithParamInterface<std::string> {
@@ -299,21 +280,14 @@ class ColdOneOfTwoControllersKilledAfter : public ColdCrashTorture,
 };
 
 TEST_P(ColdOneOfTwoControllersKilledAfter, TheOtherTakesOverAndEndsEveryMoveConsistently) {
-  RunCrashTorture(*this, GetParam());
+  RunCrashTorture(*this, GetParam(), Scenarios::ByEdge());
 }
 
 INSTANTIATE_TEST_SUITE_P(ColdStateTable, ColdOneOfTwoControllersKilledAfter,
-                         ::testing::ValuesIn(DrivenEdges(true)), EdgeTestName);
+                         ::testing::ValuesIn(DrivenEdges(cold::Transitions(), true)), EdgeTestName);
 
 TEST(ColdCrashTortureCoverage, EveryEdgeOfTheTableIsCrashedOn) {
-  std::set<std::string> table;
-  for (const auto& t : cold::Transitions()) table.insert(EdgeName(t));
-  for (const auto& edge : table) {
-    EXPECT_EQ(Scenarios::ByEdge().count(edge), 1u) << edge << ": needs a scenario";
-  }
-  for (const auto& [edge, scenario] : Scenarios::ByEdge()) {
-    EXPECT_TRUE(table.count(edge)) << "scenario for " << edge << ", which the table does not have";
-  }
+  ExpectOneScenarioPerEdge(cold::Transitions(), Scenarios::ByEdge());
 }
 
 }  // namespace

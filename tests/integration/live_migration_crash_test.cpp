@@ -297,35 +297,15 @@ struct Scenarios {
   }
 };
 
-// The edges of the table this file crashes on, in the table's order.
-std::vector<std::string> DrivenEdges(bool only_into_non_terminal) {
-  std::vector<std::string> out;
-  for (const auto& t : conductor::Transitions()) {
-    if (only_into_non_terminal && conductor::IsTerminal(t.to)) continue;
-    out.push_back(EdgeName(t));
-  }
-  return out;
-}
-
-void RunCrashTorture(LiveCrashTorture& t, const std::string& edge) {
-  FERRY_REQUIRE_PG(dsn);
-  t.dsn_ = dsn;
-  auto it = Scenarios::ByEdge().find(edge);
-  ASSERT_NE(it, Scenarios::ByEdge().end())
-      << "the state table's edge " << edge << " has no crash scenario";
-  ASSERT_NO_FATAL_FAILURE(it->second(t, edge));
-  ASSERT_NO_FATAL_FAILURE(t.CrashAndRecover());
-  t.CheckEverythingIsConsistent();
-}
-
 class ControllerKilledAfter : public LiveCrashTorture,
                               public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(ControllerKilledAfter, RestartsAndEndsEveryMigrationConsistently) {
-  RunCrashTorture(*this, GetParam());
+  RunCrashTorture(*this, GetParam(), Scenarios::ByEdge());
 }
 
-INSTANTIATE_TEST_SUITE_P(StateTable, ControllerKilledAfter, ::testing::ValuesIn(DrivenEdges(false)),
+INSTANTIATE_TEST_SUITE_P(StateTable, ControllerKilledAfter,
+                         ::testing::ValuesIn(DrivenEdges(conductor::Transitions(), false)),
                          EdgeTestName);
 
 class OneOfTwoControllersKilledAfter : public LiveCrashTorture,
@@ -336,21 +316,15 @@ class OneOfTwoControllersKilledAfter : public LiveCrashTorture,
 
 // Edges into a non-terminal status leave work behind: the survivor must finish it.
 TEST_P(OneOfTwoControllersKilledAfter, TheOtherTakesOverAndEndsEveryMigrationConsistently) {
-  RunCrashTorture(*this, GetParam());
+  RunCrashTorture(*this, GetParam(), Scenarios::ByEdge());
 }
 
 INSTANTIATE_TEST_SUITE_P(StateTable, OneOfTwoControllersKilledAfter,
-                         ::testing::ValuesIn(DrivenEdges(true)), EdgeTestName);
+                         ::testing::ValuesIn(DrivenEdges(conductor::Transitions(), true)),
+                         EdgeTestName);
 
 TEST(CrashTortureCoverage, EveryEdgeOfTheTableIsCrashedOn) {
-  std::set<std::string> table;
-  for (const auto& t : conductor::Transitions()) table.insert(EdgeName(t));
-  for (const auto& edge : table) {
-    EXPECT_EQ(Scenarios::ByEdge().count(edge), 1u) << edge << ": needs a scenario";
-  }
-  for (const auto& [edge, scenario] : Scenarios::ByEdge()) {
-    EXPECT_TRUE(table.count(edge)) << "scenario for " << edge << ", which the table does not have";
-  }
+  ExpectOneScenarioPerEdge(conductor::Transitions(), Scenarios::ByEdge());
 }
 
 }  // namespace

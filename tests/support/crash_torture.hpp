@@ -346,4 +346,42 @@ class CrashTorture : public ::testing::Test {
   TortureKind kind_;
 };
 
+// The edges of a kind's table a torture test crashes on, in the table's order; with
+// only_into_non_terminal, those that leave work behind (the takeover variant).
+template <typename Table>
+std::vector<std::string> DrivenEdges(const Table& transitions, bool only_into_non_terminal) {
+  std::vector<std::string> out;
+  for (const auto& t : transitions) {
+    if (only_into_non_terminal && controller::store::IsTerminal(t.to)) continue;
+    out.push_back(EdgeName(t));
+  }
+  return out;
+}
+
+// Every edge of the table has exactly one scenario, and every scenario an edge of the table.
+template <typename Table, typename ScenarioMap>
+void ExpectOneScenarioPerEdge(const Table& transitions, const ScenarioMap& by_edge) {
+  std::set<std::string> table;
+  for (const auto& t : transitions) table.insert(EdgeName(t));
+  for (const auto& edge : table) {
+    EXPECT_EQ(by_edge.count(edge), 1u) << edge << ": needs a scenario";
+  }
+  for (const auto& [edge, scenario] : by_edge) {
+    EXPECT_TRUE(table.count(edge)) << "scenario for " << edge << ", which the table does not have";
+  }
+}
+
+// Drives `edge`'s scenario with the controller armed to die right after it, then recovers and
+// checks that everything ended consistently.
+template <typename Fixture, typename ScenarioMap>
+void RunCrashTorture(Fixture& t, const std::string& edge, const ScenarioMap& by_edge) {
+  FERRY_REQUIRE_PG(dsn);
+  t.dsn_ = dsn;
+  auto it = by_edge.find(edge);
+  ASSERT_NE(it, by_edge.end()) << "the state table's edge " << edge << " has no crash scenario";
+  ASSERT_NO_FATAL_FAILURE(it->second(t, edge));
+  ASSERT_NO_FATAL_FAILURE(t.CrashAndRecover());
+  t.CheckEverythingIsConsistent();
+}
+
 }  // namespace ferry::testing
