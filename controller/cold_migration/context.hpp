@@ -18,10 +18,6 @@ struct Options {
   // Nova's [DEFAULT] resize_confirm_window: a move waiting for confirm longer than this is
   // confirmed by the controller. 0: never.
   std::chrono::seconds resize_confirm_window{0};
-  // Nova's [DEFAULT] allow_resize_to_same_host: a resize may pick the source host. A cold
-  // migration never does (Nova's CannotMigrateToSameHost).
-  bool allow_resize_to_same_host = false;
-  int migrate_max_retries = 3;  // destinations tried after failed pre-checks
   int shutdown_timeout_s = 60;  // Nova's [DEFAULT] shutdown_timeout: graceful, then destroy
   int64_t bandwidth_mibps = 0;  // disk copy limit; 0 = unlimited
   int monitor_interval_s = 5;   // how often the copy reports progress

@@ -207,7 +207,6 @@ StepResult Steps::Schedule(store::ColdMigration& m) {
   if (!p.server || !p.source) return fail("the server or its source host no longer exists");
   const store::Server& server = *p.server;
   const store::Host& source = *p.source;
-  const bool resize = m.type == store::ColdType::kResize;
 
   moves::DestinationQuery query{server, source};
   const auto need = NeedOf(m, server);
@@ -216,8 +215,7 @@ StepResult Steps::Schedule(store::ColdMigration& m) {
   query.disk_gb = need.disk_gb;
   query.requested_host = m.requested_host;
   query.ignore_hosts.insert(m.ignore_hosts.begin(), m.ignore_hosts.end());
-  // Nova: a resize may stay on its host with allow_resize_to_same_host; a migration never.
-  query.source_allowed = resize && ctx_.options.allow_resize_to_same_host;
+  // Never the source: Nova's allow_resize_to_same_host (default off) is not offered (README).
   query.max_inbound_migrations = ctx_.engine.limits.max_inbound_per_host;
   ctx_.db.Transact([&](store::Tx& tx) {
     if (auto flavor = store::FindFlavor(tx, m.new_flavor.flavorid)) {

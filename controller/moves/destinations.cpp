@@ -14,12 +14,12 @@ Destinations FindDestinations(store::Database& db, conductor::HostSnapshot& host
   spec.memory_mb = q.memory_mb;
   spec.disk_gb = q.disk_gb;
   spec.requested_host = q.requested_host;
-  if (!q.source_allowed) spec.source_host = q.source.name;
+  spec.source_host = q.source.name;
   spec.cell = q.source.cell;
   spec.hypervisor_type = q.source.hypervisor_type;
   spec.min_hypervisor_version = q.source.hypervisor_version;
   spec.ignore_hosts = q.ignore_hosts;
-  if (!q.source_allowed) spec.ignore_hosts.insert(q.source.name);
+  spec.ignore_hosts.insert(q.source.name);
   spec.max_inbound_migrations = q.max_inbound_migrations;
   // What changed since the last periodic refresh (a host disabled or moved to another zone a
   // moment ago) is read first: the view must not be older than the request.

@@ -30,7 +30,6 @@ struct DestinationQuery {
   nlohmann::json flavor_extra_specs = nlohmann::json::object();
   std::optional<std::string> requested_host{};  // a hint the filters validate
   std::set<std::string> ignore_hosts{};         // e.g. hosts whose pre-check already failed
-  bool source_allowed = false;                  // a resize with allow_resize_to_same_host
   int max_inbound_migrations = 0;               // 0 = no limit
 };
 
