@@ -1,0 +1,152 @@
+#include "agent/disk_transfer/transfer_journal.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "agent/disk_transfer/transfer_protocol.hpp"
+#include "common/durable_file.hpp"
+#include "common/errors.hpp"
+#include "common/json_limits.hpp"
+#include "common/uuid.hpp"
+
+namespace ferry::agent::transfer {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// 64 KiB: a record of 64 disks is ~10 KiB; larger was not written by us.
+constexpr std::uintmax_t kMaxRecordBytes = 64 << 10;
+// 253: the longest DNS name.
+constexpr size_t kMaxHostName = 253;
+
+json ToJson(const JournalEntry& e) {
+  json disks = json::array();
+  for (const IncomingDisk& d : e.transfer.disks) {
+    disks.push_back(
+        {{"target", d.target}, {"bytes", d.bytes}, {"received", d.received}, {"sha256", d.sha256}});
+  }
+  return {{"migration_uuid", e.transfer.migration_uuid},
+          {"source_host", e.transfer.source_host},
+          {"token_sha256", e.token_sha256},
+          {"sized", e.sized},
+          {"verified", e.transfer.verified},
+          {"disks", disks}};
+}
+
+// Every field checked as if it came from the network: a record is trusted only once it reads
+// back as something Put could have written.
+JournalEntry FromJson(const json& j) {
+  JournalEntry e;
+  e.transfer.migration_uuid = j.at("migration_uuid").get<std::string>();
+  e.transfer.source_host = j.at("source_host").get<std::string>();
+  e.token_sha256 = j.at("token_sha256").get<std::string>();
+  e.sized = j.at("sized").get<bool>();
+  e.transfer.verified = j.at("verified").get<bool>();
+  if (!IsUuid(e.transfer.migration_uuid)) throw std::runtime_error("migration_uuid not a uuid");
+  if (e.transfer.source_host.empty() || e.transfer.source_host.size() > kMaxHostName) {
+    throw std::runtime_error("bad source_host");
+  }
+  if (!IsSha256Hex(e.token_sha256)) throw std::runtime_error("bad token_sha256");
+  const json& disks = j.at("disks");
+  if (!disks.is_array() || disks.empty() || disks.size() > kMaxDisksPerHello) {
+    throw std::runtime_error("bad disks");
+  }
+  std::set<std::string> seen;
+  for (const json& d : disks) {
+    IncomingDisk disk{d.at("target").get<std::string>(), d.at("bytes").get<int64_t>(),
+                      d.at("received").get<int64_t>(), d.at("sha256").get<std::string>()};
+    if (!IsDiskTarget(disk.target) || !seen.insert(disk.target).second) {
+      throw std::runtime_error("bad or repeated target '" + disk.target + "'");
+    }
+    if (disk.bytes < 0 || disk.bytes > kMaxDiskBytes || disk.received < 0 ||
+        disk.received > disk.bytes || (!disk.sha256.empty() && !IsSha256Hex(disk.sha256))) {
+      throw std::runtime_error("disk " + disk.target + ": bad bytes, received or sha256");
+    }
+    e.transfer.disks.push_back(std::move(disk));
+  }
+  return e;
+}
+
+}  // namespace
+
+TransferJournal::TransferJournal(const std::string& state_dir)
+    : dir_(state_dir.empty() ? "" : state_dir + "/disk-transfers") {}
+
+std::string TransferJournal::PathOf(const std::string& migration_uuid) const {
+  return dir_ + "/" + migration_uuid + ".json";
+}
+
+void TransferJournal::Put(const JournalEntry& entry) {
+  if (dir_.empty()) return;
+  const std::string& uuid = entry.transfer.migration_uuid;
+  // The uuid becomes a file name: only a uuid may.
+  if (!IsUuid(uuid)) throw Error(Errc::kBadRequest, "not a migration uuid: '" + uuid + "'");
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  std::string error;
+  if (!WriteFileDurably(PathOf(uuid), ToJson(entry).dump(), &error)) {
+    throw Error(Errc::kUnavailable, "disk transfer record of " + uuid + " not saved: " + error);
+  }
+}
+
+void TransferJournal::Remove(const std::string& migration_uuid) {
+  if (dir_.empty() || !IsUuid(migration_uuid)) return;
+  std::error_code ec;
+  fs::remove(PathOf(migration_uuid), ec);
+  if (ec) spdlog::warn("disk transfer: removing record {}: {}", migration_uuid, ec.message());
+}
+
+std::vector<JournalEntry> TransferJournal::LoadAll() {
+  std::vector<JournalEntry> out;
+  std::error_code ec;
+  if (dir_.empty() || !fs::is_directory(dir_, ec)) return out;
+  fs::directory_iterator it(dir_, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::path path = it->path();
+    if (path.extension() == ".tmp") {  // a write a crash interrupted: the record is intact
+      std::error_code rm_ec;
+      fs::remove(path, rm_ec);
+      continue;
+    }
+    if (path.extension() != ".json") continue;
+    std::string why;
+    try {
+      std::error_code size_ec;
+      if (!IsUuid(path.stem().string())) {
+        why = "the file name is not a migration uuid";
+      } else if (!it->is_regular_file(size_ec) || it->file_size(size_ec) > kMaxRecordBytes ||
+                 size_ec) {
+        why = "not a regular file of at most 64 KiB";
+      } else {
+        std::ifstream in(path);
+        std::stringstream text;
+        text << in.rdbuf();
+        JournalEntry entry = FromJson(ParseBoundedJson(text.str(), 4));
+        if (entry.transfer.migration_uuid != path.stem().string()) {
+          why = "it names another migration";
+        } else {
+          out.push_back(std::move(entry));
+          continue;
+        }
+      }
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    const std::string aside = path.string() + ".corrupt";
+    std::error_code mv_ec;
+    fs::rename(path, aside, mv_ec);
+    spdlog::error(
+        "disk transfer: record {} is unreadable ({}): moved to {}; that move's disks are no "
+        "longer expected here until it is prepared again",
+        path.string(), why, aside);
+  }
+  return out;
+}
+
+}  // namespace ferry::agent::transfer
