@@ -109,6 +109,18 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
                  "libvirt: <domain type> of created guests (qemu = TCG, kvm)")
       ->capture_default_str()
       ->check(CLI::IsMember({"qemu", "kvm"}));
+  app.add_option("--tls-ca", lv.tls.ca_file,
+                 "Deployment CA (PEM) every agent's disk-transfer certificate is signed by "
+                 "(deploy/tls/ferry-ca)");
+  app.add_option("--tls-cert", lv.tls.cert_file,
+                 "This host's certificate (PEM, subjectAltName DNS:<--host>) for disk transfers");
+  app.add_option("--tls-key", lv.tls.key_file, "Its private key (PEM)");
+  app.add_option("--disk-transfer-address", lv.disk_transfer_address,
+                 "Address where cold migrations' disks arrive (default: --migration-address)");
+  app.add_option("--disk-transfer-port", lv.disk_transfer_port,
+                 "Port on --migration-address where cold migrations' disks arrive (TLS; 0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

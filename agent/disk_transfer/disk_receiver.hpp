@@ -48,6 +48,7 @@ struct IncomingTransfer {
   std::string migration_uuid;
   std::string source_host;  // the sender's certificate must carry this name
   std::vector<IncomingDisk> disks;
+  std::string manifest;   // the source's, from its first admitted hello
   bool verified = false;  // every disk received whole and its digest equal to the source's
 };
 
@@ -75,7 +76,8 @@ class DiskReceiver {
 
   // The move's disks may now arrive from `source_host` presenting `token` (only its SHA-256 is
   // kept). Recorded in the journal before it returns. Idempotent for the same token and disks;
-  // kConflict for the same move with another token or other disks.
+  // kConflict for the same move with another token or other disks. `targets` empty: the disks
+  // are the source's to declare (any number, none included), fixed by its first admitted hello.
   void Expect(const std::string& migration_uuid, const std::string& token,
               const std::string& source_host, const std::vector<std::string>& targets);
   std::optional<IncomingTransfer> Find(const std::string& migration_uuid) const;

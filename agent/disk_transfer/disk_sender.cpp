@@ -42,7 +42,8 @@ void Validate(const SendRequest& r) {
   if (!IsUuid(r.migration_uuid)) bad("migration_uuid is not a uuid");
   if (r.token.empty()) bad("no transfer token");
   if (r.peer_host.empty()) bad("no peer host name");
-  if (r.disks.empty() || r.disks.size() > kMaxDisksPerHello) bad("1 to 64 disks are sent");
+  if (r.disks.size() > kMaxDisksPerHello) bad("at most 64 disks are sent");
+  if (r.manifest.size() > kMaxManifestBytes) bad("the manifest is larger than 32 KiB");
   if (r.bandwidth_bytes_per_s < 0) bad("negative bandwidth");
   std::set<std::string> seen;
   for (const OutgoingDisk& d : r.disks) {
@@ -65,7 +66,7 @@ class Sender {
   }
 
   SendOutcome Run() {
-    Hello hello{r_.migration_uuid, r_.token, {}};
+    Hello hello{r_.migration_uuid, r_.token, {}, r_.manifest};
     for (const OutgoingDisk& d : r_.disks) hello.disks.push_back({d.target, d.bytes});
     WriteFrame(stream_, FrameType::kHello, EncodeHello(hello), DeadlineIn(kIoTimeout));
     std::vector<int64_t> offsets;

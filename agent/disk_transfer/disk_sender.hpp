@@ -23,10 +23,13 @@ struct OutgoingDisk {
 
 struct SendRequest {
   std::string migration_uuid;
-  std::string token;        // the move's transfer token
-  std::string receive_uri;  // the destination's DiskReceiver::Uri()
-  std::string peer_host;    // the destination's host name: its certificate must carry it
-  std::vector<OutgoingDisk> disks;
+  std::string token;                // the move's transfer token
+  std::string receive_uri;          // the destination's DiskReceiver::Uri()
+  std::string peer_host;            // the destination's host name: its certificate must carry it
+  std::vector<OutgoingDisk> disks;  // may be none (a guest without local disks)
+  // The driver's description of the guest's disks for the destination's driver (at most
+  // kMaxManifestBytes; IncomingTransfer::manifest there).
+  std::string manifest;
   int64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
   // Bytes of all disks the destination holds (sent now or before) and their total; called at
   // least every second while sending.

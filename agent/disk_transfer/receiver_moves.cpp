@@ -48,10 +48,9 @@ void ReceiverMoves::Expect(const std::string& migration_uuid, const std::string&
   if (!IsUuid(migration_uuid)) bad("not a migration uuid");
   if (token.empty() || token.size() > kMaxTokenBytes) bad("a token of 1 to 1024 bytes is needed");
   if (source_host.empty() || source_host.size() > kMaxHostName) bad("no source host name");
-  if (targets.empty() || targets.size() > max_disks_) {
-    bad("1 to " + std::to_string(max_disks_) + " disks are expected");
-  }
+  if (targets.size() > max_disks_) bad("more than " + std::to_string(max_disks_) + " disks");
   JournalEntry entry;
+  entry.source_declares = targets.empty();
   entry.transfer.migration_uuid = migration_uuid;
   entry.transfer.source_host = source_host;
   entry.token_sha256 = Sha256Hex(token);
@@ -66,7 +65,9 @@ void ReceiverMoves::Expect(const std::string& migration_uuid, const std::string&
     const JournalEntry& known = it->second.entry;
     if (SameHex(known.token_sha256, entry.token_sha256) &&
         known.transfer.source_host == source_host &&
-        TargetsOf(known.transfer.disks) == TargetsOf(entry.transfer.disks)) {
+        known.source_declares == entry.source_declares &&
+        (entry.source_declares ||
+         TargetsOf(known.transfer.disks) == TargetsOf(entry.transfer.disks))) {
       return;  // prepared again (a retried command): nothing changes
     }
     throw Error(Errc::kConflict, "migration " + migration_uuid +
@@ -106,6 +107,14 @@ std::optional<Claim> ReceiverMoves::Admit(const Hello& hello, const TlsStream& s
 
   Claim claim{hello.migration_uuid, move.generation, {}, {}, {}};
   JournalEntry& entry = move.entry;
+  if (!entry.sized) {
+    // The first admitted hello: a move expected without a list gets the source's disks; the
+    // manifest is the one every later hello must repeat.
+    if (entry.source_declares) {
+      for (const HelloDisk& d : hello.disks) entry.transfer.disks.push_back({d.target, 0, 0, ""});
+    }
+    entry.transfer.manifest = hello.manifest;
+  }
   for (const HelloDisk& d : hello.disks) {
     auto disk = std::find_if(entry.transfer.disks.begin(), entry.transfer.disks.end(),
                              [&](const IncomingDisk& x) { return x.target == d.target; });
@@ -132,8 +141,13 @@ std::string ReceiverMoves::AdmitLocked(const Hello& hello, const TlsStream& stre
   if (hello.disks.size() > max_disks_) return "more than " + std::to_string(max_disks_) + " disks";
   std::set<std::string> targets;
   for (const HelloDisk& d : hello.disks) targets.insert(d.target);
-  if (targets.size() != hello.disks.size() || targets != TargetsOf(entry.transfer.disks)) {
+  if (targets.size() != hello.disks.size()) return "a disk is named twice";
+  const bool declaring = entry.source_declares && !entry.sized;
+  if (!declaring && targets != TargetsOf(entry.transfer.disks)) {
     return "the disks are not the ones prepared here";
+  }
+  if (entry.sized && hello.manifest != entry.transfer.manifest) {
+    return "the guest's disk manifest changed since the transfer began";
   }
   if (entry.sized) {
     for (const HelloDisk& d : hello.disks) {

@@ -35,6 +35,8 @@ json ToJson(const JournalEntry& e) {
           {"source_host", e.transfer.source_host},
           {"token_sha256", e.token_sha256},
           {"sized", e.sized},
+          {"source_declares", e.source_declares},
+          {"manifest", e.transfer.manifest},
           {"verified", e.transfer.verified},
           {"disks", disks}};
 }
@@ -48,13 +50,18 @@ JournalEntry FromJson(const json& j) {
   e.token_sha256 = j.at("token_sha256").get<std::string>();
   e.sized = j.at("sized").get<bool>();
   e.transfer.verified = j.at("verified").get<bool>();
+  e.source_declares = j.value("source_declares", false);
+  e.transfer.manifest = j.value("manifest", "");
+  if (e.transfer.manifest.size() > kMaxManifestBytes) throw std::runtime_error("bad manifest");
   if (!IsUuid(e.transfer.migration_uuid)) throw std::runtime_error("migration_uuid not a uuid");
   if (e.transfer.source_host.empty() || e.transfer.source_host.size() > kMaxHostName) {
     throw std::runtime_error("bad source_host");
   }
   if (!IsSha256Hex(e.token_sha256)) throw std::runtime_error("bad token_sha256");
   const json& disks = j.at("disks");
-  if (!disks.is_array() || disks.empty() || disks.size() > kMaxDisksPerHello) {
+  // No disks: expected without a list and not sized yet, or a guest without local disks.
+  if (!disks.is_array() || (disks.empty() && !e.source_declares) ||
+      disks.size() > kMaxDisksPerHello) {
     throw std::runtime_error("bad disks");
   }
   std::set<std::string> seen;

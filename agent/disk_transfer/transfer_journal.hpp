@@ -15,6 +15,8 @@ struct JournalEntry {
   IncomingTransfer transfer;
   std::string token_sha256;  // hex; the token itself is never stored
   bool sized = false;        // a hello has fixed every disk's bytes (a disk may be 0 bytes long)
+  // Expected without a disk list: the first admitted hello's disks (and manifest) become it.
+  bool source_declares = false;
 };
 
 class TransferJournal {

@@ -117,7 +117,10 @@ std::string EncodeHello(const Hello& hello) {
   json disks = json::array();
   for (const HelloDisk& d : hello.disks)
     disks.push_back({{"target", d.target}, {"bytes", d.bytes}});
-  return Dump({{"migration_uuid", hello.migration_uuid}, {"token", hello.token}, {"disks", disks}});
+  return Dump({{"migration_uuid", hello.migration_uuid},
+               {"token", hello.token},
+               {"disks", disks},
+               {"manifest", hello.manifest}});
 }
 
 Hello DecodeHello(std::string_view payload) {
@@ -134,7 +137,10 @@ Hello DecodeHello(std::string_view payload) {
     if (!IsDiskTarget(disk.target)) ProtocolError("hello: a disk target is not a device name");
     h.disks.push_back(std::move(disk));
   }
-  if (h.disks.empty()) ProtocolError("hello: no disks");
+  if (j.contains("manifest")) {
+    h.manifest = StringField(j, "manifest", what);
+    if (h.manifest.size() > kMaxManifestBytes) ProtocolError("hello: manifest too large");
+  }
   return h;
 }
 

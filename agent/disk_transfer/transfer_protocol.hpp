@@ -3,7 +3,9 @@
 // source agent (DiskSender) to the destination agent (DiskReceiver).
 //
 // Frames: 1 byte type, 4 bytes big-endian payload length, payload.
-//   HELLO   1  source → dest  JSON {"migration_uuid", "token", "disks": [{"target", "bytes"}]}
+//   HELLO   1  source → dest  JSON {"migration_uuid", "token", "disks": [{"target", "bytes"}],
+//                             "manifest"} (manifest: the driver's text about the guest's disks,
+//                             at most 32 KiB, kept with the move for the destination's driver)
 //   OFFSETS 2  dest → source  JSON {"received": [bytes the destination already holds, per disk]}
 //   DATA    3  source → dest  raw bytes of the current disk (1 .. 1 MiB)
 //   HOLE    4  source → dest  8 bytes big-endian: a run of zeros of the current disk (≥ 1)
@@ -47,6 +49,8 @@ inline constexpr uint32_t kMaxDataPayload = 1u << 20;
 inline constexpr int64_t kMaxDiskBytes = 64LL << 40;
 // 64 disks: more than any hypervisor attaches to one guest here (virtio-blk: ~28 per bus).
 inline constexpr size_t kMaxDisksPerHello = 64;
+// 32 KiB of manifest: a guest's disk list (target, kind, format, path) many times over.
+inline constexpr size_t kMaxManifestBytes = 32u << 10;
 // 1 KiB of refusal text: a sentence, not a dump.
 inline constexpr size_t kMaxRefuseText = 1024;
 
@@ -69,7 +73,8 @@ struct HelloDisk {
 struct Hello {
   std::string migration_uuid;
   std::string token;
-  std::vector<HelloDisk> disks;
+  std::vector<HelloDisk> disks;  // none: a guest without local disks (the manifest only)
+  std::string manifest{};        // {}: aggregate inits that stop before it need not name it
 };
 
 bool IsDiskTarget(const std::string& s);  // ^[a-z]{1,8}[0-9]{0,3}$ ("vda", "sdb", "hdc1")

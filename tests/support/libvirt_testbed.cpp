@@ -72,6 +72,8 @@ LibvirtTestbed::LibvirtTestbed()
     brought_up_ = true;
     std::fprintf(stderr, "testbed up in %.1f s\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  } else {
+    Script("up >&2", &status);  // a no-op when up, but for the TLS files an older `up` lacked
   }
   RemoveAllGuests();  // a previous run's leftovers would show up as unmanaged domains
 }
@@ -113,7 +115,12 @@ std::vector<std::string> LibvirtTestbed::AgentArgs(const std::string& host,
           "--libvirt-serial-dir", "/var/log/libvirt/serial",
           // The host's own images: the agent (root namespace) sees them under the testbed's
           // directory, libvirtd (the host's mount namespace) at the images pool path.
-          "--libvirt-images-dir", ImagesDir(host), "--libvirt-images-pool-path", kImagesPoolPath};
+          "--libvirt-images-dir", ImagesDir(host), "--libvirt-images-pool-path", kImagesPoolPath,
+          // Cold migration's disks, agent to agent over TLS under the testbed's CA (`up` makes
+          // it): on loopback, where the agents run, each on a port of its own.
+          "--tls-ca", dir_ + "/tls/ca.crt", "--tls-cert", dir_ + "/tls/hosts/" + host + ".crt",
+          "--tls-key", dir_ + "/tls/hosts/" + host + ".key", "--disk-transfer-address", "127.0.0.1",
+          "--disk-transfer-port", "0"};
 }
 
 std::string LibvirtTestbed::ImagesDir(const std::string& host) const {

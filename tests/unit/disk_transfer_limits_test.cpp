@@ -251,11 +251,14 @@ TEST(DiskTransferProtocol, HelloFieldsAreChecked) {
            "\",\"token\":\"t\",\"disks\":" + disks + "}";
   };
   EXPECT_EQ(DecodeHello(hello("[{\"target\":\"vda\",\"bytes\":5}]")).disks.at(0).bytes, 5);
+  // A guest without local disks sends its manifest only.
+  EXPECT_EQ(DecodeHello(hello("[],\"manifest\":\"m\"")).manifest, "m");
   for (const std::string& bad :
        {hello("[{\"target\":\"vda\",\"bytes\":-1}]"),
         hello("[{\"target\":\"vda\",\"bytes\":70368744177665}]"),  // 64 TiB + 1
         hello("[{\"target\":\"vda\",\"bytes\":1.5}]"), hello("[{\"target\":\"../a\",\"bytes\":1}]"),
-        hello("[{\"target\":\"vdaaaaaaaa\",\"bytes\":1}]"), hello("[]"), hello("{}"),
+        hello("[{\"target\":\"vdaaaaaaaa\",\"bytes\":1}]"), hello("{}"), hello("[],\"manifest\":5"),
+        hello("[],\"manifest\":\"" + std::string(kMaxManifestBytes + 1, 'm') + "\""),
         hello("[{\"target\":\"vda\",\"bytes\":1}]", "not-a-uuid"),
         std::string("[[[[[[[[[[[1]]]]]]]]]]]"), std::string("not json")}) {
     try {

@@ -109,6 +109,56 @@ TEST_F(TransferTest, SeveralDisksArriveEachInItsOwnStorage) {
   EXPECT_TRUE(receiver_->Find(uuid_)->verified);
 }
 
+// A move expected without a disk list (the destination's driver learns the guest's disks from
+// the source): the first admitted hello fixes the disks and the manifest; a later hello of the
+// move must repeat both.
+TEST_F(TransferTest, DisksDeclaredByTheSourceAreFixedByItsFirstHello) {
+  MakeSparseFile(src_ / "vda.img", 3 * kMiB, {{0, kMiB}});
+  MakeSparseFile(src_ / "vdb.img", kMiB, {{0, kMiB}});
+  StartReceiver();
+  ExpectMove({});
+  auto request = Request({FileDisk("vda", src_ / "vda.img"), FileDisk("vdb", src_ / "vdb.img")});
+  request.manifest = R"({"disks":["vda","vdb"]})";
+  ASSERT_EQ(SendDisks(*src_tls_, request), SendOutcome::kVerified);
+  auto got = receiver_->Find(uuid_);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->verified);
+  EXPECT_EQ(got->manifest, request.manifest);
+  ASSERT_EQ(got->disks.size(), 2u);
+  EXPECT_EQ(ReadAll(Received("vdb")), ReadAll(src_ / "vdb.img"));
+  receiver_->Expect(uuid_, kToken, "src-host", {});  // a repeated prepare changes nothing
+  EXPECT_EQ(receiver_->Find(uuid_)->disks.size(), 2u);
+
+  auto other_manifest = request;
+  other_manifest.manifest = R"({"disks":["vda"]})";
+  try {
+    SendDisks(*src_tls_, other_manifest);
+    ADD_FAILURE() << "a hello with another manifest was admitted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kConflict);
+    EXPECT_NE(std::string(e.what()).find("manifest"), std::string::npos) << e.what();
+  }
+  auto fewer = Request({FileDisk("vda", src_ / "vda.img")});
+  fewer.manifest = request.manifest;
+  try {
+    SendDisks(*src_tls_, fewer);
+    ADD_FAILURE() << "a hello with other disks was admitted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kConflict);
+  }
+}
+
+TEST_F(TransferTest, AGuestWithoutLocalDisksSendsItsManifestOnly) {
+  StartReceiver();
+  ExpectMove({});
+  auto request = Request({});
+  request.manifest = "diskless";
+  ASSERT_EQ(SendDisks(*src_tls_, request), SendOutcome::kVerified);
+  EXPECT_TRUE(receiver_->Find(uuid_)->verified);
+  EXPECT_EQ(receiver_->Find(uuid_)->manifest, "diskless");
+  EXPECT_TRUE(receiver_->Find(uuid_)->disks.empty());
+}
+
 TEST_F(TransferTest, CutTransferResumesFromWhatTheDestinationHolds) {
   const std::string disk = src_ / "vda.img";
   MakeSparseFile(disk, 32 * kMiB, {{0, 32 * kMiB}});

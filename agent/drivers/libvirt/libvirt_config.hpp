@@ -3,6 +3,8 @@
 // agent/options.hpp can build one without seeing libvirt.
 #include <string>
 
+#include "agent/disk_transfer/tls_context.hpp"
+
 namespace ferry::agent::libvirt {
 
 struct LibvirtConfig {
@@ -35,6 +37,13 @@ struct LibvirtConfig {
   std::string guest_cmdline;
   std::string serial_dir = "/var/log/libvirt/serial";
   std::string domain_type = "qemu";  // "qemu" (TCG) or "kvm"
+  // Cold migration's disk transfers (agent/disk_transfer): this host's certificate under the
+  // deployment CA, and where disks arrive: disk_transfer_address (empty: migration_address, the
+  // network meant for bulk migration data) and port (0: any, for tests). Without a TLS identity
+  // this host neither sends nor receives local disks (shared storage still moves).
+  transfer::TlsFiles tls;
+  std::string disk_transfer_address;
+  int disk_transfer_port = 16520;
 };
 
 }  // namespace ferry::agent::libvirt

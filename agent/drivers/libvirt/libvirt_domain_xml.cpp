@@ -49,6 +49,22 @@ std::string TitleOf(std::string name) {
 
 std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
                       const std::string& root_disk_path) {
+  if (root_disk_path.empty()) return DomainXml(c, d, std::vector<FileDisk>{});
+  return DomainXml(c, d, std::vector<FileDisk>{{"vda", root_disk_path, "qcow2"}});
+}
+
+std::string DiskBusOf(const std::string& target) {
+  if (target.size() < 3 || target.size() > 4) return "";
+  for (size_t i = 2; i < target.size(); ++i) {
+    if (target[i] < 'a' || target[i] > 'z') return "";
+  }
+  if (target.rfind("vd", 0) == 0) return "virtio";
+  if (target.rfind("hd", 0) == 0) return "ide";
+  return "";
+}
+
+std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
+                      const std::vector<FileDisk>& disks) {
   if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "libvirt: '" + d.uuid + "' is not a uuid");
   const std::string name = FerryDomainName(d.uuid);
   pugi::xml_document doc;
@@ -76,17 +92,22 @@ std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
   auto usb = dev.append_child("controller");
   usb.append_attribute("type") = "usb";
   usb.append_attribute("model") = "none";
-  if (!root_disk_path.empty()) {
+  for (const auto& file : disks) {
+    const std::string bus = DiskBusOf(file.target);
+    if (bus.empty() || (file.format != "qcow2" && file.format != "raw")) {
+      throw Error(Errc::kBadRequest,
+                  "libvirt: cannot define disk '" + file.target + "' (" + file.format + ")");
+    }
     auto disk = dev.append_child("disk");
     disk.append_attribute("type") = "file";
     disk.append_attribute("device") = "disk";
     auto driver = disk.append_child("driver");
     driver.append_attribute("name") = "qemu";
-    driver.append_attribute("type") = "qcow2";
-    disk.append_child("source").append_attribute("file") = root_disk_path.c_str();
+    driver.append_attribute("type") = file.format.c_str();
+    disk.append_child("source").append_attribute("file") = file.path.c_str();
     auto target = disk.append_child("target");
-    target.append_attribute("dev") = "vda";
-    target.append_attribute("bus") = "virtio";
+    target.append_attribute("dev") = file.target.c_str();
+    target.append_attribute("bus") = bus.c_str();
   }
   auto serial = dev.append_child("serial");
   serial.append_attribute("type") = "file";

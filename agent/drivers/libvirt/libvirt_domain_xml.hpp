@@ -1,6 +1,7 @@
 #pragma once
 // Domain XML both ways: what CreateDomain defines, and what a defined domain is (wire::Domain).
 #include <string>
+#include <vector>
 
 #include "agent/drivers/libvirt/libvirt_config.hpp"
 #include "agent/drivers/libvirt/libvirt_util.hpp"
@@ -21,6 +22,18 @@ std::string FerryDomainName(const std::string& uuid);
 // is there for migration to handle, as a real guest's would be).
 std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
                       const std::string& root_disk_path = "");
+
+// A file disk of a domain ferry defines. Buses follow the target's name: "vdX" virtio, "hdX"
+// IDE (DiskBusOf); nothing else is defined.
+struct FileDisk {
+  std::string target;
+  std::string path;    // as libvirtd sees it
+  std::string format;  // "qcow2" | "raw"
+};
+std::string DiskBusOf(const std::string& target);  // "" when ferry defines no such disk
+// The same domain with these disks (a cold migration's destination defines a guest so).
+std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
+                      const std::vector<FileDisk>& disks);
 
 // uuid, name, vcpus, memory, power state and disks of a domain libvirt has; disk_gb is the
 // local and shared disks' virtual size, rounded up to GiB. name: the <title> of a domain ferry

@@ -19,6 +19,7 @@ LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl
       *impl_, DefaultClock());
   impl_->incoming = std::make_unique<IncomingRecords>(impl_->config.state_dir);
   impl_->Conn();
+  StartDiskTransfers();
   // The pool is what disk-backed guests and block migration need; a host without libvirt's
   // storage driver still runs diskless guests, so only warn.
   try {
@@ -30,6 +31,29 @@ LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl
   impl_->jobs->Recover();
 }
 
+void LibvirtDriver::StartDiskTransfers() {
+  auto& impl = *impl_;
+  const auto& c = impl.config;
+  if (!c.tls.configured()) {
+    spdlog::warn(
+        "libvirt: no TLS identity (--tls-ca/--tls-cert/--tls-key): this host neither "
+        "sends nor receives the local disks of cold migrations");
+    return;
+  }
+  impl.tls = std::make_unique<transfer::TlsContext>(c.tls);  // a bad identity stops the agent
+  const std::string& address =
+      c.disk_transfer_address.empty() ? c.migration_address : c.disk_transfer_address;
+  if (address.empty()) {
+    spdlog::warn("libvirt: no --migration-address: this host receives no disks");
+    return;
+  }
+  impl.disk_store =
+      std::make_unique<VolumeDiskStore>(c, *impl.incoming, [&impl] { return impl.ImagesPool(); });
+  impl.receiver = std::make_unique<transfer::DiskReceiver>(*impl.tls, *impl.disk_store, c.state_dir,
+                                                           address, c.disk_transfer_port);
+  spdlog::info("libvirt: receiving cold migrations' disks on {}", impl.receiver->Uri());
+}
+
 PoolPtr LibvirtDriver::Impl::ImagesPool() {
   PoolPtr pool = EnsureImagesPool(Conn(), config);
   pool_seen = true;
@@ -38,6 +62,7 @@ PoolPtr LibvirtDriver::Impl::ImagesPool() {
 
 LibvirtDriver::~LibvirtDriver() {
   impl_->stopping = true;
+  impl_->cv.notify_all();  // a cold copy waiting to retry its link stops waiting
   {
     std::lock_guard lock(impl_->watch_mu);
     for (auto& w : impl_->watchers) w.thread.join();

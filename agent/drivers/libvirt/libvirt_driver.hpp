@@ -50,7 +50,9 @@ class LibvirtDriver final : public Driver {
   void CleanupLiveMigrationSource(const wire::LiveMigrationSpec& spec) override;
   void RollbackLiveMigrationDestination(const wire::LiveMigrationSpec& spec) override;
 
-  // Cold migration and resize: not implemented by this driver yet; each refuses (kConflict).
+  // Cold migration and resize (libvirt_cold_source.cpp, libvirt_cold_destination.cpp): the
+  // disks go host to host over agent/disk_transfer (TLS), read and written through libvirt's
+  // storage streams.
   std::string PrepareColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
   void PowerOffForColdMigration(const wire::ColdMigrationSpec& spec) override;
   void StartColdMigrationCopy(const wire::ColdMigrationSpec& spec) override;
@@ -63,6 +65,8 @@ class LibvirtDriver final : public Driver {
   struct Impl;
 
  private:
+  // The TLS identity and, with a migration address, the receiver of incoming disks.
+  void StartDiskTransfers();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -8,11 +8,16 @@
 #include <optional>
 #include <thread>
 
+#include "agent/disk_transfer/disk_receiver.hpp"
+#include "agent/disk_transfer/tls_context.hpp"
 #include "agent/drivers/libvirt/libvirt_downtime.hpp"
 #include "agent/drivers/libvirt/libvirt_driver.hpp"
 #include "agent/drivers/libvirt/libvirt_incoming.hpp"
+#include "agent/drivers/libvirt/libvirt_storage.hpp"
 #include "agent/drivers/libvirt/libvirt_util.hpp"
+#include "agent/drivers/libvirt/libvirt_volume_streams.hpp"
 #include "agent/jobs/job_registry.hpp"
+#include "common/errors.hpp"
 
 namespace ferry::agent::libvirt {
 
@@ -23,6 +28,10 @@ struct Copy {
   wire::LiveMigrationSpec spec;
   bool ended = false;  // guarded by Impl::mu
   std::thread thread;
+  // A cold migration's disk copy (libvirt_cold_source.cpp): its spec, and the progress it last
+  // published (guarded by Impl::mu), which SampleJob answers.
+  std::optional<wire::ColdMigrationSpec> cold;
+  wire::LiveMigrationJob progress;
 };
 
 // Facts the libvirt driver keeps in a job's record (JobRecord::driver_facts).
@@ -40,10 +49,6 @@ inline bool SourcePersistent(const JobRecord& r) {
   return r.driver_facts.value("source_persistent", false);
 }
 
-// Cold migration is not implemented by this driver yet: every step says so (kConflict), never
-// a pretended success (libvirt_cold_migration.cpp).
-[[noreturn]] void RefuseColdMigration();
-
 struct LibvirtDriver::Impl final : JobPrimitives {
   LibvirtConfig config;
   std::mutex conn_mu;
@@ -55,6 +60,11 @@ struct LibvirtDriver::Impl final : JobPrimitives {
   // before the registry was shared, so records of an earlier agent are read on upgrade.
   std::unique_ptr<JobRegistry> jobs;
   std::unique_ptr<IncomingRecords> incoming;  // destination: the pool before prepare
+  // Cold migration's disk transfers (libvirt_cold_*.cpp): set only when the host has a TLS
+  // identity (LibvirtConfig::tls); destroyed receiver first (it uses the store).
+  std::unique_ptr<transfer::TlsContext> tls;
+  std::unique_ptr<VolumeDiskStore> disk_store;
+  std::unique_ptr<transfer::DiskReceiver> receiver;
 
   std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
   // Destination: one watcher per prepared block migration, recording its incoming domain's disks
@@ -78,6 +88,13 @@ struct LibvirtDriver::Impl final : JobPrimitives {
   // after an operator removed it. Throws when libvirtd has no storage driver.
   PoolPtr ImagesPool();
   bool HasImagesPool() const { return pool_seen; }
+  // Best effort: files made outside libvirt in the pool's directory become its volumes.
+  void RefreshImagesPool() {
+    try {
+      RefreshPool(ImagesPool().get());
+    } catch (const Error&) {  // no pool: a disk outside any pool is refused where it is used
+    }
+  }
 
   // migration source (libvirt_migration_source.cpp)
   nlohmann::json CheckJobStart(const JobRecord& job) override;
@@ -97,6 +114,12 @@ struct LibvirtDriver::Impl final : JobPrimitives {
                const std::string& error, bool past_postcopy_switch = false);
   // Raises the allowed downtime along `steps` until the copy ends (runs on its own thread).
   void StepDowntime(const std::shared_ptr<Copy>& copy, const std::vector<DowntimeStep>& steps);
+
+  // cold migration, source (libvirt_cold_source.cpp): the copy job's thread
+  nlohmann::json CheckColdCopyStart(const JobRecord& job);
+  void LaunchColdCopy(const JobRecord& job);
+  void RunColdCopy(const std::shared_ptr<Copy>& copy);
+  std::optional<wire::LiveMigrationJob> ColdCopyProgress(const JobRecord& job);
 
   // job monitoring (libvirt_migration_monitor.cpp)
   std::optional<wire::LiveMigrationJob> SampleJob(const JobRecord& job) override;

@@ -26,8 +26,10 @@ void IncomingRecords::SaveLocked(const std::string& migration_uuid, const Incomi
   if (dir_.empty()) return;
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  const json j{
-      {"pool_before", r.pool_before}, {"created", r.created}, {"domain_disks", r.domain_disks}};
+  const json j{{"pool_before", r.pool_before},
+               {"created", r.created},
+               {"domain_disks", r.domain_disks},
+               {"cold_domain", r.cold_domain}};
   std::string error;
   if (!WriteFileDurably(Path(migration_uuid), j.dump(), &error)) {
     // kept in memory: only a rollback after an agent restart would miss it
@@ -50,6 +52,7 @@ std::optional<IncomingRecord> IncomingRecords::LoadLocked(const std::string& mig
       r.pool_before = j.value("pool_before", std::set<std::string>{});
       r.created = j.value("created", std::set<std::string>{});
       r.domain_disks = j.value("domain_disks", std::set<std::string>{});
+      r.cold_domain = j.value("cold_domain", "");
     }
     memory_[migration_uuid] = r;
     return r;
@@ -63,7 +66,15 @@ void IncomingRecords::Begin(const std::string& migration_uuid,
                             const std::vector<std::string>& pool_before) {
   std::lock_guard lock(mu_);
   if (LoadLocked(migration_uuid)) return;  // a repeated prepare keeps the first picture
-  SaveLocked(migration_uuid, IncomingRecord{{pool_before.begin(), pool_before.end()}, {}, {}});
+  SaveLocked(migration_uuid, IncomingRecord{{pool_before.begin(), pool_before.end()}, {}, {}, {}});
+}
+
+void IncomingRecords::BeginCold(const std::string& migration_uuid, const std::string& domain_uuid) {
+  std::lock_guard lock(mu_);
+  if (LoadLocked(migration_uuid)) return;
+  IncomingRecord r;
+  r.cold_domain = domain_uuid;
+  SaveLocked(migration_uuid, r);
 }
 
 void IncomingRecords::AddCreated(const std::string& migration_uuid, const std::string& path) {

@@ -24,6 +24,9 @@ struct IncomingRecord {
   std::set<std::string> pool_before;   // volumes in the pool before prepare
   std::set<std::string> created;       // volumes prepare created for this migration
   std::set<std::string> domain_disks;  // disk paths of this migration's incoming domain
+  // A cold migration's destination (libvirt_cold_destination.cpp): the domain whose disks
+  // arrive, so the transfer's storage is found again after an agent restart.
+  std::string cold_domain;
 };
 
 class IncomingRecords {
@@ -33,6 +36,8 @@ class IncomingRecords {
   explicit IncomingRecords(std::string state_dir);
   // At prepare; a repeated prepare keeps the first picture of the pool.
   void Begin(const std::string& migration_uuid, const std::vector<std::string>& pool_before);
+  // At a cold migration's prepare; a repeat keeps the first record.
+  void BeginCold(const std::string& migration_uuid, const std::string& domain_uuid);
   void AddCreated(const std::string& migration_uuid, const std::string& path);
   void AddDomainDisks(const std::string& migration_uuid, const std::vector<std::string>& paths);
   std::optional<IncomingRecord> Load(const std::string& migration_uuid);

@@ -73,6 +73,12 @@ wire::LiveMigrationJob LibvirtDriver::Impl::AdoptedOutcome(const JobRecord& job,
 }
 
 std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::RecoverJob(const JobRecord& job) {
+  if (job.IsColdCopy()) {
+    // The copy died with the agent; the guest is off here with its disks. Start it again: the
+    // destination says how much it already holds, so it resumes there.
+    LaunchColdCopy(job);
+    return std::nullopt;
+  }
   // Still running in libvirt (the source libvirtd drives a peer-to-peer migration itself)?
   DomainPtr d = LookupByUuid(Conn(), job.spec.domain.uuid);
   virDomainJobInfo info{};
@@ -85,6 +91,7 @@ std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::RecoverJob(const JobR
 // Reads QEMU's job through the control connection. A job adopted after a restart (no Copy of
 // this process waits on its migrate call) ends here once libvirt's job is gone.
 std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::SampleJob(const JobRecord& job) {
+  if (job.IsColdCopy()) return ColdCopyProgress(job);
   bool adopted;
   {
     std::lock_guard lock(mu);
@@ -156,6 +163,8 @@ void LibvirtDriver::AbortLiveMigration(const std::string& migration_uuid) {
 }
 
 void LibvirtDriver::Impl::AbortJob(const JobRecord& job) {
+  // A cold copy's thread polls the record's abort mark between pieces: nothing to ask libvirt.
+  if (job.IsColdCopy()) return;
   auto retry_until = std::chrono::steady_clock::now() + kAbortRetry;
   for (;;) {
     if (!StillRunning(job.spec.migration_uuid)) return;  // ended: never abort a later one

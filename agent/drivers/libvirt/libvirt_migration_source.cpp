@@ -184,8 +184,7 @@ void LibvirtDriver::StartLiveMigration(const wire::LiveMigrationSpec& spec) {
 }
 
 nlohmann::json LibvirtDriver::Impl::CheckJobStart(const JobRecord& job) {
-  // This driver copies no cold migration yet (libvirt_cold_migration.cpp refuses before here).
-  if (job.IsColdCopy()) RefuseColdMigration();
+  if (job.IsColdCopy()) return CheckColdCopyStart(job);
   const wire::LiveMigrationSpec& spec = job.spec;
   // Here, not in LaunchJob: the registry's lock is not held, so joining never stalls it.
   ReapEndedCopies();
@@ -199,6 +198,7 @@ nlohmann::json LibvirtDriver::Impl::CheckJobStart(const JobRecord& job) {
 }
 
 void LibvirtDriver::Impl::LaunchJob(const JobRecord& job) {
+  if (job.IsColdCopy()) return LaunchColdCopy(job);
   auto copy = std::make_shared<Copy>();
   copy->spec = job.spec;
   std::lock_guard lock(mu);
