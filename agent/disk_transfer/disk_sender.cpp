@@ -109,8 +109,10 @@ class Sender {
     try {
       const FrameHeader h = ReadFrame(stream_, &payload, DeadlineIn(timeout));
       if (h.type == FrameType::kRefuse) {
-        throw Error(Errc::kConflict,
-                    "disk transfer refused by " + stream_.peer() + ": " + DecodeRefuse(payload));
+        const std::string why = DecodeRefuse(payload);
+        // "busy": the destination is cutting this move's earlier connection; a retry resumes.
+        if (why.rfind("busy", 0) == 0) Broken("refused for now: " + why);
+        throw Error(Errc::kConflict, "disk transfer refused by " + stream_.peer() + ": " + why);
       }
       if (h.type != want) ProtocolError("unexpected frame type");
     } catch (const Error& e) {
@@ -161,6 +163,7 @@ class Sender {
       const int64_t send = piece.length - skip;
       if (piece.kind == Piece::Kind::kData) {
         hash.Update(payload, static_cast<size_t>(piece.length));
+        if (send == 0) KeepAlive();
         if (send > 0) {
           if (!Pace(send)) return false;
           // The header goes just before the bytes sent: one write, no copy.
@@ -168,13 +171,10 @@ class Sender {
           EncodeHeader(FrameType::kData, static_cast<uint32_t>(send), frame);
           stream_.WriteAll(frame, kFrameHeaderBytes + static_cast<size_t>(send),
                            DeadlineIn(kIoTimeout));
+          last_write_ = steady_clock::now();
         }
-      } else {
-        if (!HashZeros(hash, piece.length)) return false;
-        if (send > 0) {
-          const auto hole = EncodeHole(send);
-          WriteFrame(stream_, FrameType::kHole, {hole.data(), hole.size()}, DeadlineIn(kIoTimeout));
-        }
+      } else if (!SendHole(hash, pos, piece.length, offset)) {
+        return false;
       }
       pos += piece.length;
       transferred_ += send;
@@ -188,15 +188,32 @@ class Sender {
     return true;
   }
 
-  bool HashZeros(Sha256& hash, int64_t n) {
-    while (n > 0) {
+  // A hole of `length` at `at`: hashed a step at a time, each step's part at or after `offset`
+  // sent as it is hashed (a hole of terabytes keeps the link busy instead of silent).
+  bool SendHole(Sha256& hash, int64_t at, int64_t length, int64_t offset) {
+    for (int64_t done = 0; done < length;) {
       if (Cancelled()) return false;
       Progress(false);
-      const int64_t step = std::min(n, kHoleHashStep);
+      const int64_t step = std::min(length - done, kHoleHashStep);
       hash.UpdateZeros(step);
-      n -= step;
+      const int64_t from = std::max(at + done, offset);
+      const int64_t send = at + done + step - from;
+      if (send > 0) {
+        const auto hole = EncodeHole(send);
+        WriteFrame(stream_, FrameType::kHole, {hole.data(), hole.size()}, DeadlineIn(kIoTimeout));
+        last_write_ = steady_clock::now();
+      } else {
+        KeepAlive();
+      }
+      done += step;
     }
     return true;
+  }
+
+  void KeepAlive() {
+    if (steady_clock::now() - last_write_ < r_.keepalive_interval) return;
+    WriteFrame(stream_, FrameType::kAlive, "", DeadlineIn(kIoTimeout));
+    last_write_ = steady_clock::now();
   }
 
   const SendRequest& r_;
@@ -206,6 +223,7 @@ class Sender {
   int64_t total_ = 0;
   int64_t transferred_ = 0;
   steady_clock::time_point last_progress_;
+  steady_clock::time_point last_write_ = steady_clock::now();
 };
 
 }  // namespace

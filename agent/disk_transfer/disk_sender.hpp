@@ -4,6 +4,7 @@
 // transfer token, learns how much of each disk the destination already holds, hashes every disk
 // whole (SHA-256; holes as zeros) while sending only what the destination lacks, paced at the
 // bandwidth limit, and returns once the destination has verified every digest.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,9 @@ struct SendRequest {
   // kMaxManifestBytes; IncomingTransfer::manifest there).
   std::string manifest;
   int64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
+  // While working without sending (hashing held bytes, long holes), an ALIVE frame this often:
+  // well under the destination's idle timeout (ReceiverLimits::idle_timeout, 60 s).
+  std::chrono::milliseconds keepalive_interval{5'000};
   // Bytes of all disks the destination holds (sent now or before) and their total; called at
   // least every second while sending.
   std::function<void(int64_t transferred, int64_t total)> progress;
@@ -42,7 +46,8 @@ enum class SendOutcome { kVerified, kCancelled };
 // kVerified once the destination acknowledged every disk verified; kCancelled as soon as
 // `cancelled` said so (the connection is closed; the destination keeps what it has). Throws
 // ferry::Error:
-//   kUnavailable  the link failed or timed out (the transfer may resume: call again)
+//   kUnavailable  the link failed or timed out, or the destination is still closing this
+//                 move's earlier connection ("busy") (the transfer may resume: call again)
 //   kConflict     the destination refused (wrong token or host, not prepared, a digest that
 //                 does not verify; the message says which); a retry would be refused again
 //   kBadRequest   the request itself is malformed (a uri that is not ferry-disk://, ...)

@@ -159,7 +159,13 @@ std::string ReceiverMoves::AdmitLocked(const Hello& hello, const TlsStream& stre
       }
     }
   }
-  if (move.active_fd >= 0) return "busy: another connection is transferring this move";
+  if (move.active_fd >= 0) {
+    // The same source, authenticated again: its earlier connection is dead or dying (a cut link
+    // this host has not noticed yet). Cut it, so the source's next try, a moment later, finds
+    // the move free and resumes from what that connection recorded.
+    ::shutdown(move.active_fd, SHUT_RDWR);
+    return "busy: the move's earlier connection is being closed; send again";
+  }
   return "";
 }
 

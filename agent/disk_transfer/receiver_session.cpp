@@ -89,6 +89,8 @@ class Session {
         const int64_t length = DecodeHole({hole, sizeof hole});
         Current(length).Skip(length);
         Advance(length);
+      } else if (h.type == FrameType::kAlive) {
+        continue;  // the source is hashing what this host holds already
       } else if (h.type == FrameType::kDone) {
         std::string payload(h.length, '\0');
         stream_.ReadExact(payload.data(), h.length, Idle());

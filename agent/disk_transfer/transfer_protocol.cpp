@@ -77,6 +77,7 @@ FrameHeader DecodeHeader(const char* in) {
       min = max = 8;
       break;
     case static_cast<uint8_t>(FrameType::kAck):
+    case static_cast<uint8_t>(FrameType::kAlive):
       max = 0;
       break;
     case static_cast<uint8_t>(FrameType::kHello):

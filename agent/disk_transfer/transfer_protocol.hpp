@@ -11,7 +11,11 @@
 //   HOLE    4  source → dest  8 bytes big-endian: a run of zeros of the current disk (≥ 1)
 //   DONE    5  source → dest  JSON {"sha256": [hex digest of each whole disk]}
 //   ACK     6  dest → source  empty: every digest verified against what the storage holds
-//   REFUSE  7  dest → source  JSON {"error": "why"}: the connection ends after it
+//   REFUSE  7  dest → source  JSON {"error": "why"}: the connection ends after it; an error
+//                             starting "busy" asks the source to send again shortly
+//   ALIVE   8  source → dest  empty: the source is working without sending (hashing what the
+//                             destination already holds, or a long hole), every few seconds,
+//                             so the destination's idle timeout only ends dead connections
 //
 // A transfer: HELLO; OFFSETS (or REFUSE); then for each disk in the hello's order, the bytes
 // from its offset to its end as DATA and HOLE frames (the "current disk" is the first one not
@@ -38,6 +42,7 @@ enum class FrameType : uint8_t {
   kDone = 5,
   kAck = 6,
   kRefuse = 7,
+  kAlive = 8,
 };
 
 inline constexpr size_t kFrameHeaderBytes = 5;

@@ -130,6 +130,16 @@ class LibvirtColdMigrationE2E : public LibvirtE2E {
     return seen;
   }
 
+  // `virsh HOST ARGS` on the testbed; its output.
+  static std::string Virsh(const std::string& host, const std::string& args) {
+    std::string out;
+    Shell("'" + Bed().script + "' --dir '" + Bed().dir + "' virsh " + host + " " + args, &out);
+    return out;
+  }
+  static bool Autostarts(const std::string& host, const std::string& name) {
+    return Virsh(host, "dominfo " + name).find("Autostart:      enable") != std::string::npos;
+  }
+
   fs::path state_;
   std::string volume_, src_image_, dst_image_;
 };
@@ -299,6 +309,69 @@ TEST_F(LibvirtColdMigrationE2E, AnAbortEndsTheCopyCancelledWithTheGuestOffOnTheS
   EXPECT_EQ(src->power_state, ferry::wire::PowerState::kShutdown);
   dst_->RevertColdMigrationDestination(spec);
   EXPECT_FALSE(fs::exists(dst_image_));
+}
+
+// The guest is already defined on the destination (an earlier move left it there, or the
+// controller's record is wrong): prepare refuses, and the rollback that follows must leave that
+// guest and its disk exactly as they are — they may be its only copy.
+TEST_F(LibvirtColdMigrationE2E, RevertAfterARefusedPrepareLeavesAGuestThatWasThereAlone) {
+  MakeColdDrivers();
+  auto guest = NewGuest("ferry-e2e-already-there");
+  guest.disk_gb = 1;
+  auto there = dst_->CreateDomain(guest);
+  const std::string its_disk = Bed().Images("kvm-2") + "/ferry-" + guest.uuid + "-vda.qcow2";
+  ASSERT_TRUE(fs::exists(its_disk));
+  auto spec = ColdSpec(there, 0);
+  try {
+    dst_->PrepareColdMigrationDestination(spec);
+    ADD_FAILURE() << "prepared a move onto a host that has the guest";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kConflict) << e.what();
+  }
+  dst_->RevertColdMigrationDestination(spec);
+  auto still = Find(*dst_, guest.uuid);
+  ASSERT_TRUE(still.has_value()) << "the rollback removed a guest this move never made";
+  EXPECT_EQ(still->power_state, ferry::wire::PowerState::kRunning);
+  EXPECT_TRUE(fs::exists(its_disk)) << "the rollback deleted the guest's own disk";
+}
+
+// A copy recorded running when the agent stopped is resumed by the next agent; one that has no
+// TLS identity any more ends it failed (the move rolls back) instead of crashing at every start.
+TEST_F(LibvirtColdMigrationE2E, ACopyResumedByAnAgentWithoutTlsEndsFailed) {
+  MakeColdDrivers();
+  auto guest = DiskGuest("ferry-e2e-no-tls", 32);
+  auto spec = ColdSpec(guest, 4);
+  StartMove(spec);
+  WaitCopied(spec.migration_uuid, 2 * kMiB);
+  src_.reset();
+  auto no_tls = ColdConfig(1);
+  no_tls.tls = {};
+  src_ = std::make_unique<LibvirtDriver>(no_tls);
+  auto job = WaitForEnd(*src_, spec.migration_uuid, 30s);
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_NE(job.error.find("sends no disks"), std::string::npos) << job.error;
+  ASSERT_TRUE(Find(*src_, guest.uuid).has_value());
+}
+
+// Autostart is off while the guest is away (a libvirtd or host restart must not start a second
+// copy), a guest started on the source anyway fails the copy, and revert turns autostart on.
+TEST_F(LibvirtColdMigrationE2E, AutostartIsOffDuringTheMoveAndAStartOnTheSourceFailsTheCopy) {
+  MakeColdDrivers();
+  auto guest = DiskGuest("ferry-e2e-autostart", 24);
+  Virsh("kvm-1", "autostart " + guest.name);
+  ASSERT_TRUE(Autostarts("kvm-1", guest.name));
+  auto spec = ColdSpec(guest, 4);
+  StartMove(spec);
+  EXPECT_FALSE(Autostarts("kvm-1", guest.name)) << "autostart stays on during the move";
+  WaitCopied(spec.migration_uuid, 2 * kMiB);
+  Virsh("kvm-1", "start " + guest.name);  // someone starts it on the source mid-copy
+  auto job = WaitForEnd(*src_, spec.migration_uuid, 60s);
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_NE(job.error.find("started again on the source"), std::string::npos) << job.error;
+  dst_->RevertColdMigrationDestination(spec);
+  EXPECT_FALSE(HasDomain(*dst_, guest.uuid));
+  src_->RevertColdMigrationSource(spec);
+  EXPECT_TRUE(Autostarts("kvm-1", guest.name)) << "revert restores autostart";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "common/errors.hpp"
@@ -147,21 +148,40 @@ TEST_F(AuthTest, ExpectIsIdempotentAndRefusesAnotherVersionOfTheMove) {
             Errc::kBadRequest);
 }
 
-TEST_F(AuthTest, SecondConnectionOfAMoveInProgressIsRefusedBusy) {
+// A new connection of a move still being served (the source lost its link; this host has not
+// noticed yet) is the same source authenticated again: the old connection is cut, the new one
+// told "busy" as a retryable kUnavailable, and the try after it resumes and completes.
+TEST_F(AuthTest, ANewConnectionOfAMoveInProgressCutsTheOldOneAndTheNextTryResumes) {
   MakeSparseFile(disk_, 16 * kMiB, {{0, 16 * kMiB}});
   ExpectMove({"vda"});
-  std::atomic<bool> stop{false};
   std::atomic<int64_t> sent{0};
   SendRequest slow = Request({FileDisk("vda", disk_)});
   slow.bandwidth_bytes_per_s = 4 * kMiB;  // 4 s for all of it: cut long before
-  slow.cancelled = [&] { return stop.load(); };
   slow.progress = [&](int64_t transferred, int64_t) { sent = transferred; };
-  std::thread first([&] { EXPECT_EQ(SendDisks(*src_tls_, slow), SendOutcome::kCancelled); });
-  while (sent == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::optional<Error> first_failure;
+  std::thread first([&] {
+    try {
+      SendDisks(*src_tls_, slow);
+    } catch (const Error& e) {
+      first_failure = e;
+    }
+  });
+  while (sent < 2 * kMiB) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
-  ExpectRefused(SendError(*src_tls_, Request({FileDisk("vda", disk_)})), Errc::kConflict, "busy");
-  stop = true;
+  ExpectRefused(SendError(*src_tls_, Request({FileDisk("vda", disk_)})), Errc::kUnavailable,
+                "busy");
   first.join();
+  ASSERT_TRUE(first_failure) << "the earlier connection was not cut";
+  EXPECT_EQ(first_failure->code(), Errc::kUnavailable) << first_failure->what();
+
+  int64_t resumed_from = -1;
+  SendRequest again = Request({FileDisk("vda", disk_)});
+  again.progress = [&](int64_t transferred, int64_t) {
+    if (resumed_from < 0) resumed_from = transferred;
+  };
+  ASSERT_EQ(SendDisks(*src_tls_, again), SendOutcome::kVerified);
+  EXPECT_GT(resumed_from, 0) << "the next try started over instead of resuming";
+  EXPECT_EQ(ReadAll(Received("vda")), ReadAll(disk_));
 }
 
 TEST_F(AuthTest, ForgetCutsTheTransferOfThatMove) {

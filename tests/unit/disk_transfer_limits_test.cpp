@@ -280,8 +280,9 @@ TEST(DiskTransferProtocol, HeadersAreBoundedByType) {
       {FrameType::kHole, 9},
       {FrameType::kAck, 1},
       {FrameType::kDone, kMaxControlPayload + 1},
+      {FrameType::kAlive, 1},
       {static_cast<FrameType>(0), 0},
-      {static_cast<FrameType>(8), 0}};
+      {static_cast<FrameType>(9), 0}};
   for (const auto& [type, length] : bad) {
     EncodeHeader(type, length, h);
     EXPECT_THROW(DecodeHeader(h), Error) << static_cast<int>(type) << " " << length;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "tests/unit/disk_transfer_test_fixture.hpp"
@@ -157,6 +158,59 @@ TEST_F(TransferTest, AGuestWithoutLocalDisksSendsItsManifestOnly) {
   EXPECT_TRUE(receiver_->Find(uuid_)->verified);
   EXPECT_EQ(receiver_->Find(uuid_)->manifest, "diskless");
   EXPECT_TRUE(receiver_->Find(uuid_)->disks.empty());
+}
+
+// A source that reads slowly (a busy disk): 1 MiB pieces, each after `delay`.
+class SlowSource final : public DiskSource {
+ public:
+  SlowSource(const std::string& path, std::chrono::milliseconds delay)
+      : inner_(path), delay_(delay) {}
+  Piece Next(char* buf, size_t cap) override {
+    std::this_thread::sleep_for(delay_);
+    return inner_.Next(buf, std::min<size_t>(cap, kMiB));
+  }
+
+ private:
+  FileDiskSource inner_;
+  std::chrono::milliseconds delay_;
+};
+
+// Resuming re-reads (and hashes) what the destination already holds without sending any of it;
+// that may take longer than the destination's idle timeout, which must then not cut the link:
+// the source says it is alive meanwhile.
+TEST_F(TransferTest, AResumeThatRereadsLongerThanTheIdleTimeoutStaysConnected) {
+  const std::string disk = src_ / "vda.img";
+  MakeSparseFile(disk, 24 * kMiB, {{0, 24 * kMiB}});
+  ReceiverLimits limits;
+  limits.idle_timeout = std::chrono::milliseconds(300);
+  StartReceiver(limits);
+  ExpectMove({"vda"});
+  std::atomic<int64_t> sent{0};
+  auto first = Request({FileDisk("vda", disk)});
+  first.progress = [&](int64_t transferred, int64_t) { sent = transferred; };
+  first.bandwidth_bytes_per_s = 32 * kMiB;  // progress comes every 500 ms: cut at ~16 MiB
+  first.cancelled = [&] { return sent >= 8 * kMiB; };
+  ASSERT_EQ(SendDisks(*src_tls_, first), SendOutcome::kCancelled);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the destination records it
+  ASSERT_GE(receiver_->Find(uuid_)->disks.at(0).received, 8 * kMiB);
+
+  // 40 ms per MiB: the held part alone takes over 300 ms to re-read.
+  auto slow = [&](std::chrono::milliseconds keepalive) {
+    auto r = Request({{"vda", FileSize(disk), [disk] {
+                         return std::make_unique<SlowSource>(disk, std::chrono::milliseconds(40));
+                       }}});
+    r.keepalive_interval = keepalive;
+    return r;
+  };
+  try {
+    SendDisks(*src_tls_, slow(std::chrono::seconds(10)));  // the control: no keepalive in time
+    ADD_FAILURE() << "a silent source outlived the destination's idle timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kUnavailable) << e.what();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(SendDisks(*src_tls_, slow(std::chrono::milliseconds(100))), SendOutcome::kVerified);
+  EXPECT_EQ(ReadAll(Received("vda")), ReadAll(disk));
 }
 
 TEST_F(TransferTest, CutTransferResumesFromWhatTheDestinationHolds) {

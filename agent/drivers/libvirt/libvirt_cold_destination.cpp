@@ -3,8 +3,13 @@
 // verified, the root disk grown, the guest defined with the new flavor and the disks the
 // source's manifest lists, then started) and revert (everything this move made here removed;
 // shared disks are never touched).
+#include <array>
+#include <mutex>
+#include <set>
+
 #include "agent/disk_transfer/disk_receiver.hpp"
 #include "agent/drivers/libvirt/libvirt_cold_manifest.hpp"
+#include "agent/drivers/libvirt/libvirt_cold_marks.hpp"
 #include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
 #include "agent/drivers/libvirt/libvirt_driver_impl.hpp"
 #include "agent/drivers/libvirt/libvirt_storage.hpp"
@@ -33,6 +38,27 @@ VolPtr VolumeNamed(virStoragePoolPtr pool, const std::string& name) {
   return vol;
 }
 
+// Steps of one move on this host (prepare, finish, revert) run one at a time: a revert never
+// interleaves with the finish that defines and starts the guest. Striped: moves rarely share.
+std::mutex& MoveLock(const std::string& migration_uuid) {
+  static std::array<std::mutex, 16> locks;
+  return locks[std::hash<std::string>{}(migration_uuid) % locks.size()];
+}
+
+// The manifest's local disks are exactly the disks that arrived verified: a manifest cannot
+// name a volume this move did not receive (a leftover of another move, say).
+void CheckReceived(const std::vector<wire::Disk>& manifest, const transfer::IncomingTransfer& t) {
+  std::set<std::string> local, received;
+  for (const auto& disk : manifest) {
+    if (disk.kind == "local") local.insert(disk.target);
+  }
+  for (const auto& disk : t.disks) received.insert(disk.target);
+  if (local != received) {
+    throw Error(Errc::kConflict,
+                "libvirt: the source's manifest names other local disks than the ones received");
+  }
+}
+
 // Resize: the root disk grows to the new flavor's root_gb (qemu-img resize for a qcow2).
 void GrowTo(virStorageVolPtr vol, int64_t bytes, const std::string& name) {
   virStorageVolInfo info{};
@@ -48,6 +74,7 @@ void GrowTo(virStorageVolPtr vol, int64_t bytes, const std::string& name) {
 std::string LibvirtDriver::PrepareColdMigrationDestination(const wire::ColdMigrationSpec& spec) {
   CheckUuid(spec.domain.uuid);
   CheckUuid(spec.migration_uuid);
+  std::lock_guard move_lock(MoveLock(spec.migration_uuid));
   if (LookupByUuid(impl_->Conn(), spec.domain.uuid)) {
     throw Error(Errc::kConflict,
                 "libvirt: domain " + spec.domain.uuid + " is already defined on this host");
@@ -60,8 +87,7 @@ std::string LibvirtDriver::PrepareColdMigrationDestination(const wire::ColdMigra
   }
   if (!impl_->receiver) {
     throw Error(Errc::kConflict,
-                "libvirt: this host receives no disks: it has no TLS identity (--tls-cert) or "
-                "no --migration-address");
+                "libvirt: this host receives no disks: " + impl_->disk_transfer_problem);
   }
   if (spec.domain.disk_gb > 0) {
     PoolPtr pool = impl_->ImagesPool();
@@ -84,8 +110,14 @@ std::string LibvirtDriver::PrepareColdMigrationDestination(const wire::ColdMigra
 
 wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigrationSpec& spec) {
   CheckUuid(spec.domain.uuid);
+  CheckUuid(spec.migration_uuid);
+  std::lock_guard move_lock(MoveLock(spec.migration_uuid));
   virConnectPtr conn = impl_->Conn();
   DomainPtr d = LookupByUuid(conn, spec.domain.uuid);
+  if (d && DefinedBy(d.get()) != spec.migration_uuid) {
+    throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
+                                     " is defined here, but not by this migration");
+  }
   if (!d) {
     auto transfer = impl_->receiver ? impl_->receiver->Find(spec.migration_uuid) : std::nullopt;
     if (!transfer || !transfer->verified) {
@@ -93,6 +125,7 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
                                        " have not arrived here verified");
     }
     const auto manifest = ParseColdManifest(transfer->manifest, impl_->config);
+    CheckReceived(manifest, *transfer);
     std::vector<FileDisk> disks;
     PoolPtr pool = impl_->ImagesPool();
     RefreshPool(pool.get());
@@ -112,7 +145,8 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
     wire::Domain flavored = spec.domain;
     flavored.vcpus = spec.new_vcpus > 0 ? spec.new_vcpus : spec.domain.vcpus;
     flavored.memory_mb = spec.new_memory_mb > 0 ? spec.new_memory_mb : spec.domain.memory_mb;
-    const std::string xml = DomainXml(impl_->config, flavored, disks);
+    const std::string xml =
+        DomainXml(impl_->config, flavored, disks, DefinedByMetadataXml(spec.migration_uuid));
     virDomainPtr defined = virDomainDefineXML(conn, xml.c_str());
     if (defined == nullptr) ThrowLibvirt("defining " + spec.domain.uuid + " on the destination");
     d.reset(defined);
@@ -133,16 +167,37 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
 
 void LibvirtDriver::RevertColdMigrationDestination(const wire::ColdMigrationSpec& spec) {
   CheckUuid(spec.domain.uuid);
+  CheckUuid(spec.migration_uuid);
+  std::lock_guard move_lock(MoveLock(spec.migration_uuid));
   if (impl_->receiver) impl_->receiver->Forget(spec.migration_uuid);  // cuts a copy under way
   DomainPtr d = LookupByUuid(impl_->Conn(), spec.domain.uuid);
-  if (d) DestroyAndUndefine(d.get(), spec.domain.uuid);
-  // The disks that arrived: volumes of the local images pool named after the guest (shared
-  // disks are in the shared directory, never in this pool, and are never deleted).
+  if (d) {
+    // Only a guest this move defined here is this move's to remove. Another one (the guest was
+    // here before the move: prepare refused) is left exactly as it is, its disks too.
+    if (DefinedBy(d.get()) != spec.migration_uuid) {
+      spdlog::warn("libvirt: migration {}: {} is defined here but not by this move: left as it is",
+                   spec.migration_uuid, spec.domain.uuid);
+      impl_->incoming->Erase(spec.migration_uuid);
+      return;
+    }
+    DestroyAndUndefine(d.get(), spec.domain.uuid);
+  }
+  // The disks that arrived: volumes of the local images pool named for a cold move's received
+  // disks (ColdVolumeName: ".disk"), now used by no guest here. Never a guest's own disks
+  // ("…-vda.qcow2"), never shared disks (not in this pool).
   if (impl_->HasImagesPool()) {
     PoolPtr pool = impl_->ImagesPool();
-    for (const auto& path : DeleteVolumesNamed(pool.get(), FerryVolumePrefix(spec.domain.uuid))) {
-      spdlog::info("libvirt: migration {}: deleted the destination's copy {}", spec.migration_uuid,
-                   path);
+    const std::string prefix = FerryVolumePrefix(spec.domain.uuid);
+    for (const auto& path : VolumePaths(pool.get())) {
+      const std::string name = BaseName(path);
+      if (name.rfind(prefix, 0) != 0 || name.size() < 5 ||
+          name.compare(name.size() - 5, 5, ".disk") != 0) {
+        continue;
+      }
+      if (DeleteVolumeAt(pool.get(), path)) {
+        spdlog::info("libvirt: migration {}: deleted the destination's copy {}",
+                     spec.migration_uuid, path);
+      }
     }
   }
   impl_->incoming->Erase(spec.migration_uuid);

@@ -7,6 +7,7 @@
 
 #include "agent/disk_transfer/disk_sender.hpp"
 #include "agent/drivers/libvirt/libvirt_cold_manifest.hpp"
+#include "agent/drivers/libvirt/libvirt_cold_marks.hpp"
 #include "agent/drivers/libvirt/libvirt_disks.hpp"
 #include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
 #include "agent/drivers/libvirt/libvirt_driver_impl.hpp"
@@ -48,9 +49,12 @@ void LibvirtDriver::PowerOffForColdMigration(const wire::ColdMigrationSpec& spec
     throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
                                      " is transient: shut off, it would vanish from this host");
   }
+  SuspendAutostart(d.get(), spec.domain.uuid);
   if (!IsActive(d.get(), spec.domain.uuid)) return;
-  // The guest's OS shuts down cleanly if it honours the power button ...
-  if (virDomainShutdown(d.get()) < 0 && IsActive(d.get(), spec.domain.uuid)) {
+  // The guest's OS shuts down cleanly if it honours the power button (a timeout of 0: no
+  // graceful shutdown at all, as Nova's) ...
+  if (spec.shutdown_timeout_s > 0 && virDomainShutdown(d.get()) < 0 &&
+      IsActive(d.get(), spec.domain.uuid)) {
     spdlog::warn("libvirt: migration {}: graceful shutdown of {} refused: {}", spec.migration_uuid,
                  spec.domain.uuid, LastErrorMessage());
   }
@@ -84,8 +88,7 @@ nlohmann::json LibvirtDriver::Impl::CheckColdCopyStart(const JobRecord& job) {
   ReapEndedCopies();
   const auto& spec = *job.cold;
   if (!tls) {
-    throw Error(Errc::kConflict,
-                "libvirt: this host has no TLS identity for disk transfers (--tls-cert)");
+    throw Error(Errc::kConflict, "libvirt: this host sends no disks: " + disk_transfer_problem);
   }
   DomainPtr d = GuestOrThrow(Conn(), spec.domain.uuid);
   if (IsActive(d.get(), spec.domain.uuid)) {
@@ -152,6 +155,8 @@ void LibvirtDriver::Impl::RunColdCopy(const std::shared_ptr<Copy>& copy) {
   };
   request.cancelled = [&] { return stopping.load() || jobs->AbortRequested(mig); };
   try {
+    // A copy resumed after a restart of an agent that has lost its TLS identity meanwhile.
+    if (!tls) throw Error(Errc::kConflict, "this host sends no disks: " + disk_transfer_problem);
     ConnPtr own = Connect(config.uri);
     DomainPtr d = GuestOrThrow(own.get(), spec.domain.uuid);
     if (IsActive(d.get(), spec.domain.uuid)) {
@@ -172,6 +177,12 @@ void LibvirtDriver::Impl::RunColdCopy(const std::shared_ptr<Copy>& copy) {
       try {
         const auto outcome = transfer::SendDisks(*tls, request);
         if (outcome == transfer::SendOutcome::kVerified) {
+          // Started again on the source meanwhile (by hand, or a restart with autostart): what
+          // arrived may be torn, and two copies would run. The move must not go on.
+          if (IsActive(d.get(), spec.domain.uuid)) {
+            throw Error(Errc::kConflict,
+                        "the guest was started again on the source during the copy");
+          }
           spdlog::info("libvirt: migration {}: disks copied and verified on {}", mig,
                        spec.dest_host);
           EndCopy(copy, "completed", "");
@@ -229,6 +240,7 @@ wire::Domain LibvirtDriver::RevertColdMigrationSource(const wire::ColdMigrationS
     throw Error(Errc::kNotFound,
                 "libvirt: domain " + spec.domain.uuid + " is no longer defined here (confirmed?)");
   }
+  RestoreAutostart(d.get(), spec.domain.uuid);
   if (spec.power_on && !IsActive(d.get(), spec.domain.uuid)) {
     if (virDomainCreate(d.get()) < 0 && !IsActive(d.get(), spec.domain.uuid)) {
       ThrowLibvirt("starting " + spec.domain.uuid + " again on the source");

@@ -64,7 +64,7 @@ std::string DiskBusOf(const std::string& target) {
 }
 
 std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
-                      const std::vector<FileDisk>& disks) {
+                      const std::vector<FileDisk>& disks, const std::string& metadata) {
   if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "libvirt: '" + d.uuid + "' is not a uuid");
   const std::string name = FerryDomainName(d.uuid);
   pugi::xml_document doc;
@@ -73,6 +73,13 @@ std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
   dom.append_child("name").text() = name.c_str();
   dom.append_child("uuid").text() = d.uuid.c_str();
   dom.append_child("title").text() = TitleOf(d.name).c_str();
+  if (!metadata.empty()) {
+    pugi::xml_document element;
+    if (!element.load_string(metadata.c_str()) || !element.first_child()) {
+      throw Error(Errc::kInternal, "libvirt: unparsable domain metadata");
+    }
+    dom.append_child("metadata").append_copy(element.first_child());
+  }
   auto mem = dom.append_child("memory");
   mem.append_attribute("unit") = "MiB";
   mem.text() = static_cast<long long>(d.memory_mb);
@@ -105,6 +112,7 @@ std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
     driver.append_attribute("name") = "qemu";
     driver.append_attribute("type") = file.format.c_str();
     disk.append_child("source").append_attribute("file") = file.path.c_str();
+    disk.append_child("backingStore");
     auto target = disk.append_child("target");
     target.append_attribute("dev") = file.target.c_str();
     target.append_attribute("bus") = bus.c_str();

@@ -31,9 +31,11 @@ struct FileDisk {
   std::string format;  // "qcow2" | "raw"
 };
 std::string DiskBusOf(const std::string& target);  // "" when ferry defines no such disk
-// The same domain with these disks (a cold migration's destination defines a guest so).
+// The same domain with these disks (a cold migration's destination defines a guest so), with
+// `metadata` (an XML element) under <metadata> when set. Every disk has an empty <backingStore/>:
+// an image's header never makes QEMU open another file.
 std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
-                      const std::vector<FileDisk>& disks);
+                      const std::vector<FileDisk>& disks, const std::string& metadata = "");
 
 // uuid, name, vcpus, memory, power state and disks of a domain libvirt has; disk_gb is the
 // local and shared disks' virtual size, rounded up to GiB. name: the <title> of a domain ferry

@@ -29,29 +29,48 @@ LibvirtDriver::LibvirtDriver(LibvirtConfig config) : impl_(std::make_unique<Impl
                  impl_->config.images_pool_path, e.what());
   }
   impl_->jobs->Recover();
+  // Copies cut by the previous agent's end, resumed only now that the registry holds their
+  // records (a copy that ended at once would otherwise end a job the registry did not know).
+  std::vector<JobRecord> resumed;
+  {
+    std::lock_guard lock(impl_->mu);
+    resumed.swap(impl_->cold_to_resume);
+  }
+  for (const auto& job : resumed) impl_->LaunchColdCopy(job);
 }
 
 void LibvirtDriver::StartDiskTransfers() {
   auto& impl = *impl_;
   const auto& c = impl.config;
-  if (!c.tls.configured()) {
-    spdlog::warn(
-        "libvirt: no TLS identity (--tls-ca/--tls-cert/--tls-key): this host neither "
-        "sends nor receives the local disks of cold migrations");
-    return;
-  }
-  impl.tls = std::make_unique<transfer::TlsContext>(c.tls);  // a bad identity stops the agent
   const std::string& address =
       c.disk_transfer_address.empty() ? c.migration_address : c.disk_transfer_address;
-  if (address.empty()) {
-    spdlog::warn("libvirt: no --migration-address: this host receives no disks");
+  if (!c.tls.configured()) {
+    impl.disk_transfer_problem = "no TLS identity (--tls-ca, --tls-cert, --tls-key)";
+  } else if (address.empty()) {
+    impl.disk_transfer_problem = "no --migration-address to receive on";
+  }
+  if (!impl.disk_transfer_problem.empty()) {
+    spdlog::warn("libvirt: cold migrations' local disks neither leave nor reach this host: {}",
+                 impl.disk_transfer_problem);
     return;
   }
-  impl.disk_store =
-      std::make_unique<VolumeDiskStore>(c, *impl.incoming, [&impl] { return impl.ImagesPool(); });
-  impl.receiver = std::make_unique<transfer::DiskReceiver>(*impl.tls, *impl.disk_store, c.state_dir,
-                                                           address, c.disk_transfer_port);
-  spdlog::info("libvirt: receiving cold migrations' disks on {}", impl.receiver->Uri());
+  // A certificate that expired or a port taken must not stop the agent: every other operation
+  // of this host goes on, and cold moves of local disks are refused with the reason.
+  try {
+    impl.tls = std::make_unique<transfer::TlsContext>(c.tls);
+    impl.disk_store =
+        std::make_unique<VolumeDiskStore>(c, *impl.incoming, [&impl] { return impl.ImagesPool(); });
+    impl.receiver = std::make_unique<transfer::DiskReceiver>(
+        *impl.tls, *impl.disk_store, c.state_dir, address, c.disk_transfer_port);
+    spdlog::info("libvirt: receiving cold migrations' disks on {}", impl.receiver->Uri());
+  } catch (const Error& e) {
+    impl.receiver.reset();
+    impl.disk_store.reset();
+    impl.tls.reset();
+    impl.disk_transfer_problem = e.what();
+    spdlog::error("libvirt: cold migrations' local disks neither leave nor reach this host: {}",
+                  e.what());
+  }
 }
 
 PoolPtr LibvirtDriver::Impl::ImagesPool() {

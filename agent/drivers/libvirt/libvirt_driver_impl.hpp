@@ -65,6 +65,8 @@ struct LibvirtDriver::Impl final : JobPrimitives {
   std::unique_ptr<transfer::TlsContext> tls;
   std::unique_ptr<VolumeDiskStore> disk_store;
   std::unique_ptr<transfer::DiskReceiver> receiver;
+  std::string disk_transfer_problem;      // why tls/receiver are not set (said in refusals)
+  std::vector<JobRecord> cold_to_resume;  // guarded by mu: found running by Recover
 
   std::atomic<bool> pool_seen{false};  // the images pool was usable once (storage driver present)
   // Destination: one watcher per prepared block migration, recording its incoming domain's disks

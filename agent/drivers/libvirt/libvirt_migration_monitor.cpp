@@ -74,9 +74,11 @@ wire::LiveMigrationJob LibvirtDriver::Impl::AdoptedOutcome(const JobRecord& job,
 
 std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::RecoverJob(const JobRecord& job) {
   if (job.IsColdCopy()) {
-    // The copy died with the agent; the guest is off here with its disks. Start it again: the
-    // destination says how much it already holds, so it resumes there.
-    LaunchColdCopy(job);
+    // The copy died with the agent; the guest is off here with its disks. Start it again once
+    // the registry holds the record (the driver's constructor): the destination says how much
+    // it already holds, so it resumes there.
+    std::lock_guard lock(mu);
+    cold_to_resume.push_back(job);
     return std::nullopt;
   }
   // Still running in libvirt (the source libvirtd drives a peer-to-peer migration itself)?

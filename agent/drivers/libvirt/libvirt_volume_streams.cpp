@@ -150,6 +150,17 @@ void VolumeDiskStore::Allocate(const std::string& migration_uuid, const std::str
                                int64_t bytes) {
   const std::string name = VolumeNameOf(migration_uuid, target);
   PoolPtr pool = images_pool_();
+  RefreshPool(pool.get());
+  VolPtr existing(virStorageVolLookupByName(pool.get(), name.c_str()));
+  virStoragePoolInfo info{};
+  // The source says how long the disk is: taken only when this host has the room (also what
+  // bounds the digest check's read-back).
+  if (!existing && virStoragePoolGetInfo(pool.get(), &info) == 0 &&
+      static_cast<int64_t>(info.available) < bytes) {
+    throw Error(Errc::kConflict, "disk " + target + " needs " + std::to_string(bytes >> 20) +
+                                     " MiB; the images pool has " +
+                                     std::to_string(info.available >> 20) + " MiB free");
+  }
   // Raw and sparse, exactly the source's length: the bytes that arrive are the image file as it
   // is on the source (qcow2 or raw), written over it unchanged.
   bool created = false;
