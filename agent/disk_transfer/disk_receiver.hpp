@@ -4,7 +4,9 @@
 // prepare) before any byte of it is taken; what arrived is recorded in a journal under the
 // agent's state dir every few MiB and seconds, so a transfer cut by either agent's restart
 // resumes from there. At the end every disk is read back from its storage and its SHA-256
-// compared with the source's before the move counts as verified (Find(...)->verified).
+// compared with the source's before the move counts as verified (Find(...)->verified): read back
+// stretch by stretch as each is flushed, so the check overlaps the transfer and the end waits only
+// for the last stretch (the digest still covers every byte as the storage holds it).
 //
 // Hostile input: a peer is only a socket until its certificate (the deployment CA, the move's
 // source host name) and the move's token check; connections are bounded in number, the TLS
@@ -32,9 +34,11 @@ class DiskStore {
                         int64_t bytes) = 0;
   virtual std::unique_ptr<DiskSink> OpenSink(const std::string& migration_uuid,
                                              const std::string& target, int64_t offset) = 0;
-  // Reads back what was received, from offset 0 (the digest check).
+  // Reads back [offset, offset + length) of what was received (the digest check, which reads
+  // each stretch once it is flushed, while the rest is still arriving).
   virtual std::unique_ptr<DiskSource> OpenReceived(const std::string& migration_uuid,
-                                                   const std::string& target) = 0;
+                                                   const std::string& target, int64_t offset,
+                                                   int64_t length) = 0;
 };
 
 struct IncomingDisk {

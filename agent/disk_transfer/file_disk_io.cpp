@@ -21,15 +21,15 @@ namespace {
 
 }  // namespace
 
-FileDiskSource::FileDiskSource(const std::string& path)
-    : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+FileDiskSource::FileDiskSource(const std::string& path, int64_t offset, int64_t length)
+    : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), pos_(offset) {
   if (fd_ < 0) Fail(Errc::kNotFound, "cannot open", path_);
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     ::close(fd_);
     Fail(Errc::kUnavailable, "cannot stat", path_);
   }
-  size_ = st.st_size;
+  size_ = length < 0 ? st.st_size : std::min<int64_t>(st.st_size, offset + length);
 }
 
 FileDiskSource::~FileDiskSource() { ::close(fd_); }
@@ -137,8 +137,9 @@ std::unique_ptr<DiskSink> FileDiskStore::OpenSink(const std::string& migration_u
 }
 
 std::unique_ptr<DiskSource> FileDiskStore::OpenReceived(const std::string& migration_uuid,
-                                                        const std::string& target) {
-  return std::make_unique<FileDiskSource>(PathOf(migration_uuid, target));
+                                                        const std::string& target, int64_t offset,
+                                                        int64_t length) {
+  return std::make_unique<FileDiskSource>(PathOf(migration_uuid, target), offset, length);
 }
 
 }  // namespace ferry::agent::transfer

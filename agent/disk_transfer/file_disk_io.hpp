@@ -11,7 +11,9 @@ namespace ferry::agent::transfer {
 
 class FileDiskSource final : public DiskSource {
  public:
-  explicit FileDiskSource(const std::string& path);  // throws Error(kNotFound) when unreadable
+  // [offset, offset + length) of the file (length -1: to its end); throws Error(kNotFound) when
+  // unreadable.
+  explicit FileDiskSource(const std::string& path, int64_t offset = 0, int64_t length = -1);
   ~FileDiskSource() override;
   FileDiskSource(const FileDiskSource&) = delete;
   FileDiskSource& operator=(const FileDiskSource&) = delete;
@@ -20,8 +22,8 @@ class FileDiskSource final : public DiskSource {
  private:
   std::string path_;
   int fd_;
-  int64_t size_;  // the length at open: the disk of a powered-off guest does not grow
-  int64_t pos_ = 0;
+  int64_t size_;  // where the range ends (the file at open: a powered-off disk does not grow)
+  int64_t pos_;
   bool seek_data_ = true;  // false where the file system has no SEEK_DATA: all data then
 };
 
@@ -54,7 +56,8 @@ class FileDiskStore final : public DiskStore {
   std::unique_ptr<DiskSink> OpenSink(const std::string& migration_uuid, const std::string& target,
                                      int64_t offset) override;
   std::unique_ptr<DiskSource> OpenReceived(const std::string& migration_uuid,
-                                           const std::string& target) override;
+                                           const std::string& target, int64_t offset,
+                                           int64_t length) override;
 
  private:
   std::string dir_;

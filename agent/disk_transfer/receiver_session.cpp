@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "agent/disk_transfer/digest.hpp"
+#include "agent/disk_transfer/read_back_verifier.hpp"
 #include "agent/disk_transfer/transfer_protocol.hpp"
 #include "common/errors.hpp"
 
@@ -16,8 +16,6 @@ using std::chrono::steady_clock;
 
 // 1 s to say why a connection is refused or to close it: the peer is reading, or it is gone.
 constexpr milliseconds kGoodbyeTimeout{1000};
-// The digest check reads pieces of 1 MiB, as the sender does.
-constexpr size_t kVerifyPiece = 1 << 20;
 
 class Session {
  public:
@@ -57,6 +55,8 @@ class Session {
     } catch (const Error& e) {
       return Refuse(e.what());
     }
+    verifier_ = std::make_unique<ReadBackVerifier>(store_, uuid_, claim_->targets, claim_->bytes,
+                                                   flushed_, stopping_);
     WriteFrame(stream_, FrameType::kOffsets, EncodeOffsets(claim_->received), Idle());
     spdlog::info("disk transfer: migration {}: receiving from {}", uuid_, stream_.peer());
     last_checkpoint_ = steady_clock::now();
@@ -132,6 +132,7 @@ class Session {
     if (!sink_) return;
     sink_->Flush();
     flushed_[current_] = position_[current_];
+    if (verifier_) verifier_->Flushed(current_, flushed_[current_]);
   }
 
   void Finish(const std::vector<std::string>& sha256) {
@@ -143,9 +144,14 @@ class Session {
                       std::to_string(claim_->bytes[i]) + " bytes");
       }
     }
+    spdlog::info(
+        "disk transfer: migration {}: every byte received; reading the disks back to "
+        "verify them",
+        uuid_);
+    const std::vector<std::string> read_back = verifier_->Digests();
     std::string mismatch;
     for (size_t i = 0; i < claim_->targets.size() && mismatch.empty(); ++i) {
-      if (Digest(i) != sha256[i]) mismatch = claim_->targets[i];
+      if (read_back[i] != sha256[i]) mismatch = claim_->targets[i];
     }
     moves_.RecordVerified(*claim_, sha256, mismatch.empty());
     if (!mismatch.empty()) return Refuse("checksum mismatch on " + mismatch);
@@ -153,30 +159,6 @@ class Session {
     spdlog::info("disk transfer: migration {}: every disk received from {} and verified", uuid_,
                  stream_.peer());
     stream_.Shutdown(DeadlineIn(kGoodbyeTimeout));
-  }
-
-  // The received disk read back from its storage ("" when it is not exactly its length).
-  std::string Digest(size_t i) {
-    std::unique_ptr<DiskSource> source = store_.OpenReceived(uuid_, claim_->targets[i]);
-    std::vector<char> buf(kVerifyPiece);
-    Sha256 hash;
-    int64_t total = 0;
-    for (;;) {
-      if (stopping_) throw Error(Errc::kUnavailable, "the receiver is stopping");
-      const Piece piece = source->Next(buf.data(), buf.size());
-      if (piece.kind == Piece::Kind::kEnd) break;
-      if (piece.length <= 0 || piece.length > claim_->bytes[i] - total ||
-          (piece.kind == Piece::Kind::kData && piece.length > static_cast<int64_t>(buf.size()))) {
-        return "";
-      }
-      if (piece.kind == Piece::Kind::kData) {
-        hash.Update(buf.data(), static_cast<size_t>(piece.length));
-      } else {
-        hash.UpdateZeros(piece.length);
-      }
-      total += piece.length;
-    }
-    return total == claim_->bytes[i] ? hash.HexDigest() : "";
   }
 
   TlsStream& stream_;
@@ -189,7 +171,8 @@ class Session {
   std::vector<int64_t> position_;  // per hello disk: bytes taken into its sink
   std::vector<int64_t> flushed_;   // per hello disk: bytes known to be in the storage
   size_t current_ = 0;
-  std::unique_ptr<DiskSink> sink_;  // of disk current_, while it is being written
+  std::unique_ptr<DiskSink> sink_;              // of disk current_, while it is being written
+  std::unique_ptr<ReadBackVerifier> verifier_;  // reads back what is flushed, as it is
   int64_t unrecorded_ = 0;
   steady_clock::time_point last_checkpoint_;
 };

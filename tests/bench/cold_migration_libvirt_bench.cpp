@@ -12,7 +12,9 @@
 // destination's fdatasync returned.
 //
 // Run (root): FERRY_TEST_PG_DIR=<deploy/pg dir> cold_migration_libvirt_bench [runs=3]
-//             [bandwidth_mibps=32] [data_mib=192]
+//             [bandwidth_mibps=64] [data_mib=1984]
+// Each ferry run prints its committed transitions (ms after the API call) to stderr;
+// FERRY_BENCH_AGENT_LOGS=1 adds both agents' logs (power-off, copy, verify, define, start).
 // Exit 77 (ctest: skipped) without root, PostgreSQL or a testbed; under CI=true a failure.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <pqxx/pqxx>
 #include <stdexcept>
@@ -278,8 +281,8 @@ int Unusable(const std::string& why) {
 
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::atoi(argv[1]) : 3;
-  const int bandwidth = argc > 2 ? std::atoi(argv[2]) : 32;
-  const int data_mib = argc > 3 ? std::atoi(argv[3]) : 192;
+  const int bandwidth = argc > 2 ? std::atoi(argv[2]) : 64;
+  const int data_mib = argc > 3 ? std::atoi(argv[3]) : 1984;
   if (runs < 1 || bandwidth < 1 || data_mib < 1) {
     std::fprintf(stderr,
                  "usage: cold_migration_libvirt_bench [runs=3] [bandwidth_mibps=32] "
@@ -307,7 +310,7 @@ int main(int argc, char** argv) {
         floor_s.push_back(seconds);
         bytes = moved;
         ferry_s.push_back(bench->Ferry(id));
-        if (std::getenv("BENCH_LOGS")) bench->DumpAgentLogs();
+        if (std::getenv("FERRY_BENCH_AGENT_LOGS")) bench->DumpAgentLogs();
         std::fprintf(stderr, "run %d: floor %.2f s, ferry %.2f s (%lld data bytes)\n", i + 1,
                      floor_s.back(), ferry_s.back(), static_cast<long long>(moved));
       }

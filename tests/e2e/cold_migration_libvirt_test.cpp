@@ -204,11 +204,12 @@ TEST_F(ColdMigrationLibvirt, ACopyThatDoesNotVerifyEndsInErrorWithTheGuestBackOn
   auto id = DiskGuest("e2e-cold-mismatch");
   const std::string name = "e2e-cold-mismatch";
   ASSERT_EQ(Action(id, {{"migrate", {{"host", "kvm-2"}}}}).status, 202);
-  WaitMidCopy();
+  // Bytes that already arrived go bad on the destination's storage before the destination read
+  // them back (its first read-back comes with its first checkpoint, 2 s into the copy).
+  ASSERT_TRUE(Stack::WaitFor([&] { return AllocatedBytes(dest_image_) >= (2LL << 20); }, 60s));
   const std::string source_sha = Sha256(source_image_);
-  // Bytes that already arrived go bad on the destination's storage.
   ASSERT_EQ(std::system(("printf 'corrupt' | dd of='" + dest_image_ +
-                         "' bs=1 seek=1048576 conv=notrunc status=none")
+                         "' bs=1 seek=524288 conv=notrunc status=none")
                             .c_str()),
             0);
   ASSERT_TRUE(lm_->WaitStatus(id, "error", 120s)) << lm_->LatestMigration(id).dump();

@@ -34,9 +34,9 @@ class InstrumentedStore final : public DiskStore {
                                      int64_t offset) override {
     return std::make_unique<CountingSink>(files_.OpenSink(uuid, target, offset), written);
   }
-  std::unique_ptr<DiskSource> OpenReceived(const std::string& uuid,
-                                           const std::string& target) override {
-    auto source = files_.OpenReceived(uuid, target);
+  std::unique_ptr<DiskSource> OpenReceived(const std::string& uuid, const std::string& target,
+                                           int64_t offset, int64_t length) override {
+    auto source = files_.OpenReceived(uuid, target, offset, length);
     if (!flip_a_byte) return source;
     return std::make_unique<FlippingSource>(std::move(source));
   }

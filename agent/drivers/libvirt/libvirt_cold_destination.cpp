@@ -4,6 +4,7 @@
 // source's manifest lists, then started) and revert (everything this move made here removed;
 // shared disks are never touched).
 #include <array>
+#include <chrono>
 #include <mutex>
 #include <set>
 
@@ -36,6 +37,10 @@ VolPtr VolumeNamed(virStoragePoolPtr pool, const std::string& name) {
   VolPtr vol(virStorageVolLookupByName(pool, name.c_str()));
   if (!vol) ThrowLibvirt("volume " + name);
   return vol;
+}
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // Steps of one move on this host (prepare, finish, revert) run one at a time: a revert never
@@ -112,6 +117,7 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
   CheckUuid(spec.domain.uuid);
   CheckUuid(spec.migration_uuid);
   std::lock_guard move_lock(MoveLock(spec.migration_uuid));
+  const auto t0 = std::chrono::steady_clock::now();
   virConnectPtr conn = impl_->Conn();
   DomainPtr d = LookupByUuid(conn, spec.domain.uuid);
   if (d && DefinedBy(d.get()) != spec.migration_uuid) {
@@ -127,8 +133,9 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
     const auto manifest = ParseColdManifest(transfer->manifest, impl_->config);
     CheckReceived(manifest, *transfer);
     std::vector<FileDisk> disks;
+    // No pool refresh: the volumes were made through libvirt (Allocate), and a refresh probes
+    // every image in the pool (over a second for a large one).
     PoolPtr pool = impl_->ImagesPool();
-    RefreshPool(pool.get());
     const wire::Disk* root = RootDiskOf(manifest);
     for (const auto& disk : manifest) {
       std::string path = disk.path;  // shared: where every host sees it
@@ -150,14 +157,16 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
     virDomainPtr defined = virDomainDefineXML(conn, xml.c_str());
     if (defined == nullptr) ThrowLibvirt("defining " + spec.domain.uuid + " on the destination");
     d.reset(defined);
-    spdlog::info("libvirt: migration {}: defined {} with {} vCPUs, {} MiB, {} disk(s)",
+    spdlog::info("libvirt: migration {}: defined {} with {} vCPUs, {} MiB, {} disk(s) ({:.0f} ms)",
                  spec.migration_uuid, spec.domain.uuid, flavored.vcpus, flavored.memory_mb,
-                 disks.size());
+                 disks.size(), MsSince(t0));
   }
   if (spec.power_on && !IsActive(d.get(), spec.domain.uuid)) {
     if (virDomainCreate(d.get()) < 0 && !IsActive(d.get(), spec.domain.uuid)) {
       ThrowLibvirt("starting " + spec.domain.uuid + " on the destination");
     }
+    spdlog::info("libvirt: migration {}: started {} ({:.0f} ms)", spec.migration_uuid,
+                 spec.domain.uuid, MsSince(t0));
   }
   // The transfer's records have served; the volumes are the guest's now.
   if (impl_->receiver) impl_->receiver->Forget(spec.migration_uuid);

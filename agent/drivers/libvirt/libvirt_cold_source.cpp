@@ -72,8 +72,11 @@ void LibvirtDriver::PowerOffForColdMigration(const wire::ColdMigrationSpec& spec
   if (virDomainDestroy(d.get()) < 0 && IsActive(d.get(), spec.domain.uuid)) {
     ThrowLibvirt("destroying " + spec.domain.uuid + " after its shutdown timed out");
   }
-  spdlog::warn("libvirt: migration {}: {} did not shut down within {} s: destroyed",
-               spec.migration_uuid, spec.domain.uuid, spec.shutdown_timeout_s);
+  spdlog::warn(
+      "libvirt: migration {}: {} did not shut down within {} s: destroyed ({:.0f} ms)",
+      spec.migration_uuid, spec.domain.uuid, spec.shutdown_timeout_s,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - deadline)
+          .count());
 }
 
 void LibvirtDriver::StartColdMigrationCopy(const wire::ColdMigrationSpec& spec) {

@@ -1,5 +1,8 @@
 #include "agent/drivers/libvirt/libvirt_volume_streams.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "agent/drivers/libvirt/libvirt_storage.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
@@ -12,6 +15,18 @@ struct StreamFreer {
 };
 using StreamPtr = std::unique_ptr<virStream, StreamFreer>;
 
+// libvirt refuses to start a stream on a volume while another stream of it is being set up
+// ("volume ... is still in use": a moment, counted only around the setup). The destination
+// reads back what it flushed while it writes on: the two may meet; try again briefly.
+template <typename Start>
+bool StartStream(Start start) {
+  for (int attempt = 0;; ++attempt) {
+    if (start() == 0) return true;
+    if (LastErrorCode() != VIR_ERR_OPERATION_INVALID || attempt >= 100) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 VolPtr VolumeAtPath(virConnectPtr conn, const std::string& path) {
   VolPtr vol(virStorageVolLookupByPath(conn, path.c_str()));
   if (!vol) ThrowLibvirt("the storage volume at " + path + " (a disk outside libvirt's pools)");
@@ -21,12 +36,15 @@ VolPtr VolumeAtPath(virConnectPtr conn, const std::string& path) {
 // Sequential sparse read of a volume, on a connection of its own (a stream holds it busy).
 class VolumeSource final : public transfer::DiskSource {
  public:
-  VolumeSource(const std::string& uri, const std::string& path)
+  VolumeSource(const std::string& uri, const std::string& path, int64_t offset, int64_t length)
       : path_(path), conn_(Connect(uri)), vol_(VolumeAtPath(conn_.get(), path)) {
     stream_.reset(virStreamNew(conn_.get(), 0));
     if (!stream_) ThrowLibvirt("a stream to read " + path);
-    if (virStorageVolDownload(vol_.get(), stream_.get(), 0, 0,
-                              VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0) {
+    if (!StartStream([&] {
+          return virStorageVolDownload(
+              vol_.get(), stream_.get(), static_cast<unsigned long long>(offset),
+              static_cast<unsigned long long>(length), VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM);
+        })) {
       ThrowLibvirt("reading volume " + path);
     }
   }
@@ -97,8 +115,11 @@ class VolumeSink final : public transfer::DiskSink {
     if (stream_) return;
     stream_.reset(virStreamNew(conn_.get(), 0));
     if (!stream_) ThrowLibvirt("a stream to write " + path_);
-    if (virStorageVolUpload(vol_.get(), stream_.get(), static_cast<unsigned long long>(offset_), 0,
-                            VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0) {
+    if (!StartStream([&] {
+          return virStorageVolUpload(vol_.get(), stream_.get(),
+                                     static_cast<unsigned long long>(offset_), 0,
+                                     VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM);
+        })) {
       stream_.reset();
       ThrowLibvirt("writing volume " + path_ + " at " + std::to_string(offset_));
     }
@@ -116,6 +137,12 @@ class VolumeSink final : public transfer::DiskSink {
   StreamPtr stream_;
 };
 
+// Nothing to read.
+class EmptySource final : public transfer::DiskSource {
+ public:
+  transfer::Piece Next(char*, size_t) override { return {transfer::Piece::Kind::kEnd, 0}; }
+};
+
 }  // namespace
 
 int64_t VolumePhysicalBytes(virStorageVolPtr vol, const std::string& what) {
@@ -128,8 +155,9 @@ int64_t VolumePhysicalBytes(virStorageVolPtr vol, const std::string& what) {
 }
 
 std::unique_ptr<transfer::DiskSource> OpenVolumeSource(const std::string& uri,
-                                                       const std::string& path) {
-  return std::make_unique<VolumeSource>(uri, path);
+                                                       const std::string& path, int64_t offset,
+                                                       int64_t length) {
+  return std::make_unique<VolumeSource>(uri, path, offset, length);
 }
 
 std::string ColdVolumeName(const std::string& domain_uuid, const std::string& target) {
@@ -183,7 +211,8 @@ std::unique_ptr<transfer::DiskSink> VolumeDiskStore::OpenSink(const std::string&
 }
 
 std::unique_ptr<transfer::DiskSource> VolumeDiskStore::OpenReceived(
-    const std::string& migration_uuid, const std::string& target) {
+    const std::string& migration_uuid, const std::string& target, int64_t offset, int64_t length) {
+  if (length == 0) return std::make_unique<EmptySource>();  // 0 would mean "to the end"
   const std::string name = VolumeNameOf(migration_uuid, target);
   PoolPtr pool = images_pool_();
   RefreshPool(pool.get());
@@ -191,7 +220,7 @@ std::unique_ptr<transfer::DiskSource> VolumeDiskStore::OpenReceived(
   if (!vol) ThrowLibvirt("volume " + name);
   CString path(virStorageVolGetPath(vol.get()));
   if (!path) ThrowLibvirt("path of volume " + name);
-  return OpenVolumeSource(config_.uri, path.get());
+  return OpenVolumeSource(config_.uri, path.get(), offset, length);
 }
 
 }  // namespace ferry::agent::libvirt

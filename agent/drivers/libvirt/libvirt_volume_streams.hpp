@@ -19,9 +19,10 @@ namespace ferry::agent::libvirt {
 // The length of the volume's storage (a qcow2 file's length, not its virtual size).
 int64_t VolumePhysicalBytes(virStorageVolPtr vol, const std::string& what);
 
-// Reads a whole volume on its own connection to `uri`.
+// Reads a volume ([offset, offset + length); length 0: to its end) on its own connection.
 std::unique_ptr<transfer::DiskSource> OpenVolumeSource(const std::string& uri,
-                                                       const std::string& path);
+                                                       const std::string& path,
+                                                       int64_t offset = 0, int64_t length = 0);
 
 // The destination's storage of a cold migration's disks: volumes of the images pool named after
 // the guest and the disk's target (ColdVolumeName), the guest found through the migration's
@@ -37,7 +38,8 @@ class VolumeDiskStore final : public transfer::DiskStore {
   std::unique_ptr<transfer::DiskSink> OpenSink(const std::string& migration_uuid,
                                                const std::string& target, int64_t offset) override;
   std::unique_ptr<transfer::DiskSource> OpenReceived(const std::string& migration_uuid,
-                                                     const std::string& target) override;
+                                                     const std::string& target, int64_t offset,
+                                                     int64_t length) override;
 
  private:
   std::string VolumeNameOf(const std::string& migration_uuid, const std::string& target);
