@@ -21,8 +21,8 @@ int64_t VolumePhysicalBytes(virStorageVolPtr vol, const std::string& what);
 
 // Reads a volume ([offset, offset + length); length 0: to its end) on its own connection.
 std::unique_ptr<transfer::DiskSource> OpenVolumeSource(const std::string& uri,
-                                                       const std::string& path,
-                                                       int64_t offset = 0, int64_t length = 0);
+                                                       const std::string& path, int64_t offset = 0,
+                                                       int64_t length = 0);
 
 // The destination's storage of a cold migration's disks: volumes of the images pool named after
 // the guest and the disk's target (ColdVolumeName), the guest found through the migration's
