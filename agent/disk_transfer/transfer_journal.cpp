@@ -3,15 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "agent/disk_transfer/transfer_protocol.hpp"
 #include "common/durable_file.hpp"
 #include "common/errors.hpp"
 #include "common/json_limits.hpp"
+#include "common/record_dir.hpp"
 #include "common/uuid.hpp"
 
 namespace ferry::agent::transfer {
@@ -103,56 +102,28 @@ void TransferJournal::Put(const JournalEntry& entry) {
 }
 
 void TransferJournal::Remove(const std::string& migration_uuid) {
-  if (dir_.empty() || !IsUuid(migration_uuid)) return;
-  std::error_code ec;
-  fs::remove(PathOf(migration_uuid), ec);
-  if (ec) spdlog::warn("disk transfer: removing record {}: {}", migration_uuid, ec.message());
+  std::string error;
+  if (!RemoveRecord(dir_, migration_uuid, &error)) {
+    spdlog::warn("disk transfer: removing record {}: {}", migration_uuid, error);
+  }
 }
 
 std::vector<JournalEntry> TransferJournal::LoadAll() {
   std::vector<JournalEntry> out;
-  std::error_code ec;
-  if (dir_.empty() || !fs::is_directory(dir_, ec)) return out;
-  fs::directory_iterator it(dir_, ec);
-  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const fs::path path = it->path();
-    if (path.extension() == ".tmp") {  // a write a crash interrupted: the record is intact
-      std::error_code rm_ec;
-      fs::remove(path, rm_ec);
-      continue;
-    }
-    if (path.extension() != ".json") continue;
-    std::string why;
-    try {
-      std::error_code size_ec;
-      if (!IsUuid(path.stem().string())) {
-        why = "the file name is not a migration uuid";
-      } else if (!it->is_regular_file(size_ec) || it->file_size(size_ec) > kMaxRecordBytes ||
-                 size_ec) {
-        why = "not a regular file of at most 64 KiB";
-      } else {
-        std::ifstream in(path);
-        std::stringstream text;
-        text << in.rdbuf();
-        JournalEntry entry = FromJson(ParseBoundedJson(text.str(), 4));
-        if (entry.transfer.migration_uuid != path.stem().string()) {
-          why = "it names another migration";
-        } else {
-          out.push_back(std::move(entry));
-          continue;
-        }
-      }
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    const std::string aside = path.string() + ".corrupt";
-    std::error_code mv_ec;
-    fs::rename(path, aside, mv_ec);
-    spdlog::error(
-        "disk transfer: record {} is unreadable ({}): moved to {}; that move's disks are no "
-        "longer expected here until it is prepared again",
-        path.string(), why, aside);
-  }
+  ReadRecords(
+      dir_, kMaxRecordBytes,
+      [&](const std::string& uuid, const std::string& text) -> std::string {
+        JournalEntry entry = FromJson(ParseBoundedJson(text, 4));
+        if (entry.transfer.migration_uuid != uuid) return "it names another migration";
+        out.push_back(std::move(entry));
+        return "";
+      },
+      [](const std::string& path, const std::string& why, const std::string& aside) {
+        spdlog::error(
+            "disk transfer: record {} is unreadable ({}): moved to {}; that move's disks are no "
+            "longer expected here until it is prepared again",
+            path, why, aside);
+      });
   return out;
 }
 

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "common/durable_file.hpp"
+#include "common/record_dir.hpp"
 #include "common/uuid.hpp"
 
 namespace ferry::agent {
@@ -54,61 +54,37 @@ bool JobJournal::Put(const JobRecord& record) {
 }
 
 void JobJournal::Remove(const std::string& migration_uuid) {
-  if (dir_.empty() || !IsUuid(migration_uuid)) return;
-  std::error_code ec;
-  fs::remove(PathOf(migration_uuid), ec);
-  if (ec) spdlog::warn("agent: removing job record {}: {}", migration_uuid, ec.message());
+  std::string error;
+  if (!RemoveRecord(dir_, migration_uuid, &error)) {
+    spdlog::warn("agent: removing job record {}: {}", migration_uuid, error);
+  }
 }
 
 std::vector<JobRecord> JobJournal::LoadAll() {
   std::vector<JobRecord> out;
-  std::error_code ec;
-  if (dir_.empty() || !fs::is_directory(dir_, ec)) return out;
-  fs::directory_iterator it(dir_, ec);
-  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const fs::directory_entry& entry = *it;
-    const fs::path path = entry.path();
-    if (path.extension() == ".tmp") {  // a write a crash interrupted: its record is intact
-      std::error_code rm_ec;
-      fs::remove(path, rm_ec);
-      continue;
-    }
-    if (path.extension() != ".json") continue;
-    std::string why;
-    try {
-      const std::string stem = path.stem().string();
-      if (!IsUuid(stem)) {
-        why = "the file name is not a migration uuid";
-      } else if (std::error_code size_ec; !entry.is_regular_file(size_ec) ||
-                                          entry.file_size(size_ec) > kMaxRecordBytes || size_ec) {
-        why = "not a regular file of at most 1 MiB";
-      } else {
-        std::ifstream in(path);
-        JobRecord record = nlohmann::json::parse(in).get<JobRecord>();
-        if (record.spec.migration_uuid != stem) {
-          why = "it names migration '" + record.spec.migration_uuid + "'";
-        } else if (record.cold && (record.cold->migration_uuid != record.spec.migration_uuid ||
-                                   record.cold->domain.uuid != record.spec.domain.uuid)) {
-          why = "its cold spec names another migration or domain";
-        } else if (!wire::ParseJobState(record.last.state)) {
-          why = "unknown job state '" + record.last.state + "'";
-        } else {
-          out.push_back(std::move(record));
-          continue;
+  quarantined_ += ReadRecords(
+      dir_, kMaxRecordBytes,
+      [&](const std::string& uuid, const std::string& text) -> std::string {
+        JobRecord record = nlohmann::json::parse(text).get<JobRecord>();
+        if (record.spec.migration_uuid != uuid) {
+          return "it names migration '" + record.spec.migration_uuid + "'";
         }
-      }
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    ++quarantined_;
-    const std::string aside = path.string() + ".corrupt";
-    std::error_code mv_ec;
-    fs::rename(path, aside, mv_ec);
-    spdlog::error(
-        "agent: job record {} is unreadable ({}): moved to {}; this agent no longer knows that "
-        "migration, and the controller decides from where the guest is",
-        path.string(), why, aside);
-  }
+        if (record.cold && (record.cold->migration_uuid != record.spec.migration_uuid ||
+                            record.cold->domain.uuid != record.spec.domain.uuid)) {
+          return "its cold spec names another migration or domain";
+        }
+        if (!wire::ParseJobState(record.last.state)) {
+          return "unknown job state '" + record.last.state + "'";
+        }
+        out.push_back(std::move(record));
+        return "";
+      },
+      [](const std::string& path, const std::string& why, const std::string& aside) {
+        spdlog::error(
+            "agent: job record {} is unreadable ({}): moved to {}; this agent no longer knows "
+            "that migration, and the controller decides from where the guest is",
+            path, why, aside);
+      });
   return out;
 }
 

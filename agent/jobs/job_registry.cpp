@@ -351,6 +351,8 @@ void JobRegistry::EndLocked(JobRecord& record, wire::LiveMigrationJob final_stat
   if (final_state.sampled_at == 0) final_state.sampled_at = Now();
   record.last = std::move(final_state);
   record.ended_at = Now();
+  // A copy that ended sends nothing more: its move's credential is not kept a day longer.
+  if (record.cold) record.cold->transfer_token.clear();
   journal_.Put(record);  // best effort: memory keeps the outcome for this process's life
   PruneLocked();
   ended_.notify_all();

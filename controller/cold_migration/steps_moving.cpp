@@ -66,8 +66,10 @@ StepResult Steps::Migrate(store::ColdMigration& m) {
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
     if (!r.ok()) return StartRollBack(m, "the source could not shut the guest down: " + r.error);
     auto next = m;
-    if (spec.shared_storage) {
-      // Shared storage or volumes: the destination reaches the same disks, nothing is copied.
+    // Shared storage or volumes: the destination reaches the same disks, nothing is copied. A
+    // destination that still gave an address learns the guest's disk layout through it (the
+    // libvirt driver: a copy of no disks, the source's manifest only).
+    if (spec.shared_storage && spec.receive_uri.empty()) {
       next.status = S::kPostMigrating;
       next.step = ColdStep::kFinishingOnDestination;
       if (!Commit(m, next, "disks_copied", "shared storage: nothing to copy", [&](store::Tx& tx) {

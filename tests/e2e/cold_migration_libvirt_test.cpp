@@ -220,5 +220,27 @@ TEST_F(ColdMigrationLibvirt, ACopyThatDoesNotVerifyEndsInErrorWithTheGuestBackOn
   EXPECT_FALSE(fs::exists(dest_image_)) << "the rollback removed the copy";
 }
 
+// A guest on shared storage: nothing is copied (the destination learns the guest's disks from
+// the source's manifest alone), the guest runs on kvm-2 from the same file, and confirm leaves
+// that file alone — it is the guest's disk now.
+TEST_F(ColdMigrationLibvirt, ASharedStorageGuestMovesWithoutCopyingAndKeepsItsDisk) {
+  StartCold();
+  const std::string name = "e2e-cold-shared";
+  auto id = AdoptTestbedGuest(name, "--disk shared --disk-mb 64 --disk-data-mb 16");
+  const std::string disk = bed().SharedDir() + "/" + name + ".qcow2";
+  ASSERT_TRUE(fs::exists(disk));
+  ASSERT_EQ(Action(id, {{"migrate", {{"host", "kvm-2"}}}}).status, 202);
+  auto s = WaitServerStatus(id, "VERIFY_RESIZE", 120s);
+  ASSERT_EQ(s["status"], "VERIFY_RESIZE") << s.dump() << "\n" << lm_->LatestMigration(id).dump();
+  EXPECT_NE(bed().Script("virsh kvm-2 domblklist " + DomainName(id)).find(disk), std::string::npos)
+      << "the guest on kvm-2 does not use the shared disk";
+  EXPECT_FALSE(fs::exists(bed().ImagesDir("kvm-2") + "/ferry-" + id + "-vda.disk"))
+      << "a shared disk was copied";
+  ASSERT_EQ(Action(id, {{"confirmResize", nullptr}}).status, 204);
+  ASSERT_TRUE(lm_->WaitStatus(id, "confirmed", 60s)) << lm_->LatestMigration(id).dump();
+  ExpectOnlyOn(id, "kvm-2", DomainName(id), "kvm-1", name);
+  EXPECT_TRUE(fs::exists(disk)) << "confirm deleted the shared disk the guest runs from";
+}
+
 }  // namespace
 }  // namespace ferry::testing

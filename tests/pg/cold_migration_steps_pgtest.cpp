@@ -53,7 +53,10 @@ class TestAgents final : public agent_client::AgentClient {
     r.status = refuse_.count(command.kind) ? "failed" : "done";
     if (r.status == "failed") r.error = command.kind + " refused";
     if (command.kind == "prepare_cold_migration_destination") {
-      r.data = {{"receive_uri", "tcp:127.0.0.1:4000"}};
+      // On shared storage the sim's destination gives no address; libvirt's still does (the
+      // guest's disk layout goes there): shared_storage_uri_ says which this agent is.
+      const bool shared = command.args.value("shared_storage", false);
+      r.data = {{"receive_uri", shared && !shared_storage_uri_ ? "" : "tcp:127.0.0.1:4000"}};
     }
     if (command.kind == "finish_cold_migration_destination" ||
         command.kind == "revert_cold_migration_source") {
@@ -100,6 +103,7 @@ class TestAgents final : public agent_client::AgentClient {
   mutable std::set<std::string> reuse_once_;  // command kinds answered 409 once
   std::set<std::string> empty_;               // agent urls whose inventory has no guest
   std::optional<wire::LiveMigrationJob> job_;
+  bool shared_storage_uri_ = false;  // prepare answers an address on shared storage too
 
  private:
   std::vector<std::string> guests_;
@@ -423,6 +427,20 @@ TEST_F(ColdMigrationStepsTest, SharedStorageCopiesNothing) {
   m = Drive(m.uuid);
   ASSERT_EQ(m.status, MigrationStatus::kFinished) << m.error_reason.value_or("");
   EXPECT_FALSE(agents_.Sent("start_cold_migration_copy"));
+  EXPECT_EQ(Claimed(m.instance_uuid).disk_gb, 0) << "no local disk claimed on the destination";
+}
+
+// A destination that gives an address on shared storage too (libvirt: the source's manifest
+// tells it the guest's disks) gets a copy of no disks, which the move waits for like any copy.
+TEST_F(ColdMigrationStepsTest, SharedStorageStillSendsTheCopyWhenTheDestinationGaveAnAddress) {
+  agents_.shared_storage_uri_ = true;
+  auto m = ServerAndMove(store::ColdType::kMigration, "shared");
+  m = Drive(m.uuid);
+  EXPECT_TRUE(agents_.Sent("start_cold_migration_copy"));
+  EXPECT_EQ(m.status, MigrationStatus::kMigrating);
+  ReportCopy(m, "completed");
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kFinished) << m.error_reason.value_or("");
   EXPECT_EQ(Claimed(m.instance_uuid).disk_gb, 0) << "no local disk claimed on the destination";
 }
 

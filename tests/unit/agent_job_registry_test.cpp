@@ -534,6 +534,12 @@ TEST_F(JobRegistryTest, AColdCopyIsRecoveredAfterARestartWithItsKindAndSpec) {
   EXPECT_EQ(recovered->cold->transfer_token, cold.transfer_token);
   EXPECT_EQ(registry_->Stats(cold.migration_uuid)->phase, "copying");
   registry_->End(cold.migration_uuid, Ended("completed"));
+  std::ifstream journal(dir_ / (cold.migration_uuid + ".json"));
+  const std::string written((std::istreambuf_iterator<char>(journal)),
+                            std::istreambuf_iterator<char>());
+  EXPECT_FALSE(written.empty());
+  EXPECT_EQ(written.find(cold.transfer_token), std::string::npos)
+      << "an ended copy's journal keeps the move's transfer token";
   ASSERT_EQ(registry_->ToReport().size(), 1u);
   registry_->Acknowledge(cold.migration_uuid);
   Restart();

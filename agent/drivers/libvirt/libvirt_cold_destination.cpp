@@ -84,17 +84,13 @@ std::string LibvirtDriver::PrepareColdMigrationDestination(const wire::ColdMigra
     throw Error(Errc::kConflict,
                 "libvirt: domain " + spec.domain.uuid + " is already defined on this host");
   }
-  // The guest's disk layout comes with its disks (the source's manifest): a move on shared
-  // storage copies nothing, so there is nothing to learn it from yet.
-  if (spec.shared_storage) {
-    throw Error(Errc::kConflict,
-                "libvirt: cold migration of a guest on shared storage is not supported yet");
-  }
+  // The guest's disk layout comes with its disks (the source's manifest), on shared storage too:
+  // a copy of no disks then, the manifest only.
   if (!impl_->receiver) {
     throw Error(Errc::kConflict,
                 "libvirt: this host receives no disks: " + impl_->disk_transfer_problem);
   }
-  if (spec.domain.disk_gb > 0) {
+  if (!spec.shared_storage && spec.domain.disk_gb > 0) {
     PoolPtr pool = impl_->ImagesPool();
     virStoragePoolInfo info{};
     const int64_t need = std::max(spec.domain.disk_gb, spec.new_disk_gb) * kGiB;

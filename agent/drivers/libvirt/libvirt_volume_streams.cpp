@@ -197,30 +197,28 @@ void VolumeDiskStore::Allocate(const std::string& migration_uuid, const std::str
     spdlog::info("libvirt: migration {}: receiving {} into {}", migration_uuid, target, path);
 }
 
-std::unique_ptr<transfer::DiskSink> VolumeDiskStore::OpenSink(const std::string& migration_uuid,
-                                                              const std::string& target,
-                                                              int64_t offset) {
+// No pool refresh: the volume was made through libvirt (Allocate), so the pool knows it, and a
+// refresh probes every image of the pool (these run at every checkpoint).
+std::string VolumeDiskStore::PathOf(const std::string& migration_uuid, const std::string& target) {
   const std::string name = VolumeNameOf(migration_uuid, target);
   PoolPtr pool = images_pool_();
-  RefreshPool(pool.get());
   VolPtr vol(virStorageVolLookupByName(pool.get(), name.c_str()));
   if (!vol) ThrowLibvirt("volume " + name);
   CString path(virStorageVolGetPath(vol.get()));
   if (!path) ThrowLibvirt("path of volume " + name);
-  return std::make_unique<VolumeSink>(config_.uri, path.get(), offset);
+  return path.get();
+}
+
+std::unique_ptr<transfer::DiskSink> VolumeDiskStore::OpenSink(const std::string& migration_uuid,
+                                                              const std::string& target,
+                                                              int64_t offset) {
+  return std::make_unique<VolumeSink>(config_.uri, PathOf(migration_uuid, target), offset);
 }
 
 std::unique_ptr<transfer::DiskSource> VolumeDiskStore::OpenReceived(
     const std::string& migration_uuid, const std::string& target, int64_t offset, int64_t length) {
   if (length == 0) return std::make_unique<EmptySource>();  // 0 would mean "to the end"
-  const std::string name = VolumeNameOf(migration_uuid, target);
-  PoolPtr pool = images_pool_();
-  RefreshPool(pool.get());
-  VolPtr vol(virStorageVolLookupByName(pool.get(), name.c_str()));
-  if (!vol) ThrowLibvirt("volume " + name);
-  CString path(virStorageVolGetPath(vol.get()));
-  if (!path) ThrowLibvirt("path of volume " + name);
-  return OpenVolumeSource(config_.uri, path.get(), offset, length);
+  return OpenVolumeSource(config_.uri, PathOf(migration_uuid, target), offset, length);
 }
 
 }  // namespace ferry::agent::libvirt

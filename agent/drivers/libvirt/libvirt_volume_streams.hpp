@@ -43,6 +43,7 @@ class VolumeDiskStore final : public transfer::DiskStore {
 
  private:
   std::string VolumeNameOf(const std::string& migration_uuid, const std::string& target);
+  std::string PathOf(const std::string& migration_uuid, const std::string& target);
   const LibvirtConfig config_;
   IncomingRecords& incoming_;
   const std::function<PoolPtr()> images_pool_;
