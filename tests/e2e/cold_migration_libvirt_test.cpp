@@ -2,9 +2,10 @@
 // Nova's API -> controller -> agents -> the testbed's libvirtds, the disks streamed agent to
 // agent over TLS under the testbed's CA. Resize then confirm (the new vCPUs, RAM and disk as
 // libvirt has them; the source's disk gone), migrate then revert (the source's disk
-// byte-identical, the guest running there again), and crashes mid-copy: the controller killed,
-// the source agent killed (the copy resumes), the destination's copy corrupted (the move ends in
-// error and the guest runs again on the source). Every case ends with the guest on one host.
+// byte-identical, the guest running there again), a guest on shared storage (nothing copied),
+// and crashes mid-copy: the controller killed, either agent killed (the copy resumes), the
+// destination's copy corrupted (the move ends in error and the guest runs again on the source).
+// Every case ends with the guest on one host.
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -194,6 +195,23 @@ TEST_F(ColdMigrationLibvirt, SourceAgentKilledMidCopyResumesAndTheGuestExistsOnc
   ASSERT_EQ(s["status"], "VERIFY_RESIZE") << s.dump() << "\n" << lm_->LatestMigration(id).dump();
   EXPECT_TRUE(SameGuestContent(source_image_, dest_image_)) << "the destination's copy differs";
   EXPECT_EQ(Sha256(source_image_), source_sha) << "the source's disk changed";
+  ASSERT_EQ(Action(id, {{"confirmResize", nullptr}}).status, 204);
+  ASSERT_TRUE(lm_->WaitStatus(id, "confirmed", 60s)) << lm_->LatestMigration(id).dump();
+  ExpectOnlyOn(id, "kvm-2", DomainName(id), "kvm-1", name);
+}
+
+TEST_F(ColdMigrationLibvirt, DestinationAgentKilledMidCopyResumesAndTheGuestExistsOnce) {
+  StartCold();
+  auto id = DiskGuest("e2e-cold-dest-kill");
+  const std::string name = "e2e-cold-dest-kill";
+  ASSERT_EQ(Action(id, {{"migrate", {{"host", "kvm-2"}}}}).status, 202);
+  WaitMidCopy();
+  lm_->stack->KillAgent("kvm-2");  // the link breaks; the source tries again
+  std::this_thread::sleep_for(1s);
+  RestartAgent("kvm-2", kGuest);
+  auto s = WaitServerStatus(id, "VERIFY_RESIZE", 120s);
+  ASSERT_EQ(s["status"], "VERIFY_RESIZE") << s.dump() << "\n" << lm_->LatestMigration(id).dump();
+  EXPECT_TRUE(SameGuestContent(source_image_, dest_image_)) << "the destination's copy differs";
   ASSERT_EQ(Action(id, {{"confirmResize", nullptr}}).status, 204);
   ASSERT_TRUE(lm_->WaitStatus(id, "confirmed", 60s)) << lm_->LatestMigration(id).dump();
   ExpectOnlyOn(id, "kvm-2", DomainName(id), "kvm-1", name);

@@ -117,10 +117,11 @@ std::vector<std::string> LibvirtTestbed::AgentArgs(const std::string& host,
           // directory, libvirtd (the host's mount namespace) at the images pool path.
           "--libvirt-images-dir", ImagesDir(host), "--libvirt-images-pool-path", kImagesPoolPath,
           // Cold migration's disks, agent to agent over TLS under the testbed's CA (`up` makes
-          // it): on loopback, where the agents run, each on a port of its own.
+          // it): on loopback, where the agents run, each on a fixed port of its own, so an agent
+          // restarted mid-copy is found again where its source was told to send.
           "--tls-ca", dir_ + "/tls/ca.crt", "--tls-cert", dir_ + "/tls/hosts/" + host + ".crt",
           "--tls-key", dir_ + "/tls/hosts/" + host + ".key", "--disk-transfer-address", "127.0.0.1",
-          "--disk-transfer-port", "0"};
+          "--disk-transfer-port", std::to_string(16550 + HostNumber(host))};
 }
 
 std::string LibvirtTestbed::ImagesDir(const std::string& host) const {

@@ -129,8 +129,8 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
     const auto manifest = ParseColdManifest(transfer->manifest, impl_->config);
     CheckReceived(manifest, *transfer);
     std::vector<FileDisk> disks;
-    // No pool refresh: the volumes were made through libvirt (Allocate), and a refresh probes
-    // every image in the pool (over a second for a large one).
+    // No pool refresh unless a disk grows: the volumes were made through libvirt (Allocate), and
+    // a refresh probes every image in the pool (over a second for a large one).
     PoolPtr pool = impl_->ImagesPool();
     const wire::Disk* root = RootDiskOf(manifest);
     for (const auto& disk : manifest) {
@@ -141,7 +141,13 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
         CString at(virStorageVolGetPath(vol.get()));
         if (!at) ThrowLibvirt("path of volume " + name);
         path = at.get();
-        if (&disk == root && spec.new_disk_gb > 0) GrowTo(vol.get(), spec.new_disk_gb * kGiB, name);
+        if (&disk == root && spec.new_disk_gb * kGiB > disk.capacity_bytes) {
+          // libvirt must know the image's format to grow it (qemu-img resize for a qcow2, not a
+          // longer file): probed by a refresh, paid only by a resize that grows the disk.
+          RefreshPool(pool.get());
+          vol = VolumeNamed(pool.get(), name);
+          GrowTo(vol.get(), spec.new_disk_gb * kGiB, name);
+        }
       }
       disks.push_back(FileDisk{disk.target, path, disk.format});
     }
