@@ -39,6 +39,17 @@ int64_t VirtualSize(const std::string& image) {
   return nlohmann::json::parse(out).value("virtual-size", int64_t{-1});
 }
 
+// `step` is refused with kConflict; `otherwise` says what its success would have done.
+template <typename Step>
+void ExpectConflict(Step step, const std::string& otherwise) {
+  try {
+    step();
+    ADD_FAILURE() << otherwise;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kConflict) << e.what();
+  }
+}
+
 class LibvirtColdMigrationE2E : public LibvirtE2E {
  protected:
   static void SetUpTestSuite() {
@@ -215,12 +226,8 @@ TEST_F(LibvirtColdMigrationE2E, RevertBringsTheGuestBackOnTheSourceByteIdentical
     return Ticks(Bed().Serial("kvm-1", guest.name)).size() >= before.size() + 2;
   })) << "the guest does not run again on kvm-1";
   // Confirm of a guest that runs here is refused: it would be lost.
-  try {
-    src_->ConfirmColdMigrationSource(spec);
-    ADD_FAILURE() << "confirm deleted a running guest";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::kConflict) << e.what();
-  }
+  ExpectConflict([&] { src_->ConfirmColdMigrationSource(spec); },
+                 "confirm deleted a running guest");
   EXPECT_TRUE(fs::exists(src_image_));
 }
 
@@ -283,12 +290,8 @@ TEST_F(LibvirtColdMigrationE2E, ADestinationCopyThatDoesNotVerifyFailsAndTheSour
   auto job = WaitForEnd(*src_, spec.migration_uuid, 90s);
   EXPECT_EQ(job.state, "failed");
   EXPECT_NE(job.error.find("checksum"), std::string::npos) << job.error;
-  try {
-    dst_->FinishColdMigrationDestination(spec);
-    ADD_FAILURE() << "a guest was defined from disks that do not verify";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::kConflict) << e.what();
-  }
+  ExpectConflict([&] { dst_->FinishColdMigrationDestination(spec); },
+                 "a guest was defined from disks that do not verify");
   EXPECT_FALSE(HasDomain(*dst_, guest.uuid));
   dst_->RevertColdMigrationDestination(spec);
   EXPECT_FALSE(fs::exists(dst_image_));
@@ -324,12 +327,8 @@ TEST_F(LibvirtColdMigrationE2E, RevertAfterARefusedPrepareLeavesAGuestThatWasThe
   const std::string its_disk = Bed().Images("kvm-2") + "/ferry-" + guest.uuid + "-vda.qcow2";
   ASSERT_TRUE(fs::exists(its_disk));
   auto spec = ColdSpec(there, 0);
-  try {
-    dst_->PrepareColdMigrationDestination(spec);
-    ADD_FAILURE() << "prepared a move onto a host that has the guest";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::kConflict) << e.what();
-  }
+  ExpectConflict([&] { dst_->PrepareColdMigrationDestination(spec); },
+                 "prepared a move onto a host that has the guest");
   dst_->RevertColdMigrationDestination(spec);
   auto still = Find(*dst_, guest.uuid);
   ASSERT_TRUE(still.has_value()) << "the rollback removed a guest this move never made";
