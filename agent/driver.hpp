@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "api/wire/cold_migration_messages.hpp"
+#include "api/wire/evacuation_messages.hpp"
 #include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
@@ -157,8 +158,31 @@ class Driver {
   // spec.power_on; returns it. kNotFound when its definition is gone (confirmed).
   virtual wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& spec) = 0;
 
-  // Rebuild for evacuation comes with its issue. Deliberately not stubbed: a stub that
-  // "succeeds" would let a controller believe a move happened.
+  // ---- Evacuation (api/wire/evacuation_messages.hpp) ----------------------------------------
+  // Idempotent like the methods above. The source of an evacuation is a host that was down: it
+  // is asked nothing until it comes back, and then only to fence and clean up its stale copy.
+
+  // Destination: spec.domain defined here, marked with spec.migration_uuid: its shared disks
+  // and volumes as listed (kConflict when one is not on storage this host sees; a path is never
+  // trusted: it must resolve inside this host's shared storage), or with
+  // spec.rebuild_from_image a fresh root disk; started when spec.power_on; returns it. A repeat
+  // returns the guest as it is. kConflict when a guest with this uuid is here and is not marked
+  // with this migration (it is never replaced).
+  virtual wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec& spec) = 0;
+
+  // Destination: what rebuild made is gone (a guest marked with this migration, a root disk it
+  // made). Never a shared disk or a volume. Success when nothing is left.
+  virtual void RevertEvacuationDestination(const wire::EvacuationSpec& spec) = 0;
+
+  // Source (back after the evacuation): the stale copy is destroyed and undefined; its local
+  // disks deleted only when spec.delete_local_disks; shared disks and volumes never. Success
+  // when already gone.
+  virtual void CleanUpEvacuatedSource(const wire::EvacuationSpec& spec) = 0;
+
+  // Source: a guest evacuated from this host (RegisterResponse.fenced_domains) is powered off
+  // at once if it runs (destroyed: no graceful shutdown, the destination may run it already),
+  // its definition and disks kept, libvirt autostart off. Success when it is not here or off.
+  virtual void FenceEvacuatedDomain(const std::string& uuid) = 0;
 };
 
 }  // namespace ferry::agent

@@ -101,11 +101,14 @@ void from_json(const json& j, RegisterRequest& r) {
 }
 
 void to_json(json& j, const RegisterResponse& r) {
-  j = json{{"host_uuid", r.host_uuid}, {"heartbeat_interval_s", r.heartbeat_interval_s}};
+  j = json{{"host_uuid", r.host_uuid},
+           {"heartbeat_interval_s", r.heartbeat_interval_s},
+           {"fenced_domains", r.fenced_domains}};
 }
 void from_json(const json& j, RegisterResponse& r) {
   j.at("host_uuid").get_to(r.host_uuid);
   r.heartbeat_interval_s = IntFrom<int>(j.at("heartbeat_interval_s"), "heartbeat_interval_s");
+  r.fenced_domains = j.value("fenced_domains", std::vector<std::string>{});
 }
 
 void to_json(json& j, const Heartbeat& h) { j = json{{"host", h.host}, {"domains", h.domains}}; }
@@ -115,10 +118,11 @@ void from_json(const json& j, Heartbeat& h) {
 }
 
 void to_json(json& j, const HeartbeatResponse& h) {
-  j = json{{"heartbeat_interval_s", h.heartbeat_interval_s}};
+  j = json{{"heartbeat_interval_s", h.heartbeat_interval_s}, {"fenced_domains", h.fenced_domains}};
 }
 void from_json(const json& j, HeartbeatResponse& h) {
   h.heartbeat_interval_s = IntFrom<int>(j.at("heartbeat_interval_s"), "heartbeat_interval_s");
+  h.fenced_domains = j.value("fenced_domains", std::vector<std::string>{});
 }
 
 void to_json(json& j, const LeaseFence& f) {

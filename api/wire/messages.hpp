@@ -89,6 +89,9 @@ struct RegisterRequest {
 struct RegisterResponse {
   std::string host_uuid;
   int heartbeat_interval_s = 0;
+  // Guests evacuated from this host: powered off at once, never started here on the agent's own
+  // (evacuation_messages.hpp). Absent from an older controller: none.
+  std::vector<std::string> fenced_domains{};
 };
 
 struct Heartbeat {
@@ -98,6 +101,7 @@ struct Heartbeat {
 
 struct HeartbeatResponse {
   int heartbeat_interval_s = 0;
+  std::vector<std::string> fenced_domains{};  // as RegisterResponse's
 };
 
 // A fencing token: the live migration a command acts for and the epoch of the lease its
