@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 
+#include "agent/evacuation_commands.hpp"
 #include "common/errors.hpp"
 #include "common/json_limits.hpp"
 #include "common/uuid.hpp"
@@ -198,6 +199,7 @@ std::map<std::string, CommandFn> MakeTable() {
                 })},
   };
   AddColdMigrationRows(table);
+  AddEvacuationRows(table);
   return table;
 }
 

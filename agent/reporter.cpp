@@ -9,6 +9,7 @@
 #include "agent/address.hpp"
 #include "common/errors.hpp"
 #include "common/json_limits.hpp"
+#include "common/uuid.hpp"
 
 namespace ferry::agent {
 namespace {
@@ -148,7 +149,11 @@ Reporter::Outcome Reporter::Register(std::string& why) {
     return Outcome::kFailed;
   }
   try {
-    auto resp = reply.body.get<wire::RegisterResponse>();
+    // The fenced list is read entry by entry (FencedDomainsOf): a bad entry must not cost the
+    // registration.
+    json answer = reply.body;
+    if (answer.is_object()) answer.erase("fenced_domains");
+    auto resp = answer.get<wire::RegisterResponse>();
     if (resp.heartbeat_interval_s > 0) {
       std::lock_guard lock(mu_);
       interval_ = std::chrono::seconds(resp.heartbeat_interval_s);
@@ -162,6 +167,7 @@ Reporter::Outcome Reporter::Register(std::string& why) {
     why = std::string("bad register response: ") + e.what();
     return Outcome::kFailed;
   }
+  FenceEvacuated(reply.body);
   return Outcome::kOk;
 }
 
@@ -186,6 +192,7 @@ Reporter::Outcome Reporter::Heartbeat(std::string& why) {
     interval_ = std::chrono::seconds(interval_s);
   }
   spdlog::debug("heartbeat sent host={} domains={}", config_.host, hb.domains.size());
+  FenceEvacuated(reply.body);
   return Outcome::kOk;
 }
 
@@ -207,6 +214,64 @@ Reporter::Reply Reporter::Post(const std::string& path, const json& body) {
     reply.error = std::string("bad response: ") + e.what();
   }
   return reply;
+}
+
+std::vector<std::string> FencedDomainsOf(const json& answer, std::vector<std::string>* problems) {
+  std::vector<std::string> out;
+  if (!answer.is_object() || !answer.contains("fenced_domains")) return out;
+  const json& list = answer.at("fenced_domains");
+  if (!list.is_array()) {
+    problems->push_back("fenced_domains is not a list; ignored");
+    return out;
+  }
+  size_t invalid = 0;
+  std::string first_invalid;
+  for (const auto& entry : list) {
+    if (out.size() == kMaxFencedDomainsPerAnswer) {
+      problems->push_back("fenced_domains lists " + std::to_string(list.size()) +
+                          " entries; only the first " + std::to_string(kMaxFencedDomainsPerAnswer) +
+                          " are read");
+      break;
+    }
+    if (entry.is_string() && IsUuid(entry.get_ref<const std::string&>())) {
+      out.push_back(entry.get<std::string>());
+      continue;
+    }
+    if (invalid++ == 0) first_invalid = BoundedDump(entry);
+  }
+  if (invalid > 0) {
+    problems->push_back("fenced_domains: skipped " + std::to_string(invalid) +
+                        " entries that are not uuids (first: " + first_invalid + ")");
+  }
+  return out;
+}
+
+void Reporter::FenceEvacuated(const json& answer) {
+  std::vector<std::string> problems;
+  const auto uuids = FencedDomainsOf(answer, &problems);
+  for (const auto& problem : problems) {
+    spdlog::warn("controller answer to host={}: {}", config_.host, problem);
+  }
+  std::set<std::string> fenced;
+  for (const auto& uuid : uuids) {
+    try {
+      driver_.FenceEvacuatedDomain(uuid);
+    } catch (const std::exception& e) {
+      // Not in `fenced`: the next answer lists it again and it is tried again then.
+      spdlog::error(
+          "cannot fence evacuated guest domain={} host={}: {}; trying again at the next answer",
+          uuid, config_.host, e.what());
+      continue;
+    }
+    if (fenced_.count(uuid) == 0) {
+      spdlog::info(
+          "fenced evacuated guest domain={} host={}: powered off if it ran here, kept "
+          "defined, never started by the agent (the controller rebuilt it elsewhere)",
+          uuid, config_.host);
+    }
+    fenced.insert(uuid);
+  }
+  fenced_ = std::move(fenced);
 }
 
 void Reporter::NoteSuccess() {

@@ -9,8 +9,10 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/driver.hpp"
 #include "common/clock.hpp"
@@ -26,6 +28,15 @@ inline constexpr Millis kDefaultHeartbeatInterval{10'000};
 // declare it down, while a thousand agents do not hammer a controller that is coming back.
 inline constexpr Millis kDefaultRetryInitial{1'000};
 inline constexpr Millis kDefaultRetryMax{30'000};
+// 100,000 fenced guests per answer: a host runs hundreds of guests, so even every guest it ever
+// had, evacuated, fits; the rest of a longer (corrupt) list waits for a later answer.
+inline constexpr size_t kMaxFencedDomainsPerAnswer = 100000;
+
+// The uuids of an answer's fenced_domains (RegisterResponse / HeartbeatResponse), at most
+// kMaxFencedDomainsPerAnswer, in order. An entry that is not a uuid string is skipped, and each
+// kind of problem is said in *problems (one line each), so one bad entry never costs the others.
+std::vector<std::string> FencedDomainsOf(const nlohmann::json& answer,
+                                         std::vector<std::string>* problems);
 
 struct ReporterConfig {
   std::string controller_url;  // http(s)://host[:port][/prefix]
@@ -72,6 +83,10 @@ class Reporter {
   Outcome Register(std::string& why);
   Outcome Heartbeat(std::string& why);
   Reply Post(const std::string& path, const nlohmann::json& body);
+  // Powers off at once every guest the controller says was evacuated from this host
+  // (Driver::FenceEvacuatedDomain), before the next report. A failure is logged; the
+  // controller repeats the list in every answer, so it is tried again then.
+  void FenceEvacuated(const nlohmann::json& answer);
   void NoteSuccess();
   Millis NoteFailure(const std::string& why);
   bool WaitFor(Millis delay);  // false when stopping
@@ -94,6 +109,8 @@ class Reporter {
   std::string failure_kind_;  // last logged failure class, "" while the link is fine
   TimePoint failing_since_{};
   std::mt19937 rng_;
+  // Guests fenced at the previous answer: each is logged at info once, not at every heartbeat.
+  std::set<std::string> fenced_;
 };
 
 }  // namespace ferry::agent

@@ -1,11 +1,11 @@
 // POST /v1/commands on an agent: what happens to the body before the driver acts. As
 // CommandServer::HandleCommand and Execute do it: DecodeCommand, FindCommand (unknown kind:
 // 400), the command log's fingerprint (kind + args.dump()), then the command's own decoding of
-// its args (a Domain, a LiveMigrationSpec and its checks) up to the driver call. The driver
-// here does nothing: whatever reaches it has passed every check of the agent's decoding.
-// Findings: a sanitizer report, a refusal that is not a 400 with a serializable body, an
-// exception the server would not expect, or a spec reaching the driver that the checks of
-// DecodeLiveMigrationSpec should have stopped.
+// its args (a Domain, a LiveMigrationSpec, ColdMigrationSpec or EvacuationSpec and its checks) up
+// to the driver call. The driver here does nothing: whatever reaches it has passed every check of
+// the agent's decoding. Findings: a sanitizer report, a refusal that is not a 400 with a
+// serializable body, an exception the server would not expect, or a spec reaching the driver that
+// the checks of DecodeLiveMigrationSpec should have stopped.
 #include <cstdint>
 #include <string>
 
@@ -35,6 +35,26 @@ void CheckColdSpec(const wire::ColdMigrationSpec& s) {
       s.bandwidth_mibps < 0 || s.shutdown_timeout_s < 0 || s.shutdown_timeout_s > 3600 ||
       s.monitor_interval_s < 1 || s.monitor_interval_s > 3600) {
     Finding("cold spec out of range reached the driver");
+  }
+}
+
+// What DecodeEvacuationSpec promises the driver.
+void CheckEvacuationSpec(const wire::EvacuationSpec& s) {
+  if (!ferry::IsUuid(s.migration_uuid) || !ferry::IsUuid(s.domain.uuid)) {
+    Finding("evacuation uuids");
+  }
+  if (s.domain.vcpus < 1 || s.domain.memory_mb < 1 || s.domain.disk_gb < 0 ||
+      s.domain.disks.size() > 64 || s.source_host.size() > 255 || s.dest_host.size() > 255 ||
+      s.image_ref.size() > 1024) {
+    Finding("evacuation spec out of range reached the driver");
+  }
+  for (const auto& disk : s.domain.disks) {
+    if (disk.path.empty() || disk.path.size() > 4096 || disk.capacity_bytes < 0) {
+      Finding("an evacuation disk out of range reached the driver");
+    }
+    for (unsigned char c : disk.path) {
+      if (c < 0x20 || c == 0x7f) Finding("a control character in a disk path reached the driver");
+    }
   }
 }
 
@@ -89,6 +109,18 @@ class NullDriver : public agent::Driver {
   wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
     CheckColdSpec(s);
     return s.domain;
+  }
+  wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec& s) override {
+    CheckEvacuationSpec(s);
+    return s.domain;
+  }
+  void RevertEvacuationDestination(const wire::EvacuationSpec& s) override {
+    CheckEvacuationSpec(s);
+  }
+  void CleanUpEvacuatedSource(const wire::EvacuationSpec& s) override { CheckEvacuationSpec(s); }
+  // Only the reporter fences, never a command: unreachable from this target.
+  void FenceEvacuatedDomain(const std::string&) override {
+    throw ferry::Error(ferry::Errc::kInternal, "not supported by the fuzz driver");
   }
 };
 

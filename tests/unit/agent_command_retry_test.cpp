@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/command_server.hpp"
+#include "common/errors.hpp"
 
 namespace ferry::agent {
 namespace {
@@ -71,6 +72,18 @@ class HangingCreateDriver final : public Driver {
   void RevertColdMigrationDestination(const wire::ColdMigrationSpec&) override {}
   wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
     return s.domain;
+  }
+  wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
+  }
+  void RevertEvacuationDestination(const wire::EvacuationSpec&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
+  }
+  void CleanUpEvacuatedSource(const wire::EvacuationSpec&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
+  }
+  void FenceEvacuatedDomain(const std::string&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
   }
 
  private:

@@ -172,10 +172,38 @@ class FlakyDriver final : public Driver {
   wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
     return real_.RevertColdMigrationSource(s);
   }
+  wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
+  }
+  void RevertEvacuationDestination(const wire::EvacuationSpec&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
+  }
+  void CleanUpEvacuatedSource(const wire::EvacuationSpec&) override {
+    throw Error(Errc::kConflict, "not supported by this test driver");
+  }
+  // The reporter's own call: through to the sim, failing while fence_failures lasts.
+  void FenceEvacuatedDomain(const std::string& uuid) override {
+    {
+      std::lock_guard lock(mu_);
+      fence_calls_.push_back(uuid);
+    }
+    if (fence_failures > 0) {
+      --fence_failures;
+      throw Error(Errc::kUnavailable, "hypervisor connection lost");
+    }
+    real_.FenceEvacuatedDomain(uuid);
+  }
+  std::vector<std::string> FenceCalls() {
+    std::lock_guard lock(mu_);
+    return fence_calls_;
+  }
   std::atomic<bool> failing{false};
+  std::atomic<int> fence_failures{0};
 
  private:
   Driver& real_;
+  std::mutex mu_;
+  std::vector<std::string> fence_calls_;
 };
 
 // Routes spdlog's default logger into a string for the test's lifetime.
@@ -423,6 +451,10 @@ TEST(Reporter, RefusesAnUnusableControllerUrl) {
     wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& s) override {
       return s.domain;
     }
+    wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec& s) override { return s.domain; }
+    void RevertEvacuationDestination(const wire::EvacuationSpec&) override {}
+    void CleanUpEvacuatedSource(const wire::EvacuationSpec&) override {}
+    void FenceEvacuatedDomain(const std::string&) override {}
   } driver;
   ReporterConfig config;
   config.agent_token = kAgentToken;
