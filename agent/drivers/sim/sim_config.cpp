@@ -93,7 +93,8 @@ SimScenario ParseSimScenario(const std::string& spec) {
       kScenarioSwitchoverFails, kScenarioAgentDiesMidCopy,     kScenarioPostcopyFails,
       kScenarioFinishFails,     kScenarioFinishFailsPaused,    kScenarioLostSwitchover,
       kScenarioStartRefused,    kScenarioCreateSlow,           kScenarioColdShutdownHangs,
-      kScenarioColdCopyBreaks,  kScenarioColdChecksumMismatch, kScenarioColdDefineFails};
+      kScenarioColdCopyBreaks,  kScenarioColdChecksumMismatch, kScenarioColdDefineFails,
+      kScenarioRebuildFails};
   SimScenario s;
   auto colon = spec.find(':');
   s.name = spec.substr(0, colon);

@@ -42,6 +42,9 @@ inline constexpr const char* kScenarioColdShutdownHangs = "cold-shutdown-hangs";
 inline constexpr const char* kScenarioColdCopyBreaks = "cold-copy-breaks";
 inline constexpr const char* kScenarioColdChecksumMismatch = "cold-checksum-mismatch";
 inline constexpr const char* kScenarioColdDefineFails = "cold-define-fails";
+// Evacuation. rebuild-fails (destination): rebuild_evacuated_domain is refused (kConflict) and
+// nothing is defined, as on a host that cannot reach the guest's storage.
+inline constexpr const char* kScenarioRebuildFails = "rebuild-fails";
 // 40 s: longer than the controller's default 30 s agent command timeout, the case of review M4.
 inline constexpr int kDefaultCreateSlowMs = 40000;
 

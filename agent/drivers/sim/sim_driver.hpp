@@ -70,6 +70,13 @@ class SimDriver final : public Driver, private JobPrimitives {
   void RevertColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
   wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& spec) override;
 
+  // Evacuation (sim_driver_evacuation.cpp): the mark of a rebuilt guest is its SimDomain's
+  // migration_uuid, persisted with the domains.
+  wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec& spec) override;
+  void RevertEvacuationDestination(const wire::EvacuationSpec& spec) override;
+  void CleanUpEvacuatedSource(const wire::EvacuationSpec& spec) override;
+  void FenceEvacuatedDomain(const std::string& uuid) override;
+
   // Test hooks: how the guest last stopped for a cold migration ("graceful", "destroyed", "");
   // the bytes of each disk this destination holds for a cold migration (empty: none); the chunk
   // bytes this process received over the link for it (a resumed copy never sends one twice).

@@ -14,8 +14,9 @@ namespace ferry::agent::sim {
 struct SimDomain {
   wire::Domain domain;
   int64_t dirty_rate_bytes_per_s = 0;  // memory pages dirtied per second, for pre-copy modelling
-  // The live migration that brought this domain here ("" for one created here), and whether it
-  // is still incoming (prepared, paused, not switched over yet).
+  // The migration that brought this domain here ("" for one created here): a live or cold
+  // migration, or the evacuation that rebuilt it (its mark: only that evacuation's revert
+  // removes it); and whether it is still incoming (prepared, paused, not switched over yet).
   std::string migration_uuid;
   bool incoming = false;
   // Arrived by post-copy whose link broke before the last page: paused, and only a restart
