@@ -3,7 +3,6 @@
 // verified, the root disk grown, the guest defined with the new flavor and the disks the
 // source's manifest lists, then started) and revert (everything this move made here removed;
 // shared disks are never touched).
-#include <array>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -13,6 +12,7 @@
 #include "agent/drivers/libvirt/libvirt_cold_marks.hpp"
 #include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
 #include "agent/drivers/libvirt/libvirt_driver_impl.hpp"
+#include "agent/drivers/libvirt/libvirt_marked_guest.hpp"
 #include "agent/drivers/libvirt/libvirt_storage.hpp"
 #include "common/errors.hpp"
 #include "common/log.hpp"
@@ -41,13 +41,6 @@ VolPtr VolumeNamed(virStoragePoolPtr pool, const std::string& name) {
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Steps of one move on this host (prepare, finish, revert) run one at a time: a revert never
-// interleaves with the finish that defines and starts the guest. Striped: moves rarely share.
-std::mutex& MoveLock(const std::string& migration_uuid) {
-  static std::array<std::mutex, 16> locks;
-  return locks[std::hash<std::string>{}(migration_uuid) % locks.size()];
 }
 
 // The manifest's local disks are exactly the disks that arrived verified: a manifest cannot
@@ -154,19 +147,12 @@ wire::Domain LibvirtDriver::FinishColdMigrationDestination(const wire::ColdMigra
     wire::Domain flavored = spec.domain;
     flavored.vcpus = spec.new_vcpus > 0 ? spec.new_vcpus : spec.domain.vcpus;
     flavored.memory_mb = spec.new_memory_mb > 0 ? spec.new_memory_mb : spec.domain.memory_mb;
-    const std::string xml =
-        DomainXml(impl_->config, flavored, disks, DefinedByMetadataXml(spec.migration_uuid));
-    virDomainPtr defined = virDomainDefineXML(conn, xml.c_str());
-    if (defined == nullptr) ThrowLibvirt("defining " + spec.domain.uuid + " on the destination");
-    d.reset(defined);
+    d = DefineMarkedGuest(conn, impl_->config, flavored, disks, spec.migration_uuid);
     spdlog::info("libvirt: migration {}: defined {} with {} vCPUs, {} MiB, {} disk(s) ({:.0f} ms)",
                  spec.migration_uuid, spec.domain.uuid, flavored.vcpus, flavored.memory_mb,
                  disks.size(), MsSince(t0));
   }
-  if (spec.power_on && !IsActive(d.get(), spec.domain.uuid)) {
-    if (virDomainCreate(d.get()) < 0 && !IsActive(d.get(), spec.domain.uuid)) {
-      ThrowLibvirt("starting " + spec.domain.uuid + " on the destination");
-    }
+  if (spec.power_on && StartUnlessRunning(d.get(), spec.domain.uuid, "on the destination")) {
     spdlog::info("libvirt: migration {}: started {} ({:.0f} ms)", spec.migration_uuid,
                  spec.domain.uuid, MsSince(t0));
   }

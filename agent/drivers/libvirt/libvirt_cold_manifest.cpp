@@ -12,27 +12,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxDisks = 16;
 
-void CheckMovable(const wire::Disk& disk) {
-  if (DiskBusOf(disk.target).empty()) {
-    throw Error(Errc::kConflict,
-                "libvirt: cold migration defines virtio (vdX) and IDE (hdX) "
-                "disks only, not '" +
-                    disk.target + "'");
-  }
-  if (disk.path.empty() || disk.path.find("://") != std::string::npos || disk.path[0] != '/') {
-    throw Error(Errc::kConflict, "libvirt: disk " + disk.target +
-                                     " is not a file (a network volume?): cold migration moves "
-                                     "file disks");
-  }
-  if (disk.format != "qcow2" && disk.format != "raw") {
-    throw Error(Errc::kConflict,
-                "libvirt: disk " + disk.target + " has format '" + disk.format + "'");
-  }
-  if (disk.kind != "local" && disk.kind != "shared" && disk.kind != "volume") {
-    throw Error(Errc::kConflict, "libvirt: disk " + disk.target + " of kind '" + disk.kind + "'");
-  }
-}
-
 // `path` lies inside `dir` with no ".." on the way (the manifest is input).
 bool Inside(const std::string& path, const std::string& dir) {
   if (dir.empty() || path.size() <= dir.size() + 1 || path.compare(0, dir.size(), dir) != 0 ||
@@ -49,7 +28,7 @@ std::string ColdManifest(const std::vector<wire::Disk>& disks) {
   if (disks.size() > kMaxDisks) throw Error(Errc::kConflict, "libvirt: more than 16 disks");
   json out = json::array();
   for (const auto& disk : disks) {
-    CheckMovable(disk);
+    CheckDefinableDisk(disk);
     out.push_back({{"target", disk.target},
                    {"kind", disk.kind},
                    {"format", disk.format},
@@ -74,7 +53,7 @@ std::vector<wire::Disk> ParseColdManifest(const std::string& text, const Libvirt
       disk.format = d.at("format").get<std::string>();
       disk.path = d.at("path").get<std::string>();
       disk.capacity_bytes = d.at("capacity_bytes").get<int64_t>();
-      CheckMovable(disk);
+      CheckDefinableDisk(disk);
       for (const auto& seen : out) {
         if (seen.target == disk.target) {
           throw Error(Errc::kConflict, "libvirt: disk " + disk.target + " twice in the manifest");

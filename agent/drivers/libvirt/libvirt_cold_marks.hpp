@@ -3,7 +3,8 @@
 // persistent definition), so that a later step — after any crash — acts only on what this move
 // made or changed:
 //  - on the destination, the migration that defined the guest there (revert removes only a
-//    guest carrying its own migration's mark, never one that was there before);
+//    guest carrying its own migration's mark, never one that was there before); an evacuation
+//    marks the guest it rebuilds the same way (libvirt_evacuation.cpp);
 //  - on the source, that the guest was autostarted before the move (power-off turns autostart
 //    off so a libvirtd or host restart cannot start a second copy during the move; revert
 //    turns it back on).

@@ -63,6 +63,26 @@ std::string DiskBusOf(const std::string& target) {
   return "";
 }
 
+void CheckDefinableDisk(const wire::Disk& disk) {
+  if (DiskBusOf(disk.target).empty()) {
+    throw Error(
+        Errc::kConflict,
+        "libvirt: ferry defines virtio (vdX) and IDE (hdX) disks only, not '" + disk.target + "'");
+  }
+  if (disk.path.empty() || disk.path.find("://") != std::string::npos || disk.path[0] != '/') {
+    throw Error(Errc::kConflict, "libvirt: disk " + disk.target +
+                                     " is not a file (a network volume?): ferry defines file "
+                                     "disks only");
+  }
+  if (disk.format != "qcow2" && disk.format != "raw") {
+    throw Error(Errc::kConflict,
+                "libvirt: disk " + disk.target + " has format '" + disk.format + "'");
+  }
+  if (disk.kind != "local" && disk.kind != "shared" && disk.kind != "volume") {
+    throw Error(Errc::kConflict, "libvirt: disk " + disk.target + " of kind '" + disk.kind + "'");
+  }
+}
+
 std::string DomainXml(const LibvirtConfig& c, const wire::Domain& d,
                       const std::vector<FileDisk>& disks, const std::string& metadata) {
   if (!IsUuid(d.uuid)) throw Error(Errc::kBadRequest, "libvirt: '" + d.uuid + "' is not a uuid");

@@ -31,6 +31,10 @@ struct FileDisk {
   std::string format;  // "qcow2" | "raw"
 };
 std::string DiskBusOf(const std::string& target);  // "" when ferry defines no such disk
+// A disk another host described (a cold move's manifest, an evacuation's spec) is one ferry can
+// define here: a file disk (not a network volume) of a bus DiskBusOf knows, qcow2 or raw, of a
+// known kind. kConflict naming what is not.
+void CheckDefinableDisk(const wire::Disk& disk);
 // The same domain with these disks (a cold migration's destination defines a guest so), with
 // `metadata` (an XML element) under <metadata> when set. Every disk has an empty <backingStore/>:
 // an image's header never makes QEMU open another file.

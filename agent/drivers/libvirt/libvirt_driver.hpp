@@ -62,6 +62,13 @@ class LibvirtDriver final : public Driver {
   void RevertColdMigrationDestination(const wire::ColdMigrationSpec& spec) override;
   wire::Domain RevertColdMigrationSource(const wire::ColdMigrationSpec& spec) override;
 
+  // Evacuation (libvirt_evacuation.cpp): the rebuilt guest carries the cold move's mark
+  // (libvirt_cold_marks.hpp) with the evacuation's uuid.
+  wire::Domain RebuildEvacuatedDomain(const wire::EvacuationSpec& spec) override;
+  void RevertEvacuationDestination(const wire::EvacuationSpec& spec) override;
+  void CleanUpEvacuatedSource(const wire::EvacuationSpec& spec) override;
+  void FenceEvacuatedDomain(const std::string& uuid) override;
+
   struct Impl;
 
  private:

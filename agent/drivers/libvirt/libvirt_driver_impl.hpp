@@ -1,5 +1,6 @@
 #pragma once
 // The driver's shared state, seen by its files (inventory, migration source, destination).
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -47,6 +48,14 @@ inline std::vector<std::string> CopiedDisks(const JobRecord& r) {
 }
 inline bool SourcePersistent(const JobRecord& r) {
   return r.driver_facts.value("source_persistent", false);
+}
+
+// Steps of one move on this host (a cold move's prepare, finish and revert; an evacuation's
+// rebuild and revert) run one at a time: a revert never interleaves with the step that defines
+// and starts the guest. Striped: moves rarely share a lock.
+inline std::mutex& MoveLock(const std::string& migration_uuid) {
+  static std::array<std::mutex, 16> locks;
+  return locks[std::hash<std::string>{}(migration_uuid) % locks.size()];
 }
 
 struct LibvirtDriver::Impl final : JobPrimitives {
