@@ -400,6 +400,7 @@ CREATE TABLE public.servers (
     hostname text,
     image_ref text,
     datastore text,
+    reported_disks jsonb,
     CONSTRAINT servers_access_ip_v4_check CHECK ((length(access_ip_v4) <= 15)),
     CONSTRAINT servers_access_ip_v6_check CHECK ((length(access_ip_v6) <= 45)),
     CONSTRAINT servers_description_check CHECK ((length(description) <= 255)),
@@ -520,6 +521,9 @@ ALTER TABLE public.migrations
 ALTER TABLE public.migrations
     ADD CONSTRAINT migrations_disk_config_check CHECK ((disk_config = ANY (ARRAY['AUTO'::text, 'MANUAL'::text]))) NOT VALID;
 
+ALTER TABLE public.migrations
+    ADD CONSTRAINT migrations_evacuation_step_check CHECK (((migration_type <> 'evacuation'::text) OR (step IS NULL) OR (step = ANY (ARRAY['scheduling'::text, 'waiting for a slot'::text, 'rebuilding on destination'::text, 'rolling back destination'::text, 'waiting for the source'::text, 'cleaning up source'::text, 'done'::text])))) NOT VALID;
+
 ALTER TABLE ONLY public.migrations
     ADD CONSTRAINT migrations_idempotency_key_key UNIQUE (idempotency_key);
 
@@ -588,6 +592,8 @@ CREATE INDEX migrations_active_idx ON public.migrations USING btree (status, cre
 CREATE INDEX migrations_created_idx ON public.migrations USING btree (created_at DESC, id DESC);
 
 CREATE INDEX migrations_dest_idx ON public.migrations USING btree (dest_compute, status);
+
+CREATE INDEX migrations_evacuation_tombstone_idx ON public.migrations USING btree (source_compute) WHERE ((migration_type = 'evacuation'::text) AND (status = ANY (ARRAY['accepted'::text, 'queued'::text, 'pre-migrating'::text, 'done'::text])));
 
 CREATE INDEX migrations_instance_idx ON public.migrations USING btree (instance_uuid, status);
 

@@ -37,6 +37,9 @@ class ProgressIngest;
 namespace ferry::controller::cold_migration {
 class Service;
 }
+namespace ferry::controller::evacuation {
+class Service;
+}
 
 namespace ferry::controller::api {
 
@@ -85,6 +88,8 @@ struct Deps {
   // Cold migration and resize: migrate, resize, confirmResize, revertResize, and the abort of
   // a cold move not yet started.
   cold_migration::Service& cold_migrations;
+  // Evacuation of a server whose host is down or forced down.
+  evacuation::Service& evacuations;
 };
 
 // The limits of the controller's HTTP server (see common/http/server_options.hpp for the rest).

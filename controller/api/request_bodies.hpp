@@ -10,6 +10,7 @@
 
 #include "controller/api/api_server.hpp"
 #include "controller/cold_migration/service.hpp"
+#include "controller/evacuation/service.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/models.hpp"
@@ -40,6 +41,9 @@ live_migration::LiveMigrateRequest ParseMigrateLive(const Request& req, const st
 cold_migration::ColdMoveRequest ParseMigrate(const Request& req, const std::string& server);
 // {"resize": {"flavorRef": ..., "OS-DCF:diskConfig": ...}} against Nova's schema.
 cold_migration::ColdMoveRequest ParseResize(const Request& req, const std::string& server);
+// {"evacuate": {...}} against Nova's schema for req.mv (onSharedStorage before 2.14, force in
+// 2.29-2.67), with the API layer's own 400s (force without a host, a password on shared disks).
+evacuation::EvacuateRequest ParseEvacuate(const Request& req, const std::string& server);
 
 // POST /os-server-groups (uuid, user, project and time are set by the route).
 store::ServerGroup ParseServerGroupCreate(const Request& req);

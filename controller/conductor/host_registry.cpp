@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
+#include "controller/store/evacuations_store.hpp"
 #include "controller/store/hosts_store.hpp"
 #include "controller/store/progress_store.hpp"
 
@@ -94,10 +95,18 @@ void HostRegistry::SyncInventory(store::Tx& tx, int64_t host_id, const std::stri
                    f.server_uuid, host);
     }
   }
+  store::SyncReportedDisks(tx, host_id, reported);
   for (const auto& c : store::SyncPowerStates(tx, host_id, reported, now, settle)) {
     spdlog::info("server power state synced server={} host={} power_state={}->{} vm_state={}->{}",
                  c.server_uuid, host, c.old_power_state, c.new_power_state, c.old_vm_state,
                  c.new_vm_state);
+  }
+}
+
+void HostRegistry::LogFenced(const std::string& host, const std::vector<std::string>& fenced) {
+  for (const auto& uuid : fenced) {
+    spdlog::warn("guest evacuated from this host host={} server={} reason=told to keep it off",
+                 host, uuid);
   }
 }
 
@@ -135,31 +144,38 @@ wire::RegisterResponse HostRegistry::Register(const wire::RegisterRequest& req) 
     reg.datastores.push_back({name, ds.kind, ds.capacity_gb, ds.free_gb});
   }
   store::Host host;
+  std::vector<std::string> fenced;
   db_.Transact([&](store::Tx& tx) {
     host = store::RegisterHost(tx, reg, clock_.Now());
     SyncInventory(tx, host.id, host.name, req.domains);
+    fenced = store::ListEvacuatedFrom(tx, host.name);
   });
+  LogFenced(host.name, fenced);
   spdlog::info("host registered host={} hypervisor={} simulated={} agent={}", host.name,
                host.hypervisor_type, host.simulated, host.agent_url);
   if (on_registered_) on_registered_();
-  return wire::RegisterResponse{host.service_uuid, static_cast<int>(heartbeat_interval_.count())};
+  return wire::RegisterResponse{host.service_uuid, static_cast<int>(heartbeat_interval_.count()),
+                                std::move(fenced)};
 }
 
 wire::HeartbeatResponse HostRegistry::Heartbeat(const wire::Heartbeat& hb) {
   ValidateDomains(hb.domains);
   bool came_back = false;
+  std::vector<std::string> fenced;
   db_.Transact([&](store::Tx& tx) {
     auto outcome = store::RecordHeartbeat(tx, hb.host);
     if (!outcome) throw Error(Errc::kNotFound, "host " + hb.host + " is not registered");
     came_back = outcome->was_down;
     SyncInventory(tx, outcome->host_id, hb.host, hb.domains);
+    fenced = store::ListEvacuatedFrom(tx, hb.host);
   });
+  if (came_back) LogFenced(hb.host, fenced);
   if (came_back) {
     spdlog::info("host up host={} reason=heartbeat resumed", hb.host);
     // Deletes that waited for this host (domains to reap) can go now.
     if (on_registered_) on_registered_();
   }
-  return wire::HeartbeatResponse{static_cast<int>(heartbeat_interval_.count())};
+  return wire::HeartbeatResponse{static_cast<int>(heartbeat_interval_.count()), std::move(fenced)};
 }
 
 }  // namespace ferry::controller::conductor

@@ -35,6 +35,8 @@ class HostRegistry {
 
  private:
   void ValidateDomains(const std::vector<wire::Domain>& domains) const;
+  // A log line per guest its host is told to keep off (evacuated from it).
+  static void LogFenced(const std::string& host, const std::vector<std::string>& fenced);
   void SyncInventory(store::Tx& tx, int64_t host_id, const std::string& host,
                      const std::vector<wire::Domain>& domains);
   store::Database& db_;

@@ -160,6 +160,14 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// $1 host, $2 inventory [{uuid, disks}]: a server's disks as its own host reports them, written
+// only when they changed (an evacuation's destination is given them: the source cannot be asked).
+constexpr Statement kSyncReportedDisks{"servers_sync_reported_disks", R"sql(
+UPDATE servers s SET reported_disks = d.disks
+FROM (SELECT DISTINCT ON (d.uuid) d.uuid, d.disks
+      FROM jsonb_to_recordset($2::jsonb) AS d(uuid uuid, disks jsonb)) d
+WHERE s.uuid = d.uuid AND s.host_id = $1 AND s.reported_disks IS DISTINCT FROM d.disks)sql"};
+
 nlohmann::json InventoryJson(const std::vector<ReportedDomain>& domains, bool full) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& d : domains) {
@@ -214,6 +222,12 @@ std::vector<PowerStateChange> SyncPowerStates(Tx& tx, int64_t host_id,
                    r[4].as<std::string>()});
   }
   return out;
+}
+
+void SyncReportedDisks(Tx& tx, int64_t host_id, const std::vector<ReportedDomain>& domains) {
+  nlohmann::json inventory = nlohmann::json::array();
+  for (const auto& d : domains) inventory.push_back({{"uuid", d.uuid}, {"disks", d.disks}});
+  tx.Exec(kSyncReportedDisks, host_id, inventory.dump());
 }
 
 std::vector<MisplacedDomain> ListMisplacedDomains(Tx& tx) {

@@ -66,6 +66,10 @@ std::vector<PowerStateChange> SyncPowerStates(Tx& tx, int64_t host_id,
                                               const std::vector<ReportedDomain>& domains,
                                               TimePoint now, std::chrono::seconds settle);
 
+// Records, for the servers that live on `host_id`, the disks it reports for them
+// (servers.reported_disks), writing only those that changed.
+void SyncReportedDisks(Tx& tx, int64_t host_id, const std::vector<ReportedDomain>& domains);
+
 struct MisplacedDomain {
   std::string server_uuid;
   std::string kind;

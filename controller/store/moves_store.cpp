@@ -24,6 +24,9 @@ WHERE migration_id = $1 ORDER BY id)sql"};
 constexpr Statement kActiveMove{"moves_active_of_server", R"sql(
 SELECT migration_type, uuid::text FROM migrations
 WHERE instance_uuid = $1::uuid AND status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql(
+  -- An evacuation that is done has moved the server; it waits only for its dead source to come
+  -- back and clean up, which may be never: the server may move again meanwhile.
+  AND NOT (migration_type = 'evacuation' AND status = 'done')
 ORDER BY id DESC LIMIT 1)sql"};
 
 // A takeover starts a new lease epoch (the fencing token agents check, 0006_lease_epoch.sql).
@@ -71,15 +74,22 @@ constexpr Statement kSlotLock{"moves_slot_lock",
 
 // Fair order: requesters take turns (the n-th oldest of each requester before anyone's n+1-th),
 // oldest first within a turn, whatever the kind.
+// The host a move sends from, whose outbound slot it takes: none for an evacuation, whose source
+// is down and sends nothing (its guests are rebuilt elsewhere; a dead host's evacuation is not
+// held to one server at a time by max_outbound_per_host).
+#define FERRY_SQL_OUTBOUND_SOURCE \
+  "CASE WHEN migration_type = 'evacuation' THEN NULL ELSE source_compute END"
+
 constexpr Statement kFairQueue{"moves_fair_queue", R"sql(
 SELECT migration_type, uuid::text, source_compute, dest_compute, lease_owner
-FROM (SELECT migration_type, uuid, source_compute, dest_compute, lease_owner, created_at, id,
+FROM (SELECT migration_type, uuid, )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql( AS source_compute,
+             dest_compute, lease_owner, created_at, id,
              row_number() OVER (PARTITION BY coalesce(user_id, '') ORDER BY created_at, id) AS turn
       FROM migrations WHERE status = 'queued') q
 ORDER BY turn, created_at, id)sql"};
 
 constexpr Statement kInSlots{"moves_in_slots", R"sql(
-SELECT source_compute, dest_compute FROM migrations
+SELECT )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql(, dest_compute FROM migrations
 WHERE status IN )sql" FERRY_SQL_SLOT_STATUSES};
 
 // Not a status change: state_version stays, so the step's own compare-and-set still holds.

@@ -43,7 +43,8 @@ void MoveClaims(Tx& tx, const std::string& from_consumer, const std::string& to_
 // Drops the consumer's claims on one host only.
 void ReleaseClaimsOnHost(Tx& tx, const std::string& consumer_uuid, int64_t host_id);
 
-// The server's move of any kind that is not terminal, if any: a server moves once at a time.
+// The server's move of any kind that is not terminal, if any: a server moves once at a time. An
+// evacuation that is done does not count: the server runs on its destination already.
 std::optional<MoveRef> FindActiveMove(Tx& tx, const std::string& instance_uuid);
 
 // Leases. Acquire takes non-terminal moves of the given types that have no live lease (never

@@ -1,6 +1,6 @@
-// The bodies of the cold-move server actions, migrate and resize (declared in
-// request_bodies.hpp), checked against Nova's schemas (schemas/migrate_server.py migrate,
-// schemas/servers.py resize) in the order jsonschema reports: an object's `type`, then each
+// The bodies of the server actions that move a server by its host, migrate, resize and evacuate
+// (declared in request_bodies.hpp), checked against Nova's schemas (schemas/migrate_server.py
+// migrate, schemas/servers.py resize, schemas/evacuate.py) in the order jsonschema reports: an object's `type`, then each
 // property's own schema in the schema's property order, then `required`, then
 // `additionalProperties`. Nothing has been looked up when one fails.
 #include <string>
@@ -107,6 +107,51 @@ cold_migration::ColdMoveRequest ParseResize(const Request& req, const std::strin
   const json& ref = body.at("flavorRef");
   r.flavor_ref = ref.is_string() ? ref.get<std::string>() : ref.dump();
   if (body.contains("OS-DCF:diskConfig")) r.disk_config = body.at("OS-DCF:diskConfig");
+  return r;
+}
+
+evacuation::EvacuateRequest ParseEvacuate(const Request& req, const std::string& server) {
+  // schemas/evacuate.py: 2.1-2.13 {host, onSharedStorage (required), adminPass}; 2.14 drops
+  // onSharedStorage; 2.29-2.67 add force; 2.68 drops it again; 2.95 is 2.68's schema.
+  const bool legacy = !req.mv.AtLeast(14);
+  const bool has_force = req.mv.AtLeast(29) && !req.mv.AtLeast(68);
+  const json& body = req.body.at("evacuate");
+  if (!body.is_object()) ns::Invalid("evacuate", body, ns::Repr(body) + " is not of type 'object'");
+  if (body.contains("host")) CheckHost(body.at("host"));
+  if (legacy && body.contains("onSharedStorage")) {
+    ns::Boolean("onSharedStorage", body.at("onSharedStorage"));
+  }
+  if (auto it = body.find("adminPass"); it != body.end() && !it->is_string()) {
+    ns::Invalid("adminPass", *it, ns::Repr(*it) + " is not of type 'string'");
+  }
+  if (has_force && body.contains("force")) ns::Boolean("force", body.at("force"));
+  if (legacy && !body.contains("onSharedStorage")) {
+    ns::Invalid("evacuate", body, "'onSharedStorage' is a required property");
+  }
+  std::vector<std::string> allowed = {"host", "adminPass"};
+  if (legacy) allowed.push_back("onSharedStorage");
+  if (has_force) allowed.push_back("force");
+  RejectExtra("evacuate", body, allowed);
+
+  evacuation::EvacuateRequest r;
+  r.server_uuid = server;
+  r.user_id = req.principal.user_id;
+  r.project_id = req.principal.project_id;
+  r.request_id = req.request_id;
+  r.idempotency_key = req.idempotency_key;
+  if (body.contains("host") && body.at("host").is_string()) r.host = body.at("host");
+  if (legacy) {
+    r.on_shared_storage = ns::Boolean("onSharedStorage", body.at("onSharedStorage"));
+    // Nova's _get_password: a new password cannot be set on a disk that is kept.
+    if (*r.on_shared_storage && body.contains("adminPass")) {
+      throw Error(Errc::kBadRequest, "admin password can't be changed on existing disk");
+    }
+  }
+  if (has_force && body.contains("force")) r.force = ns::Boolean("force", body.at("force"));
+  if (r.force && !r.host) {
+    throw Error(Errc::kBadRequest, "Can't force to a non-provided destination");
+  }
+  r.stay_stopped = req.mv.AtLeast(95);
   return r;
 }
 
