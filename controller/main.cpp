@@ -21,13 +21,13 @@
 #include "controller/auth/keystone_authenticator.hpp"
 #include "controller/cold_migration/kind.hpp"
 #include "controller/cold_migration/service.hpp"
-#include "controller/evacuation/kind.hpp"
-#include "controller/evacuation/service.hpp"
 #include "controller/conductor/host_liveness.hpp"
 #include "controller/conductor/host_registry.hpp"
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/conductor/periodic.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
+#include "controller/evacuation/kind.hpp"
+#include "controller/evacuation/service.hpp"
 #include "controller/live_migration/kind.hpp"
 #include "controller/live_migration/progress_ingest.hpp"
 #include "controller/live_migration/service.hpp"
@@ -406,9 +406,14 @@ int Serve(const ServeOptions& o) {
       [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(cold_steps);
   cold_migration::Service cold_service(cold_ctx, engine);
-  evacuation::Context evacuation_ctx{db,           agents,        clock,
-                                     live_scheduler, host_snapshot, move_options,
-                                     status_waiters, live_options.test_pause_before_send};
+  evacuation::Context evacuation_ctx{db,
+                                     agents,
+                                     clock,
+                                     live_scheduler,
+                                     host_snapshot,
+                                     move_options,
+                                     status_waiters,
+                                     live_options.test_pause_before_send};
   evacuation::Steps evacuation_steps(evacuation_ctx);
   evacuation::Kind evacuations(evacuation_ctx, evacuation_steps);
   engine.AddKind(evacuations);
@@ -418,9 +423,15 @@ int Serve(const ServeOptions& o) {
   evacuation::Service evacuation_service(evacuation_ctx, engine);
   live_migration::ProgressIngest progress(
       db, [&engine](const store::MoveRef& move) { engine.Wake(move); });
-  api::Deps deps{
-      db,           clock,    registry,    lifecycle, std::chrono::seconds(o.service_down_time_s),
-      live_service, progress, cold_service, evacuation_service};
+  api::Deps deps{db,
+                 clock,
+                 registry,
+                 lifecycle,
+                 std::chrono::seconds(o.service_down_time_s),
+                 live_service,
+                 progress,
+                 cold_service,
+                 evacuation_service};
   auto keystone = MakeKeystone(o, clock);
   const Authenticator& users = keystone ? static_cast<const Authenticator&>(*keystone) : tokens;
   api::ApiServer server(users, tokens, o.http);

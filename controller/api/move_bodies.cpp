@@ -1,8 +1,8 @@
 // The bodies of the server actions that move a server by its host, migrate, resize and evacuate
 // (declared in request_bodies.hpp), checked against Nova's schemas (schemas/migrate_server.py
-// migrate, schemas/servers.py resize, schemas/evacuate.py) in the order jsonschema reports: an object's `type`, then each
-// property's own schema in the schema's property order, then `required`, then
-// `additionalProperties`. Nothing has been looked up when one fails.
+// migrate, schemas/servers.py resize, schemas/evacuate.py) in the order jsonschema reports: an
+// object's `type`, then each property's own schema in the schema's property order, then `required`,
+// then `additionalProperties`. Nothing has been looked up when one fails.
 #include <string>
 #include <vector>
 

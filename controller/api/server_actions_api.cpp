@@ -99,7 +99,8 @@ Response Evacuate(Deps& deps, Request& req, const std::string& server) {
   auto r = ParseEvacuate(req, server);
   VisibleServer(deps, req, server);
   if (!req.IsAdmin()) {
-    throw Error(Errc::kForbidden, "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
+    throw Error(Errc::kForbidden,
+                "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
   }
   deps.evacuations.Request(r);
   if (req.mv.AtLeast(14)) return Response{200, nullptr};

@@ -15,7 +15,7 @@ namespace ferry::controller::evacuation {
 using Status = store::MigrationStatus;
 
 inline constexpr std::array kAllStatuses = {
-    Status::kAccepted, Status::kQueued,    Status::kPreMigrating, Status::kDone,
+    Status::kAccepted,  Status::kQueued, Status::kPreMigrating, Status::kDone,
     Status::kCompleted, Status::kFailed, Status::kError,
 };
 

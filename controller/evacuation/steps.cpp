@@ -81,8 +81,8 @@ bool Steps::Commit(store::Evacuation& e, store::Evacuation next, const std::stri
   if (next.status != e.status) {
     auto edge = FindTransition(e.status, event);
     if (!edge || edge->to != next.status) {
-      throw Error(Errc::kInternal, fmt::format("evacuation {}: no transition {} -({})-> {}",
-                                               e.uuid, e.status, event, next.status));
+      throw Error(Errc::kInternal, fmt::format("evacuation {}: no transition {} -({})-> {}", e.uuid,
+                                               e.status, event, next.status));
     }
     if (store::IsTerminal(next.status)) {
       next.finished_at = ctx_.clock.Now();
@@ -113,16 +113,15 @@ moves::CallResult Steps::Send(store::Evacuation& e, const store::Host& host,
                               const std::string& kind, const std::string& step,
                               const wire::EvacuationSpec& spec) {
   const moves::Sender sender{ctx_.db, ctx_.agents, ctx_.engine.owner, ctx_.test_pause_before_send};
-  auto r = moves::Call(sender, {"evacuation", e.uuid, e.lease_epoch, e.attempt}, host, kind, step,
-                       spec);
+  auto r =
+      moves::Call(sender, {"evacuation", e.uuid, e.lease_epoch, e.attempt}, host, kind, step, spec);
   if (r.outcome != moves::CallResult::Outcome::kReused) return r;
   // The id was used with other arguments (a server renamed meanwhile): asked again under the
   // next attempt, committed first; the commands are idempotent by migration.
   auto next = e;
   next.attempt += 1;
   if (!Commit(e, next, "", std::nullopt)) throw moves::NotOurs("evacuation " + e.uuid);
-  r = moves::Call(sender, {"evacuation", e.uuid, e.lease_epoch, e.attempt}, host, kind, step,
-                  spec);
+  r = moves::Call(sender, {"evacuation", e.uuid, e.lease_epoch, e.attempt}, host, kind, step, spec);
   if (r.outcome == moves::CallResult::Outcome::kReused) {
     r.outcome = moves::CallResult::Outcome::kUnreachable;
   }

@@ -71,8 +71,8 @@ StepResult Steps::RollBack(store::Evacuation& e) {
   auto p = Load(e);
   const std::string reason = e.error_reason.value_or("rebuild failed");
   if (p.dest) {
-    auto r = Send(e, *p.dest, "revert_evacuation_destination", "rollback-destination",
-                  BuildSpec(e, p));
+    auto r =
+        Send(e, *p.dest, "revert_evacuation_destination", "rollback-destination", BuildSpec(e, p));
     // The destination may run the guest: the evacuation ends only once it holds nothing (the
     // source's tombstone stays meanwhile, so the guest never runs twice).
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
@@ -113,8 +113,8 @@ StepResult Steps::CleanUpSource(store::Evacuation& e) {
       auto seen = DomainOn(*now_on, e.instance_uuid);
       if (!seen) return StepResult::kWait;
       if (!*seen) {
-        throw Error(Errc::kConflict, now_on->name +
-                                         " does not have the guest: the source's disks are kept");
+        throw Error(Errc::kConflict,
+                    now_on->name + " does not have the guest: the source's disks are kept");
       }
     }
     auto r = Send(e, *p.source, "clean_up_evacuated_source", "clean-up-source", spec);

@@ -12,14 +12,14 @@ namespace {
 
 #define EV_SELECT(where) \
   "SELECT " EV_COLUMNS " FROM migrations m WHERE m.migration_type = 'evacuation' AND " where
-#define EV_COLUMNS                                                                            \
-  "m.id, m.uuid::text, m.instance_uuid::text, m.status, m.source_compute, m.source_node, "    \
-  "m.dest_compute, m.dest_node, m.dest_host, m.user_id, m.project_id, "                       \
-  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, "      \
-  "m.step, m.attempt, m.state_version, m.lease_owner, "                                       \
-  "extract(epoch from m.lease_until)::float8, m.lease_epoch, m.error_reason, "                \
-  "m.idempotency_key, m.request_params, m.requested_host, m.forced, m.power_on, "             \
-  "m.old_flavor, m.shared_storage, m.step_failures, m.last_step_error, "                      \
+#define EV_COLUMNS                                                                         \
+  "m.id, m.uuid::text, m.instance_uuid::text, m.status, m.source_compute, m.source_node, " \
+  "m.dest_compute, m.dest_node, m.dest_host, m.user_id, m.project_id, "                    \
+  "extract(epoch from m.created_at)::float8, extract(epoch from m.updated_at)::float8, "   \
+  "m.step, m.attempt, m.state_version, m.lease_owner, "                                    \
+  "extract(epoch from m.lease_until)::float8, m.lease_epoch, m.error_reason, "             \
+  "m.idempotency_key, m.request_params, m.requested_host, m.forced, m.power_on, "          \
+  "m.old_flavor, m.shared_storage, m.step_failures, m.last_step_error, "                   \
   "extract(epoch from m.started_at)::float8, extract(epoch from m.finished_at)::float8"
 
 constexpr Statement kFindByUuid{"ev_find_uuid", EV_SELECT("m.uuid = $1::uuid")};
@@ -60,10 +60,13 @@ ORDER BY 1)sql"};
 constexpr Statement kReportedDisks{"ev_reported_disks", R"sql(
 SELECT coalesce(reported_disks, '[]'::jsonb) FROM servers WHERE uuid = $1::uuid)sql"};
 
-constexpr std::array<std::string_view, 7> kSteps = {
-    "scheduling",         "waiting for a slot", "rebuilding on destination",
-    "rolling back destination", "waiting for the source", "cleaning up source",
-    "done"};
+constexpr std::array<std::string_view, 7> kSteps = {"scheduling",
+                                                    "waiting for a slot",
+                                                    "rebuilding on destination",
+                                                    "rolling back destination",
+                                                    "waiting for the source",
+                                                    "cleaning up source",
+                                                    "done"};
 
 Evacuation FromRow(const pqxx::row& r) {
   Evacuation e;

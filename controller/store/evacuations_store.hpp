@@ -58,7 +58,7 @@ struct Evacuation {
   // The request, typed.
   std::optional<std::string> requested_host;  // evacuate's "host"
   bool forced = false;                        // 2.29-2.67 "force": the host is not validated
-  bool power_on = true;  // start it on the destination (false: 2.95, or it was stopped)
+  bool power_on = true;   // start it on the destination (false: 2.95, or it was stopped)
   FlavorSnapshot flavor;  // the server's when it was asked (migrations.old_flavor)
   // Resolved when scheduled: the destination reaches the same disks. false: they were local
   // and are gone with the source; the root disk is rebuilt from the server's image.
