@@ -10,8 +10,8 @@
 
 #include "controller/api/api_server.hpp"
 #include "controller/cold_migration/service.hpp"
-#include "controller/evacuation/service.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
+#include "controller/evacuation/service.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/models.hpp"
 #include "controller/store/server_groups_store.hpp"
