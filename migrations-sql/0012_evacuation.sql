@@ -22,6 +22,12 @@ CREATE INDEX migrations_evacuation_tombstone_idx ON migrations (source_compute)
     WHERE migration_type = 'evacuation'
       AND status IN ('accepted', 'queued', 'pre-migrating', 'done');
 
+-- "done" is evacuation's alone: the server already runs on its destination (placed there, its
+-- claim there), and the record only waits for the dead source to come back, maybe never. It no
+-- longer heads there: counting it would weigh the destination's inbound load and the server's
+-- group forever.
+UPDATE migration_statuses SET heads_to_destination = false WHERE status = 'done';
+
 -- The disks a server's own host last reported for it (wire::Disk objects). An evacuation's
 -- source cannot be asked anything: on shared storage, the destination is given these (and
 -- checks each path lies on storage it sees). NULL: never reported.

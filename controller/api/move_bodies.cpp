@@ -117,7 +117,13 @@ evacuation::EvacuateRequest ParseEvacuate(const Request& req, const std::string&
   const bool has_force = req.mv.AtLeast(29) && !req.mv.AtLeast(68);
   const json& body = req.body.at("evacuate");
   if (!body.is_object()) ns::Invalid("evacuate", body, ns::Repr(body) + " is not of type 'object'");
-  if (body.contains("host")) CheckHost(body.at("host"));
+  if (body.contains("host")) {
+    // parameter_types.fqdn: a string (migrate's host may be null; evacuate's may not).
+    if (!body.at("host").is_string()) {
+      ns::Invalid("host", body.at("host"), ns::Repr(body.at("host")) + " is not of type 'string'");
+    }
+    CheckHost(body.at("host"));
+  }
   if (legacy && body.contains("onSharedStorage")) {
     ns::Boolean("onSharedStorage", body.at("onSharedStorage"));
   }
@@ -140,17 +146,12 @@ evacuation::EvacuateRequest ParseEvacuate(const Request& req, const std::string&
   r.request_id = req.request_id;
   r.idempotency_key = req.idempotency_key;
   if (body.contains("host") && body.at("host").is_string()) r.host = body.at("host");
-  if (legacy) {
-    r.on_shared_storage = ns::Boolean("onSharedStorage", body.at("onSharedStorage"));
-    // Nova's _get_password: a new password cannot be set on a disk that is kept.
-    if (*r.on_shared_storage && body.contains("adminPass")) {
-      throw Error(Errc::kBadRequest, "admin password can't be changed on existing disk");
-    }
-  }
+  if (legacy) r.on_shared_storage = ns::Boolean("onSharedStorage", body.at("onSharedStorage"));
+  r.admin_pass_given = body.contains("adminPass");
   if (has_force && body.contains("force")) r.force = ns::Boolean("force", body.at("force"));
-  if (r.force && !r.host) {
-    throw Error(Errc::kBadRequest, "Can't force to a non-provided destination");
-  }
+  // Before 2.29 Nova's evacuate takes a named host as it is, past the scheduler (force came
+  // with 2.29 to make that a choice).
+  if (!req.mv.AtLeast(29) && r.host) r.force = true;
   r.stay_stopped = req.mv.AtLeast(95);
   return r;
 }

@@ -102,6 +102,13 @@ Response Evacuate(Deps& deps, Request& req, const std::string& server) {
     throw Error(Errc::kForbidden,
                 "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
   }
+  // evacuate.py's own 400s, after the server (404) and the policy (403), as in Nova.
+  if (r.on_shared_storage.value_or(false) && r.admin_pass_given) {
+    throw Error(Errc::kBadRequest, "admin password can't be changed on existing disk");
+  }
+  if (req.mv.AtLeast(29) && r.force && !r.host) {
+    throw Error(Errc::kBadRequest, "Can't force to a non-provided destination");
+  }
   deps.evacuations.Request(r);
   if (req.mv.AtLeast(14)) return Response{200, nullptr};
   // Before 2.14 Nova answers the password the rebuilt guest is to have. ferry's drivers set

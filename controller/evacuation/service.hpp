@@ -16,6 +16,7 @@ struct EvacuateRequest {
   std::optional<std::string> host;
   bool force = false;                     // 2.29-2.67
   std::optional<bool> on_shared_storage;  // 2.1-2.13: the caller's word, checked
+  bool admin_pass_given = false;          // the body named a password (never kept)
   bool stay_stopped = false;              // 2.95: the guest stays stopped on the destination
   std::string user_id;
   std::string project_id;

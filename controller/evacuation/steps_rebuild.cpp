@@ -22,11 +22,22 @@ StepResult Steps::Rebuild(store::Evacuation& e) {
     return StartRollBack(e, "the server or its destination host no longer exists");
   }
   const auto spec = BuildSpec(e, p);
-  if (spec.domain.disks.empty() && !spec.rebuild_from_image && p.server->storage_kind == "shared") {
-    // Its host never reported where its shared disks are: a guest defined without them would
-    // boot from nothing. Refused rather than claimed.
-    return StartRollBack(e, "the server's shared disks were never reported by " +
-                                e.source_compute.value_or("its host"));
+  if (spec.domain.disks.empty() && !spec.rebuild_from_image) {
+    // Its host never reported where its shared disks or volumes are: a guest defined without
+    // them would boot from nothing. Refused rather than claimed.
+    return StartRollBack(
+        e, "the server's disks were never reported by " + e.source_compute.value_or("its host"));
+  }
+  if (p.source && p.source->state == "up") {
+    // Forced down while its agent still heartbeats: the copy there is powered off at the
+    // agent's next heartbeat answer (the tombstone). While the agent shows it running, the
+    // destination must not start another copy on the same disks. An agent that cannot be asked
+    // is what forced_down vouches for (the admin's word that the host is fenced).
+    auto there = DomainOn(*p.source, e.instance_uuid);
+    if (there && *there && (*there)->power_state == wire::PowerState::kRunning) {
+      spdlog::info("evacuation {}: waiting for {} to power its copy off", e.uuid, p.source->name);
+      return StepResult::kWait;
+    }
   }
   auto r = Send(e, *p.dest, "rebuild_evacuated_domain", "rebuild", spec);
   if (r.outcome == moves::CallResult::Outcome::kUnreachable) {
@@ -77,6 +88,10 @@ StepResult Steps::RollBack(store::Evacuation& e) {
     // source's tombstone stays meanwhile, so the guest never runs twice).
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
     if (!r.ok()) {
+      // Asked again under a new id on the next try, not answered from the agent's log.
+      auto next = e;
+      next.attempt += 1;
+      Commit(e, next, "", std::nullopt);
       throw Error(Errc::kConflict, "the destination refused to remove its rebuild: " + r.error);
     }
   }
@@ -97,7 +112,11 @@ StepResult Steps::CleanUpSource(store::Evacuation& e) {
     }
     return StepResult::kWait;
   }
-  if (p.source) {
+  // The server has since moved back onto its old host: what runs there is the server itself,
+  // not a stale copy (the tombstone no longer names it there either).
+  const bool back_on_source =
+      p.server && p.server->host && p.source && *p.server->host == p.source->name;
+  if (p.source && !back_on_source) {
     if (e.step != EvacuationStep::kCleaningUpSource) {
       auto next = e;
       next.step = EvacuationStep::kCleaningUpSource;

@@ -104,9 +104,11 @@ void Engine::AdmitQueued() {
     refused.clear();
     auto view = store::LockSlots(tx);
     for (const auto& q : view.queued) {
-      const bool fits = view.outbound[q.source] < limits.max_outbound_per_host &&
-                        view.inbound[q.dest] < limits.max_inbound_per_host &&
-                        (limits.max_total == 0 || view.total < limits.max_total);
+      // An empty source (an evacuation's dead host) sends nothing: no outbound slot.
+      const bool fits =
+          (q.source.empty() || view.outbound[q.source] < limits.max_outbound_per_host) &&
+          view.inbound[q.dest] < limits.max_inbound_per_host &&
+          (limits.max_total == 0 || view.total < limits.max_total);
       if (!fits) continue;
       // Fairness holds across controllers and kinds: a move another controller drives (or of
       // a kind this one does not) keeps its turn, its slot counted; its owner admits it.
@@ -132,7 +134,7 @@ void Engine::AdmitQueued() {
         if (!admit) continue;
         admitted.emplace_back(kind, q.move);
       }
-      ++view.outbound[q.source];
+      if (!q.source.empty()) ++view.outbound[q.source];
       ++view.inbound[q.dest];
       ++view.total;
     }

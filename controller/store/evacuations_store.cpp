@@ -52,9 +52,12 @@ RETURNING extract(epoch from updated_at)::float8)sql"};
 
 // The partial index migrations_evacuation_tombstone_idx answers this (0012_evacuation.sql).
 constexpr Statement kEvacuatedFrom{"ev_evacuated_from", R"sql(
-SELECT DISTINCT instance_uuid::text FROM migrations
-WHERE migration_type = 'evacuation' AND source_compute = $1
-  AND status IN ('accepted', 'queued', 'pre-migrating', 'done')
+SELECT DISTINCT m.instance_uuid::text FROM migrations m
+WHERE m.migration_type = 'evacuation' AND m.source_compute = $1
+  AND m.status IN ('accepted', 'queued', 'pre-migrating', 'done')
+  -- A server that has since moved back onto that host runs there legitimately.
+  AND NOT EXISTS (SELECT 1 FROM servers s JOIN hosts h ON h.id = s.host_id
+                  WHERE s.uuid = m.instance_uuid AND h.name = $1 AND m.status = 'done')
 ORDER BY 1)sql"};
 
 constexpr Statement kReportedDisks{"ev_reported_disks", R"sql(

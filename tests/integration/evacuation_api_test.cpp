@@ -131,6 +131,8 @@ TEST_F(EvacuationApi, RefusalsFollowNovasOrderAndChangeNothing) {
   Refused(id, {{"force", true}, {"host", "sim-2"}}, "2.14", 400,
           "Invalid input for field/attribute evacuate. Value: {'force': True, 'host': 'sim-2'}. "
           "Additional properties are not allowed ('force' was unexpected)");
+  Refused(id, {{"host", nullptr}}, "2.29", 400,
+          "Invalid input for field/attribute host. Value: None. None is not of type 'string'");
   Refused(id, {{"force", true}}, "2.29", 400, "Can't force to a non-provided destination");
   Refused(id, {{"onSharedStorage", true}, {"adminPass", "x"}}, "2.1", 400,
           "admin password can't be changed on existing disk");
@@ -142,6 +144,10 @@ TEST_F(EvacuationApi, RefusalsFollowNovasOrderAndChangeNothing) {
   member.SetMicroversion("2.68");
   lm_->Sql("UPDATE servers SET project_id = 'alice' WHERE uuid = '" + id + "'");
   auto r = member.Post("/v2.1/servers/" + id + "/action", {{"evacuate", json::object()}});
+  EXPECT_EQ(r.status, 403) << r.raw;
+  // The policy comes before evacuate.py's own 400s.
+  member.SetMicroversion("2.29");
+  r = member.Post("/v2.1/servers/" + id + "/action", {{"evacuate", {{"force", true}}}});
   EXPECT_EQ(r.status, 403) << r.raw;
 
   KillAndForceDown("sim-1");
@@ -196,6 +202,28 @@ TEST_F(EvacuationApi, RebuildsElsewhereAndTheReturningSourceRemovesItsStaleCopy)
   bool found = false;
   for (const auto& a : actions["instanceActions"]) found = found || a["action"] == "evacuate";
   EXPECT_TRUE(found) << actions.dump();
+}
+
+// Forced down while its agent still runs and heartbeats (the admin's word, not the truth): the
+// destination starts its copy only once the source shows its own off (the heartbeat answer
+// fences it), so the guest never runs on both.
+TEST_F(EvacuationApi, AForcedDownSourceThatStillRunsIsFencedBeforeTheRebuild) {
+  auto id = ImageServer("sim-1", "alive");
+  SetForcedDown("sim-1", true);
+  ASSERT_EQ(Evacuate(id, {{"host", "sim-2"}}, "2.29").status, 200);
+  int most_running = 0;
+  Stack::WaitFor(
+      [&] {
+        int running = 0;
+        for (const auto& [host, on] : Copies(id, {"sim-1", "sim-2"})) running += on ? 1 : 0;
+        most_running = std::max(most_running, running);
+        auto m = Evacuation(id);
+        return !m.is_null() && m["status"] == "completed";
+      },
+      60s);
+  EXPECT_EQ(Evacuation(id)["status"], "completed") << Evacuation(id).dump();
+  EXPECT_LE(most_running, 1) << "the guest ran on sim-1 and sim-2 at once";
+  EXPECT_EQ(Copies(id, {"sim-1", "sim-2"}), (std::map<std::string, bool>{{"sim-2", true}}));
 }
 
 // While the evacuation has not finished (its destination hangs), the source comes back: it is

@@ -121,12 +121,12 @@ void Stack::StartAgent(const std::string& host, std::vector<std::string> extra,
   std::string state = dir_ + "/state-" + host;
   std::system(("mkdir -p '" + state + "'").c_str());
   const bool own_listen = std::find(extra.begin(), extra.end(), "--listen") != extra.end();
+  const bool own_controller =
+      std::find(extra.begin(), extra.end(), "--controller-url") != extra.end();
   std::vector<std::string> args{"--host",
                                 host,
                                 "--driver",
                                 driver,
-                                "--controller-url",
-                                url_,
                                 "--controller-token-file",
                                 dir_ + "/agent-token",
                                 "--command-token-file",
@@ -140,6 +140,7 @@ void Stack::StartAgent(const std::string& host, std::vector<std::string> extra,
                                 "--log-level",
                                 "debug"};
   if (!own_listen) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  if (!own_controller) args.insert(args.end(), {"--controller-url", url_});
   args.insert(args.end(), extra.begin(), extra.end());
   agents_[host] = std::make_unique<Process>(AgentBinary(), args, dir_ + "/agent-" + host + ".log");
   std::string port = WaitForFile(port_file, std::chrono::seconds(20));

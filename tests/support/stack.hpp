@@ -45,9 +45,11 @@ class Stack {
   void KillSecondController();
   pid_t SecondControllerPid() const;  // -1 when not started
   HttpClient SecondAdmin() const { return HttpClient(second_url_, kAdminToken); }
+  const std::string& SecondUrl() const { return second_url_; }
   std::string SecondControllerLog() const;
   // driver "sim" or "libvirt"; extra_args carry the driver's own flags. A "--listen" among them
-  // replaces the default 127.0.0.1:0 (a restart on the same port, as a real host's agent does).
+  // replaces the default 127.0.0.1:0 (a restart on the same port, as a real host's agent does);
+  // a "--controller-url" the first controller's (an agent that reports to the second).
   void StartAgent(const std::string& host, std::vector<std::string> extra_args = {},
                   const std::string& driver = "sim");
   void KillAgent(const std::string& host);
