@@ -38,9 +38,10 @@ class FakeController {
   explicit FakeController(int port = 0) {
     server_.Post("/agent/v1/register", [this](const auto& req, auto& res) {
       Record(req);
-      res.set_content(
-          json{{"host_uuid", "hu-1"}, {"heartbeat_interval_s", register_interval_s}}.dump(),
-          "application/json");
+      json answer{{"host_uuid", "hu-1"}, {"heartbeat_interval_s", register_interval_s}};
+      std::lock_guard lock(mu_);
+      AddFencedLocked(answer);
+      res.set_content(answer.dump(), "application/json");
     });
     server_.Post("/agent/v1/heartbeat", [this](const auto& req, auto& res) {
       Record(req);
@@ -50,7 +51,9 @@ class FakeController {
         res.status = 404;
         return;
       }
-      res.set_content(json{{"heartbeat_interval_s", 0}}.dump(), "application/json");
+      json answer{{"heartbeat_interval_s", 0}};
+      AddFencedLocked(answer);
+      res.set_content(answer.dump(), "application/json");
     });
     port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
                       : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
@@ -65,6 +68,12 @@ class FakeController {
 
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  // What register and heartbeat answers carry as fenced_domains (null: no such key, as an older
+  // controller answers).
+  void AnswerFenced(json fenced) {
+    std::lock_guard lock(mu_);
+    fenced_ = std::move(fenced);
+  }
   void AnswerHeartbeatsWith404(int count) {
     std::lock_guard lock(mu_);
     heartbeat_404s_ = count;
@@ -82,6 +91,9 @@ class FakeController {
   int register_interval_s = 0;  // 0: keep the agent's own interval
 
  private:
+  void AddFencedLocked(json& answer) {
+    if (!fenced_.is_null()) answer["fenced_domains"] = fenced_;
+  }
   void Record(const httplib::Request& req) {
     {
       std::lock_guard lock(mu_);
@@ -97,6 +109,7 @@ class FakeController {
   std::condition_variable changed_;
   std::vector<Call> calls_;
   int heartbeat_404s_ = 0;
+  json fenced_;
 };
 
 size_t Count(const std::vector<Call>& calls, const std::string& suffix) {
@@ -396,6 +409,88 @@ TEST_F(ReporterTest, StopIsPromptDuringBackoff) {
   auto start = std::chrono::steady_clock::now();
   reporter.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+// Evacuation: the controller lists the guests it rebuilt elsewhere; the agent powers each off
+// at once, before it reports anything else, and says so once.
+TEST_F(ReporterTest, ARegisterAnswerFencesItsGuestsBeforeTheFirstHeartbeat) {
+  CapturedLog log;
+  FakeController controller;
+  controller.AnswerFenced(json::array({kUuid1, "../not-a-uuid", 42, kUuid2}));
+  Reporter reporter(Config(controller.Url()), *driver_, clock_);
+  reporter.Start();
+  ASSERT_TRUE(controller.WaitFor([](const auto& c) { return Count(c, "/heartbeat") >= 3; }));
+  reporter.Stop();
+  auto calls = controller.Calls();
+  ASSERT_TRUE(calls.at(0).path.ends_with("/register"));
+  EXPECT_EQ(calls.at(0).body["domains"][0]["power_state"], 1) << "it ran when it registered";
+  for (size_t i = 1; i < calls.size(); ++i) {
+    auto hb = calls[i].body.get<wire::Heartbeat>();
+    ASSERT_EQ(hb.domains.size(), 1u);
+    EXPECT_EQ(hb.domains[0].power_state, wire::PowerState::kShutdown)
+        << "heartbeat " << i << " reports the fenced guest running";
+  }
+  auto listed = driver_->ListDomains();
+  ASSERT_EQ(listed.size(), 1u) << "fenced, not deleted";
+  EXPECT_EQ(listed[0].power_state, wire::PowerState::kShutdown);
+  // Said once although every answer repeats it; kUuid2 is not here: nothing to do, no failure.
+  EXPECT_EQ(log.CountLines(std::string("fenced evacuated guest domain=") + kUuid1), 1u)
+      << log.Text();
+  EXPECT_EQ(log.CountLines("cannot fence"), 0u) << log.Text();
+  EXPECT_GE(log.CountLines("skipped 2 entries that are not uuids"), 1u) << log.Text();
+}
+
+TEST_F(ReporterTest, AFenceThatFailsIsTriedAgainAtTheNextAnswer) {
+  CapturedLog log;
+  FakeController controller;
+  FlakyDriver flaky(*driver_);
+  flaky.fence_failures = 2;
+  controller.AnswerFenced(json::array({kUuid1}));
+  Reporter reporter(Config(controller.Url()), flaky, clock_);
+  reporter.Start();
+  ASSERT_TRUE(controller.WaitFor([&](const auto&) {
+    return driver_->ListDomains().at(0).power_state == wire::PowerState::kShutdown;
+  }));
+  reporter.Stop();
+  EXPECT_GE(flaky.FenceCalls().size(), 3u) << "two failures, then the fence that worked";
+  EXPECT_EQ(log.CountLines("cannot fence evacuated guest"), 2u) << log.Text();
+  EXPECT_TRUE(reporter.Registered()) << "a failed fence is not a failed report";
+}
+
+TEST_F(ReporterTest, AnAnswerWithoutFencedDomainsFencesNothing) {
+  FakeController controller;
+  FlakyDriver flaky(*driver_);
+  Reporter reporter(Config(controller.Url()), flaky, clock_);
+  reporter.Start();
+  ASSERT_TRUE(controller.WaitFor([](const auto& c) { return Count(c, "/heartbeat") >= 2; }));
+  reporter.Stop();
+  EXPECT_TRUE(flaky.FenceCalls().empty());
+  EXPECT_EQ(driver_->ListDomains().at(0).power_state, wire::PowerState::kRunning);
+}
+
+TEST(FencedDomainsOf, ReadsUuidsOnlyAndAtMostTheBound) {
+  std::vector<std::string> problems;
+  EXPECT_TRUE(FencedDomainsOf(json{{"heartbeat_interval_s", 1}}, &problems).empty());
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(FencedDomainsOf(json{{"fenced_domains", "all"}}, &problems).empty());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("not a list"), std::string::npos);
+
+  problems.clear();
+  json many = json::array();
+  for (size_t i = 0; i <= kMaxFencedDomainsPerAnswer; ++i) many.push_back(kUuid1);
+  auto read = FencedDomainsOf(json{{"fenced_domains", many}}, &problems);
+  EXPECT_EQ(read.size(), kMaxFencedDomainsPerAnswer);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("only the first 100000"), std::string::npos) << problems[0];
+
+  problems.clear();
+  read = FencedDomainsOf(
+      json{{"fenced_domains", json::array({kUuid2, "", nullptr, json::object(), kUuid1})}},
+      &problems);
+  EXPECT_EQ(read, (std::vector<std::string>{kUuid2, kUuid1}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("skipped 3 entries"), std::string::npos) << problems[0];
 }
 
 TEST(RetryDelay, DoublesFromInitialUpToTheCapWithEqualJitter) {

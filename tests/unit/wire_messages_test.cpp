@@ -2,6 +2,7 @@
 // message missing a required field is refused rather than read as zeros.
 #include <gtest/gtest.h>
 
+#include "api/wire/evacuation_messages.hpp"
 #include "api/wire/live_migration_messages.hpp"
 #include "api/wire/messages.hpp"
 
@@ -406,6 +407,68 @@ TEST(WireLiveMigrationJob, RoundTripsEveryFieldInABatch) {
   EXPECT_DOUBLE_EQ(r.sampled_at, 1700000000.25);
   ExpectEachRequiredKeyIsRequired<LiveMigrationJob>(json(j), {"migration_uuid", "state"});
   ExpectEachRequiredKeyIsRequired<MigrationProgressBatch>(json(batch), {"host", "reports"});
+}
+
+TEST(WireRegisterResponse, CarriesTheFencedDomainsAndAnOlderControllerSendsNone) {
+  RegisterResponse r{
+      "5a1e0b5e-0000-4000-8000-000000000001",
+      10,
+      {"00000001-1111-4222-8333-444444444444", "00000002-1111-4222-8333-444444444444"}};
+  EXPECT_EQ(RoundTrip(r).fenced_domains, r.fenced_domains);
+  json older = json(r);
+  older.erase("fenced_domains");
+  EXPECT_TRUE(older.get<RegisterResponse>().fenced_domains.empty());
+}
+
+TEST(WireHeartbeatResponse, CarriesTheFencedDomainsAndAnOlderControllerSendsNone) {
+  HeartbeatResponse h{15, {"00000003-1111-4222-8333-444444444444"}};
+  auto b = RoundTrip(h);
+  EXPECT_EQ(b.heartbeat_interval_s, 15);
+  EXPECT_EQ(b.fenced_domains, h.fenced_domains);
+  const json older = {{"heartbeat_interval_s", 15}};
+  EXPECT_TRUE(older.get<HeartbeatResponse>().fenced_domains.empty());
+}
+
+EvacuationSpec SampleEvacuation() {
+  EvacuationSpec s;
+  s.migration_uuid = "0b9c1d7e-22aa-4f3b-8c11-5e6d7f8a9b0c";
+  s.domain = SampleDomain(7);
+  s.domain.disks[0].kind = "shared";
+  s.domain.disks[0].datastore = "/srv/shared";
+  s.source_host = "kvm-1";
+  s.dest_host = "kvm-2";
+  s.rebuild_from_image = true;
+  s.image_ref = "155d900f-4e14-4e4c-a73d-069cbf4541e6";
+  s.power_on = false;
+  s.delete_local_disks = true;
+  return s;
+}
+
+TEST(WireEvacuationSpec, RoundTripsEveryField) {
+  const EvacuationSpec a = SampleEvacuation();
+  const EvacuationSpec b = RoundTrip(a);
+  EXPECT_EQ(b.migration_uuid, a.migration_uuid);
+  ExpectSame(b.domain, a.domain);
+  EXPECT_EQ(b.domain.disks[0].datastore, "/srv/shared");
+  EXPECT_EQ(b.source_host, a.source_host);
+  EXPECT_EQ(b.dest_host, a.dest_host);
+  EXPECT_EQ(b.rebuild_from_image, a.rebuild_from_image);
+  EXPECT_EQ(b.image_ref, a.image_ref);
+  EXPECT_EQ(b.power_on, a.power_on);
+  EXPECT_EQ(b.delete_local_disks, a.delete_local_disks);
+}
+
+TEST(WireEvacuationSpec, NeedsMigrationAndDomainAndDefaultsTheRest) {
+  ExpectEachRequiredKeyIsRequired<EvacuationSpec>(json(SampleEvacuation()),
+                                                  {"migration_uuid", "domain"});
+  auto s = json{{"migration_uuid", "m"}, {"domain", SampleDomain(1)}}.get<EvacuationSpec>();
+  EXPECT_FALSE(s.rebuild_from_image);
+  EXPECT_TRUE(s.power_on) << "an evacuated guest runs again unless told otherwise";
+  EXPECT_FALSE(s.delete_local_disks) << "disks are deleted only when asked";
+  EXPECT_TRUE(s.source_host.empty());
+  json wrong = json(SampleEvacuation());
+  wrong["power_on"] = "yes";
+  EXPECT_THROW(wrong.get<EvacuationSpec>(), json::exception);
 }
 
 }  // namespace
