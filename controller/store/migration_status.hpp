@@ -73,7 +73,8 @@ inline constexpr std::array<StatusRow, kAllMigrationStatuses.size()> kStatusRows
     {"finished", {false, true, false, false, true}},
     {"confirming", {false, true, false, false, true}},
     {"reverting", {false, true, false, false, true}},
-    {"done", {false, true, false, false, true}},
+    // heads_to_destination false since 0012: the server already runs on the destination.
+    {"done", {false, true, false, false, false}},
     {"completed", {true, false, false, false, false}},
     {"confirmed", {true, false, false, false, false}},
     {"reverted", {true, false, false, false, false}},

@@ -25,7 +25,8 @@
   "('preparing', 'running', 'post-migrating', 'pre-migrating', 'migrating')"
 
 // migration_statuses.heads_to_destination, every kind of move: what counts towards a
-// destination's inbound load and against server-group anti-affinity.
+// destination's inbound load and against server-group anti-affinity. Not an evacuation that is
+// done: its server is placed on the destination already (0012).
 #define FERRY_SQL_HEADS_TO_DESTINATION_STATUSES                                         \
   "('queued', 'preparing', 'running', 'post-migrating', 'pre-migrating', 'migrating', " \
-  "'finished', 'confirming', 'reverting', 'done')"
+  "'finished', 'confirming', 'reverting')"
