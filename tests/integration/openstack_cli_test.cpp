@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <pqxx/pqxx>
 #include <set>
 
 #include "tests/support/stack.hpp"
@@ -183,6 +184,73 @@ TEST_F(OpenstackCli, NovaClientNegotiatesAndListsHypervisorServers) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find(id), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("nova-vm"), std::string::npos) << r.out;
+}
+
+// novaclient's host-level loops (migration-anchors.md §1.9) empty a host against ferry: each
+// finds the host's servers through os-hypervisors?with_servers and sends one request per server.
+class NovaHostLoops : public OpenstackCli {
+ protected:
+  CliResult Nova(std::vector<std::string> args) {
+    setenv("OS_USERNAME", "x", 1);
+    setenv("OS_PROJECT_ID", "p", 1);
+    setenv("OS_AUTH_URL", "http://127.0.0.1:1/unused", 1);
+    std::vector<std::string> argv{
+        kNova,       "--os-auth-type", "admin_token",          "--os-token",
+        kAdminToken, "--os-endpoint",  stack_->url() + "/v2.1"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCli(argv);
+  }
+  std::string ServerOn(const std::string& host, const std::string& name) {
+    auto id = stack_->CreateServer(name, "1", "nova:" + host);
+    EXPECT_EQ(stack_->WaitServerSettled(id)["status"], "ACTIVE");
+    return id;
+  }
+  bool WaitOn(const std::string& id, const std::string& host, const std::string& status) {
+    return Stack::WaitFor(
+        [&] {
+          auto s = stack_->Admin().Get("/v2.1/servers/" + id).body["server"];
+          return s["OS-EXT-SRV-ATTR:host"] == host && s["status"] == status;
+        },
+        60s);
+  }
+};
+
+TEST_F(NovaHostLoops, HostEvacuateLiveEmptiesAHostThatRuns) {
+  auto a = ServerOn("sim-1", "live-a");
+  auto b = ServerOn("sim-1", "live-b");
+  auto r = Nova({"host-evacuate-live", "--strict", "sim-1"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("False"), std::string::npos) << "a live migration was not accepted\n"
+                                                    << r.out;
+  EXPECT_TRUE(WaitOn(a, "sim-2", "ACTIVE")) << r.out;
+  EXPECT_TRUE(WaitOn(b, "sim-2", "ACTIVE")) << r.out;
+}
+
+TEST_F(NovaHostLoops, HostServersMigrateMovesEveryServerCold) {
+  auto a = ServerOn("sim-1", "cold-a");
+  auto r = Nova({"host-servers-migrate", "--strict", "sim-1"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(a), std::string::npos) << r.out;
+  ASSERT_TRUE(WaitOn(a, "sim-2", "VERIFY_RESIZE")) << r.out;
+  r = Nova({"resize-confirm", a});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(WaitOn(a, "sim-2", "ACTIVE"));
+}
+
+TEST_F(NovaHostLoops, HostEvacuateRebuildsTheServersOfADeadHost) {
+  auto a = ServerOn("sim-1", "dead-a");
+  auto b = ServerOn("sim-1", "dead-b");
+  pqxx::connection c(stack_->dsn());
+  pqxx::work w(c);
+  w.exec("UPDATE servers SET image_ref = 'img' WHERE uuid IN ('" + a + "', '" + b + "')");
+  w.exec("UPDATE hosts SET forced_down = true WHERE name = 'sim-1'");
+  w.commit();
+  stack_->KillAgent("sim-1");
+  auto r = Nova({"host-evacuate", "--strict", "sim-1"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("False"), std::string::npos) << "an evacuation was not accepted\n" << r.out;
+  EXPECT_TRUE(WaitOn(a, "sim-2", "ACTIVE")) << r.out;
+  EXPECT_TRUE(WaitOn(b, "sim-2", "ACTIVE")) << r.out;
 }
 
 }  // namespace
