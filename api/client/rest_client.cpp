@@ -194,6 +194,10 @@ Response RestClient::Get(const std::string& path) { return Send(Method::kGet, pa
 Response RestClient::Post(const std::string& path, const nlohmann::json& body) {
   return Send(Method::kPost, path, &body);
 }
+Response RestClient::Post(const std::string& path, const nlohmann::json& body,
+                          const HeaderList& extra) {
+  return Send(Method::kPost, path, &body, extra);
+}
 Response RestClient::Put(const std::string& path, const nlohmann::json& body) {
   return Send(Method::kPut, path, &body);
 }
@@ -201,9 +205,11 @@ Response RestClient::Delete(const std::string& path) {
   return Send(Method::kDelete, path, nullptr);
 }
 
-Response RestClient::Send(Method method, const std::string& path, const nlohmann::json* body) {
+Response RestClient::Send(Method method, const std::string& path, const nlohmann::json* body,
+                          const HeaderList& extra) {
   const std::string full_path = impl_->url.prefix + path;
-  const httplib::Headers headers = impl_->RequestHeaders();
+  httplib::Headers headers = impl_->RequestHeaders();
+  for (const auto& [name, value] : extra) headers.emplace(name, value);
   const std::string payload = body != nullptr ? body->dump() : std::string();
   constexpr const char* kJson = "application/json";
   httplib::Result result = [&] {

@@ -61,9 +61,12 @@ class RestClient {
   // `path` is relative to the base URL and starts with '/', e.g. "/v2.1/os-services?host=h".
   Response Get(const std::string& path);
   Response Post(const std::string& path, const nlohmann::json& body);
+  // With headers of the request's own beside the usual ones (e.g. Idempotency-Key).
+  Response Post(const std::string& path, const nlohmann::json& body, const HeaderList& extra);
   Response Put(const std::string& path, const nlohmann::json& body);
   Response Delete(const std::string& path);
-  Response Send(Method method, const std::string& path, const nlohmann::json* body);
+  Response Send(Method method, const std::string& path, const nlohmann::json* body,
+                const HeaderList& extra = {});
 
   // scheme://host:port plus the path prefix, without a trailing slash.
   const std::string& BaseUrl() const;
