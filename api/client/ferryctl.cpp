@@ -74,7 +74,7 @@ int RunAction(const Action& action, const GlobalOptions& g, const Env& env, std:
   Session session{*client, out, g.json, *ApiVersion::Parse(g.microversion), env.stdout_is_tty};
   try {
     action(session);
-    return kExitOk;
+    return session.exit_code;
   } catch (const ApiError& e) {
     err << "ERROR (" << e.FaultName() << " HTTP " << e.HttpStatus() << "): " << e.what() << "\n";
   } catch (const Error& e) {
@@ -110,6 +110,7 @@ int RunFerryctl(int argc, char** argv, std::ostream& out, std::ostream& err, con
   Action action;
   RegisterAggregateCommands(app, &action);
   RegisterFlavorCommands(app, &action);
+  RegisterHostCommands(app, &action);
   RegisterHypervisorCommands(app, &action);
   RegisterMigrationCommands(app, &action);
   RegisterServerCommands(app, &action);

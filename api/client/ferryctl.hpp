@@ -13,6 +13,11 @@ namespace ferry::client {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// `host drain` adds outcomes a cron job can act on. Partial is 5, not 2: 2 already means a wrong
+// command line for every command, and a wrapper must tell "fix the crontab" from "some stayed".
+inline constexpr int kExitDrainNothingFits = 3;  // the plan can move none of the host's servers
+inline constexpr int kExitDrainFailed = 4;       // the drain failed or was cancelled
+inline constexpr int kExitDrainPartial = 5;      // some servers stay (left by the plan, or failed)
 
 // What ferryctl reads from the environment; --url and --token override it.
 struct Env {

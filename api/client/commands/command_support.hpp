@@ -35,6 +35,9 @@ struct Session {
   bool json = false;  // --json: print the API's JSON instead of a table
   ApiVersion version;
   bool tty = false;  // `out` is a terminal: progress may redraw one line
+  // What ferryctl exits with when the action returns normally: commands whose outcome is not
+  // plain success (`host drain` partial, nothing fits, ...) set it; errors still throw.
+  int exit_code = 0;
 };
 
 using Action = std::function<void(Session&)>;

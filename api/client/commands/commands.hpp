@@ -9,6 +9,7 @@ namespace ferry::client {
 
 void RegisterAggregateCommands(CLI::App& app, Action* slot);
 void RegisterFlavorCommands(CLI::App& app, Action* slot);
+void RegisterHostCommands(CLI::App& app, Action* slot);  // host drain (host_drain.cpp)
 void RegisterHypervisorCommands(CLI::App& app, Action* slot);
 void RegisterServerCommands(CLI::App& app, Action* slot);
 // `server migrate --live` and `server migration list|show|abort|force-complete`, under `server`.
