@@ -120,9 +120,10 @@ TEST(DrainView, ProgressLineCountsBytesServersAndEta) {
             "[#####...............]  25%  1/3 moved  1.0 MiB/4.0 MiB  ETA 0:12  running "
             "(1 moving, 1 pending)");
   // No bytes reported (empty disks, or a server that does not count them): the bar counts
-  // servers; no ETA known: none shown.
+  // servers; a drain that ended shows no ETA even if its view kept the last one.
   const json no_bytes = DrainView(
-      "partial", {DrainServer(1, "web-1", "moved", 0), DrainServer(2, "web-2", "failed", 0)});
+      "partial", {DrainServer(1, "web-1", "moved", 0), DrainServer(2, "web-2", "failed", 0)},
+      testing::kDrainId, 7);
   EXPECT_EQ(DrainProgressLine(no_bytes),
             "[##########..........]  50%  1/2 moved  partial (1 failed)");
 }

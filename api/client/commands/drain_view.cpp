@@ -175,10 +175,12 @@ std::string DrainProgressLine(const json& view) {
   if (bytes_total > 0) {
     line += fmt::format("  {}/{}", FormatBytes(bytes_moved), FormatBytes(bytes_total));
   }
-  if (const json& eta = Member(p, "eta_seconds"); eta.is_number()) {
+  const std::string status = Str(view, "status");
+  // A final view may keep its last estimate; an ETA after the end would only confuse.
+  if (const json& eta = Member(p, "eta_seconds"); eta.is_number() && !IsFinalDrainStatus(status)) {
     line += "  ETA " + FormatDuration(eta.get<int64_t>());
   }
-  line += "  " + Str(view, "status");
+  line += "  " + status;
   const std::string counts = Counts(p, {"moving", "pending", "failed", "skipped", "cancelled"});
   if (!counts.empty()) line += " (" + counts.substr(2) + ")";
   return line;
