@@ -26,6 +26,8 @@
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/conductor/periodic.hpp"
 #include "controller/conductor/server_lifecycle.hpp"
+#include "controller/drains/runner.hpp"
+#include "controller/drains/service.hpp"
 #include "controller/evacuation/kind.hpp"
 #include "controller/evacuation/service.hpp"
 #include "controller/live_migration/kind.hpp"
@@ -58,6 +60,7 @@ struct ServeOptions {
   moves::EngineOptions moves;    // every kind of move: leases, workers, slot limits, retries
   live_migration::Options live;  // live migration: destinations tried, policy defaults
   cold_migration::Options cold;  // cold migration and resize
+  drains::Options drains;        // host drains
   std::string log_level = "info";
   std::string log_file;
   std::string auth = "token-file";         // who may call the API: token-file or keystone
@@ -421,6 +424,9 @@ int Serve(const ServeOptions& o) {
       [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(evacuation_steps);
   evacuation::Service evacuation_service(evacuation_ctx, engine);
+  drains::Context drain_ctx{db, clock, live_scheduler, host_snapshot, move_options, o.drains};
+  drains::Service drain_service(drain_ctx);
+  drains::Runner drain_runner(drain_ctx, live_service, cold_service, evacuation_service);
   live_migration::ProgressIngest progress(
       db, [&engine](const store::MoveRef& move) { engine.Wake(move); });
   api::Deps deps{db,
@@ -431,7 +437,8 @@ int Serve(const ServeOptions& o) {
                  live_service,
                  progress,
                  cold_service,
-                 evacuation_service};
+                 evacuation_service,
+                 drain_service};
   auto keystone = MakeKeystone(o, clock);
   const Authenticator& users = keystone ? static_cast<const Authenticator&>(*keystone) : tokens;
   api::ApiServer server(users, tokens, o.http);
@@ -457,6 +464,7 @@ int Serve(const ServeOptions& o) {
   lifecycle.Start();
   progress.Start();
   engine.Start();
+  drain_runner.Start();
   liveness_task.Start();
   reconcile_task.Start();
   snapshot_task.Start();
@@ -475,6 +483,7 @@ int Serve(const ServeOptions& o) {
   snapshot_task.Stop();
   reconcile_task.Stop();
   liveness_task.Stop();
+  drain_runner.Stop();
   engine.Stop();
   progress.Stop();
   lifecycle.Stop();
@@ -553,6 +562,11 @@ int main(int argc, char** argv) {
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   AddLiveMigrationOptions(*serve, o.moves, o.live);
   AddColdMigrationOptions(*serve, o.cold);
+  serve
+      ->add_option("--migration-link-mibps", o.drains.link_mibps,
+                   "MiB/s a move's bytes travel at, for drain plans' predictions and ETAs")
+      ->check(CLI::Range(1.0, 1e6))
+      ->group("Host drains");
   serve->add_option("--log-level", o.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

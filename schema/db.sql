@@ -77,6 +77,61 @@ CREATE TABLE public.domains_to_reap (
     deleted_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.drain_servers (
+    drain_id bigint NOT NULL,
+    server_uuid uuid NOT NULL,
+    name text NOT NULL,
+    "position" integer NOT NULL,
+    kind text NOT NULL,
+    planned_dest text,
+    state text NOT NULL,
+    bytes bigint DEFAULT 0 NOT NULL,
+    predicted_seconds double precision DEFAULT 0 NOT NULL,
+    migration_uuid uuid,
+    attempts integer DEFAULT 0 NOT NULL,
+    failed_dests text[] DEFAULT '{}'::text[] NOT NULL,
+    dest text,
+    reason text,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    CONSTRAINT drain_servers_kind_check CHECK ((kind = ANY (ARRAY['live'::text, 'cold'::text, 'evacuate'::text]))),
+    CONSTRAINT drain_servers_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'moving'::text, 'moved'::text, 'failed'::text, 'skipped'::text, 'cancelled'::text])))
+);
+
+CREATE TABLE public.drains (
+    id bigint NOT NULL,
+    uuid uuid NOT NULL,
+    host text NOT NULL,
+    mode text NOT NULL,
+    status text NOT NULL,
+    max_parallel integer NOT NULL,
+    target_hosts text[] DEFAULT '{}'::text[] NOT NULL,
+    deadline timestamp with time zone,
+    plan jsonb NOT NULL,
+    idempotency_key text,
+    user_id text,
+    project_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    lease_owner text,
+    lease_until timestamp with time zone,
+    CONSTRAINT drains_host_check CHECK (((length(host) >= 1) AND (length(host) <= 255))),
+    CONSTRAINT drains_idempotency_key_check CHECK ((length(idempotency_key) <= 255)),
+    CONSTRAINT drains_max_parallel_check CHECK (((max_parallel >= 1) AND (max_parallel <= 64))),
+    CONSTRAINT drains_mode_check CHECK ((mode = ANY (ARRAY['live'::text, 'cold'::text, 'auto'::text]))),
+    CONSTRAINT drains_status_check CHECK ((status = ANY (ARRAY['running'::text, 'paused'::text, 'cancelling'::text, 'done'::text, 'partial'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+CREATE SEQUENCE public.drains_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.drains_id_seq OWNED BY public.drains.id;
+
 CREATE TABLE public.flavor_projects (
     flavor_id bigint NOT NULL,
     project_id text NOT NULL,
@@ -283,6 +338,7 @@ CREATE TABLE public.migrations (
     confirm_requested_at timestamp with time zone,
     confirm_reason text,
     revert_requested_at timestamp with time zone,
+    drain_uuid uuid,
     CONSTRAINT migrations_job_state_check CHECK ((job_state = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
     CONSTRAINT migrations_migration_type_check CHECK ((migration_type = ANY (ARRAY['live-migration'::text, 'migration'::text, 'resize'::text, 'evacuation'::text])))
 )
@@ -438,6 +494,8 @@ ALTER TABLE ONLY public.aggregates ALTER COLUMN id SET DEFAULT nextval('public.a
 
 ALTER TABLE ONLY public.datastores ALTER COLUMN id SET DEFAULT nextval('public.datastores_id_seq'::regclass);
 
+ALTER TABLE ONLY public.drains ALTER COLUMN id SET DEFAULT nextval('public.drains_id_seq'::regclass);
+
 ALTER TABLE ONLY public.flavors ALTER COLUMN id SET DEFAULT nextval('public.flavors_id_seq'::regclass);
 
 ALTER TABLE ONLY public.hosts ALTER COLUMN id SET DEFAULT nextval('public.hosts_id_seq'::regclass);
@@ -478,6 +536,18 @@ ALTER TABLE ONLY public.datastores
 
 ALTER TABLE ONLY public.domains_to_reap
     ADD CONSTRAINT domains_to_reap_pkey PRIMARY KEY (server_uuid);
+
+ALTER TABLE ONLY public.drain_servers
+    ADD CONSTRAINT drain_servers_pkey PRIMARY KEY (drain_id, server_uuid);
+
+ALTER TABLE ONLY public.drains
+    ADD CONSTRAINT drains_idempotency_key_key UNIQUE (idempotency_key);
+
+ALTER TABLE ONLY public.drains
+    ADD CONSTRAINT drains_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.drains
+    ADD CONSTRAINT drains_uuid_key UNIQUE (uuid);
 
 ALTER TABLE ONLY public.flavor_projects
     ADD CONSTRAINT flavor_projects_pkey PRIMARY KEY (flavor_id, project_id);
@@ -581,6 +651,8 @@ CREATE INDEX claims_host_idx ON public.claims USING btree (host_id, resource);
 
 CREATE INDEX domains_to_reap_host_idx ON public.domains_to_reap USING btree (host_id);
 
+CREATE UNIQUE INDEX drains_one_live_per_host ON public.drains USING btree (host) WHERE (status = ANY (ARRAY['running'::text, 'paused'::text, 'cancelling'::text]));
+
 CREATE INDEX host_datastores_datastore_idx ON public.host_datastores USING btree (datastore_id);
 
 CREATE INDEX hosts_up_heartbeat_idx ON public.hosts USING btree (last_heartbeat_at) WHERE (state = 'up'::text);
@@ -637,6 +709,9 @@ ALTER TABLE ONLY public.claims
 
 ALTER TABLE ONLY public.domains_to_reap
     ADD CONSTRAINT domains_to_reap_host_id_fkey FOREIGN KEY (host_id) REFERENCES public.hosts(id);
+
+ALTER TABLE ONLY public.drain_servers
+    ADD CONSTRAINT drain_servers_drain_id_fkey FOREIGN KEY (drain_id) REFERENCES public.drains(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.flavor_projects
     ADD CONSTRAINT flavor_projects_flavor_id_fkey FOREIGN KEY (flavor_id) REFERENCES public.flavors(id) ON DELETE CASCADE;

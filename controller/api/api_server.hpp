@@ -40,6 +40,9 @@ class Service;
 namespace ferry::controller::evacuation {
 class Service;
 }
+namespace ferry::controller::drains {
+class Service;
+}
 
 namespace ferry::controller::api {
 
@@ -90,6 +93,8 @@ struct Deps {
   cold_migration::Service& cold_migrations;
   // Evacuation of a server whose host is down or forced down.
   evacuation::Service& evacuations;
+  // Host drains (/v2.1/ferry/drains).
+  drains::Service& drains;
 };
 
 // The limits of the controller's HTTP server (see common/http/server_options.hpp for the rest).
@@ -187,6 +192,7 @@ void RegisterServerGroupRoutes(ApiServer& api, Deps& deps);
 void RegisterAvailabilityZoneRoutes(ApiServer& api, Deps& deps);
 // The image service's catalog entry in a ferry-only cloud: no images (see image_api.cpp).
 void RegisterImageRoutes(ApiServer& api);
+void RegisterDrainRoutes(ApiServer& api, Deps& deps);
 
 inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterVersionRoutes(api);
@@ -201,6 +207,7 @@ inline void RegisterAllRoutes(ApiServer& api, Deps& deps) {
   RegisterInstanceActionRoutes(api, deps);
   RegisterServerActionRoutes(api, deps);
   RegisterServerMigrationRoutes(api, deps);
+  RegisterDrainRoutes(api, deps);
   RegisterServerGroupRoutes(api, deps);
   RegisterAvailabilityZoneRoutes(api, deps);
   RegisterImageRoutes(api);

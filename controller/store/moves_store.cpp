@@ -84,7 +84,8 @@ constexpr Statement kFairQueue{"moves_fair_queue", R"sql(
 SELECT migration_type, uuid::text, source_compute, dest_compute, lease_owner
 FROM (SELECT migration_type, uuid, )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql( AS source_compute,
              dest_compute, lease_owner, created_at, id,
-             row_number() OVER (PARTITION BY coalesce(user_id, '') ORDER BY created_at, id) AS turn
+             row_number() OVER (PARTITION BY coalesce(drain_uuid::text, user_id, '')
+                                ORDER BY created_at, id) AS turn
       FROM migrations WHERE status = 'queued') q
 ORDER BY turn, created_at, id)sql"};
 

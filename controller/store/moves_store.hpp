@@ -63,8 +63,9 @@ bool LeaseStillHeld(Tx& tx, const std::string& uuid, const std::string& owner, i
 
 // Slot admission across every kind. Holds a transaction-scoped advisory lock so that
 // admissions by several controllers are serialised; returns the queued moves in fair order
-// (requesters take turns, oldest first within a turn) with the slots in use they must respect
-// (FERRY_SQL_SLOT_STATUSES: a cold move occupies the same slots as a live one).
+// (requesters, and each host drain, take turns, oldest first within a turn) with the slots in
+// use they must respect (FERRY_SQL_SLOT_STATUSES: a cold move occupies the same slots as a live
+// one).
 struct SlotView {
   struct Queued {
     MoveRef move;

@@ -1,0 +1,241 @@
+#include "controller/drains/runner.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/errors.hpp"
+#include "controller/store/cold_migrations_store.hpp"
+#include "controller/store/servers_store.hpp"
+
+namespace ferry::controller::drains {
+namespace {
+
+bool Ended(const std::string& state) {
+  return state == "moved" || state == "failed" || state == "skipped" || state == "cancelled";
+}
+
+}  // namespace
+
+void Runner::Start() {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      try {
+        Tick();
+      } catch (const std::exception& e) {
+        spdlog::warn("drain runner: {}", e.what());
+      }
+      lock.lock();
+      cv_.wait_for(lock, ctx_.engine.tick, [&] { return stop_; });
+    }
+  });
+}
+
+void Runner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Runner::Tick() {
+  std::vector<std::string> mine;
+  ctx_.db.Transact([&](store::Tx& tx) {
+    mine = store::AcquireDrainLeases(tx, ctx_.engine.owner, ctx_.engine.lease);
+  });
+  for (const auto& uuid : mine) {
+    try {
+      Drive(uuid);
+    } catch (const std::exception& e) {
+      spdlog::warn("drain {}: {}", uuid, e.what());
+    }
+  }
+}
+
+void Runner::Save(const store::Drain& d, const store::DrainServer& s) {
+  ctx_.db.Transact([&](store::Tx& tx) {
+    // A stalled controller whose lease lapsed writes nothing (the new owner drives the drain).
+    if (!store::DrainLeaseHeld(tx, d.uuid, ctx_.engine.owner)) {
+      throw Error(Errc::kConflict, "drain " + d.uuid + " is no longer driven here");
+    }
+    store::SaveDrainServer(tx, d.id, s);
+  });
+}
+
+void Runner::Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason) {
+  s.reason = reason;
+  s.migration_uuid.reset();
+  if (s.attempts < kMaxAttemptsPerServer && d.status == "running") {
+    s.state = "pending";  // once more, elsewhere
+    spdlog::warn("drain {}: {} failed to move ({}); trying once more elsewhere", d.uuid, s.name,
+                 reason);
+  } else {
+    s.state = "failed";
+    s.finished_at = ctx_.clock.Now();
+    spdlog::warn("drain {}: {} not moved: {}", d.uuid, s.name, reason);
+  }
+}
+
+bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
+  if (!s.migration_uuid) {
+    Failed(d, s, "its move was lost");
+    return true;
+  }
+  std::optional<store::MoveOutcome> o;
+  ctx_.db.Transact([&](store::Tx& tx) {
+    o = store::FindMoveOutcome(tx, *s.migration_uuid);
+    // A cold move waits in VERIFY_RESIZE for a confirm: a drain confirms its own, so the host
+    // really empties (the source's copy goes).
+    if (o && o->status == "finished" && (o->type == "migration" || o->type == "resize")) {
+      store::RequestConfirm(tx, *s.migration_uuid, ctx_.clock.Now(), "drain");
+    }
+  });
+  if (!o) {
+    Failed(d, s, "its move was lost");
+    return true;
+  }
+  const bool moved = o->status == "completed" || o->status == "confirmed" ||
+                     (o->type == "evacuation" && o->status == "done");
+  if (moved) {
+    s.state = "moved";
+    s.dest = o->dest;
+    s.finished_at = ctx_.clock.Now();
+    if (o->bytes_moved > 0) s.bytes = o->bytes_moved;
+    s.reason.reset();
+    return true;
+  }
+  const bool ended = o->status == "failed" || o->status == "error" || o->status == "cancelled" ||
+                     o->status == "reverted";
+  if (!ended) return false;
+  if (o->dest) s.failed_dests.push_back(*o->dest);
+  Failed(d, s, o->error_reason.value_or("the move ended " + o->status));
+  return true;
+}
+
+void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
+  std::optional<store::Server> server;
+  ctx_.db.Transact([&](store::Tx& tx) { server = store::FindServer(tx, s.server_uuid); });
+  if (!server) {
+    s.state = "skipped";
+    s.reason = "the server was deleted";
+    s.finished_at = ctx_.clock.Now();
+    return;
+  }
+  if (server->host != d.host) {
+    s.state = "moved";
+    s.dest = server->host;
+    s.reason = "moved by another request";
+    s.finished_at = ctx_.clock.Now();
+    return;
+  }
+  // The plan's destination the first time; after a failure, wherever the scheduler finds room
+  // now (the destination may have stopped fitting).
+  std::optional<std::string> host;
+  if (s.planned_dest && std::find(s.failed_dests.begin(), s.failed_dests.end(), *s.planned_dest) ==
+                            s.failed_dests.end()) {
+    host = s.planned_dest;
+  }
+  const std::string request_id = "req-drain-" + d.uuid;
+  const std::string user = d.user_id.value_or("admin");
+  const std::string project = d.project_id.value_or("admin");
+  ++s.attempts;
+  s.started_at = ctx_.clock.Now();
+  try {
+    std::string migration;
+    if (s.kind == "live") {
+      live_migration::LiveMigrateRequest r;
+      r.server_uuid = s.server_uuid;
+      r.host = host;
+      r.admin = true;
+      r.user_id = user;
+      r.project_id = project;
+      r.request_id = request_id;
+      migration = live_.Request(r).uuid;
+    } else if (s.kind == "cold") {
+      cold_migration::ColdMoveRequest r;
+      r.server_uuid = s.server_uuid;
+      r.host = host;
+      r.admin = true;
+      r.user_id = user;
+      r.project_id = project;
+      r.request_id = request_id;
+      migration = cold_.Request(r).uuid;
+    } else {
+      evacuation::EvacuateRequest r;
+      r.server_uuid = s.server_uuid;
+      r.host = host;
+      r.user_id = user;
+      r.project_id = project;
+      r.request_id = request_id;
+      migration = evacuations_.Request(r).uuid;
+    }
+    ctx_.db.Transact([&](store::Tx& tx) { store::SetMoveDrain(tx, migration, d.uuid); });
+    s.migration_uuid = migration;
+    s.state = "moving";
+    s.reason.reset();
+    spdlog::info("drain {}: {} moving ({}) to {}", d.uuid, s.name, s.kind,
+                 host.value_or("the scheduler's choice"));
+  } catch (const Error& e) {
+    if (e.code() == Errc::kUnavailable) throw;  // the database: tried again next tick
+    Failed(d, s, e.what());
+  }
+}
+
+void Runner::Drive(const std::string& uuid) {
+  std::optional<store::Drain> found;
+  ctx_.db.Transact([&](store::Tx& tx) { found = store::FindDrain(tx, uuid); });
+  if (!found || found->lease_owner != ctx_.engine.owner) return;
+  store::Drain& d = *found;
+  const bool past_deadline = d.deadline && ctx_.clock.Now() >= *d.deadline;
+
+  int moving = 0;
+  for (auto& s : d.servers) {
+    if (s.state == "moving") {
+      if (Follow(d, s)) Save(d, s);
+      if (s.state == "moving") ++moving;
+    }
+  }
+  for (auto& s : d.servers) {
+    if (s.state != "pending") continue;
+    // Cancelled, or past the deadline: what has not started does not start; moves under way end
+    // on their own (nothing is left half-done).
+    if (d.status == "cancelling" || past_deadline) {
+      s.state = "cancelled";
+      s.reason = d.status == "cancelling" ? "the drain was cancelled" : "the deadline passed";
+      s.finished_at = ctx_.clock.Now();
+      Save(d, s);
+      continue;
+    }
+    if (d.status != "running" || moving >= d.max_parallel) continue;
+    StartMove(d, s);
+    Save(d, s);
+    if (s.state == "moving") ++moving;
+  }
+  if (!std::all_of(d.servers.begin(), d.servers.end(),
+                   [](const auto& s) { return Ended(s.state); })) {
+    return;
+  }
+  const auto moved = std::count_if(d.servers.begin(), d.servers.end(),
+                                   [](const auto& s) { return s.state == "moved"; });
+  std::string end = "partial";
+  if (d.status == "cancelling") {
+    end = "cancelled";
+  } else if (moved == static_cast<long>(d.servers.size())) {
+    end = "done";
+  } else if (moved == 0) {
+    end = "failed";
+  }
+  bool finished = false;
+  ctx_.db.Transact(
+      [&](store::Tx& tx) { finished = store::FinishDrain(tx, d.uuid, ctx_.engine.owner, end); });
+  if (finished) {
+    spdlog::info("drain ended drain={} host={} status={} moved={}/{}", d.uuid, d.host, end, moved,
+                 d.servers.size());
+  }
+}
+
+}  // namespace ferry::controller::drains

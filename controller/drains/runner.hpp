@@ -1,0 +1,58 @@
+#pragma once
+// Drives every running drain this controller holds the lease of (a crashed controller's drains
+// are taken over when their lease lapses), once a tick: it reads what became of each server's
+// move, retries a failed one once (elsewhere: without the planned host, the scheduler choosing
+// again, so a destination that stopped fitting is re-planned), confirms a cold move's resize so
+// the host really empties, starts pending servers in plan order up to max_parallel, and ends the
+// drain done, partial, failed or cancelled. Every move goes through the same services as an
+// admin's request (Nova's checks, the engine's fair queue, in the drain's own turn).
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "controller/cold_migration/service.hpp"
+#include "controller/drains/context.hpp"
+#include "controller/evacuation/service.hpp"
+#include "controller/live_migration/service.hpp"
+#include "controller/store/drains_store.hpp"
+
+namespace ferry::controller::drains {
+
+// Moves started for one server before it is given up: the first, and one retry.
+inline constexpr int kMaxAttemptsPerServer = 2;
+
+class Runner {
+ public:
+  Runner(const Context& ctx, live_migration::Service& live, cold_migration::Service& cold,
+         evacuation::Service& evacuations)
+      : ctx_(ctx), live_(live), cold_(cold), evacuations_(evacuations) {}
+  ~Runner() { Stop(); }
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  void Start();
+  void Stop();
+  // One pass over the drains this controller holds (tests call it directly).
+  void Tick();
+
+ private:
+  void Drive(const std::string& uuid);
+  // What became of a moving server's move; true when its row changed.
+  bool Follow(store::Drain& d, store::DrainServer& s);
+  // Starts the server's next move; false when it could not (its row says why).
+  void StartMove(store::Drain& d, store::DrainServer& s);
+  void Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason);
+  void Save(const store::Drain& d, const store::DrainServer& s);
+
+  const Context& ctx_;
+  live_migration::Service& live_;
+  cold_migration::Service& cold_;
+  evacuation::Service& evacuations_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ferry::controller::drains

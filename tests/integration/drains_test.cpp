@@ -1,0 +1,212 @@
+// Host drains (/v2.1/ferry/drains) against a real controller and sim agents: the plan (a dry run
+// changes nothing), a drain that empties its host as planned (live where it can, cold where it
+// must, the cold moves confirmed), a cron re-run attaching to the running drain, a host where
+// not everything fits (who is left and why; nothing moved that should not be), pause, resume and
+// cancel, a drain of a dead host evacuating, and a controller killed mid-drain.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include "tests/support/live_migration_stack.hpp"
+
+namespace ferry::testing {
+namespace {
+
+class Drains : public ::testing::Test {
+ protected:
+  void Start(const std::vector<std::pair<std::string, std::vector<std::string>>>& hosts) {
+    FERRY_REQUIRE_PG(dsn);
+    lm_ = std::make_unique<LiveMigrationStack>(dsn);
+    lm_->StartHosts(hosts);
+    lm_->stack->EnsureFlavor("1", 1, 512, 1);
+  }
+  HttpClient Admin() const { return lm_->stack->Admin(); }
+  HttpResult Post(const json& drain, const std::string& key = "") {
+    auto c = Admin();
+    if (!key.empty()) c.SetHeader("Idempotency-Key", key);
+    return c.Post("/v2.1/ferry/drains", {{"drain", drain}});
+  }
+  json Get(const std::string& id) { return Admin().Get("/v2.1/ferry/drains/" + id).body["drain"]; }
+  bool WaitDrain(const std::string& id, const std::string& status,
+                 std::chrono::milliseconds t = 90s) {
+    return Stack::WaitFor([&] { return Get(id)["status"] == status; }, t);
+  }
+  std::string Host(const std::string& server) {
+    return lm_->Server(server)["OS-EXT-SRV-ATTR:host"].get<std::string>();
+  }
+  std::string Status(const std::string& server) {
+    return lm_->Server(server)["status"].get<std::string>();
+  }
+  std::unique_ptr<LiveMigrationStack> lm_;
+};
+
+TEST_F(Drains, ThePlanIsADryRunThatChangesNothingAndWhatRunsIsThePlan) {
+  Start({{"sim-1", {}}, {"sim-2", {}}, {"sim-3", {}}});
+  auto a = lm_->ServerOn("sim-1", "web-a", "1");
+  auto b = lm_->ServerOn("sim-1", "web-b", "1");
+  auto c = lm_->ServerOn("sim-1", "db-c", "1");
+  // Mode cold plans every server cold; auto (the default) live where it can.
+  auto r = Post({{"host", "sim-1"}, {"dry_run", true}, {"mode", "cold"}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  for (const auto& s : r.body["drain"]["servers"]) EXPECT_EQ(s["kind"], "cold") << s.dump();
+  r = Post({{"host", "sim-1"}, {"dry_run", true}, {"max_parallel", 2}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const json plan = r.body["drain"];
+  EXPECT_TRUE(plan["id"].is_null());
+  EXPECT_EQ(plan["status"], "planned");
+  EXPECT_EQ(plan["verdict"]["fits"], true) << plan.dump();
+  ASSERT_EQ(plan["servers"].size(), 3u);
+  std::map<std::string, std::string> planned;
+  for (const auto& s : plan["servers"]) {
+    EXPECT_EQ(s["kind"], "live") << s.dump();
+    ASSERT_TRUE(s["planned_destination"].is_string()) << s.dump();
+    EXPECT_NE(s["planned_destination"], "sim-1");
+    EXPECT_GT(s["bytes"].get<int64_t>(), 0);
+    planned[s["server"]] = s["planned_destination"];
+  }
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM drains"), 0) << "a dry run stored a drain";
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations"), 0) << "a dry run started a move";
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM hosts WHERE disabled"), 0);
+
+  r = Post({{"host", "sim-1"}, {"max_parallel", 2}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM hosts WHERE name = 'sim-1' AND disabled AND "
+                       "disabled_reason = 'drain " +
+                       id + "'"),
+            1)
+      << "the drained host's service is disabled with the drain as its reason";
+  // A cron re-run, and the same Idempotency-Key, attach to the running drain.
+  r = Post({{"host", "sim-1"}});
+  EXPECT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["drain"]["id"], id);
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  const json done = Get(id);
+  EXPECT_EQ(done["progress"]["moved"], 3);
+  for (const auto& [server, dest] : planned) {
+    EXPECT_EQ(Host(server), dest) << "nothing changed, so what ran is the plan";
+  }
+  EXPECT_EQ(Status(a), "ACTIVE");
+  EXPECT_EQ(Status(b), "ACTIVE");
+  EXPECT_EQ(Status(c), "ACTIVE");
+  for (const auto& s : done["servers"]) {
+    EXPECT_EQ(s["state"], "moved") << s.dump();
+    EXPECT_TRUE(s["seconds"].is_number()) << s.dump();
+  }
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE drain_uuid = '" + id + "'"), 3);
+}
+
+TEST_F(Drains, WhatCannotFitIsNamedAndStaysWhileTheRestMoves) {
+  // sim-2 can hold one 512 MB server: of two, one is left.
+  Start({{"sim-1", {}}, {"sim-2", {"--sim-memory-mb", "700"}}});
+  auto a = lm_->ServerOn("sim-1", "a", "1");
+  auto b = lm_->ServerOn("sim-1", "b", "1");
+  auto r = Post({{"host", "sim-1"}, {"dry_run", true}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["drain"]["verdict"]["fits"], false);
+  ASSERT_EQ(r.body["drain"]["verdict"]["left"].size(), 1u) << r.raw;
+  EXPECT_NE(
+      r.body["drain"]["verdict"]["left"][0]["reason"].get<std::string>().find("No valid host"),
+      std::string::npos)
+      << r.raw;
+  r = Post({{"host", "sim-1"}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  ASSERT_TRUE(WaitDrain(id, "partial")) << Get(id).dump();
+  const std::set<std::string> hosts = {Host(a), Host(b)};
+  EXPECT_EQ(hosts, (std::set<std::string>{"sim-1", "sim-2"})) << "exactly one moved";
+  const json d = Get(id);
+  EXPECT_EQ(d["progress"]["moved"], 1);
+  EXPECT_EQ(d["progress"]["skipped"], 1);
+}
+
+TEST_F(Drains, PauseHoldsNewMovesResumeGoesOnCancelStopsCleanly) {
+  // 1 GB disks at 50 MB/s: each live move (512 MB + 1 GB) takes ~30 s.
+  Start({{"sim-1", {"--sim-bandwidth-mbps", "50"}}, {"sim-2", {}}});
+  std::vector<std::string> servers;
+  for (int i = 0; i < 3; ++i)
+    servers.push_back(lm_->ServerOn("sim-1", "s" + std::to_string(i), "1"));
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 1}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  ASSERT_TRUE(Stack::WaitFor([&] { return Get(id)["progress"]["moving"] == 1; }, 30s));
+  r = Admin().Post("/v2.1/ferry/drains/" + id + "/action", {{"pause", nullptr}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  EXPECT_EQ(r.body["drain"]["status"], "paused");
+  r = Admin().Post("/v2.1/ferry/drains/" + id + "/action", {{"pause", nullptr}});
+  EXPECT_EQ(r.status, 409) << "pausing a paused drain";
+  // The move under way ends; nothing new starts while paused.
+  ASSERT_TRUE(Stack::WaitFor([&] { return Get(id)["progress"]["moved"] == 1; }, 90s))
+      << Get(id).dump();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(Get(id)["progress"]["moving"], 0) << "a paused drain started a move";
+  EXPECT_EQ(Get(id)["progress"]["pending"], 2);
+  r = Admin().Post("/v2.1/ferry/drains/" + id + "/action", {{"resume", nullptr}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  ASSERT_TRUE(Stack::WaitFor([&] { return Get(id)["progress"]["moving"] == 1; }, 30s));
+  r = Admin().Post("/v2.1/ferry/drains/" + id + "/action", {{"cancel", nullptr}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  ASSERT_TRUE(WaitDrain(id, "cancelled", 120s)) << Get(id).dump();
+  const json d = Get(id);
+  EXPECT_EQ(d["progress"]["moved"], 2) << "the move under way when cancelled finished";
+  EXPECT_EQ(d["progress"]["cancelled"], 1);
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE status NOT IN (SELECT status FROM "
+                       "migration_statuses WHERE is_terminal)"),
+            0)
+      << "nothing half-done";
+}
+
+TEST_F(Drains, ADrainOfADeadHostEvacuatesAndSurvivesAControllerKill) {
+  Start({{"sim-1", {}}, {"sim-2", {}}});
+  std::vector<std::string> servers;
+  for (int i = 0; i < 2; ++i) {
+    servers.push_back(lm_->ServerOn("sim-1", "e" + std::to_string(i), "1"));
+    lm_->Sql("UPDATE servers SET image_ref = 'img' WHERE uuid = '" + servers.back() + "'");
+  }
+  lm_->stack->KillAgent("sim-1");
+  lm_->Sql("UPDATE hosts SET forced_down = true WHERE name = 'sim-1'");
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 1}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  EXPECT_EQ(r.body["drain"]["host_down"], true);
+  for (const auto& s : r.body["drain"]["servers"]) EXPECT_EQ(s["kind"], "evacuate");
+  lm_->stack->KillController();
+  lm_->stack->StartController();
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  for (const auto& s : servers) EXPECT_EQ(Host(s), "sim-2");
+}
+
+// A cold drain ends with every server confirmed on its destination (not left in VERIFY_RESIZE):
+// the host really is empty.
+TEST_F(Drains, AColdDrainConfirmsItsMovesSoTheHostEmpties) {
+  Start({{"sim-1", {}}, {"sim-2", {}}});
+  auto a = lm_->ServerOn("sim-1", "cold-a", "1");
+  auto r = Post({{"host", "sim-1"}, {"mode", "cold"}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  EXPECT_EQ(Host(a), "sim-2");
+  EXPECT_EQ(Status(a), "ACTIVE");
+  EXPECT_EQ(lm_->LatestMigration(a)["status"], "confirmed");
+  EXPECT_TRUE(lm_->AgentDomains("sim-1").empty()) << "the source's copy is gone";
+}
+
+TEST_F(Drains, BadRequestsAreRefusedAndChangeNothing) {
+  Start({{"sim-1", {}}});
+  EXPECT_EQ(Post({{"host", "nowhere"}}).status, 404);
+  EXPECT_EQ(Post({{"host", "sim-1"}, {"mode", "fast"}}).status, 400);
+  EXPECT_EQ(Post({{"host", "sim-1"}, {"max_parallel", 0}}).status, 400);
+  EXPECT_EQ(Post({{"host", "sim-1"}, {"max_parallel", 65}}).status, 400);
+  EXPECT_EQ(Post({{"host", "sim-1"}, {"surprise", 1}}).status, 400);
+  EXPECT_EQ(Post({{"host", "../etc"}}).status, 400);
+  EXPECT_EQ(Post({{"host", "sim-1"}, {"deadline", "tomorrow"}}).status, 400);
+  EXPECT_EQ(Post({{"host", "sim-1"}, {"target_hosts", {"nowhere"}}}).status, 400);
+  auto member = lm_->stack->Member();
+  EXPECT_EQ(member.Post("/v2.1/ferry/drains", {{"drain", {{"host", "sim-1"}}}}).status, 403);
+  EXPECT_EQ(Admin().Get("/v2.1/ferry/drains/not-a-uuid").status, 404);
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM drains"), 0);
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM hosts WHERE disabled"), 0);
+}
+
+}  // namespace
+}  // namespace ferry::testing
