@@ -71,8 +71,8 @@ Plan MakePlan(const scheduler::Scheduler& scheduler, const scheduler::HostIndex&
       if (!allowed.count(h->name)) ignore.insert(h->name);
     }
   }
-  std::shared_ptr<const scheduler::HostIndex> owned;  // the view with this plan's placements
-  const scheduler::HostIndex* current = &index;
+  // The view with this plan's placements: a copy of its own, changed in place.
+  auto current = std::make_shared<scheduler::HostIndex>(index);
   std::map<int64_t, std::set<std::string>> group_hosts;  // planned hosts per anti-affinity group
   std::vector<double> lanes(static_cast<size_t>(std::max(1, request.max_parallel)), 0.0);
   const double bytes_per_second = std::max(1.0, request.link_mibps) * kMiB;
@@ -126,16 +126,13 @@ Plan MakePlan(const scheduler::Scheduler& scheduler, const scheduler::HostIndex&
     placed->free_disk_gb -= spec.disk_gb;
     p.dest = placed->name;
     if (s.anti_affinity_group) group_hosts[*s.anti_affinity_group].insert(placed->name);
-    auto next = current->WithChanged({placed});
-    if (!next) {
+    if (!current->Update(placed)) {
       auto hosts = current->CopyHosts();
       for (auto& h : hosts) {
         if (h.name == placed->name) h = *placed;
       }
-      next = std::make_shared<const scheduler::HostIndex>(hosts);
+      current = std::make_shared<scheduler::HostIndex>(hosts);
     }
-    owned = std::move(next);
-    current = owned.get();
 
     p.bytes = BytesOf(s, p.kind);
     p.predicted_seconds = static_cast<double>(p.bytes) / bytes_per_second;

@@ -135,6 +135,33 @@ std::shared_ptr<const HostIndex> HostIndex::WithChanged(
   return next;
 }
 
+bool HostIndex::Update(const std::shared_ptr<const HostState>& h) {
+  auto it = layout_->slot_by_name.find(h->name);
+  if (it == layout_->slot_by_name.end()) return false;
+  const uint32_t slot = it->second;
+  const uint32_t position = layout_->position[slot];
+  const HostState& old = *hosts_[position];
+  if (old.id != h->id || HostProfileKey(old) != HostProfileKey(*h)) return false;
+  const bool inbound_changed = old.inbound_migrations != h->inbound_migrations;
+  hosts_[position] = h;
+  SetDynamicColumns(slot, *h);
+  // One host's RAM changed: it moves to its new place in its profile's order (a shift, not a
+  // sort of the whole profile), keeping the order a sort would give.
+  const auto& range = layout_->profiles[layout_->profile_of[slot]];
+  auto begin = ram_order_.begin() + range.begin, end = ram_order_.begin() + range.end;
+  auto at = std::find(begin, end, slot);
+  if (at != end) {
+    std::rotate(at, at + 1, end);  // out of the order: now the last element
+    auto more_free = [&](uint32_t a, uint32_t b) {
+      return free_memory_mb_[a] > free_memory_mb_[b];
+    };
+    auto place = std::upper_bound(begin, end - 1, slot, more_free);
+    std::rotate(place, end - 1, end);
+  }
+  if (inbound_changed) CollectInboundSlots();
+  return true;
+}
+
 std::vector<HostState> HostIndex::CopyHosts() const {
   std::vector<HostState> out;
   out.reserve(hosts_.size());

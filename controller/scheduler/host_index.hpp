@@ -36,6 +36,10 @@ class HostIndex {
   // changed: then build a new index.
   std::shared_ptr<const HostIndex> WithChanged(
       const std::vector<std::shared_ptr<const HostState>>& changed) const;
+  // The same change made in place, for an index its caller alone holds (a drain's plan counts
+  // each placement before the next: a copy per placement would cost the whole cluster each
+  // time). False, with nothing changed, where WithChanged would give nullptr.
+  bool Update(const std::shared_ptr<const HostState>& changed);
 
  private:
   friend class Scheduler;
