@@ -464,6 +464,7 @@ int Serve(const ServeOptions& o) {
   lifecycle.Start();
   progress.Start();
   engine.Start();
+  status_waiters.OnEveryChange([&drain_runner] { drain_runner.Poke(); });
   drain_runner.Start();
   liveness_task.Start();
   reconcile_task.Start();
@@ -485,6 +486,7 @@ int Serve(const ServeOptions& o) {
   liveness_task.Stop();
   drain_runner.Stop();
   engine.Stop();
+  status_waiters.OnEveryChange(nullptr);
   progress.Stop();
   lifecycle.Stop();
   return 0;

@@ -38,8 +38,10 @@ CREATE TABLE drain_servers (
     position           integer NOT NULL,
     kind               text NOT NULL CHECK (kind IN ('live', 'cold', 'evacuate')),
     planned_dest       text,
-    state              text NOT NULL CHECK (state IN ('pending', 'moving', 'moved', 'failed',
-                                                      'skipped', 'cancelled')),
+    -- starting: the move's request is being made under the key drain:<drain>:<server>:<attempt>
+    -- (a controller that dies there makes it again with the same key and gets the same move).
+    state              text NOT NULL CHECK (state IN ('pending', 'starting', 'moving', 'moved',
+                                                      'failed', 'skipped', 'cancelled')),
     bytes              bigint NOT NULL DEFAULT 0,
     predicted_seconds  double precision NOT NULL DEFAULT 0,
     migration_uuid     uuid,

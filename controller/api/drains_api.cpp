@@ -36,10 +36,13 @@ json View(const store::Drain& d, TimePoint now) {
   const json& starts =
       d.plan.contains("starts_after_seconds") ? d.plan["starts_after_seconds"] : json::object();
   for (const auto& s : d.servers) {
-    ++counts[s.state];
+    // "starting" (the move's request being made) shows as moving.
+    ++counts[s.state == "starting" ? "moving" : s.state];
     bytes_total += s.bytes;
     if (s.state == "moved") bytes_moved += s.bytes;
-    if (s.state == "pending" || s.state == "moving") bytes_left += s.bytes;
+    if (s.state == "pending" || s.state == "starting" || s.state == "moving") {
+      bytes_left += s.bytes;
+    }
     json seconds = nullptr;
     if (s.started_at && s.finished_at && s.state == "moved") {
       seconds = std::chrono::duration<double>(*s.finished_at - *s.started_at).count();
@@ -117,7 +120,7 @@ std::string HostName(const json& v, const std::string& field) {
   return s;
 }
 
-drains::DrainRequest Parse(const Request& req) {
+drains::DrainRequest Parse(const Request& req, TimePoint now) {
   if (!req.body.is_object() || !req.body.contains("drain") || req.body.size() != 1 ||
       !req.body.at("drain").is_object()) {
     throw Error(Errc::kBadRequest, "The body must be {\"drain\": {...}}.");
@@ -166,7 +169,11 @@ drains::DrainRequest Parse(const Request& req) {
       t = ParseIsoTime(d.get<std::string>());
     }
     if (!t) throw Error(Errc::kBadRequest, "'deadline' must be an ISO 8601 time.");
+    if (*t <= now) throw Error(Errc::kBadRequest, "'deadline' has passed.");
     r.deadline = t;
+  }
+  if (req.idempotency_key && (req.idempotency_key->empty() || req.idempotency_key->size() > 200)) {
+    throw Error(Errc::kBadRequest, "Idempotency-Key must be 1 to 200 characters.");
   }
   r.idempotency_key = req.idempotency_key;
   r.user_id = req.principal.user_id;
@@ -184,7 +191,7 @@ std::string DrainId(const Request& req) {
 
 void RegisterDrainRoutes(ApiServer& api, Deps& deps) {
   api.Route("POST", "/v2\\.1/ferry/drains", Access::kAdmin, [&deps](Request& req) {
-    auto answer = deps.drains.Request(Parse(req));
+    auto answer = deps.drains.Request(Parse(req, deps.clock.Now()));
     const int code = answer.created ? 202 : 200;
     return Response{code, {{"drain", View(answer.drain, deps.clock.Now())}}};
   });

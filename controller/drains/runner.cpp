@@ -15,6 +15,15 @@ bool Ended(const std::string& state) {
   return state == "moved" || state == "failed" || state == "skipped" || state == "cancelled";
 }
 
+// The host a server's current attempt asks for: the plan's, unless a move there failed before.
+std::optional<std::string> RequestedHost(const store::DrainServer& s) {
+  if (s.planned_dest && std::find(s.failed_dests.begin(), s.failed_dests.end(), *s.planned_dest) ==
+                            s.failed_dests.end()) {
+    return s.planned_dest;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void Runner::Start() {
@@ -28,9 +37,18 @@ void Runner::Start() {
         spdlog::warn("drain runner: {}", e.what());
       }
       lock.lock();
-      cv_.wait_for(lock, ctx_.engine.tick, [&] { return stop_; });
+      cv_.wait_for(lock, ctx_.engine.tick, [&] { return stop_ || poked_; });
+      poked_ = false;
     }
   });
+}
+
+void Runner::Poke() {
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
 }
 
 void Runner::Stop() {
@@ -69,7 +87,7 @@ void Runner::Save(const store::Drain& d, const store::DrainServer& s) {
 void Runner::Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason) {
   s.reason = reason;
   s.migration_uuid.reset();
-  if (s.attempts < kMaxAttemptsPerServer && d.status == "running") {
+  if (s.attempts < kMaxAttemptsPerServer && (d.status == "running" || d.status == "paused")) {
     s.state = "pending";  // once more, elsewhere
     spdlog::warn("drain {}: {} failed to move ({}); trying once more elsewhere", d.uuid, s.name,
                  reason);
@@ -111,7 +129,13 @@ bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
   const bool ended = o->status == "failed" || o->status == "error" || o->status == "cancelled" ||
                      o->status == "reverted";
   if (!ended) return false;
-  if (o->dest) s.failed_dests.push_back(*o->dest);
+  // Where it was going, or (a move that failed before it had a destination, e.g. the planned one
+  // no longer fits) where it was asked to go: the retry goes elsewhere.
+  if (o->dest) {
+    s.failed_dests.push_back(*o->dest);
+  } else if (auto asked = RequestedHost(s)) {
+    s.failed_dests.push_back(*asked);
+  }
   Failed(d, s, o->error_reason.value_or("the move ended " + o->status));
   return true;
 }
@@ -125,7 +149,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
     s.finished_at = ctx_.clock.Now();
     return;
   }
-  if (server->host != d.host) {
+  if (server->host != d.host && s.state != "starting") {
     s.state = "moved";
     s.dest = server->host;
     s.reason = "moved by another request";
@@ -134,16 +158,21 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
   }
   // The plan's destination the first time; after a failure, wherever the scheduler finds room
   // now (the destination may have stopped fitting).
-  std::optional<std::string> host;
-  if (s.planned_dest && std::find(s.failed_dests.begin(), s.failed_dests.end(), *s.planned_dest) ==
-                            s.failed_dests.end()) {
-    host = s.planned_dest;
-  }
+  const std::optional<std::string> host = RequestedHost(s);
   const std::string request_id = "req-drain-" + d.uuid;
   const std::string user = d.user_id.value_or("admin");
   const std::string project = d.project_id.value_or("admin");
-  ++s.attempts;
-  s.started_at = ctx_.clock.Now();
+  if (s.state != "starting") {
+    // The intent first, under the lease: a controller that dies (or stalls past its lease)
+    // between here and the move's own record leaves "starting", and whoever drives the drain
+    // next makes the same request under the same key, getting the same move, never a second.
+    ++s.attempts;
+    s.state = "starting";
+    s.started_at = ctx_.clock.Now();
+    Save(d, s);
+  }
+  const std::string key =
+      "drain:" + d.uuid + ":" + s.server_uuid + ":" + std::to_string(s.attempts);
   try {
     std::string migration;
     if (s.kind == "live") {
@@ -154,6 +183,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
       r.user_id = user;
       r.project_id = project;
       r.request_id = request_id;
+      r.idempotency_key = key;
       migration = live_.Request(r).uuid;
     } else if (s.kind == "cold") {
       cold_migration::ColdMoveRequest r;
@@ -163,6 +193,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
       r.user_id = user;
       r.project_id = project;
       r.request_id = request_id;
+      r.idempotency_key = key;
       migration = cold_.Request(r).uuid;
     } else {
       evacuation::EvacuateRequest r;
@@ -171,6 +202,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
       r.user_id = user;
       r.project_id = project;
       r.request_id = request_id;
+      r.idempotency_key = key;
       migration = evacuations_.Request(r).uuid;
     }
     ctx_.db.Transact([&](store::Tx& tx) { store::SetMoveDrain(tx, migration, d.uuid); });
@@ -180,7 +212,8 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
     spdlog::info("drain {}: {} moving ({}) to {}", d.uuid, s.name, s.kind,
                  host.value_or("the scheduler's choice"));
   } catch (const Error& e) {
-    if (e.code() == Errc::kUnavailable) throw;  // the database: tried again next tick
+    if (e.code() == Errc::kUnavailable) throw;  // the database: the same key next tick
+    if (host) s.failed_dests.push_back(*host);
     Failed(d, s, e.what());
   }
 }
@@ -198,6 +231,13 @@ void Runner::Drive(const std::string& uuid) {
       if (Follow(d, s)) Save(d, s);
       if (s.state == "moving") ++moving;
     }
+  }
+  for (auto& s : d.servers) {
+    // A start a crashed (or stalled) owner left half-made: made again under its key.
+    if (s.state != "starting") continue;
+    StartMove(d, s);
+    Save(d, s);
+    if (s.state == "moving") ++moving;
   }
   for (auto& s : d.servers) {
     if (s.state != "pending") continue;
@@ -225,7 +265,16 @@ void Runner::Drive(const std::string& uuid) {
   if (d.status == "cancelling") {
     end = "cancelled";
   } else if (moved == static_cast<long>(d.servers.size())) {
-    end = "done";
+    // Every planned server moved; a server that arrived after the plan (a move into the host
+    // under way when it was made) still leaves the host not empty.
+    bool empty = true;
+    ctx_.db.Transact([&](store::Tx& tx) {
+      store::ServerFilter f;
+      f.host = d.host;
+      f.limit = 1;
+      empty = store::ListServers(tx, f).empty();
+    });
+    end = empty ? "done" : "partial";
   } else if (moved == 0) {
     end = "failed";
   }

@@ -35,6 +35,9 @@ class Runner {
   void Stop();
   // One pass over the drains this controller holds (tests call it directly).
   void Tick();
+  // A move changed status: a pass runs now rather than at the next tick (passes asked for
+  // while one runs join the next).
+  void Poke();
 
  private:
   void Drive(const std::string& uuid);
@@ -52,6 +55,7 @@ class Runner {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool poked_ = false;
   std::thread thread_;
 };
 

@@ -55,11 +55,8 @@ store::Drain Service::PlanOf(const DrainRequest& r) const {
       }
     }
     // Hosts being drained themselves are no destination (their drains would chase each other).
-    for (const auto& d : store::ListDrains(tx, 1000)) {
-      if (d.host != r.host &&
-          (d.status == "running" || d.status == "paused" || d.status == "cancelling")) {
-        request.avoid_hosts.insert(d.host);
-      }
+    for (const auto& h : store::LiveDrainHosts(tx)) {
+      if (h != r.host) request.avoid_hosts.insert(h);
     }
     store::ServerFilter filter;
     filter.host = r.host;

@@ -25,13 +25,19 @@ bool StatusWaiters::Watch::WaitForChange(std::chrono::steady_clock::time_point d
 }
 
 void StatusWaiters::Changed(const std::string& uuid) {
+  std::function<void()> listener;
+  bool watched = false;
   {
     std::lock_guard lock(mu_);
+    listener = on_every_change_;
     auto it = watched_.find(uuid);
-    if (it == watched_.end()) return;  // nobody waits: the common case costs one lookup
-    ++it->second.second;
+    if (it != watched_.end()) {  // nobody waits: the common case costs one lookup
+      ++it->second.second;
+      watched = true;
+    }
   }
-  cv_.notify_all();
+  if (watched) cv_.notify_all();
+  if (listener) listener();
 }
 
 }  // namespace ferry::controller::moves

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,8 +35,16 @@ class StatusWaiters {
   };
 
   void Changed(const std::string& uuid);
+  // Called after every change of any move (outside the board's lock): the drain runner looks at
+  // its drains at once when one of their moves ends, instead of at its next tick. Set before
+  // the engine starts; nullptr removes it.
+  void OnEveryChange(std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    on_every_change_ = std::move(fn);
+  }
 
  private:
+  std::function<void()> on_every_change_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::pair<int, uint64_t>> watched_;  // uuid -> (watches, changes)

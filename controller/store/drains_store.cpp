@@ -22,6 +22,7 @@ constexpr Statement kFindKey{"drain_find_key",
                              "SELECT " DRAIN_COLUMNS " FROM drains d WHERE d.idempotency_key = $1"};
 constexpr Statement kList{"drain_list",
                           "SELECT " DRAIN_COLUMNS " FROM drains d ORDER BY d.id DESC LIMIT $1"};
+constexpr Statement kLiveHosts{"drain_live_hosts", "SELECT d.host FROM drains d WHERE " LIVE_DRAIN};
 constexpr Statement kServers{"drain_servers", R"sql(
 SELECT server_uuid::text, name, position, kind, planned_dest, state, bytes, predicted_seconds,
        migration_uuid::text, attempts, array_to_json(failed_dests), dest, reason,
@@ -152,6 +153,12 @@ std::vector<Drain> ListDrains(Tx& tx, int limit) {
   for (const auto& r : tx.Exec(kList, limit)) {
     if (auto d = FindDrain(tx, r[1].as<std::string>())) out.push_back(std::move(*d));
   }
+  return out;
+}
+
+std::vector<std::string> LiveDrainHosts(Tx& tx) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.Exec(kLiveHosts)) out.push_back(r[0].as<std::string>());
   return out;
 }
 

@@ -21,8 +21,9 @@ struct DrainServer {
   int position = 0;  // 1-based, the plan's order
   std::string kind;  // "live" | "cold" | "evacuate"
   std::optional<std::string> planned_dest;
-  std::string state = "pending";  // pending | moving | moved | failed | skipped | cancelled
-  int64_t bytes = 0;              // predicted bytes to move
+  // pending | starting | moving | moved | failed | skipped | cancelled
+  std::string state = "pending";
+  int64_t bytes = 0;  // predicted bytes to move
   double predicted_seconds = 0;
   std::optional<std::string> migration_uuid;  // the move now (or last) running for it
   int attempts = 0;                           // moves started for it
@@ -59,6 +60,8 @@ std::optional<Drain> FindDrain(Tx& tx, const std::string& uuid);
 std::optional<Drain> FindLiveDrainOfHost(Tx& tx, const std::string& host);
 std::optional<Drain> FindDrainByIdempotencyKey(Tx& tx, const std::string& key);
 std::vector<Drain> ListDrains(Tx& tx, int limit);  // newest first
+// Hosts with a running, paused or cancelling drain.
+std::vector<std::string> LiveDrainHosts(Tx& tx);
 
 // status `from` (one of) -> `to`; false when it was in none of them.
 bool ChangeDrainStatus(Tx& tx, const std::string& uuid, const std::vector<std::string>& from,

@@ -28,8 +28,11 @@ std::string Fingerprint(const std::string& dsn) {
   std::string out;
   for (const char* table : {"flavors", "aggregates", "aggregate_hosts", "aggregate_metadata",
                             "servers", "claims", "unmanaged_domains"}) {
-    out += w.exec1(std::string("SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, "
-                               "'|' ORDER BY t::text)), '') FROM ") +
+    // Without what only agents' reports write (a server's reported disks, set by the first
+    // heartbeat after it was built, whenever that lands).
+    out += w.exec1(std::string("SELECT count(*)::text || ':' || coalesce(md5(string_agg("
+                               "(to_jsonb(t) - 'reported_disks')::text, '|' ORDER BY "
+                               "(to_jsonb(t) - 'reported_disks')::text)), '') FROM ") +
                    table + " t")[0]
                .as<std::string>() +
            ";";
