@@ -95,7 +95,7 @@ CREATE TABLE public.drain_servers (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     CONSTRAINT drain_servers_kind_check CHECK ((kind = ANY (ARRAY['live'::text, 'cold'::text, 'evacuate'::text]))),
-    CONSTRAINT drain_servers_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'moving'::text, 'moved'::text, 'failed'::text, 'skipped'::text, 'cancelled'::text])))
+    CONSTRAINT drain_servers_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'starting'::text, 'moving'::text, 'moved'::text, 'failed'::text, 'skipped'::text, 'cancelled'::text])))
 );
 
 CREATE TABLE public.drains (
