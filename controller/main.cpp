@@ -465,6 +465,7 @@ int Serve(const ServeOptions& o) {
   progress.Start();
   engine.Start();
   status_waiters.OnEveryChange([&drain_runner] { drain_runner.Poke(); });
+  drain_service.OnChanged([&drain_runner] { drain_runner.Poke(); });
   drain_runner.Start();
   liveness_task.Start();
   reconcile_task.Start();

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
 #include "controller/conductor/server_placement.hpp"
@@ -91,6 +93,13 @@ store::Drain Service::PlanOf(const DrainRequest& r) const {
     spdlog::warn("host snapshot refresh before planning a drain of {} failed: {}", r.host,
                  e.what());
   }
+  // Moves out of a running host also wait for its outbound slots (the engine's
+  // max_outbound_per_host): the predictions run on as many lanes as can really be busy. An
+  // evacuation sends nothing from its dead host.
+  if (!request.host_down) {
+    request.max_parallel =
+        std::max(1, std::min(request.max_parallel, ctx_.engine.limits.max_outbound_per_host));
+  }
   const auto index = ctx_.hosts.Current();
   scheduler::HostState source;
   if (const auto* seen = index->Find(r.host)) source = *seen;
@@ -168,6 +177,7 @@ DrainAnswer Service::Request(const DrainRequest& r) {
     throw;
   }
   if (host_id) ctx_.hosts.MarkDirty(host_id);
+  if (on_changed_) on_changed_();
   spdlog::info("drain started drain={} host={} mode={} servers={} fits={}", d.uuid, d.host, d.mode,
                d.servers.size(), d.plan.value("fits", false));
   return {d, true};
@@ -214,6 +224,7 @@ store::Drain Service::Act(const std::string& uuid, const std::string& action) {
                 "Cannot " + action + " drain " + uuid + " while it is " + status + ".");
   }
   spdlog::info("drain {} drain={} ({} -> {})", action, uuid, status, to);
+  if (on_changed_) on_changed_();
   return Get(uuid);
 }
 

@@ -2,6 +2,7 @@
 // What the API asks of host drains: plan one (a dry run changes nothing), start one (or attach
 // to the host's running drain, or to the drain an Idempotency-Key started: a cron re-run is not
 // a second drain), read them, and pause, resume or cancel one.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,8 +43,13 @@ class Service {
   // The plan of draining `host` now, as a drain row with its servers (not stored).
   store::Drain PlanOf(const DrainRequest& r) const;
 
+  // Called after a drain was stored or asked to change (the runner looks at once instead of at
+  // its next tick).
+  void OnChanged(std::function<void()> fn) { on_changed_ = std::move(fn); }
+
  private:
   const Context& ctx_;
+  std::function<void()> on_changed_;
 };
 
 }  // namespace ferry::controller::drains

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -108,6 +109,28 @@ int main(int argc, char** argv) {
                                    id + "'");
   const double floor =
       static_cast<double>(bytes) / (static_cast<double>(bandwidth_mbps) * 1e6 * parallel);
+  // Where a move's time went, on average: from the request to each status it entered.
+  {
+    pqxx::connection c(stack.dsn());
+    pqxx::work w(c);
+    for (const auto& row :
+         w.exec("SELECT e.to_status, avg(extract(epoch from e.at - m.created_at))::float8 FROM "
+                "migration_events e JOIN migrations m ON m.id = e.migration_id WHERE m.drain_uuid "
+                "= '" +
+                id + "' GROUP BY e.to_status ORDER BY 2")) {
+      std::printf("  %-16s %.3f s after the request\n", row[0].c_str(), row[1].as<double>());
+    }
+    if (std::getenv("FERRY_BENCH_TIMELINE")) {
+      for (const auto& row :
+           w.exec("SELECT extract(epoch from m.created_at - d.created_at)::float8, "
+                  "extract(epoch from m.finished_at - d.created_at)::float8 FROM migrations m "
+                  "JOIN drains d ON d.uuid = m.drain_uuid WHERE d.uuid = '" +
+                  id + "' ORDER BY m.created_at")) {
+        std::printf("  move requested at %.3f s, ended at %.3f s\n", row[0].as<double>(),
+                    row[1].as<double>());
+      }
+    }
+  }
   std::printf(
       "drain of %d servers (%.0f MB moved) at %d MB/s, max_parallel %d: %.1f s; link floor "
       "%.1f s; ratio %.3f (goal <= 1.10)\n",
