@@ -22,7 +22,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ferry::testing::Stack;
 
-const std::string kFlavor = "bench-drain";  // 1 vCPU, 512 MB, no disk: 512 MB over the link
+const std::string kFlavor = "bench-drain";  // 1 vCPU, memory_mb, no disk: its memory moves
 
 int64_t Scalar(const std::string& dsn, const std::string& sql) {
   pqxx::connection c(dsn);
@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   if (argc > 2) parallel = std::clamp(std::stoi(argv[2]), 1, 64);
   if (argc > 3) bandwidth_mbps = std::max(1, std::stoi(argv[3]));
   if (argc > 4) hosts = std::max(1, std::stoi(argv[4]));
+  int memory_mb = 1024;
+  if (argc > 5) memory_mb = std::max(64, std::stoi(argv[5]));
   std::string why;
   auto dsn = ferry::testing::ClusterDsn(&why);
   if (!dsn) {
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  stack.EnsureFlavor(kFlavor, 1, 512, 0);
+  stack.EnsureFlavor(kFlavor, 1, memory_mb, 0);
   for (int i = 0; i < servers; ++i) {
     stack.CreateServer("drain-" + std::to_string(i), kFlavor, "nova:sim-0");
   }
