@@ -6,6 +6,7 @@
 // is ours and reset by a status change; the database's unavailability is never counted.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -157,6 +158,56 @@ TEST_F(MoveEngineTest, RequestersTakeTurnsAcrossKinds) {
   engine.AdmitQueued();
   EXPECT_EQ(live.admitted(), std::vector<std::string>{a1});
   EXPECT_EQ(cold.admitted(), std::vector<std::string>{b1}) << "bob's first before alice's second";
+}
+
+// A host drain takes its own turn: its many queued moves (all the admin's) do not starve the
+// same admin's single move, and two drains share the slots.
+TEST_F(MoveEngineTest, EachDrainTakesItsOwnTurnBesideSingleMoves) {
+  ScriptedKind live("live-migration");
+  options_.limits = {10, 10, 3};  // three moves in the whole cluster
+  std::vector<std::string> drain_a, drain_b;
+  for (int i = 0; i < 3; ++i) {
+    drain_a.push_back(
+        Insert("live-migration", "queued", "a" + std::to_string(i), "x", "ctl-a", "admin"));
+    Sql("UPDATE migrations SET drain_uuid = '11111111-1111-4111-8111-111111111111' "
+        "WHERE uuid = $1::uuid",
+        drain_a.back());
+  }
+  for (int i = 0; i < 3; ++i) {
+    drain_b.push_back(
+        Insert("live-migration", "queued", "b" + std::to_string(i), "y", "ctl-a", "admin"));
+    Sql("UPDATE migrations SET drain_uuid = '22222222-2222-4222-8222-222222222222' "
+        "WHERE uuid = $1::uuid",
+        drain_b.back());
+  }
+  const auto single = Insert("live-migration", "queued", "s", "z", "ctl-a", "admin");
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(live);
+  engine.AdmitQueued();
+  auto admitted = live.admitted();
+  std::sort(admitted.begin(), admitted.end());
+  std::vector<std::string> want = {drain_a[0], drain_b[0], single};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(admitted, want) << "each drain's first move and the admin's single one";
+}
+
+// An evacuation's source is a dead host: it sends nothing and holds no outbound slot, so the
+// evacuations of one dead host (and of two) are not admitted one at a time.
+TEST_F(MoveEngineTest, EvacuationsTakeNoOutboundSlotOfTheirDeadSource) {
+  ScriptedKind evacuation("evacuation");
+  options_.limits = {1, 10, 0};  // one outbound move per host
+  std::vector<std::string> queued;
+  for (int i = 0; i < 3; ++i) {
+    queued.push_back(Insert("evacuation", "queued", "dead-1", "d" + std::to_string(i), "ctl-a"));
+  }
+  queued.push_back(Insert("evacuation", "queued", "dead-2", "d9", "ctl-a"));
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(evacuation);
+  engine.AdmitQueued();
+  auto admitted = evacuation.admitted();
+  std::sort(admitted.begin(), admitted.end());
+  std::sort(queued.begin(), queued.end());
+  EXPECT_EQ(admitted, queued);
 }
 
 TEST_F(MoveEngineTest, AStepThatKeepsThrowingEndsItsMoveAfterTheBudget) {
