@@ -126,9 +126,22 @@ bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
     s.reason.reset();
     return true;
   }
+  const bool stop = d.status == "cancelling" || (d.deadline && ctx_.clock.Now() >= *d.deadline);
   const bool ended = o->status == "failed" || o->status == "error" || o->status == "cancelled" ||
                      o->status == "reverted";
-  if (!ended) return false;
+  if (!ended) {
+    // Cancelled or past its deadline: a move still waiting in the engine's queue has not
+    // started and is aborted (it ends "cancelled", nothing touched); one under way ends itself.
+    if (stop && o->status == "queued") AbortQueued(s, *o);
+    return false;
+  }
+  if (o->status == "cancelled" && stop) {
+    s.state = "cancelled";
+    s.reason = d.status == "cancelling" ? "the drain was cancelled" : "the deadline passed";
+    s.finished_at = ctx_.clock.Now();
+    s.migration_uuid.reset();
+    return true;
+  }
   // Where it was going, or (a move that failed before it had a destination, e.g. the planned one
   // no longer fits) where it was asked to go: the retry goes elsewhere.
   if (o->dest) {
@@ -138,6 +151,20 @@ bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
   }
   Failed(d, s, o->error_reason.value_or("the move ended " + o->status));
   return true;
+}
+
+void Runner::AbortQueued(const store::DrainServer& s, const store::MoveOutcome& o) {
+  try {
+    if (o.type == "live-migration") {
+      live_.Abort(s.server_uuid, o.id, /*allow_before_running=*/true, /*admin=*/true);
+    } else if (o.type == "migration" || o.type == "resize") {
+      cold_.Abort(s.server_uuid, o.id, /*admin=*/true);
+    }
+    // An evacuation has no abort (Nova has none): it ends on its own.
+  } catch (const Error& e) {
+    // Admitted meanwhile, or asked already: it ends on its own.
+    spdlog::info("drain: {}'s queued move not aborted: {}", s.name, e.what());
+  }
 }
 
 void Runner::StartMove(store::Drain& d, store::DrainServer& s) {

@@ -45,6 +45,7 @@ class Runner {
   bool Follow(store::Drain& d, store::DrainServer& s);
   // Starts the server's next move; false when it could not (its row says why).
   void StartMove(store::Drain& d, store::DrainServer& s);
+  void AbortQueued(const store::DrainServer& s, const store::MoveOutcome& o);
   void Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason);
   void Save(const store::Drain& d, const store::DrainServer& s);
 

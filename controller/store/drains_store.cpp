@@ -66,7 +66,7 @@ SELECT 1 FROM drains WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_until 
 constexpr Statement kSetMoveDrain{
     "drain_set_move", "UPDATE migrations SET drain_uuid = $2::uuid WHERE uuid = $1::uuid"};
 constexpr Statement kMoveOutcome{"drain_move_outcome", R"sql(
-SELECT migration_type, status, dest_compute, error_reason,
+SELECT id, migration_type, status, dest_compute, error_reason,
        coalesce(memory_processed, 0) + coalesce(disk_processed, 0)
 FROM migrations WHERE uuid = $1::uuid)sql"};
 
@@ -200,8 +200,8 @@ std::optional<MoveOutcome> FindMoveOutcome(Tx& tx, const std::string& migration_
   auto res = tx.Exec(kMoveOutcome, migration_uuid);
   if (res.empty()) return std::nullopt;
   const auto& r = res[0];
-  return MoveOutcome{r[0].as<std::string>(), r[1].as<std::string>(), OptString(r[2]),
-                     OptString(r[3]), r[4].as<int64_t>()};
+  return MoveOutcome{r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                     OptString(r[3]),    OptString(r[4]),        r[5].as<int64_t>()};
 }
 
 }  // namespace ferry::controller::store

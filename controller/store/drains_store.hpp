@@ -81,6 +81,7 @@ void SetMoveDrain(Tx& tx, const std::string& migration_uuid, const std::string& 
 
 // What became of a move, as a drain reads it.
 struct MoveOutcome {
+  int64_t id = 0;    // migrations.id (Nova's migration id)
   std::string type;  // migration_type
   std::string status;
   std::optional<std::string> dest;

@@ -176,6 +176,39 @@ TEST_F(Drains, ADrainOfADeadHostEvacuatesAndSurvivesAControllerKill) {
   for (const auto& s : servers) EXPECT_EQ(Host(s), "sim-2");
 }
 
+// More moves than the source's outbound slots: the rest wait in the engine's queue. A cancel
+// aborts those (they never started) and lets the one under way finish.
+TEST_F(Drains, CancelAbortsTheMovesStillQueuedAndLetsTheRunningOneEnd) {
+  Start({{"sim-1", {"--sim-bandwidth-mbps", "50"}}, {"sim-2", {}}});
+  lm_->stack->EnsureFlavor("m", 1, 512, 0);  // 512 MB at 50 MB/s: ~10 s a move
+  std::vector<std::string> servers;
+  for (int i = 0; i < 3; ++i)
+    servers.push_back(lm_->ServerOn("sim-1", "q" + std::to_string(i), "m"));
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 3}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  // One outbound slot per host (the default): one runs, two wait queued.
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        return lm_->Count("SELECT count(*) FROM migrations WHERE drain_uuid = '" + id +
+                          "' AND status = 'queued'") == 2;
+      },
+      30s))
+      << Get(id).dump();
+  r = Admin().Post("/v2.1/ferry/drains/" + id + "/action", {{"cancel", nullptr}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  ASSERT_TRUE(WaitDrain(id, "cancelled", 60s)) << Get(id).dump();
+  const json d = Get(id);
+  EXPECT_EQ(d["progress"]["moved"], 1) << d.dump();
+  EXPECT_EQ(d["progress"]["cancelled"], 2) << d.dump();
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE drain_uuid = '" + id +
+                       "' AND status = 'cancelled'"),
+            2);
+  int on_sim1 = 0;
+  for (const auto& s : servers) on_sim1 += Host(s) == "sim-1" ? 1 : 0;
+  EXPECT_EQ(on_sim1, 2) << "the cancelled ones never left";
+}
+
 // A cold drain ends with every server confirmed on its destination (not left in VERIFY_RESIZE):
 // the host really is empty.
 TEST_F(Drains, AColdDrainConfirmsItsMovesSoTheHostEmpties) {
