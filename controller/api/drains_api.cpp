@@ -28,7 +28,7 @@ json OptTime(const std::optional<TimePoint>& t) {
 }
 json OptText(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
 
-json View(const store::Drain& d, TimePoint now) {
+json View(const store::Drain& d) {
   json servers = json::array();
   std::map<std::string, int> counts = {{"moved", 0},  {"moving", 0},  {"pending", 0},
                                        {"failed", 0}, {"skipped", 0}, {"cancelled", 0}};
@@ -80,7 +80,6 @@ json View(const store::Drain& d, TimePoint now) {
           {{"server", s.server_uuid}, {"name", s.name}, {"reason", OptText(s.reason)}});
     }
   }
-  (void)now;
   return {{"id", d.uuid.empty() ? json(nullptr) : json(d.uuid)},
           {"host", d.host},
           {"mode", d.mode},
@@ -193,15 +192,15 @@ void RegisterDrainRoutes(ApiServer& api, Deps& deps) {
   api.Route("POST", "/v2\\.1/ferry/drains", Access::kAdmin, [&deps](Request& req) {
     auto answer = deps.drains.Request(Parse(req, deps.clock.Now()));
     const int code = answer.created ? 202 : 200;
-    return Response{code, {{"drain", View(answer.drain, deps.clock.Now())}}};
+    return Response{code, {{"drain", View(answer.drain)}}};
   });
   api.Route("GET", "/v2\\.1/ferry/drains", Access::kAdmin, [&deps](Request&) {
     json list = json::array();
-    for (const auto& d : deps.drains.List()) list.push_back(View(d, deps.clock.Now()));
+    for (const auto& d : deps.drains.List()) list.push_back(View(d));
     return Response{200, {{"drains", list}}};
   });
   api.Route("GET", "/v2\\.1/ferry/drains/([^/]+)", Access::kAdmin, [&deps](Request& req) {
-    return Response{200, {{"drain", View(deps.drains.Get(DrainId(req)), deps.clock.Now())}}};
+    return Response{200, {{"drain", View(deps.drains.Get(DrainId(req)))}}};
   });
   api.Route("POST", "/v2\\.1/ferry/drains/([^/]+)/action", Access::kAdmin, [&deps](Request& req) {
     const auto id = DrainId(req);
@@ -212,7 +211,7 @@ void RegisterDrainRoutes(ApiServer& api, Deps& deps) {
     if (action != "pause" && action != "resume" && action != "cancel") {
       throw Error(Errc::kBadRequest, "Unknown drain action '" + action + "'.");
     }
-    return Response{202, {{"drain", View(deps.drains.Act(id, action), deps.clock.Now())}}};
+    return Response{202, {{"drain", View(deps.drains.Act(id, action))}}};
   });
 }
 
