@@ -118,14 +118,18 @@ moves::CallResult Steps::Send(store::Evacuation& e, const store::Host& host,
   if (r.outcome != moves::CallResult::Outcome::kReused) return r;
   // The id was used with other arguments (a server renamed meanwhile): asked again under the
   // next attempt, committed first; the commands are idempotent by migration.
-  auto next = e;
-  next.attempt += 1;
-  if (!Commit(e, next, "", std::nullopt)) throw moves::NotOurs("evacuation " + e.uuid);
+  NextAttempt(e);
   r = moves::Call(sender, {"evacuation", e.uuid, e.lease_epoch, e.attempt}, host, kind, step, spec);
   if (r.outcome == moves::CallResult::Outcome::kReused) {
     r.outcome = moves::CallResult::Outcome::kUnreachable;
   }
   return r;
+}
+
+void Steps::NextAttempt(store::Evacuation& e) {
+  auto next = e;
+  next.attempt += 1;
+  if (!Commit(e, next, "", std::nullopt)) throw moves::NotOurs("evacuation " + e.uuid);
 }
 
 std::optional<std::optional<wire::Domain>> Steps::DomainOn(const store::Host& host,

@@ -72,6 +72,9 @@ class Steps {
 
   moves::CallResult Send(store::Evacuation& e, const store::Host& host, const std::string& kind,
                          const std::string& step, const wire::EvacuationSpec& spec);
+  // The next command of e goes under a new id (a refused one is asked again, not answered from
+  // the agent's log of the refusal). Throws moves::NotOurs when e is not ours.
+  void NextAttempt(store::Evacuation& e);
   std::optional<std::optional<wire::Domain>> DomainOn(const store::Host& host,
                                                       const std::string& uuid) const;
   wire::EvacuationSpec BuildSpec(const store::Evacuation& e, const Parties& p) const;

@@ -89,9 +89,7 @@ StepResult Steps::RollBack(store::Evacuation& e) {
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
     if (!r.ok()) {
       // Asked again under a new id on the next try, not answered from the agent's log.
-      auto next = e;
-      next.attempt += 1;
-      Commit(e, next, "", std::nullopt);
+      NextAttempt(e);
       throw Error(Errc::kConflict, "the destination refused to remove its rebuild: " + r.error);
     }
   }
@@ -140,9 +138,7 @@ StepResult Steps::CleanUpSource(store::Evacuation& e) {
     if (r.outcome == moves::CallResult::Outcome::kUnreachable) return StepResult::kWait;
     if (!r.ok()) {
       // Asked again under a new id on the next try, not answered from the agent's log.
-      auto next = e;
-      next.attempt += 1;
-      Commit(e, next, "", std::nullopt);
+      NextAttempt(e);
       throw Error(Errc::kConflict, "the source refused to remove its copy: " + r.error);
     }
   }
