@@ -32,7 +32,8 @@ json View(const store::Drain& d) {
   json servers = json::array();
   std::map<std::string, int> counts = {{"moved", 0},  {"moving", 0},  {"pending", 0},
                                        {"failed", 0}, {"skipped", 0}, {"cancelled", 0}};
-  int64_t bytes_total = 0, bytes_moved = 0, bytes_left = 0;
+  int64_t bytes_total = 0, bytes_moved = 0;
+  double seconds_left = 0;
   const json& starts =
       d.plan.contains("starts_after_seconds") ? d.plan["starts_after_seconds"] : json::object();
   for (const auto& s : d.servers) {
@@ -41,7 +42,7 @@ json View(const store::Drain& d) {
     bytes_total += s.bytes;
     if (s.state == "moved") bytes_moved += s.bytes;
     if (s.state == "pending" || s.state == "starting" || s.state == "moving") {
-      bytes_left += s.bytes;
+      seconds_left += s.predicted_seconds;
     }
     json seconds = nullptr;
     if (s.started_at && s.finished_at && s.state == "moved") {
@@ -64,14 +65,14 @@ json View(const store::Drain& d) {
                        {"seconds", seconds},
                        {"reason", OptText(s.reason)}});
   }
-  // The ETA of what is left: its bytes over the link, max_parallel moves at a time (or fewer
-  // when fewer are left). Null once nothing is left, or for a drain that is not moving.
+  // The ETA of what is left: the predictions of the moves not finished (each its bytes at the
+  // rate its kind may go), max_parallel at a time (or fewer when fewer are left). Null once
+  // nothing is left, or for a drain that is not moving.
   json eta = nullptr;
   const int left = counts["pending"] + counts["moving"];
-  const double link = d.plan.value("link_mibps", 1024.0) * 1024 * 1024;
   if (left > 0 && (d.status == "running" || d.status == "planned")) {
     const int lanes = std::max(1, std::min(d.max_parallel, left));
-    eta = static_cast<int64_t>(std::ceil(static_cast<double>(bytes_left) / link / lanes));
+    eta = static_cast<int64_t>(std::ceil(seconds_left / lanes));
   }
   json left_servers = json::array();
   for (const auto& s : d.servers) {

@@ -47,10 +47,19 @@ std::string KindOf(const ServerFacts& s, const PlanRequest& r, std::string& why)
 // Bytes a move copies: live, the memory (and local disks by block migration); cold, the local
 // disks; an evacuation copies nothing.
 int64_t BytesOf(const ServerFacts& s, const std::string& kind) {
-  const int64_t disk = s.storage_kind == "local" ? s.root_gb * kGiB : 0;
+  const int64_t disk =
+      s.storage_kind == "local" ? s.local_disk_bytes.value_or(s.root_gb * kGiB) : 0;
   if (kind == "live") return s.memory_mb * kMiB + disk;
   if (kind == "cold") return disk;
   return 0;
+}
+
+// Bytes per second a move of this kind goes at: the link, or the hypervisor's cap when lower.
+double RateOf(const PlanRequest& r, const std::string& kind) {
+  double mibps = std::max(1.0, r.link_mibps);
+  const double cap = kind == "live" ? r.live_cap_mibps : kind == "cold" ? r.cold_cap_mibps : 0;
+  if (cap > 0) mibps = std::min(mibps, cap);
+  return mibps * kMiB;
 }
 
 }  // namespace
@@ -75,7 +84,6 @@ Plan MakePlan(const scheduler::Scheduler& scheduler, const scheduler::HostIndex&
   auto current = std::make_shared<scheduler::HostIndex>(index);
   std::map<int64_t, std::set<std::string>> group_hosts;  // planned hosts per anti-affinity group
   std::vector<double> lanes(static_cast<size_t>(std::max(1, request.max_parallel)), 0.0);
-  const double bytes_per_second = std::max(1.0, request.link_mibps) * kMiB;
 
   Plan plan;
   int position = 0;
@@ -135,7 +143,7 @@ Plan MakePlan(const scheduler::Scheduler& scheduler, const scheduler::HostIndex&
     }
 
     p.bytes = BytesOf(s, p.kind);
-    p.predicted_seconds = static_cast<double>(p.bytes) / bytes_per_second;
+    p.predicted_seconds = static_cast<double>(p.bytes) / RateOf(request, p.kind);
     auto lane = std::min_element(lanes.begin(), lanes.end());
     p.starts_after_seconds = *lane;
     *lane += p.predicted_seconds;

@@ -25,6 +25,9 @@ struct ServerFacts {
   int64_t vcpus = 0;
   int64_t memory_mb = 0;
   int64_t root_gb = 0;
+  // The local disks' size as the host's agent reports them (virtual sizes); the flavor's root_gb
+  // when never reported (an adopted guest's disks need not match its flavor).
+  std::optional<int64_t> local_disk_bytes;
   std::string vm_state;
   std::optional<std::string> task_state;
   std::string storage_kind = "local";  // local | shared | volume
@@ -45,6 +48,10 @@ struct PlanRequest {
   int max_parallel = 2;
   bool host_down = false;    // the host is down or forced down: its servers are evacuated
   double link_mibps = 1024;  // what a move's bytes travel at, for the predictions
+  // The hypervisor's own caps on a move (--live-migration-bandwidth, --cold-migration-bandwidth;
+  // 0: none): a move predicted faster than it is allowed to go would make the ETA a lie.
+  double live_cap_mibps = 0;
+  double cold_cap_mibps = 0;
 };
 
 struct PlannedServer {

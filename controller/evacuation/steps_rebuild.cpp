@@ -99,6 +99,13 @@ StepResult Steps::RollBack(store::Evacuation& e) {
 }
 
 StepResult Steps::CleanUpSource(store::Evacuation& e) {
+  if (e.step == EvacuationStep::kWaitingForSource) {
+    // Stepped on every lease renewal for as long as its host is dead (maybe days, a rack of
+    // them): one look at the host before loading the rest.
+    std::optional<store::Host> source;
+    ctx_.db.Transact([&](store::Tx& tx) { source = store::FindHostNamed(tx, e.source_compute); });
+    if (source && source->state != "up") return StepResult::kWait;
+  }
   auto p = Load(e);
   if (p.source && p.source->state != "up") {
     // Down, or never heard from since: nothing can be asked of it. forced_down alone does not

@@ -168,6 +168,17 @@ FROM (SELECT DISTINCT ON (d.uuid) d.uuid, d.disks
       FROM jsonb_to_recordset($2::jsonb) AS d(uuid uuid, disks jsonb)) d
 WHERE s.uuid = d.uuid AND s.host_id = $1 AND s.reported_disks IS DISTINCT FROM d.disks)sql"};
 
+// $1 host name: per server on it whose host reported its disks, the virtual size of its local
+// ones (what a block migration or a cold move copies).
+constexpr Statement kLocalDiskBytes{"servers_local_disk_bytes", R"sql(
+SELECT s.uuid::text,
+       coalesce((SELECT sum(coalesce((d->>'capacity_bytes')::bigint, 0))
+                 FROM jsonb_array_elements(s.reported_disks) d
+                 WHERE d->>'kind' = 'local'), 0)::bigint
+FROM servers s JOIN hosts h ON h.id = s.host_id
+WHERE h.name = $1 AND jsonb_typeof(s.reported_disks) = 'array'
+  AND jsonb_array_length(s.reported_disks) > 0)sql"};
+
 nlohmann::json InventoryJson(const std::vector<ReportedDomain>& domains, bool full) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& d : domains) {
@@ -228,6 +239,14 @@ void SyncReportedDisks(Tx& tx, int64_t host_id, const std::vector<ReportedDomain
   nlohmann::json inventory = nlohmann::json::array();
   for (const auto& d : domains) inventory.push_back({{"uuid", d.uuid}, {"disks", d.disks}});
   tx.Exec(kSyncReportedDisks, host_id, inventory.dump());
+}
+
+std::map<std::string, int64_t> ReportedLocalDiskBytes(Tx& tx, const std::string& host) {
+  std::map<std::string, int64_t> out;
+  for (const auto& r : tx.Exec(kLocalDiskBytes, host)) {
+    out[r[0].as<std::string>()] = r[1].as<int64_t>();
+  }
+  return out;
 }
 
 std::vector<MisplacedDomain> ListMisplacedDomains(Tx& tx) {

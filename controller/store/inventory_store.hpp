@@ -4,6 +4,7 @@
 // missing where they should be, and power states that follow the hypervisor. Each step is one
 // statement whatever the number of domains (the inventory travels as one jsonb parameter).
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -69,6 +70,9 @@ std::vector<PowerStateChange> SyncPowerStates(Tx& tx, int64_t host_id,
 // Records, for the servers that live on `host_id`, the disks it reports for them
 // (servers.reported_disks), writing only those that changed.
 void SyncReportedDisks(Tx& tx, int64_t host_id, const std::vector<ReportedDomain>& domains);
+
+// Per server on `host` whose disks it reported: their local disks' virtual size in bytes.
+std::map<std::string, int64_t> ReportedLocalDiskBytes(Tx& tx, const std::string& host);
 
 struct MisplacedDomain {
   std::string server_uuid;

@@ -155,6 +155,34 @@ TEST_F(Planner, BiggestFirstAndStartTimesFollowMaxParallel) {
   EXPECT_DOUBLE_EQ(plan.predicted_seconds, 3.0);
 }
 
+// What is really copied and how fast it may go: a local disk as its host reports it (an adopted
+// guest's disk need not be its flavor's), and the hypervisor's own bandwidth caps per kind.
+TEST_F(Planner, PredictionsUseReportedDisksAndTheHypervisorsCaps) {
+  PlanRequest r;
+  r.link_mibps = 1024;
+  r.live_cap_mibps = 256;  // --live-migration-bandwidth below the link
+  auto reported = Server("reported", 1024);
+  reported.root_gb = 10;
+  reported.local_disk_bytes = int64_t{64} << 20;  // what kvm-1 says the disk is
+  auto flavored = Server("flavored", 1024);
+  flavored.root_gb = 1;  // never reported: the flavor's root disk
+  auto plan = PlanOf({Host("a", 8, 65536, 100)}, {reported, flavored}, r);
+  ASSERT_EQ(plan.servers.size(), 2u);
+  for (const auto& s : plan.servers) {
+    const int64_t disk = s.name == "reported" ? int64_t{64} << 20 : int64_t{1} << 30;
+    EXPECT_EQ(s.bytes, (int64_t{1024} << 20) + disk) << s.name;
+    EXPECT_DOUBLE_EQ(s.predicted_seconds, static_cast<double>(s.bytes) / (256.0 * (1 << 20)))
+        << s.name << ": the live cap, not the link";
+  }
+  PlanRequest cold = r;
+  cold.mode = "cold";
+  cold.cold_cap_mibps = 2048;  // above the link: the link bounds it
+  plan = PlanOf({Host("a", 8, 65536, 100)}, {flavored}, cold);
+  ASSERT_EQ(plan.servers.size(), 1u);
+  EXPECT_EQ(plan.servers[0].kind, "cold");
+  EXPECT_DOUBLE_EQ(plan.servers[0].predicted_seconds, 1.0) << "1 GiB at the 1 GiB/s link";
+}
+
 TEST_F(Planner, TargetHostsAndHostsToAvoidAreRespected) {
   const std::vector<HostState> hosts = {Host("a", 8, 65536, 100), Host("b", 8, 65536, 100),
                                         Host("c", 8, 65536, 100)};
