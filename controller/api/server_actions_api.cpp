@@ -11,13 +11,12 @@
 // Evacuate (§1.5, admin): 200; before 2.14 with {"adminPass": ...} (the one given, else a new
 // one, as Nova's enable_instance_password default answers), from 2.14 with no body.
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/secure_random.hpp"
 #include "common/uuid.hpp"
 #include "controller/api/api_server.hpp"
 #include "controller/api/request_bodies.hpp"
@@ -78,21 +77,7 @@ Response ColdAction(Deps& deps, Request& req, const std::string& server,
 // Nova's utils.generate_password: 12 characters a person can read back (no 0/O, 1/l/I), from
 // the kernel's CSPRNG.
 std::string GeneratePassword() {
-  static constexpr std::string_view kSymbols =
-      "23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
-  unsigned char raw[12];
-  size_t got = 0;
-  while (got < sizeof raw) {
-    const ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(Errc::kInternal, "no random bytes for a password");
-    }
-    got += static_cast<size_t>(n);
-  }
-  std::string out;
-  for (unsigned char c : raw) out.push_back(kSymbols[c % kSymbols.size()]);
-  return out;
+  return SecureRandomString(12, "23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ");
 }
 
 Response Evacuate(Deps& deps, Request& req, const std::string& server) {

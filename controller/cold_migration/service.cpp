@@ -3,12 +3,8 @@
 // codes and texts, then one transaction that records the request; the move engine does the rest.
 #include "controller/cold_migration/service.hpp"
 
-#include <sys/random.h>
-
-#include <array>
-#include <cerrno>
-
 #include "common/errors.hpp"
+#include "common/secure_random.hpp"
 #include "common/uuid.hpp"
 #include "controller/cold_migration/states.hpp"
 #include "controller/moves/nova_checks.hpp"
@@ -22,30 +18,8 @@ namespace ferry::controller::cold_migration {
 namespace {
 
 // 32 bytes: the transfer token is a bearer credential for the disk stream between two agents;
-// 256 bits cannot be guessed. It comes from the kernel's CSPRNG (getrandom), not the uuid
-// generator's mt19937, whose output can be predicted from what it has produced before.
+// 256 bits cannot be guessed (common/secure_random.hpp).
 constexpr size_t kTransferTokenBytes = 32;
-
-std::string RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(Errc::kInternal, "no random bytes for a transfer token");
-    }
-    got += static_cast<size_t>(n);
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : raw) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 0xf]);
-  }
-  return out;
-}
 
 using moves::InvalidState;
 using moves::RequireUnlocked;
@@ -192,7 +166,7 @@ store::ColdMigration Service::Request(const ColdMoveRequest& r) {
     m.requested_host = r.host;
     m.disk_config = r.disk_config;
     m.power_on = server.vm_state == "active";
-    m.transfer_token = RandomHex(kTransferTokenBytes);
+    m.transfer_token = SecureRandomHex(kTransferTokenBytes);
     // The request as made (written once): what the API was asked, not what it resolved.
     m.request_params = nlohmann::json::object();
     if (resize) m.request_params["flavorRef"] = *r.flavor_ref;
