@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/drivers/libvirt/libvirt_domain_xml.hpp"
+#include "agent/drivers/libvirt/libvirt_shared_paths.hpp"
 #include "common/errors.hpp"
 
 namespace ferry::agent::libvirt {
@@ -11,16 +12,6 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxDisks = 16;
-
-// `path` lies inside `dir` with no ".." on the way (the manifest is input).
-bool Inside(const std::string& path, const std::string& dir) {
-  if (dir.empty() || path.size() <= dir.size() + 1 || path.compare(0, dir.size(), dir) != 0 ||
-      path[dir.size()] != '/') {
-    return false;
-  }
-  return path.find("/../") == std::string::npos && path.find("/./") == std::string::npos &&
-         path.find("//") == std::string::npos;
-}
 
 }  // namespace
 
@@ -59,11 +50,9 @@ std::vector<wire::Disk> ParseColdManifest(const std::string& text, const Libvirt
           throw Error(Errc::kConflict, "libvirt: disk " + disk.target + " twice in the manifest");
         }
       }
-      // A disk the destination uses where it is must be in the directory every host shares.
-      if (disk.kind != "local" && !Inside(disk.path, config.shared_dir)) {
-        throw Error(Errc::kConflict, "libvirt: shared disk " + disk.target + " (" + disk.path +
-                                         ") is not in this host's shared directory");
-      }
+      // A disk the destination uses where it is must be a file in the directory every host
+      // shares, once every symlink is resolved (the manifest is input).
+      if (disk.kind != "local") disk.path = SharedDiskPath(disk, config.shared_dir);
       out.push_back(std::move(disk));
     }
   } catch (const json::exception& e) {
