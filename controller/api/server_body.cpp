@@ -32,11 +32,14 @@ std::optional<std::string> Description(const json& server) {
   return OptionalString(server, "description", 255, true);
 }
 
-// parameter_types.hostname (2.90): 2 to 63 of [a-zA-Z0-9-._].
-std::string Hostname(const json& server) {
+// parameter_types.hostname (2.90): 2 to 63 of [a-zA-Z0-9-._]; from 2.94 parameter_types.fqdn,
+// a fully qualified name: 1 to 255 of the same.
+std::string Hostname(const Request& req, const json& server) {
   const json& v = server.at("hostname");
+  const size_t min = req.mv.AtLeast(94) ? 1 : 2;
+  const size_t max = req.mv.AtLeast(94) ? 255 : 63;
   const bool ok =
-      v.is_string() && v.get<std::string>().size() >= 2 && v.get<std::string>().size() <= 63 &&
+      v.is_string() && v.get<std::string>().size() >= min && v.get<std::string>().size() <= max &&
       v.get<std::string>().find_first_not_of(
           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == std::string::npos;
   if (!ok) {
@@ -60,7 +63,7 @@ void ApplyAttributes(const Request& req, const json& server, store::ServerAttrib
   if (auto v4 = AccessIp(server, "accessIPv4", AF_INET)) into.access_ip_v4 = v4;
   if (auto v6 = AccessIp(server, "accessIPv6", AF_INET6)) into.access_ip_v6 = v6;
   if (server.contains("description")) into.description = Description(server);
-  if (server.contains("hostname")) into.hostname = Hostname(server);
+  if (server.contains("hostname")) into.hostname = Hostname(req, server);
 }
 
 }  // namespace

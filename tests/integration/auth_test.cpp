@@ -27,7 +27,7 @@ TEST_F(Auth, VersionDiscoveryIsOpenAndAdvertisesMicroversionRange) {
     ASSERT_EQ(r.status, 200) << path;
     EXPECT_EQ(r.body["version"]["id"], "v2.1");
     EXPECT_EQ(r.body["version"]["min_version"], "2.1");
-    EXPECT_EQ(r.body["version"]["version"], "2.92");
+    EXPECT_EQ(r.body["version"]["version"], "2.95");
   }
 }
 
@@ -38,7 +38,7 @@ TEST_F(Auth, MicroversionIsNegotiatedAndEchoed) {
   EXPECT_EQ(r.Header("OpenStack-API-Version"), "compute 2.60");
   EXPECT_EQ(r.Header("X-OpenStack-Nova-API-Version"), "2.60");
   admin.SetMicroversion("latest");
-  EXPECT_EQ(admin.Get("/v2.1/flavors").Header("OpenStack-API-Version"), "compute 2.92");
+  EXPECT_EQ(admin.Get("/v2.1/flavors").Header("OpenStack-API-Version"), "compute 2.95");
   EXPECT_EQ(stack_->Admin().Get("/v2.1/flavors").Header("OpenStack-API-Version"), "compute 2.1");
 }
 

@@ -272,11 +272,12 @@ TEST_F(EvacuationApi, ARefusedRebuildFailsAndTheServerCanBeEvacuatedAgain) {
 }
 
 // 2.1-2.13 answer the rebuilt guest's password; a stopped server stays stopped on its
-// destination (Nova before 2.95); no host named: the scheduler picks one that is up (never the
-// dead source, and not sim-3 here: disabled).
+// destination (Nova before 2.95); from 2.95 every evacuated server lands stopped; no host named:
+// the scheduler picks one that is up (never the dead source, and not sim-3 here: disabled).
 TEST_F(EvacuationApi, MicroversionFormsAnswerAndLandAsNovaDoes) {
   auto legacy = ImageServer("sim-1", "legacy");
   auto stopped = ImageServer("sim-1", "stopped");
+  auto landed_stopped = ImageServer("sim-1", "v295");
   lm_->Sql("UPDATE servers SET vm_state = 'stopped', power_state = 4 WHERE uuid = '" + stopped +
            "'");
   auto admin = Admin("2.53");
@@ -292,12 +293,18 @@ TEST_F(EvacuationApi, MicroversionFormsAnswerAndLandAsNovaDoes) {
   r = Evacuate(stopped, {{"adminPass", "chosen"}, {"onSharedStorage", "no"}}, "2.13");
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body, (json{{"adminPass", "chosen"}}));
+  r = Evacuate(landed_stopped, json::object(), "2.95");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_TRUE(r.body.is_null() || r.body.empty()) << "no body from 2.14 on: " << r.raw;
   ASSERT_TRUE(WaitEvacuation(legacy, "done")) << Evacuation(legacy).dump();
   ASSERT_TRUE(WaitEvacuation(stopped, "done")) << Evacuation(stopped).dump();
   EXPECT_EQ(lm_->Server(legacy)["status"], "ACTIVE");
   EXPECT_EQ(lm_->Server(legacy)["OS-EXT-SRV-ATTR:host"], "sim-2");
   EXPECT_EQ(lm_->Server(stopped)["status"], "SHUTOFF") << "a stopped server stays stopped";
   EXPECT_EQ(Copies(stopped, {"sim-2"}), (std::map<std::string, bool>{{"sim-2", false}}));
+  ASSERT_TRUE(WaitEvacuation(landed_stopped, "done")) << Evacuation(landed_stopped).dump();
+  EXPECT_EQ(lm_->Server(landed_stopped)["status"], "SHUTOFF") << "2.95: an active server too";
+  EXPECT_EQ(Copies(landed_stopped, {"sim-2"}), (std::map<std::string, bool>{{"sim-2", false}}));
   // The request is kept as made, never with the password.
   EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE request_params ? 'adminPass'"), 0);
 }

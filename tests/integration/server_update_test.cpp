@@ -77,6 +77,17 @@ TEST_F(ServerUpdate, DescriptionFrom219AndHostnameFrom290) {
   ASSERT_EQ(Member("2.90").Put(path_, {{"server", {{"hostname", "web-1"}}}}).status, 200);
   EXPECT_EQ(Show("2.90")["OS-EXT-SRV-ATTR:hostname"], "web-1");
   EXPECT_EQ(Member("2.90").Put(path_, {{"server", {{"hostname", "no spaces"}}}}).status, 400);
+  // 2.94: a fully qualified name, up to 255 characters; before it, 63 and no shorter than 2.
+  const std::string fqdn = "web-1." + std::string(60, 'a') + ".example.org";
+  EXPECT_EQ(Member("2.93").Put(path_, {{"server", {{"hostname", fqdn}}}}).status, 400);
+  EXPECT_EQ(Member("2.93").Put(path_, {{"server", {{"hostname", "w"}}}}).status, 400);
+  EXPECT_EQ(Show("2.90")["OS-EXT-SRV-ATTR:hostname"], "web-1") << "a refused update changed it";
+  ASSERT_EQ(Member("2.94").Put(path_, {{"server", {{"hostname", fqdn}}}}).status, 200);
+  EXPECT_EQ(Show("2.94")["OS-EXT-SRV-ATTR:hostname"], fqdn);
+  ASSERT_EQ(Member("2.94").Put(path_, {{"server", {{"hostname", "w"}}}}).status, 200);
+  EXPECT_EQ(Member("2.94").Put(path_, {{"server", {{"hostname", std::string(256, 'a')}}}}).status,
+            400);
+  EXPECT_EQ(Member("2.94").Put(path_, {{"server", {{"hostname", "a b.example"}}}}).status, 400);
 }
 
 TEST_F(ServerUpdate, BadUpdatesAre400AndChangeNothing) {

@@ -65,12 +65,12 @@ TEST(Microversion, NewHeaderWithoutComputeFallsBackToLegacyThenDefault) {
 TEST(Microversion, LatestMeansTheMaximumInEitherHeader) {
   EXPECT_EQ(Negotiate("compute latest").ToString(), kMaxVersion.ToString());
   EXPECT_EQ(Negotiate(nullopt, "latest").ToString(), kMaxVersion.ToString());
-  EXPECT_EQ(kMaxVersion.ToString(), "2.92");
+  EXPECT_EQ(kMaxVersion.ToString(), "2.95");
 }
 
 TEST(Microversion, BoundsAreAccepted) {
   EXPECT_EQ(Negotiate("compute 2.1").ToString(), "2.1");
-  EXPECT_EQ(Negotiate("compute 2.92").ToString(), "2.92");
+  EXPECT_EQ(Negotiate("compute 2.95").ToString(), "2.95");
 }
 
 TEST(Microversion, AtLeastComparesTheMinor) {
@@ -96,17 +96,17 @@ TEST(Microversion, MalformedMessageQuotesTheValue) {
 }
 
 TEST(Microversion, OutOfRangeIsNotAcceptable) {
-  for (const char* v : {"2.93", "2.1000", "3.0", "1.1", "2.0"}) {
+  for (const char* v : {"2.96", "2.1000", "3.0", "1.1", "2.0"}) {
     EXPECT_EQ(CodeOf("compute " + string(v)), Errc::kNotAcceptable) << v;
     EXPECT_EQ(CodeOf(nullopt, string(v)), Errc::kNotAcceptable) << v;
   }
 }
 
 TEST(Microversion, OutOfRangeMessageIsNovas) {
-  EXPECT_EQ(MessageOf("compute 2.93"),
-            "Version 2.93 is not supported by the API. Minimum is 2.1 and maximum is 2.92.");
+  EXPECT_EQ(MessageOf("compute 2.96"),
+            "Version 2.96 is not supported by the API. Minimum is 2.1 and maximum is 2.95.");
   EXPECT_EQ(MessageOf(nullopt, "3.0"),
-            "Version 3.0 is not supported by the API. Minimum is 2.1 and maximum is 2.92.");
+            "Version 3.0 is not supported by the API. Minimum is 2.1 and maximum is 2.95.");
 }
 
 }  // namespace

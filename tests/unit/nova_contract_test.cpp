@@ -63,7 +63,7 @@ TEST(NovaContract, TheMicroversionIsTheResponsesElseTheRequestsElse21) {
   EXPECT_EQ(NegotiatedMicroversion(req, Answer(200, nullptr, "2.53")), "2.53");
   EXPECT_EQ(NegotiatedMicroversion(req, Answer(200, nullptr)), "2.60");
   req.headers = {{"X-OpenStack-Nova-API-Version", "latest"}};
-  EXPECT_EQ(NegotiatedMicroversion(req, Answer(200, nullptr)), "2.92");
+  EXPECT_EQ(NegotiatedMicroversion(req, Answer(200, nullptr)), "2.95");
   EXPECT_EQ(NegotiatedMicroversion({"GET", "/", {}}, Answer(200, nullptr)), "2.1");
 }
 
