@@ -131,6 +131,18 @@ void InstallCrashHook(Steps& steps) {
   });
 }
 
+// The same for a host drain's own transitions (controller/drains/states.hpp):
+// "drain:from>to[:event]" for a drain server's state, "drain-status:from>to[:event]" for the
+// drain's status.
+drains::TransitionHook DrainCrashHook() {
+  const char* spec = std::getenv("FERRY_TEST_CRASH_AFTER");
+  if (!spec || !*spec) return nullptr;
+  return [want = std::string(spec)](const drains::Transition& t, const std::string&) {
+    const auto edge = drains::EdgeName(t);  // "drain:from>to:event"
+    if (want == edge || want + ":" + std::string(t.event) == edge) _exit(137);
+  };
+}
+
 void AddColdMigrationOptions(CLI::App& app, cold_migration::Options& o) {
   const std::string g = "Cold migration and resize";
   app.add_option_function<int64_t>(
@@ -427,6 +439,8 @@ int Serve(const ServeOptions& o) {
   drains::Context drain_ctx{db, clock, live_scheduler, host_snapshot, move_options, o.drains};
   drains::Service drain_service(drain_ctx);
   drains::Runner drain_runner(drain_ctx, live_service, cold_service, evacuation_service);
+  drain_service.OnTransition(DrainCrashHook());
+  drain_runner.OnTransition(DrainCrashHook());
   live_migration::ProgressIngest progress(
       db, [&engine](const store::MoveRef& move) { engine.Wake(move); });
   api::Deps deps{db,

@@ -11,10 +11,6 @@
 namespace ferry::controller::drains {
 namespace {
 
-bool Ended(const std::string& state) {
-  return state == "moved" || state == "failed" || state == "skipped" || state == "cancelled";
-}
-
 // The host a server's current attempt asks for: the plan's, unless a move there failed before.
 std::optional<std::string> RequestedHost(const store::DrainServer& s) {
   if (s.planned_dest && std::find(s.failed_dests.begin(), s.failed_dests.end(), *s.planned_dest) ==
@@ -84,25 +80,37 @@ void Runner::Save(const store::Drain& d, const store::DrainServer& s) {
   });
 }
 
-void Runner::Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason) {
+void Runner::Enter(const store::Drain& d, store::DrainServer& s, std::string_view to,
+                   std::string_view event) {
+  const std::string from = s.state;
+  if (!IsAllowed(Subject::kServer, from, to, event)) {
+    spdlog::error("drain {}: {} takes {} -> {} ({}), which the state table does not have", d.uuid,
+                  s.name, from, to, event);
+  }
+  s.state = to;
+  Save(d, s);
+  spdlog::info("drain {} server {} ({}) {} -> {} ({}): {}", d.uuid, s.server_uuid, s.name, from, to,
+               event, s.reason.value_or(s.dest.value_or("")));
+  if (on_transition_) on_transition_({Subject::kServer, from, to, event}, d.uuid);
+}
+
+void Runner::Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason,
+                    std::string_view event) {
   s.reason = reason;
   s.migration_uuid.reset();
   if (s.attempts < kMaxAttemptsPerServer && (d.status == "running" || d.status == "paused")) {
-    s.state = "pending";  // once more, elsewhere
     spdlog::warn("drain {}: {} failed to move ({}); trying once more elsewhere", d.uuid, s.name,
                  reason);
+    Enter(d, s, "pending", event);  // once more, elsewhere
   } else {
-    s.state = "failed";
     s.finished_at = ctx_.clock.Now();
     spdlog::warn("drain {}: {} not moved: {}", d.uuid, s.name, reason);
+    Enter(d, s, "failed", event);
   }
 }
 
-bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
-  if (!s.migration_uuid) {
-    Failed(d, s, "its move was lost");
-    return true;
-  }
+void Runner::Follow(store::Drain& d, store::DrainServer& s) {
+  if (!s.migration_uuid) return Failed(d, s, "its move was lost", "move_failed");
   std::optional<store::MoveOutcome> o;
   ctx_.db.Transact([&](store::Tx& tx) {
     o = store::FindMoveOutcome(tx, *s.migration_uuid);
@@ -112,19 +120,15 @@ bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
       store::RequestConfirm(tx, *s.migration_uuid, ctx_.clock.Now(), "drain");
     }
   });
-  if (!o) {
-    Failed(d, s, "its move was lost");
-    return true;
-  }
+  if (!o) return Failed(d, s, "its move was lost", "move_failed");
   const bool moved = o->status == "completed" || o->status == "confirmed" ||
                      (o->type == "evacuation" && o->status == "done");
   if (moved) {
-    s.state = "moved";
     s.dest = o->dest;
     s.finished_at = ctx_.clock.Now();
     if (o->bytes_moved > 0) s.bytes = o->bytes_moved;
     s.reason.reset();
-    return true;
+    return Enter(d, s, "moved", "move_succeeded");
   }
   const bool stop = d.status == "cancelling" || (d.deadline && ctx_.clock.Now() >= *d.deadline);
   const bool ended = o->status == "failed" || o->status == "error" || o->status == "cancelled" ||
@@ -133,14 +137,13 @@ bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
     // Cancelled or past its deadline: a move still waiting in the engine's queue has not
     // started and is aborted (it ends "cancelled", nothing touched); one under way ends itself.
     if (stop && o->status == "queued") AbortQueued(s, *o);
-    return false;
+    return;
   }
   if (o->status == "cancelled" && stop) {
-    s.state = "cancelled";
     s.reason = d.status == "cancelling" ? "the drain was cancelled" : "the deadline passed";
     s.finished_at = ctx_.clock.Now();
     s.migration_uuid.reset();
-    return true;
+    return Enter(d, s, "cancelled", "queued_move_aborted");
   }
   // Where it was going, or (a move that failed before it had a destination, e.g. the planned one
   // no longer fits) where it was asked to go: the retry goes elsewhere.
@@ -149,8 +152,7 @@ bool Runner::Follow(store::Drain& d, store::DrainServer& s) {
   } else if (auto asked = RequestedHost(s)) {
     s.failed_dests.push_back(*asked);
   }
-  Failed(d, s, o->error_reason.value_or("the move ended " + o->status));
-  return true;
+  Failed(d, s, o->error_reason.value_or("the move ended " + o->status), "move_failed");
 }
 
 void Runner::AbortQueued(const store::DrainServer& s, const store::MoveOutcome& o) {
@@ -171,17 +173,15 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
   std::optional<store::Server> server;
   ctx_.db.Transact([&](store::Tx& tx) { server = store::FindServer(tx, s.server_uuid); });
   if (!server) {
-    s.state = "skipped";
     s.reason = "the server was deleted";
     s.finished_at = ctx_.clock.Now();
-    return;
+    return Enter(d, s, "skipped", "server_deleted");
   }
   if (server->host != d.host && s.state != "starting") {
-    s.state = "moved";
     s.dest = server->host;
     s.reason = "moved by another request";
     s.finished_at = ctx_.clock.Now();
-    return;
+    return Enter(d, s, "moved", "moved_elsewhere");
   }
   // The plan's destination the first time; after a failure, wherever the scheduler finds room
   // now (the destination may have stopped fitting).
@@ -194,9 +194,8 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
     // between here and the move's own record leaves "starting", and whoever drives the drain
     // next makes the same request under the same key, getting the same move, never a second.
     ++s.attempts;
-    s.state = "starting";
     s.started_at = ctx_.clock.Now();
-    Save(d, s);
+    Enter(d, s, "starting", "intent_saved");
   }
   const std::string key =
       "drain:" + d.uuid + ":" + s.server_uuid + ":" + std::to_string(s.attempts);
@@ -234,15 +233,15 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
     }
     ctx_.db.Transact([&](store::Tx& tx) { store::SetMoveDrain(tx, migration, d.uuid); });
     s.migration_uuid = migration;
-    s.state = "moving";
     s.reason.reset();
     spdlog::info("drain {}: {} moving ({}) to {}", d.uuid, s.name, s.kind,
                  host.value_or("the scheduler's choice"));
   } catch (const Error& e) {
     if (e.code() == Errc::kUnavailable) throw;  // the database: the same key next tick
     if (host) s.failed_dests.push_back(*host);
-    Failed(d, s, e.what());
+    return Failed(d, s, e.what(), "request_refused");
   }
+  Enter(d, s, "moving", "move_requested");
 }
 
 void Runner::Drive(const std::string& uuid) {
@@ -255,7 +254,7 @@ void Runner::Drive(const std::string& uuid) {
   int moving = 0;
   for (auto& s : d.servers) {
     if (s.state == "moving") {
-      if (Follow(d, s)) Save(d, s);
+      Follow(d, s);
       if (s.state == "moving") ++moving;
     }
   }
@@ -263,7 +262,6 @@ void Runner::Drive(const std::string& uuid) {
     // A start a crashed (or stalled) owner left half-made: made again under its key.
     if (s.state != "starting") continue;
     StartMove(d, s);
-    Save(d, s);
     if (s.state == "moving") ++moving;
   }
   for (auto& s : d.servers) {
@@ -271,26 +269,29 @@ void Runner::Drive(const std::string& uuid) {
     // Cancelled, or past the deadline: what has not started does not start; moves under way end
     // on their own (nothing is left half-done).
     if (d.status == "cancelling" || past_deadline) {
-      s.state = "cancelled";
       s.reason = d.status == "cancelling" ? "the drain was cancelled" : "the deadline passed";
       s.finished_at = ctx_.clock.Now();
-      Save(d, s);
+      Enter(d, s, "cancelled", "drain_stopped");
       continue;
     }
     if (d.status != "running" || moving >= d.max_parallel) continue;
     StartMove(d, s);
-    Save(d, s);
     if (s.state == "moving") ++moving;
   }
-  if (!std::all_of(d.servers.begin(), d.servers.end(),
-                   [](const auto& s) { return Ended(s.state); })) {
-    return;
+  if (std::all_of(d.servers.begin(), d.servers.end(),
+                  [](const auto& s) { return IsServerEnded(s.state); })) {
+    Finish(d);
   }
+}
+
+void Runner::Finish(const store::Drain& d) {
   const auto moved = std::count_if(d.servers.begin(), d.servers.end(),
                                    [](const auto& s) { return s.state == "moved"; });
   std::string end = "partial";
+  std::string_view event = "some_not_moved";
   if (d.status == "cancelling") {
     end = "cancelled";
+    event = "moves_ended";
   } else if (moved == static_cast<long>(d.servers.size())) {
     // Every planned server moved; a server that arrived after the plan (a move into the host
     // under way when it was made) still leaves the host not empty.
@@ -301,17 +302,27 @@ void Runner::Drive(const std::string& uuid) {
       f.limit = 1;
       empty = store::ListServers(tx, f).empty();
     });
-    end = empty ? "done" : "partial";
+    if (empty) {
+      end = "done";
+      event = "all_moved";
+    }
   } else if (moved == 0) {
     end = "failed";
+    event = "none_moved";
   }
+  if (!IsAllowed(Subject::kDrain, d.status, end, event)) {
+    spdlog::error("drain {} takes {} -> {} ({}), which the state table does not have", d.uuid,
+                  d.status, end, event);
+  }
+  // From the status this pass decided on: paused or cancelled meanwhile, the next pass decides.
   bool finished = false;
-  ctx_.db.Transact(
-      [&](store::Tx& tx) { finished = store::FinishDrain(tx, d.uuid, ctx_.engine.owner, end); });
-  if (finished) {
-    spdlog::info("drain ended drain={} host={} status={} moved={}/{}", d.uuid, d.host, end, moved,
-                 d.servers.size());
-  }
+  ctx_.db.Transact([&](store::Tx& tx) {
+    finished = store::FinishDrain(tx, d.uuid, ctx_.engine.owner, d.status, end);
+  });
+  if (!finished) return;
+  spdlog::info("drain {} {} -> {} ({}): host={} moved={}/{}", d.uuid, d.status, end, event, d.host,
+               moved, d.servers.size());
+  if (on_transition_) on_transition_({Subject::kDrain, d.status, end, event}, d.uuid);
 }
 
 }  // namespace ferry::controller::drains

@@ -13,6 +13,7 @@
 
 #include "controller/cold_migration/service.hpp"
 #include "controller/drains/context.hpp"
+#include "controller/drains/states.hpp"
 #include "controller/evacuation/service.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/store/drains_store.hpp"
@@ -38,16 +39,24 @@ class Runner {
   // A move changed status: a pass runs now rather than at the next tick (passes asked for
   // while one runs join the next).
   void Poke();
+  // Told after each transition this runner commits (a server's, or the drain's end).
+  void OnTransition(TransitionHook hook) { on_transition_ = std::move(hook); }
 
  private:
   void Drive(const std::string& uuid);
-  // What became of a moving server's move; true when its row changed.
-  bool Follow(store::Drain& d, store::DrainServer& s);
-  // Starts the server's next move; false when it could not (its row says why).
+  // What became of a moving server's move (its row is saved when it changed).
+  void Follow(store::Drain& d, store::DrainServer& s);
+  // Starts the server's next move, or ends it (its row says why).
   void StartMove(store::Drain& d, store::DrainServer& s);
   void AbortQueued(const store::DrainServer& s, const store::MoveOutcome& o);
-  void Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason);
+  // Its move (or its request, `event`) failed: pending once more, or failed.
+  void Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason,
+              std::string_view event);
+  // The server's state becomes `to` (its other fields already set) and is saved under the lease.
+  void Enter(const store::Drain& d, store::DrainServer& s, std::string_view to,
+             std::string_view event);
   void Save(const store::Drain& d, const store::DrainServer& s);
+  void Finish(const store::Drain& d);
 
   const Context& ctx_;
   live_migration::Service& live_;
@@ -58,6 +67,7 @@ class Runner {
   bool stop_ = false;
   bool poked_ = false;
   std::thread thread_;
+  TransitionHook on_transition_;
 };
 
 }  // namespace ferry::controller::drains

@@ -217,13 +217,16 @@ store::Drain Service::Act(const std::string& uuid, const std::string& action) {
     auto d = store::FindDrain(tx, uuid);
     if (!d) throw Error(Errc::kNotFound, "Drain " + uuid + " could not be found.");
     status = d->status;
-    changed = store::ChangeDrainStatus(tx, uuid, from, to);
+    // From the status read (changed meanwhile: a conflict, as if read after).
+    changed = std::find(from.begin(), from.end(), status) != from.end() &&
+              store::ChangeDrainStatus(tx, uuid, {status}, to);
   });
   if (!changed) {
     throw Error(Errc::kConflict,
                 "Cannot " + action + " drain " + uuid + " while it is " + status + ".");
   }
-  spdlog::info("drain {} drain={} ({} -> {})", action, uuid, status, to);
+  spdlog::info("drain {} {} -> {} ({})", uuid, status, to, action);
+  if (on_transition_) on_transition_({Subject::kDrain, status, to, action}, uuid);
   if (on_changed_) on_changed_();
   return Get(uuid);
 }

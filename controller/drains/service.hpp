@@ -9,6 +9,7 @@
 
 #include "controller/drains/context.hpp"
 #include "controller/drains/planner.hpp"
+#include "controller/drains/states.hpp"
 #include "controller/store/drains_store.hpp"
 
 namespace ferry::controller::drains {
@@ -46,10 +47,13 @@ class Service {
   // Called after a drain was stored or asked to change (the runner looks at once instead of at
   // its next tick).
   void OnChanged(std::function<void()> fn) { on_changed_ = std::move(fn); }
+  // Told after each transition of a drain's status it commits (pause, resume, cancel).
+  void OnTransition(TransitionHook hook) { on_transition_ = std::move(hook); }
 
  private:
   const Context& ctx_;
   std::function<void()> on_changed_;
+  TransitionHook on_transition_;
 };
 
 }  // namespace ferry::controller::drains

@@ -53,7 +53,7 @@ WHERE uuid = $1::uuid AND status = ANY($2::text[]))sql"};
 constexpr Statement kFinish{"drain_finish", R"sql(
 UPDATE drains d SET status = $3, finished_at = now(), updated_at = now(), lease_owner = NULL,
        lease_until = NULL
-WHERE d.uuid = $1::uuid AND d.lease_owner = $2 AND )sql" LIVE_DRAIN};
+WHERE d.uuid = $1::uuid AND d.lease_owner = $2 AND d.status = $4 AND )sql" LIVE_DRAIN};
 
 constexpr Statement kAcquire{"drain_acquire", R"sql(
 UPDATE drains d SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
@@ -167,9 +167,9 @@ bool ChangeDrainStatus(Tx& tx, const std::string& uuid, const std::vector<std::s
   return tx.Exec(kChangeStatus, uuid, PgTextArray(from), to).affected_rows() == 1;
 }
 
-bool FinishDrain(Tx& tx, const std::string& uuid, const std::string& owner,
-                 const std::string& status) {
-  return tx.Exec(kFinish, uuid, owner, status).affected_rows() == 1;
+bool FinishDrain(Tx& tx, const std::string& uuid, const std::string& owner, const std::string& from,
+                 const std::string& to) {
+  return tx.Exec(kFinish, uuid, owner, to, from).affected_rows() == 1;
 }
 
 void SaveDrainServer(Tx& tx, int64_t drain_id, const DrainServer& s) {

@@ -66,9 +66,10 @@ std::vector<std::string> LiveDrainHosts(Tx& tx);
 // status `from` (one of) -> `to`; false when it was in none of them.
 bool ChangeDrainStatus(Tx& tx, const std::string& uuid, const std::vector<std::string>& from,
                        const std::string& to);
-// Ends a drain the runner holds (done, partial, failed, cancelled), releasing its lease.
-bool FinishDrain(Tx& tx, const std::string& uuid, const std::string& owner,
-                 const std::string& status);
+// Ends a drain the runner holds, still in status `from` (running, paused or cancelling), in
+// `to` (done, partial, failed, cancelled), releasing its lease; false when it was not so.
+bool FinishDrain(Tx& tx, const std::string& uuid, const std::string& owner, const std::string& from,
+                 const std::string& to);
 void SaveDrainServer(Tx& tx, int64_t drain_id, const DrainServer& s);
 
 // Live drains leased to `owner` for `lease` more: ours, and those whose lease lapsed.
