@@ -3,6 +3,7 @@
 // settings, requests in Nova's shapes, and direct reads of the tables the tests assert on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -40,7 +41,14 @@ class LiveMigrationStack {
                               const std::vector<std::string>& controller_env = {}) {
     StackOptions o;
     o.service_down_time_s = service_down_time_s;
-    o.controller_args = FastLiveMigrationArgs();
+    // The fast defaults (flag, value pairs), but for a flag the caller sets itself.
+    const auto fast = FastLiveMigrationArgs();
+    for (size_t i = 0; i + 1 < fast.size(); i += 2) {
+      if (std::find(extra_controller_args.begin(), extra_controller_args.end(), fast[i]) ==
+          extra_controller_args.end()) {
+        o.controller_args.insert(o.controller_args.end(), {fast[i], fast[i + 1]});
+      }
+    }
     o.controller_args.insert(o.controller_args.end(), extra_controller_args.begin(),
                              extra_controller_args.end());
     stack = std::make_unique<Stack>(dsn, o);
