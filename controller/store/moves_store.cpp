@@ -72,22 +72,39 @@ WHERE uuid = $1::uuid AND lease_owner = $2)sql"};
 constexpr Statement kSlotLock{"moves_slot_lock",
                               "SELECT pg_advisory_xact_lock(hashtext('ferry.moves.slots'))"};
 
-// Fair order: requesters take turns (the n-th oldest of each requester before anyone's n+1-th),
-// oldest first within a turn, whatever the kind.
 // The host a move sends from, whose outbound slot it takes: none for an evacuation, whose source
 // is down and sends nothing (its guests are rebuilt elsewhere; a dead host's evacuation is not
 // held to one server at a time by max_outbound_per_host).
 #define FERRY_SQL_OUTBOUND_SOURCE \
   "CASE WHEN migration_type = 'evacuation' THEN NULL ELSE source_compute END"
 
+// Fair order: requesters (a drain, else a user) take turns, whatever the kind: each one's n-th
+// queued move before anyone's n+1-th, where a requester's moves already in slots are turns it
+// has taken; within a turn, the requester served least recently first (then the oldest move).
+// Counting queued moves alone, a drain whose next move is older than an admin's single one would
+// take every slot that frees up until it ran out of moves. "Served" looks back only as far as the
+// oldest queued move: a requester served before that counts as never served.
 constexpr Statement kFairQueue{"moves_fair_queue", R"sql(
-SELECT migration_type, uuid::text, source_compute, dest_compute, lease_owner
-FROM (SELECT migration_type, uuid, )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql( AS source_compute,
-             dest_compute, lease_owner, created_at, id,
-             row_number() OVER (PARTITION BY coalesce(drain_uuid::text, user_id, '')
-                                ORDER BY created_at, id) AS turn
-      FROM migrations WHERE status = 'queued') q
-ORDER BY turn, created_at, id)sql"};
+WITH queued AS (
+  SELECT migration_type, uuid, id, created_at, dest_compute, lease_owner,
+         )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql( AS source_compute,
+         coalesce(drain_uuid::text, user_id, '') AS requester
+  FROM migrations WHERE status = 'queued'),
+taken AS (
+  SELECT coalesce(drain_uuid::text, user_id, '') AS requester, count(*) AS taken
+  FROM migrations WHERE status IN )sql" FERRY_SQL_SLOT_STATUSES R"sql( GROUP BY 1),
+served AS (
+  SELECT coalesce(m.drain_uuid::text, m.user_id, '') AS requester, max(e.id) AS last
+  FROM migrations m JOIN migration_events e ON e.migration_id = m.id
+  WHERE m.updated_at >= (SELECT min(created_at) FROM queued) AND e.from_status = 'queued'
+    AND e.to_status IN )sql" FERRY_SQL_SLOT_STATUSES R"sql(
+  GROUP BY 1)
+SELECT q.migration_type, q.uuid::text, q.source_compute, q.dest_compute, q.lease_owner
+FROM (SELECT queued.*, row_number() OVER (PARTITION BY requester ORDER BY created_at, id) AS turn
+      FROM queued) q
+LEFT JOIN taken t USING (requester)
+LEFT JOIN served s USING (requester)
+ORDER BY q.turn + coalesce(t.taken, 0), s.last NULLS FIRST, q.created_at, q.id)sql"};
 
 constexpr Statement kInSlots{"moves_in_slots", R"sql(
 SELECT )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql(, dest_compute FROM migrations

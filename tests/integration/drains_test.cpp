@@ -2,7 +2,8 @@
 // changes nothing), a drain that empties its host as planned (live where it can, cold where it
 // must, the cold moves confirmed), a cron re-run attaching to the running drain, a host where
 // not everything fits (who is left and why; nothing moved that should not be), pause, resume and
-// cancel, a drain of a dead host evacuating, and a controller killed mid-drain.
+// cancel, a drain of a dead host evacuating, a controller killed mid-drain, a destination that
+// stops fitting after the plan, and an admin's single move beside a drain (fair share).
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -36,6 +37,20 @@ class Drains : public ::testing::Test {
   }
   std::string Status(const std::string& server) {
     return lm_->Server(server)["status"].get<std::string>();
+  }
+  // Every move in the order the engine admitted it: who asked, when, its status.
+  std::string Admissions() {
+    pqxx::connection c(lm_->stack->dsn());
+    pqxx::work w(c);
+    std::string out;
+    for (const auto& r :
+         w.exec("SELECT coalesce(m.drain_uuid::text, m.user_id), m.created_at::text, m.status, "
+                "coalesce(e.at::text, '') FROM migrations m LEFT JOIN migration_events e "
+                "ON e.migration_id = m.id AND e.event = 'slot_acquired' ORDER BY e.id")) {
+      out += r[0].c_str() + std::string(" asked ") + r[1].c_str() + ", " + r[2].c_str() +
+             ", admitted " + r[3].c_str() + "\n";
+    }
+    return out;
   }
   std::unique_ptr<LiveMigrationStack> lm_;
 };
@@ -229,6 +244,87 @@ TEST_F(Drains, AColdDrainConfirmsItsMovesSoTheHostEmpties) {
   EXPECT_EQ(Status(a), "ACTIVE");
   EXPECT_EQ(lm_->LatestMigration(a)["status"], "confirmed");
   EXPECT_TRUE(lm_->AgentDomains("sim-1").empty()) << "the source's copy is gone";
+}
+
+// The plan sends both servers to sim-2; while the big one moves there, sim-2 fills up (a server
+// created on it) and sim-3 joins: the small one's move to sim-2 no longer fits, so its retry goes
+// where there is room now, and the drain still ends done, its report saying where each went.
+TEST_F(Drains, ADestinationThatStopsFittingAfterThePlanIsReplannedAndTheDrainEndsDone) {
+  // sim-2 holds 1024 + 256 MB (the plan), not another 256 MB. 1 GiB at 100 MB/s: ~10 s to act.
+  Start({{"sim-1", {"--sim-bandwidth-mbps", "100"}}, {"sim-2", {"--sim-memory-mb", "1400"}}});
+  lm_->stack->EnsureFlavor("big", 1, 1024, 0);
+  lm_->stack->EnsureFlavor("small", 1, 256, 0);
+  auto big = lm_->ServerOn("sim-1", "big", "big");
+  auto small = lm_->ServerOn("sim-1", "small", "small");
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 1}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  ASSERT_EQ(r.body["drain"]["servers"].size(), 2u) << r.raw;
+  for (const auto& s : r.body["drain"]["servers"]) {
+    EXPECT_EQ(s["planned_destination"], "sim-2") << s.dump();
+  }
+  ASSERT_EQ(r.body["drain"]["servers"][0]["server"], big) << "biggest first";
+  lm_->stack->StartAgent("sim-3");
+  ASSERT_TRUE(lm_->stack->WaitUntilUp({"sim-3"}));
+  lm_->ServerOn("sim-2", "filler", "small");
+  EXPECT_EQ(Get(id)["servers"][0]["state"], "moving") << "the big one still moves";
+  EXPECT_EQ(Get(id)["servers"][1]["state"], "pending") << "the small one not started yet";
+
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  const json d = Get(id);
+  EXPECT_EQ(d["progress"]["moved"], 2) << d.dump();
+  EXPECT_EQ(Host(big), "sim-2");
+  EXPECT_EQ(Host(small), "sim-3");
+  EXPECT_EQ(Status(small), "ACTIVE");
+  const json report = d["servers"][1];
+  EXPECT_EQ(report["server"], small);
+  EXPECT_EQ(report["state"], "moved") << report.dump();
+  EXPECT_EQ(report["planned_destination"], "sim-2") << report.dump();
+  EXPECT_EQ(report["destination"], "sim-3") << report.dump();
+  EXPECT_EQ(report["attempts"], 2) << "the planned host tried, then another" << report.dump();
+  EXPECT_EQ(d["servers"][0]["destination"], "sim-2");
+}
+
+// Fair share end to end: one move at a time in the whole cluster, and a drain of four servers
+// asking for all of them at once. An admin's single live migration of a server on another host,
+// asked while the drain's first move copies and three more wait, takes the next turn (the drain
+// had its first), not the one after all of them.
+TEST_F(Drains, AnAdminsSingleMoveIsNotStarvedByADrainHoldingTheSlots) {
+  FERRY_REQUIRE_PG(dsn);
+  lm_ = std::make_unique<LiveMigrationStack>(
+      dsn, std::vector<std::string>{"--max-cluster-live-migrations", "1",
+                                    "--max-concurrent-live-migrations", "4"});
+  // 256 MB at 100 MB/s: ~3 s a move, 5 moves one after another.
+  lm_->StartHosts({{"sim-1", {"--sim-bandwidth-mbps", "100"}},
+                   {"sim-2", {}},
+                   {"sim-3", {"--sim-bandwidth-mbps", "100"}}});
+  lm_->stack->EnsureFlavor("small", 1, 256, 0);
+  for (int i = 0; i < 4; ++i) lm_->ServerOn("sim-1", "d" + std::to_string(i), "small");
+  auto single = lm_->ServerOn("sim-3", "single", "small");
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 4}, {"target_hosts", {"sim-2"}}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  const std::string drain_moves = "FROM migrations WHERE drain_uuid = '" + id + "'::uuid";
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] { return lm_->Count("SELECT count(*) " + drain_moves + " AND status = 'queued'") == 3; },
+      30s))
+      << Get(id).dump();
+  r = lm_->MigrateLive(single, {{"host", "sim-2"}, {"block_migration", "auto"}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  ASSERT_TRUE(WaitDrain(id, "done", 60s)) << Get(id).dump();
+  ASSERT_TRUE(lm_->WaitTerminal(single));
+  EXPECT_EQ(lm_->LatestStatus(single), "completed");
+  EXPECT_EQ(Host(single), "sim-2");
+  const std::string admitted =
+      "SELECT e.id FROM migration_events e JOIN migrations m ON m.id = e.migration_id "
+      "WHERE e.event = 'slot_acquired' AND ";
+  const auto single_admitted = lm_->Count(admitted + "m.instance_uuid = '" + single + "'::uuid");
+  // In plain arrival order it would come after all three; with turns, before them.
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM (" + admitted + "m.drain_uuid = '" + id +
+                       "'::uuid) a WHERE a.id > " + std::to_string(single_admitted)),
+            3)
+      << "the drain's moves admitted after the admin's single one\n"
+      << Admissions();
 }
 
 TEST_F(Drains, BadRequestsAreRefusedAndChangeNothing) {

@@ -191,6 +191,21 @@ TEST_F(MoveEngineTest, EachDrainTakesItsOwnTurnBesideSingleMoves) {
   EXPECT_EQ(admitted, want) << "each drain's first move and the admin's single one";
 }
 
+// The turns count what each requester already has in slots: a drain whose next queued move is
+// older than an admin's single one does not take each slot that frees up (its moves admitted
+// before were its turns).
+TEST_F(MoveEngineTest, MovesAlreadyInSlotsAreTurnsTaken) {
+  ScriptedKind live("live-migration");
+  options_.limits = {10, 10, 2};  // two moves in the whole cluster, one taken
+  Insert("live-migration", "running", "h1", "h2", "ctl-a", "alice");
+  Insert("live-migration", "queued", "h3", "h4", "ctl-a", "alice");
+  const auto bob = Insert("live-migration", "queued", "h5", "h6", "ctl-a", "bob");
+  Engine engine(options_, *db_, *db_);
+  engine.AddKind(live);
+  engine.AdmitQueued();
+  EXPECT_EQ(live.admitted(), std::vector<std::string>{bob}) << "alice has had her first turn";
+}
+
 // An evacuation's source is a dead host: it sends nothing and holds no outbound slot, so the
 // evacuations of one dead host (and of two) are not admitted one at a time.
 TEST_F(MoveEngineTest, EvacuationsTakeNoOutboundSlotOfTheirDeadSource) {
