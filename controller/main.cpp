@@ -436,7 +436,10 @@ int Serve(const ServeOptions& o) {
       [&host_snapshot](int64_t host_id) { host_snapshot.MarkDirty(host_id); });
   InstallCrashHook(evacuation_steps);
   evacuation::Service evacuation_service(evacuation_ctx, engine);
-  drains::Context drain_ctx{db, clock, live_scheduler, host_snapshot, move_options, o.drains};
+  auto drain_options = o.drains;
+  drain_options.live_cap_mibps = static_cast<double>(o.live.policy.bandwidth_mibps);
+  drain_options.cold_cap_mibps = static_cast<double>(o.cold.bandwidth_mibps);
+  drains::Context drain_ctx{db, clock, live_scheduler, host_snapshot, move_options, drain_options};
   drains::Service drain_service(drain_ctx);
   drains::Runner drain_runner(drain_ctx, live_service, cold_service, evacuation_service);
   drain_service.OnTransition(DrainCrashHook());

@@ -11,6 +11,10 @@ namespace ferry::controller::drains {
 struct Options {
   // What a move's bytes travel at, for a plan's predictions and a drain's ETA (MiB/s).
   double link_mibps = 1024;
+  // The hypervisor's caps on one move (--live-migration-bandwidth, --cold-migration-bandwidth;
+  // 0: none): the predictions use them where they are below the link.
+  double live_cap_mibps = 0;
+  double cold_cap_mibps = 0;
 };
 
 struct Context {

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 
+#include <fmt/ranges.h>
+
 #include "common/errors.hpp"
+#include "controller/drains/plan_now.hpp"
 #include "controller/store/cold_migrations_store.hpp"
 #include "controller/store/servers_store.hpp"
 
@@ -183,9 +186,23 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
     s.finished_at = ctx_.clock.Now();
     return Enter(d, s, "moved", "moved_elsewhere");
   }
-  // The plan's destination the first time; after a failure, wherever the scheduler finds room
-  // now (the destination may have stopped fitting).
-  const std::optional<std::string> host = RequestedHost(s);
+  const bool fresh = s.state != "starting";
+  if (fresh && server->task_state) {
+    // Busy with a task of its own (an admin's move, a resize waiting for confirm...): the drain
+    // waits for it to end rather than spend an attempt on a refusal. A move elsewhere then
+    // counts as moved; the drain's deadline bounds the wait.
+    const std::string why = "waiting for its task " + *server->task_state + " to end";
+    if (s.reason != why) {
+      s.reason = why;
+      Save(d, s);
+    }
+    return;
+  }
+  // The plan's destination the first time; after a failure, placed again as the plan placed it
+  // (its filters, target_hosts, hosts being drained avoided) without where it failed: the
+  // destination may have stopped fitting. A start made again after a crash asks under the same
+  // key, which finds the move already made.
+  std::optional<std::string> host = RequestedHost(s);
   const std::string request_id = "req-drain-" + d.uuid;
   const std::string user = d.user_id.value_or("admin");
   const std::string project = d.project_id.value_or("admin");
@@ -200,6 +217,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
   const std::string key =
       "drain:" + d.uuid + ":" + s.server_uuid + ":" + std::to_string(s.attempts);
   try {
+    if (!host && fresh) host = Replan(d, s);
     std::string migration;
     if (s.kind == "live") {
       live_migration::LiveMigrateRequest r;
@@ -242,6 +260,23 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
     return Failed(d, s, e.what(), "request_refused");
   }
   Enter(d, s, "moving", "move_requested");
+}
+
+std::string Runner::Replan(const store::Drain& d, const store::DrainServer& s) {
+  PlanScope scope;
+  scope.host = d.host;
+  scope.mode = s.kind == "evacuate" ? d.mode : s.kind;
+  scope.target_hosts = d.target_hosts;
+  scope.max_parallel = 1;
+  scope.only_server = s.server_uuid;
+  scope.also_avoid = s.failed_dests;
+  const auto made = PlanNow(ctx_, scope);
+  if (made.plan.servers.empty()) throw Error(Errc::kConflict, "the server left the host");
+  const auto& p = made.plan.servers.front();
+  if (!p.dest) throw Error(Errc::kConflict, p.reason.value_or("no destination fits"));
+  spdlog::info("drain {}: {} placed again on {} (not on {})", d.uuid, s.name, *p.dest,
+               fmt::join(s.failed_dests, ", "));
+  return *p.dest;
 }
 
 void Runner::Drive(const std::string& uuid) {

@@ -1,8 +1,9 @@
 #pragma once
 // Drives every running drain this controller holds the lease of (a crashed controller's drains
 // are taken over when their lease lapses), once a tick: it reads what became of each server's
-// move, retries a failed one once (elsewhere: without the planned host, the scheduler choosing
-// again, so a destination that stopped fitting is re-planned), confirms a cold move's resize so
+// move, retries a failed one once (re-planned as the plan was made, without the host it failed
+// on, so a destination that stopped fitting is replaced), waits for a server busy with a task of
+// its own, confirms a cold move's resize so
 // the host really empties, starts pending servers in plan order up to max_parallel, and ends the
 // drain done, partial, failed or cancelled. Every move goes through the same services as an
 // admin's request (Nova's checks, the engine's fair queue, in the drain's own turn).
@@ -48,6 +49,8 @@ class Runner {
   void Follow(store::Drain& d, store::DrainServer& s);
   // Starts the server's next move, or ends it (its row says why).
   void StartMove(store::Drain& d, store::DrainServer& s);
+  // A new destination for a server whose move failed, or kConflict with why none fits.
+  std::string Replan(const store::Drain& d, const store::DrainServer& s);
   void AbortQueued(const store::DrainServer& s, const store::MoveOutcome& o);
   // Its move (or its request, `event`) failed: pending once more, or failed.
   void Failed(const store::Drain& d, store::DrainServer& s, const std::string& reason,

@@ -9,10 +9,8 @@
 
 #include "common/errors.hpp"
 #include "common/uuid.hpp"
-#include "controller/conductor/server_placement.hpp"
-#include "controller/store/flavors_store.hpp"
+#include "controller/drains/plan_now.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::drains {
@@ -38,73 +36,12 @@ nlohmann::json PlanDocument(const Plan& plan) {
 }  // namespace
 
 store::Drain Service::PlanOf(const DrainRequest& r) const {
-  PlanRequest request;
-  request.host = r.host;
-  request.mode = r.mode;
-  request.target_hosts = r.target_hosts;
-  request.max_parallel = r.max_parallel;
-  request.link_mibps = ctx_.options.link_mibps;
-  std::vector<ServerFacts> facts;
-  ctx_.db.Transact([&](store::Tx& tx) {
-    facts.clear();
-    request.avoid_hosts.clear();
-    auto host = store::FindHostNamed(tx, r.host);
-    if (!host) throw Error(Errc::kNotFound, "Compute host " + r.host + " not found.");
-    request.host_down = !host->IsUp();
-    for (const auto& target : r.target_hosts) {
-      if (!store::FindHostNamed(tx, target)) {
-        throw Error(Errc::kBadRequest, "Target host " + target + " not found.");
-      }
-    }
-    // Hosts being drained themselves are no destination (their drains would chase each other).
-    for (const auto& h : store::LiveDrainHosts(tx)) {
-      if (h != r.host) request.avoid_hosts.insert(h);
-    }
-    store::ServerFilter filter;
-    filter.host = r.host;
-    filter.limit = 100000;
-    for (const auto& s : store::ListServers(tx, filter)) {
-      ServerFacts f;
-      f.uuid = s.uuid;
-      f.name = s.name;
-      f.vcpus = s.vcpus;
-      f.memory_mb = s.memory_mb;
-      f.root_gb = s.root_gb;
-      f.vm_state = s.vm_state;
-      f.task_state = s.task_state;
-      f.storage_kind = s.storage_kind;
-      f.datastore = s.datastore;
-      f.availability_zone = s.availability_zone;
-      f.has_image = s.attributes.image_ref.has_value();
-      if (auto flavor = store::FindFlavor(tx, s.flavorid)) {
-        f.required_aggregate_metadata = conductor::AggregateExtraSpecs(flavor->extra_specs);
-      }
-      if (auto group = store::FindServerGroupOfServer(tx, s.uuid);
-          group && group->policy == "anti-affinity") {
-        f.anti_affinity_group = group->id;
-        f.anti_affinity_hosts = store::AntiAffinityHosts(tx, s.uuid);
-      }
-      facts.push_back(std::move(f));
-    }
-  });
-  try {
-    ctx_.hosts.Tick();
-  } catch (const std::exception& e) {
-    spdlog::warn("host snapshot refresh before planning a drain of {} failed: {}", r.host,
-                 e.what());
-  }
-  // Moves out of a running host also wait for its outbound slots (the engine's
-  // max_outbound_per_host): the predictions run on as many lanes as can really be busy. An
-  // evacuation sends nothing from its dead host.
-  if (!request.host_down) {
-    request.max_parallel =
-        std::max(1, std::min(request.max_parallel, ctx_.engine.limits.max_outbound_per_host));
-  }
-  const auto index = ctx_.hosts.Current();
-  scheduler::HostState source;
-  if (const auto* seen = index->Find(r.host)) source = *seen;
-  source.name = r.host;
-  const Plan plan = MakePlan(ctx_.scheduler, *index, source, request, std::move(facts));
+  PlanScope scope;
+  scope.host = r.host;
+  scope.mode = r.mode;
+  scope.target_hosts = r.target_hosts;
+  scope.max_parallel = r.max_parallel;
+  const auto [plan, request] = PlanNow(ctx_, scope);
 
   store::Drain d;
   d.host = r.host;

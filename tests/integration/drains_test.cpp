@@ -285,6 +285,54 @@ TEST_F(Drains, ADestinationThatStopsFittingAfterThePlanIsReplannedAndTheDrainEnd
   EXPECT_EQ(d["servers"][0]["destination"], "sim-2");
 }
 
+// A failed move is placed again as the plan was made: within target_hosts, never where it
+// failed. sim-4 has the most room (the scheduler's first choice when asked for any host) but is
+// no target; sim-2 (the planned one) refuses the move.
+TEST_F(Drains, ARetryIsReplannedWithinTheTargetsAndNeverWhereItFailed) {
+  Start({{"sim-1", {}},
+         {"sim-2", {"--sim-memory-mb", "16000", "--sim-scenario", "prepare-fails"}},
+         {"sim-3", {"--sim-memory-mb", "4000"}},
+         {"sim-4", {"--sim-memory-mb", "64000"}}});
+  auto a = lm_->ServerOn("sim-1", "a", "1");
+  auto r = Post({{"host", "sim-1"}, {"target_hosts", {"sim-2", "sim-3"}}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  ASSERT_EQ(r.body["drain"]["servers"][0]["planned_destination"], "sim-2") << r.raw;
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  const json s = Get(id)["servers"][0];
+  EXPECT_EQ(s["attempts"], 2) << s.dump();
+  EXPECT_EQ(s["destination"], "sim-3") << s.dump();
+  EXPECT_EQ(Host(a), "sim-3") << "the retry left the targets or went back where it failed";
+  EXPECT_EQ(Status(a), "ACTIVE");
+}
+
+// A server busy with someone else's move when its turn comes is waited for, not given up on:
+// the admin's move takes it off the host, and the drain counts it moved.
+TEST_F(Drains, AServerAnAdminIsMovingIsWaitedForNotFailed) {
+  // 1 GiB at 100 MB/s: the drain's first move takes ~10 s; the admin's waits for sim-1's one
+  // outbound slot meanwhile, its server in task "migrating".
+  Start({{"sim-1", {"--sim-bandwidth-mbps", "100"}}, {"sim-2", {}}, {"sim-3", {}}});
+  lm_->stack->EnsureFlavor("big", 1, 1024, 0);
+  lm_->stack->EnsureFlavor("small", 1, 256, 0);
+  auto big = lm_->ServerOn("sim-1", "big", "big");
+  auto small = lm_->ServerOn("sim-1", "small", "small");
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 1}, {"target_hosts", {"sim-2"}}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  ASSERT_TRUE(Stack::WaitFor([&] { return Get(id)["servers"][0]["state"] == "moving"; }, 30s));
+  r = lm_->MigrateLive(small, {{"host", "sim-3"}, {"block_migration", "auto"}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  const json d = Get(id);
+  EXPECT_EQ(Host(big), "sim-2");
+  EXPECT_EQ(Host(small), "sim-3") << "the admin's move, not a drain's";
+  const json s = d["servers"][1];
+  EXPECT_EQ(s["server"], small);
+  EXPECT_EQ(s["state"], "moved") << s.dump();
+  EXPECT_EQ(s["attempts"], 0) << "no attempt spent on a refusal" << s.dump();
+  EXPECT_EQ(lm_->Count("SELECT count(*) FROM migrations WHERE drain_uuid = '" + id + "'"), 1);
+}
+
 // Fair share end to end: one move at a time in the whole cluster, and a drain of four servers
 // asking for all of them at once. An admin's single live migration of a server on another host,
 // asked while the drain's first move copies and three more wait, takes the next turn (the drain
