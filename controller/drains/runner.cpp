@@ -1,10 +1,9 @@
 #include "controller/drains/runner.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
-#include <fmt/ranges.h>
 
 #include "common/errors.hpp"
 #include "controller/drains/plan_now.hpp"
