@@ -8,6 +8,7 @@
 #include "common/errors.hpp"
 #include "controller/drains/plan_now.hpp"
 #include "controller/store/cold_migrations_store.hpp"
+#include "controller/store/hosts_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::drains {
@@ -114,8 +115,11 @@ void Runner::Failed(const store::Drain& d, store::DrainServer& s, const std::str
 void Runner::Follow(store::Drain& d, store::DrainServer& s) {
   if (!s.migration_uuid) return Failed(d, s, "its move was lost", "move_failed");
   std::optional<store::MoveOutcome> o;
+  bool host_down = false;
   ctx_.db.Transact([&](store::Tx& tx) {
     o = store::FindMoveOutcome(tx, *s.migration_uuid);
+    const auto host = store::FindHostNamed(tx, d.host);
+    host_down = !host || !host->IsUp();
     // A cold move waits in VERIFY_RESIZE for a confirm: a drain confirms its own, so the host
     // really empties (the source's copy goes).
     if (o && o->status == "finished" && (o->type == "migration" || o->type == "resize")) {
@@ -123,13 +127,24 @@ void Runner::Follow(store::Drain& d, store::DrainServer& s) {
     }
   });
   if (!o) return Failed(d, s, "its move was lost", "move_failed");
+  // A cold move whose guest runs on its destination, waiting for its confirm, while the drained
+  // host is down: the confirm (the source's copy removed) needs that host's agent and is the
+  // engine's to finish when it returns; the drain does not wait for a host that may never.
+  const bool confirm_waits_for_dead_source =
+      host_down && (o->status == "finished" || o->status == "confirming") &&
+      (o->type == "migration" || o->type == "resize");
   const bool moved = o->status == "completed" || o->status == "confirmed" ||
-                     (o->type == "evacuation" && o->status == "done");
+                     (o->type == "evacuation" && o->status == "done") ||
+                     confirm_waits_for_dead_source;
   if (moved) {
     s.dest = o->dest;
     s.finished_at = ctx_.clock.Now();
     if (o->bytes_moved > 0) s.bytes = o->bytes_moved;
     s.reason.reset();
+    if (confirm_waits_for_dead_source) {
+      s.reason = "running on " + o->dest.value_or("its destination") + "; " + d.host +
+                 "'s copy is removed when " + d.host + " returns";
+    }
     return Enter(d, s, "moved", "move_succeeded");
   }
   const bool stop = d.status == "cancelling" || (d.deadline && ctx_.clock.Now() >= *d.deadline);

@@ -82,8 +82,8 @@ constexpr Statement kSlotLock{"moves_slot_lock",
 // queued move before anyone's n+1-th, where a requester's moves already in slots are turns it
 // has taken; within a turn, the requester served least recently first (then the oldest move).
 // Counting queued moves alone, a drain whose next move is older than an admin's single one would
-// take every slot that frees up until it ran out of moves. "Served" looks back only as far as the
-// oldest queued move: a requester served before that counts as never served.
+// take every slot that frees up until it ran out of moves. "Served" looks back from $1
+// (kServedSince): a requester served before that counts as never served.
 constexpr Statement kFairQueue{"moves_fair_queue", R"sql(
 WITH queued AS (
   SELECT migration_type, uuid, id, created_at, dest_compute, lease_owner,
@@ -96,7 +96,7 @@ taken AS (
 served AS (
   SELECT coalesce(m.drain_uuid::text, m.user_id, '') AS requester, max(e.id) AS last
   FROM migrations m JOIN migration_events e ON e.migration_id = m.id
-  WHERE m.updated_at >= (SELECT min(created_at) FROM queued) AND e.from_status = 'queued'
+  WHERE m.updated_at >= to_timestamp($1::float8) AND e.from_status = 'queued'
     AND e.to_status IN )sql" FERRY_SQL_SLOT_STATUSES R"sql(
   GROUP BY 1)
 SELECT q.migration_type, q.uuid::text, q.source_compute, q.dest_compute, q.lease_owner
@@ -105,6 +105,16 @@ FROM (SELECT queued.*, row_number() OVER (PARTITION BY requester ORDER BY create
 LEFT JOIN taken t USING (requester)
 LEFT JOIN served s USING (requester)
 ORDER BY q.turn + coalesce(t.taken, 0), s.last NULLS FIRST, q.created_at, q.id)sql"};
+
+// How far "served" looks back: to the oldest queued move, and never more than 15 minutes (a
+// move queued for days must not make every pass read days of history; who was served a quarter
+// of an hour ago is history for turn-taking). The bound goes in as a value and the plan is made
+// for it (a generic plan of a bound the planner cannot see reads every event: ~1 s per pass at a
+// million moves).
+constexpr Statement kServedSince{"moves_served_since", R"sql(
+SELECT extract(epoch FROM greatest((SELECT min(created_at) FROM migrations WHERE status = 'queued'),
+                                   now() - interval '15 minutes'))::float8,
+       set_config('plan_cache_mode', 'force_custom_plan', true))sql"};
 
 constexpr Statement kInSlots{"moves_in_slots", R"sql(
 SELECT )sql" FERRY_SQL_OUTBOUND_SOURCE R"sql(, dest_compute FROM migrations
@@ -152,10 +162,17 @@ void ReleaseLease(Tx& tx, const std::string& uuid, const std::string& owner) {
   tx.Exec(kRelease, uuid, owner);
 }
 
+namespace {
+pqxx::result FairQueue(Tx& tx) {
+  const double since = tx.Exec(kServedSince)[0][0].as<double>();
+  return tx.Exec(kFairQueue, since);
+}
+}  // namespace
+
 SlotView LockSlots(Tx& tx) {
   tx.Exec(kSlotLock);
   SlotView view;
-  for (const auto& r : tx.Exec(kFairQueue)) {
+  for (const auto& r : FairQueue(tx)) {
     view.queued.push_back({{r[0].as<std::string>(), r[1].as<std::string>()},
                            OrEmpty(r[2]),
                            OrEmpty(r[3]),
@@ -169,10 +186,19 @@ SlotView LockSlots(Tx& tx) {
   return view;
 }
 
+std::string ExplainFairQueueForTest(Tx& tx) {
+  const double since = tx.Exec(kServedSince)[0][0].as<double>();
+  std::string plan;
+  for (const auto& r : tx.work().exec_params(std::string("EXPLAIN ") + kFairQueue.sql, since)) {
+    plan += r[0].as<std::string>() + "\n";
+  }
+  return plan;
+}
+
 std::map<std::string, int> QueuePositions(Tx& tx) {
   std::map<std::string, int> out;
   int position = 0;
-  for (const auto& r : tx.Exec(kFairQueue)) out[r[1].as<std::string>()] = ++position;
+  for (const auto& r : FairQueue(tx)) out[r[1].as<std::string>()] = ++position;
   return out;
 }
 

@@ -81,6 +81,8 @@ struct SlotView {
 SlotView LockSlots(Tx& tx);
 // Queue positions (1-based, fair order across kinds) of every queued move.
 std::map<std::string, int> QueuePositions(Tx& tx);
+// EXPLAIN of the fair order's query with its look-back bound, as LockSlots runs it (tests).
+std::string ExplainFairQueueForTest(Tx& tx);
 
 // The retry budget: counts one more failure in a row of the move's step (only while `owner`
 // holds its lease); nullopt when it is not ours any more. A clean step (ClearStepFailures) and

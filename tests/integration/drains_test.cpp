@@ -6,6 +6,8 @@
 // stops fitting after the plan, and an admin's single move beside a drain (fair share).
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <fstream>
 #include <pqxx/pqxx>
 
 #include "tests/support/live_migration_stack.hpp"
@@ -283,6 +285,49 @@ TEST_F(Drains, ADestinationThatStopsFittingAfterThePlanIsReplannedAndTheDrainEnd
   EXPECT_EQ(report["destination"], "sim-3") << report.dump();
   EXPECT_EQ(report["attempts"], 2) << "the planned host tried, then another" << report.dump();
   EXPECT_EQ(d["servers"][0]["destination"], "sim-2");
+}
+
+// A cold drain's move reached its destination (VERIFY_RESIZE, the drain asked for its confirm) and
+// then the drained host died before the confirm reached it: the drain counts the server moved and
+// ends, rather than wait for a host that may never return; when sim-1 is back the confirm
+// completes and its copy goes.
+TEST_F(Drains, AColdMoveWhoseSourceDiesBeforeItsConfirmCountsAsMoved) {
+  Start({{"sim-1", {}}, {"sim-2", {}}});
+  auto a = lm_->ServerOn("sim-1", "a", "1");
+  // The controller stops itself right before it sends the confirm to sim-1.
+  lm_->stack->StopController();
+  lm_->stack->StartController({"FERRY_TEST_PAUSE_BEFORE_SEND=confirm_cold_migration_source"});
+  auto r = Post({{"host", "sim-1"}, {"mode", "cold"}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  const pid_t controller = lm_->stack->ControllerPid();
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        std::ifstream in("/proc/" + std::to_string(controller) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const auto paren = stat.rfind(')');
+        return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+      },
+      60s))
+      << "the controller never came to the confirm";
+  lm_->stack->KillAgent("sim-1");
+  lm_->Sql("UPDATE hosts SET forced_down = true WHERE name = 'sim-1'");
+  ASSERT_EQ(::kill(controller, SIGCONT), 0);
+  ASSERT_TRUE(WaitDrain(id, "done")) << Get(id).dump();
+  const json s = Get(id)["servers"][0];
+  EXPECT_EQ(s["state"], "moved") << s.dump();
+  EXPECT_EQ(s["destination"], "sim-2") << s.dump();
+  EXPECT_NE(s["reason"].get<std::string>().find("removed when sim-1 returns"), std::string::npos)
+      << s.dump();
+  EXPECT_EQ(Host(a), "sim-2");
+  EXPECT_TRUE(lm_->RunsOn("sim-2", a));
+  // sim-1 returns: the confirm goes through, its copy goes, the server is ACTIVE.
+  lm_->Sql("UPDATE hosts SET forced_down = false WHERE name = 'sim-1'");
+  lm_->stack->StartAgent("sim-1");
+  ASSERT_TRUE(lm_->WaitStatus(a, "confirmed", 60s)) << lm_->LatestMigration(a).dump();
+  EXPECT_EQ(Status(a), "ACTIVE");
+  auto on_sim1 = lm_->AgentDomains("sim-1");
+  EXPECT_EQ(std::count(on_sim1.begin(), on_sim1.end(), a), 0) << "sim-1 keeps its copy";
 }
 
 // A failed move is placed again as the plan was made: within target_hosts, never where it
