@@ -587,6 +587,13 @@ int main(int argc, char** argv) {
                    "MiB/s a move's bytes travel at, for drain plans' predictions and ETAs")
       ->check(CLI::Range(1.0, 1e6))
       ->group("Host drains");
+  serve
+      ->add_option_function<int64_t>(
+          "--drain-busy-wait", [&o](int64_t s) { o.drains.busy_wait = std::chrono::seconds(s); },
+          "seconds a drain waits for a server busy with a task of its own (default 3600) before "
+          "its move is asked for anyway (and refused while the task lasts)")
+      ->check(CLI::Range(int64_t{0}, int64_t{7} * 24 * 3600))
+      ->group("Host drains");
   serve->add_option("--log-level", o.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -71,7 +71,7 @@ json View(const store::Drain& d) {
   json eta = nullptr;
   const int left = counts["pending"] + counts["moving"];
   if (left > 0 && (d.status == "running" || d.status == "planned")) {
-    const int lanes = std::max(1, std::min(d.max_parallel, left));
+    const int lanes = std::max(1, std::min(d.plan.value("lanes", d.max_parallel), left));
     eta = static_cast<int64_t>(std::ceil(seconds_left / lanes));
   }
   json left_servers = json::array();

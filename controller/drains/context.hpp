@@ -1,5 +1,7 @@
 #pragma once
 // What the drain service and runner need, and the drain options (controller flags).
+#include <chrono>
+
 #include "common/clock.hpp"
 #include "controller/conductor/host_snapshot.hpp"
 #include "controller/moves/engine_options.hpp"
@@ -15,6 +17,8 @@ struct Options {
   // 0: none): the predictions use them where they are below the link.
   double live_cap_mibps = 0;
   double cold_cap_mibps = 0;
+  // How long a drain waits for a server busy with a task of its own before asking anyway.
+  std::chrono::seconds busy_wait{3600};
 };
 
 struct Context {

@@ -32,7 +32,7 @@ PlanMade PlanNow(const Context& ctx, const PlanScope& scope) {
     if (!host) throw Error(Errc::kNotFound, "Compute host " + scope.host + " not found.");
     request.host_down = !host->IsUp();
     for (const auto& target : scope.target_hosts) {
-      if (!store::FindHostNamed(tx, target)) {
+      if (scope.targets_must_exist && !store::FindHostNamed(tx, target)) {
         throw Error(Errc::kBadRequest, "Target host " + target + " not found.");
       }
     }

@@ -18,6 +18,9 @@ struct PlanScope {
   int max_parallel = 2;
   std::optional<std::string> only_server;  // one server's placement (a retry's), else them all
   std::vector<std::string> also_avoid;     // e.g. where its earlier moves failed
+  // A new drain's target_hosts must all exist (400 otherwise); a retry's may have been removed
+  // since, and only those left are destinations.
+  bool targets_must_exist = true;
 };
 
 // Throws kNotFound for an unknown host, kBadRequest for an unknown target host. The request the

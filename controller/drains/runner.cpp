@@ -14,12 +14,16 @@
 namespace ferry::controller::drains {
 namespace {
 
-// The host a server's current attempt asks for: the plan's, unless a move there failed before.
+bool FailedOn(const store::DrainServer& s, const std::string& host) {
+  return std::find(s.failed_dests.begin(), s.failed_dests.end(), host) != s.failed_dests.end();
+}
+
+// The host a server's current attempt asks for: a retry's re-planned host (saved before it is
+// asked for, so a start made again after a crash asks the same), else the plan's, unless a move
+// there failed before.
 std::optional<std::string> RequestedHost(const store::DrainServer& s) {
-  if (s.planned_dest && std::find(s.failed_dests.begin(), s.failed_dests.end(), *s.planned_dest) ==
-                            s.failed_dests.end()) {
-    return s.planned_dest;
-  }
+  if (s.dest && !FailedOn(s, *s.dest)) return s.dest;
+  if (s.planned_dest && !FailedOn(s, *s.planned_dest)) return s.planned_dest;
   return std::nullopt;
 }
 
@@ -101,6 +105,7 @@ void Runner::Failed(const store::Drain& d, store::DrainServer& s, const std::str
                     std::string_view event) {
   s.reason = reason;
   s.migration_uuid.reset();
+  s.dest.reset();  // where it was going is in failed_dests
   if (s.attempts < kMaxAttemptsPerServer && (d.status == "running" || d.status == "paused")) {
     spdlog::warn("drain {}: {} failed to move ({}); trying once more elsewhere", d.uuid, s.name,
                  reason);
@@ -203,14 +208,20 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
   const bool fresh = s.state != "starting";
   if (fresh && server->task_state) {
     // Busy with a task of its own (an admin's move, a resize waiting for confirm...): the drain
-    // waits for it to end rather than spend an attempt on a refusal. A move elsewhere then
-    // counts as moved; the drain's deadline bounds the wait.
-    const std::string why = "waiting for its task " + *server->task_state + " to end";
-    if (s.reason != why) {
-      s.reason = why;
-      Save(d, s);
+    // waits for it to end rather than spend an attempt on a refusal, and a move elsewhere then
+    // counts as moved. Not for ever: some tasks wait on a host that may never return, and the
+    // drain holds its host's one live drain. Past --drain-busy-wait (from when the wait began,
+    // kept in started_at) its requests are made, and refused, as for any server that cannot
+    // move.
+    if (!s.started_at) s.started_at = ctx_.clock.Now();
+    if (ctx_.clock.Now() - *s.started_at < ctx_.options.busy_wait) {
+      const std::string why = "waiting for its task " + *server->task_state + " to end";
+      if (s.reason != why) {
+        s.reason = why;
+        Save(d, s);
+      }
+      return;
     }
-    return;
   }
   // The plan's destination the first time; after a failure, placed again as the plan placed it
   // (its filters, target_hosts, hosts being drained avoided) without where it failed: the
@@ -231,7 +242,12 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
   const std::string key =
       "drain:" + d.uuid + ":" + s.server_uuid + ":" + std::to_string(s.attempts);
   try {
-    if (!host && fresh) host = Replan(d, s);
+    if (!host) {
+      // A retry: placed again now, and saved before it is asked for.
+      host = Replan(d, s);
+      s.dest = host;
+      Save(d, s);
+    }
     std::string migration;
     if (s.kind == "live") {
       live_migration::LiveMigrateRequest r;
@@ -284,6 +300,7 @@ std::string Runner::Replan(const store::Drain& d, const store::DrainServer& s) {
   scope.max_parallel = 1;
   scope.only_server = s.server_uuid;
   scope.also_avoid = s.failed_dests;
+  scope.targets_must_exist = false;
   const auto made = PlanNow(ctx_, scope);
   if (made.plan.servers.empty()) throw Error(Errc::kConflict, "the server left the host");
   const auto& p = made.plan.servers.front();

@@ -57,6 +57,7 @@ store::Drain Service::PlanOf(const DrainRequest& r) const {
   d.plan = PlanDocument(plan);
   d.plan["host_down"] = request.host_down;
   d.plan["link_mibps"] = request.link_mibps;
+  d.plan["lanes"] = request.max_parallel;  // max_parallel within the source's outbound slots
   for (const auto& p : plan.servers) {
     store::DrainServer s;
     s.server_uuid = p.uuid;

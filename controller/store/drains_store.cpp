@@ -61,7 +61,8 @@ WHERE )sql" LIVE_DRAIN R"sql( AND (d.lease_owner = $1 OR d.lease_owner IS NULL
                                    OR d.lease_until < now())
 RETURNING d.uuid::text)sql"};
 constexpr Statement kLeaseHeld{"drain_lease_held", R"sql(
-SELECT 1 FROM drains WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_until > now())sql"};
+SELECT 1 FROM drains WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_until > clock_timestamp()
+FOR UPDATE)sql"};
 
 constexpr Statement kSetMoveDrain{
     "drain_set_move", "UPDATE migrations SET drain_uuid = $2::uuid WHERE uuid = $1::uuid"};

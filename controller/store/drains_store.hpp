@@ -75,6 +75,9 @@ void SaveDrainServer(Tx& tx, int64_t drain_id, const DrainServer& s);
 // Live drains leased to `owner` for `lease` more: ours, and those whose lease lapsed.
 std::vector<std::string> AcquireDrainLeases(Tx& tx, const std::string& owner,
                                             std::chrono::seconds lease);
+// Still `owner`'s by the clock now (not the transaction's start), and the drain's row locked
+// until the transaction ends: a controller that stalls between this check and its write cannot
+// commit after another has taken the lease (the taking waits for the lock, then sees the write).
 bool DrainLeaseHeld(Tx& tx, const std::string& uuid, const std::string& owner);
 
 // Tags a move with the drain it belongs to (the fair queue's turn, dashboards).

@@ -172,9 +172,11 @@ WHERE s.uuid = d.uuid AND s.host_id = $1 AND s.reported_disks IS DISTINCT FROM d
 // ones (what a block migration or a cold move copies).
 constexpr Statement kLocalDiskBytes{"servers_local_disk_bytes", R"sql(
 SELECT s.uuid::text,
-       coalesce((SELECT sum(coalesce((d->>'capacity_bytes')::bigint, 0))
-                 FROM jsonb_array_elements(s.reported_disks) d
-                 WHERE d->>'kind' = 'local'), 0)::bigint
+       -- numeric, clamped at 2^62: an agent's sizes are its word, not a reason to fail a plan
+       least(coalesce((SELECT sum(greatest(coalesce((d->>'capacity_bytes')::numeric, 0), 0))
+                       FROM jsonb_array_elements(s.reported_disks) d
+                       WHERE d->>'kind' = 'local' AND jsonb_typeof(d->'capacity_bytes') = 'number'),
+                      0), 4611686018427387904)::bigint
 FROM servers s JOIN hosts h ON h.id = s.host_id
 WHERE h.name = $1 AND jsonb_typeof(s.reported_disks) = 'array'
   AND jsonb_array_length(s.reported_disks) > 0)sql"};

@@ -287,6 +287,50 @@ TEST_F(Drains, ADestinationThatStopsFittingAfterThePlanIsReplannedAndTheDrainEnd
   EXPECT_EQ(d["servers"][0]["destination"], "sim-2");
 }
 
+// A task that never ends (a move waiting on a host that never returns) is not waited for for
+// ever: past --drain-busy-wait the drain asks, is refused, and ends partial naming the task.
+TEST_F(Drains, AServerBusyForeverIsGivenUpAfterTheBusyWait) {
+  FERRY_REQUIRE_PG(dsn);
+  lm_ =
+      std::make_unique<LiveMigrationStack>(dsn, std::vector<std::string>{"--drain-busy-wait", "2"});
+  lm_->StartHosts({{"sim-1", {}}, {"sim-2", {}}});
+  lm_->stack->EnsureFlavor("1", 1, 512, 1);
+  auto a = lm_->ServerOn("sim-1", "a", "1");
+  auto stuck = lm_->ServerOn("sim-1", "stuck", "1");
+  auto r = Post({{"host", "sim-1"}, {"max_parallel", 1}});
+  ASSERT_EQ(r.status, 202) << r.raw;
+  const std::string id = r.body["drain"]["id"];
+  lm_->Sql("UPDATE servers SET task_state = 'migrating' WHERE uuid = '" + stuck + "'");
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        const json d = Get(id);
+        for (const auto& s : d["servers"]) {
+          if (s["server"] == stuck && s["reason"].is_string() &&
+              s["reason"].get<std::string>().find("waiting for its task migrating") !=
+                  std::string::npos) {
+            return true;
+          }
+        }
+        return false;
+      },
+      30s))
+      << "the drain never waited: " << Get(id).dump();
+  ASSERT_TRUE(WaitDrain(id, "partial", 60s)) << Get(id).dump();
+  const json d = Get(id);
+  for (const auto& s : d["servers"]) {
+    if (s["server"] != stuck) {
+      EXPECT_EQ(s["state"], "moved") << s.dump();
+      continue;
+    }
+    EXPECT_EQ(s["state"], "failed") << s.dump();
+    EXPECT_NE(s["reason"].get<std::string>().find("task_state migrating"), std::string::npos)
+        << s.dump();
+  }
+  EXPECT_EQ(Host(a), "sim-2");
+  EXPECT_EQ(Host(stuck), "sim-1");
+  lm_->Sql("UPDATE servers SET task_state = NULL WHERE uuid = '" + stuck + "'");
+}
+
 // A cold drain's move reached its destination (VERIFY_RESIZE, the drain asked for its confirm) and
 // then the drained host died before the confirm reached it: the drain counts the server moved and
 // ends, rather than wait for a host that may never return; when sim-1 is back the confirm

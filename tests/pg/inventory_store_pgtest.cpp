@@ -280,3 +280,31 @@ TEST_F(InventoryStoreTest, AGuestShutDownOutOfBandStopsTheServerRecordWithAnInst
 
 }  // namespace
 }  // namespace ferry::controller::store
+
+namespace ferry::controller::store {
+namespace {
+
+// A drain's plan reads each server's local disks as its host reported them: summed, and bounded
+// whatever an agent claims (a size past bigint, a string, a negative one), never an error that
+// would stop the plan of the whole host.
+TEST_F(InventoryStoreTest, ReportedLocalDiskBytesAreSummedAndBoundedWhateverTheAgentSays) {
+  const auto plain = AddServer(one_);
+  const auto huge = AddServer(one_);
+  const auto unreported = AddServer(one_);
+  Sql("UPDATE servers SET reported_disks = '[{\"kind\":\"local\",\"capacity_bytes\":1048576},"
+      "{\"kind\":\"local\",\"capacity_bytes\":2097152},{\"kind\":\"shared\",\"capacity_bytes\":"
+      "9}]' WHERE uuid = '" +
+      plain + "'");
+  Sql("UPDATE servers SET reported_disks = '[{\"kind\":\"local\",\"capacity_bytes\":"
+      "99999999999999999999999999},{\"kind\":\"local\",\"capacity_bytes\":\"12\"},"
+      "{\"kind\":\"local\",\"capacity_bytes\":-5}]' WHERE uuid = '" +
+      huge + "'");
+  std::map<std::string, int64_t> bytes;
+  db_->Transact([&](Tx& tx) { bytes = ReportedLocalDiskBytes(tx, "compute-1"); });
+  EXPECT_EQ(bytes.at(plain), 3 * 1048576) << "local disks only";
+  EXPECT_EQ(bytes.at(huge), int64_t{1} << 62) << "bounded";
+  EXPECT_EQ(bytes.count(unreported), 0u) << "never reported: the flavor's size is used";
+}
+
+}  // namespace
+}  // namespace ferry::controller::store
