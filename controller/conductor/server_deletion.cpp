@@ -15,7 +15,21 @@ namespace ferry::controller::conductor {
 
 void ServerLifecycle::RequestDelete(const std::string& uuid, const std::string& request_id,
                                     const std::string& user_id) {
+  // A task that ends between the read and the compare-and-set (a build finishing as the DELETE
+  // arrives: Tempest's test_delete_server_while_in_building_state) is no reason to refuse: read
+  // again and decide on what is there now. Only a server that keeps changing is a 409.
+  for (int attempt = 1;; ++attempt) {
+    if (TryRequestDelete(uuid, request_id, user_id)) break;
+    if (attempt == 3) throw Error(Errc::kConflict, "Instance " + uuid + " changed state; retry");
+  }
+  Enqueue(uuid);
+}
+
+bool ServerLifecycle::TryRequestDelete(const std::string& uuid, const std::string& request_id,
+                                       const std::string& user_id) {
+  bool raced = false;
   db_.Transact([&](store::Tx& tx) {
+    raced = false;
     auto server = store::FindServer(tx, uuid);
     if (!server) throw Error(Errc::kNotFound, "Instance " + uuid + " could not be found.");
     if (server->task_state == kDeleting) return;  // already on its way: DELETE is idempotent
@@ -27,7 +41,8 @@ void ServerLifecycle::RequestDelete(const std::string& uuid, const std::string& 
                                        " while it is in task_state " + *server->task_state);
     }
     if (!store::CasTaskState(tx, uuid, server->task_state, std::string(kDeleting), clock_.Now())) {
-      throw Error(Errc::kConflict, "Instance " + uuid + " changed state; retry");
+      raced = true;
+      return;
     }
     // Nova confirms a resize waiting in VERIFY_RESIZE before deleting its server: the source's
     // copy goes with the confirm, the destination's with the delete.
@@ -49,7 +64,7 @@ void ServerLifecycle::RequestDelete(const std::string& uuid, const std::string& 
     r.project_id = server->project_id;
     store::RecordServerAction(tx, r, clock_.Now());
   });
-  Enqueue(uuid);
+  return !raced;
 }
 
 void ServerLifecycle::DeleteDomainOn(const std::string& agent_url, const std::string& uuid) {

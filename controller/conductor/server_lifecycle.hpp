@@ -88,6 +88,9 @@ class ServerLifecycle {
   void Reconcile();
 
  private:
+  // One read and compare-and-set of RequestDelete: false when the server's task changed between.
+  bool TryRequestDelete(const std::string& uuid, const std::string& request_id,
+                        const std::string& user_id);
   void Enqueue(const std::string& uuid);
   void WorkerLoop();
   void Drive(const std::string& uuid);
