@@ -123,8 +123,10 @@ void Runner::Follow(store::Drain& d, store::DrainServer& s) {
   bool host_down = false;
   ctx_.db.Transact([&](store::Tx& tx) {
     o = store::FindMoveOutcome(tx, *s.migration_uuid);
-    const auto host = store::FindHostNamed(tx, d.host);
-    host_down = !host || !host->IsUp();
+    if (o && (o->status == "finished" || o->status == "confirming")) {
+      const auto host = store::FindHostNamed(tx, d.host);
+      host_down = !host || !host->IsUp();
+    }
     // A cold move waits in VERIFY_RESIZE for a confirm: a drain confirms its own, so the host
     // really empties (the source's copy goes).
     if (o && o->status == "finished" && (o->type == "migration" || o->type == "resize")) {

@@ -26,7 +26,8 @@ constexpr std::array kTransitions = {
     // elsewhere, then failed.
     Transition{kServer, "moving", "pending", "move_failed"},
     Transition{kServer, "moving", "failed", "move_failed"},
-    // The request itself was refused (e.g. the server is busy with another task).
+    // The request itself was refused, or its re-plan found no host (the server in a state that
+    // cannot move, busy past --drain-busy-wait, nothing fits).
     Transition{kServer, "starting", "pending", "request_refused"},
     Transition{kServer, "starting", "failed", "request_refused"},
     // Changed by someone else before its turn.

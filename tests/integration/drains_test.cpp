@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <fstream>
 #include <pqxx/pqxx>
 
 #include "tests/support/live_migration_stack.hpp"
@@ -345,14 +344,7 @@ TEST_F(Drains, AColdMoveWhoseSourceDiesBeforeItsConfirmCountsAsMoved) {
   ASSERT_EQ(r.status, 202) << r.raw;
   const std::string id = r.body["drain"]["id"];
   const pid_t controller = lm_->stack->ControllerPid();
-  ASSERT_TRUE(Stack::WaitFor(
-      [&] {
-        std::ifstream in("/proc/" + std::to_string(controller) + "/stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const auto paren = stat.rfind(')');
-        return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
-      },
-      60s))
+  ASSERT_TRUE(Stack::WaitFor([&] { return StoppedBySignal(controller); }, 60s))
       << "the controller never came to the confirm";
   lm_->stack->KillAgent("sim-1");
   lm_->Sql("UPDATE hosts SET forced_down = true WHERE name = 'sim-1'");

@@ -36,14 +36,6 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// 'T' in /proc/<pid>/stat: stopped by a signal.
-bool Stopped(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
-}
-
 struct MigrationRecord {
   std::string status;
   int64_t state_version = 0;
@@ -84,7 +76,7 @@ class LiveMigrationFencing : public ::testing::Test {
         a_api.Post("/v2.1/servers/" + server_ + "/action",
                    {{"os-migrateLive", {{"host", "sim-2"}, {"block_migration", "auto"}}}});
     ASSERT_EQ(accepted.status, 202) << accepted.raw;
-    ASSERT_TRUE(Stack::WaitFor([&] { return Stopped(a_); }, 60s))
+    ASSERT_TRUE(Stack::WaitFor([&] { return StoppedBySignal(a_); }, 60s))
         << "A never reached the cleanup\n"
         << lm_->stack->SecondControllerLog();
     m1_ = lm_->LatestMigration(server_)["uuid"];
@@ -132,7 +124,7 @@ class LiveMigrationFencing : public ::testing::Test {
     EXPECT_EQ(after.events, before_.events);
     EXPECT_EQ(lm_->LeakedClaims(), 0);
     EXPECT_EQ(lm_->ClaimHosts(server_), std::set<std::string>{"sim-1"});
-    EXPECT_FALSE(Stopped(a_)) << "A runs on";
+    EXPECT_FALSE(StoppedBySignal(a_)) << "A runs on";
   }
 
   std::unique_ptr<LiveMigrationStack> lm_;

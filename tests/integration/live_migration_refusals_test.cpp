@@ -17,15 +17,6 @@
 namespace ferry::testing {
 namespace {
 
-// The state letter of /proc/<pid>/stat ('T': stopped), or 0.
-char ProcessState(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() ? 0 : line[close + 2];
-}
-
 class LiveMigrationRefusals : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> source_args, std::vector<std::string> dest_args,
@@ -109,7 +100,7 @@ TEST_F(LiveMigrationRefusals,
   ASSERT_EQ(lm_->MigrateLive(id, {{"host", "sim-2"}, {"block_migration", "auto"}}).status, 202);
   const pid_t controller = lm_->stack->ControllerPid();
   // The controller stops itself right before it sends finish: the source agent goes then.
-  ASSERT_TRUE(Stack::WaitFor([&] { return ProcessState(controller) == 'T'; }, 30s));
+  ASSERT_TRUE(Stack::WaitFor([&] { return StoppedBySignal(controller); }, 30s));
   lm_->stack->KillAgent("sim-1");
   ASSERT_EQ(::kill(controller, SIGCONT), 0);
   ASSERT_TRUE(Stack::WaitFor([&] { return lm_->stack->HostState("sim-1") == "down"; }, 30s));

@@ -109,4 +109,12 @@ std::string TempDir(const std::string& prefix) {
   return tmpl;
 }
 
+bool StoppedBySignal(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T';
+}
+
 }  // namespace ferry::testing

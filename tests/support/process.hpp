@@ -32,6 +32,10 @@ class Process {
   std::string log_path_;
 };
 
+// The process is stopped by a signal ('T' in /proc/<pid>/stat): a controller that SIGSTOPped
+// itself at a test pause point (FERRY_TEST_PAUSE_BEFORE_SEND).
+bool StoppedBySignal(pid_t pid);
+
 // Polls for a non-empty file (a port file); returns its first line or "" on timeout.
 std::string WaitForFile(const std::string& path, std::chrono::milliseconds timeout);
 std::string TempDir(const std::string& prefix);  // a fresh directory under $TMPDIR or /tmp
