@@ -41,7 +41,7 @@ ReporterConfig MakeReporterConfig(const AgentOptions& o, const HostPort& listen,
 }
 
 int Run(const AgentOptions& o, const sigset_t& stop_signals) {
-  ferry::InitLogging("ferry-agent", o.log_level, o.log_file);
+  ferry::InitLogging("ferry-agent", o.log_level, o.log_file, o.log_journal);
   HostPort listen = ParseHostPort(o.listen);
   std::string command_token = ReadTokenFile(o.command_token_file);
 

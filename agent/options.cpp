@@ -125,6 +125,9 @@ void AddOptions(CLI::App& app, AgentOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_option("--log-file", o.log_file, "Log to this file instead of stderr");
+  app.add_flag("--log-journal", o.log_journal,
+               "Log to systemd-journald's native socket, key=value pairs as fields of their own "
+               "(the systemd unit sets it; --log-file is then ignored)");
   AddCommandServerFlags(app, o.command_server);
 }
 

@@ -41,6 +41,7 @@ struct AgentOptions {
   libvirt::LibvirtConfig libvirt;  // --libvirt-* flags (migration_address: see below)
   std::string log_level = "info";
   std::string log_file;                 // empty: stderr
+  bool log_journal = false;             // systemd-journald's native socket (common/log.hpp)
   CommandServerOptions command_server;  // --max-body-bytes, --header-timeout, ...
 };
 

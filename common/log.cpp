@@ -3,11 +3,18 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "common/journal_sink.hpp"
+
 namespace ferry {
 
-void InitLogging(const std::string& component, const std::string& level, const std::string& file) {
+void InitLogging(const std::string& component, const std::string& level, const std::string& file,
+                 bool journal) {
   std::shared_ptr<spdlog::logger> logger;
-  if (file.empty()) {
+  if (journal) {
+    std::string identifier = component.rfind("ferry-", 0) == 0 ? component : "ferry-" + component;
+    logger = std::make_shared<spdlog::logger>(
+        component, std::make_shared<JournalSink>(kJournalSocket, identifier));
+  } else if (file.empty()) {
     logger = spdlog::stderr_logger_mt(component);
   } else {
     logger = spdlog::basic_logger_mt(component, file);

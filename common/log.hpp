@@ -7,7 +7,10 @@
 
 namespace ferry {
 
-// level: trace|debug|info|warn|error; file: empty = stderr.
-void InitLogging(const std::string& component, const std::string& level, const std::string& file);
+// level: trace|debug|info|warn|error; file: empty = stderr. journal: to systemd-journald's
+// native socket instead (common/journal_sink.hpp: each key=value a field of its own), for the
+// systemd units in deploy/systemd/; file is then ignored.
+void InitLogging(const std::string& component, const std::string& level, const std::string& file,
+                 bool journal = false);
 
 }  // namespace ferry
