@@ -68,11 +68,12 @@ JOIN migrations m ON m.id = e.migration_id;
 
 -- 1. Moves that have not ended, every kind.
 -- queue_position: the fair order of store::QueuePositions (controller/store/moves_store.cpp
--- kFairQueue and kServedSince), the same query: requesters (a drain, else a user) take turns; "served" looks
--- back to the oldest queued move, at most 15 minutes. The bound is spelt as two conditions on
--- updated_at so that the planner sees the 15 minutes (now() is folded for estimates; a
--- subquery's value is not) and reads recent history through migrations_updated_idx.
--- tests/pg/dashboard_views_pgtest compares its positions with QueuePositions.
+-- kFairQueue and kServedSince), the same query: requesters (a drain, else a user) take turns;
+-- "served" looks back to the oldest queued move, at most 15 minutes. The bound is spelt as two
+-- conditions on updated_at so that the planner sees the 15 minutes (now() is folded for
+-- estimates; a subquery's value is not) and reads recent history through
+-- migrations_updated_idx. tests/pg/dashboard_views_pgtest compares its positions with
+-- QueuePositions.
 CREATE VIEW v_migrations_in_progress AS
 SELECT m.id AS migration_id, m.uuid AS migration_uuid, m.migration_type AS kind,
        m.instance_uuid AS server_uuid, s.name AS server_name, m.project_id, m.user_id, m.status,

@@ -15,6 +15,15 @@ constexpr bool InEnumOrder() {
 }
 static_assert(InEnumOrder());
 
+// A status has an outcome exactly when it is terminal (the seed's CHECK, 0014).
+constexpr bool OutcomeIffTerminal() {
+  for (const auto& row : detail::kStatusRows) {
+    if ((row.outcome != StatusOutcome::kNone) != row.flags.is_terminal) return false;
+  }
+  return true;
+}
+static_assert(OutcomeIffTerminal());
+
 }  // namespace
 
 std::optional<MigrationStatus> ParseMigrationStatus(std::string_view s) {

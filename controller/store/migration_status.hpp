@@ -1,8 +1,8 @@
 #pragma once
 // Every status a move of any kind can have (migrations.status), typed, with the flags of the
-// one seed (migration_statuses, migrations-sql/0001 and 0010). Code compares these, never
-// strings; the SQL text of a status is ToString's. tests/pg/migration_status_pgtest proves the
-// enum and its flags equal the seed, row by row. Each kind's state table (for live migration
+// one seed (migration_statuses, migrations-sql/0001, 0010 and 0014's outcome). Code compares these,
+// never strings; the SQL text of a status is ToString's. tests/pg/migration_status_pgtest proves
+// the enum and its flags equal the seed, row by row. Each kind's state table (for live migration
 // controller/conductor/live_migration_states.hpp) uses its own subset.
 #include <fmt/format.h>
 
@@ -54,33 +54,38 @@ struct StatusFlags {
   bool heads_to_destination;  // inbound load and anti-affinity count it
 };
 
+// How a move that ended, ended (migration_statuses.outcome, 0014): what dashboards group
+// history by. kNone while it has not ended.
+enum class StatusOutcome { kNone, kSucceeded, kReverted, kFailed, kCancelled };
+
 namespace detail {
 struct StatusRow {
   std::string_view name;
   StatusFlags flags;
+  StatusOutcome outcome;
 };
 
 // Indexed by the enum's value; the same rows as the seed (migration_status_pgtest).
-//                                terminal holds  api    slot   heads
+//                                terminal holds  api    slot   heads  outcome
 inline constexpr std::array<StatusRow, kAllMigrationStatuses.size()> kStatusRows = {{
-    {"accepted", {false, true, false, false, false}},
-    {"queued", {false, true, true, false, true}},
-    {"preparing", {false, true, true, true, true}},
-    {"running", {false, true, true, true, true}},
-    {"post-migrating", {false, true, true, true, true}},
-    {"pre-migrating", {false, true, false, true, true}},
-    {"migrating", {false, true, false, true, true}},
-    {"finished", {false, true, false, false, true}},
-    {"confirming", {false, true, false, false, true}},
-    {"reverting", {false, true, false, false, true}},
+    {"accepted", {false, true, false, false, false}, StatusOutcome::kNone},
+    {"queued", {false, true, true, false, true}, StatusOutcome::kNone},
+    {"preparing", {false, true, true, true, true}, StatusOutcome::kNone},
+    {"running", {false, true, true, true, true}, StatusOutcome::kNone},
+    {"post-migrating", {false, true, true, true, true}, StatusOutcome::kNone},
+    {"pre-migrating", {false, true, false, true, true}, StatusOutcome::kNone},
+    {"migrating", {false, true, false, true, true}, StatusOutcome::kNone},
+    {"finished", {false, true, false, false, true}, StatusOutcome::kNone},
+    {"confirming", {false, true, false, false, true}, StatusOutcome::kNone},
+    {"reverting", {false, true, false, false, true}, StatusOutcome::kNone},
     // heads_to_destination false since 0012: the server already runs on the destination.
-    {"done", {false, true, false, false, false}},
-    {"completed", {true, false, false, false, false}},
-    {"confirmed", {true, false, false, false, false}},
-    {"reverted", {true, false, false, false, false}},
-    {"failed", {true, false, false, false, false}},
-    {"error", {true, false, false, false, false}},
-    {"cancelled", {true, false, false, false, false}},
+    {"done", {false, true, false, false, false}, StatusOutcome::kNone},
+    {"completed", {true, false, false, false, false}, StatusOutcome::kSucceeded},
+    {"confirmed", {true, false, false, false, false}, StatusOutcome::kSucceeded},
+    {"reverted", {true, false, false, false, false}, StatusOutcome::kReverted},
+    {"failed", {true, false, false, false, false}, StatusOutcome::kFailed},
+    {"error", {true, false, false, false, false}, StatusOutcome::kFailed},
+    {"cancelled", {true, false, false, false, false}, StatusOutcome::kCancelled},
 }};
 
 }  // namespace detail
@@ -93,6 +98,25 @@ constexpr StatusFlags FlagsOf(MigrationStatus s) {
   return detail::kStatusRows[static_cast<size_t>(s)].flags;
 }
 constexpr bool IsTerminal(MigrationStatus s) { return FlagsOf(s).is_terminal; }
+constexpr StatusOutcome OutcomeOf(MigrationStatus s) {
+  return detail::kStatusRows[static_cast<size_t>(s)].outcome;
+}
+// The seed's spelling: "succeeded", "reverted", "failed", "cancelled"; "" for kNone (NULL).
+constexpr std::string_view ToString(StatusOutcome o) {
+  switch (o) {
+    case StatusOutcome::kSucceeded:
+      return "succeeded";
+    case StatusOutcome::kReverted:
+      return "reverted";
+    case StatusOutcome::kFailed:
+      return "failed";
+    case StatusOutcome::kCancelled:
+      return "cancelled";
+    case StatusOutcome::kNone:
+      break;
+  }
+  return "";
+}
 
 // JSON: the status string; anything else is a parse error.
 void to_json(nlohmann::json& j, MigrationStatus s);

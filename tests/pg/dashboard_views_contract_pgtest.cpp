@@ -72,9 +72,9 @@ TEST_F(DashboardViewsContractTest, ViewsMdDocumentsEveryViewColumnByColumn) {
   const Views doc = ParseViewsMd(kViewsMd);
   const Views db = FromCatalog();
   // The contract's seven at least (more may come: each documented here too).
-  for (const char* v : {"v_migrations_in_progress", "v_migration_history", "v_host_load",
-                        "v_host_drain_status", "v_drain_servers", "v_orphaned_claims",
-                        "v_migration_events"}) {
+  for (const char* v :
+       {"v_migrations_in_progress", "v_migration_history", "v_host_load", "v_host_drain_status",
+        "v_drain_servers", "v_orphaned_claims", "v_migration_events"}) {
     EXPECT_EQ(db.count(v), 1u) << v << " is not in the schema";
     EXPECT_EQ(doc.count(v), 1u) << v << " is not documented in schema/views.md";
   }

@@ -110,8 +110,7 @@ class DashboardViewsPlanTest : public StoreTest {
     w.commit();
     pqxx::nontransaction n(c);
     n.exec("ANALYZE");
-    seed_seconds_ =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    seed_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   std::string Explain(const std::string& query) {
@@ -127,14 +126,16 @@ class DashboardViewsPlanTest : public StoreTest {
     const std::string plan = Explain(query);
     EXPECT_FALSE(Has(plan, "Seq Scan on migrations")) << query << "\n" << plan;
     EXPECT_FALSE(Has(plan, "Seq Scan on migration_events")) << query << "\n" << plan;
-    if (!index.empty()) EXPECT_TRUE(Has(plan, index)) << query << "\n" << plan;
+    if (!index.empty()) {
+      EXPECT_TRUE(Has(plan, index)) << query << "\n" << plan;
+    }
     // And it answers quickly (printed: the bench measures; this machine is shared).
     const auto start = std::chrono::steady_clock::now();
     Sql(query);
-    std::printf("%.1f ms  %s\n",
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                    .count(),
-                query.c_str());
+    std::printf(
+        "%.1f ms  %s\n",
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+        query.c_str());
   }
 
   double seed_seconds_ = 0;
@@ -146,8 +147,9 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
 
   // Live moves, every kind, with their queue positions.
   ExpectIndexed("SELECT * FROM v_migrations_in_progress ORDER BY created_at");
-  ExpectIndexed("SELECT * FROM v_migrations_in_progress WHERE kind = 'live-migration' "
-                "AND source_host = 'host-7'");
+  ExpectIndexed(
+      "SELECT * FROM v_migrations_in_progress WHERE kind = 'live-migration' "
+      "AND source_host = 'host-7'");
 
   // History: the newest page, a day's page with filters (Grafana's $__timeFilter expands to a
   // BETWEEN of two timestamps), and counts per outcome over a day.
@@ -169,22 +171,25 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
   // One move's trail, and the trail of the last hour.
   const auto uuid =
       Sql("SELECT uuid::text FROM migrations WHERE id = $1", kMoves / 2)[0][0].as<std::string>();
-  ExpectIndexed("SELECT * FROM v_migration_events WHERE migration_uuid = '" + uuid +
-                    "' ORDER BY event_id",
-                "migration_events_migration_idx");
-  ExpectIndexed("SELECT * FROM v_migration_events WHERE at > now() - interval '1 hour' "
-                "ORDER BY at DESC LIMIT 100",
-                "migration_events_at_idx");
+  ExpectIndexed(
+      "SELECT * FROM v_migration_events WHERE migration_uuid = '" + uuid + "' ORDER BY event_id",
+      "migration_events_migration_idx");
+  ExpectIndexed(
+      "SELECT * FROM v_migration_events WHERE at > now() - interval '1 hour' "
+      "ORDER BY at DESC LIMIT 100",
+      "migration_events_at_idx");
 
   // Hosts, drains, orphaned claims.
   ExpectIndexed("SELECT * FROM v_host_load ORDER BY host");
   ExpectIndexed("SELECT * FROM v_host_load WHERE host = 'host-7'");
-  ExpectIndexed("SELECT * FROM v_host_drain_status WHERE status IN ('running', 'paused') "
-                "ORDER BY created_at DESC");
+  ExpectIndexed(
+      "SELECT * FROM v_host_drain_status WHERE status IN ('running', 'paused') "
+      "ORDER BY created_at DESC");
   ExpectIndexed("SELECT * FROM v_host_drain_status ORDER BY created_at DESC LIMIT 20");
-  ExpectIndexed("SELECT * FROM v_drain_servers WHERE drain_uuid = (SELECT uuid FROM drains "
-                "WHERE host = 'host-1') ORDER BY position",
-                "drain_servers_pkey");
+  ExpectIndexed(
+      "SELECT * FROM v_drain_servers WHERE drain_uuid = (SELECT uuid FROM drains "
+      "WHERE host = 'host-1') ORDER BY position",
+      "drain_servers_pkey");
   ExpectIndexed("SELECT count(*) FROM v_orphaned_claims");
 }
 

@@ -1,6 +1,6 @@
 // The seed of migration_statuses equals store::MigrationStatus: the same statuses, each with
-// the same five flags. Views and SQL read the seed; code reads the enum; this test keeps them
-// one list (a status added to either alone fails here).
+// the same five flags and the same outcome (0014). Views and SQL read the seed; code reads the
+// enum; this test keeps them one list (a status added to either alone fails here).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -26,6 +26,14 @@ class MigrationStatusTest : public StoreTest {
     }
     return out;
   }
+  // status -> outcome ("" for NULL).
+  std::map<std::string, std::string> Outcomes() {
+    std::map<std::string, std::string> out;
+    for (const auto& r : Sql("SELECT status, coalesce(outcome, '') FROM migration_statuses")) {
+      out[r[0].as<std::string>()] = r[1].as<std::string>();
+    }
+    return out;
+  }
 };
 
 TEST_F(MigrationStatusTest, EverySeededStatusIsTheEnumsWithTheSameFlags) {
@@ -42,6 +50,24 @@ TEST_F(MigrationStatusTest, EverySeededStatusIsTheEnumsWithTheSameFlags) {
     EXPECT_EQ(flags.heads_to_destination, seeded.heads_to_destination) << name;
     EXPECT_EQ(ToString(*s), name);
   }
+}
+
+TEST_F(MigrationStatusTest, EverySeededOutcomeIsTheEnums) {
+  const auto outcomes = Outcomes();
+  ASSERT_EQ(outcomes.size(), kAllMigrationStatuses.size());
+  for (const auto& [name, seeded] : outcomes) {
+    auto s = ParseMigrationStatus(name);
+    ASSERT_TRUE(s.has_value()) << name;
+    EXPECT_EQ(std::string(ToString(OutcomeOf(*s))), seeded) << name;
+    EXPECT_EQ(seeded.empty(), !IsTerminal(*s)) << name;
+  }
+  // The seed refuses an outcome on a status that has not ended, and none on one that has.
+  EXPECT_THROW(Sql("UPDATE migration_statuses SET outcome = 'failed' WHERE status = 'queued'"),
+               pqxx::check_violation);
+  EXPECT_THROW(Sql("UPDATE migration_statuses SET outcome = NULL WHERE status = 'error'"),
+               pqxx::check_violation);
+  EXPECT_THROW(Sql("UPDATE migration_statuses SET outcome = 'moved' WHERE status = 'completed'"),
+               pqxx::check_violation);
 }
 
 TEST_F(MigrationStatusTest, EveryLiveStatusIsSeededAndOnlyThoseParseAsLive) {
