@@ -26,9 +26,11 @@ TokenTable TokenTable::LoadFile(const std::string& path) {
       r = Role::kMember;
     } else if (role == "agent") {
       r = Role::kAgent;
+    } else if (role == "metrics") {
+      r = Role::kMetrics;
     } else {
       throw std::runtime_error(path + ":" + std::to_string(lineno) + ": unknown role '" + role +
-                               "' (admin, member or agent)");
+                               "' (admin, member, agent or metrics)");
     }
     if (table.Find(token)) {
       // Two lines for one token would make its role depend on line order.

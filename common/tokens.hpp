@@ -1,16 +1,18 @@
 #pragma once
 // Who a request comes from, and the Authenticator that tells: the token file (this file) or
 // Keystone (controller/auth/). The token file: one "<token> <role> [<name>]" per line, '#'
-// comments. Roles: admin, member, agent. Read once at start; a restart picks up changes.
+// comments. Roles: admin, member, agent, metrics (Prometheus: GET /metrics and nothing else).
+// Read once at start; a restart picks up changes.
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 namespace ferry {
 
-// kReader: Nova's reader role, GET only. kNone: a valid Keystone token with none of the roles
+// kReader: Nova's reader role, GET only. kMetrics: a scraper (the token file's "metrics"), which
+// may read /metrics and nothing else. kNone: a valid Keystone token with none of the roles
 // ferry knows; it is refused (403) everywhere but the public routes.
-enum class Role { kAdmin, kMember, kReader, kAgent, kNone };
+enum class Role { kAdmin, kMember, kReader, kAgent, kMetrics, kNone };
 
 struct Principal {
   // The token file knows one name per token: it is the user and the project too.

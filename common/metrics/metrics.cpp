@@ -96,8 +96,8 @@ Histogram::Histogram(const std::vector<double>* bounds)
 
 void Histogram::Observe(double v) {
   // The first bucket whose upper bound is >= v ("le"); past every bound: +Inf.
-  const size_t i = static_cast<size_t>(
-      std::lower_bound(bounds_->begin(), bounds_->end(), v) - bounds_->begin());
+  const size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_->begin(), bounds_->end(), v) - bounds_->begin());
   std::lock_guard lock(mu_);
   ++counts_[i];
   sum_ += v;
@@ -142,8 +142,8 @@ void FamilyBase::RenderHeader(std::string& out) const {
 
 Labels FamilyBase::Checked(Labels values) const {
   if (values.size() != label_names_.size()) {
-    throw std::invalid_argument(fmt::format("metric {}: {} label values for {} label names",
-                                            name_, values.size(), label_names_.size()));
+    throw std::invalid_argument(fmt::format("metric {}: {} label values for {} label names", name_,
+                                            values.size(), label_names_.size()));
   }
   return values;
 }

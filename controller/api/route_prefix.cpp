@@ -28,4 +28,23 @@ std::string RoutePrefix(const std::string& pattern) {
   return out;
 }
 
+std::string RouteLabel(const std::string& pattern) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      if (depth == 0) out += pattern[i + 1];
+      ++i;
+    } else if (c == '(') {
+      if (depth++ == 0) out += "{id}";
+    } else if (c == ')') {
+      if (depth > 0) --depth;
+    } else if (depth == 0 && std::string_view("?*+^$").find(c) == std::string_view::npos) {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace ferry::controller::api

@@ -10,3 +10,12 @@ namespace ferry::controller::api {
 std::string RoutePrefix(const std::string& pattern);
 
 }  // namespace ferry::controller::api
+
+namespace ferry::controller::api {
+
+// A route pattern as a metric label, bounded by the routes there are: escapes undone, each
+// group "{id}", quantifiers dropped ("/v2\\.1/servers/([^/]+)/action" ->
+// "/v2.1/servers/{id}/action", "/image/?" -> "/image/").
+std::string RouteLabel(const std::string& pattern);
+
+}  // namespace ferry::controller::api

@@ -9,8 +9,35 @@
 #include <utility>
 
 #include "common/errors.hpp"
+#include "common/metrics/metrics.hpp"
 
 namespace ferry::controller::live_migration {
+namespace {
+
+struct IngestMetrics {
+  metrics::CounterFamily& rows;
+  metrics::CounterFamily& statements;
+  metrics::CounterFamily& failures;
+};
+
+IngestMetrics& Metrics() {
+  static IngestMetrics m{
+      metrics::DefaultRegistry().AddCounter(
+          "ferry_progress_rows_total",
+          "Progress reports from agents written to the database in a batch that committed "
+          "(rate() gives rows per second)."),
+      metrics::DefaultRegistry().AddCounter(
+          "ferry_progress_writes_total",
+          "Batched progress statements committed (group commit: many posts per statement)."),
+      metrics::DefaultRegistry().AddCounter(
+          "ferry_progress_write_failures_total",
+          "Batched progress statements that failed; their posts were answered 503 and are "
+          "sent again by the agents."),
+  };
+  return m;
+}
+
+}  // namespace
 
 ProgressIngest::ProgressIngest(store::Database& db,
                                std::function<void(const store::MoveRef&)> on_finished, int writers,
@@ -24,6 +51,7 @@ ProgressIngest::ProgressIngest(store::Database& db,
 ProgressIngest::~ProgressIngest() { Stop(); }
 
 void ProgressIngest::Start() {
+  Metrics();  // the families show from the start
   for (auto& db : writer_dbs_) writers_.emplace_back([this, &db] { WriterLoop(*db); });
 }
 
@@ -156,6 +184,12 @@ void ProgressIngest::WriterLoop(store::ProgressWriter& db) {
       ended.clear();
     }
     for (const auto& move : ended) on_finished_(move);
+    if (failure.empty()) {
+      Metrics().rows.Get().Inc(static_cast<double>(batch.rows.size()));
+      Metrics().statements.Get().Inc();
+    } else {
+      Metrics().failures.Get().Inc();
+    }
     {
       std::lock_guard count(mu_);
       if (failure.empty()) ++statements_;

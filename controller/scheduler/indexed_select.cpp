@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/metrics/metrics.hpp"
 #include "controller/scheduler/scheduler.hpp"
 
 namespace ferry::controller::scheduler {
@@ -27,6 +28,7 @@ struct Scheduler::SlotRule {
 
 Selection Scheduler::Select(const HostIndex& index, const RequestSpec& spec,
                             size_t max_candidates) const {
+  metrics::ScopedTimer timer(SelectLatency("indexed"));
   auto full_pass = [&] {
     Selection s = Select(index.CopyHosts(), spec);
     if (s.candidates.size() > max_candidates) s.candidates.resize(max_candidates);

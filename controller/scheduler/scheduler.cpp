@@ -3,11 +3,24 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/metrics/metrics.hpp"
 #include "controller/scheduler/filters.hpp"
 
 namespace ferry::controller::scheduler {
 
+metrics::Histogram& SelectLatency(const char* path) {
+  static auto& h = metrics::DefaultRegistry().AddHistogram(
+      "ferry_scheduler_select_duration_seconds",
+      "Seconds one placement took to filter and weigh hosts, by path: indexed (the snapshot's "
+      "index, the usual one; its fallback to a full pass included) or full (every filter on "
+      "every host).",
+      {"path"}, metrics::LatencyBuckets());
+  return h.With({path});
+}
+
 Scheduler::Scheduler() {
+  SelectLatency("full");  // both series show from the start
+  SelectLatency("indexed");
   filters_.push_back(std::make_unique<ComputeFilter>());
   filters_.push_back(std::make_unique<NotSourceFilter>());
   filters_.push_back(std::make_unique<IgnoreHostsFilter>());
@@ -34,6 +47,7 @@ Scheduler::Scheduler(std::vector<std::unique_ptr<HostFilter>> filters,
 }
 
 Selection Scheduler::Select(const std::vector<HostState>& hosts, const RequestSpec& spec) const {
+  metrics::ScopedTimer timer(SelectLatency("full"));
   Selection out;
   std::vector<const HostState*> alive;
   alive.reserve(hosts.size());

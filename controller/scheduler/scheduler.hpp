@@ -7,6 +7,10 @@
 #include "controller/scheduler/filter.hpp"
 #include "controller/scheduler/host_index.hpp"
 
+namespace ferry::metrics {
+class Histogram;
+}
+
 namespace ferry::controller::scheduler {
 
 struct Selection {
@@ -51,6 +55,9 @@ class Scheduler {
   std::vector<std::unique_ptr<HostWeigher>> weighers_;
   bool fast_path_ = true;  // false when a filter or weigher has only a per-host form
 };
+
+// The placement latency histogram's series of one path: "full" or "indexed".
+metrics::Histogram& SelectLatency(const char* path);
 
 // Nova's message when nothing fits, with the per-filter counts appended.
 std::string NoValidHostMessage(const Selection& s);

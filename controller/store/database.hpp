@@ -18,7 +18,8 @@ class Tx;
 class PooledConnection;
 
 struct DatabaseOptions {
-  int pool_size = 8;  // connections opened lazily, at most this many
+  std::string name = "shared";  // the pool's label in metrics (ferry_db_pool_wait_seconds)
+  int pool_size = 8;            // connections opened lazily, at most this many
   // 5 s: a request that cannot get a connection in 5 s is better answered 503 (clients and
   // agents retry) than left holding its thread while the pool is starved.
   std::chrono::milliseconds acquire_timeout{5'000};

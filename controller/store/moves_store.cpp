@@ -1,5 +1,6 @@
 #include "controller/store/moves_store.hpp"
 
+#include "controller/store/metrics_store.hpp"
 #include "controller/store/row.hpp"
 #include "controller/store/status_lists.hpp"
 #include "controller/store/tx.hpp"
@@ -218,6 +219,8 @@ void AppendMigrationEvent(Tx& tx, int64_t migration_id, const MigrationEvent& e)
   if (e.from_status) from = std::string(ToString(*e.from_status));
   tx.Exec(kAppendEvent, migration_id, from, std::string(ToString(e.to_status)), e.event, e.reason,
           e.actor, e.request_id);
+  // Every status change of every kind lands here: the one place a move's end is seen.
+  if (IsTerminal(e.to_status)) ObserveMoveFinished(tx, migration_id, e.to_status);
 }
 
 std::vector<MigrationEvent> ListMigrationEvents(Tx& tx, int64_t migration_id) {

@@ -1,10 +1,12 @@
 #pragma once
 // Private to store/: the libpqxx side of a transaction. Statements are named constants,
 // prepared once per connection on first use; no SQL is ever built by concatenation.
+#include <functional>
 #include <pqxx/pqxx>
 #include <string>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 namespace ferry::controller::store {
 
@@ -23,8 +25,11 @@ class PooledConnection {
 
 class Tx {
  public:
-  // w: the connection's transaction, or a subtransaction of it (InSavepoint).
-  Tx(PooledConnection& c, pqxx::dbtransaction& w) : c_(c), w_(w) {}
+  using Hooks = std::vector<std::function<void()>>;
+  // w: the connection's transaction, or a subtransaction of it (InSavepoint). after_commit:
+  // where AfterCommit collects (null: AfterCommit drops them).
+  Tx(PooledConnection& c, pqxx::dbtransaction& w, Hooks* after_commit = nullptr)
+      : c_(c), w_(w), after_commit_(after_commit) {}
 
   template <typename... Args>
   pqxx::result Exec(const Statement& s, Args&&... args) {
@@ -33,10 +38,17 @@ class Tx {
   }
   pqxx::dbtransaction& work() { return w_; }
   PooledConnection& connection() { return c_; }
+  // Runs fn once the whole transaction has committed (never when it rolls back, nor when the
+  // savepoint it was asked in does): metrics of what a transaction did count only what landed.
+  void AfterCommit(std::function<void()> fn) {
+    if (after_commit_) after_commit_->push_back(std::move(fn));
+  }
+  Hooks* after_commit() { return after_commit_; }
 
  private:
   PooledConnection& c_;
   pqxx::dbtransaction& w_;
+  Hooks* after_commit_;
 };
 
 }  // namespace ferry::controller::store
