@@ -10,7 +10,9 @@
 #include "common/errors.hpp"
 #include "common/http/server.hpp"
 #include "common/json_limits.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/nova_fault.hpp"
+#include "common/token_file.hpp"
 #include "common/uuid.hpp"
 
 namespace ferry::agent {
@@ -20,6 +22,31 @@ using nlohmann::json;
 
 constexpr const char* kTokenHeader = "X-Auth-Token";
 constexpr const char* kMigrationsPrefix = "/v1/migrations/";
+constexpr const char* kMetricsPath = "/metrics";
+
+bool IsMetrics(const http::Request& req) { return req.method == "GET" && req.path == kMetricsPath; }
+
+struct CommandMetrics {
+  metrics::CounterFamily& commands;
+  metrics::HistogramFamily& duration;
+};
+
+// Commands that ran (kinds are FindCommand's, the only ones that reach Execute), by status:
+// done, failed, or invalid (400: arguments the command refused).
+CommandMetrics& Metrics() {
+  static CommandMetrics m{
+      metrics::DefaultRegistry().AddCounter(
+          "ferry_agent_commands_total",
+          "Commands from the controller this agent ran, by kind and status (done, failed, "
+          "invalid: refused with 400). Replays of a remembered command id are not counted.",
+          {"kind", "status"}),
+      metrics::DefaultRegistry().AddHistogram(
+          "ferry_agent_command_duration_seconds",
+          "Seconds a command took to run, by kind (a job's command returns once it started).",
+          {"kind"}, metrics::LatencyBuckets()),
+  };
+  return m;
+}
 
 // Time depends only on the presented token's length, never on where it first differs from the
 // secret or on the secret's length.
@@ -71,6 +98,10 @@ CommandServer::CommandServer(Driver& driver, std::string host, std::string comma
       body_bytes_(options.body_bytes),
       fences_(options.lease_epochs_dir) {
   if (token_.empty()) throw Error(Errc::kBadRequest, "the command token must not be empty");
+  if (!options.metrics_token_file.empty()) {
+    metrics_token_ = ReadTokenFile(options.metrics_token_file);
+  }
+  Metrics();                            // the families show from the start
   options.http.pool_threads.resize(1);  // one pool: every route is the controller's
   server_ = std::make_unique<http::Server>(
       std::move(options.http), [this](const http::Request& head) { return Admit(head); },
@@ -105,6 +136,11 @@ http::Admission CommandServer::Admit(const http::Request& head) const {
     return admission;
   }
   http::Response refusal;
+  if (IsMetrics(head)) {
+    admission.body_limit = 0;
+    if (!MetricsAuthorized(head, &refusal)) admission.refusal = std::move(refusal);
+    return admission;
+  }
   if (!Authorized(head, &refusal)) admission.refusal = std::move(refusal);
   return admission;
 }
@@ -112,6 +148,10 @@ http::Admission CommandServer::Admit(const http::Request& head) const {
 void CommandServer::Dispatch(const http::Request& req, http::Response& res) {
   const std::string uuid = MigrationUuid(req.path);
   if (req.method == "GET" && req.path == "/v1/health") return HandleHealth(res);
+  if (IsMetrics(req)) {
+    if (MetricsAuthorized(req, &res)) HandleMetrics(res);
+    return;
+  }
   // Admit refused every other request without the token; this is the same check again.
   if (!Authorized(req, &res)) return;
   if (req.method == "POST" && req.path == "/v1/commands") return HandleCommand(req, res);
@@ -128,6 +168,21 @@ bool CommandServer::Authorized(const http::Request& req, http::Response* refusal
                req.remote_addr, why);
   SendError(*refusal, Errc::kUnauthorized, why);
   return false;
+}
+
+bool CommandServer::MetricsAuthorized(const http::Request& req, http::Response* refusal) const {
+  // Prometheus sends "Authorization: Bearer <token>" (credentials_file); others X-Auth-Token.
+  std::string token = req.Header(kTokenHeader).value_or("");
+  const std::string authorization = req.Header("Authorization").value_or("");
+  if (token.empty() && authorization.rfind("Bearer ", 0) == 0) token = authorization.substr(7);
+  if (ConstantTimeEquals(token, metrics_token_) || ConstantTimeEquals(token, token_)) return true;
+  return Authorized(req, refusal);
+}
+
+void CommandServer::HandleMetrics(http::Response& res) {
+  res.status = 200;
+  res.body = metrics::DefaultRegistry().Render();
+  res.content_type = metrics::kContentType;
 }
 
 void CommandServer::HandleHealth(http::Response& res) {
@@ -240,17 +295,21 @@ bool CommandServer::AdmitFence(const wire::Command& cmd, http::Response& res) {
 void CommandServer::Execute(const wire::Command& cmd, http::Response& res) {
   wire::CommandResult result{cmd.id, "done", "", std::nullopt, nullptr};
   CommandContext ctx{driver_, job_started_};
+  metrics::ScopedTimer timer(Metrics().duration.With({cmd.kind}));
+  auto count = [&](const char* status) { Metrics().commands.With({cmd.kind, status}).Inc(); };
   try {
     CommandOutput out = (*FindCommand(cmd.kind))(ctx, cmd.args);
     result.domain = std::move(out.domain);
     result.data = std::move(out.data);
   } catch (const json::exception& e) {
     log_.Abandon(cmd.id);
+    count("invalid");
     SendError(res, Errc::kBadRequest, "invalid args for " + cmd.kind + ": " + e.what());
     return;
   } catch (const Error& e) {
     if (e.code() == Errc::kBadRequest) {
       log_.Abandon(cmd.id);
+      count("invalid");
       SendError(res, Errc::kBadRequest, e.what());
       return;
     }
@@ -271,6 +330,7 @@ void CommandServer::Execute(const wire::Command& cmd, http::Response& res) {
   } else {
     log_.Finish(cmd.id, result);
   }
+  count(result.status == "done" ? "done" : "failed");
   spdlog::info("command id={} kind={} status={} error=\"{}\"", cmd.id, cmd.kind, result.status,
                result.error);
   SendJson(res, result);

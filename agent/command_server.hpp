@@ -5,6 +5,8 @@
 //   GET  /v1/migrations/{migration uuid} -> LiveMigrationJob (X-Auth-Token: command token);
 //                       404 itemNotFound when the hypervisor knows no such job
 //   GET  /v1/health     -> {"status","host","simulated"} (no auth: for load balancers/probes)
+//   GET  /metrics       -> Prometheus' text format (X-Auth-Token: command token, or the
+//                       metrics token of --metrics-token-file, which may read nothing else)
 // Errors use Nova's body shape: {"<kind>": {"code": N, "message": "..."}}.
 //
 // A command the agent understood and ran answers 200 with status "done" or "failed" (the
@@ -48,6 +50,9 @@ struct CommandServerOptions {
   // Where the highest lease epoch per migration is kept (LeaseFences); ferry-agent uses
   // <--state-dir>/lease-epochs. Empty: in memory only (tests).
   std::string lease_epochs_dir;
+  // A file whose token may read GET /metrics and nothing else (ReadTokenFile). Empty: only the
+  // command token may.
+  std::string metrics_token_file;
 
   static http::ServerOptions DefaultHttpOptions() {
     http::ServerOptions o;
@@ -81,6 +86,9 @@ class CommandServer {
   void HandleInventory(http::Response& res);
   void HandleMigration(const std::string& uuid, http::Response& res);
   void HandleHealth(http::Response& res);
+  static void HandleMetrics(http::Response& res);
+  // GET /metrics: the command token or the metrics token.
+  bool MetricsAuthorized(const http::Request& req, http::Response* refusal) const;
   // A fenced command: false (and the answer sent) when it is malformed, stale (409) or its new
   // epoch cannot be recorded (503).
   bool AdmitFence(const wire::Command& cmd, http::Response& res);
@@ -93,6 +101,7 @@ class CommandServer {
   Driver& driver_;
   const std::string host_;
   const std::string token_;
+  std::string metrics_token_;  // "" when none was given
   const bool simulated_;
   const JobStartedFn job_started_;
   const size_t body_bytes_;

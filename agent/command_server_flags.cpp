@@ -37,6 +37,10 @@ void AddCommandServerFlags(CLI::App& app, CommandServerOptions& o) {
          "worker threads running commands and inventory reads (default 8)")
       ->check(CLI::Range(1, 1024))
       ->group(g);
+  app.add_option("--metrics-token-file", o.metrics_token_file,
+                 "file holding a token that may read GET /metrics and nothing else (for "
+                 "Prometheus); the command token may read it too")
+      ->group("Metrics");
 }
 
 }  // namespace ferry::agent

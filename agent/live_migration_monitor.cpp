@@ -6,6 +6,7 @@
 
 #include "agent/address.hpp"
 #include "common/errors.hpp"
+#include "common/metrics/metrics.hpp"
 
 namespace ferry::agent {
 namespace {
@@ -21,6 +22,27 @@ constexpr const char* kProgressPath = "/agent/v1/migration-progress";
 
 bool Terminal(const wire::LiveMigrationJob& job) { return job.state != "running"; }
 
+// Progress posts to the controller by result: ok (2xx), refused (another status), unreachable.
+metrics::CounterFamily& PostsMetric() {
+  static auto& c = []() -> metrics::CounterFamily& {
+    auto& f = metrics::DefaultRegistry().AddCounter(
+        "ferry_agent_progress_posts_total",
+        "Progress posts to the controller, by result: ok (2xx), refused (another status), "
+        "unreachable (no answer). Each carries every running job's report.",
+        {"result"});
+    for (const char* r : {"ok", "refused", "unreachable"}) f.With({r});
+    return f;
+  }();
+  return c;
+}
+
+metrics::CounterFamily& ReportsMetric() {
+  static auto& c = metrics::DefaultRegistry().AddCounter(
+      "ferry_agent_progress_reports_total",
+      "Job progress reports the controller accepted (one per job per post).");
+  return c;
+}
+
 }  // namespace
 
 LiveMigrationMonitor::LiveMigrationMonitor(MonitorConfig config, Driver& driver, Clock& clock)
@@ -30,6 +52,8 @@ LiveMigrationMonitor::LiveMigrationMonitor(MonitorConfig config, Driver& driver,
       clock_(clock),
       client_(ParseUrl(config_.controller_url).Origin()) {
   if (config_.agent_token.empty()) throw Error(Errc::kBadRequest, "the agent token is empty");
+  PostsMetric();  // the families show from the start
+  ReportsMetric();
   client_.set_connection_timeout(kConnectTimeoutS);
   client_.set_read_timeout(kReadTimeoutS);
   client_.set_write_timeout(kWriteTimeoutS);
@@ -180,15 +204,19 @@ bool LiveMigrationMonitor::Post(const wire::MigrationProgressBatch& batch) {
   nlohmann::json body = batch;
   auto res = client_.Post(path_prefix_ + kProgressPath, body.dump(), "application/json");
   if (!res) {
+    PostsMetric().With({"unreachable"}).Inc();
     spdlog::warn("live migration monitor: controller unreachable error={} reports={}",
                  httplib::to_string(res.error()), batch.reports.size());
     return false;
   }
   if (res->status < 200 || res->status >= 300) {
+    PostsMetric().With({"refused"}).Inc();
     spdlog::warn("live migration monitor: controller answered {} to progress reports={}",
                  res->status, batch.reports.size());
     return false;
   }
+  PostsMetric().With({"ok"}).Inc();
+  ReportsMetric().Get().Inc(static_cast<double>(batch.reports.size()));
   spdlog::debug("live migration progress posted reports={}", batch.reports.size());
   return true;
 }

@@ -6,10 +6,56 @@
 #include <cctype>
 
 #include "common/errors.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/uuid.hpp"
 
 namespace ferry::agent {
 namespace {
+
+struct JobMetrics {
+  metrics::CounterFamily& started;
+  metrics::CounterFamily& ended;
+  metrics::HistogramFamily& duration;
+};
+
+JobMetrics& Metrics() {
+  static JobMetrics m = [] {
+    auto& r = metrics::DefaultRegistry();
+    JobMetrics j{
+        r.AddCounter("ferry_agent_jobs_started_total",
+                     "Outgoing jobs this agent started, by kind: live-migration or cold-copy.",
+                     {"kind"}),
+        r.AddCounter("ferry_agent_jobs_total",
+                     "Outgoing jobs that ended, by kind (live-migration, cold-copy) and result "
+                     "(completed, failed, cancelled).",
+                     {"kind", "result"}),
+        r.AddHistogram("ferry_agent_job_duration_seconds",
+                       "Seconds from a job's start to its end, by kind and result (jobs this "
+                       "process started; one adopted after a restart has no duration).",
+                       {"kind", "result"}, metrics::DurationBuckets()),
+    };
+    for (const char* kind : {kJobKindLive, kJobKindColdCopy}) {
+      j.started.With({kind});
+      for (const char* result : {"completed", "failed", "cancelled"}) {
+        j.ended.With({kind, result});
+        j.duration.With({kind, result});
+      }
+    }
+    return j;
+  }();
+  return m;
+}
+
+std::string JobKindLabel(const std::string& kind) {
+  return kind == kJobKindColdCopy ? kJobKindColdCopy : kJobKindLive;
+}
+
+std::string JobResultLabel(const std::string& state) {
+  for (const char* s : {"completed", "failed", "cancelled"}) {
+    if (state == s) return s;
+  }
+  return "other";
+}
 
 // Uuids are compared lowercase: the same migration or domain in another case must not pass the
 // one-migration-per-domain rule or miss a tombstone.
@@ -25,7 +71,9 @@ bool IsTombstone(const JobRecord& r) { return r.spec.domain.uuid.empty(); }
 
 JobRegistry::JobRegistry(std::string journal_dir, JobPrimitives& primitives, Clock& clock,
                          JobRegistryLimits limits)
-    : journal_(std::move(journal_dir)), primitives_(primitives), clock_(clock), limits_(limits) {}
+    : journal_(std::move(journal_dir)), primitives_(primitives), clock_(clock), limits_(limits) {
+  Metrics();  // the families show from the start
+}
 
 double JobRegistry::Now() const {
   return std::chrono::duration<double>(clock_.Now().time_since_epoch()).count();
@@ -124,6 +172,8 @@ void JobRegistry::StartRecord(JobRecord record) {
   }
   const std::string migration_uuid = spec.migration_uuid;
   auto& kept = records_[migration_uuid] = std::move(record);
+  started_at_[migration_uuid] = Now();
+  Metrics().started.With({JobKindLabel(kept.kind)}).Inc();
   try {
     primitives_.LaunchJob(kept);
   } catch (const std::exception& e) {
@@ -351,6 +401,15 @@ void JobRegistry::EndLocked(JobRecord& record, wire::LiveMigrationJob final_stat
   if (final_state.sampled_at == 0) final_state.sampled_at = Now();
   record.last = std::move(final_state);
   record.ended_at = Now();
+  if (!IsTombstone(record)) {
+    const std::string kind = JobKindLabel(record.kind);
+    const std::string result = JobResultLabel(record.last.state);
+    Metrics().ended.With({kind, result}).Inc();
+    if (auto it = started_at_.find(record.spec.migration_uuid); it != started_at_.end()) {
+      Metrics().duration.With({kind, result}).Observe(std::max(0.0, record.ended_at - it->second));
+      started_at_.erase(it);
+    }
+  }
   // A copy that ended sends nothing more: its move's credential is not kept a day longer.
   if (record.cold) record.cold->transfer_token.clear();
   journal_.Put(record);  // best effort: memory keeps the outcome for this process's life

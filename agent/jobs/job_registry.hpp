@@ -126,6 +126,9 @@ class JobRegistry {
   mutable std::mutex mu_;
   std::condition_variable ended_;
   std::map<std::string, JobRecord> records_;  // by migration uuid
+  // When each job this process started began (agent clock), for its duration metric; a job
+  // adopted after a restart has none and is counted without a duration.
+  std::map<std::string, double> started_at_;
   std::mutex listener_mu_;  // held while the listener runs, so removing it is safe
   std::function<void(const std::string&)> end_listener_;
 };

@@ -12,7 +12,9 @@ constexpr const char* kAutostartUri = "urn:ferry:cold-migration:autostart";
 
 // The element stored under `uri` in d's persistent definition ("" when none).
 std::string Metadata(virDomainPtr d, const char* uri) {
-  CString xml(virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, uri, VIR_DOMAIN_AFFECT_CONFIG));
+  CString xml(Timed("virDomainGetMetadata", [&] {
+    return virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, uri, VIR_DOMAIN_AFFECT_CONFIG);
+  }));
   return xml ? xml.get() : "";
 }
 
@@ -37,8 +39,10 @@ void SuspendAutostart(virDomainPtr d, const std::string& what) {
   if (on == 0) return;
   // Remembered first: a crash in between leaves autostart on and the mark, which revert reads
   // the same way.
-  if (virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, "<autostart/>", "ferry", kAutostartUri,
-                           VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+  if (Timed("virDomainSetMetadata", [&] {
+        return virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, "<autostart/>", "ferry",
+                                    kAutostartUri, VIR_DOMAIN_AFFECT_CONFIG);
+      }) < 0) {
     ThrowLibvirt("remembering the autostart of " + what);
   }
   if (virDomainSetAutostart(d, 0) < 0) ThrowLibvirt("turning autostart of " + what + " off");
@@ -47,8 +51,10 @@ void SuspendAutostart(virDomainPtr d, const std::string& what) {
 void RestoreAutostart(virDomainPtr d, const std::string& what) {
   if (Metadata(d, kAutostartUri).empty()) return;
   if (virDomainSetAutostart(d, 1) < 0) ThrowLibvirt("turning autostart of " + what + " on");
-  if (virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, nullptr, nullptr, kAutostartUri,
-                           VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+  if (Timed("virDomainSetMetadata", [&] {
+        return virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, nullptr, nullptr, kAutostartUri,
+                                    VIR_DOMAIN_AFFECT_CONFIG);
+      }) < 0) {
     spdlog::warn("libvirt: {}: the autostart mark stays: {}", what, LastErrorMessage());
   }
 }

@@ -45,7 +45,7 @@ DomainPtr GuestOrThrow(virConnectPtr conn, const std::string& uuid) {
 void LibvirtDriver::PowerOffForColdMigration(const wire::ColdMigrationSpec& spec) {
   DomainPtr d = GuestOrThrow(impl_->Conn(), spec.domain.uuid);
   // A transient guest has no definition to keep: shut off, it would be gone, disks orphaned.
-  if (virDomainIsPersistent(d.get()) != 1) {
+  if (Timed("virDomainIsPersistent", [&] { return virDomainIsPersistent(d.get()); }) != 1) {
     throw Error(Errc::kConflict, "libvirt: domain " + spec.domain.uuid +
                                      " is transient: shut off, it would vanish from this host");
   }
@@ -53,7 +53,8 @@ void LibvirtDriver::PowerOffForColdMigration(const wire::ColdMigrationSpec& spec
   if (!IsActive(d.get(), spec.domain.uuid)) return;
   // The guest's OS shuts down cleanly if it honours the power button (a timeout of 0: no
   // graceful shutdown at all, as Nova's) ...
-  if (spec.shutdown_timeout_s > 0 && virDomainShutdown(d.get()) < 0 &&
+  if (spec.shutdown_timeout_s > 0 &&
+      Timed("virDomainShutdown", [&] { return virDomainShutdown(d.get()); }) < 0 &&
       IsActive(d.get(), spec.domain.uuid)) {
     spdlog::warn("libvirt: migration {}: graceful shutdown of {} refused: {}", spec.migration_uuid,
                  spec.domain.uuid, LastErrorMessage());
@@ -69,7 +70,8 @@ void LibvirtDriver::PowerOffForColdMigration(const wire::ColdMigrationSpec& spec
   }
   // ... else, like Nova after its shutdown_timeout, the plug is pulled. The definition and the
   // disks stay: a destroy of a persistent domain only stops it.
-  if (virDomainDestroy(d.get()) < 0 && IsActive(d.get(), spec.domain.uuid)) {
+  if (Timed("virDomainDestroy", [&] { return virDomainDestroy(d.get()); }) < 0 &&
+      IsActive(d.get(), spec.domain.uuid)) {
     ThrowLibvirt("destroying " + spec.domain.uuid + " after its shutdown timed out");
   }
   spdlog::warn(
@@ -245,7 +247,8 @@ wire::Domain LibvirtDriver::RevertColdMigrationSource(const wire::ColdMigrationS
   }
   RestoreAutostart(d.get(), spec.domain.uuid);
   if (spec.power_on && !IsActive(d.get(), spec.domain.uuid)) {
-    if (virDomainCreate(d.get()) < 0 && !IsActive(d.get(), spec.domain.uuid)) {
+    if (Timed("virDomainCreate", [&] { return virDomainCreate(d.get()); }) < 0 &&
+        !IsActive(d.get(), spec.domain.uuid)) {
       ThrowLibvirt("starting " + spec.domain.uuid + " again on the source");
     }
   }

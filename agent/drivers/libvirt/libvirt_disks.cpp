@@ -37,7 +37,9 @@ std::string NetworkPath(const pugi::xml_node& source) {
 std::string PoolVolumePath(virConnectPtr conn, const std::string& pool_and_volume) {
   auto slash = pool_and_volume.find('/');
   if (conn == nullptr || slash == std::string::npos) return "";
-  PoolPtr pool(virStoragePoolLookupByName(conn, pool_and_volume.substr(0, slash).c_str()));
+  PoolPtr pool(Timed("virStoragePoolLookupByName", [&] {
+    return virStoragePoolLookupByName(conn, pool_and_volume.substr(0, slash).c_str());
+  }));
   if (!pool) return "";
   VolPtr vol(virStorageVolLookupByName(pool.get(), pool_and_volume.substr(slash + 1).c_str()));
   if (!vol) return "";

@@ -157,7 +157,9 @@ wire::Domain Describe(virDomainPtr d, const LibvirtConfig& c) {
   const char* name = virDomainGetName(d);
   out.name = name ? name : "";
   if (out.name == FerryDomainName(out.uuid)) {
-    CString title(virDomainGetMetadata(d, VIR_DOMAIN_METADATA_TITLE, nullptr, 0));
+    CString title(Timed("virDomainGetMetadata", [&] {
+      return virDomainGetMetadata(d, VIR_DOMAIN_METADATA_TITLE, nullptr, 0);
+    }));
     if (title) out.name = title.get();
   }
   virDomainInfo info;

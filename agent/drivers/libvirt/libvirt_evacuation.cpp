@@ -66,7 +66,8 @@ void DeleteRootVolume(virStoragePoolPtr pool, const std::string& uuid, const Lib
                  migration_uuid, path.get());
     return;
   }
-  if (virStorageVolDelete(vol.get(), 0) < 0 && LastErrorCode() != VIR_ERR_NO_STORAGE_VOL) {
+  if (Timed("virStorageVolDelete", [&] { return virStorageVolDelete(vol.get(), 0); }) < 0 &&
+      LastErrorCode() != VIR_ERR_NO_STORAGE_VOL) {
     ThrowLibvirt("deleting volume " + name);
   }
   spdlog::info("libvirt: evacuation {}: deleted the root volume it made {}", migration_uuid,
@@ -190,14 +191,15 @@ void LibvirtDriver::FenceEvacuatedDomain(const std::string& uuid) {
   // Destroyed first, no graceful shutdown: the destination may run it already, from the same
   // shared disks, and every second both run corrupts them.
   if (IsActive(d.get(), uuid)) {
-    if (virDomainDestroy(d.get()) < 0 && IsActive(d.get(), uuid)) {
+    if (Timed("virDomainDestroy", [&] { return virDomainDestroy(d.get()); }) < 0 &&
+        IsActive(d.get(), uuid)) {
       ThrowLibvirt("destroying evacuated domain " + uuid);
     }
     spdlog::warn("libvirt: fenced evacuated domain {}: destroyed (it runs elsewhere now)", uuid);
   }
   // Then no libvirtd or host restart may start it again. Its definition and disks stay for
   // clean_up_evacuated_source.
-  if (virDomainIsPersistent(d.get()) == 1) {
+  if (Timed("virDomainIsPersistent", [&] { return virDomainIsPersistent(d.get()); }) == 1) {
     int on = 0;
     if (virDomainGetAutostart(d.get(), &on) < 0) ThrowLibvirt("autostart of " + uuid);
     if (on != 0 && virDomainSetAutostart(d.get(), 0) < 0) {

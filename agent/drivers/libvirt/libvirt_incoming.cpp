@@ -124,7 +124,7 @@ void IncomingRecords::Erase(const std::string& migration_uuid) {
 
 std::vector<std::string> DiskPathsOf(virDomainPtr d, const LibvirtConfig& config) {
   std::vector<std::string> out;
-  CString xml(virDomainGetXMLDesc(d, 0));
+  CString xml(Timed("virDomainGetXMLDesc", [&] { return virDomainGetXMLDesc(d, 0); }));
   if (!xml) return out;  // vanished meanwhile
   for (const auto& disk : ParseDisks(xml.get(), config.shared_dir)) out.push_back(disk.path);
   return out;

@@ -25,7 +25,7 @@ DriverInfo LibvirtDriver::Info() {
   info.vcpus = static_cast<int>(node.cpus);
   info.memory_mb = static_cast<int64_t>(node.memory) / kKiB;
 
-  char* caps = virConnectGetCapabilities(c);
+  char* caps = Timed("virConnectGetCapabilities", [&] { return virConnectGetCapabilities(c); });
   if (caps == nullptr) ThrowLibvirt("capabilities");
   pugi::xml_document doc;
   auto parsed = doc.load_string(caps);
@@ -96,7 +96,8 @@ wire::Domain LibvirtDriver::CreateDomain(const wire::Domain& domain) {
           EnsureVolume(pool.get(), RootVolumeName(domain.uuid), domain.disk_gb * kGiB, "qcow2");
     }
     std::string xml = DomainXml(cfg, domain, root_disk);
-    virDomainPtr defined = virDomainDefineXML(c, xml.c_str());
+    virDomainPtr defined =
+        Timed("virDomainDefineXML", [&] { return virDomainDefineXML(c, xml.c_str()); });
     if (defined == nullptr) ThrowLibvirt("defining domain " + domain.uuid);
     d.reset(defined);
   }
@@ -109,7 +110,8 @@ wire::Domain LibvirtDriver::CreateDomain(const wire::Domain& domain) {
   }
   if (!IsActive(d.get(), domain.uuid)) {
     // A concurrent create may have started it first: "already running" is success.
-    if (virDomainCreate(d.get()) < 0 && !IsActive(d.get(), domain.uuid)) {
+    if (Timed("virDomainCreate", [&] { return virDomainCreate(d.get()); }) < 0 &&
+        !IsActive(d.get(), domain.uuid)) {
       ThrowLibvirt("starting domain " + domain.uuid);
     }
   }

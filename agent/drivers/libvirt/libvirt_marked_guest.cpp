@@ -7,14 +7,15 @@ namespace ferry::agent::libvirt {
 DomainPtr DefineMarkedGuest(virConnectPtr conn, const LibvirtConfig& config, const wire::Domain& d,
                             const std::vector<FileDisk>& disks, const std::string& migration_uuid) {
   const std::string xml = DomainXml(config, d, disks, DefinedByMetadataXml(migration_uuid));
-  virDomainPtr defined = virDomainDefineXML(conn, xml.c_str());
+  virDomainPtr defined =
+      Timed("virDomainDefineXML", [&] { return virDomainDefineXML(conn, xml.c_str()); });
   if (defined == nullptr) ThrowLibvirt("defining " + d.uuid + " for migration " + migration_uuid);
   return DomainPtr(defined);
 }
 
 bool StartUnlessRunning(virDomainPtr d, const std::string& uuid, const std::string& where) {
   if (IsActive(d, uuid)) return false;
-  if (virDomainCreate(d) < 0) {
+  if (Timed("virDomainCreate", [&] { return virDomainCreate(d); }) < 0) {
     if (IsActive(d, uuid)) return false;
     ThrowLibvirt("starting " + uuid + " " + where);
   }

@@ -169,12 +169,13 @@ wire::Domain LibvirtDriver::FinishLiveMigrationDestination(const wire::LiveMigra
   }
   DomState s = GetState(d.get(), spec.domain.uuid);
   if ((s.state == VIR_DOMAIN_PAUSED && s.reason == VIR_DOMAIN_PAUSED_MIGRATION) ||
-      virDomainIsPersistent(d.get()) != 1) {
+      Timed("virDomainIsPersistent", [&] { return virDomainIsPersistent(d.get()); }) != 1) {
     throw Error(Errc::kConflict,
                 "libvirt: domain " + spec.domain.uuid + " is still arriving (incoming migration)");
   }
   if (s.state == VIR_DOMAIN_PAUSED) {
-    if (virDomainResume(d.get()) < 0) ThrowLibvirt("resuming domain " + spec.domain.uuid);
+    if (Timed("virDomainResume", [&] { return virDomainResume(d.get()); }) < 0)
+      ThrowLibvirt("resuming domain " + spec.domain.uuid);
   }
   impl_->incoming->Erase(spec.migration_uuid);  // the disks made for it are the guest's now
   return Describe(d.get(), impl_->config);

@@ -21,7 +21,7 @@ constexpr auto kAbortRetryStep = std::chrono::milliseconds(100);
 LibvirtDriver::Impl::SourceGuest LibvirtDriver::Impl::SourceGuestOf(virDomainPtr d,
                                                                     const std::string& uuid) {
   if (d == nullptr) return SourceGuest::kGone;
-  const int active = virDomainIsActive(d);
+  const int active = Timed("virDomainIsActive", [&] { return virDomainIsActive(d); });
   if (active == 1) return PausedByPostcopy(d) ? SourceGuest::kPostcopy : SourceGuest::kRunning;
   if (active == 0) return SourceGuest::kStopped;
   if (LastErrorCode() == VIR_ERR_NO_DOMAIN) return SourceGuest::kGone;  // undefined meanwhile
@@ -84,7 +84,8 @@ std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::RecoverJob(const JobR
   // Still running in libvirt (the source libvirtd drives a peer-to-peer migration itself)?
   DomainPtr d = LookupByUuid(Conn(), job.spec.domain.uuid);
   virDomainJobInfo info{};
-  if (d && virDomainGetJobInfo(d.get(), &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
+  if (d && Timed("virDomainGetJobInfo", [&] { return virDomainGetJobInfo(d.get(), &info); }) == 0 &&
+      info.type != VIR_DOMAIN_JOB_NONE) {
     return std::nullopt;  // adopted: SampleJob tells how it ends
   }
   return AdoptedOutcome(job, SourceGuestOf(d.get(), job.spec.domain.uuid));
@@ -103,7 +104,9 @@ std::optional<wire::LiveMigrationJob> LibvirtDriver::Impl::SampleJob(const JobRe
   int type = VIR_DOMAIN_JOB_NONE;
   virTypedParameterPtr params = nullptr;
   int n = 0;
-  const bool have = d && virDomainGetJobStats(d.get(), &type, &params, &n, 0) == 0;
+  const bool have = d && Timed("virDomainGetJobStats", [&] {
+                           return virDomainGetJobStats(d.get(), &type, &params, &n, 0);
+                         }) == 0;
   struct FreeParams {
     virTypedParameterPtr& p;
     int& n;
@@ -172,7 +175,7 @@ void LibvirtDriver::Impl::AbortJob(const JobRecord& job) {
     if (!StillRunning(job.spec.migration_uuid)) return;  // ended: never abort a later one
     DomainPtr d = LookupByUuid(Conn(), job.spec.domain.uuid);
     if (!d) return;  // moved already: the job thread (or a sample) reports how it ended
-    if (virDomainAbortJob(d.get()) == 0) return;
+    if (Timed("virDomainAbortJob", [&] { return virDomainAbortJob(d.get()); }) == 0) return;
     // "no job is active": QEMU's job has not begun yet (or just ended); try again shortly.
     if (LastErrorCode() != VIR_ERR_OPERATION_INVALID ||
         std::chrono::steady_clock::now() > retry_until) {
@@ -192,8 +195,10 @@ void LibvirtDriver::Impl::ForceCompleteJob(const JobRecord& job, bool post_copy)
   DomainPtr d = LookupByUuid(Conn(), job.spec.domain.uuid);
   if (!d) return;  // switched over meanwhile
   if (post_copy) {
-    if (virDomainMigrateStartPostCopy(d.get(), 0) < 0) ThrowLibvirt("starting post-copy");
-  } else if (virDomainSuspend(d.get()) < 0) {
+    if (Timed("virDomainMigrateStartPostCopy",
+              [&] { return virDomainMigrateStartPostCopy(d.get(), 0); }) < 0)
+      ThrowLibvirt("starting post-copy");
+  } else if (Timed("virDomainSuspend", [&] { return virDomainSuspend(d.get()); }) < 0) {
     ThrowLibvirt("pausing " + job.spec.domain.uuid + " so the copy converges");
   }
   spdlog::info("libvirt: migration {} forced to complete by {}", job.spec.migration_uuid,

@@ -81,8 +81,10 @@ void LibvirtDriver::Impl::StepDowntime(const std::shared_ptr<Copy>& copy,
       try {
         DomainPtr d = LookupByUuid(Conn(), spec.domain.uuid);
         if (!d) return;  // switched over
-        if (virDomainMigrateSetMaxDowntime(
-                d.get(), static_cast<unsigned long long>(step.downtime_ms), 0) == 0) {
+        if (Timed("virDomainMigrateSetMaxDowntime", [&] {
+              return virDomainMigrateSetMaxDowntime(
+                  d.get(), static_cast<unsigned long long>(step.downtime_ms), 0);
+            }) == 0) {
           spdlog::info("libvirt: migration {} max downtime {} ms ({:.0f} s in)",
                        spec.migration_uuid, step.downtime_ms, step.after_s);
           break;
@@ -140,8 +142,10 @@ void LibvirtDriver::Impl::RunMigration(const std::shared_ptr<Copy>& copy) {
     stepper = std::thread([this, copy, steps] { StepDowntime(copy, steps); });
     spdlog::info("libvirt: migrating {} to {} over {} (flags {:#x}, copying disks [{}])",
                  spec.domain.uuid, dest, uri, flags.value, copied_names);
-    int rc = virDomainMigrateToURI3(d.get(), dest.c_str(), params.params(), params.size(),
+    int rc = Timed("virDomainMigrateToURI3", [&] {
+      return virDomainMigrateToURI3(d.get(), dest.c_str(), params.params(), params.size(),
                                     static_cast<unsigned int>(flags.value));
+    });
     if (rc == 0) {
       spdlog::info("libvirt: migration {} completed", spec.migration_uuid);
       EndCopy(copy, "completed", "");
@@ -194,7 +198,8 @@ nlohmann::json LibvirtDriver::Impl::CheckJobStart(const JobRecord& job) {
   }
   // Refused before a job exists: a local disk that only block migration could move.
   MigrationFlags(spec, ReadDisks(d.get(), config, spec.domain.uuid), config);
-  return {{"source_persistent", virDomainIsPersistent(d.get()) == 1}};
+  return {{"source_persistent",
+           Timed("virDomainIsPersistent", [&] { return virDomainIsPersistent(d.get()); }) == 1}};
 }
 
 void LibvirtDriver::Impl::LaunchJob(const JobRecord& job) {

@@ -52,7 +52,10 @@ PoolPtr EnsureImagesPool(virConnectPtr conn, const LibvirtConfig& c) {
     std::string xml = PoolXml(c);
     pool.reset(virStoragePoolDefineXML(conn, xml.c_str(), 0));
     // Another agent thread (or an operator) may have defined it meanwhile.
-    if (!pool) pool.reset(virStoragePoolLookupByName(conn, c.images_pool_name.c_str()));
+    if (!pool)
+      pool.reset(Timed("virStoragePoolLookupByName", [&] {
+        return virStoragePoolLookupByName(conn, c.images_pool_name.c_str());
+      }));
     if (!pool)
       ThrowLibvirt("defining storage pool " + c.images_pool_name + " on " + c.images_pool_path);
     if (virStoragePoolBuild(pool.get(), 0) < 0) {  // mkdir -p; fine when it exists
@@ -81,7 +84,8 @@ std::string EnsureVolume(virStoragePoolPtr pool, const std::string& name, int64_
   VolPtr vol(virStorageVolLookupByName(pool, name.c_str()));
   if (!vol) {
     std::string xml = VolumeXml(name, capacity_bytes, format);
-    vol.reset(virStorageVolCreateXML(pool, xml.c_str(), 0));
+    vol.reset(Timed("virStorageVolCreateXML",
+                    [&] { return virStorageVolCreateXML(pool, xml.c_str(), 0); }));
     const bool made_here = vol != nullptr;
     if (!vol && LastErrorCode() == VIR_ERR_STORAGE_VOL_EXIST) {  // someone else's, just now
       vol.reset(virStorageVolLookupByName(pool, name.c_str()));
@@ -104,7 +108,7 @@ bool DeleteVolumeAt(virStoragePoolPtr pool, const std::string& path) {
   RefreshPool(pool);
   VolPtr vol(virStorageVolLookupByName(pool, BaseName(path).c_str()));
   if (!vol || VolPath(vol.get()) != path) return false;
-  if (virStorageVolDelete(vol.get(), 0) < 0) {
+  if (Timed("virStorageVolDelete", [&] { return virStorageVolDelete(vol.get(), 0); }) < 0) {
     if (LastErrorCode() == VIR_ERR_NO_STORAGE_VOL) return false;
     ThrowLibvirt("deleting volume " + path);
   }
@@ -138,7 +142,8 @@ std::vector<std::string> DeleteVolumesNamed(virStoragePoolPtr pool, const std::s
     const char* name = virStorageVolGetName(vol.get());
     if (name == nullptr || std::string(name).rfind(prefix, 0) != 0) continue;
     std::string path = VolPath(vol.get());
-    if (virStorageVolDelete(vol.get(), 0) < 0 && LastErrorCode() != VIR_ERR_NO_STORAGE_VOL) {
+    if (Timed("virStorageVolDelete", [&] { return virStorageVolDelete(vol.get(), 0); }) < 0 &&
+        LastErrorCode() != VIR_ERR_NO_STORAGE_VOL) {
       ThrowLibvirt("deleting volume " + path);
     }
     deleted.push_back(path);

@@ -11,7 +11,21 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics/metrics.hpp"
+
 namespace ferry::agent::libvirt {
+
+// ferry_agent_libvirt_call_duration_seconds' series of one libvirt function (its name: a fixed
+// set of literals, one per call site below).
+metrics::Histogram& CallLatency(const char* call);
+
+// Runs one libvirt API call and observes how long it took (failures included):
+//   if (Timed("virDomainCreate", [&] { return virDomainCreate(d); }) < 0) ...
+template <typename F>
+auto Timed(const char* call, F&& f) {
+  metrics::ScopedTimer timer(CallLatency(call));
+  return f();
+}
 
 constexpr int64_t kKiB = 1024;
 constexpr int64_t kMiB = 1024 * 1024;

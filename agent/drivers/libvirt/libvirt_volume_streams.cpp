@@ -41,9 +41,11 @@ class VolumeSource final : public transfer::DiskSource {
     stream_.reset(virStreamNew(conn_.get(), 0));
     if (!stream_) ThrowLibvirt("a stream to read " + path);
     if (!StartStream([&] {
-          return virStorageVolDownload(
-              vol_.get(), stream_.get(), static_cast<unsigned long long>(offset),
-              static_cast<unsigned long long>(length), VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM);
+          return Timed("virStorageVolDownload", [&] {
+            return virStorageVolDownload(
+                vol_.get(), stream_.get(), static_cast<unsigned long long>(offset),
+                static_cast<unsigned long long>(length), VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM);
+          });
         })) {
       ThrowLibvirt("reading volume " + path);
     }
@@ -116,9 +118,11 @@ class VolumeSink final : public transfer::DiskSink {
     stream_.reset(virStreamNew(conn_.get(), 0));
     if (!stream_) ThrowLibvirt("a stream to write " + path_);
     if (!StartStream([&] {
-          return virStorageVolUpload(vol_.get(), stream_.get(),
-                                     static_cast<unsigned long long>(offset_), 0,
-                                     VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM);
+          return Timed("virStorageVolUpload", [&] {
+            return virStorageVolUpload(vol_.get(), stream_.get(),
+                                       static_cast<unsigned long long>(offset_), 0,
+                                       VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM);
+          });
         })) {
       stream_.reset();
       ThrowLibvirt("writing volume " + path_ + " at " + std::to_string(offset_));
