@@ -29,7 +29,8 @@ void WriteFile(const std::string& path, const std::string& text) {
 Stack::Stack(const std::string& cluster_dsn, StackOptions options)
     : options_(options), schema_(cluster_dsn), dir_(TempDir("ferry-it")) {
   WriteFile(dir_ + "/tokens", std::string(kAdminToken) + " admin admin\n" + kMemberToken +
-                                  " member alice\n" + kAgentToken + " agent\n");
+                                  " member alice\n" + kAgentToken + " agent\n" + kMetricsToken +
+                                  " metrics prometheus\n");
   WriteFile(dir_ + "/command-token", std::string(kCommandToken) + "\n");
   WriteFile(dir_ + "/agent-token", std::string(kAgentToken) + "\n");
   Process upgrade(ControllerBinary(), {"db", "upgrade", "--db", schema_.dsn()},

@@ -19,6 +19,8 @@ inline constexpr const char* kAdminToken = "admin-token-for-tests";
 inline constexpr const char* kMemberToken = "member-token-for-tests";
 inline constexpr const char* kAgentToken = "agent-token-for-tests";
 inline constexpr const char* kCommandToken = "command-token-for-tests";
+// Role "metrics" (Prometheus): GET /metrics and nothing else.
+inline constexpr const char* kMetricsToken = "metrics-token-for-tests";
 
 struct StackOptions {
   int service_down_time_s = 60;
