@@ -1,0 +1,161 @@
+#include "controller/store/dashboard_store.hpp"
+
+#include "controller/store/row.hpp"
+#include "controller/store/tx.hpp"
+
+namespace ferry::controller::store {
+namespace {
+
+// A member's rows are those of their project's servers: the views' project_id is the project
+// that asked for the move (Nova's migrations.project_id), an admin's for most moves, so the
+// filter goes through the server's own project (servers.project_id, indexed).
+//
+// Each read names its columns (never `*`): a column added to a view reaches the page only when
+// it is added here too, and none of the views carries a secret (schema/views.md).
+constexpr Statement kSetTimeout{"dashboard_set_timeout",
+                                "SELECT set_config('statement_timeout', $1, true), "
+                                "set_config('transaction_read_only', 'on', true)"};
+
+constexpr Statement kInProgress{"dashboard_in_progress", R"sql(
+SELECT coalesce(json_agg(t ORDER BY t.created_at, t.migration_id), '[]'::json)::text FROM (
+  SELECT migration_id, migration_uuid, kind, server_uuid, server_name, project_id, user_id,
+         status, phase, source_host, dest_host, progress_percent, memory_total_bytes,
+         memory_processed_bytes, memory_remaining_bytes, disk_total_bytes, disk_processed_bytes,
+         disk_remaining_bytes, transfer_rate_bps, eta_seconds, queue_position, attempt,
+         drain_uuid, created_at, started_at, updated_at, progress_at, age_seconds, lease_owner,
+         lease_expired, step_failures, last_step_error
+  FROM v_migrations_in_progress
+  WHERE ($1::text IS NULL OR server_uuid IN (SELECT uuid FROM servers WHERE project_id = $1))
+  ORDER BY created_at, migration_id
+  LIMIT $2) t)sql"};
+
+constexpr Statement kHistory{"dashboard_history", R"sql(
+SELECT coalesce(json_agg(t ORDER BY t.finished_at DESC, t.migration_id DESC), '[]'::json)::text
+FROM (
+  SELECT migration_id, migration_uuid, kind, server_uuid, server_name, project_id, user_id,
+         status, outcome, reason, source_host, dest_host, created_at, started_at, finished_at,
+         queued_seconds, duration_seconds, memory_total_bytes, disk_total_bytes, bytes_moved,
+         downtime_ms, attempt, drain_uuid
+  FROM v_migration_history
+  WHERE ($1::text IS NULL OR server_uuid IN (SELECT uuid FROM servers WHERE project_id = $1))
+    AND ($2::text IS NULL OR kind = $2)
+    AND ($3::text IS NULL OR outcome = $3)
+    AND ($4::text IS NULL OR source_host = $4 OR dest_host = $4)
+    AND ($5::float8 IS NULL OR finished_at >= to_timestamp($5))
+    AND ($6::float8 IS NULL OR finished_at < to_timestamp($6))
+  ORDER BY finished_at DESC, migration_id DESC
+  LIMIT $7) t)sql"};
+
+constexpr Statement kEvents{"dashboard_events", R"sql(
+SELECT coalesce(json_agg(t ORDER BY t.at, t.event_id), '[]'::json)::text FROM (
+  SELECT event_id, migration_uuid, kind, server_uuid, project_id, from_status, to_status, event,
+         reason, actor, request_id, at
+  FROM v_migration_events
+  WHERE migration_uuid = $1::uuid
+    AND ($2::text IS NULL OR server_uuid IN (SELECT uuid FROM servers WHERE project_id = $2))
+  ORDER BY at, event_id
+  LIMIT $3) t)sql"};
+
+constexpr Statement kHosts{"dashboard_hosts", R"sql(
+SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text FROM (
+  SELECT host_id, host, hypervisor_type, cell, state, is_up, forced_down, disabled,
+         disabled_reason, last_heartbeat_at, heartbeat_age_seconds, servers, vcpus, vcpus_used,
+         memory_mb, memory_mb_used, local_gb, disk_gb_used, outbound_moves, inbound_moves,
+         queued_outbound, drain_uuid
+  FROM v_host_load
+  ORDER BY host
+  LIMIT $1) t)sql"};
+
+constexpr Statement kDrains{"dashboard_drains", R"sql(
+SELECT coalesce(json_agg(t ORDER BY t.live DESC, t.created_at DESC, t.drain_id DESC),
+                '[]'::json)::text FROM (
+  SELECT d.drain_id, d.drain_uuid, d.host, d.mode, d.status, d.max_parallel, d.target_hosts,
+         d.deadline, d.created_at, d.updated_at, d.finished_at, d.user_id, d.project_id,
+         d.servers_total, d.servers_pending, d.servers_moving, d.servers_moved,
+         d.servers_failed, d.servers_skipped, d.servers_cancelled, d.progress_percent,
+         d.eta_seconds, d.remaining_servers, d.finished_at IS NULL AS live,
+         (SELECT coalesce(json_agg(p ORDER BY p.position), '[]'::json) FROM (
+            SELECT s.position, s.server_uuid, s.server_name, s.kind, s.planned_dest, s.dest,
+                   s.state, s.bytes, s.predicted_seconds, s.migration_uuid, s.attempts,
+                   s.reason, s.started_at, s.finished_at
+            FROM v_drain_servers s WHERE s.drain_uuid = d.drain_uuid
+            ORDER BY s.position LIMIT $2) p) AS servers
+  FROM v_host_drain_status d
+  ORDER BY d.finished_at IS NULL DESC, d.created_at DESC, d.drain_id DESC
+  LIMIT $1) t)sql"};
+
+constexpr Statement kInsertSession{"dashboard_session_insert", R"sql(
+INSERT INTO dashboard_sessions (id_sha256, role, project_id, user_id, name, expires_at)
+VALUES (decode($1, 'hex'), $2, $3, $4, $5, now() + make_interval(secs => $6)))sql"};
+constexpr Statement kFindSession{"dashboard_session_find", R"sql(
+SELECT role, project_id, user_id, name, last_seen_at < now() - make_interval(secs => $3)
+FROM dashboard_sessions
+WHERE id_sha256 = decode($1, 'hex') AND expires_at > now()
+  AND last_seen_at > now() - make_interval(secs => $2))sql"};
+constexpr Statement kTouchSession{
+    "dashboard_session_touch",
+    "UPDATE dashboard_sessions SET last_seen_at = now() WHERE id_sha256 = decode($1, 'hex')"};
+constexpr Statement kDeleteSession{
+    "dashboard_session_delete",
+    "DELETE FROM dashboard_sessions WHERE id_sha256 = decode($1, 'hex')"};
+constexpr Statement kDeleteEnded{"dashboard_session_delete_ended", R"sql(
+DELETE FROM dashboard_sessions WHERE id_sha256 IN (
+  SELECT id_sha256 FROM dashboard_sessions WHERE expires_at <= now()
+  UNION
+  SELECT id_sha256 FROM dashboard_sessions WHERE last_seen_at <= now() - make_interval(secs => $1)
+  LIMIT $2))sql"};
+
+nlohmann::json Array(const pqxx::result& r) { return ToJson(r[0][0]); }
+
+}  // namespace
+
+void BeginDashboardRead(Tx& tx) {
+  tx.Exec(kSetTimeout, std::to_string(kDashboardStatementTimeout.count()));
+}
+
+nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project,
+                                        int limit) {
+  return Array(tx.Exec(kInProgress, project, limit));
+}
+
+nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
+  return Array(tx.Exec(kHistory, f.project, f.kind, f.outcome, f.host, f.since, f.until, f.limit));
+}
+
+nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
+                               const std::optional<std::string>& project, int limit) {
+  return Array(tx.Exec(kEvents, migration_uuid, project, limit));
+}
+
+nlohmann::json DashboardHosts(Tx& tx, int limit) { return Array(tx.Exec(kHosts, limit)); }
+
+nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit) {
+  return Array(tx.Exec(kDrains, limit, plan_limit));
+}
+
+void InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
+                            std::chrono::seconds lifetime) {
+  tx.Exec(kInsertSession, id_sha256_hex, s.role, s.project_id, s.user_id, s.name,
+          static_cast<double>(lifetime.count()));
+}
+
+std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
+                                                     std::chrono::seconds idle) {
+  auto r = tx.Exec(kFindSession, id_sha256_hex, static_cast<double>(idle.count()),
+                   static_cast<double>(kSessionTouchEvery.count()));
+  if (r.empty()) return std::nullopt;
+  DashboardSession s{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
+                     r[0][2].as<std::string>(), r[0][3].as<std::string>()};
+  if (r[0][4].as<bool>()) tx.Exec(kTouchSession, id_sha256_hex);
+  return s;
+}
+
+bool DeleteDashboardSession(Tx& tx, const std::string& id_sha256_hex) {
+  return tx.Exec(kDeleteSession, id_sha256_hex).affected_rows() > 0;
+}
+
+int64_t DeleteEndedDashboardSessions(Tx& tx, std::chrono::seconds idle, int limit) {
+  return tx.Exec(kDeleteEnded, static_cast<double>(idle.count()), limit).affected_rows();
+}
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,74 @@
+#pragma once
+// The built-in dashboard's reads and its sessions. Reads go only through the views of
+// 0014_dashboard_views.sql (schema/views.md, the dashboard contract); PostgreSQL renders each
+// answer as one JSON array, so the page gets the contract's column names unchanged. Sessions
+// are the rows of dashboard_sessions (0015_dashboard_sessions.sql).
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace ferry::controller::store {
+
+class Tx;
+
+// Every dashboard transaction starts with this: its statements get a statement timeout of
+// their own (kDashboardStatementTimeout) instead of the pool's 10 s, and the transaction is
+// read-only.
+void BeginDashboardRead(Tx& tx);
+// 2 s: the views answer in milliseconds at a million migrations (their EXPLAIN pg tests; the
+// issue's bound for dashboard view queries is 20 ms); the page polls every 2 s, so an answer
+// slower than that is useless and its pooled connection better freed.
+inline constexpr std::chrono::milliseconds kDashboardStatementTimeout{2000};
+
+// v_migrations_in_progress, oldest first; project: only that project's moves (a member).
+nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project,
+                                        int limit);
+
+struct DashboardHistoryFilter {
+  std::optional<std::string> project;  // a member's project; nullopt: all (an admin)
+  std::optional<std::string> kind;     // migrations.migration_type
+  std::optional<std::string> outcome;  // succeeded | failed | cancelled | reverted
+  std::optional<std::string> host;     // source or destination
+  std::optional<double> since;         // finished_at >= (epoch seconds)
+  std::optional<double> until;         // finished_at < (epoch seconds)
+  int limit = 50;
+};
+// v_migration_history, the latest finished first.
+nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f);
+
+// v_migration_events of one move, in order; empty when the move is not the project's.
+nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
+                               const std::optional<std::string>& project, int limit);
+
+// v_host_load, by host name.
+nlohmann::json DashboardHosts(Tx& tx, int limit);
+
+// v_host_drain_status, live drains first then the newest, each with its plan from
+// v_drain_servers ("servers", plan order, at most plan_limit rows per drain).
+nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit);
+
+// Sessions. id_sha256_hex: the SHA-256 of the cookie's id, 64 hex digits (never the id).
+struct DashboardSession {
+  std::string role;  // admin | member | reader
+  std::string project_id;
+  std::string user_id;
+  std::string name;
+};
+void InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
+                            std::chrono::seconds lifetime);
+// The session when it has neither passed its absolute end nor been idle longer than `idle`;
+// its last_seen_at moves to now when it is older than kSessionTouchEvery.
+std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
+                                                     std::chrono::seconds idle);
+// 15 s: a page polling every 2 s writes its session row at most once per 15 s instead of on
+// every request; the idle end is this much later at worst.
+inline constexpr std::chrono::seconds kSessionTouchEvery{15};
+// Logout: false when there was none.
+bool DeleteDashboardSession(Tx& tx, const std::string& id_sha256_hex);
+// Deletes at most `limit` ended sessions (past their end or idle longer than `idle`); returns
+// how many.
+int64_t DeleteEndedDashboardSessions(Tx& tx, std::chrono::seconds idle, int limit);
+
+}  // namespace ferry::controller::store

@@ -1,0 +1,316 @@
+#include "controller/web/dashboard.hpp"
+
+#include <cmath>
+#include <functional>
+#include <initializer_list>
+#include <set>
+
+#include "common/errors.hpp"
+#include "common/http/message.hpp"
+#include "common/http/url.hpp"
+#include "common/uuid.hpp"
+#include "controller/store/dashboard_store.hpp"
+#include "controller/store/database.hpp"
+#include "controller/web/assets.hpp"
+
+namespace ferry::controller::web {
+namespace {
+
+using api::Access;
+using api::Request;
+using api::Response;
+using nlohmann::json;
+
+// Row bounds of each answer. 200 moves in flight: more than any cluster's slot limits let run at
+// once (Nova allows 1 outbound live migration per host); the queue beyond shows as a count.
+constexpr int kMovesLimit = 200;
+// 50 history rows by default, 200 at most: one screen, and a filter narrows the rest.
+constexpr int kHistoryDefault = 50;
+constexpr int kHistoryMax = 200;
+// 500 events per move: a move makes about ten; retries and re-plans add a few each.
+constexpr int kEventsLimit = 500;
+// 2000 hosts: a large Nova cell; beyond that the page is the wrong tool (psql, Grafana).
+constexpr int kHostsLimit = 2000;
+// 20 drains (the live ones first) with 500 servers of each plan: a host holds fewer.
+constexpr int kDrainsLimit = 20;
+constexpr int kDrainPlanLimit = 500;
+// 255: Nova's host and server name columns.
+constexpr size_t kMaxHostBytes = 255;
+// 8 KiB: a Keystone token (JWS) is under 1 KiB, the token file's are ours.
+constexpr size_t kMaxTokenBytes = 8192;
+
+// Fields a member (or reader) never sees: where things run is the cloud's business (Nova's
+// policy shows hosts to admins only), and so are internal errors and drains.
+constexpr const char* kAdminOnlyFields[] = {"source_host",   "dest_host",     "lease_owner",
+                                            "lease_expired", "step_failures", "last_step_error",
+                                            "drain_uuid",    "reason",        "actor"};
+
+void HideFromMember(const Request& req, json& rows) {
+  if (req.IsAdmin()) return;
+  for (auto& row : rows) {
+    for (const char* key : kAdminOnlyFields) row.erase(key);
+  }
+}
+
+std::optional<std::string> ProjectOf(const Request& req) {
+  if (req.IsAdmin()) return std::nullopt;
+  return req.principal.project_id;
+}
+
+void RequireAdmin(const Request& req) {
+  if (!req.IsAdmin()) {
+    throw Error(Errc::kForbidden, "Policy doesn't allow this operation to be performed.");
+  }
+}
+
+// Unknown query parameters are refused: a typo in a filter must not quietly show everything.
+void OnlyQuery(const Request& req, std::initializer_list<const char*> allowed) {
+  for (const auto& [key, value] : req.query) {
+    bool known = false;
+    for (const char* a : allowed) known = known || key == a;
+    if (!known) throw Error(Errc::kBadRequest, "Invalid filter: " + key);
+  }
+}
+
+std::optional<std::string> OneOf(const Request& req, const char* key,
+                                 std::initializer_list<const char*> values) {
+  auto v = req.Query(key);
+  if (!v || v->empty()) return std::nullopt;
+  for (const char* allowed : values) {
+    if (*v == allowed) return v;
+  }
+  throw Error(Errc::kBadRequest, std::string("Invalid ") + key + ": " + *v);
+}
+
+// Epoch seconds, as the page sends them.
+std::optional<double> EpochParam(const Request& req, const char* key) {
+  auto v = req.Query(key);
+  if (!v || v->empty()) return std::nullopt;
+  size_t used = 0;
+  double d = 0;
+  try {
+    d = std::stod(*v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  // 1e11 s: the year 5138, far past any timestamp PostgreSQL gets here.
+  if (used != v->size() || !std::isfinite(d) || d < 0 || d > 1e11) {
+    throw Error(Errc::kBadRequest, std::string("Invalid ") + key + ": seconds since the epoch");
+  }
+  return d;
+}
+
+int LimitParam(const Request& req, int def, int max) {
+  auto v = req.Query("limit");
+  if (!v) return def;
+  if (v->empty() || v->size() > 4 || v->find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(Errc::kBadRequest, "Invalid limit: 1 to " + std::to_string(max));
+  }
+  int n = std::stoi(*v);
+  if (n < 1 || n > max)
+    throw Error(Errc::kBadRequest, "Invalid limit: 1 to " + std::to_string(max));
+  return n;
+}
+
+std::optional<std::string> HostParam(const Request& req) {
+  auto v = req.Query("host");
+  if (!v || v->empty()) return std::nullopt;
+  if (v->size() > kMaxHostBytes ||
+      v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+          std::string::npos) {
+    throw Error(Errc::kBadRequest, "Invalid host: " + *v);
+  }
+  return v;
+}
+
+Response Json(json body) {
+  Response r;
+  r.body = std::move(body);
+  return r;
+}
+
+json Read(store::Database& db, const std::function<json(store::Tx&)>& fn) {
+  json out;
+  db.Transact([&](store::Tx& tx) {
+    store::BeginDashboardRead(tx);
+    out = fn(tx);
+  });
+  return out;
+}
+
+// A POST from another site's page is refused: SameSite=Strict keeps the cookie off it already,
+// and this refuses a login into the attacker's session (login CSRF) too.
+void RequireSameOrigin(const Request& req) {
+  auto origin = req.http->Header("Origin");
+  if (!origin) return;  // not a browser, or a same-origin form in an old one
+  auto host = req.http->Header("Host").value_or("");
+  auto scheme_end = origin->find("://");
+  if (host.empty() || scheme_end == std::string::npos || origin->substr(scheme_end + 3) != host) {
+    throw Error(Errc::kForbidden, "Cross-origin request refused.");
+  }
+}
+
+// The token of a login body: a form (token=...) or JSON ({"token": "..."}).
+std::string TokenOf(const Request& req) {
+  const auto type = req.http->Header("Content-Type").value_or("");
+  std::optional<std::string> token;
+  if (type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+    http::QueryParams form;
+    http::ParseQuery(req.raw_body, form);
+    if (auto it = form.find("token"); it != form.end()) token = it->second;
+  } else if (type.rfind("application/json", 0) == 0) {
+    json body;
+    try {
+      body = json::parse(req.raw_body);
+    } catch (const json::parse_error&) {
+      throw Error(Errc::kBadRequest, "Malformed request body");
+    }
+    if (body.is_object() && body.contains("token") && body["token"].is_string()) {
+      token = body["token"].get<std::string>();
+    }
+  } else {
+    throw Error(Errc::kBadRequest,
+                "Send the token as application/x-www-form-urlencoded or application/json.");
+  }
+  if (!token || token->empty()) throw Error(Errc::kBadRequest, "A token is required.");
+  if (token->size() > kMaxTokenBytes) throw Error(Errc::kBadRequest, "The token is too long.");
+  for (unsigned char c : *token) {
+    if (c < 0x21 || c > 0x7e) throw Error(Errc::kBadRequest, "The token holds invalid characters.");
+  }
+  return *token;
+}
+
+bool MayLogIn(Role role) {
+  return role == Role::kAdmin || role == Role::kMember || role == Role::kReader;
+}
+
+std::string RoleText(Role role) {
+  return role == Role::kAdmin ? "admin" : role == Role::kMember ? "member" : "reader";
+}
+
+void RegisterAssets(api::ApiServer& api) {
+  for (const auto& asset : EmbeddedAssets()) {
+    const bool page = asset.name == "index.html";
+    // The page at /dashboard (and /dashboard/), the rest under /dashboard/static/.
+    const std::string pattern =
+        page ? "/dashboard/?" : "/dashboard/static/" + std::string(asset.name);
+    api.Route("GET", pattern, Access::kPublic, [&asset, page](Request&) {
+      Response r;
+      r.raw_body = std::string(asset.body);
+      r.content_type = std::string(asset.content_type);
+      // 5 min for the CSS and script: a controller upgrade reaches open pages that soon; the
+      // page itself is never cached, so a reload always gets the new asset list.
+      r.headers.emplace_back("Cache-Control", page ? "no-store" : "private, max-age=300");
+      return r;
+    });
+  }
+}
+
+}  // namespace
+
+void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
+  api.SetSessions(&deps.sessions);
+  RegisterAssets(api);
+  auto& db = deps.db;
+
+  api.Route(
+      "POST", "/dashboard/login", Access::kPublic,
+      [deps](Request& req) {
+        RequireSameOrigin(req);
+        const std::string token = TokenOf(req);
+        const bool keystone = &deps.users != static_cast<const Authenticator*>(&deps.agents);
+        // An agent's token never reaches Keystone (whose logs would keep it), nor logs in.
+        std::optional<Principal> who;
+        if (!keystone || !deps.agents.Find(token)) who = deps.users.Authenticate(token);
+        if (!who) {
+          throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
+        }
+        if (!MayLogIn(who->role)) {
+          throw Error(Errc::kForbidden, "This role cannot use the dashboard.");
+        }
+        Response r;
+        r.headers.emplace_back("Set-Cookie", deps.sessions.Create(*who, *req.http));
+        r.body = {
+            {"user", who->name}, {"project_id", who->project_id}, {"role", RoleText(who->role)}};
+        return r;
+      },
+      api::ApiServer::Body::kRaw);
+
+  api.Route("POST", "/dashboard/logout", Access::kSession, [deps](Request& req) {
+    RequireSameOrigin(req);
+    Response r;
+    r.status = 204;
+    r.headers.emplace_back("Set-Cookie", deps.sessions.End(*req.http));
+    return r;
+  });
+
+  api.Route("GET", "/dashboard/api/me", Access::kSession, [deps](Request& req) {
+    OnlyQuery(req, {});
+    return Json({{"user", req.principal.name},
+                 {"user_id", req.principal.user_id},
+                 {"project_id", req.principal.project_id},
+                 {"role", RoleText(req.principal.role)},
+                 {"admin", req.IsAdmin()},
+                 {"idle_timeout_seconds", deps.sessions.options().idle.count()},
+                 {"session_lifetime_seconds", deps.sessions.options().lifetime.count()}});
+  });
+
+  api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db](Request& req) {
+    OnlyQuery(req, {});
+    auto rows = Read(db, [&](store::Tx& tx) {
+      return store::DashboardMovesInProgress(tx, ProjectOf(req), kMovesLimit);
+    });
+    HideFromMember(req, rows);
+    return Json({{"moves", std::move(rows)}, {"limit", kMovesLimit}});
+  });
+
+  api.Route("GET", "/dashboard/api/history", Access::kSession, [&db](Request& req) {
+    OnlyQuery(req, {"kind", "outcome", "host", "since", "until", "limit"});
+    store::DashboardHistoryFilter f;
+    f.project = ProjectOf(req);
+    f.kind = OneOf(req, "kind", {"live-migration", "migration", "resize", "evacuation"});
+    f.outcome = OneOf(req, "outcome", {"succeeded", "failed", "cancelled", "reverted"});
+    f.host = HostParam(req);
+    if (f.host) RequireAdmin(req);  // members never see hosts, nor filter by them
+    f.since = EpochParam(req, "since");
+    f.until = EpochParam(req, "until");
+    if (f.since && f.until && *f.until <= *f.since) {
+      throw Error(Errc::kBadRequest, "until must be after since");
+    }
+    f.limit = LimitParam(req, kHistoryDefault, kHistoryMax);
+    auto rows = Read(db, [&](store::Tx& tx) { return store::DashboardHistory(tx, f); });
+    HideFromMember(req, rows);
+    return Json({{"history", std::move(rows)}, {"limit", f.limit}});
+  });
+
+  api.Route("GET", "/dashboard/api/moves/([^/]+)/events", Access::kSession, [&db](Request& req) {
+    OnlyQuery(req, {});
+    const std::string& uuid = req.params[0];
+    if (!IsUuid(uuid)) throw Error(Errc::kBadRequest, "Invalid migration id: " + uuid);
+    auto rows = Read(db, [&](store::Tx& tx) {
+      return store::DashboardEvents(tx, uuid, ProjectOf(req), kEventsLimit);
+    });
+    // Another project's move is as unknown as one that does not exist.
+    if (rows.empty()) throw Error(Errc::kNotFound, "Migration " + uuid + " could not be found.");
+    HideFromMember(req, rows);
+    return Json({{"events", std::move(rows)}});
+  });
+
+  api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db](Request& req) {
+    RequireAdmin(req);
+    OnlyQuery(req, {});
+    auto rows = Read(db, [](store::Tx& tx) { return store::DashboardHosts(tx, kHostsLimit); });
+    return Json({{"hosts", std::move(rows)}});
+  });
+
+  api.Route("GET", "/dashboard/api/drains", Access::kSession, [&db](Request& req) {
+    RequireAdmin(req);
+    OnlyQuery(req, {});
+    auto rows = Read(db, [](store::Tx& tx) {
+      return store::DashboardDrains(tx, kDrainsLimit, kDrainPlanLimit);
+    });
+    return Json({{"drains", std::move(rows)}});
+  });
+}
+
+}  // namespace ferry::controller::web

@@ -1,0 +1,137 @@
+#include "controller/web/sessions.hpp"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <stdexcept>
+
+#include "common/http/message.hpp"
+#include "common/secure_random.hpp"
+#include "controller/store/dashboard_store.hpp"
+#include "controller/store/database.hpp"
+
+namespace ferry::controller::web {
+namespace {
+
+// 32 bytes: a 256-bit id, beyond guessing (OWASP asks for at least 64 bits of entropy).
+constexpr size_t kSessionIdBytes = 32;
+// 1000 ended sessions deleted per login at most: the clean-up never makes a login slow, and
+// logins outnumber sessions that end, so the table does not grow.
+constexpr int kCleanupBatch = 1000;
+
+bool IsLowerHex(const std::string& s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string RoleName(Role r) {
+  switch (r) {
+    case Role::kAdmin:
+      return "admin";
+    case Role::kMember:
+      return "member";
+    case Role::kReader:
+      return "reader";
+    default:
+      throw std::invalid_argument("this role has no dashboard session");
+  }
+}
+
+std::optional<Role> RoleFrom(const std::string& s) {
+  if (s == "admin") return Role::kAdmin;
+  if (s == "member") return Role::kMember;
+  if (s == "reader") return Role::kReader;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> SessionIdFromCookie(const std::string& header) {
+  // "a=1; ferry_session=<id>; b=2": the first cookie of that name.
+  const std::string name = std::string(kSessionCookie) + "=";
+  size_t pos = 0;
+  while (pos < header.size()) {
+    while (pos < header.size() && (header[pos] == ' ' || header[pos] == ';')) ++pos;
+    size_t end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    if (header.compare(pos, name.size(), name) == 0) {
+      std::string value = header.substr(pos + name.size(), end - pos - name.size());
+      while (!value.empty() && value.back() == ' ') value.pop_back();
+      if (value.size() != 2 * kSessionIdBytes || !IsLowerHex(value)) return std::nullopt;
+      return value;
+    }
+    pos = end;
+  }
+  return std::nullopt;
+}
+
+std::string SessionDigest(const std::string& id) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(id.data(), id.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      length != digest.size()) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+bool Sessions::HasSessionCookie(const http::Request& head) const {
+  auto cookie = head.Header("Cookie");
+  return cookie && SessionIdFromCookie(*cookie).has_value();
+}
+
+std::optional<Principal> Sessions::Authenticate(const http::Request& req) const {
+  auto cookie = req.Header("Cookie");
+  auto id = cookie ? SessionIdFromCookie(*cookie) : std::nullopt;
+  if (!id) return std::nullopt;
+  const std::string digest = SessionDigest(*id);
+  std::optional<store::DashboardSession> found;
+  db_.Transact(
+      [&](store::Tx& tx) { found = store::FindDashboardSession(tx, digest, options_.idle); });
+  if (!found) return std::nullopt;
+  auto role = RoleFrom(found->role);
+  if (!role) return std::nullopt;
+  return Principal(*role, found->name, found->project_id, found->user_id);
+}
+
+bool Sessions::Secure(const http::Request& req) const {
+  if (options_.secure_cookie) return true;
+  // A TLS-terminating proxy in front says so; a client that sends it itself only makes its
+  // own cookie stricter.
+  auto proto = req.Header("X-Forwarded-Proto");
+  return proto && *proto == "https";
+}
+
+std::string Sessions::Create(const Principal& who, const http::Request& req) const {
+  const std::string id = SecureRandomHex(kSessionIdBytes);
+  store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name};
+  db_.Transact([&](store::Tx& tx) {
+    store::DeleteEndedDashboardSessions(tx, options_.idle, kCleanupBatch);
+    store::InsertDashboardSession(tx, SessionDigest(id), s, options_.lifetime);
+  });
+  spdlog::info("dashboard login user={} project={} role={}", who.name, who.project_id, s.role);
+  return std::string(kSessionCookie) + "=" + id +
+         "; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(options_.lifetime.count()) + (Secure(req) ? "; Secure" : "");
+}
+
+std::string Sessions::End(const http::Request& req) const {
+  auto cookie = req.Header("Cookie");
+  if (auto id = cookie ? SessionIdFromCookie(*cookie) : std::nullopt) {
+    const std::string digest = SessionDigest(*id);
+    db_.Transact([&](store::Tx& tx) { store::DeleteDashboardSession(tx, digest); });
+  }
+  return std::string(kSessionCookie) + "=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0" +
+         (Secure(req) ? "; Secure" : "");
+}
+
+}  // namespace ferry::controller::web
