@@ -1,13 +1,13 @@
 // common/metrics: the text exposition format 0.0.4 (HELP/TYPE, label escaping, histogram
 // series), bounded cardinality and thread safety.
-#include "common/metrics/metrics.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <thread>
 #include <vector>
+
+#include "common/metrics/metrics.hpp"
 
 namespace ferry::metrics {
 namespace {
@@ -116,8 +116,9 @@ TEST(Metrics, ReplaceSwapsTheWholeSetOfSeries) {
   auto& g = r.AddGauge("ferry_hosts_up", "Up.", {"host"});
   g.Replace({{{"a"}, 1}, {{"b"}, 0}});
   g.Replace({{{"b"}, 1}});
-  EXPECT_EQ(r.Render(), "# HELP ferry_hosts_up Up.\n# TYPE ferry_hosts_up gauge\n"
-                        "ferry_hosts_up{host=\"b\"} 1\n");
+  EXPECT_EQ(r.Render(),
+            "# HELP ferry_hosts_up Up.\n# TYPE ferry_hosts_up gauge\n"
+            "ferry_hosts_up{host=\"b\"} 1\n");
 }
 
 TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
