@@ -8,8 +8,8 @@
 //     event) answered 202; the move then runs on the sim agents after the answer,
 //   - the dashboard's view queries (migrations-sql/0014_dashboard_views.sql) as SQL from a
 //     persistent connection, as Grafana sends them: v_migrations_in_progress (100 rows),
-//     v_host_load (the 100 busiest hosts), v_migration_history (the last 50),
-//     v_host_drain_status (the last 100 drains).
+//     v_host_load (the 100 busiest hosts; the first 100 by name), v_migration_history (the
+//     last 50), v_host_drain_status (the last 100 drains).
 // Both phases hold the same data: the 10,000 running migrations (leased by the bench, so the
 // controller's engine leaves them alone, as progress_ingest_bench does) and their servers on
 // 1,250 hosts, as many idle servers, 200,000 finished migrations and 200 finished drains, all
@@ -436,9 +436,12 @@ std::vector<Probe> Probes() {
        "SELECT * FROM v_migrations_in_progress ORDER BY created_at DESC, migration_id DESC "
        "LIMIT 100",
        20},
+      // Every host's load computed, the busiest 100 shown; and a page of 100 by name.
       {"SQL v_host_load (100 busiest)", Kind::kSql,
        "SELECT * FROM v_host_load ORDER BY outbound_moves + inbound_moves DESC, host LIMIT 100",
        20},
+      {"SQL v_host_load (100 by name)", Kind::kSql,
+       "SELECT * FROM v_host_load ORDER BY host LIMIT 100", 20},
       {"SQL v_migration_history (50)", Kind::kSql,
        "SELECT * FROM v_migration_history ORDER BY finished_at DESC LIMIT 50", 20},
       {"SQL v_host_drain_status", Kind::kSql,
@@ -613,6 +616,16 @@ bool ViewsPresent(const std::string& dsn) {
   return all;
 }
 
+// The machine's 1-minute load average: both phases share two cores with whatever else runs.
+double LoadAverage() {
+  double one = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &one) != 1) one = -1;
+    std::fclose(f);
+  }
+  return one;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: api_latency_bench [--quick] [--migrations N] [--seconds S] "
@@ -714,19 +727,22 @@ int main(int argc, char** argv) {
   Measurer measurer(stack, seeded, pool_servers);
   const int round_ms = 100;
   measurer.Run(s.quick ? 2 : 5, round_ms, false);  // warm-up: connections, plans, caches
-  std::printf("phase A (idle): %d s of rounds\n", s.seconds);
+  std::printf("phase A (idle): %d s of rounds (load average %.2f)\n", s.seconds, LoadAverage());
   const Samples idle = measurer.Run(s.seconds, round_ms);
 
   Generator gen(stack, seeded, s.threads);
   gen.Start();
   // One period first: every agent has posted once and the controller's ingest is in its stride.
   std::this_thread::sleep_for(std::chrono::duration<double>(kPeriodS));
-  std::printf("phase B (loaded): %d s of rounds while %d agents post every %.0f s (%.0f rows/s)\n",
-              s.seconds, s.hosts(), kPeriodS, s.rate());
+  std::printf(
+      "phase B (loaded): %d s of rounds while %d agents post every %.0f s (%.0f rows/s; load "
+      "average %.2f)\n",
+      s.seconds, s.hosts(), kPeriodS, s.rate(), LoadAverage());
   const int64_t acked0 = gen.acked();
   const auto t0 = Clock::now();
   const Samples loaded = measurer.Run(s.seconds, round_ms);
   const double window = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("  (load average at the end of phase B %.2f)\n", LoadAverage());
   const int64_t acked_window = gen.acked() - acked0;
   gen.Stop();
   const double rate = acked_window / window;
