@@ -10,6 +10,28 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.migration_status_list(flag text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE STRICT SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO '$user', 'public'
+    AS $$
+DECLARE
+    out text[];
+BEGIN
+    IF flag NOT IN ('terminal', 'active', 'occupies_slot', 'holds_resources',
+                    'heads_to_destination') THEN
+        RAISE EXCEPTION 'migration_status_list: unknown flag %', flag;
+    END IF;
+    SELECT coalesce(array_agg(status ORDER BY status), '{}') INTO out
+    FROM migration_statuses
+    WHERE CASE flag WHEN 'terminal' THEN is_terminal
+                    WHEN 'active' THEN NOT is_terminal
+                    WHEN 'occupies_slot' THEN occupies_slot
+                    WHEN 'holds_resources' THEN holds_resources
+                    ELSE heads_to_destination END;
+    RETURN out;
+END;
+$$;
+
 CREATE TABLE public.aggregate_hosts (
     aggregate_id bigint NOT NULL,
     host_id bigint NOT NULL
@@ -256,7 +278,10 @@ CREATE TABLE public.migration_statuses (
     api_in_progress boolean NOT NULL,
     description text NOT NULL,
     occupies_slot boolean DEFAULT false NOT NULL,
-    heads_to_destination boolean DEFAULT false NOT NULL
+    heads_to_destination boolean DEFAULT false NOT NULL,
+    outcome text,
+    CONSTRAINT migration_statuses_outcome_check CHECK ((outcome = ANY (ARRAY['succeeded'::text, 'reverted'::text, 'failed'::text, 'cancelled'::text]))),
+    CONSTRAINT migration_statuses_outcome_terminal CHECK (((outcome IS NOT NULL) = is_terminal))
 );
 
 CREATE TABLE public.migrations (
@@ -490,6 +515,291 @@ CREATE TABLE public.unmanaged_domains (
     disks jsonb DEFAULT '[]'::jsonb NOT NULL
 );
 
+CREATE VIEW public.v_drain_servers AS
+ SELECT d.uuid AS drain_uuid,
+    ds."position",
+    ds.server_uuid,
+    ds.name AS server_name,
+    ds.kind,
+    ds.planned_dest,
+    ds.dest,
+    ds.state,
+    ds.bytes,
+    ds.predicted_seconds,
+    ds.migration_uuid,
+    ds.attempts,
+    ds.reason,
+    ds.started_at,
+    ds.finished_at,
+    s.project_id,
+    d.host AS drain_host
+   FROM ((public.drain_servers ds
+     JOIN public.drains d ON ((d.id = ds.drain_id)))
+     LEFT JOIN public.servers s ON ((s.uuid = ds.server_uuid)));
+
+CREATE VIEW public.v_host_drain_status AS
+ SELECT d.id AS drain_id,
+    d.uuid AS drain_uuid,
+    d.host,
+    d.mode,
+    d.status,
+    d.max_parallel,
+    d.target_hosts,
+    d.deadline,
+    d.created_at,
+    d.updated_at,
+    d.finished_at,
+    d.user_id,
+    d.project_id,
+    COALESCE(n.total, 0) AS servers_total,
+    COALESCE(n.pending, 0) AS servers_pending,
+    COALESCE(n.moving, 0) AS servers_moving,
+    COALESCE(n.moved, 0) AS servers_moved,
+    COALESCE(n.failed, 0) AS servers_failed,
+    COALESCE(n.skipped, 0) AS servers_skipped,
+    COALESCE(n.cancelled, 0) AS servers_cancelled,
+    (
+        CASE
+            WHEN (COALESCE(n.total, 0) = 0) THEN 100.0
+            ELSE ((100.0 * (((n.total - n.pending) - n.moving))::numeric) / (n.total)::numeric)
+        END)::double precision AS progress_percent,
+        CASE
+            WHEN ((d.status = 'running'::text) AND ((n.pending + n.moving) > 0)) THEN ceil((n.seconds_left / (GREATEST(1, LEAST(COALESCE(((d.plan ->> 'lanes'::text))::integer, d.max_parallel), (n.pending + n.moving))))::double precision))
+            ELSE NULL::double precision
+        END AS eta_seconds,
+    COALESCE(n.remaining, '{}'::text[]) AS remaining_servers,
+    COALESCE(n.bytes_total, (0)::bigint) AS bytes_total,
+    COALESCE(n.bytes_moved, (0)::bigint) AS bytes_moved
+   FROM (public.drains d
+     LEFT JOIN LATERAL ( SELECT (count(*))::integer AS total,
+            (count(*) FILTER (WHERE (ds.state = 'pending'::text)))::integer AS pending,
+            (count(*) FILTER (WHERE (ds.state = ANY (ARRAY['starting'::text, 'moving'::text]))))::integer AS moving,
+            (count(*) FILTER (WHERE (ds.state = 'moved'::text)))::integer AS moved,
+            (count(*) FILTER (WHERE (ds.state = 'failed'::text)))::integer AS failed,
+            (count(*) FILTER (WHERE (ds.state = 'skipped'::text)))::integer AS skipped,
+            (count(*) FILTER (WHERE (ds.state = 'cancelled'::text)))::integer AS cancelled,
+            COALESCE(sum(ds.predicted_seconds) FILTER (WHERE (ds.state = ANY (ARRAY['pending'::text, 'starting'::text, 'moving'::text]))), (0)::double precision) AS seconds_left,
+            array_agg(ds.name ORDER BY ds."position") FILTER (WHERE (ds.state = ANY (ARRAY['pending'::text, 'starting'::text, 'moving'::text]))) AS remaining,
+            (sum(ds.bytes))::bigint AS bytes_total,
+            (COALESCE(sum(ds.bytes) FILTER (WHERE (ds.state = 'moved'::text)), (0)::numeric))::bigint AS bytes_moved
+           FROM public.drain_servers ds
+          WHERE (ds.drain_id = d.id)) n ON (true));
+
+CREATE VIEW public.v_host_load AS
+ SELECT h.id AS host_id,
+    h.name AS host,
+    h.hypervisor_type,
+    h.cell,
+    h.state,
+    ((h.state = 'up'::text) AND (NOT h.forced_down)) AS is_up,
+    h.forced_down,
+    h.disabled,
+    h.disabled_reason,
+    h.last_heartbeat_at,
+    (EXTRACT(epoch FROM (now() - h.last_heartbeat_at)))::double precision AS heartbeat_age_seconds,
+    (( SELECT count(*) AS count
+           FROM public.servers s
+          WHERE ((s.host_id = h.id) AND (s.vm_state <> 'deleted'::text))))::integer AS servers,
+    (h.vcpus)::bigint AS vcpus,
+    COALESCE(c.vcpus_used, (0)::bigint) AS vcpus_used,
+    h.memory_mb,
+    COALESCE(c.memory_mb_used, (0)::bigint) AS memory_mb_used,
+    h.local_gb,
+    COALESCE(c.disk_gb_used, (0)::bigint) AS disk_gb_used,
+    (( SELECT count(*) AS count
+           FROM public.migrations m
+          WHERE ((m.source_compute = h.name) AND (m.migration_type <> 'evacuation'::text) AND (m.status = ANY (public.migration_status_list('occupies_slot'::text))))))::integer AS outbound_moves,
+    (( SELECT count(*) AS count
+           FROM public.migrations m
+          WHERE ((m.dest_compute = h.name) AND (m.status = ANY (public.migration_status_list('occupies_slot'::text))))))::integer AS inbound_moves,
+    (( SELECT count(*) AS count
+           FROM public.migrations m
+          WHERE ((m.source_compute = h.name) AND (m.status = 'queued'::text))))::integer AS queued_outbound,
+    ( SELECT d.uuid
+           FROM public.drains d
+          WHERE ((d.host = h.name) AND (d.status = ANY (ARRAY['running'::text, 'paused'::text, 'cancelling'::text])))) AS drain_uuid,
+    h.cpu_allocation_ratio,
+    h.ram_allocation_ratio,
+    h.disk_allocation_ratio,
+    h.reserved_host_memory_mb
+   FROM (public.hosts h
+     LEFT JOIN ( SELECT claims.host_id,
+            (sum(claims.amount) FILTER (WHERE (claims.resource = 'VCPU'::text)))::bigint AS vcpus_used,
+            (sum(claims.amount) FILTER (WHERE (claims.resource = 'MEMORY_MB'::text)))::bigint AS memory_mb_used,
+            (sum(claims.amount) FILTER (WHERE (claims.resource = 'DISK_GB'::text)))::bigint AS disk_gb_used
+           FROM public.claims
+          GROUP BY claims.host_id) c ON ((c.host_id = h.id)));
+
+CREATE VIEW public.v_migration_events AS
+ SELECT e.id AS event_id,
+    e.migration_id,
+    m.uuid AS migration_uuid,
+    m.migration_type AS kind,
+    m.instance_uuid AS server_uuid,
+    m.project_id,
+    e.from_status,
+    e.to_status,
+    e.event,
+    e.reason,
+    e.actor,
+    e.request_id,
+    e.at
+   FROM (public.migration_events e
+     JOIN public.migrations m ON ((m.id = e.migration_id)));
+
+CREATE VIEW public.v_migration_history AS
+ SELECT m.id AS migration_id,
+    m.uuid AS migration_uuid,
+    m.migration_type AS kind,
+    m.instance_uuid AS server_uuid,
+    s.name AS server_name,
+    m.project_id,
+    m.user_id,
+    m.status,
+    st.outcome,
+    COALESCE(m.error_reason, m.abort_reason, m.confirm_reason) AS reason,
+    m.source_compute AS source_host,
+    m.dest_compute AS dest_host,
+    m.created_at,
+    m.started_at,
+    COALESCE(m.finished_at, m.updated_at, m.created_at) AS finished_at,
+    (EXTRACT(epoch FROM (m.started_at - m.created_at)))::double precision AS queued_seconds,
+    (EXTRACT(epoch FROM (COALESCE(m.finished_at, m.updated_at, m.created_at) - COALESCE(m.started_at, m.created_at))))::double precision AS duration_seconds,
+    m.memory_total AS memory_total_bytes,
+    m.disk_total AS disk_total_bytes,
+    (COALESCE(m.memory_processed, (0)::bigint) + COALESCE(m.disk_processed, (0)::bigint)) AS bytes_moved,
+    m.downtime_ms,
+    m.attempt,
+    m.drain_uuid
+   FROM ((public.migrations m
+     JOIN public.migration_statuses st ON ((st.status = m.status)))
+     LEFT JOIN public.servers s ON ((s.uuid = m.instance_uuid)))
+  WHERE (m.status = ANY (public.migration_status_list('terminal'::text)));
+
+CREATE VIEW public.v_migrations_in_progress AS
+ SELECT m.id AS migration_id,
+    m.uuid AS migration_uuid,
+    m.migration_type AS kind,
+    m.instance_uuid AS server_uuid,
+    s.name AS server_name,
+    m.project_id,
+    m.user_id,
+    m.status,
+    COALESCE(m.job_phase, m.step, m.phase) AS phase,
+    m.source_compute AS source_host,
+    m.dest_compute AS dest_host,
+        CASE
+            WHEN ((COALESCE(m.memory_total, (0)::bigint) + COALESCE(m.disk_total, (0)::bigint)) > 0) THEN GREATEST((0)::double precision, LEAST((100)::double precision, ((100.0)::double precision * ((1)::double precision - (((COALESCE(m.memory_remaining, m.memory_total, (0)::bigint) + COALESCE(m.disk_remaining, m.disk_total, (0)::bigint)))::double precision / ((COALESCE(m.memory_total, (0)::bigint) + COALESCE(m.disk_total, (0)::bigint)))::double precision)))))
+            ELSE NULL::double precision
+        END AS progress_percent,
+    m.memory_total AS memory_total_bytes,
+    m.memory_processed AS memory_processed_bytes,
+    m.memory_remaining AS memory_remaining_bytes,
+    m.disk_total AS disk_total_bytes,
+    m.disk_processed AS disk_processed_bytes,
+    m.disk_remaining AS disk_remaining_bytes,
+    m.transfer_rate_bps,
+    m.eta_seconds,
+    q.queue_position,
+    m.attempt,
+    m.drain_uuid,
+    m.created_at,
+    m.started_at,
+    m.updated_at,
+    m.progress_at,
+    (EXTRACT(epoch FROM (now() - m.created_at)))::double precision AS age_seconds,
+    m.lease_owner,
+    ((m.lease_owner IS NOT NULL) AND ((m.lease_until IS NULL) OR (m.lease_until < now()))) AS lease_expired,
+    m.step_failures,
+    m.last_step_error,
+    m.step,
+    m.job_phase,
+    m.dirty_rate_bps,
+    m.iteration,
+    m.throttle_percent
+   FROM ((public.migrations m
+     LEFT JOIN public.servers s ON ((s.uuid = m.instance_uuid)))
+     LEFT JOIN ( WITH queued AS (
+                 SELECT migrations.uuid,
+                    migrations.id,
+                    migrations.created_at,
+                    COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text) AS requester
+                   FROM public.migrations
+                  WHERE (migrations.status = 'queued'::text)
+                ), taken AS (
+                 SELECT COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text) AS requester,
+                    count(*) AS taken
+                   FROM public.migrations
+                  WHERE (migrations.status = ANY (public.migration_status_list('occupies_slot'::text)))
+                  GROUP BY COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text)
+                ), served AS (
+                 SELECT COALESCE((m_1.drain_uuid)::text, m_1.user_id, ''::text) AS requester,
+                    max(e.id) AS last
+                   FROM (public.migrations m_1
+                     JOIN public.migration_events e ON ((e.migration_id = m_1.id)))
+                  WHERE ((m_1.updated_at >= (now() - '00:15:00'::interval)) AND (m_1.updated_at >= COALESCE(( SELECT min(migrations.created_at) AS min
+                           FROM public.migrations
+                          WHERE (migrations.status = 'queued'::text)), '-infinity'::timestamp with time zone)) AND (e.from_status = 'queued'::text) AND (e.to_status = ANY (public.migration_status_list('occupies_slot'::text))))
+                  GROUP BY COALESCE((m_1.drain_uuid)::text, m_1.user_id, ''::text)
+                )
+         SELECT q_1.uuid AS migration_uuid,
+            (row_number() OVER (ORDER BY (q_1.turn + COALESCE(t.taken, (0)::bigint)), s_1.last NULLS FIRST, q_1.created_at, q_1.id))::integer AS queue_position
+           FROM ((( SELECT queued.uuid,
+                    queued.id,
+                    queued.created_at,
+                    queued.requester,
+                    row_number() OVER (PARTITION BY queued.requester ORDER BY queued.created_at, queued.id) AS turn
+                   FROM queued) q_1
+             LEFT JOIN taken t USING (requester))
+             LEFT JOIN served s_1 USING (requester))) q ON ((q.migration_uuid = m.uuid)))
+  WHERE (m.status = ANY (public.migration_status_list('active'::text)));
+
+CREATE VIEW public.v_orphaned_claims AS
+ SELECT o.consumer_uuid,
+    o.host_id,
+    o.host,
+    o.resource,
+    o.amount,
+    o.created_at,
+    o.consumer_kind,
+    o.consumer_status,
+    o.reason
+   FROM ( SELECT c.consumer_uuid,
+            c.host_id,
+            h.name AS host,
+            c.resource,
+            c.amount,
+            c.created_at,
+                CASE
+                    WHEN (mv.status IS NOT NULL) THEN 'migration'::text
+                    WHEN (s.uuid IS NOT NULL) THEN 'server'::text
+                    ELSE 'unknown'::text
+                END AS consumer_kind,
+            COALESCE(mv.status, s.vm_state) AS consumer_status,
+                CASE
+                    WHEN (mv.status IS NOT NULL) THEN
+                    CASE
+                        WHEN (NOT (mv.status = ANY (public.migration_status_list('holds_resources'::text)))) THEN (('the move ended ('::text || mv.status) || ')'::text)
+                        ELSE NULL::text
+                    END
+                    WHEN (s.uuid IS NULL) THEN 'no server or move has this uuid'::text
+                    WHEN (s.vm_state = 'deleted'::text) THEN 'the server is deleted'::text
+                    WHEN (NOT (EXISTS ( SELECT 1
+                       FROM public.migrations m2
+                      WHERE ((m2.instance_uuid = s.uuid) AND (m2.status = ANY (public.migration_status_list('holds_resources'::text))) AND ((h.name = m2.source_compute) OR (h.name = m2.dest_compute)))))) THEN 'the server is on another host'::text
+                    ELSE NULL::text
+                END AS reason
+           FROM (((public.claims c
+             JOIN public.hosts h ON ((h.id = c.host_id)))
+             LEFT JOIN public.servers s ON ((s.uuid = c.consumer_uuid)))
+             LEFT JOIN LATERAL ( SELECT m.status
+                   FROM public.migrations m
+                  WHERE (m.uuid = c.consumer_uuid)) mv ON ((s.uuid IS NULL)))
+          WHERE (NOT (EXISTS ( SELECT 1
+                   FROM public.servers own
+                  WHERE ((own.uuid = c.consumer_uuid) AND (own.host_id = c.host_id) AND (own.vm_state <> 'deleted'::text)))))) o
+  WHERE (o.reason IS NOT NULL);
+
 ALTER TABLE ONLY public.aggregates ALTER COLUMN id SET DEFAULT nextval('public.aggregates_id_seq'::regclass);
 
 ALTER TABLE ONLY public.datastores ALTER COLUMN id SET DEFAULT nextval('public.datastores_id_seq'::regclass);
@@ -657,6 +967,8 @@ CREATE INDEX host_datastores_datastore_idx ON public.host_datastores USING btree
 
 CREATE INDEX hosts_up_heartbeat_idx ON public.hosts USING btree (last_heartbeat_at) WHERE (state = 'up'::text);
 
+CREATE INDEX migration_events_at_idx ON public.migration_events USING btree (at);
+
 CREATE INDEX migration_events_migration_idx ON public.migration_events USING btree (migration_id, id);
 
 CREATE INDEX migrations_active_idx ON public.migrations USING btree (status, created_at) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
@@ -666,6 +978,8 @@ CREATE INDEX migrations_created_idx ON public.migrations USING btree (created_at
 CREATE INDEX migrations_dest_idx ON public.migrations USING btree (dest_compute, status);
 
 CREATE INDEX migrations_evacuation_tombstone_idx ON public.migrations USING btree (source_compute) WHERE ((migration_type = 'evacuation'::text) AND (status = ANY (ARRAY['accepted'::text, 'queued'::text, 'pre-migrating'::text, 'done'::text])));
+
+CREATE INDEX migrations_finished_idx ON public.migrations USING btree (COALESCE(finished_at, updated_at, created_at) DESC, id DESC);
 
 CREATE INDEX migrations_instance_idx ON public.migrations USING btree (instance_uuid, status);
 
