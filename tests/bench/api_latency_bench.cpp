@@ -9,7 +9,9 @@
 //   - the dashboard's view queries (migrations-sql/0014_dashboard_views.sql) as SQL from a
 //     persistent connection, as Grafana sends them: v_migrations_in_progress (100 rows),
 //     v_host_load (the 100 busiest hosts; the first 100 by name), v_migration_history (the
-//     last 50), v_host_drain_status (the last 100 drains).
+//     last 50), v_host_drain_status (the last 100 drains),
+//   - the same views through the built-in dashboard's JSON endpoints (GET /dashboard/api/moves,
+//     hosts, history, drains) with an admin's session cookie, when the controller serves them.
 // Both phases hold the same data: the 10,000 running migrations (leased by the bench, so the
 // controller's engine leaves them alone, as progress_ingest_bench does) and their servers on
 // 1,250 hosts, as many idle servers, 200,000 finished migrations and 200 finished drains, all
@@ -417,12 +419,12 @@ int64_t Landed(const std::string& dsn, const Seeded& seeded,
 
 // ---- the measured requests ----
 
-enum class Kind { kGetServer, kGet, kMigrateLive, kSql };
+enum class Kind { kGetServer, kGet, kMigrateLive, kSql, kDashboard };
 
 struct Probe {
   const char* name;
   Kind kind;
-  std::string what;  // path (kGet) or SQL (kSql)
+  std::string what;  // path (kGet, kDashboard) or SQL (kSql)
   double target_ms;  // for the loaded p99
 };
 
@@ -446,6 +448,13 @@ std::vector<Probe> Probes() {
        "SELECT * FROM v_migration_history ORDER BY finished_at DESC LIMIT 50", 20},
       {"SQL v_host_drain_status", Kind::kSql,
        "SELECT * FROM v_host_drain_status ORDER BY created_at DESC LIMIT 100", 20},
+      // The same views through the built-in dashboard's JSON endpoints (controller/web), as
+      // its page polls them, with an admin's session cookie: 200 moves in progress, every host
+      // (up to 2,000), the last 50 finished moves, the last 20 drains with their plans.
+      {"GET /dashboard/api/moves", Kind::kDashboard, "/dashboard/api/moves", 20},
+      {"GET /dashboard/api/hosts", Kind::kDashboard, "/dashboard/api/hosts", 20},
+      {"GET /dashboard/api/history", Kind::kDashboard, "/dashboard/api/history?limit=50", 20},
+      {"GET /dashboard/api/drains", Kind::kDashboard, "/dashboard/api/drains", 20},
   };
 }
 
@@ -475,11 +484,23 @@ class Measurer {
     http_.set_tcp_nodelay(true);
     headers_ = {{"X-Auth-Token", ferry::testing::kAdminToken},
                 {"OpenStack-API-Version", kMicroversion}};
+    // A dashboard session for the admin (POST /dashboard/login, as the page's login form).
+    auto login = http_.Post("/dashboard/login", headers_,
+                            nlohmann::json{{"token", ferry::testing::kAdminToken}}.dump(),
+                            "application/json");
+    if (login && login->status == 200) {
+      const std::string cookie = login->get_header_value("Set-Cookie");
+      dashboard_headers_ = {{"Cookie", cookie.substr(0, cookie.find(';'))}};
+    } else {
+      std::printf("dashboard login: %s; the /dashboard/api rows are not measured\n",
+                  login ? ("HTTP " + std::to_string(login->status)).c_str() : "no answer");
+    }
     control_.prepare("pool_state",
                      "SELECT s.vm_state, s.task_state, h.name FROM servers s "
                      "LEFT JOIN hosts h ON h.id = s.host_id WHERE s.uuid = $1::uuid");
   }
   const std::vector<Probe>& probes() const { return probes_; }
+  bool dashboard() const { return !dashboard_headers_.empty(); }
 
   // Rounds for `seconds` (at most one per `round_ms`); record=false: a warm-up.
   Samples Run(double seconds, int round_ms, bool record = true) {
@@ -493,6 +514,7 @@ class Measurer {
       const auto next = Clock::now() + std::chrono::milliseconds(round_ms);
       for (size_t i = 0; i < probes_.size(); ++i) {
         if (probes_[i].kind == Kind::kMigrateLive && round % 2 == 1) continue;
+        if (probes_[i].kind == Kind::kDashboard && !dashboard()) continue;
         std::string error;
         const double ms = One(probes_[i], &error, &s.pool_busy);
         if (ms < 0 && error.empty()) continue;  // nothing to time (no idle pool server)
@@ -513,9 +535,9 @@ class Measurer {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
 
-  double Get(const std::string& path, std::string* error) {
+  double Get(const std::string& path, std::string* error, bool dashboard = false) {
     const auto t0 = Clock::now();
-    auto r = http_.Get(path, headers_);
+    auto r = http_.Get(path, dashboard ? dashboard_headers_ : headers_);
     const double ms = Since(t0);
     if (!r) {
       *error = "transport error " + httplib::to_string(r.error());
@@ -548,6 +570,8 @@ class Measurer {
       }
       case Kind::kGet:
         return Get(p.what, error);
+      case Kind::kDashboard:
+        return Get(p.what, error, true);
       case Kind::kMigrateLive: {
         PoolServer* s = IdlePoolServer();
         if (!s) {
@@ -589,8 +613,9 @@ class Measurer {
   size_t cursor_ = 0;
   httplib::Client http_;
   httplib::Headers headers_;
-  pqxx::connection dash_;     // the dashboard's connection (measured)
-  pqxx::connection control_;  // the bench's own look-ups (not measured)
+  httplib::Headers dashboard_headers_;  // the session cookie; empty: no dashboard
+  pqxx::connection dash_;               // the dashboard's connection (measured)
+  pqxx::connection control_;            // the bench's own look-ups (not measured)
   std::vector<Probe> probes_;
   std::mt19937_64 rng_{14};
 };
@@ -720,11 +745,10 @@ int main(int argc, char** argv) {
                 std::thread::hardware_concurrency(), s.quick ? "quick (sanity asserted)" : "full");
   }
   const bool views = ViewsPresent(stack.dsn());
-  std::printf(
-      "dashboard queries: direct SQL on a persistent libpqxx connection (no /dashboard/api "
-      "endpoint measured)\n");
-
   Measurer measurer(stack, seeded, pool_servers);
+  std::printf(
+      "dashboard: the view queries as direct SQL on a persistent libpqxx connection%s\n",
+      measurer.dashboard() ? ", and the dashboard's JSON endpoints over HTTP with a session" : "");
   const int round_ms = 100;
   measurer.Run(s.quick ? 2 : 5, round_ms, false);  // warm-up: connections, plans, caches
   std::printf("phase A (idle): %d s of rounds (load average %.2f)\n", s.seconds, LoadAverage());
@@ -756,6 +780,10 @@ int main(int argc, char** argv) {
   bool sane = views;
   const auto& probes = measurer.probes();
   for (size_t i = 0; i < probes.size(); ++i) {
+    if (probes[i].kind == Kind::kDashboard && !measurer.dashboard()) {
+      std::printf("%-32s not served by this controller\n", probes[i].name);
+      continue;
+    }
     const double i50 = Percentile(idle.ms[i], 0.5), i99 = Percentile(idle.ms[i], 0.99);
     const double l50 = Percentile(loaded.ms[i], 0.5), l99 = Percentile(loaded.ms[i], 0.99);
     const bool ok = l99 >= 0 && l99 <= probes[i].target_ms;
