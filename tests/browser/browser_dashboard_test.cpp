@@ -101,6 +101,7 @@ TEST(BrowserDashboard, AdminWatchesAMoveRunAndCompleteAndAMemberSeesOnlyTheirs) 
   const std::string artifacts = std::string(FERRY_BINARY_DIR) + "/test-artifacts/browser";
   std::filesystem::create_directories(artifacts);
   const std::string log = artifacts + "/dashboard.log";
+  std::filesystem::remove(log);  // Process appends: only this run's lines
   Process browser(
       node, {kBrowserDir + "/dashboard.mjs"}, log,
       {"FERRY_URL=" + lm.stack->url(), std::string("FERRY_ADMIN_TOKEN=") + kAdminToken,
@@ -117,8 +118,8 @@ TEST(BrowserDashboard, AdminWatchesAMoveRunAndCompleteAndAMemberSeesOnlyTheirs) 
   const int status = browser.Wait(std::chrono::seconds(240));
   const std::string out = Slurp(log);
   std::cout << out;
-  for (const char* shot :
-       {"dashboard-admin-running.png", "dashboard-admin.png", "dashboard-member.png"}) {
+  for (const char* shot : {"dashboard-admin-running.png", "dashboard-admin-trail.png",
+                           "dashboard-admin.png", "dashboard-member.png"}) {
     const std::string path = artifacts + "/" + shot;
     if (std::filesystem::exists(path)) std::cout << "screenshot artifact: " << path << "\n";
   }

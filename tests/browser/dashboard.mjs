@@ -44,6 +44,8 @@ const context = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1440, height: 1000 },
 });
 let failed = false;
+// The window the persistent context opened: the one page of this test.
+const page = context.pages()[0] || (await context.newPage());
 try {
   // Nothing may load from outside: every request elsewhere is refused and counted.
   await context.route('**/*', (route) => {
@@ -56,7 +58,6 @@ try {
   const consoleErrors = [];
 
   // ---- the admin --------------------------------------------------------------------------
-  const page = await context.newPage();
   // Chromium logs every 4xx as a console error (the 401 of the first look before login):
   // only script errors count.
   page.on('console', (m) => {
@@ -75,7 +76,7 @@ try {
   const hostRows = await page.locator('#hosts-body tr').count();
   check(hostRows === 2, `two hosts listed (${hostRows})`);
 
-  const cookies = await context.cookies(url);
+  const cookies = await context.cookies(url + '/dashboard/');
   const session = cookies.find((c) => c.name === 'ferry_session');
   check(session && session.httpOnly, 'the session cookie is HttpOnly');
   check(session.sameSite === 'Strict', 'the session cookie is SameSite=Strict');
@@ -99,12 +100,15 @@ try {
   check(seen.length >= 2 && seen[seen.length - 1] > seen[0], 'the progress bar grows while the move runs');
   const rateText = await row.locator('td').nth(4).textContent();
   check(/\/s$/.test(rateText.trim()), `a transfer rate is shown (${rateText.trim()})`);
-  await row.click(); // the event trail of that move
-  await page.waitForSelector('#trail-list li', { timeout: 10000 });
-  check(await page.locator('#trail-list li').count() >= 3, 'the event trail lists the move\'s steps');
   const running = join(artifacts, 'dashboard-admin-running.png');
   await page.screenshot({ path: running, fullPage: true });
   log('screenshot:', running);
+  await row.click(); // the event trail of that move
+  await page.waitForSelector('#trail-list li', { timeout: 10000 });
+  check(await page.locator('#trail-list li').count() >= 3, 'the event trail lists the move\'s steps');
+  const trail = join(artifacts, 'dashboard-admin-trail.png');
+  await page.screenshot({ path: trail });
+  log('screenshot:', trail);
   await page.click('#trail-close');
 
   const done = page.locator(`#history-body tr[data-server="${adminServer}"] .outcome`);
@@ -123,7 +127,7 @@ try {
   log('screenshot:', after);
   await page.click('#logout');
   await page.waitForSelector('#login-form', { state: 'visible' });
-  const left = (await context.cookies(url)).find((c) => c.name === 'ferry_session');
+  const left = (await context.cookies(url + '/dashboard/')).find((c) => c.name === 'ferry_session');
   check(!left, 'logging out removes the cookie');
 
   // ---- a member ---------------------------------------------------------------------------
@@ -147,12 +151,9 @@ try {
   failed = true;
   log('FAILED:', e.message);
   try {
-    const pages = context.pages();
-    if (pages.length) {
-      const shot = join(artifacts, 'dashboard-failure.png');
-      await pages[0].screenshot({ path: shot, fullPage: true });
-      log('screenshot:', shot);
-    }
+    const shot = join(artifacts, 'dashboard-failure.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    log('screenshot:', shot);
   } catch (_) { /* the browser is gone */ }
 } finally {
   await context.close();
