@@ -73,6 +73,23 @@ CREATE TABLE public.claims (
     CONSTRAINT claims_resource_check CHECK ((resource = ANY (ARRAY['VCPU'::text, 'MEMORY_MB'::text, 'DISK_GB'::text])))
 );
 
+CREATE TABLE public.dashboard_sessions (
+    id_sha256 bytea NOT NULL,
+    role text NOT NULL,
+    project_id text NOT NULL,
+    user_id text NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT dashboard_sessions_check CHECK ((expires_at > created_at)),
+    CONSTRAINT dashboard_sessions_id_sha256_check CHECK ((length(id_sha256) = 32)),
+    CONSTRAINT dashboard_sessions_name_check CHECK ((length(name) <= 255)),
+    CONSTRAINT dashboard_sessions_project_id_check CHECK ((length(project_id) <= 255)),
+    CONSTRAINT dashboard_sessions_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text, 'reader'::text]))),
+    CONSTRAINT dashboard_sessions_user_id_check CHECK ((length(user_id) <= 255))
+);
+
 CREATE TABLE public.datastores (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -838,6 +855,9 @@ ALTER TABLE ONLY public.aggregates
 ALTER TABLE ONLY public.claims
     ADD CONSTRAINT claims_pkey PRIMARY KEY (consumer_uuid, host_id, resource);
 
+ALTER TABLE ONLY public.dashboard_sessions
+    ADD CONSTRAINT dashboard_sessions_pkey PRIMARY KEY (id_sha256);
+
 ALTER TABLE ONLY public.datastores
     ADD CONSTRAINT datastores_name_key UNIQUE (name);
 
@@ -959,6 +979,10 @@ CREATE INDEX aggregate_hosts_host_idx ON public.aggregate_hosts USING btree (hos
 
 CREATE INDEX claims_host_idx ON public.claims USING btree (host_id, resource);
 
+CREATE INDEX dashboard_sessions_expires_at ON public.dashboard_sessions USING btree (expires_at);
+
+CREATE INDEX dashboard_sessions_last_seen_at ON public.dashboard_sessions USING btree (last_seen_at);
+
 CREATE INDEX domains_to_reap_host_idx ON public.domains_to_reap USING btree (host_id);
 
 CREATE UNIQUE INDEX drains_one_live_per_host ON public.drains USING btree (host) WHERE (status = ANY (ARRAY['running'::text, 'paused'::text, 'cancelling'::text]));
@@ -1006,6 +1030,8 @@ CREATE INDEX servers_busy_idx ON public.servers USING btree (task_state) WHERE (
 CREATE INDEX servers_host_idx ON public.servers USING btree (host_id);
 
 CREATE INDEX servers_name_idx ON public.servers USING btree (name);
+
+CREATE INDEX servers_project_idx ON public.servers USING btree (project_id);
 
 CREATE TRIGGER migration_events_append_only BEFORE DELETE OR UPDATE ON public.migration_events FOR EACH ROW EXECUTE FUNCTION public.migration_events_append_only();
 
