@@ -29,15 +29,14 @@ constexpr int64_t kMaxLimit = 1000;  // Nova's [api] max_limit default
 // derives it from the host's compute service; "" when the server has no host.
 bool ShowsHostStatus(const Request& req) { return req.IsAdmin() && req.mv.AtLeast(16); }
 
-std::string HostStatus(const std::vector<store::Host>& hosts, const store::Server& s) {
+std::string HostStatus(const std::map<std::string, store::HostState>& hosts,
+                       const store::Server& s) {
   if (!s.host) return "";
-  for (const auto& h : hosts) {
-    if (h.name != *s.host) continue;
-    if (h.forced_down) return "DOWN";
-    if (h.disabled) return "MAINTENANCE";
-    return h.state == "up" ? "UP" : "UNKNOWN";
-  }
-  return "";
+  auto it = hosts.find(*s.host);
+  if (it == hosts.end()) return "";
+  if (it->second.forced_down) return "DOWN";
+  if (it->second.disabled) return "MAINTENANCE";
+  return it->second.state == "up" ? "UP" : "UNKNOWN";
 }
 
 // Whose servers a list shows. Nova shows everyone, admin included, their own project's servers;
@@ -103,7 +102,8 @@ Response List(Deps& deps, Request& req, bool detail) {
       }
     }
     const bool host_status = detail && ShowsHostStatus(req);
-    const auto hosts = host_status ? store::ListHosts(tx) : std::vector<store::Host>{};
+    const auto hosts =
+        host_status ? store::HostStates(tx) : std::map<std::string, store::HostState>{};
     for (const auto& s : store::ListServers(tx, f)) {
       list.push_back(detail ? ServerDetail(req, s) : ServerSummary(req, s));
       if (host_status) list.back()["host_status"] = HostStatus(hosts, s);
@@ -121,7 +121,9 @@ Response List(Deps& deps, Request& req, bool detail) {
 
 json ShowView(store::Tx& tx, const Request& req, const store::Server& s) {
   json view = ServerDetail(req, s);
-  if (ShowsHostStatus(req)) view["host_status"] = HostStatus(store::ListHosts(tx), s);
+  if (ShowsHostStatus(req)) {
+    view["host_status"] = s.host ? HostStatus(store::HostStates(tx, s.host), s) : "";
+  }
   // 2.71: the show (not the detail list) names the server's group, at most one.
   if (req.mv.AtLeast(71)) {
     auto group = store::FindServerGroupOfServer(tx, s.uuid);

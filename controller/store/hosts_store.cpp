@@ -21,17 +21,21 @@ SELECT h.id, h.service_uuid::text, h.node_uuid::text, h.name, h.cell, h.hypervis
        coalesce(u.vcpus, 0), coalesce(u.memory_mb, 0), coalesce(u.disk_gb, 0),
        (SELECT count(*) FROM servers s WHERE s.host_id = h.id)
 FROM hosts h
-LEFT JOIN (SELECT host_id,
-                  sum(amount) FILTER (WHERE resource = 'VCPU') AS vcpus,
-                  sum(amount) FILTER (WHERE resource = 'MEMORY_MB') AS memory_mb,
-                  sum(amount) FILTER (WHERE resource = 'DISK_GB') AS disk_gb
-           FROM claims GROUP BY host_id) u ON u.host_id = h.id
+-- Per host (claims_host_idx), so that a filtered list sums only its hosts' claims: summing the
+-- whole table first cost ~0.5 s per request at 1,250 hosts and 40,000 claims.
+LEFT JOIN LATERAL (SELECT sum(amount) FILTER (WHERE resource = 'VCPU') AS vcpus,
+                          sum(amount) FILTER (WHERE resource = 'MEMORY_MB') AS memory_mb,
+                          sum(amount) FILTER (WHERE resource = 'DISK_GB') AS disk_gb
+                   FROM claims c WHERE c.host_id = h.id) u ON true
 WHERE ($1::bigint IS NULL OR h.id = $1)
   AND ($2::text IS NULL OR h.name = $2)
   AND ($3::uuid IS NULL OR h.service_uuid = $3)
   AND ($4::uuid IS NULL OR h.node_uuid = $4)
   AND ($5::text IS NULL OR strpos(h.name, $5) > 0)
 ORDER BY h.id)sql"};
+
+constexpr Statement kHostStates{"hosts_states", R"sql(
+SELECT name, state, disabled, forced_down FROM hosts WHERE $1::text IS NULL OR name = $1)sql"};
 
 constexpr Statement kUpsertHost{"hosts_upsert", R"sql(
 INSERT INTO hosts (service_uuid, node_uuid, name, cell, hypervisor_type, hypervisor_version,
@@ -135,6 +139,14 @@ std::vector<Host> ListHosts(Tx& tx, const HostFilter& f) {
   for (const auto& r : tx.Exec(kListHosts, f.id, f.name, f.service_uuid, f.node_uuid,
                                f.name_pattern, std::string(kDefaultAvailabilityZone))) {
     out.push_back(HostFromRow(r));
+  }
+  return out;
+}
+
+std::map<std::string, HostState> HostStates(Tx& tx, const std::optional<std::string>& name) {
+  std::map<std::string, HostState> out;
+  for (const auto& r : tx.Exec(kHostStates, name)) {
+    out[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<bool>(), r[3].as<bool>()};
   }
   return out;
 }
