@@ -18,6 +18,7 @@
 #include "common/uuid.hpp"
 #include "controller/agent_client/agent_client.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/api/metrics_api.hpp"
 #include "controller/auth/keystone_authenticator.hpp"
 #include "controller/cold_migration/kind.hpp"
 #include "controller/cold_migration/service.hpp"
@@ -36,6 +37,7 @@
 #include "controller/moves/engine.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/schema_migrator.hpp"
+#include "controller/web/dashboard.hpp"
 
 namespace {
 
@@ -63,10 +65,13 @@ struct ServeOptions {
   drains::Options drains;        // host drains
   std::string log_level = "info";
   std::string log_file;
+  bool log_journal = false;                // systemd-journald (common/journal_sink.hpp)
   std::string auth = "token-file";         // who may call the API: token-file or keystone
   auth::KeystoneOptions keystone;          // with --auth keystone
   auth::TokenCacheOptions keystone_cache;  // its validation cache
   std::string keystone_password_file;
+  api::MetricsOptions metrics;    // /metrics: its cache and what counts as a stuck move
+  web::SessionOptions dashboard;  // the built-in dashboard's sessions
 };
 
 void AddKeystoneOptions(CLI::App& app, ServeOptions& o) {
@@ -293,8 +298,15 @@ void AddHttpOptions(CLI::App& app, api::ApiServerOptions& o) {
 // interval (10 s); 4 connections carry hundreds of agents and leave the API's pool alone.
 constexpr int kAgentPoolSize = 4;
 
-store::DatabaseOptions WithPoolSize(store::DatabaseOptions options, int pool_size) {
+// 2: the dashboard's session lookups and view reads (milliseconds each, a few open pages polling
+// every 2 s) on connections of their own, so a flood of made-up session cookies cannot take the
+// API's pooled connections.
+constexpr int kDashboardPoolSize = 2;
+
+store::DatabaseOptions WithPoolSize(store::DatabaseOptions options, int pool_size,
+                                    const char* name) {
   options.pool_size = pool_size;
+  options.name = name;  // ferry_db_pool_wait_seconds{pool=...}
   return options;
 }
 
@@ -357,7 +369,7 @@ int Serve(const ServeOptions& o) {
     throw std::runtime_error("--listen must be host:port with a port in 0-65535, got '" + o.listen +
                              "'");
   }
-  InitLogging("controller", o.log_level, o.log_file);
+  InitLogging("controller", o.log_level, o.log_file, o.log_journal);
   store::RequireCurrentSchema(o.dsn);
   auto tokens = TokenTable::LoadFile(o.tokens_file);
   agent_client::HttpAgentClient agents(ReadTokenFile(o.agent_command_token_file),
@@ -365,9 +377,12 @@ int Serve(const ServeOptions& o) {
   store::Database db(o.dsn, o.db);
   // Pools of their own, so a starved shared pool cannot stop heartbeats from landing, hosts
   // from being judged, or this controller's leases from being renewed.
-  store::Database agent_db(o.dsn, WithPoolSize(o.db, kAgentPoolSize));
-  store::Database liveness_db(o.dsn, WithPoolSize(o.db, 1));
-  store::Database lease_db(o.dsn, WithPoolSize(o.db, 1));
+  store::Database agent_db(o.dsn, WithPoolSize(o.db, kAgentPoolSize, "agents"));
+  store::Database liveness_db(o.dsn, WithPoolSize(o.db, 1, "liveness"));
+  store::Database lease_db(o.dsn, WithPoolSize(o.db, 1, "leases"));
+  // /metrics reads the database through one connection of its own: scrapes never wait for,
+  // nor take, the API's connections.
+  store::Database metrics_db(o.dsn, WithPoolSize(o.db, 1, "metrics"));
   Clock& clock = DefaultClock();
   conductor::HostRegistry registry(agent_db, clock, std::chrono::seconds(o.heartbeat_interval_s),
                                    o.max_domains_per_host);
@@ -460,6 +475,10 @@ int Serve(const ServeOptions& o) {
   const Authenticator& users = keystone ? static_cast<const Authenticator&>(*keystone) : tokens;
   api::ApiServer server(users, tokens, o.http);
   api::RegisterAllRoutes(server, deps);
+  api::RegisterMetricsRoutes(server, metrics_db, clock, o.metrics);
+  store::Database dashboard_db(o.dsn, WithPoolSize(o.db, kDashboardPoolSize, "dashboard"));
+  web::Sessions dashboard_sessions(dashboard_db, o.dashboard);
+  web::RegisterDashboardRoutes(server, {dashboard_db, users, tokens, dashboard_sessions});
 
   int port = server.Bind(o.listen.substr(0, colon), std::stoi(port_text));
   if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
@@ -594,10 +613,39 @@ int main(int argc, char** argv) {
           "its move is asked for anyway (and refused while the task lasts)")
       ->check(CLI::Range(int64_t{0}, int64_t{7} * 24 * 3600))
       ->group("Host drains");
+  serve
+      ->add_option_function<int>(
+          "--dashboard-session-idle", [&o](int s) { o.dashboard.idle = std::chrono::seconds(s); },
+          "seconds without a request that end a dashboard session (default 1800)")
+      ->check(CLI::Range(60, 86400))
+      ->group("Dashboard");
+  serve
+      ->add_option_function<int>(
+          "--dashboard-session-lifetime",
+          [&o](int s) { o.dashboard.lifetime = std::chrono::seconds(s); },
+          "seconds after login that end a dashboard session in any case (default 43200)")
+      ->check(CLI::Range(60, 30 * 86400))
+      ->group("Dashboard");
+  serve
+      ->add_flag("--dashboard-secure-cookie", o.dashboard.secure_cookie,
+                 "mark the session cookie Secure (behind a TLS proxy that sends no "
+                 "X-Forwarded-Proto: https)")
+      ->group("Dashboard");
+  serve
+      ->add_option_function<int>(
+          "--metrics-stuck-after",
+          [&o](int s) { o.metrics.query.stuck_after = std::chrono::seconds(s); },
+          "seconds without a status change or progress report after which /metrics counts a "
+          "move as stuck (default 3600)")
+      ->check(CLI::Range(60, 7 * 86400))
+      ->group("Metrics");
   serve->add_option("--log-level", o.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   serve->add_option("--log-file", o.log_file, "default: stderr");
+  serve->add_flag("--log-journal", o.log_journal,
+                  "log to systemd-journald's native socket, key=value pairs as fields of their "
+                  "own (the systemd unit sets it; --log-file is then ignored)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (serve->parsed()) return Serve(o);

@@ -9,6 +9,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -47,8 +48,11 @@ class Service;
 namespace ferry::controller::api {
 
 // Who may call a route. Nova's policy defaults: moves, hosts, services and aggregates are
-// admin-only; servers and flavor reads are for any authenticated user.
-enum class Access { kPublic, kUser, kAdmin, kAgent };
+// admin-only; servers and flavor reads are for any authenticated user. kSession: the built-in
+// dashboard's data (controller/web), for a session cookie instead of a token. kMetrics: an
+// admin, or a token of the token file's role "metrics" (Prometheus holds no Keystone token),
+// even with --auth keystone; that role may call nothing else.
+enum class Access { kPublic, kUser, kAdmin, kAgent, kSession, kMetrics };
 
 struct Request {
   std::string method;
@@ -68,6 +72,7 @@ struct Request {
   // always have them. Without it a Nova resource answers exactly Nova's body, whose published
   // schemas allow no other field.
   bool ferry_extensions = false;
+  const http::Request* http = nullptr;  // the request as received: its headers (Cookie)
 
   std::optional<std::string> Query(const std::string& key) const;
   bool IsAdmin() const { return principal.role == Role::kAdmin; }
@@ -76,6 +81,24 @@ struct Request {
 struct Response {
   int status = 200;
   nlohmann::json body;  // null -> empty body
+  // The dashboard's page and assets: raw_body is sent as it is, with content_type, instead of
+  // body. Extra headers (Set-Cookie, Cache-Control) go with either.
+  // (Initialized here so that Response{status, body} stays warning-free.)
+  std::string raw_body{};
+  std::string content_type{};
+  std::vector<std::pair<std::string, std::string>> headers{};
+};
+
+// Who a dashboard session cookie belongs to (controller/web/sessions.hpp).
+class SessionAuthenticator {
+ public:
+  virtual ~SessionAuthenticator() = default;
+  // Before the body, on an io thread, so without blocking: whether the request carries a
+  // well-formed session cookie at all (without one, 401 at once).
+  virtual bool HasSessionCookie(const http::Request& head) const = 0;
+  // On a worker thread (a database read): nullopt when the session is unknown or has ended.
+  // Throws Error(kUnavailable) when the database cannot tell.
+  virtual std::optional<Principal> Authenticate(const http::Request& req) const = 0;
 };
 
 using Handler = std::function<Response(Request&)>;
@@ -121,6 +144,13 @@ struct ApiServerOptions {
   // the token is checked, so a peer without a valid token gets at most this much buffered. A
   // server create with Nova's largest user_data (64 KiB) fits; larger first requests get 413.
   size_t unverified_body_bytes = 128 << 10;
+  // 4 threads for the built-in dashboard (/dashboard...): its session lookups and view reads
+  // wait for the database, so they get a pool of their own and can never hold API clients'
+  // workers; 4 serve a handful of open pages polling every 2 s with room to spare.
+  int dashboard_threads = 4;
+  // 4 KiB per dashboard request body: the largest is a login form with a Keystone token
+  // (~200 bytes fernet, ~800 JWS) URL-encoded.
+  size_t dashboard_body_bytes = 4096;
 };
 
 class ApiServer {
@@ -138,6 +168,8 @@ class ApiServer {
   enum class Body { kJson, kRaw };
   void Route(const std::string& method, const std::string& pattern, Access access, Handler h,
              Body body = Body::kJson);
+  // Who Access::kSession routes are for; without it they answer 401.
+  void SetSessions(const SessionAuthenticator* sessions) { sessions_ = sessions; }
   // Binds host:port (port 0 = any free port) and returns the bound port; throws on failure.
   int Bind(const std::string& host, int port);
   void Serve();  // blocks until Stop()
@@ -148,6 +180,7 @@ class ApiServer {
     std::string method;
     std::regex pattern;
     std::string literal_prefix;  // what every matching path starts with: skips most regexes
+    std::string label;           // the pattern as a metric label: /v2.1/servers/{}
     Access access;
     Handler handler;
     Body body;
@@ -164,10 +197,12 @@ class ApiServer {
   std::optional<Authenticator::Known> Peek(Access access, const std::string& token) const;
   std::optional<Principal> Authenticate(Access access, const std::string& token) const;
   bool IsAgentTokenOnUserRoute(Access access, const std::string& token) const;
+  std::optional<Principal> MetricsToken(Access access, const std::string& token) const;
 
   const Authenticator& users_;
   const TokenTable& agents_;
   const ApiServerOptions options_;
+  const SessionAuthenticator* sessions_ = nullptr;
   std::vector<RouteEntry> routes_;
   std::unique_ptr<http::Server> http_;
 };
