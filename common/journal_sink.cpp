@@ -125,22 +125,37 @@ JournalSink::~JournalSink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool JournalSink::Send(const std::string& datagram) {
-  if (fd_ < 0) return false;
+JournalSink::Sent JournalSink::Send(const std::string& datagram) {
+  if (fd_ < 0) return Sent::kNoJournal;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socket_path_.size() >= sizeof(addr.sun_path)) return false;
+  if (socket_path_.size() >= sizeof(addr.sun_path)) return Sent::kNoJournal;
   std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
   // MSG_DONTWAIT with the non-blocking socket: a full journald queue is EAGAIN, never a wait.
   ssize_t n = ::sendto(fd_, datagram.data(), datagram.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
                        reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  return n == static_cast<ssize_t>(datagram.size());
+  if (n == static_cast<ssize_t>(datagram.size())) return Sent::kOk;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return Sent::kFull;
+  return Sent::kNoJournal;
 }
 
 void JournalSink::sink_it_(const spdlog::details::log_msg& msg) {
   std::string_view text(msg.payload.data(), msg.payload.size());
   auto fields = JournalFields(text, SyslogPriority(msg.level), identifier_);
-  if (Send(EncodeJournalDatagram(fields))) return;
+  const uint64_t dropped = dropped_.load();
+  if (dropped != dropped_reported_) {
+    fields.emplace_back("FERRY_LOG_LINES_DROPPED", std::to_string(dropped - dropped_reported_));
+  }
+  switch (Send(EncodeJournalDatagram(fields))) {
+    case Sent::kOk:
+      dropped_reported_ = dropped;
+      return;
+    case Sent::kFull:
+      dropped_.fetch_add(1);
+      return;
+    case Sent::kNoJournal:
+      break;
+  }
   fell_back_.fetch_add(1);
   spdlog::memory_buf_t line;
   formatter_->format(msg, line);

@@ -7,8 +7,9 @@
 // systemd's documented one ("Native Journal Protocol").
 //
 // A stuck journald must never stall the controller: datagrams are sent without blocking, and a
-// record the socket cannot take now is written to stderr instead (which systemd also sends to
-// the journal) and counted.
+// record its full socket cannot take now is dropped and counted (Dropped()), never written to
+// stderr, which under systemd is journald's own blocking stream. Only when there is no journald
+// to speak to (no socket, refused) does a record go to stderr.
 #include <spdlog/sinks/base_sink.h>
 
 #include <atomic>
@@ -40,19 +41,25 @@ class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
   JournalSink(const JournalSink&) = delete;
   JournalSink& operator=(const JournalSink&) = delete;
 
-  // Records written to stderr because the socket refused or could not take them now.
+  // Records written to stderr because no journald listens at the socket.
   uint64_t FellBack() const { return fell_back_.load(); }
+  // Records dropped because journald's socket was full (journald stalled or overwhelmed); the
+  // next record that gets through says how many.
+  uint64_t Dropped() const { return dropped_.load(); }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override;
   void flush_() override {}
 
  private:
-  bool Send(const std::string& datagram);
+  enum class Sent { kOk, kFull, kNoJournal };
+  Sent Send(const std::string& datagram);
   std::string socket_path_;
   std::string identifier_;
   int fd_ = -1;
   std::atomic<uint64_t> fell_back_{0};
+  std::atomic<uint64_t> dropped_{0};
+  uint64_t dropped_reported_ = 0;  // under the sink's mutex
 };
 
 }  // namespace ferry

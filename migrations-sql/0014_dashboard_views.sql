@@ -50,6 +50,15 @@ BEGIN
     RETURN out;
 END;
 $$;
+-- Its search_path spelt out: this schema, then pg_catalog, then pg_temp, last, so that a
+-- session's temporary table of the same name (anyone may create one, ferry_dashboard too)
+-- can never stand in for the seed ("FROM CURRENT" alone leaves pg_temp searched first).
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION migration_status_list(text) SET search_path = %I, pg_catalog, pg_temp',
+                   current_schema());
+END;
+$$;
 
 -- History pages are ordered by when a move ended: v_migration_history.finished_at is this
 -- expression (a move that ended before finished_at was written shows its last update).

@@ -12,7 +12,7 @@ $$;
 
 CREATE FUNCTION public.migration_status_list(flag text) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE STRICT SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO '$user', 'public'
+    SET search_path TO 'public', 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     out text[];

@@ -312,6 +312,15 @@ TEST_F(DashboardViewsTest, TheDashboardRoleReadsTheViewsAndNoTable) {
     }
     EXPECT_THROW(one(c, "SELECT transfer_token FROM migrations"), pqxx::insufficient_privilege);
     EXPECT_THROW(one(c, "CREATE TABLE dash_probe (x int)"), pqxx::insufficient_privilege);
+    // A temporary table of the seed's name (anyone may make one) does not stand in for it in
+    // the SECURITY DEFINER function the views call.
+    one(c,
+        "CREATE TEMP TABLE migration_statuses (status text, is_terminal bool, "
+        "occupies_slot bool, holds_resources bool, heads_to_destination bool)");
+    one(c, "INSERT INTO pg_temp.migration_statuses VALUES ('pwned', true, true, true, true)");
+    pqxx::nontransaction n(c);
+    auto terminal = n.exec1("SELECT array_to_string(migration_status_list('terminal'), ',')");
+    EXPECT_EQ(terminal[0].as<std::string>(), "cancelled,completed,confirmed,error,failed,reverted");
   }
   Sql("DROP ROLE " + member);
 }
