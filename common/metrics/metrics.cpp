@@ -154,7 +154,7 @@ T& Family<T>::With(Labels values) {
   std::lock_guard lock(mu_);
   auto it = series_.find(values);
   if (it != series_.end()) return *it->second;
-  if (series_.size() >= kMaxSeriesPerFamily) {
+  if (series_.size() >= max_series_) {
     values.assign(label_names_.size(), kOverflowLabel);
     auto& overflow = series_[values];
     if (!overflow) overflow = Make();
@@ -169,7 +169,7 @@ template <typename T>
 void Family<T>::Replace(const std::vector<std::pair<Labels, double>>& values) {
   std::map<Labels, std::unique_ptr<T>> fresh;
   for (const auto& [labels, value] : values) {
-    if (fresh.size() >= kMaxSeriesPerFamily) break;
+    if (fresh.size() >= max_series_) break;
     auto& s = fresh[Checked(labels)];
     if (!s) s = Make();
     if constexpr (std::is_same_v<T, Gauge>) {
@@ -251,13 +251,13 @@ CounterFamily& Registry::AddCounter(std::string name, std::string help,
   return ref;
 }
 
-GaugeFamily& Registry::AddGauge(std::string name, std::string help,
-                                std::vector<std::string> labels) {
+GaugeFamily& Registry::AddGauge(std::string name, std::string help, std::vector<std::string> labels,
+                                size_t max_series) {
   std::lock_guard lock(mu_);
   Check(name, labels);
   const bool plain = labels.empty();
   auto f = std::make_unique<GaugeFamily>(std::move(name), std::move(help), std::move(labels),
-                                         Type::kGauge);
+                                         Type::kGauge, max_series);
   if (plain) f->Get();
   auto& ref = *f;
   families_.push_back(std::move(f));

@@ -10,8 +10,9 @@
 // Cardinality is bounded by construction: label names are fixed when a family is made, and
 // label values must come from fixed sets (route patterns, never raw paths; a method from
 // MethodLabel's list; a status code). As a second guard, a family holds at most
-// kMaxSeriesPerFamily series; values beyond it land in one series whose every label is
-// "overflow", so a bug can never grow a process's memory or a scrape without bound.
+// kMaxSeriesPerFamily series (a per-host family kMaxSeriesPerHostFamily); values beyond it land
+// in one series whose every label is "overflow" (Replace drops them), so a bug can never grow a
+// process's memory or a scrape without bound.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -30,6 +31,10 @@ namespace ferry::metrics {
 // 2,000 series per family: the largest legitimate family (API latency: ~70 route patterns x
 // a handful of methods and status codes) stays well below it.
 inline constexpr size_t kMaxSeriesPerFamily = 2000;
+// 20,000 series for a family with one series per host (ferry_host_up, ..._heartbeat_age_seconds):
+// its label values come from the hosts table, which bounds it, and a cluster may well have more
+// than 2,000 hosts; 20,000 is ten times the largest ferry is measured at, still a few MB.
+inline constexpr size_t kMaxSeriesPerHostFamily = 20000;
 inline constexpr const char* kOverflowLabel = "overflow";
 
 using Labels = std::vector<std::string>;  // values, in the family's label-name order
@@ -78,11 +83,13 @@ enum class Type { kCounter, kGauge, kHistogram };
 // One metric name with its fixed label names; T is Counter, Gauge or Histogram.
 class FamilyBase {
  public:
-  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names, Type type)
+  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names, Type type,
+             size_t max_series = kMaxSeriesPerFamily)
       : name_(std::move(name)),
         help_(std::move(help)),
         label_names_(std::move(label_names)),
-        type_(type) {}
+        type_(type),
+        max_series_(max_series) {}
   virtual ~FamilyBase() = default;
   const std::string& name() const { return name_; }
   // Appends this family in the text format.
@@ -98,6 +105,7 @@ class FamilyBase {
   const std::string help_;
   const std::vector<std::string> label_names_;
   const Type type_;
+  const size_t max_series_;
 };
 
 template <typename T>
@@ -147,7 +155,10 @@ class Registry {
   // [a-zA-Z_:][a-zA-Z0-9_:]*; label names [a-zA-Z_][a-zA-Z0-9_]* and not "le".
   CounterFamily& AddCounter(std::string name, std::string help,
                             std::vector<std::string> labels = {});
-  GaugeFamily& AddGauge(std::string name, std::string help, std::vector<std::string> labels = {});
+  // max_series: the family's cap (kMaxSeriesPerFamily, or kMaxSeriesPerHostFamily for a family
+  // with one series per host).
+  GaugeFamily& AddGauge(std::string name, std::string help, std::vector<std::string> labels = {},
+                        size_t max_series = kMaxSeriesPerFamily);
   HistogramFamily& AddHistogram(std::string name, std::string help, std::vector<std::string> labels,
                                 std::vector<double> bounds);
   // Every family in the order added.

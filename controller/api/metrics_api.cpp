@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,24 +49,32 @@ DbFamilies& Families(const MetricsOptions& o) {
                    "Moves that are not terminal and stuck, by kind and reason. lease_expired: no "
                    "controller has held its lease for " +
                        std::to_string(o.query.lease_grace.count()) +
-                       " s. no_progress: no status change and no progress report for " +
+                       " s (lease_until, or the last change of a move never leased, more than " +
+                       std::to_string(o.query.lease_grace.count()) +
+                       " s ago), with or without a lease owner. Not the dashboard's "
+                       "v_migrations_in_progress.lease_expired, which is true the moment an owned "
+                       "move's lease runs out (no grace) and never for a move without an owner. "
+                       "no_progress: no status change and no progress report for " +
                        std::to_string(o.query.stuck_after.count()) +
                        " s (--metrics-stuck-after), except a resize waiting for its confirm "
                        "(finished) and an evacuation waiting for its dead source (done).",
                    {"kind", "reason"}),
         r.AddGauge("ferry_host_up",
                    "1 when the host's agent heartbeats (state up) and it is not forced down.",
-                   {"host"}),
+                   {"host"}, metrics::kMaxSeriesPerHostFamily),
         r.AddGauge("ferry_host_heartbeat_age_seconds",
-                   "Seconds since the host's agent last heartbeated (absent: never).", {"host"}),
+                   "Seconds since the host's agent last heartbeated (absent: never).", {"host"},
+                   metrics::kMaxSeriesPerHostFamily),
         r.AddGauge("ferry_hosts", "Hosts by state: up or down (forced down counts as down).",
                    {"state"}),
         r.AddGauge("ferry_orphaned_claims",
-                   "Claims whose consumer is a terminal move, a deleted server, a server on "
-                   "another host with no move under way, or unknown (v_orphaned_claims)."),
+                   "The rows of the view v_orphaned_claims: claims whose consumer is a move "
+                   "that ended, a deleted server, a server on another host that no move "
+                   "holding resources names, or unknown."),
         r.AddGauge("ferry_metrics_db_up",
-                   "1 when the last read of the database-derived metrics succeeded; 0: they "
-                   "show their last values."),
+                   "1 when the last reads of the database-derived metrics succeeded; 0: one "
+                   "failed and its metrics show their last values (the orphaned-claims count "
+                   "is read on its own, so its failure holds back no other metric)."),
     };
   }();
   return f;
@@ -119,7 +128,11 @@ void Publish(DbFamilies& f, const store::MetricsSnapshot& s) {
 }
 
 // Reads the database at most once per `cache` (and the orphans once per `orphans_cache`),
-// whatever the number of scrapes; concurrent scrapes wait for the one read under way.
+// whatever the number of scrapes. One scrape at a time reads; a scrape that finds a read under
+// way answers at once with what the last read published, so a slow database holds at most one
+// API worker, for at most the metrics' statement and lock timeouts (store::kMetrics*Timeout)
+// per read. The pool is the metrics' own and only the reading scrape takes from it, so it never
+// waits for a connection.
 class MetricsCache {
  public:
   MetricsCache(store::Database& db, const Clock& clock, MetricsOptions o)
@@ -130,8 +143,8 @@ class MetricsCache {
 
   std::string Render() {
     {
-      std::lock_guard lock(mu_);
-      Refresh();
+      std::unique_lock lock(mu_, std::try_to_lock);
+      if (lock.owns_lock()) Refresh();
     }
     return metrics::DefaultRegistry().Render();
   }
@@ -139,35 +152,51 @@ class MetricsCache {
  private:
   void Refresh() {
     const TimePoint now = clock_.Now();
-    const bool orphans_due = !orphans_read_ || now - *orphans_read_ >= options_.orphans_cache;
-    if (read_ && now - *read_ < options_.cache && !orphans_due) return;
-    try {
+    const bool snapshot_due = !read_ || now - *read_ >= options_.cache;
+    // After a failed count, try again after `cache`, not `orphans_cache`.
+    const bool orphans_due =
+        !orphans_read_ ||
+        now - *orphans_read_ >= (orphans_ok_ ? options_.orphans_cache : options_.cache);
+    if (snapshot_due) {
+      read_ = now;  // a failed read is tried again after `cache` too, not on every scrape
       store::MetricsSnapshot snapshot;
-      std::optional<int64_t> orphans;
-      db_.Transact([&](store::Tx& tx) {
+      snapshot_ok_ = Read("snapshot", [&](store::Tx& tx) {
         snapshot = store::ReadMetricsSnapshot(tx, options_.query);
-        if (orphans_due) orphans = store::CountOrphanedClaims(tx);
       });
-      Publish(families_, snapshot);
-      if (orphans) {
-        families_.orphans.Get().Set(static_cast<double>(*orphans));
-        orphans_read_ = now;
-      }
-      families_.db_up.Get().Set(1);
-    } catch (const std::exception& e) {
-      spdlog::warn("metrics: database read failed: {}", e.what());
-      families_.db_up.Get().Set(0);
+      if (snapshot_ok_) Publish(families_, snapshot);
     }
-    read_ = now;  // a failed read is tried again after `cache` too, not on every scrape
+    // A transaction of its own: the snapshot above is published whatever this one does. Not
+    // after a failed snapshot: a database that cannot answer the cheap reads would only make
+    // this scrape wait a second time (a connect timeout, a statement timeout).
+    if (orphans_due && snapshot_ok_) {
+      orphans_read_ = now;
+      int64_t orphans = 0;
+      orphans_ok_ =
+          Read("orphaned claims", [&](store::Tx& tx) { orphans = store::CountOrphanedClaims(tx); });
+      if (orphans_ok_) families_.orphans.Get().Set(static_cast<double>(orphans));
+    }
+    families_.db_up.Get().Set(snapshot_ok_ && orphans_ok_ ? 1 : 0);
+  }
+
+  bool Read(const char* what, const std::function<void(store::Tx&)>& fn) {
+    try {
+      db_.Transact(fn);
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::warn("metrics: database read ({}) failed: {}", what, e.what());
+      return false;
+    }
   }
 
   store::Database& db_;
   const Clock& clock_;
   const MetricsOptions options_;
   DbFamilies& families_;
-  std::mutex mu_;
+  std::mutex mu_;  // held by the one scrape that reads
   std::optional<TimePoint> read_;
   std::optional<TimePoint> orphans_read_;
+  bool snapshot_ok_ = true;
+  bool orphans_ok_ = true;
 };
 
 }  // namespace

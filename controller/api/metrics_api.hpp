@@ -3,7 +3,10 @@
 // pool, moves that ended here, progress rows, scheduler) plus what PostgreSQL knows for the
 // whole cluster (moves in flight by kind and status, queue, stuck moves, hosts, orphaned
 // claims), read through a connection pool of its own and cached, so scrapes from several
-// Prometheus servers every second cost the database one set of cheap reads per `cache`.
+// Prometheus servers every second cost the database one set of cheap reads per `cache`. One
+// scrape reads at a time; the others answer what the last read published at once, so a slow
+// database holds at most one API worker, and the orphaned-claims count (a transaction of its
+// own) failing holds back no other gauge (ferry_metrics_db_up says it failed).
 //
 // Who may scrape (Access::kMetrics): an admin, or a token of the token file's role "metrics"
 // (with --auth keystone too: Prometheus holds no Keystone token); that role may call nothing

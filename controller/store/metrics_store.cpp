@@ -12,6 +12,7 @@ namespace {
 
 constexpr Statement kLimits{"metrics_limits",
                             "SELECT set_config('statement_timeout', $1, true), "
+                            "set_config('lock_timeout', $2, true), "
                             "set_config('transaction_read_only', 'on', true)"};
 
 // Non-terminal moves by kind and status: an index-only scan of migrations_active_idx at most.
@@ -37,17 +38,9 @@ SELECT name, state = 'up' AND NOT forced_down, forced_down, disabled,
        extract(epoch FROM now() - last_heartbeat_at)::float8
 FROM hosts ORDER BY name)sql"};
 
-// What v_orphaned_claims (schema/views.md) lists, counted.
-constexpr Statement kOrphans{"metrics_orphaned_claims", R"sql(
-SELECT count(*) FROM claims c
-LEFT JOIN migrations m ON m.uuid = c.consumer_uuid
-LEFT JOIN servers s ON s.uuid = c.consumer_uuid
-WHERE (m.id IS NOT NULL AND m.status IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql()
-   OR (m.id IS NULL AND s.id IS NULL)
-   OR (m.id IS NULL AND s.host_id IS DISTINCT FROM c.host_id
-       AND NOT EXISTS (SELECT 1 FROM migrations a
-                       WHERE a.instance_uuid = s.uuid
-                         AND a.status NOT IN )sql" FERRY_SQL_TERMINAL_STATUSES R"sql()))sql"};
+// The rows of v_orphaned_claims (0014; schema/views.md), counted: one definition of an orphaned
+// claim for the dashboard, the metric and its alert.
+constexpr Statement kOrphans{"metrics_orphaned_claims", "SELECT count(*) FROM v_orphaned_claims"};
 
 // What a move that has just ended did: a primary-key read in the transaction that ended it.
 constexpr Statement kFinished{"metrics_move_finished", R"sql(
@@ -99,7 +92,10 @@ FinishedMetrics& Finished() {
   return m;
 }
 
-void Limit(Tx& tx) { tx.Exec(kLimits, std::to_string(kMetricsStatementTimeout.count())); }
+void Limit(Tx& tx) {
+  tx.Exec(kLimits, std::to_string(kMetricsStatementTimeout.count()),
+          std::to_string(kMetricsLockTimeout.count()));
+}
 
 }  // namespace
 

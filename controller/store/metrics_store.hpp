@@ -19,9 +19,12 @@ namespace ferry::controller::store {
 
 class Tx;
 
-// 2 s per metrics statement: each reads an index or a small table in milliseconds; a database
+// 1 s per metrics statement: each reads an index or a small table in milliseconds; a database
 // that needs longer is in trouble, and /metrics then shows its last answer rather than waiting.
-inline constexpr std::chrono::milliseconds kMetricsStatementTimeout{2000};
+inline constexpr std::chrono::milliseconds kMetricsStatementTimeout{1000};
+// 0.5 s for a table lock (a LOCK TABLE, a long DDL): the reads take none but ACCESS SHARE, so a
+// wait means someone holds an exclusive lock, and the metrics give up at once rather than queue.
+inline constexpr std::chrono::milliseconds kMetricsLockTimeout{500};
 
 struct MetricsQuery {
   // A non-terminal move no controller has held a lease on for this long is stuck
@@ -64,8 +67,10 @@ struct MetricsSnapshot {
 // Moves by kind and non-terminal status, stuck moves by kind, and every host.
 MetricsSnapshot ReadMetricsSnapshot(Tx& tx, const MetricsQuery& q);
 
-// Claims whose consumer is a terminal migration, or a server that no longer exists, or one on
-// another host with no move under way, or nothing ferry knows.
+// The rows of v_orphaned_claims: claims whose consumer is a move that ended, a deleted server, a
+// server on another host that no move holding resources names (source or destination), or
+// nothing ferry knows. Read in a transaction of its own: it is the one read over every claim,
+// and its failure must not hold back the snapshot's gauges.
 int64_t CountOrphanedClaims(Tx& tx);
 
 // The move `migration_id` has just become terminal (`to`) in tx: once tx commits, its kind's

@@ -104,6 +104,40 @@ TEST(Metrics, CardinalityIsCappedWithOneOverflowSeries) {
   EXPECT_NE(text.find("ferry_paths_total{path=\"overflow\"} 50\n"), std::string::npos);
 }
 
+// A per-host family (ferry_host_up) holds a series per host well past the general cap: host
+// 2,001 shows, by Replace (what /metrics does) and by With; its own cap still holds.
+TEST(Metrics, APerHostFamilyHoldsMoreHostsThanTheGeneralCap) {
+  static_assert(kMaxSeriesPerHostFamily > kMaxSeriesPerFamily);
+  Registry r;
+  auto& g = r.AddGauge("ferry_host_up", "Up.", {"host"}, kMaxSeriesPerHostFamily);
+  std::vector<std::pair<Labels, double>> hosts;
+  for (size_t i = 1; i <= kMaxSeriesPerFamily + 1; ++i) {
+    hosts.push_back({{"host-" + std::to_string(i)}, 1});
+  }
+  g.Replace(hosts);
+  std::string text = r.Render();
+  EXPECT_NE(text.find("ferry_host_up{host=\"host-2001\"} 1\n"), std::string::npos);
+  EXPECT_EQ(text.find("overflow"), std::string::npos);
+  g.With({"host-2002"}).Set(1);
+  text = r.Render();
+  EXPECT_NE(text.find("ferry_host_up{host=\"host-2002\"} 1\n"), std::string::npos);
+  EXPECT_EQ(text.find("overflow"), std::string::npos);
+
+  for (size_t i = 0; i < kMaxSeriesPerHostFamily + 5; ++i) {
+    hosts.push_back({{"more-" + std::to_string(i)}, 1});
+  }
+  g.Replace(hosts);
+  text = r.Render();
+  size_t lines = 0;
+  for (char ch : text) lines += ch == '\n';
+  EXPECT_EQ(lines, 2 + kMaxSeriesPerHostFamily);
+  // A family made without a cap keeps the general one.
+  auto& plain = r.AddGauge("ferry_plain", "Plain.", {"host"});
+  plain.Replace(hosts);
+  text = r.Render();
+  EXPECT_EQ(text.find("ferry_plain{host=\"host-2001\"}"), std::string::npos);
+}
+
 TEST(Metrics, MethodsComeFromAFixedList) {
   EXPECT_EQ(MethodLabel("GET"), "GET");
   EXPECT_EQ(MethodLabel("DELETE"), "DELETE");
