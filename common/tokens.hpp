@@ -46,6 +46,11 @@ class TokenTable final : public Authenticator {
   static TokenTable LoadFile(const std::string& path);  // throws std::runtime_error
   void Add(const std::string& token, Principal p) { tokens_.insert_or_assign(token, std::move(p)); }
   std::optional<Principal> Find(const std::string& token) const;
+  // Calls fn(token, principal) for every token: the dashboard keeps only their SHA-256s.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const auto& [token, principal] : tokens_) fn(token, principal);
+  }
 
   std::optional<Principal> Authenticate(const std::string& token) const override {
     return Find(token);

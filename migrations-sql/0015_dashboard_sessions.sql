@@ -12,6 +12,9 @@ CREATE TABLE dashboard_sessions (
     project_id    text NOT NULL CHECK (length(project_id) <= 255),
     user_id       text NOT NULL CHECK (length(user_id) <= 255),
     name          text NOT NULL CHECK (length(name) <= 255),
+    -- SHA-256 of the token that logged in (never the token): with the token file a session is
+    -- valid only while the controller's token file still holds a token of this hash and role.
+    token_sha256  bytea NOT NULL CHECK (length(token_sha256) = 32),
     created_at    timestamptz NOT NULL DEFAULT now(),
     -- The absolute end, fixed at login; the idle end is last_seen_at + the idle timeout the
     -- controller is configured with (--dashboard-session-idle), so changing it applies at once.
@@ -22,6 +25,8 @@ CREATE TABLE dashboard_sessions (
 -- The clean-up of ended sessions (at each login) finds them by their ends.
 CREATE INDEX dashboard_sessions_expires_at ON dashboard_sessions (expires_at);
 CREATE INDEX dashboard_sessions_last_seen_at ON dashboard_sessions (last_seen_at);
+-- At most 20 live sessions per user and project: a login deletes the user's oldest beyond.
+CREATE INDEX dashboard_sessions_user_idx ON dashboard_sessions (user_id, project_id, created_at);
 
 -- A member's dashboard shows the moves of their project's servers (the views' project_id is the
 -- requester's, an admin's for most moves): the servers of one project, found by index.

@@ -79,6 +79,7 @@ CREATE TABLE public.dashboard_sessions (
     project_id text NOT NULL,
     user_id text NOT NULL,
     name text NOT NULL,
+    token_sha256 bytea NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -87,6 +88,7 @@ CREATE TABLE public.dashboard_sessions (
     CONSTRAINT dashboard_sessions_name_check CHECK ((length(name) <= 255)),
     CONSTRAINT dashboard_sessions_project_id_check CHECK ((length(project_id) <= 255)),
     CONSTRAINT dashboard_sessions_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'member'::text, 'reader'::text]))),
+    CONSTRAINT dashboard_sessions_token_sha256_check CHECK ((length(token_sha256) = 32)),
     CONSTRAINT dashboard_sessions_user_id_check CHECK ((length(user_id) <= 255))
 );
 
@@ -982,6 +984,8 @@ CREATE INDEX claims_host_idx ON public.claims USING btree (host_id, resource);
 CREATE INDEX dashboard_sessions_expires_at ON public.dashboard_sessions USING btree (expires_at);
 
 CREATE INDEX dashboard_sessions_last_seen_at ON public.dashboard_sessions USING btree (last_seen_at);
+
+CREATE INDEX dashboard_sessions_user_idx ON public.dashboard_sessions USING btree (user_id, project_id, created_at);
 
 CREATE INDEX domains_to_reap_host_idx ON public.domains_to_reap USING btree (host_id);
 

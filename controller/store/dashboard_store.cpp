@@ -1,5 +1,7 @@
 #include "controller/store/dashboard_store.hpp"
 
+#include <algorithm>
+
 #include "controller/store/row.hpp"
 #include "controller/store/tx.hpp"
 
@@ -37,12 +39,13 @@ FROM (
          queued_seconds, duration_seconds, memory_total_bytes, disk_total_bytes, bytes_moved,
          downtime_ms, attempt, drain_uuid
   FROM v_migration_history
-  WHERE ($1::text IS NULL OR server_uuid IN (SELECT uuid FROM servers WHERE project_id = $1))
+  WHERE ($1::text IS NULL
+         OR server_uuid = ANY (ARRAY(SELECT uuid FROM servers WHERE project_id = $1)))
     AND ($2::text IS NULL OR kind = $2)
     AND ($3::text IS NULL OR outcome = $3)
     AND ($4::text IS NULL OR source_host = $4 OR dest_host = $4)
-    AND ($5::float8 IS NULL OR finished_at >= to_timestamp($5))
-    AND ($6::float8 IS NULL OR finished_at < to_timestamp($6))
+    AND finished_at >= to_timestamp($5::float8)
+    AND finished_at < to_timestamp($6::float8)
   ORDER BY finished_at DESC, migration_id DESC
   LIMIT $7) t)sql"};
 
@@ -85,10 +88,18 @@ SELECT coalesce(json_agg(t ORDER BY t.live DESC, t.created_at DESC, t.drain_id D
   LIMIT $1) t)sql"};
 
 constexpr Statement kInsertSession{"dashboard_session_insert", R"sql(
-INSERT INTO dashboard_sessions (id_sha256, role, project_id, user_id, name, expires_at)
-VALUES (decode($1, 'hex'), $2, $3, $4, $5, now() + make_interval(secs => $6)))sql"};
+INSERT INTO dashboard_sessions (id_sha256, role, project_id, user_id, name, token_sha256,
+                                expires_at)
+VALUES (decode($1, 'hex'), $2, $3, $4, $5, decode($6, 'hex'), now() + make_interval(secs => $7)))sql"};
+// A user's sessions beyond the newest $3, by dashboard_sessions_user_idx.
+constexpr Statement kTrimUserSessions{"dashboard_session_trim_user", R"sql(
+DELETE FROM dashboard_sessions WHERE id_sha256 IN (
+  SELECT id_sha256 FROM dashboard_sessions WHERE user_id = $1 AND project_id = $2
+  ORDER BY created_at DESC, id_sha256 DESC
+  OFFSET $3))sql"};
 constexpr Statement kFindSession{"dashboard_session_find", R"sql(
-SELECT role, project_id, user_id, name, last_seen_at < now() - make_interval(secs => $3)
+SELECT role, project_id, user_id, name, encode(token_sha256, 'hex'),
+       last_seen_at < now() - make_interval(secs => $3)
 FROM dashboard_sessions
 WHERE id_sha256 = decode($1, 'hex') AND expires_at > now()
   AND last_seen_at > now() - make_interval(secs => $2))sql"};
@@ -122,6 +133,8 @@ nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
   return Array(tx.Exec(kHistory, f.project, f.kind, f.outcome, f.host, f.since, f.until, f.limit));
 }
 
+const char* DashboardHistorySql() { return kHistory.sql; }
+
 nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
                                const std::optional<std::string>& project, int limit) {
   return Array(tx.Exec(kEvents, migration_uuid, project, limit));
@@ -133,10 +146,14 @@ nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit) {
   return Array(tx.Exec(kDrains, limit, plan_limit));
 }
 
-void InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
-                            std::chrono::seconds lifetime) {
+int64_t InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
+                               std::chrono::seconds lifetime, int max_per_user) {
+  const int64_t trimmed =
+      tx.Exec(kTrimUserSessions, s.user_id, s.project_id, std::max(0, max_per_user - 1))
+          .affected_rows();
   tx.Exec(kInsertSession, id_sha256_hex, s.role, s.project_id, s.user_id, s.name,
-          static_cast<double>(lifetime.count()));
+          s.token_sha256_hex, static_cast<double>(lifetime.count()));
+  return trimmed;
 }
 
 std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
@@ -145,8 +162,9 @@ std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& 
                    static_cast<double>(kSessionTouchEvery.count()));
   if (r.empty()) return std::nullopt;
   DashboardSession s{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
-                     r[0][2].as<std::string>(), r[0][3].as<std::string>()};
-  if (r[0][4].as<bool>()) tx.Exec(kTouchSession, id_sha256_hex);
+                     r[0][2].as<std::string>(), r[0][3].as<std::string>(),
+                     r[0][4].as<std::string>()};
+  if (r[0][5].as<bool>()) tx.Exec(kTouchSession, id_sha256_hex);
   return s;
 }
 

@@ -31,12 +31,18 @@ struct DashboardHistoryFilter {
   std::optional<std::string> kind;     // migrations.migration_type
   std::optional<std::string> outcome;  // succeeded | failed | cancelled | reverted
   std::optional<std::string> host;     // source or destination
-  std::optional<double> since;         // finished_at >= (epoch seconds)
-  std::optional<double> until;         // finished_at < (epoch seconds)
+  // finished_at >= since and < until (epoch seconds), always both: a bounded walk of
+  // migrations_finished_idx for an admin, of a project's servers' moves for a member.
+  double since = 0;
+  double until = 0;
   int limit = 50;
 };
-// v_migration_history, the latest finished first.
+// v_migration_history, the latest finished first. A member's read starts from the project's
+// servers (servers_project_idx, then migrations_instance_idx per server), never a walk of every
+// finished move.
 nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f);
+// The statement DashboardHistory sends (its EXPLAIN test).
+const char* DashboardHistorySql();
 
 // v_migration_events of one move, in order; empty when the move is not the project's.
 nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
@@ -55,9 +61,12 @@ struct DashboardSession {
   std::string project_id;
   std::string user_id;
   std::string name;
+  std::string token_sha256_hex;  // SHA-256 of the token that logged in, 64 hex digits
 };
-void InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
-                            std::chrono::seconds lifetime);
+// Inserts the session after deleting that user's (user_id, project_id) oldest sessions beyond
+// max_per_user - 1, so at most max_per_user are left; returns how many were deleted.
+int64_t InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
+                               std::chrono::seconds lifetime, int max_per_user);
 // The session when it has neither passed its absolute end nor been idle longer than `idle`;
 // its last_seen_at moves to now when it is older than kSessionTouchEvery.
 std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,

@@ -1,5 +1,9 @@
 #include "controller/web/dashboard.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <initializer_list>
@@ -39,11 +43,17 @@ constexpr size_t kMaxHostBytes = 255;
 // 8 KiB: a Keystone token (JWS) is under 1 KiB, the token file's are ours.
 constexpr size_t kMaxTokenBytes = 8192;
 
+// 24 h of history unless `since` says otherwise, 31 days at most per read: every read is a
+// bounded walk (an admin's of migrations_finished_idx, a member's of their servers' moves).
+constexpr double kHistoryDefaultSpan = 24 * 3600;
+constexpr double kHistoryMaxSpan = 31 * 24 * 3600;
+
 // Fields a member (or reader) never sees: where things run is the cloud's business (Nova's
-// policy shows hosts to admins only), and so are internal errors and drains.
-constexpr const char* kAdminOnlyFields[] = {"source_host",   "dest_host",     "lease_owner",
-                                            "lease_expired", "step_failures", "last_step_error",
-                                            "drain_uuid",    "reason",        "actor"};
+// policy shows hosts to admins only), and so are internal errors and drains, who asked for a
+// move (most often an admin: their project and user id) and the request that did.
+constexpr const char* kAdminOnlyFields[] = {
+    "source_host", "dest_host", "lease_owner", "lease_expired", "step_failures", "last_step_error",
+    "drain_uuid",  "reason",    "actor",       "project_id",    "user_id",       "request_id"};
 
 void HideFromMember(const Request& req, json& rows) {
   if (req.IsAdmin()) return;
@@ -140,14 +150,27 @@ json Read(store::Database& db, const std::function<json(store::Tx&)>& fn) {
 
 // A POST from another site's page is refused: SameSite=Strict keeps the cookie off it already,
 // and this refuses a login into the attacker's session (login CSRF) too.
+// Behind a proxy that rewrites Host (TLS terminated in front), the browser's origin is the
+// proxy's host, which the proxy sends as X-Forwarded-Host: that one is accepted too. Only the
+// host:port is compared, not the scheme (the proxy speaks https, the controller http).
 void RequireSameOrigin(const Request& req) {
   auto origin = req.http->Header("Origin");
   if (!origin) return;  // not a browser, or a same-origin form in an old one
-  auto host = req.http->Header("Host").value_or("");
   auto scheme_end = origin->find("://");
-  if (host.empty() || scheme_end == std::string::npos || origin->substr(scheme_end + 3) != host) {
+  if (scheme_end == std::string::npos) {
     throw Error(Errc::kForbidden, "Cross-origin request refused.");
   }
+  const std::string from = origin->substr(scheme_end + 3);
+  auto host = req.http->Header("Host").value_or("");
+  if (!host.empty() && from == host) return;
+  if (auto forwarded = req.http->Header("X-Forwarded-Host")) {
+    // The first proxy's, when a chain of proxies appended theirs.
+    std::string first = forwarded->substr(0, forwarded->find(','));
+    while (!first.empty() && first.back() == ' ') first.pop_back();
+    while (!first.empty() && first.front() == ' ') first.erase(0, 1);
+    if (!first.empty() && from == first) return;
+  }
+  throw Error(Errc::kForbidden, "Cross-origin request refused.");
 }
 
 // The token of a login body: a form (token=...) or JSON ({"token": "..."}).
@@ -206,30 +229,47 @@ void RegisterAssets(api::ApiServer& api) {
   }
 }
 
+// A refused login, at info with the peer's address (never the token): a guessing browser shows.
+[[noreturn]] void RefuseLogin(const Request& req, Errc code, const std::string& reason,
+                              const std::string& message) {
+  spdlog::info("dashboard login refused: {} peer={} request_id={}", reason, req.http->remote_addr,
+               req.request_id);
+  throw Error(code, message);
+}
+
 }  // namespace
 
 void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
+  const bool keystone = &deps.users != static_cast<const Authenticator*>(&deps.agents);
+  deps.sessions.BindTokens(deps.agents, keystone);
   api.SetSessions(&deps.sessions);
   RegisterAssets(api);
   auto& db = deps.db;
 
   api.Route(
       "POST", "/dashboard/login", Access::kPublic,
-      [deps](Request& req) {
-        RequireSameOrigin(req);
+      [deps, keystone](Request& req) {
+        try {
+          RequireSameOrigin(req);
+        } catch (const Error&) {
+          RefuseLogin(req, Errc::kForbidden,
+                      "cross-origin (Origin " + req.http->Header("Origin").value_or("") + ")",
+                      "Cross-origin request refused.");
+        }
         const std::string token = TokenOf(req);
-        const bool keystone = &deps.users != static_cast<const Authenticator*>(&deps.agents);
         // An agent's token never reaches Keystone (whose logs would keep it), nor logs in.
         std::optional<Principal> who;
         if (!keystone || !deps.agents.Find(token)) who = deps.users.Authenticate(token);
         if (!who) {
-          throw Error(Errc::kUnauthorized, "The request you have made requires authentication.");
+          RefuseLogin(req, Errc::kUnauthorized, "unknown token",
+                      "The request you have made requires authentication.");
         }
         if (!MayLogIn(who->role)) {
-          throw Error(Errc::kForbidden, "This role cannot use the dashboard.");
+          RefuseLogin(req, Errc::kForbidden, "a role that may not log in",
+                      "This role cannot use the dashboard.");
         }
         Response r;
-        r.headers.emplace_back("Set-Cookie", deps.sessions.Create(*who, *req.http));
+        r.headers.emplace_back("Set-Cookie", deps.sessions.Create(*who, token, *req.http));
         r.body = {
             {"user", who->name}, {"project_id", who->project_id}, {"role", RoleText(who->role)}};
         return r;
@@ -272,15 +312,23 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     f.outcome = OneOf(req, "outcome", {"succeeded", "failed", "cancelled", "reverted"});
     f.host = HostParam(req);
     if (f.host) RequireAdmin(req);  // members never see hosts, nor filter by them
-    f.since = EpochParam(req, "since");
-    f.until = EpochParam(req, "until");
-    if (f.since && f.until && *f.until <= *f.since) {
+    const auto since = EpochParam(req, "since");
+    const auto until = EpochParam(req, "until");
+    if (since && until && *until <= *since) {
       throw Error(Errc::kBadRequest, "until must be after since");
     }
+    // until: now unless given; since: 24 h before it unless given, 31 days before it at most.
+    f.until =
+        until ? *until
+              : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                        .count() +
+                    1;
+    f.since = std::max(since.value_or(f.until - kHistoryDefaultSpan), f.until - kHistoryMaxSpan);
     f.limit = LimitParam(req, kHistoryDefault, kHistoryMax);
     auto rows = Read(db, [&](store::Tx& tx) { return store::DashboardHistory(tx, f); });
     HideFromMember(req, rows);
-    return Json({{"history", std::move(rows)}, {"limit", f.limit}});
+    return Json(
+        {{"history", std::move(rows)}, {"limit", f.limit}, {"since", f.since}, {"until", f.until}});
   });
 
   api.Route("GET", "/dashboard/api/moves/([^/]+)/events", Access::kSession, [&db](Request& req) {

@@ -17,7 +17,7 @@ struct DashboardDeps {
   const Authenticator& users;
   // The token file: with Keystone, an agent's token is refused without being sent there.
   const TokenTable& agents;
-  const Sessions& sessions;
+  Sessions& sessions;  // bound to `agents` (the token file) by RegisterDashboardRoutes
 };
 
 // Registers the routes and makes `api` accept the dashboard's session cookies.

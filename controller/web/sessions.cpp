@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -100,7 +101,30 @@ std::optional<Principal> Sessions::Authenticate(const http::Request& req) const 
   if (!found) return std::nullopt;
   auto role = RoleFrom(found->role);
   if (!role) return std::nullopt;
+  if (!keystone_) {
+    // The token that logged in must still be in the token file, with the same role and name:
+    // removing a token (and restarting) ends its sessions.
+    auto it = tokens_.find(found->token_sha256_hex);
+    if (it == tokens_.end() || it->second.role != *role ||
+        it->second.project_id != found->project_id || it->second.user_id != found->user_id) {
+      return std::nullopt;
+    }
+  }
   return Principal(*role, found->name, found->project_id, found->user_id);
+}
+
+void Sessions::BindTokens(const TokenTable& tokens, bool keystone) {
+  keystone_ = keystone;
+  tokens_.clear();
+  tokens.ForEach([this](const std::string& token, const Principal& who) {
+    tokens_.insert_or_assign(SessionDigest(token), who);
+  });
+}
+
+std::chrono::seconds Sessions::Lifetime() const {
+  // A Keystone token expires (1 h by Keystone's default) and the authenticator does not say
+  // when: the session ends by then at the latest.
+  return keystone_ ? std::min(options_.lifetime, kKeystoneTokenLifetime) : options_.lifetime;
 }
 
 bool Sessions::Secure(const http::Request& req) const {
@@ -111,17 +135,23 @@ bool Sessions::Secure(const http::Request& req) const {
   return proto && *proto == "https";
 }
 
-std::string Sessions::Create(const Principal& who, const http::Request& req) const {
+std::string Sessions::Create(const Principal& who, const std::string& token,
+                             const http::Request& req) const {
   const std::string id = SecureRandomHex(kSessionIdBytes);
-  store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name};
+  const auto lifetime = Lifetime();
+  store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name,
+                            SessionDigest(token)};
+  int64_t trimmed = 0;
   db_.Transact([&](store::Tx& tx) {
     store::DeleteEndedDashboardSessions(tx, options_.idle, kCleanupBatch);
-    store::InsertDashboardSession(tx, SessionDigest(id), s, options_.lifetime);
+    trimmed =
+        store::InsertDashboardSession(tx, SessionDigest(id), s, lifetime, kMaxSessionsPerUser);
   });
-  spdlog::info("dashboard login user={} project={} role={}", who.name, who.project_id, s.role);
+  spdlog::info("dashboard login user={} project={} role={} peer={} older_sessions_ended={}",
+               who.name, who.project_id, s.role, req.remote_addr, trimmed);
   return std::string(kSessionCookie) + "=" + id +
          "; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=" +
-         std::to_string(options_.lifetime.count()) + (Secure(req) ? "; Secure" : "");
+         std::to_string(lifetime.count()) + (Secure(req) ? "; Secure" : "");
 }
 
 std::string Sessions::End(const http::Request& req) const {

@@ -2,10 +2,14 @@
 // Dashboard sessions: a token posted to /dashboard/login becomes a random 256-bit session id in
 // an HttpOnly, SameSite=Strict cookie. PostgreSQL keeps only the id's SHA-256 with who logged
 // in (dashboard_sessions), so any controller replica, and this one after a restart, knows it;
-// a session ends when idle too long, at its absolute end, or at logout.
+// a session ends when idle too long, at its absolute end, or at logout. A session never outlives
+// its token: the row keeps the token's SHA-256 (never the token); with the token file the
+// session is valid only while this controller's token file still holds that token with the same
+// role, and with Keystone it ends when the token would (at most kKeystoneTokenLifetime).
 #include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "common/tokens.hpp"
 #include "controller/api/api_server.hpp"
@@ -31,16 +35,30 @@ struct SessionOptions {
 // "ferry_session": the cookie's name, Path=/dashboard.
 inline constexpr const char* kSessionCookie = "ferry_session";
 
+// 1 h: Keystone's default token lifetime ([token] expiration = 3600). A Keystone session ends
+// this long after login at most, since the authenticator does not tell the token's own expiry.
+inline constexpr std::chrono::seconds kKeystoneTokenLifetime{3600};
+// 20 live sessions per user and project at most: a login beyond deletes that user's oldest.
+inline constexpr int kMaxSessionsPerUser = 20;
+
 class Sessions final : public api::SessionAuthenticator {
  public:
   Sessions(store::Database& db, SessionOptions options) : db_(db), options_(options) {}
+
+  // Before serving (RegisterDashboardRoutes): the token file's tokens, as SHA-256 -> who, so a
+  // session is checked against the current file without a token in memory twice; keystone:
+  // sessions come from Keystone's tokens instead (their lifetime is capped).
+  void BindTokens(const TokenTable& tokens, bool keystone);
 
   bool HasSessionCookie(const http::Request& head) const override;
   std::optional<Principal> Authenticate(const http::Request& req) const override;
 
   // A new session for `who`; returns the Set-Cookie header's value. Ended sessions are
   // deleted on the way (a bounded batch per login).
-  std::string Create(const Principal& who, const http::Request& req) const;
+  // `token`: what logged in; only its SHA-256 is stored. The user's oldest sessions beyond
+  // kMaxSessionsPerUser - 1 are deleted in the same transaction.
+  std::string Create(const Principal& who, const std::string& token,
+                     const http::Request& req) const;
   // Deletes the request's session, if any; returns the Set-Cookie value that clears it.
   std::string End(const http::Request& req) const;
 
@@ -48,14 +66,18 @@ class Sessions final : public api::SessionAuthenticator {
 
  private:
   bool Secure(const http::Request& req) const;
+  std::chrono::seconds Lifetime() const;
 
   store::Database& db_;
   const SessionOptions options_;
+  bool keystone_ = false;
+  // Token file: SHA-256 (hex) of each token -> who holds it. Filled before serving, read-only.
+  std::unordered_map<std::string, Principal> tokens_;
 };
 
 // The session id of a Cookie header value: 64 lower-case hex digits, nullopt otherwise.
 std::optional<std::string> SessionIdFromCookie(const std::string& cookie_header);
-// SHA-256 of the id as 64 hex digits: what the database stores instead of the id.
+// SHA-256 of the id (or of a token) as 64 hex digits: what the database stores instead.
 std::string SessionDigest(const std::string& id);
 
 }  // namespace ferry::controller::web

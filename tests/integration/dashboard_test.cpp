@@ -1,12 +1,16 @@
 // The built-in dashboard over HTTP (the browser itself: tests/browser): its headers, login into
 // a session cookie and logout, idle and absolute expiry, what a member sees (their project's
-// moves only, no hosts, no drains) and bad input answered with Nova's error body.
+// moves only, no hosts, no drains) and bad input answered with Nova's error body. A session ends
+// with its token; a user has at most 20; refused logins are logged; a member's history query
+// starts from their servers; a TLS proxy's X-Forwarded-Host is a same origin.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <fstream>
 #include <pqxx/pqxx>
 #include <regex>
 
+#include "controller/store/dashboard_store.hpp"
 #include "tests/support/live_migration_stack.hpp"
 
 namespace ferry::testing {
@@ -102,6 +106,11 @@ class Dashboard : public ::testing::Test {
     return w.exec1(sql)[0].as<int64_t>();
   }
   Browser NewBrowser() const { return Browser(lm_->stack->url()); }
+  // The stack's token file (its directory is the agents' state dirs' parent).
+  std::string TokenFile() const {
+    const std::string state = lm_->stack->AgentStateDir("x");
+    return state.substr(0, state.size() - std::string("/state-x").size()) + "/tokens";
+  }
   std::unique_ptr<LiveMigrationStack> lm_;
 };
 
@@ -321,13 +330,24 @@ TEST_F(Dashboard, AMemberSeesOnlyTheirProjectsMovesAndNoHostsOrDrains) {
   ASSERT_EQ(history.size(), 1u) << history.dump();
   EXPECT_EQ(history[0]["server_uuid"], mine);
   EXPECT_EQ(history[0]["outcome"], "succeeded");
-  for (const char* hidden : {"source_host", "dest_host", "drain_uuid", "reason"}) {
+  for (const char* hidden :
+       {"source_host", "dest_host", "drain_uuid", "reason", "project_id", "user_id"}) {
     EXPECT_FALSE(history[0].contains(hidden)) << hidden;
   }
   EXPECT_EQ(member.Get("/dashboard/api/moves").Json()["moves"].size(), 0u);
   auto trail = member.Get("/dashboard/api/moves/" + my_move + "/events");
   ASSERT_EQ(trail.status, 200) << trail.body;
   EXPECT_GE(trail.Json()["events"].size(), 3u);
+  for (const auto& event : trail.Json()["events"]) {
+    for (const char* hidden : {"project_id", "request_id", "actor", "reason"}) {
+      EXPECT_FALSE(event.contains(hidden)) << hidden << ": " << event.dump();
+    }
+  }
+  // The admin sees them.
+  auto admin_trail = admin.Get("/dashboard/api/moves/" + my_move + "/events").Json()["events"];
+  ASSERT_FALSE(admin_trail.empty());
+  EXPECT_TRUE(admin_trail[0].contains("request_id")) << admin_trail.dump();
+  EXPECT_TRUE(admin.Get("/dashboard/api/history").Json()["history"][0].contains("user_id"));
   // Another project's move does not exist for them.
   ExpectNovaError(member.Get("/dashboard/api/moves/" + their_move + "/events"), 404,
                   "itemNotFound");
@@ -339,6 +359,157 @@ TEST_F(Dashboard, AMemberSeesOnlyTheirProjectsMovesAndNoHostsOrDrains) {
   const auto log = lm_->stack->ControllerLog();
   EXPECT_EQ(log.find(std::string("path=/dashboard") + "/login?"), std::string::npos);
   EXPECT_EQ(log.find(kMemberToken), std::string::npos);
+}
+
+TEST_F(Dashboard, ASessionEndsWithItsTokenEvenAcrossARestart) {
+  auto member = NewBrowser();
+  ASSERT_EQ(member.Login(kMemberToken).status, 200);
+  auto admin = NewBrowser();
+  ASSERT_EQ(admin.Login(kAdminToken).status, 200);
+  // The row keeps the token's SHA-256, never the token.
+  EXPECT_EQ(Count(std::string("SELECT count(*) FROM dashboard_sessions WHERE token_sha256 = "
+                              "sha256('") +
+                  kMemberToken + "'::bytea) AND role = 'member'"),
+            1);
+  // The member's token leaves the token file; the admin's is there with another role.
+  {
+    std::ofstream f(TokenFile(), std::ios::trunc);
+    f << kAdminToken << " admin admin\n"
+      << kAgentToken << " agent\n"
+      << kMetricsToken << " metrics prometheus\n"
+      << "replacement-member-token member alice\n";
+  }
+  lm_->stack->StopController();
+  lm_->stack->StartController();
+  ExpectNovaError(member.Get("/dashboard/api/me"), 401, "unauthorized");
+  ExpectNovaError(member.Get("/dashboard/api/moves"), 401, "unauthorized");
+  EXPECT_EQ(admin.Get("/dashboard/api/me").status, 200) << "its token is still there";
+  // The same token with another role: its old session is not the new role's.
+  {
+    std::ofstream f(TokenFile(), std::ios::trunc);
+    f << kAdminToken << " member admin\n" << kAgentToken << " agent\n";
+  }
+  lm_->stack->StopController();
+  lm_->stack->StartController();
+  ExpectNovaError(admin.Get("/dashboard/api/me"), 401, "unauthorized");
+}
+
+TEST_F(Dashboard, AUserKeepsAtMostTwentySessionsAndRefusedLoginsAreLogged) {
+  std::vector<Browser> browsers;
+  for (int i = 0; i < 25; ++i) {
+    browsers.push_back(NewBrowser());
+    ASSERT_EQ(browsers.back().Login(kMemberToken).status, 200) << i;
+  }
+  auto admin = NewBrowser();
+  ASSERT_EQ(admin.Login(kAdminToken).status, 200);
+  EXPECT_EQ(Count("SELECT count(*) FROM dashboard_sessions WHERE user_id = 'alice'"), 20);
+  // The oldest five are gone, the newest twenty and the other user's session live.
+  for (int i = 0; i < 5; ++i) {
+    ExpectNovaError(browsers[i].Get("/dashboard/api/me"), 401, "unauthorized");
+  }
+  for (int i = 5; i < 25; ++i) EXPECT_EQ(browsers[i].Get("/dashboard/api/me").status, 200) << i;
+  EXPECT_EQ(admin.Get("/dashboard/api/me").status, 200);
+
+  // Refused logins are logged at info with the reason and the peer, never the token.
+  auto b = NewBrowser();
+  ExpectNovaError(b.Login("guessed-token-0123"), 401, "unauthorized");
+  ExpectNovaError(b.Login(kAgentToken), 403, "forbidden");
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        return lm_->stack->ControllerLog().find("a role that may not log in") != std::string::npos;
+      },
+      std::chrono::seconds(5)));
+  const auto log = lm_->stack->ControllerLog();
+  EXPECT_TRUE(std::regex_search(
+      log, std::regex(R"( info \S+ dashboard login refused: unknown token peer=127\.0\.0\.1)")))
+      << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  EXPECT_EQ(log.find("guessed-token-0123"), std::string::npos);
+}
+
+TEST_F(Dashboard, BehindATlsProxyTheForwardedHostIsTheSameOrigin) {
+  auto b = NewBrowser();
+  const std::string form = "application/x-www-form-urlencoded";
+  const std::string body = std::string("token=") + kAdminToken;
+  // The proxy rewrites Host to the controller's; the browser's Origin is the proxy's.
+  ExpectNovaError(b.Post("/dashboard/login", body, form, {{"Origin", "https://dash.example.com"}}),
+                  403, "forbidden");
+  auto ok = b.Login(kAdminToken, {{"Origin", "https://dash.example.com"},
+                                  {"X-Forwarded-Host", "dash.example.com"},
+                                  {"X-Forwarded-Proto", "https"}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  // The first of a proxy chain's hosts; another site is still refused.
+  EXPECT_EQ(b.Post("/dashboard/login", body, form,
+                   {{"Origin", "https://dash.example.com"},
+                    {"X-Forwarded-Host", "dash.example.com, inner.example"}})
+                .status,
+            200);
+  ExpectNovaError(
+      b.Post("/dashboard/login", body, form,
+             {{"Origin", "https://evil.example"}, {"X-Forwarded-Host", "dash.example.com"}}),
+      403, "forbidden");
+  // Logout too.
+  EXPECT_EQ(
+      b.Post("/dashboard/logout", "", "",
+             {{"Origin", "https://dash.example.com"}, {"X-Forwarded-Host", "dash.example.com"}})
+          .status,
+      204);
+}
+
+// A member's history read starts from their project's servers (migrations_instance_idx), not
+// from a walk of every finished move: a small project in a busy cloud, as the statement the
+// store sends (a prepared statement with the member's parameters).
+TEST_F(Dashboard, AMembersHistoryStartsFromTheirServers) {
+  Exec(R"sql(
+    SET session_replication_role = replica;
+    INSERT INTO hosts (service_uuid, node_uuid, name, hypervisor_type, state, last_heartbeat_at,
+                       vcpus, memory_mb, local_gb)
+    VALUES (gen_random_uuid(), gen_random_uuid(), 'plan-host', 'QEMU', 'up', now(), 64, 262144,
+            2000);
+    INSERT INTO servers (uuid, name, host_id, flavorid, flavor_name, vcpus, memory_mb, root_gb,
+                         vm_state, user_id, project_id)
+    SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'vm-' || g,
+           (SELECT id FROM hosts WHERE name = 'plan-host'), 'f1', 'm1.small', 2, 4096, 20,
+           'active', 'user', CASE WHEN g < 2 THEN 'small' ELSE 'big-' || (g % 50) END
+    FROM generate_series(0, 4999) g;
+    INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute,
+                            dest_compute, user_id, project_id, created_at, updated_at,
+                            started_at, finished_at)
+    SELECT gen_random_uuid(),
+           ('00000000-0000-4000-8000-' || lpad(to_hex(g % 5000), 12, '0'))::uuid,
+           'live-migration', 'completed', 'plan-host', 'plan-host', 'admin', 'admin', t, t, t, t
+    FROM generate_series(1, 60000) g,
+         LATERAL (SELECT now() - g * interval '1 second' AS t) t;
+    ANALYZE servers;
+    ANALYZE migrations;
+  )sql");
+  pqxx::connection c(lm_->stack->dsn());
+  pqxx::nontransaction n(c);
+  n.exec(std::string("PREPARE history AS ") + controller::store::DashboardHistorySql());
+  const std::string args =
+      "(extract(epoch FROM now() - interval '24 hours')::float8, "
+      "extract(epoch FROM now())::float8 + 1, 50)";
+  // The first executions of a prepared statement are planned for their parameters, as the
+  // controller's are; a member's and an admin's (no project).
+  std::string plan;
+  for (const auto& r :
+       n.exec("EXPLAIN EXECUTE history('small', NULL, NULL, NULL, " + args.substr(1))) {
+    plan += r[0].as<std::string>() + "\n";
+  }
+  EXPECT_NE(plan.find("migrations_instance_idx"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("migrations_finished_idx"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan on migrations"), std::string::npos) << plan;
+  auto rows = n.exec1("EXECUTE history('small', NULL, NULL, NULL, " + args.substr(1))[0];
+  EXPECT_EQ(nlohmann::json::parse(rows.as<std::string>()).size(), 24u);
+
+  // The page's read: 24 h by default; 31 days at most.
+  auto b = NewBrowser();
+  ASSERT_EQ(b.Login(kAdminToken).status, 200);
+  auto page = b.Get("/dashboard/api/history?since=0").Json();
+  ASSERT_TRUE(page.contains("since")) << page.dump();
+  EXPECT_NEAR(page["until"].get<double>() - page["since"].get<double>(), 31 * 86400, 5);
+  page = b.Get("/dashboard/api/history").Json();
+  EXPECT_NEAR(page["until"].get<double>() - page["since"].get<double>(), 86400, 5);
+  EXPECT_EQ(page["history"].size(), 50u);
 }
 
 }  // namespace
