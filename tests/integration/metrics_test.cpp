@@ -2,18 +2,25 @@
 // `promtool check metrics`; its values match what runs (moves in flight while two sim live
 // migrations copy slowly); and Debian's Prometheus, scraping the running controller with the
 // metrics token, answers the PromQL query sum(ferry_moves_in_flight) with 2, then 0 once both
-// ended. Without prometheus/promtool: skipped outside CI, failed under CI=true.
+// ended; with the claims table locked (the orphaned-claims count cannot be read), the other
+// gauges still follow the hosts and no scrape waits. Without prometheus/promtool: skipped
+// outside CI, failed under CI=true.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "tests/support/live_migration_stack.hpp"
 
@@ -70,9 +77,9 @@ int FreePort() {
 
 class Metrics : public ::testing::Test {
  protected:
-  void Start(std::vector<std::string> controller_args = {}) {
+  void Start(std::vector<std::string> controller_args = {}, int service_down_time_s = 60) {
     FERRY_REQUIRE_PG(dsn);
-    lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args);
+    lm_ = std::make_unique<LiveMigrationStack>(dsn, controller_args, service_down_time_s);
     // 20 MB/s: a 512 MB guest copies for ~27 s, long enough for Prometheus to start and scrape.
     lm_->StartHosts(
         {{"sim-1", {"--sim-bandwidth-mbps", "20"}}, {"sim-2", {"--sim-bandwidth-mbps", "20"}}});
@@ -118,6 +125,81 @@ TEST_F(Metrics, OnlyAdminsAndTheMetricsRoleMayScrapeAndThatRoleNothingElse) {
   HttpClient agent_member("http://127.0.0.1:" + std::to_string(stack.AgentPort("sim-1")),
                           kMetricsToken);
   EXPECT_EQ(agent_member.Get("/metrics").status, 401) << "no --metrics-token-file given";
+}
+
+// The orphaned-claims count is read in a transaction of its own: while another session holds
+// the claims table exclusively (so that count cannot be read), a host that goes down still
+// shows ferry_host_up 0 within service_down_time plus the cache, ferry_metrics_db_up says a
+// read failed, and parallel scrapes all answer at once (one reads, the others do not wait for
+// it). Once the lock is gone, the count is read again and db_up is 1.
+TEST_F(Metrics, ALockedClaimsTableHoldsBackNoOtherGaugeAndNoScrape) {
+  constexpr int kDownTime = 5;
+  Start({}, kDownTime);
+  const std::string sim2_up = "ferry_host_up{host=\"sim-2\"}";
+  // The lock before the first scrape: the count (read every 60 s once it succeeds) is due on
+  // every read from now on, and fails on each (the metrics' lock timeout, 0.5 s).
+  pqxx::connection locker(lm_->stack->dsn());
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE claims IN ACCESS EXCLUSIVE MODE");
+  std::string text;
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        text = Scraper().Get("/metrics").raw;
+        return Sample(text, sim2_up) == 1.0;
+      },
+      20s))
+      << text;
+  EXPECT_EQ(Sample(text, "ferry_host_up{host=\"sim-1\"}"), 1.0);
+  EXPECT_EQ(Sample(text, "ferry_metrics_db_up"), 0.0) << "the orphaned-claims count failed";
+  EXPECT_EQ(Sample(text, "ferry_orphaned_claims"), 0.0) << "never read";
+
+  lm_->stack->KillAgent("sim-2");
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        text = Scraper().Get("/metrics").raw;
+        return Sample(text, sim2_up) == 0.0;
+      },
+      std::chrono::seconds(kDownTime + 10)))
+      << text;
+  std::cout << "ferry_host_up 0 after "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count()
+            << " s (service_down_time " << kDownTime << " s, cache 5 s)\n";
+  EXPECT_EQ(Sample(text, "ferry_host_up{host=\"sim-1\"}"), 1.0);
+  EXPECT_EQ(Sample(text, "ferry_hosts{state=\"down\"}"), 1.0);
+  EXPECT_EQ(Sample(text, "ferry_metrics_db_up"), 0.0);
+
+  // Parallel scrapes, several rounds (past the cache, so one of each round reads the database).
+  for (int round = 0; round < 3; ++round) {
+    constexpr int kScrapes = 8;
+    std::vector<double> seconds(kScrapes, -1);
+    std::vector<int> status(kScrapes, 0);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kScrapes; ++i) {
+      threads.emplace_back([&, i] {
+        const auto t0 = std::chrono::steady_clock::now();
+        status[i] = Scraper().Get("/metrics").status;
+        seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kScrapes; ++i) {
+      EXPECT_EQ(status[i], 200) << "round " << round << " scrape " << i;
+      EXPECT_LT(seconds[i], 1.5) << "round " << round << " scrape " << i;
+    }
+    std::this_thread::sleep_for(5s);
+  }
+
+  lock.abort();
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        text = Scraper().Get("/metrics").raw;
+        return Sample(text, "ferry_metrics_db_up") == 1.0;
+      },
+      15s))
+      << text;
+  EXPECT_EQ(Sample(text, "ferry_orphaned_claims"), 0.0);
+  EXPECT_EQ(Sample(text, sim2_up), 0.0);
 }
 
 TEST_F(Metrics, PromtoolIsCleanAndPrometheusSeesTheMovesInFlightThenNone) {
