@@ -382,7 +382,11 @@ int Serve(const ServeOptions& o) {
   store::Database lease_db(o.dsn, WithPoolSize(o.db, 1, "leases"));
   // /metrics reads the database through one connection of its own: scrapes never wait for,
   // nor take, the API's connections.
-  store::Database metrics_db(o.dsn, WithPoolSize(o.db, 1, "metrics"));
+  // A scrape waits at most 1 s for it (only one refresh runs at a time; others answer the last
+  // values), so a slow database cannot hold API workers through /metrics.
+  store::DatabaseOptions metrics_db_options = WithPoolSize(o.db, 1, "metrics");
+  metrics_db_options.acquire_timeout = std::chrono::seconds(1);
+  store::Database metrics_db(o.dsn, metrics_db_options);
   Clock& clock = DefaultClock();
   conductor::HostRegistry registry(agent_db, clock, std::chrono::seconds(o.heartbeat_interval_s),
                                    o.max_domains_per_host);
