@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "api/wire/live_migration_messages.hpp"
+#include "tests/bench/progress_body.hpp"
 #include "tests/support/stack.hpp"
 
 namespace {
@@ -216,55 +217,7 @@ Seeded Seed(const std::string& dsn, const Settings& s) {
 
 // ---- the load generator: agents posting progress ----
 
-// The body of one agent's post, written straight into a string: the same JSON as
-// nlohmann::json(batch).dump() (CheckBody proves it), as in progress_ingest_bench: the
-// generator shares this machine's two cores with the controller and PostgreSQL, where real
-// agents run on their own hosts, so it must cost as little as it can.
-void AppendBody(std::string& out, const ferry::wire::MigrationProgressBatch& b) {
-  auto num = [&out](auto v) {
-    char buf[32];
-    out.append(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
-  };
-  auto str = [&out](const char* key, const std::string& v) {  // uuids and fixed words only
-    out += '"';
-    out += key;
-    out += "\":\"";
-    out += v;
-    out += "\",";
-  };
-  out += "{\"host\":\"" + b.host + "\",\"reports\":[";
-  for (size_t i = 0; i < b.reports.size(); ++i) {
-    const auto& j = b.reports[i];
-    out += i ? ",{" : "{";
-    str("migration_uuid", j.migration_uuid);
-    str("domain_uuid", j.domain_uuid);
-    str("state", j.state);
-    str("phase", j.phase);
-    str("error", j.error);
-    const std::pair<const char*, int64_t> ints[] = {{"iteration", j.iteration},
-                                                    {"memory_total", j.memory_total},
-                                                    {"memory_processed", j.memory_processed},
-                                                    {"memory_remaining", j.memory_remaining},
-                                                    {"disk_total", j.disk_total},
-                                                    {"disk_processed", j.disk_processed},
-                                                    {"disk_remaining", j.disk_remaining},
-                                                    {"transfer_rate_bps", j.transfer_rate_bps},
-                                                    {"dirty_rate_bps", j.dirty_rate_bps},
-                                                    {"downtime_ms", j.downtime_ms},
-                                                    {"throttle_percent", j.throttle_percent}};
-    for (const auto& [key, v] : ints) {
-      out += '"';
-      out += key;
-      out += "\":";
-      num(v);
-      out += ',';
-    }
-    out += "\"sampled_at\":";
-    num(j.sampled_at);
-    out += '}';
-  }
-  out += "]}";
-}
+using ferry::bench::AppendBody;  // tests/bench/progress_body.hpp
 
 ferry::wire::LiveMigrationJob Report(const std::string& uuid, int64_t processed) {
   ferry::wire::LiveMigrationJob j;
