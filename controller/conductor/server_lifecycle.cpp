@@ -8,6 +8,7 @@
 #include "controller/conductor/server_placement.hpp"
 #include "controller/store/claims_store.hpp"
 #include "controller/store/hosts_store.hpp"
+#include "controller/store/inventory_store.hpp"
 #include "controller/store/reap_store.hpp"
 #include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
@@ -212,6 +213,12 @@ store::Server ServerLifecycle::Adopt(const std::string& domain_uuid, const store
     s.created_at = clock_.Now();
     s.launched_at = domain->first_seen_at;
     store::InsertServer(tx, s);
+    // Its disks as its host last reported them, now rather than at the host's next heartbeat:
+    // a host lost right after the adoption must still leave an evacuation its shared disks.
+    store::ReportedDomain reported;
+    reported.uuid = s.uuid;
+    reported.disks = domain->disks;
+    store::SyncReportedDisks(tx, domain->host_id, {reported});
     // What the domain really uses is claimed even if it over-commits the host: it is there.
     store::ClaimUnconditionally(tx, s.uuid, domain->host_id,
                                 {domain->vcpus, domain->memory_mb, domain->disk_gb});

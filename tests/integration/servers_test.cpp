@@ -3,6 +3,7 @@
 // admin adopts one; a controller killed mid-build finishes the build after restart.
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "tests/support/stack.hpp"
@@ -152,6 +153,34 @@ TEST_F(Servers, UnknownDomainIsReportedNotAdoptedUntilAnAdminAdoptsIt) {
   std::this_thread::sleep_for(2500ms);
   EXPECT_EQ(stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"].size(),
             0u);
+}
+
+TEST_F(Servers, AnAdoptedDomainKeepsItsReportedDisksEvenIfItsHostNeverHeartbeatsAgain) {
+  json domains;
+  ASSERT_TRUE(Stack::WaitFor(
+      [&] {
+        domains = stack_->Admin().Get("/v2.1/ferry/unmanaged-domains").body["unmanaged_domains"];
+        return domains.size() == 1;
+      },
+      10s));
+  const std::string uuid = domains[0]["uuid"];
+  // sim-2 is lost before its next heartbeat: what an evacuation will be given (the disks its
+  // host reported) must come from the adoption itself.
+  stack_->KillAgent("sim-2");
+  auto ok = stack_->Admin().Post("/v2.1/ferry/unmanaged-domains/" + uuid + "/action",
+                                 {{"adopt", {{"flavorRef", "1"}}}});
+  ASSERT_EQ(ok.status, 202) << ok.raw;
+  pqxx::connection c(stack_->dsn());
+  pqxx::work w(c);
+  const json disks =
+      json::parse(w.exec_params1("SELECT coalesce(reported_disks, 'null')::text FROM servers "
+                                 "WHERE uuid = $1::uuid",
+                                 uuid)[0]
+                      .as<std::string>());
+  ASSERT_TRUE(disks.is_array()) << disks.dump();
+  ASSERT_EQ(disks.size(), 1u) << disks.dump();
+  EXPECT_EQ(disks[0]["kind"], "volume") << disks.dump();
+  EXPECT_EQ(disks[0]["path"], "/shared/volumes/legacy-vm.img") << disks.dump();
 }
 
 TEST_F(Servers, ControllerKilledRightAfterCreateFinishesTheBuildAfterRestart) {
