@@ -66,6 +66,13 @@ CREATE INDEX migrations_finished_idx ON migrations
     ((coalesce(finished_at, updated_at, created_at)) DESC, id DESC);
 -- The event trail of a time range (a Grafana panel's $__timeFilter(at)).
 CREATE INDEX migration_events_at_idx ON migration_events (at);
+-- A host's moves that have not ended, from it and to it: one descent each for v_host_load
+-- (migrations_source_idx would take one per status of the list, and the dest one walks the
+-- host's whole history). Small: a row leaves them when its move ends.
+CREATE INDEX migrations_active_source_idx ON migrations (source_compute)
+    WHERE status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled');
+CREATE INDEX migrations_active_dest_idx ON migrations (dest_compute)
+    WHERE status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled');
 
 -- 7. The event trail.
 CREATE VIEW v_migration_events AS
@@ -162,29 +169,40 @@ SELECT h.id AS host_id, h.name AS host, h.hypervisor_type, h.cell, h.state,
        extract(epoch FROM now() - h.last_heartbeat_at)::float8 AS heartbeat_age_seconds,
        (SELECT count(*) FROM servers s WHERE s.host_id = h.id AND s.vm_state <> 'deleted')::integer
            AS servers,
-       h.vcpus::bigint AS vcpus, coalesce(c.vcpus_used, 0) AS vcpus_used,
-       h.memory_mb, coalesce(c.memory_mb_used, 0) AS memory_mb_used,
-       h.local_gb, coalesce(c.disk_gb_used, 0) AS disk_gb_used,
-       -- An evacuation takes no outbound slot: its source is down and sends nothing.
-       (SELECT count(*) FROM migrations m
-        WHERE m.source_compute = h.name AND m.migration_type <> 'evacuation'
-          AND m.status = ANY (migration_status_list('occupies_slot')))::integer AS outbound_moves,
-       (SELECT count(*) FROM migrations m
-        WHERE m.dest_compute = h.name
-          AND m.status = ANY (migration_status_list('occupies_slot')))::integer AS inbound_moves,
-       (SELECT count(*) FROM migrations m
-        WHERE m.source_compute = h.name AND m.status = 'queued')::integer AS queued_outbound,
+       h.vcpus::bigint AS vcpus, c.vcpus_used, h.memory_mb, c.memory_mb_used,
+       h.local_gb, c.disk_gb_used,
+       mv.outbound_moves, mv.inbound_moves, mv.queued_outbound,
        (SELECT d.uuid FROM drains d
         WHERE d.host = h.name AND d.status IN ('running', 'paused', 'cancelling')) AS drain_uuid,
        -- added beyond the contract's list
        h.cpu_allocation_ratio, h.ram_allocation_ratio, h.disk_allocation_ratio,
        h.reserved_host_memory_mb
 FROM hosts h
-LEFT JOIN (SELECT host_id,
-                  sum(amount) FILTER (WHERE resource = 'VCPU')::bigint AS vcpus_used,
-                  sum(amount) FILTER (WHERE resource = 'MEMORY_MB')::bigint AS memory_mb_used,
-                  sum(amount) FILTER (WHERE resource = 'DISK_GB')::bigint AS disk_gb_used
-           FROM claims GROUP BY host_id) c ON c.host_id = h.id;
+-- Per host (LATERAL), never an aggregate over every claim or move: a page of hosts or one
+-- host costs what those hosts hold, whatever the size of the cloud. LEFT JOIN ... ON true (an
+-- aggregate always gives its one row): a query that reads none of their columns skips them.
+LEFT JOIN LATERAL (
+    SELECT coalesce(sum(amount) FILTER (WHERE resource = 'VCPU'), 0)::bigint AS vcpus_used,
+           coalesce(sum(amount) FILTER (WHERE resource = 'MEMORY_MB'), 0)::bigint
+               AS memory_mb_used,
+           coalesce(sum(amount) FILTER (WHERE resource = 'DISK_GB'), 0)::bigint AS disk_gb_used
+    FROM claims WHERE claims.host_id = h.id) c ON true
+-- One pass over the host's unfinished moves, from it and to it. An evacuation takes no
+-- outbound slot: its source is down and sends nothing.
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE x.outbound)::integer AS outbound_moves,
+           count(*) FILTER (WHERE x.inbound)::integer AS inbound_moves,
+           count(*) FILTER (WHERE x.queued)::integer AS queued_outbound
+    FROM (SELECT m.migration_type <> 'evacuation'
+                     AND m.status = ANY (migration_status_list('occupies_slot')) AS outbound,
+                 false AS inbound, m.status = 'queued' AS queued
+          FROM migrations m
+          WHERE m.source_compute = h.name AND m.status = ANY (migration_status_list('active'))
+          UNION ALL
+          SELECT false, m.status = ANY (migration_status_list('occupies_slot')), false
+          FROM migrations m
+          WHERE m.dest_compute = h.name
+            AND m.status = ANY (migration_status_list('active'))) x) mv ON true;
 
 -- 4. Per drain: its counts, progress and ETA (as GET /os-drains/{id} computes them).
 CREATE VIEW v_host_drain_status AS

@@ -620,20 +620,14 @@ CREATE VIEW public.v_host_load AS
            FROM public.servers s
           WHERE ((s.host_id = h.id) AND (s.vm_state <> 'deleted'::text))))::integer AS servers,
     (h.vcpus)::bigint AS vcpus,
-    COALESCE(c.vcpus_used, (0)::bigint) AS vcpus_used,
+    c.vcpus_used,
     h.memory_mb,
-    COALESCE(c.memory_mb_used, (0)::bigint) AS memory_mb_used,
+    c.memory_mb_used,
     h.local_gb,
-    COALESCE(c.disk_gb_used, (0)::bigint) AS disk_gb_used,
-    (( SELECT count(*) AS count
-           FROM public.migrations m
-          WHERE ((m.source_compute = h.name) AND (m.migration_type <> 'evacuation'::text) AND (m.status = ANY (public.migration_status_list('occupies_slot'::text))))))::integer AS outbound_moves,
-    (( SELECT count(*) AS count
-           FROM public.migrations m
-          WHERE ((m.dest_compute = h.name) AND (m.status = ANY (public.migration_status_list('occupies_slot'::text))))))::integer AS inbound_moves,
-    (( SELECT count(*) AS count
-           FROM public.migrations m
-          WHERE ((m.source_compute = h.name) AND (m.status = 'queued'::text))))::integer AS queued_outbound,
+    c.disk_gb_used,
+    mv.outbound_moves,
+    mv.inbound_moves,
+    mv.queued_outbound,
     ( SELECT d.uuid
            FROM public.drains d
           WHERE ((d.host = h.name) AND (d.status = ANY (ARRAY['running'::text, 'paused'::text, 'cancelling'::text])))) AS drain_uuid,
@@ -641,13 +635,26 @@ CREATE VIEW public.v_host_load AS
     h.ram_allocation_ratio,
     h.disk_allocation_ratio,
     h.reserved_host_memory_mb
-   FROM (public.hosts h
-     LEFT JOIN ( SELECT claims.host_id,
-            (sum(claims.amount) FILTER (WHERE (claims.resource = 'VCPU'::text)))::bigint AS vcpus_used,
-            (sum(claims.amount) FILTER (WHERE (claims.resource = 'MEMORY_MB'::text)))::bigint AS memory_mb_used,
-            (sum(claims.amount) FILTER (WHERE (claims.resource = 'DISK_GB'::text)))::bigint AS disk_gb_used
+   FROM ((public.hosts h
+     LEFT JOIN LATERAL ( SELECT (COALESCE(sum(claims.amount) FILTER (WHERE (claims.resource = 'VCPU'::text)), (0)::numeric))::bigint AS vcpus_used,
+            (COALESCE(sum(claims.amount) FILTER (WHERE (claims.resource = 'MEMORY_MB'::text)), (0)::numeric))::bigint AS memory_mb_used,
+            (COALESCE(sum(claims.amount) FILTER (WHERE (claims.resource = 'DISK_GB'::text)), (0)::numeric))::bigint AS disk_gb_used
            FROM public.claims
-          GROUP BY claims.host_id) c ON ((c.host_id = h.id)));
+          WHERE (claims.host_id = h.id)) c ON (true))
+     LEFT JOIN LATERAL ( SELECT (count(*) FILTER (WHERE x.outbound))::integer AS outbound_moves,
+            (count(*) FILTER (WHERE x.inbound))::integer AS inbound_moves,
+            (count(*) FILTER (WHERE x.queued))::integer AS queued_outbound
+           FROM ( SELECT ((m.migration_type <> 'evacuation'::text) AND (m.status = ANY (public.migration_status_list('occupies_slot'::text)))) AS outbound,
+                    false AS inbound,
+                    (m.status = 'queued'::text) AS queued
+                   FROM public.migrations m
+                  WHERE ((m.source_compute = h.name) AND (m.status = ANY (public.migration_status_list('active'::text))))
+                UNION ALL
+                 SELECT false,
+                    (m.status = ANY (public.migration_status_list('occupies_slot'::text))),
+                    false
+                   FROM public.migrations m
+                  WHERE ((m.dest_compute = h.name) AND (m.status = ANY (public.migration_status_list('active'::text))))) x) mv ON (true));
 
 CREATE VIEW public.v_migration_events AS
  SELECT e.id AS event_id,
@@ -999,7 +1006,11 @@ CREATE INDEX migration_events_at_idx ON public.migration_events USING btree (at)
 
 CREATE INDEX migration_events_migration_idx ON public.migration_events USING btree (migration_id, id);
 
+CREATE INDEX migrations_active_dest_idx ON public.migrations USING btree (dest_compute) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
+
 CREATE INDEX migrations_active_idx ON public.migrations USING btree (status, created_at) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
+
+CREATE INDEX migrations_active_source_idx ON public.migrations USING btree (source_compute) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
 CREATE INDEX migrations_created_idx ON public.migrations USING btree (created_at DESC, id DESC);
 

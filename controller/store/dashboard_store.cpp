@@ -59,6 +59,8 @@ SELECT coalesce(json_agg(t ORDER BY t.at, t.event_id), '[]'::json)::text FROM (
   ORDER BY at, event_id
   LIMIT $3) t)sql"};
 
+// $1 after (a host name; null: from the first), $2 problems only (down, forced down, disabled
+// or draining), $3 limit: a page by name, keyset on hosts_name_key.
 constexpr Statement kHosts{"dashboard_hosts", R"sql(
 SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text FROM (
   SELECT host_id, host, hypervisor_type, cell, state, is_up, forced_down, disabled,
@@ -66,8 +68,21 @@ SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text FROM (
          memory_mb, memory_mb_used, local_gb, disk_gb_used, outbound_moves, inbound_moves,
          queued_outbound, drain_uuid
   FROM v_host_load
+  WHERE ($1::text IS NULL OR host > $1)
+    AND (NOT $2 OR NOT is_up OR disabled OR drain_uuid IS NOT NULL)
   ORDER BY host
-  LIMIT $1) t)sql"};
+  LIMIT $3) t)sql"};
+
+// The hosts' tiles: none of v_host_load's per-host sums is read, so the planner drops them and
+// this stays one pass over hosts (and the orphaned claims' anti-joins).
+constexpr Statement kHostsSummary{"dashboard_hosts_summary", R"sql(
+SELECT json_build_object(
+  'total', count(*),
+  'down', count(*) FILTER (WHERE NOT is_up),
+  'disabled', count(*) FILTER (WHERE disabled),
+  'draining', count(*) FILTER (WHERE drain_uuid IS NOT NULL),
+  'orphaned_claims', (SELECT count(*) FROM v_orphaned_claims))::text
+FROM v_host_load)sql"};
 
 constexpr Statement kDrains{"dashboard_drains", R"sql(
 SELECT coalesce(json_agg(t ORDER BY t.live DESC, t.created_at DESC, t.drain_id DESC),
@@ -140,7 +155,12 @@ nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
   return Array(tx.Exec(kEvents, migration_uuid, project, limit));
 }
 
-nlohmann::json DashboardHosts(Tx& tx, int limit) { return Array(tx.Exec(kHosts, limit)); }
+nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, bool problems_only,
+                              int limit) {
+  return Array(tx.Exec(kHosts, after, problems_only, limit));
+}
+
+nlohmann::json DashboardHostsSummary(Tx& tx) { return ToJson(tx.Exec(kHostsSummary)[0][0]); }
 
 nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit) {
   return Array(tx.Exec(kDrains, limit, plan_limit));

@@ -48,8 +48,13 @@ const char* DashboardHistorySql();
 nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
                                const std::optional<std::string>& project, int limit);
 
-// v_host_load, by host name.
-nlohmann::json DashboardHosts(Tx& tx, int limit);
+// v_host_load, a page by host name: the hosts after `after` (all when nullopt); problems_only:
+// only hosts down, forced down, disabled or draining.
+nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, bool problems_only,
+                              int limit);
+// {total, down, disabled, draining, orphaned_claims} over every host (v_host_load and
+// v_orphaned_claims).
+nlohmann::json DashboardHostsSummary(Tx& tx);
 
 // v_host_drain_status, live drains first then the newest, each with its plan from
 // v_drain_servers ("servers", plan order, at most plan_limit rows per drain).

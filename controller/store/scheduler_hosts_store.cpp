@@ -59,7 +59,10 @@ constexpr Statement kNow{"scheduler_database_now",
 
 std::string BigintArray(const std::vector<int64_t>& ids) {
   std::string out = "{";
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
   return out + "}";
 }
 

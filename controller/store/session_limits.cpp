@@ -48,8 +48,10 @@ std::string Quoted(const std::string& v) {
   return out + "'";
 }
 
+// jit off: the controller's statements are short, and compiling one costs tens of ms whenever
+// the planner's estimate passes jit_above_cost (a whole-fleet v_host_load read did: +50 ms).
 std::string ServerOptions(const SessionLimits& l) {
-  return "-c statement_timeout=" + std::to_string(l.statement_timeout.count()) +
+  return "-c jit=off -c statement_timeout=" + std::to_string(l.statement_timeout.count()) +
          " -c lock_timeout=" + std::to_string(l.lock_timeout.count()) +
          " -c idle_in_transaction_session_timeout=" +
          std::to_string(l.idle_in_transaction_timeout.count());

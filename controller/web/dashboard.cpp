@@ -33,8 +33,10 @@ constexpr int kHistoryDefault = 50;
 constexpr int kHistoryMax = 200;
 // 500 events per move: a move makes about ten; retries and re-plans add a few each.
 constexpr int kEventsLimit = 500;
-// 2000 hosts: a large Nova cell; beyond that the page is the wrong tool (psql, Grafana).
-constexpr int kHostsLimit = 2000;
+// Hosts come in pages by name: 100 by default, 500 at most (each row sums its host's claims and
+// moves; a page costs what its hosts hold, never the whole cloud).
+constexpr int kHostsDefault = 100;
+constexpr int kHostsMax = 500;
 // 20 drains (the live ones first) with 500 servers of each plan: a host holds fewer.
 constexpr int kDrainsLimit = 20;
 constexpr int kDrainPlanLimit = 500;
@@ -122,13 +124,13 @@ int LimitParam(const Request& req, int def, int max) {
   return n;
 }
 
-std::optional<std::string> HostParam(const Request& req) {
-  auto v = req.Query("host");
+std::optional<std::string> HostParam(const Request& req, const char* key = "host") {
+  auto v = req.Query(key);
   if (!v || v->empty()) return std::nullopt;
   if (v->size() > kMaxHostBytes ||
       v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
           std::string::npos) {
-    throw Error(Errc::kBadRequest, "Invalid host: " + *v);
+    throw Error(Errc::kBadRequest, std::string("Invalid ") + key + ": " + *v);
   }
   return v;
 }
@@ -344,11 +346,23 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     return Json({{"events", std::move(rows)}});
   });
 
+  // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
+  // "next" is the after= of the following page, null on the last one.
   api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db](Request& req) {
     RequireAdmin(req);
-    OnlyQuery(req, {});
-    auto rows = Read(db, [](store::Tx& tx) { return store::DashboardHosts(tx, kHostsLimit); });
-    return Json({{"hosts", std::move(rows)}});
+    OnlyQuery(req, {"after", "problems", "limit"});
+    const auto after = HostParam(req, "after");
+    const auto problems = OneOf(req, "problems", {"0", "1"});
+    const bool problems_only = problems && *problems == "1";
+    const int limit = LimitParam(req, kHostsDefault, kHostsMax);
+    json out = Read(db, [&](store::Tx& tx) {
+      return json{{"hosts", store::DashboardHosts(tx, after, problems_only, limit)},
+                  {"summary", store::DashboardHostsSummary(tx)}};
+    });
+    const json& rows = out["hosts"];
+    out["next"] = static_cast<int>(rows.size()) == limit ? rows.back()["host"] : json(nullptr);
+    out["limit"] = limit;
+    return Json(std::move(out));
   });
 
   api.Route("GET", "/dashboard/api/drains", Access::kSession, [&db](Request& req) {

@@ -75,6 +75,11 @@ try {
   check(await page.isVisible('#drains-panel'), 'the admin sees the drains panel');
   const hostRows = await page.locator('#hosts-body tr').count();
   check(hostRows === 2, `two hosts listed (${hostRows})`);
+  const hostsCaption = await page.textContent('#hosts-count');
+  check(/\b2 hosts\b/.test(hostsCaption), `the caption counts every host (${hostsCaption})`);
+  check(await page.isDisabled('#hosts-next'), 'one page of hosts: no next page');
+  check((await page.textContent('#t-hosts-down')) === '0', 'no host down');
+  check((await page.textContent('#t-orphans')) === '0', 'no orphaned claim');
 
   const cookies = await context.cookies(url + '/dashboard/');
   const session = cookies.find((c) => c.name === 'ferry_session');

@@ -184,7 +184,10 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
 
   // Hosts, drains, orphaned claims.
   ExpectIndexed("SELECT * FROM v_host_load ORDER BY host");
-  ExpectIndexed("SELECT * FROM v_host_load WHERE host = 'host-7'");
+  // A page of hosts and one host read only their own moves (a descent per host and end).
+  ExpectIndexed("SELECT * FROM v_host_load ORDER BY host LIMIT 100",
+                "migrations_active_source_idx");
+  ExpectIndexed("SELECT * FROM v_host_load WHERE host = 'host-7'", "migrations_active_dest_idx");
   ExpectIndexed(
       "SELECT * FROM v_host_drain_status WHERE status IN ('running', 'paused') "
       "ORDER BY created_at DESC");

@@ -47,6 +47,7 @@ TEST_F(DatabaseLimitsTest, EverySessionCarriesTheTimeouts) {
   EXPECT_EQ(Show(*db_, "statement_timeout"), "10s");
   EXPECT_EQ(Show(*db_, "lock_timeout"), "5s");
   EXPECT_EQ(Show(*db_, "idle_in_transaction_session_timeout"), "1min");
+  EXPECT_EQ(Show(*db_, "jit"), "off") << "no compile time added to a short statement";
   // The DSN's own options still apply (the fixture's search_path: the schema's tables resolve).
   db_->Transact([](Tx& tx) { tx.work().exec("SELECT count(*) FROM servers"); });
 }

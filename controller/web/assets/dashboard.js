@@ -5,7 +5,12 @@
 (() => {
   const POLL_MS = 2000; // 2 s: agents report progress every 1-5 s (Nova's monitor interval 5 s)
   const $ = (id) => document.getElementById(id);
-  const state = { me: null, timer: null, trail: null, busy: false, historyKey: '' };
+  const state = {
+    me: null, timer: null, trail: null, busy: false, again: false, historyKey: '',
+    // The hosts panel shows one page by name: hostsAfter is the host it starts after (null: the
+    // first page), hostsNext the next page's, hostsPageNo counts pages for the caption.
+    hostsAfter: null, hostsNext: null, hostsPageNo: 1,
+  };
 
   // ---- formatting -------------------------------------------------------------------------
   const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -202,8 +207,15 @@
     $('moves-count').textContent = moves.length ? moves.length + ' in progress' : '';
   }
 
-  function renderHosts(hosts) {
-    let down = 0;
+  function hostsQuery() {
+    const q = new URLSearchParams();
+    if (state.hostsAfter !== null) q.set('after', state.hostsAfter);
+    if ($('hosts-problems').checked) q.set('problems', '1');
+    return q.toString();
+  }
+  function renderHosts(page) {
+    const hosts = page.hosts;
+    const sum = page.summary;
     fill($('hosts-body'), hosts.map((h) => {
       const tr = el('tr');
       tr.dataset.host = h.host;
@@ -213,7 +225,7 @@
       tr.appendChild(name);
       const stateCell = el('td');
       let s;
-      if (!h.is_up) { s = badge(h.forced_down ? 'forced down' : 'down', 'bad'); down++; } else s = badge('up', 'ok');
+      if (!h.is_up) s = badge(h.forced_down ? 'forced down' : 'down', 'bad'); else s = badge('up', 'ok');
       stateCell.appendChild(s);
       if (h.disabled) {
         stateCell.appendChild(document.createTextNode(' '));
@@ -233,9 +245,19 @@
       tr.appendChild(td(shortId(h.drain_uuid), 'mono'));
       return tr;
     }));
-    $('t-hosts-down').textContent = down;
-    $('t-hosts-down').parentElement.classList.toggle('alert', down > 0);
-    $('hosts-count').textContent = hosts.length + ' hosts';
+    // The tiles count every host, not only this page's.
+    $('t-hosts-down').textContent = sum.down;
+    $('t-hosts-down').parentElement.classList.toggle('alert', sum.down > 0);
+    $('t-orphans').textContent = sum.orphaned_claims;
+    $('t-orphans').parentElement.classList.toggle('alert', sum.orphaned_claims > 0);
+    state.hostsNext = page.next;
+    $('hosts-next').disabled = page.next === null;
+    $('hosts-first').disabled = state.hostsAfter === null;
+    const problems = sum.down + sum.disabled + sum.draining;
+    $('hosts-count').textContent = (hosts.length ? 'page ' + state.hostsPageNo + ' · ' : '') +
+      sum.total + ' hosts' + (problems ? ' · ' + sum.down + ' down, ' + sum.disabled +
+      ' disabled, ' + sum.draining + ' draining' : '');
+    $('hosts-empty').hidden = hosts.length > 0;
   }
 
   const openDrains = new Set(); // drains whose plan is unfolded
@@ -375,7 +397,9 @@
 
   // ---- polling ----------------------------------------------------------------------------
   async function refresh() {
-    if (state.busy || !state.me) return;
+    if (!state.me) return;
+    // A click during a refresh (a filter, a page) is served as soon as that refresh ends.
+    if (state.busy) { state.again = true; return; }
     state.busy = true;
     try {
       const admin = state.me.admin;
@@ -386,12 +410,12 @@
           $('history-error').textContent = e.message;
           return null;
         }),
-        admin ? get('/dashboard/api/hosts') : null,
+        admin ? get('/dashboard/api/hosts?' + hostsQuery()) : null,
         admin ? get('/dashboard/api/drains') : null,
       ]);
       renderMoves(moves.moves);
       if (history) { $('history-error').textContent = ''; renderHistory(history.history); }
-      if (hosts) renderHosts(hosts.hosts);
+      if (hosts) renderHosts(hosts);
       if (drains) renderDrains(drains.drains);
       if (state.trail) loadTrail();
       $('live-dot').className = 'dot live';
@@ -402,6 +426,7 @@
       $('updated').textContent = 'no answer (' + e.message + '), retrying';
     } finally {
       state.busy = false;
+      if (state.again) { state.again = false; setTimeout(refresh, 0); }
     }
   }
   function startPolling() {
@@ -414,6 +439,16 @@
     state.timer = null;
   }
   ['f-kind', 'f-outcome', 'f-range', 'f-host'].forEach((id) => $(id).addEventListener('change', refresh));
+  function hostsPage(after, pageNo) {
+    state.hostsAfter = after;
+    state.hostsPageNo = pageNo;
+    refresh();
+  }
+  $('hosts-next').addEventListener('click', () => {
+    if (state.hostsNext !== null) hostsPage(state.hostsNext, state.hostsPageNo + 1);
+  });
+  $('hosts-first').addEventListener('click', () => hostsPage(null, 1));
+  $('hosts-problems').addEventListener('change', () => hostsPage(null, 1));
   $('history-filters').addEventListener('submit', (ev) => { ev.preventDefault(); refresh(); });
 
   // ---- login / logout ---------------------------------------------------------------------
