@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/clock.hpp"
+
 namespace ferry {
 
 // kReader: Nova's reader role, GET only. kMetrics: a scraper (the token file's "metrics"), which
@@ -24,6 +26,9 @@ struct Principal {
   std::string name;        // for logs: the token file's name or Keystone's user name
   std::string project_id;  // what servers and server groups belong to
   std::string user_id;
+  // When the token stops being valid, as its issuer said (Keystone's expires_at); nullopt: it
+  // does not expire (the token file's). A dashboard session ends by then.
+  std::optional<TimePoint> expires_at;
 };
 
 // Tells who holds a token. Authenticate may block (Keystone: an HTTP call) and so runs only on

@@ -107,9 +107,10 @@ std::optional<ValidatedToken> ParseValidation(const json& body) {
   } else {
     role = Role::kNone;
   }
-  return ValidatedToken{Principal(role, user.at("name").get<std::string>(), project_id,
-                                  user.at("id").get<std::string>()),
-                        ParseExpiry(token)};
+  Principal who(role, user.at("name").get<std::string>(), project_id,
+                user.at("id").get<std::string>());
+  who.expires_at = ParseExpiry(token);
+  return ValidatedToken{who, *who.expires_at};
 }
 
 // "http://host:port/v3/" -> {"http://host:port", "/v3"}.

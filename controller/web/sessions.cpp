@@ -7,6 +7,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "common/errors.hpp"
 #include "common/http/message.hpp"
 #include "common/secure_random.hpp"
 #include "controller/store/dashboard_store.hpp"
@@ -121,10 +122,17 @@ void Sessions::BindTokens(const TokenTable& tokens, bool keystone) {
   });
 }
 
-std::chrono::seconds Sessions::Lifetime() const {
-  // A Keystone token expires (1 h by Keystone's default) and the authenticator does not say
-  // when: the session ends by then at the latest.
-  return keystone_ ? std::min(options_.lifetime, kKeystoneTokenLifetime) : options_.lifetime;
+std::chrono::seconds Sessions::Lifetime(const Principal& who) const {
+  auto lifetime = options_.lifetime;
+  if (who.expires_at) {
+    // Rounded down: the session never outlives the token, even by a fraction of a second.
+    const auto left =
+        std::chrono::floor<std::chrono::seconds>(*who.expires_at - std::chrono::system_clock::now());
+    lifetime = std::min(lifetime, std::max(left, std::chrono::seconds(0)));
+  } else if (keystone_) {
+    lifetime = std::min(lifetime, kKeystoneTokenLifetime);
+  }
+  return lifetime;
 }
 
 bool Sessions::Secure(const http::Request& req) const {
@@ -137,8 +145,9 @@ bool Sessions::Secure(const http::Request& req) const {
 
 std::string Sessions::Create(const Principal& who, const std::string& token,
                              const http::Request& req) const {
+  const auto lifetime = Lifetime(who);
+  if (lifetime.count() == 0) throw Error(Errc::kUnauthorized, "The token has expired.");
   const std::string id = SecureRandomHex(kSessionIdBytes);
-  const auto lifetime = Lifetime();
   store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name,
                             SessionDigest(token)};
   int64_t trimmed = 0;

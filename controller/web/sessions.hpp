@@ -5,7 +5,7 @@
 // a session ends when idle too long, at its absolute end, or at logout. A session never outlives
 // its token: the row keeps the token's SHA-256 (never the token); with the token file the
 // session is valid only while this controller's token file still holds that token with the same
-// role, and with Keystone it ends when the token would (at most kKeystoneTokenLifetime).
+// role, and with Keystone it ends when the token does (Keystone's expires_at).
 #include <chrono>
 #include <optional>
 #include <string>
@@ -35,8 +35,8 @@ struct SessionOptions {
 // "ferry_session": the cookie's name, Path=/dashboard.
 inline constexpr const char* kSessionCookie = "ferry_session";
 
-// 1 h: Keystone's default token lifetime ([token] expiration = 3600). A Keystone session ends
-// this long after login at most, since the authenticator does not tell the token's own expiry.
+// 1 h: Keystone's default token lifetime ([token] expiration = 3600), the cap of a Keystone
+// session whose validation named no expiry (Keystone always names one; this is a backstop).
 inline constexpr std::chrono::seconds kKeystoneTokenLifetime{3600};
 // 20 live sessions per user and project at most: a login beyond deletes that user's oldest.
 inline constexpr int kMaxSessionsPerUser = 20;
@@ -66,7 +66,9 @@ class Sessions final : public api::SessionAuthenticator {
 
  private:
   bool Secure(const http::Request& req) const;
-  std::chrono::seconds Lifetime() const;
+  // Seconds until the session's absolute end: the lifetime option, and never past the token's
+  // own expiry; 0 when the token has expired.
+  std::chrono::seconds Lifetime(const Principal& who) const;
 
   store::Database& db_;
   const SessionOptions options_;

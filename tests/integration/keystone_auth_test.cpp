@@ -4,6 +4,9 @@
 // the catalog. One Keystone for the whole suite: setting one up takes ~40 s.
 #include <gtest/gtest.h>
 
+#include <httplib.h>
+
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -192,6 +195,39 @@ TEST_F(KeystoneAuth, KeystoneDownIs503ThenExpiredTokensAreRefused) {
   EXPECT_EQ(As(short_lived).Get("/v2.1/servers").status, 401) << "expired, though cached";
   keystone_->Stop();
   keystone_->Start(3600);
+}
+
+// A dashboard session made from a Keystone token ends when the token does (Keystone's
+// expires_at), not at a fixed cap: with 8 s tokens the cookie lives at most 8 s, and the
+// session is refused once the token has expired.
+TEST_F(KeystoneAuth, ADashboardSessionEndsWhenItsKeystoneTokenDoes) {
+  StartStack();
+  keystone_->Stop();
+  keystone_->Start(8);
+  struct Restore {  // the other tests' 1 h tokens, whatever happens here
+    ~Restore() {
+      keystone_->Stop();
+      keystone_->Start(3600);
+    }
+  } restore;
+  const std::string token = Token("member1", "p1");
+  httplib::Client web(stack_->url());
+  auto login = web.Post("/dashboard/login", "token=" + token, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string cookie = login->get_header_value("Set-Cookie");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(cookie, m, std::regex("Max-Age=([0-9]+)"))) << cookie;
+  EXPECT_LE(std::stoi(m[1]), 8) << cookie;
+  ASSERT_TRUE(std::regex_search(cookie, m, std::regex("ferry_session=([0-9a-f]{64})"))) << cookie;
+  const httplib::Headers with_cookie = {{"Cookie", "ferry_session=" + m[1].str()}};
+  auto me = web.Get("/dashboard/api/me", with_cookie);
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->status, 200) << me->body;
+  std::this_thread::sleep_for(9s);
+  me = web.Get("/dashboard/api/me", with_cookie);
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->status, 401) << "the token has expired, so has its session: " << me->body;
 }
 
 TEST_F(KeystoneAuth, OpenstackCliWithPasswordAuthFindsFerryInTheCatalog) {
