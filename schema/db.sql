@@ -1006,6 +1006,8 @@ CREATE INDEX migration_events_at_idx ON public.migration_events USING btree (at)
 
 CREATE INDEX migration_events_migration_idx ON public.migration_events USING btree (migration_id, id);
 
+CREATE INDEX migrations_active_created_idx ON public.migrations USING btree (created_at, id) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
+
 CREATE INDEX migrations_active_dest_idx ON public.migrations USING btree (dest_compute) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
 CREATE INDEX migrations_active_idx ON public.migrations USING btree (status, created_at) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));

@@ -27,9 +27,14 @@ SELECT coalesce(json_agg(t ORDER BY t.created_at, t.migration_id), '[]'::json)::
          drain_uuid, created_at, started_at, updated_at, progress_at, age_seconds, lease_owner,
          lease_expired, step_failures, last_step_error
   FROM v_migrations_in_progress
-  WHERE ($1::text IS NULL OR server_uuid IN (SELECT uuid FROM servers WHERE project_id = $1))
-  ORDER BY created_at, migration_id
-  LIMIT $2) t)sql"};
+  -- The page's moves are picked first (migrations_active_created_idx); the view then computes
+  -- only their rows, instead of every move in flight before a sort.
+  WHERE migration_id IN (
+    SELECT m.id FROM migrations m
+    WHERE m.status = ANY (migration_status_list('active'))
+      AND ($1::text IS NULL OR m.instance_uuid IN (SELECT uuid FROM servers WHERE project_id = $1))
+    ORDER BY m.created_at, m.id
+    LIMIT $2)) t)sql"};
 
 constexpr Statement kHistory{"dashboard_history", R"sql(
 SELECT coalesce(json_agg(t ORDER BY t.finished_at DESC, t.migration_id DESC), '[]'::json)::text
@@ -74,15 +79,17 @@ SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text FROM (
   LIMIT $3) t)sql"};
 
 // The hosts' tiles: none of v_host_load's per-host sums is read, so the planner drops them and
-// this stays one pass over hosts (and the orphaned claims' anti-joins).
+// this stays one pass over hosts.
 constexpr Statement kHostsSummary{"dashboard_hosts_summary", R"sql(
 SELECT json_build_object(
   'total', count(*),
   'down', count(*) FILTER (WHERE NOT is_up),
   'disabled', count(*) FILTER (WHERE disabled),
-  'draining', count(*) FILTER (WHERE drain_uuid IS NOT NULL),
-  'orphaned_claims', (SELECT count(*) FROM v_orphaned_claims))::text
+  'draining', count(*) FILTER (WHERE drain_uuid IS NOT NULL))::text
 FROM v_host_load)sql"};
+
+constexpr Statement kOrphanedClaims{"dashboard_orphaned_claims",
+                                    "SELECT count(*) FROM v_orphaned_claims"};
 
 constexpr Statement kDrains{"dashboard_drains", R"sql(
 SELECT coalesce(json_agg(t ORDER BY t.live DESC, t.created_at DESC, t.drain_id DESC),
@@ -150,6 +157,8 @@ nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
 
 const char* DashboardHistorySql() { return kHistory.sql; }
 
+const char* DashboardMovesSql() { return kInProgress.sql; }
+
 nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
                                const std::optional<std::string>& project, int limit) {
   return Array(tx.Exec(kEvents, migration_uuid, project, limit));
@@ -161,6 +170,8 @@ nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, b
 }
 
 nlohmann::json DashboardHostsSummary(Tx& tx) { return ToJson(tx.Exec(kHostsSummary)[0][0]); }
+
+int64_t DashboardOrphanedClaims(Tx& tx) { return tx.Exec(kOrphanedClaims)[0][0].as<int64_t>(); }
 
 nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit) {
   return Array(tx.Exec(kDrains, limit, plan_limit));

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "controller/store/dashboard_store.hpp"
 #include "tests/pg/store_test.hpp"
 
 namespace ferry::controller::store {
@@ -153,6 +154,25 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
   ExpectIndexed(
       "SELECT * FROM v_migrations_in_progress WHERE kind = 'live-migration' "
       "AND source_host = 'host-7'");
+
+  // The dashboard's live moves, as its store sends them: the page's moves picked through the
+  // partial index, oldest first, for an admin (no project) and a member.
+  {
+    pqxx::connection c(schema_->dsn());
+    pqxx::nontransaction n(c);
+    n.exec(std::string("PREPARE dashboard_moves AS ") + DashboardMovesSql());
+    for (const char* args : {"(NULL, 200)", "('project-5', 200)"}) {
+      std::string plan;
+      for (const auto& r : n.exec(std::string("EXPLAIN EXECUTE dashboard_moves") + args)) {
+        plan += r[0].as<std::string>() + "\n";
+      }
+      EXPECT_FALSE(Has(plan, "Seq Scan on migrations")) << args << "\n" << plan;
+      if (std::string(args) == "(NULL, 200)") {
+        EXPECT_TRUE(Has(plan, "migrations_active_created_idx")) << plan;
+      }
+      EXPECT_EQ(n.exec(std::string("EXECUTE dashboard_moves") + args).size(), 1u);
+    }
+  }
 
   // History: the newest page, a day's page with filters (Grafana's $__timeFilter expands to a
   // BETWEEN of two timestamps), and counts per outcome over a day.

@@ -248,7 +248,7 @@
     // The tiles count every host, not only this page's.
     $('t-hosts-down').textContent = sum.down;
     $('t-hosts-down').parentElement.classList.toggle('alert', sum.down > 0);
-    $('t-orphans').textContent = sum.orphaned_claims;
+    $('t-orphans').textContent = sum.orphaned_claims === null ? '–' : sum.orphaned_claims;
     $('t-orphans').parentElement.classList.toggle('alert', sum.orphaned_claims > 0);
     state.hostsNext = page.next;
     $('hosts-next').disabled = page.next === null;
