@@ -36,6 +36,15 @@ SELECT coalesce(json_agg(t ORDER BY t.created_at, t.migration_id), '[]'::json)::
     ORDER BY m.created_at, m.id
     LIMIT $2)) t)sql"};
 
+// The tiles' counts of every unfinished move (the page shows the oldest only): an index-only
+// count over migrations_active_idx, the moves of a member's project's servers for a member.
+constexpr Statement kMovesCounts{"dashboard_moves_counts", R"sql(
+SELECT json_build_object('in_progress', count(*),
+                         'queued', count(*) FILTER (WHERE m.status = 'queued'))::text
+FROM migrations m
+WHERE m.status = ANY (migration_status_list('active'))
+  AND ($1::text IS NULL OR m.instance_uuid IN (SELECT uuid FROM servers WHERE project_id = $1)))sql"};
+
 constexpr Statement kHistory{"dashboard_history", R"sql(
 SELECT coalesce(json_agg(t ORDER BY t.finished_at DESC, t.migration_id DESC), '[]'::json)::text
 FROM (
@@ -158,6 +167,10 @@ nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
 const char* DashboardHistorySql() { return kHistory.sql; }
 
 const char* DashboardMovesSql() { return kInProgress.sql; }
+
+nlohmann::json DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project) {
+  return ToJson(tx.Exec(kMovesCounts, project)[0][0]);
+}
 
 nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
                                const std::optional<std::string>& project, int limit) {

@@ -1,7 +1,9 @@
 #pragma once
-// The built-in dashboard's reads and its sessions. Reads go only through the views of
+// The built-in dashboard's reads and its sessions. Rows come only from the views of
 // 0014_dashboard_views.sql (schema/views.md, the dashboard contract); PostgreSQL renders each
-// answer as one JSON array, so the page gets the contract's column names unchanged. Sessions
+// answer as one JSON array, so the page gets the contract's column names unchanged. (The live
+// moves' page and counts pick and count moves in migrations itself, through indexes the view's
+// joins cannot keep in order.) Sessions
 // are the rows of dashboard_sessions (0015_dashboard_sessions.sql).
 #include <chrono>
 #include <cstdint>
@@ -27,6 +29,9 @@ nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>
                                         int limit);
 // The statement DashboardMovesInProgress sends (its EXPLAIN test).
 const char* DashboardMovesSql();
+// {in_progress, queued}: every unfinished move, and those queued; of the project's servers only
+// when project is given.
+nlohmann::json DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project);
 
 struct DashboardHistoryFilter {
   std::optional<std::string> project;  // a member's project; nullopt: all (an admin)

@@ -28,9 +28,9 @@ using api::Request;
 using api::Response;
 using nlohmann::json;
 
-// Row bounds of each answer. 200 moves in flight: more than any cluster's slot limits let run at
-// once (Nova allows 1 outbound live migration per host); the queue beyond shows as a count.
-constexpr int kMovesLimit = 200;
+// Row bounds of each answer. The 100 oldest moves in flight (a page, as Nova's lists): a stuck
+// move is among the oldest; the rest show as counts.
+constexpr int kMovesLimit = 100;
 // 50 history rows by default, 200 at most: one screen, and a filter narrows the rest.
 constexpr int kHistoryDefault = 50;
 constexpr int kHistoryMax = 200;
@@ -333,11 +333,13 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
 
   api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db](Request& req) {
     OnlyQuery(req, {});
-    auto rows = Read(db, [&](store::Tx& tx) {
-      return store::DashboardMovesInProgress(tx, ProjectOf(req), kMovesLimit);
+    json out = Read(db, [&](store::Tx& tx) {
+      return json{{"moves", store::DashboardMovesInProgress(tx, ProjectOf(req), kMovesLimit)},
+                  {"counts", store::DashboardMovesCounts(tx, ProjectOf(req))}};
     });
-    HideFromMember(req, rows);
-    return Json({{"moves", std::move(rows)}, {"limit", kMovesLimit}});
+    HideFromMember(req, out["moves"]);
+    out["limit"] = kMovesLimit;
+    return Json(std::move(out));
   });
 
   api.Route("GET", "/dashboard/api/history", Access::kSession, [&db](Request& req) {

@@ -105,6 +105,7 @@ try {
   check(seen.length >= 2 && seen[seen.length - 1] > seen[0], 'the progress bar grows while the move runs');
   const rateText = await row.locator('td').nth(4).textContent();
   check(/\/s$/.test(rateText.trim()), `a transfer rate is shown (${rateText.trim()})`);
+  check((await page.textContent('#t-running')) === '1', 'the moving tile counts the running move');
   const running = join(artifacts, 'dashboard-admin-running.png');
   await page.screenshot({ path: running, fullPage: true });
   log('screenshot:', running);
@@ -121,6 +122,8 @@ try {
   await page.waitForFunction(
     (s) => !document.querySelector(`#moves-body tr[data-server="${s}"]`), adminServer, { timeout: 30000 });
   check((await done.textContent()).trim() === 'succeeded', 'the move shows completed in the history');
+  await page.waitForFunction(() => document.querySelector('#t-running').textContent === '0', null, { timeout: 10000 });
+  check(true, 'the moving tile is back to 0');
   // The history filters narrow the list.
   await page.selectOption('#f-outcome', 'failed');
   await page.waitForFunction(() => document.querySelectorAll('#history-body tr').length === 0);

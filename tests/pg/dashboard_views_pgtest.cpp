@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/uuid.hpp"
+#include "controller/store/dashboard_store.hpp"
 #include "controller/store/moves_store.hpp"
 #include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
@@ -145,6 +146,38 @@ TEST_F(DashboardViewsTest, InProgressAndHistorySplitByTheSeedWithOutcomes) {
     EXPECT_EQ(ended.count(uuid) == 1, outcome_of.count(status) == 1) << status;
     EXPECT_EQ(active.count(uuid) == 1, outcome_of.count(status) == 0) << status;
   }
+}
+
+// The dashboard's live moves: a page of the oldest unfinished moves, and counts of them all
+// (the tiles), for an admin and for a member (their project's servers' moves only).
+TEST_F(DashboardViewsTest, TheDashboardPagesTheOldestMovesAndCountsThemAll) {
+  const int64_t host = AddHost("host-a");
+  const std::string mine = AddServer("mine", host);
+  Sql("UPDATE servers SET project_id = 'p2' WHERE uuid = $1::uuid", mine);
+  std::vector<std::string> oldest_first;
+  for (int i = 0; i < 120; ++i) oldest_first.push_back(AddMove("running", "u1", 10'000 - i));
+  for (int i = 0; i < 10; ++i) oldest_first.push_back(AddMove("queued", "u1", 5'000 - i));
+  AddMove("completed", "u1", 20'000);
+  const std::string my_move = AddMove("queued", "u2", 100, "live-migration", "", mine);
+  oldest_first.push_back(my_move);
+
+  nlohmann::json page, counts, member_page, member_counts;
+  db_->Transact([&](Tx& tx) {
+    page = DashboardMovesInProgress(tx, std::nullopt, 100);
+    counts = DashboardMovesCounts(tx, std::nullopt);
+    member_page = DashboardMovesInProgress(tx, std::string("p2"), 100);
+    member_counts = DashboardMovesCounts(tx, std::string("p2"));
+  });
+  ASSERT_EQ(page.size(), 100u);
+  for (size_t i = 0; i < page.size(); ++i) {
+    EXPECT_EQ(page[i]["migration_uuid"], oldest_first[i]) << i;
+  }
+  EXPECT_EQ(counts["in_progress"], 131) << counts.dump();
+  EXPECT_EQ(counts["queued"], 11) << counts.dump();
+  ASSERT_EQ(member_page.size(), 1u) << member_page.dump();
+  EXPECT_EQ(member_page[0]["migration_uuid"], my_move);
+  EXPECT_EQ(member_counts["in_progress"], 1) << member_counts.dump();
+  EXPECT_EQ(member_counts["queued"], 1) << member_counts.dump();
 }
 
 TEST_F(DashboardViewsTest, ProgressPercentFromRemainingBytesNullWhenUnknown) {

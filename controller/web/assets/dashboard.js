@@ -195,16 +195,20 @@
     r.tr.classList.toggle('selected', state.trail === m.migration_uuid);
     return r.tr;
   }
-  function renderMoves(moves) {
+  function renderMoves(page) {
+    const moves = page.moves;
     const seen = new Set(moves.map((m) => m.migration_uuid));
     for (const k of moveRows.keys()) if (!seen.has(k)) moveRows.delete(k);
     fill($('moves-body'), moves.map(moveRow));
     $('moves-empty').hidden = moves.length > 0;
-    const queued = moves.filter((m) => m.queue_position || m.status === 'queued').length;
-    $('t-running').textContent = moves.length - queued;
+    // The tiles count every move in flight, not only the page's (the oldest ones).
+    const total = page.counts.in_progress;
+    const queued = page.counts.queued;
+    $('t-running').textContent = total - queued;
     $('t-queued').textContent = queued;
-    $('t-running').parentElement.classList.toggle('busy', moves.length - queued > 0);
-    $('moves-count').textContent = moves.length ? moves.length + ' in progress' : '';
+    $('t-running').parentElement.classList.toggle('busy', total - queued > 0);
+    $('moves-count').textContent = total ? total + ' in progress' +
+      (total > moves.length ? ', the oldest ' + moves.length + ' shown' : '') : '';
   }
 
   function hostsQuery() {
@@ -413,7 +417,7 @@
         admin ? get('/dashboard/api/hosts?' + hostsQuery()) : null,
         admin ? get('/dashboard/api/drains') : null,
       ]);
-      renderMoves(moves.moves);
+      renderMoves(moves);
       if (history) { $('history-error').textContent = ''; renderHistory(history.history); }
       if (hosts) renderHosts(hosts);
       if (drains) renderDrains(drains.drains);
