@@ -1044,6 +1044,8 @@ CREATE INDEX server_observations_instance_idx ON public.server_observations USIN
 
 CREATE INDEX servers_busy_idx ON public.servers USING btree (task_state) WHERE (task_state IS NOT NULL);
 
+CREATE INDEX servers_created_idx ON public.servers USING btree (created_at DESC, id DESC);
+
 CREATE INDEX servers_host_idx ON public.servers USING btree (host_id);
 
 CREATE INDEX servers_name_idx ON public.servers USING btree (name);
