@@ -184,6 +184,8 @@ nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, b
 
 nlohmann::json DashboardHostsSummary(Tx& tx) { return ToJson(tx.Exec(kHostsSummary)[0][0]); }
 
+const char* DashboardHostsSummarySql() { return kHostsSummary.sql; }
+
 int64_t DashboardOrphanedClaims(Tx& tx) { return tx.Exec(kOrphanedClaims)[0][0].as<int64_t>(); }
 
 nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit) {

@@ -61,6 +61,8 @@ nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, b
                               int limit);
 // {total, down, disabled, draining} over every host (v_host_load).
 nlohmann::json DashboardHostsSummary(Tx& tx);
+// The statement DashboardHostsSummary sends (its EXPLAIN test: no claim nor move is read).
+const char* DashboardHostsSummarySql();
 // The rows of v_orphaned_claims. It reads every claim: tens of ms, over 100 with 10,000 moves
 // in flight (the dashboard caches it).
 int64_t DashboardOrphanedClaims(Tx& tx);

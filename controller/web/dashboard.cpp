@@ -3,13 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <set>
 
 #include "common/errors.hpp"
@@ -19,6 +17,7 @@
 #include "controller/store/dashboard_store.hpp"
 #include "controller/store/database.hpp"
 #include "controller/web/assets.hpp"
+#include "controller/web/refreshed_count.hpp"
 
 namespace ferry::controller::web {
 namespace {
@@ -138,6 +137,21 @@ std::optional<std::string> HostParam(const Request& req, const char* key = "host
   return v;
 }
 
+// A hosts page's `after`: the previous page's last host as the page got it. Any name a host may
+// have (1 to 255 bytes, hosts_name_check) but no control character; it is only ever a bound
+// parameter compared with names.
+std::optional<std::string> AfterParam(const Request& req) {
+  auto v = req.Query("after");
+  if (!v) return std::nullopt;
+  const bool control = std::any_of(v->begin(), v->end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (v->empty() || v->size() > kMaxHostBytes || control) {
+    throw Error(Errc::kBadRequest, "Invalid after: a host name");
+  }
+  return v;
+}
+
 Response Json(json body) {
   Response r;
   r.body = std::move(body);
@@ -152,37 +166,6 @@ json Read(store::Database& db, const std::function<json(store::Tx&)>& fn) {
   });
   return out;
 }
-
-// The orphaned claims' tile: counting them reads every claim (over 100 ms with 10,000 moves in
-// flight), so the count is at most 60 s old, as the metric's. One request at a time refreshes
-// it while the others answer the last count (null before the first); a failed refresh keeps the
-// last one and is retried by the next request.
-class OrphanedClaimsCount {
- public:
-  json Get(store::Database& db) {
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-    std::unique_lock refreshing(refresh_, std::try_to_lock);
-    if (refreshing.owns_lock() && (count_.load() < 0 || now - at_ms_.load() >= kMaxAgeMs)) {
-      try {
-        count_ = Read(db, [](store::Tx& tx) { return json(store::DashboardOrphanedClaims(tx)); })
-                     .get<int64_t>();
-        at_ms_ = now;
-      } catch (const std::exception& e) {
-        spdlog::warn("dashboard: counting orphaned claims failed: {}", e.what());
-      }
-    }
-    const int64_t count = count_.load();
-    return count < 0 ? json(nullptr) : json(count);
-  }
-
- private:
-  static constexpr int64_t kMaxAgeMs = 60'000;
-  std::mutex refresh_;
-  std::atomic<int64_t> count_{-1};
-  std::atomic<int64_t> at_ms_{0};
-};
 
 // A POST from another site's page is refused: SameSite=Strict keeps the cookie off it already,
 // and this refuses a login into the attacker's session (login CSRF) too.
@@ -384,11 +367,14 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
 
   // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
   // "next" is the after= of the following page, null on the last one.
-  auto orphans = std::make_shared<OrphanedClaimsCount>();
+  // The orphaned claims' tile: counting them reads every claim (over 100 ms with 10,000 moves in
+  // flight), so the count is at most 60 s old, as the metric's; a failed count is retried after
+  // 10 s.
+  auto orphans = std::make_shared<RefreshedCount>(std::chrono::seconds(60), std::chrono::seconds(10));
   api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db, orphans](Request& req) {
     RequireAdmin(req);
     OnlyQuery(req, {"after", "problems", "limit"});
-    const auto after = HostParam(req, "after");
+    const auto after = AfterParam(req);
     const auto problems = OneOf(req, "problems", {"0", "1"});
     const bool problems_only = problems && *problems == "1";
     const int limit = LimitParam(req, kHostsDefault, kHostsMax);
@@ -396,7 +382,14 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
       return json{{"hosts", store::DashboardHosts(tx, after, problems_only, limit)},
                   {"summary", store::DashboardHostsSummary(tx)}};
     });
-    out["summary"]["orphaned_claims"] = orphans->Get(db);
+    out["summary"]["orphaned_claims"] = orphans->Get(
+        [&db] {
+          return Read(db, [](store::Tx& tx) { return json(store::DashboardOrphanedClaims(tx)); })
+              .get<int64_t>();
+        },
+        [](const std::string& why) {
+          spdlog::warn("dashboard: counting orphaned claims failed: {}", why);
+        });
     const json& rows = out["hosts"];
     out["next"] = static_cast<int>(rows.size()) == limit ? rows.back()["host"] : json(nullptr);
     out["limit"] = limit;

@@ -122,15 +122,15 @@ void Sessions::BindTokens(const TokenTable& tokens, bool keystone) {
   });
 }
 
-std::chrono::seconds Sessions::Lifetime(const Principal& who) const {
-  auto lifetime = options_.lifetime;
-  if (who.expires_at) {
-    // Rounded down: the session never outlives the token, even by a fraction of a second.
-    const auto left =
-        std::chrono::floor<std::chrono::seconds>(*who.expires_at - std::chrono::system_clock::now());
+std::chrono::seconds SessionLifetime(std::chrono::seconds option, bool keystone,
+                                     const std::optional<TimePoint>& token_expires_at,
+                                     TimePoint now) {
+  auto lifetime = keystone ? std::min(option, kKeystoneTokenLifetime) : option;
+  if (token_expires_at) {
+    // Rounded down (and the row's end is the database's now() plus this, a little later than
+    // `now`): the session outlives the token by at most the login's own duration.
+    const auto left = std::chrono::floor<std::chrono::seconds>(*token_expires_at - now);
     lifetime = std::min(lifetime, std::max(left, std::chrono::seconds(0)));
-  } else if (keystone_) {
-    lifetime = std::min(lifetime, kKeystoneTokenLifetime);
   }
   return lifetime;
 }
@@ -145,7 +145,8 @@ bool Sessions::Secure(const http::Request& req) const {
 
 std::string Sessions::Create(const Principal& who, const std::string& token,
                              const http::Request& req) const {
-  const auto lifetime = Lifetime(who);
+  const auto lifetime =
+      SessionLifetime(options_.lifetime, keystone_, who.expires_at, std::chrono::system_clock::now());
   if (lifetime.count() == 0) throw Error(Errc::kUnauthorized, "The token has expired.");
   const std::string id = SecureRandomHex(kSessionIdBytes);
   store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name,

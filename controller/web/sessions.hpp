@@ -5,7 +5,8 @@
 // a session ends when idle too long, at its absolute end, or at logout. A session never outlives
 // its token: the row keeps the token's SHA-256 (never the token); with the token file the
 // session is valid only while this controller's token file still holds that token with the same
-// role, and with Keystone it ends when the token does (Keystone's expires_at).
+// role, and with Keystone it ends when the token does (Keystone's expires_at), 1 h after login
+// at the latest.
 #include <chrono>
 #include <optional>
 #include <string>
@@ -35,9 +36,17 @@ struct SessionOptions {
 // "ferry_session": the cookie's name, Path=/dashboard.
 inline constexpr const char* kSessionCookie = "ferry_session";
 
-// 1 h: Keystone's default token lifetime ([token] expiration = 3600), the cap of a Keystone
-// session whose validation named no expiry (Keystone always names one; this is a backstop).
+// 1 h: Keystone's default token lifetime ([token] expiration = 3600). A Keystone session ends
+// this long after login at most, whatever the token's own expiry: a session is never checked
+// with Keystone again, so this bounds how long a revoked token's session lives.
 inline constexpr std::chrono::seconds kKeystoneTokenLifetime{3600};
+
+// How long a session of `who` lives: `option` (the lifetime flag), never past the token's own
+// expiry (rounded down; 0 when it has passed) and, for a Keystone token, at most
+// kKeystoneTokenLifetime.
+std::chrono::seconds SessionLifetime(std::chrono::seconds option, bool keystone,
+                                     const std::optional<TimePoint>& token_expires_at,
+                                     TimePoint now);
 // 20 live sessions per user and project at most: a login beyond deletes that user's oldest.
 inline constexpr int kMaxSessionsPerUser = 20;
 
@@ -66,9 +75,6 @@ class Sessions final : public api::SessionAuthenticator {
 
  private:
   bool Secure(const http::Request& req) const;
-  // Seconds until the session's absolute end: the lifetime option, and never past the token's
-  // own expiry; 0 when the token has expired.
-  std::chrono::seconds Lifetime(const Principal& who) const;
 
   store::Database& db_;
   const SessionOptions options_;

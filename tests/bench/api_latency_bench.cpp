@@ -410,9 +410,9 @@ std::vector<Probe> Probes() {
       {"SQL v_host_drain_status", Kind::kSql,
        "SELECT * FROM v_host_drain_status ORDER BY created_at DESC LIMIT 100", 20},
       // The same views through the built-in dashboard's JSON endpoints (controller/web), as
-      // its page polls them, with an admin's session cookie: 200 moves in progress, the first
-      // page of 100 hosts with the tiles' counts over every host, the last 50 finished moves,
-      // the last 20 drains with their plans.
+      // its page polls them, with an admin's session cookie: the 100 oldest moves in flight
+      // with the counts of all, the first page of 100 hosts with the tiles' counts over every
+      // host, the last 50 finished moves, the last 20 drains with their plans.
       {"GET /dashboard/api/moves", Kind::kDashboard, "/dashboard/api/moves", 20},
       {"GET /dashboard/api/hosts", Kind::kDashboard, "/dashboard/api/hosts", 20},
       {"GET /dashboard/api/history", Kind::kDashboard, "/dashboard/api/history?limit=50", 20},

@@ -463,7 +463,11 @@ TEST_F(Dashboard, AnAdminPagesThroughHostsByNameWhileTheTilesCountEveryHost) {
   Exec(R"sql(
     INSERT INTO hosts (service_uuid, node_uuid, name, hypervisor_type, state, forced_down,
                        disabled, disabled_reason, last_heartbeat_at, vcpus, memory_mb, local_gb)
-    SELECT gen_random_uuid(), gen_random_uuid(), 'page-host-' || lpad(g::text, 3, '0'), 'QEMU',
+    SELECT gen_random_uuid(), gen_random_uuid(),
+           -- The 100th host, the first page's end, has a name with a space and a colon (hosts
+           -- are named by their agents: any 1-255 bytes), and the next page starts after it.
+           'page-host-' || lpad(g::text, 3, '0') || CASE WHEN g = 99 THEN ' rack:a' ELSE '' END,
+           'QEMU',
            CASE WHEN g % 50 = 7 THEN 'down' ELSE 'up' END, g = 100, g IN (11, 12),
            CASE WHEN g IN (11, 12) THEN 'maintenance' END, now(), 64, 262144, 2000
     FROM generate_series(0, 249) g;
@@ -501,7 +505,7 @@ TEST_F(Dashboard, AnAdminPagesThroughHostsByNameWhileTheTilesCountEveryHost) {
     EXPECT_EQ(sum["orphaned_claims"], 1) << sum.dump();
     if (j["next"].is_null()) break;
     ASSERT_EQ(j["next"], j["hosts"].back()["host"]);
-    query = "/dashboard/api/hosts?after=" + j["next"].get<std::string>();
+    query = "/dashboard/api/hosts?after=" + httplib::detail::encode_query_param(j["next"]);
     ASSERT_LT(pages, 5) << "paging does not end";
   }
   EXPECT_EQ(pages, 3);
@@ -523,7 +527,7 @@ TEST_F(Dashboard, AnAdminPagesThroughHostsByNameWhileTheTilesCountEveryHost) {
   }
 
   for (const char* bad :
-       {"/dashboard/api/hosts?after=a%20b", "/dashboard/api/hosts?problems=yes",
+       {"/dashboard/api/hosts?after=a%0Ab", "/dashboard/api/hosts?after=", "/dashboard/api/hosts?problems=yes",
         "/dashboard/api/hosts?limit=501", "/dashboard/api/hosts?limit=0",
         "/dashboard/api/hosts?host=x"}) {
     ExpectNovaError(b.Get(bad), 400, "badRequest");

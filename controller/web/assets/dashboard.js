@@ -414,7 +414,13 @@
           $('history-error').textContent = e.message;
           return null;
         }),
-        admin ? get('/dashboard/api/hosts?' + hostsQuery()) : null,
+        // A page that fails (its start gone, say) leaves the other panels live; "first" returns.
+        admin ? get('/dashboard/api/hosts?' + hostsQuery()).catch((e) => {
+          if (e.status === 401) throw e;
+          $('hosts-count').textContent = e.message;
+          $('hosts-first').disabled = false;
+          return null;
+        }) : null,
         admin ? get('/dashboard/api/drains') : null,
       ]);
       renderMoves(moves);
@@ -449,7 +455,11 @@
     refresh();
   }
   $('hosts-next').addEventListener('click', () => {
-    if (state.hostsNext !== null) hostsPage(state.hostsNext, state.hostsPageNo + 1);
+    if (state.hostsNext === null) return;
+    $('hosts-next').disabled = true;  // until that page is shown: one click, one page
+    const next = state.hostsNext;
+    state.hostsNext = null;
+    hostsPage(next, state.hostsPageNo + 1);
   });
   $('hosts-first').addEventListener('click', () => hostsPage(null, 1));
   $('hosts-problems').addEventListener('change', () => hostsPage(null, 1));

@@ -1,0 +1,83 @@
+// The dashboard's expensive counts (controller/web/refreshed_count.hpp): read at most once per
+// max_age, the last value served meanwhile and to callers that arrive during a refresh, and a
+// failing read tried once per retry window instead of on every poll.
+#include "controller/web/refreshed_count.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace ferry::controller::web {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FakeClock {
+  std::chrono::steady_clock::time_point t{};
+  RefreshedCount::Now Fn() {
+    return [this] { return t; };
+  }
+};
+
+TEST(RefreshedCount, ReadsOncePerMaxAgeAndServesTheLastValueMeanwhile) {
+  FakeClock clock;
+  RefreshedCount count(60s, 10s, clock.Fn());
+  int reads = 0;
+  auto fetch = [&] { return static_cast<int64_t>(++reads * 10); };
+  EXPECT_EQ(count.Get(fetch), 10);
+  clock.t += 59s;
+  EXPECT_EQ(count.Get(fetch), 10);
+  EXPECT_EQ(reads, 1);
+  clock.t += 1s;
+  EXPECT_EQ(count.Get(fetch), 20);
+  EXPECT_EQ(reads, 2);
+}
+
+TEST(RefreshedCount, AFailingReadIsTriedOncePerRetryWindowAndKeepsTheLastValue) {
+  FakeClock clock;
+  RefreshedCount count(60s, 10s, clock.Fn());
+  int attempts = 0;
+  std::string logged;
+  auto failing = [&]() -> int64_t {
+    ++attempts;
+    throw std::runtime_error("statement timeout");
+  };
+  auto log = [&](const std::string& why) { logged = why; };
+  EXPECT_TRUE(count.Get(failing, log).is_null()) << "nothing read yet";
+  EXPECT_EQ(logged, "statement timeout");
+  for (int i = 0; i < 50; ++i) count.Get(failing, log);  // 50 polls within the window
+  EXPECT_EQ(attempts, 1);
+  clock.t += 10s;
+  count.Get(failing, log);
+  EXPECT_EQ(attempts, 2);
+  clock.t += 10s;
+  EXPECT_EQ(count.Get([] { return int64_t{3}; }), 3);
+  clock.t += 60s;
+  EXPECT_EQ(count.Get(failing, log), 3) << "a failure keeps the last value";
+}
+
+TEST(RefreshedCount, CallersDuringARefreshAnswerAtOnceWithTheLastValue) {
+  RefreshedCount count(0ms, 0ms);  // every call wants a refresh
+  EXPECT_EQ(count.Get([] { return int64_t{7}; }), 7);
+  std::atomic<bool> inside{false}, release{false};
+  std::thread slow([&] {
+    count.Get([&] {
+      inside = true;
+      while (!release) std::this_thread::sleep_for(1ms);
+      return int64_t{8};
+    });
+  });
+  while (!inside) std::this_thread::sleep_for(1ms);
+  int other_reads = 0;
+  EXPECT_EQ(count.Get([&] { return int64_t{++other_reads}; }), 7) << "not blocked, last value";
+  EXPECT_EQ(other_reads, 0) << "one refresh at a time";
+  release = true;
+  slow.join();
+  EXPECT_EQ(count.Get([] { return int64_t{9}; }), 9);
+}
+
+}  // namespace
+}  // namespace ferry::controller::web
