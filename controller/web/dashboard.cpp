@@ -126,13 +126,13 @@ int LimitParam(const Request& req, int def, int max) {
   return n;
 }
 
-std::optional<std::string> HostParam(const Request& req, const char* key = "host") {
-  auto v = req.Query(key);
+std::optional<std::string> HostParam(const Request& req) {
+  auto v = req.Query("host");
   if (!v || v->empty()) return std::nullopt;
   if (v->size() > kMaxHostBytes ||
       v->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
           std::string::npos) {
-    throw Error(Errc::kBadRequest, std::string("Invalid ") + key + ": " + *v);
+    throw Error(Errc::kBadRequest, "Invalid host: " + *v);
   }
   return v;
 }
@@ -365,12 +365,12 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     return Json({{"events", std::move(rows)}});
   });
 
-  // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
-  // "next" is the after= of the following page, null on the last one.
   // The orphaned claims' tile: counting them reads every claim (over 100 ms with 10,000 moves in
   // flight), so the count is at most 60 s old, as the metric's; a failed count is retried after
   // 10 s.
   auto orphans = std::make_shared<RefreshedCount>(std::chrono::seconds(60), std::chrono::seconds(10));
+  // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
+  // "next" is the after= of the following page, null on the last one.
   api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db, orphans](Request& req) {
     RequireAdmin(req);
     OnlyQuery(req, {"after", "problems", "limit"});
