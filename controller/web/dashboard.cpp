@@ -368,7 +368,8 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
   // The orphaned claims' tile: counting them reads every claim (over 100 ms with 10,000 moves in
   // flight), so the count is at most 60 s old, as the metric's; a failed count is retried after
   // 10 s.
-  auto orphans = std::make_shared<RefreshedCount>(std::chrono::seconds(60), std::chrono::seconds(10));
+  auto orphans =
+      std::make_shared<RefreshedCount>(std::chrono::seconds(60), std::chrono::seconds(10));
   // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
   // "next" is the after= of the following page, null on the last one.
   api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db, orphans](Request& req) {

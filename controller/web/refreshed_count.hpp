@@ -19,8 +19,9 @@ namespace ferry::controller::web {
 class RefreshedCount {
  public:
   using Now = std::function<std::chrono::steady_clock::time_point()>;
-  RefreshedCount(std::chrono::milliseconds max_age, std::chrono::milliseconds retry_after,
-                 Now now = [] { return std::chrono::steady_clock::now(); })
+  RefreshedCount(
+      std::chrono::milliseconds max_age, std::chrono::milliseconds retry_after,
+      Now now = [] { return std::chrono::steady_clock::now(); })
       : max_age_(max_age), retry_after_(retry_after), now_(std::move(now)) {}
 
   // fetch: reads the count; may throw (the error goes to on_error, the last value stays).

@@ -145,8 +145,8 @@ bool Sessions::Secure(const http::Request& req) const {
 
 std::string Sessions::Create(const Principal& who, const std::string& token,
                              const http::Request& req) const {
-  const auto lifetime =
-      SessionLifetime(options_.lifetime, keystone_, who.expires_at, std::chrono::system_clock::now());
+  const auto lifetime = SessionLifetime(options_.lifetime, keystone_, who.expires_at,
+                                        std::chrono::system_clock::now());
   if (lifetime.count() == 0) throw Error(Errc::kUnauthorized, "The token has expired.");
   const std::string id = SecureRandomHex(kSessionIdBytes);
   store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name,

@@ -753,11 +753,13 @@ int main(int argc, char** argv) {
     targets = targets && ok;
     const std::string target =
         targeted ? std::to_string(static_cast<int>(probes[i].target_ms)) + " ms" : "-";
-    std::printf("%-32s %9.2f %9.2f %9.2f %9.2f %6.2fx/%4.2fx %9s  %s (n=%zu/%zu)\n",
-                probes[i].name, i50, i99, l50, l99, i50 > 0 ? l50 / i50 : 0.0,
-                i99 > 0 ? l99 / i99 : 0.0, target.c_str(),
-                !targeted ? "printed" : ok ? "PASS" : "FAIL", idle.ms[i].size(),
-                loaded.ms[i].size());
+    std::printf("%-32s %9.2f %9.2f %9.2f %9.2f %6.2fx/%4.2fx %9s  %s (n=%zu/%zu)\n", probes[i].name,
+                i50, i99, l50, l99, i50 > 0 ? l50 / i50 : 0.0, i99 > 0 ? l99 / i99 : 0.0,
+                target.c_str(),
+                !targeted ? "printed"
+                : ok      ? "PASS"
+                          : "FAIL",
+                idle.ms[i].size(), loaded.ms[i].size());
     for (const Samples* ph : {&idle, &loaded}) {
       if (ph->errors[i] == 0) continue;
       sane = false;

@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <pqxx/pqxx>
 #include <regex>
 #include <set>
-#include <algorithm>
 
 #include "controller/store/dashboard_store.hpp"
 #include "tests/support/live_migration_stack.hpp"
@@ -526,10 +526,9 @@ TEST_F(Dashboard, AnAdminPagesThroughHostsByNameWhileTheTilesCountEveryHost) {
     EXPECT_EQ(h["drain_uuid"].is_null(), h["host"] != "page-host-200") << h.dump();
   }
 
-  for (const char* bad :
-       {"/dashboard/api/hosts?after=a%0Ab", "/dashboard/api/hosts?after=", "/dashboard/api/hosts?problems=yes",
-        "/dashboard/api/hosts?limit=501", "/dashboard/api/hosts?limit=0",
-        "/dashboard/api/hosts?host=x"}) {
+  for (const char* bad : {"/dashboard/api/hosts?after=a%0Ab", "/dashboard/api/hosts?after=",
+                          "/dashboard/api/hosts?problems=yes", "/dashboard/api/hosts?limit=501",
+                          "/dashboard/api/hosts?limit=0", "/dashboard/api/hosts?host=x"}) {
     ExpectNovaError(b.Get(bad), 400, "badRequest");
   }
 }

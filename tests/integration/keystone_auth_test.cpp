@@ -3,7 +3,6 @@
 // 503 (never an accepted token), and the openstack CLI works with plain password auth through
 // the catalog. One Keystone for the whole suite: setting one up takes ~40 s.
 #include <gtest/gtest.h>
-
 #include <httplib.h>
 
 #include <regex>

@@ -46,8 +46,7 @@ TEST_F(ServersListPlanTest, APageWalksTheCreatedIndexInsteadOfSortingEveryServer
       marker = page.back().uuid;
     });
   }
-  for (const std::string& args :
-       {std::string("NULL"), "'" + marker + "'"}) {
+  for (const std::string& args : {std::string("NULL"), "'" + marker + "'"}) {
     std::string plan;
     db.Transact([&](Tx& tx) {
       for (const auto& row : tx.work().exec(

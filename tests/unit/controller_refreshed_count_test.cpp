@@ -1,14 +1,14 @@
 // The dashboard's expensive counts (controller/web/refreshed_count.hpp): read at most once per
 // max_age, the last value served meanwhile and to callers that arrive during a refresh, and a
 // failing read tried once per retry window instead of on every poll.
-#include "controller/web/refreshed_count.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "controller/web/refreshed_count.hpp"
 
 namespace ferry::controller::web {
 namespace {
