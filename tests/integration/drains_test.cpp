@@ -210,11 +210,15 @@ TEST_F(Drains, CancelAbortsTheMovesStillQueuedAndLetsTheRunningOneEnd) {
   auto r = Post({{"host", "sim-1"}, {"max_parallel", 3}});
   ASSERT_EQ(r.status, 202) << r.raw;
   const std::string id = r.body["drain"]["id"];
-  // One outbound slot per host (the default): one runs, two wait queued.
+  // One outbound slot per host (the default): one runs, two wait queued. Both counts at once:
+  // two queued alone may be seen before the first move has its slot.
   ASSERT_TRUE(Stack::WaitFor(
       [&] {
-        return lm_->Count("SELECT count(*) FROM migrations WHERE drain_uuid = '" + id +
-                          "' AND status = 'queued'") == 2;
+        return lm_->Count(
+                   "SELECT count(*) FILTER (WHERE status = 'queued') * 10 + "
+                   "count(*) FILTER (WHERE status = ANY (migration_status_list("
+                   "'occupies_slot'))) FROM migrations WHERE drain_uuid = '" +
+                   id + "'") == 21;
       },
       30s))
       << Get(id).dump();
