@@ -14,9 +14,11 @@ class Tx;
 
 namespace ferry::controller::api {
 
+// with_group: read its server group too (store::ServerFilter::with_group).
 std::optional<store::Server> FindVisibleServer(store::Tx& tx, const Request& req,
-                                               const std::string& uuid);
+                                               const std::string& uuid, bool with_group = false);
 // Throws 404 "Instance <uuid> could not be found." when FindVisibleServer finds none.
-store::Server LoadVisibleServer(store::Tx& tx, const Request& req, const std::string& uuid);
+store::Server LoadVisibleServer(store::Tx& tx, const Request& req, const std::string& uuid,
+                                bool with_group = false);
 
 }  // namespace ferry::controller::api

@@ -15,7 +15,6 @@
 #include "controller/store/database.hpp"
 #include "controller/store/flavors_store.hpp"
 #include "controller/store/hosts_store.hpp"
-#include "controller/store/server_groups_store.hpp"
 #include "controller/store/servers_store.hpp"
 
 namespace ferry::controller::api {
@@ -29,14 +28,11 @@ constexpr int64_t kMaxLimit = 1000;  // Nova's [api] max_limit default
 // derives it from the host's compute service; "" when the server has no host.
 bool ShowsHostStatus(const Request& req) { return req.IsAdmin() && req.mv.AtLeast(16); }
 
-std::string HostStatus(const std::map<std::string, store::HostState>& hosts,
-                       const store::Server& s) {
-  if (!s.host) return "";
-  auto it = hosts.find(*s.host);
-  if (it == hosts.end()) return "";
-  if (it->second.forced_down) return "DOWN";
-  if (it->second.disabled) return "MAINTENANCE";
-  return it->second.state == "up" ? "UP" : "UNKNOWN";
+std::string HostStatus(const store::Server& s) {
+  if (!s.host_state) return "";
+  if (s.host_state->forced_down) return "DOWN";
+  if (s.host_state->disabled) return "MAINTENANCE";
+  return s.host_state->state == "up" ? "UP" : "UNKNOWN";
 }
 
 // Whose servers a list shows. Nova shows everyone, admin included, their own project's servers;
@@ -102,11 +98,9 @@ Response List(Deps& deps, Request& req, bool detail) {
       }
     }
     const bool host_status = detail && ShowsHostStatus(req);
-    const auto hosts =
-        host_status ? store::HostStates(tx) : std::map<std::string, store::HostState>{};
     for (const auto& s : store::ListServers(tx, f)) {
       list.push_back(detail ? ServerDetail(req, s) : ServerSummary(req, s));
-      if (host_status) list.back()["host_status"] = HostStatus(hosts, s);
+      if (host_status) list.back()["host_status"] = HostStatus(s);
       last = s.uuid;
     }
   });
@@ -119,23 +113,29 @@ Response List(Deps& deps, Request& req, bool detail) {
   return {200, body};
 }
 
-json ShowView(store::Tx& tx, const Request& req, const store::Server& s) {
+// 2.71: the show (not the detail list) names the server's group, at most one.
+bool ShowsGroup(const Request& req) { return req.mv.AtLeast(71); }
+
+// The server as shown, read in one statement with what the show adds (its host's state, its
+// group): a show is one round trip to the database.
+store::Server LoadShownServer(store::Tx& tx, const Request& req, const std::string& uuid) {
+  return LoadVisibleServer(tx, req, uuid, ShowsGroup(req));
+}
+
+// s: read by LoadShownServer.
+json ShowView(const Request& req, const store::Server& s) {
   json view = ServerDetail(req, s);
-  if (ShowsHostStatus(req)) {
-    view["host_status"] = s.host ? HostStatus(store::HostStates(tx, s.host), s) : "";
-  }
-  // 2.71: the show (not the detail list) names the server's group, at most one.
-  if (req.mv.AtLeast(71)) {
-    auto group = store::FindServerGroupOfServer(tx, s.uuid);
-    view["server_groups"] = group ? json::array({group->uuid}) : json::array();
+  if (ShowsHostStatus(req)) view["host_status"] = HostStatus(s);
+  if (ShowsGroup(req)) {
+    view["server_groups"] = s.group_uuid ? json::array({*s.group_uuid}) : json::array();
   }
   return view;
 }
 
 // Before 2.75 Nova's update answers the server without the extensions' attributes (no
 // OS-EXT-*, OS-SRV-USG, key_name, security_groups, config_drive, volumes); from 2.75 as a show.
-json UpdateView(store::Tx& tx, const Request& req, const store::Server& s) {
-  json view = ShowView(tx, req, s);
+json UpdateView(const Request& req, const store::Server& s) {
+  json view = ShowView(req, s);
   if (req.mv.AtLeast(75)) return view;
   for (auto it = view.begin(); it != view.end();) {
     const std::string& key = it.key();
@@ -161,7 +161,7 @@ Response Update(Deps& deps, Request& req) {
     store::Server s = LoadVisibleServer(tx, req, uuid);
     ApplyServerUpdate(req, s);
     store::UpdateServerUserFields(tx, s, deps.clock.Now());
-    view = UpdateView(tx, req, LoadVisibleServer(tx, req, uuid));
+    view = UpdateView(req, LoadShownServer(tx, req, uuid));
   });
   return {200, {{"server", view}}};
 }
@@ -222,9 +222,8 @@ void RegisterServerRoutes(ApiServer& api, Deps& deps) {
             [&deps](Request& req) { return Create(deps, req); });
   api.Route("GET", "/v2\\.1/servers/([^/]+)", Access::kUser, [&deps](Request& req) {
     json view;
-    deps.db.Transact([&](store::Tx& tx) {
-      view = ShowView(tx, req, LoadVisibleServer(tx, req, req.params[0]));
-    });
+    deps.db.ReadOneStatement(
+        [&](store::Tx& tx) { view = ShowView(req, LoadShownServer(tx, req, req.params[0])); });
     return Response{200, {{"server", view}}};
   });
   api.Route("PUT", "/v2\\.1/servers/([^/]+)", Access::kUser,

@@ -134,7 +134,14 @@ void Database::Release(std::unique_ptr<PooledConnection> c) {
   cv_.notify_one();
 }
 
-void Database::Transact(const std::function<void(Tx&)>& fn) {
+void Database::Transact(const std::function<void(Tx&)>& fn) { Run<pqxx::work>(fn); }
+
+void Database::ReadOneStatement(const std::function<void(Tx&)>& fn) {
+  Run<pqxx::nontransaction>(fn);
+}
+
+template <typename Transaction>
+void Database::Run(const std::function<void(Tx&)>& fn) {
   auto conn = Acquire();
   struct Returner {
     Database* db;
@@ -143,7 +150,7 @@ void Database::Transact(const std::function<void(Tx&)>& fn) {
   } returner{this, conn};
   Tx::Hooks after_commit;
   try {
-    pqxx::work w(conn->conn);
+    Transaction w(conn->conn);
     Tx tx(*conn, w, &after_commit);
     fn(tx);
     w.commit();

@@ -47,11 +47,21 @@ class Database {
   // rolls it back and propagates. No connection free within acquire_timeout -> kUnavailable.
   void Transact(const std::function<void(Tx&)>& fn);
 
+  // Runs fn's statements outside a transaction block, each in a snapshot of its own, errors
+  // mapped as Transact maps them. For a read that is one statement (a server's show, what
+  // clients poll): one round trip to the database where Transact makes three (BEGIN, the
+  // statement, COMMIT). fn must write nothing; a savepoint in it throws std::logic_error.
+  void ReadOneStatement(const std::function<void(Tx&)>& fn);
+
   // The connection string with the session limits, for connections of their own.
   const std::string& dsn() const { return dsn_; }
   const DatabaseOptions& options() const { return options_; }
 
  private:
+  // Runs fn on a pooled connection in a Transaction (pqxx::work or pqxx::nontransaction), the
+  // database's errors mapped to ferry::Error; commits a pqxx::work.
+  template <typename Transaction>
+  void Run(const std::function<void(Tx&)>& fn);
   std::unique_ptr<PooledConnection> Acquire();
   void Release(std::unique_ptr<PooledConnection> c);
 

@@ -34,9 +34,6 @@ WHERE ($1::bigint IS NULL OR h.id = $1)
   AND ($5::text IS NULL OR strpos(h.name, $5) > 0)
 ORDER BY h.id)sql"};
 
-constexpr Statement kHostStates{"hosts_states", R"sql(
-SELECT name, state, disabled, forced_down FROM hosts WHERE $1::text IS NULL OR name = $1)sql"};
-
 constexpr Statement kUpsertHost{"hosts_upsert", R"sql(
 INSERT INTO hosts (service_uuid, node_uuid, name, cell, hypervisor_type, hypervisor_version,
                    simulated, host_ip, migration_address, agent_url, state, last_heartbeat_at,
@@ -139,14 +136,6 @@ std::vector<Host> ListHosts(Tx& tx, const HostFilter& f) {
   for (const auto& r : tx.Exec(kListHosts, f.id, f.name, f.service_uuid, f.node_uuid,
                                f.name_pattern, std::string(kDefaultAvailabilityZone))) {
     out.push_back(HostFromRow(r));
-  }
-  return out;
-}
-
-std::map<std::string, HostState> HostStates(Tx& tx, const std::optional<std::string>& name) {
-  std::map<std::string, HostState> out;
-  for (const auto& r : tx.Exec(kHostStates, name)) {
-    out[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<bool>(), r[3].as<bool>()};
   }
   return out;
 }

@@ -107,12 +107,20 @@ struct ServerAttributes {
   std::optional<std::string> image_ref;    // the create's imageRef; no update changes it
 };
 
+// A host's compute service as Nova's host_status derives from it (2.16).
+struct HostState {
+  std::string state;  // up | down, by heartbeats
+  bool disabled = false;
+  bool forced_down = false;
+};
+
 struct Server {
   int64_t id = 0;
   std::string uuid;
   std::string name;
   std::optional<int64_t> host_id;
-  std::optional<std::string> host;  // hosts.name
+  std::optional<std::string> host;      // hosts.name
+  std::optional<HostState> host_state;  // its host's, read with it
   std::optional<std::string> node;
   int64_t flavor_id = 0;
   std::string flavorid;
@@ -140,6 +148,8 @@ struct Server {
   TimePoint updated_at;
   std::optional<TimePoint> launched_at;
   ServerAttributes attributes;
+  // The server group it is in; read only when asked (ServerFilter::with_group).
+  std::optional<std::string> group_uuid;
 };
 
 struct UnmanagedDomain {

@@ -7,15 +7,22 @@
 namespace ferry::controller::store {
 namespace {
 
-constexpr Statement kListServers{"servers_list", R"sql(
-SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), s.flavorid,
-       s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state,
-       s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, s.project_id, s.locked,
-       s.locked_reason, s.progress, s.fault::text, s.metadata::text,
-       extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
-       extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6,
-       s.description, s.hostname, s.image_ref, s.datastore
-FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
+// What a server's row reads, with its host's state (Nova's host_status, 2.16) from the join that
+// names the host, and, when $13 asks (a show from 2.71), its server group: one statement for a
+// server shown, none per listed server for its host.
+#define FERRY_SERVER_COLUMNS                                                                   \
+  "SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), "   \
+  "s.flavorid, s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, "     \
+  "s.power_state, s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, "           \
+  "s.project_id, s.locked, s.locked_reason, s.progress, s.fault::text, s.metadata::text, "     \
+  "extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8, "       \
+  "extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6, s.description, " \
+  "s.hostname, s.image_ref, s.datastore, h.state, h.disabled, h.forced_down, "                 \
+  "CASE WHEN $13::bool THEN (SELECT g.uuid::text FROM server_group_members sm JOIN "           \
+  "server_groups g ON g.id = sm.group_id WHERE sm.server_uuid = s.uuid) END "                  \
+  "FROM servers s LEFT JOIN hosts h ON h.id = s.host_id "
+
+constexpr Statement kListServers{"servers_list", FERRY_SERVER_COLUMNS R"sql(
 WHERE ($1::uuid IS NULL OR s.uuid = $1)
   AND ($2::text IS NULL OR h.name = $2)
   AND $3::text IS NULL  -- a name filter goes through kListServersByName
@@ -52,14 +59,7 @@ WITH candidates AS MATERIALIZED (
     AND ($11::float8 IS NULL OR s.updated_at >= to_timestamp($11))
     AND ($12::float8 IS NULL OR s.updated_at <= to_timestamp($12))
 )
-SELECT s.id, s.uuid::text, s.name, s.host_id, h.name, s.node, coalesce(s.flavor_id, 0), s.flavorid,
-       s.flavor_name, s.vcpus, s.memory_mb, s.root_gb, s.vm_state, s.task_state, s.power_state,
-       s.storage_kind, s.volumes::text, s.availability_zone, s.user_id, s.project_id, s.locked,
-       s.locked_reason, s.progress, s.fault::text, s.metadata::text,
-       extract(epoch from s.created_at)::float8, extract(epoch from s.updated_at)::float8,
-       extract(epoch from s.launched_at)::float8, s.access_ip_v4, s.access_ip_v6,
-       s.description, s.hostname, s.image_ref, s.datastore
-FROM servers s LEFT JOIN hosts h ON h.id = s.host_id
+)sql" FERRY_SERVER_COLUMNS R"sql(
 WHERE s.id IN (SELECT c.id FROM candidates c WHERE c.name ~ $3)
 ORDER BY s.created_at DESC, s.id DESC
 LIMIT $9)sql"};
@@ -153,6 +153,10 @@ Server ServerFromRow(const pqxx::row& r) {
   s.attributes.hostname = OptString(r[31]);
   s.attributes.image_ref = OptString(r[32]);
   s.datastore = OptString(r[33]);
+  if (!r[34].is_null()) {
+    s.host_state = HostState{r[34].as<std::string>(), r[35].as<bool>(), r[36].as<bool>()};
+  }
+  s.group_uuid = OptString(r[37]);
   return s;
 }
 
@@ -167,7 +171,7 @@ pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
   try {
     rows = tx.Exec(kListServersByName, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit,
-                   f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before));
+                   f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before), f.with_group);
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() != "57014") throw;  // 57014: cancelled by the timeout set above
     throw Error(Errc::kBadRequest,
@@ -183,18 +187,19 @@ pqxx::result ListByName(Tx& tx, const ServerFilter& f) {
 std::vector<Server> ListServers(Tx& tx, const ServerFilter& f) {
   std::vector<Server> out;
   const pqxx::result rows =
-      f.name_regex
-          ? ListByName(tx, f)
-          : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
-                    PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker, f.limit,
-                    f.flavorid, OptEpoch(f.changes_since), OptEpoch(f.changes_before));
+      f.name_regex ? ListByName(tx, f)
+                   : tx.Exec(kListServers, f.uuid, f.host, f.name_regex, PgTextArray(f.vm_states),
+                             PgTextArray(f.task_states), f.project_id, f.task_state_is, f.marker,
+                             f.limit, f.flavorid, OptEpoch(f.changes_since),
+                             OptEpoch(f.changes_before), f.with_group);
   for (const auto& r : rows) out.push_back(ServerFromRow(r));
   return out;
 }
 
-std::optional<Server> FindServer(Tx& tx, const std::string& uuid) {
+std::optional<Server> FindServer(Tx& tx, const std::string& uuid, bool with_group) {
   ServerFilter f;
   f.uuid = uuid;
+  f.with_group = with_group;
   auto all = ListServers(tx, f);
   if (all.empty()) return std::nullopt;
   return all.front();

@@ -22,11 +22,12 @@ struct ServerFilter {
   std::optional<std::string> flavorid;       // the flavor's API id, as Nova's ?flavor=
   std::optional<std::string> marker;         // uuid: rows after this one
   int64_t limit = 1000;                      // Nova's osapi_max_limit default
+  bool with_group = false;                   // fill Server::group_uuid (a show from 2.71)
 };
 
 // Newest first (created_at desc, id desc), as Nova lists servers.
 std::vector<Server> ListServers(Tx& tx, const ServerFilter& filter);
-std::optional<Server> FindServer(Tx& tx, const std::string& uuid);
+std::optional<Server> FindServer(Tx& tx, const std::string& uuid, bool with_group = false);
 // False if a marker was given and does not exist (Nova: 400 "marker not found").
 bool ServerExists(Tx& tx, const std::string& uuid);
 void InsertServer(Tx& tx, const Server& s);

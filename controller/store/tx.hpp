@@ -3,6 +3,7 @@
 // prepared once per connection on first use; no SQL is ever built by concatenation.
 #include <functional>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -29,14 +30,21 @@ class Tx {
   // w: the connection's transaction, or a subtransaction of it (InSavepoint). after_commit:
   // where AfterCommit collects (null: AfterCommit drops them).
   Tx(PooledConnection& c, pqxx::dbtransaction& w, Hooks* after_commit = nullptr)
-      : c_(c), w_(w), after_commit_(after_commit) {}
+      : c_(c), w_(w), block_(&w), after_commit_(after_commit) {}
+  // Statements outside a transaction block (Database::ReadOneStatement): no savepoint there.
+  Tx(PooledConnection& c, pqxx::nontransaction& n, Hooks* after_commit = nullptr)
+      : c_(c), w_(n), block_(nullptr), after_commit_(after_commit) {}
 
   template <typename... Args>
   pqxx::result Exec(const Statement& s, Args&&... args) {
     if (c_.prepared.insert(s.name).second) c_.conn.prepare(s.name, s.sql);
     return w_.exec_prepared(s.name, std::forward<Args>(args)...);
   }
-  pqxx::dbtransaction& work() { return w_; }
+  // The transaction block, for savepoints and statements of its own.
+  pqxx::dbtransaction& work() {
+    if (!block_) throw std::logic_error("no transaction block: a read of one statement");
+    return *block_;
+  }
   PooledConnection& connection() { return c_; }
   // Runs fn once the whole transaction has committed (never when it rolls back, nor when the
   // savepoint it was asked in does): metrics of what a transaction did count only what landed.
@@ -47,7 +55,8 @@ class Tx {
 
  private:
   PooledConnection& c_;
-  pqxx::dbtransaction& w_;
+  pqxx::transaction_base& w_;
+  pqxx::dbtransaction* block_;
   Hooks* after_commit_;
 };
 

@@ -200,6 +200,12 @@ TEST_F(ServerGroups, AntiAffinityMembersLandOnDistinctHostsAndTheThirdHasNoValid
   for (const auto& s : detail.body["servers"]) {
     EXPECT_FALSE(s.contains("server_groups")) << s.dump();
   }
+  // From 2.75 an update answers as the show does, the group with it.
+  auto at275 = Admin();
+  at275.SetMicroversion("2.75");
+  const auto renamed = at275.Put(b_path, {{"server", {{"name", "b-renamed"}}}});
+  EXPECT_EQ(renamed.status, 200) << renamed.raw;
+  EXPECT_EQ(renamed.body["server"]["server_groups"], json::array({group})) << renamed.raw;
   // A deleted member leaves the group.
   ASSERT_EQ(Admin().Delete("/v2.1/servers/" + a["id"].get<std::string>()).status, 204);
   EXPECT_TRUE(Stack::WaitFor(

@@ -180,5 +180,46 @@ TEST_F(DatabaseTest, DeadlockIsConflictAndTheOtherTransactionCommits) {
   EXPECT_EQ(Count("SELECT count(DISTINCT free_gb) FROM datastores"), 1);
 }
 
+// A read of one statement runs outside a transaction block: each statement is a transaction of
+// its own (two statements see two transaction timestamps), so no BEGIN or COMMIT goes with it.
+TEST_F(DatabaseTest, AReadOfOneStatementRunsOutsideATransactionBlock) {
+  db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
+  static constexpr Statement kStarted{"database_test_started",
+                                      "SELECT transaction_timestamp()::text, pg_sleep(0.01)"};
+  std::string first, second;
+  db_->ReadOneStatement([&](Tx& tx) {
+    EXPECT_TRUE(FindFlavor(tx, "1")) << "what was committed is read";
+    first = tx.Exec(kStarted)[0][0].as<std::string>();
+    second = tx.Exec(kStarted)[0][0].as<std::string>();
+  });
+  EXPECT_NE(first, second);
+  db_->Transact([&](Tx& tx) {
+    first = tx.Exec(kStarted)[0][0].as<std::string>();
+    second = tx.Exec(kStarted)[0][0].as<std::string>();
+  });
+  EXPECT_EQ(first, second) << "a transaction's statements share its start";
+}
+
+TEST_F(DatabaseTest, AReadOfOneStatementMapsErrorsAndHasNoSavepoint) {
+  auto errc_of = [&](const std::function<void(Tx&)>& fn) {
+    try {
+      db_->ReadOneStatement(fn);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    ADD_FAILURE() << "no ferry::Error";
+    return Errc::kInternal;
+  };
+  static constexpr Statement kBadRegex{"database_test_bad_regex", "SELECT 'a' ~ '('"};
+  static constexpr Statement kNoTable{"database_test_no_table", "SELECT * FROM no_such_table"};
+  EXPECT_EQ(errc_of([](Tx& tx) { tx.Exec(kBadRegex); }), Errc::kBadRequest);
+  EXPECT_EQ(errc_of([](Tx& tx) { tx.Exec(kNoTable); }), Errc::kInternal);
+  EXPECT_THROW(db_->ReadOneStatement([](Tx& tx) { InSavepoint(tx, [](Tx&) {}); }),
+               std::logic_error);
+  // The connection goes back to the pool usable.
+  db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
+  db_->ReadOneStatement([](Tx& tx) { EXPECT_TRUE(FindFlavor(tx, "1")); });
+}
+
 }  // namespace
 }  // namespace ferry::controller::store

@@ -51,7 +51,7 @@ TEST_F(ServersListPlanTest, APageWalksTheCreatedIndexInsteadOfSortingEveryServer
     db.Transact([&](Tx& tx) {
       for (const auto& row : tx.work().exec(
                "EXPLAIN EXECUTE servers_list(NULL, NULL, NULL, NULL, NULL, NULL, NULL, " + args +
-               ", 100, NULL, NULL, NULL)")) {
+               ", 100, NULL, NULL, NULL, false)")) {
         plan += row[0].as<std::string>() + "\n";
       }
     });

@@ -61,7 +61,7 @@ TEST_F(ServersNameFilterTest, ThePlanFiltersByProjectBeforeTheRegex) {
   db.Transact([&](Tx& tx) {
     for (const auto& row : tx.work().exec(
              "EXPLAIN (VERBOSE, COSTS OFF) EXECUTE servers_list_by_name(NULL, NULL, 'x', NULL, "
-             "NULL, 'me', NULL, NULL, 1000, NULL, NULL, NULL)")) {
+             "NULL, 'me', NULL, NULL, 1000, NULL, NULL, NULL, false)")) {
       plan += row[0].as<std::string>() + "\n";
     }
   });
