@@ -613,6 +613,29 @@ double LoadAverage() {
   return one;
 }
 
+// The machine's CPU time from /proc/stat (every core): busy and total jiffies. Busy over a
+// phase says how much of the two cores the phase's load left for the measured requests.
+struct CpuTimes {
+  long long busy = 0, total = 0;
+};
+CpuTimes ReadCpuTimes() {
+  CpuTimes t;
+  if (FILE* f = std::fopen("/proc/stat", "r")) {
+    long long v[8] = {};
+    if (std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
+                    &v[4], &v[5], &v[6], &v[7]) == 8) {
+      for (long long x : v) t.total += x;
+      t.busy = t.total - v[3] - v[4];  // minus idle and iowait
+    }
+    std::fclose(f);
+  }
+  return t;
+}
+double BusyPercent(const CpuTimes& from, const CpuTimes& to) {
+  const long long total = to.total - from.total;
+  return total > 0 ? 100.0 * static_cast<double>(to.busy - from.busy) / total : -1;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: api_latency_bench [--quick] [--migrations N] [--seconds S] "
@@ -714,7 +737,9 @@ int main(int argc, char** argv) {
   const int round_ms = 100;
   measurer.Run(s.quick ? 2 : 5, round_ms, false);  // warm-up: connections, plans, caches
   std::printf("phase A (idle): %d s of rounds (load average %.2f)\n", s.seconds, LoadAverage());
+  const CpuTimes idle_from = ReadCpuTimes();
   const Samples idle = measurer.Run(s.seconds, round_ms);
+  const double idle_busy = BusyPercent(idle_from, ReadCpuTimes());
 
   Generator gen(stack, seeded, s.threads);
   gen.Start();
@@ -726,9 +751,15 @@ int main(int argc, char** argv) {
       s.seconds, s.hosts(), kPeriodS, s.rate(), LoadAverage());
   const int64_t acked0 = gen.acked();
   const auto t0 = Clock::now();
+  const CpuTimes loaded_from = ReadCpuTimes();
   const Samples loaded = measurer.Run(s.seconds, round_ms);
+  const double loaded_busy = BusyPercent(loaded_from, ReadCpuTimes());
   const double window = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("  (load average at the end of phase B %.2f)\n", LoadAverage());
+  std::printf(
+      "CPU busy (every core, whole machine): phase A %.0f %%, phase B %.0f %% - what was left "
+      "of %u cores for the measured requests\n",
+      idle_busy, loaded_busy, std::thread::hardware_concurrency());
   const int64_t acked_window = gen.acked() - acked0;
   gen.Stop();
   const double rate = acked_window / window;
