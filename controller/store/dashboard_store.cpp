@@ -18,23 +18,31 @@ constexpr Statement kSetTimeout{"dashboard_set_timeout",
                                 "SELECT set_config('statement_timeout', $1, true), "
                                 "set_config('transaction_read_only', 'on', true)"};
 
-constexpr Statement kInProgress{"dashboard_in_progress", R"sql(
-SELECT coalesce(json_agg(t ORDER BY t.created_at, t.migration_id), '[]'::json)::text FROM (
-  SELECT migration_id, migration_uuid, kind, server_uuid, server_name, project_id, user_id,
-         status, phase, source_host, dest_host, progress_percent, memory_total_bytes,
-         memory_processed_bytes, memory_remaining_bytes, disk_total_bytes, disk_processed_bytes,
-         disk_remaining_bytes, transfer_rate_bps, eta_seconds, queue_position, attempt,
-         drain_uuid, created_at, started_at, updated_at, progress_at, age_seconds, lease_owner,
-         lease_expired, step_failures, last_step_error
-  FROM v_migrations_in_progress
-  -- The page's moves are picked first (migrations_active_created_idx); the view then computes
-  -- only their rows, instead of every move in flight before a sort.
-  WHERE migration_id IN (
-    SELECT m.id FROM migrations m
-    WHERE m.status = ANY (migration_status_list('active'))
-      AND ($1::text IS NULL OR m.instance_uuid IN (SELECT uuid FROM servers WHERE project_id = $1))
-    ORDER BY m.created_at, m.id
-    LIMIT $2)) t)sql"};
+// The page's moves are picked first (migrations_active_created_idx); the view then computes only
+// their rows, instead of every move in flight before a sort. The page size is written into the
+// statement and an admin's read has no parameter at all: PostgreSQL keeps one generic plan for
+// it instead of planning the view again on every read (the plan is 3 ms of 4.4 at 10,000 moves
+// in flight, and with the limit as a parameter the generic plan is slower than planning).
+#define FERRY_DASHBOARD_MOVES(PICKED)                                                            \
+  "SELECT coalesce(json_agg(t ORDER BY t.created_at, t.migration_id), '[]'::json)::text FROM ( " \
+  "SELECT migration_id, migration_uuid, kind, server_uuid, server_name, project_id, user_id, "   \
+  "status, phase, source_host, dest_host, progress_percent, memory_total_bytes, "                \
+  "memory_processed_bytes, memory_remaining_bytes, disk_total_bytes, disk_processed_bytes, "     \
+  "disk_remaining_bytes, transfer_rate_bps, eta_seconds, queue_position, attempt, drain_uuid, "  \
+  "created_at, started_at, updated_at, progress_at, age_seconds, lease_owner, lease_expired, "   \
+  "step_failures, last_step_error "                                                              \
+  "FROM v_migrations_in_progress "                                                               \
+  "WHERE migration_id IN (SELECT m.id FROM migrations m "                                        \
+  "WHERE m.status = ANY (migration_status_list('active')) " PICKED                               \
+  " ORDER BY m.created_at, m.id LIMIT 100)) t"
+static_assert(kDashboardMovesPage == 100, "the LIMIT of FERRY_DASHBOARD_MOVES");
+
+constexpr Statement kInProgress{"dashboard_in_progress", FERRY_DASHBOARD_MOVES("")};
+// A member's: the moves of their project's servers ($1).
+constexpr Statement kInProgressOfProject{
+    "dashboard_in_progress_of_project",
+    FERRY_DASHBOARD_MOVES(
+        "AND m.instance_uuid IN (SELECT uuid FROM servers WHERE project_id = $1)")};
 
 // The tiles' counts of every unfinished move (the page shows the oldest only): an index-only
 // count over migrations_active_idx, the moves of a member's project's servers for a member.
@@ -155,9 +163,8 @@ void BeginDashboardRead(Tx& tx) {
   tx.Exec(kSetTimeout, std::to_string(kDashboardStatementTimeout.count()));
 }
 
-nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project,
-                                        int limit) {
-  return Array(tx.Exec(kInProgress, project, limit));
+nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project) {
+  return Array(project ? tx.Exec(kInProgressOfProject, *project) : tx.Exec(kInProgress));
 }
 
 nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
@@ -166,7 +173,9 @@ nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
 
 const char* DashboardHistorySql() { return kHistory.sql; }
 
-const char* DashboardMovesSql() { return kInProgress.sql; }
+const char* DashboardMovesSql(bool of_project) {
+  return of_project ? kInProgressOfProject.sql : kInProgress.sql;
+}
 
 nlohmann::json DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project) {
   return ToJson(tx.Exec(kMovesCounts, project)[0][0]);

@@ -24,11 +24,13 @@ void BeginDashboardRead(Tx& tx);
 // slower than that is useless and its pooled connection better freed.
 inline constexpr std::chrono::milliseconds kDashboardStatementTimeout{2000};
 
-// v_migrations_in_progress, oldest first; project: only that project's moves (a member).
-nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project,
-                                        int limit);
-// The statement DashboardMovesInProgress sends (its EXPLAIN test).
-const char* DashboardMovesSql();
+// The live moves' page: the oldest kDashboardMovesPage of v_migrations_in_progress; project:
+// only that project's servers' moves (a member).
+inline constexpr int kDashboardMovesPage = 100;
+nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project);
+// The statement DashboardMovesInProgress sends, for a project or not (its EXPLAIN test; the one
+// for a project takes it as $1).
+const char* DashboardMovesSql(bool of_project);
 // {in_progress, queued}: every unfinished move, and those queued; of the project's servers only
 // when project is given.
 nlohmann::json DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project);

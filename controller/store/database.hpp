@@ -47,10 +47,11 @@ class Database {
   // rolls it back and propagates. No connection free within acquire_timeout -> kUnavailable.
   void Transact(const std::function<void(Tx&)>& fn);
 
-  // Runs fn's statements outside a transaction block, each in a snapshot of its own, errors
-  // mapped as Transact maps them. For a read that is one statement (a server's show, what
-  // clients poll): one round trip to the database where Transact makes three (BEGIN, the
-  // statement, COMMIT). fn must write nothing; a savepoint in it throws std::logic_error.
+  // Runs fn's one statement outside a transaction block, errors mapped as Transact maps them.
+  // For a read that is one statement (a server's show, what clients poll): one round trip to
+  // the database where Transact makes three (BEGIN, the statement, COMMIT). A second statement
+  // or a savepoint in fn throws std::logic_error: outside a block, what a statement sets
+  // locally (statement timeout, read-only) would not reach the next one. fn must write nothing.
   void ReadOneStatement(const std::function<void(Tx&)>& fn);
 
   // The connection string with the session limits, for connections of their own.

@@ -22,8 +22,6 @@ struct HostFilter {
 };
 
 std::vector<Host> ListHosts(Tx& tx, const HostFilter& filter = {});
-// What a server's host_status needs (2.16), without ListHosts' usage sums: by host name, every
-// host or the one named.
 std::optional<Host> FindHost(Tx& tx, const HostFilter& filter);
 // The host of that name (a move's source or destination); nullopt for none or no name.
 std::optional<Host> FindHostNamed(Tx& tx, const std::optional<std::string>& name);

@@ -37,6 +37,11 @@ class Tx {
 
   template <typename... Args>
   pqxx::result Exec(const Statement& s, Args&&... args) {
+    // Outside a block each statement commits alone and what it sets locally (a statement
+    // timeout, read-only, an advisory lock) ends with it: a second one is a caller's mistake.
+    if (!block_ && statements_++ > 0) {
+      throw std::logic_error(std::string("a read of one statement ran a second: ") + s.name);
+    }
     if (c_.prepared.insert(s.name).second) c_.conn.prepare(s.name, s.sql);
     return w_.exec_prepared(s.name, std::forward<Args>(args)...);
   }
@@ -57,6 +62,7 @@ class Tx {
   PooledConnection& c_;
   pqxx::transaction_base& w_;
   pqxx::dbtransaction* block_;
+  int statements_ = 0;
   Hooks* after_commit_;
 };
 

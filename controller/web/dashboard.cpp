@@ -27,9 +27,8 @@ using api::Request;
 using api::Response;
 using nlohmann::json;
 
-// Row bounds of each answer. The 100 oldest moves in flight (a page, as Nova's lists): a stuck
-// move is among the oldest; the rest show as counts.
-constexpr int kMovesLimit = 100;
+// Row bounds of each answer. The 100 oldest moves in flight (store::kDashboardMovesPage, a page
+// as Nova's lists): a stuck move is among the oldest; the rest show as counts.
 // 50 history rows by default, 200 at most: one screen, and a filter narrows the rest.
 constexpr int kHistoryDefault = 50;
 constexpr int kHistoryMax = 200;
@@ -317,11 +316,11 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
   api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db](Request& req) {
     OnlyQuery(req, {});
     json out = Read(db, [&](store::Tx& tx) {
-      return json{{"moves", store::DashboardMovesInProgress(tx, ProjectOf(req), kMovesLimit)},
+      return json{{"moves", store::DashboardMovesInProgress(tx, ProjectOf(req))},
                   {"counts", store::DashboardMovesCounts(tx, ProjectOf(req))}};
     });
     HideFromMember(req, out["moves"]);
-    out["limit"] = kMovesLimit;
+    out["limit"] = store::kDashboardMovesPage;
     return Json(std::move(out));
   });
 

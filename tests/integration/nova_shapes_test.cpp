@@ -319,6 +319,20 @@ TEST_F(NovaShapes, AdminsSeeTheServersHostStatusFrom216) {
                 .status,
             200);
   EXPECT_EQ(Admin("2.16").Get(path).body["server"]["host_status"], "MAINTENANCE");
+  // A member sees no host_status on their own server, shown or listed; another project's
+  // server is not found, its host state with it.
+  auto member = stack_->Member();
+  member.SetMicroversion("2.16");
+  const auto mine = member.Post("/v2.1/servers", {{"server", {{"name", "m"}, {"flavorRef", "1"}}}});
+  ASSERT_EQ(mine.status, 202) << mine.raw;
+  const std::string mine_path = "/v2.1/servers/" + mine.body["server"]["id"].get<std::string>();
+  const auto shown = member.Get(mine_path);
+  ASSERT_EQ(shown.status, 200) << shown.raw;
+  EXPECT_FALSE(shown.body["server"].contains("host_status")) << shown.raw;
+  const auto listed = member.Get("/v2.1/servers/detail");
+  ASSERT_EQ(listed.body["servers"].size(), 1u) << listed.raw;
+  EXPECT_FALSE(listed.body["servers"][0].contains("host_status")) << listed.raw;
+  EXPECT_EQ(member.Get(path).status, 404);
 }
 
 TEST_F(NovaShapes, AvailabilityZonesListTheHostsZonesAndTheirServices) {

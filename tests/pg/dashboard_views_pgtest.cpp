@@ -163,9 +163,9 @@ TEST_F(DashboardViewsTest, TheDashboardPagesTheOldestMovesAndCountsThemAll) {
 
   nlohmann::json page, counts, member_page, member_counts;
   db_->Transact([&](Tx& tx) {
-    page = DashboardMovesInProgress(tx, std::nullopt, 100);
+    page = DashboardMovesInProgress(tx, std::nullopt);
     counts = DashboardMovesCounts(tx, std::nullopt);
-    member_page = DashboardMovesInProgress(tx, std::string("p2"), 100);
+    member_page = DashboardMovesInProgress(tx, std::string("p2"));
     member_counts = DashboardMovesCounts(tx, std::string("p2"));
   });
   ASSERT_EQ(page.size(), 100u);

@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "controller/store/flavors_store.hpp"
+#include "controller/store/servers_store.hpp"
 #include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
 
@@ -180,27 +181,26 @@ TEST_F(DatabaseTest, DeadlockIsConflictAndTheOtherTransactionCommits) {
   EXPECT_EQ(Count("SELECT count(DISTINCT free_gb) FROM datastores"), 1);
 }
 
-// A read of one statement runs outside a transaction block: each statement is a transaction of
-// its own (two statements see two transaction timestamps), so no BEGIN or COMMIT goes with it.
+// A read of one statement runs outside a transaction block: the statement is a transaction of
+// its own (two reads see two transaction timestamps), so no BEGIN or COMMIT goes with it.
 TEST_F(DatabaseTest, AReadOfOneStatementRunsOutsideATransactionBlock) {
-  db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
+  Database one(schema_->dsn(), 1);  // both reads on the same connection
+  one.Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
+  one.ReadOneStatement([](Tx& tx) { EXPECT_TRUE(FindFlavor(tx, "1")) << "what was committed"; });
   static constexpr Statement kStarted{"database_test_started",
                                       "SELECT transaction_timestamp()::text, pg_sleep(0.01)"};
   std::string first, second;
-  db_->ReadOneStatement([&](Tx& tx) {
-    EXPECT_TRUE(FindFlavor(tx, "1")) << "what was committed is read";
-    first = tx.Exec(kStarted)[0][0].as<std::string>();
-    second = tx.Exec(kStarted)[0][0].as<std::string>();
-  });
+  one.ReadOneStatement([&](Tx& tx) { first = tx.Exec(kStarted)[0][0].as<std::string>(); });
+  one.ReadOneStatement([&](Tx& tx) { second = tx.Exec(kStarted)[0][0].as<std::string>(); });
   EXPECT_NE(first, second);
-  db_->Transact([&](Tx& tx) {
+  one.Transact([&](Tx& tx) {
     first = tx.Exec(kStarted)[0][0].as<std::string>();
     second = tx.Exec(kStarted)[0][0].as<std::string>();
   });
   EXPECT_EQ(first, second) << "a transaction's statements share its start";
 }
 
-TEST_F(DatabaseTest, AReadOfOneStatementMapsErrorsAndHasNoSavepoint) {
+TEST_F(DatabaseTest, AReadOfOneStatementMapsErrorsAndRefusesMore) {
   auto errc_of = [&](const std::function<void(Tx&)>& fn) {
     try {
       db_->ReadOneStatement(fn);
@@ -214,8 +214,18 @@ TEST_F(DatabaseTest, AReadOfOneStatementMapsErrorsAndHasNoSavepoint) {
   static constexpr Statement kNoTable{"database_test_no_table", "SELECT * FROM no_such_table"};
   EXPECT_EQ(errc_of([](Tx& tx) { tx.Exec(kBadRegex); }), Errc::kBadRequest);
   EXPECT_EQ(errc_of([](Tx& tx) { tx.Exec(kNoTable); }), Errc::kInternal);
+  // What needs a block cannot run outside one: a savepoint, a second statement, and so the
+  // name filter's list (its regex timeout is set by a statement of its own).
   EXPECT_THROW(db_->ReadOneStatement([](Tx& tx) { InSavepoint(tx, [](Tx&) {}); }),
                std::logic_error);
+  EXPECT_THROW(db_->ReadOneStatement([](Tx& tx) {
+    FindFlavor(tx, "1");
+    FindFlavor(tx, "1");
+  }),
+               std::logic_error);
+  ServerFilter by_name;
+  by_name.name_regex = "^a";
+  EXPECT_THROW(db_->ReadOneStatement([&](Tx& tx) { ListServers(tx, by_name); }), std::logic_error);
   // The connection goes back to the pool usable.
   db_->Transact([](Tx& tx) { CreateFlavor(tx, Tiny("1", "a")); });
   db_->ReadOneStatement([](Tx& tx) { EXPECT_TRUE(FindFlavor(tx, "1")); });
