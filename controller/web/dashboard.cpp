@@ -313,12 +313,30 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
                  {"session_lifetime_seconds", deps.sessions.options().lifetime.count()}});
   });
 
-  api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db](Request& req) {
+  // The live moves' tiles count every move in flight. An admin's counts read each such move's
+  // row, which progress reports keep rewriting (5-10 ms at 10,000 moves under 2,000 reports/s):
+  // they are at most 2 s old, the page's poll, and read once for all admins' polls. A member's
+  // counts, of their project's servers only, are read with their page.
+  auto move_counts =
+      std::make_shared<RefreshedCount>(std::chrono::seconds(2), std::chrono::seconds(2));
+  api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db, move_counts](Request& req) {
     OnlyQuery(req, {});
+    const auto project = ProjectOf(req);
     json out = Read(db, [&](store::Tx& tx) {
-      return json{{"moves", store::DashboardMovesInProgress(tx, ProjectOf(req))},
-                  {"counts", store::DashboardMovesCounts(tx, ProjectOf(req))}};
+      json page = {{"moves", store::DashboardMovesInProgress(tx, project)}};
+      if (project) page["counts"] = store::DashboardMovesCounts(tx, project);
+      return page;
     });
+    if (!project) {
+      out["counts"] = move_counts->Get(
+          [&db] {
+            return Read(db, [](store::Tx& tx) { return store::DashboardMovesCounts(tx, {}); });
+          },
+          [](const std::string& why) {
+            spdlog::warn("dashboard: counting the moves in flight failed: {}", why);
+          });
+      if (out["counts"].is_null()) out["counts"] = {{"in_progress", nullptr}, {"queued", nullptr}};
+    }
     HideFromMember(req, out["moves"]);
     out["limit"] = store::kDashboardMovesPage;
     return Json(std::move(out));

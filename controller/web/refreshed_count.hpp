@@ -1,11 +1,11 @@
 #pragma once
-// A count that is expensive to read (the orphaned claims' tile reads every claim), served at most
-// max_age old: one caller at a time refreshes it while the others answer the last value (null
-// before the first). A failed refresh keeps the last value and is tried again only after
-// retry_after, so a read that keeps timing out costs one attempt per window, not one per poll.
-#include <atomic>
+// A count (or an object of counts) that is expensive to read, served at most max_age old: the
+// orphaned claims' tile reads every claim; the live moves' tiles read every move in flight, whose
+// rows progress reports keep rewriting. One caller at a time refreshes it while the others answer
+// the last value (null before the first). A failed refresh keeps the last value and is tried
+// again only after retry_after, so a read that keeps timing out costs one attempt per window,
+// not one per poll.
 #include <chrono>
-#include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -25,23 +25,25 @@ class RefreshedCount {
       : max_age_(max_age), retry_after_(retry_after), now_(std::move(now)) {}
 
   // fetch: reads the count; may throw (the error goes to on_error, the last value stays).
-  nlohmann::json Get(const std::function<int64_t()>& fetch,
+  nlohmann::json Get(const std::function<nlohmann::json()>& fetch,
                      const std::function<void(const std::string&)>& on_error = {}) {
     std::unique_lock refreshing(refresh_, std::try_to_lock);
     if (refreshing.owns_lock()) {
       const auto now = now_();
       if (!next_.has_value() || now >= *next_) {
         try {
-          count_ = fetch();
+          nlohmann::json fresh = fetch();
           next_ = now + max_age_;
+          std::lock_guard value(value_mu_);
+          value_ = std::move(fresh);
         } catch (const std::exception& e) {
           next_ = now + retry_after_;
           if (on_error) on_error(e.what());
         }
       }
     }
-    const int64_t count = count_.load();
-    return count < 0 ? nlohmann::json(nullptr) : nlohmann::json(count);
+    std::lock_guard value(value_mu_);
+    return value_;
   }
 
  private:
@@ -50,7 +52,8 @@ class RefreshedCount {
   const Now now_;
   std::mutex refresh_;
   std::optional<std::chrono::steady_clock::time_point> next_;  // guarded by refresh_
-  std::atomic<int64_t> count_{-1};
+  std::mutex value_mu_;   // held only to copy value_, never while fetching
+  nlohmann::json value_;  // null until the first read
 };
 
 }  // namespace ferry::controller::web

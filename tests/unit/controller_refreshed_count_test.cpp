@@ -79,5 +79,22 @@ TEST(RefreshedCount, CallersDuringARefreshAnswerAtOnceWithTheLastValue) {
   EXPECT_EQ(count.Get([] { return int64_t{9}; }), 9);
 }
 
+// The live moves' tiles keep two counts read together: the object is served as read.
+TEST(RefreshedCount, KeepsAnObjectOfCountsAsRead) {
+  FakeClock clock;
+  RefreshedCount counts(2s, 2s, clock.Fn());
+  int reads = 0;
+  auto fetch = [&] {
+    ++reads;
+    return nlohmann::json{{"in_progress", 10 * reads}, {"queued", reads}};
+  };
+  EXPECT_EQ(counts.Get(fetch), (nlohmann::json{{"in_progress", 10}, {"queued", 1}}));
+  clock.t += 1s;
+  EXPECT_EQ(counts.Get(fetch)["in_progress"], 10) << "within 2 s: the last read";
+  clock.t += 1s;
+  EXPECT_EQ(counts.Get(fetch), (nlohmann::json{{"in_progress", 20}, {"queued", 2}}));
+  EXPECT_EQ(reads, 2);
+}
+
 }  // namespace
 }  // namespace ferry::controller::web

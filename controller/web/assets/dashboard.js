@@ -201,11 +201,13 @@
     for (const k of moveRows.keys()) if (!seen.has(k)) moveRows.delete(k);
     fill($('moves-body'), moves.map(moveRow));
     $('moves-empty').hidden = moves.length > 0;
-    // The tiles count every move in flight, not only the page's (the oldest ones).
+    // The tiles count every move in flight, not only the page's (the oldest ones); null: the
+    // count could not be read yet.
     const total = page.counts.in_progress;
     const queued = page.counts.queued;
-    $('t-running').textContent = total - queued;
-    $('t-queued').textContent = queued;
+    const known = total !== null && queued !== null;
+    $('t-running').textContent = known ? total - queued : '–';
+    $('t-queued').textContent = known ? queued : '–';
     $('t-running').parentElement.classList.toggle('busy', total - queued > 0);
     $('moves-count').textContent = total ? total + ' in progress' +
       (total > moves.length ? ', the oldest ' + moves.length + ' shown' : '') : '';
