@@ -44,8 +44,9 @@ constexpr Statement kInProgressOfProject{
     FERRY_DASHBOARD_MOVES(
         "AND m.instance_uuid IN (SELECT uuid FROM servers WHERE project_id = $1)")};
 
-// The tiles' counts of every unfinished move (the page shows the oldest only): an index-only
-// count over migrations_active_idx, the moves of a member's project's servers for a member.
+// The tiles' counts of every unfinished move (the page shows the oldest only), through a partial
+// index of unfinished moves; each counted row's heap version is read, which progress reports
+// keep rewriting (controller/web caches an admin's counts). A member's: their project's servers'.
 constexpr Statement kMovesCounts{"dashboard_moves_counts", R"sql(
 SELECT json_build_object('in_progress', count(*),
                          'queued', count(*) FILTER (WHERE m.status = 'queued'))::text
