@@ -14,9 +14,13 @@ namespace {
 //
 // Each read names its columns (never `*`): a column added to a view reaches the page only when
 // it is added here too, and none of the views carries a secret (schema/views.md).
+// Custom plans for every read that has parameters: a generic plan, estimated for an average
+// project or host, could walk a large project's servers one by one. (The admin's live moves
+// have none, and keep their generic plan.)
 constexpr Statement kSetTimeout{"dashboard_set_timeout",
                                 "SELECT set_config('statement_timeout', $1, true), "
-                                "set_config('transaction_read_only', 'on', true)"};
+                                "set_config('transaction_read_only', 'on', true), "
+                                "set_config('plan_cache_mode', 'force_custom_plan', true)"};
 
 // The page's moves are picked first (migrations_active_created_idx); the view then computes only
 // their rows, instead of every move in flight before a sort. The page size is written into the

@@ -16,8 +16,8 @@ namespace ferry::controller::store {
 class Tx;
 
 // Every dashboard transaction starts with this: its statements get a statement timeout of
-// their own (kDashboardStatementTimeout) instead of the pool's 10 s, and the transaction is
-// read-only.
+// their own (kDashboardStatementTimeout) instead of the pool's 10 s, custom plans for their
+// parameters, and the transaction is read-only.
 void BeginDashboardRead(Tx& tx);
 // 2 s: the views answer in milliseconds at a million migrations (their EXPLAIN pg tests; the
 // issue's bound for dashboard view queries is 20 ms); the page polls every 2 s, so an answer

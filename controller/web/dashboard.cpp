@@ -317,8 +317,10 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
   // row, which progress reports keep rewriting (5-10 ms at 10,000 moves under 2,000 reports/s):
   // they are at most 2 s old, the page's poll, and read once for all admins' polls. A member's
   // counts, of their project's servers only, are read with their page.
-  auto move_counts =
-      std::make_shared<RefreshedCount>(std::chrono::seconds(2), std::chrono::seconds(2));
+  // A failed count is tried again after 10 s (its statement timeout is 2 s, the dashboard's
+  // pool two connections); counts older than 30 s show as unknown.
+  auto move_counts = std::make_shared<RefreshedCount>(
+      std::chrono::seconds(2), std::chrono::seconds(10), std::chrono::seconds(30));
   api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db, move_counts](Request& req) {
     OnlyQuery(req, {});
     const auto project = ProjectOf(req);
@@ -384,9 +386,9 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
 
   // The orphaned claims' tile: counting them reads every claim (over 100 ms with 10,000 moves in
   // flight), so the count is at most 60 s old, as the metric's; a failed count is retried after
-  // 10 s.
-  auto orphans =
-      std::make_shared<RefreshedCount>(std::chrono::seconds(60), std::chrono::seconds(10));
+  // 10 s, and after 5 min of failures the tile shows it as unknown.
+  auto orphans = std::make_shared<RefreshedCount>(
+      std::chrono::seconds(60), std::chrono::seconds(10), std::chrono::minutes(5));
   // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
   // "next" is the after= of the following page, null on the last one.
   api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db, orphans](Request& req) {

@@ -24,7 +24,7 @@ struct FakeClock {
 
 TEST(RefreshedCount, ReadsOncePerMaxAgeAndServesTheLastValueMeanwhile) {
   FakeClock clock;
-  RefreshedCount count(60s, 10s, clock.Fn());
+  RefreshedCount count(60s, 10s, 1h, clock.Fn());
   int reads = 0;
   auto fetch = [&] { return static_cast<int64_t>(++reads * 10); };
   EXPECT_EQ(count.Get(fetch), 10);
@@ -38,7 +38,7 @@ TEST(RefreshedCount, ReadsOncePerMaxAgeAndServesTheLastValueMeanwhile) {
 
 TEST(RefreshedCount, AFailingReadIsTriedOncePerRetryWindowAndKeepsTheLastValue) {
   FakeClock clock;
-  RefreshedCount count(60s, 10s, clock.Fn());
+  RefreshedCount count(60s, 10s, 1h, clock.Fn());
   int attempts = 0;
   std::string logged;
   auto failing = [&]() -> int64_t {
@@ -60,7 +60,7 @@ TEST(RefreshedCount, AFailingReadIsTriedOncePerRetryWindowAndKeepsTheLastValue) 
 }
 
 TEST(RefreshedCount, CallersDuringARefreshAnswerAtOnceWithTheLastValue) {
-  RefreshedCount count(0ms, 0ms);  // every call wants a refresh
+  RefreshedCount count(0ms, 0ms, 1h);  // every call wants a refresh
   EXPECT_EQ(count.Get([] { return int64_t{7}; }), 7);
   std::atomic<bool> inside{false}, release{false};
   std::thread slow([&] {
@@ -82,7 +82,7 @@ TEST(RefreshedCount, CallersDuringARefreshAnswerAtOnceWithTheLastValue) {
 // The live moves' tiles keep two counts read together: the object is served as read.
 TEST(RefreshedCount, KeepsAnObjectOfCountsAsRead) {
   FakeClock clock;
-  RefreshedCount counts(2s, 2s, clock.Fn());
+  RefreshedCount counts(2s, 10s, 30s, clock.Fn());
   int reads = 0;
   auto fetch = [&] {
     ++reads;
@@ -94,6 +94,34 @@ TEST(RefreshedCount, KeepsAnObjectOfCountsAsRead) {
   clock.t += 1s;
   EXPECT_EQ(counts.Get(fetch), (nlohmann::json{{"in_progress", 20}, {"queued", 2}}));
   EXPECT_EQ(reads, 2);
+}
+
+// Reads that keep failing leave the last value served for expire_after, then none: a tile shows
+// a dash rather than a number that stopped changing. The next attempt is timed from when the
+// failed read ended.
+TEST(RefreshedCount, ALastValueIsServedUntilItExpires) {
+  FakeClock clock;
+  RefreshedCount count(2s, 10s, 30s, clock.Fn());
+  EXPECT_EQ(count.Get([] { return int64_t{5}; }), 5);
+  int attempts = 0;
+  auto slow_failing = [&]() -> nlohmann::json {
+    ++attempts;
+    clock.t += 2s;  // the read takes its whole statement timeout
+    throw 42;       // not even a std::exception
+  };
+  clock.t += 2s;
+  EXPECT_EQ(count.Get(slow_failing), 5) << "4 s old";
+  EXPECT_EQ(attempts, 1);
+  clock.t += 9s;
+  count.Get(slow_failing);
+  EXPECT_EQ(attempts, 1) << "retried 10 s after the failed read ended, not after it began";
+  clock.t += 1s;
+  EXPECT_EQ(count.Get(slow_failing), 5) << "16 s old";
+  EXPECT_EQ(attempts, 2);
+  clock.t += 14s;
+  EXPECT_TRUE(count.Get(slow_failing).is_null()) << "32 s old: expired";
+  clock.t += 10s;
+  EXPECT_EQ(count.Get([] { return int64_t{6}; }), 6) << "a good read serves again";
 }
 
 }  // namespace
