@@ -176,7 +176,11 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
       }
       EXPECT_FALSE(Has(plan, "Seq Scan on migrations")) << execute << "\n" << plan;
       if (std::string(execute) == "dashboard_moves") {
-        EXPECT_TRUE(Has(plan, "migrations_active_created_idx")) << plan;
+        // Either partial index of unfinished moves walks them oldest first; which one the
+        // planner takes can change with each ANALYZE (autovacuum's included).
+        EXPECT_TRUE(Has(plan, "migrations_active_created_idx") ||
+                    Has(plan, "migrations_active_idx"))
+            << plan;
       }
       EXPECT_EQ(n.exec(std::string("EXECUTE ") + execute).size(), 1u);
     }
