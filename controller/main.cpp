@@ -35,6 +35,7 @@
 #include "controller/live_migration/progress_ingest.hpp"
 #include "controller/live_migration/service.hpp"
 #include "controller/moves/engine.hpp"
+#include "controller/store/dashboard_store.hpp"
 #include "controller/store/database.hpp"
 #include "controller/store/schema_migrator.hpp"
 #include "controller/web/dashboard.hpp"
@@ -310,6 +311,16 @@ store::DatabaseOptions WithPoolSize(store::DatabaseOptions options, int pool_siz
   return options;
 }
 
+// The dashboard's pool only reads (a session's writes go to the API's pool): read-only
+// connections whose statements end after the dashboard's own timeout, so each read is one
+// statement with no transaction block around it.
+store::DatabaseOptions DashboardPool(const store::DatabaseOptions& options) {
+  auto dashboard = WithPoolSize(options, kDashboardPoolSize, "dashboard");
+  dashboard.session.statement_timeout = store::kDashboardStatementTimeout;
+  dashboard.session.read_only = true;
+  return dashboard;
+}
+
 void AddDatabaseOptions(CLI::App& serve, store::DatabaseOptions& d) {
   const char* g = "PostgreSQL";
   auto ms = [](std::chrono::milliseconds& out) {
@@ -480,9 +491,11 @@ int Serve(const ServeOptions& o) {
   api::ApiServer server(users, tokens, o.http);
   api::RegisterAllRoutes(server, deps);
   api::RegisterMetricsRoutes(server, metrics_db, clock, o.metrics);
-  store::Database dashboard_db(o.dsn, WithPoolSize(o.db, kDashboardPoolSize, "dashboard"));
-  web::Sessions dashboard_sessions(dashboard_db, o.dashboard);
-  web::RegisterDashboardRoutes(server, {dashboard_db, users, tokens, dashboard_sessions});
+  store::Database dashboard_db(o.dsn, DashboardPool(o.db));
+  web::Sessions dashboard_sessions(dashboard_db, db, o.dashboard);
+  web::CountRefresher dashboard_counts;  // after dashboard_db: stopped before it is gone
+  web::RegisterDashboardRoutes(server,
+                               {dashboard_db, users, tokens, dashboard_sessions, dashboard_counts});
 
   int port = server.Bind(o.listen.substr(0, colon), std::stoi(port_text));
   if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";
@@ -507,6 +520,7 @@ int Serve(const ServeOptions& o) {
   status_waiters.OnEveryChange([&drain_runner] { drain_runner.Poke(); });
   drain_service.OnChanged([&drain_runner] { drain_runner.Poke(); });
   drain_runner.Start();
+  dashboard_counts.Start();
   liveness_task.Start();
   reconcile_task.Start();
   snapshot_task.Start();
@@ -525,6 +539,7 @@ int Serve(const ServeOptions& o) {
   snapshot_task.Stop();
   reconcile_task.Stop();
   liveness_task.Stop();
+  dashboard_counts.Stop();
   drain_runner.Stop();
   engine.Stop();
   status_waiters.OnEveryChange(nullptr);

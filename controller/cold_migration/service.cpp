@@ -163,6 +163,7 @@ store::ColdMigration Service::Request(const ColdMoveRequest& r) {
     m.user_id = r.user_id;
     m.project_id = r.project_id;
     m.idempotency_key = r.idempotency_key;
+    m.drain_uuid = r.drain_uuid;
     m.requested_host = r.host;
     m.disk_config = r.disk_config;
     m.power_on = server.vm_state == "active";

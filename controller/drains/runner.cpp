@@ -260,6 +260,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
       r.project_id = project;
       r.request_id = request_id;
       r.idempotency_key = key;
+      r.drain_uuid = d.uuid;
       migration = live_.Request(r).uuid;
     } else if (s.kind == "cold") {
       cold_migration::ColdMoveRequest r;
@@ -270,6 +271,7 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
       r.project_id = project;
       r.request_id = request_id;
       r.idempotency_key = key;
+      r.drain_uuid = d.uuid;
       migration = cold_.Request(r).uuid;
     } else {
       evacuation::EvacuateRequest r;
@@ -279,8 +281,10 @@ void Runner::StartMove(store::Drain& d, store::DrainServer& s) {
       r.project_id = project;
       r.request_id = request_id;
       r.idempotency_key = key;
+      r.drain_uuid = d.uuid;
       migration = evacuations_.Request(r).uuid;
     }
+    // Tagged at its creation already; this tags a move an older controller created untagged.
     ctx_.db.Transact([&](store::Tx& tx) { store::SetMoveDrain(tx, migration, d.uuid); });
     s.migration_uuid = migration;
     s.reason.reset();

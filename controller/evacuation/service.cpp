@@ -91,6 +91,7 @@ store::Evacuation Service::Request(const EvacuateRequest& r) {
     e.user_id = r.user_id;
     e.project_id = r.project_id;
     e.idempotency_key = r.idempotency_key;
+    e.drain_uuid = r.drain_uuid;
     e.requested_host = r.host;
     e.forced = r.force;
     // Nova keeps a stopped server stopped; 2.95 stops every evacuated server.

@@ -22,6 +22,8 @@ struct EvacuateRequest {
   std::string project_id;
   std::string request_id;
   std::optional<std::string> idempotency_key;
+  // The drain that asks, recorded with the move as it is created (the fair queue's requester).
+  std::optional<std::string> drain_uuid;
 };
 
 class Service {

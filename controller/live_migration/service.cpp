@@ -104,6 +104,7 @@ store::LiveMigration Service::Request(const LiveMigrateRequest& r) {
     m.project_id = r.project_id;
     m.step = store::LiveStep::kScheduling;
     m.idempotency_key = r.idempotency_key;
+    m.drain_uuid = r.drain_uuid;
     m.memory_total = server.memory_mb * 1024 * 1024;
     m.request_params = {{"block_migration", r.block_migration}, {"force", r.force}};
     if (r.host) m.request_params["host"] = *r.host;

@@ -41,10 +41,10 @@ INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_comp
                         user_id, project_id, created_at, updated_at, step, idempotency_key,
                         request_params, lease_owner, lease_until, lease_epoch, requested_host,
                         old_instance_type_id, new_instance_type_id, old_flavor, new_flavor,
-                        disk_config, power_on, transfer_token)
+                        disk_config, power_on, transfer_token, drain_uuid)
 VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, now(), now(), $9, $10, $11::jsonb, $12,
         now() + make_interval(secs => $13), 1, $14, $15, $16, $17::jsonb, $18::jsonb, $19, $20,
-        $21)
+        $21, $22::uuid)
 RETURNING id, extract(epoch from created_at)::float8)sql"};
 
 constexpr Statement kSave{"cm_save", R"sql(
@@ -251,7 +251,7 @@ void InsertColdMigration(Tx& tx, ColdMigration& m, const MigrationEvent& first,
                      m.request_params.dump(), lease_owner, static_cast<double>(lease.count()),
                      m.requested_host, m.old_flavor.id, m.new_flavor.id,
                      nlohmann::json(m.old_flavor).dump(), nlohmann::json(m.new_flavor).dump(),
-                     m.disk_config, m.power_on, m.transfer_token)[0];
+                     m.disk_config, m.power_on, m.transfer_token, m.drain_uuid)[0];
   m.id = row[0].as<int64_t>();
   m.created_at = ToTime(row[1]);
   m.lease_owner = lease_owner;

@@ -89,6 +89,7 @@ struct ColdMigration {
   std::optional<int64_t> transfer_rate_bps, eta_seconds;
   std::optional<std::string> error_reason;
   std::optional<std::string> idempotency_key;
+  std::optional<std::string> drain_uuid;  // inserted only: the drain that asked, if one did
   nlohmann::json request_params = nlohmann::json::object();  // as made, written once
   // The request, typed.
   std::optional<std::string> requested_host;  // migrate 2.56 "host"

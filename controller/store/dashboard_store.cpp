@@ -14,13 +14,10 @@ namespace {
 //
 // Each read names its columns (never `*`): a column added to a view reaches the page only when
 // it is added here too, and none of the views carries a secret (schema/views.md).
-// Custom plans for every read that has parameters: a generic plan, estimated for an average
-// project or host, could walk a large project's servers one by one. (The admin's live moves
-// have none, and keep their generic plan.)
-constexpr Statement kSetTimeout{"dashboard_set_timeout",
-                                "SELECT set_config('statement_timeout', $1, true), "
-                                "set_config('transaction_read_only', 'on', true), "
-                                "set_config('plan_cache_mode', 'force_custom_plan', true)"};
+// A read whose plan depends on its values (a member's project, the history's filters) is sent
+// unprepared (Tx::ExecForValues) and planned for them each time: a generic plan, estimated for an
+// average project or host, could walk a large project's servers one by one. The others are
+// prepared and keep a plan (the admin's live moves, with no parameter, are planned once).
 
 // The page's moves are picked first (migrations_active_created_idx); the view then computes only
 // their rows, instead of every move in flight before a sort. The page size is written into the
@@ -87,9 +84,12 @@ SELECT coalesce(json_agg(t ORDER BY t.at, t.event_id), '[]'::json)::text FROM (
   LIMIT $3) t)sql"};
 
 // $1 after (a host name; null: from the first), $2 problems only (down, forced down, disabled
-// or draining), $3 limit: a page by name, keyset on hosts_name_key.
+// or draining), $3 limit: a page by name, keyset on hosts_name_key. The second column is the
+// next page's `after` (the page's last host) when the page is full.
 constexpr Statement kHosts{"dashboard_hosts", R"sql(
-SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text FROM (
+SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text,
+       CASE WHEN count(*) = $3 THEN max(t.host) END
+FROM (
   SELECT host_id, host, hypervisor_type, cell, state, is_up, forced_down, disabled,
          disabled_reason, last_heartbeat_at, heartbeat_age_seconds, servers, vcpus, vcpus_used,
          memory_mb, memory_mb_used, local_gb, disk_gb_used, outbound_moves, inbound_moves,
@@ -127,9 +127,12 @@ SELECT coalesce(json_agg(t ORDER BY t.live DESC, t.created_at DESC, t.drain_id D
                    s.reason, s.started_at, s.finished_at
             FROM v_drain_servers s WHERE s.drain_uuid = d.drain_uuid
             ORDER BY s.position LIMIT $2) p) AS servers
-  FROM v_host_drain_status d
-  ORDER BY d.finished_at IS NULL DESC, d.created_at DESC, d.drain_id DESC
-  LIMIT $1) t)sql"};
+  -- The page's drains are picked from drains alone, then the view computes their counts and ETA
+  -- only: sorting the view itself would compute every drain's before keeping $1.
+  FROM (SELECT id FROM drains
+        ORDER BY finished_at IS NULL DESC, created_at DESC, id DESC
+        LIMIT $1) page
+  JOIN v_host_drain_status d ON d.drain_id = page.id) t)sql"};
 
 constexpr Statement kInsertSession{"dashboard_session_insert", R"sql(
 INSERT INTO dashboard_sessions (id_sha256, role, project_id, user_id, name, token_sha256,
@@ -150,6 +153,12 @@ WHERE id_sha256 = decode($1, 'hex') AND expires_at > now()
 constexpr Statement kTouchSession{
     "dashboard_session_touch",
     "UPDATE dashboard_sessions SET last_seen_at = now() WHERE id_sha256 = decode($1, 'hex')"};
+// A session's last-seen time is not worth a wait for a disk flush (milliseconds, more on a
+// busy disk, on the request that happens to touch): its commit returns before the WAL is
+// flushed. A crash can lose the last touch; the session then ends at most kSessionTouchEvery
+// sooner.
+constexpr Statement kNoFlushWait{"dashboard_no_flush_wait",
+                                 "SELECT set_config('synchronous_commit', 'off', true)"};
 constexpr Statement kDeleteSession{
     "dashboard_session_delete",
     "DELETE FROM dashboard_sessions WHERE id_sha256 = decode($1, 'hex')"};
@@ -160,20 +169,18 @@ DELETE FROM dashboard_sessions WHERE id_sha256 IN (
   SELECT id_sha256 FROM dashboard_sessions WHERE last_seen_at <= now() - make_interval(secs => $1)
   LIMIT $2))sql"};
 
-nlohmann::json Array(const pqxx::result& r) { return ToJson(r[0][0]); }
+// The one JSON text a dashboard read answers.
+std::string Text(const pqxx::result& r) { return r[0][0].as<std::string>(); }
 
 }  // namespace
 
-void BeginDashboardRead(Tx& tx) {
-  tx.Exec(kSetTimeout, std::to_string(kDashboardStatementTimeout.count()));
+std::string DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project) {
+  return Text(project ? tx.ExecForValues(kInProgressOfProject, *project) : tx.Exec(kInProgress));
 }
 
-nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project) {
-  return Array(project ? tx.Exec(kInProgressOfProject, *project) : tx.Exec(kInProgress));
-}
-
-nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
-  return Array(tx.Exec(kHistory, f.project, f.kind, f.outcome, f.host, f.since, f.until, f.limit));
+std::string DashboardHistory(Tx& tx, const DashboardHistoryFilter& f) {
+  return Text(
+      tx.ExecForValues(kHistory, f.project, f.kind, f.outcome, f.host, f.since, f.until, f.limit));
 }
 
 const char* DashboardHistorySql() { return kHistory.sql; }
@@ -182,29 +189,32 @@ const char* DashboardMovesSql(bool of_project) {
   return of_project ? kInProgressOfProject.sql : kInProgress.sql;
 }
 
-nlohmann::json DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project) {
-  return ToJson(tx.Exec(kMovesCounts, project)[0][0]);
+std::string DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project) {
+  return Text(tx.ExecForValues(kMovesCounts, project));
 }
 
-nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
-                               const std::optional<std::string>& project, int limit) {
-  return Array(tx.Exec(kEvents, migration_uuid, project, limit));
+std::string DashboardEvents(Tx& tx, const std::string& migration_uuid,
+                            const std::optional<std::string>& project, int limit) {
+  return Text(tx.Exec(kEvents, migration_uuid, project, limit));
 }
 
-nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, bool problems_only,
-                              int limit) {
-  return Array(tx.Exec(kHosts, after, problems_only, limit));
+DashboardHostsPage DashboardHosts(Tx& tx, const std::optional<std::string>& after,
+                                  bool problems_only, int limit) {
+  auto r = tx.Exec(kHosts, after, problems_only, limit);
+  return {r[0][0].as<std::string>(), OptString(r[0][1])};
 }
 
-nlohmann::json DashboardHostsSummary(Tx& tx) { return ToJson(tx.Exec(kHostsSummary)[0][0]); }
+std::string DashboardHostsSummary(Tx& tx) { return Text(tx.Exec(kHostsSummary)); }
 
 const char* DashboardHostsSummarySql() { return kHostsSummary.sql; }
 
 int64_t DashboardOrphanedClaims(Tx& tx) { return tx.Exec(kOrphanedClaims)[0][0].as<int64_t>(); }
 
-nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit) {
-  return Array(tx.Exec(kDrains, limit, plan_limit));
+std::string DashboardDrains(Tx& tx, int limit, int plan_limit) {
+  return Text(tx.Exec(kDrains, limit, plan_limit));
 }
+
+const char* DashboardDrainsSql() { return kDrains.sql; }
 
 int64_t InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
                                std::chrono::seconds lifetime, int max_per_user) {
@@ -216,16 +226,20 @@ int64_t InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const D
   return trimmed;
 }
 
-std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
-                                                     std::chrono::seconds idle) {
+std::optional<FoundDashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
+                                                          std::chrono::seconds idle) {
   auto r = tx.Exec(kFindSession, id_sha256_hex, static_cast<double>(idle.count()),
                    static_cast<double>(kSessionTouchEvery.count()));
   if (r.empty()) return std::nullopt;
   DashboardSession s{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
                      r[0][2].as<std::string>(), r[0][3].as<std::string>(),
                      r[0][4].as<std::string>()};
-  if (r[0][5].as<bool>()) tx.Exec(kTouchSession, id_sha256_hex);
-  return s;
+  return FoundDashboardSession{std::move(s), r[0][5].as<bool>()};
+}
+
+void TouchDashboardSession(Tx& tx, const std::string& id_sha256_hex) {
+  tx.Exec(kNoFlushWait);
+  tx.Exec(kTouchSession, id_sha256_hex);
 }
 
 bool DeleteDashboardSession(Tx& tx, const std::string& id_sha256_hex) {

@@ -1,7 +1,8 @@
 #pragma once
 // The built-in dashboard's reads and its sessions. Rows come only from the views of
 // 0014_dashboard_views.sql (schema/views.md, the dashboard contract); PostgreSQL renders each
-// answer as one JSON array, so the page gets the contract's column names unchanged. (The live
+// answer as one JSON text (an array of rows, or an object of counts), so the page gets the
+// contract's column names unchanged and an admin's page is sent as PostgreSQL wrote it. (The live
 // moves' page and counts pick and count moves in migrations itself, through indexes the view's
 // joins cannot keep in order.) Sessions
 // are the rows of dashboard_sessions (0015_dashboard_sessions.sql).
@@ -15,10 +16,9 @@ namespace ferry::controller::store {
 
 class Tx;
 
-// Every dashboard transaction starts with this: its statements get a statement timeout of
-// their own (kDashboardStatementTimeout) instead of the pool's 10 s, custom plans for their
-// parameters, and the transaction is read-only.
-void BeginDashboardRead(Tx& tx);
+// The dashboard reads through a pool of its own (main.cpp) whose connections are read-only and
+// time a statement out after kDashboardStatementTimeout instead of the pool's 10 s. Each read is
+// one statement, sent outside a transaction block.
 // 2 s: the views answer in milliseconds at a million migrations (their EXPLAIN pg tests; the
 // issue's bound for dashboard view queries is 20 ms); the page polls every 2 s, so an answer
 // slower than that is useless and its pooled connection better freed.
@@ -27,13 +27,13 @@ inline constexpr std::chrono::milliseconds kDashboardStatementTimeout{2000};
 // The live moves' page: the oldest kDashboardMovesPage of v_migrations_in_progress; project:
 // only that project's servers' moves (a member).
 inline constexpr int kDashboardMovesPage = 100;
-nlohmann::json DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project);
+std::string DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project);
 // The statement DashboardMovesInProgress sends, for a project or not (its EXPLAIN test; the one
 // for a project takes it as $1).
 const char* DashboardMovesSql(bool of_project);
 // {in_progress, queued}: every unfinished move, and those queued; of the project's servers only
 // when project is given.
-nlohmann::json DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project);
+std::string DashboardMovesCounts(Tx& tx, const std::optional<std::string>& project);
 
 struct DashboardHistoryFilter {
   std::optional<std::string> project;  // a member's project; nullopt: all (an admin)
@@ -49,20 +49,24 @@ struct DashboardHistoryFilter {
 // v_migration_history, the latest finished first. A member's read starts from the project's
 // servers (servers_project_idx, then migrations_instance_idx per server), never a walk of every
 // finished move.
-nlohmann::json DashboardHistory(Tx& tx, const DashboardHistoryFilter& f);
+std::string DashboardHistory(Tx& tx, const DashboardHistoryFilter& f);
 // The statement DashboardHistory sends (its EXPLAIN test).
 const char* DashboardHistorySql();
 
-// v_migration_events of one move, in order; empty when the move is not the project's.
-nlohmann::json DashboardEvents(Tx& tx, const std::string& migration_uuid,
-                               const std::optional<std::string>& project, int limit);
+// v_migration_events of one move, in order; empty ("[]") when the move is not the project's.
+std::string DashboardEvents(Tx& tx, const std::string& migration_uuid,
+                            const std::optional<std::string>& project, int limit);
 
 // v_host_load, a page by host name: the hosts after `after` (all when nullopt); problems_only:
 // only hosts down, forced down, disabled or draining.
-nlohmann::json DashboardHosts(Tx& tx, const std::optional<std::string>& after, bool problems_only,
-                              int limit);
+struct DashboardHostsPage {
+  std::string rows;                 // JSON array, by name
+  std::optional<std::string> next;  // the last host's name when the page is full
+};
+DashboardHostsPage DashboardHosts(Tx& tx, const std::optional<std::string>& after,
+                                  bool problems_only, int limit);
 // {total, down, disabled, draining} over every host (v_host_load).
-nlohmann::json DashboardHostsSummary(Tx& tx);
+std::string DashboardHostsSummary(Tx& tx);
 // The statement DashboardHostsSummary sends (its EXPLAIN test: no claim nor move is read).
 const char* DashboardHostsSummarySql();
 // The rows of v_orphaned_claims. It reads every claim: tens of ms, over 100 with 10,000 moves
@@ -70,8 +74,11 @@ const char* DashboardHostsSummarySql();
 int64_t DashboardOrphanedClaims(Tx& tx);
 
 // v_host_drain_status, live drains first then the newest, each with its plan from
-// v_drain_servers ("servers", plan order, at most plan_limit rows per drain).
-nlohmann::json DashboardDrains(Tx& tx, int limit, int plan_limit);
+// v_drain_servers ("servers", plan order, at most plan_limit rows per drain). The page's drains
+// are picked first: only their counts and ETA are computed, whatever the drains' history.
+std::string DashboardDrains(Tx& tx, int limit, int plan_limit);
+// The statement DashboardDrains sends ($1 limit, $2 plan_limit; its EXPLAIN test).
+const char* DashboardDrainsSql();
 
 // Sessions. id_sha256_hex: the SHA-256 of the cookie's id, 64 hex digits (never the id).
 struct DashboardSession {
@@ -85,13 +92,20 @@ struct DashboardSession {
 // max_per_user - 1, so at most max_per_user are left; returns how many were deleted.
 int64_t InsertDashboardSession(Tx& tx, const std::string& id_sha256_hex, const DashboardSession& s,
                                std::chrono::seconds lifetime, int max_per_user);
-// The session when it has neither passed its absolute end nor been idle longer than `idle`;
-// its last_seen_at moves to now when it is older than kSessionTouchEvery.
-std::optional<DashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
-                                                     std::chrono::seconds idle);
+// The session when it has neither passed its absolute end nor been idle longer than `idle`; one
+// statement, which writes nothing.
+struct FoundDashboardSession {
+  DashboardSession session;
+  bool touch_due = false;  // last seen longer than kSessionTouchEvery ago: TouchDashboardSession
+};
+std::optional<FoundDashboardSession> FindDashboardSession(Tx& tx, const std::string& id_sha256_hex,
+                                                          std::chrono::seconds idle);
 // 15 s: a page polling every 2 s writes its session row at most once per 15 s instead of on
 // every request; the idle end is this much later at worst.
 inline constexpr std::chrono::seconds kSessionTouchEvery{15};
+// Moves the session's last_seen_at to now, without waiting for a disk flush: inside tx, whose
+// commit then returns before the WAL is flushed (tx should hold nothing else).
+void TouchDashboardSession(Tx& tx, const std::string& id_sha256_hex);
 // Logout: false when there was none.
 bool DeleteDashboardSession(Tx& tx, const std::string& id_sha256_hex);
 // Deletes at most `limit` ended sessions (past their end or idle longer than `idle`); returns

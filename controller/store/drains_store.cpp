@@ -65,7 +65,8 @@ SELECT 1 FROM drains WHERE uuid = $1::uuid AND lease_owner = $2 AND lease_until 
 FOR UPDATE)sql"};
 
 constexpr Statement kSetMoveDrain{
-    "drain_set_move", "UPDATE migrations SET drain_uuid = $2::uuid WHERE uuid = $1::uuid"};
+    "drain_set_move",
+    "UPDATE migrations SET drain_uuid = $2::uuid WHERE uuid = $1::uuid AND drain_uuid IS NULL"};
 constexpr Statement kMoveOutcome{"drain_move_outcome", R"sql(
 SELECT id, migration_type, status, dest_compute, error_reason,
        coalesce(memory_processed, 0) + coalesce(disk_processed, 0)

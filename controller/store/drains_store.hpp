@@ -80,7 +80,8 @@ std::vector<std::string> AcquireDrainLeases(Tx& tx, const std::string& owner,
 // commit after another has taken the lease (the taking waits for the lock, then sees the write).
 bool DrainLeaseHeld(Tx& tx, const std::string& uuid, const std::string& owner);
 
-// Tags a move with the drain it belongs to (the fair queue's turn, dashboards).
+// Tags a move with the drain it belongs to (the fair queue's turn, dashboards) if it has no tag:
+// a drain's move is tagged as it is created; this tags one an older controller created.
 void SetMoveDrain(Tx& tx, const std::string& migration_uuid, const std::string& drain_uuid);
 
 // What became of a move, as a drain reads it.

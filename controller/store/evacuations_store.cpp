@@ -30,10 +30,10 @@ INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_comp
                         user_id, project_id, created_at, updated_at, step, idempotency_key,
                         request_params, lease_owner, lease_until, lease_epoch, requested_host,
                         forced, power_on, old_instance_type_id, new_instance_type_id,
-                        old_flavor, new_flavor)
+                        old_flavor, new_flavor, drain_uuid)
 VALUES ($1::uuid, $2::uuid, 'evacuation', $3, $4, $5, $6, $7, now(), now(), $8, $9, $10::jsonb,
         $11, now() + make_interval(secs => $12), 1, $13, $14, $15, $16, $16, $17::jsonb,
-        $17::jsonb)
+        $17::jsonb, $18::uuid)
 RETURNING id, extract(epoch from created_at)::float8)sql"};
 
 constexpr Statement kSave{"ev_save", R"sql(
@@ -139,7 +139,7 @@ void InsertEvacuation(Tx& tx, Evacuation& e, const MigrationEvent& first,
                      e.source_compute, e.source_node, e.user_id, e.project_id,
                      std::string(ToString(e.step)), e.idempotency_key, e.request_params.dump(),
                      lease_owner, static_cast<double>(lease.count()), e.requested_host, e.forced,
-                     e.power_on, e.flavor.id, nlohmann::json(e.flavor).dump())[0];
+                     e.power_on, e.flavor.id, nlohmann::json(e.flavor).dump(), e.drain_uuid)[0];
   e.id = row[0].as<int64_t>();
   e.created_at = ToTime(row[1]);
   e.lease_owner = lease_owner;

@@ -54,6 +54,7 @@ struct Evacuation {
   int64_t lease_epoch = 0;  // the fencing token agents check (wire::LeaseFence)
   std::optional<std::string> error_reason;
   std::optional<std::string> idempotency_key;
+  std::optional<std::string> drain_uuid;  // inserted only: the drain that asked, if one did
   nlohmann::json request_params = nlohmann::json::object();  // as made, written once
   // The request, typed.
   std::optional<std::string> requested_host;  // evacuate's "host"

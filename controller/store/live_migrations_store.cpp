@@ -51,10 +51,10 @@ INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_comp
                         dest_compute, dest_node, dest_host, user_id, project_id, created_at,
                         updated_at, step, idempotency_key, request_params, policy, lease_owner,
                         lease_until, memory_total, disk_total, lease_epoch, requested_host,
-                        block_migration, forced)
+                        block_migration, forced, drain_uuid)
 VALUES ($1::uuid, $2::uuid, 'live-migration', $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), $11,
         $12, $13::jsonb, $14::jsonb, $15, now() + make_interval(secs => $16), $17, $18, 1, $19,
-        $20, $21)
+        $20, $21, $22::uuid)
 RETURNING id, extract(epoch from created_at)::float8)sql"};
 
 constexpr Statement kSave{"lm_save", R"sql(
@@ -187,12 +187,12 @@ std::string PgArray(const std::vector<T>& v) {
 
 void InsertLiveMigration(Tx& tx, LiveMigration& m, const MigrationEvent& first,
                          const std::string& lease_owner, std::chrono::seconds lease) {
-  auto row = tx.Exec(kInsert, m.uuid, m.instance_uuid, std::string(ToString(m.status)),
-                     m.source_compute, m.source_node, m.dest_compute, m.dest_node, m.dest_host,
-                     m.user_id, m.project_id, std::string(ToString(m.step)), m.idempotency_key,
-                     m.request_params.dump(), m.policy.dump(), lease_owner,
-                     static_cast<double>(lease.count()), m.memory_total, m.disk_total,
-                     m.requested_host, std::string(ToString(m.block_migration)), m.forced)[0];
+  auto row = tx.Exec(
+      kInsert, m.uuid, m.instance_uuid, std::string(ToString(m.status)), m.source_compute,
+      m.source_node, m.dest_compute, m.dest_node, m.dest_host, m.user_id, m.project_id,
+      std::string(ToString(m.step)), m.idempotency_key, m.request_params.dump(), m.policy.dump(),
+      lease_owner, static_cast<double>(lease.count()), m.memory_total, m.disk_total,
+      m.requested_host, std::string(ToString(m.block_migration)), m.forced, m.drain_uuid)[0];
   m.id = row[0].as<int64_t>();
   m.created_at = ToTime(row[1]);
   m.lease_owner = lease_owner;

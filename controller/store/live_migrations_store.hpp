@@ -70,6 +70,7 @@ struct LiveMigration {
   std::optional<int64_t> transfer_rate_bps, dirty_rate_bps, eta_seconds, downtime_ms;
   std::optional<std::string> error_reason;
   std::optional<std::string> idempotency_key;
+  std::optional<std::string> drain_uuid;  // inserted only: the drain that asked, if one did
   // The request as it was made: written once, read by nothing that decides (see below).
   nlohmann::json request_params = nlohmann::json::object();
   // The request, typed.

@@ -26,6 +26,9 @@ struct SessionLimits {
   // call); PostgreSQL ends the session and releases its row locks. Above the agents' 30 s
   // command timeout so no live request is cut.
   std::chrono::milliseconds idle_in_transaction_timeout{60'000};
+  // A pool that only reads (the dashboard's): every transaction read-only, so a read outside a
+  // transaction block (Database::ReadOneStatement) is read-only too.
+  bool read_only = false;
 };
 
 // `dsn` (keyword=value or URI form) with the limits added: keywords the DSN already sets are

@@ -37,13 +37,18 @@ class Tx {
 
   template <typename... Args>
   pqxx::result Exec(const Statement& s, Args&&... args) {
-    // Outside a block each statement commits alone and what it sets locally (a statement
-    // timeout, read-only, an advisory lock) ends with it: a second one is a caller's mistake.
-    if (!block_ && statements_++ > 0) {
-      throw std::logic_error(std::string("a read of one statement ran a second: ") + s.name);
-    }
+    Count(s);
     if (c_.prepared.insert(s.name).second) c_.conn.prepare(s.name, s.sql);
     return w_.exec_prepared(s.name, std::forward<Args>(args)...);
+  }
+  // The statement sent unprepared, in the same one round trip: PostgreSQL plans an unnamed
+  // statement for the values it is sent with, every time, where a prepared one may settle on a
+  // generic plan made for no value in particular. For reads whose best plan depends on a value
+  // (a large project's servers against a small one's, "IS NULL OR" filters).
+  template <typename... Args>
+  pqxx::result ExecForValues(const Statement& s, Args&&... args) {
+    Count(s);
+    return w_.exec_params(s.sql, std::forward<Args>(args)...);
   }
   // The transaction block, for savepoints and statements of its own.
   pqxx::dbtransaction& work() {
@@ -59,6 +64,14 @@ class Tx {
   Hooks* after_commit() { return after_commit_; }
 
  private:
+  void Count(const Statement& s) {
+    // Outside a block each statement commits alone and what it sets locally (a statement
+    // timeout, read-only, an advisory lock) ends with it: a second one is a caller's mistake.
+    if (!block_ && statements_++ > 0) {
+      throw std::logic_error(std::string("a read of one statement ran a second: ") + s.name);
+    }
+  }
+
   PooledConnection& c_;
   pqxx::transaction_base& w_;
   pqxx::dbtransaction* block_;

@@ -17,7 +17,6 @@
 #include "controller/store/dashboard_store.hpp"
 #include "controller/store/database.hpp"
 #include "controller/web/assets.hpp"
-#include "controller/web/refreshed_count.hpp"
 
 namespace ferry::controller::web {
 namespace {
@@ -58,11 +57,16 @@ constexpr const char* kAdminOnlyFields[] = {
     "source_host", "dest_host", "lease_owner", "lease_expired", "step_failures", "last_step_error",
     "drain_uuid",  "reason",    "actor",       "project_id",    "user_id",       "request_id"};
 
-void HideFromMember(const Request& req, json& rows) {
-  if (req.IsAdmin()) return;
-  for (auto& row : rows) {
+// Rows as the answer carries them (a JSON array's text): an admin's as PostgreSQL wrote them,
+// never parsed (a page of 100 moves is 90 KB, which parsing and printing again costs 3 ms); a
+// member's without the fields they may not see.
+std::string RowsFor(const Request& req, std::string rows) {
+  if (req.IsAdmin()) return rows;
+  json parsed = json::parse(rows);
+  for (auto& row : parsed) {
     for (const char* key : kAdminOnlyFields) row.erase(key);
   }
+  return parsed.dump();
 }
 
 std::optional<std::string> ProjectOf(const Request& req) {
@@ -157,13 +161,34 @@ Response Json(json body) {
   return r;
 }
 
-json Read(store::Database& db, const std::function<json(store::Tx&)>& fn) {
-  json out;
-  db.Transact([&](store::Tx& tx) {
-    store::BeginDashboardRead(tx);
-    out = fn(tx);
-  });
+// An answer put together from JSON texts: {"<key>": <text>, ...}. Keys are this file's own
+// names; each text is a JSON value, as PostgreSQL or json::dump wrote it.
+Response JsonOf(std::initializer_list<std::pair<const char*, std::string>> fields) {
+  Response r;
+  r.raw_body = "{";
+  for (const auto& [key, text] : fields) {
+    if (r.raw_body.size() > 1) r.raw_body += ',';
+    r.raw_body += '"';
+    r.raw_body += key;
+    r.raw_body += "\":";
+    r.raw_body += text;
+  }
+  r.raw_body += '}';
+  r.content_type = "application/json";
+  return r;
+}
+
+// One statement of the dashboard's read-only pool, outside a transaction block: one round trip
+// where a transaction makes three. A page that shows two reads (rows and their tiles) makes two,
+// each consistent in itself.
+template <typename Result>
+Result Read(store::Database& db, const std::function<Result(store::Tx&)>& fn) {
+  Result out;
+  db.ReadOneStatement([&](store::Tx& tx) { out = fn(tx); });
   return out;
+}
+std::string ReadText(store::Database& db, const std::function<std::string(store::Tx&)>& fn) {
+  return Read<std::string>(db, fn);
 }
 
 // A POST from another site's page is refused: SameSite=Strict keeps the cookie off it already,
@@ -315,33 +340,36 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
 
   // The live moves' tiles count every move in flight. An admin's counts read each such move's
   // row, which progress reports keep rewriting (5-10 ms at 10,000 moves under 2,000 reports/s):
-  // they are at most 2 s old, the page's poll, and read once for all admins' polls. A member's
-  // counts, of their project's servers only, are read with their page.
+  // read every 2 s (the page's poll) while admins look, behind their polls and once for all of
+  // them. A member's counts, of their project's servers only, are read with their page.
   // A failed count is tried again after 10 s (its statement timeout is 2 s, the dashboard's
   // pool two connections); counts older than 30 s show as unknown.
-  auto move_counts = std::make_shared<RefreshedCount>(
-      std::chrono::seconds(2), std::chrono::seconds(10), std::chrono::seconds(30));
+  auto move_counts = deps.counts.Add(
+      {std::chrono::seconds(2), std::chrono::seconds(10), std::chrono::seconds(30)},
+      [&db] {
+        return json::parse(
+            ReadText(db, [](store::Tx& tx) { return store::DashboardMovesCounts(tx, {}); }));
+      },
+      [](const std::string& why) {
+        spdlog::warn("dashboard: counting the moves in flight failed: {}", why);
+      });
   api.Route("GET", "/dashboard/api/moves", Access::kSession, [&db, move_counts](Request& req) {
     OnlyQuery(req, {});
     const auto project = ProjectOf(req);
-    json out = Read(db, [&](store::Tx& tx) {
-      json page = {{"moves", store::DashboardMovesInProgress(tx, project)}};
-      if (project) page["counts"] = store::DashboardMovesCounts(tx, project);
-      return page;
-    });
-    if (!project) {
-      out["counts"] = move_counts->Get(
-          [&db] {
-            return Read(db, [](store::Tx& tx) { return store::DashboardMovesCounts(tx, {}); });
-          },
-          [](const std::string& why) {
-            spdlog::warn("dashboard: counting the moves in flight failed: {}", why);
-          });
-      if (out["counts"].is_null()) out["counts"] = {{"in_progress", nullptr}, {"queued", nullptr}};
+    std::string moves =
+        ReadText(db, [&](store::Tx& tx) { return store::DashboardMovesInProgress(tx, project); });
+    std::string counts;
+    if (project) {
+      counts =
+          ReadText(db, [&](store::Tx& tx) { return store::DashboardMovesCounts(tx, project); });
+    } else {
+      json shared = move_counts->Get();
+      if (shared.is_null()) shared = {{"in_progress", nullptr}, {"queued", nullptr}};
+      counts = shared.dump();
     }
-    HideFromMember(req, out["moves"]);
-    out["limit"] = store::kDashboardMovesPage;
-    return Json(std::move(out));
+    return JsonOf({{"moves", RowsFor(req, std::move(moves))},
+                   {"counts", std::move(counts)},
+                   {"limit", std::to_string(store::kDashboardMovesPage)}});
   });
 
   api.Route("GET", "/dashboard/api/history", Access::kSession, [&db](Request& req) {
@@ -365,30 +393,37 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
                     1;
     f.since = std::max(since.value_or(f.until - kHistoryDefaultSpan), f.until - kHistoryMaxSpan);
     f.limit = LimitParam(req, kHistoryDefault, kHistoryMax);
-    auto rows = Read(db, [&](store::Tx& tx) { return store::DashboardHistory(tx, f); });
-    HideFromMember(req, rows);
-    return Json(
-        {{"history", std::move(rows)}, {"limit", f.limit}, {"since", f.since}, {"until", f.until}});
+    auto rows = ReadText(db, [&](store::Tx& tx) { return store::DashboardHistory(tx, f); });
+    return JsonOf({{"history", RowsFor(req, std::move(rows))},
+                   {"limit", json(f.limit).dump()},
+                   {"since", json(f.since).dump()},
+                   {"until", json(f.until).dump()}});
   });
 
   api.Route("GET", "/dashboard/api/moves/([^/]+)/events", Access::kSession, [&db](Request& req) {
     OnlyQuery(req, {});
     const std::string& uuid = req.params[0];
     if (!IsUuid(uuid)) throw Error(Errc::kBadRequest, "Invalid migration id: " + uuid);
-    auto rows = Read(db, [&](store::Tx& tx) {
+    auto rows = ReadText(db, [&](store::Tx& tx) {
       return store::DashboardEvents(tx, uuid, ProjectOf(req), kEventsLimit);
     });
     // Another project's move is as unknown as one that does not exist.
-    if (rows.empty()) throw Error(Errc::kNotFound, "Migration " + uuid + " could not be found.");
-    HideFromMember(req, rows);
-    return Json({{"events", std::move(rows)}});
+    if (rows == "[]") throw Error(Errc::kNotFound, "Migration " + uuid + " could not be found.");
+    return JsonOf({{"events", RowsFor(req, std::move(rows))}});
   });
 
   // The orphaned claims' tile: counting them reads every claim (over 100 ms with 10,000 moves in
   // flight), so the count is at most 60 s old, as the metric's; a failed count is retried after
   // 10 s, and after 5 min of failures the tile shows it as unknown.
-  auto orphans = std::make_shared<RefreshedCount>(
-      std::chrono::seconds(60), std::chrono::seconds(10), std::chrono::minutes(5));
+  auto orphans = deps.counts.Add(
+      {std::chrono::seconds(60), std::chrono::seconds(10), std::chrono::minutes(5)},
+      [&db] {
+        return Read<json>(db,
+                          [](store::Tx& tx) { return json(store::DashboardOrphanedClaims(tx)); });
+      },
+      [](const std::string& why) {
+        spdlog::warn("dashboard: counting orphaned claims failed: {}", why);
+      });
   // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
   // "next" is the after= of the following page, null on the last one.
   api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db, orphans](Request& req) {
@@ -398,31 +433,24 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     const auto problems = OneOf(req, "problems", {"0", "1"});
     const bool problems_only = problems && *problems == "1";
     const int limit = LimitParam(req, kHostsDefault, kHostsMax);
-    json out = Read(db, [&](store::Tx& tx) {
-      return json{{"hosts", store::DashboardHosts(tx, after, problems_only, limit)},
-                  {"summary", store::DashboardHostsSummary(tx)}};
-    });
-    out["summary"]["orphaned_claims"] = orphans->Get(
-        [&db] {
-          return Read(db, [](store::Tx& tx) { return json(store::DashboardOrphanedClaims(tx)); })
-              .get<int64_t>();
-        },
-        [](const std::string& why) {
-          spdlog::warn("dashboard: counting orphaned claims failed: {}", why);
-        });
-    const json& rows = out["hosts"];
-    out["next"] = static_cast<int>(rows.size()) == limit ? rows.back()["host"] : json(nullptr);
-    out["limit"] = limit;
-    return Json(std::move(out));
+    auto page = Read<store::DashboardHostsPage>(
+        db, [&](store::Tx& tx) { return store::DashboardHosts(tx, after, problems_only, limit); });
+    json summary =
+        json::parse(ReadText(db, [](store::Tx& tx) { return store::DashboardHostsSummary(tx); }));
+    summary["orphaned_claims"] = orphans->Get();
+    return JsonOf({{"hosts", std::move(page.rows)},
+                   {"summary", summary.dump()},
+                   {"next", (page.next ? json(*page.next) : json(nullptr)).dump()},
+                   {"limit", std::to_string(limit)}});
   });
 
   api.Route("GET", "/dashboard/api/drains", Access::kSession, [&db](Request& req) {
     RequireAdmin(req);
     OnlyQuery(req, {});
-    auto rows = Read(db, [](store::Tx& tx) {
+    auto rows = ReadText(db, [](store::Tx& tx) {
       return store::DashboardDrains(tx, kDrainsLimit, kDrainPlanLimit);
     });
-    return Json({{"drains", std::move(rows)}});
+    return JsonOf({{"drains", std::move(rows)}});
   });
 }
 

@@ -3,6 +3,7 @@
 // and the JSON it polls under /dashboard/api/, read from the views of 0014_dashboard_views.sql.
 #include "common/tokens.hpp"
 #include "controller/api/api_server.hpp"
+#include "controller/web/count_refresher.hpp"
 #include "controller/web/sessions.hpp"
 
 namespace ferry::controller::store {
@@ -18,6 +19,8 @@ struct DashboardDeps {
   // The token file: with Keystone, an agent's token is refused without being sent there.
   const TokenTable& agents;
   Sessions& sessions;  // bound to `agents` (the token file) by RegisterDashboardRoutes
+  // Reads the tiles' expensive counts behind the requests; started and stopped by the caller.
+  CountRefresher& counts;
 };
 
 // Registers the routes and makes `api` accept the dashboard's session cookies.

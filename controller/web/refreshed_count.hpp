@@ -1,19 +1,21 @@
 #pragma once
 // A count (or an object of counts) that is expensive to read, served at most max_age old: the
 // orphaned claims' tile reads every claim; the live moves' tiles read every move in flight, whose
-// rows progress reports keep rewriting. One caller at a time refreshes it while the others answer
-// the last value (null before the first). A failed refresh keeps the last value and is tried
-// again only after retry_after, so a read that keeps timing out costs one attempt per window,
-// not one per poll; a value older than expire_after is not served (null: the tile shows a dash
-// rather than a number that silently stopped changing).
+// rows progress reports keep rewriting. A request answers the last value and never waits for a
+// read while there is one to serve: a count that is due is read behind the requests, by its
+// CountRefresher's thread, while someone asks for it. Only a cold count (none read yet, or
+// expired) is read by the request that asks, so a page opened after a quiet spell shows
+// numbers, not dashes.
+// One read at a time. A failed read keeps the last value and is tried again only after
+// retry_after, so a read that keeps timing out costs one attempt per window, not one per poll;
+// a value older than expire_after is not served (null: the tile shows a dash rather than a
+// number that silently stopped changing). Nothing is read while nobody asks.
 #include <chrono>
-#include <exception>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <utility>
 
 namespace ferry::controller::web {
 
@@ -21,51 +23,34 @@ class RefreshedCount {
  public:
   using Clock = std::chrono::steady_clock;
   using Now = std::function<Clock::time_point()>;
-  RefreshedCount(
-      std::chrono::milliseconds max_age, std::chrono::milliseconds retry_after,
-      std::chrono::milliseconds expire_after, Now now = [] { return Clock::now(); })
-      : max_age_(max_age),
-        retry_after_(retry_after),
-        expire_after_(expire_after),
-        now_(std::move(now)) {}
+  using Fetch = std::function<nlohmann::json()>;  // reads the count; may throw
+  using OnError = std::function<void(const std::string&)>;
+  struct Timing {
+    std::chrono::milliseconds max_age;
+    std::chrono::milliseconds retry_after;
+    std::chrono::milliseconds expire_after;
+  };
 
-  // fetch: reads the count; may throw (the error goes to on_error, the last value stays).
-  nlohmann::json Get(const std::function<nlohmann::json()>& fetch,
-                     const std::function<void(const std::string&)>& on_error = {}) {
-    std::unique_lock refreshing(refresh_, std::try_to_lock);
-    if (refreshing.owns_lock() && (!next_.has_value() || now_() >= *next_)) {
-      std::optional<std::string> failed;
-      nlohmann::json fresh;
-      try {
-        fresh = fetch();
-      } catch (const std::exception& e) {
-        failed = e.what();
-      } catch (...) {
-        failed = "unknown error";
-      }
-      // From when the read ended: a read as slow as the window is not due again at once.
-      const auto now = now_();
-      next_ = now + (failed ? retry_after_ : max_age_);
-      if (failed) {
-        if (on_error) on_error(*failed);
-      } else {
-        std::lock_guard value(value_mu_);
-        value_ = std::move(fresh);
-        read_at_ = now;
-      }
-    }
-    std::lock_guard value(value_mu_);
-    if (read_at_ && now_() - *read_at_ > expire_after_) return nullptr;
-    return value_;
-  }
+  RefreshedCount(
+      Timing timing, Fetch fetch, OnError on_error = {}, Now now = [] { return Clock::now(); });
+
+  // What a request serves: the last value, or null. Reads only a cold count, and only if no
+  // other caller is reading it; a count that is merely due is left to the refresher.
+  nlohmann::json Get();
+  // The refresher's call: reads the count if it is due and someone asked since the last read.
+  void RefreshIfDue();
 
  private:
-  const std::chrono::milliseconds max_age_;
-  const std::chrono::milliseconds retry_after_;
-  const std::chrono::milliseconds expire_after_;
+  bool DueLocked(Clock::time_point now) const;  // refresh_ held
+  void ReadLocked();                            // refresh_ held
+
+  const Timing timing_;
+  const Fetch fetch_;
+  const OnError on_error_;
   const Now now_;
-  std::mutex refresh_;
-  std::optional<Clock::time_point> next_;     // guarded by refresh_
+  std::mutex refresh_;                        // held while reading
+  std::optional<Clock::time_point> next_;     // guarded by refresh_; none: read on the first ask
+  bool asked_ = false;                        // guarded by value_mu_: someone asked since a read
   std::mutex value_mu_;                       // held only to copy value_, never while fetching
   nlohmann::json value_;                      // null until the first read
   std::optional<Clock::time_point> read_at_;  // guarded by value_mu_

@@ -96,10 +96,14 @@ std::optional<Principal> Sessions::Authenticate(const http::Request& req) const 
   auto id = cookie ? SessionIdFromCookie(*cookie) : std::nullopt;
   if (!id) return std::nullopt;
   const std::string digest = SessionDigest(*id);
-  std::optional<store::DashboardSession> found;
-  db_.Transact(
-      [&](store::Tx& tx) { found = store::FindDashboardSession(tx, digest, options_.idle); });
-  if (!found) return std::nullopt;
+  std::optional<store::FoundDashboardSession> session;
+  reads_.ReadOneStatement(
+      [&](store::Tx& tx) { session = store::FindDashboardSession(tx, digest, options_.idle); });
+  if (!session) return std::nullopt;
+  if (session->touch_due) {
+    writes_.Transact([&](store::Tx& tx) { store::TouchDashboardSession(tx, digest); });
+  }
+  const store::DashboardSession* found = &session->session;
   auto role = RoleFrom(found->role);
   if (!role) return std::nullopt;
   if (!keystone_) {
@@ -152,7 +156,7 @@ std::string Sessions::Create(const Principal& who, const std::string& token,
   store::DashboardSession s{RoleName(who.role), who.project_id, who.user_id, who.name,
                             SessionDigest(token)};
   int64_t trimmed = 0;
-  db_.Transact([&](store::Tx& tx) {
+  writes_.Transact([&](store::Tx& tx) {
     store::DeleteEndedDashboardSessions(tx, options_.idle, kCleanupBatch);
     trimmed =
         store::InsertDashboardSession(tx, SessionDigest(id), s, lifetime, kMaxSessionsPerUser);
@@ -168,7 +172,7 @@ std::string Sessions::End(const http::Request& req) const {
   auto cookie = req.Header("Cookie");
   if (auto id = cookie ? SessionIdFromCookie(*cookie) : std::nullopt) {
     const std::string digest = SessionDigest(*id);
-    db_.Transact([&](store::Tx& tx) { store::DeleteDashboardSession(tx, digest); });
+    writes_.Transact([&](store::Tx& tx) { store::DeleteDashboardSession(tx, digest); });
   }
   return std::string(kSessionCookie) + "=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0" +
          (Secure(req) ? "; Secure" : "");

@@ -52,7 +52,11 @@ inline constexpr int kMaxSessionsPerUser = 20;
 
 class Sessions final : public api::SessionAuthenticator {
  public:
-  Sessions(store::Database& db, SessionOptions options) : db_(db), options_(options) {}
+  // reads: the dashboard's read-only pool, where each request's session is looked up; writes:
+  // a pool that may write, for logins, logouts and a session's last_seen_at (every
+  // kSessionTouchEvery at most).
+  Sessions(store::Database& reads, store::Database& writes, SessionOptions options)
+      : reads_(reads), writes_(writes), options_(options) {}
 
   // Before serving (RegisterDashboardRoutes): the token file's tokens, as SHA-256 -> who, so a
   // session is checked against the current file without a token in memory twice; keystone:
@@ -76,7 +80,8 @@ class Sessions final : public api::SessionAuthenticator {
  private:
   bool Secure(const http::Request& req) const;
 
-  store::Database& db_;
+  store::Database& reads_;
+  store::Database& writes_;
   const SessionOptions options_;
   bool keystone_ = false;
   // Token file: SHA-256 (hex) of each token -> who holds it. Filled before serving, read-only.

@@ -163,10 +163,10 @@ TEST_F(DashboardViewsTest, TheDashboardPagesTheOldestMovesAndCountsThemAll) {
 
   nlohmann::json page, counts, member_page, member_counts;
   db_->Transact([&](Tx& tx) {
-    page = DashboardMovesInProgress(tx, std::nullopt);
-    counts = DashboardMovesCounts(tx, std::nullopt);
-    member_page = DashboardMovesInProgress(tx, std::string("p2"));
-    member_counts = DashboardMovesCounts(tx, std::string("p2"));
+    page = nlohmann::json::parse(DashboardMovesInProgress(tx, std::nullopt));
+    counts = nlohmann::json::parse(DashboardMovesCounts(tx, std::nullopt));
+    member_page = nlohmann::json::parse(DashboardMovesInProgress(tx, std::string("p2")));
+    member_counts = nlohmann::json::parse(DashboardMovesCounts(tx, std::string("p2")));
   });
   ASSERT_EQ(page.size(), 100u);
   for (size_t i = 0; i < page.size(); ++i) {

@@ -242,6 +242,26 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
       "WHERE host = 'host-1') ORDER BY position",
       "drain_servers_pkey");
   ExpectIndexed("SELECT count(*) FROM v_orphaned_claims");
+
+  // The dashboard's drains: the page's 20 drains are picked first and only theirs are counted,
+  // not each of the 200 before a sort (a cloud's drain history grows without bound).
+  {
+    pqxx::connection c(schema_->dsn());
+    pqxx::nontransaction n(c);
+    n.exec(std::string("PREPARE dashboard_drains(int, int) AS ") + DashboardDrainsSql());
+    std::string plan;
+    for (const auto& r :
+         n.exec("EXPLAIN (ANALYZE, TIMING OFF) EXECUTE dashboard_drains(20, 500)")) {
+      plan += r[0].as<std::string>() + "\n";
+    }
+    EXPECT_TRUE(Has(plan, "loops=20)")) << plan;
+    EXPECT_FALSE(Has(plan, "loops=200)")) << "a drain's counts computed for every drain\n" << plan;
+    const auto page =
+        nlohmann::json::parse(n.exec("EXECUTE dashboard_drains(20, 500)")[0][0].as<std::string>());
+    ASSERT_EQ(page.size(), 20u);
+    EXPECT_EQ(page[0]["live"], true) << "live drains first";
+    EXPECT_EQ(page[0]["servers"].size(), 20u);
+  }
 }
 
 }  // namespace

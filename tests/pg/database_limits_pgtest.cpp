@@ -9,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <latch>
+#include <optional>
 #include <thread>
 
 #include "common/errors.hpp"
@@ -50,6 +51,38 @@ TEST_F(DatabaseLimitsTest, EverySessionCarriesTheTimeouts) {
   EXPECT_EQ(Show(*db_, "jit"), "off") << "no compile time added to a short statement";
   // The DSN's own options still apply (the fixture's search_path: the schema's tables resolve).
   db_->Transact([](Tx& tx) { tx.work().exec("SELECT count(*) FROM servers"); });
+}
+
+// The dashboard's pool (main.cpp's DashboardPool): every read it makes, in a transaction or as
+// one statement outside a block, is read-only; the other pools write.
+constexpr Statement kDeleteProbe{"test_delete_probe", "DELETE FROM ro_probe"};
+
+TEST_F(DatabaseLimitsTest, AReadOnlyPoolRefusesWritesInAndOutsideATransactionBlock) {
+  Sql("CREATE TABLE ro_probe (x integer)");
+  Sql("INSERT INTO ro_probe VALUES (1)");
+  DatabaseOptions options;
+  options.pool_size = 1;
+  options.session.read_only = true;
+  Database reads(schema_->dsn(), options);
+  EXPECT_EQ(Show(reads, "default_transaction_read_only"), "on");
+  EXPECT_EQ(Show(*db_, "default_transaction_read_only"), "off");
+  // A write there is refused as a read-only standby's would be (25006: unavailable).
+  const auto outcome = [](const std::function<void()>& write) -> std::optional<Errc> {
+    try {
+      write();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(outcome([&] { reads.Transact([](Tx& tx) { tx.Exec(kDeleteProbe); }); }),
+            Errc::kUnavailable);
+  EXPECT_EQ(outcome([&] { reads.ReadOneStatement([](Tx& tx) { tx.Exec(kDeleteProbe); }); }),
+            Errc::kUnavailable);
+  EXPECT_EQ(Sql("SELECT count(*) FROM ro_probe")[0][0].as<int>(), 1) << "nothing was deleted";
+  EXPECT_EQ(outcome([&] { db_->Transact([](Tx& tx) { tx.Exec(kDeleteProbe); }); }), std::nullopt)
+      << "the writing pool writes";
+  EXPECT_EQ(Sql("SELECT count(*) FROM ro_probe")[0][0].as<int>(), 0);
 }
 
 TEST_F(DatabaseLimitsTest, SettingsInTheDsnWin) {

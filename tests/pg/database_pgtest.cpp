@@ -4,6 +4,7 @@
 
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -200,6 +201,30 @@ TEST_F(DatabaseTest, AReadOfOneStatementRunsOutsideATransactionBlock) {
   EXPECT_EQ(first, second) << "a transaction's statements share its start";
 }
 
+// A statement sent for its values is never prepared: PostgreSQL plans it for the values each
+// time (an unnamed statement), and the connection keeps no prepared statement of it.
+TEST_F(DatabaseTest, AStatementSentForItsValuesIsNotPrepared) {
+  Database one(schema_->dsn(), 1);
+  static constexpr Statement kTwice{"database_test_twice", "SELECT $1::int * 2"};
+  static constexpr Statement kPrepared{
+      "database_test_prepared",
+      "SELECT count(*) FROM pg_prepared_statements WHERE name IN ('database_test_twice', "
+      "'database_test_prepared')"};
+  for (int i = 1; i <= 7; ++i) {
+    one.ReadOneStatement(
+        [&](Tx& tx) { EXPECT_EQ(tx.ExecForValues(kTwice, i)[0][0].as<int>(), 2 * i); });
+  }
+  one.ReadOneStatement(
+      [](Tx& tx) { EXPECT_EQ(tx.Exec(kPrepared)[0][0].as<int>(), 1) << "only this one"; });
+  std::optional<Errc> refused;
+  try {
+    one.ReadOneStatement([](Tx& tx) { tx.ExecForValues(kTwice, "x"); });
+  } catch (const Error& e) {
+    refused = e.code();
+  }
+  EXPECT_EQ(refused, Errc::kBadRequest) << "errors map as a prepared statement's do";
+}
+
 TEST_F(DatabaseTest, AReadOfOneStatementMapsErrorsAndRefusesMore) {
   auto errc_of = [&](const std::function<void(Tx&)>& fn) {
     try {
@@ -223,6 +248,13 @@ TEST_F(DatabaseTest, AReadOfOneStatementMapsErrorsAndRefusesMore) {
     FindFlavor(tx, "1");
   }),
                std::logic_error);
+  static constexpr Statement kOne{"database_test_one", "SELECT $1::int"};
+  EXPECT_THROW(db_->ReadOneStatement([](Tx& tx) {
+    tx.Exec(kOne, 1);
+    tx.ExecForValues(kOne, 2);
+  }),
+               std::logic_error)
+      << "an unprepared statement counts as one too";
   ServerFilter by_name;
   by_name.name_regex = "^a";
   EXPECT_THROW(db_->ReadOneStatement([&](Tx& tx) { ListServers(tx, by_name); }), std::logic_error);

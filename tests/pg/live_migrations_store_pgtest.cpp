@@ -32,8 +32,10 @@ class LiveMigrationsStoreTest : public StoreTest {
  protected:
   // A live migration sim-1 -> sim-2 in `status`, leased to `owner`.
   LiveMigration Insert(const std::string& status, const std::string& owner = "ctl-a",
-                       const std::string& user = "u1", seconds lease = seconds(30)) {
+                       const std::string& user = "u1", seconds lease = seconds(30),
+                       const std::optional<std::string>& drain = std::nullopt) {
     LiveMigration m;
+    m.drain_uuid = drain;
     m.uuid = NewUuid();
     m.instance_uuid = NewUuid();
     m.status = ParseMigrationStatus(status).value();
@@ -308,6 +310,23 @@ TEST_F(LiveMigrationsStoreTest, QueuedMigrationsTakeTurnsAcrossRequesters) {
   EXPECT_EQ(positions[b1.uuid], 2) << "bob's first before alice's second";
   EXPECT_EQ(positions[a2.uuid], 3);
   EXPECT_EQ(positions[a3.uuid], 4);
+}
+
+// A drain's move is its drain's from its insert on, not its user's for a moment: the drain takes
+// its own turn, whoever started it.
+TEST_F(LiveMigrationsStoreTest, ADrainsMoveTakesItsDrainsTurnFromItsInsert) {
+  const std::string drain = "11111111-1111-4111-8111-111111111111";
+  auto a1 = Insert("queued", "ctl-a", "alice");
+  auto a2 = Insert("queued", "ctl-a", "alice");
+  auto d1 = Insert("queued", "ctl-a", "alice", seconds(30), drain);
+  EXPECT_EQ(Sql("SELECT drain_uuid::text FROM migrations WHERE uuid = $1::uuid", d1.uuid)[0][0]
+                .as<std::string>(),
+            drain);
+  std::map<std::string, int> positions;
+  db_->Transact([&](Tx& tx) { positions = QueuePositions(tx); });
+  EXPECT_EQ(positions[a1.uuid], 1);
+  EXPECT_EQ(positions[d1.uuid], 2) << "the drain's first before alice's second";
+  EXPECT_EQ(positions[a2.uuid], 3);
 }
 
 }  // namespace
