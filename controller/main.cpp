@@ -299,26 +299,11 @@ void AddHttpOptions(CLI::App& app, api::ApiServerOptions& o) {
 // interval (10 s); 4 connections carry hundreds of agents and leave the API's pool alone.
 constexpr int kAgentPoolSize = 4;
 
-// 2: the dashboard's session lookups and view reads (milliseconds each, a few open pages polling
-// every 2 s) on connections of their own, so a flood of made-up session cookies cannot take the
-// API's pooled connections.
-constexpr int kDashboardPoolSize = 2;
-
 store::DatabaseOptions WithPoolSize(store::DatabaseOptions options, int pool_size,
                                     const char* name) {
   options.pool_size = pool_size;
   options.name = name;  // ferry_db_pool_wait_seconds{pool=...}
   return options;
-}
-
-// The dashboard's pool only reads (a session's writes go to the API's pool): read-only
-// connections whose statements end after the dashboard's own timeout, so each read is one
-// statement with no transaction block around it.
-store::DatabaseOptions DashboardPool(const store::DatabaseOptions& options) {
-  auto dashboard = WithPoolSize(options, kDashboardPoolSize, "dashboard");
-  dashboard.session.statement_timeout = store::kDashboardStatementTimeout;
-  dashboard.session.read_only = true;
-  return dashboard;
 }
 
 void AddDatabaseOptions(CLI::App& serve, store::DatabaseOptions& d) {
@@ -491,8 +476,11 @@ int Serve(const ServeOptions& o) {
   api::ApiServer server(users, tokens, o.http);
   api::RegisterAllRoutes(server, deps);
   api::RegisterMetricsRoutes(server, metrics_db, clock, o.metrics);
-  store::Database dashboard_db(o.dsn, DashboardPool(o.db));
-  web::Sessions dashboard_sessions(dashboard_db, db, o.dashboard);
+  // The dashboard's session lookups and view reads, and its sessions' writes, on connections of
+  // their own: a flood of made-up session cookies (or of logins) cannot take the API's.
+  store::Database dashboard_db(o.dsn, store::DashboardReadPool(o.db));
+  store::Database dashboard_session_db(o.dsn, store::DashboardSessionPool(o.db));
+  web::Sessions dashboard_sessions(dashboard_db, dashboard_session_db, o.dashboard);
   web::CountRefresher dashboard_counts;  // after dashboard_db: stopped before it is gone
   web::RegisterDashboardRoutes(server,
                                {dashboard_db, users, tokens, dashboard_sessions, dashboard_counts});
@@ -539,12 +527,12 @@ int Serve(const ServeOptions& o) {
   snapshot_task.Stop();
   reconcile_task.Stop();
   liveness_task.Stop();
-  dashboard_counts.Stop();
   drain_runner.Stop();
   engine.Stop();
   status_waiters.OnEveryChange(nullptr);
   progress.Stop();
   lifecycle.Stop();
+  dashboard_counts.Stop();  // last: a read during an outage waits out its pool's timeouts
   return 0;
 }
 

@@ -174,6 +174,23 @@ std::string Text(const pqxx::result& r) { return r[0][0].as<std::string>(); }
 
 }  // namespace
 
+DatabaseOptions DashboardReadPool(DatabaseOptions shared) {
+  // 2: the page's reads take milliseconds each and a few open pages poll every 2 s.
+  shared.pool_size = 2;
+  shared.name = "dashboard";
+  shared.session.statement_timeout = kDashboardStatementTimeout;
+  shared.session.read_only = true;
+  return shared;
+}
+
+DatabaseOptions DashboardSessionPool(DatabaseOptions shared) {
+  shared.pool_size = 1;
+  shared.name = "dashboard_sessions";
+  shared.acquire_timeout = std::chrono::seconds(1);
+  shared.session.statement_timeout = kDashboardStatementTimeout;
+  return shared;
+}
+
 std::string DashboardMovesInProgress(Tx& tx, const std::optional<std::string>& project) {
   return Text(project ? tx.ExecForValues(kInProgressOfProject, *project) : tx.Exec(kInProgress));
 }

@@ -12,9 +12,20 @@
 #include <optional>
 #include <string>
 
+#include "controller/store/database.hpp"
+
 namespace ferry::controller::store {
 
 class Tx;
+
+// The dashboard's pools, apart from the API's so that a flood of dashboard requests (or of
+// logins, which take a valid token) never holds API connections:
+// its reads: 2 connections, read-only, each statement ended after kDashboardStatementTimeout
+// (both win over the DSN's own options);
+DatabaseOptions DashboardReadPool(DatabaseOptions shared);
+// its sessions' writes (login, logout, a session's last-seen time): 1 connection, waited for at
+// most 1 s, each statement ended after kDashboardStatementTimeout.
+DatabaseOptions DashboardSessionPool(DatabaseOptions shared);
 
 // The dashboard reads through a pool of its own (main.cpp) whose connections are read-only and
 // time a statement out after kDashboardStatementTimeout instead of the pool's 10 s. Each read is

@@ -54,8 +54,14 @@ std::string ServerOptions(const SessionLimits& l) {
   return "-c jit=off -c statement_timeout=" + std::to_string(l.statement_timeout.count()) +
          " -c lock_timeout=" + std::to_string(l.lock_timeout.count()) +
          " -c idle_in_transaction_session_timeout=" +
-         std::to_string(l.idle_in_transaction_timeout.count()) +
-         (l.read_only ? " -c default_transaction_read_only=on" : "");
+         std::to_string(l.idle_in_transaction_timeout.count());
+}
+
+// What a read-only pool sets after the DSN's options, so that they win.
+std::string PinnedOptions(const SessionLimits& l) {
+  if (!l.read_only) return "";
+  return "-c default_transaction_read_only=on -c statement_timeout=" +
+         std::to_string(l.statement_timeout.count());
 }
 
 }  // namespace
@@ -72,11 +78,15 @@ std::string WithSessionLimits(const std::string& dsn, const SessionLimits& l) {
   AddIfAbsent(
       kw, "tcp_user_timeout",
       std::to_string(1000 * (l.keepalives_idle_s + l.keepalives_interval_s * l.keepalives_count)));
-  // PostgreSQL applies -c settings in order, so the DSN's own come last and win.
+  // PostgreSQL applies -c settings in order, so the DSN's own come after ferry's and win, but
+  // for a read-only pool's own (PinnedOptions), which come last.
+  std::string options = ServerOptions(l);
+  if (auto* dsn_options = Find(kw, "options")) options += " " + *dsn_options;
+  if (const std::string pinned = PinnedOptions(l); !pinned.empty()) options += " " + pinned;
   if (auto* existing = Find(kw, "options")) {
-    *existing = ServerOptions(l) + " " + *existing;
+    *existing = options;
   } else {
-    kw.emplace_back("options", ServerOptions(l));
+    kw.emplace_back("options", options);
   }
   std::string out;
   for (const auto& [k, v] : kw) out += (out.empty() ? "" : " ") + k + "=" + Quoted(v);

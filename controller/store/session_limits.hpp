@@ -27,7 +27,9 @@ struct SessionLimits {
   // command timeout so no live request is cut.
   std::chrono::milliseconds idle_in_transaction_timeout{60'000};
   // A pool that only reads (the dashboard's): every transaction read-only, so a read outside a
-  // transaction block (Database::ReadOneStatement) is read-only too.
+  // transaction block (Database::ReadOneStatement) is read-only too. Its read-only mode and its
+  // statement timeout are the pool's own: they win over the DSN's options (a DSN that disables
+  // statement timeouts for the controller does not unbound the dashboard's reads).
   bool read_only = false;
 };
 

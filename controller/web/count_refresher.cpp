@@ -1,5 +1,6 @@
 #include "controller/web/count_refresher.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 namespace ferry::controller::web {
@@ -9,6 +10,7 @@ CountRefresher::~CountRefresher() { Stop(); }
 std::shared_ptr<RefreshedCount> CountRefresher::Add(RefreshedCount::Timing timing,
                                                     RefreshedCount::Fetch fetch,
                                                     RefreshedCount::OnError on_error) {
+  if (thread_.joinable()) throw std::logic_error("CountRefresher::Add after Start");
   auto count = std::make_shared<RefreshedCount>(timing, std::move(fetch), std::move(on_error));
   counts_.push_back(count);
   return count;

@@ -28,8 +28,9 @@ class CountRefresher {
   std::shared_ptr<RefreshedCount> Add(RefreshedCount::Timing timing, RefreshedCount::Fetch fetch,
                                       RefreshedCount::OnError on_error);
   void Start();
-  // Returns once a read under way has ended (the dashboard pool's statement timeout bounds it).
-  // Counts asked afterwards serve what they have; a cold one is still read by the request.
+  // Returns once a read under way has ended: its statement timeout bounds it, or, in an outage,
+  // its pool's acquire and connect timeouts. Counts asked afterwards serve what they have; a
+  // cold one is still read by the request.
   void Stop();
 
  private:

@@ -60,13 +60,27 @@ constexpr const char* kAdminOnlyFields[] = {
 // Rows as the answer carries them (a JSON array's text): an admin's as PostgreSQL wrote them,
 // never parsed (a page of 100 moves is 90 KB, which parsing and printing again costs 3 ms); a
 // member's without the fields they may not see.
+// PostgreSQL's JSON text, parsed: what it cannot be is the server's fault, not the request's.
+json ParseOurs(const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(Errc::kInternal, std::string("the database's JSON did not parse: ") + e.what());
+  }
+}
+
+// JSON text of a value; bytes that are not UTF-8 are replaced, not an exception.
+std::string Text(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string RowsFor(const Request& req, std::string rows) {
   if (req.IsAdmin()) return rows;
-  json parsed = json::parse(rows);
+  json parsed = ParseOurs(rows);
   for (auto& row : parsed) {
     for (const char* key : kAdminOnlyFields) row.erase(key);
   }
-  return parsed.dump();
+  return Text(parsed);
 }
 
 std::optional<std::string> ProjectOf(const Request& req) {
@@ -347,7 +361,7 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
   auto move_counts = deps.counts.Add(
       {std::chrono::seconds(2), std::chrono::seconds(10), std::chrono::seconds(30)},
       [&db] {
-        return json::parse(
+        return ParseOurs(
             ReadText(db, [](store::Tx& tx) { return store::DashboardMovesCounts(tx, {}); }));
       },
       [](const std::string& why) {
@@ -365,7 +379,7 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     } else {
       json shared = move_counts->Get();
       if (shared.is_null()) shared = {{"in_progress", nullptr}, {"queued", nullptr}};
-      counts = shared.dump();
+      counts = Text(shared);
     }
     return JsonOf({{"moves", RowsFor(req, std::move(moves))},
                    {"counts", std::move(counts)},
@@ -395,9 +409,9 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     f.limit = LimitParam(req, kHistoryDefault, kHistoryMax);
     auto rows = ReadText(db, [&](store::Tx& tx) { return store::DashboardHistory(tx, f); });
     return JsonOf({{"history", RowsFor(req, std::move(rows))},
-                   {"limit", json(f.limit).dump()},
-                   {"since", json(f.since).dump()},
-                   {"until", json(f.until).dump()}});
+                   {"limit", std::to_string(f.limit)},
+                   {"since", Text(f.since)},
+                   {"until", Text(f.until)}});
   });
 
   api.Route("GET", "/dashboard/api/moves/([^/]+)/events", Access::kSession, [&db](Request& req) {
@@ -436,11 +450,11 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     auto page = Read<store::DashboardHostsPage>(
         db, [&](store::Tx& tx) { return store::DashboardHosts(tx, after, problems_only, limit); });
     json summary =
-        json::parse(ReadText(db, [](store::Tx& tx) { return store::DashboardHostsSummary(tx); }));
+        ParseOurs(ReadText(db, [](store::Tx& tx) { return store::DashboardHostsSummary(tx); }));
     summary["orphaned_claims"] = orphans->Get();
     return JsonOf({{"hosts", std::move(page.rows)},
-                   {"summary", summary.dump()},
-                   {"next", (page.next ? json(*page.next) : json(nullptr)).dump()},
+                   {"summary", Text(summary)},
+                   {"next", Text(page.next ? json(*page.next) : json(nullptr))},
                    {"limit", std::to_string(limit)}});
   });
 

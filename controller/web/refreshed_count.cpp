@@ -40,6 +40,11 @@ void RefreshedCount::RefreshIfDue() {
 bool RefreshedCount::DueLocked(Clock::time_point now) const { return !next_ || now >= *next_; }
 
 void RefreshedCount::ReadLocked() {
+  {
+    // From when the read starts: a request during the read asks for the next one.
+    std::lock_guard value(value_mu_);
+    asked_ = false;
+  }
   std::optional<std::string> failed;
   nlohmann::json fresh;
   try {
@@ -54,7 +59,6 @@ void RefreshedCount::ReadLocked() {
   next_ = now + (failed ? timing_.retry_after : timing_.max_age);
   {
     std::lock_guard value(value_mu_);
-    asked_ = false;
     if (!failed) {
       value_ = std::move(fresh);
       read_at_ = now;

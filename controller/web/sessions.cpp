@@ -100,9 +100,6 @@ std::optional<Principal> Sessions::Authenticate(const http::Request& req) const 
   reads_.ReadOneStatement(
       [&](store::Tx& tx) { session = store::FindDashboardSession(tx, digest, options_.idle); });
   if (!session) return std::nullopt;
-  if (session->touch_due) {
-    writes_.Transact([&](store::Tx& tx) { store::TouchDashboardSession(tx, digest); });
-  }
   const store::DashboardSession* found = &session->session;
   auto role = RoleFrom(found->role);
   if (!role) return std::nullopt;
@@ -113,6 +110,16 @@ std::optional<Principal> Sessions::Authenticate(const http::Request& req) const 
     if (it == tokens_.end() || it->second.role != *role ||
         it->second.project_id != found->project_id || it->second.user_id != found->user_id) {
       return std::nullopt;
+    }
+  }
+  if (session->touch_due) {
+    // Only a valid session is touched. A touch that fails (its pool busy, the database slow)
+    // costs the session nothing but an idle end up to kSessionTouchEvery sooner, and the next
+    // request tries again: the request is served anyway.
+    try {
+      writes_.Transact([&](store::Tx& tx) { store::TouchDashboardSession(tx, digest); });
+    } catch (const std::exception& e) {
+      spdlog::warn("dashboard: a session's last-seen time was not saved: {}", e.what());
     }
   }
   return Principal(*role, found->name, found->project_id, found->user_id);

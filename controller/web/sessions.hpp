@@ -53,8 +53,8 @@ inline constexpr int kMaxSessionsPerUser = 20;
 class Sessions final : public api::SessionAuthenticator {
  public:
   // reads: the dashboard's read-only pool, where each request's session is looked up; writes:
-  // a pool that may write, for logins, logouts and a session's last_seen_at (every
-  // kSessionTouchEvery at most).
+  // the sessions' own pool (store::DashboardSessionPool), for logins, logouts and a session's
+  // last_seen_at (every kSessionTouchEvery at most), apart from the API's connections.
   Sessions(store::Database& reads, store::Database& writes, SessionOptions options)
       : reads_(reads), writes_(writes), options_(options) {}
 

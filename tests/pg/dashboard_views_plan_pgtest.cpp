@@ -248,6 +248,10 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
   {
     pqxx::connection c(schema_->dsn());
     pqxx::nontransaction n(c);
+    // Half of the drains finished, and those the newest: the live ones still come first.
+    n.exec(
+        "UPDATE drains SET finished_at = now(), created_at = now() - id * interval '1 minute' "
+        "WHERE id % 2 = 0");
     n.exec(std::string("PREPARE dashboard_drains(int, int) AS ") + DashboardDrainsSql());
     std::string plan;
     for (const auto& r :
@@ -260,6 +264,16 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
         nlohmann::json::parse(n.exec("EXECUTE dashboard_drains(20, 500)")[0][0].as<std::string>());
     ASSERT_EQ(page.size(), 20u);
     EXPECT_EQ(page[0]["live"], true) << "live drains first";
+    // The same 20 in the same order as the view sorted whole (the statement it replaced).
+    nlohmann::json view_order = nlohmann::json::array();
+    for (const auto& r :
+         n.exec("SELECT drain_id FROM v_host_drain_status "
+                "ORDER BY finished_at IS NULL DESC, created_at DESC, drain_id DESC LIMIT 20")) {
+      view_order.push_back(r[0].as<int64_t>());
+    }
+    nlohmann::json page_order = nlohmann::json::array();
+    for (const auto& d : page) page_order.push_back(d["drain_id"]);
+    EXPECT_EQ(page_order, view_order);
     EXPECT_EQ(page[0]["servers"].size(), 20u);
   }
 }

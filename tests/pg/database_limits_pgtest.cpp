@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/errors.hpp"
+#include "controller/store/dashboard_store.hpp"
 #include "controller/store/tx.hpp"
 #include "tests/pg/store_test.hpp"
 
@@ -83,6 +84,24 @@ TEST_F(DatabaseLimitsTest, AReadOnlyPoolRefusesWritesInAndOutsideATransactionBlo
   EXPECT_EQ(outcome([&] { db_->Transact([](Tx& tx) { tx.Exec(kDeleteProbe); }); }), std::nullopt)
       << "the writing pool writes";
   EXPECT_EQ(Sql("SELECT count(*) FROM ro_probe")[0][0].as<int>(), 0);
+}
+
+// The dashboard's own pools (main.cpp opens them): its reads are read-only and end after 2 s
+// even when the DSN says otherwise; its sessions' writes write, and also end after 2 s.
+TEST_F(DatabaseLimitsTest, TheDashboardsPoolsKeepTheirOwnLimits) {
+  const std::string dsn =
+      schema_->dsn() + " options='-c statement_timeout=0 -c default_transaction_read_only=off'";
+  Database reads(dsn, DashboardReadPool({}));
+  EXPECT_EQ(Show(reads, "default_transaction_read_only"), "on");
+  EXPECT_EQ(Show(reads, "statement_timeout"), "2s");
+  EXPECT_EQ(reads.options().pool_size, 2);
+  Database writes(schema_->dsn(), DashboardSessionPool({}));
+  EXPECT_EQ(Show(writes, "default_transaction_read_only"), "off");
+  EXPECT_EQ(Show(writes, "statement_timeout"), "2s");
+  EXPECT_EQ(writes.options().pool_size, 1);
+  EXPECT_EQ(writes.options().acquire_timeout, std::chrono::seconds(1));
+  Database api(dsn, 1);
+  EXPECT_EQ(Show(api, "statement_timeout"), "0") << "elsewhere the DSN's own options win";
 }
 
 TEST_F(DatabaseLimitsTest, SettingsInTheDsnWin) {

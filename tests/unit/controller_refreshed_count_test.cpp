@@ -97,6 +97,35 @@ TEST(RefreshedCount, AFailingReadIsTriedOncePerRetryWindowAndKeepsTheLastValue) 
   EXPECT_EQ(c.count.Get(), 3) << "a failure keeps the last value";
 }
 
+// A request that arrives while a read is under way asks for the next one: the refresher reads
+// again once that is due, though nobody asked after the read.
+TEST(RefreshedCount, AnAskDuringAReadAsksForTheNextOne) {
+  Counted c({2s, 10s, 30s});
+  EXPECT_EQ(c.count.Get(), 10);
+  c.clock.t += 2s;
+  c.fetch = [&] {
+    c.count.Get();  // a poll during the read (the read holds no lock a poll takes)
+    return json(++c.reads * 10);
+  };
+  c.count.Get();
+  c.count.RefreshIfDue();
+  EXPECT_EQ(c.reads, 2);
+  c.fetch = [&] { return json(++c.reads * 10); };
+  c.clock.t += 2s;
+  c.count.RefreshIfDue();
+  EXPECT_EQ(c.reads, 3) << "the poll during the read asked for this one";
+  c.clock.t += 2s;
+  c.count.RefreshIfDue();
+  EXPECT_EQ(c.reads, 3) << "nobody asked since";
+}
+
+// Counts are added before the refresher starts: its thread walks them without a lock.
+TEST(CountRefresher, RefusesACountAddedAfterStart) {
+  CountRefresher refresher(5ms);
+  refresher.Start();
+  EXPECT_THROW(refresher.Add({1s, 1s, 1s}, [] { return json(1); }, {}), std::logic_error);
+}
+
 // Reads that keep failing leave the last value served for expire_after, then none: a tile shows
 // a dash rather than a number that stopped changing. The next attempt is timed from when the
 // failed read ended.
