@@ -57,9 +57,6 @@ constexpr const char* kAdminOnlyFields[] = {
     "source_host", "dest_host", "lease_owner", "lease_expired", "step_failures", "last_step_error",
     "drain_uuid",  "reason",    "actor",       "project_id",    "user_id",       "request_id"};
 
-// Rows as the answer carries them (a JSON array's text): an admin's as PostgreSQL wrote them,
-// never parsed (a page of 100 moves is 90 KB, which parsing and printing again costs 3 ms); a
-// member's without the fields they may not see.
 // PostgreSQL's JSON text, parsed: what it cannot be is the server's fault, not the request's.
 json ParseOurs(const std::string& text) {
   try {
@@ -74,6 +71,9 @@ std::string Text(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// Rows as the answer carries them (a JSON array's text): an admin's as PostgreSQL wrote them,
+// never parsed (a page of 100 moves is 90 KB, which parsing and printing again costs 3 ms); a
+// member's without the fields they may not see.
 std::string RowsFor(const Request& req, std::string rows) {
   if (req.IsAdmin()) return rows;
   json parsed = ParseOurs(rows);
