@@ -153,7 +153,8 @@ class ColdMigrationStepsTest : public store::StoreTest {
   // of it (a resize to 2 vCPU / 2 GiB / 20 GB unless `to` says otherwise), accepted and leased
   // here, its server in resize_prep as the API leaves it.
   store::ColdMigration ServerAndMove(store::ColdType type = store::ColdType::kResize,
-                                     const std::string& storage = "local") {
+                                     const std::string& storage = "local",
+                                     const std::optional<std::string>& drain = std::nullopt) {
     store::Server s;
     s.uuid = NewUuid();
     s.name = "web";
@@ -188,6 +189,7 @@ class ColdMigrationStepsTest : public store::StoreTest {
       if (type == store::ColdType::kResize)
         m.new_flavor = {std::nullopt, "2", "m1.small", 2, 2048, 20};
       m.transfer_token = "secret-token";
+      m.drain_uuid = drain;
       store::InsertColdMigration(tx, m,
                                  store::MigrationEvent{std::nullopt, m.status, "requested",
                                                        std::nullopt, "test", std::nullopt},
@@ -318,6 +320,18 @@ TEST_F(ColdMigrationStepsTest,
   EXPECT_EQ(Claimed(m.instance_uuid).memory_mb, 2048);
   EXPECT_EQ(Server(m.instance_uuid).vm_state, "active");
   EXPECT_EQ(m.lease_owner, std::nullopt);
+}
+
+// A drain's cold move is its drain's from its insert (the fair queue's requester), and its
+// steps' saves keep it so.
+TEST_F(ColdMigrationStepsTest, ADrainsMoveIsTaggedAtItsInsertAndKeepsItsTag) {
+  const std::string drain = "22222222-2222-4222-8222-222222222222";
+  auto m = ServerAndMove(store::ColdType::kMigration, "local", drain);
+  const std::string tag_sql = "SELECT drain_uuid::text FROM migrations WHERE uuid = $1::uuid";
+  EXPECT_EQ(Sql(tag_sql, m.uuid)[0][0].as<std::string>(), drain);
+  m = Drive(m.uuid);
+  ASSERT_EQ(m.status, MigrationStatus::kMigrating) << m.error_reason.value_or("");
+  EXPECT_EQ(Sql(tag_sql, m.uuid)[0][0].as<std::string>(), drain);
 }
 
 TEST_F(ColdMigrationStepsTest, RevertBringsTheServerBackToItsSourceWithItsOldFlavor) {
