@@ -141,6 +141,8 @@ try {
   await page.waitForSelector('#login-form', { state: 'visible' });
   const left = (await context.cookies(url + '/dashboard/')).find((c) => c.name === 'ferry_session');
   check(!left, 'logging out removes the cookie');
+  const leftRows = await page.locator('#history-body tr, #moves-body tr, #hosts-body tr, #drains-list > *').count();
+  check(leftRows === 0, `signing out leaves nothing of the session on the page (${leftRows} rows)`);
 
   // ---- a member ---------------------------------------------------------------------------
   await page.fill('#token', memberToken);

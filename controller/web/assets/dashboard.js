@@ -7,6 +7,8 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     me: null, timer: null, trail: null, busy: false, again: false, historyKey: '',
+    // Counts sessions on this page: an answer to an earlier session's request is dropped.
+    session: 0,
     // The hosts panel shows one page by name: hostsAfter is the host it starts after (null: the
     // first page), hostsNext the next page's, hostsPageNo counts pages for the caption.
     hostsAfter: null, hostsNext: null, hostsPageNo: 1,
@@ -125,8 +127,24 @@
   const get = (path) => call('GET', path);
 
   // ---- views ------------------------------------------------------------------------------
+  // What one session saw is never shown to the next on the same screen: signing out (or a
+  // session that ended) empties every panel and tile, and answers still on their way to the old
+  // session are dropped (state.session).
+  function clearPanels() {
+    ['moves-body', 'history-body', 'hosts-body', 'drains-list', 'trail-list'].forEach((id) => $(id).replaceChildren());
+    ['moves-count', 'hosts-count', 'drains-count'].forEach((id) => { $(id).textContent = ''; });
+    ['t-running', 't-queued', 't-failed', 't-hosts-down', 't-drains', 't-orphans'].forEach((id) => { $(id).textContent = '–'; });
+    moveRows.clear();
+    state.trail = null;
+    $('trail').hidden = true;
+    state.hostsAfter = null;
+    state.hostsNext = null;
+    state.hostsPageNo = 1;
+  }
   function showLogin(message) {
     stopPolling();
+    state.session += 1;
+    clearPanels();
     state.me = null;
     document.body.classList.remove('is-admin');
     $('app').hidden = true;
@@ -136,6 +154,8 @@
     $('token').focus();
   }
   function showApp(me) {
+    state.session += 1;
+    clearPanels();
     state.me = me;
     document.body.classList.toggle('is-admin', !!me.admin);
     $('login-view').hidden = true;
@@ -377,8 +397,9 @@
     const uuid = state.trail;
     if (!uuid) return;
     try {
+      const session = state.session;
       const data = await get('/dashboard/api/moves/' + encodeURIComponent(uuid) + '/events');
-      if (state.trail !== uuid) return;
+      if (state.trail !== uuid || session !== state.session) return;
       $('trail-list').replaceChildren(...data.events.map((e) => {
         const li = el('li', statusKind(e.to_status) === 'bad' ? 'bad' : statusKind(e.to_status) === 'ok' ? 'ok' : '');
         li.appendChild(el('div', 'when', clock(e.at)));
@@ -407,6 +428,7 @@
     // A click during a refresh (a filter, a page) is served as soon as that refresh ends.
     if (state.busy) { state.again = true; return; }
     state.busy = true;
+    const session = state.session;
     try {
       const admin = state.me.admin;
       const [moves, history, hosts, drains] = await Promise.all([
@@ -425,6 +447,7 @@
         }) : null,
         admin ? get('/dashboard/api/drains') : null,
       ]);
+      if (session !== state.session) return;  // signed out (or in again) meanwhile
       renderMoves(moves);
       if (history) { $('history-error').textContent = ''; renderHistory(history.history); }
       if (hosts) renderHosts(hosts);
@@ -433,6 +456,7 @@
       $('live-dot').className = 'dot live';
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString([], { hour12: false });
     } catch (e) {
+      if (session !== state.session) return;
       if (e.status === 401) { state.busy = false; return showLogin('Your session has ended; sign in again.'); }
       $('live-dot').className = 'dot stale';
       $('updated').textContent = 'no answer (' + e.message + '), retrying';
