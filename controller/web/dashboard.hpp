@@ -19,7 +19,7 @@ struct DashboardDeps {
   // The token file: with Keystone, an agent's token is refused without being sent there.
   const TokenTable& agents;
   Sessions& sessions;  // bound to `agents` (the token file) by RegisterDashboardRoutes
-  // Reads the tiles' expensive counts behind the requests; started and stopped by the caller.
+  // The tiles' expensive counts, read behind the requests by the caller's periodic task.
   CountRefresher& counts;
 };
 

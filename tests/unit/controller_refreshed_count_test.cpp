@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "controller/conductor/periodic.hpp"
 #include "controller/web/count_refresher.hpp"
 #include "controller/web/refreshed_count.hpp"
 
@@ -119,11 +120,22 @@ TEST(RefreshedCount, AnAskDuringAReadAsksForTheNextOne) {
   EXPECT_EQ(c.reads, 3) << "nobody asked since";
 }
 
-// Counts are added before the refresher starts: its thread walks them without a lock.
-TEST(CountRefresher, RefusesACountAddedAfterStart) {
-  CountRefresher refresher(5ms);
-  refresher.Start();
-  EXPECT_THROW(refresher.Add({1s, 1s, 1s}, [] { return json(1); }, {}), std::logic_error);
+// RefreshDue reads each count that is due and asked for, a count added later too, and leaves
+// the others.
+TEST(CountRefresher, RefreshDueReadsEachCountThatIsDueAndAskedFor) {
+  CountRefresher refresher;
+  int a_reads = 0, b_reads = 0;
+  auto a = refresher.Add({0ms, 0ms, 1h}, [&] { return json(++a_reads); }, {});
+  EXPECT_EQ(a->Get(), 1);
+  refresher.RefreshDue();
+  EXPECT_EQ(a_reads, 1) << "nobody asked since the read";
+  a->Get();
+  auto b = refresher.Add({0ms, 0ms, 1h}, [&] { return json(++b_reads); }, {});
+  EXPECT_EQ(b->Get(), 1);
+  b->Get();
+  refresher.RefreshDue();
+  EXPECT_EQ(a_reads, 2);
+  EXPECT_EQ(b_reads, 2) << "added after the first RefreshDue";
 }
 
 // Reads that keep failing leave the last value served for expire_after, then none: a tile shows
@@ -170,15 +182,15 @@ TEST(RefreshedCount, KeepsAnObjectOfCountsAsRead) {
   EXPECT_EQ(c.count.Get(), (json{{"in_progress", 20}, {"queued", 2}}));
 }
 
-// With the refresher's thread: a request on a due count answers the last value while the
-// refresher's read is under way (the read here blocks until the test lets it go), and the read
-// lands.
+// With the refresher on a periodic thread, as main runs it: a request on a due count answers the
+// last value while the refresher's read is under way (the read here blocks until the test lets
+// it go), and the read lands.
 TEST(CountRefresher, ARequestNeverWaitsForTheRefreshersRead) {
   std::mutex mu;
   std::condition_variable cv;
   bool inside = false, release = false;
   std::atomic<int> reads{0};
-  CountRefresher refresher(5ms);
+  CountRefresher refresher;
   auto count = refresher.Add({0ms, 0ms, 1h},  // due on every ask
                              [&]() -> json {
                                const int n = ++reads;
@@ -190,7 +202,8 @@ TEST(CountRefresher, ARequestNeverWaitsForTheRefreshersRead) {
                                return n;
                              },
                              {});
-  refresher.Start();
+  conductor::Periodic task("test-counts", 5ms, [&] { refresher.RefreshDue(); });
+  task.Start();
   EXPECT_EQ(count->Get(), 1);
   EXPECT_EQ(count->Get(), 1) << "due: answered at once, read by the refresher";
   {
@@ -209,7 +222,7 @@ TEST(CountRefresher, ARequestNeverWaitsForTheRefreshersRead) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_GE(count->Get().get<int>(), 2) << "the refresher's read landed";
-  refresher.Stop();
+  task.Stop();
   const int after_stop = reads;
   count->Get();  // a route that outlives the refresher serves what it has
   std::this_thread::sleep_for(20ms);
