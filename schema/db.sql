@@ -752,11 +752,16 @@ CREATE VIEW public.v_migrations_in_progress AS
                     COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text) AS requester
                    FROM public.migrations
                   WHERE (migrations.status = 'queued'::text)
+                ), requesters AS (
+                 SELECT count(DISTINCT queued.requester) AS n
+                   FROM queued
                 ), taken AS (
                  SELECT COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text) AS requester,
                     count(*) AS taken
                    FROM public.migrations
-                  WHERE (migrations.status = ANY (public.migration_status_list('occupies_slot'::text)))
+                  WHERE ((migrations.status = ANY (public.migration_status_list('occupies_slot'::text))) AND (( SELECT requesters.n
+                           FROM requesters) > 1) AND (COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text) IN ( SELECT queued.requester
+                           FROM queued)))
                   GROUP BY COALESCE((migrations.drain_uuid)::text, migrations.user_id, ''::text)
                 ), served AS (
                  SELECT COALESCE((m_1.drain_uuid)::text, m_1.user_id, ''::text) AS requester,
@@ -765,7 +770,8 @@ CREATE VIEW public.v_migrations_in_progress AS
                      JOIN public.migration_events e ON ((e.migration_id = m_1.id)))
                   WHERE ((m_1.updated_at >= (now() - '00:15:00'::interval)) AND (m_1.updated_at >= COALESCE(( SELECT min(migrations.created_at) AS min
                            FROM public.migrations
-                          WHERE (migrations.status = 'queued'::text)), '-infinity'::timestamp with time zone)) AND (e.from_status = 'queued'::text) AND (e.to_status = ANY (public.migration_status_list('occupies_slot'::text))))
+                          WHERE (migrations.status = 'queued'::text)), '-infinity'::timestamp with time zone)) AND (e.from_status = 'queued'::text) AND (e.to_status = ANY (public.migration_status_list('occupies_slot'::text))) AND (( SELECT requesters.n
+                           FROM requesters) > 1))
                   GROUP BY COALESCE((m_1.drain_uuid)::text, m_1.user_id, ''::text)
                 )
          SELECT q_1.uuid AS migration_uuid,
@@ -986,7 +992,9 @@ ALTER TABLE ONLY public.unmanaged_domains
 
 CREATE INDEX aggregate_hosts_host_idx ON public.aggregate_hosts USING btree (host_id);
 
-CREATE INDEX claims_host_idx ON public.claims USING btree (host_id, resource);
+CREATE INDEX claims_created_idx ON public.claims USING btree (created_at);
+
+CREATE INDEX claims_host_idx ON public.claims USING btree (host_id, resource) INCLUDE (amount);
 
 CREATE INDEX dashboard_sessions_expires_at ON public.dashboard_sessions USING btree (expires_at);
 
@@ -1008,11 +1016,11 @@ CREATE INDEX migration_events_migration_idx ON public.migration_events USING btr
 
 CREATE INDEX migrations_active_created_idx ON public.migrations USING btree (created_at, id) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
-CREATE INDEX migrations_active_dest_idx ON public.migrations USING btree (dest_compute) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
+CREATE INDEX migrations_active_dest_idx ON public.migrations USING btree (dest_compute) INCLUDE (status) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
 CREATE INDEX migrations_active_idx ON public.migrations USING btree (status, created_at) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
-CREATE INDEX migrations_active_source_idx ON public.migrations USING btree (source_compute) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
+CREATE INDEX migrations_active_source_idx ON public.migrations USING btree (source_compute) INCLUDE (status, migration_type) WHERE (status <> ALL (ARRAY['completed'::text, 'confirmed'::text, 'reverted'::text, 'failed'::text, 'error'::text, 'cancelled'::text]));
 
 CREATE INDEX migrations_created_idx ON public.migrations USING btree (created_at DESC, id DESC);
 
@@ -1046,7 +1054,7 @@ CREATE INDEX servers_busy_idx ON public.servers USING btree (task_state) WHERE (
 
 CREATE INDEX servers_created_idx ON public.servers USING btree (created_at DESC, id DESC);
 
-CREATE INDEX servers_host_idx ON public.servers USING btree (host_id);
+CREATE INDEX servers_host_idx ON public.servers USING btree (host_id) INCLUDE (vm_state);
 
 CREATE INDEX servers_name_idx ON public.servers USING btree (name);
 

@@ -102,7 +102,7 @@ void Engine::AdmitQueued() {
   db_.Transact([&](store::Tx& tx) {
     admitted.clear();  // a retried transaction starts over
     refused.clear();
-    auto view = store::LockSlots(tx);
+    auto view = store::LockSlots(tx, limits.max_total != 0);
     for (const auto& q : view.queued) {
       // An empty source (an evacuation's dead host) sends nothing: no outbound slot.
       const bool fits =

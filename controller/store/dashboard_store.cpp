@@ -85,20 +85,20 @@ SELECT coalesce(json_agg(t ORDER BY t.at, t.event_id), '[]'::json)::text FROM (
 
 // $1 after (a host name; null: from the first), $2 problems only (down, forced down, disabled
 // or draining), $3 limit: a page by name, keyset on hosts_name_key. The second column is the
-// next page's `after` (the page's last host) when the page is full.
-constexpr Statement kHosts{"dashboard_hosts", R"sql(
-SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text,
-       CASE WHEN count(*) = $3 THEN max(t.host) END
-FROM (
-  SELECT host_id, host, hypervisor_type, cell, state, is_up, forced_down, disabled,
-         disabled_reason, last_heartbeat_at, heartbeat_age_seconds, servers, vcpus, vcpus_used,
-         memory_mb, memory_mb_used, local_gb, disk_gb_used, outbound_moves, inbound_moves,
-         queued_outbound, drain_uuid
-  FROM v_host_load
-  WHERE ($1::text IS NULL OR host > $1)
-    AND (NOT $2 OR NOT is_up OR disabled OR drain_uuid IS NOT NULL)
-  ORDER BY host
-  LIMIT $3) t)sql"};
+// next page's `after` (the page's last host) when the page is full. The first page and the
+// next ones are two statements: in one, a kept generic plan could not bound the index scan by
+// `host > $1` (it might be null) and would walk every host before the page.
+#define FERRY_DASHBOARD_HOSTS(AFTER)                                                        \
+  "SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text, "                        \
+  "CASE WHEN count(*) = $3 THEN max(t.host) END FROM ( "                                    \
+  "SELECT host_id, host, hypervisor_type, cell, state, is_up, forced_down, disabled, "      \
+  "disabled_reason, last_heartbeat_at, heartbeat_age_seconds, servers, vcpus, vcpus_used, " \
+  "memory_mb, memory_mb_used, local_gb, disk_gb_used, outbound_moves, inbound_moves, "      \
+  "queued_outbound, drain_uuid FROM v_host_load WHERE " AFTER                               \
+  " AND (NOT $2 OR NOT is_up OR disabled OR drain_uuid IS NOT NULL) "                       \
+  "ORDER BY host LIMIT $3) t"
+constexpr Statement kHostsFirst{"dashboard_hosts_first", FERRY_DASHBOARD_HOSTS("$1::text IS NULL")};
+constexpr Statement kHostsAfter{"dashboard_hosts_after", FERRY_DASHBOARD_HOSTS("host > $1")};
 
 // The hosts' tiles: none of v_host_load's per-host sums is read, so the planner drops them and
 // this stays one pass over hosts.
@@ -217,9 +217,11 @@ std::string DashboardEvents(Tx& tx, const std::string& migration_uuid,
 
 DashboardHostsPage DashboardHosts(Tx& tx, const std::optional<std::string>& after,
                                   bool problems_only, int limit) {
-  auto r = tx.Exec(kHosts, after, problems_only, limit);
+  auto r = tx.Exec(after ? kHostsAfter : kHostsFirst, after, problems_only, limit);
   return {r[0][0].as<std::string>(), OptString(r[0][1])};
 }
+
+const char* DashboardHostsAfterSql() { return kHostsAfter.sql; }
 
 std::string DashboardHostsSummary(Tx& tx) { return Text(tx.Exec(kHostsSummary)); }
 

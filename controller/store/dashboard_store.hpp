@@ -76,6 +76,9 @@ struct DashboardHostsPage {
 };
 DashboardHostsPage DashboardHosts(Tx& tx, const std::optional<std::string>& after,
                                   bool problems_only, int limit);
+// The statement DashboardHosts sends for a page after a host (its plan test: the keyset bounds
+// the index scan even in a kept generic plan). Parameters: $1 after, $2 problems only, $3 limit.
+const char* DashboardHostsAfterSql();
 // {total, down, disabled, draining} over every host (v_host_load).
 std::string DashboardHostsSummary(Tx& tx);
 // The statement DashboardHostsSummary sends (its EXPLAIN test: no claim nor move is read).

@@ -74,15 +74,17 @@ struct SlotView {
     std::optional<std::string> lease_owner;
   };
   std::vector<Queued> queued;
+  // Counted on the hosts the queued moves go from and to only (another host's count reads 0).
   std::map<std::string, int> outbound;  // host -> moves occupying a slot from it
   std::map<std::string, int> inbound;   // host -> ... towards it
-  int total = 0;
+  int total = 0;                        // the cluster's, when asked for (with_total)
 };
-SlotView LockSlots(Tx& tx);
+SlotView LockSlots(Tx& tx, bool with_total);
 // Queue positions (1-based, fair order across kinds) of every queued move.
 std::map<std::string, int> QueuePositions(Tx& tx);
-// EXPLAIN of the fair order's query with its look-back bound, as LockSlots runs it (tests).
-std::string ExplainFairQueueForTest(Tx& tx);
+// EXPLAIN of the fair order's query with its look-back bound, as LockSlots runs it (tests);
+// analyze: run, with what each node read.
+std::string ExplainFairQueueForTest(Tx& tx, bool analyze = false);
 
 // The retry budget: counts one more failure in a row of the move's step (only while `owner`
 // holds its lease); nullopt when it is not ours any more. A clean step (ClearStepFailures) and

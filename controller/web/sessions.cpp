@@ -119,7 +119,12 @@ std::optional<Principal> Sessions::Authenticate(const http::Request& req) const 
     try {
       writes_.Transact([&](store::Tx& tx) { store::TouchDashboardSession(tx, digest); });
     } catch (const std::exception& e) {
-      spdlog::warn("dashboard: a session's last-seen time was not saved: {}", e.what());
+      if (auto held_back = touch_failures_.Allow(LogThrottle::Clock::now())) {
+        spdlog::warn(
+            "dashboard: a session's last-seen time was not saved: {} ({} more failed touches "
+            "not logged since the last warning)",
+            e.what(), *held_back);
+      }
     }
   }
   return Principal(*role, found->name, found->project_id, found->user_id);

@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/log_throttle.hpp"
 #include "common/tokens.hpp"
 #include "controller/api/api_server.hpp"
 
@@ -86,6 +87,8 @@ class Sessions final : public api::SessionAuthenticator {
   bool keystone_ = false;
   // Token file: SHA-256 (hex) of each token -> who holds it. Filled before serving, read-only.
   std::unordered_map<std::string, Principal> tokens_;
+  // With the database away every request's touch fails: one warning a minute, not one each.
+  mutable LogThrottle touch_failures_{std::chrono::minutes(1)};
 };
 
 // The session id of a Cookie header value: 64 lower-case hex digits, nullopt otherwise.

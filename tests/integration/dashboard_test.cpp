@@ -362,6 +362,33 @@ TEST_F(Dashboard, AMemberSeesOnlyTheirProjectsMovesAndNoHostsOrDrains) {
   ExpectNovaError(member.Get("/dashboard/api/hosts"), 403, "forbidden");
   ExpectNovaError(member.Get("/dashboard/api/drains"), 403, "forbidden");
   ExpectNovaError(member.Get("/dashboard/api/history?host=sim-1"), 403, "forbidden");
+  // Two moves in flight, one of each project's server, both asked by the admin (the member's
+  // rows go by the server's project, not the move's), held by another controller's lease so
+  // that this one's engine leaves them be: the member's live moves are theirs alone, with
+  // progress and without the admin-only fields; their counts, read with the page, agree.
+  Exec(
+      "INSERT INTO migrations (uuid, instance_uuid, migration_type, status, source_compute, "
+      "dest_compute, user_id, project_id, lease_owner, lease_until, memory_total, "
+      "memory_remaining) SELECT gen_random_uuid(), uuid, 'live-migration', 'running', 'sim-1', "
+      "'sim-2', 'admin', 'admin', 'another-controller', now() + interval '1 hour', 1000, 400 "
+      "FROM servers WHERE uuid IN ('" +
+      mine + "', '" + theirs + "')");
+  const auto in_flight = member.Get("/dashboard/api/moves").Json();
+  ASSERT_EQ(in_flight["moves"].size(), 1u) << in_flight.dump();
+  EXPECT_EQ(in_flight["moves"][0]["server_uuid"], mine);
+  EXPECT_EQ(in_flight["moves"][0]["progress_percent"], 60.0);
+  EXPECT_EQ(in_flight["moves"][0]["status"], "running");
+  for (const char* hidden :
+       {"source_host", "dest_host", "lease_owner", "lease_expired", "step_failures",
+        "last_step_error", "drain_uuid", "project_id", "user_id"}) {
+    EXPECT_FALSE(in_flight["moves"][0].contains(hidden)) << hidden;
+  }
+  const nlohmann::json one = {{"in_progress", 1}, {"queued", 0}};
+  EXPECT_EQ(in_flight["counts"], one) << in_flight.dump();
+  const auto admin_moves = admin.Get("/dashboard/api/moves").Json()["moves"];
+  ASSERT_EQ(admin_moves.size(), 2u) << admin_moves.dump();
+  EXPECT_TRUE(admin_moves[0].contains("lease_owner"));
+
   // No token ever appeared in a URL the controller logged.
   const auto log = lm_->stack->ControllerLog();
   EXPECT_EQ(log.find(std::string("path=/dashboard") + "/login?"), std::string::npos);

@@ -191,6 +191,28 @@ TEST_F(DashboardViewsPlanTest, EveryDashboardQueryReadsTheBigTablesThroughIndexe
         << "an admin's page is never planned again";
   }
 
+  // The dashboard's next page of hosts, as a pooled connection runs it once PostgreSQL keeps
+  // the generic plan: the keyset bounds the index scan (a filter would walk every host before
+  // the page), and each host's sums come from the indexes alone once VACUUM has been.
+  {
+    pqxx::connection c(schema_->dsn());
+    pqxx::nontransaction n(c);
+    n.exec("VACUUM (ANALYZE) claims, servers, hosts");
+    n.exec("SET plan_cache_mode = force_generic_plan");
+    n.exec(std::string("PREPARE hosts_after(text, boolean, integer) AS ") +
+           DashboardHostsAfterSql());
+    std::string plan;
+    for (const auto& r : n.exec("EXPLAIN EXECUTE hosts_after('host-2', false, 100)")) {
+      plan += r[0].as<std::string>() + "\n";
+    }
+    EXPECT_TRUE(Has(plan, "Index Cond: (name > $1)")) << plan;
+    EXPECT_TRUE(Has(plan, "Index Only Scan using claims_host_idx")) << plan;
+    EXPECT_TRUE(Has(plan, "Index Only Scan using servers_host_idx")) << plan;
+    EXPECT_EQ(n.exec("EXECUTE hosts_after('host-2', false, 100)")[0][1].as<std::string>(),
+              "host-29")
+        << "100 hosts by name after host-2: host-20, host-200 .. host-29";
+  }
+
   // The hosts' tiles count every host without reading a claim or a move: v_host_load's per-host
   // sums are left out of the plan when no column of theirs is read.
   {
