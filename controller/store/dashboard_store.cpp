@@ -83,14 +83,26 @@ SELECT coalesce(json_agg(t ORDER BY t.at, t.event_id), '[]'::json)::text FROM (
   ORDER BY at, event_id
   LIMIT $3) t)sql"};
 
+// The hosts' tiles: none of v_host_load's per-host sums is read, so the planner drops them and
+// this stays one pass over hosts.
+#define FERRY_DASHBOARD_HOSTS_SUMMARY                                  \
+  "SELECT json_build_object('total', count(*), "                       \
+  "'down', count(*) FILTER (WHERE NOT is_up), "                        \
+  "'disabled', count(*) FILTER (WHERE disabled), "                     \
+  "'draining', count(*) FILTER (WHERE drain_uuid IS NOT NULL))::text " \
+  "FROM v_host_load"
+constexpr const char* kHostsSummarySql = FERRY_DASHBOARD_HOSTS_SUMMARY;
+
 // $1 after (a host name; null: from the first), $2 problems only (down, forced down, disabled
 // or draining), $3 limit: a page by name, keyset on hosts_name_key. The second column is the
-// next page's `after` (the page's last host) when the page is full. The first page and the
+// next page's `after` (the page's last host) when the page is full; the third the tiles' counts
+// over every host, in the same statement (one round trip a poll). The first page and the
 // next ones are two statements: in one, a kept generic plan could not bound the index scan by
 // `host > $1` (it might be null) and would walk every host before the page.
 #define FERRY_DASHBOARD_HOSTS(AFTER)                                                        \
   "SELECT coalesce(json_agg(t ORDER BY t.host), '[]'::json)::text, "                        \
-  "CASE WHEN count(*) = $3 THEN max(t.host) END FROM ( "                                    \
+  "CASE WHEN count(*) = $3 THEN max(t.host) END, (" FERRY_DASHBOARD_HOSTS_SUMMARY           \
+  ") FROM ( "                                                                               \
   "SELECT host_id, host, hypervisor_type, cell, state, is_up, forced_down, disabled, "      \
   "disabled_reason, last_heartbeat_at, heartbeat_age_seconds, servers, vcpus, vcpus_used, " \
   "memory_mb, memory_mb_used, local_gb, disk_gb_used, outbound_moves, inbound_moves, "      \
@@ -99,16 +111,6 @@ SELECT coalesce(json_agg(t ORDER BY t.at, t.event_id), '[]'::json)::text FROM (
   "ORDER BY host LIMIT $3) t"
 constexpr Statement kHostsFirst{"dashboard_hosts_first", FERRY_DASHBOARD_HOSTS("$1::text IS NULL")};
 constexpr Statement kHostsAfter{"dashboard_hosts_after", FERRY_DASHBOARD_HOSTS("host > $1")};
-
-// The hosts' tiles: none of v_host_load's per-host sums is read, so the planner drops them and
-// this stays one pass over hosts.
-constexpr Statement kHostsSummary{"dashboard_hosts_summary", R"sql(
-SELECT json_build_object(
-  'total', count(*),
-  'down', count(*) FILTER (WHERE NOT is_up),
-  'disabled', count(*) FILTER (WHERE disabled),
-  'draining', count(*) FILTER (WHERE drain_uuid IS NOT NULL))::text
-FROM v_host_load)sql"};
 
 constexpr Statement kOrphanedClaims{"dashboard_orphaned_claims",
                                     "SELECT count(*) FROM v_orphaned_claims"};
@@ -218,14 +220,12 @@ std::string DashboardEvents(Tx& tx, const std::string& migration_uuid,
 DashboardHostsPage DashboardHosts(Tx& tx, const std::optional<std::string>& after,
                                   bool problems_only, int limit) {
   auto r = tx.Exec(after ? kHostsAfter : kHostsFirst, after, problems_only, limit);
-  return {r[0][0].as<std::string>(), OptString(r[0][1])};
+  return {r[0][0].as<std::string>(), OptString(r[0][1]), r[0][2].as<std::string>()};
 }
 
 const char* DashboardHostsAfterSql() { return kHostsAfter.sql; }
 
-std::string DashboardHostsSummary(Tx& tx) { return Text(tx.Exec(kHostsSummary)); }
-
-const char* DashboardHostsSummarySql() { return kHostsSummary.sql; }
+const char* DashboardHostsSummarySql() { return kHostsSummarySql; }
 
 int64_t DashboardOrphanedClaims(Tx& tx) { return tx.Exec(kOrphanedClaims)[0][0].as<int64_t>(); }
 

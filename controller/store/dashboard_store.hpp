@@ -73,15 +73,14 @@ std::string DashboardEvents(Tx& tx, const std::string& migration_uuid,
 struct DashboardHostsPage {
   std::string rows;                 // JSON array, by name
   std::optional<std::string> next;  // the last host's name when the page is full
+  std::string summary;  // {total, down, disabled, draining} over every host, read with the page
 };
 DashboardHostsPage DashboardHosts(Tx& tx, const std::optional<std::string>& after,
                                   bool problems_only, int limit);
 // The statement DashboardHosts sends for a page after a host (its plan test: the keyset bounds
 // the index scan even in a kept generic plan). Parameters: $1 after, $2 problems only, $3 limit.
 const char* DashboardHostsAfterSql();
-// {total, down, disabled, draining} over every host (v_host_load).
-std::string DashboardHostsSummary(Tx& tx);
-// The statement DashboardHostsSummary sends (its EXPLAIN test: no claim nor move is read).
+// The query of DashboardHostsPage::summary (its EXPLAIN test: no claim nor move is read).
 const char* DashboardHostsSummarySql();
 // The rows of v_orphaned_claims. It reads every claim: tens of ms, over 100 with 10,000 moves
 // in flight (the dashboard caches it).

@@ -449,8 +449,7 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
     const int limit = LimitParam(req, kHostsDefault, kHostsMax);
     auto page = Read<store::DashboardHostsPage>(
         db, [&](store::Tx& tx) { return store::DashboardHosts(tx, after, problems_only, limit); });
-    json summary =
-        ParseOurs(ReadText(db, [](store::Tx& tx) { return store::DashboardHostsSummary(tx); }));
+    json summary = ParseOurs(page.summary);
     summary["orphaned_claims"] = orphans->Get();
     return JsonOf({{"hosts", std::move(page.rows)},
                    {"summary", Text(summary)},
