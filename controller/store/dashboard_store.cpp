@@ -17,7 +17,7 @@ namespace {
 // A read whose plan depends on its values (a member's project, the history's filters) is sent
 // unprepared (Tx::ExecForValues) and planned for them each time: a generic plan, estimated for an
 // average project or host, could walk a large project's servers one by one. The others are
-// prepared and keep a plan (the admin's live moves, with no parameter, are planned once).
+// prepared and keep their generic plan (DashboardReadPool: SessionLimits::generic_plans).
 
 // The page's moves are picked first (migrations_active_created_idx); the view then computes only
 // their rows, instead of every move in flight before a sort. The page size is written into the
@@ -182,6 +182,7 @@ DatabaseOptions DashboardReadPool(DatabaseOptions shared) {
   shared.name = "dashboard";
   shared.session.statement_timeout = kDashboardStatementTimeout;
   shared.session.read_only = true;
+  shared.session.generic_plans = true;
   return shared;
 }
 

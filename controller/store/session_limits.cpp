@@ -54,7 +54,8 @@ std::string ServerOptions(const SessionLimits& l) {
   return "-c jit=off -c statement_timeout=" + std::to_string(l.statement_timeout.count()) +
          " -c lock_timeout=" + std::to_string(l.lock_timeout.count()) +
          " -c idle_in_transaction_session_timeout=" +
-         std::to_string(l.idle_in_transaction_timeout.count());
+         std::to_string(l.idle_in_transaction_timeout.count()) +
+         (l.generic_plans ? " -c plan_cache_mode=force_generic_plan" : "");
 }
 
 // What a read-only pool sets after the DSN's options, so that they win.

@@ -94,6 +94,7 @@ TEST_F(DatabaseLimitsTest, TheDashboardsPoolsKeepTheirOwnLimits) {
   Database reads(dsn, DashboardReadPool({}));
   EXPECT_EQ(Show(reads, "default_transaction_read_only"), "on");
   EXPECT_EQ(Show(reads, "statement_timeout"), "2s");
+  EXPECT_EQ(Show(reads, "plan_cache_mode"), "force_generic_plan");
   EXPECT_EQ(reads.options().pool_size, 2);
   Database writes(schema_->dsn(), DashboardSessionPool({}));
   EXPECT_EQ(Show(writes, "default_transaction_read_only"), "off");
@@ -102,6 +103,7 @@ TEST_F(DatabaseLimitsTest, TheDashboardsPoolsKeepTheirOwnLimits) {
   EXPECT_EQ(writes.options().acquire_timeout, std::chrono::seconds(1));
   Database api(dsn, 1);
   EXPECT_EQ(Show(api, "statement_timeout"), "0") << "elsewhere the DSN's own options win";
+  EXPECT_EQ(Show(api, "plan_cache_mode"), "auto");
 }
 
 TEST_F(DatabaseLimitsTest, SettingsInTheDsnWin) {
