@@ -479,11 +479,12 @@ int Serve(const ServeOptions& o) {
   // The dashboard's session lookups and view reads, and its sessions' writes, on connections of
   // their own: a flood of made-up session cookies (or of logins) cannot take the API's.
   store::Database dashboard_db(o.dsn, store::DashboardReadPool(o.db));
+  store::Database dashboard_kept_plan_db(o.dsn, store::DashboardKeptPlanPool(o.db));
   store::Database dashboard_session_db(o.dsn, store::DashboardSessionPool(o.db));
   web::Sessions dashboard_sessions(dashboard_db, dashboard_session_db, o.dashboard);
   web::CountRefresher dashboard_counts;
-  web::RegisterDashboardRoutes(server,
-                               {dashboard_db, users, tokens, dashboard_sessions, dashboard_counts});
+  web::RegisterDashboardRoutes(server, {dashboard_db, dashboard_kept_plan_db, users, tokens,
+                                        dashboard_sessions, dashboard_counts});
 
   int port = server.Bind(o.listen.substr(0, colon), std::stoi(port_text));
   if (!o.port_file.empty()) std::ofstream(o.port_file) << port << "\n";

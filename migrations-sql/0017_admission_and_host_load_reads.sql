@@ -7,21 +7,21 @@
 -- unfinished moves; each read every row's heap version (72 claims, 16 servers and 16 moves a
 -- host: 6.7 ms a page of 100 hosts). With the summed columns in the index a page reads index
 -- pages only (5.2 ms), as far as VACUUM has marked the table's pages all-visible. Each index is
--- rebuilt wider under its own name, none is added. vm_state joins an index, so changing it is
+-- rebuilt wider and keeps its name, none is added. vm_state joins an index, so changing it is
 -- no longer a HOT update (it changes a few times in a server's life); status already is in the
 -- two partial indexes' predicate.
-DROP INDEX claims_host_idx;
-CREATE INDEX claims_host_idx ON claims (host_id, resource) INCLUDE (amount);
-
-DROP INDEX servers_host_idx;
-CREATE INDEX servers_host_idx ON servers (host_id) INCLUDE (vm_state);
-
-DROP INDEX migrations_active_source_idx;
-CREATE INDEX migrations_active_source_idx ON migrations (source_compute)
+--
+-- Each wider index is built under a new name first (a build blocks writes, not reads), and the
+-- old ones dropped and the new renamed at the end: a DROP INDEX locks its table against reads
+-- too, until the commit. lock_timeout: behind a long dashboard query the upgrade fails (and is
+-- run again) rather than queue every read of those tables behind its wait.
+SET LOCAL lock_timeout = '10s';
+CREATE INDEX claims_host_idx_0017 ON claims (host_id, resource) INCLUDE (amount);
+CREATE INDEX servers_host_idx_0017 ON servers (host_id) INCLUDE (vm_state);
+CREATE INDEX migrations_active_source_idx_0017 ON migrations (source_compute)
     INCLUDE (status, migration_type)
     WHERE status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled');
-DROP INDEX migrations_active_dest_idx;
-CREATE INDEX migrations_active_dest_idx ON migrations (dest_compute) INCLUDE (status)
+CREATE INDEX migrations_active_dest_idx_0017 ON migrations (dest_compute) INCLUDE (status)
     WHERE status NOT IN ('completed', 'confirmed', 'reverted', 'failed', 'error', 'cancelled');
 
 -- 2. The scheduler's "what changed since" (controller/store/scheduler_hosts_store.cpp
@@ -32,7 +32,7 @@ CREATE INDEX claims_created_idx ON claims (created_at);
 -- 3. v_migrations_in_progress.queue_position, read as the engine's fair order now reads it
 -- (controller/store/moves_store.cpp kFairQueue): with one requester queued, turns and "served"
 -- order nothing and are not read (a gate evaluated once, before the scan), otherwise only the
--- queued requesters' are. Every page of live moves counted every move in a slot whenever a move
+-- queued requesters' are counted. Every page of live moves counted every move in a slot whenever a move
 -- was queued: 10 ms at 10,000 moves in flight. The same columns, the same positions.
 CREATE OR REPLACE VIEW v_migrations_in_progress AS
 SELECT m.id AS migration_id, m.uuid AS migration_uuid, m.migration_type AS kind,
@@ -90,3 +90,12 @@ LEFT JOIN (
     LEFT JOIN served s USING (requester)
 ) q ON q.migration_uuid = m.uuid
 WHERE m.status = ANY (migration_status_list('active'));
+
+DROP INDEX claims_host_idx;
+ALTER INDEX claims_host_idx_0017 RENAME TO claims_host_idx;
+DROP INDEX servers_host_idx;
+ALTER INDEX servers_host_idx_0017 RENAME TO servers_host_idx;
+DROP INDEX migrations_active_source_idx;
+ALTER INDEX migrations_active_source_idx_0017 RENAME TO migrations_active_source_idx;
+DROP INDEX migrations_active_dest_idx;
+ALTER INDEX migrations_active_dest_idx_0017 RENAME TO migrations_active_dest_idx;

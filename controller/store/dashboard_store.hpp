@@ -23,6 +23,11 @@ class Tx;
 // its reads: 2 connections, read-only, each statement ended after kDashboardStatementTimeout
 // (both win over the DSN's own options);
 DatabaseOptions DashboardReadPool(DatabaseOptions shared);
+// its reads that keep one plan (the pages of hosts and of drains): the same, but every prepared
+// statement keeps its generic plan (SessionLimits::generic_plans). Not for a read planned for
+// its values (Tx::ExecForValues): the setting holds its unnamed statements to a generic plan
+// too, which for a member's history or moves walks every move of the range.
+DatabaseOptions DashboardKeptPlanPool(DatabaseOptions shared);
 // its sessions' writes (login, logout, a session's last-seen time): 1 connection, waited for at
 // most 1 s, each statement ended after kDashboardStatementTimeout.
 DatabaseOptions DashboardSessionPool(DatabaseOptions shared);

@@ -90,8 +90,9 @@ constexpr Statement kSlotLock{"moves_slot_lock",
 // With one requester queued (most passes: a move just asked for, a drain's next) turns and
 // "served" order nothing: its moves go oldest first whatever it has taken. Neither is read then
 // (a gate the planner evaluates once, before the scan): counting every move in a slot took
-// 10 ms at 10,000 moves in flight, on every pass. Otherwise they are read for the queued
-// requesters only.
+// 10 ms at 10,000 moves in flight, on every pass. Otherwise every move in a slot is still read,
+// and only the queued requesters' are counted (an index by requester would spare the read; not
+// worth its writes while passes with several requesters queued are the exception).
 constexpr Statement kFairQueue{"moves_fair_queue", R"sql(
 WITH queued AS (
   SELECT migration_type, uuid, id, created_at, dest_compute, lease_owner,

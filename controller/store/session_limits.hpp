@@ -31,12 +31,11 @@ struct SessionLimits {
   // statement timeout are the pool's own: they win over the DSN's options (a DSN that disables
   // statement timeouts for the controller does not unbound the dashboard's reads).
   bool read_only = false;
-  // Every prepared statement keeps its generic plan (plan_cache_mode=force_generic_plan): for
-  // a pool whose reads choose how they are planned, a read whose best plan depends on its
-  // values is sent unprepared (Tx::ExecForValues) and planned for them each time, which this
-  // does not touch. Left to PostgreSQL, a statement whose generic plan is estimated a little
-  // dearer than its custom ones is planned again on every run (the dashboard's page of hosts:
-  // 2 ms of 5).
+  // Every statement keeps its generic plan (plan_cache_mode=force_generic_plan), unnamed ones
+  // too (Tx::ExecForValues would no longer be planned for its values): for a pool whose
+  // statements all plan well without their values. Left to PostgreSQL, a statement whose
+  // generic plan is estimated a little dearer than its custom ones is planned again on every
+  // run (the dashboard's page of hosts: 2 ms of 5).
   bool generic_plans = false;
 };
 

@@ -302,6 +302,7 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
   api.SetSessions(&deps.sessions);
   RegisterAssets(api);
   auto& db = deps.db;
+  auto& kept = deps.kept_plan_db;
 
   api.Route(
       "POST", "/dashboard/login", Access::kPublic,
@@ -440,15 +441,16 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
       });
   // ?after=<host> continues after that host; ?problems=1 keeps hosts down, disabled or draining.
   // "next" is the after= of the following page, null on the last one.
-  api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&db, orphans](Request& req) {
+  api.Route("GET", "/dashboard/api/hosts", Access::kSession, [&kept, orphans](Request& req) {
     RequireAdmin(req);
     OnlyQuery(req, {"after", "problems", "limit"});
     const auto after = AfterParam(req);
     const auto problems = OneOf(req, "problems", {"0", "1"});
     const bool problems_only = problems && *problems == "1";
     const int limit = LimitParam(req, kHostsDefault, kHostsMax);
-    auto page = Read<store::DashboardHostsPage>(
-        db, [&](store::Tx& tx) { return store::DashboardHosts(tx, after, problems_only, limit); });
+    auto page = Read<store::DashboardHostsPage>(kept, [&](store::Tx& tx) {
+      return store::DashboardHosts(tx, after, problems_only, limit);
+    });
     json summary = ParseOurs(page.summary);
     summary["orphaned_claims"] = orphans->Get();
     return JsonOf({{"hosts", std::move(page.rows)},
@@ -457,10 +459,10 @@ void RegisterDashboardRoutes(api::ApiServer& api, const DashboardDeps& deps) {
                    {"limit", std::to_string(limit)}});
   });
 
-  api.Route("GET", "/dashboard/api/drains", Access::kSession, [&db](Request& req) {
+  api.Route("GET", "/dashboard/api/drains", Access::kSession, [&kept](Request& req) {
     RequireAdmin(req);
     OnlyQuery(req, {});
-    auto rows = ReadText(db, [](store::Tx& tx) {
+    auto rows = ReadText(kept, [](store::Tx& tx) {
       return store::DashboardDrains(tx, kDrainsLimit, kDrainPlanLimit);
     });
     return JsonOf({{"drains", std::move(rows)}});

@@ -13,7 +13,9 @@ class Database;
 namespace ferry::controller::web {
 
 struct DashboardDeps {
-  store::Database& db;
+  store::Database& db;  // store::DashboardReadPool
+  // store::DashboardKeptPlanPool: the pages of hosts and drains only.
+  store::Database& kept_plan_db;
   // Who may log in: the API's authenticator (the token file or Keystone).
   const Authenticator& users;
   // The token file: with Keystone, an agent's token is refused without being sent there.

@@ -94,8 +94,12 @@ TEST_F(DatabaseLimitsTest, TheDashboardsPoolsKeepTheirOwnLimits) {
   Database reads(dsn, DashboardReadPool({}));
   EXPECT_EQ(Show(reads, "default_transaction_read_only"), "on");
   EXPECT_EQ(Show(reads, "statement_timeout"), "2s");
-  EXPECT_EQ(Show(reads, "plan_cache_mode"), "force_generic_plan");
+  EXPECT_EQ(Show(reads, "plan_cache_mode"), "auto");
   EXPECT_EQ(reads.options().pool_size, 2);
+  Database kept(dsn, DashboardKeptPlanPool({}));
+  EXPECT_EQ(Show(kept, "default_transaction_read_only"), "on");
+  EXPECT_EQ(Show(kept, "statement_timeout"), "2s");
+  EXPECT_EQ(Show(kept, "plan_cache_mode"), "force_generic_plan");
   Database writes(schema_->dsn(), DashboardSessionPool({}));
   EXPECT_EQ(Show(writes, "default_transaction_read_only"), "off");
   EXPECT_EQ(Show(writes, "statement_timeout"), "2s");
@@ -188,6 +192,42 @@ TEST_F(DatabaseLimitsTest, ConnectingToASilentServerTimesOut) {
   auto [code, took] = Outcome(db, [](Tx&) {});
   EXPECT_EQ(code, Errc::kUnavailable);
   EXPECT_LT(took, 5s);
+}
+
+// A read sent for its values (Tx::ExecForValues) is planned for them on the dashboard's read
+// pool, and only there: the kept-plan pool's setting holds unnamed statements to a generic
+// plan too, and a generic plan of "$1 IS NULL OR id = $1" reads the whole table (a member's
+// history or moves would walk every move of the range).
+TEST_F(DatabaseLimitsTest, TheDashboardsReadPoolPlansAReadForItsValues) {
+  Sql("CREATE TABLE plan_probe (id bigint PRIMARY KEY, v text)");
+  Sql("INSERT INTO plan_probe SELECT g, 'x' FROM generate_series(1, 20000) g");
+  Sql("ANALYZE plan_probe");
+  constexpr Statement kProbe{"plan_probe",
+                             "SELECT v FROM plan_probe WHERE ($1::bigint IS NULL OR id = $1)"};
+  // How the read scanned the table: the session's own counts (pg_stat_xact_*, which add up
+  // until the session reports them), before and after.
+  const auto scans = [&](Database& db) {
+    std::string how;
+    db.Transact([&](Tx& tx) {
+      const auto counts = [&] {
+        auto r = tx.work().exec1(
+            "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'plan_probe' AND schemaname = current_schema()");
+        return std::make_pair(r[0].as<int64_t>(), r[1].as<int64_t>());
+      };
+      const auto before = counts();
+      EXPECT_EQ(tx.ExecForValues(kProbe, int64_t{7}).size(), 1u);
+      const auto after = counts();
+      how = "seq_scan=" + std::to_string(after.first - before.first) +
+            " idx_scan=" + std::to_string(after.second - before.second);
+    });
+    return how;
+  };
+  Database reads(schema_->dsn(), DashboardReadPool({}));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(scans(reads), "seq_scan=0 idx_scan=1") << "run " << i;
+  Database kept(schema_->dsn(), DashboardKeptPlanPool({}));
+  EXPECT_EQ(scans(kept), "seq_scan=1 idx_scan=0")
+      << "the kept-plan pool is not for reads planned for their values";
 }
 
 }  // namespace
